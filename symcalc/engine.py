@@ -1,0 +1,178 @@
+"""The chain rule, one node at a time: `derive(model) -> Derivation`.
+
+Walk the definitions once in reverse order from the loss. At each node n,
+first collect ∂L/∂n as the sum over its consumers c of ∂L/∂c · ∂c/∂n (the `+=`
+that makes fan-out right), then differentiate n's own definition with respect
+to what it uses. Every result stays in the model's intermediate names (a, z),
+which is what keeps it short: the composed loss is never differentiated here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import sympy as sp
+
+from symcalc.model import Model
+from symcalc.notation import Partial, Sum, product, total
+from symcalc.simplify import in_terms_of_output, tidy
+from symcalc.steps import (
+    ChainRule,
+    Derivation,
+    Equation,
+    LocalDerivatives,
+    ParameterGradients,
+    Step,
+    Update,
+)
+
+LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
+
+
+def derive(model: Model) -> Derivation:
+    """Apply the chain rule through `model`'s graph and record every step."""
+    return _Backprop(model).run()
+
+
+class _Backprop:
+    """Traversal state for one derivation, local to it."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.loss = model.loss
+        self.relevant = _relevant_nodes(model)
+        self.steps: list[Step] = []
+        self.adjoints: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
+        self.locals: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
+        # For each name, the consumers that use it, in the order they were visited.
+        self.consumers: dict[sp.Symbol, list[sp.Symbol]] = defaultdict(list)
+
+    def run(self) -> Derivation:
+        for node, _ in reversed(self.model.definitions):
+            if node not in self.relevant:
+                continue
+            if node != self.loss:
+                self.carry_to(node)
+            self.differentiate(node)
+        gradients = self.parameter_gradients()
+        rate = _learning_rate_symbol(self.model)
+        updates = tuple(Update(p, g, rate) for p, g in gradients.items())
+        return Derivation(
+            model=self.model,
+            steps=tuple(self.steps),
+            gradients=gradients,
+            updates=updates,
+            adjoints=dict(self.adjoints),
+            local_derivatives=dict(self.locals),
+        )
+
+    def differentiate(self, node: sp.Symbol) -> None:
+        """Local partial derivatives of node's definition w.r.t. the names gradients flow through."""
+        definition = self.model.definition_map[node]
+        equations = []
+        for parent in self.model.parents(node):
+            if parent not in self.relevant and parent not in self.model.parameters:
+                continue
+            raw = sp.diff(definition, parent)
+            result = in_terms_of_output(raw, node, definition)
+            self.locals[(node, parent)] = result
+            self.consumers[parent].append(node)
+            shown_raw = raw if result != raw else None
+            equations.append(Equation(node, parent, result, unsimplified=shown_raw))
+        if equations:
+            wrt = _join([eq.wrt.name for eq in equations])
+            noun = "Derivative" if len(equations) == 1 else "Derivatives"
+            self.add(
+                LocalDerivatives,
+                f"{noun} of {node.name} with respect to {wrt}",
+                f"differentiate the definition of {node.name}, holding every other name fixed",
+                node,
+                equations,
+            )
+
+    def carry_to(self, node: sp.Symbol) -> None:
+        """∂L/∂node from its consumers; shown as a step unless it is just ∂L/∂node itself."""
+        equation = self.chain_equation(node)
+        self.adjoints[node] = equation.result
+        if equation.chain is not None:
+            self.add(
+                ChainRule,
+                f"Derivative of {self.loss.name} with respect to {node.name}",
+                _chain_rule_text(equation),
+                node,
+                [equation],
+            )
+
+    def chain_equation(self, node: sp.Symbol) -> Equation:
+        users = self.consumers[node]
+        if users == [self.loss]:
+            return Equation(self.loss, node, self.locals[(self.loss, node)])
+        pattern = [
+            product(Partial(self.loss, c), Partial(c, node)) if c != self.loss else Partial(self.loss, node)
+            for c in users
+        ]
+        values = [product(self.adjoints[c], self.locals[(c, node)]) for c in users]
+        exact = sp.Add(*(self.adjoints[c] * self.locals[(c, node)] for c in users))
+        result = tidy(exact)
+        # Show the values put into the pattern only when simplifying them changed something.
+        shown = total(*values) if result != exact or len(users) > 1 else None
+        return Equation(self.loss, node, result, chain=total(*pattern), unsimplified=shown)
+
+    def parameter_gradients(self) -> dict[sp.Symbol, sp.Expr]:
+        gradients: dict[sp.Symbol, sp.Expr] = {}
+        equations = []
+        for parameter in self.model.parameters:
+            if not self.consumers[parameter]:
+                gradients[parameter] = sp.S.Zero
+                equations.append(Equation(self.loss, parameter, sp.S.Zero))
+                continue
+            equation = self.chain_equation(parameter)
+            gradients[parameter] = equation.result
+            equations.append(equation)
+        self.add(
+            ParameterGradients,
+            f"Derivatives of {self.loss.name} with respect to the parameters",
+            "chain rule: carry the gradient of the loss to every parameter",
+            None,
+            equations,
+        )
+        return gradients
+
+    def add(
+        self,
+        kind: type[Step],
+        title: str,
+        rule: str,
+        node: sp.Symbol | None,
+        equations: list[Equation],
+    ) -> None:
+        number = len(self.steps) + 1
+        self.steps.append(kind(number, title, rule, node, tuple(equations)))
+
+
+def _relevant_nodes(model: Model) -> set[sp.Symbol]:
+    """Definitions on some path from a parameter to the loss: the only ones gradients cross."""
+    feeds_loss = model.ancestors(model.loss) | {model.loss}
+    params = set(model.parameters)
+    relevant = set()
+    for node, _ in model.definitions:
+        if node in feeds_loss and model.ancestors(node) & params:
+            relevant.add(node)
+    return relevant
+
+
+def _learning_rate_symbol(model: Model) -> sp.Symbol:
+    taken = set(model.symbols)
+    name = next((n for n in LEARNING_RATE_NAMES if n not in taken), "alpha_lr")
+    return sp.Symbol(name, positive=True)
+
+
+def _chain_rule_text(equation: Equation) -> str:
+    paths = len(equation.chain.args) if isinstance(equation.chain, Sum) else 1
+    if paths == 1:
+        return "chain rule: multiply the upstream gradient by the local derivative"
+    return f"chain rule: {equation.wrt.name} reaches the loss along {paths} paths; add them"
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -1,0 +1,296 @@
+"""`Model`: a derivation as a graph of SymPy definitions, built from a file's `Spec` or from code.
+
+Definitions are kept in order; each may use the independent names (inputs,
+targets, parameters, constants) and earlier definitions. The graph's edges are
+the names each definition uses, in declaration order, so every traversal is
+deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import sympy as sp
+
+from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
+from symcalc.names import check_name, make_symbol
+from symcalc.parse import parse_expression
+from symcalc.spec import Spec, check, read
+
+CLAIM_PATTERN = re.compile(r"\s*d\s*([A-Za-z][A-Za-z0-9_]*)\s*/\s*d\s*([A-Za-z][A-Za-z0-9_]*)\s*")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The author's claim that d(of)/d(wrt) equals `expected`, as written in [claims]."""
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    expected: sp.Expr
+    text: str
+
+    @property
+    def name(self) -> str:
+        return f"d{self.of.name}/d{self.wrt.name}"
+
+
+@dataclass(frozen=True)
+class Model:
+    """Named definitions over independent names, with the loss and the parameters to train."""
+
+    title: str
+    inputs: tuple[sp.Symbol, ...]
+    targets: tuple[sp.Symbol, ...]
+    parameters: tuple[sp.Symbol, ...]
+    definitions: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    loss: sp.Symbol
+    constants: tuple[tuple[sp.Symbol, float], ...] = ()
+    claims: tuple[Claim, ...] = ()
+    notes: tuple[tuple[sp.Symbol, str], ...] = ()
+    source: str = "<model>"
+    spec: Spec | None = field(default=None, compare=False, repr=False)
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_spec(cls, spec: Spec, problems: Sequence[SymcalcError] = ()) -> Model:
+        """Parse every expression of a `Spec`; raise its `problems` and any new ones together."""
+        return _SpecBuilder(spec, problems).build()
+
+    @classmethod
+    def load(cls, target: str | Path | None = None) -> Model:
+        """A model from a file or a built-in model's name (the seed when None), every problem reported."""
+        return cls.from_spec(*check(*read(target)))
+
+    @classmethod
+    def build(
+        cls,
+        definitions: Mapping[sp.Symbol, sp.Expr],
+        parameters: Sequence[sp.Symbol],
+        inputs: Sequence[sp.Symbol] | None = None,
+        targets: Sequence[sp.Symbol] = (),
+        constants: Mapping[sp.Symbol, float] | None = None,
+        loss: sp.Symbol | None = None,
+        title: str = "Model built in Python",
+        notes: Mapping[sp.Symbol, str] | None = None,
+    ) -> Model:
+        """A model from SymPy symbols and expressions, checked like a file.
+
+        `definitions` maps each intermediate symbol to its expression, in order.
+        Free symbols that are not parameters, targets, constants or definitions
+        are the inputs unless `inputs` lists them.
+        """
+        defs = tuple((sym, sp.sympify(expr)) for sym, expr in definitions.items())
+        if not defs:
+            raise SpecError("a model needs at least one definition", Location(key="definitions"))
+        const = tuple((sym, float(v)) for sym, v in (constants or {}).items())
+        declared = set(parameters) | set(targets) | {s for s, _ in const} | {s for s, _ in defs}
+        if inputs is None:
+            free: set[sp.Symbol] = set().union(*(expr.free_symbols for _, expr in defs))
+            inputs = sorted(free - declared, key=lambda s: s.name)
+        model = cls(
+            title=title,
+            inputs=tuple(inputs),
+            targets=tuple(targets),
+            parameters=tuple(parameters),
+            definitions=defs,
+            loss=loss if loss is not None else defs[-1][0],
+            constants=const,
+            notes=tuple((notes or {}).items()),
+        )
+        model.check()
+        return model
+
+    def check(self) -> None:
+        """Raise SpecError unless names are valid, declared once, and used only after definition."""
+        problems: list[SymcalcError] = []
+        seen: set[sp.Symbol] = set()
+        for sym in self.independents + tuple(s for s, _ in self.definitions):
+            try:
+                check_name(sym.name)
+            except SymcalcError as err:
+                problems.append(SpecError(err.problem, Location(key=sym.name), err.fix))
+            if sym in seen:
+                problems.append(SpecError(f"name {sym.name!r} is declared twice"))
+            seen.add(sym)
+        available = set(self.independents)
+        for sym, expr in self.definitions:
+            for used in sorted(expr.free_symbols - available, key=str):
+                problems.append(_order_error(sym.name, used.name, self.definition_names))
+            available.add(sym)
+        if self.loss not in self.definition_map:
+            problems.append(SpecError(f"loss {self.loss.name!r} is not a definition"))
+        if problems:
+            raise problems[0] if len(problems) == 1 else SpecErrors(problems)
+
+    # -- the graph ------------------------------------------------------------------------
+
+    @property
+    def independents(self) -> tuple[sp.Symbol, ...]:
+        """Inputs, targets, parameters and constants: the names held fixed or trained."""
+        return self.inputs + self.targets + self.parameters + tuple(s for s, _ in self.constants)
+
+    @cached_property
+    def definition_map(self) -> dict[sp.Symbol, sp.Expr]:
+        return dict(self.definitions)
+
+    @property
+    def definition_names(self) -> list[str]:
+        return [s.name for s, _ in self.definitions]
+
+    @cached_property
+    def symbols(self) -> dict[str, sp.Symbol]:
+        """Every declared name → its symbol."""
+        return {s.name: s for s in self.independents + tuple(s for s, _ in self.definitions)}
+
+    @cached_property
+    def order(self) -> dict[sp.Symbol, int]:
+        """Declaration order of every name: the tie-breaker that keeps traversals deterministic."""
+        return {sym: i for i, sym in enumerate(self.symbols.values())}
+
+    def parents(self, node: sp.Symbol) -> list[sp.Symbol]:
+        """The names a definition uses, in declaration order."""
+        expr = self.definition_map[node]
+        return sorted(expr.free_symbols & set(self.order), key=self.order.__getitem__)
+
+    def ancestors(self, node: sp.Symbol) -> set[sp.Symbol]:
+        """Every name `node` depends on, directly or through definitions."""
+        found: set[sp.Symbol] = set()
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if current not in self.definition_map:
+                continue
+            for parent in self.parents(current):
+                if parent not in found:
+                    found.add(parent)
+                    stack.append(parent)
+        return found
+
+    def expand(self, expr: sp.Expr) -> sp.Expr:
+        """`expr` with every definition substituted, down to the independent names."""
+        for sym, definition in reversed(self.definitions):
+            if sym in expr.free_symbols:
+                expr = expr.xreplace({sym: definition})
+        return expr
+
+    @cached_property
+    def composed(self) -> dict[sp.Symbol, sp.Expr]:
+        """Each definition written in independent names only."""
+        result: dict[sp.Symbol, sp.Expr] = {}
+        for sym, expr in self.definitions:
+            result[sym] = expr.xreplace(result)
+        return result
+
+    def note(self, sym: sp.Symbol) -> str | None:
+        return dict(self.notes).get(sym)
+
+    def constant_values(self) -> dict[sp.Symbol, float]:
+        return dict(self.constants)
+
+
+def _order_error(defined: str, used: str, definitions: list[str]) -> SpecError:
+    key = f"definitions.{defined}"
+    if used == defined:
+        return SpecError(f"definition of {defined!r} uses itself", Location(key=key))
+    if used in definitions:
+        return SpecError(
+            f"uses {used!r}, which is defined later",
+            Location(key=key),
+            fix="definitions may use only earlier definitions",
+        )
+    return SpecError(f"unknown name {used!r}", Location(key=key))
+
+
+class _SpecBuilder:
+    """Turns a Spec's text into SymPy, collecting every problem with its key."""
+
+    def __init__(self, spec: Spec, problems: Sequence[SymcalcError]):
+        self.spec = spec
+        self.errors: list[SymcalcError] = list(problems)
+        self.symbols: dict[str, sp.Symbol] = {}
+
+    def fail(self, key: str, err: SymcalcError) -> None:
+        self.errors.append(err.at(self.spec.location(key)))
+
+    def parse(self, key: str, text: str, names: Mapping[str, sp.Symbol]) -> sp.Expr | None:
+        try:
+            return parse_expression(text, names)
+        except SymcalcError as err:
+            self.fail(key, err)
+            return None
+
+    def build(self) -> Model:
+        spec = self.spec
+        for name in (
+            *spec.inputs,
+            *spec.targets,
+            *spec.parameters,
+            *(n for n, _ in spec.constants),
+        ):
+            self.symbols[name] = make_symbol(name)
+        all_names = dict(self.symbols)
+        for name, _ in spec.definitions:
+            all_names[name] = make_symbol(name)
+        definitions = self.definitions(all_names)
+        claims = self.claims(all_names)
+        if self.errors:
+            raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
+        model = Model(
+            title=spec.title,
+            inputs=_symbols(spec.inputs, all_names),
+            targets=_symbols(spec.targets, all_names),
+            parameters=_symbols(spec.parameters, all_names),
+            definitions=tuple(definitions),
+            loss=all_names[spec.loss],
+            constants=tuple((all_names[n], v) for n, v in spec.constants),
+            claims=tuple(claims),
+            notes=tuple((all_names[n], text) for n, text in spec.notes),
+            source=spec.source,
+            spec=spec,
+        )
+        model.check()
+        return model
+
+    def definitions(self, all_names: dict[str, sp.Symbol]) -> list[tuple[sp.Symbol, sp.Expr]]:
+        available = dict(self.symbols)
+        order = [name for name, _ in self.spec.definitions]
+        result: list[tuple[sp.Symbol, sp.Expr]] = []
+        for name, text in self.spec.definitions:
+            key = f"definitions.{name}"
+            expr = self.parse(key, text, all_names)
+            symbol = all_names[name]
+            if expr is not None:
+                late = sorted(s.name for s in expr.free_symbols if s.name not in available)
+                for used in late:
+                    self.fail(key, _order_error(name, used, order))
+                if not late:
+                    result.append((symbol, expr))
+            available[name] = symbol
+        return result
+
+    def claims(self, all_names: dict[str, sp.Symbol]) -> list[Claim]:
+        result: list[Claim] = []
+        for lhs, rhs in self.spec.claims:
+            key = f"claims.{lhs}"
+            match = CLAIM_PATTERN.fullmatch(lhs)
+            if match is None:
+                self.fail(key, SpecError(f"claim {lhs!r} is not of the form 'dA/dB'", fix='e.g. "dL/dw1"'))
+                continue
+            of, wrt = match.groups()
+            unknown = [n for n in (of, wrt) if n not in all_names]
+            if unknown:
+                self.fail(key, SpecError(f"claim is about undeclared name {unknown[0]!r}"))
+                continue
+            expected = self.parse(key, rhs, all_names)
+            if expected is not None:
+                result.append(Claim(all_names[of], all_names[wrt], expected, rhs))
+        return result
+
+
+def _symbols(names: Iterable[str], table: Mapping[str, sp.Symbol]) -> tuple[sp.Symbol, ...]:
+    return tuple(table[n] for n in names)

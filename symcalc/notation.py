@@ -1,0 +1,142 @@
+"""Display-only SymPy objects: ∂A/∂B, and products and sums that keep the order they were written in.
+
+The steps of a derivation show the chain rule as a person writes it,
+``∂L/∂a · ∂a/∂z``, upstream factor first. SymPy would reorder an ordinary `Mul`,
+so these classes print their arguments in the order given, through SymPy's own
+printers (``_print_<Class>`` hooks and ``parenthesize``), for str, unicode and
+LaTeX alike. They are never differentiated or simplified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from sympy.printing.precedence import PRECEDENCE, precedence
+from sympy.printing.pretty.stringpict import prettyForm
+
+
+class Partial(sp.Expr):
+    """The symbol ∂A/∂B: the derivative of A with respect to B."""
+
+    is_commutative = True
+
+    def __new__(cls, of: sp.Symbol, wrt: sp.Symbol) -> Partial:
+        return sp.Expr.__new__(cls, of, wrt)
+
+    @property
+    def of(self) -> sp.Symbol:
+        return self.args[0]
+
+    @property
+    def wrt(self) -> sp.Symbol:
+        return self.args[1]
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"d{self.of.name}/d{self.wrt.name}"
+
+    def _latex(self, printer: Any) -> str:
+        of, wrt = printer._print(self.of), printer._print(self.wrt)
+        return rf"\frac{{\partial {of}}}{{\partial {wrt}}}"
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        top = prettyForm(*printer._print(self.of).left("∂"))
+        bottom = prettyForm(*printer._print(self.wrt).left("∂"))
+        return top / bottom  # prettyForm division stacks a fraction
+
+
+class Product(sp.Expr):
+    """Factors multiplied in the order given: ``[−y/a + (1−y)/(1−a)] · [a(1−a)]``."""
+
+    is_commutative = True
+
+    def __new__(cls, *factors: sp.Expr) -> Product:
+        return sp.Expr.__new__(cls, *factors)
+
+    def _parts(self, printer: Any, kind: str) -> list[Any]:
+        parts = []
+        for factor in self.args:
+            # Compound factors are bracketed, as the seed page writes [a(1 − a)].
+            compound = len(self.args) > 1 and isinstance(factor, sp.Add | sp.Mul | Sum | Product)
+            if kind == "pretty":
+                form = printer._print(factor)
+                parts.append(prettyForm(*form.parens()) if compound else form)
+            elif compound:
+                parts.append(_paren(printer._print(factor), kind))
+            else:
+                parts.append(printer.parenthesize(factor, PRECEDENCE["Mul"], strict=True))
+        return parts
+
+    def _sympystr(self, printer: Any) -> str:
+        return "*".join(self._parts(printer, "str"))
+
+    def _latex(self, printer: Any) -> str:
+        return r" \cdot ".join(self._parts(printer, "latex"))
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        parts = self._parts(printer, "pretty")
+        result = parts[0]
+        for part in parts[1:]:
+            result = prettyForm(*result.right("⋅", part))
+        result.binding = prettyForm.MUL
+        return result
+
+
+class Sum(sp.Expr):
+    """Terms added in the order given, one per path of the chain rule."""
+
+    is_commutative = True
+
+    def __new__(cls, *terms: sp.Expr) -> Sum:
+        return sp.Expr.__new__(cls, *terms)
+
+    def _signed(self) -> list[tuple[str, sp.Expr]]:
+        signed = []
+        for i, term in enumerate(self.args):
+            negative = i > 0 and not isinstance(term, Product) and term.could_extract_minus_sign()
+            signed.append(("-" if negative else "+", -term if negative else term))
+        return signed
+
+    def _sympystr(self, printer: Any) -> str:
+        out = ""
+        for i, (sign, term) in enumerate(self._signed()):
+            text = printer.parenthesize(term, PRECEDENCE["Add"], strict=False)
+            out += text if i == 0 else f" {sign} {text}"
+        return out
+
+    def _latex(self, printer: Any) -> str:
+        out = ""
+        for i, (sign, term) in enumerate(self._signed()):
+            text = printer._print(term)
+            if sign == "-" and precedence(term) <= PRECEDENCE["Add"]:
+                text = _paren(text, "latex")
+            out += text if i == 0 else f" {sign} {text}"
+        return out
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        result: prettyForm | None = None
+        for sign, term in self._signed():
+            form = printer._print(term)
+            if sign == "-" and precedence(term) <= PRECEDENCE["Add"]:
+                form = prettyForm(*form.parens())
+            result = form if result is None else prettyForm(*result.right(f" {sign} ", form))
+        assert result is not None
+        result.binding = prettyForm.ADD
+        return result
+
+
+def _paren(text: str, kind: str) -> str:
+    return rf"\left({text}\right)" if kind == "latex" else f"({text})"
+
+
+def product(*factors: sp.Expr) -> sp.Expr:
+    """A display product, dropping factors equal to 1; a single factor is returned as it is."""
+    kept = [f for f in factors if f != 1]
+    if not kept:
+        return sp.S.One
+    return kept[0] if len(kept) == 1 else Product(*kept)
+
+
+def total(*terms: sp.Expr) -> sp.Expr:
+    """A display sum; a single term is returned as it is."""
+    return terms[0] if len(terms) == 1 else Sum(*terms)

@@ -1,0 +1,343 @@
+"""Expression text → SymPy, without eval: Python's `ast` with a whitelist, and caps on size.
+
+The grammar is numbers, declared names, ``+ - * / **`` (``^`` means power),
+parentheses and calls of the functions in `symcalc.functions.FUNCTIONS`.
+Nothing else is accepted, and nothing the text says is ever executed: the
+parse tree is walked and SymPy objects are built directly from it.
+
+Caps are checked before SymPy sees anything, so a ten-character string cannot
+make SymPy compute a number with a billion digits: every constant sub-expression
+is first evaluated in Python floats, and anything non-finite or larger than
+`MAX_MAGNITUDE` is refused.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symcalc.errors import Location, ParseError
+from symcalc.functions import FUNCTIONS
+
+MAX_LENGTH = 50_000  # characters in one expression
+MAX_NODES = 20_000  # parse-tree nodes in one expression
+MAX_DEPTH = 100  # nesting depth, with chains of + or * counted once
+MAX_MAGNITUDE = 1e300  # largest absolute value of a constant sub-expression
+MAX_EXPONENT = 1_000  # largest |n| in x**n when n is a constant
+
+
+@dataclass(frozen=True)
+class _Term:
+    """A converted node: the SymPy expression and, for a constant, its float value."""
+
+    expr: sp.Expr
+    value: float | None = None
+
+
+def parse_expression(text: object, names: Mapping[str, sp.Symbol]) -> sp.Expr:
+    """Parse `text` using only `names`; raise ParseError (with a column where known) otherwise."""
+    if not isinstance(text, str):
+        raise ParseError(f"an expression must be a string, not {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    if not text.strip():
+        raise ParseError("expression is empty")
+    for column, char in enumerate(text, start=1):
+        if not char.isascii() or (not char.isprintable() and char not in " \t"):
+            raise ParseError(
+                f"character {char!r} is not allowed",
+                Location(column=column),
+                fix="expressions are ASCII",
+            )
+    source = text.replace("^", "**")
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as err:
+        raise _syntax_error(err, source) from None
+    except (RecursionError, MemoryError, ValueError, OverflowError):
+        raise ParseError(f"expression is nested too deeply (limit {MAX_DEPTH})") from None
+    _check_shape(tree.body)
+    expr = _Converter(names).convert(tree.body).expr
+    if expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
+        raise ParseError("expression is undefined (a division by zero or an infinity)")
+    return expr
+
+
+def _syntax_error(err: SyntaxError, source: str) -> ParseError:
+    column = err.offset
+    msg = (err.msg or "invalid syntax").replace("invalid decimal literal", "invalid number")
+    fix = None
+    if "decimal literal" in (err.msg or "") or "invalid number" in msg:
+        fix = "write 2*x for a product, not 2x"
+    elif "!" in source:
+        fix = "'!' is not supported"
+    elif "parenthes" in msg:
+        fix = "check that every '(' has its ')'"
+    return ParseError(f"syntax error: {msg}", Location(column=column), fix=fix)
+
+
+def _check_shape(root: ast.expr) -> None:
+    """Refuse trees with too many nodes or too deep, iteratively (no recursion to exhaust)."""
+    count = 0
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ParseError(f"expression has more than {MAX_NODES} parts")
+        if depth > MAX_DEPTH:
+            raise ParseError(
+                f"expression is nested more than {MAX_DEPTH} levels deep",
+                Location(column=getattr(node, "col_offset", -1) + 1 or None),
+            )
+        for child in ast.iter_child_nodes(node):
+            same_chain = (
+                isinstance(node, ast.BinOp)
+                and isinstance(child, ast.BinOp)
+                and child is node.left
+                and _chain_kind(child.op) == _chain_kind(node.op)
+                and _chain_kind(node.op) is not None
+            )
+            stack.append((child, depth if same_chain else depth + 1))
+
+
+def _chain_kind(op: ast.operator) -> str | None:
+    if isinstance(op, ast.Add | ast.Sub):
+        return "sum"
+    if isinstance(op, ast.Mult | ast.Div):
+        return "product"
+    return None
+
+
+_OPERATOR_NAMES: dict[type, str] = {
+    ast.Mod: "%",
+    ast.FloorDiv: "//",
+    ast.MatMult: "@",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
+    ast.Not: "not",
+    ast.Invert: "~",
+}
+
+_FORBIDDEN: dict[type, str] = {
+    ast.Attribute: "attribute access ('.') is not allowed",
+    ast.Subscript: "subscripts ('[...]') are not allowed",
+    ast.Lambda: "lambda is not allowed",
+    ast.Compare: "comparisons ('==', '<', ...) are not allowed",
+    ast.BoolOp: "'and' / 'or' are not allowed",
+    ast.IfExp: "'if ... else' is not allowed",
+    ast.Tuple: "tuples (',') are not allowed",
+    ast.List: "lists are not allowed",
+    ast.Dict: "dictionaries are not allowed",
+    ast.Set: "sets are not allowed",
+    ast.JoinedStr: "strings are not allowed",
+    ast.Starred: "'*' unpacking is not allowed",
+    ast.NamedExpr: "':=' is not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.Await: "'await' is not allowed",
+    ast.Yield: "'yield' is not allowed",
+}
+
+
+class _Converter:
+    """Walks a checked parse tree and builds SymPy objects from whitelisted nodes only."""
+
+    def __init__(self, names: Mapping[str, sp.Symbol]):
+        self.names = names
+
+    def fail(self, node: ast.AST, problem: str, fix: str | None = None) -> ParseError:
+        column = getattr(node, "col_offset", None)
+        return ParseError(problem, Location(column=None if column is None else column + 1), fix)
+
+    def convert(self, node: ast.expr) -> _Term:
+        if isinstance(node, ast.Constant):
+            return self.constant(node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.UnaryOp):
+            return self.unary(node)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        problem = _FORBIDDEN.get(type(node), f"{type(node).__name__} is not allowed")
+        raise self.fail(node, problem)
+
+    def constant(self, node: ast.Constant) -> _Term:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(node, f"{type(value).__name__} literal {value!r} is not allowed")
+        number = float(value) if isinstance(value, float) else _int_to_float(value)
+        if number is None or not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
+            raise self.fail(node, f"number is too large (limit {MAX_MAGNITUDE:g})")
+        if isinstance(value, int):
+            return _Term(sp.Integer(value), number)
+        return _Term(sp.Rational(repr(value)), number)
+
+    def name(self, node: ast.Name) -> _Term:
+        ident = node.id
+        if ident in self.names:
+            return _Term(self.names[ident])
+        if ident in FUNCTIONS:
+            raise self.fail(node, f"'{ident}' is a function", fix=f"call it as {ident}(...)")
+        if ident.startswith("__"):
+            raise self.fail(node, f"name {ident!r} is not allowed")
+        raise self.fail(
+            node,
+            f"unknown name {ident!r}",
+            fix="declare it as an input, target, parameter, constant or definition",
+        )
+
+    def unary(self, node: ast.UnaryOp) -> _Term:
+        if not isinstance(node.op, ast.USub | ast.UAdd):
+            op = _OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
+            raise self.fail(node, f"operator '{op}' is not allowed")
+        inner = self.convert(node.operand)
+        if isinstance(node.op, ast.UAdd):
+            return inner
+        return _Term(-inner.expr, None if inner.value is None else -inner.value)
+
+    def binary(self, node: ast.BinOp) -> _Term:
+        kind = _chain_kind(node.op)
+        if kind is not None:
+            return self.chain(node, kind)
+        if isinstance(node.op, ast.Pow):
+            return self.power(node)
+        op = _OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
+        fix = "use ** or ^ for powers" if op in {"//", "%"} else None
+        raise self.fail(node, f"operator '{op}' is not allowed", fix=fix)
+
+    def chain(self, node: ast.BinOp, kind: str) -> _Term:
+        """A run of + and − (or * and /) as one flat SymPy Add (or Mul), walked without recursion."""
+        operands: list[tuple[ast.operator | None, ast.expr]] = []
+        current: ast.expr = node
+        while isinstance(current, ast.BinOp) and _chain_kind(current.op) == kind:
+            operands.append((current.op, current.right))
+            current = current.left
+        operands.append((None, current))
+        operands.reverse()
+        terms: list[sp.Expr] = []
+        value: float | None = 0.0 if kind == "sum" else 1.0
+        for op, operand in operands:
+            term = self.convert(operand)
+            inverse = isinstance(op, ast.Sub | ast.Div)
+            if kind == "sum":
+                terms.append(-term.expr if inverse else term.expr)
+                value = _combine(value, term.value, operator.sub if inverse else operator.add)
+            else:
+                if inverse and term.expr.is_zero:
+                    raise self.fail(operand, "division by zero")
+                terms.append(1 / term.expr if inverse else term.expr)
+                value = _combine(value, term.value, operator.truediv if inverse else operator.mul)
+            self.check_magnitude(operand, value)
+        expr = sp.Add(*terms) if kind == "sum" else sp.Mul(*terms)
+        return _Term(expr, value)
+
+    def power(self, node: ast.BinOp) -> _Term:
+        base = self.convert(node.left)
+        exponent = self.convert(node.right)
+        value: float | None = None
+        if base.value is not None and exponent.value is not None:
+            value = _combine(base.value, exponent.value, _real_pow)
+            if value is None:
+                raise self.fail(node, "constant power is too large or not real")
+            self.check_magnitude(node, value)
+        elif exponent.value is not None and abs(exponent.value) > MAX_EXPONENT:
+            raise self.fail(node, f"exponent {exponent.value:g} is too large (limit {MAX_EXPONENT})")
+        if base.expr.is_zero and exponent.value is not None and exponent.value < 0:
+            raise self.fail(node, "division by zero (0 to a negative power)")
+        return _Term(sp.Pow(base.expr, exponent.expr), value)
+
+    def call(self, node: ast.Call) -> _Term:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail(node, "only functions from the table can be called, by name")
+        fname = node.func.id
+        spec = FUNCTIONS.get(fname)
+        if spec is None:
+            if fname in self.names:
+                raise self.fail(node, f"'{fname}' is a name, not a function")
+            known = ", ".join(sorted(FUNCTIONS))
+            raise self.fail(node, f"unknown function {fname!r}", fix=f"known: {known}")
+        if node.keywords:
+            raise self.fail(node, f"{fname}() takes no keyword arguments")
+        count = len(node.args)
+        if not spec.min_args <= count <= spec.max_args:
+            wanted = (
+                str(spec.min_args)
+                if spec.min_args == spec.max_args
+                else f"{spec.min_args} to {spec.max_args}"
+            )
+            raise self.fail(node, f"{fname}() takes {wanted} argument(s), got {count}")
+        args = [self.convert(arg) for arg in node.args]
+        value = None
+        if all(arg.value is not None for arg in args):
+            value = _call_float(fname, [arg.value for arg in args if arg.value is not None])
+            if value is None:
+                raise self.fail(node, f"{fname}() of this constant is undefined or too large")
+            self.check_magnitude(node, value)
+        return _Term(spec.build(*[arg.expr for arg in args]), value)
+
+    def check_magnitude(self, node: ast.AST, value: float | None) -> None:
+        if value is not None and (not math.isfinite(value) or abs(value) > MAX_MAGNITUDE):
+            raise self.fail(node, f"constant is too large (limit {MAX_MAGNITUDE:g})")
+
+
+def _int_to_float(value: int) -> float | None:
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def _combine(left: float | None, right: float | None, op: Callable[[float, float], float]) -> float | None:
+    """Apply `op` to two constants in floats; None when either side is not constant or on failure."""
+    if left is None or right is None:
+        return None
+    try:
+        result = op(left, right)
+    except (OverflowError, ZeroDivisionError, ValueError):
+        return math.inf
+    return result if isinstance(result, float | int) else None
+
+
+def _real_pow(base: float, exponent: float) -> float:
+    result = base**exponent
+    if isinstance(result, complex):
+        raise ValueError("not real")
+    return float(result)
+
+
+def _call_float(fname: str, args: list[float]) -> float | None:
+    """A function of constants in floats, or None when undefined or out of range."""
+    x = args[0]
+    table: dict[str, Callable[[], float]] = {
+        "sigmoid": lambda: 1 / (1 + math.exp(-x)) if x > -700 else 0.0,
+        "exp": lambda: math.exp(x),
+        "log": lambda: math.log(x),
+        "ln": lambda: math.log(x),
+        "sqrt": lambda: math.sqrt(x),
+        "tanh": lambda: math.tanh(x),
+        "sinh": lambda: math.sinh(x),
+        "cosh": lambda: math.cosh(x),
+        "sin": lambda: math.sin(x),
+        "cos": lambda: math.cos(x),
+        "tan": lambda: math.tan(x),
+        "abs": lambda: abs(x),
+        "softplus": lambda: max(x, 0.0) + math.log1p(math.exp(-abs(x))),
+        "relu": lambda: max(x, 0.0),
+        "max": lambda: max(args),
+        "min": lambda: min(args),
+    }
+    try:
+        return table[fname]()
+    except (OverflowError, ValueError, ZeroDivisionError):
+        return None

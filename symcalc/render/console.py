@@ -1,0 +1,164 @@
+"""A derivation in the terminal: one rich panel per step, SymPy's unicode maths, notes beside names.
+
+Nothing here computes maths: it lays out what the steps hold. Equations wider
+than the terminal are broken after each "=" instead of being wrapped mid-formula.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import sympy as sp
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.stringpict import prettyForm
+
+from symcalc.steps import Derivation, Equation, Step
+
+PANEL_PADDING = 4  # a panel's border and padding take this many columns
+
+
+def _printer() -> PrettyPrinter:
+    return PrettyPrinter({"use_unicode": True, "wrap_line": False})
+
+
+def pretty(expr: sp.Basic) -> str:
+    """SymPy's unicode rendering of one expression, never wrapped."""
+    printer = _printer()
+    return str(printer._print(expr).render(**printer._settings))
+
+
+def pretty_chain(parts: list[sp.Basic], joiner: str = " = ", width: int = 10_000) -> str:
+    """`parts` joined by `joiner` on one line, or one per line ("= …") when wider than `width`."""
+    printer = _printer()
+    forms = [printer._print(p) for p in parts]
+    line = forms[0]
+    for form in forms[1:]:
+        line = prettyForm(*line.right(joiner, form))
+    if line.width() <= width or len(forms) == 1:
+        return str(line.render(**printer._settings))
+    indent = " " * forms[0].width()
+    rows = [prettyForm(*forms[0].right(joiner, forms[1]))]
+    rows += [prettyForm(*prettyForm(indent).right(joiner, form)) for form in forms[2:]]
+    return "\n".join(str(row.render(**printer._settings)) for row in rows)
+
+
+def equation_parts(equation: Equation) -> list[sp.Basic]:
+    """The forms of an equation that are worth showing, left to right."""
+    parts: list[sp.Basic] = [equation.lhs]
+    parts += [p for p in (equation.chain, equation.unsimplified) if p is not None]
+    parts.append(equation.result)
+    return parts
+
+
+def render_derivation(derivation: Derivation, width: int = 100) -> Iterator[RenderableType]:
+    """Everything `symcalc derive` prints, as rich renderables."""
+    inner = max(width - PANEL_PADDING, 20)
+    yield _header(derivation, inner)
+    total = len(derivation.steps)
+    for step in derivation.steps:
+        yield _step_panel(derivation, step, total, inner)
+    yield _updates_panel(derivation, inner)
+    yield _summary_table(derivation)
+
+
+def _header(derivation: Derivation, width: int) -> Panel:
+    model = derivation.model
+    objective = ", ".join(_inline_partial(model.loss, p) for p in model.parameters)
+    definitions = Table.grid(padding=(0, 3))
+    definitions.add_column()
+    definitions.add_column(style="dim")
+    for sym, expr in model.definitions:
+        definitions.add_row(pretty_chain([sym, expr], width=width), model.note(sym) or "")
+    names = Table.grid(padding=(0, 3))
+    names.add_column(style="bold")
+    names.add_column(style="italic")
+    names.add_column(style="dim")
+    for role, symbols in _roles(derivation):
+        for sym in symbols:
+            names.add_row(pretty(sym), role, model.note(sym) or "")
+    body: list[RenderableType] = [
+        Text.assemble(("Objective: ", "bold"), f"find {objective} and update the parameters."),
+        Text(""),
+        Text("Model", style="bold"),
+        definitions,
+        Text(""),
+        Text("Names", style="bold"),
+        names,
+    ]
+    return Panel(Group(*body), title=Text(derivation.title, style="bold"), title_align="left")
+
+
+def _roles(derivation: Derivation) -> list[tuple[str, tuple[sp.Symbol, ...]]]:
+    model = derivation.model
+    return [
+        ("input", model.inputs),
+        ("target", model.targets),
+        ("parameter", model.parameters),
+        ("constant", tuple(s for s, _ in model.constants)),
+    ]
+
+
+def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> Panel:
+    body: list[RenderableType] = [Text(step.rule[:1].upper() + step.rule[1:] + ".", style="italic dim")]
+    names: list[sp.Symbol] = []
+    for equation in step.equations:
+        body.append(Text(""))
+        body.append(Text(pretty_chain(equation_parts(equation), width=width)))
+        names += [equation.of, equation.wrt]
+    notes = _notes(derivation, names)
+    if notes.row_count:
+        body += [Text(""), notes]
+    title = Text.assemble((f"Step {step.number} of {total}", "bold cyan"), ": ", step.title)
+    return Panel(Group(*body), title=title, title_align="left", border_style="cyan")
+
+
+def _updates_panel(derivation: Derivation, width: int) -> Panel:
+    rate = derivation.learning_rate
+    body: list[RenderableType] = [
+        Text(
+            f"Move each parameter against its gradient; the learning rate {pretty(rate)} sets the step size.",
+            style="italic dim",
+        ),
+        Text(""),
+    ]
+    for update in derivation.updates:
+        body.append(Text(pretty_chain([update.parameter, update.rule], joiner=" := ", width=width)))
+    title = Text("Gradient descent", style="bold green")
+    return Panel(Group(*body), title=title, title_align="left", border_style="green")
+
+
+def _summary_table(derivation: Derivation) -> Table:
+    loss = derivation.loss
+    table = Table(title="Gradients and update rules", title_justify="left", show_lines=True)
+    table.add_column("parameter")
+    table.add_column(f"∂{pretty(loss)}/∂parameter")
+    table.add_column("update")
+    for update in derivation.updates:
+        table.add_row(
+            pretty(update.parameter),
+            pretty(update.gradient),
+            pretty_chain([update.parameter, update.rule], joiner=" := "),
+        )
+    return table
+
+
+def _inline_partial(of: sp.Symbol, wrt: sp.Symbol) -> str:
+    return f"∂{pretty(of)}/∂{pretty(wrt)}"
+
+
+def _notes(derivation: Derivation, names: Iterable[sp.Symbol]) -> Table:
+    """A two-column grid: each name that has a note, once, in the order given."""
+    grid = Table.grid(padding=(0, 3))
+    grid.add_column(style="bold")
+    grid.add_column(style="dim")
+    seen: set[sp.Symbol] = set()
+    for name in names:
+        note = derivation.model.note(name)
+        if note and name not in seen:
+            seen.add(name)
+            grid.add_row(pretty(name), note)
+    return grid

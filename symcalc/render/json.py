@@ -1,0 +1,45 @@
+"""A derivation as plain data for machines: every expression as SymPy's str() in the file's names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+from symcalc.steps import Derivation, Equation
+
+
+def _text(expr: sp.Basic | None) -> str | None:
+    return None if expr is None else str(expr)
+
+
+def equation_dict(equation: Equation) -> dict[str, Any]:
+    return {
+        "lhs": equation.name,
+        "chain": _text(equation.chain),
+        "unsimplified": _text(equation.unsimplified),
+        "result": _text(equation.result),
+    }
+
+
+def derivation_dict(derivation: Derivation) -> dict[str, Any]:
+    """The documented JSON shape of `symcalc derive --json`."""
+    model = derivation.model
+    return {
+        "title": derivation.title,
+        "loss": model.loss.name,
+        "parameters": [p.name for p in model.parameters],
+        "learning_rate": derivation.learning_rate.name,
+        "steps": [
+            {
+                "number": step.number,
+                "kind": step.kind,
+                "title": step.title,
+                "rule": step.rule,
+                "equations": [equation_dict(eq) for eq in step.equations],
+            }
+            for step in derivation.steps
+        ],
+        "gradients": {p.name: str(g) for p, g in derivation.gradients.items()},
+        "updates": {u.parameter.name: str(u.rule) for u in derivation.updates},
+    }

@@ -1,0 +1,291 @@
+"""Derivation files (TOML) → `Spec`: the only module that reads them, checking every key.
+
+A `Spec` is still text: names and expression strings in file order. Turning it
+into SymPy objects is `symcalc.model.Model.from_spec`'s job. Every problem in a
+file is collected and reported together, each as one line naming the key.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
+from symcalc.names import check_name
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NAMES = 2_000
+
+NAME_LISTS = ("inputs", "targets", "parameters")
+KNOWN_KEYS = {
+    "title",
+    "inputs",
+    "targets",
+    "parameters",
+    "loss",
+    "constants",
+    "definitions",
+    "claims",
+    "notes",
+}
+DEFAULT_MODEL = "logistic_regression"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A derivation as the file states it: names, and expression text in file order."""
+
+    title: str
+    inputs: tuple[str, ...]
+    targets: tuple[str, ...]
+    parameters: tuple[str, ...]
+    definitions: tuple[tuple[str, str], ...]
+    loss: str
+    constants: tuple[tuple[str, float], ...] = ()
+    claims: tuple[tuple[str, str], ...] = ()
+    notes: tuple[tuple[str, str], ...] = ()
+    source: str = "<spec>"
+    lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+
+    def location(self, key: str) -> Location:
+        """Where `key` (e.g. 'definitions.z') stands in the file, for error messages."""
+        return Location(source=self.source, key=key, line=self.lines.get(key))
+
+
+def builtin_models() -> list[str]:
+    """Names of the derivations shipped with the package (the files in derivations/)."""
+    folder = resources.files("symcalc") / "derivations"
+    return sorted(
+        entry.name.removesuffix(".toml") for entry in folder.iterdir() if entry.name.endswith(".toml")
+    )
+
+
+def resolve(target: str | Path | None) -> Path:
+    """A file path for `target`: an existing path, a built-in model's name, or the seed if None."""
+    if target is None:
+        target = DEFAULT_MODEL
+    path = Path(target)
+    if path.exists() or path.suffix == ".toml" or "/" in str(target):
+        return path
+    builtin = resources.files("symcalc") / "derivations" / f"{target}.toml"
+    if builtin.is_file():
+        return Path(str(builtin))
+    return path
+
+
+def read(target: str | Path | None = None) -> tuple[str, str]:
+    """The text of a derivation file and the name to report it by; SpecError if unreadable."""
+    path = resolve(target)
+    source = str(target) if target is not None else f"{DEFAULT_MODEL} (built in)"
+    where = Location(source=source)
+    if not path.exists():
+        known = ", ".join(builtin_models())
+        raise SpecError("no such file", where, fix=f"built-in models: {known}")
+    if not path.is_file():
+        raise SpecError("not a file", where)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}", where)
+        raw = path.read_bytes()
+    except OSError as err:
+        raise SpecError(f"cannot read: {err.strerror}", where) from None
+    try:
+        return raw.decode("utf-8"), source
+    except UnicodeDecodeError:
+        raise SpecError("not UTF-8 text", where) from None
+
+
+def load(target: str | Path | None = None) -> Spec:
+    """Read and check a derivation file (or a built-in model by name; the seed by default)."""
+    return loads(*read(target))
+
+
+def loads(text: str, source: str = "<string>") -> Spec:
+    """Check a derivation given as TOML text; raise every problem found."""
+    spec, problems = check(text, source)
+    if problems:
+        raise problems[0] if len(problems) == 1 else SpecErrors(problems)
+    return spec
+
+
+def check(text: str, source: str = "<string>") -> tuple[Spec, list[SymcalcError]]:
+    """The Spec and the problems found in it, so later checks can add theirs to the same report."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(f"TOML syntax error: {err}", Location(source=source)) from None
+    except RecursionError:
+        raise SpecError("TOML is nested too deeply", Location(source=source)) from None
+    return _Checker(data, source, _key_lines(text)).spec()
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Best-effort line numbers of 'table.key' entries, so errors can point at them."""
+    lines: dict[str, int] = {}
+    table = ""
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        line = raw_line.strip()
+        if line.startswith("[") and line.endswith("]") and not line.startswith("[["):
+            table = line.strip("[]").strip()
+            lines.setdefault(table, number)
+        elif "=" in line and not line.startswith("#"):
+            key = line.split("=", 1)[0].strip().strip('"').strip("'")
+            lines.setdefault(f"{table}.{key}" if table else key, number)
+    return lines
+
+
+class _Checker:
+    """Validates the parsed TOML table, collecting every problem before raising."""
+
+    def __init__(self, data: dict[str, Any], source: str, lines: dict[str, int]):
+        self.data = data
+        self.source = source
+        self.lines = lines
+        self.errors: list[SymcalcError] = []
+
+    def error(self, key: str, problem: str, fix: str | None = None) -> None:
+        where = Location(source=self.source, key=key, line=self.lines.get(key))
+        self.errors.append(SpecError(problem, where, fix))
+
+    def spec(self) -> tuple[Spec, list[SymcalcError]]:
+        for key in self.data:
+            if key not in KNOWN_KEYS:
+                self.error(key, f"unknown key {key!r}", fix="known: " + ", ".join(sorted(KNOWN_KEYS)))
+        title = self.string("title", required=False) or "Untitled derivation"
+        lists = {key: self.name_list(key) for key in NAME_LISTS}
+        constants = self.constants()
+        definitions = self.table_of_strings("definitions", required=True, names_as_keys=True)
+        claims = self.table_of_strings("claims", required=False, names_as_keys=False)
+        notes = self.table_of_strings("notes", required=False, names_as_keys=False)
+        declared = self.check_declarations(lists, constants, definitions)
+        loss = self.loss(definitions)
+        for name, _ in notes:
+            if name not in declared:
+                self.error(f"notes.{name}", f"note about undeclared name {name!r}")
+        spec = Spec(
+            title=title,
+            inputs=lists["inputs"],
+            targets=lists["targets"],
+            parameters=lists["parameters"],
+            definitions=definitions,
+            loss=loss,
+            constants=constants,
+            claims=claims,
+            notes=notes,
+            source=self.source,
+            lines=self.lines,
+        )
+        return spec, self.errors
+
+    def string(self, key: str, required: bool) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            if required:
+                self.error(key, "missing required key")
+            return None
+        if not isinstance(value, str):
+            self.error(key, f"must be a string, not {type(value).__name__}")
+            return None
+        return value
+
+    def name_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if key == "parameters" and key not in self.data:
+            self.error(key, "missing required key", fix='e.g. parameters = ["w1", "b"]')
+        if not isinstance(value, list):
+            self.error(key, f"must be a list of names, not {type(value).__name__}")
+            return ()
+        if len(value) > MAX_NAMES:
+            self.error(key, f"has {len(value)} names; the limit is {MAX_NAMES}")
+            return ()
+        names: list[str] = []
+        for item in value:
+            name = self.valid_name(key, item)
+            if name is not None:
+                names.append(name)
+        return tuple(names)
+
+    def valid_name(self, key: str, name: object) -> str | None:
+        try:
+            return check_name(name)
+        except SymcalcError as err:
+            self.error(key, err.problem, err.fix)
+            return None
+
+    def constants(self) -> tuple[tuple[str, float], ...]:
+        table = self.data.get("constants", {})
+        if not isinstance(table, dict):
+            self.error("constants", "must be a table of name = number")
+            return ()
+        result: list[tuple[str, float]] = []
+        for name, value in table.items():
+            key = f"constants.{name}"
+            if self.valid_name(key, name) is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.error(key, f"must be a number, not {type(value).__name__}")
+            elif not math.isfinite(float(value)) or abs(float(value)) > 1e300:
+                self.error(key, f"must be a finite number, not {value!r}")
+            else:
+                result.append((name, float(value)))
+        return tuple(result)
+
+    def table_of_strings(self, key: str, required: bool, names_as_keys: bool) -> tuple[tuple[str, str], ...]:
+        table = self.data.get(key)
+        if table is None:
+            if required:
+                self.error(key, "missing required table", fix=f'add [{key}] with name = "expression"')
+            return ()
+        if not isinstance(table, dict):
+            self.error(key, f"must be a table, not {type(table).__name__}")
+            return ()
+        if required and not table:
+            self.error(key, "is empty")
+        if len(table) > MAX_NAMES:
+            self.error(key, f"has {len(table)} entries; the limit is {MAX_NAMES}")
+            return ()
+        result: list[tuple[str, str]] = []
+        for name, value in table.items():
+            entry = f"{key}.{name}"
+            if names_as_keys and self.valid_name(entry, name) is None:
+                continue
+            if not isinstance(value, str):
+                self.error(entry, f"must be a string, not {type(value).__name__}")
+                continue
+            result.append((name, value))
+        return tuple(result)
+
+    def check_declarations(
+        self,
+        lists: dict[str, tuple[str, ...]],
+        constants: tuple[tuple[str, float], ...],
+        definitions: tuple[tuple[str, str], ...],
+    ) -> set[str]:
+        first_seen: dict[str, str] = {}
+        groups = [(key, lists[key]) for key in NAME_LISTS]
+        groups.append(("constants", tuple(name for name, _ in constants)))
+        groups.append(("definitions", tuple(name for name, _ in definitions)))
+        for group, names in groups:
+            for name in names:
+                if name in first_seen:
+                    self.error(
+                        f"{group}.{name}" if group in {"constants", "definitions"} else group,
+                        f"name {name!r} is declared twice (also in {first_seen[name]})",
+                    )
+                else:
+                    first_seen[name] = group
+        return set(first_seen)
+
+    def loss(self, definitions: tuple[tuple[str, str], ...]) -> str:
+        defined = [name for name, _ in definitions]
+        loss = self.string("loss", required=False)
+        if loss is None:
+            return defined[-1] if defined else ""
+        if loss not in defined:
+            self.error("loss", f"loss {loss!r} is not one of the definitions")
+        return loss

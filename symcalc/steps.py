@@ -1,0 +1,144 @@
+"""The record of a derivation: frozen dataclasses, one per kind of step, and the `Derivation` itself.
+
+Steps are data. They hold SymPy expressions and say which rule produced them;
+renderers (terminal, LaTeX, Markdown, JSON) read them and never compute maths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sympy as sp
+
+from symcalc.model import Model
+from symcalc.notation import Partial, total
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+
+
+@dataclass(frozen=True)
+class Equation:
+    """∂of/∂wrt = chain = unsimplified = result; the middle forms are None when there is nothing to show.
+
+    `chain` is the chain-rule pattern in ∂-symbols (∂L/∂a · ∂a/∂z); `unsimplified`
+    is that pattern with each factor's value put in; `result` is the simplified
+    value, in terms of the model's own intermediate names.
+    """
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    result: sp.Expr
+    chain: sp.Expr | None = None
+    unsimplified: sp.Expr | None = None
+
+    @property
+    def lhs(self) -> Partial:
+        return Partial(self.of, self.wrt)
+
+    @property
+    def name(self) -> str:
+        return f"d{self.of.name}/d{self.wrt.name}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A group of equations produced by one rule; `number` counts from 1."""
+
+    number: int
+    title: str
+    rule: str
+    node: sp.Symbol | None
+    equations: tuple[Equation, ...]
+
+    kind = "step"
+
+
+@dataclass(frozen=True)
+class LocalDerivatives(Step):
+    """Differentiate one definition with respect to each name it uses, holding the others fixed.
+
+    Where the derivative can be written in terms of the definition's own output
+    (σ′(z) = a(1 − a) for a = σ(z)), it is, after checking the two forms are equal.
+    """
+
+    kind = "local"
+
+
+@dataclass(frozen=True)
+class ChainRule(Step):
+    """∂L/∂n = Σ over the definitions c that use n of ∂L/∂c · ∂c/∂n: one term per path."""
+
+    kind = "chain"
+
+
+@dataclass(frozen=True)
+class ParameterGradients(ChainRule):
+    """The chain rule carried to every parameter: the gradients gradient descent uses."""
+
+    kind = "gradients"
+
+
+@dataclass(frozen=True)
+class Update:
+    """One gradient-descent rule: parameter := parameter − α · gradient."""
+
+    parameter: sp.Symbol
+    gradient: sp.Expr
+    learning_rate: sp.Symbol
+
+    @property
+    def rule(self) -> sp.Expr:
+        """The right-hand side, printed in the order a person writes it."""
+        return total(self.parameter, -self.learning_rate * self.gradient)
+
+    @property
+    def value(self) -> sp.Expr:
+        """The right-hand side as an ordinary SymPy expression, for computing."""
+        return self.parameter - self.learning_rate * self.gradient
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """The result of `symcalc.derive`: the steps, every parameter's gradient, and the updates."""
+
+    model: Model
+    steps: tuple[Step, ...]
+    gradients: dict[sp.Symbol, sp.Expr]
+    updates: tuple[Update, ...]
+    adjoints: dict[sp.Symbol, sp.Expr]
+    local_derivatives: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr]
+
+    @property
+    def title(self) -> str:
+        return self.model.title
+
+    @property
+    def loss(self) -> sp.Symbol:
+        return self.model.loss
+
+    @property
+    def learning_rate(self) -> sp.Symbol:
+        return self.updates[0].learning_rate if self.updates else sp.Symbol("alpha")
+
+    def gradient(self, parameter: str | sp.Symbol) -> sp.Expr:
+        """The gradient of the loss with respect to a parameter, given by name or symbol."""
+        key = self.model.symbols[parameter] if isinstance(parameter, str) else parameter
+        return self.gradients[key]
+
+    def expanded_gradients(self) -> dict[sp.Symbol, sp.Expr]:
+        """Every gradient with the definitions substituted, in independent names only."""
+        return {p: self.model.expand(g) for p, g in self.gradients.items()}
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from symcalc.render.console import render_derivation
+
+        yield from render_derivation(self, options.max_width)
+
+    def __repr__(self) -> str:
+        grads = ", ".join(f"d{self.loss}/d{p} = {g}" for p, g in self.gradients.items())
+        return f"<Derivation {self.title!r}: {len(self.steps)} steps; {grads}>"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
