@@ -176,3 +176,26 @@ def _chain_rule_text(equation: Equation) -> str:
 
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def total_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
+    """d(of)/d(wrt) through the graph, in the model's intermediate names.
+
+    The sum over every path from `wrt` to `of` of the product of the local partial
+    derivatives along it, with every other independent name held fixed: the
+    meaning of "dA/dB" in a file's [claims].
+    """
+    if of == wrt:
+        return sp.S.One
+    adjoints: dict[sp.Symbol, sp.Expr] = defaultdict(lambda: sp.S.Zero)
+    adjoints[of] = sp.S.One
+    for node, definition in reversed(model.definitions):
+        if node == wrt:
+            break
+        upstream = tidy(adjoints.get(node, sp.S.Zero))  # simplified once complete, as in derive()
+        if upstream == 0:
+            continue
+        for parent in model.parents(node):
+            local = in_terms_of_output(sp.diff(definition, parent), node, definition)
+            adjoints[parent] += upstream * local
+    return tidy(adjoints.get(wrt, sp.S.Zero))

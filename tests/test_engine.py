@@ -166,3 +166,15 @@ def test_relu_derivative_is_not_rewritten_through_output(write_toml) -> None:  #
     m = derivation.model
     local = derivation.local_derivatives[(sym(m, "h"), sym(m, "z"))]
     assert local == sp.Heaviside(sym(m, "z"))
+
+
+def test_total_derivative_matches_the_steps(seed: symcalc.Derivation) -> None:
+    from symcalc.engine import total_derivative
+
+    m = seed.model
+    L, a, z, w1 = (sym(m, n) for n in ("L", "a", "z", "w1"))
+    assert total_derivative(m, a, z) == a * (1 - a)
+    assert total_derivative(m, L, z) == seed.adjoints[z]
+    assert total_derivative(m, L, w1) == seed.gradient("w1")
+    assert total_derivative(m, z, L) == 0  # z does not depend on L
+    assert total_derivative(m, L, L) == 1
