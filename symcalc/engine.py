@@ -15,7 +15,7 @@ import sympy as sp
 
 from symcalc.model import Model
 from symcalc.notation import Partial, Sum, product, total
-from symcalc.simplify import in_terms_of_output, tidy
+from symcalc.simplify import in_terms_of_outputs, reduce_with, tidy
 from symcalc.steps import (
     ChainRule,
     Derivation,
@@ -48,9 +48,7 @@ class _Backprop:
         self.consumers: dict[sp.Symbol, list[sp.Symbol]] = defaultdict(list)
 
     def run(self) -> Derivation:
-        for node, _ in reversed(self.model.definitions):
-            if node not in self.relevant:
-                continue
+        for node in _backward_order(self.model, self.relevant):
             if node != self.loss:
                 self.carry_to(node)
             self.differentiate(node)
@@ -74,7 +72,7 @@ class _Backprop:
             if parent not in self.relevant and parent not in self.model.parameters:
                 continue
             raw = sp.diff(definition, parent)
-            result = in_terms_of_output(raw, node, definition)
+            result = in_terms_of_outputs(raw, self.model.outputs_near(node))
             self.locals[(node, parent)] = result
             self.consumers[parent].append(node)
             shown_raw = raw if result != raw else None
@@ -113,10 +111,14 @@ class _Backprop:
         ]
         values = [product(self.adjoints[c], self.locals[(c, node)]) for c in users]
         exact = sp.Add(*(self.adjoints[c] * self.locals[(c, node)] for c in users))
-        result = tidy(exact)
+        # Multiplying by an upstream 1 changes nothing: keep the local derivative's form.
+        single_unit = len(users) == 1 and self.adjoints[users[0]] == 1
+        result = exact if single_unit else tidy(exact)
+        result, used = reduce_with(result, [expr for _, expr in self.model.assumptions])
+        using = tuple(self.model.assumptions[i][0] for i in used)
         # Show the values put into the pattern only when simplifying them changed something.
         shown = total(*values) if result != exact or len(users) > 1 else None
-        return Equation(self.loss, node, result, chain=total(*pattern), unsimplified=shown)
+        return Equation(self.loss, node, result, chain=total(*pattern), unsimplified=shown, using=using)
 
     def parameter_gradients(self) -> dict[sp.Symbol, sp.Expr]:
         gradients: dict[sp.Symbol, sp.Expr] = {}
@@ -148,6 +150,24 @@ class _Backprop:
     ) -> None:
         number = len(self.steps) + 1
         self.steps.append(kind(number, title, rule, node, tuple(equations)))
+
+
+def _backward_order(model: Model, nodes: set[sp.Symbol]) -> list[sp.Symbol]:
+    """`nodes` layer by layer from the loss: by longest distance to the loss, then file order.
+
+    Every consumer of a node is strictly nearer the loss, so this is a reverse
+    topological order; grouping by distance makes a network read layer by layer
+    (both hidden units, then both pre-activations) rather than unit by unit.
+    """
+    distance: dict[sp.Symbol, int] = {model.loss: 0}
+    for node, _ in reversed(model.definitions):
+        if node not in nodes or node not in distance:
+            continue
+        for parent in model.parents(node):
+            if parent in nodes:
+                distance[parent] = max(distance.get(parent, 0), distance[node] + 1)
+    ordered = [node for node, _ in model.definitions if node in distance and node in nodes]
+    return sorted(ordered, key=lambda n: (distance[n], model.order[n]))
 
 
 def _relevant_nodes(model: Model) -> set[sp.Symbol]:
@@ -196,6 +216,6 @@ def total_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
         if upstream == 0:
             continue
         for parent in model.parents(node):
-            local = in_terms_of_output(sp.diff(definition, parent), node, definition)
+            local = in_terms_of_outputs(sp.diff(definition, parent), model.outputs_near(node))
             adjoints[parent] += upstream * local
     return tidy(adjoints.get(wrt, sp.S.Zero))

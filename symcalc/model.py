@@ -51,6 +51,7 @@ class Model:
     constants: tuple[tuple[sp.Symbol, float], ...] = ()
     claims: tuple[Claim, ...] = ()
     notes: tuple[tuple[sp.Symbol, str], ...] = ()
+    assumptions: tuple[tuple[str, sp.Expr], ...] = ()  # (text, lhs − rhs), each assumed = 0
     source: str = "<model>"
     spec: Spec | None = field(default=None, compare=False, repr=False)
 
@@ -152,10 +153,18 @@ class Model:
         """Declaration order of every name: the tie-breaker that keeps traversals deterministic."""
         return {sym: i for i, sym in enumerate(self.symbols.values())}
 
-    def parents(self, node: sp.Symbol) -> list[sp.Symbol]:
+    @cached_property
+    def parent_map(self) -> dict[sp.Symbol, tuple[sp.Symbol, ...]]:
+        """For each definition, the names it uses, in declaration order."""
+        declared = set(self.order)
+        return {
+            sym: tuple(sorted(expr.free_symbols & declared, key=self.order.__getitem__))
+            for sym, expr in self.definitions
+        }
+
+    def parents(self, node: sp.Symbol) -> tuple[sp.Symbol, ...]:
         """The names a definition uses, in declaration order."""
-        expr = self.definition_map[node]
-        return sorted(expr.free_symbols & set(self.order), key=self.order.__getitem__)
+        return self.parent_map[node]
 
     def ancestors(self, node: sp.Symbol) -> set[sp.Symbol]:
         """Every name `node` depends on, directly or through definitions."""
@@ -185,6 +194,18 @@ class Model:
         for sym, expr in self.definitions:
             result[sym] = expr.xreplace(result)
         return result
+
+    def outputs_near(self, node: sp.Symbol) -> list[tuple[sp.Symbol, sp.Expr]]:
+        """`node`'s definition and those of its siblings (same inputs): outputs to write derivatives in."""
+        group = self._sibling_groups[frozenset(self.parents(node))]
+        return [(node, self.definition_map[node])] + [(s, self.definition_map[s]) for s in group if s != node]
+
+    @cached_property
+    def _sibling_groups(self) -> dict[frozenset[sp.Symbol], list[sp.Symbol]]:
+        groups: dict[frozenset[sp.Symbol], list[sp.Symbol]] = {}
+        for sym, _ in self.definitions:
+            groups.setdefault(frozenset(self.parents(sym)), []).append(sym)
+        return groups
 
     def note(self, sym: sp.Symbol) -> str | None:
         return dict(self.notes).get(sym)
@@ -238,6 +259,7 @@ class _SpecBuilder:
             all_names[name] = make_symbol(name)
         definitions = self.definitions(all_names)
         claims = self.claims(all_names)
+        assumptions = self.assumptions()
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
         model = Model(
@@ -250,6 +272,7 @@ class _SpecBuilder:
             constants=tuple((all_names[n], v) for n, v in spec.constants),
             claims=tuple(claims),
             notes=tuple((all_names[n], text) for n, text in spec.notes),
+            assumptions=tuple(assumptions),
             source=spec.source,
             spec=spec,
         )
@@ -273,6 +296,24 @@ class _SpecBuilder:
             available[name] = symbol
         return result
 
+    def assumptions(self) -> list[tuple[str, sp.Expr]]:
+        """`assume` entries "lhs = rhs" over independent names, kept as lhs − rhs (= 0)."""
+        result: list[tuple[str, sp.Expr]] = []
+        for index, text in enumerate(self.spec.assume):
+            key = f"assume[{index}]"
+            sides = _split_equation(text)
+            if sides is None:
+                self.fail(key, SpecError(f"{text!r} is not one equation", fix='e.g. "y1 + y2 + y3 = 1"'))
+                continue
+            parsed = [self.parse(key, side, self.symbols) for side in sides]
+            if parsed[0] is not None and parsed[1] is not None:
+                difference = parsed[0] - parsed[1]
+                if difference.is_number:
+                    self.fail(key, SpecError(f"{text!r} has no names in it"))
+                else:
+                    result.append((text.strip(), difference))
+        return result
+
     def claims(self, all_names: dict[str, sp.Symbol]) -> list[Claim]:
         result: list[Claim] = []
         for lhs, rhs in self.spec.claims:
@@ -290,6 +331,13 @@ class _SpecBuilder:
             if expected is not None:
                 result.append(Claim(all_names[of], all_names[wrt], expected, rhs))
         return result
+
+
+def _split_equation(text: str) -> tuple[str, str] | None:
+    parts = text.split("=")
+    if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
+        return None
+    return parts[0], parts[1]
 
 
 def _symbols(names: Iterable[str], table: Mapping[str, sp.Symbol]) -> tuple[sp.Symbol, ...]:

@@ -8,37 +8,76 @@ in terms of a node's output) is checked before it is used.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sympy as sp
 
 
-def size(expr: sp.Expr) -> tuple[int, int]:
-    """How big an expression reads: its operation count, then its printed length."""
-    return (int(sp.count_ops(expr)), len(str(expr)))
+def size(expr: sp.Expr) -> tuple[int, int, int]:
+    """How big an expression reads: operations, then top-level terms (a product beats a sum), then length."""
+    return (int(sp.count_ops(expr)), len(sp.Add.make_args(expr)), len(str(expr)))
+
+
+# cancel and factor multiply products out (a 50-factor chain-rule product has 2**50
+# terms), so they are tried only where there is a fraction to cancel, and only on
+# expressions of moderate size; factor_terms never expands and is always tried.
+EXPANDING_REWRITE_LIMIT = 120
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
     """The shortest of a few exact rewritings of `expr` (cancel, factor, …)."""
     candidates = [expr, sp.factor_terms(expr)]
-    if expr.is_rational_function():
-        candidates += [sp.cancel(expr), sp.factor(expr)]
-    else:
-        candidates += [sp.together(expr)]
+    has_fraction = any(power.exp.is_negative for power in expr.atoms(sp.Pow))
+    if has_fraction and sp.count_ops(expr) <= EXPANDING_REWRITE_LIMIT:
+        if expr.is_rational_function():
+            candidates += [sp.cancel(expr), sp.factor(expr)]
+        else:
+            candidates += [sp.together(expr)]
     return min(candidates, key=size)
 
 
-def in_terms_of_output(derivative: sp.Expr, node: sp.Symbol, definition: sp.Expr) -> sp.Expr:
-    """`derivative` with `definition` replaced by `node` where that is no longer and provably equal.
+def in_terms_of_outputs(derivative: sp.Expr, outputs: Sequence[tuple[sp.Symbol, sp.Expr]]) -> sp.Expr:
+    """`derivative` written through the outputs of definitions, where that is no longer and provably equal.
 
-    σ′(z) = σ(z)(1 − σ(z)) becomes a(1 − a) for a = σ(z); tanh′ becomes 1 − a².
-    Otherwise the derivative is kept as differentiation gave it, term by term,
-    as a teacher writes a local derivative before any chain rule is applied.
+    `outputs` are (name, definition) pairs, the node's own first: σ′(z) = σ(z)(1 − σ(z))
+    becomes a(1 − a) for a = σ(z), tanh′ becomes 1 − a², and a softmax's
+    ∂a1/∂z2 = −e^(z1+z2)/(Σe^z)² becomes −a1·a2 through its sibling a2. Otherwise the
+    derivative is kept as differentiation gave it, term by term, as a teacher writes a
+    local derivative before any chain rule is applied.
     """
-    if definition.is_Atom:
+    candidate = derivative
+    for node, definition in outputs:
+        if not definition.is_Atom:
+            candidate = candidate.subs(definition, node)
+    if candidate == derivative:
         return derivative
-    candidate = derivative.subs(definition, node)
-    if candidate == derivative or size(candidate) > size(derivative):
+    candidate = tidy(candidate)
+    if size(candidate) > size(derivative):
         return derivative
-    difference = candidate.xreplace({node: definition}) - derivative
-    if sp.expand(difference) != 0 and sp.simplify(difference) != 0:
-        return derivative
-    return candidate
+    back = candidate.xreplace({node: definition for node, definition in outputs})
+    difference = back - derivative
+    if sp.expand(difference) == 0:
+        return candidate
+    small = sp.count_ops(difference) <= EXPANDING_REWRITE_LIMIT
+    return candidate if small and sp.simplify(difference) == 0 else derivative
+
+
+def reduce_with(expr: sp.Expr, assumptions: Sequence[sp.Expr]) -> tuple[sp.Expr, tuple[int, ...]]:
+    """The shortest form of `expr` under assumptions `e = 0`, and which assumptions it used.
+
+    Each assumption linear in some name is solved for that name and substituted;
+    e.g. with y1 + y2 + y3 = 1 the softmax gradient a1·(y1 + y2 + y3) − y1 becomes a1 − y1.
+    """
+    best: sp.Expr = expr
+    used: tuple[int, ...] = ()
+    for index, assumption in enumerate(assumptions):
+        for name in sorted(assumption.free_symbols & expr.free_symbols, key=str):
+            if sp.degree(assumption, name) != 1 or not assumption.is_polynomial(name):
+                continue
+            solution = sp.solve(assumption, name, dict=True)
+            if len(solution) != 1:
+                continue
+            candidate = tidy(sp.expand(expr.xreplace(solution[0])))
+            if size(candidate) < size(best):
+                best, used = candidate, (index,)
+    return best, used

@@ -31,6 +31,7 @@ KNOWN_KEYS = {
     "definitions",
     "claims",
     "notes",
+    "assume",
 }
 DEFAULT_MODEL = "logistic_regression"
 
@@ -48,6 +49,7 @@ class Spec:
     constants: tuple[tuple[str, float], ...] = ()
     claims: tuple[tuple[str, str], ...] = ()
     notes: tuple[tuple[str, str], ...] = ()
+    assume: tuple[str, ...] = ()
     source: str = "<spec>"
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
@@ -162,6 +164,7 @@ class _Checker:
         definitions = self.table_of_strings("definitions", required=True, names_as_keys=True)
         claims = self.table_of_strings("claims", required=False, names_as_keys=False)
         notes = self.table_of_strings("notes", required=False, names_as_keys=False)
+        assume = self.string_list("assume")
         declared = self.check_declarations(lists, constants, definitions)
         loss = self.loss(definitions)
         for name, _ in notes:
@@ -177,6 +180,7 @@ class _Checker:
             constants=constants,
             claims=claims,
             notes=notes,
+            assume=assume,
             source=self.source,
             lines=self.lines,
         )
@@ -209,6 +213,13 @@ class _Checker:
             if name is not None:
                 names.append(name)
         return tuple(names)
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.error(key, "must be a list of strings", fix='e.g. assume = ["y1 + y2 + y3 = 1"]')
+            return ()
+        return tuple(value)
 
     def valid_name(self, key: str, name: object) -> str | None:
         try:

@@ -32,6 +32,7 @@ class Equation:
     result: sp.Expr
     chain: sp.Expr | None = None
     unsimplified: sp.Expr | None = None
+    using: tuple[str, ...] = ()  # the file's assumptions the simplification relied on
 
     @property
     def lhs(self) -> Partial:

@@ -1,0 +1,106 @@
+"""Every shipped model, and graphs built for the test, against SymPy's diff of the composed loss."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+import symcalc
+from symcalc.functions import sigmoid
+from symcalc.steps import ChainRule
+
+from .conftest import DERIVATIONS
+from .oracle import agree_numerically, composed_gradient
+
+MODELS = sorted(DERIVATIONS.glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
+def test_every_shipped_model_matches_the_oracle(path: Path) -> None:
+    model = symcalc.load(str(path))
+    derivation = symcalc.derive(model)
+    assert set(derivation.gradients) == set(model.parameters)
+    for parameter, gradient in derivation.gradients.items():
+        oracle = composed_gradient(model, parameter)
+        assert agree_numerically(model, gradient, oracle, points=4), (path.stem, parameter)
+
+
+def test_two_layer_network_reads_as_backpropagation() -> None:
+    derivation = symcalc.derive(symcalc.load("two_layer_network"))
+    m = derivation.model
+    a, y, v1, h1, x1 = (m.symbols[n] for n in ("a", "y", "v1", "h1", "x1"))
+    assert derivation.gradient("u11") == (a - y) * v1 * (1 - h1**2) * x1
+    chain_nodes = [s.node.name for s in derivation.steps if type(s) is ChainRule]
+    assert chain_nodes == ["z", "h1", "h2", "s1", "s2"]  # layer by layer, output first
+
+
+def test_softmax_uses_the_one_hot_assumption() -> None:
+    derivation = symcalc.derive(symcalc.load("softmax_regression"))
+    m = derivation.model
+    a1, y1 = m.symbols["a1"], m.symbols["y1"]
+    step = next(s for s in derivation.steps if s.node == m.symbols["z1"] and type(s) is ChainRule)
+    assert step.equations[0].result == a1 - y1
+    assert step.equations[0].using == ("y1 + y2 + y3 = 1",)
+    assert derivation.local_derivatives[(m.symbols["a1"], m.symbols["z2"])] == -a1 * m.symbols["a2"]
+
+
+def _printed_size(expr: sp.Expr) -> int:
+    return len(str(expr))
+
+
+def test_chain_of_fifty_definitions() -> None:
+    x, w, y = sp.symbols("x w y", real=True)
+    hs = sp.symbols("h1:51", real=True)
+    L = sp.Symbol("L", real=True)
+    definitions: dict[sp.Symbol, sp.Expr] = {hs[0]: sp.tanh(w * x)}
+    for previous, current in itertools.pairwise(hs):
+        definitions[current] = sp.tanh(w * previous)
+    definitions[L] = (hs[-1] - y) ** 2 / 2
+    model = symcalc.Model.build(definitions, parameters=[w], inputs=[x], targets=[y])
+    derivation = symcalc.derive(model)
+    oracle = composed_gradient(model, w)
+    assert agree_numerically(model, derivation.gradients[w], oracle, points=2)
+    # Each adjoint is one factor longer than the one before: linear growth, no blow-up.
+    sizes = [_printed_size(derivation.adjoints[h]) for h in reversed(hs)]
+    assert all(b - a <= 30 for a, b in itertools.pairwise(sizes)), sizes
+
+
+def test_twenty_parameters_feeding_one_node() -> None:
+    ws = sp.symbols("w1:21", real=True)
+    xs = sp.symbols("x1:21", real=True)
+    y, z, a, L = sp.symbols("y z a L", real=True)
+    model = symcalc.Model.build(
+        {
+            z: sum(w * x for w, x in zip(ws, xs, strict=True)),
+            a: sigmoid(z),
+            L: -(y * sp.log(a) + (1 - y) * sp.log(1 - a)),
+        },
+        parameters=list(ws),
+        targets=[y],
+    )
+    derivation = symcalc.derive(model)
+    for w, x in zip(ws, xs, strict=True):
+        assert derivation.gradients[w] == x * (a - y)
+    assert agree_numerically(model, derivation.gradients[ws[7]], composed_gradient(model, ws[7]))
+
+
+def test_stacked_diamonds_stay_small() -> None:
+    """Ten diamonds in a row (u → p, q → v): 2**10 paths, yet results stay compact."""
+    x, w, y = sp.symbols("x w y", real=True)
+    definitions: dict[sp.Symbol, sp.Expr] = {}
+    previous: sp.Expr = w * x
+    for i in range(10):
+        p, q, v = sp.symbols(f"p{i} q{i} v{i}", real=True)
+        definitions[p] = sp.sin(previous)
+        definitions[q] = sp.cos(previous)
+        definitions[v] = p * q
+        previous = v
+    L = sp.Symbol("L", real=True)
+    definitions[L] = (previous - y) ** 2
+    model = symcalc.Model.build(definitions, parameters=[w], inputs=[x], targets=[y])
+    derivation = symcalc.derive(model)
+    assert agree_numerically(model, derivation.gradients[w], composed_gradient(model, w), points=2)
+    assert max(_printed_size(e) for e in derivation.adjoints.values()) < 400
