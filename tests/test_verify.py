@@ -327,3 +327,37 @@ def test_value_of_turns_display_products_into_values() -> None:
     a, y = sp.symbols("a y")
     shown = Sum(Product(a - y, a), Product(2, y))
     assert value_of(shown) == (a - y) * a + 2 * y
+
+
+def test_finite_differences_skip_points_whose_step_crosses_a_kink(
+    write_toml: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = symcalc.load(
+        str(write_toml('inputs = ["x"]\nparameters = ["w"]\n[definitions]\nL = "relu(w)*x"\n'))
+    )
+    w = model.symbols["w"]
+    original = verify_module._Sampler.draw
+
+    def next_to_the_kink(self: object) -> object:  # w = 2^-20: the step h = 1e-5 straddles relu's kink
+        point = original(self)
+        return None if point is None else verify_module._Point(model, {**point.raw, w: 2.0**-20})
+
+    monkeypatch.setattr(verify_module._Sampler, "draw", next_to_the_kink)
+    checks = {c.name: c for c in verify(symcalc.derive(model))}
+    assert checks["gradient dL/dw"].proved
+    fd = checks["finite differences dL/dw"]
+    assert (fd.status, fd.counterexample) == ("undecided", None)  # skipped every point: no false mismatch
+
+
+def test_strict_verify_fails_what_holds_only_numerically(
+    write_toml: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = symcalc.load(str(write_toml(TRIG + '[claims]\n"dL/dw" = "x*sin(2*w*x)"\n')))
+    derivation = symcalc.derive(model)
+    assert verify_module.all_hold(verify(derivation, strict=True))  # proved: strict changes nothing
+    monkeypatch.setattr(verify_module, "SIMPLIFY_MAX_OPS", 0)
+    lenient = {c.name: c for c in verify(derivation)}
+    strict = {c.name: c for c in verify(derivation, strict=True)}
+    assert (lenient["claim dL/dw"].status, lenient["claim dL/dw"].method) == ("holds", "numerically")
+    assert strict["claim dL/dw"].status == "fails"
+    assert all(strict[n].status == c.status for n, c in lenient.items() if c.method != "numerically")
