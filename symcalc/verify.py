@@ -15,7 +15,7 @@ records which rung decided it:
 
 The other side of every comparison is computed independently of the engine:
 SymPy's own ``diff`` of the definitions written with exp/log/Max
-(`to_elementary`), never the engine's local derivatives or chain rule.
+(`elementary`), never the engine's local derivatives or chain rule.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import mpmath
 import sympy as sp
 
 from symcalc.errors import Location, SpecError, SymcalcError
-from symcalc.functions import relu, sigmoid, softplus, to_elementary
+from symcalc.functions import relu, sigmoid, softplus
 from symcalc.model import CLAIM_PATTERN, Claim, Model
 from symcalc.notation import Partial, Product, Sum
 from symcalc.parse import parse_expression
@@ -180,7 +180,7 @@ def independent_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Ex
             downstream[sym] = definition.xreplace(downstream)
     if of not in downstream:
         return sp.S.Zero
-    return sp.diff(to_elementary(downstream[of]), wrt)
+    return sp.diff(elementary(downstream[of]), wrt)
 
 
 def value_of(expr: sp.Expr) -> sp.Expr:
@@ -190,6 +190,24 @@ def value_of(expr: sp.Expr) -> sp.Expr:
         return sp.Mul(*node.args) if isinstance(node, Product) else sp.Add(*node.args)
 
     return expr.replace(lambda e: isinstance(e, Product | Sum), plain)
+
+
+def elementary(expr: sp.Expr) -> sp.Expr:
+    """σ, softplus and relu replaced by their definitions (exp, log, Max), their arguments left as they are.
+
+    Unlike `functions.to_elementary` (which uses SymPy's recursive ``rewrite`` and
+    so also turns a tanh inside σ's argument into exponentials), this keeps every
+    other function as written, so the two sides of a comparison keep the same
+    building blocks and ``cancel`` can see that they agree.
+    """
+    return expr.replace(lambda e: type(e) in _DEFINITIONS_OF, lambda e: _DEFINITIONS_OF[type(e)](e.args[0]))
+
+
+_DEFINITIONS_OF: dict[type, Callable[[sp.Expr], sp.Expr]] = {
+    sigmoid: lambda x: 1 / (1 + sp.exp(-x)),
+    softplus: lambda x: sp.log(1 + sp.exp(x)),
+    relu: lambda x: sp.Max(0, x),
+}
 
 
 # -- numeric evaluation ---------------------------------------------------------------------
@@ -441,7 +459,7 @@ class _Checker:
             )
         if local:
             definition = self.model.definition_map[equation.of]
-            oracle = sp.diff(to_elementary(definition), equation.wrt)
+            oracle = sp.diff(elementary(definition), equation.wrt)
             checks.append(
                 self.decide(
                     f"step {number}: {equation.name}",
@@ -467,7 +485,7 @@ class _Checker:
 
     def gradient(self, parameter: sp.Symbol, gradient: sp.Expr) -> Check:
         model = self.model
-        oracle = sp.diff(to_elementary(model.composed[model.loss]), parameter)
+        oracle = sp.diff(elementary(model.composed[model.loss]), parameter)
         name = f"d{model.loss.name}/d{parameter.name}"
         return self.decide(
             f"gradient {name}",
@@ -532,7 +550,8 @@ class _Checker:
         self, name: str, kind: str, statement: str, left: sp.Expr, right: sp.Expr, sides: tuple[str, str]
     ) -> Check:
         make = _check_maker(name, kind, statement)
-        if self.prove(left - right):
+        proved, composed = self.prove_cheaply(left - right)
+        if proved:
             return make("holds", "proved", "the difference simplifies to 0")
         kinks = _kinks(left) + _kinks(right)
         agreed = 0
@@ -559,34 +578,39 @@ class _Checker:
                 break
         if agreed == 0:
             return make("undecided", "numerically", "not proved, and no point where both sides are defined")
+        # Only now the costly rung: a counterexample, when there is one, is found far sooner.
+        if self.prove_costly(composed):
+            return make("holds", "proved", "the difference simplifies to 0")
         return make(
             "holds",
             "numerically",
             f"not proved; agrees to {DIGITS} digits at {agreed} random points",
         )
 
-    def prove(self, difference: sp.Expr) -> bool:
-        """True when `difference` is identically 0; False means only "no proof found".
+    def prove_cheaply(self, difference: sp.Expr) -> tuple[bool, sp.Expr]:
+        """Whether `difference` cancels to 0, and the difference in independent names.
 
         Intermediates are first kept as symbols (if the difference is 0 with them
         free, it is 0 whatever they are), then substituted one definition at a
         time, latest first, so the large composed expression is reached only
-        when nothing shorter works.
+        when nothing shorter works. False means only "no proof found".
         """
         definitions = self.model.definition_map
         while True:
-            elementary = to_elementary(difference)
-            if _cheaply_zero(elementary):
-                return True
-            pending = [s for s in self.latest_first if s in elementary.free_symbols]
+            if _cheaply_zero(elementary(difference)):
+                return True, difference
+            pending = [s for s in self.latest_first if s in difference.free_symbols]
             if not pending:
-                break
+                return False, difference
             difference = difference.xreplace({pending[0]: definitions[pending[0]]})
-        elementary = to_elementary(difference)
-        if sp.count_ops(elementary) > SIMPLIFY_MAX_OPS:
+
+    def prove_costly(self, difference: sp.Expr) -> bool:
+        """SymPy's simplify on the composed difference, only when it is small enough to finish soon."""
+        composed = elementary(difference)
+        if sp.count_ops(composed) > SIMPLIFY_MAX_OPS:
             return False
         try:
-            return bool(sp.simplify(elementary) == 0)
+            return bool(sp.simplify(composed) == 0)
         except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
             return False
 
@@ -597,7 +621,10 @@ def _cheaply_zero(expr: sp.Expr) -> bool:
     if sp.count_ops(expr) > CANCEL_MAX_OPS:
         return False
     try:
-        return bool(sp.expand(expr) == 0 or sp.cancel(sp.together(expr)) == 0)
+        # Every function application as an opaque symbol first: sound (what is 0 for any values
+        # of them is 0 for theirs) and fast; then cancel, which also sees inside exp and powers.
+        opaque = expr.xreplace({f: sp.Dummy() for f in expr.atoms(sp.Function)})
+        return bool(sp.cancel(sp.together(opaque)) == 0 or sp.cancel(sp.together(expr)) == 0)
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
         return False
 
