@@ -597,9 +597,9 @@ class _Checker:
         """
         definitions = self.model.definition_map
         while True:
-            if _cheaply_zero(elementary(difference)):
-                return True, difference
             pending = [s for s in self.latest_first if s in difference.free_symbols]
+            if _cheaply_zero(elementary(difference), thorough=not pending):
+                return True, difference
             if not pending:
                 return False, difference
             difference = difference.xreplace({pending[0]: definitions[pending[0]]})
@@ -615,7 +615,8 @@ class _Checker:
             return False
 
 
-def _cheaply_zero(expr: sp.Expr) -> bool:
+def _cheaply_zero(expr: sp.Expr, thorough: bool) -> bool:
+    """Whether `expr` cancels to 0; `thorough` also lets cancel look inside exp and powers (slower)."""
     if expr == 0:
         return True
     if sp.count_ops(expr) > CANCEL_MAX_OPS:
@@ -624,7 +625,9 @@ def _cheaply_zero(expr: sp.Expr) -> bool:
         # Every function application as an opaque symbol first: sound (what is 0 for any values
         # of them is 0 for theirs) and fast; then cancel, which also sees inside exp and powers.
         opaque = expr.xreplace({f: sp.Dummy() for f in expr.atoms(sp.Function)})
-        return bool(sp.cancel(sp.together(opaque)) == 0 or sp.cancel(sp.together(expr)) == 0)
+        if sp.cancel(sp.together(opaque)) == 0:
+            return True
+        return thorough and bool(sp.cancel(sp.together(expr)) == 0)
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
         return False
 
