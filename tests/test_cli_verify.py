@@ -96,7 +96,7 @@ def test_verify_table_shows_the_counterexample(
     code, out, _ = run(capsys, "verify", str(write_toml(WRONG_CLAIM)))
     assert code == 1
     assert "✗ claim dL/dz: dL/dz = a - y" in out
-    assert "  at x1 = " in out and "claimed" in out and "SymPy's diff" in out and "difference" in out
+    assert "  at x1=" in out and "claimed" in out and "SymPy's diff" in out and "difference" in out
     assert "1 fails" in out
 
 

@@ -79,12 +79,11 @@ def _failures(checks: Sequence[Check]) -> Iterator[RenderableType]:
 
 def counterexample_text(example: Counterexample) -> str:
     """The point (exact values) and both sides there, one fact per line."""
-    point = ", ".join(f"{name} = {value!r}" for name, value in example.point)
+    # name=value without spaces, so a narrow terminal wraps between values, never inside one
+    point = ", ".join(f"{name}={value!r}" for name, value in example.point)
     lines = [f"  at {point}"]
     if example.intermediates:
-        lines.append(
-            "  where " + ", ".join(f"{name} = {value:.10g}" for name, value in example.intermediates)
-        )
+        lines.append("  where " + ", ".join(f"{name}={value:.10g}" for name, value in example.intermediates))
     width = max(len(side) for side in (*example.sides, "difference"))
     for side, value in zip(example.sides, (example.left, example.right), strict=True):
         lines.append(f"  {side:<{width}} = {value!r}")
