@@ -4,8 +4,9 @@ Each check compares two expressions by a ladder, strongest rung first, and
 records which rung decided it:
 
 1. ``proved``: the difference, with definitions substituted one level at a time
-   down to the independent names, cancels to 0 (cheap ``cancel``/``expand``
-   first, a size-bounded ``simplify`` last);
+   down to the independent names, cancels to 0 with every function treated as
+   a symbol; a size-bounded thorough ``cancel`` and ``simplify`` are tried too,
+   but only once the random points below agree, so a wrong claim never pays;
 2. ``numerically``: both sides evaluated with mpmath at 50 digits at random
    points of the model's domain; a point where they differ is a counterexample
    (confirmed at 100 digits) and the check ``fails``; agreement everywhere
@@ -49,8 +50,9 @@ ABSOLUTE_TOLERANCE = 1e-40
 FD_STEP = 1e-5  # relative step; central differences in float64 are most accurate near it
 FD_ATOL, FD_RTOL = 1e-5, 1e-3  # torch.autograd.gradcheck's tolerances
 KINK_MARGIN = 1e-20  # points this close to a kink (relu, max, abs at 0) are skipped
-CANCEL_MAX_OPS = 3_000  # cancel/expand beyond this size is not tried
-SIMPLIFY_MAX_OPS = 200  # simplify beyond this size can take many seconds: go numeric instead
+CANCEL_MAX_OPS = 3_000  # the cheap cancel (functions as opaque symbols) is not tried beyond this size
+THOROUGH_CANCEL_MAX_OPS = 300  # cancel inside exp took 25 s on a 423-operation difference
+SIMPLIFY_MAX_OPS = 100  # simplify took 8 s on a 132-operation difference: beyond this, go numeric
 GRID = 128  # points are multiples of 1/GRID: exact in float64, short to print
 ATTEMPTS_PER_POINT = 25  # candidates drawn per point wanted, for domains with holes
 
@@ -59,8 +61,9 @@ ATTEMPTS_PER_POINT = 25  # candidates drawn per point wanted, for domains with h
 class Counterexample:
     """A point where two sides differ: every independent name's value and both sides' values.
 
-    Values of independent names are multiples of 1/128, exact in float64, so
-    evaluating both sides at exactly these numbers reproduces the mismatch.
+    The values of independent names are float64 numbers used exactly (multiples
+    of 1/128; constants near their defaults), so evaluating both sides at exactly
+    these numbers reproduces the mismatch.
     """
 
     point: tuple[tuple[str, float], ...]
@@ -439,7 +442,7 @@ class _Checker:
         self.model = model
         self.points = points
         self.sampler = _Sampler(model, seed, limit=points * ATTEMPTS_PER_POINT)
-        self.latest_first = [sym for sym, _ in reversed(model.definitions)]
+        self.definitions = model.definition_map
 
     # each kind of check -------------------------------------------------------------------
 
@@ -550,7 +553,7 @@ class _Checker:
         self, name: str, kind: str, statement: str, left: sp.Expr, right: sp.Expr, sides: tuple[str, str]
     ) -> Check:
         make = _check_maker(name, kind, statement)
-        proved, composed = self.prove_cheaply(left - right)
+        proved, composed = self.prove_cheaply(left, right)
         if proved:
             return make("holds", "proved", "the difference simplifies to 0")
         kinks = _kinks(left) + _kinks(right)
@@ -587,26 +590,36 @@ class _Checker:
             f"not proved; agrees to {DIGITS} digits at {agreed} random points",
         )
 
-    def prove_cheaply(self, difference: sp.Expr) -> tuple[bool, sp.Expr]:
-        """Whether `difference` cancels to 0, and the difference in independent names.
+    def prove_cheaply(self, left: sp.Expr, right: sp.Expr) -> tuple[bool, sp.Expr]:
+        """Whether left − right cancels to 0 cheaply, and the difference in independent names.
 
-        Intermediates are first kept as symbols (if the difference is 0 with them
-        free, it is 0 whatever they are), then substituted one definition at a
-        time, latest first, so the large composed expression is reached only
-        when nothing shorter works. False means only "no proof found".
+        Intermediates are kept as symbols while both sides use them (if the
+        difference is 0 with them free, it is 0 whatever they are); a name only
+        one side uses is substituted first, since the other side is written
+        without it; then the rest, one definition at a time, latest first, so the
+        large composed expression is reached only when nothing shorter works.
+        False means only "no proof found".
         """
-        definitions = self.model.definition_map
         while True:
-            pending = [s for s in self.latest_first if s in difference.free_symbols]
-            if _cheaply_zero(elementary(difference), thorough=not pending):
-                return True, difference
+            one_sided = (left.free_symbols ^ right.free_symbols) & self.definitions.keys()
+            if one_sided:
+                left, right = self.substitute(max(one_sided, key=self.model.order.__getitem__), left, right)
+                continue
+            if _cancels(elementary(left - right), opaque=True):
+                return True, left - right
+            pending = (left.free_symbols | right.free_symbols) & self.definitions.keys()
             if not pending:
-                return False, difference
-            difference = difference.xreplace({pending[0]: definitions[pending[0]]})
+                return False, left - right
+            left, right = self.substitute(max(pending, key=self.model.order.__getitem__), left, right)
+
+    def substitute(self, name: sp.Symbol, *exprs: sp.Expr) -> tuple[sp.Expr, ...]:
+        return tuple(expr.xreplace({name: self.definitions[name]}) for expr in exprs)
 
     def prove_costly(self, difference: sp.Expr) -> bool:
-        """SymPy's simplify on the composed difference, only when it is small enough to finish soon."""
+        """cancel looking inside exp and powers, then simplify, each only below a size that finishes soon."""
         composed = elementary(difference)
+        if _cancels(composed, opaque=False):
+            return True
         if sp.count_ops(composed) > SIMPLIFY_MAX_OPS:
             return False
         try:
@@ -615,21 +628,36 @@ class _Checker:
             return False
 
 
-def _cheaply_zero(expr: sp.Expr, thorough: bool) -> bool:
-    """Whether `expr` cancels to 0; `thorough` also lets cancel look inside exp and powers (slower)."""
+def _cancels(expr: sp.Expr, opaque: bool) -> bool:
+    """Whether `expr` cancels to 0 as a rational function.
+
+    `opaque` treats every function application, max, min and root as a symbol of
+    its own (`_opaque`): sound, since what is 0 for any values of them is 0 for
+    theirs, and fast. Otherwise cancel also looks inside exp and powers, which
+    proves more and can take far longer.
+    """
     if expr == 0:
         return True
-    if sp.count_ops(expr) > CANCEL_MAX_OPS:
+    if sp.count_ops(expr) > (CANCEL_MAX_OPS if opaque else THOROUGH_CANCEL_MAX_OPS):
         return False
     try:
-        # Every function application as an opaque symbol first: sound (what is 0 for any values
-        # of them is 0 for theirs) and fast; then cancel, which also sees inside exp and powers.
-        opaque = expr.xreplace({f: sp.Dummy() for f in expr.atoms(sp.Function)})
-        if sp.cancel(sp.together(opaque)) == 0:
-            return True
-        return thorough and bool(sp.cancel(sp.together(expr)) == 0)
+        return bool(sp.cancel(sp.together(_opaque(expr) if opaque else expr)) == 0)
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
         return False
+
+
+def _opaque(expr: sp.Expr) -> sp.Expr:
+    """Function applications, max, min and roots each as a symbol of its own; exp(−u) as 1/exp(u)."""
+    symbols: dict[sp.Basic, sp.Dummy] = {}
+    replacements: dict[sp.Basic, sp.Expr] = {}
+    for f in expr.atoms(sp.Function, sp.Max, sp.Min, sp.Pow):
+        if isinstance(f, sp.Pow) and f.exp.is_Integer:
+            continue
+        if isinstance(f, sp.exp) and f.args[0].could_extract_minus_sign():
+            replacements[f] = 1 / symbols.setdefault(sp.exp(-f.args[0]), sp.Dummy())
+        else:
+            replacements[f] = symbols.setdefault(f, sp.Dummy())
+    return expr.xreplace(replacements)
 
 
 def _close(left: Any, right: Any) -> bool:
