@@ -50,7 +50,7 @@ ABSOLUTE_TOLERANCE = 1e-40
 FD_STEP = 1e-5  # relative step; central differences in float64 are most accurate near it
 FD_ATOL, FD_RTOL = 1e-5, 1e-3  # torch.autograd.gradcheck's tolerances
 KINK_MARGIN = 1e-20  # points this close to a kink (relu, max, abs at 0) are skipped
-CANCEL_MAX_OPS = 3_000  # the cheap cancel (functions as opaque symbols) is not tried beyond this size
+CANCEL_MAX_OPS = 1_000  # the cheap cancel is not tried beyond this size (counted with functions opaque)
 THOROUGH_CANCEL_MAX_OPS = 300  # cancel inside exp took 25 s on a 423-operation difference
 SIMPLIFY_MAX_OPS = 100  # simplify took 8 s on a 132-operation difference: beyond this, go numeric
 GRID = 128  # points are multiples of 1/GRID: exact in float64, short to print
@@ -638,10 +638,11 @@ def _cancels(expr: sp.Expr, opaque: bool) -> bool:
     """
     if expr == 0:
         return True
-    if sp.count_ops(expr) > (CANCEL_MAX_OPS if opaque else THOROUGH_CANCEL_MAX_OPS):
+    target = _opaque(expr) if opaque else expr
+    if sp.count_ops(target) > (CANCEL_MAX_OPS if opaque else THOROUGH_CANCEL_MAX_OPS):
         return False
     try:
-        return bool(sp.cancel(sp.together(_opaque(expr) if opaque else expr)) == 0)
+        return bool(sp.cancel(sp.together(target)) == 0)
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
         return False
 
