@@ -173,3 +173,22 @@ def test_hostile_claims_are_bad_input_and_run_nothing(
     code, _, err = run(capsys, "verify", str(path))
     assert code == 2 and "claims.dL/db" in err
     assert not marker.exists()
+
+
+def _runaway(*args: object) -> None:
+    import time
+
+    time.sleep(30)
+
+
+def test_verify_runs_under_the_time_limit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import symcalc.cli as cli
+
+    monkeypatch.setattr(cli, "verify_file", _runaway)
+    code, _, err = run(capsys, "verify", "--timeout", "0.5")
+    assert code == 2 and "stopped after 0.5 s" in err
+    monkeypatch.setattr(cli, "check_file", _runaway)
+    code, _, err = run(capsys, "check", str(SEED), "dL/dw1", "x1", "--timeout", "0.5")
+    assert code == 2 and "stopped after 0.5 s" in err
