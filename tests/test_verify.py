@@ -196,12 +196,15 @@ def test_a_wrong_gradient_fails_symbolically_and_by_finite_differences(seed: sym
     broken[w1] = (a - y) * x1 * 1.01  # 1% off: float64 finite differences see it too
     checks = {c.name: c for c in verify(dataclasses.replace(seed, gradients=broken))}
     gradient = checks["gradient dL/dw1"]
-    assert_refuted_at_a_real_point(
-        model, gradient, broken[w1], composed_gradient(model, w1), truth_composed=True
-    )
+    truth = composed_gradient(model, w1)
+    assert_refuted_at_a_real_point(model, gradient, broken[w1], truth, truth_composed=True)
     fd = checks["finite differences dL/dw1"]
     assert fd.status == "fails" and fd.method == "finite differences"
     assert fd.counterexample is not None and fd.counterexample.sides == ("derived", "central difference")
+    # The central difference there is the true gradient (to FD accuracy); the derived side is 1% off it.
+    true_value = float(truth.xreplace(exact_point(model, fd)).evalf(30))
+    assert fd.counterexample.right == pytest.approx(true_value, rel=1e-6, abs=1e-9)
+    assert fd.counterexample.left == pytest.approx(1.01 * true_value, rel=1e-12)
     assert checks["gradient dL/dw2"].proved
 
 
