@@ -15,6 +15,7 @@ from symcalc.steps import (
     Step,
     Update,
 )
+from symcalc.verify import Check, Counterexample, check_claim, verify
 
 
 def load(target: str | None = None) -> Model:
@@ -24,7 +25,9 @@ def load(target: str | None = None) -> Model:
 
 __all__ = [
     "ChainRule",
+    "Check",
     "Claim",
+    "Counterexample",
     "DataError",
     "Derivation",
     "Equation",
@@ -39,10 +42,12 @@ __all__ = [
     "SymcalcError",
     "Update",
     "builtin_models",
+    "check_claim",
     "derive",
     "load",
     "load_spec",
     "relu",
     "sigmoid",
     "softplus",
+    "verify",
 ]

@@ -10,17 +10,20 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from rich.console import Console
 
 from symcalc.engine import derive
-from symcalc.errors import LimitError, Location, SpecErrors, SymcalcError
+from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcError
 from symcalc.limits import DEFAULT_TIMEOUT, InternalError, run_limited
 from symcalc.model import Model
+from symcalc.render.checks import render_checks, report_dict
 from symcalc.render.json import derivation_dict
 from symcalc.spec import DEFAULT_MODEL
 from symcalc.steps import Derivation
+from symcalc.verify import DEFAULT_POINTS, DEFAULT_SEED, Check, all_hold, check_claim, verify
 
 T = TypeVar("T")
 
@@ -50,6 +53,126 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def verify_file(target: str | None, strict: bool, points: int, seed: int) -> tuple[str, list[Check]]:
+    """Load, derive and verify one file; what `symcalc verify` computes for each file."""
+    model = Model.load(target)
+    return model.title, verify(derive(model), strict=strict, points=points, seed=seed)
+
+
+def check_file(
+    target: str, lhs: str, rhs: str, strict: bool, points: int, seed: int
+) -> tuple[str, list[Check]]:
+    """Load one file and check one claim given on the command line; what `symcalc check` computes."""
+    model = Model.load(target)
+    return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
+
+
+def _source(target: str | None) -> str:
+    return target if target is not None else f"{DEFAULT_MODEL} (built in)"
+
+
+def _verify_targets(paths: Sequence[str]) -> list[str | None]:
+    """Each argument as a file to verify; a directory means every *.toml in it."""
+    if not paths:
+        return [None]
+    targets: list[str | None] = []
+    for path in paths:
+        folder = Path(path)
+        if folder.is_dir():
+            found = sorted(str(p) for p in folder.glob("*.toml") if p.is_file())
+            if not found:
+                raise SpecError("no *.toml files in this directory", Location(source=path))
+            targets += found
+        else:
+            targets.append(path)
+    return targets
+
+
+def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        files = [report_dict(*report) for report in reports] + errors
+        passed = not errors and all(all_hold(checks) for _, _, checks in reports)
+        print(json.dumps({"passed": passed, "files": files}, indent=2, ensure_ascii=False))
+        return
+    console = Console()
+    for source, title, checks in reports:
+        console.print(render_checks(source, title, checks))
+    if len(reports) + len(errors) > 1:
+        failing = sum(not all_hold(checks) for _, _, checks in reports)
+        console.print(
+            f"{len(reports) + len(errors)} files: {len(reports) - failing} verified, "
+            f"{failing} with failures, {len(errors)} unreadable"
+        )
+
+
+def _exit_code(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]]) -> int:
+    if errors:
+        return EXIT_BAD_INPUT
+    return EXIT_OK if all(all_hold(checks) for _, _, checks in reports) else EXIT_FAILED
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    reports: list[tuple[str, str, list[Check]]] = []
+    errors: list[dict[str, Any]] = []
+    for target in _verify_targets(args.files):
+        try:
+            title, checks = limited(
+                verify_file, target, args.strict, args.points, args.seed, timeout=args.timeout
+            )
+        except SymcalcError as err:  # this file is bad input; the others are still verified
+            lines = err.lines if isinstance(err, SpecErrors) else [err.message]
+            for line in lines:
+                _error(line)
+            errors.append({"source": _source(target), "errors": lines})
+            continue
+        reports.append((_source(target), title, checks))
+    _report(reports, errors, args.json)
+    return _exit_code(reports, errors)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    title, checks = limited(
+        check_file,
+        args.file,
+        args.claim,
+        args.expression,
+        args.strict,
+        args.points,
+        args.seed,
+        timeout=args.timeout,
+    )
+    reports = [(_source(args.file), title, checks)]
+    _report(reports, [], args.json)
+    return _exit_code(reports, [])
+
+
+def _add_verify_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--json", action="store_true", help="print the checks as JSON")
+    sub.add_argument(
+        "--strict", action="store_true", help="count a result that holds only numerically as a failure"
+    )
+    sub.add_argument(
+        "--points",
+        type=_positive_int,
+        default=DEFAULT_POINTS,
+        metavar="N",
+        help=f"random points per numeric comparison (default {DEFAULT_POINTS})",
+    )
+    sub.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"seed of the random points (default {DEFAULT_SEED})"
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symcalc",
@@ -77,6 +200,21 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a derivation file, or a built-in model's name (default: {DEFAULT_MODEL})",
     )
     derive_parser.add_argument("--json", action="store_true", help="print the derivation as JSON")
+
+    verify_parser = command("verify", _cmd_verify, "verify every step, gradient and claim of derivations")
+    verify_parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE|DIR",
+        help=f"derivation files, built-in model names or directories of *.toml (default: {DEFAULT_MODEL})",
+    )
+    _add_verify_options(verify_parser)
+
+    check_parser = command("check", _cmd_check, "check one claim, e.g. check FILE dL/dw1 '(a - y)*x1'")
+    check_parser.add_argument("file", metavar="FILE", help="a derivation file or a built-in model's name")
+    check_parser.add_argument("claim", metavar="CLAIM", help="the derivative claimed, as dA/dB")
+    check_parser.add_argument("expression", metavar="EXPRESSION", help="what it is claimed to equal")
+    _add_verify_options(check_parser)
     return parser
 
 

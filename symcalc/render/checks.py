@@ -1,0 +1,127 @@
+"""Checks from `symcalc.verify` for people (a rich table, counterexamples, a summary) and machines (dicts).
+
+Nothing here decides anything: it lays out what the `Check` objects hold.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from symcalc.verify import Check, Counterexample
+
+STATUS_STYLE = {"holds": "green", "fails": "bold red", "undecided": "yellow"}
+STATUS_MARK = {"holds": "✓", "fails": "✗", "undecided": "?"}
+
+
+def how(check: Check) -> str:
+    """The rung that decided a check, as the table shows it."""
+    if check.method == "numerically" and check.status == "holds":
+        return "numerically (not proved)"
+    if check.method == "numerically" and check.counterexample is not None:
+        return "counterexample"
+    return check.method
+
+
+def summary(checks: Sequence[Check]) -> str:
+    """One line: how many checks, how many hold and how they were decided, what failed."""
+    statuses = Counter(c.status for c in checks)
+    holding = [c for c in checks if c.status == "holds"]
+    methods = Counter(how(c) for c in holding)
+    ways = ", ".join(f"{n} {way}" for way, n in methods.items())
+    noun = "check" if len(checks) == 1 else "checks"
+    verb = "holds" if len(holding) == 1 else "hold"
+    text = f"{len(checks)} {noun}: {len(holding)} {verb}" + (f" ({ways})" if ways else "")
+    if statuses["fails"]:
+        text += f", {statuses['fails']} {'fails' if statuses['fails'] == 1 else 'fail'}"
+    if statuses["undecided"]:
+        text += f", {statuses['undecided']} undecided"
+    return text
+
+
+def render_checks(source: str, title: str, checks: Sequence[Check]) -> RenderableType:
+    """The table for one file, each counterexample under it, then the summary line."""
+    table = Table(title=f"{title}\n[dim]{source}[/dim]", title_justify="left", expand=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("decided by", no_wrap=True)
+    table.add_column("statement", overflow="fold")
+    for check in checks:
+        style = STATUS_STYLE[check.status]
+        result = Text(f"{STATUS_MARK[check.status]} {check.status}", style=style)
+        flagged = check.method == "numerically" and check.status == "holds"
+        table.add_row(
+            check.name, result, Text(how(check), style="yellow" if flagged else ""), check.statement
+        )
+    parts: list[RenderableType] = [table]
+    parts += list(_failures(checks))
+    ok = all(c.status == "holds" for c in checks)
+    parts.append(Text(summary(checks), style="green" if ok else "bold red"))
+    return Group(*parts)
+
+
+def _failures(checks: Sequence[Check]) -> Iterator[RenderableType]:
+    for check in checks:
+        if check.status == "holds":
+            continue
+        lines = Text()
+        lines.append(f"{STATUS_MARK[check.status]} {check.name}: ", style=STATUS_STYLE[check.status])
+        lines.append(f"{check.statement}\n  {check.detail}")
+        if check.counterexample is not None:
+            lines.append("\n" + counterexample_text(check.counterexample))
+        yield lines
+
+
+def counterexample_text(example: Counterexample) -> str:
+    """The point (exact values) and both sides there, one fact per line."""
+    # name=value without spaces, so a narrow terminal wraps between values, never inside one
+    point = ", ".join(f"{name}={value!r}" for name, value in example.point)
+    lines = [f"  at {point}"]
+    if example.intermediates:
+        lines.append("  where " + ", ".join(f"{name}={value:.10g}" for name, value in example.intermediates))
+    width = max(len(side) for side in (*example.sides, "difference"))
+    for side, value in zip(example.sides, (example.left, example.right), strict=True):
+        lines.append(f"  {side:<{width}} = {value!r}")
+    lines.append(f"  {'difference':<{width}} = {example.difference!r}")
+    return "\n".join(lines)
+
+
+def counterexample_dict(example: Counterexample) -> dict[str, Any]:
+    return {
+        "point": dict(example.point),
+        "intermediates": dict(example.intermediates),
+        "sides": list(example.sides),
+        "left": example.left,
+        "right": example.right,
+        "difference": example.difference,
+    }
+
+
+def check_dict(check: Check) -> dict[str, Any]:
+    """One check for machines: name, status, method, and for a failure its counterexample."""
+    return {
+        "name": check.name,
+        "kind": check.kind,
+        "statement": check.statement,
+        "status": check.status,
+        "method": check.method,
+        "proved": check.proved,
+        "detail": check.detail,
+        "counterexample": None if check.counterexample is None else counterexample_dict(check.counterexample),
+    }
+
+
+def report_dict(source: str, title: str, checks: Sequence[Check]) -> dict[str, Any]:
+    """One file's checks, as `symcalc verify --json` and `symcalc check --json` print them."""
+    return {
+        "source": source,
+        "title": title,
+        "passed": all(c.status == "holds" for c in checks),
+        "summary": summary(checks),
+        "checks": [check_dict(c) for c in checks],
+    }

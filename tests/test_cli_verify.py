@@ -1,0 +1,194 @@
+"""`symcalc verify` and `symcalc check`: tables, JSON shape, directories, and exit codes 0, 1 and 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sympy as sp
+
+import symcalc
+from symcalc.cli import main
+from symcalc.functions import to_elementary
+
+from .conftest import SEED
+
+WRONG_CLAIM = """
+inputs = ["x1"]
+targets = ["y"]
+parameters = ["w1", "b"]
+[definitions]
+z = "w1*x1 + b"
+a = "sigmoid(z)"
+L = "(a - y)**2/2"
+[claims]
+"dL/dz" = "a - y"
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    code, out, _ = run(capsys, *args, "--json")
+    return code, json.loads(out)
+
+
+def test_verify_defaults_to_the_seed_and_everything_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "verify")
+    assert (code, err) == (0, "")
+    assert "claim dL/dw1" in out and "step 3: dL/dz simplified" in out
+    assert "23 checks: 23 hold (20 proved, 3 finite differences)" in out
+    assert "fails" not in out
+
+
+def test_verify_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "verify", str(SEED))
+    assert code == 0 and data["passed"] is True
+    [report] = data["files"]
+    assert report["source"] == str(SEED)
+    assert report["title"] == symcalc.load(str(SEED)).title
+    for check in report["checks"]:
+        assert {"name", "status", "method", "counterexample"} <= set(check)
+        assert check["status"] == "holds" and check["counterexample"] is None
+    methods = {c["method"] for c in report["checks"]}
+    assert methods == {"proved", "finite differences"}
+
+
+def test_verify_a_directory_verifies_every_toml(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, write_toml: Callable[[str, str], Path]
+) -> None:
+    shutil.copy(SEED, tmp_path / "seed.toml")
+    write_toml(WRONG_CLAIM, "wrong.toml")
+    (tmp_path / "notes.txt").write_text("not a derivation")
+    code, data = run_json(capsys, "verify", str(tmp_path))
+    assert code == 1 and data["passed"] is False
+    reports = {Path(r["source"]).name: r for r in data["files"]}
+    assert set(reports) == {"seed.toml", "wrong.toml"}
+    assert reports["seed.toml"]["passed"] is True
+    [failed] = [c for c in reports["wrong.toml"]["checks"] if c["status"] != "holds"]
+    assert (failed["name"], failed["status"], failed["method"]) == ("claim dL/dz", "fails", "numerically")
+    example = failed["counterexample"]
+    assert set(example["point"]) == {"x1", "y", "w1", "b"}
+    assert set(example["intermediates"]) == {"z", "a", "L"}
+    # The point is a real counterexample: dL/dz = (a - y)·a·(1 − a), not a − y.
+    point = {sp.Symbol(n, real=True): sp.Rational(v) for n, v in example["point"].items()}
+    z = (
+        point[sp.Symbol("w1", real=True)] * point[sp.Symbol("x1", real=True)]
+        + point[sp.Symbol("b", real=True)]
+    )
+    a = to_elementary(symcalc.sigmoid(z)).evalf(50)
+    y = point[sp.Symbol("y", real=True)]
+    assert example["left"] == pytest.approx(float(a - y), rel=1e-12)
+    assert example["right"] == pytest.approx(float((a - y) * a * (1 - a)), rel=1e-12)
+
+
+def test_verify_table_shows_the_counterexample(
+    capsys: pytest.CaptureFixture[str], write_toml: Callable[[str], Path]
+) -> None:
+    code, out, _ = run(capsys, "verify", str(write_toml(WRONG_CLAIM)))
+    assert code == 1
+    assert "✗ claim dL/dz: dL/dz = a - y" in out
+    assert "  at x1=" in out and "claimed" in out and "SymPy's diff" in out and "difference" in out
+    assert "1 fails" in out
+
+
+def test_verify_a_directory_without_derivations_is_bad_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "verify", str(tmp_path))
+    assert code == 2 and "no *.toml files" in err
+
+
+def test_one_bad_file_is_reported_and_the_others_still_verified(
+    capsys: pytest.CaptureFixture[str], write_toml: Callable[[str, str], Path]
+) -> None:
+    bad = write_toml('parameters = ["w"]\n[definitions]\nL = "w*q"\n', "bad.toml")
+    code, out, err = run(capsys, "verify", str(SEED), str(bad))
+    assert code == 2
+    assert "unknown name 'q'" in err and "Traceback" not in err
+    assert "23 checks: 23 hold" in out
+
+
+def test_check_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "check", str(SEED), "dL/dw1", "(a - y)*x1")[0] == 0
+    code, out, _ = run(capsys, "check", str(SEED), "dL/dw1", "(y - a)*x1")
+    assert code == 1 and "counterexample" in out
+    assert run(capsys, "check", str(SEED), "dL/dw1", "x1*q")[0] == 2
+    assert run(capsys, "check", str(SEED), "L/w1", "x1")[0] == 2
+    with pytest.raises(SystemExit) as usage:  # argparse's own usage error, also status 2
+        main(["check", str(SEED), "dL/dw1", "(a - y)*x1", "--points", "0"])
+    assert usage.value.code == 2
+
+
+def test_check_json_is_one_report_with_one_check(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = run_json(capsys, "check", "logistic_regression", "da/dz", "a*(1 + a)")
+    assert code == 1
+    [report] = data["files"]
+    [check] = report["checks"]
+    assert (check["name"], check["status"], check["method"]) == ("claim da/dz", "fails", "numerically")
+    assert check["counterexample"]["sides"] == ["claimed", "SymPy's diff"]
+
+
+def test_strict_turns_numeric_agreement_into_failure(
+    capsys: pytest.CaptureFixture[str], write_toml: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("symcalc.verify"), "SIMPLIFY_MAX_OPS", 0)
+    path = str(write_toml('inputs = ["x"]\nparameters = ["w"]\n[definitions]\nL = "sin(w*x)**2"\n'))
+    code, out, _ = run(capsys, "check", path, "dL/dw", "x*sin(2*w*x)")
+    assert code == 0 and "numerically (not proved)" in out
+    code, data = run_json(capsys, "check", path, "dL/dw", "x*sin(2*w*x)", "--strict")
+    assert code == 1
+    [check] = data["files"][0]["checks"]
+    assert (check["status"], check["method"], check["counterexample"]) == ("fails", "numerically", None)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "__import__('os').system('touch {marker}')",
+        "().__class__.__base__.__subclasses__()",
+        'exec(\'open("{marker}", "w")\')',
+        "lambda: 0",
+    ],
+)
+def test_hostile_claims_are_bad_input_and_run_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, write_toml: Callable[[str, str], Path], hostile: str
+) -> None:
+    marker = tmp_path / "ran"
+    text = hostile.format(marker=marker)
+    code, out, err = run(capsys, "check", str(SEED), "dL/dw1", text)
+    assert code == 2 and err.startswith("symcalc: error:") and out == ""
+    claims = SEED.read_text().replace('"dL/db"  = "a - y"', f'"dL/db"  = {json.dumps(text)}')
+    path = write_toml(claims, "hostile.toml")
+    code, _, err = run(capsys, "verify", str(path))
+    assert code == 2 and "claims.dL/db" in err
+    assert not marker.exists()
+
+
+def _runaway(*args: object) -> None:
+    import time
+
+    time.sleep(30)
+
+
+def test_verify_runs_under_the_time_limit(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import symcalc.cli as cli
+
+    monkeypatch.setattr(cli, "verify_file", _runaway)
+    code, _, err = run(capsys, "verify", "--timeout", "0.5")
+    assert code == 2 and "stopped after 0.5 s" in err
+    monkeypatch.setattr(cli, "check_file", _runaway)
+    code, _, err = run(capsys, "check", str(SEED), "dL/dw1", "x1", "--timeout", "0.5")
+    assert code == 2 and "stopped after 0.5 s" in err
