@@ -40,9 +40,10 @@ def compile_pdf(tex: str, *, timeout: float = DEFAULT_TIMEOUT, pdflatex: str = "
     with tempfile.TemporaryDirectory(prefix="symcalc-latex-") as folder:
         work = Path(folder)
         (work / "document.tex").write_text(tex, encoding="utf-8")
-        _run(executable, work, timeout)
+        status = _run(executable, work, timeout)
         pdf = work / "document.pdf"
-        if not pdf.is_file():
+        # A failed run may leave part of a PDF behind: only a clean exit counts.
+        if status != 0 or not pdf.is_file():
             raise PdfError(f"pdflatex failed: {first_error(work / 'document.log')}")
         return pdf.read_bytes()
 
@@ -71,7 +72,7 @@ def _limit_child() -> None:  # pragma: no cover - runs in the child between fork
         resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
 
 
-def _run(executable: str, work: Path, timeout: float) -> None:
+def _run(executable: str, work: Path, timeout: float) -> int:
     # Output goes to the log file, not a pipe: a looping document could fill memory through
     # a pipe faster than we read it. A new session lets the timeout kill the whole group.
     process = subprocess.Popen(
@@ -85,7 +86,7 @@ def _run(executable: str, work: Path, timeout: float) -> None:
         preexec_fn=_limit_child,
     )
     try:
-        process.wait(timeout=timeout)
+        return process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise LimitError(
             f"pdflatex stopped after {timeout:g} s without finishing",
