@@ -426,16 +426,18 @@ def render_latex(derivation: Derivation, *, body_only: bool = False) -> str:
     """The derivation as a standalone LaTeX document, or only its body for an existing document.
 
     The body starts with a ``\\section*`` holding the title, its parts are
-    ``\\subsection*``; the standalone document uses ``\\maketitle`` and ``\\section*``.
+    ``\\subsection*``; the standalone document sets the title in a centred line and its
+    parts as ``\\section*``.
     """
     blocks = outline(derivation)
     if body_only:
         return "".join(_block(b, offset=1) for b in blocks)
     title, rest = blocks[0], blocks[1:]
     assert isinstance(title, Heading)
-    head = PREAMBLE + f"\\title{{{_inline(title.parts)}}}\n\\author{{}}\n\\date{{}}\n\n"
+    # Not \\maketitle: with no author or date it leaves half a page empty above the maths.
+    heading = f"{{\\centering\\LARGE\\bfseries {_inline(title.parts)}\\par}}\n\n"
     body = "".join(_block(b, offset=0) for b in rest)
-    return head + "\\begin{document}\n\\maketitle\n\n" + body + "\\end{document}\n"
+    return PREAMBLE + "\n\\begin{document}\n\n" + heading + body + "\\end{document}\n"
 
 
 def _inline(parts: Iterable[Inline]) -> str:
@@ -453,7 +455,8 @@ def _block(block: Block, offset: int) -> str:
         return "\\begin{align*}\n" + " \\\\\n".join(block.rows) + "\n\\end{align*}\n\n"
     environment = "enumerate" if block.numbered else "itemize"
     items = "".join(f"  \\item {_inline(item)}\n" for item in block.items)
-    return f"\\begin{{{environment}}}\n{items}\\end{{{environment}}}\n\n"
+    tight = "\\setlength{\\itemsep}{0pt}\\setlength{\\parskip}{0pt}\n"  # local to the list
+    return f"\\begin{{{environment}}}{tight}{items}\\end{{{environment}}}\n\n"
 
 
 # -- notebooks ------------------------------------------------------------------------------
