@@ -153,6 +153,14 @@ def test_a_symbol_that_is_not_a_valid_name_is_printed_as_text() -> None:
     assert latex(sp.Symbol(r"\input{x}")) == r"\text{\textbackslash{}input\{x\}}"
 
 
+def test_names_that_print_alike_are_pointed_out() -> None:
+    x1, x_1, w, L = sp.symbols("x1 x_1 w L", real=True)
+    model = symcalc.Model.build({L: (w * x1 + x_1) ** 2}, parameters=[w])
+    document = render_latex(symcalc.derive(model))
+    assert r"\emph{Warning: the names x1 and x\_1 both print as $x_{1}$; rename one.}" in document
+    assert "Warning" not in render_latex(symcalc.derive(_zoo()["two_layer_tanh_tied"]))
+
+
 # -- escaping free text ---------------------------------------------------------------------
 
 

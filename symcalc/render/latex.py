@@ -231,12 +231,27 @@ def outline(derivation: Derivation, printer: SymcalcLatexPrinter | None = None) 
     model = derivation.model
     names = {sym.name: p._print(sym) for sym in model.symbols.values()}
     blocks: list[Block] = [Heading(0, (Text(derivation.title or "Derivation"),))]
+    blocks += _alike(names)
     blocks += _objective(derivation, p)
     blocks += _model_section(derivation, p)
     blocks += _overview(derivation, p, names)
     for step in derivation.steps:
         blocks += _step_section(derivation, step, p, names)
     blocks += _updates_section(derivation, p)
+    return blocks
+
+
+def _alike(names: dict[str, str]) -> list[Block]:
+    """A warning for each group of names that print the same (x1 and x_1 are both x_{1})."""
+    groups: dict[str, list[str]] = {}
+    for name, tex in names.items():
+        groups.setdefault(tex, []).append(name)
+    blocks: list[Block] = []
+    for tex, group in groups.items():
+        if len(group) > 1:
+            which = f"{group[0]} and {group[1]} both" if len(group) == 2 else f"{', '.join(group)} all"
+            warning = (Text(f"Warning: the names {which} print as "), Math(tex), Text("; rename one."))
+            blocks.append(Paragraph(warning, emphasis=True))
     return blocks
 
 
