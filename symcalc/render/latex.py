@@ -109,7 +109,7 @@ _UNICODE = {
     "\u00b0": r"\ensuremath{^\circ}",
 }
 # Greek letters by their Unicode names (which spell lambda "LAMDA"); capitals that look
-# Latin have no LaTeX macro (\\Alpha does not exist), so they become the Latin letter.
+# Latin have no LaTeX macro (\Alpha does not exist), so they become the Latin letter.
 _GREEK_LETTERS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lamda mu nu xi pi rho sigma"
 _GREEK = {
     name: name.replace("lamda", "lambda")
@@ -131,9 +131,10 @@ def _unicode_latex(char: str) -> str:
             return rf"\ensuremath{{\{letter}}}"
         letter = letter.capitalize()
         return rf"\ensuremath{{\{letter}}}" if letter in _GREEK_CAPITALS else _LATIN_LOOKALIKES[letter]
-    # Accented Latin letters lose their accents (é -> e); anything else is unknown to pdflatex.
-    ascii_form = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode("ascii")
-    return ascii_form if ascii_form.isalnum() else "?"
+    # Accented Latin letters lose their accents (é -> e, ﬁ -> fi); anything else is unknown to
+    # pdflatex. Only accents are dropped, so ½ (1⁄2) is "?", not "12".
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    return base if base.isascii() and base.isalnum() else "?"
 
 
 def escape_latex(text: str) -> str:
