@@ -144,6 +144,11 @@ def test_names_print_as_a_mathematician_writes_them() -> None:
     assert latex(sp.Symbol("w1")) == "w_{1}"
     assert latex(sp.Symbol("alpha")) == r"\alpha"
     assert latex(sp.Symbol("x_hidden")) == "x_{hidden}"
+    assert latex(sp.Symbol("lamda")) == r"\lambda"
+    # A name of several letters is one name, not a product of letters.
+    assert latex(2 * sp.Symbol("lam") * sp.Symbol("w")) == r"2 \mathit{lam} w"
+    assert latex(sp.Symbol("learning_rate")) == r"\mathit{learning}_{rate}"
+    assert latex(sp.Symbol("xdot")) == r"\dot{x}"
     assert latex(symcalc.sigmoid(sp.Symbol("z"))) == r"\sigma\left(z\right)"
     assert latex(sp.log(sp.Symbol("a"))) == r"\log\left(a\right)"
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
+from sympy.printing.conventions import split_super_sub
+from sympy.printing.latex import LatexPrinter, translate
 
 from symcalc.names import NAME_PATTERN
 from symcalc.notation import Partial, Sum
@@ -38,9 +39,14 @@ class SymcalcLatexPrinter(LatexPrinter):
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         # Declared names are validated, so SymPy's own rendering is safe TeX. A symbol
         # built some other way is shown as escaped text instead of trusted.
-        if NAME_PATTERN.fullmatch(expr.name):
-            return str(super()._print_Symbol(expr, style=style))
-        return rf"\text{{{escape_latex(expr.name)}}}"
+        if not NAME_PATTERN.fullmatch(expr.name):
+            return rf"\text{{{escape_latex(expr.name)}}}"
+        tex = str(super()._print_Symbol(expr, style=style))
+        base = split_super_sub(expr.name)[0]
+        if len(base) > 1 and translate(base) == base and tex.startswith(base):
+            # Several letters that are one name (lam, pred) are set as a word: l·a·m is a product.
+            tex = rf"\mathit{{{base}}}" + tex[len(base) :]
+        return tex
 
     def _print_log(self, expr: sp.log, exp: Any = None) -> str:
         # \log\left(a\right) as printed by hand, rather than SymPy's \log{\left(a \right)}.
