@@ -85,6 +85,10 @@ def _pdf_path(args: argparse.Namespace) -> Path:
     pdf = tex.with_suffix(".pdf")
     if pdf == tex:
         raise SymcalcError(f"{tex}: the LaTeX would be written over its own PDF", fix="name it OUT.tex")
+    # Checked now, not after compiling, so that neither file is written when one cannot be.
+    for path in (tex, pdf):
+        if path.exists() and not path.is_file():
+            raise SymcalcError(f"{path}: exists and is not a file", fix="name another file")
     return pdf
 
 

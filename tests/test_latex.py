@@ -428,6 +428,15 @@ def test_output_over_a_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureF
     assert "will not be overwritten" in capsys.readouterr().err
 
 
+def test_a_pdf_that_cannot_be_written_stops_the_run_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "seed.pdf").mkdir()
+    assert main(["latex", "-o", str(tmp_path / "seed.tex"), "--pdf"]) == 2
+    assert "seed.pdf: exists and is not a file" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["seed.pdf"]
+
+
 @needs_pdflatex
 def test_cli_hostile_file_compiles_without_leaking(tmp_path: Path) -> None:
     secret = _secret(tmp_path)
