@@ -19,8 +19,12 @@ from symcalc.engine import derive
 from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcError
 from symcalc.limits import DEFAULT_TIMEOUT, InternalError, run_limited
 from symcalc.model import Model
+from symcalc.output import write_atomic
 from symcalc.render.checks import render_checks, report_dict
 from symcalc.render.json import derivation_dict
+from symcalc.render.latex import render_latex
+from symcalc.render.markdown import render_markdown
+from symcalc.render.pdf import compile_pdf
 from symcalc.spec import DEFAULT_MODEL
 from symcalc.steps import Derivation
 from symcalc.verify import DEFAULT_POINTS, DEFAULT_SEED, Check, all_hold, check_claim, verify
@@ -33,6 +37,16 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 def derive_file(target: str | None) -> Derivation:
     """Load and derive one file (or a built-in model by name); what `symcalc derive` computes."""
     return derive(Model.load(target))
+
+
+def latex_file(target: str | None, body_only: bool) -> str:
+    """The LaTeX of one file's derivation; what `symcalc latex` computes (printing can be slow too)."""
+    return render_latex(derive_file(target), body_only=body_only)
+
+
+def markdown_file(target: str | None) -> str:
+    """The Markdown of one file's derivation; what `symcalc markdown` computes."""
+    return render_markdown(derive_file(target))
 
 
 def limited(function: Callable[..., T], target: str | None, *args: Any, timeout: float) -> T:
@@ -173,6 +187,46 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _cmd_latex(args: argparse.Namespace) -> int:
+    pdf_path = _pdf_path(args) if args.pdf else None
+    text = limited(latex_file, args.file, args.body, timeout=args.timeout)
+    # Compile before writing anything, so that a failed run leaves no output at all.
+    pdf = compile_pdf(text, timeout=args.timeout) if pdf_path is not None else None
+    _emit(text, args.output)
+    if pdf_path is not None and pdf is not None:
+        write_atomic(pdf_path, pdf)  # OUT.pdf beside the named OUT.tex counts as named
+    return EXIT_OK
+
+
+def _pdf_path(args: argparse.Namespace) -> Path:
+    if args.output is None:
+        raise SymcalcError("--pdf needs -o OUT.tex: the PDF is written beside it")
+    if args.body:
+        raise SymcalcError("--pdf compiles a whole document", fix="drop --body")
+    tex = Path(args.output)
+    pdf = tex.with_suffix(".pdf")
+    if pdf == tex:
+        raise SymcalcError(f"{tex}: the LaTeX would be written over its own PDF", fix="name it OUT.tex")
+    # Checked now, not after compiling, so that neither file is written when one cannot be.
+    for path in (tex, pdf):
+        if path.exists() and not path.is_file():
+            raise SymcalcError(f"{path}: exists and is not a file", fix="name another file")
+    return pdf
+
+
+def _cmd_markdown(args: argparse.Namespace) -> int:
+    _emit(limited(markdown_file, args.file, timeout=args.timeout), args.output)
+    return EXIT_OK
+
+
+def _emit(text: str, output: str | None) -> None:
+    """`text` to the file the user named (replacing it), or to stdout."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symcalc",
@@ -215,7 +269,30 @@ def build_parser() -> argparse.ArgumentParser:
     check_parser.add_argument("claim", metavar="CLAIM", help="the derivative claimed, as dA/dB")
     check_parser.add_argument("expression", metavar="EXPRESSION", help="what it is claimed to equal")
     _add_verify_options(check_parser)
+    latex_parser = command("latex", _cmd_latex, "write the derivation as a LaTeX document")
+    _file_argument(latex_parser)
+    latex_parser.add_argument("-o", "--output", metavar="OUT.tex", help="write here instead of stdout")
+    latex_parser.add_argument(
+        "--body", action="store_true", help="only the part that goes inside an existing document"
+    )
+    latex_parser.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also run pdflatex and write OUT.pdf beside OUT.tex (needs -o; --timeout bounds it too)",
+    )
+
+    markdown_parser = command("markdown", _cmd_markdown, "write the derivation as Markdown with maths")
+    _file_argument(markdown_parser)
+    markdown_parser.add_argument("-o", "--output", metavar="OUT.md", help="write here instead of stdout")
     return parser
+
+
+def _file_argument(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "file",
+        nargs="?",
+        help=f"a derivation file, or a built-in model's name (default: {DEFAULT_MODEL})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

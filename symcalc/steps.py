@@ -55,6 +55,16 @@ class Step:
 
     kind = "step"
 
+    def _repr_latex_(self) -> str:
+        from symcalc.render.latex import step_latex
+
+        return step_latex(self)
+
+    def _repr_markdown_(self) -> str:
+        from symcalc.render.markdown import step_markdown
+
+        return step_markdown(self)
+
 
 @dataclass(frozen=True)
 class LocalDerivatives(Step):
@@ -143,3 +153,13 @@ class Derivation:
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
+
+    def _repr_latex_(self) -> str:
+        from symcalc.render.latex import derivation_latex
+
+        return derivation_latex(self)
+
+    def _repr_markdown_(self) -> str:
+        from symcalc.render.markdown import render_markdown
+
+        return render_markdown(self)

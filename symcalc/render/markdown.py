@@ -1,0 +1,98 @@
+"""Markdown for a derivation: the LaTeX outline, with ``$…$`` and ``$$…$$`` maths for GitHub and Jupyter.
+
+The content is `symcalc.render.latex.outline`, so the two documents never
+drift apart; only the layout and the escaping of free text differ. Display
+maths is an ``aligned`` environment inside ``$$`` lines of their own, which
+both GitHub and Jupyter (MathJax) render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from symcalc.render.latex import (
+    Block,
+    Display,
+    Heading,
+    Inline,
+    Math,
+    Paragraph,
+    SymcalcLatexPrinter,
+    outline,
+)
+from symcalc.steps import Derivation, Step
+
+# Characters that would start emphasis, code, a table cell or close a heading: a backslash
+# makes them literal.
+_BACKSLASHED = set("`*_~|#")
+# Characters that would start HTML, a link or maths. Backslash escapes are not enough for
+# these: Jupyter reads \\( and \\[ as maths delimiters, so they become character references.
+_ENTITIES = {
+    "\\": "&#92;",
+    "$": "&#36;",
+    "[": "&#91;",
+    "]": "&#93;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
+}
+# Bidirectional overrides can make text read differently from what it says.
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def escape_markdown(text: str) -> str:
+    """`text` as Markdown that shows it literally, never as markup or maths; whitespace is one space.
+
+    Free text never starts a line in our documents, so the line-start markers
+    (``#``, ``-``, ``1.``) need no escape.
+    """
+    out: list[str] = []
+    for char in text:
+        if char.isspace():
+            if not out or out[-1] != " ":
+                out.append(" ")
+        elif char in _ENTITIES:
+            out.append(_ENTITIES[char])
+        elif char in _BACKSLASHED:
+            out.append("\\" + char)
+        elif char in _BIDI or ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0:
+            continue
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _inline(parts: Iterable[Inline]) -> str:
+    return "".join(
+        f"${part.tex}$" if isinstance(part, Math) else escape_markdown(part.text) for part in parts
+    )
+
+
+def display(rows: Iterable[str]) -> str:
+    """Display maths: ``$$`` on lines of their own around one ``aligned`` environment."""
+    return "$$\n\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}\n$$"
+
+
+def _block(block: Block) -> str:
+    if isinstance(block, Heading):
+        return "#" * (block.level + 1) + " " + _inline(block.parts)
+    if isinstance(block, Paragraph):
+        text = _inline(block.parts)
+        return f"*{text}*" if block.emphasis else text
+    if isinstance(block, Display):
+        return display(block.rows)
+    return "\n".join(
+        (f"{i}. " if block.numbered else "- ") + _inline(item) for i, item in enumerate(block.items, start=1)
+    )
+
+
+def render_markdown(derivation: Derivation) -> str:
+    """The derivation as a Markdown document, blocks separated by blank lines."""
+    return "\n\n".join(_block(b) for b in outline(derivation)) + "\n"
+
+
+def step_markdown(step: Step) -> str:
+    """One step for a notebook: its title in bold, then its equations."""
+    p = SymcalcLatexPrinter()
+    title = escape_markdown(f"Step {step.number}: {step.title}")
+    return f"**{title}**\n\n" + display(p._print(eq) for eq in step.equations) + "\n"

@@ -1,0 +1,111 @@
+"""Running pdflatex on a document: hardened, time-limited, in a throw-away folder; only the PDF comes out.
+
+Our documents escape every piece of free text, so nothing a file says reaches
+TeX as a command. This is the second wall, for when that fails: no shell
+escape, no reading or writing outside the folder (kpathsea's paranoid mode),
+no waiting for terminal input, a cap on file size, and a wall-clock limit that
+kills pdflatex and everything it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from symcalc.errors import LimitError, SymcalcError
+
+PDFLATEX_FLAGS = ("-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error")
+DEFAULT_TIMEOUT = 60.0  # seconds; the seed compiles in well under one
+MAX_OUTPUT_BYTES = 256 * 1024**2  # any file pdflatex writes; a runaway \shipout loop stops here
+INSTALL_HINT = "install TeX Live, e.g. apt-get install texlive-latex-base texlive-latex-recommended"
+
+
+class PdfError(SymcalcError):
+    """pdflatex is missing, failed, or produced no PDF."""
+
+
+def compile_pdf(tex: str, *, timeout: float = DEFAULT_TIMEOUT, pdflatex: str = "pdflatex") -> bytes:
+    """The PDF that pdflatex makes of `tex`; PdfError on failure, LimitError after `timeout` seconds."""
+    if timeout <= 0:
+        raise LimitError(f"timeout must be positive, not {timeout}")
+    executable = shutil.which(pdflatex)
+    if executable is None:
+        raise PdfError(f"{pdflatex} is not installed", fix=INSTALL_HINT)
+    with tempfile.TemporaryDirectory(prefix="symcalc-latex-") as folder:
+        work = Path(folder)
+        (work / "document.tex").write_text(tex, encoding="utf-8")
+        status = _run(executable, work, timeout)
+        pdf = work / "document.pdf"
+        # A failed run may leave part of a PDF behind: only a clean exit counts.
+        if status != 0 or not pdf.is_file():
+            raise PdfError(f"pdflatex failed: {first_error(work / 'document.log')}")
+        return pdf.read_bytes()
+
+
+def _environment(work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        # kpathsea's paranoid mode: no absolute paths, no "..", no dot files, for reading
+        # (\input{/etc/hostname}) and for writing (\openout) alike.
+        openin_any="p",
+        openout_any="p",
+        shell_escape="f",
+        TEXMFOUTPUT=str(work),
+        # Never generate fonts or formats on the fly: that would write outside the folder.
+        MKTEXPK="0",
+        MKTEXTFM="0",
+        MKTEXMF="0",
+        MKTEXFMT="0",
+        max_print_line="1000",  # error lines in the log unwrapped, so the message is whole
+    )
+    return env
+
+
+def _limit_child() -> None:  # pragma: no cover - runs in the child between fork and exec
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
+
+
+def _run(executable: str, work: Path, timeout: float) -> int:
+    # Output goes to the log file, not a pipe: a looping document could fill memory through
+    # a pipe faster than we read it. A new session lets the timeout kill the whole group.
+    process = subprocess.Popen(
+        [executable, *PDFLATEX_FLAGS, "document.tex"],
+        cwd=work,
+        env=_environment(work),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_limit_child,
+    )
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise LimitError(
+            f"pdflatex stopped after {timeout:g} s without finishing",
+            fix="raise --timeout, or compile the .tex yourself",
+        ) from None
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def first_error(log: Path) -> str:
+    """The first TeX error ("! …") in a log, or a summary when there is none."""
+    try:
+        text = log.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return "no log was written"
+    for line in text.splitlines():
+        if line.startswith("!"):
+            return line.strip()
+    return "no PDF was produced and the log has no error line"
