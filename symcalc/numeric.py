@@ -1,0 +1,333 @@
+"""From a `Derivation` to numbers: stable rewrites of its expressions, compiled once into batch functions.
+
+The path is SymPy objects all the way: the loss and the engine's simplified
+gradients are written in independent names, rewritten into forms that stay
+finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z), log(1 + u) →
+log1p(u), exp(u) − 1 → expm1(u)), shared work is factored out once with
+`sympy.cse`, and the result is printed by a NumPy printer that writes σ and
+softplus without overflow. `lambdify` only ever sees SymPy objects built by our
+parser, never a string; `symcalc.codegen` prints the very same program to a file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.codegen.cfunctions import log1p
+from sympy.codegen.rewriting import ReplaceOptim, expm1_opt, optimize
+from sympy.printing.numpy import NumPyPrinter
+
+from symcalc.errors import SymcalcError
+from symcalc.functions import sigmoid, softplus
+from symcalc.model import Model
+from symcalc.steps import Derivation
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+# -- stable rewriting -------------------------------------------------------------------------
+
+
+def _is_sigmoid_term(term: sp.Expr, sign: int) -> bool:
+    """`term` is sign·σ(u)."""
+    if sign > 0:
+        return isinstance(term, sigmoid)
+    return term.is_Mul and len(term.args) == 2 and term.args[0] == -1 and isinstance(term.args[1], sigmoid)
+
+
+def _complement_query(expr: sp.Expr) -> bool:
+    """An Add holding 1 − σ(u) or σ(u) − 1 (possibly among other terms)."""
+    if not expr.is_Add:
+        return False
+    args = expr.args
+    return (sp.S.One in args and any(_is_sigmoid_term(t, -1) for t in args)) or (
+        sp.S.NegativeOne in args and any(_is_sigmoid_term(t, +1) for t in args)
+    )
+
+
+def _complement_value(expr: sp.Expr) -> sp.Expr:
+    """1 − σ(u) = σ(−u): no cancellation when σ(u) is close to 1."""
+    terms = list(expr.args)
+    if sp.S.One in terms:
+        minus = next(t for t in terms if _is_sigmoid_term(t, -1))
+        terms.remove(sp.S.One)
+        terms.remove(minus)
+        return sp.Add(sigmoid(-minus.args[1].args[0]), *terms)
+    plus = next(t for t in terms if _is_sigmoid_term(t, +1))
+    terms.remove(sp.S.NegativeOne)
+    terms.remove(plus)
+    return sp.Add(-sigmoid(-plus.args[0]), *terms)
+
+
+def _exp_term(base: sp.Expr) -> sp.Expr | None:
+    """u when `base` is 1 + exp(u), else None."""
+    if base.is_Add and len(base.args) == 2 and sp.S.One in base.args:
+        other = base.args[0] if base.args[1] == 1 else base.args[1]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
+
+
+def _required(expr: sp.Expr | None) -> sp.Expr:
+    assert expr is not None  # the query matched, so the value exists
+    return expr
+
+
+def _one_plus(arg: sp.Expr) -> sp.Expr | None:
+    """u when `arg` is 1 + u, else None."""
+    if arg.is_Add and sp.S.One in arg.args:
+        return arg - 1
+    return None
+
+
+#: Rewrites applied in this order to every expression before it is compiled.
+STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
+    # 1/(1 + exp(−u)) written by hand is σ(u), which the printer computes without overflow.
+    ReplaceOptim(
+        lambda e: e.is_Pow and e.exp == -1 and _exp_term(e.base) is not None,
+        lambda e: sigmoid(-_required(_exp_term(e.base))),
+    ),
+    # 1 − σ(u) → σ(−u).
+    ReplaceOptim(_complement_query, _complement_value),
+    # log σ(u) = −softplus(−u): finite for every finite u.
+    ReplaceOptim(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sigmoid),
+        lambda e: -softplus(-e.args[0].args[0]),
+    ),
+    # log(1 + exp(u)) = softplus(u).
+    ReplaceOptim(
+        lambda e: isinstance(e, sp.log) and _exp_term(e.args[0]) is not None,
+        lambda e: softplus(_exp_term(e.args[0])),
+    ),
+    # log(1 + u) → log1p(u), accurate for small u.
+    ReplaceOptim(
+        lambda e: isinstance(e, sp.log) and _one_plus(e.args[0]) is not None,
+        lambda e: log1p(_one_plus(e.args[0])),
+    ),
+    # exp(u) − 1 → expm1(u).
+    expm1_opt,
+)
+
+
+def stable(expr: sp.Expr) -> sp.Expr:
+    """`expr` rewritten into forms that stay finite and accurate in float64."""
+    return optimize(expr, STABLE_REWRITES)
+
+
+class StablePrinter(NumPyPrinter):
+    """NumPy code for our functions that never overflows: σ(u) = exp(−softplus(−u)), softplus = logaddexp."""
+
+    def _logaddexp0(self, arg: sp.Expr) -> str:
+        return f"{self._module_format('numpy.logaddexp')}(0, {self._print(arg)})"
+
+    def _print_softplus(self, expr: sp.Expr) -> str:
+        return self._logaddexp0(expr.args[0])
+
+    def _print_sigmoid(self, expr: sp.Expr) -> str:
+        # exp(−log(1 + e^(−u))): relative error a few ulp everywhere, 0 and 1 at the extremes.
+        return f"{self._module_format('numpy.exp')}(-{self._logaddexp0(-expr.args[0])})"
+
+    def _print_relu(self, expr: sp.Expr) -> str:
+        return f"{self._module_format('numpy.maximum')}({self._print(expr.args[0])}, 0)"
+
+    def _nested(self, function: str, args: Sequence[sp.Expr]) -> str:
+        # numpy.maximum pairwise: broadcasts scalars against arrays, imports nothing but numpy.
+        name = self._module_format(f"numpy.{function}")
+        text = self._print(args[-1])
+        for arg in reversed(args[:-1]):
+            text = f"{name}({self._print(arg)}, {text})"
+        return text
+
+    def _print_Max(self, expr: sp.Expr) -> str:
+        return self._nested("maximum", expr.args)
+
+    def _print_Min(self, expr: sp.Expr) -> str:
+        return self._nested("minimum", expr.args)
+
+
+def make_printer() -> StablePrinter:
+    return StablePrinter({"fully_qualified_modules": True, "inline": True})
+
+
+# -- the program: what is computed, as SymPy objects -----------------------------------------
+
+
+def code_symbol(sym: sp.Symbol) -> sp.Symbol:
+    """The variable that holds a declared name in generated code.
+
+    A trailing '_' is never part of a declared name, so `np_`, `data_`, `x0_`
+    cannot collide with numpy, the function's own arguments or cse temporaries.
+    """
+    return sp.Symbol(f"{sym.name}_", real=True)
+
+
+@dataclass(frozen=True)
+class Program:
+    """The per-sample loss and gradients in stable form, with their shared sub-expressions.
+
+    `arguments` are the code symbols of parameters, inputs, targets and constants,
+    in that order; `shared` are cse's (temporary, expression) pairs and `outputs`
+    the loss followed by one gradient per parameter, all per sample.
+    """
+
+    model: Model
+    loss: sp.Expr
+    gradients: tuple[sp.Expr, ...]
+    shared: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    outputs: tuple[sp.Expr, ...]
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.model.parameters)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.model.inputs)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.model.targets)
+
+    @property
+    def constants(self) -> dict[str, float]:
+        return {s.name: v for s, v in self.model.constants}
+
+    @property
+    def arguments(self) -> tuple[sp.Symbol, ...]:
+        names = (*self.model.parameters, *self.model.inputs, *self.model.targets)
+        return tuple(code_symbol(s) for s in (*names, *(s for s, _ in self.model.constants)))
+
+
+def build_program(derivation: Derivation) -> Program:
+    """Compose the loss and the engine's simplified gradients, make them stable, and share their work."""
+    model = derivation.model
+    rename = {s: code_symbol(s) for s in model.independents}
+    loss = stable(model.composed[model.loss])
+    gradients = tuple(stable(model.expand(derivation.gradients[p])) for p in model.parameters)
+    outputs = [e.xreplace(rename) for e in (loss, *gradients)]
+    temporaries = sp.numbered_symbols("_t", real=True)
+    shared, reduced = sp.cse(outputs, symbols=temporaries)
+    return Program(model, loss, gradients, tuple(shared), tuple(reduced))
+
+
+# -- compiled functions --------------------------------------------------------------------------
+
+
+class NumericError(SymcalcError):
+    """Parameters or data passed to the numeric functions do not fit the model."""
+
+
+@dataclass
+class NumericModel:
+    """Vectorised mean loss, mean gradients and update step of one model, compiled once.
+
+    `data` maps every input and target name to a 1-D array (or a number);
+    `params` maps every parameter name to a number; `constants` overrides the
+    file's `[constants]` defaults by name.
+    """
+
+    program: Program
+    _function: Callable[..., Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        program = self.program
+        self._function = sp.lambdify(
+            program.arguments,
+            list(program.outputs),
+            modules="numpy",
+            printer=make_printer(),
+            cse=lambda _exprs: (list(program.shared), list(program.outputs)),
+            docstring_limit=0,
+        )
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return self.program.parameters
+
+    @cached_property
+    def constants(self) -> dict[str, float]:
+        return self.program.constants
+
+    def arguments(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> list[Any]:
+        """The positional arguments of the compiled function, checked by name."""
+        program = self.program
+        values: list[Any] = []
+        for name in program.parameters:
+            if name not in params:
+                raise NumericError(f"no value for parameter {name!r}")
+            values.append(float(params[name]))
+        for name in (*program.inputs, *program.targets):
+            if name not in data:
+                raise NumericError(f"no data for {name!r}")
+            values.append(np.asarray(data[name], dtype=np.float64))
+        merged = dict(self.constants)
+        for name, value in (constants or {}).items():
+            if name not in merged:
+                known = ", ".join(merged) or "none"
+                raise NumericError(f"{name!r} is not a constant of the model (constants: {known})")
+            merged[name] = float(value)
+        values.extend(merged.values())
+        return values
+
+    def evaluate(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> tuple[float, dict[str, float]]:
+        """Mean loss and mean gradient of every parameter over the batch, from one call."""
+        with np.errstate(all="ignore"):  # non-finite values are the caller's to check, not warnings
+            outputs = self._function(*self.arguments(params, data, constants))
+            means = [float(np.mean(v)) for v in outputs]
+        return means[0], dict(zip(self.parameters, means[1:], strict=True))
+
+    def per_sample_loss(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> Array:
+        with np.errstate(all="ignore"):
+            outputs = self._function(*self.arguments(params, data, constants))
+        return np.asarray(outputs[0], dtype=np.float64)
+
+    def loss(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> float:
+        return self.evaluate(params, data, constants)[0]
+
+    def gradient(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> dict[str, float]:
+        return self.evaluate(params, data, constants)[1]
+
+    def step(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        learning_rate: float,
+        constants: Mapping[str, float] | None = None,
+    ) -> dict[str, float]:
+        """One gradient-descent update: p := p − learning_rate · mean ∂L/∂p."""
+        grads = self.gradient(params, data, constants)
+        return {p: float(params[p]) - learning_rate * g for p, g in grads.items()}
+
+
+def compile_model(derivation: Derivation) -> NumericModel:
+    """The numeric functions of a derivation (a `Program` built and compiled)."""
+    return NumericModel(build_program(derivation))
