@@ -152,14 +152,14 @@ def _header(row: list[str], source: str, needed: Sequence[str]) -> dict[str, int
             source,
             "the columns are separated by ';', not ','",
             line=1,
-            fix="save the file as comma-separated (CSV)",
+            fix="save the file with ',' between columns",
         )
     if len(names) == 1 and "\t" in names[0]:
         raise _error(
             source,
             "the columns are separated by tabs, not ','",
             line=1,
-            fix="save the file as comma-separated (CSV)",
+            fix="save the file with ',' between columns",
         )
     index: dict[str, int] = {}
     for position, name in enumerate(names):
@@ -258,7 +258,7 @@ def _check_labels(model: Model, columns: Mapping[str, Array], lines: Sequence[in
             raise _error(
                 source,
                 f"every label is {column[0]:g}: one class only, so the loss has no minimum "
-                "(the weights would grow for ever)",
+                "and the weights would grow for ever",
                 column=name,
                 fix="the data need samples of both classes 0 and 1",
             )
