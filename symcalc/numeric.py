@@ -171,7 +171,9 @@ class Program:
 
     `arguments` are the code symbols of parameters, inputs, targets and constants,
     in that order; `shared` are cse's (temporary, expression) pairs and `outputs`
-    the loss followed by one gradient per parameter, all per sample.
+    the loss followed by one gradient per parameter, all per sample. `logit`
+    is u when the loss takes the log of a probability σ(u) (binary
+    cross-entropy), in code symbols: the model predicts class 1 where u ≥ 0.
     """
 
     model: Model
@@ -179,6 +181,7 @@ class Program:
     gradients: tuple[sp.Expr, ...]
     shared: tuple[tuple[sp.Symbol, sp.Expr], ...]
     outputs: tuple[sp.Expr, ...]
+    logit: sp.Expr | None = None
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -211,7 +214,25 @@ def build_program(derivation: Derivation) -> Program:
     outputs = [e.xreplace(rename) for e in (loss, *gradients)]
     temporaries = sp.numbered_symbols("_t", real=True)
     shared, reduced = sp.cse(outputs, symbols=temporaries)
-    return Program(model, loss, gradients, tuple(shared), tuple(reduced))
+    logit = find_logit(model)
+    coded = logit.xreplace(rename) if logit is not None else None
+    return Program(model, loss, gradients, tuple(shared), tuple(reduced), coded)
+
+
+def find_logit(model: Model) -> sp.Expr | None:
+    """u in the first log(σ(u)) or log(1 − σ(u)) of the composed loss: the model's class-1 score."""
+    loss = STABLE_REWRITES[0](model.composed[model.loss])
+    for node in sp.preorder_traversal(loss):
+        if not isinstance(node, sp.log):
+            continue
+        arg = node.args[0]
+        if isinstance(arg, sigmoid):
+            return arg.args[0]
+        if arg.is_Add and sp.S.One in arg.args:
+            inner = [-t for t in arg.args if isinstance(-t, sigmoid)]
+            if inner:
+                return inner[0].args[0]
+    return None
 
 
 # -- compiled functions --------------------------------------------------------------------------
@@ -289,6 +310,40 @@ class NumericModel:
             outputs = self._function(*self.arguments(params, data, constants))
             means = [float(np.mean(v)) for v in outputs]
         return means[0], dict(zip(self.parameters, means[1:], strict=True))
+
+    @cached_property
+    def _logit(self) -> Callable[..., Any] | None:
+        if self.program.logit is None:
+            return None
+        return sp.lambdify(
+            self.program.arguments, self.program.logit, modules="numpy", printer=make_printer()
+        )
+
+    def logit(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> Array | None:
+        """The score u of a = σ(u) per sample when the loss is binary cross-entropy; class 1 where u ≥ 0."""
+        if self._logit is None:
+            return None
+        with np.errstate(all="ignore"):
+            return np.asarray(self._logit(*self.arguments(params, data, constants)), dtype=np.float64)
+
+    def accuracy(self, params: Mapping[str, float], data: Mapping[str, Any]) -> float | None:
+        """The share of samples whose class (u ≥ 0 → 1) matches the first target, for binary models."""
+        scores = self.logit(params, data)
+        if scores is None or not self.program.targets:
+            return None
+        labels = np.asarray(data[self.program.targets[0]], dtype=np.float64)
+        predicted = np.broadcast_to(scores >= 0, labels.shape)
+        return float(np.mean(predicted == (labels == 1)))
+
+    def start(self, seed: int = 0, scale: float = 0.01) -> dict[str, float]:
+        """Starting parameters: small normal values drawn from `seed`, so hidden units are not all alike."""
+        rng = np.random.default_rng(seed)
+        return {name: float(scale * rng.standard_normal()) for name in self.parameters}
 
     def per_sample_loss(
         self,
