@@ -180,3 +180,19 @@ def test_codegen_into_a_missing_folder(capsys: pytest.CaptureFixture[str], tmp_p
     assert status == 2
     assert err.startswith("symcalc: error: ") and "folder does not exist" in err
     assert not (tmp_path / "no").exists()
+
+
+def test_progress_bar_shows_the_live_loss_on_a_terminal() -> None:
+    import io
+
+    from rich.console import Console
+
+    from symcalc.descent import Epoch, Stop
+    from symcalc.render.training import progress_bar
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=100, color_system=None)
+    with progress_bar(console, 100) as update:
+        update(Epoch(3, {"w": 1.0}, 0.123456789, {"w": 0.1}, 0.01))
+        update(Epoch(40, {"w": 1.0}, 0.0424242, {"w": 0.0}, 0.02, Stop.CONVERGED))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "epoch     40/40" in text and "loss 0.0424242" in text

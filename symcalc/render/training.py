@@ -106,7 +106,9 @@ def progress_bar(console: Console, epochs: int) -> Iterator[ProgressUpdate]:
     task = progress.add_task("train", total=max(epochs, 1), loss="…")
 
     def update(record: Epoch) -> None:
-        progress.update(task, completed=record.epoch, loss=f"{record.loss:.6g}")
+        # When descent stops early, the bar ends full at the epoch it stopped.
+        total = record.epoch if record.stop is not None and record.epoch > 0 else None
+        progress.update(task, completed=record.epoch, total=total, loss=f"{record.loss:.6g}")
 
     with progress:
         yield update
