@@ -220,7 +220,14 @@ def parse_csv(text: str, source: str, needed: Sequence[str]) -> tuple[dict[str, 
     """The `needed` columns of CSV text by header name, with the file line of each row."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        header = next(reader)
+        header = next(reader, None)
+        if header is None or not any(field.strip() for field in header):
+            raise _error(
+                source,
+                "the file is empty" if header is None else "the first line is blank",
+                line=None if header is None else 1,
+                fix="a CSV needs a header line naming the columns, then one row per sample",
+            )
         index = _header(header, source, needed)
         values: dict[str, list[float]] = {name: [] for name in needed}
         lines: list[int] = []

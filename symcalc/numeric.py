@@ -84,13 +84,40 @@ def _one_plus(arg: sp.Expr) -> sp.Expr | None:
     return None
 
 
+def _rational_in_sigmoid(expr: sp.Expr) -> sp.Expr:
+    """Write exp(±u) beside σ(u) through s = σ(u) and cancel: the derivative of a hand-written σ.
+
+    exp(−u) = (1 − s)/s, exp(u) = s/(1 − s) and σ(−u) = 1 − s are exact, and the
+    rational function in s that results usually cancels to the short form
+    (x·s − t·x rather than s²·x·((1 − t)/(1 − s) − t/s)·exp(−u), whose exp overflows).
+    Kept only when it removes every exp(±u).
+    """
+    for atom in sorted(expr.atoms(sigmoid), key=sp.default_sort_key):
+        u = atom.args[0]
+        if not (expr.has(sp.exp(u)) or expr.has(sp.exp(-u))):
+            continue
+        s = sp.Dummy("s")
+        rational = expr.xreplace(
+            {sigmoid(u): s, sigmoid(-u): 1 - s, sp.exp(-u): (1 - s) / s, sp.exp(u): s / (1 - s)}
+        )
+        if rational.has(sp.exp(u), sp.exp(-u)):
+            continue
+        expr = sp.factor(sp.cancel(rational)).xreplace({s: sigmoid(u)})
+    return expr
+
+
+def _hand_sigmoid_query(expr: sp.Expr) -> bool:
+    return bool(expr.is_Pow and expr.exp.is_Integer and expr.exp < 0 and _exp_term(expr.base) is not None)
+
+
+def _hand_sigmoid_value(expr: sp.Expr) -> sp.Expr:
+    return sigmoid(-_required(_exp_term(expr.base))) ** (-expr.exp)
+
+
 #: Rewrites applied in this order to every expression before it is compiled.
 STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
-    # 1/(1 + exp(−u)) written by hand is σ(u), which the printer computes without overflow.
-    ReplaceOptim(
-        lambda e: e.is_Pow and e.exp == -1 and _exp_term(e.base) is not None,
-        lambda e: sigmoid(-_required(_exp_term(e.base))),
-    ),
+    # (1 + exp(−u))^−n written by hand is σ(u)^n, which the printer computes without overflow.
+    ReplaceOptim(_hand_sigmoid_query, _hand_sigmoid_value),
     # 1 − σ(u) → σ(−u).
     ReplaceOptim(_complement_query, _complement_value),
     # log σ(u) = −softplus(−u): finite for every finite u.
@@ -115,7 +142,10 @@ STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
 
 def stable(expr: sp.Expr) -> sp.Expr:
     """`expr` rewritten into forms that stay finite and accurate in float64."""
-    return optimize(expr, STABLE_REWRITES)
+    expr = STABLE_REWRITES[0](expr)
+    if expr.has(sp.exp) and expr.has(sigmoid):  # once, on the whole expression: it needs to see all of it
+        expr = _rational_in_sigmoid(expr)
+    return optimize(expr, STABLE_REWRITES[1:])
 
 
 class StablePrinter(NumPyPrinter):

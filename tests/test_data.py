@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import symcalc
 from symcalc.data import (
@@ -71,7 +73,14 @@ def test_each_bad_file_has_its_own_message(name: str, seed_model: symcalc.Model)
 
 
 def test_every_bad_file_is_tested() -> None:
-    accepted = {"good.csv", "extra_columns.csv", "bom_header.csv", "blank_lines.csv", "constant_column.csv"}
+    accepted = {
+        "good.csv",
+        "extra_columns.csv",
+        "bom_header.csv",
+        "blank_lines.csv",
+        "crlf.csv",
+        "constant_column.csv",
+    }
     domain = {"negative_for_log.csv"}
     assert {p.name for p in CSV.glob("*.csv")} == set(BAD) | accepted | domain
 
@@ -90,7 +99,9 @@ def _good_values() -> dict[str, list[float]]:
     return {"x1": [r[0] for r in rows], "x2": [r[1] for r in rows], "y": [r[2] for r in rows]}
 
 
-@pytest.mark.parametrize("name", ["good.csv", "extra_columns.csv", "bom_header.csv", "blank_lines.csv"])
+@pytest.mark.parametrize(
+    "name", ["good.csv", "extra_columns.csv", "bom_header.csv", "blank_lines.csv", "crlf.csv"]
+)
 def test_accepted_files_read_by_name(name: str, seed_model: symcalc.Model) -> None:
     dataset = load_csv(CSV / name, seed_model)
     expected = _good_values()
@@ -175,3 +186,23 @@ def test_builtin_dataset_refuses_other_models(write_toml: Callable[[str], Path])
         DataError, match=r"has columns x1, x2, y; this model needs u .give the data with --data"
     ):
         load_builtin(model)
+
+
+CSV_ALPHABET = st.sampled_from([*'xy12,;.\t\r\n e+-"0na\x00\xe9', "inf", "nan", "x1", "x2", "y", "\ufeff"])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.lists(CSV_ALPHABET, max_size=60).map("".join), encoding=st.sampled_from(["utf-8", "latin-1"]))
+def test_any_file_gives_a_dataset_or_a_data_error(
+    text: str, encoding: str, seed_model: symcalc.Model, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "data.csv"
+    path.write_bytes(text.encode(encoding, errors="replace"))
+    try:
+        dataset = load_csv(path, seed_model)
+    except DataError as err:
+        assert "\n" not in err.message
+        return
+    assert set(dataset.columns) == {"x1", "x2", "y"}
+    assert all(np.all(np.isfinite(c)) and len(c) == len(dataset) for c in dataset.columns.values())
+    assert set(np.unique(dataset.columns["y"])) == {0.0, 1.0}

@@ -57,6 +57,28 @@ def test_seed_loss_and_gradients_match_mpmath_at_extreme_z(
             assert _close(grads[name], value, 1e-13, 4e-16 * scale), (name, grads[name], value)
 
 
+HAND_WRITTEN = """
+inputs = ["x"]
+targets = ["t"]
+parameters = ["w"]
+[definitions]
+p = "1/(1 + exp(-w*x))"
+L = "-t*log(p) - (1 - t)*log(1 - p)"
+"""
+
+
+@pytest.mark.parametrize("t", [0.0, 1.0])
+def test_hand_written_sigmoid_is_stable_too(t: float, write_toml: Callable[[str], Path]) -> None:
+    """The rewrites are not about the seed's names: a sigmoid typed out by hand gets them as well."""
+    numeric = compile_model(symcalc.derive(symcalc.load(str(write_toml(HAND_WRITTEN)))))
+    for z in EXTREME_Z:
+        loss, grads = numeric.evaluate({"w": 1.0}, {"x": np.array([z]), "t": np.array([t])})
+        with mpmath.workdps(5000):
+            p = _mp_sigmoid(mpmath.mpf(z))
+            assert _close(loss, -(t * mpmath.log(p) + (1 - t) * mpmath.log(1 - p)), 1e-13, 1e-300)
+            assert _close(grads["w"], (p - t) * z, 1e-13, 4e-16 * abs(z))
+
+
 def test_naive_lambdify_fails_at_the_same_points(seed_model: symcalc.Model) -> None:
     """The points above are where the obvious code breaks: otherwise the test above proves nothing."""
     x1, x2, y = seed_model.inputs + seed_model.targets
@@ -80,6 +102,10 @@ def test_rewrites() -> None:
     assert stable(1 / (1 + sp.exp(-u))) == sigmoid(u)
     assert stable(sp.log(1 + u**2)) == log1p(u**2)
     assert stable(sp.exp(u) - 1) == expm1(u)
+    # The derivative of a hand-written σ, exp(−u)/(1 + exp(−u))², is σ(u)·σ(−u): no exp left to overflow.
+    derivative = sp.diff(1 / (1 + sp.exp(-u)), u)
+    assert not stable(derivative).has(sp.exp)
+    assert sp.simplify(to_elementary(stable(derivative)) - derivative) == 0
 
 
 @pytest.mark.parametrize(
@@ -90,6 +116,7 @@ def test_rewrites() -> None:
         "3*log(1 - sigmoid(2*u)) + sigmoid(u) - 1",
         "log(1 + exp(u)) * log(1 + u**2)",
         "1/(1 + exp(-u)) + exp(u) - 1",
+        "u*exp(-u)/(1 + exp(-u))**2 + sigmoid(u)",
     ],
 )
 def test_rewrites_keep_the_value(expr_text: str) -> None:
