@@ -97,15 +97,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     stderr = Console(stderr=True)
     last = None
+    losses: list[float] = []
     try:
         with training.progress_bar(stderr, args.epochs) as update:
             for record in descend(evaluate, start, args.lr, args.epochs, args.tol):
                 last = record
+                losses.append(record.loss)
                 update(record)
     except KeyboardInterrupt:
         if last is None:
             raise
-        last = interrupted(last)
+        last = interrupted(last, losses)
     assert last is not None
     summary = training.Summary(
         last, numeric.accuracy(last.parameters, dataset.columns), len(dataset), dataset.source
@@ -114,7 +116,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))
     else:
         training.print_summary(Console(), summary)
-    if args.plot is not None and last.history:
+    if args.plot is not None:
         target = program.targets[0] if program.targets else None
         training.plot(args.plot, last, dataset.columns, program.inputs, target, numeric.logit)
         print(f"symcalc: wrote {args.plot}", file=sys.stderr)

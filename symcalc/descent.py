@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -165,19 +165,21 @@ def run(
 ) -> Epoch:
     """Descend to the end and return the last record; Ctrl-C returns where it got to."""
     last: Epoch | None = None
+    losses: list[float] = []
     try:
         for record in descend(evaluate, start, learning_rate, epochs, tol):
             last = record
+            losses.append(record.loss)
     except KeyboardInterrupt:
         if last is None:
             raise
-        return interrupted(last)
+        return interrupted(last, losses)
     assert last is not None  # descend always yields at least the starting point
     return last
 
 
-def interrupted(last: Epoch) -> Epoch:
-    """The record to report when Ctrl-C arrived after `last`."""
+def interrupted(last: Epoch, losses: Sequence[float] = ()) -> Epoch:
+    """The record to report when Ctrl-C arrived after `last`; `losses` are the losses seen so far."""
     return Epoch(
         last.epoch,
         last.parameters,
@@ -186,5 +188,5 @@ def interrupted(last: Epoch) -> Epoch:
         last.elapsed,
         Stop.INTERRUPTED,
         f"interrupted at epoch {last.epoch}",
-        last.history,
+        tuple(losses) or last.history,
     )

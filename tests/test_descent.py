@@ -135,6 +135,7 @@ def test_ctrl_c_reports_where_it_got_to(write_toml: Callable[[str], Path]) -> No
     last = run(interrupted_at_the_fourth_call, {"w": 1.0}, learning_rate=0.25, epochs=100)
     assert (last.stop, last.epoch, last.parameters["w"]) == (Stop.INTERRUPTED, 2, 0.25)
     assert last.message == "interrupted at epoch 2"
+    assert last.history == (1.0, 0.25, 0.0625)  # w = 1, 1/2, 1/4: the losses seen before Ctrl-C
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ def test_rising_loss_stops_with_advice(
 
 
 def test_ctrl_c_prints_where_it_got_to(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     real = NumericModel.evaluate
     calls = 0
@@ -135,8 +135,9 @@ def test_ctrl_c_prints_where_it_got_to(
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(NumericModel, "evaluate", evaluate)
-    status, out, _ = _run(capsys, "train", "--json")
+    status, out, _ = _run(capsys, "train", "--json", "--plot", str(tmp_path / "so_far.png"))
     assert status == 130
+    assert (tmp_path / "so_far.png").read_bytes().startswith(b"\x89PNG")  # the curve up to Ctrl-C
     result = json.loads(out)
     assert (result["stopped"], result["epochs"]) == ("interrupted", 4)
     assert all(np.isfinite(v) for v in result["parameters"].values())
