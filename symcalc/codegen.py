@@ -9,6 +9,7 @@ is copied into it.
 
 from __future__ import annotations
 
+import math
 import re
 
 import sympy as sp
@@ -27,6 +28,11 @@ def _formula(expr: sp.Expr) -> str:
     if not _SAFE_FORMULA.fullmatch(text):  # pragma: no cover - names and our printers cannot produce this
         raise AssertionError(f"unexpected character in formula {text!r}")
     return text
+
+
+def _float(value: float) -> str:
+    """A float as Python source: repr, or float("inf") / float("nan"), which repr cannot round-trip."""
+    return repr(value) if math.isfinite(value) else f'float("{value}")'
 
 
 def _tuple(names: tuple[str, ...]) -> str:
@@ -151,7 +157,7 @@ def generate(derivation: Derivation) -> str:
     """The text of the standalone module for `derivation`."""
     program = build_program(derivation)
     model: Model = derivation.model
-    constants = ", ".join(f'"{name}": {value!r}' for name, value in program.constants.items())
+    constants = ", ".join(f'"{name}": {_float(value)}' for name, value in program.constants.items())
     lines = [
         *_docstring(derivation),
         "",

@@ -7,6 +7,8 @@ log1p(u), exp(u) − 1 → expm1(u)), shared work is factored out once with
 `sympy.cse`, and the result is printed by a NumPy printer that writes σ and
 softplus without overflow. `lambdify` only ever sees SymPy objects built by our
 parser, never a string; `symcalc.codegen` prints the very same program to a file.
+`Program` is the seam for faster back ends (a matrix-vector product over the
+stacked inputs, fused kernels): they take the same stable expressions.
 """
 
 from __future__ import annotations
