@@ -147,7 +147,10 @@ def descend(
             )
         elif epoch == epochs:
             stop = Stop.EPOCHS
-            message = f"stopped after {epochs} epochs with gradient norm {norm:.3g} (tolerance {tol:g})"
+            plural = "" if epochs == 1 else "s"
+            message = (
+                f"stopped after {epochs} epoch{plural} with gradient norm {norm:.3g} (tolerance {tol:g})"
+            )
         if stop is not None:
             yield Epoch(epoch, params, loss, gradient, elapsed, stop, message, tuple(history))
             return

@@ -197,3 +197,14 @@ def test_progress_bar_shows_the_live_loss_on_a_terminal() -> None:
         update(Epoch(40, {"w": 1.0}, 0.0424242, {"w": 0.0}, 0.02, Stop.CONVERGED))
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "epoch     40/40" in text and "loss 0.0424242" in text
+
+
+def test_a_data_path_is_shown_as_written_not_as_markup(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("[bold]d").mkdir()
+    Path("[bold]d/a.csv").write_bytes((CSV / "good.csv").read_bytes())
+    status, out, _ = _run(capsys, "train", "--data", "[bold]d/a.csv", "--epochs", "1")
+    assert status == 0
+    assert "6 samples from [bold]d/a.csv" in out

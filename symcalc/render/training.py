@@ -18,6 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from symcalc.descent import Epoch, Stop
 from symcalc.errors import SymcalcError
@@ -76,14 +77,14 @@ def summary_table(summary: Summary) -> Table:
     table.add_row("gradient norm", f"{final.gradient_norm:.3g}")
     table.add_row("epochs run", str(final.epoch))
     table.add_row("time taken", f"{final.elapsed:.3f} s")
-    table.add_row("data", f"{summary.samples} samples from {summary.source}")
+    table.add_row("data", Text(f"{summary.samples} samples from {summary.source}"))  # a path: never markup
     return table
 
 
 def print_summary(console: Console, summary: Summary) -> None:
     console.print(summary_table(summary))
     style = "green" if summary.final.stop in (Stop.CONVERGED, Stop.EPOCHS) else "yellow"
-    console.print(summary.final.message, style=style, highlight=False, soft_wrap=True)
+    console.print(summary.final.message, style=style, highlight=False, soft_wrap=True, markup=False)
 
 
 class ProgressUpdate(Protocol):
