@@ -39,6 +39,7 @@ import sympy as sp
 from symcalc.errors import DataError, Location
 from symcalc.functions import sigmoid
 from symcalc.model import Model
+from symcalc.numeric import STABLE_REWRITES
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -92,8 +93,6 @@ def binary_targets(model: Model) -> tuple[sp.Symbol, ...]:
 
     Hand-written sigmoids 1/(1 + exp(−z)) count too (they are rewritten to σ first).
     """
-    from symcalc.numeric import STABLE_REWRITES  # the rule that recognises 1/(1 + exp(−z)) as σ(z)
-
     loss = STABLE_REWRITES[0](model.composed[model.loss])
     found: set[sp.Symbol] = set()
     for node in sp.preorder_traversal(loss):
