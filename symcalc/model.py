@@ -207,6 +207,26 @@ class Model:
             groups.setdefault(frozenset(self.parents(sym)), []).append(sym)
         return groups
 
+    @cached_property
+    def assumption_solutions(self) -> dict[sp.Symbol, sp.Expr]:
+        """Each assumption solved for its latest-declared name it is linear in: y3 = 1 − y1 − y2.
+
+        Substituting these (after differentiating) makes any expression hold
+        exactly where the assumptions do; sampling the other names and computing
+        these from them gives points that meet the assumptions.
+        """
+        solutions: dict[sp.Symbol, sp.Expr] = {}
+        for _, assumption in self.assumptions:
+            equation = assumption.xreplace(solutions)
+            linear = [s for s in equation.free_symbols if sp.degree(equation, s) == 1]
+            for name in sorted(linear, key=lambda s: self.order.get(s, -1), reverse=True):
+                solved = sp.solve(equation, name)
+                if len(solved) == 1:
+                    solutions = {k: v.xreplace({name: solved[0]}) for k, v in solutions.items()}
+                    solutions[name] = solved[0]
+                    break
+        return solutions
+
     def note(self, sym: sp.Symbol) -> str | None:
         return dict(self.notes).get(sym)
 

@@ -426,6 +426,8 @@ class _Sampler:
                 raw[sym] = float(default * scale) if default else rng.randint(1, GRID) / GRID
             else:
                 raw[sym] = rng.randint(-2 * GRID, 2 * GRID) / GRID
+        for sym, solution in model.assumption_solutions.items():  # meet the assumptions exactly
+            raw[sym] = float(solution.xreplace(raw))
         point = _Point(model, raw)
         return point if model.loss in point.at.values else None
 
@@ -442,7 +444,11 @@ class _Checker:
         self.model = model
         self.points = points
         self.sampler = _Sampler(model, seed, limit=points * ATTEMPTS_PER_POINT)
-        self.definitions = model.definition_map
+        # The file's assumptions (one-hot targets: y3 = 1 − y1 − y2) are substituted into
+        # both sides of every comparison, and every random point meets them.
+        self.solved = model.assumption_solutions
+        self.definitions = {sym: d.xreplace(self.solved) for sym, d in model.definition_map.items()}
+        self.assuming = "; ".join(text for text, _ in model.assumptions)
 
     # each kind of check -------------------------------------------------------------------
 
@@ -552,7 +558,8 @@ class _Checker:
     def decide(
         self, name: str, kind: str, statement: str, left: sp.Expr, right: sp.Expr, sides: tuple[str, str]
     ) -> Check:
-        make = _check_maker(name, kind, statement)
+        make = _check_maker(name, kind, statement, self.assuming)
+        left, right = left.xreplace(self.solved), right.xreplace(self.solved)
         proved, composed = self.prove_cheaply(left, right)
         if proved:
             return make("holds", "proved", "the difference simplifies to 0")
@@ -676,8 +683,10 @@ def _crosses(kink: sp.Expr, evaluators: tuple[_Evaluator, ...]) -> bool:
     return len(signs) > 1
 
 
-def _check_maker(name: str, kind: str, statement: str) -> Callable[..., Check]:
+def _check_maker(name: str, kind: str, statement: str, assuming: str = "") -> Callable[..., Check]:
     def make(status: Status, method: Method, detail: str, example: Counterexample | None = None) -> Check:
+        if assuming:
+            detail = f"{detail} (assuming {assuming})"
         return Check(name, kind, statement, status, method, detail, example)
 
     return make

@@ -412,3 +412,18 @@ def test_every_function_in_the_table_is_verified_not_undecided(write_toml: Calla
     checks = verify(symcalc.derive(model))
     assert all(c.holds for c in checks), [c for c in checks if not c.holds]
     assert all(c.proved for c in checks if c.kind in ("gradient", "step"))
+
+
+def test_assumption_is_what_makes_the_softmax_claim_true(tmp_path: Path) -> None:
+    """Without `assume`, dL/dz1 = a1 - y1 is false (it needs y1 + y2 + y3 = 1), and verify says so."""
+    text = (DERIVATIONS / "softmax_regression.toml").read_text()
+    with_assumption = symcalc.load(str(DERIVATIONS / "softmax_regression.toml"))
+    check = symcalc.check_claim(with_assumption, "dL/dz1", "a1 - y1")
+    assert check.holds and "assuming y1 + y2 + y3 = 1" in check.detail
+    path = tmp_path / "softmax_no_assumption.toml"
+    path.write_text(text.replace('assume = ["y1 + y2 + y3 = 1"]', ""))
+    without = symcalc.load(str(path))
+    refuted = symcalc.check_claim(without, "dL/dz1", "a1 - y1")
+    assert refuted.status == "fails"
+    point = dict(refuted.counterexample.point)
+    assert abs(point["y1"] + point["y2"] + point["y3"] - 1) > 1e-6

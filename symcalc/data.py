@@ -1,0 +1,346 @@
+"""Training data: reading a CSV for a model with one clear error per problem, and the built-in dataset.
+
+Every problem is a `DataError` naming the file, and the line and column where
+there is one: ``data.csv, line 7, column 'x2': 'abc' is not a number``. The
+header names the columns; the model's inputs and targets are looked up by name
+(never by position) and other columns are ignored.
+
+Rules, decided once here:
+
+- **Labels.** A target is a *binary label* when the loss multiplies it, or one
+  minus it, by the log of a sigmoid output: ``y*log(a)`` or ``(1 - y)*log(1 - a)``
+  with ``a = sigmoid(z)``, i.e. binary cross-entropy. Its values must then be
+  exactly 0 or 1, and both classes must occur (with one class the loss has no
+  minimum: the weights grow for ever). Any other target may be any finite number;
+  a row where the loss is still undefined (``log(y)`` with y ≤ 0, say) is
+  reported by `check_finite_loss` once the loss can be computed.
+- **Constant columns** are a warning, not an error: a constant input carries no
+  information and its weight cannot be told apart from a bias, but the fit
+  still runs.
+- **Magnitudes** beyond 1e150 are an error: z = w·x and the gradient x·(a − y)
+  are squared in the gradient norm and overflow float64 long before the data
+  do; standardise such a column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from symcalc.errors import DataError, Location
+from symcalc.functions import sigmoid
+from symcalc.model import Model
+from symcalc.numeric import STABLE_REWRITES
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+MAX_ABS_VALUE = 1e150
+BUILTIN_DATASET = "two_blobs.csv"
+BUILTIN_SEED = 20241127
+BUILTIN_SAMPLES = 200
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Columns by name (float64, equal length), the file line of each row, and any warnings."""
+
+    source: str
+    columns: dict[str, Array]
+    lines: tuple[int, ...]
+    warnings: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    """A cell or header as it appears in a message: repr-quoted (control characters escaped), capped."""
+    shown = text if len(text) <= limit else text[:limit] + "…"
+    return repr(shown)
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(names) or "(none)"
+
+
+# -- which values a target may take -----------------------------------------------------------
+
+
+def _log_of_sigmoid(expr: sp.Expr) -> bool:
+    """log(σ(u)) or log(1 − σ(u)): the log of a probability from a sigmoid."""
+    if not isinstance(expr, sp.log):
+        return False
+    arg = expr.args[0]
+    if isinstance(arg, sigmoid):
+        return True
+    return bool(arg.is_Add and sp.S.One in arg.args and any(isinstance(-t, sigmoid) for t in arg.args))
+
+
+def binary_targets(model: Model) -> tuple[sp.Symbol, ...]:
+    """Targets the loss treats as 0/1 labels: multiplied, or one minus them, by the log of a sigmoid output.
+
+    Hand-written sigmoids 1/(1 + exp(−z)) count too (they are rewritten to σ first).
+    """
+    loss = STABLE_REWRITES[0](model.composed[model.loss])
+    found: set[sp.Symbol] = set()
+    for node in sp.preorder_traversal(loss):
+        if not node.is_Mul or not any(_log_of_sigmoid(f) for f in node.args):
+            continue
+        rest = [f for f in node.args if not _log_of_sigmoid(f)]
+        for target in model.targets:
+            if any(target in f.free_symbols and f.is_polynomial(target) for f in rest):
+                found.add(target)
+    return tuple(t for t in model.targets if t in found)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _error(
+    source: str, problem: str, line: int | None = None, column: str | None = None, fix: str | None = None
+) -> DataError:
+    key = f"column {_quote(column)}" if column is not None else None
+    return DataError(problem, Location(source=source, line=line, key=key), fix)
+
+
+def _read_text(path: Path, source: str) -> str:
+    if not path.exists():
+        raise _error(source, "no such file")
+    if path.is_dir():
+        raise _error(source, "is a folder, not a CSV file")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise _error(source, f"cannot read: {err.strerror}") from None
+    if not raw.strip():
+        raise _error(
+            source,
+            "the file is empty",
+            fix="a CSV needs a header line naming the columns, then one row per sample",
+        )
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _error(source, "is UTF-16 text", fix="save the file as UTF-8")
+    if b"\x00" in raw[:65536]:
+        raise _error(source, "is a binary file, not CSV text (it contains NUL bytes)")
+    try:
+        return raw.decode("utf-8-sig")  # a byte-order mark before the header is accepted and dropped
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        byte = raw[err.start : err.start + 1].hex()
+        raise _error(
+            source, f"not UTF-8 text (byte 0x{byte})", line=line, fix="save the file as UTF-8"
+        ) from None
+
+
+def _header(row: list[str], source: str, needed: Sequence[str]) -> dict[str, int]:
+    names = [field.strip() for field in row]
+    if len(names) == 1 and ";" in names[0]:
+        raise _error(
+            source,
+            "the columns are separated by ';', not ','",
+            line=1,
+            fix="save the file with ',' between columns",
+        )
+    if len(names) == 1 and "\t" in names[0]:
+        raise _error(
+            source,
+            "the columns are separated by tabs, not ','",
+            line=1,
+            fix="save the file with ',' between columns",
+        )
+    index: dict[str, int] = {}
+    for position, name in enumerate(names):
+        if name in index:
+            raise _error(
+                source,
+                f"column {_quote(name)} appears twice (fields {index[name] + 1} and {position + 1})",
+                line=1,
+                fix="rename or remove one of them",
+            )
+        index[name] = position
+    missing = [n for n in needed if n not in index]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        shown = ", ".join(_quote(n) for n in missing)
+        raise _error(
+            source,
+            f"no column{plural} {shown}: the model needs {_names(needed)}; "
+            f"the file has {_names(_quote(n) for n in names)}",
+            line=1,
+        )
+    return index
+
+
+def _number(cell: str, source: str, line: int, column: str) -> float:
+    text = cell.strip()
+    if not text:
+        raise _error(
+            source,
+            "empty cell",
+            line=line,
+            column=column,
+            fix="every row needs a value in every column the model uses",
+        )
+    if _NON_FINITE.fullmatch(text):
+        raise _error(
+            source,
+            f"{_quote(text)} is not a finite number",
+            line=line,
+            column=column,
+            fix="remove or fill in the row",
+        )
+    if not _NUMBER.fullmatch(text):
+        raise _error(source, f"{_quote(text)} is not a number", line=line, column=column)
+    value = float(text)
+    if not np.isfinite(value) or abs(value) > MAX_ABS_VALUE:
+        raise _error(
+            source,
+            f"{text} is too large: beyond {MAX_ABS_VALUE:g}, z and the gradient overflow float64",
+            line=line,
+            column=column,
+            fix="standardise the column",
+        )
+    return value
+
+
+def parse_csv(text: str, source: str, needed: Sequence[str]) -> tuple[dict[str, Array], tuple[int, ...]]:
+    """The `needed` columns of CSV text by header name, with the file line of each row."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None or not any(field.strip() for field in header):
+            raise _error(
+                source,
+                "the file is empty" if header is None else "the first line is blank",
+                line=None if header is None else 1,
+                fix="a CSV needs a header line naming the columns, then one row per sample",
+            )
+        index = _header(header, source, needed)
+        values: dict[str, list[float]] = {name: [] for name in needed}
+        lines: list[int] = []
+        for row in reader:
+            if not any(field.strip() for field in row):
+                continue  # blank lines (a trailing newline, say) are not samples
+            line = reader.line_num
+            if len(row) != len(header):
+                raise _error(source, f"{len(row)} fields, but the header has {len(header)}", line=line)
+            for name in needed:
+                values[name].append(_number(row[index[name]], source, line, name))
+            lines.append(line)
+    except csv.Error as err:
+        raise _error(source, f"not valid CSV ({err})", line=reader.line_num) from None
+    if not lines:
+        raise _error(source, "has a header but no data rows")
+    return {name: np.array(v, dtype=np.float64) for name, v in values.items()}, tuple(lines)
+
+
+def _check_labels(model: Model, columns: Mapping[str, Array], lines: Sequence[int], source: str) -> None:
+    for target in binary_targets(model):
+        name = target.name
+        column = columns[name]
+        bad = np.flatnonzero((column != 0) & (column != 1))
+        if bad.size:
+            row = int(bad[0])
+            raise _error(
+                source,
+                f"{column[row]:g} is not a label: the loss takes log(a) and log(1 - a) of a sigmoid "
+                f"output, so {name!r} must be 0 or 1",
+                line=lines[row],
+                column=name,
+            )
+        if np.all(column == column[0]):
+            raise _error(
+                source,
+                f"every label is {column[0]:g}: one class only, so the loss has no minimum "
+                "and the weights would grow for ever",
+                column=name,
+                fix="the data need samples of both classes 0 and 1",
+            )
+
+
+def _constant_warnings(model: Model, columns: Mapping[str, Array], source: str) -> tuple[str, ...]:
+    warnings = []
+    for sym in model.inputs:
+        column = columns[sym.name]
+        if len(column) > 1 and np.all(column == column[0]):
+            warnings.append(
+                f"{source}, column {sym.name!r}: every value is {column[0]:g}; a constant column carries "
+                "no information and its weight cannot be told apart from a bias"
+            )
+    return tuple(warnings)
+
+
+def _dataset(model: Model, text: str, source: str) -> Dataset:
+    needed = [s.name for s in (*model.inputs, *model.targets)]
+    columns, lines = parse_csv(text, source, needed)
+    _check_labels(model, columns, lines, source)
+    return Dataset(source, columns, lines, _constant_warnings(model, columns, source))
+
+
+def load_csv(path: str | Path, model: Model) -> Dataset:
+    """The model's inputs and targets from a CSV file, checked; DataError on the first problem."""
+    source = str(path)
+    return _dataset(model, _read_text(Path(path), source), source)
+
+
+def load_builtin(model: Model) -> Dataset:
+    """The dataset shipped with the package (see `two_blobs`), checked against `model`."""
+    source = f"{BUILTIN_DATASET} (built in)"
+    text = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_text(encoding="utf-8")
+    needed = {s.name for s in (*model.inputs, *model.targets)}
+    available = {"x1", "x2", "y"}
+    if not needed <= available:
+        raise _error(
+            source,
+            f"the built-in dataset has columns x1, x2, y; this model needs {_names(sorted(needed))}",
+            fix="give the data with --data FILE.csv",
+        )
+    return _dataset(model, text, source)
+
+
+def check_finite_loss(dataset: Dataset, per_sample_loss: Array) -> None:
+    """A DataError naming the first row whose loss is not finite: a value outside the loss's domain."""
+    values = np.broadcast_to(np.asarray(per_sample_loss, dtype=np.float64), (len(dataset),))
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        row = int(bad[0])
+        raise _error(
+            dataset.source,
+            f"the loss is {values[row]} for this row at the starting parameters: "
+            "a value outside the loss's domain",
+            line=dataset.lines[row],
+        )
+
+
+# -- the built-in dataset -------------------------------------------------------------------------
+
+
+def two_blobs(samples: int = BUILTIN_SAMPLES, seed: int = BUILTIN_SEED) -> str:
+    """The built-in dataset's CSV text, generated deterministically.
+
+    Two overlapping Gaussian classes with unit variance, centred at (−1, −0.5)
+    (y = 0) and (1, 0.5) (y = 1), `samples // 2` each, drawn with NumPy's
+    PCG64 generator from `seed` and written to 6 decimals. The classes
+    overlap, so unpenalised logistic regression has a finite optimum.
+    """
+    rng = np.random.default_rng(seed)
+    half = samples // 2
+    rows: list[tuple[float, float, int]] = []
+    for label, centre in ((0, (-1.0, -0.5)), (1, (1.0, 0.5))):
+        points = rng.standard_normal((half, 2)) + np.array(centre)
+        rows.extend((float(p[0]), float(p[1]), label) for p in points)
+    order = rng.permutation(len(rows))
+    lines = ["x1,x2,y", *(f"{rows[i][0]:.6f},{rows[i][1]:.6f},{rows[i][2]}" for i in order)]
+    return "\n".join(lines) + "\n"

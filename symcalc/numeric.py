@@ -1,0 +1,420 @@
+"""From a `Derivation` to numbers: stable rewrites of its expressions, compiled once into batch functions.
+
+The path is SymPy objects all the way: the loss and the engine's simplified
+gradients are written in independent names, rewritten into forms that stay
+finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z), log(1 + u) →
+log1p(u), exp(u) − 1 → expm1(u)), shared work is factored out once with
+`sympy.cse`, and the result is printed by a NumPy printer that writes σ and
+softplus without overflow. `lambdify` only ever sees SymPy objects built by our
+parser, never a string; `symcalc.codegen` prints the very same program to a file.
+`Program` is the seam for faster back ends (a matrix-vector product over the
+stacked inputs, fused kernels): they take the same stable expressions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.codegen.cfunctions import log1p
+from sympy.codegen.rewriting import ReplaceOptim, expm1_opt, optimize
+from sympy.printing.numpy import NumPyPrinter
+
+from symcalc.errors import SymcalcError
+from symcalc.functions import sigmoid, softplus
+from symcalc.model import Model
+from symcalc.steps import Derivation
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+# -- stable rewriting -------------------------------------------------------------------------
+
+
+def _is_sigmoid_term(term: sp.Expr, sign: int) -> bool:
+    """`term` is sign·σ(u)."""
+    if sign > 0:
+        return isinstance(term, sigmoid)
+    return term.is_Mul and len(term.args) == 2 and term.args[0] == -1 and isinstance(term.args[1], sigmoid)
+
+
+def _complement_query(expr: sp.Expr) -> bool:
+    """An Add holding 1 − σ(u) or σ(u) − 1 (possibly among other terms)."""
+    if not expr.is_Add:
+        return False
+    args = expr.args
+    return (sp.S.One in args and any(_is_sigmoid_term(t, -1) for t in args)) or (
+        sp.S.NegativeOne in args and any(_is_sigmoid_term(t, +1) for t in args)
+    )
+
+
+def _complement_value(expr: sp.Expr) -> sp.Expr:
+    """1 − σ(u) = σ(−u): no cancellation when σ(u) is close to 1."""
+    terms = list(expr.args)
+    if sp.S.One in terms:
+        minus = next(t for t in terms if _is_sigmoid_term(t, -1))
+        terms.remove(sp.S.One)
+        terms.remove(minus)
+        return sp.Add(sigmoid(-minus.args[1].args[0]), *terms)
+    plus = next(t for t in terms if _is_sigmoid_term(t, +1))
+    terms.remove(sp.S.NegativeOne)
+    terms.remove(plus)
+    return sp.Add(-sigmoid(-plus.args[0]), *terms)
+
+
+def _exp_term(base: sp.Expr) -> sp.Expr | None:
+    """u when `base` is 1 + exp(u), else None."""
+    if base.is_Add and len(base.args) == 2 and sp.S.One in base.args:
+        other = base.args[0] if base.args[1] == 1 else base.args[1]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
+
+
+def _required(expr: sp.Expr | None) -> sp.Expr:
+    assert expr is not None  # the query matched, so the value exists
+    return expr
+
+
+def _one_plus(arg: sp.Expr) -> sp.Expr | None:
+    """u when `arg` is 1 + u, else None."""
+    if arg.is_Add and sp.S.One in arg.args:
+        return arg - 1
+    return None
+
+
+def _rational_in_sigmoid(expr: sp.Expr) -> sp.Expr:
+    """Write exp(±u) beside σ(u) through s = σ(u) and cancel: the derivative of a hand-written σ.
+
+    exp(−u) = (1 − s)/s, exp(u) = s/(1 − s) and σ(−u) = 1 − s are exact, and the
+    rational function in s that results usually cancels to the short form
+    (x·s − t·x rather than s²·x·((1 − t)/(1 − s) − t/s)·exp(−u), whose exp overflows).
+    Kept only when it removes every exp(±u).
+    """
+    for atom in sorted(expr.atoms(sigmoid), key=sp.default_sort_key):
+        u = atom.args[0]
+        if not (expr.has(sp.exp(u)) or expr.has(sp.exp(-u))):
+            continue
+        s = sp.Dummy("s")
+        rational = expr.xreplace(
+            {sigmoid(u): s, sigmoid(-u): 1 - s, sp.exp(-u): (1 - s) / s, sp.exp(u): s / (1 - s)}
+        )
+        if rational.has(sp.exp(u), sp.exp(-u)):
+            continue
+        expr = sp.factor(sp.cancel(rational)).xreplace({s: sigmoid(u)})
+    return expr
+
+
+def _hand_sigmoid_query(expr: sp.Expr) -> bool:
+    return bool(expr.is_Pow and expr.exp.is_Integer and expr.exp < 0 and _exp_term(expr.base) is not None)
+
+
+def _hand_sigmoid_value(expr: sp.Expr) -> sp.Expr:
+    return sigmoid(-_required(_exp_term(expr.base))) ** (-expr.exp)
+
+
+#: Rewrites applied in this order to every expression before it is compiled.
+STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
+    # (1 + exp(−u))^−n written by hand is σ(u)^n, which the printer computes without overflow.
+    ReplaceOptim(_hand_sigmoid_query, _hand_sigmoid_value),
+    # 1 − σ(u) → σ(−u).
+    ReplaceOptim(_complement_query, _complement_value),
+    # log σ(u) = −softplus(−u): finite for every finite u.
+    ReplaceOptim(
+        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sigmoid),
+        lambda e: -softplus(-e.args[0].args[0]),
+    ),
+    # log(1 + exp(u)) = softplus(u).
+    ReplaceOptim(
+        lambda e: isinstance(e, sp.log) and _exp_term(e.args[0]) is not None,
+        lambda e: softplus(_exp_term(e.args[0])),
+    ),
+    # log(1 + u) → log1p(u), accurate for small u.
+    ReplaceOptim(
+        lambda e: isinstance(e, sp.log) and _one_plus(e.args[0]) is not None,
+        lambda e: log1p(_one_plus(e.args[0])),
+    ),
+    # exp(u) − 1 → expm1(u).
+    expm1_opt,
+)
+
+
+def stable(expr: sp.Expr) -> sp.Expr:
+    """`expr` rewritten into forms that stay finite and accurate in float64."""
+    expr = STABLE_REWRITES[0](expr)
+    if expr.has(sp.exp) and expr.has(sigmoid):  # once, on the whole expression: it needs to see all of it
+        expr = _rational_in_sigmoid(expr)
+    return optimize(expr, STABLE_REWRITES[1:])
+
+
+class StablePrinter(NumPyPrinter):
+    """NumPy code for our functions that never overflows: σ(u) = exp(−softplus(−u)), softplus = logaddexp."""
+
+    def _logaddexp0(self, arg: sp.Expr) -> str:
+        return f"{self._module_format('numpy.logaddexp')}(0, {self._print(arg)})"
+
+    def _print_softplus(self, expr: sp.Expr) -> str:
+        return self._logaddexp0(expr.args[0])
+
+    def _print_sigmoid(self, expr: sp.Expr) -> str:
+        # exp(−log(1 + e^(−u))): relative error a few ulp everywhere, 0 and 1 at the extremes.
+        return f"{self._module_format('numpy.exp')}(-{self._logaddexp0(-expr.args[0])})"
+
+    def _print_relu(self, expr: sp.Expr) -> str:
+        return f"{self._module_format('numpy.maximum')}({self._print(expr.args[0])}, 0)"
+
+    def _nested(self, function: str, args: Sequence[sp.Expr]) -> str:
+        # numpy.maximum pairwise: broadcasts scalars against arrays, imports nothing but numpy.
+        name = self._module_format(f"numpy.{function}")
+        text = self._print(args[-1])
+        for arg in reversed(args[:-1]):
+            text = f"{name}({self._print(arg)}, {text})"
+        return text
+
+    def _print_Max(self, expr: sp.Expr) -> str:
+        return self._nested("maximum", expr.args)
+
+    def _print_Min(self, expr: sp.Expr) -> str:
+        return self._nested("minimum", expr.args)
+
+
+def make_printer() -> StablePrinter:
+    return StablePrinter({"fully_qualified_modules": True, "inline": True})
+
+
+# -- the program: what is computed, as SymPy objects -----------------------------------------
+
+
+def code_symbol(sym: sp.Symbol) -> sp.Symbol:
+    """The variable that holds a declared name in generated code.
+
+    A trailing '_' is never part of a declared name, so `np_`, `data_`, `x0_`
+    cannot collide with numpy, the function's own arguments or cse temporaries.
+    """
+    return sp.Symbol(f"{sym.name}_", real=True)
+
+
+@dataclass(frozen=True)
+class Program:
+    """The per-sample loss and gradients in stable form, with their shared sub-expressions.
+
+    `arguments` are the code symbols of parameters, inputs, targets and constants,
+    in that order; `shared` are cse's (temporary, expression) pairs and `outputs`
+    the loss followed by one gradient per parameter, all per sample. `logit`
+    is u when the loss takes the log of a probability σ(u) (binary
+    cross-entropy), in code symbols: the model predicts class 1 where u ≥ 0.
+    """
+
+    model: Model
+    loss: sp.Expr
+    gradients: tuple[sp.Expr, ...]
+    shared: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    outputs: tuple[sp.Expr, ...]
+    logit: sp.Expr | None = None
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.model.parameters)
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.model.inputs)
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.model.targets)
+
+    @property
+    def constants(self) -> dict[str, float]:
+        return {s.name: v for s, v in self.model.constants}
+
+    @property
+    def arguments(self) -> tuple[sp.Symbol, ...]:
+        names = (*self.model.parameters, *self.model.inputs, *self.model.targets)
+        return tuple(code_symbol(s) for s in (*names, *(s for s, _ in self.model.constants)))
+
+
+def build_program(derivation: Derivation) -> Program:
+    """Compose the loss and the engine's simplified gradients, make them stable, and share their work."""
+    model = derivation.model
+    rename = {s: code_symbol(s) for s in model.independents}
+    loss = stable(model.composed[model.loss])
+    gradients = tuple(stable(model.expand(derivation.gradients[p])) for p in model.parameters)
+    outputs = [e.xreplace(rename) for e in (loss, *gradients)]
+    temporaries = sp.numbered_symbols("_t", real=True)
+    shared, reduced = sp.cse(outputs, symbols=temporaries)
+    logit = find_logit(model)
+    coded = logit.xreplace(rename) if logit is not None else None
+    return Program(model, loss, gradients, tuple(shared), tuple(reduced), coded)
+
+
+def find_logit(model: Model) -> sp.Expr | None:
+    """u in the first log(σ(u)) or log(1 − σ(u)) of the composed loss: the model's class-1 score."""
+    loss = STABLE_REWRITES[0](model.composed[model.loss])
+    for node in sp.preorder_traversal(loss):
+        if not isinstance(node, sp.log):
+            continue
+        arg = node.args[0]
+        if isinstance(arg, sigmoid):
+            return arg.args[0]
+        if arg.is_Add and sp.S.One in arg.args:
+            inner = [-t for t in arg.args if isinstance(-t, sigmoid)]
+            if inner:
+                return inner[0].args[0]
+    return None
+
+
+# -- compiled functions --------------------------------------------------------------------------
+
+
+class NumericError(SymcalcError):
+    """Parameters or data passed to the numeric functions do not fit the model."""
+
+
+@dataclass
+class NumericModel:
+    """Vectorised mean loss, mean gradients and update step of one model, compiled once.
+
+    `data` maps every input and target name to a 1-D array (or a number);
+    `params` maps every parameter name to a number; `constants` overrides the
+    file's `[constants]` defaults by name.
+    """
+
+    program: Program
+    _function: Callable[..., Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        program = self.program
+        self._function = sp.lambdify(
+            program.arguments,
+            list(program.outputs),
+            modules="numpy",
+            printer=make_printer(),
+            cse=lambda _exprs: (list(program.shared), list(program.outputs)),
+            docstring_limit=0,
+        )
+
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        return self.program.parameters
+
+    @cached_property
+    def constants(self) -> dict[str, float]:
+        return self.program.constants
+
+    def arguments(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> list[Any]:
+        """The positional arguments of the compiled function, checked by name."""
+        program = self.program
+        values: list[Any] = []
+        for name in program.parameters:
+            if name not in params:
+                raise NumericError(f"no value for parameter {name!r}")
+            values.append(float(params[name]))
+        for name in (*program.inputs, *program.targets):
+            if name not in data:
+                raise NumericError(f"no data for {name!r}")
+            values.append(np.asarray(data[name], dtype=np.float64))
+        merged = dict(self.constants)
+        for name, value in (constants or {}).items():
+            if name not in merged:
+                known = ", ".join(merged) or "none"
+                raise NumericError(f"{name!r} is not a constant of the model (constants: {known})")
+            merged[name] = float(value)
+        values.extend(merged.values())
+        return values
+
+    def evaluate(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> tuple[float, dict[str, float]]:
+        """Mean loss and mean gradient of every parameter over the batch, from one call."""
+        with np.errstate(all="ignore"):  # non-finite values are the caller's to check, not warnings
+            outputs = self._function(*self.arguments(params, data, constants))
+            means = [float(np.mean(v)) for v in outputs]
+        return means[0], dict(zip(self.parameters, means[1:], strict=True))
+
+    @cached_property
+    def _logit(self) -> Callable[..., Any] | None:
+        if self.program.logit is None:
+            return None
+        return sp.lambdify(
+            self.program.arguments, self.program.logit, modules="numpy", printer=make_printer()
+        )
+
+    def logit(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> Array | None:
+        """The score u of a = σ(u) per sample when the loss is binary cross-entropy; class 1 where u ≥ 0."""
+        if self._logit is None:
+            return None
+        with np.errstate(all="ignore"):
+            return np.asarray(self._logit(*self.arguments(params, data, constants)), dtype=np.float64)
+
+    def accuracy(self, params: Mapping[str, float], data: Mapping[str, Any]) -> float | None:
+        """The share of samples whose class (u ≥ 0 → 1) matches the first target, for binary models."""
+        scores = self.logit(params, data)
+        if scores is None or not self.program.targets:
+            return None
+        labels = np.asarray(data[self.program.targets[0]], dtype=np.float64)
+        predicted = np.broadcast_to(scores >= 0, labels.shape)
+        return float(np.mean(predicted == (labels == 1)))
+
+    def start(self, seed: int = 0, scale: float = 0.01) -> dict[str, float]:
+        """Starting parameters: small normal values drawn from `seed`, so hidden units are not all alike."""
+        rng = np.random.default_rng(seed)
+        return {name: float(scale * rng.standard_normal()) for name in self.parameters}
+
+    def per_sample_loss(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> Array:
+        with np.errstate(all="ignore"):
+            outputs = self._function(*self.arguments(params, data, constants))
+        return np.asarray(outputs[0], dtype=np.float64)
+
+    def loss(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> float:
+        return self.evaluate(params, data, constants)[0]
+
+    def gradient(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> dict[str, float]:
+        return self.evaluate(params, data, constants)[1]
+
+    def step(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        learning_rate: float,
+        constants: Mapping[str, float] | None = None,
+    ) -> dict[str, float]:
+        """One gradient-descent update: p := p − learning_rate · mean ∂L/∂p."""
+        grads = self.gradient(params, data, constants)
+        return {p: float(params[p]) - learning_rate * g for p, g in grads.items()}
+
+
+def compile_model(derivation: Derivation) -> NumericModel:
+    """The numeric functions of a derivation (a `Program` built and compiled)."""
+    return NumericModel(build_program(derivation))

@@ -1,0 +1,200 @@
+"""What `symcalc train` shows: a live progress bar, the final table, the --json dict and the --plot figure.
+
+Nothing here trains: it lays out `Epoch` records that `symcalc.descent` made.
+matplotlib is imported only when a plot is asked for, with the Agg backend.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from symcalc.descent import Epoch, Stop
+from symcalc.errors import SymcalcError
+from symcalc.output import write_atomic
+
+
+class PlotError(SymcalcError):
+    """A plot was asked for and cannot be drawn."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The end of a training run, as reported: the last record, accuracy where the target is binary."""
+
+    final: Epoch
+    accuracy: float | None
+    samples: int
+    source: str
+
+
+def _number(value: float) -> float | None:
+    """JSON has no inf or nan: those are null."""
+    return value if math.isfinite(value) else None
+
+
+def summary_dict(summary: Summary) -> dict[str, Any]:
+    """The --json output: parameters, loss, epochs, converged, and why it stopped."""
+    final = summary.final
+    return {
+        "parameters": {name: _number(value) for name, value in final.parameters.items()},
+        "loss": _number(final.loss),
+        "epochs": final.epoch,
+        "converged": final.converged,
+        "stopped": final.stop.value if final.stop else None,
+        "message": final.message,
+        "accuracy": summary.accuracy,
+        "gradient_norm": _number(final.gradient_norm),
+        "seconds": round(final.elapsed, 6),
+        "samples": summary.samples,
+        "data": summary.source,
+    }
+
+
+def summary_table(summary: Summary) -> Table:
+    """Parameters, final loss, accuracy, epochs run and time taken."""
+    final = summary.final
+    table = Table(title="Training result", show_header=True, header_style="bold")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for name, value in final.parameters.items():
+        table.add_row(name, f"{value:.6g}")
+    table.add_section()
+    table.add_row("final loss", f"{final.loss:.6g}")
+    if summary.accuracy is not None:
+        table.add_row("accuracy", f"{summary.accuracy:.1%}")
+    table.add_row("gradient norm", f"{final.gradient_norm:.3g}")
+    table.add_row("epochs run", str(final.epoch))
+    table.add_row("time taken", f"{final.elapsed:.3f} s")
+    table.add_row("data", Text(f"{summary.samples} samples from {summary.source}"))  # a path: never markup
+    return table
+
+
+def print_summary(console: Console, summary: Summary) -> None:
+    console.print(summary_table(summary))
+    style = "green" if summary.final.stop in (Stop.CONVERGED, Stop.EPOCHS) else "yellow"
+    console.print(summary.final.message, style=style, highlight=False, soft_wrap=True, markup=False)
+
+
+class ProgressUpdate(Protocol):
+    def __call__(self, record: Epoch) -> None: ...
+
+
+@contextmanager
+def progress_bar(console: Console, epochs: int) -> Iterator[ProgressUpdate]:
+    """A rich progress bar over the epochs with the live loss; silent when `console` is not a terminal."""
+    progress = Progress(
+        TextColumn("training"),
+        BarColumn(),
+        TextColumn("epoch {task.completed:>6.0f}/{task.total:.0f}"),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=False,
+    )
+    task = progress.add_task("train", total=max(epochs, 1), loss="…")
+
+    def update(record: Epoch) -> None:
+        # When descent stops early, the bar ends full at the epoch it stopped.
+        total = record.epoch if record.stop is not None and record.epoch > 0 else None
+        progress.update(task, completed=record.epoch, total=total, loss=f"{record.loss:.6g}")
+
+    with progress:
+        yield update
+
+
+# -- the plot ---------------------------------------------------------------------------------------
+
+
+class Scores(Protocol):
+    """u(params, data) per sample, the class-1 score of a binary model (None when it has none)."""
+
+    def __call__(
+        self, params: Mapping[str, float], data: Mapping[str, Any]
+    ) -> np.ndarray[Any, Any] | None: ...
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+    except ImportError:
+        raise PlotError(
+            "--plot needs matplotlib, which is not installed", fix="pip install 'symcalc[plot]'"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def check_plotting() -> None:
+    """Fail before training, not after, when --plot cannot work."""
+    _pyplot()
+
+
+def plot(
+    path: str | Path,
+    final: Epoch,
+    columns: Mapping[str, np.ndarray[Any, Any]],
+    inputs: tuple[str, ...],
+    target: str | None,
+    scores: Scores,
+) -> Path:
+    """The loss curve, and for two inputs the data with the decision boundary u = 0, as a PNG."""
+    plt = _pyplot()
+    boundary = len(inputs) == 2 and target is not None and scores(final.parameters, columns) is not None
+    figure, axes = plt.subplots(1, 2 if boundary else 1, figsize=(11 if boundary else 6, 4.5), squeeze=False)
+    curve = axes[0][0]
+    history = final.history or (final.loss,)
+    curve.plot(range(len(history)), history, color="tab:blue")
+    curve.set_xlabel("epoch")
+    curve.set_ylabel("mean loss")
+    curve.set_title("Loss")
+    curve.grid(alpha=0.3)
+    if boundary and target is not None:
+        _boundary(axes[0][1], final, columns, inputs, target, scores)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return write_atomic(path, buffer.getvalue())
+
+
+def _boundary(
+    ax: Any,
+    final: Epoch,
+    columns: Mapping[str, np.ndarray[Any, Any]],
+    inputs: tuple[str, ...],
+    target: str,
+    scores: Scores,
+) -> None:
+    first, second = (columns[name] for name in inputs)
+    labels = columns[target]
+    for value, colour in ((0.0, "tab:red"), (1.0, "tab:blue")):
+        chosen = labels == value
+        ax.scatter(first[chosen], second[chosen], s=14, c=colour, alpha=0.7, label=f"{target} = {value:g}")
+    pad = 0.05
+    xs = np.linspace(first.min() - pad * np.ptp(first), first.max() + pad * np.ptp(first), 200)
+    ys = np.linspace(second.min() - pad * np.ptp(second), second.max() + pad * np.ptp(second), 200)
+    gx, gy = np.meshgrid(xs, ys)
+    grid = {inputs[0]: gx.ravel(), inputs[1]: gy.ravel(), target: np.zeros(gx.size)}
+    u = scores(final.parameters, grid)
+    if u is not None and np.ptp(u) > 0:
+        ax.contour(gx, gy, np.broadcast_to(u, (gx.size,)).reshape(gx.shape), levels=[0.0], colors="black")
+        ax.plot([], [], color="black", label="decision boundary")
+    ax.set_xlabel(inputs[0])
+    ax.set_ylabel(inputs[1])
+    ax.set_title("Data and learned boundary")
+    ax.legend(loc="best", fontsize="small")

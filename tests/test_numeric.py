@@ -1,0 +1,234 @@
+"""Numeric functions: stable rewrites against mpmath, gradients against finite differences and SymPy."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+
+import symcalc
+from symcalc.functions import sigmoid, softplus, to_elementary
+from symcalc.numeric import NumericError, NumericModel, build_program, compile_model, stable
+from tests.oracle import composed_gradient
+
+EXTREME_Z = (30.0, -30.0, 800.0, -800.0, 1e4, -1e4)
+
+
+@pytest.fixture(scope="module")
+def seed_numeric(seed: symcalc.Derivation) -> NumericModel:
+    return compile_model(seed)
+
+
+def _mp_sigmoid(z: mpmath.mpf) -> mpmath.mpf:
+    return 1 / (1 + mpmath.exp(-z))
+
+
+def _close(ours: float, exact: mpmath.mpf, rel: float, abs_: float) -> bool:
+    return math.isfinite(ours) and abs(mpmath.mpf(ours) - exact) <= rel * abs(exact) + abs_
+
+
+@pytest.mark.parametrize("z", EXTREME_Z)
+@pytest.mark.parametrize("y", [0.0, 1.0])
+def test_seed_loss_and_gradients_match_mpmath_at_extreme_z(
+    seed_numeric: NumericModel, z: float, y: float
+) -> None:
+    # One sample with z = w1*x1 + w2*x2 + b chosen through x1; x2 = 1 so every gradient is non-trivial.
+    params = {"w1": 1.0, "w2": 0.5, "b": -0.5}
+    data = {"x1": np.array([z]), "x2": np.array([1.0]), "y": np.array([y])}
+    loss, grads = seed_numeric.evaluate(params, data)
+    with mpmath.workdps(5000):  # 1 − σ(1e4) ≈ 10^−4343 must not round to 0
+        zm = mpmath.mpf(z)
+        a = _mp_sigmoid(zm)
+        exact_loss = -(y * mpmath.log(a) + (1 - y) * mpmath.log(1 - a))
+        residual = a - y
+        exact = {"w1": residual * zm, "w2": residual, "b": residual}
+        # The loss is relatively accurate everywhere (softplus); a − y loses the
+        # digits of σ(z) near 1 below one ulp of 1, so gradients are held to an absolute
+        # error of a few ulp times the input's size.
+        assert _close(loss, exact_loss, 1e-13, 1e-300), (loss, exact_loss)
+        for name, value in exact.items():
+            scale = abs(z) if name == "w1" else 1.0
+            assert _close(grads[name], value, 1e-13, 4e-16 * scale), (name, grads[name], value)
+
+
+HAND_WRITTEN = """
+inputs = ["x"]
+targets = ["t"]
+parameters = ["w"]
+[definitions]
+p = "1/(1 + exp(-w*x))"
+L = "-t*log(p) - (1 - t)*log(1 - p)"
+"""
+
+
+@pytest.mark.parametrize("t", [0.0, 1.0])
+def test_hand_written_sigmoid_is_stable_too(t: float, write_toml: Callable[[str], Path]) -> None:
+    """The rewrites are not about the seed's names: a sigmoid typed out by hand gets them as well."""
+    numeric = compile_model(symcalc.derive(symcalc.load(str(write_toml(HAND_WRITTEN)))))
+    for z in EXTREME_Z:
+        loss, grads = numeric.evaluate({"w": 1.0}, {"x": np.array([z]), "t": np.array([t])})
+        with mpmath.workdps(5000):
+            p = _mp_sigmoid(mpmath.mpf(z))
+            assert _close(loss, -(t * mpmath.log(p) + (1 - t) * mpmath.log(1 - p)), 1e-13, 1e-300)
+            assert _close(grads["w"], (p - t) * z, 1e-13, 4e-16 * abs(z))
+
+
+def test_naive_lambdify_fails_at_the_same_points(seed_model: symcalc.Model) -> None:
+    """The points above are where the obvious code breaks: otherwise the test above proves nothing."""
+    x1, x2, y = seed_model.inputs + seed_model.targets
+    w1, w2, b = seed_model.parameters
+    naive = sp.lambdify((w1, w2, b, x1, x2, y), to_elementary(seed_model.composed[seed_model.loss]), "numpy")
+    with np.errstate(all="ignore"):
+        values = [
+            naive(1.0, 0.0, 0.0, np.array([z]), np.array([0.0]), np.array([y]))
+            for z in EXTREME_Z
+            for y in (0, 1)
+        ]
+    assert sum(not np.all(np.isfinite(v)) for v in values) >= 4
+
+
+def test_rewrites() -> None:
+    u = sp.Symbol("u", real=True)
+    assert stable(sp.log(sigmoid(u))) == -softplus(-u)
+    assert stable(sp.log(1 - sigmoid(u))) == -softplus(u)
+    assert stable(1 - sigmoid(u)) == sigmoid(-u)
+    assert stable(sp.log(1 + sp.exp(u))) == softplus(u)
+    assert stable(1 / (1 + sp.exp(-u))) == sigmoid(u)
+    assert stable(sp.log(1 + u**2)) == log1p(u**2)
+    assert stable(sp.exp(u) - 1) == expm1(u)
+    # The derivative of a hand-written σ, exp(−u)/(1 + exp(−u))², is σ(u)·σ(−u): no exp left to overflow.
+    derivative = sp.diff(1 / (1 + sp.exp(-u)), u)
+    assert not stable(derivative).has(sp.exp)
+    assert sp.simplify(to_elementary(stable(derivative)) - derivative) == 0
+
+
+@pytest.mark.parametrize(
+    "expr_text",
+    [
+        "log(sigmoid(u))",
+        "log(1 - sigmoid(u))",
+        "3*log(1 - sigmoid(2*u)) + sigmoid(u) - 1",
+        "log(1 + exp(u)) * log(1 + u**2)",
+        "1/(1 + exp(-u)) + exp(u) - 1",
+        "u*exp(-u)/(1 + exp(-u))**2 + sigmoid(u)",
+    ],
+)
+def test_rewrites_keep_the_value(expr_text: str) -> None:
+    u = sp.Symbol("u", real=True)
+    expr = sp.sympify(expr_text, locals={"sigmoid": sigmoid, "u": u})  # test-only text, written here
+    rewritten = stable(expr)
+    assert rewritten != expr
+    for point in (sp.Integer(-3), sp.Rational(-1, 10), sp.Rational(7, 10), sp.Integer(5)):
+        left = to_elementary(expr.subs(u, point)).rewrite(sp.log).evalf(40)
+        right = to_elementary(rewritten.subs(u, point)).rewrite(sp.log).evalf(40)
+        assert abs(complex(left) - complex(right)) < 1e-30
+
+
+def test_gradients_come_from_the_simplified_results(seed: symcalc.Derivation) -> None:
+    program = build_program(seed)
+    model = seed.model
+    w1 = model.symbols["w1"]
+    # Exactly the engine's x1*(a - y) with a = σ(z) put in: no exp or log left in a gradient.
+    assert program.gradients[0] == stable(model.expand(seed.gradient(w1)))
+    assert all(not g.has(sp.exp, sp.log) for g in program.gradients)
+    # z is computed once for the batch and shared by the loss and every gradient.
+    z_code = model.composed[model.symbols["z"]].xreplace(
+        {s: sp.Symbol(f"{s}_", real=True) for s in model.independents}
+    )
+    assert [sym for sym, expr in program.shared if expr == z_code]
+
+
+def _central_differences(
+    f: Callable[[dict[str, float]], float], params: dict[str, float], h: float = 1e-5
+) -> dict[str, float]:
+    result = {}
+    for name in params:
+        up, down = dict(params), dict(params)
+        up[name] += h
+        down[name] -= h
+        result[name] = (f(up) - f(down)) / (2 * h)
+    return result
+
+
+TWO_LAYER = """
+inputs = ["x1", "x2"]
+targets = ["y"]
+parameters = ["u1", "u2", "c", "v", "d"]
+[definitions]
+h = "tanh(u1*x1 + u2*x2 + c)"
+z = "v*h + d"
+a = "1/(1 + exp(-z))"
+L = "-(y*log(a) + (1 - y)*log(1 - a))"
+"""
+
+SOFTPLUS_RIDGE = """
+inputs = ["x"]
+targets = ["y"]
+parameters = ["w", "b"]
+[constants]
+lam = 0.25
+[definitions]
+z = "w*x + b"
+L = "softplus(z) - y*z + lam*w^2"
+"""
+
+
+@pytest.mark.parametrize("text", [TWO_LAYER, SOFTPLUS_RIDGE], ids=["two-layer", "softplus-ridge"])
+def test_other_models_gradient_matches_differences_and_sympy(
+    text: str, write_toml: Callable[[str], Path]
+) -> None:
+    model = symcalc.load(str(write_toml(text)))
+    derivation = symcalc.derive(model)
+    numeric = compile_model(derivation)
+    rng = np.random.default_rng(1)
+    n = 50
+    data = {s.name: rng.normal(size=n) for s in model.inputs}
+    data.update({s.name: rng.integers(0, 2, size=n).astype(float) for s in model.targets})
+    args = (*model.parameters, *model.inputs, *model.targets, *(c for c, _ in model.constants))
+    constants = tuple(v for _, v in model.constants)
+    oracles = {p.name: sp.lambdify(args, composed_gradient(model, p), "mpmath") for p in model.parameters}
+    rows = list(zip(*(data[s.name] for s in (*model.inputs, *model.targets)), strict=True))
+    for _ in range(3):
+        params = {p: float(rng.normal()) for p in numeric.parameters}
+        grads = numeric.gradient(params, data)
+        differences = _central_differences(lambda p: numeric.loss(p, data), params)
+        for name in params:
+            assert grads[name] == pytest.approx(differences[name], rel=1e-6, abs=1e-8)
+        # And SymPy's own diff of the fully composed loss, averaged over the samples (in mpmath).
+        for p, value in numeric.gradient(params, data).items():
+            exact = [oracles[p](*params.values(), *row, *constants) for row in rows]
+            assert value == pytest.approx(float(np.mean(exact)), rel=1e-10, abs=1e-14)
+
+
+def test_constants_default_and_override(write_toml: Callable[[str], Path]) -> None:
+    numeric = compile_model(symcalc.derive(symcalc.load(str(write_toml(SOFTPLUS_RIDGE)))))
+    assert numeric.constants == {"lam": 0.25}
+    data = {"x": np.array([0.5, -1.0]), "y": np.array([1.0, 0.0])}
+    params = {"w": 2.0, "b": 0.0}
+    default = numeric.gradient(params, data)["w"]
+    heavier = numeric.gradient(params, data, constants={"lam": 1.25})["w"]
+    assert heavier - default == pytest.approx(2 * (1.25 - 0.25) * params["w"])  # d(lam*w²)/dw = 2*lam*w
+    with pytest.raises(NumericError, match="'mu' is not a constant"):
+        numeric.gradient(params, data, constants={"mu": 1.0})
+
+
+def test_missing_names_are_reported(seed_numeric: NumericModel) -> None:
+    with pytest.raises(NumericError, match="parameter 'b'"):
+        seed_numeric.loss({"w1": 0, "w2": 0}, {"x1": [1.0], "x2": [1.0], "y": [1.0]})
+    with pytest.raises(NumericError, match="data for 'y'"):
+        seed_numeric.loss({"w1": 0, "w2": 0, "b": 0}, {"x1": [1.0], "x2": [1.0]})
+
+
+def test_step_moves_against_the_gradient(seed_numeric: NumericModel) -> None:
+    params = {"w1": 0.3, "w2": -0.2, "b": 0.1}
+    data = {"x1": np.array([1.0, -2.0]), "x2": np.array([0.5, 0.5]), "y": np.array([1.0, 0.0])}
+    grads = seed_numeric.gradient(params, data)
+    stepped = seed_numeric.step(params, data, 0.1)
+    assert stepped == {p: pytest.approx(params[p] - 0.1 * grads[p]) for p in params}
+    assert seed_numeric.loss(stepped, data) < seed_numeric.loss(params, data)
