@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import sympy as sp
 
+from symcalc.insights import find_insights
 from symcalc.model import Model
 from symcalc.notation import Partial, Sum, product, total
 from symcalc.simplify import in_terms_of_outputs, reduce_with, tidy
@@ -62,6 +63,7 @@ class _Backprop:
             updates=updates,
             adjoints=dict(self.adjoints),
             local_derivatives=dict(self.locals),
+            insights=find_insights(self.model, gradients, self.adjoints, self.locals),
         )
 
     def differentiate(self, node: sp.Symbol) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
+from symcalc.insights import Insight
 from symcalc.model import Model
 from symcalc.notation import Partial, total
 
@@ -120,6 +121,7 @@ class Derivation:
     updates: tuple[Update, ...]
     adjoints: dict[sp.Symbol, sp.Expr]
     local_derivatives: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr]
+    insights: tuple[Insight, ...] = ()
 
     @property
     def title(self) -> str:

@@ -16,6 +16,7 @@ from rich.text import Text
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
+from symcalc.notation import Partial
 from symcalc.steps import Derivation, Equation, Step
 
 PANEL_PADDING = 4  # a panel's border and padding take this many columns
@@ -62,6 +63,8 @@ def render_derivation(derivation: Derivation, width: int = 100) -> Iterator[Rend
     for step in derivation.steps:
         yield _step_panel(derivation, step, total, inner)
     yield _updates_panel(derivation, inner)
+    if derivation.insights:
+        yield _insights_panel(derivation)
     yield _summary_table(derivation)
 
 
@@ -109,6 +112,9 @@ def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> P
         body.append(Text(""))
         body.append(Text(pretty_chain(equation_parts(equation), width=width)))
         names += [equation.of, equation.wrt]
+    using = sorted({text for equation in step.equations for text in equation.using})
+    if using:
+        body += [Text(""), Text("using the file's assumption " + "; ".join(using), style="italic dim")]
     notes = _notes(derivation, names)
     if notes.row_count:
         body += [Text(""), notes]
@@ -129,6 +135,20 @@ def _updates_panel(derivation: Derivation, width: int) -> Panel:
         body.append(Text(pretty_chain([update.parameter, update.rule], joiner=" := ", width=width)))
     title = Text("Gradient descent", style="bold green")
     return Panel(Group(*body), title=title, title_align="left", border_style="green")
+
+
+def inline(expr: sp.Basic) -> str:
+    """One line of unicode maths for use inside a sentence: ∂a/∂z, a⋅(1 - a), ½ as 1/2."""
+    if isinstance(expr, Partial):
+        return _inline_partial(expr.of, expr.wrt)
+    text = pretty(expr)
+    return text if "\n" not in text else str(expr)
+
+
+def _insights_panel(derivation: Derivation) -> Panel:
+    body = [Text.assemble(("• ", "yellow"), insight.format(inline)) for insight in derivation.insights]
+    title = Text("Key insights", style="bold yellow")
+    return Panel(Group(*body), title=title, title_align="left", border_style="yellow")
 
 
 def _summary_table(derivation: Derivation) -> Table:

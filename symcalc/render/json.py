@@ -16,6 +16,7 @@ def _text(expr: sp.Basic | None) -> str | None:
 def equation_dict(equation: Equation) -> dict[str, Any]:
     return {
         "lhs": equation.name,
+        "using": list(equation.using),
         "chain": _text(equation.chain),
         "unsimplified": _text(equation.unsimplified),
         "result": _text(equation.result),
@@ -42,4 +43,8 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
         ],
         "gradients": {p.name: str(g) for p, g in derivation.gradients.items()},
         "updates": {u.parameter.name: str(u.rule) for u in derivation.updates},
+        "insights": [
+            {"kind": i.kind, "text": i.text, "expressions": [str(e) for e in i.expressions]}
+            for i in derivation.insights
+        ],
     }

@@ -245,7 +245,36 @@ def outline(derivation: Derivation, printer: SymcalcLatexPrinter | None = None) 
     for step in derivation.steps:
         blocks += _step_section(derivation, step, p, names)
     blocks += _updates_section(derivation, p)
+    blocks += _insights_section(derivation, p)
     return blocks
+
+
+_SLOT = re.compile(r"\{(\d+)\}")
+
+
+def _insights_section(derivation: Derivation, p: SymcalcLatexPrinter) -> list[Block]:
+    """The checked "Key insights": each template's slots set as maths."""
+    if not derivation.insights:
+        return []
+    items = []
+    for insight in derivation.insights:
+        parts: list[Inline] = []
+        start = 0
+        for match in _SLOT.finditer(insight.template):
+            if match.start() > start:
+                parts.append(Text(insight.template[start : match.start()]))
+            parts.append(Math(p._print(insight.expressions[int(match.group(1))])))
+            start = match.end()
+        if start < len(insight.template):
+            parts.append(Text(insight.template[start:]))
+        items.append(tuple(parts))
+    return [Heading(1, (Text("Key insights"),)), Items(tuple(items))]
+
+
+def _equation_tex(text: str, derivation: Derivation, p: SymcalcLatexPrinter) -> str:
+    """An assumption "y1 + y2 + y3 = 1" typeset from the model's parsed form (lhs − rhs = 0)."""
+    expr = dict(derivation.model.assumptions)[text]
+    return f"{p._print(expr)} = 0"
 
 
 def _alike(names: dict[str, str]) -> list[Block]:
@@ -333,6 +362,17 @@ def _step_section(
             Paragraph((Text("Definition: "), Math(f"{p._print(step.node)} = {p._print(definition)}")))
         )
     blocks.append(Display(tuple(p._print(eq) for eq in step.equations)))
+    using = sorted({text for eq in step.equations for text in eq.using})
+    if using:
+        blocks.append(
+            Paragraph(
+                (
+                    Text("The simplification uses the file's assumption "),
+                    *_join_math([_equation_tex(text, derivation, p) for text in using]),
+                    Text("."),
+                )
+            )
+        )
     notes = _notes(derivation, _names_in(derivation, step.equations), p)
     if notes:
         blocks += [Paragraph((Text("where"),)), Items(notes)]

@@ -1,0 +1,241 @@
+"""Key insights: observations about a derivation, like the seed page's, each computed and checked.
+
+Every finder proposes statements from the derivation's results and keeps only
+those whose check passes, so nothing untrue is ever printed. An insight is a
+sentence template with ``{0}``, ``{1}`` … slots for expressions; each renderer
+typesets the expressions its own way (unicode, LaTeX, str).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symcalc.functions import sigmoid, to_elementary
+from symcalc.model import Model
+from symcalc.notation import Partial
+
+# The output's range for the activations whose local derivative depends only on the output.
+_RANGES: dict[type, tuple[sp.Expr, sp.Expr]] = {
+    sigmoid: (sp.S.Zero, sp.S.One),
+    sp.tanh: (sp.S.NegativeOne, sp.S.One),
+    sp.exp: (sp.S.Zero, sp.oo),
+}
+
+
+@dataclass(frozen=True)
+class Insight:
+    """One checked observation: `template` with ``{i}`` standing for ``expressions[i]``."""
+
+    kind: str
+    template: str
+    expressions: tuple[sp.Expr, ...]
+
+    def format(self, show: Callable[[sp.Expr], str]) -> str:
+        return self.template.format(*(show(e) for e in self.expressions))
+
+    @property
+    def text(self) -> str:
+        return self.format(str)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What the finders read: the model and the derivation's results (kept free of steps.py)."""
+
+    model: Model
+    gradients: dict[sp.Symbol, sp.Expr]
+    adjoints: dict[sp.Symbol, sp.Expr]
+    local_derivatives: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr]
+
+
+def find_insights(
+    model: Model,
+    gradients: dict[sp.Symbol, sp.Expr],
+    adjoints: dict[sp.Symbol, sp.Expr],
+    local_derivatives: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr],
+) -> tuple[Insight, ...]:
+    """Every insight that holds for these results, in a fixed order."""
+    facts = _Facts(model, gradients, adjoints, local_derivatives)
+    found: list[Insight] = []
+    for finder in (_shared_factor, _output_only, _sign_rule, _canonical_link):
+        found.extend(finder(facts))
+    return tuple(found)
+
+
+def _is_zero(expr: sp.Expr) -> bool:
+    return sp.expand(expr) == 0 or sp.cancel(expr) == 0
+
+
+def _factors(expr: sp.Expr) -> set[sp.Expr]:
+    return {f for f in sp.Mul.make_args(sp.factor_terms(expr)) if not f.is_number}
+
+
+def _shared_factor(facts: _Facts) -> Iterator[Insight]:
+    """All gradients share a factor; each is that factor times its input, or the factor alone."""
+    gradients = {p: g for p, g in facts.gradients.items() if g != 0}
+    if len(gradients) < 2:
+        return
+    common = set.intersection(*(_factors(g) for g in gradients.values()))
+    if not common:
+        return
+    shared = sp.Mul(*sorted(common, key=sp.default_sort_key))
+    quotients = {p: sp.cancel(g / shared) for p, g in gradients.items()}
+    # The check: each gradient is exactly the shared factor times a quotient free of division by it.
+    if not all(
+        _is_zero(q * shared - gradients[p]) and not (sp.denom(q).free_symbols & shared.free_symbols)
+        for p, q in quotients.items()
+    ):
+        return
+    yield Insight("shared-factor", "All the gradients share the factor {0}.", (shared,))
+    loss = facts.model.loss
+    # Weights whose gradient is the shared factor times the one name they multiply.
+    scaled = [
+        (p, q)
+        for p, q in quotients.items()
+        if isinstance(q, sp.Symbol)
+        and all(facts.local_derivatives.get((c, p)) == q for c in _users(facts, p))
+    ]
+    if scaled:
+        expressions: list[sp.Expr] = [shared]
+        pairs = []
+        for p, q in scaled:
+            pairs.append(f"{{{len(expressions)}}} by {{{len(expressions) + 1}}}")
+            expressions += [Partial(loss, p), q]
+        every = len(scaled) + sum(q == 1 for q in quotients.values()) == len(quotients)
+        subject = "The weight gradients are" if every else "These weight gradients are"
+        yield Insight(
+            "scaled-by-input",
+            subject + " {0} scaled by the input the weight multiplies: " + ", ".join(pairs) + ".",
+            tuple(expressions),
+        )
+    for p, q in quotients.items():
+        if q == 1:
+            yield Insight(
+                "unscaled",
+                "The gradient {1} is {0} itself, unscaled: {2} is a bias.",
+                (shared, Partial(loss, p), p),
+            )
+
+
+def _users(facts: _Facts, name: sp.Symbol) -> list[sp.Symbol]:
+    return [node for (node, parent) in facts.local_derivatives if parent == name]
+
+
+def _output_only(facts: _Facts) -> Iterator[Insight]:
+    """A local derivative written through the node's own output only (σ′ = a(1 − a)); where it peaks."""
+    model = facts.model
+    for (node, parent), local in facts.local_derivatives.items():
+        definition = model.definition_map[node]
+        if local.free_symbols != {node} or parent not in definition.free_symbols:
+            continue
+        raw = sp.diff(definition, parent)
+        if not _is_zero(to_elementary(local.xreplace({node: definition}) - raw)):
+            continue  # the check: substituting the definition back gives the raw derivative
+        partial = Partial(node, parent)
+        yield Insight(
+            "output-only",
+            "{0} = {1} depends only on the output {2}, not on {3}.",
+            (partial, local, node, parent),
+        )
+        peak = _peak(local, node, definition, parent)
+        if peak is not None:
+            at_output, at_input, value = peak
+            yield Insight(
+                "maximum",
+                "{0} is largest, {1}, at {2} = {3}, that is {4} = {5}.",
+                (partial, value, node, at_output, parent, at_input),
+            )
+
+
+def _peak(
+    local: sp.Expr, node: sp.Symbol, definition: sp.Expr, parent: sp.Symbol
+) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
+    """The maximum of `local` over the output's range, and the input where it happens, if checked."""
+    if definition.func not in _RANGES or definition.args != (parent,) or not local.is_polynomial(node):
+        return None
+    low, high = _RANGES[definition.func]
+    critical = [c for c in sp.solve(sp.diff(local, node), node) if c.is_real and low < c < high]
+    if len(critical) != 1:
+        return None
+    (top,) = critical
+    if not sp.diff(local, node, 2).subs(node, top).is_negative:
+        return None
+    inputs = sp.solve(to_elementary(definition) - top, parent)
+    real_inputs = [x for x in inputs if x.is_real]
+    if len(real_inputs) != 1:
+        return None
+    value = local.subs(node, top)
+    # The check: no sampled output in the open range gives a larger value.
+    finite_high = high if high.is_finite else top + 10
+    samples = [low + (finite_high - low) * sp.Rational(k, 64) for k in range(1, 64)]
+    if any(local.subs(node, s) > value for s in samples):
+        return None
+    return top, real_inputs[0], value
+
+
+def _difference_pairs(facts: _Facts) -> Iterator[tuple[sp.Symbol, sp.Symbol, sp.Symbol]]:
+    """(node, output, target) where ∂L/∂node is exactly output − target."""
+    model = facts.model
+    outputs = [s for s, _ in model.definitions]
+    for node, adjoint in facts.adjoints.items():
+        for target in model.targets:
+            for output in outputs:
+                candidate = output != node and adjoint.free_symbols == {output, target}
+                if candidate and _is_zero(adjoint - (output - target)):
+                    yield node, output, target
+
+
+def _sign_rule(facts: _Facts) -> Iterator[Insight]:
+    """When ∂L/∂z = a − y: a > y makes it positive, so gradient descent lowers z."""
+    for node, output, target in _difference_pairs(facts):
+        partial = Partial(facts.model.loss, node)
+        yield Insight(
+            "sign-rule",
+            "When {1} > {2}, {0} is positive and gradient descent lowers {3}; "
+            "when {1} < {2} it is negative and raises {3}.",
+            (partial, output, target, node),
+        )
+
+
+_LINKS = {
+    "sigmoid": "a sigmoid output with cross-entropy",
+    "identity": "an identity output with squared error",
+    "exp": "an exponential output (log link) with the Poisson loss",
+    "softmax": "a softmax output with cross-entropy",
+}
+
+
+def _canonical_link(facts: _Facts) -> Iterator[Insight]:
+    """Name the output/loss pair when ∂L/∂z = a − y: the canonical link."""
+    for node, output, target in _difference_pairs(facts):
+        kind = _activation(facts.model.definition_map[output], node)
+        if kind is None:
+            continue
+        partial = Partial(facts.model.loss, node)
+        yield Insight(
+            "canonical-link",
+            f"{{0}} = {{1}}: {_LINKS[kind]} is a canonical-link pair, "
+            "whose gradient is prediction minus target.",
+            (partial, output - target),
+        )
+
+
+def _activation(definition: sp.Expr, node: sp.Symbol) -> str | None:
+    if definition == node:
+        return "identity"
+    if definition == sigmoid(node):
+        return "sigmoid"
+    if definition == sp.exp(node):
+        return "exp"
+    numerator, denominator = sp.fraction(definition)
+    if (
+        numerator == sp.exp(node)
+        and isinstance(denominator, sp.Add)
+        and numerator in denominator.args
+        and all(isinstance(t, sp.exp) for t in denominator.args)
+    ):
+        return "softmax"
+    return None
