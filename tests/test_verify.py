@@ -427,3 +427,15 @@ def test_assumption_is_what_makes_the_softmax_claim_true(tmp_path: Path) -> None
     assert refuted.status == "fails"
     point = dict(refuted.counterexample.point)
     assert abs(point["y1"] + point["y2"] + point["y3"] - 1) > 1e-6
+
+
+def test_finite_differences_skip_points_float64_cannot_resolve(tmp_path: Path) -> None:
+    """At z ≈ 30, float64 log(1 - σ(z)) is noise at the step's scale: such points are resampled."""
+    path = tmp_path / "steep.toml"
+    path.write_text(
+        'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w", "b"]\n[definitions]\n'
+        'z = "30*(w*x + b)"\na = "sigmoid(z)"\nL = "-(y*log(a) + (1 - y)*log(1 - a))"\n'
+    )
+    checks = verify(symcalc.derive(symcalc.load(str(path))))
+    finite = [c for c in checks if c.kind == "finite differences"]
+    assert finite and all(c.status == "holds" for c in finite), finite
