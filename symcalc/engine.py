@@ -16,7 +16,7 @@ import sympy as sp
 from symcalc.insights import find_insights
 from symcalc.model import Model
 from symcalc.notation import Partial, Sum, product, total
-from symcalc.simplify import in_terms_of_outputs, reduce_with, tidy
+from symcalc.simplify import has_fraction, in_terms_of_outputs, reduce_with, tidy
 from symcalc.steps import (
     ChainRule,
     Derivation,
@@ -113,9 +113,10 @@ class _Backprop:
         ]
         values = [product(self.adjoints[c], self.locals[(c, node)]) for c in users]
         exact = sp.Add(*(self.adjoints[c] * self.locals[(c, node)] for c in users))
-        # Multiplying by an upstream 1 changes nothing: keep the local derivative's form.
-        single_unit = len(users) == 1 and self.adjoints[users[0]] == 1
-        result = exact if single_unit else tidy(exact)
+        if len(users) == 1:
+            result = _product(self.adjoints[users[0]], self.locals[(users[0], node)])
+        else:
+            result = tidy(exact)
         result, used = reduce_with(result, [expr for _, expr in self.model.assumptions])
         using = tuple(self.model.assumptions[i][0] for i in used)
         # Show the values put into the pattern only when simplifying them changed something.
@@ -152,6 +153,21 @@ class _Backprop:
     ) -> None:
         number = len(self.steps) + 1
         self.steps.append(kind(number, title, rule, node, tuple(equations)))
+
+
+def _product(upstream: sp.Expr, local: sp.Expr) -> sp.Expr:
+    """upstream × local, simplified where that can pay off.
+
+    Multiplying by an upstream 1 changes nothing: the local derivative keeps its
+    form. Where neither factor has a fraction nothing can cancel, so the product
+    is kept as it is (upstream is already simplified): tidying a deep network's
+    long products again at every node made deriving 200 layers quadratic in cost.
+    """
+    if upstream == 1:
+        return local
+    if not (has_fraction(upstream) or has_fraction(local)):
+        return upstream * tidy(local)
+    return tidy(upstream * local)
 
 
 def _backward_order(model: Model, nodes: set[sp.Symbol]) -> list[sp.Symbol]:

@@ -69,8 +69,9 @@ def _is_zero(expr: sp.Expr) -> bool:
     return sp.expand(expr) == 0 or sp.cancel(expr) == 0
 
 
-def _factors(expr: sp.Expr) -> set[sp.Expr]:
-    return {f for f in sp.Mul.make_args(sp.factor_terms(expr)) if not f.is_number}
+def _factors(expr: sp.Expr) -> list[sp.Expr]:
+    """The factors of a gradient as the engine wrote it (already simplified), numbers kept."""
+    return list(sp.Mul.make_args(expr))
 
 
 def _shared_factor(facts: _Facts) -> Iterator[Insight]:
@@ -78,16 +79,21 @@ def _shared_factor(facts: _Facts) -> Iterator[Insight]:
     gradients = {p: g for p, g in facts.gradients.items() if g != 0}
     if len(gradients) < 2:
         return
-    common = set.intersection(*(_factors(g) for g in gradients.values()))
+    factors = {p: _factors(g) for p, g in gradients.items()}
+    common = set.intersection(*({f for f in fs if not f.is_number} for fs in factors.values()))
     if not common:
         return
     shared = sp.Mul(*sorted(common, key=sp.default_sort_key))
-    quotients = {p: sp.cancel(g / shared) for p, g in gradients.items()}
-    # The check: each gradient is exactly the shared factor times a quotient free of division by it.
-    if not all(
-        _is_zero(q * shared - gradients[p]) and not (sp.denom(q).free_symbols & shared.free_symbols)
-        for p, q in quotients.items()
-    ):
+    # The quotient is what is left of each factor list: taken apart, never expanded (a deep
+    # network's gradients are long products that expand exponentially).
+    quotients = {}
+    for p, fs in factors.items():
+        rest = list(fs)
+        for factor in common:
+            rest.remove(factor)
+        quotients[p] = sp.Mul(*rest)
+    # The check: each gradient is exactly shared × quotient.
+    if not all(sp.Mul(quotients[p], shared) == g for p, g in gradients.items()):
         return
     yield Insight("shared-factor", "All the gradients share the factor {0}.", (shared,))
     loss = facts.model.loss
@@ -179,13 +185,15 @@ def _peak(
 def _difference_pairs(facts: _Facts) -> Iterator[tuple[sp.Symbol, sp.Symbol, sp.Symbol]]:
     """(node, output, target) where ∂L/∂node is exactly output − target."""
     model = facts.model
-    outputs = [s for s, _ in model.definitions]
+    targets = set(model.targets)
     for node, adjoint in facts.adjoints.items():
-        for target in model.targets:
-            for output in outputs:
-                candidate = output != node and adjoint.free_symbols == {output, target}
-                if candidate and _is_zero(adjoint - (output - target)):
-                    yield node, output, target
+        names = adjoint.free_symbols  # computed once: adjoints of deep graphs are large
+        if len(names) != 2 or not names & targets:
+            continue
+        (target,) = names & targets
+        (output,) = names - {target}
+        if output != node and output in model.definition_map and _is_zero(adjoint - (output - target)):
+            yield node, output, target
 
 
 def _sign_rule(facts: _Facts) -> Iterator[Insight]:

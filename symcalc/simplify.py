@@ -24,11 +24,15 @@ def size(expr: sp.Expr) -> tuple[int, int, int]:
 EXPANDING_REWRITE_LIMIT = 120
 
 
+def has_fraction(expr: sp.Expr) -> bool:
+    """Whether anything in `expr` is divided: only then can cancelling shorten it."""
+    return any(power.exp.is_negative for power in expr.atoms(sp.Pow))
+
+
 def tidy(expr: sp.Expr) -> sp.Expr:
     """The shortest of a few exact rewritings of `expr` (cancel, factor, …)."""
     candidates = [expr, sp.factor_terms(expr)]
-    has_fraction = any(power.exp.is_negative for power in expr.atoms(sp.Pow))
-    if has_fraction and sp.count_ops(expr) <= EXPANDING_REWRITE_LIMIT:
+    if has_fraction(expr) and sp.count_ops(expr) <= EXPANDING_REWRITE_LIMIT:
         if expr.is_rational_function():
             candidates += [sp.cancel(expr), sp.factor(expr)]
         else:
