@@ -40,31 +40,38 @@ def run_limited(function: Callable[..., T], *args: Any, timeout: float = DEFAULT
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(sender, function, args), daemon=True)
-    child.start()
-    sender.close()
     try:
-        if not receiver.poll(timeout):
-            raise LimitError(
-                f"stopped after {timeout:g} s: the symbolic work did not finish",
-                fix="simplify the model or raise --timeout",
-            )
         try:
-            status, payload = receiver.recv()
-        except EOFError:
-            raise LimitError(
-                "the symbolic work ran out of memory or crashed",
-                fix="simplify the model",
-            ) from None
+            child.start()
+        finally:
+            sender.close()  # the child has its own copy; ours must go so EOF is seen if it dies
+        status, payload = _receive(receiver, timeout)
     finally:
+        # Every path, including an exception or Ctrl-C in the parent: no child, no open pipe left.
         if child.is_alive():
             child.kill()
-        child.join()
+        if child.pid is not None:
+            child.join()
+            child.close()
         receiver.close()
     if status == "ok":
         return payload
     if status == "error":
         raise payload
     raise InternalError(*payload)
+
+
+def _receive(receiver: Connection, timeout: float) -> tuple[str, Any]:
+    if not receiver.poll(timeout):
+        raise LimitError(
+            f"stopped after {timeout:g} s: the symbolic work did not finish",
+            fix="simplify the model or raise --timeout",
+        )
+    try:
+        message: tuple[str, Any] = receiver.recv()
+    except EOFError:
+        raise LimitError("the symbolic work ran out of memory or crashed", fix="simplify the model") from None
+    return message
 
 
 def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
