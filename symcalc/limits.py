@@ -20,6 +20,7 @@ from symcalc.errors import LimitError, SymcalcError
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 60.0  # seconds; the largest shipped model derives and verifies in a few
+MAX_TIMEOUT = 1_000_000.0  # seconds (11 days); longer waits overflow the operating system's timers
 MEMORY_LIMIT = 8 * 1024**3  # bytes of address space for the child
 
 
@@ -33,8 +34,7 @@ class InternalError(Exception):
 
 def run_limited(function: Callable[..., T], *args: Any, timeout: float = DEFAULT_TIMEOUT) -> T:
     """`function(*args)` in a forked child, killed after `timeout` seconds (LimitError)."""
-    if timeout <= 0:
-        raise LimitError(f"timeout must be positive, not {timeout}")
+    check_timeout(timeout)
     if "fork" not in multiprocessing.get_all_start_methods():
         return function(*args)  # no fork here (Windows, macOS spawn): run unbounded
     context = multiprocessing.get_context("fork")
@@ -59,6 +59,14 @@ def run_limited(function: Callable[..., T], *args: Any, timeout: float = DEFAULT
     if status == "error":
         raise payload
     raise InternalError(*payload)
+
+
+def check_timeout(timeout: float) -> None:
+    """LimitError unless `timeout` is a usable number of seconds (nan, inf and 0 are not)."""
+    if not 0 < timeout <= MAX_TIMEOUT:  # also false for nan
+        raise LimitError(
+            f"timeout must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, not {timeout:g}"
+        )
 
 
 def _receive(receiver: Connection, timeout: float) -> tuple[str, Any]:
