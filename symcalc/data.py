@@ -48,7 +48,9 @@ BUILTIN_DATASET = "two_blobs.csv"
 BUILTIN_SEED = 20241127
 BUILTIN_SAMPLES = 200
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: \d and float() would also take '３' (fullwidth) or '٣' (Arabic-Indic) for 3.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 
 
@@ -202,7 +204,8 @@ def _number(cell: str, source: str, line: int, column: str) -> float:
             fix="remove or fill in the row",
         )
     if not _NUMBER.fullmatch(text):
-        raise _error(source, f"{_quote(text)} is not a number", line=line, column=column)
+        fix = "write decimals with '.', not ','" if _DECIMAL_COMMA.fullmatch(text) else None
+        raise _error(source, f"{_quote(text)} is not a number", line=line, column=column, fix=fix)
     value = float(text)
     if not np.isfinite(value) or abs(value) > MAX_ABS_VALUE:
         raise _error(
