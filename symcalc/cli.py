@@ -327,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, handler: Callable[[argparse.Namespace], int], text: str) -> Any:
         sub = commands.add_parser(name, help=text, description=text)
         sub.set_defaults(handler=handler)
+        # Also after the command (symcalc derive --debug); SUPPRESS keeps a --debug given before it.
+        sub.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks of internal errors",
+        )
         sub.add_argument(
             "--timeout",
             type=float,
@@ -445,7 +452,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    print(f"symcalc: error: {message}", file=sys.stderr)
+    # One line per problem, whatever a message quotes from a file or an exception.
+    one_line = " ".join(message.splitlines())
+    print(f"symcalc: error: {one_line}", file=sys.stderr)
 
 
 def _bug(summary: str, trace: str, debug: bool) -> int:

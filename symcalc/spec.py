@@ -55,7 +55,12 @@ class Spec:
 
     def location(self, key: str) -> Location:
         """Where `key` (e.g. 'definitions.z') stands in the file, for error messages."""
-        return Location(source=self.source, key=key, line=self.lines.get(key))
+        return Location(source=self.source, key=printable(key), line=self.lines.get(key))
+
+
+def printable(key: str) -> str:
+    """A key from a file as it can be shown on one line: control characters (a newline…) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in key)
 
 
 def builtin_models() -> list[str]:
@@ -151,7 +156,7 @@ class _Checker:
         self.errors: list[SymcalcError] = []
 
     def error(self, key: str, problem: str, fix: str | None = None) -> None:
-        where = Location(source=self.source, key=key, line=self.lines.get(key))
+        where = Location(source=self.source, key=printable(key), line=self.lines.get(key))
         self.errors.append(SpecError(problem, where, fix))
 
     def spec(self) -> tuple[Spec, list[SymcalcError]]:
