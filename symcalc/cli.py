@@ -400,7 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when the gradient norm is below T (default 1e-6)",
     )
     train.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="seed for the starting parameters (default 0)"
+        # NumPy's generator takes only seeds >= 0: a negative one was an internal error.
+        "--seed",
+        type=_count,
+        default=0,
+        metavar="S",
+        help="seed for the starting parameters (default 0)",
     )
     train.add_argument(
         "--plot", metavar="OUT.png", help="write the loss curve (and the boundary, for two inputs)"

@@ -96,3 +96,22 @@ def test_every_problem_in_a_file_is_reported_in_one_run(run: Runner, write_toml)
     for fragment in expected:
         assert sum(fragment in line for line in lines) == 1, (fragment, lines)
     assert all(line.startswith(f"symcalc: error: {path}") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--seed", "-1", "--epochs", "1"],  # NumPy refuses negative seeds: was an internal error
+        ["train", "--lr", "nan"],
+        ["train", "--epochs", "-3"],
+        ["verify", "--points", "0"],
+    ],
+)
+def test_bad_option_values_are_usage_errors_not_bugs(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "internal error" not in err and f"error: argument {argv[1]}" in err
