@@ -44,6 +44,7 @@ from symcalc.numeric import STABLE_REWRITES
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
 MAX_ABS_VALUE = 1e150
+MAX_CSV_BYTES = 256 * 1024**2  # read in full before training: the cap keeps memory bounded
 BUILTIN_DATASET = "two_blobs.csv"
 BUILTIN_SEED = 20241127
 BUILTIN_SAMPLES = 200
@@ -122,10 +123,19 @@ def _read_text(path: Path, source: str) -> str:
         raise _error(source, "no such file")
     if path.is_dir():
         raise _error(source, "is a folder, not a CSV file")
+    if not path.is_file():  # /dev/zero would fill memory, a named pipe would wait for ever
+        raise _error(source, "is not a regular file")
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CSV_BYTES + 1)  # never more, whatever the file's size claims
     except OSError as err:
         raise _error(source, f"cannot read: {err.strerror}") from None
+    if len(raw) > MAX_CSV_BYTES:
+        raise _error(
+            source,
+            f"is larger than {MAX_CSV_BYTES // 1024**2} MiB",
+            fix="train on a sample, or call symcalc.compile_model from Python",
+        )
     if not raw.strip():
         raise _error(
             source,

@@ -98,9 +98,12 @@ def read(target: str | Path | None = None) -> tuple[str, str]:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise SpecError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}", where)
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # a file in /proc may claim size 0 and be endless
     except OSError as err:
         raise SpecError(f"cannot read: {err.strerror}", where) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(f"file is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}", where)
     try:
         return raw.decode("utf-8"), source
     except UnicodeDecodeError:

@@ -118,3 +118,28 @@ def test_every_csv_file_is_a_case_here() -> None:
     covered = {name for name, _ in REFUSED.values()} | set(ACCEPTED)
     covered |= {"constant_column.csv", "negative_for_log.csv"}
     assert covered == {p.name for p in CSV.glob("*.csv")}
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_or_blocking_data_file_is_refused(run: Runner, tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # reading it would wait for a writer for ever
+    for path in ("/dev/zero", str(fifo)):  # /dev/zero would fill memory
+        code, _, err = run(["train", "--data", path, "--epochs", "1"])
+        assert code == 2
+        assert err == f"symcalc: error: {path}: is not a regular file\n"
+
+
+def test_a_data_file_over_the_cap_is_refused_without_reading_it_all(
+    run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import symcalc.data
+
+    monkeypatch.setattr(symcalc.data, "MAX_CSV_BYTES", 1024**2)
+    big = tmp_path / "big.csv"
+    big.write_text("x1,x2,y\n" + "0.5,1.0,1\n-1.2,0.3,0\n" * 60_000)
+    code, _, err = run(["train", "--data", str(big), "--epochs", "1"])
+    assert code == 2
+    assert "is larger than 1 MiB" in err
