@@ -115,3 +115,21 @@ def test_bad_option_values_are_usage_errors_not_bugs(
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "internal error" not in err and f"error: argument {argv[1]}" in err
+
+
+def test_a_reader_that_closes_the_pipe_is_not_reported_as_a_bug() -> None:
+    import subprocess
+    import sys
+
+    # symcalc markdown | head -1: the reader leaves before the output is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "symcalc", "markdown", "two_layer_network"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert err == ""
