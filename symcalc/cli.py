@@ -1,7 +1,8 @@
 """The `symcalc` command: parse arguments, call the library, render, and turn errors into exit codes.
 
 Exit status: 0 success, 1 a check failed (verify), 2 bad input or a limit was hit,
-130 interrupted. Every error is one line on stderr; a traceback only with --debug.
+130 interrupted, 141 the reader closed our output. Every error is one line on stderr;
+a traceback only with --debug.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from symcalc.verify import DEFAULT_POINTS, DEFAULT_SEED, Check, all_hold, check_
 T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output closed it
 
 
 def derive_file(target: str | None) -> Derivation:
@@ -327,6 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, handler: Callable[[argparse.Namespace], int], text: str) -> Any:
         sub = commands.add_parser(name, help=text, description=text)
         sub.set_defaults(handler=handler)
+        # Also after the command (symcalc derive --debug); SUPPRESS keeps a --debug given before it.
+        sub.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show tracebacks of internal errors",
+        )
         sub.add_argument(
             "--timeout",
             type=float,
@@ -393,7 +402,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when the gradient norm is below T (default 1e-6)",
     )
     train.add_argument(
-        "--seed", type=int, default=0, metavar="S", help="seed for the starting parameters (default 0)"
+        # NumPy's generator takes only seeds >= 0: a negative one was an internal error.
+        "--seed",
+        type=_count,
+        default=0,
+        metavar="S",
+        help="seed for the starting parameters (default 0)",
     )
     train.add_argument(
         "--plot", metavar="OUT.png", help="write the loss curve (and the boundary, for two inputs)"
@@ -436,6 +450,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (symcalc ... | head): not a bug. Point stdout at /dev/null so the
+        # interpreter's final flush does not fail again, and exit as a shell reports SIGPIPE.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except InternalError as err:
         return _bug(str(err), err.trace, args.debug)
     except Exception as err:  # never a bare traceback for the user
@@ -445,7 +468,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    print(f"symcalc: error: {message}", file=sys.stderr)
+    # One line per problem, whatever a message quotes from a file or an exception.
+    one_line = " ".join(message.splitlines())
+    print(f"symcalc: error: {one_line}", file=sys.stderr)
 
 
 def _bug(summary: str, trace: str, debug: bool) -> int:

@@ -44,11 +44,14 @@ from symcalc.numeric import STABLE_REWRITES
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
 MAX_ABS_VALUE = 1e150
+MAX_CSV_BYTES = 256 * 1024**2  # read in full before training: the cap keeps memory bounded
 BUILTIN_DATASET = "two_blobs.csv"
 BUILTIN_SEED = 20241127
 BUILTIN_SAMPLES = 200
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: \d and float() would also take '３' (fullwidth) or '٣' (Arabic-Indic) for 3.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 
 
@@ -120,10 +123,19 @@ def _read_text(path: Path, source: str) -> str:
         raise _error(source, "no such file")
     if path.is_dir():
         raise _error(source, "is a folder, not a CSV file")
+    if not path.is_file():  # /dev/zero would fill memory, a named pipe would wait for ever
+        raise _error(source, "is not a regular file")
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CSV_BYTES + 1)  # never more, whatever the file's size claims
     except OSError as err:
         raise _error(source, f"cannot read: {err.strerror}") from None
+    if len(raw) > MAX_CSV_BYTES:
+        raise _error(
+            source,
+            f"is larger than {MAX_CSV_BYTES // 1024**2} MiB",
+            fix="train on a sample, or call symcalc.compile_model from Python",
+        )
     if not raw.strip():
         raise _error(
             source,
@@ -202,7 +214,8 @@ def _number(cell: str, source: str, line: int, column: str) -> float:
             fix="remove or fill in the row",
         )
     if not _NUMBER.fullmatch(text):
-        raise _error(source, f"{_quote(text)} is not a number", line=line, column=column)
+        fix = "write decimals with '.', not ','" if _DECIMAL_COMMA.fullmatch(text) else None
+        raise _error(source, f"{_quote(text)} is not a number", line=line, column=column, fix=fix)
     value = float(text)
     if not np.isfinite(value) or abs(value) > MAX_ABS_VALUE:
         raise _error(

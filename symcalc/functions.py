@@ -137,10 +137,15 @@ CUSTOM_FUNCTIONS = (sigmoid, softplus, relu)
 
 
 def to_elementary(expr: sp.Expr) -> sp.Expr:
-    """The same expression with σ, softplus and relu written with exp, log and Max."""
+    """The same expression with σ, softplus and relu written with exp, log and Max.
+
+    Only our functions are rewritten: ``rewrite(exp)`` would recurse into their
+    arguments and turn a tanh inside σ into exponentials too. `replace` already
+    works bottom-up, so nested σ(σ(z)) are each rewritten once.
+    """
     return expr.replace(
         lambda e: isinstance(e, CUSTOM_FUNCTIONS),
-        lambda e: e.rewrite(sp.exp),
+        lambda e: e._eval_rewrite_as_exp(*e.args),
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import sympy as sp
 
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
-from symcalc.names import check_name, make_symbol
+from symcalc.names import NAME_PATTERN, check_name, make_symbol
 from symcalc.parse import parse_expression
 from symcalc.spec import Spec, check, read
 
@@ -125,6 +125,8 @@ class Model:
             available.add(sym)
         if self.loss not in self.definition_map:
             problems.append(SpecError(f"loss {self.loss.name!r} is not a definition"))
+        source = None if self.source == "<model>" else self.source
+        problems += alike_names(self.independents + tuple(s for s, _ in self.definitions), source)
         if problems:
             raise problems[0] if len(problems) == 1 else SpecErrors(problems)
 
@@ -232,6 +234,47 @@ class Model:
 
     def constant_values(self) -> dict[sp.Symbol, float]:
         return dict(self.constants)
+
+
+# Capital Greek letters SymPy prints (upright in LaTeX, as Greek in unicode) that look like Latin ones,
+# and omicron, which SymPy prints as o.
+_LOOKALIKES = str.maketrans("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧο", "ABEZHIKMNOPTYXo")
+_UPRIGHT = re.compile(r"\\mathrm\{([A-Za-z])\}")
+
+
+def printed_forms(sym: sp.Symbol) -> tuple[str, str]:
+    """How a name looks on paper and in the terminal, as a reader sees it: LaTeX and unicode, normalised.
+
+    ``\\mathrm{A}`` (SymPy's capital Alpha) is read as A, and Greek capitals as the Latin letters
+    they look like, so `Alpha` and `A` count as printing alike.
+    """
+    plain = sp.Symbol(sym.name)
+    tex = _UPRIGHT.sub(r"\1", sp.latex(plain)).translate(_LOOKALIKES)
+    pretty = sp.pretty(plain, use_unicode=True).translate(_LOOKALIKES)
+    return tex, pretty
+
+
+def alike_names(symbols: Iterable[sp.Symbol], source: str | None = None) -> list[SymcalcError]:
+    """One error for every pair of different names that print the same (x1 and x_1 are both x₁)."""
+    seen: dict[tuple[int, str], str] = {}
+    pairs: dict[tuple[str, str], str] = {}
+    for sym in symbols:
+        if not NAME_PATTERN.fullmatch(sym.name):
+            continue  # reported as an invalid name already
+        tex, pretty = printed_forms(sym)
+        for kind, form in ((0, pretty), (1, tex)):
+            other = seen.setdefault((kind, form), sym.name)
+            if other != sym.name:
+                shown = form if kind == 0 else f"{form} in LaTeX"
+                pairs.setdefault((other, sym.name), shown)
+    return [
+        SpecError(
+            f"names {first!r} and {second!r} both print as {shown}",
+            Location(source=source, key=second),
+            fix="rename one of them so that they print differently",
+        )
+        for (first, second), shown in pairs.items()
+    ]
 
 
 def _order_error(defined: str, used: str, definitions: list[str]) -> SpecError:

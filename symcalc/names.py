@@ -30,7 +30,8 @@ def check_name(name: object) -> str:
     if name == "lambda":
         raise ParseError("name 'lambda' is a Python keyword", fix="write 'lamda' instead")
     if keyword.iskeyword(name):
-        raise ParseError(f"name {name!r} is a Python keyword", fix=f"rename it, e.g. '{name}_'")
+        # Not '{name}_': a trailing '_' is refused below, so the fix must be a valid name itself.
+        raise ParseError(f"name {name!r} is a Python keyword", fix=f"rename it, e.g. 'my_{name}'")
     if name in FUNCTIONS:
         raise ParseError(f"name {name!r} is a function in the table", fix="choose another name")
     if "__" in name or name.endswith("_"):

@@ -33,11 +33,15 @@ def write_atomic(path: str | Path, content: str | bytes, *, replace: bool = True
     if not folder.is_dir():
         raise OutputError("folder does not exist", where)
     data = content.encode("utf-8") if isinstance(content, str) else content
+    mode = _mode_for(target)
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=folder)
     except OSError as err:
         raise OutputError(f"cannot write: {err.strerror}", where) from None
     try:
+        # mkstemp creates the file 0600; the result should have the mode a plain open() would give
+        # it (or keep the mode of the file it replaces), not lock other readers out.
+        os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
         os.replace(temporary, target)
@@ -48,3 +52,25 @@ def write_atomic(path: str | Path, content: str | bytes, *, replace: bool = True
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _mode_for(target: Path) -> int:
+    """The permission bits for `target`: those of the file it replaces, else 0o666 less the umask."""
+    try:
+        return target.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where /proc shows it (os.umask can only swap it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    current = os.umask(0o022)  # no /proc: swap it out and straight back
+    os.umask(current)
+    return current

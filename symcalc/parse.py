@@ -60,7 +60,12 @@ def parse_expression(text: object, names: Mapping[str, sp.Symbol]) -> sp.Expr:
     except SyntaxError as err:
         raise _syntax_error(err, source) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
-        raise ParseError(f"expression is nested too deeply (limit {MAX_DEPTH})") from None
+        # Python's own parser recurses on long chains (about 2 500 terms of x+x+...) as on nesting.
+        raise ParseError(
+            f"expression is nested more than {MAX_DEPTH} levels deep, or is too long a chain"
+            " for Python's parser",
+            fix="split it into several definitions",
+        ) from None
     _check_shape(tree.body)
     expr = _Converter(names).convert(tree.body).expr
     if expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):

@@ -55,7 +55,12 @@ class Spec:
 
     def location(self, key: str) -> Location:
         """Where `key` (e.g. 'definitions.z') stands in the file, for error messages."""
-        return Location(source=self.source, key=key, line=self.lines.get(key))
+        return Location(source=self.source, key=printable(key), line=self.lines.get(key))
+
+
+def printable(key: str) -> str:
+    """A key from a file as it can be shown on one line: control characters (a newline…) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in key)
 
 
 def builtin_models() -> list[str]:
@@ -93,9 +98,12 @@ def read(target: str | Path | None = None) -> tuple[str, str]:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise SpecError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}", where)
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)  # a file in /proc may claim size 0 and be endless
     except OSError as err:
         raise SpecError(f"cannot read: {err.strerror}", where) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(f"file is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}", where)
     try:
         return raw.decode("utf-8"), source
     except UnicodeDecodeError:
@@ -151,7 +159,7 @@ class _Checker:
         self.errors: list[SymcalcError] = []
 
     def error(self, key: str, problem: str, fix: str | None = None) -> None:
-        where = Location(source=self.source, key=key, line=self.lines.get(key))
+        where = Location(source=self.source, key=printable(key), line=self.lines.get(key))
         self.errors.append(SpecError(problem, where, fix))
 
     def spec(self) -> tuple[Spec, list[SymcalcError]]:

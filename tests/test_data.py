@@ -82,7 +82,18 @@ def test_every_bad_file_is_tested() -> None:
         "constant_column.csv",
     }
     domain = {"negative_for_log.csv"}
-    assert {p.name for p in CSV.glob("*.csv")} == set(BAD) | accepted | domain
+    # Cases added with the threat tests; test_threat_data.py checks each one's message.
+    threats = {
+        "tab.csv",
+        "reordered.csv",
+        "unicode_digit.csv",
+        "underscore_number.csv",
+        "hex_number.csv",
+        "decimal_comma.csv",
+        "whitespace_only.csv",
+        "unclosed_quote.csv",
+    }
+    assert {p.name for p in CSV.glob("*.csv")} == set(BAD) | accepted | domain | threats
 
 
 def test_missing_file_and_folder(seed_model: symcalc.Model, tmp_path: Path) -> None:

@@ -36,3 +36,11 @@ def test_printing() -> None:
     assert sp.latex(sigmoid(z)) == r"\sigma\left(z\right)"
     assert str(sigmoid(z)) == "sigmoid(z)"
     assert sp.latex(softplus(z)) == r"\operatorname{softplus}\left(z\right)"
+
+
+def test_to_elementary_rewrites_only_our_functions() -> None:
+    inner = sp.tanh(z)
+    result = to_elementary(sigmoid(inner) + softplus(sigmoid(z)))
+    assert result.has(sp.tanh)  # the tanh inside σ's argument stays a tanh
+    assert not result.has(sigmoid, softplus)
+    assert result == 1 / (1 + sp.exp(-inner)) + sp.log(1 + sp.exp(1 / (1 + sp.exp(-z))))

@@ -161,7 +161,17 @@ def test_a_symbol_that_is_not_a_valid_name_is_printed_as_text() -> None:
 
 def test_names_that_print_alike_are_pointed_out() -> None:
     x1, x_1, w, L = sp.symbols("x1 x_1 w L", real=True)
-    model = symcalc.Model.build({L: (w * x1 + x_1) ** 2}, parameters=[w])
+    with pytest.raises(symcalc.SpecError, match="names 'x1' and 'x_1' both print as x₁"):
+        symcalc.Model.build({L: (w * x1 + x_1) ** 2}, parameters=[w])
+    # Model.check refuses such a model; the renderer's warning is the second wall behind it.
+    model = symcalc.Model(
+        title="alike",
+        inputs=(x1, x_1),
+        targets=(),
+        parameters=(w,),
+        definitions=((L, (w * x1 + x_1) ** 2),),
+        loss=L,
+    )
     document = render_latex(symcalc.derive(model))
     assert r"\emph{Warning: the names x1 and x\_1 both print as $x_{1}$; rename one.}" in document
     assert "Warning" not in render_latex(symcalc.derive(_zoo()["two_layer_tanh_tied"]))
