@@ -132,11 +132,6 @@ def test_every_kind_of_name_compiles(run: Runner, tmp_path: Path) -> None:
 
 
 @needs_pdflatex
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: SymPy prints xscr as \\mathscr{x} and xfrak as \\mathfrak{x}, which the document's "
-    "amsmath cannot set (render/latex.py, not this module's to change; see the issue-8 report)",
-)
 @pytest.mark.parametrize("name", ["xscr", "xfrak"])
 def test_script_and_fraktur_names_compile(run: Runner, tmp_path: Path, name: str) -> None:
     model = tmp_path / "m.toml"

@@ -42,6 +42,9 @@ class SymcalcLatexPrinter(LatexPrinter):
         if not NAME_PATTERN.fullmatch(expr.name):
             return rf"\text{{{escape_latex(expr.name)}}}"
         tex = str(super()._print_Symbol(expr, style=style))
+        if r"\mathscr{" in tex or r"\mathfrak{" in tex:
+            # These need mathrsfs / amssymb, which the document does not load: set the name as a word.
+            return rf"\mathit{{{escape_latex(expr.name)}}}"
         base = split_super_sub(expr.name)[0]
         if len(base) > 1 and translate(base) == base and tex.startswith(base):
             # Several letters that are one name (lam, pred) are set as a word: l·a·m is a product.
