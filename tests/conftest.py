@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 import symcalc
+from symcalc.cli import main
+
+# A CLI run inside the test process: (exit code, stdout, stderr).
+Runner = Callable[[list[str]], tuple[int, str, str]]
 
 REPO = Path(__file__).resolve().parent.parent
 DERIVATIONS = REPO / "derivations"
@@ -32,3 +36,15 @@ def write_toml(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Runner:
+    """Run the `symcalc` command in-process and capture what it printed."""
+
+    def invoke(argv: list[str]) -> tuple[int, str, str]:
+        code = main(argv)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke

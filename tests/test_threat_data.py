@@ -9,16 +9,14 @@ nothing printed on stdout and nothing written. Files that must be accepted
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from symcalc.cli import main
+from .conftest import Runner
 
 CSV = Path(__file__).parent / "data" / "csv"
 
-Runner = Callable[[list[str]], tuple[int, str, str]]
 
 # bad-inputs.md §6, case by case: the file that shows it and the message train must give.
 REFUSED = {
@@ -54,16 +52,6 @@ REFUSED = {
 
 # Cases NumPy gets wrong by accepting them; symcalc accepts them too, but reads every column by name.
 ACCEPTED = ["good.csv", "reordered.csv", "bom_header.csv", "crlf.csv", "blank_lines.csv", "extra_columns.csv"]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    def invoke(argv: list[str]) -> tuple[int, str, str]:
-        code = main(argv)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 @pytest.mark.parametrize("case", sorted(REFUSED))

@@ -7,7 +7,6 @@ which file was bad; but whoever reports it needs the traceback, so `--debug`
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 import symcalc.cli as cli
 from symcalc.cli import main
 
-Runner = Callable[[list[str]], tuple[int, str, str]]
+from .conftest import Runner
 
 # Each command and the library function it calls (in the time-limited child or in the CLI itself).
 COMMANDS: dict[str, tuple[list[str], str]] = {
@@ -27,16 +26,6 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "codegen": (["codegen"], "codegen_file"),
     "train": (["train", "--epochs", "1"], "program_file"),
 }
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    def invoke(argv: list[str]) -> tuple[int, str, str]:
-        code = main(argv)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 def _explode(*_: object) -> object:

@@ -12,18 +12,17 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from symcalc.cli import main
 from symcalc.errors import LimitError
 from symcalc.render.pdf import PdfError, compile_pdf
 
+from .conftest import Runner
+
 needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 
-Runner = Callable[[list[str]], tuple[int, str, str]]
 
 LOOP = r"\def\x{\x}\x"
 HOSTILE = (
@@ -60,16 +59,6 @@ def hostile_file(tmp_path: Path) -> tuple[Path, Path, Path]:
         f"[notes]\nx = {toml_literal(text)}\nw = {toml_literal(text)}\nL = {toml_literal(text)}\n"
     )
     return path, secret, touched
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    def invoke(argv: list[str]) -> tuple[int, str, str]:
-        code = main(argv)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 def assert_no_command_from_the_file(tex: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +17,9 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.cli import main
 from symcalc.names import check_name
 
-Runner = Callable[[list[str]], tuple[int, str, str]]
+from .conftest import Runner
 
 SPECIAL = ("E", "I", "N", "S", "O", "Q", "beta", "gamma", "zeta", "pi")
 SPECIAL_MODEL = """\
@@ -32,16 +30,6 @@ parameters = ["beta", "gamma", "zeta", "pi"]
 z = "beta*E + gamma*I + zeta*N + pi*S + O*Q"
 L = "(z - y)**2"
 """
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Runner:
-    def invoke(argv: list[str]) -> tuple[int, str, str]:
-        code = main(argv)
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 @pytest.fixture
