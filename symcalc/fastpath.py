@@ -17,18 +17,21 @@ program is used.
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+import numpy
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
 from symcalc.functions import sigmoid, softplus
 from symcalc.numeric import Program, StablePrinter, code_symbol
 
-Array = np.ndarray[Any, np.dtype[np.float64]]
+Array = numpy.ndarray[Any, numpy.dtype[numpy.float64]]
 
 #: Bytes of stacked inputs per block: small enough that a block read for Z is still
 #: in cache when Xᵀ·F reads it again, large enough that Python's per-call cost is noise.
@@ -48,15 +51,6 @@ class FastPrinter(StablePrinter):
     def _print__Pick(self, expr: sp.Expr) -> str:
         u, a, b = (self._print(arg) for arg in expr.args)
         return f"{self._module_format('numpy.where')}(({u}) >= 0, {a}, {b})"
-
-
-@dataclass(frozen=True)
-class _Term:
-    """One additive term of a gradient: coefficient × (factor j) × (input k, or 1 when k is None)."""
-
-    coefficient: float
-    factor: int
-    column: int | None
 
 
 class _NotApplicable(Exception):
@@ -201,26 +195,113 @@ def _terms(gradient: sp.Expr, inputs: Sequence[sp.Symbol], data: set[sp.Symbol])
     return terms
 
 
-@dataclass
+# -- the runtime: numpy-only functions, pasted into generated modules (so ASCII docstrings) ------
+
+
+def stack_view(columns: Sequence[Array]) -> Array | None:
+    """The columns as one N x d array without copying, when they are evenly spaced views of one buffer.
+
+    That is so for the columns of a 2-D array (X[:, k], in either memory order);
+    otherwise None, and the rows are copied block by block instead.
+    """
+    first = columns[0]
+    if len(columns) == 1:
+        return first[:, None]
+    # Plain loops, not any(generator): ast.unparse would print any((…)), which linters flag.
+    base = first.base
+    start = first.__array_interface__["data"][0]
+    step = columns[1].__array_interface__["data"][0] - start
+    for k, column in enumerate(columns):
+        if base is None or column.base is not base or column.strides != first.strides:
+            return None
+        if column.__array_interface__["data"][0] - start != k * step:
+            return None
+    return numpy.lib.stride_tricks.as_strided(
+        first, shape=(first.shape[0], len(columns)), strides=(first.strides[0], step), writeable=False
+    )
+
+
+def block_total(value: Any, rows: int) -> float:
+    """The sum over a block of a per-sample output, which is a number when it does not vary by sample."""
+    if numpy.ndim(value) == 0:
+        return float(value) * rows
+    return float(numpy.sum(value))
+
+
+def evaluate_plan(
+    layout: Layout,
+    weights: Callable[..., Any],
+    head: Callable[..., Any],
+    params: Sequence[float],
+    inputs: Sequence[Array],
+    targets: Sequence[Array],
+    constants: Sequence[float],
+) -> tuple[float, list[float]] | None:
+    """Mean loss and mean gradients by a plan, or None unless the data are 1-D columns of one length."""
+    d, f, n_factors, rows, terms, with_inputs, alone = layout
+    n = -1
+    for column in (*inputs, *targets):
+        if column.ndim != 1 or (n >= 0 and column.shape[0] != n):
+            return None
+        n = column.shape[0]
+    if n <= 0:
+        return None
+    values = weights(*params, *constants)
+    coefficients = numpy.array(values[: f * d], dtype=numpy.float64).reshape(f, d)
+    biases = numpy.array(values[f * d : f * d + f], dtype=numpy.float64).reshape(f, 1)
+    stacked = stack_view(inputs)
+    # Separate columns are copied a block at a time into one buffer: never an N × d copy.
+    block = numpy.empty((d, min(rows, n)), dtype=numpy.float64) if stacked is None else None
+    cross = numpy.zeros((len(with_inputs), d), dtype=numpy.float64)  # Σ over samples of F_j·xₖ
+    sums = [0.0] * n_factors  # Σ over samples of F_j
+    loss = 0.0
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        size = stop - start
+        if block is None:
+            xt = stacked[start:stop].T  # type: ignore[index]
+        else:
+            xt = block[:, :size]
+            for k, column in enumerate(inputs):
+                xt[k] = column[start:stop]
+        z = coefficients @ xt  # every linear form of the block in one product
+        z += biases
+        outputs = head(*z, *(t[start:stop] for t in targets), *params, *constants)
+        loss += block_total(outputs[0], size)
+        for i, j in enumerate(with_inputs):  # Xᵀ·F: every weight gradient of factor j in one product
+            cross[i] += xt @ numpy.broadcast_to(outputs[1 + j], (size,))
+        for j in alone:
+            sums[j] += block_total(outputs[1 + j], size)
+    scalars = values[f * d + f :]
+    gradients = []
+    for mine in terms:
+        total = 0.0
+        for kind, coefficient, index, k in mine:
+            if kind == "x":
+                total += coefficient * float(cross[with_inputs.index(index), k])
+            elif kind == "1":
+                total += coefficient * sums[index]
+            else:
+                total += float(scalars[index]) * n
+        gradients.append(total / n)
+    return loss / n, gradients
+
+
+#: (inputs, forms, factors, block rows, per-parameter terms, factors times inputs, factors summed alone);
+#: a term is ("x", coefficient, factor, input), ("1", coefficient, factor, 0) or ("s", 0.0, scalar, 0).
+Layout = tuple[
+    int, int, int, int, tuple[tuple[tuple[str, float, int, int], ...], ...], tuple[int, ...], tuple[int, ...]
+]
+
+
+@dataclass(frozen=True)
 class Plan:
-    """The compiled fast path of one program: forms, head and gradient assembly."""
+    """The fast path of one program: its code (numpy only) and the layout `evaluate_plan` follows."""
 
-    parameters: tuple[str, ...]
-    n_inputs: int
-    n_forms: int
-    n_factors: int
-    #: (params..., constants...) -> [coefficients (forms × inputs, row-major)..., biases..., scalars...]
-    weights: Callable[..., Any]
-    #: (z..., targets..., params..., constants...) -> [loss, factor 0, factor 1, ...] per sample
-    head: Callable[..., Any]
-    #: per parameter: its terms; a term is (coefficient, factor, column) or (scalar index,)
-    terms: tuple[tuple[_Term | int, ...], ...]
-    #: factors that multiply an input column / that are summed alone
-    with_inputs: tuple[int, ...]
-    alone: tuple[int, ...]
-
-    def rows(self) -> int:
-        return int(min(MAX_ROWS, max(MIN_ROWS, BLOCK_BYTES // (8 * max(1, self.n_inputs)))))
+    source: str
+    layout: Layout
+    weights: Callable[..., Any] = field(repr=False)
+    head: Callable[..., Any] = field(repr=False)
 
     def evaluate(
         self,
@@ -229,87 +310,21 @@ class Plan:
         targets: Sequence[Array],
         constants: Sequence[float],
     ) -> tuple[float, list[float]] | None:
-        """Mean loss and mean gradients, or None when the data is not equal-length 1-D columns."""
-        columns = [*inputs, *targets]
-        if not columns or any(c.ndim != 1 for c in columns) or len({len(c) for c in columns}) != 1:
-            return None
-        n = len(columns[0])
-        if n == 0:
-            return None
-        d, f = self.n_inputs, self.n_forms
-        values = self.weights(*params, *constants)
-        coefficients = np.array(values[: f * d], dtype=np.float64).reshape(f, d)
-        biases = np.array(values[f * d : f * d + f], dtype=np.float64)
-        scalars = [float(v) for v in values[f * d + f :]]
-        stacked = stack_view(inputs)
-        rows = self.rows()
-        block = None if stacked is not None else np.empty((d, rows), dtype=np.float64)
-        cross = np.zeros((len(self.with_inputs), d), dtype=np.float64)  # Σ F_j xₖ over samples
-        sums = np.zeros(self.n_factors, dtype=np.float64)  # Σ F_j over samples
-        loss = 0.0
-        for start in range(0, n, rows):
-            stop = min(n, start + rows)
-            if stacked is not None:
-                xt = stacked[start:stop].T  # d × rows
-            else:
-                assert block is not None
-                xt = block[:, : stop - start]
-                for k, column in enumerate(inputs):
-                    xt[k] = column[start:stop]
-            z = coefficients @ xt  # forms × rows, one product for every form
-            z += biases[:, None]
-            outputs = self.head(*z, *(t[start:stop] for t in targets), *params, *constants)
-            loss += _total(outputs[0], stop - start)
-            for i, j in enumerate(self.with_inputs):
-                cross[i] += xt @ np.broadcast_to(outputs[1 + j], (stop - start,))
-            for j in self.alone:
-                sums[j] += _total(outputs[1 + j], stop - start)
-        position = {j: i for i, j in enumerate(self.with_inputs)}
-        gradients = []
-        for terms in self.terms:
-            total = 0.0
-            for term in terms:
-                if isinstance(term, int):
-                    total += scalars[term] * n
-                elif term.column is None:
-                    total += term.coefficient * sums[term.factor]
-                else:
-                    total += term.coefficient * cross[position[term.factor], term.column]
-            gradients.append(total / n)
-        return loss / n, gradients
+        return evaluate_plan(self.layout, self.weights, self.head, params, inputs, targets, constants)
 
 
-def _total(value: Any, rows: int) -> float:
-    """The sum over a block of a per-sample output, which may be a number when it does not vary."""
-    if np.ndim(value) == 0:
-        return float(value) * rows
-    return float(np.sum(value))
-
-
-def stack_view(columns: Sequence[Array]) -> Array | None:
-    """The columns as one N × d array without copying, when they are evenly spaced views of one buffer.
-
-    That is the case for the columns of a 2-D array (X[:, k], either memory order);
-    None otherwise, and the plan then copies block by block.
-    """
-    if not columns:
-        return None
-    first = columns[0]
-    if len(columns) == 1:
-        return first[:, None]
-    base = first.base
-    if base is None or any(c.base is not base or c.strides != first.strides for c in columns):
-        return None
-    if any(c.shape != first.shape for c in columns):
-        return None
-    addresses = [c.__array_interface__["data"][0] for c in columns]
-    step = addresses[1] - addresses[0]
-    if any(a - addresses[0] != k * step for k, a in enumerate(addresses)):
-        return None
-    view: Array = np.lib.stride_tricks.as_strided(
-        first, shape=(len(first), len(columns)), strides=(first.strides[0], step), writeable=False
-    )
-    return view
+def runtime_source() -> str:
+    """The source of the runtime functions without annotations, for a module that imports only numpy."""
+    parts = []
+    for function in (stack_view, block_total, evaluate_plan):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef):
+                node.returns = None
+                for arg in node.args.args:
+                    arg.annotation = None
+        parts.append(ast.unparse(tree))
+    return "\n\n\n".join(parts) + "\n"
 
 
 def build_plan(program: Program) -> Plan | None:
@@ -318,6 +333,21 @@ def build_plan(program: Program) -> Plan | None:
         return _build(program)
     except _NotApplicable:
         return None
+
+
+def _function(
+    name: str,
+    arguments: Sequence[sp.Symbol],
+    shared: Sequence[tuple[sp.Symbol, sp.Expr]],
+    outputs: Sequence[sp.Expr],
+) -> list[str]:
+    printer = FastPrinter({"fully_qualified_modules": True, "inline": True})
+    lines = [f"def {name}({', '.join(s.name for s in arguments)}):"]
+    lines += [f"    {sym.name} = {printer.doprint(expr)}" for sym, expr in shared]
+    lines.append("    return [")
+    lines += [f"        {printer.doprint(expr)}," for expr in outputs]
+    lines.append("    ]")
+    return lines
 
 
 def _build(program: Program) -> Plan:
@@ -337,51 +367,43 @@ def _build(program: Program) -> Plan:
         raise _NotApplicable("no linear form of the inputs")
     if loss.free_symbols & set(inputs):
         raise _NotApplicable("the loss uses an input outside a linear form")
-    data |= set(forms.symbols)
     factors: list[sp.Expr] = []
     scalars: list[sp.Expr] = []
-    terms: list[tuple[_Term | int, ...]] = []
+    terms: list[tuple[tuple[str, float, int, int], ...]] = []
     for gradient in gradients:
-        mine: list[_Term | int] = []
+        mine: list[tuple[str, float, int, int]] = []
         for term in _terms(gradient, inputs, data):
             if len(term) == 1:
                 scalars.append(term[0])
-                mine.append(len(scalars) - 1)
+                mine.append(("s", 0.0, len(scalars) - 1, 0))
                 continue
             coefficient, factor, column = term
             if factor not in factors:
                 factors.append(factor)
-            mine.append(_Term(coefficient, factors.index(factor), column))
+            kind = "1" if column is None else "x"
+            mine.append((kind, coefficient, factors.index(factor), 0 if column is None else column))
         terms.append(tuple(mine))
-    with_inputs = sorted(
-        {t.factor for ts in terms for t in ts if isinstance(t, _Term) and t.column is not None}
-    )
-    alone = sorted({t.factor for ts in terms for t in ts if isinstance(t, _Term) and t.column is None})
+    with_inputs = tuple(sorted({j for ts in terms for kind, _, j, _ in ts if kind == "x"}))
+    alone = tuple(sorted({j for ts in terms for kind, _, j, _ in ts if kind == "1"}))
     d, f = len(inputs), len(forms.symbols)
+    rows = int(min(MAX_ROWS, max(MIN_ROWS, BLOCK_BYTES // (8 * d))))
+    layout: Layout = (d, f, len(factors), rows, tuple(terms), with_inputs, alone)
     weight_exprs = [forms.forms[j][0].get(k, sp.S.Zero) for j in range(f) for k in range(d)]
     weight_exprs += [forms.forms[j][1] for j in range(f)] + scalars
-    printer = FastPrinter({"fully_qualified_modules": True, "inline": True})
-    weights = sp.lambdify(
-        [*params, *constants], weight_exprs, modules="numpy", printer=printer, docstring_limit=0
-    )
     prologue, head_outputs = _one_exp([loss, *factors])
     shared, reduced = sp.cse(head_outputs, symbols=sp.numbered_symbols("_t", real=True))
-    head = sp.lambdify(
-        [*forms.symbols, *targets, *params, *constants],
-        head_outputs,
-        modules="numpy",
-        printer=FastPrinter({"fully_qualified_modules": True, "inline": True}),
-        cse=lambda _exprs: ([*prologue, *shared], list(reduced)),
-        docstring_limit=0,
-    )
-    return Plan(
-        parameters=tuple(s.name for s in model.parameters),
-        n_inputs=d,
-        n_forms=f,
-        n_factors=len(factors),
-        weights=weights,
-        head=head,
-        terms=tuple(terms),
-        with_inputs=tuple(with_inputs),
-        alone=tuple(alone),
-    )
+    lines = [
+        *_function("_fast_weights", [*params, *constants], [], weight_exprs),
+        "",
+        "",
+        *_function(
+            "_fast_head", [*forms.symbols, *targets, *params, *constants], [*prologue, *shared], reduced
+        ),
+        "",
+        "",
+        f"_FAST_LAYOUT = {layout!r}",
+    ]
+    source = "\n".join(lines) + "\n"
+    namespace: dict[str, Any] = {"numpy": numpy}
+    exec(compile(source, "<symcalc fast path>", "exec"), namespace)  # our printer's output, names validated
+    return Plan(source, layout, namespace["_fast_weights"], namespace["_fast_head"])
