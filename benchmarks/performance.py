@@ -1,4 +1,4 @@
-"""Issue 7's performance table: symcalc's compiled gradients beside NumPy, JAX and PyTorch; prints, never fails.
+"""Issue 7's table: symcalc's compiled gradients beside NumPy, JAX and PyTorch; prints, never fails.
 
 Run:  python benchmarks/performance.py            (1 thread, then 2 threads, then the symbolic targets)
       python benchmarks/performance.py --quick    (fewer repeats, smaller symbolic sizes)
@@ -277,12 +277,11 @@ def train_benchmark(quick: bool) -> dict[str, float]:
     start = time.perf_counter()
     numeric = compile_model(symcalc.derive(symcalc.load()))
     compiled = time.perf_counter() - start
-    last = None
-    for last in descend(lambda p: numeric.evaluate(p, columns), {"w1": 0.0, "w2": 0.0, "b": 0.0}, lr, steps):
-        pass
+    records = list(
+        descend(lambda p: numeric.evaluate(p, columns), {"w1": 0.0, "w2": 0.0, "b": 0.0}, lr, steps)
+    )
     ours = time.perf_counter() - start
-    assert last is not None
-    return {"steps": steps, "hand": hand, "symcalc": ours, "compile": compiled, "loss": last.loss}
+    return {"steps": steps, "hand": hand, "symcalc": ours, "compile": compiled, "loss": records[-1].loss}
 
 
 # -- symbolic targets ----------------------------------------------------------------------------
@@ -325,7 +324,10 @@ def verify_seconds(n: int) -> tuple[float, bool]:
 
 def in_child(call: str, timeout: float) -> Any:
     """Run `call` (an expression over this module) in a fresh interpreter, or None after `timeout` seconds."""
-    code = f"import json, sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); import performance as p; print(json.dumps({call}))"
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (
+        f"import json, sys; sys.path.insert(0, {here!r}); import performance as p; print(json.dumps({call}))"
+    )
     try:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -448,9 +450,10 @@ def print_table(result: dict[str, Any]) -> None:
             else "JAX/PyTorch not installed"
         )
         peaks = ", ".join(f"{k} {v / row['data_bytes']:.2f}×" for k, v in row["peak"].items())
+        ratio_floor, ratio_tuned = times["symcalc"] / floor, times["symcalc"] / times["tuned NumPy"]
         print(
-            f"- {row['N']:.0e} × {row['d']}: symcalc is {best}; {times['symcalc'] / floor:.2f}× the larger floor; "
-            f"{times['symcalc'] / times['tuned NumPy']:.2f}× tuned NumPy. Peak memory of one evaluation ÷ data "
+            f"- {row['N']:.0e} × {row['d']}: symcalc is {best}; {ratio_floor:.2f}× the larger floor; "
+            f"{ratio_tuned:.2f}× tuned NumPy. Peak memory of one evaluation ÷ data "
             f"({row['data_bytes'] / 1e6:.1f} MB): {peaks}"
         )
         if "torch.compile (compiling)" in times:

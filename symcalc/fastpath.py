@@ -35,7 +35,7 @@ Array = numpy.ndarray[Any, numpy.dtype[numpy.float64]]
 
 #: Bytes of stacked inputs per block: small enough that a block read for Z is still
 #: in cache when Xᵀ·F reads it again, large enough that Python's per-call cost is noise.
-BLOCK_BYTES = 1 << 19
+BLOCK_BYTES = 1 << 21
 MIN_ROWS, MAX_ROWS = 4096, 65536
 
 
