@@ -238,7 +238,7 @@ def evaluate_plan(
     constants: Sequence[float],
 ) -> tuple[float, list[float]] | None:
     """Mean loss and mean gradients by a plan, or None unless the data are 1-D columns of one length."""
-    d, f, n_factors, rows, terms, with_inputs, alone = layout
+    d, f, n_factors, rows, terms, with_inputs, alone, n_buffers = layout
     n = -1
     for column in (*inputs, *targets):
         if column.ndim != 1 or (n >= 0 and column.shape[0] != n):
@@ -252,6 +252,7 @@ def evaluate_plan(
     stacked = stack_view(inputs)
     # Separate columns are copied a block at a time into one buffer: never an N × d copy.
     block = numpy.empty((d, min(rows, n)), dtype=numpy.float64) if stacked is None else None
+    buffers = numpy.empty((n_buffers, min(rows, n)), dtype=numpy.float64)
     cross = numpy.zeros((len(with_inputs), d), dtype=numpy.float64)  # Σ over samples of F_j·xₖ
     sums = [0.0] * n_factors  # Σ over samples of F_j
     loss = 0.0
@@ -266,7 +267,7 @@ def evaluate_plan(
                 xt[k] = column[start:stop]
         z = coefficients @ xt  # every linear form of the block in one product
         z += biases
-        outputs = head(*z, *(t[start:stop] for t in targets), *params, *constants)
+        outputs = head(*z, *(t[start:stop] for t in targets), *params, *constants, buffers[:, :size])
         loss += block_total(outputs[0], size)
         for i, j in enumerate(with_inputs):  # Xᵀ·F: every weight gradient of factor j in one product
             cross[i] += xt @ numpy.broadcast_to(outputs[1 + j], (size,))
@@ -288,9 +289,17 @@ def evaluate_plan(
 
 
 #: (inputs, forms, factors, block rows, per-parameter terms, factors times inputs, factors summed alone);
-#: a term is ("x", coefficient, factor, input), ("1", coefficient, factor, 0) or ("s", 0.0, scalar, 0).
+#: a term is ("x", coefficient, factor, input), ("1", coefficient, factor, 0) or ("s", 0.0, scalar, 0);
+#: last, the number of block-long buffers the head writes into.
 Layout = tuple[
-    int, int, int, int, tuple[tuple[tuple[str, float, int, int], ...], ...], tuple[int, ...], tuple[int, ...]
+    int,
+    int,
+    int,
+    int,
+    tuple[tuple[tuple[str, float, int, int], ...], ...],
+    tuple[int, ...],
+    tuple[int, ...],
+    int,
 ]
 
 
@@ -350,6 +359,240 @@ def _function(
     return lines
 
 
+_UNARY = {
+    sp.exp: "exp",
+    sp.log: "log",
+    log1p: "log1p",
+    sp.tanh: "tanh",
+    sp.sinh: "sinh",
+    sp.cosh: "cosh",
+    sp.sin: "sin",
+    sp.cos: "cos",
+    sp.tan: "tan",
+    sp.Abs: "absolute",
+}
+
+
+class _InPlace:
+    """Per-sample code as ufunc calls writing into reused block buffers: no allocation per block.
+
+    Every array value lives in one of `_b[i]`; a buffer is reused as soon as the
+    value in it has no later use, so the head needs a handful of block-long
+    buffers however long its formulas are. Scalar sub-expressions (parameters,
+    constants) are printed as they are and computed once per block.
+    """
+
+    def __init__(self, arrays: set[sp.Symbol], uses: dict[sp.Symbol, int]) -> None:
+        self.printer = FastPrinter({"fully_qualified_modules": True, "inline": True})
+        self.arrays = set(arrays)
+        self.uses = uses  # remaining uses of each named array temporary
+        self.lines: list[str] = []
+        self.free: list[int] = []
+        self.count = 0
+        self.owner: dict[sp.Symbol, int] = {}  # named temporary → its buffer
+        self.kept: set[int] = set()  # buffers returned as outputs
+        # Buffers of named values at their last use are freed only after the whole statement:
+        # freed at once, another operand of the same operation could overwrite them first.
+        self.pending: list[int] = []
+
+    def _new(self) -> int:
+        if self.free:
+            return self.free.pop()
+        self.count += 1
+        return self.count - 1
+
+    def _release(self, buffer: int | None) -> None:
+        if buffer is not None and buffer not in self.kept and buffer not in self.free:
+            self.free.append(buffer)
+
+    def _emit(self, call: str) -> None:
+        self.lines.append(f"    {call}")
+
+    def is_array(self, expr: sp.Expr) -> bool:
+        return bool(expr.free_symbols & self.arrays)
+
+    def lower(self, expr: sp.Expr) -> tuple[str, int | None]:
+        """(code naming the value, the temporary buffer that holds it or None)."""
+        if not self.is_array(expr):
+            return f"({self.printer.doprint(expr)})", None
+        if expr.is_Symbol:
+            self._used(expr)
+            return expr.name, None
+        if expr.is_Add or expr.is_Mul:
+            return self._fold(expr)
+        if expr.is_Pow:
+            return self._pow(expr)
+        if type(expr) in _UNARY:
+            return self._unary(_UNARY[type(expr)], expr.args[0])
+        if isinstance(expr, (sp.Max, sp.Min)):
+            name = "maximum" if isinstance(expr, sp.Max) else "minimum"
+            return self._binary_chain(name, list(expr.args))
+        if isinstance(expr, _Pick):
+            return self._pick(*expr.args)
+        # Anything else is printed whole: correct, only not in place.
+        out = self._new()
+        for sym in expr.free_symbols & self.arrays:
+            self._used(sym)
+        self._emit(f"numpy.copyto(_b[{out}], {self.printer.doprint(expr)})")
+        return f"_b[{out}]", out
+
+    def _used(self, sym: sp.Symbol) -> None:
+        if sym in self.uses:
+            self.uses[sym] -= 1
+            if self.uses[sym] == 0 and sym in self.owner:
+                self.pending.append(self.owner[sym])
+
+    def _settle(self) -> None:
+        for buffer in self.pending:
+            self._release(buffer)
+        self.pending.clear()
+
+    def _target(self, *buffers: int | None) -> int:
+        """The buffer for a result: the first operand's own temporary (in place) or a new one."""
+        mine = [b for b in buffers if b is not None]
+        out = mine[0] if mine else self._new()
+        for b in mine[1:]:
+            self._release(b)
+        return out
+
+    def _unary(self, name: str, arg: sp.Expr) -> tuple[str, int | None]:
+        code, buffer = self.lower(arg)
+        out = self._target(buffer)
+        self._emit(f"numpy.{name}({code}, out=_b[{out}])")
+        return f"_b[{out}]", out
+
+    def _binary_chain(self, name: str, args: list[sp.Expr]) -> tuple[str, int | None]:
+        array_args = [a for a in args if self.is_array(a)]
+        scalar_args = [a for a in args if not self.is_array(a)]
+        code, buffer = self.lower(array_args[0])
+        for arg in array_args[1:]:
+            other, other_buffer = self.lower(arg)
+            out = self._target(buffer, other_buffer)
+            self._emit(f"numpy.{name}({code}, {other}, out=_b[{out}])")
+            code, buffer = f"_b[{out}]", out
+        for arg in scalar_args:
+            out = self._target(buffer)
+            self._emit(f"numpy.{name}({code}, ({self.printer.doprint(arg)}), out=_b[{out}])")
+            code, buffer = f"_b[{out}]", out
+        return code, buffer
+
+    def _fold(self, expr: sp.Expr) -> tuple[str, int | None]:
+        adding = expr.is_Add
+        arrays = [a for a in expr.args if self.is_array(a)]
+        scalar = (sp.Add if adding else sp.Mul)(*(a for a in expr.args if not self.is_array(a)))
+        code, buffer = None, None
+        for arg in arrays:
+            negated = adding and arg.is_Mul and arg.args[0] == -1
+            term = -arg if negated else arg
+            other, other_buffer = self.lower(term)
+            if code is None:
+                if negated:
+                    out = self._target(other_buffer)
+                    self._emit(f"numpy.negative({other}, out=_b[{out}])")
+                    code, buffer = f"_b[{out}]", out
+                else:
+                    code, buffer = other, other_buffer
+                continue
+            out = self._target(buffer, other_buffer)
+            name = ("subtract" if negated else "add") if adding else "multiply"
+            self._emit(f"numpy.{name}({code}, {other}, out=_b[{out}])")
+            code, buffer = f"_b[{out}]", out
+        assert code is not None
+        if adding and scalar != 0:
+            out = self._target(buffer)
+            self._emit(f"numpy.add({code}, ({self.printer.doprint(scalar)}), out=_b[{out}])")
+            code, buffer = f"_b[{out}]", out
+        elif not adding and scalar == -1:
+            out = self._target(buffer)
+            self._emit(f"numpy.negative({code}, out=_b[{out}])")
+            code, buffer = f"_b[{out}]", out
+        elif not adding and scalar != 1:
+            out = self._target(buffer)
+            self._emit(f"numpy.multiply({code}, ({self.printer.doprint(scalar)}), out=_b[{out}])")
+            code, buffer = f"_b[{out}]", out
+        if buffer is None:  # a bare input returned unchanged: copy, so an output never aliases an input
+            out = self._new()
+            self._emit(f"numpy.copyto(_b[{out}], {code})")
+            code, buffer = f"_b[{out}]", out
+        return code, buffer
+
+    def _pow(self, expr: sp.Expr) -> tuple[str, int | None]:
+        base, exponent = expr.args
+        if self.is_array(exponent):
+            out = self._new()
+            for sym in expr.free_symbols & self.arrays:
+                self._used(sym)
+            self._emit(f"numpy.copyto(_b[{out}], {self.printer.doprint(expr)})")
+            return f"_b[{out}]", out
+        code, buffer = self.lower(base)
+        out = self._target(buffer)
+        if exponent == 2:
+            self._emit(f"numpy.square({code}, out=_b[{out}])")
+        elif exponent == -1:
+            self._emit(f"numpy.reciprocal({code}, out=_b[{out}])")
+        elif exponent == sp.S.Half:
+            self._emit(f"numpy.sqrt({code}, out=_b[{out}])")
+        else:
+            self._emit(f"numpy.power({code}, ({self.printer.doprint(exponent)}), out=_b[{out}])")
+        return f"_b[{out}]", out
+
+    def _pick(self, u: sp.Expr, a: sp.Expr, b: sp.Expr) -> tuple[str, int | None]:
+        # numpy.where builds its result before the copy, so u, a or b may share the output buffer.
+        codes = [self.lower(arg) for arg in (u, a, b)]
+        out = self._target(*(buffer for _, buffer in codes))
+        (ucode, _), (acode, _), (bcode, _) = codes
+        self._emit(f"numpy.copyto(_b[{out}], numpy.where({ucode} >= 0, {acode}, {bcode}))")
+        return f"_b[{out}]", out
+
+    def assign(self, sym: sp.Symbol, expr: sp.Expr) -> None:
+        if not self.is_array(expr):
+            self._emit(f"{sym.name} = {self.printer.doprint(expr)}")
+            return
+        self.arrays.add(sym)
+        code, buffer = self.lower(expr)
+        if buffer is None:
+            self._emit(f"{sym.name} = {code}")
+        else:
+            self._emit(f"{sym.name} = _b[{buffer}]")
+            self.owner[sym] = buffer
+            if self.uses.get(sym, 0) == 0:
+                self._release(buffer)
+        self._settle()
+
+    def output(self, expr: sp.Expr) -> str:
+        code, buffer = self.lower(expr)
+        if buffer is None and expr.is_Symbol and expr in self.owner:
+            buffer = self.owner[expr]
+        if buffer is not None:
+            self.kept.add(buffer)
+            if buffer in self.free:
+                self.free.remove(buffer)
+        self._settle()
+        return code
+
+
+def _inplace_head(
+    arguments: Sequence[sp.Symbol],
+    arrays: set[sp.Symbol],
+    shared: Sequence[tuple[sp.Symbol, sp.Expr]],
+    outputs: Sequence[sp.Expr],
+) -> tuple[list[str], int]:
+    """The text of `_fast_head(arguments..., _b)` and the number of buffers `_b` it needs."""
+    uses: dict[sp.Symbol, int] = {}
+    for expr in [*(e for _, e in shared), *outputs]:
+        for node in sp.preorder_traversal(expr):
+            if node.is_Symbol:
+                uses[node] = uses.get(node, 0) + 1
+    lower = _InPlace(arrays, uses)
+    for sym, expr in shared:
+        lower.assign(sym, expr)
+    results = [lower.output(expr) for expr in outputs]
+    lines = [f"def _fast_head({', '.join(s.name for s in arguments)}, _b):", *lower.lines, "    return ["]
+    lines += [f"        {code}," for code in results]
+    lines.append("    ]")
+    return lines, lower.count
+
+
 def _build(program: Program) -> Plan:
     model = program.model
     rename = {s: code_symbol(s) for s in model.independents}
@@ -387,22 +630,26 @@ def _build(program: Program) -> Plan:
     alone = tuple(sorted({j for ts in terms for kind, _, j, _ in ts if kind == "1"}))
     d, f = len(inputs), len(forms.symbols)
     rows = int(min(MAX_ROWS, max(MIN_ROWS, BLOCK_BYTES // (8 * d))))
-    layout: Layout = (d, f, len(factors), rows, tuple(terms), with_inputs, alone)
+    layout: Layout = (d, f, len(factors), rows, tuple(terms), with_inputs, alone, 0)
     weight_exprs = [forms.forms[j][0].get(k, sp.S.Zero) for j in range(f) for k in range(d)]
     weight_exprs += [forms.forms[j][1] for j in range(f)] + scalars
     prologue, head_outputs = _one_exp([loss, *factors])
     shared, reduced = sp.cse(head_outputs, symbols=sp.numbered_symbols("_t", real=True))
+    head_arguments = [*forms.symbols, *targets, *params, *constants]
+    head_lines, buffers = _inplace_head(
+        head_arguments, {*forms.symbols, *targets}, [*prologue, *shared], reduced
+    )
     lines = [
         *_function("_fast_weights", [*params, *constants], [], weight_exprs),
         "",
         "",
-        *_function(
-            "_fast_head", [*forms.symbols, *targets, *params, *constants], [*prologue, *shared], reduced
-        ),
+        *head_lines,
         "",
         "",
         f"_FAST_LAYOUT = {layout!r}",
     ]
+    layout = (*layout[:-1], buffers)
+    lines[-1] = f"_FAST_LAYOUT = {layout!r}"
     source = "\n".join(lines) + "\n"
     namespace: dict[str, Any] = {"numpy": numpy}
     exec(compile(source, "<symcalc fast path>", "exec"), namespace)  # our printer's output, names validated
