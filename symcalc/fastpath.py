@@ -223,9 +223,9 @@ def stack_view(columns: Sequence[Array]) -> Array | None:
 
 def block_total(value: Any, rows: int) -> float:
     """The sum over a block of a per-sample output, which is a number when it does not vary by sample."""
-    if numpy.ndim(value) == 0:
-        return float(value) * rows
-    return float(numpy.sum(value))
+    if isinstance(value, numpy.ndarray) and value.ndim == 1:
+        return float(value.sum())  # the method: a few microseconds less than numpy.sum per call
+    return float(value) * rows
 
 
 def evaluate_plan(
@@ -249,7 +249,8 @@ def evaluate_plan(
     values = weights(*params, *constants)
     coefficients = numpy.array(values[: f * d], dtype=numpy.float64).reshape(f, d)
     biases = numpy.array(values[f * d : f * d + f], dtype=numpy.float64).reshape(f, 1)
-    stacked = stack_view(inputs)
+    # One block is copied as cheaply as it is viewed; the view saves a copy of large data.
+    stacked = stack_view(inputs) if n > rows else None
     # Separate columns are copied a block at a time into one buffer: never an N × d copy.
     block = numpy.empty((d, min(rows, n)), dtype=numpy.float64) if stacked is None else None
     buffers = numpy.empty((n_buffers, min(rows, n)), dtype=numpy.float64)
@@ -270,7 +271,10 @@ def evaluate_plan(
         outputs = head(*z, *(t[start:stop] for t in targets), *params, *constants, buffers[:, :size])
         loss += block_total(outputs[0], size)
         for i, j in enumerate(with_inputs):  # Xᵀ·F: every weight gradient of factor j in one product
-            cross[i] += xt @ numpy.broadcast_to(outputs[1 + j], (size,))
+            factor = outputs[1 + j]
+            if not (isinstance(factor, numpy.ndarray) and factor.ndim == 1):
+                factor = numpy.full(size, float(factor))  # a factor that does not vary by sample
+            cross[i] += xt @ factor
         for j in alone:
             sums[j] += block_total(outputs[1 + j], size)
     scalars = values[f * d + f :]
@@ -486,7 +490,11 @@ class _InPlace:
             term = -arg if negated else arg
             other, other_buffer = self.lower(term)
             if code is None:
-                if negated:
+                if negated and scalar != 0:  # c − u in one call, not −u then + c
+                    out = self._target(other_buffer)
+                    self._emit(f"numpy.subtract(({self.printer.doprint(scalar)}), {other}, out=_b[{out}])")
+                    code, buffer, scalar = f"_b[{out}]", out, sp.S.Zero
+                elif negated:
                     out = self._target(other_buffer)
                     self._emit(f"numpy.negative({other}, out=_b[{out}])")
                     code, buffer = f"_b[{out}]", out
