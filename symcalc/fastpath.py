@@ -39,18 +39,8 @@ BLOCK_BYTES = 1 << 21
 MIN_ROWS, MAX_ROWS = 4096, 65536
 
 
-class _Pick(sp.Function):
-    """_Pick(u, a, b) is a where u ≥ 0, else b: σ from one exp(−|u|) without overflow on either side."""
-
-    nargs = 3
-
-
 class FastPrinter(StablePrinter):
-    """The stable printer, plus `_Pick` as numpy.where."""
-
-    def _print__Pick(self, expr: sp.Expr) -> str:
-        u, a, b = (self._print(arg) for arg in expr.args)
-        return f"{self._module_format('numpy.where')}(({u}) >= 0, {a}, {b})"
+    """The stable printer, fully qualified: generated modules import only numpy."""
 
 
 class _NotApplicable(Exception):
@@ -133,37 +123,34 @@ class _Forms:
 
 
 def _one_exp(outputs: Sequence[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
-    """σ(±u) and softplus(±u) of one u rewritten through e = exp(−|u|), computed once.
+    """σ(±u) and softplus(±u) of one u rewritten through l = log1p(exp(−|u|)), computed once.
 
-    softplus(u) = max(u, 0) + log1p(e) and σ(u) = 1/(1 + e) for u ≥ 0, e/(1 + e)
-    otherwise: the forms numpy's logaddexp uses, without its second exp and log.
+    softplus(u) = max(u, 0) + l, softplus(−u) = l − min(u, 0), σ(u) = exp(min(u, 0) − l)
+    and σ(−u) = exp(−max(u, 0) − l): numpy's logaddexp and the generic program's
+    σ(u) = exp(−logaddexp(0, −u)) in the same arithmetic, with one exp and log1p shared
+    by every σ and softplus of u, and no select between two branches. (Not expanded to
+    softplus(u) − y·u: for y = 1 and large u that cancels to a loss with no correct digits.)
     """
     atoms: set[sp.Expr] = set()
     for out in outputs:
         atoms |= out.atoms(sigmoid, softplus)
-    groups: dict[sp.Expr, list[sp.Expr]] = {}
-    for atom in sorted(atoms, key=sp.default_sort_key):
-        u = atom.args[0]
-        canonical = -u if u.could_extract_minus_sign() else u
-        groups.setdefault(canonical, []).append(atom)
     prologue: list[tuple[sp.Symbol, sp.Expr]] = []
+    names: dict[sp.Expr, tuple[sp.Symbol, sp.Symbol, sp.Symbol]] = {}
     replace: dict[sp.Expr, sp.Expr] = {}
-    for g, (u, members) in enumerate(groups.items()):
-        e = sp.Symbol(f"_e{g}", real=True)
-        prologue.append((e, sp.exp(-sp.Abs(u))))
-        if any(isinstance(m, sigmoid) for m in members):
-            r = sp.Symbol(f"_r{g}", real=True)
-            er = sp.Symbol(f"_q{g}", real=True)
-            prologue += [(r, 1 / (1 + e)), (er, e * r)]
-        if any(isinstance(m, softplus) for m in members):
-            log = sp.Symbol(f"_l{g}", real=True)
-            prologue.append((log, log1p(e)))
-        for m in members:
-            positive = m.args[0] == u
-            if isinstance(m, sigmoid):
-                replace[m] = _Pick(u, r, er) if positive else _Pick(u, er, r)
-            else:
-                replace[m] = sp.Max(m.args[0], 0) + log
+    for atom in sorted(atoms, key=sp.default_sort_key):
+        arg = atom.args[0]
+        u = -arg if arg.could_extract_minus_sign() else arg
+        if u not in names:
+            # Named, so that cse sees max, min and l as leaves and does not split off −min(u, 0).
+            g = len(names)
+            high, low, log = (sp.Symbol(f"_{k}{g}", real=True) for k in "hml")
+            prologue += [(high, sp.Max(u, 0)), (low, sp.Min(u, 0)), (log, log1p(sp.exp(low - high)))]
+            names[u] = (high, low, log)
+        high, low, log = names[u]
+        if isinstance(atom, softplus):
+            replace[atom] = high + log if arg == u else log - low
+        else:
+            replace[atom] = sp.exp(low - log) if arg == u else sp.exp(-high - log)
     return prologue, [out.xreplace(replace) for out in outputs]
 
 
@@ -431,8 +418,6 @@ class _InPlace:
         if isinstance(expr, (sp.Max, sp.Min)):
             name = "maximum" if isinstance(expr, sp.Max) else "minimum"
             return self._binary_chain(name, list(expr.args))
-        if isinstance(expr, _Pick):
-            return self._pick(*expr.args)
         # Anything else is printed whole: correct, only not in place.
         out = self._new()
         for sym in expr.free_symbols & self.arrays:
@@ -485,6 +470,8 @@ class _InPlace:
         arrays = [a for a in expr.args if self.is_array(a)]
         scalar = (sp.Add if adding else sp.Mul)(*(a for a in expr.args if not self.is_array(a)))
         code, buffer = None, None
+        if adding:  # positive terms first: u − v is one subtract, −v + u a negative and an add
+            arrays.sort(key=lambda a: bool(a.is_Mul and a.args[0] == -1))
         for arg in arrays:
             negated = adding and arg.is_Mul and arg.args[0] == -1
             term = -arg if negated else arg
@@ -542,14 +529,6 @@ class _InPlace:
             self._emit(f"numpy.sqrt({code}, out=_b[{out}])")
         else:
             self._emit(f"numpy.power({code}, ({self.printer.doprint(exponent)}), out=_b[{out}])")
-        return f"_b[{out}]", out
-
-    def _pick(self, u: sp.Expr, a: sp.Expr, b: sp.Expr) -> tuple[str, int | None]:
-        # numpy.where builds its result before the copy, so u, a or b may share the output buffer.
-        codes = [self.lower(arg) for arg in (u, a, b)]
-        out = self._target(*(buffer for _, buffer in codes))
-        (ucode, _), (acode, _), (bcode, _) = codes
-        self._emit(f"numpy.copyto(_b[{out}], numpy.where({ucode} >= 0, {acode}, {bcode}))")
         return f"_b[{out}]", out
 
     def assign(self, sym: sp.Symbol, expr: sp.Expr) -> None:
