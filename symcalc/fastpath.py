@@ -256,7 +256,7 @@ def evaluate_plan(
         z = coefficients @ xt  # every linear form of the block in one product
         z += biases
         outputs = head(*z, *(t[start:stop] for t in targets), *params, *constants, buffers[:, :size])
-        loss += block_total(outputs[0], size)
+        loss += outputs[0]  # the head sums the loss over the block itself
         for i, j in enumerate(with_inputs):  # Xᵀ·F: every weight gradient of factor j in one product
             factor = outputs[1 + j]
             if not (isinstance(factor, numpy.ndarray) and factor.ndim == 1):
@@ -546,6 +546,30 @@ class _InPlace:
                 self._release(buffer)
         self._settle()
 
+    def total(self, expr: sp.Expr) -> str:
+        """The block's sum of `expr`, a number: a product of two arrays is one dot."""
+        parts = []
+        for k, term in enumerate(sp.Add.make_args(expr)):
+            if not self.is_array(term):
+                parts.append(f"({self.printer.doprint(term)}) * _b.shape[1]")
+                continue
+            coefficient, rest = term.as_independent(*self.arrays, as_Add=False)
+            factors = sp.Mul.make_args(rest)
+            if len(factors) == 2:
+                (a, a_buffer), (b, b_buffer) = self.lower(factors[0]), self.lower(factors[1])
+                self._emit(f"_s{k} = float(numpy.dot({a}, {b}))")
+                buffers = [a_buffer, b_buffer]
+            else:
+                code, buffer = self.lower(rest)
+                self._emit(f"_s{k} = float({code}.sum())")
+                buffers = [buffer]
+            for buffer in buffers:
+                self._release(buffer)
+            self._settle()
+            parts.append(f"_s{k}" if coefficient == 1 else f"({self.printer.doprint(coefficient)}) * _s{k}")
+        self._emit(f"_total = {' + '.join(parts)}")
+        return "_total"
+
     def output(self, expr: sp.Expr) -> str:
         code, buffer = self.lower(expr)
         if buffer is None and expr.is_Symbol and expr in self.owner:
@@ -564,7 +588,10 @@ def _inplace_head(
     shared: Sequence[tuple[sp.Symbol, sp.Expr]],
     outputs: Sequence[sp.Expr],
 ) -> tuple[list[str], int]:
-    """The text of `_fast_head(arguments..., _b)` and the number of buffers `_b` it needs."""
+    """The text of `_fast_head(arguments..., _b)` and the number of buffers `_b` it needs.
+
+    The first output (the loss) is returned as the block's sum; the others per sample.
+    """
     uses: dict[sp.Symbol, int] = {}
     for expr in [*(e for _, e in shared), *outputs]:
         for node in sp.preorder_traversal(expr):
@@ -573,7 +600,7 @@ def _inplace_head(
     lower = _InPlace(arrays, uses)
     for sym, expr in shared:
         lower.assign(sym, expr)
-    results = [lower.output(expr) for expr in outputs]
+    results = [lower.total(outputs[0]), *(lower.output(expr) for expr in outputs[1:])]
     lines = [f"def _fast_head({', '.join(s.name for s in arguments)}, _b):", *lower.lines, "    return ["]
     lines += [f"        {code}," for code in results]
     lines.append("    ]")
