@@ -1,8 +1,9 @@
 """`symcalc codegen`: a standalone module, importing only numpy, with one model's loss, gradient and step.
 
 The module's code is the same `Program` that `symcalc.numeric` compiles (the
-stable forms, the same shared sub-expressions), printed by the same printer, so
-its numbers equal symcalc's own. Code text is built only from validated names
+stable forms, the same shared sub-expressions), printed by the same printer,
+and, where the model has one, the same fast-path plan and runtime functions
+(`symcalc.fastpath`), so its numbers equal symcalc's own. Code text is built only from validated names
 and SymPy's printer output; nothing the user typed (a title, a note, a path)
 is copied into it.
 """
@@ -14,6 +15,7 @@ import re
 
 import sympy as sp
 
+from symcalc.fastpath import build_plan, runtime_source
 from symcalc.model import Model
 from symcalc.names import NAME_PATTERN
 from symcalc.numeric import Program, build_program, make_printer
@@ -105,7 +107,7 @@ def _outputs(params, data, constants):
             raise KeyError(f"{name!r} is not a constant of the model")
         merged[name] = float(value)
     values.extend(merged.values())
-    with numpy.errstate(all="ignore"):
+    with numpy.errstate(all="ignore"):{fast}
         return [float(numpy.mean(v)) for v in _per_sample(*values)]
 
 
@@ -153,9 +155,22 @@ def check_gradient(
 '''
 
 
+#: The fast path in `_outputs`, for a model that has one: the same plan and runtime symcalc runs.
+_FAST_CALL = """
+        p, i, t = len(PARAMETERS), len(INPUTS), len(TARGETS)
+        fast = evaluate_plan(
+            _FAST_LAYOUT, _fast_weights, _fast_head,
+            values[:p], values[p:p + i], values[p + i:p + i + t], values[p + i + t:],
+        )
+        if fast is not None:
+            return [fast[0], *fast[1]]"""
+
+
 def generate(derivation: Derivation) -> str:
     """The text of the standalone module for `derivation`."""
     program = build_program(derivation)
+    plan = build_plan(program)
+    fast = [] if plan is None else ["", "", plan.source.rstrip("\n"), "", "", runtime_source().rstrip("\n")]
     model: Model = derivation.model
     constants = ", ".join(f'"{name}": {_float(value)}' for name, value in program.constants.items())
     lines = [
@@ -171,5 +186,7 @@ def generate(derivation: Derivation) -> str:
         "",
         "",
         *_per_sample(program),
+        *fast,
     ]
-    return "\n".join(lines) + "\n" + _RUNTIME
+    runtime = _RUNTIME.replace("{fast}", "" if plan is None else _FAST_CALL)
+    return "\n".join(lines) + "\n" + runtime

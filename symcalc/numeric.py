@@ -7,8 +7,10 @@ log1p(u), exp(u) − 1 → expm1(u)), shared work is factored out once with
 `sympy.cse`, and the result is printed by a NumPy printer that writes σ and
 softplus without overflow. `lambdify` only ever sees SymPy objects built by our
 parser, never a string; `symcalc.codegen` prints the very same program to a file.
-`Program` is the seam for faster back ends (a matrix-vector product over the
-stacked inputs, fused kernels): they take the same stable expressions.
+`Program` is the seam for faster back ends: `symcalc.fastpath` takes the same
+stable expressions and, where the weights enter through linear forms, evaluates
+them as matrix products over the stacked inputs; `NumericModel` uses it when it
+applies and the generic program otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
@@ -28,6 +30,9 @@ from symcalc.errors import SymcalcError
 from symcalc.functions import sigmoid, softplus
 from symcalc.model import Model
 from symcalc.steps import Derivation
+
+if TYPE_CHECKING:
+    from symcalc.fastpath import Plan
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -284,10 +289,17 @@ class NumericModel:
     """
 
     program: Program
+    #: Use the fast path (`symcalc.fastpath`) where the model has its shape; False forces the generic program.
+    fast: bool = True
     _function: Callable[..., Any] = field(init=False, repr=False)
+    _plan: Plan | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         program = self.program
+        if self.fast:
+            from symcalc.fastpath import build_plan  # fastpath builds on this module's printer
+
+            self._plan = build_plan(program)
         self._function = sp.lambdify(
             program.arguments,
             list(program.outputs),
@@ -338,8 +350,16 @@ class NumericModel:
         constants: Mapping[str, float] | None = None,
     ) -> tuple[float, dict[str, float]]:
         """Mean loss and mean gradient of every parameter over the batch, from one call."""
+        values = self.arguments(params, data, constants)
         with np.errstate(all="ignore"):  # non-finite values are the caller's to check, not warnings
-            outputs = self._function(*self.arguments(params, data, constants))
+            if self._plan is not None:
+                p, i, t = len(self.parameters), len(self.program.inputs), len(self.program.targets)
+                fast = self._plan.evaluate(
+                    values[:p], values[p : p + i], values[p + i : p + i + t], values[p + i + t :]
+                )
+                if fast is not None:
+                    return fast[0], dict(zip(self.parameters, fast[1], strict=True))
+            outputs = self._function(*values)
             means = [float(np.mean(v)) for v in outputs]
         return means[0], dict(zip(self.parameters, means[1:], strict=True))
 
