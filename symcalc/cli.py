@@ -13,7 +13,7 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 
@@ -21,7 +21,6 @@ from symcalc.engine import derive
 from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcError
 from symcalc.limits import DEFAULT_TIMEOUT, InternalError, run_limited
 from symcalc.model import Model
-from symcalc.numeric import NumericModel, Program, build_program
 from symcalc.output import write_atomic
 from symcalc.render.checks import render_checks, report_dict
 from symcalc.render.json import derivation_dict
@@ -31,6 +30,9 @@ from symcalc.render.pdf import compile_pdf
 from symcalc.spec import DEFAULT_MODEL
 from symcalc.steps import Derivation
 from symcalc.verify import DEFAULT_POINTS, DEFAULT_SEED, Check, all_hold, check_claim, verify
+
+if TYPE_CHECKING:
+    from symcalc.numeric import Program
 
 T = TypeVar("T")
 
@@ -233,6 +235,8 @@ def _emit(text: str, output: str | None) -> None:
 
 def program_file(target: str | None) -> Program:
     """Derive one file and build its stable numeric program; the symbolic half of `symcalc train`."""
+    from symcalc.numeric import build_program
+
     return build_program(derive_file(target))
 
 
@@ -258,6 +262,7 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from symcalc.data import check_finite_loss, load_builtin, load_csv
     from symcalc.descent import Stop, descend, interrupted
+    from symcalc.numeric import NumericModel
     from symcalc.render import training
 
     if args.plot is not None:

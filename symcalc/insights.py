@@ -25,6 +25,14 @@ _RANGES: dict[type, tuple[sp.Expr, sp.Expr]] = {
 }
 
 
+# Each activation's inverse: where its output takes a given value (σ(z) = v at z = log(v/(1 − v))).
+_INVERSES: dict[type, Callable[[sp.Expr], sp.Expr]] = {
+    sigmoid: lambda v: sp.log(v / (1 - v)),
+    sp.tanh: sp.atanh,
+    sp.exp: sp.log,
+}
+
+
 @dataclass(frozen=True)
 class Insight:
     """One checked observation: `template` with ``{i}`` standing for ``expressions[i]``."""
@@ -163,23 +171,23 @@ def _peak(
     if definition.func not in _RANGES or definition.args != (parent,) or not local.is_polynomial(node):
         return None
     low, high = _RANGES[definition.func]
-    critical = [c for c in sp.solve(sp.diff(local, node), node) if c.is_real and low < c < high]
+    slope = sp.Poly(sp.diff(local, node), node)
+    critical = [c for c in sp.roots(slope, filter="R") if low < c < high] if slope.degree() > 0 else []
     if len(critical) != 1:
         return None
     (top,) = critical
     if not sp.diff(local, node, 2).subs(node, top).is_negative:
         return None
-    inputs = sp.solve(to_elementary(definition) - top, parent)
-    real_inputs = [x for x in inputs if x.is_real]
-    if len(real_inputs) != 1:
-        return None
+    at_input = _INVERSES[definition.func](top)
+    if not (at_input.is_real and _is_zero(to_elementary(definition.subs(parent, at_input)) - top)):
+        return None  # the check: the definition really takes the value `top` there
     value = local.subs(node, top)
     # The check: no sampled output in the open range gives a larger value.
     finite_high = high if high.is_finite else top + 10
     samples = [low + (finite_high - low) * sp.Rational(k, 64) for k in range(1, 64)]
     if any(local.subs(node, s) > value for s in samples):
         return None
-    return top, real_inputs[0], value
+    return top, at_input, value
 
 
 def _difference_pairs(facts: _Facts) -> Iterator[tuple[sp.Symbol, sp.Symbol, sp.Symbol]]:

@@ -19,6 +19,7 @@ import sympy as sp
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.names import NAME_PATTERN, check_name, make_symbol
 from symcalc.parse import parse_expression
+from symcalc.simplify import solve_linear
 from symcalc.spec import Spec, check, read
 
 CLAIM_PATTERN = re.compile(r"\s*d\s*([A-Za-z][A-Za-z0-9_]*)\s*/\s*d\s*([A-Za-z][A-Za-z0-9_]*)\s*")
@@ -220,12 +221,11 @@ class Model:
         solutions: dict[sp.Symbol, sp.Expr] = {}
         for _, assumption in self.assumptions:
             equation = assumption.xreplace(solutions)
-            linear = [s for s in equation.free_symbols if sp.degree(equation, s) == 1]
-            for name in sorted(linear, key=lambda s: self.order.get(s, -1), reverse=True):
-                solved = sp.solve(equation, name)
-                if len(solved) == 1:
-                    solutions = {k: v.xreplace({name: solved[0]}) for k, v in solutions.items()}
-                    solutions[name] = solved[0]
+            for name in sorted(equation.free_symbols, key=lambda s: self.order.get(s, -1), reverse=True):
+                solved = solve_linear(equation, name)
+                if solved is not None:
+                    solutions = {k: v.xreplace({name: solved}) for k, v in solutions.items()}
+                    solutions[name] = solved
                     break
         return solutions
 

@@ -66,6 +66,21 @@ def in_terms_of_outputs(derivative: sp.Expr, outputs: Sequence[tuple[sp.Symbol, 
     return candidate if small and sp.simplify(difference) == 0 else derivative
 
 
+def solve_linear(equation: sp.Expr, name: sp.Symbol) -> sp.Expr | None:
+    """The value of `name` making `equation` = 0 when it is linear in `name`, else None.
+
+    Written out rather than with sp.solve, whose answer check imports sympy.physics
+    (a sixth of a second at start-up) and which is far more than a linear equation needs.
+    """
+    if not equation.is_polynomial(name):
+        return None
+    poly = sp.Poly(equation, name)
+    if poly.degree() != 1:
+        return None
+    slope, offset = poly.all_coeffs()
+    return sp.cancel(-offset / slope) if slope != 0 else None
+
+
 def reduce_with(expr: sp.Expr, assumptions: Sequence[sp.Expr]) -> tuple[sp.Expr, tuple[int, ...]]:
     """The shortest form of `expr` under assumptions `e = 0`, and which assumptions it used.
 
@@ -76,12 +91,10 @@ def reduce_with(expr: sp.Expr, assumptions: Sequence[sp.Expr]) -> tuple[sp.Expr,
     used: tuple[int, ...] = ()
     for index, assumption in enumerate(assumptions):
         for name in sorted(assumption.free_symbols & expr.free_symbols, key=str):
-            if sp.degree(assumption, name) != 1 or not assumption.is_polynomial(name):
+            solution = solve_linear(assumption, name)
+            if solution is None:
                 continue
-            solution = sp.solve(assumption, name, dict=True)
-            if len(solution) != 1:
-                continue
-            candidate = tidy(sp.expand(expr.xreplace(solution[0])))
+            candidate = tidy(sp.expand(expr.xreplace({name: solution})))
             if size(candidate) < size(best):
                 best, used = candidate, (index,)
     return best, used
