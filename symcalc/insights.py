@@ -106,11 +106,17 @@ def _shared_factor(facts: _Facts) -> Iterator[Insight]:
     yield Insight("shared-factor", "All the gradients share the factor {0}.", (shared,))
     loss = facts.model.loss
     # Weights whose gradient is the shared factor times the one name they multiply.
+    inputs = set(facts.model.inputs) | set(facts.model.definition_map)
     scaled = [
         (p, q)
         for p, q in quotients.items()
-        if isinstance(q, sp.Symbol)
-        and all(facts.local_derivatives.get((c, p)) == q for c in _users(facts, p))
+        if q in inputs and all(facts.local_derivatives.get((c, p)) == q for c in _users(facts, p))
+    ]
+    # A bias is added: every local derivative of it is 1 (w1 in w1*x + w2*x is not a bias).
+    biases = [
+        p
+        for p, q in quotients.items()
+        if q == 1 and all(facts.local_derivatives.get((c, p)) == 1 for c in _users(facts, p))
     ]
     if scaled:
         expressions: list[sp.Expr] = [shared]
@@ -118,20 +124,19 @@ def _shared_factor(facts: _Facts) -> Iterator[Insight]:
         for p, q in scaled:
             pairs.append(f"{{{len(expressions)}}} by {{{len(expressions) + 1}}}")
             expressions += [Partial(loss, p), q]
-        every = len(scaled) + sum(q == 1 for q in quotients.values()) == len(quotients)
+        every = len(scaled) + len(biases) == len(quotients)
         subject = "The weight gradients are" if every else "These weight gradients are"
         yield Insight(
             "scaled-by-input",
             subject + " {0} scaled by the input the weight multiplies: " + ", ".join(pairs) + ".",
             tuple(expressions),
         )
-    for p, q in quotients.items():
-        if q == 1:
-            yield Insight(
-                "unscaled",
-                "The gradient {1} is {0} itself, unscaled: {2} is a bias.",
-                (shared, Partial(loss, p), p),
-            )
+    for p in biases:
+        yield Insight(
+            "unscaled",
+            "The gradient {1} is {0} itself, unscaled: {2} is a bias.",
+            (shared, Partial(loss, p), p),
+        )
 
 
 def _users(facts: _Facts, name: sp.Symbol) -> list[sp.Symbol]:
@@ -196,7 +201,7 @@ def _difference_pairs(facts: _Facts) -> Iterator[tuple[sp.Symbol, sp.Symbol, sp.
     targets = set(model.targets)
     for node, adjoint in facts.adjoints.items():
         names = adjoint.free_symbols  # computed once: adjoints of deep graphs are large
-        if len(names) != 2 or not names & targets:
+        if len(names) != 2 or len(names & targets) != 1:
             continue
         (target,) = names & targets
         (output,) = names - {target}

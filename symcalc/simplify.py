@@ -22,6 +22,7 @@ def size(expr: sp.Expr) -> tuple[int, int, int]:
 # terms), so they are tried only where there is a fraction to cancel, and only on
 # expressions of moderate size; factor_terms never expands and is always tried.
 EXPANDING_REWRITE_LIMIT = 120
+MAX_EXPANDED_POWER = 6  # (x1 + … + x4 + w)**16 has thousands of terms once multiplied out
 
 
 def has_fraction(expr: sp.Expr) -> bool:
@@ -29,10 +30,17 @@ def has_fraction(expr: sp.Expr) -> bool:
     return any(power.exp.is_negative for power in expr.atoms(sp.Pow))
 
 
+def expands_cheaply(expr: sp.Expr) -> bool:
+    """Whether multiplying `expr` out stays small: moderate size, no high power of a sum."""
+    if sp.count_ops(expr) > EXPANDING_REWRITE_LIMIT:
+        return False
+    return not any(p.base.is_Add and abs(p.exp) > MAX_EXPANDED_POWER for p in expr.atoms(sp.Pow))
+
+
 def tidy(expr: sp.Expr) -> sp.Expr:
     """The shortest of a few exact rewritings of `expr` (cancel, factor, …)."""
     candidates = [expr, sp.factor_terms(expr)]
-    if has_fraction(expr) and sp.count_ops(expr) <= EXPANDING_REWRITE_LIMIT:
+    if has_fraction(expr) and expands_cheaply(expr):
         if expr.is_rational_function():
             candidates += [sp.cancel(expr), sp.factor(expr)]
         else:
@@ -62,8 +70,7 @@ def in_terms_of_outputs(derivative: sp.Expr, outputs: Sequence[tuple[sp.Symbol, 
     difference = back - derivative
     if sp.expand(difference) == 0:
         return candidate
-    small = sp.count_ops(difference) <= EXPANDING_REWRITE_LIMIT
-    return candidate if small and sp.simplify(difference) == 0 else derivative
+    return candidate if expands_cheaply(difference) and sp.simplify(difference) == 0 else derivative
 
 
 def solve_linear(equation: sp.Expr, name: sp.Symbol) -> sp.Expr | None:
@@ -78,7 +85,11 @@ def solve_linear(equation: sp.Expr, name: sp.Symbol) -> sp.Expr | None:
     if poly.degree() != 1:
         return None
     slope, offset = poly.all_coeffs()
-    return sp.cancel(-offset / slope) if slope != 0 else None
+    # A slope with names in it (y1*y2 = 0 "solved" for y1) can be zero where the
+    # equation still holds, so only a constant nonzero slope gives a solution.
+    if not slope.is_number or slope == 0:
+        return None
+    return sp.cancel(-offset / slope)
 
 
 def reduce_with(expr: sp.Expr, assumptions: Sequence[sp.Expr]) -> tuple[sp.Expr, tuple[int, ...]]:
@@ -94,7 +105,18 @@ def reduce_with(expr: sp.Expr, assumptions: Sequence[sp.Expr]) -> tuple[sp.Expr,
             solution = solve_linear(assumption, name)
             if solution is None:
                 continue
-            candidate = tidy(sp.expand(expr.xreplace({name: solution})))
+            # Multiply out only the factors that hold `name`: a deep network's other
+            # factors (1 − h²)… would expand into exponentially many terms.
+            candidate = tidy(
+                sp.Mul(
+                    *(
+                        sp.expand(factor.xreplace({name: solution}))
+                        if name in factor.free_symbols
+                        else factor
+                        for factor in sp.Mul.make_args(expr)
+                    )
+                )
+            )
             if size(candidate) < size(best):
                 best, used = candidate, (index,)
     return best, used

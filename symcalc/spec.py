@@ -212,6 +212,8 @@ class _Checker:
         if not isinstance(value, list):
             self.error(key, f"must be a list of names, not {type(value).__name__}")
             return ()
+        if key == "parameters" and key in self.data and not value:
+            self.error(key, "needs at least one parameter", fix='e.g. parameters = ["w1", "b"]')
         if len(value) > MAX_NAMES:
             self.error(key, f"has {len(value)} names; the limit is {MAX_NAMES}")
             return ()

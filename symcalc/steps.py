@@ -102,7 +102,9 @@ class Update:
 
     @property
     def rule(self) -> sp.Expr:
-        """The right-hand side, printed in the order a person writes it."""
+        """The right-hand side, printed in the order a person writes it (unchanged for a zero gradient)."""
+        if self.gradient == 0:
+            return self.parameter
         return total(self.parameter, -self.learning_rate * self.gradient)
 
     @property
