@@ -158,20 +158,14 @@ def _read_text(path: Path, source: str) -> str:
 
 def _header(row: list[str], source: str, needed: Sequence[str]) -> dict[str, int]:
     names = [field.strip() for field in row]
-    if len(names) == 1 and ";" in names[0]:
-        raise _error(
-            source,
-            "the columns are separated by ';', not ','",
-            line=1,
-            fix="save the file with ',' between columns",
-        )
-    if len(names) == 1 and "\t" in names[0]:
-        raise _error(
-            source,
-            "the columns are separated by tabs, not ','",
-            line=1,
-            fix="save the file with ',' between columns",
-        )
+    for separator, called in ((";", "';'"), ("\t", "tabs")):
+        if len(names) == 1 and separator in names[0]:
+            raise _error(
+                source,
+                f"the columns are separated by {called}, not ','",
+                line=1,
+                fix="save the file with ',' between columns",
+            )
     index: dict[str, int] = {}
     for position, name in enumerate(names):
         if name in index:
