@@ -33,6 +33,7 @@ from symcalc.steps import Derivation
 
 if TYPE_CHECKING:
     from symcalc.fastpath import Plan
+    from symcalc.native import Kernel
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -289,13 +290,25 @@ class NumericModel:
     """
 
     program: Program
-    #: Use the fast path (`symcalc.fastpath`) where the model has its shape; False forces the generic program.
+    #: Use the fast paths (the C kernel, the NumPy plan) where they apply; False forces the generic program.
     fast: bool = True
+    #: Use the compiled C kernel (`symcalc.native`) when there is a C compiler; False keeps to NumPy.
+    native: bool = True
+    #: Why the C kernel is not used, when it was asked for and could not be built.
+    native_problem: str | None = field(init=False, default=None)
     _function: Callable[..., Any] = field(init=False, repr=False)
     _plan: Plan | None = field(init=False, repr=False, default=None)
+    _kernel: Kernel | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         program = self.program
+        if self.fast and self.native:
+            from symcalc.native import NativeUnavailable, compile_kernel
+
+            try:
+                self._kernel = compile_kernel(program)
+            except NativeUnavailable as problem:
+                self.native_problem = str(problem)
         if self.fast:
             from symcalc.fastpath import build_plan  # fastpath builds on this module's printer
 
@@ -312,6 +325,13 @@ class NumericModel:
     @property
     def parameters(self) -> tuple[str, ...]:
         return self.program.parameters
+
+    @property
+    def backend(self) -> str:
+        """What evaluates 1-D columns: "native" (C kernel), "numpy" (the fast path's plan) or "generic"."""
+        if self._kernel is not None:
+            return "native"
+        return "numpy" if self._plan is not None else "generic"
 
     @cached_property
     def constants(self) -> dict[str, float]:
@@ -351,9 +371,13 @@ class NumericModel:
     ) -> tuple[float, dict[str, float]]:
         """Mean loss and mean gradient of every parameter over the batch, from one call."""
         values = self.arguments(params, data, constants)
+        p, i, t = len(self.parameters), len(self.program.inputs), len(self.program.targets)
+        if self._kernel is not None:
+            native = self._kernel.evaluate(values[:p], values[p : p + i + t], values[p + i + t :])
+            if native is not None:
+                return native[0], dict(zip(self.parameters, native[1], strict=True))
         with np.errstate(all="ignore"):  # non-finite values are the caller's to check, not warnings
             if self._plan is not None:
-                p, i, t = len(self.parameters), len(self.program.inputs), len(self.program.targets)
                 fast = self._plan.evaluate(
                     values[:p], values[p : p + i], values[p + i : p + i + t], values[p + i + t :]
                 )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,19 @@ Runner = Callable[[list[str]], tuple[int, str, str]]
 REPO = Path(__file__).resolve().parent.parent
 DERIVATIONS = REPO / "derivations"
 SEED = DERIVATIONS / "logistic_regression.toml"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Compiled kernels go to a folder of this test run, never to the user's cache."""
+    directory = tmp_path_factory.mktemp("kernels")
+    before = os.environ.get("SYMCALC_CACHE_DIR")
+    os.environ["SYMCALC_CACHE_DIR"] = str(directory)
+    yield directory
+    if before is None:
+        del os.environ["SYMCALC_CACHE_DIR"]
+    else:
+        os.environ["SYMCALC_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")

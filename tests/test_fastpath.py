@@ -6,74 +6,36 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy as sp
 
 import symcalc
 from symcalc.fastpath import build_plan, runtime_source, stack_view
-from symcalc.numeric import NumericModel, build_program, make_printer
-from tests.conftest import DERIVATIONS
+from symcalc.numeric import NumericModel, build_program
+from tests.numeric_oracle import MODELS, evaluated, program_of, random_data, reference
 
-MODELS = sorted(p.stem for p in DERIVATIONS.glob("*.toml"))
 #: Models whose loss and gradients are not (factor) × (input) over linear forms: the generic path.
 FALLBACK = {"tied_weights"}
 RTOL = 1e-12
 
 
-def _program(name: str) -> symcalc.Program:
-    return build_program(symcalc.derive(symcalc.load(str(DERIVATIONS / f"{name}.toml"))))
-
-
-def _data(
-    program: symcalc.Program, n: int, rng: np.random.Generator, scale: float = 1.0
-) -> dict[str, np.ndarray]:
-    data = {name: scale * rng.standard_normal(n) for name in program.inputs}
-    if program.model.assumptions:  # one-hot targets (softmax)
-        labels = rng.integers(0, len(program.targets), size=n)
-        data |= {name: (labels == k).astype(float) for k, name in enumerate(program.targets)}
-    else:
-        data |= {name: rng.integers(0, 2, size=n).astype(float) for name in program.targets}
-    return data
-
-
-def _reference(
-    program: symcalc.Program, params: dict[str, float], data: dict[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean loss and gradients from a plain lambdify of the stable expressions (no cse, no plan),
-    and the mean absolute per-sample value of each: the size a relative tolerance is measured against."""
-    rename = {s: sp.Symbol(f"{s.name}_", real=True) for s in program.model.independents}
-    exprs = [program.loss.xreplace(rename), *(g.xreplace(rename) for g in program.gradients)]
-    function = sp.lambdify(program.arguments, exprs, modules="numpy", printer=make_printer())
-    values = [params[p] for p in program.parameters] + [data[n] for n in (*program.inputs, *program.targets)]
-    values += list(program.constants.values())
-    with np.errstate(all="ignore"):
-        outputs = [np.broadcast_to(v, data[program.inputs[0]].shape) for v in function(*values)]
-    return np.array([np.mean(v) for v in outputs]), np.array([np.mean(np.abs(v)) for v in outputs])
-
-
-def _fast(numeric: NumericModel, params: dict[str, float], data: dict[str, np.ndarray]) -> np.ndarray:
-    loss, grads = numeric.evaluate(params, data)
-    return np.array([loss, *(grads[p] for p in numeric.parameters)])
-
-
 @pytest.mark.parametrize("name", MODELS)
 def test_plan_is_used_exactly_where_the_pattern_holds(name: str) -> None:
-    plan = build_plan(_program(name))
+    plan = build_plan(program_of(name))
     assert (plan is None) == (name in FALLBACK)
 
 
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("scale", [1.0, 30.0])
-def test_equals_plain_lambdify_on_random_data(name: str, scale: float) -> None:
-    program = _program(name)
-    numeric = NumericModel(program)
+def test_equals_plain_lambdify_on_randomrandom_data(name: str, scale: float) -> None:
+    program = program_of(name)
+    numeric = NumericModel(program, native=False)
     rng = np.random.default_rng(11)
     # Longer than one block, so the blocked loop and its last, partial block are both exercised.
     n = numeric._plan.layout[3] + 123 if numeric._plan is not None else 1000
-    data = _data(program, n, rng, scale)
+    data = random_data(program, n, rng, scale)
     for _ in range(2):
         params = {p: float(rng.normal()) for p in program.parameters}
-        want, size = _reference(program, params, data)
-        got = _fast(numeric, params, data)
+        want, size = reference(program, params, data)
+        got = evaluated(numeric, params, data)
         finite = np.isfinite(want)  # softmax's generic form overflows at large scale; compare where defined
         assert np.allclose(got[finite], want[finite], rtol=RTOL, atol=RTOL * size[finite].max()), (got, want)
 
@@ -81,30 +43,34 @@ def test_equals_plain_lambdify_on_random_data(name: str, scale: float) -> None:
 @pytest.mark.parametrize("name", ["logistic_regression", "logistic_regression_l2", "logistic_regression_4"])
 def test_extreme_logits_stay_finite_and_equal(name: str) -> None:
     """|z| up to 1e4: σ and softplus from one exp(−|z|) equal the generic logaddexp forms."""
-    program = _program(name)
-    fast, generic = NumericModel(program), NumericModel(program, fast=False)
+    program = program_of(name)
+    fast, generic = NumericModel(program, native=False), NumericModel(program, fast=False)
     rng = np.random.default_rng(3)
-    data = _data(program, 5000, rng)
+    data = random_data(program, 5000, rng)
     for x in program.inputs:
         data[x] = rng.uniform(-1, 1, 5000) * 10.0 ** rng.uniform(-3, 4, 5000)
     params = {p: 1.0 for p in program.parameters}
-    got, want = _fast(fast, params, data), _fast(generic, params, data)
+    got, want = evaluated(fast, params, data), evaluated(generic, params, data)
     assert np.all(np.isfinite(got))
     assert np.allclose(got, want, rtol=RTOL, atol=0), (got, want)
-    assert np.allclose(got, _reference(program, params, data)[0], rtol=RTOL, atol=0)
+    assert np.allclose(got, reference(program, params, data)[0], rtol=RTOL, atol=0)
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_matrix_columns_separate_columns_and_generic_agree(name: str) -> None:
-    program = _program(name)
-    fast, generic = NumericModel(program), NumericModel(program, fast=False)
+    program = program_of(name)
+    fast, generic = NumericModel(program, native=False), NumericModel(program, fast=False)
     rng = np.random.default_rng(5)
-    separate = _data(program, 777, rng)
+    separate = random_data(program, 777, rng)
     matrix = np.column_stack([separate[x] for x in program.inputs])
     for layout in (matrix, np.asfortranarray(matrix)):
         viewed = separate | {x: layout[:, k] for k, x in enumerate(program.inputs)}
         params = {p: float(rng.normal()) for p in program.parameters}
-        a, b, c = _fast(fast, params, viewed), _fast(fast, params, separate), _fast(generic, params, separate)
+        a, b, c = (
+            evaluated(fast, params, viewed),
+            evaluated(fast, params, separate),
+            evaluated(generic, params, separate),
+        )
         assert np.allclose(a, b, rtol=RTOL, atol=0) and np.allclose(b, c, rtol=RTOL, atol=1e-15)
 
 
@@ -120,8 +86,8 @@ def test_stack_view_only_for_evenly_spaced_views_of_one_buffer() -> None:
 
 
 def test_data_the_plan_cannot_take_goes_to_the_generic_path() -> None:
-    program = _program("logistic_regression")
-    fast, generic = NumericModel(program), NumericModel(program, fast=False)
+    program = program_of("logistic_regression")
+    fast, generic = NumericModel(program, native=False), NumericModel(program, fast=False)
     params = {"w1": 0.3, "w2": -0.2, "b": 0.1}
     scalars = {"x1": 0.5, "x2": -1.0, "y": 1.0}  # numbers, not columns
     assert fast.evaluate(params, scalars) == generic.evaluate(params, scalars)
@@ -130,10 +96,10 @@ def test_data_the_plan_cannot_take_goes_to_the_generic_path() -> None:
 
 
 def test_constants_reach_the_plan() -> None:
-    program = _program("logistic_regression_l2")
-    fast, generic = NumericModel(program), NumericModel(program, fast=False)
+    program = program_of("logistic_regression_l2")
+    fast, generic = NumericModel(program, native=False), NumericModel(program, fast=False)
     rng = np.random.default_rng(2)
-    data = _data(program, 300, rng)
+    data = random_data(program, 300, rng)
     params = {"w1": 0.7, "w2": -1.1, "b": 0.2}
     for lam in (0.0, 0.5, 3.0):
         got = np.array([fast.evaluate(params, data, {"lamda": lam})[1][p] for p in program.parameters])
@@ -158,10 +124,10 @@ def test_many_features_share_one_factor(tmp_path: Path) -> None:
     inputs, forms, factors = plan.layout[:3]
     assert (inputs, forms, factors) == (n, 1, 1)
     rng = np.random.default_rng(8)
-    data = _data(program, 2000, rng)
+    data = random_data(program, 2000, rng)
     params = {p: 0.2 * float(rng.normal()) for p in program.parameters}
-    got = _fast(NumericModel(program), params, data)
-    assert np.allclose(got, _reference(program, params, data)[0], rtol=RTOL, atol=RTOL * 1e-2)
+    got = evaluated(NumericModel(program, native=False), params, data)
+    assert np.allclose(got, reference(program, params, data)[0], rtol=RTOL, atol=RTOL * 1e-2)
 
 
 def test_runtime_source_is_plain_numpy() -> None:

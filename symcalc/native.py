@@ -1,0 +1,399 @@
+"""The native back end: a program's per-sample loss and gradients as one fused C loop.
+
+`NumericModel` evaluates a model in three ways, fastest first: this kernel, the
+NumPy plan of `symcalc.fastpath`, and the generic lambdified program. The kernel
+is printed from the same stable SymPy expressions and cse temporaries as the
+others, so it computes the same formulas. The loop goes once over the samples:
+each sample's inputs are read, its loss and every gradient computed in
+registers, and added to per-block sums, so there is no temporary array at all
+and one exp(−|u|) feeds both σ(u) and softplus(u) (the C compiler merges the
+two calls). With GCC on x86-64 the loop is vectorised and exp, log1p and the
+other functions come from glibc's vector math library (libmvec).
+
+Kernels are compiled with the system C compiler (`cc`, or `$CC`) once per
+program and machine and kept in a cache directory (`$SYMCALC_CACHE_DIR`, else
+`$XDG_CACHE_HOME/symcalc`, else `~/.cache/symcalc`) with their C source beside
+them. Nothing a user wrote reaches the C text: every name is replaced by a
+generated one and every number is printed by SymPy. Where there is no
+compiler, or it fails, `compile_kernel` raises `NativeUnavailable` and the
+NumPy paths are used; `NumericModel.backend` tells which one runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.printing.c import C99CodePrinter
+
+from symcalc.numeric import Program
+
+#: Samples per partial sum: sums stay accurate (a block's lanes, then the blocks) and a block stays in cache.
+BLOCK = 1024
+#: Seconds the compiler may take for one kernel.
+COMPILE_TIMEOUT = 120.0
+#: Math functions with a vector variant in glibc's libmvec on x86-64 (glibc 2.35 and later for most).
+VECTOR_MATH = ("exp", "log", "log1p", "expm1", "pow", "sin", "cos", "tan", "sinh", "cosh", "tanh")
+
+_HELPERS = """\
+static inline double sc_sigmoid(double u) {
+    /* one exp(-|u|) for either sign: never overflows; 1 and 0 at the extremes, NaN stays NaN */
+    const double e = exp(-fabs(u));
+    const double r = 1.0 / (1.0 + e);
+    return u >= 0.0 ? r : e * r;
+}
+static inline double sc_softplus(double u) {
+    /* log(1 + e^u) = max(u, 0) + log1p(e^-|u|); shares its exp with sc_sigmoid(u) */
+    return (u > 0.0 ? u : 0.0) + log1p(exp(-fabs(u)));
+}
+static inline double sc_max(double a, double b) { return (a > b || a != a) ? a : b; }
+static inline double sc_min(double a, double b) { return (a < b || a != a) ? a : b; }
+static inline double sc_heaviside(double u, double h0) {
+    return u > 0.0 ? 1.0 : (u < 0.0 ? 0.0 : (u == 0.0 ? h0 : u));
+}
+static inline double sc_sign(double u) { return u > 0.0 ? 1.0 : (u < 0.0 ? -1.0 : u); }
+static inline void sc_add(double *total, double *lost, double value) {
+    /* Neumaier's compensated sum of the block sums: the rounding of each addition is kept in lost
+       (NaN once the total is infinite, and then not used) */
+    const double t = *total + value;
+    *lost += fabs(*total) >= fabs(value) ? (*total - t) + value : (value - t) + *total;
+    *total = t;
+}
+"""
+
+
+class NativeUnavailable(Exception):
+    """No native kernel for this program here: no compiler, a failed build, or a function C cannot print."""
+
+
+class KernelPrinter(C99CodePrinter):
+    """C for the stable expressions: our functions through the inline helpers, NaN-propagating max/min."""
+
+    def _print_sigmoid(self, expr: sp.Expr) -> str:
+        return f"sc_sigmoid({self._print(expr.args[0])})"
+
+    def _print_softplus(self, expr: sp.Expr) -> str:
+        return f"sc_softplus({self._print(expr.args[0])})"
+
+    def _print_relu(self, expr: sp.Expr) -> str:
+        return f"sc_max({self._print(expr.args[0])}, 0.0)"
+
+    def _pairwise(self, helper: str, args: Sequence[sp.Expr]) -> str:
+        text = self._print(args[-1])
+        for arg in reversed(args[:-1]):
+            text = f"{helper}({self._print(arg)}, {text})"
+        return text
+
+    def _print_Max(self, expr: sp.Expr) -> str:
+        return self._pairwise("sc_max", expr.args)
+
+    def _print_Min(self, expr: sp.Expr) -> str:
+        return self._pairwise("sc_min", expr.args)
+
+    def _print_Heaviside(self, expr: sp.Expr) -> str:
+        h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        return f"sc_heaviside({self._print(expr.args[0])}, {self._print(sp.Float(h0))})"
+
+    def _print_sign(self, expr: sp.Expr) -> str:
+        return f"sc_sign({self._print(expr.args[0])})"
+
+    def _print_Pow(self, expr: sp.Expr) -> str:
+        base, exponent = expr.args
+        if exponent.is_Integer and 2 <= abs(int(exponent)) <= 16:
+            product = "*".join([f"({self._print(base)})"] * abs(int(exponent)))
+            return f"({product})" if exponent > 0 else f"(1.0/({product}))"
+        return str(super()._print_Pow(expr))
+
+    def _print_Integer(self, expr: sp.Expr) -> str:
+        return f"{int(expr)}.0"  # never C integer arithmetic: 1/2 must not be 0
+
+    def _print_Function(self, expr: sp.Expr) -> str:
+        if type(expr).__name__ not in self.known_functions:
+            raise NativeUnavailable(f"no C form for {type(expr).__name__}")
+        return str(super()._print_Function(expr))
+
+
+@dataclass(frozen=True)
+class Source:
+    """The C text of one program's kernel and the math functions it calls."""
+
+    text: str
+    functions: frozenset[str]
+    scalars: int  # parameters then constants
+    columns: int  # inputs then targets
+    outputs: int  # the loss then one gradient per parameter
+
+
+def kernel_source(program: Program) -> Source:
+    """The kernel of `program` as C: one loop over the samples that sums every output per block."""
+    model = program.model
+    n_params, n_columns = len(model.parameters), len(model.inputs) + len(model.targets)
+    arguments = program.arguments
+    scalar_args = (*arguments[:n_params], *arguments[n_params + n_columns :])
+    column_args = arguments[n_params : n_params + n_columns]
+    rename: dict[sp.Symbol, sp.Symbol] = {}
+    rename |= {s: sp.Symbol(f"s{k}", real=True) for k, s in enumerate(scalar_args)}
+    rename |= {s: sp.Symbol(f"c{k}", real=True) for k, s in enumerate(column_args)}
+    rename |= {t: sp.Symbol(f"t{k}", real=True) for k, (t, _) in enumerate(program.shared)}
+    printer = KernelPrinter()
+    body = [f"double {rename[t]} = {printer.doprint(e.xreplace(rename))};" for t, e in program.shared]
+    outputs = [e.xreplace(rename) for e in program.outputs]
+    body += [f"a{k} += {printer.doprint(e)};" for k, e in enumerate(outputs)]
+    used = {name for name in VECTOR_MATH if f"{name}(" in "\n".join(body)}
+    if any(n in "\n".join(body) for n in ("sc_sigmoid", "sc_softplus")):
+        used |= {"exp", "log1p"}
+    n_out = len(outputs)
+    sums = ", ".join(f"a{k}" for k in range(n_out))
+
+    def loop(load: str) -> list[str]:
+        reads = [f"const double c{k} = {load.format(k=k)};" for k in range(n_columns)]
+        return [
+            f"#pragma omp simd reduction(+:{sums})",
+            "for (int64_t i = start; i < stop; i++) {",
+            *(f"    {line}" for line in reads + body),
+            "}",
+        ]
+
+    lines = [
+        "/* generated by symcalc from a derivation: the per-sample loss and gradients, summed */",
+        "#include <math.h>",
+        "#include <stdint.h>",
+        "#ifdef SC_VECTOR_MATH",
+        *(
+            f"double {name}(double{', double' if name == 'pow' else ''}) "
+            '__attribute__((__simd__("notinbranch")));'
+            for name in sorted(used)
+        ),
+        "#endif",
+        _HELPERS,
+        "void symcalc_kernel(int64_t n, const double *scalars, const double *const *columns,",
+        "                    const int64_t *strides, double *out) {",
+        *(f"    const double s{k} = scalars[{k}];" for k in range(len(scalar_args))),
+        *(f"    const double *restrict p{k} = columns[{k}];" for k in range(n_columns)),
+        *(f"    const int64_t d{k} = strides[{k}];" for k in range(n_columns)),
+        "    const int unit = " + " && ".join([f"d{k} == 1" for k in range(n_columns)] or ["1"]) + ";",
+        *(f"    double total{k} = 0.0, lost{k} = 0.0;" for k in range(n_out)),
+        f"    for (int64_t start = 0; start < n; start += {BLOCK}) {{",
+        f"        const int64_t stop = n - start < {BLOCK} ? n : start + {BLOCK};",
+        *(f"        double a{k} = 0.0;" for k in range(n_out)),
+        "        if (unit) {",
+        *(f"            {line}" for line in loop("p{k}[i]")),
+        "        } else {",
+        *(f"            {line}" for line in loop("p{k}[i * d{k}]")),
+        "        }",
+        *(f"        sc_add(&total{k}, &lost{k}, a{k});" for k in range(n_out)),
+        "    }",
+        *(f"    out[{k}] = isfinite(lost{k}) ? total{k} + lost{k} : total{k};" for k in range(n_out)),
+        "}",
+        "",
+    ]
+    return Source("\n".join(lines), frozenset(used), len(scalar_args), n_columns, n_out)
+
+
+# -- compiling, with a cache ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """One way to build a kernel: compiler flags, then libraries, and whether vector math is declared."""
+
+    flags: tuple[str, ...]
+    libraries: tuple[str, ...]
+
+
+def toolchains() -> tuple[Toolchain, ...]:
+    """Ways to build, best first: vectorised with libmvec (GCC, glibc, x86-64), then plain optimised C."""
+    common = ("-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math")
+    linux = sys.platform.startswith("linux")
+    strict = (
+        ("-Wl,-z,defs", "-Wl,-z,now") if linux else ()
+    )  # an unresolved symbol fails the build, not a call
+    chains = []
+    if linux and platform.machine().lower() in ("x86_64", "amd64"):
+        chains.append(
+            Toolchain(
+                (*common, "-march=native", "-fopenmp-simd", "-DSC_VECTOR_MATH", *strict), ("-lmvec", "-lm")
+            )
+        )
+    chains.append(Toolchain((*common, "-march=native", *strict), ("-lm",)))
+    chains.append(Toolchain((*common, *strict), ("-lm",)))
+    return tuple(chains)
+
+
+def cache_directory() -> Path:
+    """Where kernels are kept: `$SYMCALC_CACHE_DIR`, else `$XDG_CACHE_HOME/symcalc`, else ~/.cache/symcalc."""
+    explicit = os.environ.get("SYMCALC_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "symcalc" / "kernels"
+
+
+@cache
+def compiler() -> str | None:
+    """The C compiler: `$CC` when it names a program on PATH, else `cc`; None when there is none."""
+    return shutil.which(os.environ.get("CC", "").strip() or "cc")
+
+
+@cache
+def _machine() -> str:
+    """What a -march=native build depends on: the architecture and, on Linux, the CPU's model and flags."""
+    parts = [platform.machine(), platform.system()]
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith(("model name", "flags", "Features")):
+                    parts.append(line.strip())
+                if len(parts) >= 4:
+                    break
+    except OSError:
+        pass
+    return "\n".join(parts)
+
+
+def _private(directory: Path) -> bool:
+    """The directory is ours and nobody else can write into it, so what we load from it is what we built."""
+    try:
+        info = directory.stat()
+    except OSError:
+        return False
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
+def _workspace() -> Path:
+    """The cache directory when it can be made private to this user, else a fresh temporary one."""
+    directory = cache_directory()
+    with contextlib.suppress(OSError):  # a read-only home: the check below sends us to a temporary one
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if _private(directory):
+        return directory
+    return Path(tempfile.mkdtemp(prefix="symcalc-kernels-"))
+
+
+def _key(source: Source, chain: Toolchain, cc: str) -> str:
+    stat = os.stat(cc)
+    identity = [source.text, *chain.flags, *chain.libraries, os.path.realpath(cc), str(stat.st_mtime_ns)]
+    identity += [str(stat.st_size), _machine()]
+    return hashlib.sha256("\0".join(identity).encode()).hexdigest()[:32]
+
+
+def _compile(source: Source, chain: Toolchain, cc: str, target: Path) -> str | None:
+    """Build `target` from `source`; None on success, else the compiler's first error line."""
+    directory = target.parent
+    handle, c_path = tempfile.mkstemp(suffix=".c", prefix=".build-", dir=directory)
+    built = c_path[:-2] + ".so"
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as c_file:
+            c_file.write(source.text)
+        command = [cc, *chain.flags, "-o", built, c_path, *chain.libraries]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT, stdin=subprocess.DEVNULL
+            )
+        except subprocess.TimeoutExpired:
+            return f"the C compiler took over {COMPILE_TIMEOUT:.0f} s"
+        except OSError as error:
+            return f"the C compiler did not start: {error.strerror}"
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.splitlines() if "error" in line.lower()] or ["(no message)"]
+            return f"the C compiler failed: {lines[0].strip()}"
+        os.replace(built, target)
+        os.replace(c_path, target.with_suffix(".c"))  # kept beside the kernel, for a reader
+        return None
+    finally:
+        for leftover in (c_path, built):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+
+
+def build(source: Source) -> Path:
+    """A shared library holding `source`'s kernel: from the cache when there, else compiled now."""
+    cc = compiler()
+    if cc is None:
+        raise NativeUnavailable("no C compiler: set CC or install one (cc)")
+    directory = _workspace()
+    chains = toolchains()
+    targets = [directory / f"kernel-{_key(source, chain, cc)}.so" for chain in chains]
+    for target in targets:
+        if target.is_file():
+            return target
+    problem = "no toolchain"
+    for chain, target in zip(chains, targets, strict=True):
+        failure = _compile(source, chain, cc, target)
+        if failure is None:
+            return target
+        problem = failure
+    raise NativeUnavailable(problem)
+
+
+# -- calling --------------------------------------------------------------------------------
+
+_SIGNATURE = (ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+
+
+@dataclass
+class Kernel:
+    """A compiled kernel: mean loss and mean gradients of one program over a batch, in one pass."""
+
+    source: Source
+    path: Path
+    _function: Any = field(repr=False)
+
+    def evaluate(
+        self, params: Sequence[float], columns: Sequence[Any], constants: Sequence[float]
+    ) -> tuple[float, list[float]] | None:
+        """Means over the batch; None when the columns are not 1-D float64 arrays (or numbers) of one length.
+
+        A number or a length-1 array is used for every sample, as NumPy would broadcast it.
+        """
+        n = 1
+        arrays = []
+        for column in columns:
+            array = np.asarray(column, dtype=np.float64)
+            if array.ndim > 1 or not array.flags.aligned or (array.ndim == 1 and array.strides[0] % 8):
+                return None
+            length = array.shape[0] if array.ndim == 1 else 1
+            if length != 1:
+                if n not in (1, length):
+                    return None
+                n = length
+            arrays.append(array)
+        if any(a.size == 0 for a in arrays):
+            return None
+        pointers = np.array([a.ctypes.data for a in arrays], dtype=np.uintp)
+        strides = np.array(
+            [a.strides[0] // 8 if a.ndim == 1 and a.shape[0] != 1 else 0 for a in arrays], dtype=np.int64
+        )
+        scalars = np.array([*params, *constants], dtype=np.float64)
+        out = np.empty(self.source.outputs)
+        self._function(n, scalars.ctypes.data, pointers.ctypes.data, strides.ctypes.data, out.ctypes.data)
+        out /= n
+        return float(out[0]), out[1:].tolist()
+
+
+def compile_kernel(program: Program) -> Kernel:
+    """The native kernel of `program` (compiled, or loaded from the cache); NativeUnavailable if none."""
+    source = kernel_source(program)
+    path = build(source)
+    try:
+        library = ctypes.CDLL(str(path))
+    except OSError as error:
+        raise NativeUnavailable(f"the compiled kernel did not load: {error}") from None
+    function = library.symcalc_kernel
+    function.argtypes = _SIGNATURE
+    function.restype = None
+    return Kernel(source, path, function)

@@ -1,0 +1,265 @@
+"""The C kernel: equal to the plain lambdified program on every model and layout, or not used at all."""
+
+from __future__ import annotations
+
+import os
+import platform
+import stat
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symcalc
+from symcalc import native
+from symcalc.native import BLOCK, NativeUnavailable, compile_kernel, kernel_source
+from symcalc.numeric import NumericModel, build_program
+from tests.numeric_oracle import MODELS, evaluated, program_of, random_data, reference
+
+RTOL = 1e-12
+
+needs_compiler = pytest.mark.skipif(native.compiler() is None, reason="no C compiler on this machine")
+pytestmark = needs_compiler
+
+
+@pytest.fixture
+def fresh_compiler() -> Iterator[None]:
+    """`compiler()` is looked up once per process; a test that changes $CC looks it up again."""
+    native.compiler.cache_clear()
+    yield
+    native.compiler.cache_clear()
+
+
+def _pair(name: str) -> tuple[NumericModel, NumericModel]:
+    program = program_of(name)
+    ours = NumericModel(program)
+    assert ours.backend == "native", ours.native_problem
+    return ours, NumericModel(program, fast=False)
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("scale", [1.0, 30.0])
+def test_equals_plain_lambdify_on_random_data(name: str, scale: float) -> None:
+    ours, _ = _pair(name)
+    program = ours.program
+    rng = np.random.default_rng(17)
+    data = random_data(program, 2 * BLOCK + 123, rng, scale)  # two whole blocks and a partial one
+    for _ in range(2):
+        params = {p: float(rng.normal()) for p in program.parameters}
+        want, size = reference(program, params, data)
+        got = evaluated(ours, params, data)
+        finite = np.isfinite(want)  # softmax's generic form overflows at large scale; compare where defined
+        assert finite[0] or scale > 1
+        assert np.all(np.isfinite(got)), got  # the kernel's σ and softplus never overflow
+        assert np.allclose(got[finite], want[finite], rtol=RTOL, atol=RTOL * size[finite].max()), (got, want)
+
+
+@pytest.mark.parametrize("name", ["logistic_regression", "logistic_regression_l2", "poisson_regression"])
+def test_extreme_inputs_equal_the_generic_path(name: str) -> None:
+    """|z| up to 1e4 (σ and softplus at their extremes) and inputs down to 1e-3."""
+    ours, generic = _pair(name)
+    program = ours.program
+    rng = np.random.default_rng(3)
+    data = random_data(program, 5000, rng)
+    for x in program.inputs:
+        data[x] = rng.uniform(-1, 1, 5000) * 10.0 ** rng.uniform(-3, 4 if "logistic" in name else 2, 5000)
+    params = {p: 1.0 for p in program.parameters}
+    got, want = evaluated(ours, params, data), evaluated(generic, params, data)
+    assert np.all(np.isfinite(got))
+    assert np.allclose(got, want, rtol=RTOL, atol=0), (got, want)
+
+
+def test_every_layout_numpy_accepts_gives_the_same_numbers() -> None:
+    ours, generic = _pair("logistic_regression_4")
+    program = ours.program
+    rng = np.random.default_rng(5)
+    separate = random_data(program, 777, rng)
+    matrix = np.column_stack([separate[x] for x in program.inputs])
+    params = {p: float(rng.normal()) for p in program.parameters}
+    want = evaluated(generic, params, separate)
+    layouts = {
+        "separate": separate,
+        "row-major views": separate | {x: matrix[:, k] for k, x in enumerate(program.inputs)},
+        "column-major views": separate
+        | {x: np.asfortranarray(matrix)[:, k] for k, x in enumerate(program.inputs)},
+        "lists": {k: list(v) for k, v in separate.items()},
+        "float32": {k: v.astype(np.float32) for k, v in separate.items()},
+    }
+    for label, data in layouts.items():
+        tolerance = (
+            1e-6 if label == "float32" else RTOL
+        )  # float32 data are rounded before either path sees them
+        want_here = evaluated(generic, params, data)
+        assert np.allclose(evaluated(ours, params, data), want_here, rtol=tolerance, atol=0), label
+        assert np.allclose(want_here, want, rtol=tolerance, atol=0), label
+    reversed_data = {k: v[::-1] for k, v in separate.items()}  # negative strides: a sum in another order
+    assert np.allclose(evaluated(ours, params, reversed_data), want, rtol=RTOL, atol=0)
+
+
+def test_numbers_and_length_one_arrays_broadcast_as_in_numpy() -> None:
+    ours, generic = _pair("logistic_regression")
+    params = {"w1": 0.3, "w2": -0.2, "b": 0.1}
+    for data in (
+        {"x1": 0.5, "x2": -1.0, "y": 1.0},
+        {"x1": np.array([0.5, 2.0, -1.0]), "x2": -1.0, "y": np.array([1.0])},
+        {"x1": np.float64(0.5), "x2": np.array(-1.0), "y": 0.0},
+    ):
+        got, want = evaluated(ours, params, data), evaluated(generic, params, data)
+        assert np.allclose(got, want, rtol=RTOL, atol=0), data
+
+
+def test_data_the_kernel_cannot_take_goes_where_it_went_before() -> None:
+    ours, generic = _pair("logistic_regression")
+    params = {"w1": 0.3, "w2": -0.2, "b": 0.1}
+    kernel = ours._kernel
+    assert kernel is not None
+    grid = np.ones((3, 4))  # 2-D: NumPy broadcasts it, the kernel declines
+    two_d = {"x1": grid, "x2": grid, "y": grid}
+    assert kernel.evaluate([0.3, -0.2, 0.1], [grid, grid, grid], []) is None
+    assert evaluated(ours, params, two_d) == pytest.approx(evaluated(generic, params, two_d), rel=RTOL)
+    ragged = {"x1": np.ones(3), "x2": np.ones(2), "y": np.ones(3)}
+    with pytest.raises(ValueError, match="broadcast"):
+        generic.evaluate(params, ragged)
+    with pytest.raises(ValueError, match="broadcast"):
+        ours.evaluate(params, ragged)
+    empty = {"x1": np.ones(0), "x2": np.ones(0), "y": np.ones(0)}
+    assert kernel.evaluate([0.3, -0.2, 0.1], list(empty.values()), []) is None
+
+
+def test_nan_and_infinity_propagate_as_in_numpy() -> None:
+    ours, generic = _pair("logistic_regression")
+    params = {"w1": 0.3, "w2": -0.2, "b": 0.1}
+    for bad in (np.nan, np.inf, -np.inf):
+        data = {"x1": np.array([0.5, bad, 1.0]), "x2": np.ones(3), "y": np.array([1.0, 0.0, 1.0])}
+        got, want = evaluated(ours, params, data), evaluated(generic, params, data)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        finite = np.isfinite(want)
+        assert np.allclose(got[finite], want[finite], rtol=RTOL, atol=0)
+
+
+def test_a_million_equal_samples_sum_to_their_mean() -> None:
+    """A million copies of one sample average to that sample to 1e-14 (a running sum: off by 1e-11)."""
+    ours, generic = _pair("logistic_regression_l2")
+    params = {"w1": 0.7, "w2": -1.1, "b": 0.2}
+    n = 1_000_003
+    many = {"x1": np.full(n, 0.3), "x2": np.full(n, -2.0), "y": np.ones(n)}
+    one = {k: v[:1] for k, v in many.items()}
+    got, want = evaluated(ours, params, many), evaluated(generic, params, one)
+    assert np.allclose(got, want, rtol=1e-14, atol=0), (got, want)
+
+
+def test_constants_reach_the_kernel() -> None:
+    ours, generic = _pair("logistic_regression_l2")
+    rng = np.random.default_rng(2)
+    data = random_data(ours.program, 300, rng)
+    params = {"w1": 0.7, "w2": -1.1, "b": 0.2}
+    results = []
+    for lam in (0.0, 0.5, 3.0):
+        got = ours.evaluate(params, data, {"lamda": lam})[1]
+        want = generic.evaluate(params, data, {"lamda": lam})[1]
+        assert got == pytest.approx(want, rel=RTOL)
+        results.append(got["w1"])
+    assert len(set(results)) == 3  # the constant changed the result
+
+
+HOSTILE = """
+title = 'int main() { system("id"); } /* */'
+inputs = ["double", "main", "i", "n", "s0"]
+targets = ["c0"]
+parameters = ["t0", "start", "stop", "out"]
+[definitions]
+z = "t0*double + start*main + stop*i + out*n + s0"
+a = "sigmoid(z)"
+L = "-(c0*log(a) + (1 - c0)*log(1 - a))"
+"""
+
+
+def test_no_name_from_the_file_reaches_the_c_source(write_toml: Callable[[str], Path]) -> None:
+    """Names that are C keywords or clash with the kernel's own variables are renamed before printing."""
+    path = write_toml(HOSTILE)
+    program = build_program(symcalc.derive(symcalc.load(str(path))))
+    text = kernel_source(program).text
+    assert "system" not in text and "main" not in text and "double double" not in text
+    ours, generic = NumericModel(program), NumericModel(program, fast=False)
+    assert ours.backend == "native", ours.native_problem
+    rng = np.random.default_rng(1)
+    data = random_data(program, 500, rng)
+    params = {p: float(rng.normal()) for p in program.parameters}
+    assert np.allclose(evaluated(ours, params, data), evaluated(generic, params, data), rtol=RTOL, atol=0)
+
+
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and platform.machine() == "x86_64"),
+    reason="libmvec's vector math is for x86-64 Linux",
+)
+def test_the_loop_is_vectorised_with_vector_math() -> None:
+    """The kernel calls glibc's vector exp and log1p (names starting _ZGV), not one exp per sample."""
+    kernel = compile_kernel(program_of("logistic_regression"))
+    symbols = kernel.path.read_bytes()
+    assert b"_ZGV" in symbols and b"log1p" in symbols
+    assert kernel.path.with_suffix(".c").read_text(encoding="utf-8") == kernel.source.text
+
+
+def test_a_second_build_comes_from_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    program = program_of("tanh_unit")
+    first = compile_kernel(program)
+
+    def no_compiling(*args: object) -> str:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(native, "_compile", no_compiling)
+    assert compile_kernel(program).path == first.path
+    assert stat.S_IMODE(first.path.parent.stat().st_mode) & 0o077 == 0
+
+
+def test_a_cache_others_can_write_to_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_cache: Path
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(shared))
+    kernel = compile_kernel(program_of("linear_regression"))
+    assert kernel.path.parent != shared and not list(shared.iterdir())
+    assert kernel.path.parent.stat().st_uid == os.getuid()
+
+
+def test_without_a_compiler_the_numpy_paths_run(
+    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CC", "no-such-compiler-here")
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))  # nothing cached: it would have to compile
+    program = program_of("logistic_regression")
+    numeric = NumericModel(program)
+    assert numeric.backend == "numpy"
+    assert numeric.native_problem is not None and "no C compiler" in numeric.native_problem
+    with pytest.raises(NativeUnavailable, match="no C compiler"):
+        compile_kernel(program)
+    params, data = {"w1": 0.3, "w2": -0.2, "b": 0.1}, random_data(program, 50, np.random.default_rng(0))
+    assert numeric.evaluate(params, data) == NumericModel(program, native=False).evaluate(params, data)
+
+
+def test_a_failing_compiler_is_reported_not_raised(
+    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken-cc"
+    broken.write_text(
+        "#!/bin/sh\necho 'fatal error: this compiler is broken' >&2\nexit 1\n", encoding="utf-8"
+    )
+    broken.chmod(0o755)
+    monkeypatch.setenv("CC", str(broken))
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path / "cache"))
+    numeric = NumericModel(program_of("logistic_regression"))
+    assert numeric.backend == "numpy"
+    assert numeric.native_problem == "the C compiler failed: fatal error: this compiler is broken"
+    assert not [p for p in (tmp_path / "cache").iterdir()]  # no half-built files left behind
+
+
+def test_native_false_and_fast_false_keep_to_numpy() -> None:
+    program = program_of("logistic_regression")
+    assert NumericModel(program, native=False).backend == "numpy"
+    assert NumericModel(program, fast=False).backend == "generic"
+    assert NumericModel(program_of("tied_weights")).backend == "native"  # no plan, but a kernel
