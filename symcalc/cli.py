@@ -294,7 +294,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         last = interrupted(last, losses)
     assert last is not None
     summary = training.Summary(
-        last, numeric.accuracy(last.parameters, dataset.columns), len(dataset), dataset.source
+        last,
+        numeric.accuracy(last.parameters, dataset.columns),
+        len(dataset),
+        dataset.source,
+        numeric.describe(),
     )
     if args.json:
         print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))

@@ -333,6 +333,13 @@ class NumericModel:
             return "native"
         return "numpy" if self._plan is not None else "generic"
 
+    def describe(self) -> str:
+        """The back end in words, with the reason when the C kernel was asked for and not built."""
+        if self._kernel is not None:
+            return "C kernel (native)"
+        words = "NumPy plan" if self._plan is not None else "NumPy, generic program"
+        return f"{words}; no C kernel: {self.native_problem}" if self.native_problem else words
+
     @cached_property
     def constants(self) -> dict[str, float]:
         return self.program.constants

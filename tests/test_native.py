@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import stat
@@ -16,6 +17,7 @@ import symcalc
 from symcalc import native
 from symcalc.native import BLOCK, NativeUnavailable, compile_kernel, kernel_source
 from symcalc.numeric import NumericModel, build_program
+from tests.conftest import Runner
 from tests.numeric_oracle import MODELS, evaluated, program_of, random_data, reference
 
 RTOL = 1e-12
@@ -263,3 +265,17 @@ def test_native_false_and_fast_false_keep_to_numpy() -> None:
     assert NumericModel(program, native=False).backend == "numpy"
     assert NumericModel(program, fast=False).backend == "generic"
     assert NumericModel(program_of("tied_weights")).backend == "native"  # no plan, but a kernel
+
+
+def test_train_says_what_computed_it(run: Runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    code, out, _ = run(["train", "--json", "--epochs", "5"])
+    assert code == 0 and json.loads(out)["backend"] == "C kernel (native)"
+    native.compiler.cache_clear()
+    monkeypatch.setenv("CC", "no-such-compiler-here")
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))
+    try:
+        code, out, _ = run(["train", "--epochs", "5"])
+    finally:
+        native.compiler.cache_clear()
+    assert code == 0
+    assert "NumPy plan; no C kernel: no C compiler" in " ".join(out.split())

@@ -37,6 +37,7 @@ class Summary:
     accuracy: float | None
     samples: int
     source: str
+    backend: str = ""  # what computed the loss and gradients (NumericModel.describe())
 
 
 def _number(value: float) -> float | None:
@@ -59,6 +60,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "seconds": round(final.elapsed, 6),
         "samples": summary.samples,
         "data": summary.source,
+        "backend": summary.backend,
     }
 
 
@@ -78,6 +80,8 @@ def summary_table(summary: Summary) -> Table:
     table.add_row("epochs run", str(final.epoch))
     table.add_row("time taken", f"{final.elapsed:.3f} s")
     table.add_row("data", Text(f"{summary.samples} samples from {summary.source}"))  # a path: never markup
+    if summary.backend:
+        table.add_row("computed by", Text(summary.backend))
     return table
 
 
