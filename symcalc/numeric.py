@@ -221,15 +221,15 @@ class Program:
     outputs: tuple[sp.Expr, ...]
     logit: sp.Expr | None = None
 
-    @property
+    @cached_property
     def parameters(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.model.parameters)
 
-    @property
+    @cached_property
     def inputs(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.model.inputs)
 
-    @property
+    @cached_property
     def targets(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.model.targets)
 

@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import stat
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -279,3 +280,47 @@ def test_train_says_what_computed_it(run: Runner, monkeypatch: pytest.MonkeyPatc
         native.compiler.cache_clear()
     assert code == 0
     assert "NumPy plan; no C kernel: no C compiler" in " ".join(out.split())
+
+
+_THREADED = """
+import json, sys
+import numpy as np
+from tests.numeric_oracle import evaluated, program_of, random_data
+from symcalc.numeric import NumericModel
+program = program_of(sys.argv[1])
+numeric = NumericModel(program)
+rng = np.random.default_rng(23)
+data = random_data(program, int(sys.argv[2]), rng)
+params = {p: float(rng.normal()) for p in program.parameters}
+twice = [evaluated(numeric, params, data).tolist() for _ in range(2)]
+print(json.dumps([numeric.backend, *twice]))
+"""
+
+
+@pytest.mark.parametrize("name", ["logistic_regression", "softmax_regression"])
+def test_threads_share_the_blocks_and_agree(name: str, kernel_cache: Path) -> None:
+    """Above PARALLEL_MIN samples the blocks are split among OpenMP threads: same sums to 1e-13,
+    the same bits on every run with one thread count, and the plain lambdify's numbers."""
+    n = 2 * native.PARALLEL_MIN + 5
+    results = {}
+    for threads in (1, 2):
+        env = os.environ | {"OMP_NUM_THREADS": str(threads), "SYMCALC_CACHE_DIR": str(kernel_cache)}
+        done = subprocess.run(
+            [sys.executable, "-c", _THREADED, name, str(n)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=Path(__file__).parent.parent,
+            check=True,
+            timeout=300,
+        )
+        backend, first, second = json.loads(done.stdout)
+        assert backend == "native" and first == second  # deterministic for a thread count
+        results[threads] = np.array(first)
+    program = program_of(name)
+    rng = np.random.default_rng(23)
+    data = random_data(program, n, rng)
+    params = {p: float(rng.normal()) for p in program.parameters}
+    want, size = reference(program, params, data)
+    assert np.allclose(results[1], results[2], rtol=1e-13, atol=1e-13 * size.max())
+    assert np.allclose(results[2], want, rtol=RTOL, atol=RTOL * size.max())
