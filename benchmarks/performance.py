@@ -303,7 +303,8 @@ def train_benchmark(quick: bool) -> dict[str, float]:
         )
         return time.perf_counter() - start, compiled, records[-1].loss
 
-    cold, cold_compile, loss = ours()  # this run's kernel cache is empty: derive, cc, then the steps
+    os.environ["SYMCALC_CACHE_DIR"] = tempfile.mkdtemp(prefix="symcalc-train-")
+    cold, cold_compile, loss = ours()  # an empty kernel cache: derive, compile with cc, then the steps
     warm, warm_compile, _ = ours()  # the kernel from the cache, as on every later run
     return {
         "steps": steps,

@@ -26,6 +26,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,12 +41,18 @@ import numpy as np
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
+from symcalc.limits import MEMORY_LIMIT
 from symcalc.numeric import Program
 
 #: Samples per partial sum: sums stay accurate (a block's lanes, then the blocks) and a block stays in cache.
 BLOCK = 1024
 #: Samples from which the blocks are shared among threads (OpenMP; $OMP_NUM_THREADS caps them).
 PARALLEL_MIN = 32768
+#: Outputs (loss and gradients) above which a model with a NumPy plan keeps to it: GCC's time grows
+#: faster than linearly with the sums in the loop (0.2 s at 9 outputs, 2 s at 65, 12 s at 201).
+MAX_OUTPUTS = 65
+#: Characters of C above which no kernel is built (the compiler's time and memory grow with it).
+MAX_SOURCE = 2_000_000
 #: Seconds the compiler may take for one kernel.
 COMPILE_TIMEOUT = 120.0
 #: Math functions with a vector variant in glibc's libmvec on x86-64 (glibc 2.35 and later for most).
@@ -336,7 +343,12 @@ def _compile(source: Source, chain: Toolchain, cc: str, target: Path) -> str | N
         command = [cc, *chain.flags, "-o", built, c_path, *chain.libraries]
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=COMPILE_TIMEOUT, stdin=subprocess.DEVNULL
+                command,
+                capture_output=True,
+                text=True,
+                timeout=COMPILE_TIMEOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_limit_memory,
             )
         except subprocess.TimeoutExpired:
             return f"the C compiler took over {COMPILE_TIMEOUT:.0f} s"
@@ -354,11 +366,18 @@ def _compile(source: Source, chain: Toolchain, cc: str, target: Path) -> str | N
                 os.unlink(leftover)
 
 
+def _limit_memory() -> None:
+    """In the compiler's process, before it starts: the address-space limit of the symbolic work."""
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
 def build(source: Source) -> Path:
     """A shared library holding `source`'s kernel: from the cache when there, else compiled now."""
     cc = compiler()
     if cc is None:
         raise NativeUnavailable("no C compiler: set CC or install one (cc)")
+    if len(source.text) > MAX_SOURCE:
+        raise NativeUnavailable(f"the kernel's C text has {len(source.text)} characters, over {MAX_SOURCE}")
     directory = _workspace()
     chains = toolchains()
     targets = [directory / f"kernel-{_key(source, chain, cc)}.so" for chain in chains]

@@ -302,17 +302,23 @@ class NumericModel:
 
     def __post_init__(self) -> None:
         program = self.program
-        if self.fast and self.native:
-            from symcalc.native import NativeUnavailable, compile_kernel
-
-            try:
-                self._kernel = compile_kernel(program)
-            except NativeUnavailable as problem:
-                self.native_problem = str(problem)
         if self.fast:
             from symcalc.fastpath import build_plan  # fastpath builds on this module's printer
 
             self._plan = build_plan(program)
+        if self.fast and self.native:
+            from symcalc.native import MAX_OUTPUTS, NativeUnavailable, compile_kernel
+
+            if self._plan is not None and len(program.outputs) > MAX_OUTPUTS:
+                self.native_problem = (
+                    f"{len(program.outputs)} outputs; above {MAX_OUTPUTS} the NumPy plan's matrix products "
+                    "run instead of a kernel that takes seconds to compile"
+                )
+            else:
+                try:
+                    self._kernel = compile_kernel(program)
+                except NativeUnavailable as problem:
+                    self.native_problem = str(problem)
         self._function = sp.lambdify(
             program.arguments,
             list(program.outputs),

@@ -324,3 +324,26 @@ def test_threads_share_the_blocks_and_agree(name: str, kernel_cache: Path) -> No
     want, size = reference(program, params, data)
     assert np.allclose(results[1], results[2], rtol=1e-13, atol=1e-13 * size.max())
     assert np.allclose(results[2], want, rtol=RTOL, atol=RTOL * size.max())
+
+
+def _wide(write_toml: Callable[[str], Path], n: int) -> symcalc.Program:
+    xs, ws = [f"x{i}" for i in range(1, n + 1)], [f"w{i}" for i in range(1, n + 1)]
+    z = " + ".join(f"{w}*{x}" for w, x in zip(ws, xs, strict=True)) + " + b"
+    text = (
+        f"inputs = {xs!r}\ntargets = ['y']\nparameters = {[*ws, 'b']!r}\n"
+        f'[definitions]\nz = "{z}"\na = "sigmoid(z)"\nL = "-(y*log(a) + (1 - y)*log(1 - a))"\n'
+    )
+    return build_program(symcalc.derive(symcalc.load(str(write_toml(text)))))
+
+
+def test_wide_linear_models_keep_to_the_numpy_plan(write_toml: Callable[[str], Path]) -> None:
+    """70 weights: the plan's matrix products, not a kernel that would take seconds to compile."""
+    numeric = NumericModel(_wide(write_toml, 70))
+    assert numeric.backend == "numpy"
+    assert numeric.native_problem is not None and "72 outputs; above 65" in numeric.native_problem
+
+
+def test_an_oversized_kernel_is_not_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(native, "MAX_SOURCE", 100)
+    with pytest.raises(NativeUnavailable, match="characters, over 100"):
+        compile_kernel(program_of("logistic_regression"))
