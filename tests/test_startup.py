@@ -1,0 +1,89 @@
+"""What keeps `symcalc derive` quick to start, held as properties (never timed).
+
+The terminal printer avoids SymPy's import of sympy.physics.units, and prints exactly what
+SymPy's own printer prints.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import sympy as sp
+from sympy.printing.pretty.pretty import PrettyPrinter
+
+import symcalc
+from symcalc.render.console import UnicodePrinter
+from tests.conftest import DERIVATIONS
+
+SETTINGS = {"use_unicode": True, "wrap_line": False}
+
+
+def _expressions(derivation: symcalc.Derivation) -> Iterator[sp.Basic]:
+    model = derivation.model
+    for _, expr in model.definitions:
+        yield expr
+    for step in derivation.steps:
+        for equation in step.equations:
+            yield from (p for p in (equation.chain, equation.unsimplified, equation.result) if p is not None)
+    for update in derivation.updates:
+        yield update.rule
+    yield from derivation.gradients.values()
+
+
+def _products() -> list[sp.Mul]:
+    x, y, a = sp.symbols("x y a")
+    edge_cases = [
+        sp.Mul(sp.S.One, x, evaluate=False),
+        sp.Mul(-1, x, evaluate=False),
+        sp.Mul(x, 2, evaluate=False),
+        sp.Mul(sp.S.NegativeOne, x, sp.Rational(1, 2), evaluate=False),
+        -x,
+        -x * y,
+        x / 2,
+        3 * x / (4 * y**2),
+        x * y ** sp.Rational(-1, 2),
+        -a * (1 - a) / (x + y),
+        1 / (x * y),
+        sp.Rational(2, 3) * sp.exp(-x) * sp.log(1 - a),
+        sp.Mul(x, sp.Pow(y, -2, evaluate=False), evaluate=False),
+    ]
+    found: list[sp.Mul] = list(edge_cases)
+    for path in sorted(DERIVATIONS.glob("*.toml")):
+        for expr in _expressions(symcalc.derive(symcalc.load(str(path)))):
+            found += [e for e in sp.preorder_traversal(expr) if isinstance(e, sp.Mul)]
+    return found
+
+
+@pytest.mark.parametrize("order", [None, "none"])
+def test_products_print_as_sympys_own_printer_prints_them(order: str | None) -> None:
+    ours = UnicodePrinter({**SETTINGS, "order": order})
+    sympys = PrettyPrinter({**SETTINGS, "order": order})
+    products = _products()
+    assert len(products) > 100
+    for product in products:
+        expected = sympys._print_Mul(product).render(**sympys._settings)
+        assert ours.print_mul_without_units(product).render(**ours._settings) == expected, product
+
+
+def _fresh(code: str) -> str:
+    """What `code` prints in a new interpreter, run from the repository so that tests resolve."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_printing_every_shipped_derivation_does_not_load_sympys_units() -> None:
+    code = f"""
+import io, sys
+from pathlib import Path
+from rich.console import Console
+import symcalc
+for path in sorted(Path({str(DERIVATIONS)!r}).glob("*.toml")):
+    Console(file=io.StringIO(), width=80).print(symcalc.derive(symcalc.load(str(path))))
+print("sympy.physics.units" in sys.modules)
+"""
+    assert _fresh(code) == "False"
