@@ -45,6 +45,21 @@ def derive_file(target: str | None) -> Derivation:
     return derive(Model.load(target))
 
 
+def derive_text(target: str | None, as_json: bool) -> str:
+    """What `symcalc derive` prints: the derivation for this terminal (rich), or as JSON.
+
+    Rendered where it is derived, as LaTeX and Markdown are: printing is bounded by the time
+    limit too, and what the child sends back is text, not SymPy objects to rebuild here.
+    """
+    derivation = derive_file(target)
+    if as_json:
+        return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=False) + "\n"
+    console = Console()  # sees the same stdout, terminal and environment as the parent
+    with console.capture() as capture:
+        console.print(derivation)
+    return capture.get()
+
+
 def latex_file(target: str | None, body_only: bool) -> str:
     """The LaTeX of one file's derivation; what `symcalc latex` computes (printing can be slow too)."""
     return render_latex(derive_file(target), body_only=body_only)
@@ -65,11 +80,8 @@ def limited(function: Callable[..., T], target: str | None, *args: Any, timeout:
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    derivation = limited(derive_file, args.file, timeout=args.timeout)
-    if args.json:
-        print(json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=False))
-    else:
-        Console().print(derivation)
+    sys.stdout.write(limited(derive_text, args.file, args.json, timeout=args.timeout))
+    sys.stdout.flush()  # a closed pipe is reported here (exit 141), not at exit
     return EXIT_OK
 
 
