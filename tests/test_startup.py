@@ -1,11 +1,14 @@
 """What keeps `symcalc derive` quick to start, held as properties (never timed).
 
 The terminal printer avoids SymPy's import of sympy.physics.units, and prints exactly what
-SymPy's own printer prints.
+SymPy's own printer prints. The process the user starts never loads SymPy: the child process
+that does the symbolic work loads it, renders, and sends text back.
 """
 
 from __future__ import annotations
 
+import importlib
+import multiprocessing
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,7 +72,7 @@ def test_products_print_as_sympys_own_printer_prints_them(order: str | None) -> 
 
 
 def _fresh(code: str) -> str:
-    """What `code` prints in a new interpreter, run from the repository so that tests resolve."""
+    """What `code` prints in a new interpreter."""
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
@@ -87,6 +90,40 @@ for path in sorted(Path({str(DERIVATIONS)!r}).glob("*.toml")):
 print("sympy.physics.units" in sys.modules)
 """
     assert _fresh(code) == "False"
+
+
+def test_the_commands_defaults_are_the_librarys() -> None:
+    from symcalc import cli, spec
+
+    verify = importlib.import_module("symcalc.verify")  # `symcalc.verify` is the function
+    assert cli.DEFAULT_MODEL == spec.DEFAULT_MODEL
+    assert (cli.DEFAULT_POINTS, cli.DEFAULT_SEED) == (verify.DEFAULT_POINTS, verify.DEFAULT_SEED)
+
+
+def test_importing_symcalc_does_not_load_sympy() -> None:
+    assert _fresh("import sys, symcalc; print('sympy' in sys.modules)") == "False"
+
+
+def test_symcalc_verify_stays_the_function_once_the_submodule_is_imported() -> None:
+    code = """
+import importlib, symcalc
+module = importlib.import_module("symcalc.verify")
+print(symcalc.verify is module.verify, symcalc.derive.__module__)
+"""
+    assert _fresh(code) == "True symcalc.engine"
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no child process")
+def test_the_derive_commands_own_process_never_loads_sympy() -> None:
+    # The child derives and renders; the process the user started only prints the text.
+    code = """
+import contextlib, io, sys
+from symcalc.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    code = main(["derive"])
+print(code, "Step 5 of 5" in out.getvalue(), "sympy" in sys.modules, "rich" in sys.modules)
+"""
+    assert _fresh(code) == "0 True False False"
 
 
 def test_derive_into_a_closed_pipe_exits_as_documented() -> None:
