@@ -1,34 +1,59 @@
 """symcalc: symbolic, step-by-step, verified gradients of machine-learning models."""
 
+from __future__ import annotations
+
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from symcalc.engine import derive
 from symcalc.errors import DataError, LimitError, ParseError, SpecError, SymcalcError
-from symcalc.functions import relu, sigmoid, softplus
-from symcalc.model import Claim, Model
-from symcalc.spec import Spec, builtin_models
-from symcalc.spec import load as load_spec
-from symcalc.steps import (
-    ChainRule,
-    Derivation,
-    Equation,
-    LocalDerivatives,
-    ParameterGradients,
-    Step,
-    Update,
-)
-from symcalc.verify import Check, Counterexample, check_claim, verify
 
 if TYPE_CHECKING:
     from symcalc.codegen import generate as generate_module
     from symcalc.data import Dataset, load_builtin, load_csv
     from symcalc.descent import Epoch, Stop, descend
+    from symcalc.engine import derive
+    from symcalc.functions import relu, sigmoid, softplus
+    from symcalc.model import Claim, Model
     from symcalc.numeric import NumericModel, Program, build_program, compile_model, stable
+    from symcalc.spec import Spec, builtin_models
+    from symcalc.spec import load as load_spec
+    from symcalc.steps import (
+        ChainRule,
+        Derivation,
+        Equation,
+        LocalDerivatives,
+        ParameterGradients,
+        Step,
+        Update,
+    )
+    from symcalc.verify import Check, Counterexample, check_claim, verify
 
-# The numeric side (NumPy, SymPy's code printers) is imported on first use, so that
-# `symcalc derive` starts nearly as fast as SymPy itself.
+# Everything that loads SymPy (or NumPy) is imported on first use. `python -m symcalc` and the
+# `symcalc` command import this package first, and their parent process never needs SymPy:
+# the symbolic work runs in a child process (symcalc.limits).
 _LAZY = {
+    "derive": ("symcalc.engine", "derive"),
+    "relu": ("symcalc.functions", "relu"),
+    "sigmoid": ("symcalc.functions", "sigmoid"),
+    "softplus": ("symcalc.functions", "softplus"),
+    "Claim": ("symcalc.model", "Claim"),
+    "Model": ("symcalc.model", "Model"),
+    "Spec": ("symcalc.spec", "Spec"),
+    "builtin_models": ("symcalc.spec", "builtin_models"),
+    "load_spec": ("symcalc.spec", "load"),
+    "ChainRule": ("symcalc.steps", "ChainRule"),
+    "Derivation": ("symcalc.steps", "Derivation"),
+    "Equation": ("symcalc.steps", "Equation"),
+    "LocalDerivatives": ("symcalc.steps", "LocalDerivatives"),
+    "ParameterGradients": ("symcalc.steps", "ParameterGradients"),
+    "Step": ("symcalc.steps", "Step"),
+    "Update": ("symcalc.steps", "Update"),
+    "Check": ("symcalc.verify", "Check"),
+    "Counterexample": ("symcalc.verify", "Counterexample"),
+    "check_claim": ("symcalc.verify", "check_claim"),
+    "verify": ("symcalc.verify", "verify"),
     "generate_module": ("symcalc.codegen", "generate"),
     "Dataset": ("symcalc.data", "Dataset"),
     "load_builtin": ("symcalc.data", "load_builtin"),
@@ -53,8 +78,29 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'symcalc' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(ModuleType):
+    """This package's module type: `symcalc.verify` stays the function once the submodule is loaded.
+
+    Python sets a package's attribute to each of its submodules the first time one is imported;
+    for the submodule symcalc.verify, imported lazily, that would hide the function of that name.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not (name in _LAZY and isinstance(value, ModuleType)):
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def load(target: str | None = None) -> Model:
     """A model from a derivation file, a built-in model's name, or the seed when None."""
+    from symcalc.model import Model
+
     return Model.load(target)
 
 

@@ -15,24 +15,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rich.console import Console
-
-from symcalc.engine import derive
 from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcError
 from symcalc.limits import DEFAULT_TIMEOUT, InternalError, run_limited
-from symcalc.model import Model
 from symcalc.output import write_atomic
-from symcalc.render.checks import render_checks, report_dict
-from symcalc.render.json import derivation_dict
-from symcalc.render.latex import render_latex
-from symcalc.render.markdown import render_markdown
 from symcalc.render.pdf import compile_pdf
-from symcalc.spec import DEFAULT_MODEL
-from symcalc.steps import Derivation
-from symcalc.verify import DEFAULT_POINTS, DEFAULT_SEED, Check, all_hold, check_claim, verify
 
+# The process the user started parses the arguments, waits for the child that does the
+# symbolic work (symcalc.limits) and prints the text it sends back. Everything that loads SymPy
+# or rich is imported inside the functions that need it: for `symcalc derive` SymPy is then
+# loaded once, in the child, which ends with os._exit and so skips tearing SymPy down (~60 ms).
 if TYPE_CHECKING:
     from symcalc.numeric import Program
+    from symcalc.steps import Derivation
+    from symcalc.verify import Check
+
+# Copies of symcalc.spec.DEFAULT_MODEL and symcalc.verify's defaults, for the help texts
+# (importing those modules loads SymPy); tests/test_startup.py holds them equal.
+DEFAULT_MODEL = "logistic_regression"
+DEFAULT_POINTS = 20
+DEFAULT_SEED = 0
 
 T = TypeVar("T")
 
@@ -42,16 +43,42 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output closed it
 
 def derive_file(target: str | None) -> Derivation:
     """Load and derive one file (or a built-in model by name); what `symcalc derive` computes."""
+    from symcalc.engine import derive
+    from symcalc.model import Model
+
     return derive(Model.load(target))
+
+
+def derive_text(target: str | None, as_json: bool) -> str:
+    """What `symcalc derive` prints: the derivation for this terminal (rich), or as JSON.
+
+    Rendered where it is derived, as LaTeX and Markdown are: printing is bounded by the time
+    limit too, and the result sent back is text, which the parent prints without SymPy.
+    """
+    derivation = derive_file(target)
+    if as_json:
+        from symcalc.render.json import derivation_dict
+
+        return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=False) + "\n"
+    from rich.console import Console
+
+    console = Console()  # sees the same stdout, terminal and environment as the parent
+    with console.capture() as capture:
+        console.print(derivation)
+    return capture.get()
 
 
 def latex_file(target: str | None, body_only: bool) -> str:
     """The LaTeX of one file's derivation; what `symcalc latex` computes (printing can be slow too)."""
+    from symcalc.render.latex import render_latex
+
     return render_latex(derive_file(target), body_only=body_only)
 
 
 def markdown_file(target: str | None) -> str:
     """The Markdown of one file's derivation; what `symcalc markdown` computes."""
+    from symcalc.render.markdown import render_markdown
+
     return render_markdown(derive_file(target))
 
 
@@ -65,16 +92,17 @@ def limited(function: Callable[..., T], target: str | None, *args: Any, timeout:
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    derivation = limited(derive_file, args.file, timeout=args.timeout)
-    if args.json:
-        print(json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=False))
-    else:
-        Console().print(derivation)
+    sys.stdout.write(limited(derive_text, args.file, args.json, timeout=args.timeout))
+    sys.stdout.flush()  # a closed pipe is reported here (exit 141), not at exit
     return EXIT_OK
 
 
 def verify_file(target: str | None, strict: bool, points: int, seed: int) -> tuple[str, list[Check]]:
     """Load, derive and verify one file; what `symcalc verify` computes for each file."""
+    from symcalc.engine import derive
+    from symcalc.model import Model
+    from symcalc.verify import verify
+
     model = Model.load(target)
     return model.title, verify(derive(model), strict=strict, points=points, seed=seed)
 
@@ -83,6 +111,9 @@ def check_file(
     target: str, lhs: str, rhs: str, strict: bool, points: int, seed: int
 ) -> tuple[str, list[Check]]:
     """Load one file and check one claim given on the command line; what `symcalc check` computes."""
+    from symcalc.model import Model
+    from symcalc.verify import check_claim
+
     model = Model.load(target)
     return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
 
@@ -109,6 +140,11 @@ def _verify_targets(paths: Sequence[str]) -> list[str | None]:
 
 
 def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]], as_json: bool) -> None:
+    from rich.console import Console
+
+    from symcalc.render.checks import render_checks, report_dict
+    from symcalc.verify import all_hold
+
     if as_json:
         files = [report_dict(*report) for report in reports] + errors
         passed = not errors and all(all_hold(checks) for _, _, checks in reports)
@@ -126,6 +162,8 @@ def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, 
 
 
 def _exit_code(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]]) -> int:
+    from symcalc.verify import all_hold
+
     if errors:
         return EXIT_BAD_INPUT
     return EXIT_OK if all(all_hold(checks) for _, _, checks in reports) else EXIT_FAILED
@@ -260,6 +298,8 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from symcalc.data import check_finite_loss, load_builtin, load_csv
     from symcalc.descent import Stop, descend, interrupted
     from symcalc.numeric import NumericModel

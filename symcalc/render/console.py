@@ -6,7 +6,9 @@ than the terminal are broken after each "=" instead of being wrapped mid-formula
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import sympy as sp
 from rich.console import Group, RenderableType
@@ -22,8 +24,61 @@ from symcalc.steps import Derivation, Equation, Step
 PANEL_PADDING = 4  # a panel's border and padding take this many columns
 
 
+class UnicodePrinter(PrettyPrinter):
+    """SymPy's pretty printer, without the import of sympy.physics.units its products make.
+
+    SymPy's `_print_Mul` imports sympy.physics.units (about 65 ms, more than printing a whole
+    derivation) only to move unit quantities to the end of a product. A quantity cannot exist
+    before that module is loaded, so until then the same method without that sort prints the same.
+    """
+
+    def _print_Mul(self, product: sp.Mul) -> prettyForm:
+        if "sympy.physics.units" in sys.modules:
+            return super()._print_Mul(product)
+        return self.print_mul_without_units(product)
+
+    def print_mul_without_units(self, product: sp.Mul) -> prettyForm:
+        """SymPy 1.14's `PrettyPrinter._print_Mul` less the quantities' sort (a no-op without them)."""
+        args = product.args
+        # An unevaluated Mul (1*x, x*2): every factor shown, in the order given.
+        if args[0] is sp.S.One or any(isinstance(arg, sp.Number) for arg in args[1:]):
+            strargs = [self._print(arg) for arg in args]
+            # prettyForm.__mul__ absorbs a leading -1.
+            negone = strargs[0] == "-1"
+            if negone:
+                strargs[0] = prettyForm("1", 0, 0)
+            obj = prettyForm.__mul__(*strargs)
+            if negone:
+                obj = prettyForm("-" + obj.s, obj.baseline, obj.binding)
+            return obj
+        factors = product.as_ordered_factors() if self.order not in ("old", "none") else list(args)
+        numerator: list[Any] = []
+        denominator: list[Any] = []
+        for item in factors:
+            if item.is_commutative and item.is_Pow and item.exp.is_Rational and item.exp.is_negative:
+                if item.exp != -1:
+                    denominator.append(sp.Pow(item.base, -item.exp, evaluate=False))
+                else:
+                    denominator.append(sp.Pow(item.base, -item.exp))
+            elif item.is_Rational and item is not sp.S.Infinity:
+                if item.p != 1:
+                    numerator.append(sp.Rational(item.p))
+                if item.q != 1:
+                    denominator.append(sp.Rational(item.q))
+            else:
+                numerator.append(item)
+        # Parentheses are added by prettyForm.__mul__.
+        top = [self._print(factor) for factor in numerator]
+        bottom = [self._print(factor) for factor in denominator]
+        if not bottom:
+            return prettyForm.__mul__(*top)
+        if not top:
+            top.append(self._print(sp.S.One))
+        return prettyForm.__mul__(*top) / prettyForm.__mul__(*bottom)
+
+
 def _printer() -> PrettyPrinter:
-    return PrettyPrinter({"use_unicode": True, "wrap_line": False})
+    return UnicodePrinter({"use_unicode": True, "wrap_line": False})
 
 
 def pretty(expr: sp.Basic) -> str:

@@ -1,0 +1,141 @@
+"""What keeps `symcalc derive` quick to start, held as properties (never timed).
+
+The terminal printer avoids SymPy's import of sympy.physics.units, and prints exactly what
+SymPy's own printer prints. The process the user starts never loads SymPy: the child process
+that does the symbolic work loads it, renders, and sends text back.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+import sympy as sp
+from sympy.printing.pretty.pretty import PrettyPrinter
+
+import symcalc
+from symcalc.render.console import UnicodePrinter
+from tests.conftest import DERIVATIONS
+
+SETTINGS = {"use_unicode": True, "wrap_line": False}
+
+
+def _expressions(derivation: symcalc.Derivation) -> Iterator[sp.Basic]:
+    model = derivation.model
+    for _, expr in model.definitions:
+        yield expr
+    for step in derivation.steps:
+        for equation in step.equations:
+            yield from (p for p in (equation.chain, equation.unsimplified, equation.result) if p is not None)
+    for update in derivation.updates:
+        yield update.rule
+    yield from derivation.gradients.values()
+
+
+def _products() -> list[sp.Mul]:
+    x, y, a = sp.symbols("x y a")
+    edge_cases = [
+        sp.Mul(sp.S.One, x, evaluate=False),
+        sp.Mul(-1, x, evaluate=False),
+        sp.Mul(x, 2, evaluate=False),
+        sp.Mul(sp.S.NegativeOne, x, sp.Rational(1, 2), evaluate=False),
+        -x,
+        -x * y,
+        x / 2,
+        3 * x / (4 * y**2),
+        x * y ** sp.Rational(-1, 2),
+        -a * (1 - a) / (x + y),
+        1 / (x * y),
+        sp.Rational(2, 3) * sp.exp(-x) * sp.log(1 - a),
+        sp.Mul(x, sp.Pow(y, -2, evaluate=False), evaluate=False),
+    ]
+    found: list[sp.Mul] = list(edge_cases)
+    for path in sorted(DERIVATIONS.glob("*.toml")):
+        for expr in _expressions(symcalc.derive(symcalc.load(str(path)))):
+            found += [e for e in sp.preorder_traversal(expr) if isinstance(e, sp.Mul)]
+    return found
+
+
+@pytest.mark.parametrize("order", [None, "none"])
+def test_products_print_as_sympys_own_printer_prints_them(order: str | None) -> None:
+    ours = UnicodePrinter({**SETTINGS, "order": order})
+    sympys = PrettyPrinter({**SETTINGS, "order": order})
+    products = _products()
+    assert len(products) > 100
+    for product in products:
+        expected = sympys._print_Mul(product).render(**sympys._settings)
+        assert ours.print_mul_without_units(product).render(**ours._settings) == expected, product
+
+
+def _fresh(code: str) -> str:
+    """What `code` prints in a new interpreter."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    return result.stdout.strip()
+
+
+def test_printing_every_shipped_derivation_does_not_load_sympys_units() -> None:
+    code = f"""
+import io, sys
+from pathlib import Path
+from rich.console import Console
+import symcalc
+for path in sorted(Path({str(DERIVATIONS)!r}).glob("*.toml")):
+    Console(file=io.StringIO(), width=80).print(symcalc.derive(symcalc.load(str(path))))
+print("sympy.physics.units" in sys.modules)
+"""
+    assert _fresh(code) == "False"
+
+
+def test_the_commands_defaults_are_the_librarys() -> None:
+    from symcalc import cli, spec
+
+    verify = importlib.import_module("symcalc.verify")  # `symcalc.verify` is the function
+    assert cli.DEFAULT_MODEL == spec.DEFAULT_MODEL
+    assert (cli.DEFAULT_POINTS, cli.DEFAULT_SEED) == (verify.DEFAULT_POINTS, verify.DEFAULT_SEED)
+
+
+def test_importing_symcalc_does_not_load_sympy() -> None:
+    assert _fresh("import sys, symcalc; print('sympy' in sys.modules)") == "False"
+
+
+def test_symcalc_verify_stays_the_function_once_the_submodule_is_imported() -> None:
+    code = """
+import importlib, symcalc
+module = importlib.import_module("symcalc.verify")
+print(symcalc.verify is module.verify, symcalc.derive.__module__)
+"""
+    assert _fresh(code) == "True symcalc.engine"
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no child process")
+def test_the_derive_commands_own_process_never_loads_sympy() -> None:
+    # The child derives and renders; the process the user started only prints the text.
+    code = """
+import contextlib, io, sys
+from symcalc.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    code = main(["derive"])
+print(code, "Step 5 of 5" in out.getvalue(), "sympy" in sys.modules, "rich" in sys.modules)
+"""
+    assert _fresh(code) == "0 True False False"
+
+
+def test_derive_into_a_closed_pipe_exits_as_documented() -> None:
+    # symcalc derive | head -1: the text comes back from the child and is written here (141, no message).
+    process = subprocess.Popen(
+        [sys.executable, "-m", "symcalc", "derive", "two_layer_network"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141
+    assert err == ""
