@@ -42,7 +42,7 @@ import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
 from symcalc.limits import MEMORY_LIMIT
-from symcalc.numeric import Program
+from symcalc.numeric import Program, nested_calls
 
 #: Samples per partial sum: sums stay accurate (a block's lanes, then the blocks) and a block stays in cache.
 BLOCK = 1024
@@ -101,17 +101,11 @@ class KernelPrinter(C99CodePrinter):
     def _print_relu(self, expr: sp.Expr) -> str:
         return f"sc_max({self._print(expr.args[0])}, 0.0)"
 
-    def _pairwise(self, helper: str, args: Sequence[sp.Expr]) -> str:
-        text = self._print(args[-1])
-        for arg in reversed(args[:-1]):
-            text = f"{helper}({self._print(arg)}, {text})"
-        return text
-
     def _print_Max(self, expr: sp.Expr) -> str:
-        return self._pairwise("sc_max", expr.args)
+        return nested_calls("sc_max", [self._print(a) for a in expr.args])
 
     def _print_Min(self, expr: sp.Expr) -> str:
-        return self._pairwise("sc_min", expr.args)
+        return nested_calls("sc_min", [self._print(a) for a in expr.args])
 
     def _print_Heaviside(self, expr: sp.Expr) -> str:
         h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half

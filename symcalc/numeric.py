@@ -156,6 +156,14 @@ def stable(expr: sp.Expr) -> sp.Expr:
     return optimize(expr, STABLE_REWRITES[1:])
 
 
+def nested_calls(function: str, arguments: Sequence[str]) -> str:
+    """f(a, f(b, c)): a two-argument function (max, min) over any number of printed arguments."""
+    text = arguments[-1]
+    for argument in reversed(arguments[:-1]):
+        text = f"{function}({argument}, {text})"
+    return text
+
+
 class StablePrinter(NumPyPrinter):
     """NumPy code for our functions that never overflows: σ(u) = exp(−softplus(−u)), softplus = logaddexp."""
 
@@ -174,11 +182,7 @@ class StablePrinter(NumPyPrinter):
 
     def _nested(self, function: str, args: Sequence[sp.Expr]) -> str:
         # numpy.maximum pairwise: broadcasts scalars against arrays, imports nothing but numpy.
-        name = self._module_format(f"numpy.{function}")
-        text = self._print(args[-1])
-        for arg in reversed(args[:-1]):
-            text = f"{name}({self._print(arg)}, {text})"
-        return text
+        return nested_calls(self._module_format(f"numpy.{function}"), [self._print(a) for a in args])
 
     def _print_Max(self, expr: sp.Expr) -> str:
         return self._nested("maximum", expr.args)
