@@ -21,13 +21,18 @@ NumPy paths are used; `NumericModel.backend` tells which one runs.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import hashlib
+import math
 import os
 import platform
 import resource
+import shlex
 import shutil
+import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -48,8 +53,8 @@ from symcalc.numeric import Program, nested_calls
 BLOCK = 1024
 #: Samples from which the blocks are shared among threads (OpenMP; $OMP_NUM_THREADS caps them).
 PARALLEL_MIN = 32768
-#: Outputs (loss and gradients) above which a model with a NumPy plan keeps to it: GCC's time grows
-#: faster than linearly with the sums in the loop (0.2 s at 9 outputs, 2 s at 65, 12 s at 201).
+#: Outputs (loss and gradients) above which no kernel is built: GCC's time grows faster than
+#: linearly with the sums in the loop (0.2 s at 9 outputs, 2 s at 65, 12 s at 201).
 MAX_OUTPUTS = 65
 #: Characters of C above which no kernel is built (the compiler's time and memory grow with it).
 MAX_SOURCE = 2_000_000
@@ -75,6 +80,13 @@ static inline double sc_heaviside(double u, double h0) {
     return u > 0.0 ? 1.0 : (u < 0.0 ? 0.0 : (u == 0.0 ? h0 : u));
 }
 static inline double sc_sign(double u) { return u > 0.0 ? 1.0 : (u < 0.0 ? -1.0 : u); }
+static inline double sc_powi(double x, int n) {
+    /* x^n by squaring; n is a constant where it is called, so the loop unrolls away */
+    double result = 1.0;
+    for (; n > 0; n >>= 1, x *= x)
+        if (n & 1) result *= x;
+    return result;
+}
 static inline void sc_add(double *total, double *lost, double value) {
     /* Neumaier's compensated sum of the block sums: the rounding of each addition is kept in lost
        (NaN once the total is infinite, and then not used) */
@@ -90,7 +102,18 @@ class NativeUnavailable(Exception):
 
 
 class KernelPrinter(C99CodePrinter):
-    """C for the stable expressions: our functions through the inline helpers, NaN-propagating max/min."""
+    """C for the stable expressions: our functions through the inline helpers, NaN-propagating max/min.
+
+    Symbols are printed through `names` (generated C identifiers), so the expressions keep their
+    own symbols and SymPy orders every sum and product as it does for the NumPy printer.
+    """
+
+    def __init__(self, names: dict[sp.Symbol, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return self.names[expr]  # a KeyError here is a bug: every symbol of a program has a C name
 
     def _print_sigmoid(self, expr: sp.Expr) -> str:
         return f"sc_sigmoid({self._print(expr.args[0])})"
@@ -109,20 +132,40 @@ class KernelPrinter(C99CodePrinter):
 
     def _print_Heaviside(self, expr: sp.Expr) -> str:
         h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        return f"sc_heaviside({self._print(expr.args[0])}, {self._print(sp.Float(h0))})"
+        return f"sc_heaviside({self._print(expr.args[0])}, {self._print(h0)})"
 
     def _print_sign(self, expr: sp.Expr) -> str:
         return f"sc_sign({self._print(expr.args[0])})"
 
     def _print_Pow(self, expr: sp.Expr) -> str:
         base, exponent = expr.args
-        if exponent.is_Integer and 2 <= abs(int(exponent)) <= 16:
-            product = "*".join([f"({self._print(base)})"] * abs(int(exponent)))
-            return f"({product})" if exponent > 0 else f"(1.0/({product}))"
-        return str(super()._print_Pow(expr))
+        if exponent.is_Integer and abs(int(exponent)) <= 64:
+            # the base once (its text may be long), the product unrolled by the compiler
+            power = f"sc_powi({self._print(base)}, {abs(int(exponent))})"
+            return power if exponent >= 0 else f"(1.0/{power})"
+        if exponent == sp.S.Half:
+            return f"sqrt({self._print(base)})"
+        # pow for every other exponent: cbrt would give real roots of negatives where NumPy gives NaN
+        return f"pow({self._print(base)}, {self._print(exponent)})"
+
+    def _double(self, expr: sp.Expr) -> str:
+        """A number as the correctly rounded double: 99**200/100**200 is 1.34e-1, not inf/inf."""
+        try:
+            value = float(int(expr.p) / int(expr.q)) if expr.is_Rational else float(expr)
+        except OverflowError:
+            raise NativeUnavailable(f"the number {expr} is beyond the range of a double") from None
+        if not math.isfinite(value):
+            raise NativeUnavailable(f"the number {expr} is beyond the range of a double")
+        return f"({value!r})"
 
     def _print_Integer(self, expr: sp.Expr) -> str:
-        return f"{int(expr)}.0"  # never C integer arithmetic: 1/2 must not be 0
+        return self._double(expr)  # never C integer arithmetic: 1/2 must not be 0
+
+    def _print_Rational(self, expr: sp.Expr) -> str:
+        return self._double(expr)
+
+    def _print_Float(self, expr: sp.Expr) -> str:
+        return self._double(expr)
 
     def _print_Function(self, expr: sp.Expr) -> str:
         if type(expr).__name__ not in self.known_functions:
@@ -145,21 +188,32 @@ def kernel_source(program: Program) -> Source:
     """The kernel of `program` as C: one loop over the samples that sums every output per block."""
     model = program.model
     n_params, n_columns = len(model.parameters), len(model.inputs) + len(model.targets)
+    if len(program.outputs) > MAX_OUTPUTS:
+        raise NativeUnavailable(
+            f"{len(program.outputs)} outputs; above {MAX_OUTPUTS} the kernel would take seconds to compile"
+        )
     arguments = program.arguments
     scalar_args = (*arguments[:n_params], *arguments[n_params + n_columns :])
     column_args = arguments[n_params : n_params + n_columns]
-    rename: dict[sp.Symbol, sp.Symbol] = {}
-    rename |= {s: sp.Symbol(f"s{k}", real=True) for k, s in enumerate(scalar_args)}
-    rename |= {s: sp.Symbol(f"c{k}", real=True) for k, s in enumerate(column_args)}
-    rename |= {t: sp.Symbol(f"t{k}", real=True) for k, (t, _) in enumerate(program.shared)}
-    printer = KernelPrinter()
-    body = [f"double {rename[t]} = {printer.doprint(e.xreplace(rename))};" for t, e in program.shared]
-    outputs = [e.xreplace(rename) for e in program.outputs]
-    body += [f"a{k} += {printer.doprint(e)};" for k, e in enumerate(outputs)]
+    names: dict[sp.Symbol, str] = {}
+    names |= {s: f"s{k}" for k, s in enumerate(scalar_args)}
+    names |= {s: f"c{k}" for k, s in enumerate(column_args)}
+    names |= {t: f"t{k}" for k, (t, _) in enumerate(program.shared)}
+    printer = KernelPrinter(names)
+    body: list[str] = []
+    size = 0
+    for line in (
+        *(f"double {names[t]} = {printer.doprint(e)};" for t, e in program.shared),
+        *(f"a{k} += {printer.doprint(e)};" for k, e in enumerate(program.outputs)),
+    ):
+        size += len(line)
+        if size > MAX_SOURCE:
+            raise NativeUnavailable(f"the kernel's C text is over {MAX_SOURCE} characters")
+        body.append(line)
     used = {name for name in VECTOR_MATH if f"{name}(" in "\n".join(body)}
     if any(n in "\n".join(body) for n in ("sc_sigmoid", "sc_softplus")):
         used |= {"exp", "log1p"}
-    n_out = len(outputs)
+    n_out = len(program.outputs)
     sums = ", ".join(f"a{k}" for k in range(n_out))
 
     def loop(load: str) -> list[str]:
@@ -191,9 +245,10 @@ def kernel_source(program: Program) -> Source:
         "   columns[j][i * strides[j]].",
         "   The blocks are split into `parts` runs of consecutive blocks, one per thread, each summed with",
         "   compensation and the runs added in order, so a given thread count always gives the same sums.",
+        "   threads > 0 caps the threads (1 in a forked child: OpenMP's pool does not survive fork).",
         "   Returns 0, or -1 when there is no memory for the partial sums. */",
         "int symcalc_kernel(int64_t n, const double *scalars, const double *const *columns,",
-        "                   const int64_t *strides, double *out) {",
+        "                   const int64_t *strides, double *out, int threads) {",
         *(f"    const double s{k} = scalars[{k}];" for k in range(len(scalar_args))),
         *(f"    const double *restrict p{k} = columns[{k}];" for k in range(n_columns)),
         *(f"    const int64_t d{k} = strides[{k}];" for k in range(n_columns)),
@@ -201,7 +256,7 @@ def kernel_source(program: Program) -> Source:
         f"    const int64_t blocks = (n + {BLOCK} - 1) / {BLOCK};",
         "    int64_t parts = 1;",
         "#ifdef _OPENMP",
-        f"    if (n >= {PARALLEL_MIN}) parts = omp_get_max_threads();",
+        f"    if (n >= {PARALLEL_MIN}) parts = threads > 0 ? threads : omp_get_max_threads();",
         "    if (parts > blocks) parts = blocks;",
         "#endif",
         f"    double *partial = malloc(sizeof(double) * 2 * {n_out} * (size_t)(parts > 0 ? parts : 1));",
@@ -254,7 +309,16 @@ class Toolchain:
 def toolchains() -> tuple[Toolchain, ...]:
     """Ways to build, best first: with libmvec's vector math (glibc on x86-64), then without; each with
     OpenMP threads, then without; last, portable C with no machine-specific instructions."""
-    common = ("-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-march=native")
+    # -ffp-contract=off: no fused multiply-adds, so each sum rounds as NumPy's does, term by term.
+    common = (
+        "-O3",
+        "-fPIC",
+        "-shared",
+        "-fno-math-errno",
+        "-fno-trapping-math",
+        "-ffp-contract=off",
+        "-march=native",
+    )
     # On Linux an unresolved symbol (libmvec too old for a function, say) fails the build, not a later call.
     strict = ("-Wl,-z,defs", "-Wl,-z,now") if sys.platform.startswith("linux") else ()
     maths = [(("-DSC_VECTOR_MATH",), ("-lmvec", "-lm")), ((), ("-lm",))]
@@ -279,9 +343,14 @@ def cache_directory() -> Path:
 
 
 @cache
-def compiler() -> str | None:
-    """The C compiler: `$CC` when it names a program on PATH, else `cc`; None when there is none."""
-    return shutil.which(os.environ.get("CC", "").strip() or "cc")
+def compiler() -> tuple[str, ...] | None:
+    """The C compiler's command: `$CC` (a program on PATH, with any arguments), else `cc`; None if none."""
+    try:
+        words = shlex.split(os.environ.get("CC", "")) or ["cc"]
+    except ValueError:  # unbalanced quotes in $CC
+        return None
+    program = shutil.which(words[0])
+    return (program, *words[1:]) if program else None
 
 
 @cache
@@ -301,62 +370,94 @@ def _machine() -> str:
 
 
 def _private(directory: Path) -> bool:
-    """The directory is ours and nobody else can write into it, so what we load from it is what we built."""
+    """Nobody else can put or swap a file in `directory`, so what we load from it is what we built.
+
+    The directory must be ours and writable by nobody else; every folder above it must belong to
+    us or to root and be writable by nobody else, or be sticky (like /tmp), where others cannot
+    rename or remove what is ours.
+    """
     try:
         info = directory.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o022 or not os.access(directory, os.W_OK | os.X_OK):
+            return False
+        for parent in directory.resolve().parents:
+            above = parent.stat()
+            if above.st_uid not in (0, os.getuid()):
+                return False
+            if above.st_mode & 0o022 and not above.st_mode & stat.S_ISVTX:
+                return False
     except OSError:
         return False
-    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+    return True
+
+
+@cache
+def _temporary() -> Path:
+    """This process's own kernel folder, when the cache cannot be used; removed when the process ends."""
+    directory = tempfile.mkdtemp(prefix="symcalc-kernels-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return Path(directory)
 
 
 def _workspace() -> Path:
-    """The cache directory when it can be made private to this user, else a fresh temporary one."""
+    """The cache directory when it can be made private to this user, else this process's temporary one."""
     directory = cache_directory()
     with contextlib.suppress(OSError):  # a read-only home: the check below sends us to a temporary one
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if _private(directory):
-        return directory
-    return Path(tempfile.mkdtemp(prefix="symcalc-kernels-"))
+    return directory if _private(directory) else _temporary()
 
 
-def _key(source: Source, chain: Toolchain, cc: str) -> str:
-    stat = os.stat(cc)
-    identity = [source.text, *chain.flags, *chain.libraries, os.path.realpath(cc), str(stat.st_mtime_ns)]
-    identity += [str(stat.st_size), _machine()]
+def _key(source: Source, chain: Toolchain, cc: tuple[str, ...]) -> str:
+    info = os.stat(cc[0])
+    identity = [source.text, *chain.flags, *chain.libraries, os.path.realpath(cc[0]), *cc[1:]]
+    identity += [str(info.st_mtime_ns), str(info.st_size), _machine()]
     return hashlib.sha256("\0".join(identity).encode()).hexdigest()[:32]
 
 
-def _compile(source: Source, chain: Toolchain, cc: str, target: Path) -> str | None:
-    """Build `target` from `source`; None on success, else the compiler's first error line."""
-    directory = target.parent
-    handle, c_path = tempfile.mkstemp(suffix=".c", prefix=".build-", dir=directory)
+class _CompilerTimeout(Exception):
+    """The compiler ran out of time: no other toolchain is tried, the time would only double."""
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """The compiler in its own process group, so a timeout stops cc1 and the assembler too."""
+    with subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_limit_memory,
+    ) as process:
+        try:
+            out, err = process.communicate(timeout=COMPILE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise _CompilerTimeout(f"the C compiler took over {COMPILE_TIMEOUT:.0f} s") from None
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def _compile(source: Source, chain: Toolchain, cc: tuple[str, ...], target: Path) -> str | None:
+    """Build `target` from `source`; None on success, else why not (the compiler's first error line)."""
+    handle, c_path = tempfile.mkstemp(suffix=".c", prefix=".build-", dir=target.parent)
     built = c_path[:-2] + ".so"
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as c_file:
             c_file.write(source.text)
-        command = [cc, *chain.flags, "-o", built, c_path, *chain.libraries]
-        try:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                text=True,
-                timeout=COMPILE_TIMEOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=_limit_memory,
-            )
-        except subprocess.TimeoutExpired:
-            return f"the C compiler took over {COMPILE_TIMEOUT:.0f} s"
-        except OSError as error:
-            return f"the C compiler did not start: {error.strerror}"
+        done = _run([*cc, *chain.flags, "-o", built, c_path, *chain.libraries])
         if done.returncode != 0:
             lines = [line for line in done.stderr.splitlines() if "error" in line.lower()] or ["(no message)"]
             return f"the C compiler failed: {lines[0].strip()}"
+        if not os.path.isfile(built):
+            return "the C compiler wrote no library"
         os.replace(built, target)
         os.replace(c_path, target.with_suffix(".c"))  # kept beside the kernel, for a reader
         return None
     finally:
         for leftover in (c_path, built):
-            if os.path.exists(leftover):
+            with contextlib.suppress(OSError):
                 os.unlink(leftover)
 
 
@@ -365,31 +466,54 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def build(source: Source) -> Path:
-    """A shared library holding `source`'s kernel: from the cache when there, else compiled now."""
+def build(source: Source, *, rebuild: bool = False) -> Path:
+    """A shared library holding `source`'s kernel: from the cache when there (unless `rebuild`), else
+    compiled now with the first toolchain that works."""
     cc = compiler()
     if cc is None:
         raise NativeUnavailable("no C compiler: set CC or install one (cc)")
-    if len(source.text) > MAX_SOURCE:
-        raise NativeUnavailable(f"the kernel's C text has {len(source.text)} characters, over {MAX_SOURCE}")
-    directory = _workspace()
-    chains = toolchains()
-    targets = [directory / f"kernel-{_key(source, chain, cc)}.so" for chain in chains]
-    for target in targets:
-        if target.is_file():
-            return target
-    problem = "no toolchain"
-    for chain, target in zip(chains, targets, strict=True):
-        failure = _compile(source, chain, cc, target)
-        if failure is None:
-            return target
-        problem = failure
+    try:
+        directory = _workspace()
+        chains = toolchains()
+        targets = [directory / f"kernel-{_key(source, chain, cc)}.so" for chain in chains]
+        for target in targets:
+            if target.is_file() and not rebuild:
+                return target
+        problem = "no toolchain"
+        for chain, target in zip(chains, targets, strict=True):
+            failure = _compile(source, chain, cc, target)
+            if failure is None:
+                return target
+            problem = failure
+    except _CompilerTimeout as timeout:
+        raise NativeUnavailable(str(timeout)) from None
+    except OSError as error:  # a cache we cannot write, a compiler that vanished
+        raise NativeUnavailable(f"the kernel could not be built: {error}") from None
     raise NativeUnavailable(problem)
 
 
 # -- calling --------------------------------------------------------------------------------
 
-_SIGNATURE = (ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+_SIGNATURE = (
+    ctypes.c_int64,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_int,
+)
+
+#: Set in a child forked from this process: OpenMP's threads do not survive fork (libgomp would
+#: wait for them forever), so a forked child runs its kernels on one thread.
+_FORKED = False
+
+
+def _forked() -> None:
+    global _FORKED
+    _FORKED = True
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 @dataclass
@@ -427,7 +551,10 @@ class Kernel:
         )
         scalars = np.array([*params, *constants], dtype=np.float64)
         out = np.empty(self.source.outputs)
-        if self._function(n, scalars.ctypes.data, pointers.ctypes.data, strides.ctypes.data, out.ctypes.data):
+        threads = 1 if _FORKED else 0  # 0: as many as OpenMP allows
+        if self._function(
+            n, scalars.ctypes.data, pointers.ctypes.data, strides.ctypes.data, out.ctypes.data, threads
+        ):
             raise MemoryError("no memory for the native kernel's partial sums")
         out /= n
         return float(out[0]), out[1:].tolist()
@@ -439,8 +566,12 @@ def compile_kernel(program: Program) -> Kernel:
     path = build(source)
     try:
         library = ctypes.CDLL(str(path))
-    except OSError as error:
-        raise NativeUnavailable(f"the compiled kernel did not load: {error}") from None
+    except OSError:  # a damaged file in the cache: built again, once
+        path = build(source, rebuild=True)
+        try:
+            library = ctypes.CDLL(str(path))
+        except OSError as error:
+            raise NativeUnavailable(f"the compiled kernel did not load: {error}") from None
     function = library.symcalc_kernel
     function.argtypes = _SIGNATURE
     function.restype = ctypes.c_int

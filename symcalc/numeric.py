@@ -311,18 +311,12 @@ class NumericModel:
 
             self._plan = build_plan(program)
         if self.fast and self.native:
-            from symcalc.native import MAX_OUTPUTS, NativeUnavailable, compile_kernel
+            from symcalc.native import NativeUnavailable, compile_kernel
 
-            if self._plan is not None and len(program.outputs) > MAX_OUTPUTS:
-                self.native_problem = (
-                    f"{len(program.outputs)} outputs; above {MAX_OUTPUTS} the NumPy plan's matrix products "
-                    "run instead of a kernel that takes seconds to compile"
-                )
-            else:
-                try:
-                    self._kernel = compile_kernel(program)
-                except NativeUnavailable as problem:
-                    self.native_problem = str(problem)
+            try:
+                self._kernel = compile_kernel(program)
+            except NativeUnavailable as problem:
+                self.native_problem = str(problem)
         self._function = sp.lambdify(
             program.arguments,
             list(program.outputs),

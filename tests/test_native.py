@@ -144,14 +144,17 @@ def test_nan_and_infinity_propagate_as_in_numpy() -> None:
 
 
 def test_a_million_equal_samples_sum_to_their_mean() -> None:
-    """A million copies of one sample average to that sample to 1e-14 (a running sum: off by 1e-11)."""
+    """A million copies of one sample average to that sample to 3e-14 (a running sum: off by 1e-11).
+
+    Each SIMD lane adds at most BLOCK / 8 = 128 values before its block is summed with compensation.
+    """
     ours, generic = _pair("logistic_regression_l2")
     params = {"w1": 0.7, "w2": -1.1, "b": 0.2}
     n = 1_000_003
     many = {"x1": np.full(n, 0.3), "x2": np.full(n, -2.0), "y": np.ones(n)}
     one = {k: v[:1] for k, v in many.items()}
     got, want = evaluated(ours, params, many), evaluated(generic, params, one)
-    assert np.allclose(got, want, rtol=1e-14, atol=0), (got, want)
+    assert np.allclose(got, want, rtol=3e-14, atol=0), (got, want)
 
 
 def test_constants_reach_the_kernel() -> None:
@@ -345,5 +348,145 @@ def test_wide_linear_models_keep_to_the_numpy_plan(write_toml: Callable[[str], P
 
 def test_an_oversized_kernel_is_not_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(native, "MAX_SOURCE", 100)
-    with pytest.raises(NativeUnavailable, match="characters, over 100"):
+    with pytest.raises(NativeUnavailable, match="C text is over 100 characters"):
         compile_kernel(program_of("logistic_regression"))
+
+
+def _model(write_toml: Callable[[str], Path], loss: str, inputs: str = '["x"]') -> symcalc.Program:
+    text = f'inputs = {inputs}\ntargets = ["y"]\nparameters = ["w", "b"]\n[definitions]\nL = "{loss}"\n'
+    return build_program(symcalc.derive(symcalc.load(str(write_toml(text)))))
+
+
+def _agree(program: symcalc.Program, data: dict[str, np.ndarray]) -> None:
+    ours, generic = NumericModel(program), NumericModel(program, fast=False)
+    assert ours.backend == "native", ours.native_problem
+    params = {"w": 0.7, "b": 0.2}
+    got, want = evaluated(ours, params, data), evaluated(generic, params, data)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    finite = ~np.isnan(want)
+    assert np.allclose(got[finite], want[finite], rtol=RTOL, atol=0), (got, want)
+
+
+def test_exact_fractions_print_as_rounded_doubles(write_toml: Callable[[str], Path]) -> None:
+    """0.99^200 is 99^200/100^200 to SymPy: both halves overflow a double, their quotient does not."""
+    rng = np.random.default_rng(4)
+    data = {"x": rng.standard_normal(64), "y": rng.standard_normal(64)}
+    for factor in ("0.99^200", "(4/3)^1000/10^124", "1/3"):
+        _agree(_model(write_toml, f"{factor} * (w*x + b - y)^2"), data)
+
+
+def test_odd_roots_of_negatives_are_nan_as_in_numpy(write_toml: Callable[[str], Path]) -> None:
+    data = {"x": np.array([-8.0, 8.0, 2.0]), "y": np.zeros(3)}
+    _agree(_model(write_toml, "((w*x)^(1/3) - y)^2 + b^2"), data)  # C's cbrt(-8) would be -2
+
+
+def test_powers_print_their_base_once(write_toml: Callable[[str], Path]) -> None:
+    """sin(…sin(x)^16…)^16 seven deep: a few kB of C, not 16^7 copies of the innermost base."""
+    nested = "x"
+    for _ in range(7):
+        nested = f"sin({nested})^16"
+    program = _model(write_toml, f"w*{nested} + b - y")
+    assert len(kernel_source(program).text) < 20_000
+    _agree(program, {"x": np.linspace(-2, 2, 50), "y": np.zeros(50)})
+
+
+def test_a_forked_child_runs_its_kernels_on_one_thread() -> None:
+    """libgomp's threads do not survive fork: a child that asked for them would wait forever."""
+    import multiprocessing
+
+    ours, _ = _pair("logistic_regression")
+    rng = np.random.default_rng(6)
+    data = random_data(ours.program, 2 * native.PARALLEL_MIN, rng)
+    params = {"w1": 0.1, "w2": 0.2, "b": 0.3}
+    here = ours.evaluate(params, data)  # the parent's threads now exist
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=lambda: queue.put(ours.evaluate(params, data)))
+    child.start()
+    child.join(120)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+    assert not hung
+    there = queue.get(timeout=10)
+    assert there[0] == pytest.approx(here[0], rel=1e-13)
+
+
+def test_cc_may_carry_arguments(monkeypatch: pytest.MonkeyPatch, fresh_compiler: None) -> None:
+    monkeypatch.setenv("CC", "cc -DSYMCALC_UNUSED=1")
+    command = native.compiler()
+    assert command is not None and command[1:] == ("-DSYMCALC_UNUSED=1",)
+    assert NumericModel(program_of("linear_regression")).backend == "native"
+
+
+def test_a_compiler_that_hangs_is_stopped_once(
+    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path
+) -> None:
+    calls = tmp_path / "calls"
+    slow = tmp_path / "slow-cc"
+    slow.write_text(f"#!/bin/sh\necho run >> {calls}\nsleep 60\n", encoding="utf-8")
+    slow.chmod(0o755)
+    monkeypatch.setenv("CC", str(slow))
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(native, "COMPILE_TIMEOUT", 1.0)
+    numeric = NumericModel(program_of("logistic_regression"))
+    assert numeric.backend == "numpy" and numeric.native_problem == "the C compiler took over 1 s"
+    assert calls.read_text(encoding="utf-8").count("run") == 1  # no second toolchain after a timeout
+
+
+def test_a_compiler_that_writes_nothing_is_reported(
+    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CC", "true")
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))
+    numeric = NumericModel(program_of("logistic_regression"))
+    assert numeric.backend == "numpy" and numeric.native_problem == "the C compiler wrote no library"
+
+
+def test_a_cache_under_a_folder_others_can_write_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user could swap the cache folder itself; /tmp's sticky bit is what makes it safe there."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)  # no sticky bit
+    cache = shared / "kernels"
+    cache.mkdir(mode=0o700)
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(cache))
+    first = compile_kernel(program_of("linear_regression"))
+    second = compile_kernel(program_of("tanh_unit"))
+    assert first.path.parent != cache and not list(cache.iterdir())
+    assert second.path.parent == first.path.parent  # one temporary folder per process, not one per model
+    os.chmod(shared, 0o777 | stat.S_ISVTX)
+    assert native._private(cache)
+
+
+_LOAD = """
+import numpy as np
+from symcalc.native import compile_kernel
+from tests.numeric_oracle import program_of
+kernel = compile_kernel(program_of("poisson_regression"))
+print(kernel.path, kernel.evaluate([0.1, 0.2, 0.3], [np.ones(3)] * 3, []) is not None)
+"""
+
+
+def test_a_damaged_cached_kernel_is_built_again(tmp_path: Path) -> None:
+    """In a new process (a process that has loaded a library gets the same one back by name)."""
+
+    def load() -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", _LOAD],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path)},
+            cwd=Path(__file__).parent.parent,
+            check=True,
+            timeout=300,
+        )
+        return done.stdout.split()
+
+    path, works = load()
+    assert works == "True"
+    Path(path).write_bytes(b"not a shared library")
+    assert load() == [path, "True"]
+    assert Path(path).read_bytes().startswith(b"\x7fELF")
