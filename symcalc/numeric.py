@@ -2,10 +2,10 @@
 
 The path is SymPy objects all the way: the loss and the engine's simplified
 gradients are written in independent names, rewritten into forms that stay
-finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z), log(1 + u) →
-log1p(u), exp(u) − 1 → expm1(u)), shared work is factored out once with
-`sympy.cse`, and the result is printed by a NumPy printer that writes σ and
-softplus without overflow. `lambdify` only ever sees SymPy objects built by our
+finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z), 1 − tanh(z)² →
+1/cosh(z)², log(1 + u) → log1p(u), exp(u) − 1 → expm1(u)), shared work is
+factored out once with `sympy.cse`, and the result is printed by a NumPy printer
+that writes σ and softplus without overflow. `lambdify` only ever sees SymPy objects built by our
 parser, never a string; `symcalc.codegen` prints the very same program to a file.
 `Program` is the seam for faster back ends: `symcalc.fastpath` takes the same
 stable expressions and, where the weights enter through linear forms, evaluates
@@ -114,6 +114,29 @@ def _rational_in_sigmoid(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+def _minus_tanh_squared(term: sp.Expr) -> sp.Expr | None:
+    """u when `term` is −tanh(u)², else None."""
+    if term.is_Mul and len(term.args) == 2 and term.args[0] == -1:
+        power = term.args[1]
+        if power.is_Pow and power.exp == 2 and isinstance(power.base, sp.tanh):
+            return power.base.args[0]
+    return None
+
+
+def _sech_query(expr: sp.Expr) -> bool:
+    """An Add holding 1 − tanh(u)² (among other terms or not)."""
+    return bool(expr.is_Add and sp.S.One in expr.args and any(_minus_tanh_squared(t) for t in expr.args))
+
+
+def _sech_value(expr: sp.Expr) -> sp.Expr:
+    """1 − tanh(u)² = 1/cosh(u)²: no cancellation where tanh(u) is close to ±1 (|u| beyond a few)."""
+    terms = list(expr.args)
+    minus = next(t for t in terms if _minus_tanh_squared(t) is not None)
+    terms.remove(sp.S.One)
+    terms.remove(minus)
+    return sp.Add(sp.cosh(_required(_minus_tanh_squared(minus))) ** -2, *terms)
+
+
 def _hand_sigmoid_query(expr: sp.Expr) -> bool:
     return bool(expr.is_Pow and expr.exp.is_Integer and expr.exp < 0 and _exp_term(expr.base) is not None)
 
@@ -128,6 +151,8 @@ STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
     ReplaceOptim(_hand_sigmoid_query, _hand_sigmoid_value),
     # 1 − σ(u) → σ(−u).
     ReplaceOptim(_complement_query, _complement_value),
+    # 1 − tanh(u)² → 1/cosh(u)² (the derivative of tanh, written through its output).
+    ReplaceOptim(_sech_query, _sech_value),
     # log σ(u) = −softplus(−u): finite for every finite u.
     ReplaceOptim(
         lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sigmoid),

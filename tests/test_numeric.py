@@ -57,6 +57,19 @@ def test_seed_loss_and_gradients_match_mpmath_at_extreme_z(
             assert _close(grads[name], value, 1e-13, 4e-16 * scale), (name, grads[name], value)
 
 
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("z", [3.0, 8.0, -15.0, 40.0])
+def test_tanh_derivative_keeps_its_digits(z: float, native: bool) -> None:
+    """1 − tanh(z)² cancels to nothing near tanh = ±1; written as 1/cosh(z)² it is exact to 1e-13."""
+    program = build_program(symcalc.derive(symcalc.load("tanh_unit")))
+    numeric = NumericModel(program, native=native)
+    params = {"w1": 1.0, "w2": 0.0, "b": 0.0}
+    _, grads = numeric.evaluate(params, {"x1": np.array([z]), "x2": np.array([0.0]), "y": np.array([0.5])})
+    with mpmath.workdps(60):
+        exact = (mpmath.tanh(z) - mpmath.mpf(0.5)) / mpmath.cosh(z) ** 2
+        assert _close(grads["b"], exact, 1e-13, 1e-300), (grads["b"], exact)
+
+
 HAND_WRITTEN = """
 inputs = ["x"]
 targets = ["t"]
@@ -102,6 +115,8 @@ def test_rewrites() -> None:
     assert stable(1 / (1 + sp.exp(-u))) == sigmoid(u)
     assert stable(sp.log(1 + u**2)) == log1p(u**2)
     assert stable(sp.exp(u) - 1) == expm1(u)
+    assert stable(1 - sp.tanh(u) ** 2) == sp.cosh(u) ** -2
+    assert stable(3 - sp.tanh(u) ** 2) == 3 - sp.tanh(u) ** 2  # only 1 − tanh² cancels
     # The derivative of a hand-written σ, exp(−u)/(1 + exp(−u))², is σ(u)·σ(−u): no exp left to overflow.
     derivative = sp.diff(1 / (1 + sp.exp(-u)), u)
     assert not stable(derivative).has(sp.exp)
@@ -117,6 +132,7 @@ def test_rewrites() -> None:
         "log(1 + exp(u)) * log(1 + u**2)",
         "1/(1 + exp(-u)) + exp(u) - 1",
         "u*exp(-u)/(1 + exp(-u))**2 + sigmoid(u)",
+        "u*(1 - tanh(2*u)**2) + 1",
     ],
 )
 def test_rewrites_keep_the_value(expr_text: str) -> None:
