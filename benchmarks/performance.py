@@ -26,6 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 SIZES = ((1_000_000, 2), (1_000_000, 30), (1_000, 2))
+#: Seconds of rest before each large timing: torch.compile and JAX leave worker threads busy for a
+#: moment after their runs, and a kernel timed just then with 2 threads took 22.9 ms instead of 10.8.
+SETTLE = 2.0
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -259,6 +262,8 @@ def numeric_table(threads: int, quick: bool) -> dict[str, Any]:
             if isinstance(work, str):
                 row["times"][name] = work
                 continue
+            if n >= 100_000:
+                time.sleep(SETTLE)  # let the previous contender's worker threads go idle first
             row["times"][name] = timed(work, repeats)
             if name in PEAKS:
                 row["peak"][name] = peak_bytes(work)

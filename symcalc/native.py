@@ -14,9 +14,11 @@ Kernels are compiled with the system C compiler (`cc`, or `$CC`) once per
 program and machine and kept in a cache directory (`$SYMCALC_CACHE_DIR`, else
 `$XDG_CACHE_HOME/symcalc`, else `~/.cache/symcalc`) with their C source beside
 them. Nothing a user wrote reaches the C text: every name is replaced by a
-generated one and every number is printed by SymPy. Where there is no
-compiler, or it fails, `compile_kernel` raises `NativeUnavailable` and the
-NumPy paths are used; `NumericModel.backend` tells which one runs.
+generated one and every number is written as the double it rounds to. Above
+`PARALLEL_MIN` samples the blocks are shared among OpenMP threads (one thread in
+a process forked from this one: OpenMP's threads do not survive fork). Where
+there is no compiler, or it fails, `compile_kernel` raises `NativeUnavailable`
+and the NumPy paths are used; `NumericModel.backend` tells which one runs.
 """
 
 from __future__ import annotations
@@ -175,10 +177,9 @@ class KernelPrinter(C99CodePrinter):
 
 @dataclass(frozen=True)
 class Source:
-    """The C text of one program's kernel and the math functions it calls."""
+    """The C text of one program's kernel and the sizes of the arrays it reads and writes."""
 
     text: str
-    functions: frozenset[str]
     scalars: int  # parameters then constants
     columns: int  # inputs then targets
     outputs: int  # the loss then one gradient per parameter
@@ -292,7 +293,7 @@ def kernel_source(program: Program) -> Source:
         "}",
         "",
     ]
-    return Source("\n".join(lines), frozenset(used), len(scalar_args), n_columns, n_out)
+    return Source("\n".join(lines), len(scalar_args), n_columns, n_out)
 
 
 # -- compiling, with a cache ------------------------------------------------------------------
@@ -531,6 +532,11 @@ class Kernel:
 
         A number or a length-1 array is used for every sample, as NumPy would broadcast it.
         """
+        if len(columns) != self.source.columns or len(params) + len(constants) != self.source.scalars:
+            raise ValueError(
+                f"the kernel takes {self.source.columns} columns and {self.source.scalars} numbers, "
+                f"not {len(columns)} and {len(params) + len(constants)}"
+            )
         n = 1
         arrays = []
         for column in columns:

@@ -490,3 +490,12 @@ def test_a_damaged_cached_kernel_is_built_again(tmp_path: Path) -> None:
     Path(path).write_bytes(b"not a shared library")
     assert load() == [path, "True"]
     assert Path(path).read_bytes().startswith(b"\x7fELF")
+
+
+def test_the_kernel_refuses_arguments_of_the_wrong_count() -> None:
+    """C would read past the end of its arrays: the counts are checked before the call."""
+    kernel = compile_kernel(program_of("logistic_regression"))
+    with pytest.raises(ValueError, match="takes 3 columns and 3 numbers, not 2 and 3"):
+        kernel.evaluate([0.1, 0.2, 0.3], [np.ones(3)] * 2, [])
+    with pytest.raises(ValueError, match="not 3 and 2"):
+        kernel.evaluate([0.1, 0.2], [np.ones(3)] * 3, [])
