@@ -209,6 +209,13 @@ class StablePrinter(NumPyPrinter):
         # numpy.maximum pairwise: broadcasts scalars against arrays, imports nothing but numpy.
         return nested_calls(self._module_format(f"numpy.{function}"), [self._print(a) for a in args])
 
+    def _print_And(self, expr: sp.Expr) -> str:
+        # pairwise, not logical_and.reduce((…)): that fails on a mix of scalar and array conditions
+        return self._nested("logical_and", expr.args)
+
+    def _print_Or(self, expr: sp.Expr) -> str:
+        return self._nested("logical_or", expr.args)
+
     def _print_Max(self, expr: sp.Expr) -> str:
         return self._nested("maximum", expr.args)
 

@@ -499,3 +499,28 @@ def test_the_kernel_refuses_arguments_of_the_wrong_count() -> None:
         kernel.evaluate([0.1, 0.2, 0.3], [np.ones(3)] * 2, [])
     with pytest.raises(ValueError, match="not 3 and 2"):
         kernel.evaluate([0.1, 0.2], [np.ones(3)] * 3, [])
+
+
+KINKS = """
+inputs = ["x", "u"]
+targets = ["y"]
+parameters = ["w", "b", "c"]
+[definitions]
+z = "w*x + b"
+h = "relu(z) + abs(c*u) + max(z, c, u, 0) - min(z, u*c, 1) + sqrt(abs(z)) + abs(z)^(3/2)"
+L = "(h - y)^2 + relu(c - u)*tanh(z)"
+"""
+
+
+def test_kinks_whose_conditions_mix_parameters_and_data(write_toml: Callable[[str], Path]) -> None:
+    """max/min of three gives Heaviside conditions on parameters (numbers) and data (arrays) together;
+    NumPy's logical_and.reduce((…)) failed on that mix, in the generic program and its codegen."""
+    program = build_program(symcalc.derive(symcalc.load(str(write_toml(KINKS)))))
+    ours, generic = NumericModel(program), NumericModel(program, fast=False)
+    assert ours.backend == "native", ours.native_problem
+    rng = np.random.default_rng(9)
+    data = {"x": rng.standard_normal(500), "u": rng.standard_normal(500), "y": rng.standard_normal(500)}
+    for _ in range(3):
+        params = {p: float(rng.normal()) for p in program.parameters}
+        got, want = evaluated(ours, params, data), evaluated(generic, params, data)
+        assert np.allclose(got, want, rtol=RTOL, atol=RTOL * np.abs(want).max()), (got, want)
