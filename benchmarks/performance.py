@@ -13,9 +13,11 @@ JAX and PyTorch are optional: without them their columns say "not installed".
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -237,6 +239,13 @@ def torch_runs(X: Any, y: Any, w: Any, b: float, threads: int) -> dict[str, Call
 # -- one thread count, in a child process --------------------------------------------------------
 
 
+def fresh_kernel_cache() -> None:
+    """Kernels compiled from here on go to a new, empty cache folder, removed when the process ends."""
+    directory = tempfile.mkdtemp(prefix="symcalc-bench-")
+    atexit.register(shutil.rmtree, directory, True)
+    os.environ["SYMCALC_CACHE_DIR"] = directory
+
+
 PEAKS = (
     "symcalc",
     "symcalc NumPy plan",
@@ -250,8 +259,7 @@ PEAKS = (
 def numeric_table(threads: int, quick: bool) -> dict[str, Any]:
     import numpy as np
 
-    # Kernels compiled in this run go to a fresh cache: nothing is reused from an earlier run.
-    os.environ["SYMCALC_CACHE_DIR"] = tempfile.mkdtemp(prefix="symcalc-bench-")
+    fresh_kernel_cache()  # nothing is reused from an earlier run
 
     result: dict[str, Any] = {"threads": threads, "rows": []}
     for n, d in SIZES:
@@ -308,7 +316,7 @@ def train_benchmark(quick: bool) -> dict[str, float]:
         )
         return time.perf_counter() - start, compiled, records[-1].loss
 
-    os.environ["SYMCALC_CACHE_DIR"] = tempfile.mkdtemp(prefix="symcalc-train-")
+    fresh_kernel_cache()
     cold, cold_compile, loss = ours()  # an empty kernel cache: derive, compile with cc, then the steps
     warm, warm_compile, _ = ours()  # the kernel from the cache, as on every later run
     return {

@@ -5,12 +5,13 @@ gradients are written in independent names, rewritten into forms that stay
 finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z), 1 − tanh(z)² →
 1/cosh(z)², log(1 + u) → log1p(u), exp(u) − 1 → expm1(u)), shared work is
 factored out once with `sympy.cse`, and the result is printed by a NumPy printer
-that writes σ and softplus without overflow. `lambdify` only ever sees SymPy objects built by our
-parser, never a string; `symcalc.codegen` prints the very same program to a file.
-`Program` is the seam for faster back ends: `symcalc.fastpath` takes the same
-stable expressions and, where the weights enter through linear forms, evaluates
-them as matrix products over the stacked inputs; `NumericModel` uses it when it
-applies and the generic program otherwise.
+that writes σ and softplus without overflow. `lambdify` only ever sees SymPy
+objects built by our parser, never a string; `symcalc.codegen` prints the very
+same program to a file. `Program` is the seam for faster back ends:
+`symcalc.native` prints it as one fused C loop and compiles it, and
+`symcalc.fastpath` evaluates it, where the weights enter through linear forms,
+as matrix products over the stacked inputs. `NumericModel` uses the first of the
+two that applies, and the generic program otherwise.
 """
 
 from __future__ import annotations
