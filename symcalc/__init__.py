@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from symcalc.errors import DataError, LimitError, ParseError, SpecError, SymcalcError
+
+#: The process that imported symcalc: a process with another id is a forked child, whose compiled
+#: kernels must keep to one thread (OpenMP's threads do not survive fork; see symcalc.native).
+IMPORTED_IN = os.getpid()
 
 if TYPE_CHECKING:
     from symcalc.codegen import generate as generate_module

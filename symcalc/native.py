@@ -26,10 +26,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import grp
 import hashlib
 import math
 import os
 import platform
+import pwd
 import resource
 import shlex
 import shutil
@@ -48,6 +50,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
+import symcalc
 from symcalc.limits import MEMORY_LIMIT
 from symcalc.numeric import Program, nested_calls
 
@@ -330,7 +333,7 @@ def toolchains() -> tuple[Toolchain, ...]:
         for defines, libraries in maths
         for threads in ("-fopenmp", "-fopenmp-simd")
     ]
-    chains.append(Toolchain(("-O2", "-fPIC", "-shared", *strict), ("-lm",)))
+    chains.append(Toolchain(("-O2", "-fPIC", "-shared", "-ffp-contract=off", *strict), ("-lm",)))
     return tuple(chains)
 
 
@@ -370,22 +373,40 @@ def _machine() -> str:
     return "\n".join(parts)
 
 
+def _others_can_write(info: os.stat_result) -> bool:
+    """Someone else may create, rename or remove entries: world-writable, or writable by a group that
+    is not the user's own private group (Debian's umask 002 makes ~/.cache 0775 with group = user)."""
+    if info.st_mode & 0o002:
+        return True
+    if info.st_mode & 0o020:
+        try:
+            group = grp.getgrgid(info.st_gid)
+            return bool(group.gr_mem) or group.gr_name != pwd.getpwuid(os.getuid()).pw_name
+        except KeyError:
+            return True
+    return False
+
+
 def _private(directory: Path) -> bool:
     """Nobody else can put or swap a file in `directory`, so what we load from it is what we built.
 
-    The directory must be ours and writable by nobody else; every folder above it must belong to
-    us or to root and be writable by nobody else, or be sticky (like /tmp), where others cannot
-    rename or remove what is ours.
+    `directory` is a resolved path (no symbolic link in it). It must be ours and writable by
+    nobody else; every folder above it must belong to us or to root and be writable by nobody
+    else, or be sticky (like /tmp), where others cannot rename or remove what is ours.
     """
     try:
         info = directory.stat()
-        if info.st_uid != os.getuid() or info.st_mode & 0o022 or not os.access(directory, os.W_OK | os.X_OK):
+        if (
+            info.st_uid != os.getuid()
+            or _others_can_write(info)
+            or not os.access(directory, os.W_OK | os.X_OK)
+        ):
             return False
-        for parent in directory.resolve().parents:
+        for parent in directory.parents:
             above = parent.stat()
             if above.st_uid not in (0, os.getuid()):
                 return False
-            if above.st_mode & 0o022 and not above.st_mode & stat.S_ISVTX:
+            if _others_can_write(above) and not above.st_mode & stat.S_ISVTX:
                 return False
     except OSError:
         return False
@@ -396,16 +417,32 @@ def _private(directory: Path) -> bool:
 def _temporary() -> Path:
     """This process's own kernel folder, when the cache cannot be used; removed when the process ends."""
     directory = tempfile.mkdtemp(prefix="symcalc-kernels-")
-    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:  # not from a forked child that exits: the folder is the parent's
+            shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(remove)
     return Path(directory)
 
 
 def _workspace() -> Path:
-    """The cache directory when it can be made private to this user, else this process's temporary one."""
-    directory = cache_directory()
+    """The cache directory when it can be made private to this user, else this process's temporary one.
+
+    Missing folders are made one by one with mode 0700 (whatever the umask), and the path is
+    resolved once, so a symbolic link swapped after the check cannot redirect what is loaded.
+    """
+    directory = cache_directory().absolute()
     with contextlib.suppress(OSError):  # a read-only home: the check below sends us to a temporary one
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return directory if _private(directory) else _temporary()
+        for folder in [*reversed(directory.parents), directory]:
+            if not folder.exists():
+                folder.mkdir(mode=0o700)
+    with contextlib.suppress(OSError):
+        directory = directory.resolve(strict=True)
+        if _private(directory):
+            return directory
+    return _temporary()
 
 
 def _key(source: Source, chain: Toolchain, cc: tuple[str, ...]) -> str:
@@ -463,8 +500,11 @@ def _compile(source: Source, chain: Toolchain, cc: tuple[str, ...], target: Path
 
 
 def _limit_memory() -> None:
-    """In the compiler's process, before it starts: the address-space limit of the symbolic work."""
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    """In the compiler's process, before it starts: the address-space limit of the symbolic work
+    (or the process's own hard limit, when that is lower: it cannot be raised)."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = MEMORY_LIMIT if hard == resource.RLIM_INFINITY else min(MEMORY_LIMIT, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
 def build(source: Source, *, rebuild: bool = False) -> Path:
@@ -488,7 +528,10 @@ def build(source: Source, *, rebuild: bool = False) -> Path:
             problem = failure
     except _CompilerTimeout as timeout:
         raise NativeUnavailable(str(timeout)) from None
-    except OSError as error:  # a cache we cannot write, a compiler that vanished
+    except (
+        OSError,
+        subprocess.SubprocessError,
+    ) as error:  # a cache we cannot write, a compiler that vanished
         raise NativeUnavailable(f"the kernel could not be built: {error}") from None
     raise NativeUnavailable(problem)
 
@@ -504,14 +547,25 @@ _SIGNATURE = (
     ctypes.c_int,
 )
 
-#: Set in a child forked from this process: OpenMP's threads do not survive fork (libgomp would
-#: wait for them forever), so a forked child runs its kernels on one thread.
-_FORKED = False
+
+def _gomp_loaded() -> bool:
+    """GNU OpenMP is already in this process (another library brought it), as far as Linux tells."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            return any("/libgomp.so" in line for line in maps)
+    except OSError:
+        return False
+
+
+#: One thread per kernel in a child forked from a process that had imported symcalc: OpenMP's
+#: threads do not survive fork (libgomp would wait for them forever). When libgomp was loaded
+#: before this module, by another library, this process may itself be such a child: one thread too.
+_ONE_THREAD = _gomp_loaded()
 
 
 def _forked() -> None:
-    global _FORKED
-    _FORKED = True
+    global _ONE_THREAD
+    _ONE_THREAD = True
 
 
 os.register_at_fork(after_in_child=_forked)
@@ -557,7 +611,7 @@ class Kernel:
         )
         scalars = np.array([*params, *constants], dtype=np.float64)
         out = np.empty(self.source.outputs)
-        threads = 1 if _FORKED else 0  # 0: as many as OpenMP allows
+        threads = 1 if _ONE_THREAD or os.getpid() != symcalc.IMPORTED_IN else 0  # 0: as many as allowed
         if self._function(
             n, scalars.ctypes.data, pointers.ctypes.data, strides.ctypes.data, out.ctypes.data, threads
         ):

@@ -524,3 +524,58 @@ def test_kinks_whose_conditions_mix_parameters_and_data(write_toml: Callable[[st
         params = {p: float(rng.normal()) for p in program.parameters}
         got, want = evaluated(ours, params, data), evaluated(generic, params, data)
         assert np.allclose(got, want, rtol=RTOL, atol=RTOL * np.abs(want).max()), (got, want)
+
+
+def test_a_new_cache_is_private_whatever_the_umask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under umask 002 (Debian's default for users with their own group) each new folder is 0700."""
+    cache = tmp_path / "home" / ".cache" / "symcalc" / "kernels"
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(cache))
+    old = os.umask(0o002)
+    try:
+        kernel = compile_kernel(program_of("linear_regression"))
+    finally:
+        os.umask(old)
+    assert kernel.path.parent == cache.resolve()
+    for folder in (cache, cache.parent, cache.parent.parent, cache.parent.parent.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_the_cache_is_used_through_its_resolved_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A symbolic link in $SYMCALC_CACHE_DIR is followed once, at the check: what is loaded is that folder."""
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path / "link"))
+    assert compile_kernel(program_of("linear_regression")).path.parent == real.resolve()
+
+
+def test_a_forked_child_leaves_the_parents_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_EXIT],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path / "shared" / "kernels")},
+        cwd=Path(__file__).parent.parent,
+        check=True,
+        timeout=300,
+    )
+    assert done.stdout.split() == ["True", "native"]
+
+
+_FORK_EXIT = """
+import os, sys
+from pathlib import Path
+os.makedirs(os.environ["SYMCALC_CACHE_DIR"], mode=0o700)
+os.chmod(Path(os.environ["SYMCALC_CACHE_DIR"]).parent, 0o777)  # not private: a temporary folder is used
+from symcalc.native import compile_kernel
+from symcalc.numeric import NumericModel
+from tests.numeric_oracle import program_of
+folder = compile_kernel(program_of("linear_regression")).path.parent
+pid = os.fork()
+if pid == 0:
+    sys.exit(0)  # runs the child's atexit handlers
+os.waitpid(pid, 0)
+print(folder.is_dir(), NumericModel(program_of("tanh_unit")).backend)
+"""
