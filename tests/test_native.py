@@ -35,6 +35,20 @@ def fresh_compiler() -> Iterator[None]:
     native.compiler.cache_clear()
 
 
+def _python(script: str, env: dict[str, str], *args: str) -> str:
+    """What `script` prints, run by a new Python process from the repository's root."""
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        check=True,
+        timeout=300,
+    )
+    return done.stdout
+
+
 def _pair(name: str) -> tuple[NumericModel, NumericModel]:
     program = program_of(name)
     ours = NumericModel(program)
@@ -308,16 +322,7 @@ def test_threads_share_the_blocks_and_agree(name: str, kernel_cache: Path) -> No
     results = {}
     for threads in (1, 2):
         env = os.environ | {"OMP_NUM_THREADS": str(threads), "SYMCALC_CACHE_DIR": str(kernel_cache)}
-        done = subprocess.run(
-            [sys.executable, "-c", _THREADED, name, str(n)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=Path(__file__).parent.parent,
-            check=True,
-            timeout=300,
-        )
-        backend, first, second = json.loads(done.stdout)
+        backend, first, second = json.loads(_python(_THREADED, env, name, str(n)))
         assert backend == "native" and first == second  # deterministic for a thread count
         results[threads] = np.array(first)
     program = program_of(name)
@@ -474,16 +479,7 @@ def test_a_damaged_cached_kernel_is_built_again(tmp_path: Path) -> None:
     """In a new process (a process that has loaded a library gets the same one back by name)."""
 
     def load() -> list[str]:
-        done = subprocess.run(
-            [sys.executable, "-c", _LOAD],
-            capture_output=True,
-            text=True,
-            env=os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path)},
-            cwd=Path(__file__).parent.parent,
-            check=True,
-            timeout=300,
-        )
-        return done.stdout.split()
+        return _python(_LOAD, os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path)}).split()
 
     path, works = load()
     assert works == "True"
@@ -552,16 +548,8 @@ def test_the_cache_is_used_through_its_resolved_path(tmp_path: Path, monkeypatch
 def test_a_forked_child_leaves_the_parents_temporary_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _FORK_EXIT],
-        capture_output=True,
-        text=True,
-        env=os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path / "shared" / "kernels")},
-        cwd=Path(__file__).parent.parent,
-        check=True,
-        timeout=300,
-    )
-    assert done.stdout.split() == ["True", "native"]
+    out = _python(_FORK_EXIT, os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path / "shared" / "kernels")})
+    assert out.split() == ["True", "native"]
 
 
 _FORK_EXIT = """
