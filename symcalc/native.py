@@ -557,18 +557,10 @@ def _gomp_loaded() -> bool:
         return False
 
 
-#: One thread per kernel in a child forked from a process that had imported symcalc: OpenMP's
-#: threads do not survive fork (libgomp would wait for them forever). When libgomp was loaded
-#: before this module, by another library, this process may itself be such a child: one thread too.
-_ONE_THREAD = _gomp_loaded()
-
-
-def _forked() -> None:
-    global _ONE_THREAD
-    _ONE_THREAD = True
-
-
-os.register_at_fork(after_in_child=_forked)
+#: libgomp was in this process before this module, brought by another library: this process may be
+#: a child forked after that library used OpenMP's threads, which do not survive fork, so its
+#: kernels keep to one thread. (A child forked after symcalc was imported is told by its pid.)
+_GOMP_BEFORE_US = _gomp_loaded()
 
 
 @dataclass
@@ -611,7 +603,7 @@ class Kernel:
         )
         scalars = np.array([*params, *constants], dtype=np.float64)
         out = np.empty(self.source.outputs)
-        threads = 1 if _ONE_THREAD or os.getpid() != symcalc.IMPORTED_IN else 0  # 0: as many as allowed
+        threads = 1 if _GOMP_BEFORE_US or os.getpid() != symcalc.IMPORTED_IN else 0  # 0: as many as allowed
         if self._function(
             n, scalars.ctypes.data, pointers.ctypes.data, strides.ctypes.data, out.ctypes.data, threads
         ):
