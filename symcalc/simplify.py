@@ -27,14 +27,19 @@ MAX_EXPANDED_POWER = 6  # (x1 + … + x4 + w)**16 has thousands of terms once mu
 
 def has_fraction(expr: sp.Expr) -> bool:
     """Whether anything in `expr` is divided: only then can cancelling shorten it."""
-    return any(power.exp.is_negative for power in expr.atoms(sp.Pow))
+    return any(power.exp.is_negative is True for power in expr.atoms(sp.Pow))
 
 
 def expands_cheaply(expr: sp.Expr) -> bool:
     """Whether multiplying `expr` out stays small: moderate size, no high power of a sum."""
     if sp.count_ops(expr) > EXPANDING_REWRITE_LIMIT:
         return False
-    return not any(p.base.is_Add and abs(p.exp) > MAX_EXPANDED_POWER for p in expr.atoms(sp.Pow))
+    return not any(_large_power_of_sum(p) for p in expr.atoms(sp.Pow))
+
+
+def _large_power_of_sum(power: sp.Pow) -> bool:
+    """A sum raised to a numeric power past the cap; a symbolic exponent (γ, k) never multiplies out."""
+    return bool(power.base.is_Add and power.exp.is_Number and abs(power.exp) > MAX_EXPANDED_POWER)
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
