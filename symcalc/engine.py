@@ -17,7 +17,7 @@ import sympy as sp
 from symcalc.insights import find_insights
 from symcalc.model import Model
 from symcalc.notation import Partial, Sum, product, total
-from symcalc.simplify import has_fraction, in_terms_of_outputs, reduce_with, tidy
+from symcalc.simplify import has_fraction, in_terms_of_outputs, join_powers, reduce_with, tidy
 from symcalc.steps import (
     ChainRule,
     Derivation,
@@ -164,12 +164,12 @@ def _partials(definition: sp.Expr) -> Callable[[sp.Symbol], sp.Expr]:
     over n features cost n² term visits; grouping the terms by name once makes it n.
     """
     if not isinstance(definition, sp.Add):
-        return lambda name: sp.diff(definition, name)
+        return lambda name: join_powers(sp.diff(definition, name))
     terms: dict[sp.Symbol, list[sp.Expr]] = defaultdict(list)
     for term in definition.args:
         for name in term.free_symbols:
             terms[name].append(term)
-    return lambda name: sp.Add(*(sp.diff(term, name) for term in terms[name]))
+    return lambda name: sp.Add(*(join_powers(sp.diff(term, name)) for term in terms[name]))
 
 
 def _product(upstream: sp.Expr, local: sp.Expr) -> sp.Expr:
@@ -251,6 +251,6 @@ def total_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
         if upstream == 0:
             continue
         for parent in model.parents(node):
-            local = in_terms_of_outputs(sp.diff(definition, parent), model.outputs_near(node))
+            local = in_terms_of_outputs(join_powers(sp.diff(definition, parent)), model.outputs_near(node))
             adjoints[parent] += upstream * local
     return tidy(adjoints.get(wrt, sp.S.Zero))

@@ -8,7 +8,7 @@ in terms of a node's output) is checked before it is used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
@@ -43,14 +43,53 @@ def _large_power_of_sum(power: sp.Pow) -> bool:
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
-    """The shortest of a few exact rewritings of `expr` (cancel, factor, …)."""
+    """The shortest of a few exact rewritings of `expr` (cancel, factor, …) that divide by nothing new.
+
+    A power with a symbolic exponent is also tried split, (1 − a)^(γ−1) as (1 − a)^γ/(1 − a),
+    so that it can cancel against the rest; a form that still divides by 1 − a is dropped.
+    """
+    candidates = _rewrites(expr)
+    split = _split_symbolic_powers(expr)
+    if split != expr:
+        candidates += [join_powers(c) for c in _rewrites(split)]
+    return min((c for c in candidates if not adds_denominator(c, expr)), key=size)
+
+
+def _rewrites(expr: sp.Expr) -> list[sp.Expr]:
     candidates = [expr, sp.factor_terms(expr)]
     if has_fraction(expr) and expands_cheaply(expr):
         if expr.is_rational_function():
             candidates += [sp.cancel(expr), sp.factor(expr)]
         else:
             candidates += [sp.together(expr)]
-    return min(candidates, key=size)
+    return candidates
+
+
+def _split_symbolic_powers(expr: sp.Expr) -> sp.Expr:
+    """b^(e + c) as b^e · b^c for a symbolic e: the form SymPy's diff gives, before join_powers."""
+    return expr.replace(
+        lambda e: isinstance(e, sp.Pow) and isinstance(e.exp, sp.Add) and not e.exp.is_number,
+        lambda e: sp.Mul(*(sp.Pow(e.base, term) for term in e.exp.args)),
+    )
+
+
+def join_powers(expr: sp.Expr) -> sp.Expr:
+    """b^e · b^(−1) written b^(e − 1) wherever a product holds a power with a symbolic exponent.
+
+    SymPy's diff writes d(b^e)/db as e·b^e/b: a division by b that the derivative does
+    not have, so generated code returned NaN at b = 0 ((a − y)^k at a = y).
+    """
+    return expr.replace(lambda e: isinstance(e, sp.Mul), _join_factor_powers)
+
+
+def _join_factor_powers(product: sp.Mul) -> sp.Expr:
+    exponents: dict[sp.Expr, list[sp.Expr]] = {}
+    for factor in product.args:
+        base, exponent = (factor.base, factor.exp) if isinstance(factor, sp.Pow) else (factor, sp.S.One)
+        exponents.setdefault(base, []).append(exponent)
+    if not any(len(e) > 1 and not all(x.is_Number for x in e) for e in exponents.values()):
+        return product
+    return sp.Mul(*(sp.Pow(base, sp.Add(*e)) for base, e in exponents.items()))
 
 
 def in_terms_of_outputs(derivative: sp.Expr, outputs: Sequence[tuple[sp.Symbol, sp.Expr]]) -> sp.Expr:
@@ -69,13 +108,55 @@ def in_terms_of_outputs(derivative: sp.Expr, outputs: Sequence[tuple[sp.Symbol, 
     if candidate == derivative:
         return derivative
     candidate = tidy(candidate)
-    if size(candidate) > size(derivative):
+    back_map = {node: definition for node, definition in outputs}
+    if size(candidate) > size(derivative) or adds_denominator(candidate, derivative, back_map):
         return derivative
-    back = candidate.xreplace({node: definition for node, definition in outputs})
+    back = candidate.xreplace(back_map)
     difference = back - derivative
     if sp.expand(difference) == 0:
         return candidate
     return candidate if expands_cheaply(difference) and sp.simplify(difference) == 0 else derivative
+
+
+Division = tuple[sp.Expr, sp.Expr]  # (base, exponent) of a power that may divide
+
+
+def divisions(expr: sp.Expr, back: Mapping[sp.Symbol, sp.Expr] | None = None) -> set[Division]:
+    """Every power in `expr` that may divide: its exponent is not known to be nonnegative.
+
+    Bases are written through `back` (outputs replaced by their definitions) and up to
+    sign, so (a − y)⁻¹ in terms of L = (a − y)^k and (y − a)⁻¹ count as one division.
+    """
+    found: set[Division] = set()
+    for power in expr.atoms(sp.Pow):
+        if power.exp.is_nonnegative is True:
+            continue
+        base = power.base.xreplace(back) if back else power.base
+        found.add((-base if base.could_extract_minus_sign() else base, power.exp))
+    return found
+
+
+def adds_denominator(
+    candidate: sp.Expr, original: sp.Expr, back: Mapping[sp.Symbol, sp.Expr] | None = None
+) -> bool:
+    """Whether `candidate` divides by something `original` does not divide by as strongly.
+
+    L·k/(a − y) for k(a − y)^(k−1) is equal where a ≠ y but NaN at a = y, where
+    training converges: a rewrite may keep or remove a division, never add one. A
+    numeric negative exponent is covered by one at least as negative on the same base;
+    a symbolic one ((1 − a)^(γ−1)) only by itself.
+    """
+    allowed = divisions(original)
+    return not all(_covered(division, allowed) for division in divisions(candidate, back))
+
+
+def _covered(division: Division, allowed: set[Division]) -> bool:
+    base, exponent = division
+    if division in allowed:
+        return True
+    if not exponent.is_Number:
+        return False
+    return any(b == base and e.is_Number and e <= exponent for b, e in allowed)
 
 
 def solve_linear(equation: sp.Expr, name: sp.Symbol) -> sp.Expr | None:
