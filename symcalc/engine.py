@@ -9,11 +9,13 @@ which is what keeps it short: the composed loss is never differentiated here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 
 import sympy as sp
 
+from symcalc.forms import Recognised, recognise_all
 from symcalc.insights import find_insights
 from symcalc.model import Model
 from symcalc.notation import Partial, Sum, product, total
@@ -24,6 +26,7 @@ from symcalc.steps import (
     Equation,
     LocalDerivatives,
     ParameterGradients,
+    Recognition,
     Step,
     Update,
 )
@@ -32,18 +35,28 @@ LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
 
 
 def derive(model: Model) -> Derivation:
-    """Apply the chain rule through `model`'s graph and record every step."""
-    return _Backprop(model).run()
+    """Apply the chain rule through `model`'s graph and record every step.
+
+    A definition that is σ, tanh or softplus written out with exp and log is first
+    replaced by the named function (a step of its own), so that it derives to the
+    textbook answer; the derivation's model is the one with the named functions.
+    """
+    recognised = recognise_all(model.definitions)
+    if recognised:
+        named = {r.node: r.named for r in recognised}
+        definitions = tuple((node, named.get(node, expr)) for node, expr in model.definitions)
+        model = dataclasses.replace(model, definitions=definitions)
+    return _Backprop(model, recognised).run()
 
 
 class _Backprop:
     """Traversal state for one derivation, local to it."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, recognised: list[Recognised] | None = None):
         self.model = model
         self.loss = model.loss
         self.relevant = _relevant_nodes(model)
-        self.steps: list[Step] = []
+        self.steps: list[Step] = [_recognition_step(i, r) for i, r in enumerate(recognised or (), start=1)]
         self.adjoints: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
         self.locals: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
         # For each name, the consumers that use it, in the order they were visited.
@@ -155,6 +168,23 @@ class _Backprop:
     ) -> None:
         number = len(self.steps) + 1
         self.steps.append(kind(number, title, rule, node, tuple(equations)))
+
+
+_FUNCTION_WORDS = {"σ": "the sigmoid σ", "tanh": "tanh", "softplus": "softplus"}
+
+
+def _recognition_step(number: int, recognised: Recognised) -> Recognition:
+    word = _FUNCTION_WORDS.get(recognised.function, recognised.function)
+    return Recognition(
+        number,
+        f"{recognised.node.name} is {word}",
+        "a definition written out with exp is a named function (checked exactly); "
+        "its derivative is the textbook one",
+        recognised.node,
+        (),
+        written=recognised.written,
+        named=recognised.named,
+    )
 
 
 def _partials(definition: sp.Expr) -> Callable[[sp.Symbol], sp.Expr]:
