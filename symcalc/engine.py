@@ -19,7 +19,14 @@ from symcalc.forms import Recognised, recognise_all
 from symcalc.insights import find_insights
 from symcalc.model import Model
 from symcalc.notation import Partial, Sum, product, total
-from symcalc.simplify import has_fraction, in_terms_of_outputs, join_powers, reduce_with, tidy
+from symcalc.simplify import (
+    as_teacher_writes,
+    has_fraction,
+    in_terms_of_outputs,
+    join_powers,
+    reduce_with,
+    tidy,
+)
 from symcalc.steps import (
     ChainRule,
     Derivation,
@@ -89,7 +96,9 @@ class _Backprop:
             if parent not in self.relevant and parent not in self.model.parameters:
                 continue
             raw = partial(parent)
-            result = in_terms_of_outputs(raw, self.model.outputs_near(node))
+            result = as_teacher_writes(
+                in_terms_of_outputs(raw, self.model.outputs_near(node)), self.model.definition_map
+            )
             self.locals[(node, parent)] = result
             self.consumers[parent].append(node)
             shown_raw = raw if result != raw else None
@@ -133,6 +142,7 @@ class _Backprop:
         else:
             result = tidy(exact)
         result, used = reduce_with(result, [expr for _, expr in self.model.assumptions])
+        result = as_teacher_writes(result, self.model.definition_map)
         using = tuple(self.model.assumptions[i][0] for i in used)
         # Show the values put into the pattern only when simplifying them changed something.
         shown = total(*values) if result != exact or len(users) > 1 else None

@@ -62,7 +62,85 @@ def _rewrites(expr: sp.Expr) -> list[sp.Expr]:
             candidates += [sp.cancel(expr), sp.factor(expr)]
         else:
             candidates += [sp.together(expr)]
+        candidates += _distributed(expr)
     return candidates
+
+
+def _distributed(expr: sp.Expr) -> list[sp.Expr]:
+    """(u/(1 − a) − w·y/a)·a(1 − a) as u·a − w·y(1 − a): each term cancelled on its own, kept factored."""
+    sums = [f for f in sp.Mul.make_args(expr) if isinstance(f, sp.Add) and has_fraction(f)]
+    if len(sums) != 1:
+        return []
+    rest = expr / sums[0]
+    return [sp.Add(*(sp.factor_terms(sp.cancel(term * rest)) for term in sums[0].args))]
+
+
+#: The unit-step functions a ramp's derivative is written with; the step(x) class joins on merge.
+STEP_FUNCTIONS: tuple[type[sp.Function], ...] = (sp.Heaviside,)
+
+
+def as_teacher_writes(expr: sp.Expr, definitions: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """The same value as a teacher writes it: numbers factored out of sums, tanh for sinh/cosh,
+    no unit step beside the ramp it belongs to (m·H(u) = m for m = max(0, u)), an odd
+    function's argument written so that no minus sign is left in front."""
+    expr = _hyperbolic_quotients(expr)
+    factors = [_numeric_content(f) for f in sp.Mul.make_args(expr)]
+    ramps = {_ramp_argument(definitions.get(f.as_base_exp()[0])) for f in factors if _positive_power(f)}
+    factors = [f for f in factors if not (isinstance(f, STEP_FUNCTIONS) and f.args[0] in ramps)]
+    # Mul distributes a number over a lone sum (2·(z − y) → 2z − 2y): take it out again, unevaluated.
+    return _odd_sign_inside(_numeric_content(sp.Mul(*factors)))
+
+
+def _numeric_content(factor: sp.Expr) -> sp.Expr:
+    if not isinstance(factor, sp.Add):
+        return factor
+    content, primitive = factor.primitive()
+    return factor if content == 1 else sp.Mul(content, primitive, evaluate=False)
+
+
+def _positive_power(factor: sp.Expr) -> bool:
+    base, exponent = factor.as_base_exp()
+    return bool(isinstance(base, sp.Symbol) and exponent.is_positive)
+
+
+def _ramp_argument(definition: sp.Expr | None) -> sp.Expr | None:
+    """u for a definition max(0, u) or relu(u): where it is nonzero, the step H(u) is 1."""
+    from symcalc.functions import relu
+
+    if isinstance(definition, relu):
+        return definition.args[0]
+    if isinstance(definition, sp.Max) and len(definition.args) == 2 and sp.S.Zero in definition.args:
+        return next(arg for arg in definition.args if arg != 0)
+    return None
+
+
+def _hyperbolic_quotients(expr: sp.Expr) -> sp.Expr:
+    """sinh(u)/cosh(u) as tanh(u), inside any product."""
+
+    def quotient(product: sp.Mul) -> sp.Expr:
+        factors = list(product.args)
+        for sinh in [f for f in factors if isinstance(f, sp.sinh)]:
+            inverse = 1 / sp.cosh(sinh.args[0])
+            if inverse in factors:
+                factors.remove(sinh)
+                factors.remove(inverse)
+                factors.append(sp.tanh(sinh.args[0]))
+        return sp.Mul(*factors)
+
+    return expr.replace(lambda e: isinstance(e, sp.Mul) and e.has(sp.sinh), quotient)
+
+
+def _odd_sign_inside(expr: sp.Expr) -> sp.Expr:
+    """−tanh(y − z)·x as tanh(z − y)·x: the sign taken into an odd function's argument."""
+    coefficient, factors = expr.as_coeff_mul()
+    if not coefficient.is_negative:
+        return expr
+    odd = [f for f in factors if isinstance(f, sp.tanh | sp.sinh)]
+    if len(odd) != 1:
+        return expr
+    flipped = odd[0].func(-odd[0].args[0], evaluate=False)
+    rest = [flipped if f is odd[0] else f for f in factors]
+    return sp.Mul(-coefficient, *rest)
 
 
 def _split_symbolic_powers(expr: sp.Expr) -> sp.Expr:
