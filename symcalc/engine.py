@@ -9,21 +9,31 @@ which is what keeps it short: the composed loss is never differentiated here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable
 
 import sympy as sp
 
+from symcalc.forms import Recognised, recognise_all
 from symcalc.insights import find_insights
 from symcalc.model import Model
 from symcalc.notation import Partial, Sum, product, total
-from symcalc.simplify import has_fraction, in_terms_of_outputs, reduce_with, tidy
+from symcalc.simplify import (
+    as_teacher_writes,
+    has_fraction,
+    in_terms_of_outputs,
+    join_powers,
+    reduce_with,
+    tidy,
+)
 from symcalc.steps import (
     ChainRule,
     Derivation,
     Equation,
     LocalDerivatives,
     ParameterGradients,
+    Recognition,
     Step,
     Update,
 )
@@ -32,18 +42,28 @@ LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
 
 
 def derive(model: Model) -> Derivation:
-    """Apply the chain rule through `model`'s graph and record every step."""
-    return _Backprop(model).run()
+    """Apply the chain rule through `model`'s graph and record every step.
+
+    A definition that is σ, tanh or softplus written out with exp and log is first
+    replaced by the named function (a step of its own), so that it derives to the
+    textbook answer; the derivation's model is the one with the named functions.
+    """
+    recognised = recognise_all(model.definitions)
+    if recognised:
+        named = {r.node: r.named for r in recognised}
+        definitions = tuple((node, named.get(node, expr)) for node, expr in model.definitions)
+        model = dataclasses.replace(model, definitions=definitions)
+    return _Backprop(model, recognised).run()
 
 
 class _Backprop:
     """Traversal state for one derivation, local to it."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, recognised: list[Recognised] | None = None):
         self.model = model
         self.loss = model.loss
         self.relevant = _relevant_nodes(model)
-        self.steps: list[Step] = []
+        self.steps: list[Step] = [_recognition_step(i, r) for i, r in enumerate(recognised or (), start=1)]
         self.adjoints: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
         self.locals: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
         # For each name, the consumers that use it, in the order they were visited.
@@ -76,7 +96,9 @@ class _Backprop:
             if parent not in self.relevant and parent not in self.model.parameters:
                 continue
             raw = partial(parent)
-            result = in_terms_of_outputs(raw, self.model.outputs_near(node))
+            result = as_teacher_writes(
+                in_terms_of_outputs(raw, self.model.outputs_near(node)), self.model.definition_map
+            )
             self.locals[(node, parent)] = result
             self.consumers[parent].append(node)
             shown_raw = raw if result != raw else None
@@ -120,6 +142,7 @@ class _Backprop:
         else:
             result = tidy(exact)
         result, used = reduce_with(result, [expr for _, expr in self.model.assumptions])
+        result = as_teacher_writes(result, self.model.definition_map)
         using = tuple(self.model.assumptions[i][0] for i in used)
         # Show the values put into the pattern only when simplifying them changed something.
         shown = total(*values) if result != exact or len(users) > 1 else None
@@ -157,6 +180,23 @@ class _Backprop:
         self.steps.append(kind(number, title, rule, node, tuple(equations)))
 
 
+_FUNCTION_WORDS = {"σ": "the sigmoid σ", "tanh": "tanh", "softplus": "softplus"}
+
+
+def _recognition_step(number: int, recognised: Recognised) -> Recognition:
+    word = _FUNCTION_WORDS.get(recognised.function, recognised.function)
+    return Recognition(
+        number,
+        f"{recognised.node.name} is {word}",
+        "a definition written out with exp is a named function (checked exactly); "
+        "its derivative is the textbook one",
+        recognised.node,
+        (),
+        written=recognised.written,
+        named=recognised.named,
+    )
+
+
 def _partials(definition: sp.Expr) -> Callable[[sp.Symbol], sp.Expr]:
     """∂definition/∂name for each name, differentiating only the terms of a sum that hold it.
 
@@ -164,12 +204,12 @@ def _partials(definition: sp.Expr) -> Callable[[sp.Symbol], sp.Expr]:
     over n features cost n² term visits; grouping the terms by name once makes it n.
     """
     if not isinstance(definition, sp.Add):
-        return lambda name: sp.diff(definition, name)
+        return lambda name: join_powers(sp.diff(definition, name))
     terms: dict[sp.Symbol, list[sp.Expr]] = defaultdict(list)
     for term in definition.args:
         for name in term.free_symbols:
             terms[name].append(term)
-    return lambda name: sp.Add(*(sp.diff(term, name) for term in terms[name]))
+    return lambda name: sp.Add(*(join_powers(sp.diff(term, name)) for term in terms[name]))
 
 
 def _product(upstream: sp.Expr, local: sp.Expr) -> sp.Expr:
@@ -251,6 +291,6 @@ def total_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
         if upstream == 0:
             continue
         for parent in model.parents(node):
-            local = in_terms_of_outputs(sp.diff(definition, parent), model.outputs_near(node))
+            local = in_terms_of_outputs(join_powers(sp.diff(definition, parent)), model.outputs_near(node))
             adjoints[parent] += upstream * local
     return tidy(adjoints.get(wrt, sp.S.Zero))

@@ -8,7 +8,7 @@ in terms of a node's output) is checked before it is used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
@@ -27,25 +27,147 @@ MAX_EXPANDED_POWER = 6  # (x1 + … + x4 + w)**16 has thousands of terms once mu
 
 def has_fraction(expr: sp.Expr) -> bool:
     """Whether anything in `expr` is divided: only then can cancelling shorten it."""
-    return any(power.exp.is_negative for power in expr.atoms(sp.Pow))
+    return any(power.exp.is_negative is True for power in expr.atoms(sp.Pow))
 
 
 def expands_cheaply(expr: sp.Expr) -> bool:
     """Whether multiplying `expr` out stays small: moderate size, no high power of a sum."""
     if sp.count_ops(expr) > EXPANDING_REWRITE_LIMIT:
         return False
-    return not any(p.base.is_Add and abs(p.exp) > MAX_EXPANDED_POWER for p in expr.atoms(sp.Pow))
+    return not any(_large_power_of_sum(p) for p in expr.atoms(sp.Pow))
+
+
+def _large_power_of_sum(power: sp.Pow) -> bool:
+    """A sum raised to a numeric power past the cap; a symbolic exponent (γ, k) never multiplies out."""
+    return bool(power.base.is_Add and power.exp.is_Number and abs(power.exp) > MAX_EXPANDED_POWER)
 
 
 def tidy(expr: sp.Expr) -> sp.Expr:
-    """The shortest of a few exact rewritings of `expr` (cancel, factor, …)."""
+    """The shortest of a few exact rewritings of `expr` (cancel, factor, …) that divide by nothing new.
+
+    A power with a symbolic exponent is also tried split, (1 − a)^(γ−1) as (1 − a)^γ/(1 − a),
+    so that it can cancel against the rest; a form that still divides by 1 − a is dropped.
+    """
+    candidates = _rewrites(expr)
+    split = _split_symbolic_powers(expr)
+    if split != expr:
+        candidates += [join_powers(c) for c in _rewrites(split)]
+    return min((c for c in candidates if not adds_denominator(c, expr)), key=size)
+
+
+def _rewrites(expr: sp.Expr) -> list[sp.Expr]:
     candidates = [expr, sp.factor_terms(expr)]
     if has_fraction(expr) and expands_cheaply(expr):
         if expr.is_rational_function():
             candidates += [sp.cancel(expr), sp.factor(expr)]
         else:
             candidates += [sp.together(expr)]
-    return min(candidates, key=size)
+        candidates += _distributed(expr)
+    return candidates
+
+
+def _distributed(expr: sp.Expr) -> list[sp.Expr]:
+    """(u/(1 − a) − w·y/a)·a(1 − a) as u·a − w·y(1 − a): each term cancelled on its own, kept factored."""
+    sums = [f for f in sp.Mul.make_args(expr) if isinstance(f, sp.Add) and has_fraction(f)]
+    if len(sums) != 1:
+        return []
+    rest = expr / sums[0]
+    return [sp.Add(*(sp.factor_terms(sp.cancel(term * rest)) for term in sums[0].args))]
+
+
+#: The unit-step functions a ramp's derivative is written with; the step(x) class joins on merge.
+STEP_FUNCTIONS: tuple[type[sp.Function], ...] = (sp.Heaviside,)
+
+
+def as_teacher_writes(expr: sp.Expr, definitions: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """The same value as a teacher writes it: numbers factored out of sums, tanh for sinh/cosh,
+    no unit step beside the ramp it belongs to (m·H(u) = m for m = max(0, u)), an odd
+    function's argument written so that no minus sign is left in front."""
+    expr = _hyperbolic_quotients(expr)
+    factors = [_numeric_content(f) for f in sp.Mul.make_args(expr)]
+    ramps = {_ramp_argument(definitions.get(f.as_base_exp()[0])) for f in factors if _positive_power(f)}
+    factors = [f for f in factors if not (isinstance(f, STEP_FUNCTIONS) and f.args[0] in ramps)]
+    # Mul distributes a number over a lone sum (2·(z − y) → 2z − 2y): take it out again, unevaluated.
+    return _odd_sign_inside(_numeric_content(sp.Mul(*factors)))
+
+
+def _numeric_content(factor: sp.Expr) -> sp.Expr:
+    if not isinstance(factor, sp.Add):
+        return factor
+    content, primitive = factor.primitive()
+    return factor if content == 1 else sp.Mul(content, primitive, evaluate=False)
+
+
+def _positive_power(factor: sp.Expr) -> bool:
+    base, exponent = factor.as_base_exp()
+    return bool(isinstance(base, sp.Symbol) and exponent.is_positive)
+
+
+def _ramp_argument(definition: sp.Expr | None) -> sp.Expr | None:
+    """u for a definition max(0, u) or relu(u): where it is nonzero, the step H(u) is 1."""
+    from symcalc.functions import relu
+
+    if isinstance(definition, relu):
+        return definition.args[0]
+    if isinstance(definition, sp.Max) and len(definition.args) == 2 and sp.S.Zero in definition.args:
+        return next(arg for arg in definition.args if arg != 0)
+    return None
+
+
+def _hyperbolic_quotients(expr: sp.Expr) -> sp.Expr:
+    """sinh(u)/cosh(u) as tanh(u), inside any product."""
+
+    def quotient(product: sp.Mul) -> sp.Expr:
+        factors = list(product.args)
+        for sinh in [f for f in factors if isinstance(f, sp.sinh)]:
+            inverse = 1 / sp.cosh(sinh.args[0])
+            if inverse in factors:
+                factors.remove(sinh)
+                factors.remove(inverse)
+                factors.append(sp.tanh(sinh.args[0]))
+        return sp.Mul(*factors)
+
+    return expr.replace(lambda e: isinstance(e, sp.Mul) and e.has(sp.sinh), quotient)
+
+
+def _odd_sign_inside(expr: sp.Expr) -> sp.Expr:
+    """−tanh(y − z)·x as tanh(z − y)·x: the sign taken into an odd function's argument."""
+    coefficient, factors = expr.as_coeff_mul()
+    if not coefficient.is_negative:
+        return expr
+    odd = [f for f in factors if isinstance(f, sp.tanh | sp.sinh)]
+    if len(odd) != 1:
+        return expr
+    flipped = odd[0].func(-odd[0].args[0], evaluate=False)
+    rest = [flipped if f is odd[0] else f for f in factors]
+    return sp.Mul(-coefficient, *rest)
+
+
+def _split_symbolic_powers(expr: sp.Expr) -> sp.Expr:
+    """b^(e + c) as b^e · b^c for a symbolic e: the form SymPy's diff gives, before join_powers."""
+    return expr.replace(
+        lambda e: isinstance(e, sp.Pow) and isinstance(e.exp, sp.Add) and not e.exp.is_number,
+        lambda e: sp.Mul(*(sp.Pow(e.base, term) for term in e.exp.args)),
+    )
+
+
+def join_powers(expr: sp.Expr) -> sp.Expr:
+    """b^e · b^(−1) written b^(e − 1) wherever a product holds a power with a symbolic exponent.
+
+    SymPy's diff writes d(b^e)/db as e·b^e/b: a division by b that the derivative does
+    not have, so generated code returned NaN at b = 0 ((a − y)^k at a = y).
+    """
+    return expr.replace(lambda e: isinstance(e, sp.Mul), _join_factor_powers)
+
+
+def _join_factor_powers(product: sp.Mul) -> sp.Expr:
+    exponents: dict[sp.Expr, list[sp.Expr]] = {}
+    for factor in product.args:
+        base, exponent = (factor.base, factor.exp) if isinstance(factor, sp.Pow) else (factor, sp.S.One)
+        exponents.setdefault(base, []).append(exponent)
+    if not any(len(e) > 1 and not all(x.is_Number for x in e) for e in exponents.values()):
+        return product
+    return sp.Mul(*(sp.Pow(base, sp.Add(*e)) for base, e in exponents.items()))
 
 
 def in_terms_of_outputs(derivative: sp.Expr, outputs: Sequence[tuple[sp.Symbol, sp.Expr]]) -> sp.Expr:
@@ -64,13 +186,55 @@ def in_terms_of_outputs(derivative: sp.Expr, outputs: Sequence[tuple[sp.Symbol, 
     if candidate == derivative:
         return derivative
     candidate = tidy(candidate)
-    if size(candidate) > size(derivative):
+    back_map = {node: definition for node, definition in outputs}
+    if size(candidate) > size(derivative) or adds_denominator(candidate, derivative, back_map):
         return derivative
-    back = candidate.xreplace({node: definition for node, definition in outputs})
+    back = candidate.xreplace(back_map)
     difference = back - derivative
     if sp.expand(difference) == 0:
         return candidate
     return candidate if expands_cheaply(difference) and sp.simplify(difference) == 0 else derivative
+
+
+Division = tuple[sp.Expr, sp.Expr]  # (base, exponent) of a power that may divide
+
+
+def divisions(expr: sp.Expr, back: Mapping[sp.Symbol, sp.Expr] | None = None) -> set[Division]:
+    """Every power in `expr` that may divide: its exponent is not known to be nonnegative.
+
+    Bases are written through `back` (outputs replaced by their definitions) and up to
+    sign, so (a − y)⁻¹ in terms of L = (a − y)^k and (y − a)⁻¹ count as one division.
+    """
+    found: set[Division] = set()
+    for power in expr.atoms(sp.Pow):
+        if power.exp.is_nonnegative is True:
+            continue
+        base = power.base.xreplace(back) if back else power.base
+        found.add((-base if base.could_extract_minus_sign() else base, power.exp))
+    return found
+
+
+def adds_denominator(
+    candidate: sp.Expr, original: sp.Expr, back: Mapping[sp.Symbol, sp.Expr] | None = None
+) -> bool:
+    """Whether `candidate` divides by something `original` does not divide by as strongly.
+
+    L·k/(a − y) for k(a − y)^(k−1) is equal where a ≠ y but NaN at a = y, where
+    training converges: a rewrite may keep or remove a division, never add one. A
+    numeric negative exponent is covered by one at least as negative on the same base;
+    a symbolic one ((1 − a)^(γ−1)) only by itself.
+    """
+    allowed = divisions(original)
+    return not all(_covered(division, allowed) for division in divisions(candidate, back))
+
+
+def _covered(division: Division, allowed: set[Division]) -> bool:
+    base, exponent = division
+    if division in allowed:
+        return True
+    if not exponent.is_Number:
+        return False
+    return any(b == base and e.is_Number and e <= exponent for b, e in allowed)
 
 
 def solve_linear(equation: sp.Expr, name: sp.Symbol) -> sp.Expr | None:

@@ -79,6 +79,20 @@ class LocalDerivatives(Step):
 
 
 @dataclass(frozen=True)
+class Recognition(Step):
+    """A definition written out with exp and log is a named function: a = 1/(1 + e^(−z)) is σ(z).
+
+    The derivation uses `named` in place of `written`; the two were checked equal
+    exactly, and `verify` checks the identity again on its own.
+    """
+
+    written: sp.Expr = sp.S.Zero
+    named: sp.Expr = sp.S.Zero
+
+    kind = "form"
+
+
+@dataclass(frozen=True)
 class ChainRule(Step):
     """∂L/∂n = Σ over the definitions c that use n of ∂L/∂c · ∂c/∂n: one term per path."""
 

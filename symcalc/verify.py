@@ -35,7 +35,7 @@ from symcalc.functions import relu, sigmoid, softplus
 from symcalc.model import CLAIM_PATTERN, Claim, Model
 from symcalc.notation import Partial, Product, Sum
 from symcalc.parse import parse_expression
-from symcalc.steps import Derivation, Equation, LocalDerivatives, ParameterGradients
+from symcalc.steps import Derivation, Equation, LocalDerivatives, ParameterGradients, Recognition
 
 Status = Literal["holds", "fails", "undecided"]
 Method = Literal["proved", "numerically", "finite differences"]
@@ -114,6 +114,11 @@ def verify(
     checker = _Checker(derivation.model, points=points, seed=seed)
     checks: list[Check] = []
     for step in derivation.steps:
+        if isinstance(step, Recognition):  # a written-out form replaced by a named function: an identity
+            statement = f"{step.node} = {step.written} = {step.named}"
+            name = f"step {step.number}: {step.node} is {step.named}"
+            sides = ("written", "named")
+            checks.append(checker.decide(name, "step", statement, step.written, step.named, sides))
         for equation in step.equations:
             checks += checker.step(step.number, equation, local=isinstance(step, LocalDerivatives))
             if not isinstance(step, LocalDerivatives | ParameterGradients):

@@ -19,7 +19,7 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.notation import Partial
-from symcalc.steps import Derivation, Equation, Step
+from symcalc.steps import Derivation, Equation, Recognition, Step
 
 PANEL_PADDING = 4  # a panel's border and padding take this many columns
 
@@ -163,6 +163,8 @@ def _roles(derivation: Derivation) -> list[tuple[str, tuple[sp.Symbol, ...]]]:
 def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> Panel:
     body: list[RenderableType] = [Text(step.rule[:1].upper() + step.rule[1:] + ".", style="italic dim")]
     names: list[sp.Symbol] = []
+    if isinstance(step, Recognition):
+        body += [Text(""), Text(pretty_chain([step.node, step.written, step.named], width=width))]
     for equation in step.equations:
         body.append(Text(""))
         body.append(Text(pretty_chain(equation_parts(equation), width=width)))

@@ -6,7 +6,7 @@ from typing import Any
 
 import sympy as sp
 
-from symcalc.steps import Derivation, Equation
+from symcalc.steps import Derivation, Equation, Recognition, Step
 
 
 def _text(expr: sp.Basic | None) -> str | None:
@@ -21,6 +21,13 @@ def equation_dict(equation: Equation) -> dict[str, Any]:
         "unsimplified": _text(equation.unsimplified),
         "result": _text(equation.result),
     }
+
+
+def _recognition(step: Step) -> dict[str, Any]:
+    """For a recognised written-out form: the definition as written and the named function it is."""
+    if not isinstance(step, Recognition):
+        return {}
+    return {"node": _text(step.node), "written": _text(step.written), "named": _text(step.named)}
 
 
 def derivation_dict(derivation: Derivation) -> dict[str, Any]:
@@ -38,6 +45,7 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
                 "title": step.title,
                 "rule": step.rule,
                 "equations": [equation_dict(eq) for eq in step.equations],
+                **_recognition(step),
             }
             for step in derivation.steps
         ],

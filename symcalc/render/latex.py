@@ -22,7 +22,7 @@ from sympy.printing.latex import LatexPrinter, translate
 
 from symcalc.names import NAME_PATTERN
 from symcalc.notation import Partial, Sum
-from symcalc.steps import Derivation, Equation, LocalDerivatives, Step, Update
+from symcalc.steps import Derivation, Equation, LocalDerivatives, Recognition, Step, Update
 
 # -- the printer ----------------------------------------------------------------------------
 
@@ -342,6 +342,8 @@ def _overview(derivation: Derivation, p: SymcalcLatexPrinter, names: dict[str, s
     items = []
     for step in derivation.steps:
         results = [f"{p._print(eq.lhs)} = {p._print(eq.result)}" for eq in step.equations]
+        if isinstance(step, Recognition) and step.node is not None:
+            results = [f"{p._print(step.node)} = {p._print(step.named)}"]
         parts: list[Inline] = [*mixed(step.title, _step_names(step, names))]
         if results:
             parts += [Text(": "), *_join_math(results, last=", ")]
@@ -364,7 +366,11 @@ def _step_section(
         blocks.append(
             Paragraph((Text("Definition: "), Math(f"{p._print(step.node)} = {p._print(definition)}")))
         )
-    blocks.append(Display(tuple(p._print(eq) for eq in step.equations)))
+    if isinstance(step, Recognition) and step.node is not None:
+        forms = (step.node, step.written, step.named)
+        blocks.append(Display((" = ".join(p._print(form) for form in forms),)))
+    else:
+        blocks.append(Display(tuple(p._print(eq) for eq in step.equations)))
     using = sorted({text for eq in step.equations for text in eq.using})
     if using:
         blocks.append(
