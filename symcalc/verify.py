@@ -37,6 +37,7 @@ from symcalc.functions import relu, sigmoid, softplus
 from symcalc.model import CLAIM_PATTERN, Claim, Model
 from symcalc.notation import Partial, Product, Sum
 from symcalc.parse import parse_expression
+from symcalc.prove import cancelled
 from symcalc.steps import Derivation, Equation, LocalDerivatives, ParameterGradients
 
 Status = Literal["holds", "fails", "undecided"]
@@ -53,7 +54,6 @@ STABLE_RTOL = 1e-20  # a mismatch counts only where each side's 50- and 100-digi
 FD_STEP = 1e-5  # relative step; central differences in float64 are most accurate near it
 FD_ATOL, FD_RTOL = 1e-5, 1e-3  # torch.autograd.gradcheck's tolerances
 KINK_MARGIN = 1e-20  # points this close to a kink (relu, max, abs at 0) are skipped
-CANCEL_MAX_OPS = 1_000  # the cheap cancel is not tried beyond this size (counted with functions opaque)
 THOROUGH_CANCEL_MAX_OPS = 300  # cancel inside exp took 25 s on a 423-operation difference
 SIMPLIFY_MAX_OPS = 100  # simplify took 8 s on a 132-operation difference: beyond this, go numeric
 GRID = 128  # points are multiples of 1/GRID: exact in float64, short to print
@@ -583,6 +583,8 @@ class _Checker:
         proved, composed = self.prove_cheaply(left, right)
         if proved:
             return make("holds", "proved", "the difference simplifies to 0")
+        if composed.is_number and composed != 0:
+            return self.refute_by_constant(make, left, right, composed, sides)
         kinks = _kinks(left) + _kinks(right)
         agreed = 0
         for point in self.sampler.points():
@@ -620,6 +622,28 @@ class _Checker:
             f"not proved; agrees to {DIGITS} digits at {agreed} random points",
         )
 
+    def refute_by_constant(
+        self,
+        make: Callable[..., Check],
+        left: sp.Expr,
+        right: sp.Expr,
+        constant: sp.Expr,
+        sides: tuple[str, str],
+    ) -> Check:
+        """A difference equal to a non-zero number fails, shown at the first point where both sides exist."""
+        shown = mpmath.nstr(mpmath.mpf(sp.Float(constant, CONFIRM_DIGITS)), 3)
+        detail = f"the difference simplifies to the constant {shown}, not 0"
+        for point in self.sampler.points():
+            try:
+                lhs, rhs = point.confirmed(left), point.confirmed(right)
+            except _Undefined:
+                continue
+            except _Unsupported:
+                break
+            example = point.counterexample(lhs, rhs, sp.Float(constant, CONFIRM_DIGITS), sides)
+            return make("fails", "numerically", detail, example)
+        return make("fails", "numerically", detail)
+
     def prove_cheaply(self, left: sp.Expr, right: sp.Expr) -> tuple[bool, sp.Expr]:
         """Whether left − right cancels to 0 cheaply, and the difference in independent names.
 
@@ -628,15 +652,19 @@ class _Checker:
         one side uses is substituted first, since the other side is written
         without it; then the rest, one definition at a time, latest first, so the
         large composed expression is reached only when nothing shorter works.
-        False means only "no proof found".
+        False means only "no proof found"; the difference returned is then a
+        non-zero number when it cancels to one (a refutation).
         """
         while True:
             one_sided = (left.free_symbols ^ right.free_symbols) & self.definitions.keys()
             if one_sided:
                 left, right = self.substitute(max(one_sided, key=self.model.order.__getitem__), left, right)
                 continue
-            if _cancels(elementary(left - right), opaque=True):
+            result = cancelled(elementary(left - right))
+            if result is not None and result == 0:
                 return True, left - right
+            if result is not None and result.is_number and result.is_real:
+                return False, result
             pending = (left.free_symbols | right.free_symbols) & self.definitions.keys()
             if not pending:
                 return False, left - right
@@ -648,7 +676,7 @@ class _Checker:
     def prove_costly(self, difference: sp.Expr) -> bool:
         """cancel looking inside exp and powers, then simplify, each only below a size that finishes soon."""
         composed = elementary(difference)
-        if _cancels(composed, opaque=False):
+        if _cancels_thoroughly(composed):
             return True
         if sp.count_ops(composed) > SIMPLIFY_MAX_OPS:
             return False
@@ -658,37 +686,16 @@ class _Checker:
             return False
 
 
-def _cancels(expr: sp.Expr, opaque: bool) -> bool:
-    """Whether `expr` cancels to 0 as a rational function.
-
-    `opaque` treats every function application, max, min and root as a symbol of
-    its own (`_opaque`): sound, since what is 0 for any values of them is 0 for
-    theirs, and fast. Otherwise cancel also looks inside exp and powers, which
-    proves more and can take far longer.
-    """
+def _cancels_thoroughly(expr: sp.Expr) -> bool:
+    """Whether `expr` cancels to 0 with cancel looking inside exp and powers (only below a size bound)."""
     if expr == 0:
         return True
-    target = _opaque(expr) if opaque else expr
-    if sp.count_ops(target) > (CANCEL_MAX_OPS if opaque else THOROUGH_CANCEL_MAX_OPS):
+    if sp.count_ops(expr) > THOROUGH_CANCEL_MAX_OPS:
         return False
     try:
-        return bool(sp.cancel(sp.together(target)) == 0)
+        return bool(sp.cancel(sp.together(expr)) == 0)
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
         return False
-
-
-def _opaque(expr: sp.Expr) -> sp.Expr:
-    """Function applications, max, min and roots each as a symbol of its own; exp(−u) as 1/exp(u)."""
-    symbols: dict[sp.Basic, sp.Dummy] = {}
-    replacements: dict[sp.Basic, sp.Expr] = {}
-    for f in expr.atoms(sp.Function, sp.Max, sp.Min, sp.Pow):
-        if isinstance(f, sp.Pow) and f.exp.is_Integer:
-            continue
-        if isinstance(f, sp.exp) and f.args[0].could_extract_minus_sign():
-            replacements[f] = 1 / symbols.setdefault(sp.exp(-f.args[0]), sp.Dummy())
-        else:
-            replacements[f] = symbols.setdefault(f, sp.Dummy())
-    return expr.xreplace(replacements)
 
 
 def _close(left: Any, right: Any) -> bool:
