@@ -140,12 +140,18 @@ class Branch:
 def _sign_of(signs: dict[sp.Expr, int], u: sp.Expr) -> int | None:
     """+1 or −1 for u > 0 or u < 0 under the case's signs (u and −u share one case variable)."""
     key, flip = _case_variable(u)
+    if key.is_number:
+        return None if key == 0 else int(sp.sign(key)) * flip
     sign = signs.get(key)
     return None if sign is None else sign * flip
 
 
 def _case_variable(u: sp.Expr) -> tuple[sp.Expr, int]:
+    """u as (v, ±1) with u = ±c·v for a number c > 0: u, −u and 2u share one case variable v."""
     u = sp.expand(u) if sp.count_ops(u) <= EXPAND_MAX_OPS else u
+    content, primitive = u.as_content_primitive()
+    if content.is_positive and not primitive.is_number:
+        u = primitive
     return (-u, -1) if u.could_extract_minus_sign() else (u, 1)
 
 
@@ -213,3 +219,44 @@ def sign_cases(kinks: list[sp.Expr]) -> Iterator[dict[sp.Expr, int]]:
     """Every assignment of signs (+1, −1) to the kinks (at a kink itself, = 0, a side is undefined)."""
     for signs in itertools.product((1, -1), repeat=len(kinks)):
         yield dict(zip(kinks, signs, strict=True))
+
+
+def known_signs(signs: dict[sp.Symbol, int]) -> dict[sp.Expr, int]:
+    """Signs known in advance (a name whose domain is positive), keyed by case variable."""
+    return {_case_variable(sym)[0]: sign * _case_variable(sym)[1] for sym, sign in signs.items()}
+
+
+def by_cases(difference: sp.Expr, signs: dict[sp.Expr, int] | None = None, splits: int = 0) -> bool:
+    """Whether `difference` is 0 away from its kinks: split on one kink's sign at a time, at most
+    MAX_KINKS deep (2^MAX_KINKS leaves), each leaf with every piecewise atom replaced by its branch.
+
+    Branches are chosen bottom-up, so a kink inside another's argument (min(d^2/2, δ(|d| − δ/2)))
+    is split first and the outer kink is read on each branch. A leaf that does not cancel: no proof.
+    """
+    signs = signs or {}
+    reduced = on_branch(difference, signs)
+    pending = [kink for kink in kinks_of(reduced) if kink not in signs]
+    pending.sort(key=lambda kink: bool(piecewise_atoms(kink)))  # innermost kinks first
+    if not pending:
+        return is_zero(reduced)
+    if splits >= MAX_KINKS:
+        return False
+    kink = pending[0]
+    return all(by_cases(difference, {**signs, kink: sign}, splits + 1) for sign in (1, -1))
+
+
+def by_members(
+    difference: sp.Expr, members: dict[sp.Symbol, tuple[sp.Expr, ...]], prove: Callable[[sp.Expr], bool]
+) -> bool:
+    """Whether `prove` holds for `difference` with each finite-domain name replaced by each of its values."""
+    names = sorted(members.keys() & difference.free_symbols, key=sp.default_sort_key)
+    choices = [members[name] for name in names]
+    count = 1
+    for values in choices:
+        count *= len(values)
+    if count > 2**MAX_KINKS:
+        return False
+    return all(
+        prove(difference.xreplace(dict(zip(names, values, strict=True))))
+        for values in itertools.product(*choices)
+    )

@@ -37,7 +37,7 @@ from symcalc.functions import relu, sigmoid, softplus
 from symcalc.model import CLAIM_PATTERN, Claim, Model
 from symcalc.notation import Partial, Product, Sum
 from symcalc.parse import parse_expression
-from symcalc.prove import cancelled
+from symcalc.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
 from symcalc.steps import Derivation, Equation, LocalDerivatives, ParameterGradients
 
 Status = Literal["holds", "fails", "undecided"]
@@ -464,6 +464,7 @@ class _Checker:
         self.solved = model.assumption_solutions
         self.definitions = {sym: d.xreplace(self.solved) for sym, d in model.definition_map.items()}
         self.assuming = "; ".join(text for text, _ in model.assumptions)
+        self.signs = known_signs(_signs_of(model))
 
     # each kind of check -------------------------------------------------------------------
 
@@ -613,7 +614,9 @@ class _Checker:
                 break
         if agreed == 0:
             return make("undecided", "numerically", "not proved, and no point where both sides are defined")
-        # Only now the costly rung: a counterexample, when there is one, is found far sooner.
+        # Only now the costly rungs: a counterexample, when there is one, is found far sooner.
+        if self.prove_by_cases(left, right):
+            return make("holds", "proved", "the difference is 0 in every case (away from the kinks)")
         if self.prove_costly(composed):
             return make("holds", "proved", "the difference simplifies to 0")
         return make(
@@ -670,6 +673,31 @@ class _Checker:
                 return False, left - right
             left, right = self.substitute(max(pending, key=self.model.order.__getitem__), left, right)
 
+    def prove_by_cases(self, left: sp.Expr, right: sp.Expr) -> bool:
+        """Whether left − right is 0 in every case: each member of a finite domain, each sign of each kink.
+
+        Definitions are substituted as in `prove_cheaply`, trying the cases at each level,
+        since a piecewise atom may appear only once a definition is written out.
+        """
+        members = {
+            sym: tuple(sp.Rational(m.numerator, m.denominator) for m in domain.members)
+            for sym, domain in self.model.domain_map.items()
+            if domain.members is not None
+        }
+        while True:
+            one_sided = (left.free_symbols ^ right.free_symbols) & self.definitions.keys()
+            if one_sided:
+                left, right = self.substitute(max(one_sided, key=self.model.order.__getitem__), left, right)
+                continue
+            difference = elementary(left - right)
+            splits = piecewise_atoms(difference) or members.keys() & difference.free_symbols
+            if splits and by_members(difference, members, lambda leaf: by_cases(leaf, self.signs)):
+                return True
+            pending = (left.free_symbols | right.free_symbols) & self.definitions.keys()
+            if not pending:
+                return False
+            left, right = self.substitute(max(pending, key=self.model.order.__getitem__), left, right)
+
     def substitute(self, name: sp.Symbol, *exprs: sp.Expr) -> tuple[sp.Expr, ...]:
         return tuple(expr.xreplace({name: self.definitions[name]}) for expr in exprs)
 
@@ -696,6 +724,22 @@ def _cancels_thoroughly(expr: sp.Expr) -> bool:
         return bool(sp.cancel(sp.together(expr)) == 0)
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
         return False
+
+
+def _signs_of(model: Model) -> dict[sp.Symbol, int]:
+    """Names of one sign throughout: a domain on one side of 0, or a constant (its default's sign).
+
+    0 itself, where allowed, is a kink: proofs by cases hold away from kinks.
+    """
+    signs = {sym: 1 if value > 0 else -1 for sym, value in model.constants if value != 0}
+    for sym, domain in model.domain_map.items():
+        low = min(domain.members) if domain.members else domain.low
+        high = max(domain.members) if domain.members else domain.high
+        if low is not None and low >= 0:
+            signs[sym] = 1
+        elif high is not None and high <= 0:
+            signs[sym] = -1
+    return signs
 
 
 def _close(left: Any, right: Any) -> bool:
