@@ -4,12 +4,15 @@ Each check compares two expressions by a ladder, strongest rung first, and
 records which rung decided it:
 
 1. ``proved``: the difference, with definitions substituted one level at a time
-   down to the independent names, cancels to 0 with every function treated as
-   a symbol; a size-bounded thorough ``cancel`` and ``simplify`` are tried too,
-   but only once the random points below agree, so a wrong claim never pays;
+   down to the independent names, cancels to 0 in canonical form (`symcalc.prove`);
+   a difference that cancels to a non-zero number fails at once, with a point.
+   Once the random points below agree (so a wrong claim never pays): proof by
+   cases (signs of kinks, members of finite domains), then a size-bounded
+   thorough ``cancel`` and ``simplify``;
 2. ``numerically``: both sides evaluated with mpmath at 50 digits at random
-   points of the model's domain; a point where they differ is a counterexample
-   (confirmed at 100 digits) and the check ``fails``; agreement everywhere
+   points, each name over its domain (`symcalc.domains`); a point where they
+   differ is a counterexample (confirmed at 100 digits, and only where each side
+   is stable between 50 and 100 digits) and the check ``fails``; agreement everywhere
    without a proof ``holds`` but is flagged as not proved;
 3. ``finite differences``: each gradient against central differences of the
    loss in float64, the check a practitioner runs by hand.
