@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
 
 import sympy as sp
 
+from symcalc.domains import Domain, DomainError
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.names import NAME_PATTERN, check_name, make_symbol
 from symcalc.parse import parse_expression
@@ -53,6 +55,7 @@ class Model:
     claims: tuple[Claim, ...] = ()
     notes: tuple[tuple[sp.Symbol, str], ...] = ()
     assumptions: tuple[tuple[str, sp.Expr], ...] = ()  # (text, lhs − rhs), each assumed = 0
+    domains: tuple[tuple[sp.Symbol, Domain], ...] = ()  # the [domains] table: where each name lies
     source: str = "<model>"
     spec: Spec | None = field(default=None, compare=False, repr=False)
 
@@ -229,6 +232,20 @@ class Model:
                     break
         return solutions
 
+    @cached_property
+    def domain_map(self) -> dict[sp.Symbol, Domain]:
+        """Each restricted name's domain: the [domains] entry, narrowed to the real roots of a
+        polynomial assumption in that name alone (y^2 = y makes y one of {0, 1})."""
+        result = dict(self.domains)
+        for text, assumption in self.assumptions:
+            roots = polynomial_roots(assumption)
+            if roots is None:
+                continue
+            (name,) = assumption.free_symbols
+            stated = result.get(name, Domain(text="the real line"))
+            result[name] = stated.intersect_members(roots, repr(text))
+        return result
+
     def note(self, sym: sp.Symbol) -> str | None:
         return dict(self.notes).get(sym)
 
@@ -336,6 +353,7 @@ class _SpecBuilder:
             claims=tuple(claims),
             notes=tuple((all_names[n], text) for n, text in spec.notes),
             assumptions=tuple(assumptions),
+            domains=tuple((all_names[n], d) for n, d in spec.domains),
             source=spec.source,
             spec=spec,
         )
@@ -373,9 +391,24 @@ class _SpecBuilder:
                 difference = parsed[0] - parsed[1]
                 if difference.is_number:
                     self.fail(key, SpecError(f"{text!r} has no names in it"))
-                else:
+                    continue
+                reason = usable_assumption(difference) or self.outside_domain(text.strip(), difference)
+                if reason is None:
                     result.append((text.strip(), difference))
+                else:
+                    self.fail(key, SpecError(f"{text.strip()!r} {reason}"))
         return result
+
+    def outside_domain(self, text: str, equation: sp.Expr) -> str | None:
+        """Why a polynomial assumption contradicts its name's stated domain; None if a root lies in it."""
+        roots = polynomial_roots(equation)
+        if roots is None:
+            return None
+        name = str(next(iter(equation.free_symbols)))
+        stated = dict(self.spec.domains).get(name)
+        if stated is None or any(root in stated for root in roots):
+            return None
+        return f"has no root in the domain {stated.text} of {name}"
 
     def claims(self, all_names: dict[str, sp.Symbol]) -> list[Claim]:
         result: list[Claim] = []
@@ -394,6 +427,49 @@ class _SpecBuilder:
             if expected is not None:
                 result.append(Claim(all_names[of], all_names[wrt], expected, rhs))
         return result
+
+
+MAX_ASSUMPTION_DEGREE = 8
+
+
+def polynomial_roots(equation: sp.Expr) -> tuple[Fraction, ...] | None:
+    """The real roots of `equation` = 0 when it is a polynomial in one name of degree 2 or more.
+
+    None when it is not (a linear equation is solved by `Model.assumption_solutions`).
+    DomainError when it is one but its roots cannot be used: none real, or not rational.
+    """
+    names = equation.free_symbols
+    if len(names) != 1:
+        return None
+    (name,) = names
+    if not equation.is_polynomial(name):
+        return None
+    poly = sp.Poly(equation, name)
+    if poly.degree() < 2:
+        return None
+    if poly.degree() > MAX_ASSUMPTION_DEGREE:
+        raise DomainError(f"has degree {poly.degree()}; the limit is {MAX_ASSUMPTION_DEGREE}")
+    if not all(c.is_Rational for c in poly.all_coeffs()):
+        raise DomainError("has coefficients that are not exact rational numbers")
+    roots = sorted(set(sp.real_roots(poly)), key=lambda r: float(r))
+    if not roots:
+        raise DomainError(f"has no real solution for {name}")
+    if not all(root.is_Rational for root in roots):
+        raise DomainError(f"has a root that is not a rational number ({roots[0]}...)")
+    return tuple(Fraction(int(root.p), int(root.q)) for root in roots)
+
+
+def usable_assumption(equation: sp.Expr) -> str | None:
+    """Why symcalc cannot use an assumption (None when it can): it must be linear in one of its
+    names (solved for it) or a polynomial in a single name (its real roots are that name's values)."""
+    try:
+        if polynomial_roots(equation) is not None:
+            return None
+    except DomainError as err:
+        return str(err)
+    if any(solve_linear(equation, name) is not None for name in equation.free_symbols):
+        return None
+    return "is neither linear in one of its names nor a polynomial in a single name, so it cannot be used"
 
 
 def _split_equation(text: str) -> tuple[str, str] | None:

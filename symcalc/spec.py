@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from symcalc.domains import Domain, DomainError, parse_domain
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.names import check_name
 
@@ -32,6 +33,7 @@ KNOWN_KEYS = {
     "claims",
     "notes",
     "assume",
+    "domains",
 }
 DEFAULT_MODEL = "logistic_regression"
 
@@ -50,6 +52,7 @@ class Spec:
     claims: tuple[tuple[str, str], ...] = ()
     notes: tuple[tuple[str, str], ...] = ()
     assume: tuple[str, ...] = ()
+    domains: tuple[tuple[str, Domain], ...] = ()
     source: str = "<spec>"
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
@@ -175,6 +178,7 @@ class _Checker:
         assume = self.string_list("assume")
         declared = self.check_declarations(lists, constants, definitions)
         loss = self.loss(definitions)
+        domains = self.domains(lists, constants, definitions)
         for name, _ in notes:
             if name not in declared:
                 self.error(f"notes.{name}", f"note about undeclared name {name!r}")
@@ -189,6 +193,7 @@ class _Checker:
             claims=claims,
             notes=notes,
             assume=assume,
+            domains=domains,
             source=self.source,
             lines=self.lines,
         )
@@ -301,6 +306,48 @@ class _Checker:
                 else:
                     first_seen[name] = group
         return set(first_seen)
+
+    def domains(
+        self,
+        lists: dict[str, tuple[str, ...]],
+        constants: tuple[tuple[str, float], ...],
+        definitions: tuple[tuple[str, str], ...],
+    ) -> tuple[tuple[str, Domain], ...]:
+        """The [domains] table: each key an independent name, each value a set or interval it lies in."""
+        table = self.data.get("domains", {})
+        if not isinstance(table, dict):
+            self.error("domains", f'must be a table of name = "domain", not {type(table).__name__}')
+            return ()
+        independent = {name for key in NAME_LISTS for name in lists[key]} | {n for n, _ in constants}
+        defined = {name for name, _ in definitions}
+        defaults = dict(constants)
+        result: list[tuple[str, Domain]] = []
+        for name, value in table.items():
+            key = f"domains.{name}"
+            if name in defined:
+                self.error(key, f"{name!r} is a definition; only independent names have domains")
+            elif name not in independent:
+                self.error(key, f"domain of undeclared name {name!r}")
+            elif not isinstance(value, str):
+                self.error(
+                    key, f'must be a string such as "{{0, 1}}" or "(0, inf)", not {type(value).__name__}'
+                )
+            else:
+                domain = self.domain(key, value)
+                if domain is not None and name in defaults and defaults[name] not in domain:
+                    self.error(
+                        key, f"the default {defaults[name]:g} of constant {name!r} lies outside {domain.text}"
+                    )
+                elif domain is not None:
+                    result.append((name, domain))
+        return tuple(result)
+
+    def domain(self, key: str, text: str) -> Domain | None:
+        try:
+            return parse_domain(text)
+        except DomainError as err:
+            self.error(key, str(err))
+            return None
 
     def loss(self, definitions: tuple[tuple[str, str], ...]) -> str:
         defined = [name for name, _ in definitions]

@@ -4,12 +4,15 @@ Each check compares two expressions by a ladder, strongest rung first, and
 records which rung decided it:
 
 1. ``proved``: the difference, with definitions substituted one level at a time
-   down to the independent names, cancels to 0 with every function treated as
-   a symbol; a size-bounded thorough ``cancel`` and ``simplify`` are tried too,
-   but only once the random points below agree, so a wrong claim never pays;
+   down to the independent names, cancels to 0 in canonical form (`symcalc.prove`);
+   a difference that cancels to a non-zero number fails at once, with a point.
+   Once the random points below agree (so a wrong claim never pays): proof by
+   cases (signs of kinks, members of finite domains), then a size-bounded
+   thorough ``cancel`` and ``simplify``;
 2. ``numerically``: both sides evaluated with mpmath at 50 digits at random
-   points of the model's domain; a point where they differ is a counterexample
-   (confirmed at 100 digits) and the check ``fails``; agreement everywhere
+   points, each name over its domain (`symcalc.domains`); a point where they
+   differ is a counterexample (confirmed at 100 digits, and only where each side
+   is stable between 50 and 100 digits) and the check ``fails``; agreement everywhere
    without a proof ``holds`` but is flagged as not proved;
 3. ``finite differences``: each gradient against central differences of the
    loss in float64, the check a practitioner runs by hand.
@@ -25,16 +28,19 @@ import contextlib
 import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any, Literal
 
 import mpmath
 import sympy as sp
 
+from symcalc.domains import moderate, real_line
 from symcalc.errors import Location, SpecError, SymcalcError
 from symcalc.functions import relu, sigmoid, softplus
 from symcalc.model import CLAIM_PATTERN, Claim, Model
 from symcalc.notation import Partial, Product, Sum
 from symcalc.parse import parse_expression
+from symcalc.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
 from symcalc.steps import Derivation, Equation, LocalDerivatives, ParameterGradients, Recognition
 
 Status = Literal["holds", "fails", "undecided"]
@@ -47,10 +53,10 @@ DIGITS = 50  # working precision of the numeric rung
 CONFIRM_DIGITS = 100  # a mismatch must survive this precision to count
 RELATIVE_TOLERANCE = 1e-30  # far below any honest mistake (1e-12), far above 50-digit round-off
 ABSOLUTE_TOLERANCE = 1e-40
+STABLE_RTOL = 1e-20  # a mismatch counts only where each side's 50- and 100-digit values agree this far
 FD_STEP = 1e-5  # relative step; central differences in float64 are most accurate near it
 FD_ATOL, FD_RTOL = 1e-5, 1e-3  # torch.autograd.gradcheck's tolerances
 KINK_MARGIN = 1e-20  # points this close to a kink (relu, max, abs at 0) are skipped
-CANCEL_MAX_OPS = 1_000  # the cheap cancel is not tried beyond this size (counted with functions opaque)
 THOROUGH_CANCEL_MAX_OPS = 300  # cancel inside exp took 25 s on a 423-operation difference
 SIMPLIFY_MAX_OPS = 100  # simplify took 8 s on a 132-operation difference: beyond this, go numeric
 GRID = 128  # points are multiples of 1/GRID: exact in float64, short to print
@@ -377,8 +383,12 @@ class _Point:
     def exact(self) -> dict[sp.Symbol, Any]:
         return {sym: mpmath.mpf(value) for sym, value in self.raw.items()}  # floats convert exactly
 
-    def confirm(self) -> _Evaluator:
+    @cached_property
+    def confirmed(self) -> _Evaluator:
         return _model_values(self.model, self.exact(), mpmath.mp, CONFIRM_DIGITS)
+
+    def confirm(self) -> _Evaluator:
+        return self.confirmed
 
     def float64(self, changes: Mapping[sp.Symbol, float] | None = None) -> _Evaluator:
         return _model_values(self.model, {**self.raw, **(changes or {})}, mpmath.fp, None)
@@ -409,6 +419,8 @@ class _Sampler:
         self.rng = random.Random(seed)
         self.limit = limit
         self.drawn: list[_Point | None] = []
+        self.domains = model.domain_map
+        self.defaults = model.constant_values()
 
     def points(self) -> Iterator[_Point]:
         for i in range(self.limit):
@@ -419,22 +431,28 @@ class _Sampler:
                 yield point
 
     def draw(self) -> _Point | None:
-        model, rng = self.model, self.rng
-        defaults = model.constant_values()
-        raw: dict[sp.Symbol, float] = {}
-        for sym in model.independents:
-            if sym in model.targets:  # in (0, 1): a probability, so log(a) and log(1 − a) make sense
-                raw[sym] = rng.randint(1, GRID - 1) / GRID
-            elif sym in defaults:  # near its default, of the same sign
-                default = defaults[sym]
-                scale = rng.randint(GRID // 2, 2 * GRID) / GRID
-                raw[sym] = float(default * scale) if default else rng.randint(1, GRID) / GRID
-            else:
-                raw[sym] = rng.randint(-2 * GRID, 2 * GRID) / GRID
+        model = self.model
+        raw = {sym: self.value(sym) for sym in model.independents}
         for sym, solution in model.assumption_solutions.items():  # meet the assumptions exactly
             raw[sym] = float(solution.xreplace(raw))
         point = _Point(model, raw)
         return point if model.loss in point.at.values else None
+
+    def value(self, sym: sp.Symbol) -> float:
+        """One name's value: inside its domain; else a parameter moderate, a constant near its
+        default (same sign), an input or target anywhere on the real line."""
+        domain = self.domains.get(sym)
+        if sym in self.defaults and (domain is None or not domain.finite):
+            default = self.defaults[sym]
+            scale = self.rng.randint(GRID // 2, 2 * GRID) / GRID
+            value = float(default * scale) if default else self.rng.randint(1, GRID) / GRID
+            if domain is None or value in domain:
+                return value
+        if domain is not None:
+            return domain.sample(self.rng)
+        if sym in self.model.parameters:
+            return moderate(self.rng)
+        return real_line(self.rng)
 
 
 # -- the checks -----------------------------------------------------------------------------
@@ -454,6 +472,7 @@ class _Checker:
         self.solved = model.assumption_solutions
         self.definitions = {sym: d.xreplace(self.solved) for sym, d in model.definition_map.items()}
         self.assuming = "; ".join(text for text, _ in model.assumptions)
+        self.signs = known_signs(_signs_of(model))
 
     # each kind of check -------------------------------------------------------------------
 
@@ -573,6 +592,8 @@ class _Checker:
         proved, composed = self.prove_cheaply(left, right)
         if proved:
             return make("holds", "proved", "the difference simplifies to 0")
+        if composed.is_number and composed != 0:
+            return self.refute_by_constant(make, left, right, composed, sides)
         kinks = _kinks(left) + _kinks(right)
         agreed = 0
         for point in self.sampler.points():
@@ -582,7 +603,10 @@ class _Checker:
                 lhs, rhs = point.at(left), point.at(right)
                 if not _close(lhs, rhs):
                     confirm = point.confirm()
-                    lhs, rhs = confirm(left), confirm(right)
+                    lhs_100, rhs_100 = confirm(left), confirm(right)
+                    if not (_stable(lhs, lhs_100) and _stable(rhs, rhs_100)):
+                        continue  # ill-conditioned here (1 − σ(200) is 0 at 50 digits): another point
+                    lhs, rhs = lhs_100, rhs_100
                     if not _close(lhs, rhs):
                         with mpmath.workdps(CONFIRM_DIGITS):
                             difference = lhs - rhs
@@ -598,7 +622,9 @@ class _Checker:
                 break
         if agreed == 0:
             return make("undecided", "numerically", "not proved, and no point where both sides are defined")
-        # Only now the costly rung: a counterexample, when there is one, is found far sooner.
+        # Only now the costly rungs: a counterexample, when there is one, is found far sooner.
+        if self.prove_by_cases(left, right):
+            return make("holds", "proved", "the difference is 0 in every case (away from the kinks)")
         if self.prove_costly(composed):
             return make("holds", "proved", "the difference simplifies to 0")
         return make(
@@ -606,6 +632,28 @@ class _Checker:
             "numerically",
             f"not proved; agrees to {DIGITS} digits at {agreed} random points",
         )
+
+    def refute_by_constant(
+        self,
+        make: Callable[..., Check],
+        left: sp.Expr,
+        right: sp.Expr,
+        constant: sp.Expr,
+        sides: tuple[str, str],
+    ) -> Check:
+        """A difference equal to a non-zero number fails, shown at the first point where both sides exist."""
+        shown = mpmath.nstr(mpmath.mpf(sp.Float(constant, CONFIRM_DIGITS)), 3)
+        detail = f"the difference simplifies to the constant {shown}, not 0"
+        for point in self.sampler.points():
+            try:
+                lhs, rhs = point.confirmed(left), point.confirmed(right)
+            except _Undefined:
+                continue
+            except _Unsupported:
+                break
+            example = point.counterexample(lhs, rhs, sp.Float(constant, CONFIRM_DIGITS), sides)
+            return make("fails", "numerically", detail, example)
+        return make("fails", "numerically", detail)
 
     def prove_cheaply(self, left: sp.Expr, right: sp.Expr) -> tuple[bool, sp.Expr]:
         """Whether left − right cancels to 0 cheaply, and the difference in independent names.
@@ -615,18 +663,47 @@ class _Checker:
         one side uses is substituted first, since the other side is written
         without it; then the rest, one definition at a time, latest first, so the
         large composed expression is reached only when nothing shorter works.
-        False means only "no proof found".
+        False means only "no proof found"; the difference returned is then a
+        non-zero number when it cancels to one (a refutation).
         """
         while True:
             one_sided = (left.free_symbols ^ right.free_symbols) & self.definitions.keys()
             if one_sided:
                 left, right = self.substitute(max(one_sided, key=self.model.order.__getitem__), left, right)
                 continue
-            if _cancels(elementary(left - right), opaque=True):
+            result = cancelled(elementary(left - right))
+            if result is not None and result == 0:
                 return True, left - right
+            if result is not None and result.is_number and result.is_real:
+                return False, result
             pending = (left.free_symbols | right.free_symbols) & self.definitions.keys()
             if not pending:
                 return False, left - right
+            left, right = self.substitute(max(pending, key=self.model.order.__getitem__), left, right)
+
+    def prove_by_cases(self, left: sp.Expr, right: sp.Expr) -> bool:
+        """Whether left − right is 0 in every case: each member of a finite domain, each sign of each kink.
+
+        Definitions are substituted as in `prove_cheaply`, trying the cases at each level,
+        since a piecewise atom may appear only once a definition is written out.
+        """
+        members = {
+            sym: tuple(sp.Rational(m.numerator, m.denominator) for m in domain.members)
+            for sym, domain in self.model.domain_map.items()
+            if domain.members is not None
+        }
+        while True:
+            one_sided = (left.free_symbols ^ right.free_symbols) & self.definitions.keys()
+            if one_sided:
+                left, right = self.substitute(max(one_sided, key=self.model.order.__getitem__), left, right)
+                continue
+            difference = elementary(left - right)
+            splits = piecewise_atoms(difference) or members.keys() & difference.free_symbols
+            if splits and by_members(difference, members, lambda leaf: by_cases(leaf, self.signs)):
+                return True
+            pending = (left.free_symbols | right.free_symbols) & self.definitions.keys()
+            if not pending:
+                return False
             left, right = self.substitute(max(pending, key=self.model.order.__getitem__), left, right)
 
     def substitute(self, name: sp.Symbol, *exprs: sp.Expr) -> tuple[sp.Expr, ...]:
@@ -635,7 +712,7 @@ class _Checker:
     def prove_costly(self, difference: sp.Expr) -> bool:
         """cancel looking inside exp and powers, then simplify, each only below a size that finishes soon."""
         composed = elementary(difference)
-        if _cancels(composed, opaque=False):
+        if _cancels_thoroughly(composed):
             return True
         if sp.count_ops(composed) > SIMPLIFY_MAX_OPS:
             return False
@@ -645,41 +722,42 @@ class _Checker:
             return False
 
 
-def _cancels(expr: sp.Expr, opaque: bool) -> bool:
-    """Whether `expr` cancels to 0 as a rational function.
-
-    `opaque` treats every function application, max, min and root as a symbol of
-    its own (`_opaque`): sound, since what is 0 for any values of them is 0 for
-    theirs, and fast. Otherwise cancel also looks inside exp and powers, which
-    proves more and can take far longer.
-    """
+def _cancels_thoroughly(expr: sp.Expr) -> bool:
+    """Whether `expr` cancels to 0 with cancel looking inside exp and powers (only below a size bound)."""
     if expr == 0:
         return True
-    target = _opaque(expr) if opaque else expr
-    if sp.count_ops(target) > (CANCEL_MAX_OPS if opaque else THOROUGH_CANCEL_MAX_OPS):
+    if sp.count_ops(expr) > THOROUGH_CANCEL_MAX_OPS:
         return False
     try:
-        return bool(sp.cancel(sp.together(target)) == 0)
+        return bool(sp.cancel(sp.together(expr)) == 0)
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError):
         return False
 
 
-def _opaque(expr: sp.Expr) -> sp.Expr:
-    """Function applications, max, min and roots each as a symbol of its own; exp(−u) as 1/exp(u)."""
-    symbols: dict[sp.Basic, sp.Dummy] = {}
-    replacements: dict[sp.Basic, sp.Expr] = {}
-    for f in expr.atoms(sp.Function, sp.Max, sp.Min, sp.Pow):
-        if isinstance(f, sp.Pow) and f.exp.is_Integer:
-            continue
-        if isinstance(f, sp.exp) and f.args[0].could_extract_minus_sign():
-            replacements[f] = 1 / symbols.setdefault(sp.exp(-f.args[0]), sp.Dummy())
-        else:
-            replacements[f] = symbols.setdefault(f, sp.Dummy())
-    return expr.xreplace(replacements)
+def _signs_of(model: Model) -> dict[sp.Symbol, int]:
+    """Names of one sign throughout: a domain on one side of 0, or a constant (its default's sign).
+
+    0 itself, where allowed, is a kink: proofs by cases hold away from kinks.
+    """
+    signs = {sym: 1 if value > 0 else -1 for sym, value in model.constants if value != 0}
+    for sym, domain in model.domain_map.items():
+        low = min(domain.members) if domain.members else domain.low
+        high = max(domain.members) if domain.members else domain.high
+        if low is not None and low >= 0:
+            signs[sym] = 1
+        elif high is not None and high <= 0:
+            signs[sym] = -1
+    return signs
 
 
 def _close(left: Any, right: Any) -> bool:
     return bool(abs(left - right) <= max(RELATIVE_TOLERANCE * max(abs(left), abs(right)), ABSOLUTE_TOLERANCE))
+
+
+def _stable(working: Any, confirmed: Any) -> bool:
+    """Whether a value computed at 50 digits agrees with its 100-digit value to STABLE_RTOL."""
+    with mpmath.workdps(CONFIRM_DIGITS):
+        return bool(abs(working - confirmed) <= STABLE_RTOL * abs(confirmed))
 
 
 def _crosses(kink: sp.Expr, evaluators: tuple[_Evaluator, ...]) -> bool:
