@@ -9,7 +9,7 @@ deterministic.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,21 +22,58 @@ from symcalc.parse import parse_expression
 from symcalc.simplify import solve_linear
 from symcalc.spec import Spec, check, read
 
-CLAIM_PATTERN = re.compile(r"\s*d\s*([A-Za-z][A-Za-z0-9_]*)\s*/\s*d\s*([A-Za-z][A-Za-z0-9_]*)\s*")
+_NAME = r"([A-Za-z][A-Za-z0-9_]*)"
+#: A total derivative through the graph, "dL/dz".
+CLAIM_PATTERN = re.compile(rf"\s*d\s*{_NAME}\s*/\s*d\s*{_NAME}\s*")
+#: A local partial derivative of one definition, "∂a/∂z" or in ASCII "partial a/partial z".
+PARTIAL_CLAIM_PATTERN = re.compile(rf"\s*(?:∂|partial\s)\s*{_NAME}\s*/\s*(?:∂|partial\s)\s*{_NAME}\s*")
+CLAIM_FORMS = "'dA/dB' (total) or '∂A/∂B' / 'partial A/partial B' (local)"
 
 
 @dataclass(frozen=True)
 class Claim:
-    """The author's claim that d(of)/d(wrt) equals `expected`, as written in [claims]."""
+    """The author's claim that d(of)/d(wrt) equals `expected`, as written in [claims].
+
+    A `local` claim (∂a/∂z) is about the partial derivative of `of`'s own
+    definition with every other name held fixed; otherwise it is about the total
+    derivative through the graph (dL/dz).
+    """
 
     of: sp.Symbol
     wrt: sp.Symbol
     expected: sp.Expr
     text: str
+    local: bool = False
 
     @property
     def name(self) -> str:
-        return f"d{self.of.name}/d{self.wrt.name}"
+        mark = "∂" if self.local else "d"
+        return f"{mark}{self.of.name}/{mark}{self.wrt.name}"
+
+
+def claim_target(
+    lhs: object, symbols: Mapping[str, sp.Symbol], definitions: Collection[str]
+) -> tuple[sp.Symbol, sp.Symbol, bool]:
+    """(of, wrt, local) for a claim's left-hand side; SpecError (without a location) if it is not one.
+
+    "dA/dB" is total; "∂A/∂B" and "partial A/partial B" are local, and A must then be a
+    definition, whose expression is the one differentiated.
+    """
+    text = lhs if isinstance(lhs, str) else ""
+    total, partial = CLAIM_PATTERN.fullmatch(text), PARTIAL_CLAIM_PATTERN.fullmatch(text)
+    match = total or partial
+    if match is None:
+        raise SpecError(f"claim {lhs!r} is not of the form {CLAIM_FORMS}", fix='e.g. "dL/dw1"')
+    unknown = [name for name in match.groups() if name not in symbols]
+    if unknown:
+        raise SpecError(f"claim is about undeclared name {unknown[0]!r}")
+    of, wrt = (symbols[name] for name in match.groups())
+    if partial is not None and of.name not in definitions:
+        raise SpecError(
+            f"{of.name!r} is not a definition, so it has no local partial derivative",
+            fix=f'write the total derivative "d{of.name}/d{wrt.name}"',
+        )
+    return of, wrt, partial is not None
 
 
 @dataclass(frozen=True)
@@ -379,20 +416,17 @@ class _SpecBuilder:
 
     def claims(self, all_names: dict[str, sp.Symbol]) -> list[Claim]:
         result: list[Claim] = []
+        definitions = {name for name, _ in self.spec.definitions}
         for lhs, rhs in self.spec.claims:
             key = f"claims.{lhs}"
-            match = CLAIM_PATTERN.fullmatch(lhs)
-            if match is None:
-                self.fail(key, SpecError(f"claim {lhs!r} is not of the form 'dA/dB'", fix='e.g. "dL/dw1"'))
-                continue
-            of, wrt = match.groups()
-            unknown = [n for n in (of, wrt) if n not in all_names]
-            if unknown:
-                self.fail(key, SpecError(f"claim is about undeclared name {unknown[0]!r}"))
+            try:
+                of, wrt, local = claim_target(lhs, all_names, definitions)
+            except SpecError as err:
+                self.fail(key, err)
                 continue
             expected = self.parse(key, rhs, all_names)
             if expected is not None:
-                result.append(Claim(all_names[of], all_names[wrt], expected, rhs))
+                result.append(Claim(of, wrt, expected, rhs, local))
         return result
 
 
