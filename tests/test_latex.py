@@ -31,8 +31,9 @@ STEP_2 = (
     r"&= a \left(1 - a\right)"
 )
 # Step 3: the chain rule, the product before simplification, and (a - y), aligned on "=".
+# Local partials (one definition) print with ∂, total derivatives through the graph with d.
 STEP_3 = (
-    r"\frac{\partial L}{\partial z} &= \frac{\partial L}{\partial a} \cdot \frac{\partial a}{\partial z} \\"
+    r"\frac{\mathrm{d} L}{\mathrm{d} z} &= \frac{\mathrm{d} L}{\mathrm{d} a} \cdot \frac{\partial a}{\partial z} \\"
     "\n"
     r"&= \left(\frac{1 - y}{1 - a} - \frac{y}{a}\right) \cdot \left(a \left(1 - a\right)\right) \\"
     "\n"
@@ -48,8 +49,8 @@ STEP_4 = (
 )
 # Step 5, first line: dL/dw1 = dL/dz * dz/dw1 = (a - y) x1.
 STEP_5_W1 = (
-    r"\frac{\partial L}{\partial w_{1}} &= "
-    r"\frac{\partial L}{\partial z} \cdot \frac{\partial z}{\partial w_{1}} \\"
+    r"\frac{\mathrm{d} L}{\mathrm{d} w_{1}} &= "
+    r"\frac{\mathrm{d} L}{\mathrm{d} z} \cdot \frac{\partial z}{\partial w_{1}} \\"
     "\n"
     r"&= x_{1} \left(a - y\right)"
 )
@@ -62,7 +63,7 @@ UPDATES = (
     r"b &:= b - \alpha \left(a - y\right)"
 )
 # The page's general update rule, before the derivatives are put in.
-GENERAL_UPDATE = r"w_{1} &:= w_{1} - \alpha \frac{\partial L}{\partial w_{1}}"
+GENERAL_UPDATE = r"w_{1} &:= w_{1} - \alpha \frac{\mathrm{d} L}{\mathrm{d} w_{1}}"
 
 
 def align(rows: str) -> str:
@@ -119,7 +120,7 @@ def test_document_follows_the_pages_structure(seed: symcalc.Derivation) -> None:
     ]
     # The objective names the loss and the parameters, as the page does.
     assert "the loss $L$ with respect to the parameters $w_{1}$, $w_{2}$ and $b$" in document
-    assert r"\frac{\partial L}{\partial b} = \,?" in document
+    assert r"\frac{\mathrm{d} L}{\mathrm{d} b} = \,?" in document
     # The model's definitions, aligned on "=".
     definitions = r"z &= b + w_{1} x_{1} + w_{2} x_{2} \\" + "\n" + r"a &= \sigma\left(z\right) \\"
     assert "\\begin{align*}\n" + definitions in document
