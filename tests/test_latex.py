@@ -33,7 +33,8 @@ STEP_2 = (
 # Step 3: the chain rule, the product before simplification, and (a - y), aligned on "=".
 # Local partials (one definition) print with ∂, total derivatives through the graph with d.
 STEP_3 = (
-    r"\frac{\mathrm{d} L}{\mathrm{d} z} &= \frac{\mathrm{d} L}{\mathrm{d} a} \cdot \frac{\partial a}{\partial z} \\"
+    r"\frac{\mathrm{d} L}{\mathrm{d} z} &= "
+    r"\frac{\mathrm{d} L}{\mathrm{d} a} \cdot \frac{\partial a}{\partial z} \\"
     "\n"
     r"&= \left(\frac{1 - y}{1 - a} - \frac{y}{a}\right) \cdot \left(a \left(1 - a\right)\right) \\"
     "\n"
