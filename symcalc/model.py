@@ -123,6 +123,7 @@ class Model:
         Free symbols that are not parameters, targets, constants or definitions
         are the inputs unless `inputs` lists them.
         """
+        _scalars_only(definitions, [*parameters, *(inputs or ()), *targets, *(constants or {})])
         defs = tuple((sym, sp.sympify(expr)) for sym, expr in definitions.items())
         if not defs:
             raise SpecError("a model needs at least one definition", Location(key="definitions"))
@@ -354,6 +355,10 @@ class _SpecBuilder:
             *(n for n, _ in spec.constants),
         ):
             self.symbols[name] = make_symbol(name)
+        # A constant whose value was refused (nan, text) is declared all the same: its error is
+        # already reported, and each use of it is not another "unknown name".
+        for name in _refused_constants(self.errors):
+            self.symbols.setdefault(name, make_symbol(name))
         all_names = dict(self.symbols)
         for name, _ in spec.definitions:
             all_names[name] = make_symbol(name)
@@ -428,6 +433,52 @@ class _SpecBuilder:
             if expected is not None:
                 result.append(Claim(of, wrt, expected, rhs, local))
         return result
+
+
+def _scalars_only(definitions: Mapping[sp.Symbol, sp.Expr], names: Iterable[object]) -> None:
+    """SpecError unless every name is a SymPy Symbol and every definition a scalar expression of them.
+
+    A MatrixSymbol parameter (or one inside a definition) would otherwise be held as a
+    constant and get the gradient 0.
+    """
+    for name in [*definitions, *names]:
+        if not isinstance(name, sp.Symbol):
+            raise SpecError(
+                f"{name!s} is a {type(name).__name__}, not a SymPy Symbol",
+                Location(key=str(name)),
+                fix=_SCALARS_FIX,
+            )
+    for sym, expr in definitions.items():
+        if isinstance(expr, int | float):
+            continue
+        if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixExpr):
+            raise SpecError(
+                f"the definition is a {type(expr).__name__}, not a scalar expression",
+                Location(key=f"definitions.{sym.name}"),
+                fix=_SCALARS_FIX,
+            )
+        others = [s for s in expr.free_symbols if not isinstance(s, sp.Symbol)]
+        if others or expr.has(sp.MatrixExpr):
+            shown = others[0] if others else next(iter(expr.atoms(sp.MatrixSymbol)), expr)
+            raise SpecError(
+                f"uses {shown!s}, a {type(shown).__name__}: only scalar Symbols are supported",
+                Location(key=f"definitions.{sym.name}"),
+                fix=_SCALARS_FIX,
+            )
+
+
+_SCALARS_FIX = "vectors and matrices are not supported yet: use one Symbol per entry (w1, w2, …)"
+
+
+def _refused_constants(problems: Iterable[SymcalcError]) -> list[str]:
+    """The names of [constants] entries with a reported problem: declared, though without a value."""
+    names = []
+    for problem in problems:
+        key = problem.location.key if problem.location is not None else None
+        name = key.removeprefix("constants.") if key and key.startswith("constants.") else None
+        if name is not None and NAME_PATTERN.fullmatch(name):
+            names.append(name)
+    return names
 
 
 def _split_equation(text: str) -> tuple[str, str] | None:

@@ -53,9 +53,7 @@ def printed_claims(text: str) -> list[tuple[str, str, str]]:
     """(lhs, result, derivative kind) of every equation and every gradient in derive's JSON output."""
     data: dict[str, Any] = json.loads(text)
     claims = [
-        (eq["lhs"], eq["result"], eq["derivative"])
-        for step in data["steps"]
-        for eq in step["equations"]
+        (eq["lhs"], eq["result"], eq["derivative"]) for step in data["steps"] for eq in step["equations"]
     ]
     claims += [(f"d{data['loss']}/d{p}", g, "total") for p, g in data["gradients"].items()]
     return claims
