@@ -24,7 +24,7 @@ needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pd
 # The seed page's steps, written out by hand from the page and checked against it line by line.
 # Step 1: dL/da = -y/a + (1-y)/(1-a)  (SymPy puts the positive term first).
 STEP_1 = r"\frac{\partial L}{\partial a} &= \frac{1 - y}{1 - a} - \frac{y}{a}"
-# Step 2: da/dz = sigma'(z), then a(1 - a) in the model's own names.
+# Step 2: ∂a/∂z = sigma'(z), then a(1 - a) in the model's own names.
 STEP_2 = (
     r"\frac{\partial a}{\partial z} &= \left(1 - \sigma\left(z\right)\right) \sigma\left(z\right) \\"
     "\n"
@@ -40,7 +40,7 @@ STEP_3 = (
     "\n"
     r"&= a - y"
 )
-# Step 4: dz/dw1 = x1, dz/dw2 = x2, dz/db = 1.
+# Step 4: ∂z/∂w1 = x1, ∂z/∂w2 = x2, ∂z/∂b = 1.
 STEP_4 = (
     r"\frac{\partial z}{\partial w_{1}} &= x_{1} \\"
     "\n"
