@@ -481,9 +481,38 @@ def _file_argument(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def dashed_expressions_last(argv: Sequence[str]) -> list[str]:
+    """`argv` with each expression of `check` that starts with "-" moved after a "--".
+
+    argparse would read ``symcalc check FILE dL/dz -2*y*m`` as an unknown option. After
+    the command `check`, a word that starts with a single "-" and is neither ``-h`` nor a
+    number (argparse takes those as they are) can only be the claim's expression: the
+    command's own options all start with "--". Words after a "--" are left alone.
+    """
+    words = list(argv)
+    command = next((i for i, word in enumerate(words) if not word.startswith("-")), None)
+    if command is None or words[command] != "check" or "--" in words:
+        return words
+    moved = [word for word in words[command + 1 :] if _is_dashed_expression(word)]
+    if not moved:
+        return words
+    kept = [word for word in words[command + 1 :] if not _is_dashed_expression(word)]
+    return [*words[: command + 1], *kept, "--", *moved]
+
+
+def _is_dashed_expression(word: str) -> bool:
+    if not word.startswith("-") or word.startswith("--") or word == "-h":
+        return False
+    try:
+        float(word)
+    except ValueError:
+        return True
+    return False  # a negative number: argparse already takes it as a positional argument
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(dashed_expressions_last(sys.argv[1:] if argv is None else argv))
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT

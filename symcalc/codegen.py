@@ -16,6 +16,7 @@ import re
 import sympy as sp
 
 from symcalc.fastpath import build_plan, runtime_source
+from symcalc.functions import text as table_text
 from symcalc.model import Model
 from symcalc.names import NAME_PATTERN
 from symcalc.numeric import Program, build_program, make_printer
@@ -25,8 +26,8 @@ _SAFE_FORMULA = re.compile(r"[A-Za-z0-9_ +\-*/().,]*")
 
 
 def _formula(expr: sp.Expr) -> str:
-    """SymPy's str() of an expression in validated names: letters, digits and operators only."""
-    text = sp.sstr(expr)
+    """An expression as a file writes it (abs, max, step) in validated names: letters, digits, operators."""
+    text = table_text(expr)
     if not _SAFE_FORMULA.fullmatch(text):  # pragma: no cover - names and our printers cannot produce this
         raise AssertionError(f"unexpected character in formula {text!r}")
     return text

@@ -16,9 +16,10 @@ from collections.abc import Callable
 import sympy as sp
 
 from symcalc.forms import Recognised, recognise_all
+from symcalc.functions import heaviside_as_step
 from symcalc.insights import find_insights
 from symcalc.model import Model
-from symcalc.notation import Partial, Sum, product, total
+from symcalc.notation import Partial, Sum, Total, product, total
 from symcalc.simplify import (
     as_teacher_writes,
     has_fraction,
@@ -102,7 +103,7 @@ class _Backprop:
             self.locals[(node, parent)] = result
             self.consumers[parent].append(node)
             shown_raw = raw if result != raw else None
-            equations.append(Equation(node, parent, result, unsimplified=shown_raw))
+            equations.append(Equation(node, parent, result, unsimplified=shown_raw, local=True))
         if equations:
             wrt = _join([eq.wrt.name for eq in equations])
             noun = "Derivative" if len(equations) == 1 else "Derivatives"
@@ -132,7 +133,7 @@ class _Backprop:
         if users == [self.loss]:
             return Equation(self.loss, node, self.locals[(self.loss, node)])
         pattern = [
-            product(Partial(self.loss, c), Partial(c, node)) if c != self.loss else Partial(self.loss, node)
+            product(Total(self.loss, c), Partial(c, node)) if c != self.loss else Partial(self.loss, node)
             for c in users
         ]
         values = [product(self.adjoints[c], self.locals[(c, node)]) for c in users]
@@ -204,12 +205,12 @@ def _partials(definition: sp.Expr) -> Callable[[sp.Symbol], sp.Expr]:
     over n features cost n² term visits; grouping the terms by name once makes it n.
     """
     if not isinstance(definition, sp.Add):
-        return lambda name: join_powers(sp.diff(definition, name))
+        return lambda name: heaviside_as_step(join_powers(sp.diff(definition, name)))
     terms: dict[sp.Symbol, list[sp.Expr]] = defaultdict(list)
     for term in definition.args:
         for name in term.free_symbols:
             terms[name].append(term)
-    return lambda name: sp.Add(*(join_powers(sp.diff(term, name)) for term in terms[name]))
+    return lambda name: heaviside_as_step(sp.Add(*(join_powers(sp.diff(term, name)) for term in terms[name])))
 
 
 def _product(upstream: sp.Expr, local: sp.Expr) -> sp.Expr:
@@ -291,6 +292,7 @@ def total_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
         if upstream == 0:
             continue
         for parent in model.parents(node):
-            local = in_terms_of_outputs(join_powers(sp.diff(definition, parent)), model.outputs_near(node))
+            raw = heaviside_as_step(join_powers(sp.diff(definition, parent)))
+            local = in_terms_of_outputs(raw, model.outputs_near(node))
             adjoints[parent] += upstream * local
     return tidy(adjoints.get(wrt, sp.S.Zero))

@@ -15,7 +15,7 @@ import sympy as sp
 
 from symcalc.functions import sigmoid, to_elementary
 from symcalc.model import Model
-from symcalc.notation import Partial
+from symcalc.notation import Partial, Total
 
 # The output's range for the activations whose local derivative depends only on the output.
 _RANGES: dict[type, tuple[sp.Expr, sp.Expr]] = {
@@ -123,7 +123,7 @@ def _shared_factor(facts: _Facts) -> Iterator[Insight]:
         pairs = []
         for p, q in scaled:
             pairs.append(f"{{{len(expressions)}}} by {{{len(expressions) + 1}}}")
-            expressions += [Partial(loss, p), q]
+            expressions += [Total(loss, p), q]
         every = len(scaled) + len(biases) == len(quotients)
         subject = "The weight gradients are" if every else "These weight gradients are"
         yield Insight(
@@ -135,7 +135,7 @@ def _shared_factor(facts: _Facts) -> Iterator[Insight]:
         yield Insight(
             "unscaled",
             "The gradient {1} is {0} itself, unscaled: {2} is a bias.",
-            (shared, Partial(loss, p), p),
+            (shared, Total(loss, p), p),
         )
 
 
@@ -212,7 +212,7 @@ def _difference_pairs(facts: _Facts) -> Iterator[tuple[sp.Symbol, sp.Symbol, sp.
 def _sign_rule(facts: _Facts) -> Iterator[Insight]:
     """When ∂L/∂z = a − y: a > y makes it positive, so gradient descent lowers z."""
     for node, output, target in _difference_pairs(facts):
-        partial = Partial(facts.model.loss, node)
+        partial = Total(facts.model.loss, node)
         yield Insight(
             "sign-rule",
             "When {1} > {2}, {0} is positive and gradient descent lowers {3}; "
@@ -235,7 +235,7 @@ def _canonical_link(facts: _Facts) -> Iterator[Insight]:
         kind = _activation(facts.model.definition_map[output], node)
         if kind is None:
             continue
-        partial = Partial(facts.model.loss, node)
+        partial = Total(facts.model.loss, node)
         yield Insight(
             "canonical-link",
             f"{{0}} = {{1}}: {_LINKS[kind]} is a canonical-link pair, "

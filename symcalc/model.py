@@ -9,7 +9,7 @@ deterministic.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cached_property
@@ -24,21 +24,58 @@ from symcalc.parse import parse_expression
 from symcalc.simplify import solve_linear
 from symcalc.spec import Spec, check, read
 
-CLAIM_PATTERN = re.compile(r"\s*d\s*([A-Za-z][A-Za-z0-9_]*)\s*/\s*d\s*([A-Za-z][A-Za-z0-9_]*)\s*")
+_NAME = r"([A-Za-z][A-Za-z0-9_]*)"
+#: A total derivative through the graph, "dL/dz".
+CLAIM_PATTERN = re.compile(rf"\s*d\s*{_NAME}\s*/\s*d\s*{_NAME}\s*")
+#: A local partial derivative of one definition, "∂a/∂z" or in ASCII "partial a/partial z".
+PARTIAL_CLAIM_PATTERN = re.compile(rf"\s*(?:∂|partial\s)\s*{_NAME}\s*/\s*(?:∂|partial\s)\s*{_NAME}\s*")
+CLAIM_FORMS = "'dA/dB' (total) or '∂A/∂B' / 'partial A/partial B' (local)"
 
 
 @dataclass(frozen=True)
 class Claim:
-    """The author's claim that d(of)/d(wrt) equals `expected`, as written in [claims]."""
+    """The author's claim that d(of)/d(wrt) equals `expected`, as written in [claims].
+
+    A `local` claim (∂a/∂z) is about the partial derivative of `of`'s own
+    definition with every other name held fixed; otherwise it is about the total
+    derivative through the graph (dL/dz).
+    """
 
     of: sp.Symbol
     wrt: sp.Symbol
     expected: sp.Expr
     text: str
+    local: bool = False
 
     @property
     def name(self) -> str:
-        return f"d{self.of.name}/d{self.wrt.name}"
+        mark = "∂" if self.local else "d"
+        return f"{mark}{self.of.name}/{mark}{self.wrt.name}"
+
+
+def claim_target(
+    lhs: object, symbols: Mapping[str, sp.Symbol], definitions: Collection[str]
+) -> tuple[sp.Symbol, sp.Symbol, bool]:
+    """(of, wrt, local) for a claim's left-hand side; SpecError (without a location) if it is not one.
+
+    "dA/dB" is total; "∂A/∂B" and "partial A/partial B" are local, and A must then be a
+    definition, whose expression is the one differentiated.
+    """
+    text = lhs if isinstance(lhs, str) else ""
+    total, partial = CLAIM_PATTERN.fullmatch(text), PARTIAL_CLAIM_PATTERN.fullmatch(text)
+    match = total or partial
+    if match is None:
+        raise SpecError(f"claim {lhs!r} is not of the form {CLAIM_FORMS}", fix='e.g. "dL/dw1"')
+    unknown = [name for name in match.groups() if name not in symbols]
+    if unknown:
+        raise SpecError(f"claim is about undeclared name {unknown[0]!r}")
+    of, wrt = (symbols[name] for name in match.groups())
+    if partial is not None and of.name not in definitions:
+        raise SpecError(
+            f"{of.name!r} is not a definition, so it has no local partial derivative",
+            fix=f'write the total derivative "d{of.name}/d{wrt.name}"',
+        )
+    return of, wrt, partial is not None
 
 
 @dataclass(frozen=True)
@@ -89,6 +126,7 @@ class Model:
         Free symbols that are not parameters, targets, constants or definitions
         are the inputs unless `inputs` lists them.
         """
+        _scalars_only(definitions, [*parameters, *(inputs or ()), *targets, *(constants or {})])
         defs = tuple((sym, sp.sympify(expr)) for sym, expr in definitions.items())
         if not defs:
             raise SpecError("a model needs at least one definition", Location(key="definitions"))
@@ -334,6 +372,10 @@ class _SpecBuilder:
             *(n for n, _ in spec.constants),
         ):
             self.symbols[name] = make_symbol(name)
+        # A constant whose value was refused (nan, text) is declared all the same: its error is
+        # already reported, and each use of it is not another "unknown name".
+        for name in _refused_constants(self.errors):
+            self.symbols.setdefault(name, make_symbol(name))
         all_names = dict(self.symbols)
         for name, _ in spec.definitions:
             all_names[name] = make_symbol(name)
@@ -412,20 +454,17 @@ class _SpecBuilder:
 
     def claims(self, all_names: dict[str, sp.Symbol]) -> list[Claim]:
         result: list[Claim] = []
+        definitions = {name for name, _ in self.spec.definitions}
         for lhs, rhs in self.spec.claims:
             key = f"claims.{lhs}"
-            match = CLAIM_PATTERN.fullmatch(lhs)
-            if match is None:
-                self.fail(key, SpecError(f"claim {lhs!r} is not of the form 'dA/dB'", fix='e.g. "dL/dw1"'))
-                continue
-            of, wrt = match.groups()
-            unknown = [n for n in (of, wrt) if n not in all_names]
-            if unknown:
-                self.fail(key, SpecError(f"claim is about undeclared name {unknown[0]!r}"))
+            try:
+                of, wrt, local = claim_target(lhs, all_names, definitions)
+            except SpecError as err:
+                self.fail(key, err)
                 continue
             expected = self.parse(key, rhs, all_names)
             if expected is not None:
-                result.append(Claim(all_names[of], all_names[wrt], expected, rhs))
+                result.append(Claim(of, wrt, expected, rhs, local))
         return result
 
 
@@ -470,6 +509,52 @@ def usable_assumption(equation: sp.Expr) -> str | None:
     if any(solve_linear(equation, name) is not None for name in equation.free_symbols):
         return None
     return "is neither linear in one of its names nor a polynomial in a single name, so it cannot be used"
+
+
+def _scalars_only(definitions: Mapping[sp.Symbol, sp.Expr], names: Iterable[object]) -> None:
+    """SpecError unless every name is a SymPy Symbol and every definition a scalar expression of them.
+
+    A MatrixSymbol parameter (or one inside a definition) would otherwise be held as a
+    constant and get the gradient 0.
+    """
+    for name in [*definitions, *names]:
+        if not isinstance(name, sp.Symbol):
+            raise SpecError(
+                f"{name!s} is a {type(name).__name__}, not a SymPy Symbol",
+                Location(key=str(name)),
+                fix=_SCALARS_FIX,
+            )
+    for sym, expr in definitions.items():
+        if isinstance(expr, int | float):
+            continue
+        if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixExpr):
+            raise SpecError(
+                f"the definition is a {type(expr).__name__}, not a scalar expression",
+                Location(key=f"definitions.{sym.name}"),
+                fix=_SCALARS_FIX,
+            )
+        others = [s for s in expr.free_symbols if not isinstance(s, sp.Symbol)]
+        if others or expr.has(sp.MatrixExpr):
+            shown = others[0] if others else next(iter(expr.atoms(sp.MatrixSymbol)), expr)
+            raise SpecError(
+                f"uses {shown!s}, a {type(shown).__name__}: only scalar Symbols are supported",
+                Location(key=f"definitions.{sym.name}"),
+                fix=_SCALARS_FIX,
+            )
+
+
+_SCALARS_FIX = "vectors and matrices are not supported yet: use one Symbol per entry (w1, w2, …)"
+
+
+def _refused_constants(problems: Iterable[SymcalcError]) -> list[str]:
+    """The names of [constants] entries with a reported problem: declared, though without a value."""
+    names = []
+    for problem in problems:
+        key = problem.location.key if problem.location is not None else None
+        name = key.removeprefix("constants.") if key and key.startswith("constants.") else None
+        if name is not None and NAME_PATTERN.fullmatch(name):
+            names.append(name)
+    return names
 
 
 def _split_equation(text: str) -> tuple[str, str] | None:

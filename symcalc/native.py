@@ -139,6 +139,9 @@ class KernelPrinter(C99CodePrinter):
         h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
         return f"sc_heaviside({self._print(expr.args[0])}, {self._print(h0)})"
 
+    def _print_step(self, expr: sp.Expr) -> str:
+        return f"sc_heaviside({self._print(expr.args[0])}, 0.0)"  # relu′(0) = 0, as the NumPy printer
+
     def _print_sign(self, expr: sp.Expr) -> str:
         return f"sc_sign({self._print(expr.args[0])})"
 

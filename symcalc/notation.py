@@ -1,7 +1,10 @@
-"""Display-only SymPy objects: ∂A/∂B, and products and sums that keep the order they were written in.
+"""Display-only SymPy objects: ∂A/∂B and dA/dB, and sums and products kept in the order written.
 
+One notation, one meaning: ∂a/∂z (`Partial`) is a local partial derivative,
+one definition differentiated with every other name held fixed; dL/dz
+(`Total`) is the total derivative through the graph, as a claim "dL/dz" means.
 The steps of a derivation show the chain rule as a person writes it,
-``∂L/∂a · ∂a/∂z``, upstream factor first. SymPy would reorder an ordinary `Mul`,
+``dL/da · ∂a/∂z``, upstream factor first. SymPy would reorder an ordinary `Mul`,
 so these classes print their arguments in the order given, through SymPy's own
 printers (``_print_<Class>`` hooks and ``parenthesize``), for str, unicode and
 LaTeX alike. They are never differentiated or simplified.
@@ -17,7 +20,10 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 
 class Partial(sp.Expr):
-    """The symbol ∂A/∂B: the derivative of A with respect to B."""
+    """The symbol ∂A/∂B: the local partial derivative of A's definition with respect to B."""
+
+    #: How the derivative is written: ∂ here, d for `Total`; "local" or "total" in JSON.
+    mark, tex_mark, kind = "∂", r"\partial", "local"
 
     is_commutative = True
 
@@ -33,16 +39,25 @@ class Partial(sp.Expr):
         return self.args[1]
 
     def _sympystr(self, printer: Any) -> str:
-        return f"d{self.of.name}/d{self.wrt.name}"
+        return f"{self.mark}{self.of.name}/{self.mark}{self.wrt.name}"
 
     def _latex(self, printer: Any) -> str:
         of, wrt = printer._print(self.of), printer._print(self.wrt)
-        return rf"\frac{{\partial {of}}}{{\partial {wrt}}}"
+        return rf"\frac{{{self.tex_mark} {of}}}{{{self.tex_mark} {wrt}}}"
 
     def _pretty(self, printer: Any) -> prettyForm:
-        top = prettyForm(*printer._print(self.of).left("∂"))
-        bottom = prettyForm(*printer._print(self.wrt).left("∂"))
+        top = prettyForm(*printer._print(self.of).left(self.mark))
+        bottom = prettyForm(*printer._print(self.wrt).left(self.mark))
         return top / bottom  # prettyForm division stacks a fraction
+
+
+class Total(Partial):
+    """The symbol dA/dB: the total derivative of A with respect to B through the graph.
+
+    A subclass of `Partial`, so that code looking for derivative symbols finds both.
+    """
+
+    mark, tex_mark, kind = "d", r"\mathrm{d}", "total"
 
 
 class Product(sp.Expr):

@@ -206,6 +206,10 @@ class StablePrinter(NumPyPrinter):
     def _print_relu(self, expr: sp.Expr) -> str:
         return f"{self._module_format('numpy.maximum')}({self._print(expr.args[0])}, 0)"
 
+    def _print_step(self, expr: sp.Expr) -> str:
+        # relu′ and the derivative of max: 0 at 0, as PyTorch and JAX take it; NaN stays NaN
+        return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, 0.0)"
+
     def _nested(self, function: str, args: Sequence[sp.Expr]) -> str:
         # numpy.maximum pairwise: broadcasts scalars against arrays, imports nothing but numpy.
         return nested_calls(self._module_format(f"numpy.{function}"), [self._print(a) for a in args])

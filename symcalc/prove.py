@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.functions import relu
+from symcalc.functions import relu, step
 
 CANCEL_MAX_OPS = 1_000  # cancel is not tried beyond this size (counted with functions opaque)
 EXPAND_MAX_OPS = 200  # an exponent is expanded into its terms only below this size
@@ -168,13 +168,16 @@ def _pairwise(f: sp.Expr) -> list[sp.Expr]:
     return [a - b for i, a in enumerate(f.args) for b in f.args[i + 1 :]]
 
 
-# Keyed by function class, so a new piecewise function (step) is one entry.
+_UNIT_STEP = Branch(  # Heaviside and step differ only at the kink itself, where no case is proved
+    lambda f: [f.args[0]], lambda f, s: _signed(f.args[0], s, lambda u, k: sp.Integer(int(k > 0)))
+)
+
+# Keyed by function class, so a new piecewise function is one entry.
 BRANCHES: dict[type, Branch] = {
     sp.Abs: Branch(lambda f: [f.args[0]], lambda f, s: _signed(f.args[0], s, lambda u, k: u * k)),
     sp.sign: Branch(lambda f: [f.args[0]], lambda f, s: _signed(f.args[0], s, lambda u, k: sp.Integer(k))),
-    sp.Heaviside: Branch(
-        lambda f: [f.args[0]], lambda f, s: _signed(f.args[0], s, lambda u, k: sp.Integer(int(k > 0)))
-    ),
+    sp.Heaviside: _UNIT_STEP,
+    step: _UNIT_STEP,
     relu: Branch(
         lambda f: [f.args[0]], lambda f, s: _signed(f.args[0], s, lambda u, k: u if k > 0 else sp.S.Zero)
     ),

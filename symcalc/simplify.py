@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
+from symcalc.functions import step
+
 
 def size(expr: sp.Expr) -> tuple[int, int, int]:
     """How big an expression reads: operations, then top-level terms (a product beats a sum), then length."""
@@ -75,8 +77,8 @@ def _distributed(expr: sp.Expr) -> list[sp.Expr]:
     return [sp.Add(*(sp.factor_terms(sp.cancel(term * rest)) for term in sums[0].args))]
 
 
-#: The unit-step functions a ramp's derivative is written with; the step(x) class joins on merge.
-STEP_FUNCTIONS: tuple[type[sp.Function], ...] = (sp.Heaviside,)
+#: The unit-step functions a ramp's derivative is written with.
+STEP_FUNCTIONS: tuple[type[sp.Function], ...] = (step, sp.Heaviside)
 
 
 def as_teacher_writes(expr: sp.Expr, definitions: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:

@@ -108,7 +108,7 @@ def read(target: str | Path | None = None) -> tuple[str, str]:
     if len(raw) > MAX_FILE_BYTES:
         raise SpecError(f"file is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}", where)
     try:
-        return raw.decode("utf-8"), source
+        return raw.decode("utf-8-sig"), source  # a byte-order mark (Windows editors) is not TOML
     except UnicodeDecodeError:
         raise SpecError("not UTF-8 text", where) from None
 

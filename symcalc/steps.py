@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
+from symcalc.functions import text
 from symcalc.insights import Insight
 from symcalc.model import Model
-from symcalc.notation import Partial, total
+from symcalc.notation import Partial, Total, total
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -21,9 +22,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Equation:
-    """∂of/∂wrt = chain = unsimplified = result; the middle forms are None when there is nothing to show.
+    """d(of)/d(wrt) = chain = unsimplified = result; the middle forms are None when there is nothing to show.
 
-    `chain` is the chain-rule pattern in ∂-symbols (∂L/∂a · ∂a/∂z); `unsimplified`
+    `local` equations are partial derivatives of one definition (∂a/∂z), the
+    others total derivatives through the graph (dL/dz). `chain` is the
+    chain-rule pattern in derivative symbols (dL/da · ∂a/∂z); `unsimplified`
     is that pattern with each factor's value put in; `result` is the simplified
     value, in terms of the model's own intermediate names.
     """
@@ -34,14 +37,22 @@ class Equation:
     chain: sp.Expr | None = None
     unsimplified: sp.Expr | None = None
     using: tuple[str, ...] = ()  # the file's assumptions the simplification relied on
+    local: bool = False
 
     @property
     def lhs(self) -> Partial:
-        return Partial(self.of, self.wrt)
+        """∂of/∂wrt for a local partial derivative, d(of)/d(wrt) for a total one."""
+        return Partial(self.of, self.wrt) if self.local else Total(self.of, self.wrt)
 
     @property
     def name(self) -> str:
-        return f"d{self.of.name}/d{self.wrt.name}"
+        """The left-hand side as a claim writes it: "∂a/∂z" or "dL/dz"."""
+        return str(self.lhs)
+
+    @property
+    def derivative(self) -> str:
+        """ "local" or "total": what kind of derivative the left-hand side is."""
+        return self.lhs.kind
 
 
 @dataclass(frozen=True)
@@ -166,7 +177,7 @@ class Derivation:
         yield from render_derivation(self, options.max_width)
 
     def __repr__(self) -> str:
-        grads = ", ".join(f"d{self.loss}/d{p} = {g}" for p, g in self.gradients.items())
+        grads = ", ".join(f"d{self.loss}/d{p} = {text(g)}" for p, g in self.gradients.items())
         return f"<Derivation {self.title!r}: {len(self.steps)} steps; {grads}>"
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:

@@ -35,9 +35,10 @@ import mpmath
 import sympy as sp
 
 from symcalc.domains import moderate, real_line
-from symcalc.errors import Location, SpecError, SymcalcError
+from symcalc.errors import Location, SymcalcError
 from symcalc.functions import relu, sigmoid, softplus
-from symcalc.model import CLAIM_PATTERN, Claim, Model
+from symcalc.functions import step as step_function
+from symcalc.model import Claim, Model, claim_target
 from symcalc.notation import Partial, Product, Sum
 from symcalc.parse import parse_expression
 from symcalc.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
@@ -153,18 +154,12 @@ def check_claim(
     name or function raises SymcalcError (bad input), it is not a failed check.
     """
     where = Location(source=model.source, key=str(lhs))
-    match = CLAIM_PATTERN.fullmatch(lhs) if isinstance(lhs, str) else None
-    if match is None:
-        raise SpecError(f"claim {lhs!r} is not of the form 'dA/dB'", where, fix='e.g. "dL/dw1"')
-    unknown = [name for name in match.groups() if name not in model.symbols]
-    if unknown:
-        raise SpecError(f"claim is about undeclared name {unknown[0]!r}", where)
     try:
+        of, wrt, local = claim_target(lhs, model.symbols, model.definition_names)
         expected = parse_expression(rhs, model.symbols)
     except SymcalcError as err:
         raise err.at(where) from None
-    of, wrt = (model.symbols[name] for name in match.groups())
-    check = _Checker(model, points=points, seed=seed).claim(Claim(of, wrt, expected, rhs))
+    check = _Checker(model, points=points, seed=seed).claim(Claim(of, wrt, expected, rhs, local))
     return _strict(check) if strict else check
 
 
@@ -221,6 +216,7 @@ _DEFINITIONS_OF: dict[type, Callable[[sp.Expr], sp.Expr]] = {
     sigmoid: lambda x: 1 / (1 + sp.exp(-x)),
     softplus: lambda x: sp.log(1 + sp.exp(x)),
     relu: lambda x: sp.Max(0, x),
+    step_function: lambda x: sp.Heaviside(x),  # equal but at 0, a kink where no value is compared
 }
 
 
@@ -351,12 +347,17 @@ class _Evaluator:
             return ctx.log(1 + ctx.exp(ev(expr.args[0])))
         if isinstance(expr, relu):
             return max(ctx.mpf(0), ev(expr.args[0]))
+        if isinstance(expr, step_function):
+            x = ev(expr.args[0])
+            if x == 0:
+                raise _Undefined  # a kink: no derivative there
+            return ctx.mpf(1) if x > 0 else ctx.mpf(0)
         raise _Unsupported(f"cannot evaluate {type(expr).__name__} numerically")
 
 
 def _kinks(expr: sp.Expr) -> list[sp.Expr]:
     """Expressions that are 0 exactly where `expr` has a kink or a jump (relu, max, abs, step)."""
-    found = [f.args[0] for f in expr.atoms(sp.Heaviside, sp.Abs, sp.sign, sp.DiracDelta, relu)]
+    found = [f.args[0] for f in expr.atoms(sp.Heaviside, sp.Abs, sp.sign, sp.DiracDelta, relu, step_function)]
     for f in expr.atoms(sp.Max, sp.Min):
         found += [a - b for i, a in enumerate(f.args) for b in f.args[i + 1 :]]
     return found
@@ -530,7 +531,10 @@ class _Checker:
         )
 
     def claim(self, claim: Claim) -> Check:
-        oracle = independent_derivative(self.model, claim.of, claim.wrt)
+        if claim.local:  # ∂a/∂z: SymPy's diff of that one definition, every other name held fixed
+            oracle = sp.diff(elementary(self.model.definition_map[claim.of]), claim.wrt)
+        else:
+            oracle = independent_derivative(self.model, claim.of, claim.wrt)
         return self.decide(
             f"claim {claim.name}",
             "claim",

@@ -1,8 +1,8 @@
-"""sigmoid, softplus and relu behave as SymPy functions, checked against their elementary forms."""
+"""sigmoid, softplus, relu and step behave as SymPy functions, checked against their elementary forms."""
 
 import sympy as sp
 
-from symcalc.functions import relu, sigmoid, softplus, to_elementary
+from symcalc.functions import relu, sigmoid, softplus, step, to_elementary
 
 z = sp.Symbol("z", real=True)
 
@@ -19,9 +19,20 @@ def test_softplus_derivative_is_sigmoid() -> None:
     assert sp.simplify(to_elementary(sigmoid(z)) - oracle) == 0
 
 
-def test_relu_derivative_is_heaviside() -> None:
-    assert sp.diff(relu(z), z) == sp.Heaviside(z)
+def test_relu_derivative_is_step_and_zero_at_zero() -> None:
+    assert sp.diff(relu(z), z) == step(z)
     assert relu(sp.Integer(-3)) == 0 and relu(sp.Integer(2)) == 2
+    # away from 0, step is SymPy's derivative of max(0, z); at 0 it is 0 (PyTorch's, JAX's), not ½
+    oracle = sp.diff(sp.Max(0, z), z)
+    for value in (-2.5, -1e-9, 1e-9, 3.0):
+        assert step(sp.Float(value)) == oracle.subs(z, value)
+    assert step(sp.Integer(0)) == 0 and oracle.subs(z, 0) == sp.S.Half
+
+
+def test_step_evaluates_numerically() -> None:
+    assert step(sp.sqrt(2) - 1) == 1 and step(1 - sp.sqrt(2)) == 0
+    assert float(step(z).evalf(subs={z: 0.5})) == 1.0 and float(step(z).evalf(subs={z: -0.5})) == 0.0
+    assert sp.diff(step(z), z) == 0  # 0 wherever it is defined, as automatic differentiation takes it
 
 
 def test_numeric_evaluation_agrees_with_definition() -> None:
@@ -36,6 +47,9 @@ def test_printing() -> None:
     assert sp.latex(sigmoid(z)) == r"\sigma\left(z\right)"
     assert str(sigmoid(z)) == "sigmoid(z)"
     assert sp.latex(softplus(z)) == r"\operatorname{softplus}\left(z\right)"
+    assert sp.pretty(step(z), use_unicode=True) == "𝟙[z > 0]"
+    assert sp.latex(step(z)) == r"\mathbb{1}\left[z > 0\right]"
+    assert str(step(z)) == "step(z)"
 
 
 def test_to_elementary_rewrites_only_our_functions() -> None:

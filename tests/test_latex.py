@@ -24,21 +24,23 @@ needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pd
 # The seed page's steps, written out by hand from the page and checked against it line by line.
 # Step 1: dL/da = -y/a + (1-y)/(1-a)  (SymPy puts the positive term first).
 STEP_1 = r"\frac{\partial L}{\partial a} &= \frac{1 - y}{1 - a} - \frac{y}{a}"
-# Step 2: da/dz = sigma'(z), then a(1 - a) in the model's own names.
+# Step 2: ∂a/∂z = sigma'(z), then a(1 - a) in the model's own names.
 STEP_2 = (
     r"\frac{\partial a}{\partial z} &= \left(1 - \sigma\left(z\right)\right) \sigma\left(z\right) \\"
     "\n"
     r"&= a \left(1 - a\right)"
 )
 # Step 3: the chain rule, the product before simplification, and (a - y), aligned on "=".
+# Local partials (one definition) print with ∂, total derivatives through the graph with d.
 STEP_3 = (
-    r"\frac{\partial L}{\partial z} &= \frac{\partial L}{\partial a} \cdot \frac{\partial a}{\partial z} \\"
+    r"\frac{\mathrm{d} L}{\mathrm{d} z} &= "
+    r"\frac{\mathrm{d} L}{\mathrm{d} a} \cdot \frac{\partial a}{\partial z} \\"
     "\n"
     r"&= \left(\frac{1 - y}{1 - a} - \frac{y}{a}\right) \cdot \left(a \left(1 - a\right)\right) \\"
     "\n"
     r"&= a - y"
 )
-# Step 4: dz/dw1 = x1, dz/dw2 = x2, dz/db = 1.
+# Step 4: ∂z/∂w1 = x1, ∂z/∂w2 = x2, ∂z/∂b = 1.
 STEP_4 = (
     r"\frac{\partial z}{\partial w_{1}} &= x_{1} \\"
     "\n"
@@ -48,8 +50,8 @@ STEP_4 = (
 )
 # Step 5, first line: dL/dw1 = dL/dz * dz/dw1 = (a - y) x1.
 STEP_5_W1 = (
-    r"\frac{\partial L}{\partial w_{1}} &= "
-    r"\frac{\partial L}{\partial z} \cdot \frac{\partial z}{\partial w_{1}} \\"
+    r"\frac{\mathrm{d} L}{\mathrm{d} w_{1}} &= "
+    r"\frac{\mathrm{d} L}{\mathrm{d} z} \cdot \frac{\partial z}{\partial w_{1}} \\"
     "\n"
     r"&= x_{1} \left(a - y\right)"
 )
@@ -62,7 +64,7 @@ UPDATES = (
     r"b &:= b - \alpha \left(a - y\right)"
 )
 # The page's general update rule, before the derivatives are put in.
-GENERAL_UPDATE = r"w_{1} &:= w_{1} - \alpha \frac{\partial L}{\partial w_{1}}"
+GENERAL_UPDATE = r"w_{1} &:= w_{1} - \alpha \frac{\mathrm{d} L}{\mathrm{d} w_{1}}"
 
 
 def align(rows: str) -> str:
@@ -119,7 +121,7 @@ def test_document_follows_the_pages_structure(seed: symcalc.Derivation) -> None:
     ]
     # The objective names the loss and the parameters, as the page does.
     assert "the loss $L$ with respect to the parameters $w_{1}$, $w_{2}$ and $b$" in document
-    assert r"\frac{\partial L}{\partial b} = \,?" in document
+    assert r"\frac{\mathrm{d} L}{\mathrm{d} b} = \,?" in document
     # The model's definitions, aligned on "=".
     definitions = r"z &= b + w_{1} x_{1} + w_{2} x_{2} \\" + "\n" + r"a &= \sigma\left(z\right) \\"
     assert "\\begin{align*}\n" + definitions in document

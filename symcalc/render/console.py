@@ -18,7 +18,8 @@ from rich.text import Text
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from symcalc.notation import Partial
+from symcalc.functions import text
+from symcalc.notation import Partial, Total
 from symcalc.steps import Derivation, Equation, Recognition, Step
 
 PANEL_PADDING = 4  # a panel's border and padding take this many columns
@@ -125,7 +126,7 @@ def render_derivation(derivation: Derivation, width: int = 100) -> Iterator[Rend
 
 def _header(derivation: Derivation, width: int) -> Panel:
     model = derivation.model
-    objective = ", ".join(_inline_partial(model.loss, p) for p in model.parameters)
+    objective = ", ".join(inline(Total(model.loss, p)) for p in model.parameters)
     definitions = Table.grid(padding=(0, 3))
     definitions.add_column()
     definitions.add_column(style="dim")
@@ -195,11 +196,11 @@ def _updates_panel(derivation: Derivation, width: int) -> Panel:
 
 
 def inline(expr: sp.Basic) -> str:
-    """One line of unicode maths for use inside a sentence: ∂a/∂z, a⋅(1 - a), ½ as 1/2."""
+    """One line of unicode maths for use inside a sentence: ∂a/∂z, dL/dz, a⋅(1 - a), ½ as 1/2."""
     if isinstance(expr, Partial):
-        return _inline_partial(expr.of, expr.wrt)
-    text = pretty(expr)
-    return text if "\n" not in text else str(expr)
+        return f"{expr.mark}{pretty(expr.of)}/{expr.mark}{pretty(expr.wrt)}"
+    shown = pretty(expr)
+    return shown if "\n" not in shown else text(expr)
 
 
 def _insights_panel(derivation: Derivation) -> Panel:
@@ -212,7 +213,7 @@ def _summary_table(derivation: Derivation) -> Table:
     loss = derivation.loss
     table = Table(title="Gradients and update rules", title_justify="left", show_lines=True)
     table.add_column("parameter")
-    table.add_column(f"∂{pretty(loss)}/∂parameter")
+    table.add_column(f"d{pretty(loss)}/dparameter")
     table.add_column("update")
     for update in derivation.updates:
         table.add_row(
@@ -221,10 +222,6 @@ def _summary_table(derivation: Derivation) -> Table:
             pretty_chain([update.parameter, update.rule], joiner=" := "),
         )
     return table
-
-
-def _inline_partial(of: sp.Symbol, wrt: sp.Symbol) -> str:
-    return f"∂{pretty(of)}/∂{pretty(wrt)}"
 
 
 def _notes(derivation: Derivation, names: Iterable[sp.Symbol]) -> Table:

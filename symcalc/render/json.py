@@ -1,4 +1,9 @@
-"""A derivation as plain data for machines: every expression as SymPy's str() in the file's names."""
+"""A derivation as plain data for machines: every expression as text in the file's syntax and names.
+
+Each equation's "lhs" is written as a claim writes it, "∂a/∂z" for a local
+partial derivative and "dL/dz" for a total one, and "derivative" says which
+("local" or "total"), so any result can be pasted back into [claims].
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,18 @@ from typing import Any
 
 import sympy as sp
 
+from symcalc.functions import text
 from symcalc.steps import Derivation, Equation, Recognition, Step
 
 
 def _text(expr: sp.Basic | None) -> str | None:
-    return None if expr is None else str(expr)
+    return None if expr is None else text(expr)
 
 
 def equation_dict(equation: Equation) -> dict[str, Any]:
     return {
         "lhs": equation.name,
+        "derivative": equation.derivative,
         "using": list(equation.using),
         "chain": _text(equation.chain),
         "unsimplified": _text(equation.unsimplified),
@@ -49,10 +56,10 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
             }
             for step in derivation.steps
         ],
-        "gradients": {p.name: str(g) for p, g in derivation.gradients.items()},
-        "updates": {u.parameter.name: str(u.rule) for u in derivation.updates},
+        "gradients": {p.name: text(g) for p, g in derivation.gradients.items()},
+        "updates": {u.parameter.name: text(u.rule) for u in derivation.updates},
         "insights": [
-            {"kind": i.kind, "text": i.text, "expressions": [str(e) for e in i.expressions]}
+            {"kind": i.kind, "text": i.text, "expressions": [text(e) for e in i.expressions]}
             for i in derivation.insights
         ],
     }

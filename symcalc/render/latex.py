@@ -21,7 +21,7 @@ from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter, translate
 
 from symcalc.names import NAME_PATTERN
-from symcalc.notation import Partial, Sum
+from symcalc.notation import Sum, Total
 from symcalc.steps import Derivation, Equation, LocalDerivatives, Recognition, Step, Update
 
 # -- the printer ----------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def _alike(names: dict[str, str]) -> list[Block]:
 def _objective(derivation: Derivation, p: SymcalcLatexPrinter) -> list[Block]:
     loss, params = derivation.loss, derivation.model.parameters
     plural = "parameters" if len(params) != 1 else "parameter"
-    unknowns = [rf"{p._print(Partial(loss, x))} = \,?" for x in params]
+    unknowns = [rf"{p._print(Total(loss, x))} = \,?" for x in params]
     return [
         Heading(1, (Text("Objective"),)),
         Paragraph(
@@ -391,7 +391,7 @@ def _step_section(
 def _updates_section(derivation: Derivation, p: SymcalcLatexPrinter) -> list[Block]:
     loss, rate = derivation.loss, derivation.learning_rate
     general = tuple(
-        f"{p._print(u.parameter)} &:= {p._print(Sum(u.parameter, -rate * Partial(loss, u.parameter)))}"
+        f"{p._print(u.parameter)} &:= {p._print(Sum(u.parameter, -rate * Total(loss, u.parameter)))}"
         for u in derivation.updates
     )
     return [
@@ -480,10 +480,15 @@ def _notes(
 
 # -- the LaTeX writer -----------------------------------------------------------------------
 
-PREAMBLE = r"""% Written by symcalc. Compiles with pdflatex (packages: amsmath, geometry).
+PREAMBLE = r"""% Written by symcalc. Compiles with pdflatex (packages: amsmath, amssymb, geometry).
 \documentclass[11pt]{article}
 \usepackage[a4paper,margin=2.5cm]{geometry}
 \usepackage{amsmath}
+\usepackage{amssymb}
+% The step function relu' is written with, 1[s > 0], is \mathbb{1}[s > 0]. amsfonts has no
+% double-struck digits (its \mathbb{1} is another glyph), so a 1 is drawn as two overlapping 1s.
+\let\symcalcmathbb\mathbb
+\renewcommand{\mathbb}[1]{\ifx1#1\mathrm{1\mkern-4.5mu1}\else\symcalcmathbb{#1}\fi}
 \allowdisplaybreaks
 \setlength{\jot}{6pt}  % room between rows of stacked fractions
 \setlength{\parindent}{0pt}
