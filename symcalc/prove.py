@@ -16,6 +16,7 @@ Every costly operation is bounded by the expression's size, so nothing runs away
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ import sympy as sp
 
 from symcalc.functions import relu, step
 
-CANCEL_MAX_OPS = 1_000  # cancel is not tried beyond this size (counted with functions opaque)
+MAX_EXPANDED_TERMS = 40_000  # a numerator is multiplied out only when at most this many terms (about 1 s)
 EXPAND_MAX_OPS = 200  # an exponent is expanded into its terms only below this size
 MAX_KINKS = 6  # at most 2^6 leaves when proving by cases
 MAX_ROUNDS = 3  # substitution rounds in which new kinks may appear
@@ -101,16 +102,56 @@ def canonical(expr: sp.Expr) -> sp.Expr:
 
 
 def cancelled(expr: sp.Expr) -> sp.Expr | None:
-    """The canonical form of `expr` cancelled as a rational function; None when too large or it fails."""
+    """0, or the non-zero number `expr` equals, from its canonical form; None when neither is shown.
+
+    The canonical form is put over one denominator and its numerator multiplied out: the
+    rational function is 0 exactly when that numerator expands to 0, and a number c exactly
+    when it expands to c times the expanded denominator. Multiplying out is only started when
+    a bound on its number of terms is small, and it needs no polynomial gcd (SymPy's `cancel`
+    ran for minutes on wrong claims of depth three), so the cost stays bounded.
+    """
     if expr == 0:
         return sp.S.Zero
     try:
-        target = canonical(expr)
-        if sp.count_ops(target) > CANCEL_MAX_OPS:
+        numerator, denominator = sp.fraction(sp.together(canonical(expr)))
+        if expanded_terms(numerator) > MAX_EXPANDED_TERMS:
             return None
-        return sp.cancel(sp.together(target))
+        numerator = sp.expand(numerator)
+        if numerator == 0:
+            return sp.S.Zero
+        if not numerator.is_number and expanded_terms(denominator) <= MAX_EXPANDED_TERMS:
+            return _constant_ratio(numerator, sp.expand(denominator))
+        return numerator / denominator if numerator.is_number and denominator.is_number else None
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError, RecursionError):
         return None
+
+
+def _constant_ratio(numerator: sp.Expr, denominator: sp.Expr) -> sp.Expr | None:
+    """c when numerator = c · denominator for a number c (both expanded), else None."""
+    lead = sp.Add.make_args(numerator)[0]
+    for term in sp.Add.make_args(denominator):
+        ratio = lead / term
+        if ratio.is_number:
+            return ratio if sp.expand(numerator - ratio * denominator) == 0 else None
+    return None
+
+
+def expanded_terms(expr: sp.Expr) -> int:
+    """An upper bound on the number of terms of `expr` multiplied out (capped just past the limit)."""
+    cap = MAX_EXPANDED_TERMS + 1
+    if expr.is_Add:
+        return min(cap, sum(expanded_terms(arg) for arg in expr.args))
+    if expr.is_Mul:
+        count = 1
+        for arg in expr.args:
+            count *= expanded_terms(arg)
+            if count >= cap:
+                return cap
+        return count
+    if expr.is_Pow and expr.exp.is_Integer and expr.exp > 1:
+        base = expanded_terms(expr.base)
+        return cap if base >= cap else min(cap, math.comb(base + int(expr.exp) - 1, int(expr.exp)))
+    return 1
 
 
 def is_zero(expr: sp.Expr) -> bool:

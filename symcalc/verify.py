@@ -48,6 +48,7 @@ Status = Literal["holds", "fails", "undecided"]
 Method = Literal["proved", "numerically", "finite differences"]
 
 DEFAULT_POINTS = 20  # random points per numeric comparison
+SCREEN_POINTS = 2  # points compared before any proof is tried: most wrong claims fail here
 DEFAULT_SEED = 0  # fixed, so two runs report the same points
 FD_POINTS = 5  # points per finite-difference check
 DIGITS = 50  # working precision of the numeric rung
@@ -593,14 +594,40 @@ class _Checker:
     ) -> Check:
         make = _check_maker(name, kind, statement, self.assuming)
         left, right = left.xreplace(self.solved), right.xreplace(self.solved)
+        # A few points first: a wrong claim is refuted there, before any symbolic work it cannot win.
+        failed, _ = self.compare_at_points(make, left, right, sides, min(SCREEN_POINTS, self.points))
+        if failed is not None:
+            return failed
         proved, composed = self.prove_cheaply(left, right)
         if proved:
             return make("holds", "proved", "the difference simplifies to 0")
         if composed.is_number and composed != 0:
             return self.refute_by_constant(make, left, right, composed, sides)
+        failed, agreed = self.compare_at_points(make, left, right, sides, self.points)
+        if failed is not None:
+            return failed
+        if agreed == 0:
+            return make("undecided", "numerically", "not proved, and no point where both sides are defined")
+        # Only now the costly rungs: a counterexample, when there is one, is found far sooner.
+        if self.prove_by_cases(left, right):
+            return make("holds", "proved", "the difference is 0 in every case (away from the kinks)")
+        if self.prove_costly(composed):
+            return make("holds", "proved", "the difference simplifies to 0")
+        return make(
+            "holds",
+            "numerically",
+            f"not proved; agrees to {DIGITS} digits at {agreed} random points",
+        )
+
+    def compare_at_points(
+        self, make: Callable[..., Check], left: sp.Expr, right: sp.Expr, sides: tuple[str, str], wanted: int
+    ) -> tuple[Check | None, int]:
+        """Both sides at up to `wanted` points: a failed (or undecided) check, or None and how many agreed."""
         kinks = _kinks(left) + _kinks(right)
         agreed = 0
         for point in self.sampler.points():
+            if agreed == wanted:
+                break
             try:
                 if any(abs(point.at(k)) <= KINK_MARGIN for k in kinks):
                     continue
@@ -616,26 +643,13 @@ class _Checker:
                             difference = lhs - rhs
                         example = point.counterexample(lhs, rhs, difference, sides)
                         detail = f"differs by {mpmath.nstr(difference, 3)} at a point ({DIGITS}+ digits)"
-                        return make("fails", "numerically", detail, example)
+                        return make("fails", "numerically", detail, example), agreed
             except _Undefined:
                 continue  # a side is undefined here: another point, not a mismatch
             except _Unsupported as err:
-                return make("undecided", "numerically", f"not proved, and {err}")
+                return make("undecided", "numerically", f"not proved, and {err}"), agreed
             agreed += 1
-            if agreed == self.points:
-                break
-        if agreed == 0:
-            return make("undecided", "numerically", "not proved, and no point where both sides are defined")
-        # Only now the costly rungs: a counterexample, when there is one, is found far sooner.
-        if self.prove_by_cases(left, right):
-            return make("holds", "proved", "the difference is 0 in every case (away from the kinks)")
-        if self.prove_costly(composed):
-            return make("holds", "proved", "the difference simplifies to 0")
-        return make(
-            "holds",
-            "numerically",
-            f"not proved; agrees to {DIGITS} digits at {agreed} random points",
-        )
+        return None, agreed
 
     def refute_by_constant(
         self,
