@@ -60,6 +60,8 @@ class _Canonical:
             return expr.func(*(self(arg) for arg in expr.args))
         if isinstance(expr, sp.exp):
             return self.exp(expr.args[0])
+        if isinstance(expr, sp.Pow) and not expr.exp.is_number:
+            return self.power(expr.base, expr.exp)
         if isinstance(expr, _HYPERBOLIC):
             e = self.exp(expr.args[0])
             if isinstance(expr, sp.sinh):
@@ -93,6 +95,25 @@ class _Canonical:
                 result *= sp.exp(term)
             else:
                 result *= self.atom(sp.exp(rest)) ** coefficient
+        return result
+
+    def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        """b^(γ − 1) as atom(b^γ)·b^(−1), b^(2γ) as atom(b^γ)^2.
+
+        b^(s + t) = b^s·b^t holds for every b ≠ 0 with principal powers, so this is sound.
+        """
+        base, inner = self(base), self.inside(exponent)
+        if sp.count_ops(inner) <= EXPAND_MAX_OPS:
+            inner = sp.expand(inner)
+        result: sp.Expr = sp.S.One
+        for term in sp.Add.make_args(inner):
+            coefficient, rest = term.as_coeff_Mul()
+            if term.is_Integer:
+                result *= base**term
+                continue
+            if not coefficient.is_Integer or rest == 1:
+                coefficient, rest = sp.S.One, term
+            result *= self.atom(sp.Pow(base, rest)) ** coefficient
         return result
 
 

@@ -38,6 +38,7 @@ u, v, k = sp.symbols("u v k", real=True)
         sp.cos(-u) - sp.cos(u),
         sp.sin(-u) + sp.sin(u),
         sp.tanh(u) - (2 * sigmoid(2 * u) - 1),
+        (1 - u) ** k / (1 - u) - (1 - u) ** (k - 1),  # the focal loss's symbolic exponents
     ],
 )
 def test_functions_of_one_argument_are_written_one_way_before_cancelling(difference: sp.Expr) -> None:
