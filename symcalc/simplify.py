@@ -133,16 +133,22 @@ def _hyperbolic_quotients(expr: sp.Expr) -> sp.Expr:
 
 
 def _odd_sign_inside(expr: sp.Expr) -> sp.Expr:
-    """−tanh(y − z)·x as tanh(z − y)·x: the sign taken into an odd function's argument."""
+    """−tanh(y − z)·x as tanh(z − y)·x, −h·(y − a) as h·(a − y): the sign taken into one factor.
+
+    Into an odd function's argument, or else into a sum that reads better negated; a product
+    keeps its minus sign only when no factor can take it.
+    """
     coefficient, factors = expr.as_coeff_mul()
     if not coefficient.is_negative:
         return expr
     odd = [f for f in factors if isinstance(f, sp.tanh | sp.sinh)]
-    if len(odd) != 1:
+    if len(odd) == 1:
+        flipped = odd[0].func(-odd[0].args[0], evaluate=False)
+        return sp.Mul(-coefficient, *(flipped if f is odd[0] else f for f in factors))
+    sums = [f for f in factors if isinstance(f, sp.Add) and f.could_extract_minus_sign()]
+    if not sums:
         return expr
-    flipped = odd[0].func(-odd[0].args[0], evaluate=False)
-    rest = [flipped if f is odd[0] else f for f in factors]
-    return sp.Mul(-coefficient, *rest)
+    return sp.Mul(-coefficient, *(-f if f is sums[0] else f for f in factors))
 
 
 def _split_symbolic_powers(expr: sp.Expr) -> sp.Expr:

@@ -54,3 +54,15 @@ def test_squared_hinge_has_no_redundant_step(write_toml: Callable[[str, str], Pa
     derivation = _derive(write_toml, 'm = "max(0, 1 - y*z)"\nL = "m^2"\n')
     m, x1, y = (derivation.model.symbols[n] for n in ("m", "x1", "y"))
     assert derivation.gradient("w1") == -2 * m * y * x1
+
+
+def test_a_minus_sign_goes_into_the_error(write_toml: Callable[[str, str], Path]) -> None:
+    """−h·(y − a) reads h·(a − y): the sign taken into the sum, as the seed writes (a − y)·x."""
+    derivation = _derive(
+        write_toml, 'h = "sigmoid(w1*x1)"\na = "sigmoid(b*h)"\nL = "-(y*log(a) + (1 - y)*log(1 - a))"\n'
+    )
+    a, y = (derivation.model.symbols[n] for n in ("a", "y"))
+    for gradient in derivation.gradients.values():
+        coefficient, factors = gradient.as_coeff_mul()
+        assert not coefficient.is_negative, gradient
+        assert a - y in factors, gradient
