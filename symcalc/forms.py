@@ -44,7 +44,10 @@ _CANDIDATES: tuple[tuple[str, Callable[[sp.Expr], sp.Expr], _Arguments], ...] = 
 
 
 def recognise(node: sp.Symbol, definition: sp.Expr) -> Recognised | None:
-    """The named function `definition` is, if it is one of σ, tanh, softplus written out."""
+    """The named function `definition` is, if it is one of σ, tanh, softplus written out.
+
+    A softmax of two scores, e^u/(e^u + e^v), is σ(u − v).
+    """
     elementary = to_elementary(definition)  # 2σ(2u) − 1 is tanh(u) too
     if not elementary.has(sp.exp) or sp.count_ops(elementary) > MAX_OPS:
         return None
@@ -55,7 +58,46 @@ def recognise(node: sp.Symbol, definition: sp.Expr) -> Recognised | None:
                 continue  # u itself holds an exp, or the definition already names it
             if same_function(to_elementary(named).rewrite(sp.exp), elementary, u):
                 return Recognised(node, definition, named, name)
+    for u in _differences(elementary):
+        named = sigmoid(u)
+        if same_in_exps(to_elementary(named), elementary):
+            return Recognised(node, definition, named, "σ")
     return None
+
+
+def _differences(definition: sp.Expr) -> Iterator[sp.Expr]:
+    """u − v for every two exps e^u, e^v in the definition: the argument of a two-score softmax."""
+    arguments = sorted({e.args[0] for e in definition.atoms(sp.exp)}, key=sp.default_sort_key)
+    for u in arguments:
+        for v in arguments:
+            if u != v:
+                yield u - v
+
+
+def same_in_exps(left: sp.Expr, right: sp.Expr) -> bool:
+    """Whether `left` and `right` are exactly equal, proved with each e^m (m a term) as a variable.
+
+    e^(u − v) is written e^u·e^(−v) first (e^(a + b) = e^a·e^b), so σ(u − v) and
+    e^u/(e^u + e^v) become the same rational function of t_u = e^u and t_v = e^v.
+    """
+    variables: dict[sp.Expr, sp.Symbol] = {}
+
+    def split(e: sp.exp) -> sp.Expr:
+        result: sp.Expr = sp.S.One
+        for term in sp.Add.make_args(sp.expand(e.args[0])):
+            coefficient, rest = term.as_coeff_Mul()
+            if not coefficient.is_Rational or rest == 1:
+                coefficient, rest = sp.S.One, term
+            result *= variables.setdefault(rest, sp.Dummy(positive=True)) ** coefficient
+        return result
+
+    a, b = (side.replace(lambda e: isinstance(e, sp.exp), split) for side in (left, right))
+    if a.has(sp.exp, sp.log) or b.has(sp.exp, sp.log):
+        return False
+    try:
+        return bool(sp.cancel(a - b) == 0)
+    except sp.PolynomialError:
+        return False
 
 
 def _arguments(definition: sp.Expr, arguments: _Arguments) -> Iterator[sp.Expr]:

@@ -101,3 +101,36 @@ def test_every_renderer_shows_the_recognition(run: Runner, write_toml: Callable[
     for command in ("latex", "markdown"):
         code, out, _ = run([command, str(path)])
         assert code == 0 and r"a = \frac{1}{1 + e^{- z}} = \sigma\left(z\right)" in out
+
+
+TWO_SCORES = (
+    'title = "t"\ninputs = ["x"]\ntargets = ["y1", "y2"]\nparameters = ["w1", "w2"]\n'
+    'assume = ["y1 + y2 = 1"]\n[definitions]\nz1 = "w1*x"\nz2 = "w2*x"\n'
+)
+
+
+def test_a_softmax_of_two_scores_is_the_sigmoid_of_their_difference(
+    write_toml: Callable[[str, str], Path],
+) -> None:
+    written = _load(
+        write_toml, TWO_SCORES + 'a1 = "exp(z1)/(exp(z1) + exp(z2))"\nL = "-(y1*log(a1) + y2*log(1 - a1))"\n'
+    )
+    derivation = symcalc.derive(written)
+    a1, y1, z1, z2 = (written.symbols[n] for n in ("a1", "y1", "z1", "z2"))
+    first = derivation.steps[0]
+    assert isinstance(first, Recognition) and first.named == sigmoid(z1 - z2)
+    assert derivation.adjoints[z1] == a1 - y1
+    assert derivation.adjoints[z2] == y1 - a1
+    _assert_gradients_match_written_model(written, derivation)
+    assert all(c.holds for c in verify(derivation, strict=True))
+
+
+def test_a_softmax_of_three_scores_is_not_a_sigmoid(write_toml: Callable[[str, str], Path]) -> None:
+    written = _load(
+        write_toml,
+        TWO_SCORES.replace('z2 = "w2*x"\n', 'z2 = "w2*x"\nz3 = "x"\n')
+        + 'a1 = "exp(z1)/(exp(z1) + exp(z2) + exp(z3))"\nL = "(a1 - y1)^2"\n',
+    )
+    derivation = symcalc.derive(written)
+    assert not any(isinstance(step, Recognition) for step in derivation.steps)
+    _assert_gradients_match_written_model(written, derivation)
