@@ -90,8 +90,8 @@ def contenders(n: int, d: int, threads: int) -> tuple[dict[str, Callable[[], Any
     import sympy as sp
 
     import symcalc
-    from symcalc.numeric import NumericModel, build_program
-    from symcalc.spec import loads
+    from symcalc.numeric.program import NumericModel, build_program
+    from symcalc.spec.toml import loads
 
     rng = np.random.default_rng(20241127)
     X = rng.standard_normal((n, d))
@@ -287,8 +287,8 @@ def train_benchmark(quick: bool) -> dict[str, float]:
     import numpy as np
 
     import symcalc
-    from symcalc.descent import descend
-    from symcalc.numeric import compile_model
+    from symcalc.numeric.descent import descend
+    from symcalc.numeric.program import compile_model
 
     n, d, steps, lr = 100_000, 2, 200 if quick else 1000, 0.5
     rng = np.random.default_rng(5)
@@ -335,7 +335,7 @@ def train_benchmark(quick: bool) -> dict[str, float]:
 
 def derive_seconds(text: str) -> float:
     import symcalc
-    from symcalc.spec import loads
+    from symcalc.spec.toml import loads
 
     model = symcalc.Model.from_spec(loads(text))
     start = time.perf_counter()
@@ -360,7 +360,7 @@ def naive_seconds(n: int) -> float:
 
 def verify_seconds(n: int) -> tuple[float, bool]:
     import symcalc
-    from symcalc.spec import loads
+    from symcalc.spec.toml import loads
 
     derivation = symcalc.derive(symcalc.Model.from_spec(loads(logistic_toml(n))))
     start = time.perf_counter()

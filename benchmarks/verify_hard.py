@@ -1,4 +1,4 @@
-"""Time `symcalc.verify` on models that used to stall it; prints, never fails.
+"""Time `symcalc.check.verify` on models that used to stall it; prints, never fails.
 
 - log-cosh regression (L = log(cosh(z − y))) with n features: every claim proved
   (the issue's target: n = 30 in under 10 s on a 2-core machine; before, 153 s at n = 3);
@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import symcalc
-from symcalc.functions import text
+from symcalc.symbolic.functions import text
 
 
 def log_cosh(features: int) -> str:

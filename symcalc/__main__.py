@@ -2,6 +2,6 @@
 
 import sys
 
-from symcalc.cli import main
+from symcalc.cli.main import main
 
 sys.exit(main())

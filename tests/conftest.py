@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import symcalc
-from symcalc.cli import main
+from symcalc.cli.main import main
 
 # A CLI run inside the test process: (exit code, stdout, stderr).
 Runner = Callable[[list[str]], tuple[int, str, str]]

@@ -6,7 +6,7 @@ import numpy as np
 import sympy as sp
 
 import symcalc
-from symcalc.numeric import NumericModel, build_program, make_printer
+from symcalc.numeric.program import NumericModel, build_program, make_printer
 from tests.conftest import DERIVATIONS
 
 MODELS = sorted(p.stem for p in DERIVATIONS.glob("*.toml"))

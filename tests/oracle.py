@@ -10,7 +10,7 @@ import mpmath
 import sympy as sp
 
 import symcalc
-from symcalc.functions import step, to_elementary
+from symcalc.symbolic.functions import step, to_elementary
 
 
 def composed_gradient(model: symcalc.Model, parameter: sp.Symbol) -> sp.Expr:

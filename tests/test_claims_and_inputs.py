@@ -1,6 +1,6 @@
 """Local (∂) and total (d) claims, the relu′ notation in every output, and small input fixes (issue 12).
 
-Claims are checked against SymPy's diff (through `symcalc.verify`); the expected
+Claims are checked against SymPy's diff (through `symcalc.check.verify`); the expected
 right-hand sides are derived by hand in the comments.
 """
 
@@ -14,13 +14,13 @@ import pytest
 import sympy as sp
 
 import symcalc
+from symcalc.check.verify import check_claim
 from symcalc.errors import SymcalcError
-from symcalc.functions import heaviside_as_step, step, text
-from symcalc.parse import parse_expression
 from symcalc.render.console import pretty
 from symcalc.render.latex import render_latex
 from symcalc.render.pdf import compile_pdf
-from symcalc.verify import check_claim
+from symcalc.symbolic.functions import heaviside_as_step, step, text
+from symcalc.symbolic.parse import parse_expression
 from tests.conftest import DERIVATIONS, Runner
 from tests.test_latex import pdf_text
 

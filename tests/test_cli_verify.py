@@ -12,8 +12,8 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.cli import main
-from symcalc.functions import to_elementary
+from symcalc.cli.main import main
+from symcalc.symbolic.functions import to_elementary
 
 from .conftest import SEED
 
@@ -142,7 +142,7 @@ def test_strict_turns_numeric_agreement_into_failure(
 ) -> None:
     import importlib
 
-    monkeypatch.setattr(importlib.import_module("symcalc.verify"), "SIMPLIFY_MAX_OPS", 0)
+    monkeypatch.setattr(importlib.import_module("symcalc.check.verify"), "SIMPLIFY_MAX_OPS", 0)
     path = str(write_toml('inputs = ["x"]\nparameters = ["w"]\n[definitions]\nL = "sin(w*x)**2"\n'))
     code, out, _ = run(capsys, "check", path, "dL/dw", "x*sin(2*w*x)")
     assert code == 0 and "numerically (not proved)" in out
@@ -184,7 +184,7 @@ def _runaway(*args: object) -> None:
 def test_verify_runs_under_the_time_limit(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import symcalc.cli as cli
+    import symcalc.cli.main as cli
 
     monkeypatch.setattr(cli, "verify_file", _runaway)
     code, _, err = run(capsys, "verify", "--timeout", "0.5")

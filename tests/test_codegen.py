@@ -16,8 +16,8 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.codegen import generate
-from symcalc.numeric import NumericModel, build_program
+from symcalc.numeric.codegen import generate
+from symcalc.numeric.program import NumericModel, build_program
 from tests.conftest import SEED
 
 TWO_LAYER = """

@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 import symcalc
-from symcalc.cli import main
+from symcalc.cli.main import main
 
 
 def render(derivation: symcalc.Derivation, width: int = 100) -> str:

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symcalc
-from symcalc.data import (
+from symcalc.errors import DataError
+from symcalc.numeric.data import (
     BUILTIN_DATASET,
     binary_targets,
     check_finite_loss,
@@ -19,8 +20,7 @@ from symcalc.data import (
     load_csv,
     two_blobs,
 )
-from symcalc.errors import DataError
-from symcalc.numeric import compile_model
+from symcalc.numeric.program import compile_model
 
 CSV = Path(__file__).parent / "data" / "csv"
 GOOD_X1 = [0.5, -1.2, 2.0, -0.4, 1.1, -0.9]  # what good.csv holds, read independently below

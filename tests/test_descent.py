@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import symcalc
-from symcalc.descent import DescentError, Stop, descend, run
-from symcalc.numeric import compile_model
+from symcalc.numeric.descent import DescentError, Stop, descend, run
+from symcalc.numeric.program import compile_model
 from tests.conftest import DERIVATIONS
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets")

@@ -15,15 +15,15 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.domains import DomainError, parse_domain
+from symcalc.check.verify import check_claim
 from symcalc.errors import SymcalcError
-from symcalc.spec import loads
-from symcalc.verify import check_claim
+from symcalc.spec.domains import DomainError, parse_domain
+from symcalc.spec.toml import loads
 
 from .conftest import Runner
 from .test_verify import assert_refuted_at_a_real_point, parse
 
-verify_module = importlib.import_module("symcalc.verify")
+verify_module = importlib.import_module("symcalc.check.verify")
 
 SQUARED_HINGE = """
 inputs = ["x1", "x2"]
@@ -193,7 +193,10 @@ def test_an_ill_conditioned_point_is_replaced_not_reported(
     )
     monkeypatch.setattr(verify_module._Checker, "prove_costly", lambda self, difference: False)
     z = parse(model, "z")
-    left, right = (1 - symcalc.functions.sigmoid(z)) * sp.exp(z), symcalc.functions.sigmoid(z)
+    left, right = (
+        (1 - symcalc.symbolic.functions.sigmoid(z)) * sp.exp(z),
+        symcalc.symbolic.functions.sigmoid(z),
+    )
     checker = verify_module._Checker(model, points=5, seed=0)
     at_200 = verify_module._Point(model, {x1: 100.0, y: 0.5, w1: 2.0, b: 0.0})
     assert not verify_module._close(at_200.at(left), at_200.at(right))  # the trap is real at 50 digits

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sympy as sp
 
 import symcalc
-from symcalc.functions import sigmoid, step, to_elementary
-from symcalc.steps import ChainRule, LocalDerivatives, ParameterGradients
+from symcalc.symbolic.functions import sigmoid, step, to_elementary
+from symcalc.symbolic.steps import ChainRule, LocalDerivatives, ParameterGradients
 
 from .oracle import agree_numerically, composed_gradient
 
@@ -169,7 +169,7 @@ def test_relu_derivative_is_not_rewritten_through_output(write_toml) -> None:  #
 
 
 def test_total_derivative_matches_the_steps(seed: symcalc.Derivation) -> None:
-    from symcalc.engine import total_derivative
+    from symcalc.symbolic.engine import total_derivative
 
     m = seed.model
     L, a, z, w1 = (sym(m, n) for n in ("L", "a", "z", "w1"))

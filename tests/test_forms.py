@@ -14,10 +14,10 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.functions import sigmoid, softplus
+from symcalc.check.verify import verify
 from symcalc.render.json import derivation_dict
-from symcalc.steps import Recognition
-from symcalc.verify import verify
+from symcalc.symbolic.functions import sigmoid, softplus
+from symcalc.symbolic.steps import Recognition
 from tests.conftest import Runner
 from tests.oracle import agree_numerically, composed_gradient
 

@@ -2,7 +2,7 @@
 
 import sympy as sp
 
-from symcalc.functions import relu, sigmoid, softplus, step, to_elementary
+from symcalc.symbolic.functions import relu, sigmoid, softplus, step, to_elementary
 
 z = sp.Symbol("z", real=True)
 

@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.functions import to_elementary
-from symcalc.insights import Insight
+from symcalc.symbolic.functions import to_elementary
+from symcalc.symbolic.insights import Insight
 
 from .conftest import DERIVATIONS
 
@@ -100,7 +100,7 @@ def test_exp_has_no_maximum() -> None:
 def test_insights_reach_json_and_documents(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from symcalc.cli import main
+    from symcalc.cli.main import main
     from symcalc.render.latex import render_latex
     from symcalc.render.markdown import render_markdown
 

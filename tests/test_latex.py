@@ -13,7 +13,7 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.cli import main
+from symcalc.cli.main import main
 from symcalc.errors import LimitError
 from symcalc.render.latex import MAX_LINE, escape_latex, latex, render_latex
 from symcalc.render.pdf import PdfError, compile_pdf

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from symcalc.cli import main
+from symcalc.cli.main import main
 from symcalc.errors import LimitError, SpecError, SpecErrors
-from symcalc.limits import InternalError, run_limited
+from symcalc.isolate import InternalError, run_limited
 
 # Passes every static cap (small constants, shallow), yet SymPy's automatic rewriting of
 # exp(k*log(u)) into u**k builds a number with millions of digits.
@@ -64,7 +64,7 @@ def test_unforeseen_exception_is_an_internal_error_with_traceback() -> None:
 def test_cli_reports_a_bug_in_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import symcalc.cli as cli
+    import symcalc.cli.main as cli
 
     monkeypatch.setattr(cli, "derive_file", lambda target: 1 / 0)
     assert main(["derive"]) == 2

@@ -9,7 +9,7 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.cli import main
+from symcalc.cli.main import main
 from symcalc.render.latex import latex
 from symcalc.render.markdown import escape_markdown, render_markdown
 from tests.test_latex import STEP_3, UPDATES

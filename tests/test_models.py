@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.functions import sigmoid
-from symcalc.steps import ChainRule
+from symcalc.symbolic.functions import sigmoid
+from symcalc.symbolic.steps import ChainRule
 
 from .conftest import DERIVATIONS
 from .oracle import agree_numerically, composed_gradient

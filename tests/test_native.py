@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import symcalc
-from symcalc import native
-from symcalc.native import BLOCK, NativeUnavailable, compile_kernel, kernel_source
-from symcalc.numeric import NumericModel, build_program
+from symcalc.numeric import native
+from symcalc.numeric.native import BLOCK, NativeUnavailable, compile_kernel, kernel_source
+from symcalc.numeric.program import NumericModel, build_program
 from tests.conftest import Runner
 from tests.numeric_oracle import MODELS, evaluated, program_of, random_data, reference
 
@@ -303,7 +303,7 @@ _THREADED = """
 import json, sys
 import numpy as np
 from tests.numeric_oracle import evaluated, program_of, random_data
-from symcalc.numeric import NumericModel
+from symcalc.numeric.program import NumericModel
 program = program_of(sys.argv[1])
 numeric = NumericModel(program)
 rng = np.random.default_rng(23)
@@ -468,7 +468,7 @@ def test_a_cache_under_a_folder_others_can_write_is_not_used(
 
 _LOAD = """
 import numpy as np
-from symcalc.native import compile_kernel
+from symcalc.numeric.native import compile_kernel
 from tests.numeric_oracle import program_of
 kernel = compile_kernel(program_of("poisson_regression"))
 print(kernel.path, kernel.evaluate([0.1, 0.2, 0.3], [np.ones(3)] * 3, []) is not None)
@@ -557,8 +557,8 @@ import os, sys
 from pathlib import Path
 os.makedirs(os.environ["SYMCALC_CACHE_DIR"], mode=0o700)
 os.chmod(Path(os.environ["SYMCALC_CACHE_DIR"]).parent, 0o777)  # not private: a temporary folder is used
-from symcalc.native import compile_kernel
-from symcalc.numeric import NumericModel
+from symcalc.numeric.native import compile_kernel
+from symcalc.numeric.program import NumericModel
 from tests.numeric_oracle import program_of
 folder = compile_kernel(program_of("linear_regression")).path.parent
 pid = os.fork()

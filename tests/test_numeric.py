@@ -13,8 +13,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 import symcalc
-from symcalc.functions import sigmoid, softplus, to_elementary
-from symcalc.numeric import NumericError, NumericModel, build_program, compile_model, stable
+from symcalc.numeric.program import NumericError, NumericModel, build_program, compile_model, stable
+from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
 from tests.oracle import composed_gradient
 
 EXTREME_Z = (30.0, -30.0, 800.0, -800.0, 1e4, -1e4)

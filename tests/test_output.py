@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from symcalc.output import OutputError, write_atomic
+from symcalc.files import OutputError, write_atomic
 
 
 def test_writes_and_replaces_named_file(tmp_path: Path) -> None:

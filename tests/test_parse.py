@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symcalc.errors import ParseError
-from symcalc.functions import sigmoid
-from symcalc.names import make_symbol
-from symcalc.parse import parse_expression
+from symcalc.symbolic.functions import sigmoid
+from symcalc.symbolic.graph import make_symbol
+from symcalc.symbolic.parse import parse_expression
 
 NAMES = {n: make_symbol(n) for n in ("x", "y", "w1", "b", "E", "I", "N", "S", "beta", "gamma")}
 x, y, w1, b = (NAMES[n] for n in ("x", "y", "w1", "b"))

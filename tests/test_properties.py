@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symcalc
-from symcalc.cli import verify_file
-from symcalc.functions import text
-from symcalc.limits import run_limited
-from symcalc.verify import check_claim
+from symcalc.check.verify import check_claim
+from symcalc.cli.main import verify_file
+from symcalc.isolate import run_limited
+from symcalc.symbolic.functions import text
 from tests.oracle import agree_numerically, composed_gradient
 
 # Functions of one argument, written as a student would; `{}` is the argument.

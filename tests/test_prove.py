@@ -13,10 +13,10 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.functions import sigmoid, softplus, text
-from symcalc.limits import run_limited
-from symcalc.prove import is_zero, nonzero_constant
-from symcalc.verify import check_claim, verify
+from symcalc.check.prove import is_zero, nonzero_constant
+from symcalc.check.verify import check_claim, verify
+from symcalc.isolate import run_limited
+from symcalc.symbolic.functions import sigmoid, softplus, text
 
 from .oracle import composed_gradient
 from .test_verify import exact_point, parse, value_at
@@ -42,7 +42,7 @@ u, v, k = sp.symbols("u v k", real=True)
     ],
 )
 def test_functions_of_one_argument_are_written_one_way_before_cancelling(difference: sp.Expr) -> None:
-    from symcalc.verify import elementary
+    from symcalc.check.verify import elementary
 
     assert is_zero(elementary(difference))
 

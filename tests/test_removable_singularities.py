@@ -17,9 +17,9 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.codegen import generate
-from symcalc.numeric import NumericModel, build_program
-from symcalc.simplify import adds_denominator, in_terms_of_outputs, tidy
+from symcalc.numeric.codegen import generate
+from symcalc.numeric.program import NumericModel, build_program
+from symcalc.symbolic.forms import adds_denominator, in_terms_of_outputs, tidy
 from tests.oracle import composed_gradient
 
 HEADER = 'title = "t"\ninputs = ["x1"]\ntargets = ["y"]\nparameters = ["w1", "b"]\n'

@@ -9,7 +9,7 @@ import sympy as sp
 
 import symcalc
 from symcalc.errors import SpecError
-from symcalc.simplify import solve_linear, tidy
+from symcalc.symbolic.forms import solve_linear, tidy
 
 from .oracle import agree_numerically, composed_gradient
 
@@ -92,7 +92,7 @@ def test_high_power_of_a_sum_is_not_multiplied_out() -> None:
 
 
 def test_a_model_needs_a_parameter(write_toml, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    from symcalc.cli import main
+    from symcalc.cli.main import main
 
     path = write_toml('inputs = ["x"]\nparameters = []\n[definitions]\nL = "x^2"\n')
     assert main(["derive", str(path)]) == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import symcalc
-from symcalc.cli import main
+from symcalc.cli.main import main
 
 GOOD = """
 title = "t"

@@ -7,7 +7,6 @@ that does the symbolic work loads it, renders, and sends text back.
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import subprocess
 import sys
@@ -93,9 +92,10 @@ print("sympy.physics.units" in sys.modules)
 
 
 def test_the_commands_defaults_are_the_librarys() -> None:
-    from symcalc import cli, spec
+    from symcalc.check import verify
+    from symcalc.cli import main as cli
+    from symcalc.spec import toml as spec
 
-    verify = importlib.import_module("symcalc.verify")  # `symcalc.verify` is the function
     assert cli.DEFAULT_MODEL == spec.DEFAULT_MODEL
     assert (cli.DEFAULT_POINTS, cli.DEFAULT_SEED) == (verify.DEFAULT_POINTS, verify.DEFAULT_SEED)
 
@@ -107,10 +107,10 @@ def test_importing_symcalc_does_not_load_sympy() -> None:
 def test_symcalc_verify_stays_the_function_once_the_submodule_is_imported() -> None:
     code = """
 import importlib, symcalc
-module = importlib.import_module("symcalc.verify")
+module = importlib.import_module("symcalc.check.verify")
 print(symcalc.verify is module.verify, symcalc.derive.__module__)
 """
-    assert _fresh(code) == "True symcalc.engine"
+    assert _fresh(code) == "True symcalc.symbolic.engine"
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no child process")
@@ -118,7 +118,7 @@ def test_the_derive_commands_own_process_never_loads_sympy() -> None:
     # The child derives and renders; the process the user started only prints the text.
     code = """
 import contextlib, io, sys
-from symcalc.cli import main
+from symcalc.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
     code = main(["derive"])
 print(code, "Step 5 of 5" in out.getvalue(), "sympy" in sys.modules, "rich" in sys.modules)

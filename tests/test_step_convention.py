@@ -17,10 +17,10 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.codegen import generate
-from symcalc.functions import step
-from symcalc.native import KernelPrinter
-from symcalc.numeric import NumericModel, build_program, make_printer
+from symcalc.numeric.codegen import generate
+from symcalc.numeric.native import KernelPrinter
+from symcalc.numeric.program import NumericModel, build_program, make_printer
+from symcalc.symbolic.functions import step
 
 RELU = """
 title = "One relu unit"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from symcalc.cli import main
+from symcalc.cli.main import main
 
 Runner = Callable[[list[str]], tuple[int, str, str]]
 

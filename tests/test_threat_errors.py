@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import symcalc.cli as cli
-from symcalc.cli import main
+import symcalc.cli.main as cli
+from symcalc.cli.main import main
 
 from .conftest import Runner
 
@@ -55,9 +55,9 @@ def test_an_unforeseen_exception_is_one_line_with_a_hint(
 def test_an_unforeseen_exception_outside_the_child_is_one_line(
     run: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import symcalc.data
+    import symcalc.numeric.data
 
-    monkeypatch.setattr(symcalc.data, "load_builtin", _explode)  # train reads data in the CLI process
+    monkeypatch.setattr(symcalc.numeric.data, "load_builtin", _explode)  # train reads data in the CLI process
     code, _, err = run(["train", "--epochs", "1"])
     assert code == 2
     assert len(err.splitlines()) == 1 and "internal error (ZeroDivisionError" in err

@@ -16,11 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symcalc.errors import ParseError, SpecErrors, SymcalcError
-from symcalc.functions import FUNCTIONS
-from symcalc.model import Model
-from symcalc.names import make_symbol
-from symcalc.parse import parse_expression
-from symcalc.spec import check
+from symcalc.spec.toml import check
+from symcalc.symbolic.functions import FUNCTIONS
+from symcalc.symbolic.graph import Model, make_symbol
+from symcalc.symbolic.parse import parse_expression
 
 FUZZ = settings(
     derandomize=True,

@@ -17,7 +17,7 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.names import check_name
+from symcalc.spec.names import check_name
 
 from .conftest import Runner
 

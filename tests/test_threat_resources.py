@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from symcalc.cli import main
+from symcalc.cli.main import main
 from symcalc.errors import LimitError
-from symcalc.limits import run_limited
-from symcalc.parse import MAX_DEPTH, MAX_LENGTH
-from symcalc.spec import MAX_FILE_BYTES, MAX_NAMES
+from symcalc.isolate import run_limited
+from symcalc.spec.toml import MAX_FILE_BYTES, MAX_NAMES
+from symcalc.symbolic.parse import MAX_DEPTH, MAX_LENGTH
 
 Runner = Callable[[list[str]], tuple[int, str, str, float]]
 
@@ -199,7 +199,7 @@ def _open_descriptors() -> int:
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
 def test_the_child_and_its_pipe_are_cleaned_up_on_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    import symcalc.limits as limits
+    import symcalc.isolate as limits
 
     before = _open_descriptors()
     with pytest.raises(LimitError):

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import symcalc
-from symcalc.cli import main
-from symcalc.codegen import generate
-from symcalc.data import load_builtin
-from symcalc.numeric import NumericModel
+from symcalc.cli.main import main
+from symcalc.numeric.codegen import generate
+from symcalc.numeric.data import load_builtin
+from symcalc.numeric.program import NumericModel
 from tests.conftest import SEED
 from tests.test_data import BAD, CSV
 
@@ -105,7 +105,7 @@ def test_non_finite_stops_and_keeps_the_last_finite_parameters(
 
 
 def _start_parameters(derivation: symcalc.Derivation) -> dict[str, float]:
-    from symcalc.numeric import compile_model
+    from symcalc.numeric.program import compile_model
 
     return compile_model(derivation).start(0)
 
@@ -188,7 +188,7 @@ def test_progress_bar_shows_the_live_loss_on_a_terminal() -> None:
 
     from rich.console import Console
 
-    from symcalc.descent import Epoch, Stop
+    from symcalc.numeric.descent import Epoch, Stop
     from symcalc.render.training import progress_bar
 
     console = Console(file=io.StringIO(), force_terminal=True, width=100, color_system=None)

@@ -1,4 +1,4 @@
-"""symcalc.verify: every shipped derivation verifies; wrong claims are refuted at a point that really is one.
+"""symcalc.check.verify: every shipped derivation verifies; wrong claims are refuted at a real counterexample.
 
 Counterexamples are re-checked here without the verifier's evaluator: both sides are
 evaluated by SymPy's evalf at the reported point, with the true side taken from an
@@ -17,16 +17,16 @@ import pytest
 import sympy as sp
 
 import symcalc
+from symcalc.check.verify import Check, check_claim, independent_derivative, value_of, verify
 from symcalc.errors import ParseError, SpecError
-from symcalc.functions import to_elementary
-from symcalc.notation import Product, Sum
-from symcalc.parse import parse_expression
-from symcalc.verify import Check, check_claim, independent_derivative, value_of, verify
+from symcalc.symbolic.functions import to_elementary
+from symcalc.symbolic.notation import Product, Sum
+from symcalc.symbolic.parse import parse_expression
 
 from .conftest import DERIVATIONS
 from .oracle import composed_gradient
 
-verify_module = importlib.import_module("symcalc.verify")  # `symcalc.verify` is the function
+verify_module = importlib.import_module("symcalc.check.verify")  # `symcalc.check.verify` is the function
 
 SQUARED_ERROR_SIGMOID = """
 title = "One sigmoid unit with squared error"

@@ -18,9 +18,9 @@ from rich.text import Text
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from symcalc.functions import text
-from symcalc.notation import Partial, Total
-from symcalc.steps import Derivation, Equation, Recognition, Step
+from symcalc.symbolic.functions import text
+from symcalc.symbolic.notation import Partial, Total
+from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
 
 PANEL_PADDING = 4  # a panel's border and padding take this many columns
 

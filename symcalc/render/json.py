@@ -11,8 +11,8 @@ from typing import Any
 
 import sympy as sp
 
-from symcalc.functions import text
-from symcalc.steps import Derivation, Equation, Recognition, Step
+from symcalc.symbolic.functions import text
+from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
 
 
 def _text(expr: sp.Basic | None) -> str | None:

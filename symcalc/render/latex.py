@@ -20,9 +20,9 @@ import sympy as sp
 from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter, translate
 
-from symcalc.names import NAME_PATTERN
-from symcalc.notation import Sum, Total
-from symcalc.steps import Derivation, Equation, LocalDerivatives, Recognition, Step, Update
+from symcalc.spec.names import NAME_PATTERN
+from symcalc.symbolic.notation import Sum, Total
+from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, Recognition, Step, Update
 
 # -- the printer ----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from symcalc.render.latex import (
     SymcalcLatexPrinter,
     outline,
 )
-from symcalc.steps import Derivation, Step
+from symcalc.symbolic.steps import Derivation, Step
 
 # Characters that would start emphasis, code, a table cell or close a heading: a backslash
 # makes them literal.

@@ -1,6 +1,6 @@
 """What `symcalc train` shows: a live progress bar, the final table, the --json dict and the --plot figure.
 
-Nothing here trains: it lays out `Epoch` records that `symcalc.descent` made.
+Nothing here trains: it lays out `Epoch` records that `symcalc.numeric.descent` made.
 matplotlib is imported only when a plot is asked for, with the Agg backend.
 """
 
@@ -20,9 +20,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from symcalc.descent import Epoch, Stop
 from symcalc.errors import SymcalcError
-from symcalc.output import write_atomic
+from symcalc.files import write_atomic
+from symcalc.numeric.descent import Epoch, Stop
 
 
 class PlotError(SymcalcError):

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from symcalc.functions import text
-from symcalc.insights import Insight
-from symcalc.model import Model
-from symcalc.notation import Partial, Total, total
+from symcalc.symbolic.functions import text
+from symcalc.symbolic.graph import Model
+from symcalc.symbolic.insights import Insight
+from symcalc.symbolic.notation import Partial, Total, total
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult

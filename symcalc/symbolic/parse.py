@@ -1,7 +1,7 @@
 """Expression text → SymPy, without eval: Python's `ast` with a whitelist, and caps on size.
 
 The grammar is numbers, declared names, ``+ - * / **`` (``^`` means power),
-parentheses and calls of the functions in `symcalc.functions.FUNCTIONS`.
+parentheses and calls of the functions in `symcalc.symbolic.functions.FUNCTIONS`.
 Nothing else is accepted, and nothing the text says is ever executed: the
 parse tree is walked and SymPy objects are built directly from it.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symcalc.errors import Location, ParseError
-from symcalc.functions import FUNCTIONS
+from symcalc.symbolic.functions import FUNCTIONS
 
 MAX_LENGTH = 50_000  # characters in one expression
 MAX_NODES = 20_000  # parse-tree nodes in one expression

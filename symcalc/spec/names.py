@@ -1,20 +1,21 @@
-"""What a declared name may be, and the plain SymPy symbol each name becomes."""
+"""What a declared name may be (the SymPy symbol it becomes is `symcalc.symbolic.graph.make_symbol`)."""
 
 from __future__ import annotations
 
 import keyword
 import re
-
-import sympy as sp
+from collections.abc import Collection
 
 from symcalc.errors import ParseError
-from symcalc.functions import FUNCTIONS
 
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 
 
-def check_name(name: object) -> str:
-    """Return `name` if it may be declared, else raise ParseError saying why and how to fix it."""
+def check_name(name: object, reserved: Collection[str] = ()) -> str:
+    """Return `name` if it may be declared, else raise ParseError saying why and how to fix it.
+
+    `reserved` are the names of the function table, which no declared name may take.
+    """
     if not isinstance(name, str):
         raise ParseError(f"a name must be a string, not {type(name).__name__} {name!r}")
     if not name.isascii():
@@ -32,7 +33,7 @@ def check_name(name: object) -> str:
     if keyword.iskeyword(name):
         # Not '{name}_': a trailing '_' is refused below, so the fix must be a valid name itself.
         raise ParseError(f"name {name!r} is a Python keyword", fix=f"rename it, e.g. 'my_{name}'")
-    if name in FUNCTIONS:
+    if name in reserved:
         raise ParseError(f"name {name!r} is a function in the table", fix="choose another name")
     if "__" in name or name.endswith("_"):
         raise ParseError(
@@ -40,8 +41,3 @@ def check_name(name: object) -> str:
             fix="use single '_' between parts",
         )
     return name
-
-
-def make_symbol(name: str) -> sp.Symbol:
-    """The plain real symbol for a declared name: `E`, `I`, `N`, `beta` stay themselves."""
-    return sp.Symbol(check_name(name), real=True)

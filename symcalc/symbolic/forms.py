@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
-from symcalc.functions import step
+from symcalc.symbolic.functions import step
 
 
 def size(expr: sp.Expr) -> tuple[int, int, int]:
@@ -107,7 +107,7 @@ def _positive_power(factor: sp.Expr) -> bool:
 
 def _ramp_argument(definition: sp.Expr | None) -> sp.Expr | None:
     """u for a definition max(0, u) or relu(u): where it is nonzero, the step H(u) is 1."""
-    from symcalc.functions import relu
+    from symcalc.symbolic.functions import relu
 
     if isinstance(definition, relu):
         return definition.args[0]

@@ -4,13 +4,13 @@ Each check compares two expressions by a ladder, strongest rung first, and
 records which rung decided it:
 
 1. ``proved``: the difference, with definitions substituted one level at a time
-   down to the independent names, cancels to 0 in canonical form (`symcalc.prove`);
+   down to the independent names, cancels to 0 in canonical form (`symcalc.check.prove`);
    a difference that cancels to a non-zero number fails at once, with a point.
    Once the random points below agree (so a wrong claim never pays): proof by
    cases (signs of kinks, members of finite domains), then a size-bounded
    thorough ``cancel`` and ``simplify``;
 2. ``numerically``: both sides evaluated with mpmath at 50 digits at random
-   points, each name over its domain (`symcalc.domains`); a point where they
+   points, each name over its domain (`symcalc.spec.domains`); a point where they
    differ is a counterexample (confirmed at 100 digits, and only where each side
    is stable between 50 and 100 digits) and the check ``fails``; agreement everywhere
    without a proof ``holds`` but is flagged as not proved;
@@ -34,15 +34,15 @@ from typing import Any, Literal
 import mpmath
 import sympy as sp
 
-from symcalc.domains import moderate, real_line
+from symcalc.check.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
 from symcalc.errors import Location, SymcalcError
-from symcalc.functions import relu, sigmoid, softplus
-from symcalc.functions import step as step_function
-from symcalc.model import Claim, Model, claim_target
-from symcalc.notation import Partial, Product, Sum
-from symcalc.parse import parse_expression
-from symcalc.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
-from symcalc.steps import Derivation, Equation, LocalDerivatives, ParameterGradients, Recognition
+from symcalc.spec.domains import moderate, real_line
+from symcalc.symbolic.functions import relu, sigmoid, softplus
+from symcalc.symbolic.functions import step as step_function
+from symcalc.symbolic.graph import Claim, Model, claim_target
+from symcalc.symbolic.notation import Partial, Product, Sum
+from symcalc.symbolic.parse import parse_expression
+from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, ParameterGradients, Recognition
 
 Status = Literal["holds", "fails", "undecided"]
 Method = Literal["proved", "numerically", "finite differences"]

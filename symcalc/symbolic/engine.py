@@ -15,12 +15,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from symcalc.forms import Recognised, recognise_all
-from symcalc.functions import heaviside_as_step
-from symcalc.insights import find_insights
-from symcalc.model import Model
-from symcalc.notation import Partial, Sum, Total, product, total
-from symcalc.simplify import (
+from symcalc.symbolic.forms import (
     as_teacher_writes,
     has_fraction,
     in_terms_of_outputs,
@@ -28,7 +23,12 @@ from symcalc.simplify import (
     reduce_with,
     tidy,
 )
-from symcalc.steps import (
+from symcalc.symbolic.functions import heaviside_as_step
+from symcalc.symbolic.graph import Model
+from symcalc.symbolic.insights import find_insights
+from symcalc.symbolic.notation import Partial, Sum, Total, product, total
+from symcalc.symbolic.recognise import Recognised, recognise_all
+from symcalc.symbolic.steps import (
     ChainRule,
     Derivation,
     Equation,

@@ -1,7 +1,7 @@
 """The native back end: a program's per-sample loss and gradients as one fused C loop.
 
 `NumericModel` evaluates a model in three ways, fastest first: this kernel, the
-NumPy plan of `symcalc.fastpath`, and the generic lambdified program. The kernel
+NumPy plan of `symcalc.numeric.plan`, and the generic lambdified program. The kernel
 is printed from the same stable SymPy expressions and cse temporaries as the
 others, so it computes the same formulas. The loop goes once over the samples:
 each sample's inputs are read, its loss and every gradient computed in
@@ -50,9 +50,9 @@ import numpy as np
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
-import symcalc
-from symcalc.limits import MEMORY_LIMIT
-from symcalc.numeric import Program, nested_calls
+from symcalc.isolate import MEMORY_LIMIT
+from symcalc.numeric.program import Program, nested_calls
+from symcalc.settings import IMPORTED_IN
 
 #: Samples per partial sum: sums stay accurate (a block's lanes, then the blocks) and a block stays in cache.
 BLOCK = 1024
@@ -606,7 +606,7 @@ class Kernel:
         )
         scalars = np.array([*params, *constants], dtype=np.float64)
         out = np.empty(self.source.outputs)
-        threads = 1 if _GOMP_BEFORE_US or os.getpid() != symcalc.IMPORTED_IN else 0  # 0: as many as allowed
+        threads = 1 if _GOMP_BEFORE_US or os.getpid() != IMPORTED_IN else 0  # 0: as many as allowed
         if self._function(
             n, scalars.ctypes.data, pointers.ctypes.data, strides.ctypes.data, out.ctypes.data, threads
         ):

@@ -28,8 +28,8 @@ import numpy
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from symcalc.functions import sigmoid, softplus
-from symcalc.numeric import Program, StablePrinter, code_symbol
+from symcalc.numeric.program import Program, StablePrinter, code_symbol
+from symcalc.symbolic.functions import sigmoid, softplus
 
 Array = numpy.ndarray[Any, numpy.dtype[numpy.float64]]
 

@@ -6,10 +6,10 @@ finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z), 1 
 1/cosh(z)², log(1 + u) → log1p(u), exp(u) − 1 → expm1(u)), shared work is
 factored out once with `sympy.cse`, and the result is printed by a NumPy printer
 that writes σ and softplus without overflow. `lambdify` only ever sees SymPy
-objects built by our parser, never a string; `symcalc.codegen` prints the very
+objects built by our parser, never a string; `symcalc.numeric.codegen` prints the very
 same program to a file. `Program` is the seam for faster back ends:
-`symcalc.native` prints it as one fused C loop and compiles it, and
-`symcalc.fastpath` evaluates it, where the weights enter through linear forms,
+`symcalc.numeric.native` prints it as one fused C loop and compiles it, and
+`symcalc.numeric.plan` evaluates it, where the weights enter through linear forms,
 as matrix products over the stacked inputs. `NumericModel` uses the first of the
 two that applies, and the generic program otherwise.
 """
@@ -28,13 +28,13 @@ from sympy.codegen.rewriting import ReplaceOptim, expm1_opt, optimize
 from sympy.printing.numpy import NumPyPrinter
 
 from symcalc.errors import SymcalcError
-from symcalc.functions import sigmoid, softplus
-from symcalc.model import Model
-from symcalc.steps import Derivation
+from symcalc.symbolic.functions import sigmoid, softplus
+from symcalc.symbolic.graph import Model
+from symcalc.symbolic.steps import Derivation
 
 if TYPE_CHECKING:
-    from symcalc.fastpath import Plan
-    from symcalc.native import Kernel
+    from symcalc.numeric.native import Kernel
+    from symcalc.numeric.plan import Plan
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -333,7 +333,7 @@ class NumericModel:
     program: Program
     #: Use the fast paths (the C kernel, the NumPy plan) where they apply; False forces the generic program.
     fast: bool = True
-    #: Use the compiled C kernel (`symcalc.native`) when there is a C compiler; False keeps to NumPy.
+    #: Use the compiled C kernel (`symcalc.numeric.native`) when there is a C compiler; False keeps to NumPy.
     native: bool = True
     #: Why the C kernel is not used, when it was asked for and could not be built.
     native_problem: str | None = field(init=False, default=None)
@@ -344,11 +344,11 @@ class NumericModel:
     def __post_init__(self) -> None:
         program = self.program
         if self.fast:
-            from symcalc.fastpath import build_plan  # fastpath builds on this module's printer
+            from symcalc.numeric.plan import build_plan  # fastpath builds on this module's printer
 
             self._plan = build_plan(program)
         if self.fast and self.native:
-            from symcalc.native import NativeUnavailable, compile_kernel
+            from symcalc.numeric.native import NativeUnavailable, compile_kernel
 
             try:
                 self._kernel = compile_kernel(program)

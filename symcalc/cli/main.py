@@ -16,20 +16,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcError
-from symcalc.limits import DEFAULT_TIMEOUT, InternalError, run_limited
-from symcalc.output import write_atomic
+from symcalc.files import write_atomic
+from symcalc.isolate import DEFAULT_TIMEOUT, InternalError, run_limited
 from symcalc.render.pdf import compile_pdf
 
 # The process the user started parses the arguments, waits for the child that does the
-# symbolic work (symcalc.limits) and prints the text it sends back. Everything that loads SymPy
+# symbolic work (symcalc.isolate) and prints the text it sends back. Everything that loads SymPy
 # or rich is imported inside the functions that need it: for `symcalc derive` SymPy is then
 # loaded once, in the child, which ends with os._exit and so skips tearing SymPy down (~60 ms).
 if TYPE_CHECKING:
-    from symcalc.numeric import Program
-    from symcalc.steps import Derivation
-    from symcalc.verify import Check
+    from symcalc.check.verify import Check
+    from symcalc.numeric.program import Program
+    from symcalc.symbolic.steps import Derivation
 
-# Copies of symcalc.spec.DEFAULT_MODEL and symcalc.verify's defaults, for the help texts
+# Copies of symcalc.spec.toml.DEFAULT_MODEL and symcalc.check.verify's defaults, for the help texts
 # (importing those modules loads SymPy); tests/test_startup.py holds them equal.
 DEFAULT_MODEL = "logistic_regression"
 DEFAULT_POINTS = 20
@@ -43,8 +43,8 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output closed it
 
 def derive_file(target: str | None) -> Derivation:
     """Load and derive one file (or a built-in model by name); what `symcalc derive` computes."""
-    from symcalc.engine import derive
-    from symcalc.model import Model
+    from symcalc.symbolic.engine import derive
+    from symcalc.symbolic.graph import Model
 
     return derive(Model.load(target))
 
@@ -99,9 +99,9 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 def verify_file(target: str | None, strict: bool, points: int, seed: int) -> tuple[str, list[Check]]:
     """Load, derive and verify one file; what `symcalc verify` computes for each file."""
-    from symcalc.engine import derive
-    from symcalc.model import Model
-    from symcalc.verify import verify
+    from symcalc.check.verify import verify
+    from symcalc.symbolic.engine import derive
+    from symcalc.symbolic.graph import Model
 
     model = Model.load(target)
     return model.title, verify(derive(model), strict=strict, points=points, seed=seed)
@@ -111,8 +111,8 @@ def check_file(
     target: str, lhs: str, rhs: str, strict: bool, points: int, seed: int
 ) -> tuple[str, list[Check]]:
     """Load one file and check one claim given on the command line; what `symcalc check` computes."""
-    from symcalc.model import Model
-    from symcalc.verify import check_claim
+    from symcalc.check.verify import check_claim
+    from symcalc.symbolic.graph import Model
 
     model = Model.load(target)
     return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
@@ -142,8 +142,8 @@ def _verify_targets(paths: Sequence[str]) -> list[str | None]:
 def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]], as_json: bool) -> None:
     from rich.console import Console
 
+    from symcalc.check.verify import all_hold
     from symcalc.render.checks import render_checks, report_dict
-    from symcalc.verify import all_hold
 
     if as_json:
         files = [report_dict(*report) for report in reports] + errors
@@ -162,7 +162,7 @@ def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, 
 
 
 def _exit_code(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]]) -> int:
-    from symcalc.verify import all_hold
+    from symcalc.check.verify import all_hold
 
     if errors:
         return EXIT_BAD_INPUT
@@ -273,20 +273,20 @@ def _emit(text: str, output: str | None) -> None:
 
 def program_file(target: str | None) -> Program:
     """Derive one file and build its stable numeric program; the symbolic half of `symcalc train`."""
-    from symcalc.numeric import build_program
+    from symcalc.numeric.program import build_program
 
     return build_program(derive_file(target))
 
 
 def codegen_file(target: str | None) -> str:
     """The standalone module for one file; what `symcalc codegen` computes."""
-    from symcalc.codegen import generate
+    from symcalc.numeric.codegen import generate
 
     return generate(derive_file(target))
 
 
 def _cmd_codegen(args: argparse.Namespace) -> int:
-    from symcalc.output import write_atomic
+    from symcalc.files import write_atomic
 
     text = limited(codegen_file, args.file, timeout=args.timeout)
     if args.output is None:
@@ -300,9 +300,9 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from symcalc.data import check_finite_loss, load_builtin, load_csv
-    from symcalc.descent import Stop, descend, interrupted
-    from symcalc.numeric import NumericModel
+    from symcalc.numeric.data import check_finite_loss, load_builtin, load_csv
+    from symcalc.numeric.descent import Stop, descend, interrupted
+    from symcalc.numeric.program import NumericModel
     from symcalc.render import training
 
     if args.plot is not None:

@@ -1,9 +1,9 @@
 """`symcalc codegen`: a standalone module, importing only numpy, with one model's loss, gradient and step.
 
-The module's code is the same `Program` that `symcalc.numeric` compiles (the
+The module's code is the same `Program` that `symcalc.numeric.program` compiles (the
 stable forms, the same shared sub-expressions), printed by the same printer,
 and, where the model has one, the same fast-path plan and runtime functions
-(`symcalc.fastpath`), so its numbers equal symcalc's own. Code text is built only from validated names
+(`symcalc.numeric.plan`), so its numbers equal symcalc's own. Code text is built only from validated names
 and SymPy's printer output; nothing the user typed (a title, a note, a path)
 is copied into it.
 """
@@ -15,12 +15,12 @@ import re
 
 import sympy as sp
 
-from symcalc.fastpath import build_plan, runtime_source
-from symcalc.functions import text as table_text
-from symcalc.model import Model
-from symcalc.names import NAME_PATTERN
-from symcalc.numeric import Program, build_program, make_printer
-from symcalc.steps import Derivation
+from symcalc.numeric.plan import build_plan, runtime_source
+from symcalc.numeric.program import Program, build_program, make_printer
+from symcalc.spec.names import NAME_PATTERN
+from symcalc.symbolic.functions import text as table_text
+from symcalc.symbolic.graph import Model
+from symcalc.symbolic.steps import Derivation
 
 _SAFE_FORMULA = re.compile(r"[A-Za-z0-9_ +\-*/().,]*")
 

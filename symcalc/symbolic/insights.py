@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.functions import sigmoid, to_elementary
-from symcalc.model import Model
-from symcalc.notation import Partial, Total
+from symcalc.symbolic.functions import sigmoid, to_elementary
+from symcalc.symbolic.graph import Model
+from symcalc.symbolic.notation import Partial, Total
 
 # The output's range for the activations whose local derivative depends only on the output.
 _RANGES: dict[type, tuple[sp.Expr, sp.Expr]] = {

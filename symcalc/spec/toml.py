@@ -1,7 +1,7 @@
 """Derivation files (TOML) → `Spec`: the only module that reads them, checking every key.
 
 A `Spec` is still text: names and expression strings in file order. Turning it
-into SymPy objects is `symcalc.model.Model.from_spec`'s job. Every problem in a
+into SymPy objects is `symcalc.symbolic.graph.Model.from_spec`'s job. Every problem in a
 file is collected and reported together, each as one line naming the key.
 """
 
@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from symcalc.domains import Domain, DomainError, parse_domain
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
-from symcalc.names import check_name
+from symcalc.spec.domains import Domain, DomainError, parse_domain
+from symcalc.spec.names import check_name
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NAMES = 2_000
@@ -126,15 +127,20 @@ def loads(text: str, source: str = "<string>") -> Spec:
     return spec
 
 
-def check(text: str, source: str = "<string>") -> tuple[Spec, list[SymcalcError]]:
-    """The Spec and the problems found in it, so later checks can add theirs to the same report."""
+def check(
+    text: str, source: str = "<string>", reserved: Collection[str] = ()
+) -> tuple[Spec, list[SymcalcError]]:
+    """The Spec and the problems found in it, so later checks can add theirs to the same report.
+
+    `reserved` are names no declaration may take (the function table's).
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise SpecError(f"TOML syntax error: {err}", Location(source=source)) from None
     except RecursionError:
         raise SpecError("TOML is nested too deeply", Location(source=source)) from None
-    return _Checker(data, source, _key_lines(text)).spec()
+    return _Checker(data, source, _key_lines(text), reserved).spec()
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -155,8 +161,9 @@ def _key_lines(text: str) -> dict[str, int]:
 class _Checker:
     """Validates the parsed TOML table, collecting every problem before raising."""
 
-    def __init__(self, data: dict[str, Any], source: str, lines: dict[str, int]):
+    def __init__(self, data: dict[str, Any], source: str, lines: dict[str, int], reserved: Collection[str]):
         self.data = data
+        self.reserved = reserved
         self.source = source
         self.lines = lines
         self.errors: list[SymcalcError] = []
@@ -238,7 +245,7 @@ class _Checker:
 
     def valid_name(self, key: str, name: object) -> str | None:
         try:
-            return check_name(name)
+            return check_name(name, self.reserved)
         except SymcalcError as err:
             self.error(key, err.problem, err.fix)
             return None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.functions import sigmoid, softplus, to_elementary
+from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
 
 # Definitions larger than this are not searched: recognition is for the short forms of notes.
 MAX_OPS = 40

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import sympy as sp
 
-from symcalc.domains import Domain, DomainError
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
-from symcalc.names import NAME_PATTERN, check_name, make_symbol
-from symcalc.parse import parse_expression
-from symcalc.simplify import solve_linear
-from symcalc.spec import Spec, check, read
+from symcalc.spec.domains import Domain, DomainError
+from symcalc.spec.names import NAME_PATTERN, check_name
+from symcalc.spec.toml import Spec, check, read
+from symcalc.symbolic.forms import solve_linear
+from symcalc.symbolic.functions import FUNCTIONS
+from symcalc.symbolic.parse import parse_expression
 
 _NAME = r"([A-Za-z][A-Za-z0-9_]*)"
 #: A total derivative through the graph, "dL/dz".
@@ -30,6 +31,11 @@ CLAIM_PATTERN = re.compile(rf"\s*d\s*{_NAME}\s*/\s*d\s*{_NAME}\s*")
 #: A local partial derivative of one definition, "∂a/∂z" or in ASCII "partial a/partial z".
 PARTIAL_CLAIM_PATTERN = re.compile(rf"\s*(?:∂|partial\s)\s*{_NAME}\s*/\s*(?:∂|partial\s)\s*{_NAME}\s*")
 CLAIM_FORMS = "'dA/dB' (total) or '∂A/∂B' / 'partial A/partial B' (local)"
+
+
+def make_symbol(name: str) -> sp.Symbol:
+    """The plain real symbol for a declared name: `E`, `I`, `N`, `beta` stay themselves."""
+    return sp.Symbol(check_name(name, FUNCTIONS), real=True)
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ class Model:
     @classmethod
     def load(cls, target: str | Path | None = None) -> Model:
         """A model from a file or a built-in model's name (the seed when None), every problem reported."""
-        return cls.from_spec(*check(*read(target)))
+        return cls.from_spec(*check(*read(target), reserved=FUNCTIONS))
 
     @classmethod
     def build(
@@ -154,7 +160,7 @@ class Model:
         seen: set[sp.Symbol] = set()
         for sym in self.independents + tuple(s for s, _ in self.definitions):
             try:
-                check_name(sym.name)
+                check_name(sym.name, FUNCTIONS)
             except SymcalcError as err:
                 problems.append(SpecError(err.problem, Location(key=sym.name), err.fix))
             if sym in seen:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.functions import relu, step
+from symcalc.symbolic.functions import relu, step
 
 MAX_EXPANDED_TERMS = 40_000  # a numerator is multiplied out only when at most this many terms (about 1 s)
 EXPAND_MAX_OPS = 200  # an exponent is expanded into its terms only below this size

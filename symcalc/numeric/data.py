@@ -37,9 +37,9 @@ import numpy as np
 import sympy as sp
 
 from symcalc.errors import DataError, Location
-from symcalc.functions import sigmoid
-from symcalc.model import Model
-from symcalc.numeric import STABLE_REWRITES
+from symcalc.numeric.program import STABLE_REWRITES
+from symcalc.symbolic.functions import sigmoid
+from symcalc.symbolic.graph import Model
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 

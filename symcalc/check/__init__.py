@@ -1,0 +1,1 @@
+"""Independent verification of a derivation: every step, gradient and claim, proved or refuted."""

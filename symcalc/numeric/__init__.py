@@ -1,0 +1,1 @@
+"""Computing with a derivation: the numeric program, its back ends, gradient descent and code generation."""
