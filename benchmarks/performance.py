@@ -90,7 +90,8 @@ def contenders(n: int, d: int, threads: int) -> tuple[dict[str, Callable[[], Any
     import sympy as sp
 
     import symcalc
-    from symcalc.numeric.program import NumericModel, build_program
+    from symcalc.numeric.model import NumericModel
+    from symcalc.numeric.program import build_program
     from symcalc.spec.toml import loads
 
     rng = np.random.default_rng(20241127)
@@ -288,7 +289,7 @@ def train_benchmark(quick: bool) -> dict[str, float]:
 
     import symcalc
     from symcalc.numeric.descent import descend
-    from symcalc.numeric.program import compile_model
+    from symcalc.numeric.model import compile_model
 
     n, d, steps, lr = 100_000, 2, 200 if quick else 1000, 0.5
     rng = np.random.default_rng(5)

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from symcalc.numeric.codegen import generate as generate_module
     from symcalc.numeric.data import Dataset, load_builtin, load_csv
     from symcalc.numeric.descent import Epoch, Stop, descend
-    from symcalc.numeric.program import NumericModel, Program, build_program, compile_model, stable
+    from symcalc.numeric.model import NumericModel, compile_model
+    from symcalc.numeric.program import Program, build_program, stable
     from symcalc.spec.toml import Spec, builtin_models
     from symcalc.spec.toml import load as load_spec
     from symcalc.symbolic.engine import derive
@@ -60,10 +61,10 @@ _LAZY = {
     "Epoch": ("symcalc.numeric.descent", "Epoch"),
     "Stop": ("symcalc.numeric.descent", "Stop"),
     "descend": ("symcalc.numeric.descent", "descend"),
-    "NumericModel": ("symcalc.numeric.program", "NumericModel"),
+    "NumericModel": ("symcalc.numeric.model", "NumericModel"),
     "Program": ("symcalc.numeric.program", "Program"),
     "build_program": ("symcalc.numeric.program", "build_program"),
-    "compile_model": ("symcalc.numeric.program", "compile_model"),
+    "compile_model": ("symcalc.numeric.model", "compile_model"),
     "stable": ("symcalc.numeric.program", "stable"),
 }
 

@@ -6,7 +6,8 @@ import numpy as np
 import sympy as sp
 
 import symcalc
-from symcalc.numeric.program import NumericModel, build_program, make_printer
+from symcalc.numeric.model import NumericModel
+from symcalc.numeric.program import build_program, make_printer
 from tests.conftest import DERIVATIONS
 
 MODELS = sorted(p.stem for p in DERIVATIONS.glob("*.toml"))

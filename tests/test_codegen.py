@@ -17,7 +17,8 @@ import sympy as sp
 
 import symcalc
 from symcalc.numeric.codegen import generate
-from symcalc.numeric.program import NumericModel, build_program
+from symcalc.numeric.model import NumericModel
+from symcalc.numeric.program import build_program
 from tests.conftest import SEED
 
 TWO_LAYER = """

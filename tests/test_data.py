@@ -20,7 +20,7 @@ from symcalc.numeric.data import (
     load_csv,
     two_blobs,
 )
-from symcalc.numeric.program import compile_model
+from symcalc.numeric.model import compile_model
 
 CSV = Path(__file__).parent / "data" / "csv"
 GOOD_X1 = [0.5, -1.2, 2.0, -0.4, 1.1, -0.9]  # what good.csv holds, read independently below

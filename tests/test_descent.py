@@ -12,7 +12,7 @@ import pytest
 
 import symcalc
 from symcalc.numeric.descent import DescentError, Stop, descend, run
-from symcalc.numeric.program import compile_model
+from symcalc.numeric.model import compile_model
 from tests.conftest import DERIVATIONS
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets")

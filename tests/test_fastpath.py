@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import symcalc
+from symcalc.numeric.model import NumericModel
 from symcalc.numeric.plan import build_plan, runtime_source, stack_view
-from symcalc.numeric.program import NumericModel, build_program
+from symcalc.numeric.program import build_program
 from tests.numeric_oracle import MODELS, evaluated, program_of, random_data, reference
 
 #: Models whose loss and gradients are not (factor) × (input) over linear forms: the generic path.

@@ -16,8 +16,9 @@ import pytest
 
 import symcalc
 from symcalc.numeric import native
+from symcalc.numeric.model import NumericModel
 from symcalc.numeric.native import BLOCK, NativeUnavailable, compile_kernel, kernel_source
-from symcalc.numeric.program import NumericModel, build_program
+from symcalc.numeric.program import build_program
 from tests.conftest import Runner
 from tests.numeric_oracle import MODELS, evaluated, program_of, random_data, reference
 
@@ -303,7 +304,7 @@ _THREADED = """
 import json, sys
 import numpy as np
 from tests.numeric_oracle import evaluated, program_of, random_data
-from symcalc.numeric.program import NumericModel
+from symcalc.numeric.model import NumericModel
 program = program_of(sys.argv[1])
 numeric = NumericModel(program)
 rng = np.random.default_rng(23)
@@ -558,7 +559,7 @@ from pathlib import Path
 os.makedirs(os.environ["SYMCALC_CACHE_DIR"], mode=0o700)
 os.chmod(Path(os.environ["SYMCALC_CACHE_DIR"]).parent, 0o777)  # not private: a temporary folder is used
 from symcalc.numeric.native import compile_kernel
-from symcalc.numeric.program import NumericModel
+from symcalc.numeric.model import NumericModel
 from tests.numeric_oracle import program_of
 folder = compile_kernel(program_of("linear_regression")).path.parent
 pid = os.fork()

@@ -13,7 +13,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 import symcalc
-from symcalc.numeric.program import NumericError, NumericModel, build_program, compile_model, stable
+from symcalc.numeric.model import NumericError, NumericModel, compile_model
+from symcalc.numeric.program import build_program, stable
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
 from tests.oracle import composed_gradient
 

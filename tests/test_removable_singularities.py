@@ -18,7 +18,8 @@ import sympy as sp
 
 import symcalc
 from symcalc.numeric.codegen import generate
-from symcalc.numeric.program import NumericModel, build_program
+from symcalc.numeric.model import NumericModel
+from symcalc.numeric.program import build_program
 from symcalc.symbolic.forms import adds_denominator, in_terms_of_outputs, tidy
 from tests.oracle import composed_gradient
 

@@ -18,8 +18,9 @@ import sympy as sp
 
 import symcalc
 from symcalc.numeric.codegen import generate
+from symcalc.numeric.model import NumericModel
 from symcalc.numeric.native import KernelPrinter
-from symcalc.numeric.program import NumericModel, build_program, make_printer
+from symcalc.numeric.program import build_program, make_printer
 from symcalc.symbolic.functions import step
 
 RELU = """

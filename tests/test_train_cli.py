@@ -16,7 +16,7 @@ import symcalc
 from symcalc.cli.main import main
 from symcalc.numeric.codegen import generate
 from symcalc.numeric.data import load_builtin
-from symcalc.numeric.program import NumericModel
+from symcalc.numeric.model import NumericModel
 from tests.conftest import SEED
 from tests.test_data import BAD, CSV
 
@@ -105,7 +105,7 @@ def test_non_finite_stops_and_keeps_the_last_finite_parameters(
 
 
 def _start_parameters(derivation: symcalc.Derivation) -> dict[str, float]:
-    from symcalc.numeric.program import compile_model
+    from symcalc.numeric.model import compile_model
 
     return compile_model(derivation).start(0)
 

@@ -302,7 +302,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from symcalc.numeric.data import check_finite_loss, load_builtin, load_csv
     from symcalc.numeric.descent import Stop, descend, interrupted
-    from symcalc.numeric.program import NumericModel
+    from symcalc.numeric.model import NumericModel
     from symcalc.render import training
 
     if args.plot is not None:
