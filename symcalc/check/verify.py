@@ -35,13 +35,11 @@ import mpmath
 import sympy as sp
 
 from symcalc.check.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
-from symcalc.errors import Location, SymcalcError
 from symcalc.spec.domains import moderate, real_line
 from symcalc.symbolic.functions import relu, sigmoid, softplus
 from symcalc.symbolic.functions import step as step_function
-from symcalc.symbolic.graph import Claim, Model, claim_target
+from symcalc.symbolic.graph import Claim, Model
 from symcalc.symbolic.notation import Partial, Product, Sum
-from symcalc.symbolic.parse import parse_expression
 from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, ParameterGradients, Recognition
 
 Status = Literal["holds", "fails", "undecided"]
@@ -154,13 +152,7 @@ def check_claim(
     The right-hand side goes through the same safe parser as a file; an unknown
     name or function raises SymcalcError (bad input), it is not a failed check.
     """
-    where = Location(source=model.source, key=str(lhs))
-    try:
-        of, wrt, local = claim_target(lhs, model.symbols, model.definition_names)
-        expected = parse_expression(rhs, model.symbols)
-    except SymcalcError as err:
-        raise err.at(where) from None
-    check = _Checker(model, points=points, seed=seed).claim(Claim(of, wrt, expected, rhs, local))
+    check = _Checker(model, points=points, seed=seed).claim(model.claim(lhs, rhs))
     return _strict(check) if strict else check
 
 
