@@ -1,4 +1,4 @@
-"""Time `symcalc.check.verify` on models that used to stall it; prints, never fails.
+"""Time `symcalc.verify` on models that used to stall it; prints, never fails.
 
 - log-cosh regression (L = log(cosh(z − y))) with n features: every claim proved
   (the issue's target: n = 30 in under 10 s on a 2-core machine; before, 153 s at n = 3);

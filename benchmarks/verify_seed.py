@@ -1,4 +1,4 @@
-"""Time `symcalc.check.verify` on the seed against `symcalc.derive` in the same process; prints, never fails.
+"""Time `symcalc.verify` on the seed against `symcalc.derive` in the same process; prints, never fails.
 
 Run: python benchmarks/verify_seed.py [FILE]   (the issue's budget: under 5 s on a 2-core machine)
 """

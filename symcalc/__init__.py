@@ -9,7 +9,9 @@ from symcalc.errors import DataError, LimitError, ParseError, SpecError, Symcalc
 from symcalc.settings import IMPORTED_IN  # noqa: F401  (recorded when symcalc is first imported)
 
 if TYPE_CHECKING:
-    from symcalc.check.verify import Check, Counterexample, check_claim, verify
+    from symcalc.check.checks import check_claim, verify
+    from symcalc.check.ladder import ProofLimits
+    from symcalc.check.records import Check, Counterexample
     from symcalc.numeric.codegen import generate as generate_module
     from symcalc.numeric.data import Dataset, load_builtin, load_csv
     from symcalc.numeric.descent import Epoch, Stop, descend
@@ -50,10 +52,11 @@ _LAZY = {
     "ParameterGradients": ("symcalc.symbolic.steps", "ParameterGradients"),
     "Step": ("symcalc.symbolic.steps", "Step"),
     "Update": ("symcalc.symbolic.steps", "Update"),
-    "Check": ("symcalc.check.verify", "Check"),
-    "Counterexample": ("symcalc.check.verify", "Counterexample"),
-    "check_claim": ("symcalc.check.verify", "check_claim"),
-    "verify": ("symcalc.check.verify", "verify"),
+    "Check": ("symcalc.check.records", "Check"),
+    "Counterexample": ("symcalc.check.records", "Counterexample"),
+    "ProofLimits": ("symcalc.check.ladder", "ProofLimits"),
+    "check_claim": ("symcalc.check.checks", "check_claim"),
+    "verify": ("symcalc.check.checks", "verify"),
     "generate_module": ("symcalc.numeric.codegen", "generate"),
     "Dataset": ("symcalc.numeric.data", "Dataset"),
     "load_builtin": ("symcalc.numeric.data", "load_builtin"),
@@ -106,6 +109,7 @@ __all__ = [
     "ParameterGradients",
     "ParseError",
     "Program",
+    "ProofLimits",
     "Spec",
     "SpecError",
     "Step",

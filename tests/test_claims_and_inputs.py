@@ -1,6 +1,6 @@
 """Local (∂) and total (d) claims, the relu′ notation in every output, and small input fixes (issue 12).
 
-Claims are checked against SymPy's diff (through `symcalc.check.verify`); the expected
+Claims are checked against SymPy's diff (through `symcalc.check.checks`); the expected
 right-hand sides are derived by hand in the comments.
 """
 
@@ -14,7 +14,7 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.check.verify import check_claim
+from symcalc.check.checks import check_claim
 from symcalc.errors import SymcalcError
 from symcalc.render.console import pretty
 from symcalc.render.latex import render_latex

@@ -137,16 +137,18 @@ def test_check_json_is_one_report_with_one_check(capsys: pytest.CaptureFixture[s
     assert check["counterexample"]["sides"] == ["claimed", "SymPy's diff"]
 
 
-def test_strict_turns_numeric_agreement_into_failure(
-    capsys: pytest.CaptureFixture[str], write_toml: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import importlib
+# True, but past the prover: 7 kinks (|u| = max(u, −u)) are more than it splits into cases,
+# and the difference is too large for simplify.
+BEYOND_PROOF = "x*sin(2*w*x) + " + " + ".join(f"abs(x - {k}) - max(x - {k}, {k} - x)" for k in range(1, 8))
 
-    monkeypatch.setattr(importlib.import_module("symcalc.check.verify"), "SIMPLIFY_MAX_OPS", 0)
+
+def test_strict_turns_numeric_agreement_into_failure(
+    capsys: pytest.CaptureFixture[str], write_toml: Callable[[str], Path]
+) -> None:
     path = str(write_toml('inputs = ["x"]\nparameters = ["w"]\n[definitions]\nL = "sin(w*x)**2"\n'))
-    code, out, _ = run(capsys, "check", path, "dL/dw", "x*sin(2*w*x)")
+    code, out, _ = run(capsys, "check", path, "dL/dw", BEYOND_PROOF)
     assert code == 0 and "numerically (not proved)" in out
-    code, data = run_json(capsys, "check", path, "dL/dw", "x*sin(2*w*x)", "--strict")
+    code, data = run_json(capsys, "check", path, "dL/dw", BEYOND_PROOF, "--strict")
     assert code == 1
     [check] = data["files"][0]["checks"]
     assert (check["status"], check["method"], check["counterexample"]) == ("fails", "numerically", None)

@@ -6,24 +6,24 @@ counterexample is re-checked here by SymPy's evalf (see tests/test_verify.py).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
+import mpmath
 import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.check.verify import check_claim
+from symcalc.check.checks import check_claim
+from symcalc.check.ladder import ProofLimits
+from symcalc.check.sample import Sampler
 from symcalc.errors import SymcalcError
 from symcalc.spec.domains import DomainError, parse_domain
 from symcalc.spec.toml import loads
 
 from .conftest import Runner
 from .test_verify import assert_refuted_at_a_real_point, parse
-
-verify_module = importlib.import_module("symcalc.check.verify")
 
 SQUARED_HINGE = """
 inputs = ["x1", "x2"]
@@ -57,7 +57,7 @@ def model_of(write_toml: Callable[[str], Path], text: str) -> symcalc.Model:
 
 
 def sampled(model: symcalc.Model, count: int = 200) -> list[dict[sp.Symbol, float]]:
-    sampler = verify_module._Sampler(model, seed=0, limit=count)
+    sampler = Sampler(model, seed=0, limit=count)
     return [point.raw for point in sampler.points()]
 
 
@@ -173,35 +173,29 @@ def test_a_claim_wrong_only_for_negative_targets_fails(write_toml: Callable[[str
     assert dict(check.counterexample.point)["y"] < 0  # type: ignore[union-attr]
 
 
-def test_an_ill_conditioned_point_is_replaced_not_reported(
-    write_toml: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+SOFTPLUS_AT = """
+inputs = ["z"]
+parameters = ["w"]
+[domains]
+z = "VALUES"
+[definitions]
+L = "log(1 + exp(z)) + w"
+"""
+
+
+def test_an_ill_conditioned_point_is_replaced_not_reported(write_toml: Callable[[str], Path]) -> None:
     """(1 − σ(z))·e^z = σ(z) exactly, but at z = 200 the left side is noise at 50 digits."""
-    model = model_of(write_toml, SQUARED_ERROR)
-    x1, b, w1, y = (model.symbols[n] for n in ("x1", "b", "w1", "y"))
-    original = verify_module._Sampler.draw
-    calls = iter(range(10**6))
-
-    def draw(self: object) -> object:
-        if next(calls) < 5:
-            return verify_module._Point(model, {x1: 100.0, y: 0.5, w1: 2.0, b: 0.0})
-        return original(self)
-
-    monkeypatch.setattr(verify_module._Sampler, "draw", draw)
-    monkeypatch.setattr(
-        verify_module._Checker, "prove_cheaply", lambda self, left, right: (False, left - right)
-    )
-    monkeypatch.setattr(verify_module._Checker, "prove_costly", lambda self, difference: False)
-    z = parse(model, "z")
-    left, right = (
-        (1 - symcalc.symbolic.functions.sigmoid(z)) * sp.exp(z),
-        symcalc.symbolic.functions.sigmoid(z),
-    )
-    checker = verify_module._Checker(model, points=5, seed=0)
-    at_200 = verify_module._Point(model, {x1: 100.0, y: 0.5, w1: 2.0, b: 0.0})
-    assert not verify_module._close(at_200.at(left), at_200.at(right))  # the trap is real at 50 digits
-    check = checker.decide("c", "claim", "s", left, right, ("claimed", "true"))
+    with mpmath.workdps(50):  # the trap is real: at 50 digits 1 − σ(200) is 0, the left side 0, not 1
+        sigma = 1 / (1 + mpmath.exp(-200))
+        assert abs((1 - sigma) * mpmath.exp(200) - sigma) > 0.5
+    claimed, numeric_only = "(1 - sigmoid(z))*exp(z)", ProofLimits(prove=False)
+    only_there = model_of(write_toml, SOFTPLUS_AT.replace("VALUES", "{200}"))
+    check = check_claim(only_there, "dL/dz", claimed, points=5, limits=numeric_only)
+    assert (check.status, check.method) == ("undecided", "numerically")  # no usable point: not a mismatch
+    also_elsewhere = model_of(write_toml, SOFTPLUS_AT.replace("VALUES", "{2, 200}"))
+    check = check_claim(also_elsewhere, "dL/dz", claimed, points=5, limits=numeric_only)
     assert (check.status, check.method) == ("holds", "numerically")
+    assert "at 5 random points" in check.detail
 
 
 # -- assumptions: used or refused ------------------------------------------------------------

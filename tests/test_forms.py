@@ -14,7 +14,7 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.check.verify import verify
+from symcalc.check.checks import verify
 from symcalc.render.json import derivation_dict
 from symcalc.symbolic.functions import sigmoid, softplus
 from symcalc.symbolic.steps import Recognition

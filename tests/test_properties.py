@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symcalc
-from symcalc.check.verify import check_claim
+from symcalc.check.checks import check_claim
 from symcalc.cli.main import verify_file
 from symcalc.isolate import run_limited
 from symcalc.symbolic.functions import text

@@ -3,7 +3,7 @@
 For every shipped model (and models with relu, max, min, abs and sign, whose
 derivatives hold step, sign and abs), each step equation ("∂a/∂z" local or
 "dL/dz" total) and each gradient ("dL/dw"), taken from the JSON text, is
-checked by `symcalc.check.verify.check_claim`, whose oracle is SymPy's diff (of the
+checked by `symcalc.check.checks.check_claim`, whose oracle is SymPy's diff (of the
 one definition for a local partial, through the graph for a total derivative)
 evaluated with mpmath: never symcalc's own result.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import symcalc
-from symcalc.check.verify import check_claim
+from symcalc.check.checks import check_claim
 from symcalc.cli.main import derive_text
 from tests.conftest import DERIVATIONS
 

@@ -92,12 +92,12 @@ print("sympy.physics.units" in sys.modules)
 
 
 def test_the_commands_defaults_are_the_librarys() -> None:
-    from symcalc.check import verify
+    from symcalc.check import checks
     from symcalc.cli import main as cli
     from symcalc.spec import toml as spec
 
     assert cli.DEFAULT_MODEL == spec.DEFAULT_MODEL
-    assert (cli.DEFAULT_POINTS, cli.DEFAULT_SEED) == (verify.DEFAULT_POINTS, verify.DEFAULT_SEED)
+    assert (cli.DEFAULT_POINTS, cli.DEFAULT_SEED) == (checks.DEFAULT_POINTS, checks.DEFAULT_SEED)
 
 
 def test_importing_symcalc_does_not_load_sympy() -> None:
@@ -107,7 +107,7 @@ def test_importing_symcalc_does_not_load_sympy() -> None:
 def test_symcalc_verify_stays_the_function_once_the_submodule_is_imported() -> None:
     code = """
 import importlib, symcalc
-module = importlib.import_module("symcalc.check.verify")
+module = importlib.import_module("symcalc.check.checks")
 print(symcalc.verify is module.verify, symcalc.derive.__module__)
 """
     assert _fresh(code) == "True symcalc.symbolic.engine"

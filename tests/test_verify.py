@@ -1,4 +1,4 @@
-"""symcalc.check.verify: every shipped derivation verifies; wrong claims are refuted at a real counterexample.
+"""symcalc.check: every shipped derivation verifies; wrong claims are refuted at a real counterexample.
 
 Counterexamples are re-checked here without the verifier's evaluator: both sides are
 evaluated by SymPy's evalf at the reported point, with the true side taken from an
@@ -9,15 +9,18 @@ composed loss from tests/oracle.py).
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.check.verify import Check, check_claim, independent_derivative, value_of, verify
+from symcalc.check.checks import check_claim, verify
+from symcalc.check.ladder import ProofLimits
+from symcalc.check.oracle import independent_derivative, value_of
+from symcalc.check.records import Check, all_hold
 from symcalc.errors import ParseError, SpecError
 from symcalc.symbolic.functions import to_elementary
 from symcalc.symbolic.notation import Product, Sum
@@ -25,8 +28,6 @@ from symcalc.symbolic.parse import parse_expression
 
 from .conftest import DERIVATIONS
 from .oracle import composed_gradient
-
-verify_module = importlib.import_module("symcalc.check.verify")  # `symcalc.check.verify` is the function
 
 SQUARED_ERROR_SIGMOID = """
 title = "One sigmoid unit with squared error"
@@ -233,17 +234,20 @@ def test_a_claim_only_simplify_can_prove(write_toml: Callable[[str], Path]) -> N
     assert check.proved
 
 
+NO_SIMPLIFY = ProofLimits(simplify_max_ops=0)  # as if simplify were too costly for every difference
+NO_PROOFS = ProofLimits(prove=False)
+
+
 def test_unproved_agreement_holds_numerically_and_fails_under_strict(
-    write_toml: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
+    write_toml: Callable[[str], Path],
 ) -> None:
     model = symcalc.load(str(write_toml(TRIG)))
-    monkeypatch.setattr(verify_module, "SIMPLIFY_MAX_OPS", 0)  # as if the proof were too costly
-    check = check_claim(model, "dL/dw", "x*sin(2*w*x)")
+    check = check_claim(model, "dL/dw", "x*sin(2*w*x)", limits=NO_SIMPLIFY)
     assert (check.status, check.method, check.proved) == ("holds", "numerically", False)
     assert "not proved" in check.detail
-    strict = check_claim(model, "dL/dw", "x*sin(2*w*x)", strict=True)
+    strict = check_claim(model, "dL/dw", "x*sin(2*w*x)", strict=True, limits=NO_SIMPLIFY)
     assert (strict.status, strict.counterexample) == ("fails", None)
-    wrong = check_claim(model, "dL/dw", "x*sin(2*w*x) + x*1e-12")
+    wrong = check_claim(model, "dL/dw", "x*sin(2*w*x) + x*1e-12", limits=NO_SIMPLIFY)
     assert_refuted_at_a_real_point(
         model, wrong, parse(model, "x*sin(2*w*x) + x*1e-12"), parse(model, "2*x*sin(w*x)*cos(w*x)")
     )
@@ -252,18 +256,12 @@ def test_unproved_agreement_holds_numerically_and_fails_under_strict(
 LOG_MODEL = 'inputs = ["x"]\nparameters = ["w"]\n[definitions]\nL = "log(w*x) + sqrt(x)"\n'
 
 
-def test_points_where_a_side_is_undefined_are_resampled_not_failed(
-    write_toml: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_points_where_a_side_is_undefined_are_resampled_not_failed(write_toml: Callable[[str], Path]) -> None:
     model = symcalc.load(str(write_toml(LOG_MODEL)))
-    monkeypatch.setattr(
-        verify_module._Checker, "prove_cheaply", lambda self, left, right: (False, left - right)
-    )
-    monkeypatch.setattr(verify_module._Checker, "prove_costly", lambda self, difference: False)
-    check = check_claim(model, "dL/dw", "1/w", points=10)
+    check = check_claim(model, "dL/dw", "1/w", points=10, limits=NO_PROOFS)
     assert (check.status, check.method) == ("holds", "numerically")
     assert "at 10 random points" in check.detail
-    wrong = check_claim(model, "dL/dw", "1/w + 1/x")
+    wrong = check_claim(model, "dL/dw", "1/w + 1/x", limits=NO_PROOFS)
     assert_refuted_at_a_real_point(model, wrong, parse(model, "1/w + 1/x"), parse(model, "1/w"))
     point = exact_point(model, wrong)
     assert point[model.symbols["x"]] > 0 and point[model.symbols["w"]] > 0  # where log(w*x), sqrt(x) exist
@@ -335,35 +333,25 @@ def test_value_of_turns_display_products_into_values() -> None:
     assert value_of(shown) == (a - y) * a + 2 * y
 
 
-def test_finite_differences_skip_points_whose_step_crosses_a_kink(
-    write_toml: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_finite_differences_skip_points_whose_step_crosses_a_kink(write_toml: Callable[[str], Path]) -> None:
+    next_to_the_kink = 2.0**-20  # the step h = 1e-5 straddles relu's kink at every point
+    domains = f'[domains]\nw = "{{{next_to_the_kink!r}}}"\n'
     model = symcalc.load(
-        str(write_toml('inputs = ["x"]\nparameters = ["w"]\n[definitions]\nL = "relu(w)*x"\n'))
+        str(write_toml(f'inputs = ["x"]\nparameters = ["w"]\n{domains}[definitions]\nL = "relu(w)*x"\n'))
     )
-    w = model.symbols["w"]
-    original = verify_module._Sampler.draw
-
-    def next_to_the_kink(self: object) -> object:  # w = 2^-20: the step h = 1e-5 straddles relu's kink
-        point = original(self)
-        return None if point is None else verify_module._Point(model, {**point.raw, w: 2.0**-20})
-
-    monkeypatch.setattr(verify_module._Sampler, "draw", next_to_the_kink)
+    assert model.domain_map[model.symbols["w"]].members == (Fraction(next_to_the_kink),)
     checks = {c.name: c for c in verify(symcalc.derive(model))}
     assert checks["gradient dL/dw"].proved
     fd = checks["finite differences dL/dw"]
     assert (fd.status, fd.counterexample) == ("undecided", None)  # skipped every point: no false mismatch
 
 
-def test_strict_verify_fails_what_holds_only_numerically(
-    write_toml: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_strict_verify_fails_what_holds_only_numerically(write_toml: Callable[[str], Path]) -> None:
     model = symcalc.load(str(write_toml(TRIG + '[claims]\n"dL/dw" = "x*sin(2*w*x)"\n')))
     derivation = symcalc.derive(model)
-    assert verify_module.all_hold(verify(derivation, strict=True))  # proved: strict changes nothing
-    monkeypatch.setattr(verify_module, "SIMPLIFY_MAX_OPS", 0)
-    lenient = {c.name: c for c in verify(derivation)}
-    strict = {c.name: c for c in verify(derivation, strict=True)}
+    assert all_hold(verify(derivation, strict=True))  # proved: strict changes nothing
+    lenient = {c.name: c for c in verify(derivation, limits=NO_SIMPLIFY)}
+    strict = {c.name: c for c in verify(derivation, strict=True, limits=NO_SIMPLIFY)}
     assert (lenient["claim dL/dw"].status, lenient["claim dL/dw"].method) == ("holds", "numerically")
     assert strict["claim dL/dw"].status == "fails"
     assert all(strict[n].status == c.status for n, c in lenient.items() if c.method != "numerically")
@@ -424,7 +412,7 @@ def test_assumption_is_what_makes_the_softmax_claim_true(tmp_path: Path) -> None
     path.write_text(text.replace('assume = ["y1 + y2 + y3 = 1"]', ""))
     without = symcalc.load(str(path))
     refuted = symcalc.check_claim(without, "dL/dz1", "a1 - y1")
-    assert refuted.status == "fails"
+    assert refuted.status == "fails" and refuted.counterexample is not None
     point = dict(refuted.counterexample.point)
     assert abs(point["y1"] + point["y2"] + point["y3"] - 1) > 1e-6
 

@@ -25,11 +25,11 @@ from symcalc.render.pdf import compile_pdf
 # or rich is imported inside the functions that need it: for `symcalc derive` SymPy is then
 # loaded once, in the child, which ends with os._exit and so skips tearing SymPy down (~60 ms).
 if TYPE_CHECKING:
-    from symcalc.check.verify import Check
+    from symcalc.check.records import Check
     from symcalc.numeric.program import Program
     from symcalc.symbolic.steps import Derivation
 
-# Copies of symcalc.spec.toml.DEFAULT_MODEL and symcalc.check.verify's defaults, for the help texts
+# Copies of symcalc.spec.toml.DEFAULT_MODEL and symcalc.check.checks' defaults, for the help texts
 # (importing those modules loads SymPy); tests/test_startup.py holds them equal.
 DEFAULT_MODEL = "logistic_regression"
 DEFAULT_POINTS = 20
@@ -99,7 +99,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 def verify_file(target: str | None, strict: bool, points: int, seed: int) -> tuple[str, list[Check]]:
     """Load, derive and verify one file; what `symcalc verify` computes for each file."""
-    from symcalc.check.verify import verify
+    from symcalc.check.checks import verify
     from symcalc.symbolic.engine import derive
     from symcalc.symbolic.graph import Model
 
@@ -111,7 +111,7 @@ def check_file(
     target: str, lhs: str, rhs: str, strict: bool, points: int, seed: int
 ) -> tuple[str, list[Check]]:
     """Load one file and check one claim given on the command line; what `symcalc check` computes."""
-    from symcalc.check.verify import check_claim
+    from symcalc.check.checks import check_claim
     from symcalc.symbolic.graph import Model
 
     model = Model.load(target)
@@ -142,7 +142,7 @@ def _verify_targets(paths: Sequence[str]) -> list[str | None]:
 def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]], as_json: bool) -> None:
     from rich.console import Console
 
-    from symcalc.check.verify import all_hold
+    from symcalc.check.records import all_hold
     from symcalc.render.checks import render_checks, report_dict
 
     if as_json:
@@ -162,7 +162,7 @@ def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, 
 
 
 def _exit_code(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]]) -> int:
-    from symcalc.check.verify import all_hold
+    from symcalc.check.records import all_hold
 
     if errors:
         return EXIT_BAD_INPUT

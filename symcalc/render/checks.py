@@ -1,4 +1,4 @@
-"""Checks from `symcalc.check.verify` for people (a rich table, counterexamples, a summary) and for machines.
+"""Checks from `symcalc.check.checks` for people (a rich table, counterexamples, a summary) and for machines.
 
 Nothing here decides anything: it lays out what the `Check` objects hold.
 """
@@ -13,7 +13,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from symcalc.check.verify import Check, Counterexample
+from symcalc.check.records import Check, Counterexample
 
 STATUS_STYLE = {"holds": "green", "fails": "bold red", "undecided": "yellow"}
 STATUS_MARK = {"holds": "✓", "fails": "✗", "undecided": "?"}

@@ -59,13 +59,14 @@ class Claim:
         return f"{mark}{self.of.name}/{mark}{self.wrt.name}"
 
 
-def claim_target(
-    lhs: object, symbols: Mapping[str, sp.Symbol], definitions: Collection[str]
-) -> tuple[sp.Symbol, sp.Symbol, bool]:
-    """(of, wrt, local) for a claim's left-hand side; SpecError (without a location) if it is not one.
+def parse_claim(
+    lhs: object, rhs: str, symbols: Mapping[str, sp.Symbol], definitions: Collection[str]
+) -> Claim:
+    """The claim "lhs = rhs" over the declared `symbols`; SymcalcError (without a location) if it is not one.
 
     "dA/dB" is total; "∂A/∂B" and "partial A/partial B" are local, and A must then be a
-    definition, whose expression is the one differentiated.
+    definition, whose expression is the one differentiated. The right-hand side goes
+    through the same safe parser as every definition.
     """
     text = lhs if isinstance(lhs, str) else ""
     total, partial = CLAIM_PATTERN.fullmatch(text), PARTIAL_CLAIM_PATTERN.fullmatch(text)
@@ -81,7 +82,7 @@ def claim_target(
             f"{of.name!r} is not a definition, so it has no local partial derivative",
             fix=f'write the total derivative "d{of.name}/d{wrt.name}"',
         )
-    return of, wrt, partial is not None
+    return Claim(of, wrt, parse_expression(rhs, symbols), rhs, local=partial is not None)
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,16 @@ class Model:
     def constant_values(self) -> dict[sp.Symbol, float]:
         return dict(self.constants)
 
+    def claim(self, lhs: str, rhs: str) -> Claim:
+        """A claim about this model given as text, e.g. ``model.claim("dL/dw1", "(y - a)*x1")``.
+
+        Parsed exactly as a file's [claims] entry; a bad one raises SymcalcError located at `lhs`.
+        """
+        try:
+            return parse_claim(lhs, rhs, self.symbols, self.definition_names)
+        except SymcalcError as err:
+            raise err.at(Location(source=self.source, key=str(lhs))) from None
+
 
 # Capital Greek letters SymPy prints (upright in LaTeX, as Greek in unicode) that look like Latin ones,
 # and omicron, which SymPy prints as o.
@@ -462,15 +473,10 @@ class _SpecBuilder:
         result: list[Claim] = []
         definitions = {name for name, _ in self.spec.definitions}
         for lhs, rhs in self.spec.claims:
-            key = f"claims.{lhs}"
             try:
-                of, wrt, local = claim_target(lhs, all_names, definitions)
-            except SpecError as err:
-                self.fail(key, err)
-                continue
-            expected = self.parse(key, rhs, all_names)
-            if expected is not None:
-                result.append(Claim(of, wrt, expected, rhs, local))
+                result.append(parse_claim(lhs, rhs, all_names, definitions))
+            except SymcalcError as err:
+                self.fail(f"claims.{lhs}", err)
         return result
 
 

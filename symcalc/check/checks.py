@@ -1,0 +1,148 @@
+"""Independent checks of a derivation (every step, gradient and claim) returned as data, never printed.
+
+Each step's result, each gradient and each claim is compared with SymPy's diff of the
+definitions (`symcalc.check.oracle`) by the ladder (`symcalc.check.ladder`); each
+gradient is also compared with central differences (`symcalc.check.differences`).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from symcalc.check.differences import finite_differences
+from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
+from symcalc.check.oracle import elementary, independent_derivative, value_of
+from symcalc.check.records import Check, strictly
+from symcalc.symbolic.graph import Claim, Model
+from symcalc.symbolic.notation import Partial
+from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, ParameterGradients, Recognition
+
+DEFAULT_POINTS = 20  # random points per numeric comparison
+DEFAULT_SEED = 0  # fixed, so two runs report the same points
+
+
+def verify(
+    derivation: Derivation,
+    *,
+    strict: bool = False,
+    points: int = DEFAULT_POINTS,
+    seed: int = DEFAULT_SEED,
+    limits: ProofLimits = DEFAULT_LIMITS,
+) -> list[Check]:
+    """Check every step, every gradient (symbolically and by finite differences) and every claim.
+
+    With `strict`, a result that agrees numerically but is not proved is a failure.
+    """
+    ladder = Ladder(derivation.model, points=points, seed=seed, limits=limits)
+    checks: list[Check] = []
+    for step in derivation.steps:
+        if isinstance(step, Recognition):  # a written-out form replaced by a named function: an identity
+            statement = f"{step.node} = {step.written} = {step.named}"
+            name = f"step {step.number}: {step.node} is {step.named}"
+            sides = ("written", "named")
+            checks.append(ladder.decide(name, "step", statement, step.written, step.named, sides))
+        for equation in step.equations:
+            checks += _step(ladder, step.number, equation, local=isinstance(step, LocalDerivatives))
+            if not isinstance(step, LocalDerivatives | ParameterGradients):
+                checks.append(_chain_result(ladder, step.number, equation))
+    for parameter, gradient in derivation.gradients.items():
+        checks.append(_gradient(ladder, parameter, gradient))
+    for parameter, gradient in derivation.gradients.items():
+        checks.append(finite_differences(ladder, parameter, gradient))
+    for claim in derivation.model.claims:
+        checks.append(_claim(ladder, claim))
+    return [strictly(check) for check in checks] if strict else checks
+
+
+def check_claim(
+    model: Model,
+    lhs: str,
+    rhs: str,
+    *,
+    strict: bool = False,
+    points: int = DEFAULT_POINTS,
+    seed: int = DEFAULT_SEED,
+    limits: ProofLimits = DEFAULT_LIMITS,
+) -> Check:
+    """Check one claim given as text, e.g. ``check_claim(model, "dL/dw1", "(y - a)*x1")``.
+
+    The claim is parsed as a file's [claims] entry (`Model.claim`); an unknown name or
+    function raises SymcalcError (bad input), it is not a failed check.
+    """
+    check = _claim(Ladder(model, points=points, seed=seed, limits=limits), model.claim(lhs, rhs))
+    return strictly(check) if strict else check
+
+
+# -- each kind of check: the derived side against SymPy's diff ----------------------------------
+
+
+def _step(ladder: Ladder, number: int, equation: Equation, *, local: bool) -> list[Check]:
+    """A step's simplification (before = after) and, for a local derivative, its result."""
+    checks = []
+    if equation.unsimplified is not None and not equation.unsimplified.has(Partial):
+        before = value_of(equation.unsimplified)
+        checks.append(
+            ladder.decide(
+                f"step {number}: {equation.name} simplified",
+                "step",
+                f"{equation.unsimplified} = {equation.result}",
+                before,
+                equation.result,
+                ("before", "after"),
+            )
+        )
+    if local:
+        definition = ladder.model.definition_map[equation.of]
+        oracle = sp.diff(elementary(definition), equation.wrt)
+        checks.append(
+            ladder.decide(
+                f"step {number}: {equation.name}",
+                "step",
+                f"{equation.name} = {equation.result}",
+                equation.result,
+                oracle,
+                ("derived", "SymPy's diff"),
+            )
+        )
+    return checks
+
+
+def _chain_result(ladder: Ladder, number: int, equation: Equation) -> Check:
+    oracle = independent_derivative(ladder.model, equation.of, equation.wrt)
+    return ladder.decide(
+        f"step {number}: {equation.name}",
+        "step",
+        f"{equation.name} = {equation.result}",
+        equation.result,
+        oracle,
+        ("derived", "SymPy's diff"),
+    )
+
+
+def _gradient(ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr) -> Check:
+    model = ladder.model
+    oracle = sp.diff(elementary(model.composed[model.loss]), parameter)
+    name = f"d{model.loss.name}/d{parameter.name}"
+    return ladder.decide(
+        f"gradient {name}",
+        "gradient",
+        f"{name} = {gradient}",
+        gradient,
+        oracle,
+        ("derived", "SymPy's diff of the composed loss"),
+    )
+
+
+def _claim(ladder: Ladder, claim: Claim) -> Check:
+    if claim.local:  # ∂a/∂z: SymPy's diff of that one definition, every other name held fixed
+        oracle = sp.diff(elementary(ladder.model.definition_map[claim.of]), claim.wrt)
+    else:
+        oracle = independent_derivative(ladder.model, claim.of, claim.wrt)
+    return ladder.decide(
+        f"claim {claim.name}",
+        "claim",
+        f"{claim.name} = {claim.text}",
+        claim.expected,
+        oracle,
+        ("claimed", "SymPy's diff"),
+    )

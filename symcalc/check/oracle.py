@@ -1,0 +1,64 @@
+"""The other side of every comparison: SymPy's own diff of the definitions, never the engine's chain rule.
+
+Definitions are written with exp/log/Max (`elementary`) before SymPy differentiates,
+so nothing of the engine's local derivatives or recognitions is reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sympy as sp
+
+from symcalc.symbolic.functions import relu, sigmoid, softplus
+from symcalc.symbolic.functions import step as step_function
+from symcalc.symbolic.graph import Model
+from symcalc.symbolic.notation import Product, Sum
+
+
+def independent_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
+    """d(of)/d(wrt) through the graph by SymPy's diff, not by the engine's chain rule.
+
+    Every definition that depends on `wrt` is substituted into `of` (written with
+    exp/log/Max), then SymPy differentiates once with respect to `wrt`; names that
+    do not depend on `wrt` stay as they are, held fixed, as "dA/dB" means.
+    """
+    if of == wrt:
+        return sp.S.One
+    downstream: dict[sp.Symbol, sp.Expr] = {}
+    for sym, definition in model.definitions:
+        if sym == wrt:
+            continue
+        if wrt in definition.free_symbols or definition.free_symbols & downstream.keys():
+            downstream[sym] = definition.xreplace(downstream)
+    if of not in downstream:
+        return sp.S.Zero
+    return sp.diff(elementary(downstream[of]), wrt)
+
+
+def value_of(expr: sp.Expr) -> sp.Expr:
+    """A displayed product or sum (`notation.Product`, `Sum`) as the ordinary SymPy value it shows."""
+
+    def plain(node: sp.Expr) -> sp.Expr:
+        return sp.Mul(*node.args) if isinstance(node, Product) else sp.Add(*node.args)
+
+    return expr.replace(lambda e: isinstance(e, Product | Sum), plain)
+
+
+def elementary(expr: sp.Expr) -> sp.Expr:
+    """σ, softplus and relu replaced by their definitions (exp, log, Max), their arguments left as they are.
+
+    Unlike `functions.to_elementary` (which uses SymPy's recursive ``rewrite`` and
+    so also turns a tanh inside σ's argument into exponentials), this keeps every
+    other function as written, so the two sides of a comparison keep the same
+    building blocks and ``cancel`` can see that they agree.
+    """
+    return expr.replace(lambda e: type(e) in _DEFINITIONS_OF, lambda e: _DEFINITIONS_OF[type(e)](e.args[0]))
+
+
+_DEFINITIONS_OF: dict[type, Callable[[sp.Expr], sp.Expr]] = {
+    sigmoid: lambda x: 1 / (1 + sp.exp(-x)),
+    softplus: lambda x: sp.log(1 + sp.exp(x)),
+    relu: lambda x: sp.Max(0, x),
+    step_function: lambda x: sp.Heaviside(x),  # equal but at 0, a kink where no value is compared
+}

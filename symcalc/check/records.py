@@ -1,0 +1,71 @@
+"""The verifier's results as data: each `Check` (what, whether it holds, which rung decided it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+Status = Literal["holds", "fails", "undecided"]
+Method = Literal["proved", "numerically", "finite differences"]
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """A point where two sides differ: every independent name's value and both sides' values.
+
+    The values of independent names are float64 numbers used exactly (multiples
+    of 1/128; constants near their defaults), so evaluating both sides at exactly
+    these numbers reproduces the mismatch.
+    """
+
+    point: tuple[tuple[str, float], ...]
+    left: float
+    right: float
+    difference: float  # left − right, computed at high precision (not the difference of the floats)
+    sides: tuple[str, str]  # what the left and right values are, e.g. ("claimed", "SymPy's diff")
+    intermediates: tuple[tuple[str, float], ...] = ()  # each definition's value there, for reading
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verified statement: what was checked, whether it holds, and which rung decided it."""
+
+    name: str
+    kind: str  # "step", "gradient", "claim" or "finite differences"
+    statement: str
+    status: Status
+    method: Method
+    detail: str
+    counterexample: Counterexample | None = None
+
+    @property
+    def holds(self) -> bool:
+        return self.status == "holds"
+
+    @property
+    def proved(self) -> bool:
+        return self.status == "holds" and self.method == "proved"
+
+
+def all_hold(checks: list[Check]) -> bool:
+    """True when every check holds (a strict run has already turned unproved ones into failures)."""
+    return all(check.holds for check in checks)
+
+
+def strictly(check: Check) -> Check:
+    """The check as `--strict` reads it: agreement without a proof is a failure."""
+    if check.status == "holds" and check.method == "numerically":
+        return replace(check, status="fails", detail=check.detail + "; --strict requires a proof")
+    return check
+
+
+def check_maker(name: str, kind: str, statement: str, assuming: str = "") -> Callable[..., Check]:
+    """A function making checks of one statement from a verdict: its status, method, detail and point."""
+
+    def make(status: Status, method: Method, detail: str, example: Counterexample | None = None) -> Check:
+        if assuming:
+            detail = f"{detail} (assuming {assuming})"
+        return Check(name, kind, statement, status, method, detail, example)
+
+    return make
