@@ -24,7 +24,7 @@ from symcalc.symbolic.steps import (
 )
 
 # Each kind of step's name in the JSON output.
-KINDS: dict[type[Step], str] = {
+STEP_KINDS: dict[type[Step], str] = {
     LocalDerivatives: "local",
     ChainRule: "chain",
     ParameterGradients: "gradients",
@@ -65,7 +65,7 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
         "steps": [
             {
                 "number": step.number,
-                "kind": KINDS[type(step)],
+                "kind": STEP_KINDS[type(step)],
                 "title": step_title(step),
                 "rule": step_rule(step),
                 "equations": [equation_dict(eq) for eq in step.equations],
