@@ -15,7 +15,7 @@ from symcalc.cli.main import main
 def render(derivation: symcalc.Derivation, width: int = 100) -> str:
     console = Console(file=io.StringIO(), width=width, color_system=None)
     console.print(derivation)
-    return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def test_seed_panels_show_the_pages_steps(seed: symcalc.Derivation) -> None:
@@ -57,8 +57,11 @@ def test_cli_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert set(data) >= {"title", "loss", "parameters", "steps", "gradients", "updates"}
     assert data["parameters"] == ["w1", "w2", "b"]
+    assert [step["kind"] for step in data["steps"]] == ["local", "local", "chain", "local", "gradients"]
     step3 = data["steps"][2]
     assert step3["number"] == 3
+    assert step3["title"] == "Derivative of L with respect to z"
+    assert step3["rule"] == "chain rule: multiply the upstream gradient by the local derivative"
     assert step3["equations"][0]["lhs"] == "dL/dz"
     assert step3["equations"][0]["result"] == "a - y"
     assert step3["equations"][0]["unsimplified"] == "((1 - y)/(1 - a) - y/a)*(a*(1 - a))"

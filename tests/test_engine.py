@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 import sympy as sp
 
 import symcalc
 from symcalc.symbolic.functions import sigmoid, step, to_elementary
-from symcalc.symbolic.steps import ChainRule, LocalDerivatives, ParameterGradients
+from symcalc.symbolic.steps import ChainRule, LocalDerivatives, ParameterGradients, Recognition
 
 from .oracle import agree_numerically, composed_gradient
 
@@ -35,6 +38,14 @@ def test_seed_has_the_pages_five_steps(seed: symcalc.Derivation) -> None:
     ]
 
 
+def test_each_kind_of_step_is_final_data(seed: symcalc.Derivation) -> None:
+    kinds = (LocalDerivatives, ChainRule, ParameterGradients, Recognition)
+    # Abstract or final: no kind of step is a special case of another.
+    assert not [(a, b) for a in kinds for b in kinds if a is not b and issubclass(a, b)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        seed.steps[0].number = 9
+
+
 def test_seed_results_in_intermediate_names(seed: symcalc.Derivation) -> None:
     m = seed.model
     a, y, z = sym(m, "a"), sym(m, "y"), sym(m, "z")
@@ -47,6 +58,7 @@ def test_seed_results_in_intermediate_names(seed: symcalc.Derivation) -> None:
     assert step2.equations[0].result == a * (1 - a)
     # Step 3: the product before simplification, and a - y after.
     eq3 = step3.equations[0]
+    assert eq3.unsimplified is not None
     assert sp.simplify(eq3.unsimplified.args[0] - (-y / a + (1 - y) / (1 - a))) == 0
     assert eq3.result == a - y
     assert [eq.result for eq in step4.equations] == [x1, x2, 1]
@@ -92,11 +104,12 @@ L = "(u + v - y)**2"
     for parameter, gradient in derivation.gradients.items():
         oracle = composed_gradient(model, parameter)
         assert agree_numerically(model, gradient, oracle), parameter
-    # z feeds u and v: its chain-rule step shows two paths.
+    # z feeds u and v: its chain-rule step counts two paths and shows a term for each.
     z = sym(model, "z")
     step = next(s for s in derivation.steps if isinstance(s, ChainRule) and s.node == z)
-    assert len(step.equations[0].chain.args) == 2
-    assert "2 paths" in step.rule
+    chain = step.equations[0].chain
+    assert step.paths == 2
+    assert chain is not None and len(chain.args) == 2
     # tanh' re-expressed through the output u.
     u = sym(model, "u")
     assert derivation.local_derivatives[(u, z)] == 1 - u**2
@@ -120,7 +133,7 @@ L = "(a - y)**2/2"
     oracle = composed_gradient(model, w)
     assert sp.simplify(to_elementary(model.expand(derivation.gradients[w])) - oracle) == 0
     final = derivation.steps[-1].equations[0]
-    assert len(final.chain.args) == 2  # dL/da*da/dw + dL/dh*dh/dw
+    assert final.chain is not None and len(final.chain.args) == 2  # dL/da*da/dw + dL/dh*dh/dw
 
 
 def test_parameter_that_does_not_reach_the_loss_has_zero_gradient(write_toml) -> None:  # type: ignore[no-untyped-def]

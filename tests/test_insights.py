@@ -9,6 +9,7 @@ import pytest
 import sympy as sp
 
 import symcalc
+from symcalc.render.wording import insight_text
 from symcalc.symbolic.functions import to_elementary
 from symcalc.symbolic.insights import Insight
 
@@ -29,8 +30,8 @@ def test_seed_insights_are_the_pages_key_insights(seed: symcalc.Derivation) -> N
     assert "scaled-by-input" in by_kind and "unscaled" in by_kind
     maximum = by_kind["maximum"]
     assert maximum.expressions[1:] == (sp.Rational(1, 4), a, sp.S.Half, m.symbols["z"], 0)
-    assert "canonical-link" in by_kind and "sigmoid" in by_kind["canonical-link"].template
-    assert by_kind["sign-rule"].text.startswith("When a > y, dL/dz is positive")
+    assert by_kind["canonical-link"].case == "sigmoid"
+    assert insight_text(by_kind["sign-rule"]).startswith("When a > y, dL/dz is positive")
 
 
 def _check_independently(insight: Insight, derivation: symcalc.Derivation) -> None:

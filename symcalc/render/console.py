@@ -18,6 +18,7 @@ from rich.text import Text
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
+from symcalc.render.wording import insight_text, sentence, step_rule, step_title
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.notation import Partial, Total
 from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
@@ -162,7 +163,7 @@ def _roles(derivation: Derivation) -> list[tuple[str, tuple[sp.Symbol, ...]]]:
 
 
 def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> Panel:
-    body: list[RenderableType] = [Text(step.rule[:1].upper() + step.rule[1:] + ".", style="italic dim")]
+    body: list[RenderableType] = [Text(sentence(step_rule(step)), style="italic dim")]
     names: list[sp.Symbol] = []
     if isinstance(step, Recognition):
         body += [Text(""), Text(pretty_chain([step.node, step.written, step.named], width=width))]
@@ -176,7 +177,7 @@ def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> P
     notes = _notes(derivation, names)
     if notes.row_count:
         body += [Text(""), notes]
-    title = Text.assemble((f"Step {step.number} of {total}", "bold cyan"), ": ", step.title)
+    title = Text.assemble((f"Step {step.number} of {total}", "bold cyan"), ": ", step_title(step))
     return Panel(Group(*body), title=title, title_align="left", border_style="cyan")
 
 
@@ -204,7 +205,7 @@ def inline(expr: sp.Basic) -> str:
 
 
 def _insights_panel(derivation: Derivation) -> Panel:
-    body = [Text.assemble(("• ", "yellow"), insight.format(inline)) for insight in derivation.insights]
+    body = [Text.assemble(("• ", "yellow"), insight_text(insight, inline)) for insight in derivation.insights]
     title = Text("Key insights", style="bold yellow")
     return Panel(Group(*body), title=title, title_align="left", border_style="yellow")
 

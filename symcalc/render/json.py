@@ -11,8 +11,25 @@ from typing import Any
 
 import sympy as sp
 
+from symcalc.render.wording import insight_text, step_rule, step_title
 from symcalc.symbolic.functions import text
-from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
+from symcalc.symbolic.steps import (
+    ChainRule,
+    Derivation,
+    Equation,
+    LocalDerivatives,
+    ParameterGradients,
+    Recognition,
+    Step,
+)
+
+# Each kind of step's name in the JSON output.
+STEP_KINDS: dict[type[Step], str] = {
+    LocalDerivatives: "local",
+    ChainRule: "chain",
+    ParameterGradients: "gradients",
+    Recognition: "form",
+}
 
 
 def _text(expr: sp.Basic | None) -> str | None:
@@ -48,9 +65,9 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
         "steps": [
             {
                 "number": step.number,
-                "kind": step.kind,
-                "title": step.title,
-                "rule": step.rule,
+                "kind": STEP_KINDS[type(step)],
+                "title": step_title(step),
+                "rule": step_rule(step),
                 "equations": [equation_dict(eq) for eq in step.equations],
                 **_recognition(step),
             }
@@ -59,7 +76,7 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
         "gradients": {p.name: text(g) for p, g in derivation.gradients.items()},
         "updates": {u.parameter.name: text(u.rule) for u in derivation.updates},
         "insights": [
-            {"kind": i.kind, "text": i.text, "expressions": [text(e) for e in i.expressions]}
+            {"kind": i.kind, "text": insight_text(i), "expressions": [text(e) for e in i.expressions]}
             for i in derivation.insights
         ],
     }

@@ -1,28 +1,26 @@
-"""LaTeX for a derivation: a SymPy `LatexPrinter` that prints our equations too, and the document around them.
+"""LaTeX for a derivation: a SymPy `LatexPrinter` that prints our equations too, TeX escaping, and the writer.
 
-The document follows the seed page: objective, model, an overview of the steps,
-one section per step (each equation's forms in ``align*``, aligned on ``=``),
-and the gradient-descent updates. Its structure is built once, as a list of
-blocks (`outline`), so the Markdown renderer lays out exactly the same content.
-Free text (the title, notes, step titles) is escaped by each writer; maths is
-printed by `SymcalcLatexPrinter` from the steps themselves, never recomputed.
+The writer lays out `symcalc.render.document.outline` (the same blocks the
+Markdown writer lays out) as a LaTeX document, each display in ``align*``
+aligned on ``=``. Free text (the title, notes, step titles) is escaped here;
+maths is printed by `SymcalcLatexPrinter` from the steps themselves, never
+recomputed.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import sympy as sp
 from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter, translate
 
+from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, outline
 from symcalc.spec.names import NAME_PATTERN
-from symcalc.symbolic.notation import Sum, Total
-from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, Recognition, Step, Update
+from symcalc.symbolic.steps import Derivation, Equation, Step, Update
 
 # -- the printer ----------------------------------------------------------------------------
 
@@ -185,299 +183,6 @@ def _break_lines(pieces: list[str]) -> str:
     return "\n".join(lines)
 
 
-# -- the document's structure, shared with the Markdown renderer ------------------------------
-
-
-@dataclass(frozen=True)
-class Text:
-    """Free text: each writer escapes it for its own format."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Math:
-    """Inline maths, already printed as LaTeX."""
-
-    tex: str
-
-
-Inline = Text | Math
-
-
-@dataclass(frozen=True)
-class Heading:
-    """Level 0 is the document's title; 1 a section."""
-
-    level: int
-    parts: tuple[Inline, ...]
-
-
-@dataclass(frozen=True)
-class Paragraph:
-    parts: tuple[Inline, ...]
-    emphasis: bool = False
-
-
-@dataclass(frozen=True)
-class Display:
-    """Rows of an ``align*`` (or ``aligned``) environment, each with its ``&`` already placed."""
-
-    rows: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Items:
-    items: tuple[tuple[Inline, ...], ...]
-    numbered: bool = False
-
-
-Block = Heading | Paragraph | Display | Items
-
-
-def outline(derivation: Derivation, printer: SymcalcLatexPrinter | None = None) -> list[Block]:
-    """The whole document as blocks: what both the LaTeX and the Markdown writers lay out."""
-    p = printer or SymcalcLatexPrinter()
-    model = derivation.model
-    names = {sym.name: p._print(sym) for sym in model.symbols.values()}
-    blocks: list[Block] = [Heading(0, (Text(derivation.title or "Derivation"),))]
-    blocks += _alike(names)
-    blocks += _objective(derivation, p)
-    blocks += _model_section(derivation, p)
-    blocks += _overview(derivation, p, names)
-    for step in derivation.steps:
-        blocks += _step_section(derivation, step, p, names)
-    blocks += _updates_section(derivation, p)
-    blocks += _insights_section(derivation, p)
-    return blocks
-
-
-_SLOT = re.compile(r"\{(\d+)\}")
-
-
-def _insights_section(derivation: Derivation, p: SymcalcLatexPrinter) -> list[Block]:
-    """The checked "Key insights": each template's slots set as maths."""
-    if not derivation.insights:
-        return []
-    items = []
-    for insight in derivation.insights:
-        parts: list[Inline] = []
-        start = 0
-        for match in _SLOT.finditer(insight.template):
-            if match.start() > start:
-                parts.append(Text(insight.template[start : match.start()]))
-            parts.append(Math(p._print(insight.expressions[int(match.group(1))])))
-            start = match.end()
-        if start < len(insight.template):
-            parts.append(Text(insight.template[start:]))
-        items.append(tuple(parts))
-    return [Heading(1, (Text("Key insights"),)), Items(tuple(items))]
-
-
-def _equation_tex(text: str, derivation: Derivation, p: SymcalcLatexPrinter) -> str:
-    """An assumption "y1 + y2 + y3 = 1" typeset from the model's parsed form (lhs − rhs = 0)."""
-    expr = dict(derivation.model.assumptions)[text]
-    return f"{p._print(expr)} = 0"
-
-
-def _alike(names: dict[str, str]) -> list[Block]:
-    """A warning for each group of names that print the same (x1 and x_1 are both x_{1})."""
-    groups: dict[str, list[str]] = {}
-    for name, tex in names.items():
-        groups.setdefault(tex, []).append(name)
-    blocks: list[Block] = []
-    for tex, group in groups.items():
-        if len(group) > 1:
-            which = f"{group[0]} and {group[1]} both" if len(group) == 2 else f"{', '.join(group)} all"
-            warning = (Text(f"Warning: the names {which} print as "), Math(tex), Text("; rename one."))
-            blocks.append(Paragraph(warning, emphasis=True))
-    return blocks
-
-
-def _objective(derivation: Derivation, p: SymcalcLatexPrinter) -> list[Block]:
-    loss, params = derivation.loss, derivation.model.parameters
-    plural = "parameters" if len(params) != 1 else "parameter"
-    unknowns = [rf"{p._print(Total(loss, x))} = \,?" for x in params]
-    return [
-        Heading(1, (Text("Objective"),)),
-        Paragraph(
-            (
-                Text("Calculate the derivatives of the loss "),
-                Math(p._print(loss)),
-                Text(f" with respect to the {plural} "),
-                *_join_math([p._print(x) for x in params]),
-                Text(", then update each parameter by gradient descent to make the loss smaller."),
-            )
-        ),
-        Display(tuple(r",\qquad ".join(row) for row in _rows(unknowns, 3))),
-    ]
-
-
-def _model_section(derivation: Derivation, p: SymcalcLatexPrinter) -> list[Block]:
-    model = derivation.model
-    blocks: list[Block] = [
-        Heading(1, (Text("The model"),)),
-        Paragraph((Text("Each name is defined from the names before it:"),)),
-        Display(tuple(f"{p._print(sym)} &= {p._print(expr)}" for sym, expr in model.definitions)),
-    ]
-    roles = [
-        ("input", model.inputs),
-        ("target", model.targets),
-        ("parameter", model.parameters),
-        ("constant", tuple(s for s, _ in model.constants)),
-        ("definition", tuple(s for s, _ in model.definitions)),
-    ]
-    items = []
-    for role, symbols in roles:
-        for sym in symbols:
-            note = model.note(sym)
-            role_text = "the loss" if sym == model.loss else role
-            items.append((Math(p._print(sym)), Text(f" ({role_text})" + (f": {note}" if note else ""))))
-    if items:
-        blocks += [Paragraph((Text("Names:"),)), Items(tuple(items))]
-    return blocks
-
-
-def _overview(derivation: Derivation, p: SymcalcLatexPrinter, names: dict[str, str]) -> list[Block]:
-    items = []
-    for step in derivation.steps:
-        results = [f"{p._print(eq.lhs)} = {p._print(eq.result)}" for eq in step.equations]
-        if isinstance(step, Recognition) and step.node is not None:
-            results = [f"{p._print(step.node)} = {p._print(step.named)}"]
-        parts: list[Inline] = [*mixed(step.title, _step_names(step, names))]
-        if results:
-            parts += [Text(": "), *_join_math(results, last=", ")]
-        items.append(tuple(parts))
-    return [Heading(1, (Text("Calculation steps overview"),)), Items(tuple(items), numbered=True)]
-
-
-def _step_section(
-    derivation: Derivation, step: Step, p: SymcalcLatexPrinter, names: dict[str, str]
-) -> list[Block]:
-    local = _step_names(step, names)
-    total = len(derivation.steps)
-    rule = step.rule[:1].upper() + step.rule[1:] + "."
-    blocks: list[Block] = [
-        Heading(1, (Text(f"Step {step.number} of {total}: "), *mixed(step.title, local))),
-        Paragraph(mixed(rule, local), emphasis=True),
-    ]
-    if isinstance(step, LocalDerivatives) and step.node is not None:
-        definition = derivation.model.definition_map[step.node]
-        blocks.append(
-            Paragraph((Text("Definition: "), Math(f"{p._print(step.node)} = {p._print(definition)}")))
-        )
-    if isinstance(step, Recognition) and step.node is not None:
-        forms = (step.node, step.written, step.named)
-        blocks.append(Display((" = ".join(p._print(form) for form in forms),)))
-    else:
-        blocks.append(Display(tuple(p._print(eq) for eq in step.equations)))
-    using = sorted({text for eq in step.equations for text in eq.using})
-    if using:
-        blocks.append(
-            Paragraph(
-                (
-                    Text("The simplification uses the file's assumption "),
-                    *_join_math([_equation_tex(text, derivation, p) for text in using]),
-                    Text("."),
-                )
-            )
-        )
-    notes = _notes(derivation, _names_in(derivation, step.equations), p)
-    if notes:
-        blocks += [Paragraph((Text("where"),)), Items(notes)]
-    return blocks
-
-
-def _updates_section(derivation: Derivation, p: SymcalcLatexPrinter) -> list[Block]:
-    loss, rate = derivation.loss, derivation.learning_rate
-    general = tuple(
-        f"{p._print(u.parameter)} &:= {p._print(Sum(u.parameter, -rate * Total(loss, u.parameter)))}"
-        for u in derivation.updates
-    )
-    return [
-        Heading(1, (Text("Usage in gradient descent"),)),
-        Paragraph(
-            (
-                Text("Move each parameter against its gradient. The learning rate "),
-                Math(p._print(rate)),
-                Text(" sets the step size, and "),
-                Math(":="),
-                Text(" means assignment:"),
-            )
-        ),
-        Display(general),
-        Paragraph((Text("With the derivatives found above, the update rules are:"),)),
-        Display(tuple(p._print(u) for u in derivation.updates)),
-    ]
-
-
-def _rows(items: Sequence[str], width: int) -> list[Sequence[str]]:
-    return [items[i : i + width] for i in range(0, len(items), width)]
-
-
-def _join_math(texs: Sequence[str], last: str = " and ") -> list[Inline]:
-    """``$a$, $b$ and $c$`` as inline parts."""
-    parts: list[Inline] = []
-    for i, tex in enumerate(texs):
-        if i:
-            parts.append(Text(last if i == len(texs) - 1 else ", "))
-        parts.append(Math(tex))
-    return parts
-
-
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-
-
-def mixed(text: str, names: dict[str, str]) -> tuple[Inline, ...]:
-    """`text` with each whole word that is one of `names` set as maths: "of $w_{1}$"."""
-    parts: list[Inline] = []
-    start = 0
-    for match in _WORD.finditer(text):
-        tex = names.get(match.group())
-        if tex is None:
-            continue
-        if match.start() > start:
-            parts.append(Text(text[start : match.start()]))
-        parts.append(Math(tex))
-        start = match.end()
-    if start < len(text):
-        parts.append(Text(text[start:]))
-    return tuple(parts)
-
-
-def _step_names(step: Step, names: dict[str, str]) -> dict[str, str]:
-    # Only the names this step is about are set as maths, so that an English word in a
-    # title is never mistaken for a model's name elsewhere in the document.
-    about = {eq.of.name for eq in step.equations} | {eq.wrt.name for eq in step.equations}
-    if step.node is not None:
-        about.add(step.node.name)
-    return {name: tex for name, tex in names.items() if name in about}
-
-
-def _names_in(derivation: Derivation, equations: Iterable[Equation]) -> list[sp.Symbol]:
-    """The model's names an equation shows: its own two first, then the rest in declaration order."""
-    order = derivation.model.order
-    first: list[sp.Symbol] = []
-    rest: set[sp.Symbol] = set()
-    for eq in equations:
-        first += [s for s in (eq.of, eq.wrt) if s not in first]
-        for form in (eq.chain, eq.unsimplified, eq.result):
-            if form is not None:
-                rest |= {s for s in form.free_symbols if s in order}
-    return first + sorted(rest - set(first), key=order.__getitem__)
-
-
-def _notes(
-    derivation: Derivation, symbols: Iterable[sp.Symbol], p: SymcalcLatexPrinter
-) -> tuple[tuple[Inline, ...], ...]:
-    notes = []
-    for sym in symbols:
-        note = derivation.model.note(sym)
-        if note:
-            notes.append((Math(p._print(sym)), Text(f": {note}")))
-    return tuple(notes)
-
-
 # -- the LaTeX writer -----------------------------------------------------------------------
 
 PREAMBLE = r"""% Written by symcalc. Compiles with pdflatex (packages: amsmath, amssymb, geometry).
@@ -505,7 +210,7 @@ def render_latex(derivation: Derivation, *, body_only: bool = False) -> str:
     ``\\subsection*``; the standalone document sets the title in a centred line and its
     parts as ``\\section*``.
     """
-    blocks = outline(derivation)
+    blocks = outline(derivation, SymcalcLatexPrinter()._print)
     if body_only:
         return "".join(_block(b, offset=1) for b in blocks)
     title, rest = blocks[0], blocks[1:]

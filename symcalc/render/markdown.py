@@ -1,25 +1,18 @@
-"""Markdown for a derivation: the LaTeX outline, with ``$…$`` and ``$$…$$`` maths for GitHub and Jupyter.
+"""Markdown for a derivation: the document's outline, with ``$…$`` and ``$$…$$`` maths for GitHub and Jupyter.
 
-The content is `symcalc.render.latex.outline`, so the two documents never
-drift apart; only the layout and the escaping of free text differ. Display
-maths is an ``aligned`` environment inside ``$$`` lines of their own, which
-both GitHub and Jupyter (MathJax) render.
+The content is `symcalc.render.document.outline`, as for LaTeX, so the two
+documents never drift apart; only the layout and the escaping of free text
+differ. Display maths is an ``aligned`` environment inside ``$$`` lines of
+their own, which both GitHub and Jupyter (MathJax) render.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from symcalc.render.latex import (
-    Block,
-    Display,
-    Heading,
-    Inline,
-    Math,
-    Paragraph,
-    SymcalcLatexPrinter,
-    outline,
-)
+from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, outline
+from symcalc.render.latex import SymcalcLatexPrinter
+from symcalc.render.wording import step_title
 from symcalc.symbolic.steps import Derivation, Step
 
 # Characters that would start emphasis, code, a table cell or close a heading: a backslash
@@ -88,11 +81,11 @@ def _block(block: Block) -> str:
 
 def render_markdown(derivation: Derivation) -> str:
     """The derivation as a Markdown document, blocks separated by blank lines."""
-    return "\n\n".join(_block(b) for b in outline(derivation)) + "\n"
+    return "\n\n".join(_block(b) for b in outline(derivation, SymcalcLatexPrinter()._print)) + "\n"
 
 
 def step_markdown(step: Step) -> str:
     """One step for a notebook: its title in bold, then its equations."""
     p = SymcalcLatexPrinter()
-    title = escape_markdown(f"Step {step.number}: {step.title}")
+    title = escape_markdown(f"Step {step.number}: {step_title(step)}")
     return f"**{title}**\n\n" + display(p._print(eq) for eq in step.equations) + "\n"

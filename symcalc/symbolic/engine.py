@@ -25,8 +25,7 @@ from symcalc.symbolic.forms import (
 )
 from symcalc.symbolic.functions import heaviside_as_step
 from symcalc.symbolic.graph import Model
-from symcalc.symbolic.insights import find_insights
-from symcalc.symbolic.notation import Partial, Sum, Total, product, total
+from symcalc.symbolic.notation import Partial, Total, product, total
 from symcalc.symbolic.recognise import Recognised, recognise_all
 from symcalc.symbolic.steps import (
     ChainRule,
@@ -64,7 +63,10 @@ class _Backprop:
         self.model = model
         self.loss = model.loss
         self.relevant = _relevant_nodes(model)
-        self.steps: list[Step] = [_recognition_step(i, r) for i, r in enumerate(recognised or (), start=1)]
+        self.steps: list[Step] = [
+            Recognition(number, r.node, r.function, r.written, r.named)
+            for number, r in enumerate(recognised or (), start=1)
+        ]
         self.adjoints: dict[sp.Symbol, sp.Expr] = {self.loss: sp.S.One}
         self.locals: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
         # For each name, the consumers that use it, in the order they were visited.
@@ -85,7 +87,6 @@ class _Backprop:
             updates=updates,
             adjoints=dict(self.adjoints),
             local_derivatives=dict(self.locals),
-            insights=find_insights(self.model, gradients, self.adjoints, self.locals),
         )
 
     def differentiate(self, node: sp.Symbol) -> None:
@@ -105,28 +106,15 @@ class _Backprop:
             shown_raw = raw if result != raw else None
             equations.append(Equation(node, parent, result, unsimplified=shown_raw, local=True))
         if equations:
-            wrt = _join([eq.wrt.name for eq in equations])
-            noun = "Derivative" if len(equations) == 1 else "Derivatives"
-            self.add(
-                LocalDerivatives,
-                f"{noun} of {node.name} with respect to {wrt}",
-                f"differentiate the definition of {node.name}, holding every other name fixed",
-                node,
-                equations,
-            )
+            self.steps.append(LocalDerivatives(self.next_number(), node, tuple(equations)))
 
     def carry_to(self, node: sp.Symbol) -> None:
         """∂L/∂node from its consumers; shown as a step unless it is just ∂L/∂node itself."""
         equation = self.chain_equation(node)
         self.adjoints[node] = equation.result
         if equation.chain is not None:
-            self.add(
-                ChainRule,
-                f"Derivative of {self.loss.name} with respect to {node.name}",
-                _chain_rule_text(equation),
-                node,
-                [equation],
-            )
+            paths = len(self.consumers[node])
+            self.steps.append(ChainRule(self.next_number(), node, (equation,), paths))
 
     def chain_equation(self, node: sp.Symbol) -> Equation:
         users = self.consumers[node]
@@ -160,42 +148,11 @@ class _Backprop:
             equation = self.chain_equation(parameter)
             gradients[parameter] = equation.result
             equations.append(equation)
-        self.add(
-            ParameterGradients,
-            f"Derivatives of {self.loss.name} with respect to the parameters",
-            "chain rule: carry the gradient of the loss to every parameter",
-            None,
-            equations,
-        )
+        self.steps.append(ParameterGradients(self.next_number(), self.loss, tuple(equations)))
         return gradients
 
-    def add(
-        self,
-        kind: type[Step],
-        title: str,
-        rule: str,
-        node: sp.Symbol | None,
-        equations: list[Equation],
-    ) -> None:
-        number = len(self.steps) + 1
-        self.steps.append(kind(number, title, rule, node, tuple(equations)))
-
-
-_FUNCTION_WORDS = {"σ": "the sigmoid σ", "tanh": "tanh", "softplus": "softplus"}
-
-
-def _recognition_step(number: int, recognised: Recognised) -> Recognition:
-    word = _FUNCTION_WORDS.get(recognised.function, recognised.function)
-    return Recognition(
-        number,
-        f"{recognised.node.name} is {word}",
-        "a definition written out with exp is a named function (checked exactly); "
-        "its derivative is the textbook one",
-        recognised.node,
-        (),
-        written=recognised.written,
-        named=recognised.named,
-    )
+    def next_number(self) -> int:
+        return len(self.steps) + 1
 
 
 def _partials(definition: sp.Expr) -> Callable[[sp.Symbol], sp.Expr]:
@@ -261,17 +218,6 @@ def _learning_rate_symbol(model: Model) -> sp.Symbol:
     taken = set(model.symbols)
     name = next((n for n in LEARNING_RATE_NAMES if n not in taken), "alpha_lr")
     return sp.Symbol(name, positive=True)
-
-
-def _chain_rule_text(equation: Equation) -> str:
-    paths = len(equation.chain.args) if isinstance(equation.chain, Sum) else 1
-    if paths == 1:
-        return "chain rule: multiply the upstream gradient by the local derivative"
-    return f"chain rule: {equation.wrt.name} reaches the loss along {paths} paths; add them"
-
-
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def total_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:

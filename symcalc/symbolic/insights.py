@@ -1,9 +1,10 @@
 """Key insights: observations about a derivation, like the seed page's, each computed and checked.
 
 Every finder proposes statements from the derivation's results and keeps only
-those whose check passes, so nothing untrue is ever printed. An insight is a
-sentence template with ``{0}``, ``{1}`` … slots for expressions; each renderer
-typesets the expressions its own way (unicode, LaTeX, str).
+those whose check passes, so nothing untrue is ever printed. An insight is data:
+its kind, the expressions it is about and, where the kind has cases, which case;
+`symcalc.render.wording` words it, and each renderer typesets the expressions its
+own way (unicode, LaTeX, str).
 """
 
 from __future__ import annotations
@@ -35,18 +36,15 @@ _INVERSES: dict[type, Callable[[sp.Expr], sp.Expr]] = {
 
 @dataclass(frozen=True)
 class Insight:
-    """One checked observation: `template` with ``{i}`` standing for ``expressions[i]``."""
+    """One checked observation of `kind` about `expressions`; `case` says which of the kind's cases holds.
+
+    The cases: "scaled-by-input" is "every" weight or "some"; "canonical-link" names
+    the output ("sigmoid", "identity", "exp", "softmax"); other kinds have one case, "".
+    """
 
     kind: str
-    template: str
     expressions: tuple[sp.Expr, ...]
-
-    def format(self, show: Callable[[sp.Expr], str]) -> str:
-        return self.template.format(*(show(e) for e in self.expressions))
-
-    @property
-    def text(self) -> str:
-        return self.format(str)
+    case: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ def _shared_factor(facts: _Facts) -> Iterator[Insight]:
     # The check: each gradient is exactly shared × quotient.
     if not all(sp.Mul(quotients[p], shared) == g for p, g in gradients.items()):
         return
-    yield Insight("shared-factor", "All the gradients share the factor {0}.", (shared,))
+    yield Insight("shared-factor", (shared,))
     loss = facts.model.loss
     # Weights whose gradient is the shared factor times the one name they multiply.
     inputs = set(facts.model.inputs) | set(facts.model.definition_map)
@@ -120,23 +118,12 @@ def _shared_factor(facts: _Facts) -> Iterator[Insight]:
     ]
     if scaled:
         expressions: list[sp.Expr] = [shared]
-        pairs = []
         for p, q in scaled:
-            pairs.append(f"{{{len(expressions)}}} by {{{len(expressions) + 1}}}")
             expressions += [Total(loss, p), q]
         every = len(scaled) + len(biases) == len(quotients)
-        subject = "The weight gradients are" if every else "These weight gradients are"
-        yield Insight(
-            "scaled-by-input",
-            subject + " {0} scaled by the input the weight multiplies: " + ", ".join(pairs) + ".",
-            tuple(expressions),
-        )
+        yield Insight("scaled-by-input", tuple(expressions), "every" if every else "some")
     for p in biases:
-        yield Insight(
-            "unscaled",
-            "The gradient {1} is {0} itself, unscaled: {2} is a bias.",
-            (shared, Total(loss, p), p),
-        )
+        yield Insight("unscaled", (shared, Total(loss, p), p))
 
 
 def _users(facts: _Facts, name: sp.Symbol) -> list[sp.Symbol]:
@@ -154,19 +141,11 @@ def _output_only(facts: _Facts) -> Iterator[Insight]:
         if not _is_zero(to_elementary(local.xreplace({node: definition}) - raw)):
             continue  # the check: substituting the definition back gives the raw derivative
         partial = Partial(node, parent)
-        yield Insight(
-            "output-only",
-            "{0} = {1} depends only on the output {2}, not on {3}.",
-            (partial, local, node, parent),
-        )
+        yield Insight("output-only", (partial, local, node, parent))
         peak = _peak(local, node, definition, parent)
         if peak is not None:
             at_output, at_input, value = peak
-            yield Insight(
-                "maximum",
-                "{0} is largest, {1}, at {2} = {3}, that is {4} = {5}.",
-                (partial, value, node, at_output, parent, at_input),
-            )
+            yield Insight("maximum", (partial, value, node, at_output, parent, at_input))
 
 
 def _peak(
@@ -213,35 +192,17 @@ def _sign_rule(facts: _Facts) -> Iterator[Insight]:
     """When ∂L/∂z = a − y: a > y makes it positive, so gradient descent lowers z."""
     for node, output, target in _difference_pairs(facts):
         partial = Total(facts.model.loss, node)
-        yield Insight(
-            "sign-rule",
-            "When {1} > {2}, {0} is positive and gradient descent lowers {3}; "
-            "when {1} < {2} it is negative and raises {3}.",
-            (partial, output, target, node),
-        )
-
-
-_LINKS = {
-    "sigmoid": "a sigmoid output with cross-entropy",
-    "identity": "an identity output with squared error",
-    "exp": "an exponential output (log link) with the Poisson loss",
-    "softmax": "a softmax output with cross-entropy",
-}
+        yield Insight("sign-rule", (partial, output, target, node))
 
 
 def _canonical_link(facts: _Facts) -> Iterator[Insight]:
     """Name the output/loss pair when ∂L/∂z = a − y: the canonical link."""
     for node, output, target in _difference_pairs(facts):
-        kind = _activation(facts.model.definition_map[output], node)
-        if kind is None:
+        activation = _activation(facts.model.definition_map[output], node)
+        if activation is None:
             continue
         partial = Total(facts.model.loss, node)
-        yield Insight(
-            "canonical-link",
-            f"{{0}} = {{1}}: {_LINKS[kind]} is a canonical-link pair, "
-            "whose gradient is prediction minus target.",
-            (partial, output - target),
-        )
+        yield Insight("canonical-link", (partial, output - target), activation)
 
 
 def _activation(definition: sp.Expr, node: sp.Symbol) -> str | None:

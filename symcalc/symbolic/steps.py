@@ -1,19 +1,23 @@
 """The record of a derivation: frozen dataclasses, one per kind of step, and the `Derivation` itself.
 
-Steps are data. They hold SymPy expressions and say which rule produced them;
-renderers (terminal, LaTeX, Markdown, JSON) read them and never compute maths.
+Steps are data. Each kind is a final dataclass holding SymPy expressions and
+the facts a renderer words (the node, the number of paths); renderers
+(terminal, LaTeX, Markdown, JSON) read them, never compute maths, and take their
+English from `symcalc.render.wording`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from abc import ABC
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, final
 
 import sympy as sp
 
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
-from symcalc.symbolic.insights import Insight
+from symcalc.symbolic.insights import Insight, find_insights
 from symcalc.symbolic.notation import Partial, Total, total
 
 if TYPE_CHECKING:
@@ -55,17 +59,15 @@ class Equation:
         return self.lhs.kind
 
 
-@dataclass(frozen=True)
-class Step:
-    """A group of equations produced by one rule; `number` counts from 1."""
+class Step(ABC):
+    """Abstract: one rule applied, the equations it gave, and `number` counting from 1.
+
+    Each kind of step is a final frozen dataclass below with the fields a renderer
+    needs to word it; the wording itself lives in `symcalc.render.wording`.
+    """
 
     number: int
-    title: str
-    rule: str
-    node: sp.Symbol | None
     equations: tuple[Equation, ...]
-
-    kind = "step"
 
     def _repr_latex_(self) -> str:
         from symcalc.render.latex import step_latex
@@ -78,43 +80,61 @@ class Step:
         return step_markdown(self)
 
 
-@dataclass(frozen=True)
-class LocalDerivatives(Step):
-    """Differentiate one definition with respect to each name it uses, holding the others fixed.
-
-    Where the derivative can be written in terms of the definition's own output
-    (σ′(z) = a(1 − a) for a = σ(z)), it is, after checking the two forms are equal.
-    """
-
-    kind = "local"
-
-
+@final
 @dataclass(frozen=True)
 class Recognition(Step):
     """A definition written out with exp and log is a named function: a = 1/(1 + e^(−z)) is σ(z).
 
     The derivation uses `named` in place of `written`; the two were checked equal
-    exactly, and `verify` checks the identity again on its own.
+    exactly, and `verify` checks the identity again on its own. `function` is the
+    named function's symbol ("σ", "tanh", "softplus"). It states an identity, so it
+    has no equations.
     """
 
-    written: sp.Expr = sp.S.Zero
-    named: sp.Expr = sp.S.Zero
+    number: int
+    node: sp.Symbol
+    function: str
+    written: sp.Expr
+    named: sp.Expr
+    equations: tuple[Equation, ...] = field(default=(), init=False)
 
-    kind = "form"
+
+@final
+@dataclass(frozen=True)
+class LocalDerivatives(Step):
+    """Differentiate `node`'s definition with respect to each name it uses, holding the others fixed.
+
+    Where the derivative can be written in terms of the definition's own output
+    (σ′(z) = a(1 − a) for a = σ(z)), it is, after checking the two forms are equal.
+    """
+
+    number: int
+    node: sp.Symbol
+    equations: tuple[Equation, ...]
 
 
+@final
 @dataclass(frozen=True)
 class ChainRule(Step):
-    """∂L/∂n = Σ over the definitions c that use n of ∂L/∂c · ∂c/∂n: one term per path."""
+    """∂L/∂node = Σ over the definitions c that use node of ∂L/∂c · ∂c/∂node: one term per path.
 
-    kind = "chain"
+    `equations` holds the one equation dL/dnode; `paths` counts the definitions that use node.
+    """
+
+    number: int
+    node: sp.Symbol
+    equations: tuple[Equation, ...]
+    paths: int
 
 
+@final
 @dataclass(frozen=True)
-class ParameterGradients(ChainRule):
-    """The chain rule carried to every parameter: the gradients gradient descent uses."""
+class ParameterGradients(Step):
+    """The chain rule carried from `loss` to every parameter: the gradients gradient descent uses."""
 
-    kind = "gradients"
+    number: int
+    loss: sp.Symbol
+    equations: tuple[Equation, ...]
 
 
 @dataclass(frozen=True)
@@ -148,7 +168,6 @@ class Derivation:
     updates: tuple[Update, ...]
     adjoints: dict[sp.Symbol, sp.Expr]
     local_derivatives: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr]
-    insights: tuple[Insight, ...] = ()
 
     @property
     def title(self) -> str:
@@ -161,6 +180,11 @@ class Derivation:
     @property
     def learning_rate(self) -> sp.Symbol:
         return self.updates[0].learning_rate if self.updates else sp.Symbol("alpha")
+
+    @cached_property
+    def insights(self) -> tuple[Insight, ...]:
+        """The checked observations about this derivation's results, found when first asked for."""
+        return find_insights(self.model, self.gradients, self.adjoints, self.local_derivatives)
 
     def gradient(self, parameter: str | sp.Symbol) -> sp.Expr:
         """The gradient of the loss with respect to a parameter, given by name or symbol."""

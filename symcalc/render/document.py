@@ -1,0 +1,308 @@
+"""A derivation's document as format-neutral blocks: the outline that the LaTeX and Markdown writers lay out.
+
+The document follows the seed page: objective, model, an overview of the steps,
+one section per step (each equation's forms in rows aligned on ``=``), the
+gradient-descent updates and the key insights. Free text is kept as `Text`, for
+each writer to escape its own way; maths is TeX in both formats, printed by the
+`tex` function the writer passes in, from the steps themselves, never recomputed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp
+
+from symcalc.render.wording import insight_template, sentence, step_rule, step_title
+from symcalc.symbolic.notation import Sum, Total
+from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, Recognition, Step
+
+# Prints an expression, an Equation (rows with "&=") or an Update ("&:=") as TeX.
+Tex = Callable[[Any], str]
+
+
+@dataclass(frozen=True)
+class Text:
+    """Free text: each writer escapes it for its own format."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Math:
+    """Inline maths, already printed as LaTeX."""
+
+    tex: str
+
+
+Inline = Text | Math
+
+
+@dataclass(frozen=True)
+class Heading:
+    """Level 0 is the document's title; 1 a section."""
+
+    level: int
+    parts: tuple[Inline, ...]
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    parts: tuple[Inline, ...]
+    emphasis: bool = False
+
+
+@dataclass(frozen=True)
+class Display:
+    """Rows of an ``align*`` (or ``aligned``) environment, each with its ``&`` already placed."""
+
+    rows: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Items:
+    items: tuple[tuple[Inline, ...], ...]
+    numbered: bool = False
+
+
+Block = Heading | Paragraph | Display | Items
+
+
+def outline(derivation: Derivation, tex: Tex) -> list[Block]:
+    """The whole document as blocks: what both the LaTeX and the Markdown writers lay out."""
+    model = derivation.model
+    names = {sym.name: tex(sym) for sym in model.symbols.values()}
+    blocks: list[Block] = [Heading(0, (Text(derivation.title or "Derivation"),))]
+    blocks += _alike(names)
+    blocks += _objective(derivation, tex)
+    blocks += _model_section(derivation, tex)
+    blocks += _overview(derivation, tex, names)
+    for step in derivation.steps:
+        blocks += _step_section(derivation, step, tex, names)
+    blocks += _updates_section(derivation, tex)
+    blocks += _insights_section(derivation, tex)
+    return blocks
+
+
+_SLOT = re.compile(r"\{(\d+)\}")
+
+
+def _insights_section(derivation: Derivation, tex: Tex) -> list[Block]:
+    """The checked "Key insights": each template's slots set as maths."""
+    if not derivation.insights:
+        return []
+    items = []
+    for insight in derivation.insights:
+        template = insight_template(insight)
+        parts: list[Inline] = []
+        start = 0
+        for match in _SLOT.finditer(template):
+            if match.start() > start:
+                parts.append(Text(template[start : match.start()]))
+            parts.append(Math(tex(insight.expressions[int(match.group(1))])))
+            start = match.end()
+        if start < len(template):
+            parts.append(Text(template[start:]))
+        items.append(tuple(parts))
+    return [Heading(1, (Text("Key insights"),)), Items(tuple(items))]
+
+
+def _equation_tex(text: str, derivation: Derivation, tex: Tex) -> str:
+    """An assumption "y1 + y2 + y3 = 1" typeset from the model's parsed form (lhs − rhs = 0)."""
+    expr = dict(derivation.model.assumptions)[text]
+    return f"{tex(expr)} = 0"
+
+
+def _alike(names: dict[str, str]) -> list[Block]:
+    """A warning for each group of names that print the same (x1 and x_1 are both x_{1})."""
+    groups: dict[str, list[str]] = {}
+    for name, printed in names.items():
+        groups.setdefault(printed, []).append(name)
+    blocks: list[Block] = []
+    for printed, group in groups.items():
+        if len(group) > 1:
+            which = f"{group[0]} and {group[1]} both" if len(group) == 2 else f"{', '.join(group)} all"
+            warning = (Text(f"Warning: the names {which} print as "), Math(printed), Text("; rename one."))
+            blocks.append(Paragraph(warning, emphasis=True))
+    return blocks
+
+
+def _objective(derivation: Derivation, tex: Tex) -> list[Block]:
+    loss, params = derivation.loss, derivation.model.parameters
+    plural = "parameters" if len(params) != 1 else "parameter"
+    unknowns = [rf"{tex(Total(loss, x))} = \,?" for x in params]
+    return [
+        Heading(1, (Text("Objective"),)),
+        Paragraph(
+            (
+                Text("Calculate the derivatives of the loss "),
+                Math(tex(loss)),
+                Text(f" with respect to the {plural} "),
+                *_join_math([tex(x) for x in params]),
+                Text(", then update each parameter by gradient descent to make the loss smaller."),
+            )
+        ),
+        Display(tuple(r",\qquad ".join(row) for row in _rows(unknowns, 3))),
+    ]
+
+
+def _model_section(derivation: Derivation, tex: Tex) -> list[Block]:
+    model = derivation.model
+    blocks: list[Block] = [
+        Heading(1, (Text("The model"),)),
+        Paragraph((Text("Each name is defined from the names before it:"),)),
+        Display(tuple(f"{tex(sym)} &= {tex(expr)}" for sym, expr in model.definitions)),
+    ]
+    roles = [
+        ("input", model.inputs),
+        ("target", model.targets),
+        ("parameter", model.parameters),
+        ("constant", tuple(s for s, _ in model.constants)),
+        ("definition", tuple(s for s, _ in model.definitions)),
+    ]
+    items = []
+    for role, symbols in roles:
+        for sym in symbols:
+            note = model.note(sym)
+            role_text = "the loss" if sym == model.loss else role
+            items.append((Math(tex(sym)), Text(f" ({role_text})" + (f": {note}" if note else ""))))
+    if items:
+        blocks += [Paragraph((Text("Names:"),)), Items(tuple(items))]
+    return blocks
+
+
+def _overview(derivation: Derivation, tex: Tex, names: dict[str, str]) -> list[Block]:
+    items = []
+    for step in derivation.steps:
+        results = [f"{tex(eq.lhs)} = {tex(eq.result)}" for eq in step.equations]
+        if isinstance(step, Recognition):
+            results = [f"{tex(step.node)} = {tex(step.named)}"]
+        parts: list[Inline] = [*mixed(step_title(step), _step_names(step, names))]
+        if results:
+            parts += [Text(": "), *_join_math(results, last=", ")]
+        items.append(tuple(parts))
+    return [Heading(1, (Text("Calculation steps overview"),)), Items(tuple(items), numbered=True)]
+
+
+def _step_section(derivation: Derivation, step: Step, tex: Tex, names: dict[str, str]) -> list[Block]:
+    local = _step_names(step, names)
+    total = len(derivation.steps)
+    rule = sentence(step_rule(step))
+    blocks: list[Block] = [
+        Heading(1, (Text(f"Step {step.number} of {total}: "), *mixed(step_title(step), local))),
+        Paragraph(mixed(rule, local), emphasis=True),
+    ]
+    if isinstance(step, LocalDerivatives):
+        definition = derivation.model.definition_map[step.node]
+        blocks.append(Paragraph((Text("Definition: "), Math(f"{tex(step.node)} = {tex(definition)}"))))
+    if isinstance(step, Recognition):
+        forms = (step.node, step.written, step.named)
+        blocks.append(Display((" = ".join(tex(form) for form in forms),)))
+    else:
+        blocks.append(Display(tuple(tex(eq) for eq in step.equations)))
+    using = sorted({text for eq in step.equations for text in eq.using})
+    if using:
+        blocks.append(
+            Paragraph(
+                (
+                    Text("The simplification uses the file's assumption "),
+                    *_join_math([_equation_tex(text, derivation, tex) for text in using]),
+                    Text("."),
+                )
+            )
+        )
+    notes = _notes(derivation, _names_in(derivation, step.equations), tex)
+    if notes:
+        blocks += [Paragraph((Text("where"),)), Items(notes)]
+    return blocks
+
+
+def _updates_section(derivation: Derivation, tex: Tex) -> list[Block]:
+    loss, rate = derivation.loss, derivation.learning_rate
+    general = tuple(
+        f"{tex(u.parameter)} &:= {tex(Sum(u.parameter, -rate * Total(loss, u.parameter)))}"
+        for u in derivation.updates
+    )
+    return [
+        Heading(1, (Text("Usage in gradient descent"),)),
+        Paragraph(
+            (
+                Text("Move each parameter against its gradient. The learning rate "),
+                Math(tex(rate)),
+                Text(" sets the step size, and "),
+                Math(":="),
+                Text(" means assignment:"),
+            )
+        ),
+        Display(general),
+        Paragraph((Text("With the derivatives found above, the update rules are:"),)),
+        Display(tuple(tex(u) for u in derivation.updates)),
+    ]
+
+
+def _rows(items: Sequence[str], width: int) -> list[Sequence[str]]:
+    return [items[i : i + width] for i in range(0, len(items), width)]
+
+
+def _join_math(texs: Sequence[str], last: str = " and ") -> list[Inline]:
+    """``$a$, $b$ and $c$`` as inline parts."""
+    parts: list[Inline] = []
+    for i, tex in enumerate(texs):
+        if i:
+            parts.append(Text(last if i == len(texs) - 1 else ", "))
+        parts.append(Math(tex))
+    return parts
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def mixed(text: str, names: dict[str, str]) -> tuple[Inline, ...]:
+    """`text` with each whole word that is one of `names` set as maths: "of $w_{1}$"."""
+    parts: list[Inline] = []
+    start = 0
+    for match in _WORD.finditer(text):
+        tex = names.get(match.group())
+        if tex is None:
+            continue
+        if match.start() > start:
+            parts.append(Text(text[start : match.start()]))
+        parts.append(Math(tex))
+        start = match.end()
+    if start < len(text):
+        parts.append(Text(text[start:]))
+    return tuple(parts)
+
+
+def _step_names(step: Step, names: dict[str, str]) -> dict[str, str]:
+    # Only the names this step is about are set as maths, so that an English word in a
+    # title is never mistaken for a model's name elsewhere in the document.
+    about = {eq.of.name for eq in step.equations} | {eq.wrt.name for eq in step.equations}
+    if isinstance(step, Recognition):  # an identity, with no equations to name its node
+        about.add(step.node.name)
+    return {name: tex for name, tex in names.items() if name in about}
+
+
+def _names_in(derivation: Derivation, equations: Iterable[Equation]) -> list[sp.Symbol]:
+    """The model's names an equation shows: its own two first, then the rest in declaration order."""
+    order = derivation.model.order
+    first: list[sp.Symbol] = []
+    rest: set[sp.Symbol] = set()
+    for eq in equations:
+        first += [s for s in (eq.of, eq.wrt) if s not in first]
+        for form in (eq.chain, eq.unsimplified, eq.result):
+            if form is not None:
+                rest |= {s for s in form.free_symbols if s in order}
+    return first + sorted(rest - set(first), key=order.__getitem__)
+
+
+def _notes(derivation: Derivation, symbols: Iterable[sp.Symbol], tex: Tex) -> tuple[tuple[Inline, ...], ...]:
+    notes = []
+    for sym in symbols:
+        note = derivation.model.note(sym)
+        if note:
+            notes.append((Math(tex(sym)), Text(f": {note}")))
+    return tuple(notes)

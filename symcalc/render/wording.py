@@ -1,0 +1,96 @@
+"""The English every renderer shows for the derivation's data: step titles, rule phrases, insight sentences.
+
+The engine records what happened (which node, which equations, how many paths);
+this module alone says it in words, so the terminal, LaTeX, Markdown and JSON
+word a step the same way. Phrases are lower case without a full stop, as JSON
+shows them; `sentence` makes one a sentence for a document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sympy as sp
+
+from symcalc.symbolic.insights import Insight
+from symcalc.symbolic.steps import ChainRule, LocalDerivatives, ParameterGradients, Recognition, Step
+
+_FUNCTION_WORDS = {"σ": "the sigmoid σ", "tanh": "tanh", "softplus": "softplus"}
+
+
+def step_title(step: Step) -> str:
+    """What a step finds: "Derivative of L with respect to z"."""
+    if isinstance(step, LocalDerivatives):
+        noun = "Derivative" if len(step.equations) == 1 else "Derivatives"
+        return f"{noun} of {step.node.name} with respect to {_join([eq.wrt.name for eq in step.equations])}"
+    if isinstance(step, ChainRule):
+        return f"Derivative of {step.equations[0].of.name} with respect to {step.node.name}"
+    if isinstance(step, ParameterGradients):
+        return f"Derivatives of {step.loss.name} with respect to the parameters"
+    if isinstance(step, Recognition):
+        return f"{step.node.name} is {_FUNCTION_WORDS.get(step.function, step.function)}"
+    raise TypeError(f"no wording for a step of kind {type(step).__name__}")
+
+
+def step_rule(step: Step) -> str:
+    """How a step finds it: "chain rule: multiply the upstream gradient by the local derivative"."""
+    if isinstance(step, LocalDerivatives):
+        return f"differentiate the definition of {step.node.name}, holding every other name fixed"
+    if isinstance(step, ChainRule):
+        if step.paths == 1:
+            return "chain rule: multiply the upstream gradient by the local derivative"
+        return f"chain rule: {step.node.name} reaches the loss along {step.paths} paths; add them"
+    if isinstance(step, ParameterGradients):
+        return "chain rule: carry the gradient of the loss to every parameter"
+    if isinstance(step, Recognition):
+        return (
+            "a definition written out with exp is a named function (checked exactly); "
+            "its derivative is the textbook one"
+        )
+    raise TypeError(f"no wording for a step of kind {type(step).__name__}")
+
+
+def sentence(phrase: str) -> str:
+    """A phrase as a sentence: capital first letter, full stop."""
+    return phrase[:1].upper() + phrase[1:] + "."
+
+
+_INSIGHTS = {
+    "shared-factor": "All the gradients share the factor {0}.",
+    "unscaled": "The gradient {1} is {0} itself, unscaled: {2} is a bias.",
+    "output-only": "{0} = {1} depends only on the output {2}, not on {3}.",
+    "maximum": "{0} is largest, {1}, at {2} = {3}, that is {4} = {5}.",
+    "sign-rule": "When {1} > {2}, {0} is positive and gradient descent lowers {3}; "
+    "when {1} < {2} it is negative and raises {3}.",
+}
+
+_LINKS = {
+    "sigmoid": "a sigmoid output with cross-entropy",
+    "identity": "an identity output with squared error",
+    "exp": "an exponential output (log link) with the Poisson loss",
+    "softmax": "a softmax output with cross-entropy",
+}
+
+
+def insight_template(insight: Insight) -> str:
+    """An insight's sentence with ``{i}`` standing for ``insight.expressions[i]``."""
+    if insight.kind == "scaled-by-input":
+        # expressions: the shared factor, then (dL/dw, the input w multiplies) for each weight.
+        pairs = ", ".join(f"{{{i}}} by {{{i + 1}}}" for i in range(1, len(insight.expressions), 2))
+        subject = "The weight gradients are" if insight.case == "every" else "These weight gradients are"
+        return f"{subject} {{0}} scaled by the input the weight multiplies: {pairs}."
+    if insight.kind == "canonical-link":
+        return (
+            f"{{0}} = {{1}}: {_LINKS[insight.case]} is a canonical-link pair, "
+            "whose gradient is prediction minus target."
+        )
+    return _INSIGHTS[insight.kind]
+
+
+def insight_text(insight: Insight, show: Callable[[sp.Expr], str] = str) -> str:
+    """An insight's sentence with each expression written by `show`."""
+    return insight_template(insight).format(*(show(e) for e in insight.expressions))
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
