@@ -197,6 +197,7 @@ def test_attacks_in_titles_and_notes_are_text(run: Runner, workdir: Path, comman
         assert "import" in out + written and "system" in out + written  # shown as (escaped) text
 
 
+@pytest.mark.slow
 def test_attacks_in_csv_headers_and_cells_run_nothing(run: Runner, workdir: Path) -> None:
     marker = workdir / "PWNED"
     data = workdir / "evil.csv"
