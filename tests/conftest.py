@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -13,6 +14,13 @@ from symcalc.cli.main import main
 
 # A CLI run inside the test process: (exit code, stdout, stderr).
 Runner = Callable[[list[str]], tuple[int, str, str]]
+
+
+class WriteToml(Protocol):
+    """The `write_toml` fixture: writes `text` to a file `name` in the test's folder and returns its path."""
+
+    def __call__(self, text: str, name: str = "model.toml") -> Path: ...
+
 
 REPO = Path(__file__).resolve().parent.parent
 DERIVATIONS = REPO / "derivations"
@@ -43,7 +51,7 @@ def seed(seed_model: symcalc.Model) -> symcalc.Derivation:
 
 
 @pytest.fixture
-def write_toml(tmp_path: Path) -> Callable[[str, str], Path]:
+def write_toml(tmp_path: Path) -> WriteToml:
     def write(text: str, name: str = "model.toml") -> Path:
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")

@@ -43,7 +43,7 @@ def _mp_function(names: list[sp.Symbol], expr: sp.Expr) -> Callable[..., Any]:
     plain = to_elementary(expr).replace(
         lambda e: isinstance(e, step), lambda e: sp.Piecewise((1, e.args[0] > 0), (0, True))
     )
-    return sp.lambdify(names, plain, modules="mpmath", cse=True)  # type: ignore[no-any-return]
+    return sp.lambdify(names, plain, modules="mpmath", cse=True)
 
 
 def values_at(model: symcalc.Model, point: dict[sp.Symbol, float]) -> dict[sp.Symbol, Any]:

@@ -10,6 +10,8 @@ from symcalc.cli.main import main
 from symcalc.errors import LimitError, SpecError, SpecErrors
 from symcalc.isolate import InternalError, run_limited
 
+from .conftest import WriteToml
+
 # Passes every static cap (small constants, shallow), yet SymPy's automatic rewriting of
 # exp(k*log(u)) into u**k builds a number with millions of digits.
 RUNAWAY = "w*exp(1000000*log(exp(1000000*log(999999/(x+y)))))"
@@ -28,9 +30,10 @@ def _divide_by_zero() -> float:
     return 1 / 0
 
 
+@pytest.mark.slow
 def test_runaway_expression_is_stopped_on_time(
     capsys: pytest.CaptureFixture[str],
-    write_toml,  # type: ignore[no-untyped-def]
+    write_toml: WriteToml,
 ) -> None:
     path = write_toml(f'inputs = ["x", "y"]\nparameters = ["w"]\n[definitions]\nL = "{RUNAWAY}"\n')
     start = time.perf_counter()

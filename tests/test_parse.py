@@ -185,6 +185,7 @@ def test_fuzz_tokens_give_expression_or_parse_error(text: str) -> None:
     assert time.perf_counter() - start < 2.0
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.text(max_size=60))
 def test_fuzz_arbitrary_text(text: str) -> None:

@@ -11,6 +11,7 @@ import symcalc
 from symcalc.errors import SpecError
 from symcalc.symbolic.forms import solve_linear, tidy
 
+from .conftest import WriteToml
 from .oracle import agree_numerically, composed_gradient
 
 
@@ -19,7 +20,7 @@ def kinds(derivation: symcalc.Derivation) -> list[str]:
 
 
 @pytest.mark.parametrize("order", ['["y2", "y1"]', '["y1", "y2"]'])
-def test_nonlinear_assumption_is_refused_not_solved_by_dividing(write_toml, order: str) -> None:  # type: ignore[no-untyped-def]
+def test_nonlinear_assumption_is_refused_not_solved_by_dividing(write_toml: WriteToml, order: str) -> None:
     """y1*y2 = 0 does not give y1 = 0 (take y2 = 0), and symcalc cannot sample or prove under it: refused."""
     path = write_toml(
         f'inputs = ["x"]\ntargets = {order}\nparameters = ["w"]\nassume = ["y1*y2 = 0"]\n'
@@ -35,7 +36,7 @@ def test_solve_linear_needs_a_constant_slope() -> None:
     assert solve_linear(y1 + y2 - 1, y1) == 1 - y2
 
 
-def test_adjoint_that_is_a_difference_of_two_targets(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_adjoint_that_is_a_difference_of_two_targets(write_toml: WriteToml) -> None:
     path = write_toml(
         'inputs = ["x"]\ntargets = ["y1", "y2"]\nparameters = ["w"]\n'
         '[definitions]\nz = "w*x"\nL = "z*(y1 - y2)"\n'
@@ -47,7 +48,7 @@ def test_adjoint_that_is_a_difference_of_two_targets(write_toml) -> None:  # typ
     assert "sign-rule" not in kinds(derivation)
 
 
-def test_weights_on_the_same_input_are_not_called_biases(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_weights_on_the_same_input_are_not_called_biases(write_toml: WriteToml) -> None:
     path = write_toml(
         'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w1", "w2"]\n[definitions]\n'
         'z = "w1*x + w2*x"\na = "sigmoid(z)"\nL = "-(y*log(a) + (1 - y)*log(1 - a))"\n'
@@ -57,7 +58,7 @@ def test_weights_on_the_same_input_are_not_called_biases(write_toml) -> None:  #
     assert "unscaled" not in kinds(derivation)
 
 
-def test_a_parameter_is_not_called_an_input(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_a_parameter_is_not_called_an_input(write_toml: WriteToml) -> None:
     path = write_toml(
         'targets = ["y"]\nparameters = ["w1", "w2", "b"]\n[definitions]\n'
         'z = "w1*w2 + b"\na = "sigmoid(z)"\nL = "-(y*log(a) + (1 - y)*log(1 - a))"\n'
@@ -67,7 +68,7 @@ def test_a_parameter_is_not_called_an_input(write_toml) -> None:  # type: ignore
     assert "unscaled" in kinds(derivation)  # b is a bias
 
 
-def test_assumption_on_a_deep_network_stays_fast(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_assumption_on_a_deep_network_stays_fast(write_toml: WriteToml) -> None:
     layers = 14
     lines = ['h1 = "tanh(w1*x)"'] + [f'h{k} = "tanh(w{k}*h{k - 1})"' for k in range(2, layers + 1)]
     weights = ", ".join(f'"w{k}"' for k in range(1, layers + 1))
@@ -91,7 +92,7 @@ def test_high_power_of_a_sum_is_not_multiplied_out() -> None:
     assert time.perf_counter() - started < 5
 
 
-def test_a_model_needs_a_parameter(write_toml, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_a_model_needs_a_parameter(write_toml: WriteToml, capsys: pytest.CaptureFixture[str]) -> None:
     from symcalc.cli.main import main
 
     path = write_toml('inputs = ["x"]\nparameters = []\n[definitions]\nL = "x^2"\n')
@@ -99,7 +100,7 @@ def test_a_model_needs_a_parameter(write_toml, capsys: pytest.CaptureFixture[str
     assert "needs at least one parameter" in capsys.readouterr().err
 
 
-def test_unused_parameter_update_is_unchanged(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_unused_parameter_update_is_unchanged(write_toml: WriteToml) -> None:
     path = write_toml('inputs = ["x"]\nparameters = ["w", "v"]\n[definitions]\nL = "(w*x)^2"\n')
     derivation = symcalc.derive(symcalc.load(str(path)))
     update = next(u for u in derivation.updates if u.parameter.name == "v")

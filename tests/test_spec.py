@@ -9,6 +9,8 @@ import pytest
 import symcalc
 from symcalc.cli.main import main
 
+from .conftest import WriteToml
+
 GOOD = """
 title = "t"
 inputs = ["x"]
@@ -62,9 +64,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 )
 def test_bad_file_one_clear_line(
     capsys: pytest.CaptureFixture[str],
-    write_toml,
+    write_toml: WriteToml,
     text: str,
-    expected: str,  # type: ignore[no-untyped-def]
+    expected: str,
 ) -> None:
     path = write_toml(text)
     code, out, err = run_cli(capsys, "derive", str(path))
@@ -76,7 +78,7 @@ def test_bad_file_one_clear_line(
     assert all(line.startswith("symcalc: error: ") for line in err.splitlines())
 
 
-def test_toml_error_gives_line(capsys: pytest.CaptureFixture[str], write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_toml_error_gives_line(capsys: pytest.CaptureFixture[str], write_toml: WriteToml) -> None:
     path = write_toml('parameters = ["w"]\n[definitions]\nL = "w\n')
     code, _, err = run_cli(capsys, "derive", str(path))
     assert code == 2 and "line 3" in err
@@ -96,7 +98,7 @@ def test_not_utf8(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert code == 2 and "not UTF-8" in err
 
 
-def test_every_problem_reported_in_one_run(capsys: pytest.CaptureFixture[str], write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_every_problem_reported_in_one_run(capsys: pytest.CaptureFixture[str], write_toml: WriteToml) -> None:
     path = write_toml(
         'parameters = ["w", "w"]\n[definitions]\nz = "q*w"\nL = "foo(z)"\n[claims]\n"dL/dv" = "1"\n'
     )
@@ -110,13 +112,13 @@ def test_every_problem_reported_in_one_run(capsys: pytest.CaptureFixture[str], w
     assert any("undeclared name 'v'" in line for line in lines)
 
 
-def test_error_names_line_of_key(capsys: pytest.CaptureFixture[str], write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_error_names_line_of_key(capsys: pytest.CaptureFixture[str], write_toml: WriteToml) -> None:
     path = write_toml('parameters = ["w"]\n\n[definitions]\nz = "w"\nL = "z + q"\n')
     _, _, err = run_cli(capsys, "derive", str(path))
     assert "line 5" in err and "definitions.L" in err
 
 
-def test_good_file_loads(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_good_file_loads(write_toml: WriteToml) -> None:
     model = symcalc.load(str(write_toml(GOOD)))
     assert [s.name for s, _ in model.definitions] == ["z", "L"]
     assert model.loss.name == "L"  # the last definition by default

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Runner
+from .conftest import Runner, WriteToml
 
 CSV = Path(__file__).parent / "data" / "csv"
 
@@ -92,7 +92,7 @@ def test_a_constant_column_is_a_warning_and_training_runs(run: Runner) -> None:
     assert "warning" in err and "column 'x2': every value is 3" in err
 
 
-def test_a_value_outside_the_losss_domain_names_the_row(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_a_value_outside_the_losss_domain_names_the_row(run: Runner, write_toml: WriteToml) -> None:
     model = write_toml(
         'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\n'
         '[definitions]\nz = "w*x"\nL = "(log(y) - z)^2"\n'

@@ -14,7 +14,7 @@ import pytest
 import symcalc.cli.main as cli
 from symcalc.cli.main import main
 
-from .conftest import Runner
+from .conftest import Runner, WriteToml
 
 # Each command and the library function it calls (in the time-limited child or in the CLI itself).
 COMMANDS: dict[str, tuple[list[str], str]] = {
@@ -63,7 +63,7 @@ def test_an_unforeseen_exception_outside_the_child_is_one_line(
     assert len(err.splitlines()) == 1 and "internal error (ZeroDivisionError" in err
 
 
-def test_a_key_with_a_newline_is_still_one_line_per_problem(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_with_a_newline_is_still_one_line_per_problem(run: Runner, write_toml: WriteToml) -> None:
     path: Path = write_toml('inputs = ["x"]\nparameters = ["w"]\n[definitions]\n"a\\nb" = "x"\nL = "w*x"\n')
     code, _, err = run(["derive", str(path)])
     assert code == 2
@@ -73,7 +73,7 @@ def test_a_key_with_a_newline_is_still_one_line_per_problem(run: Runner, write_t
     ]
 
 
-def test_every_problem_in_a_file_is_reported_in_one_run(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_every_problem_in_a_file_is_reported_in_one_run(run: Runner, write_toml: WriteToml) -> None:
     path = write_toml(
         'inputs = ["x", "lambda", "α"]\nparameters = ["w"]\nbogus = 1\n'
         '[definitions]\nz = "w*x + q"\nL = "z**100000 + 2x"\n[claims]\n"dL/dv" = "1"\n'

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -187,6 +188,7 @@ def _document(top: dict[str, object], definitions: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     top=st.dictionaries(KEYS, VALUES, max_size=8),

@@ -9,8 +9,6 @@ time-limited, so an unescaped loop or file read would still be stopped.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -20,9 +18,7 @@ from symcalc.errors import LimitError
 from symcalc.render.pdf import PdfError, compile_pdf
 
 from .conftest import Runner
-
-needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-
+from .pdf import needs_pdflatex, pdf_text
 
 LOOP = r"\def\x{\x}\x"
 HOSTILE = (
@@ -97,7 +93,7 @@ def test_hostile_file_compiles_reads_nothing_and_runs_nothing(run: Runner, tmp_p
     assert code == 0, err
     assert time.monotonic() - started < 30
     assert_no_command_from_the_file(out.read_text())
-    text = _pdf_text(out.with_suffix(".pdf"), tmp_path)
+    text = pdf_text(out.with_suffix(".pdf").read_bytes())
     assert "SECRETMARKER" not in text and not touched.exists()
     hostname = Path("/etc/hostname")
     if hostname.is_file() and hostname.read_text().strip():
@@ -135,6 +131,7 @@ def test_script_and_fraktur_names_compile(run: Runner, tmp_path: Path, name: str
 TINY = "\\documentclass{article}\\begin{document}\n%s\n\\end{document}\n"
 
 
+@pytest.mark.slow
 @needs_pdflatex
 def test_a_looping_document_from_the_cli_is_stopped_and_nothing_is_written(
     run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -164,15 +161,10 @@ def test_unescaped_tex_still_cannot_read_absolute_paths_or_run_commands(tmp_path
     assert not touched.exists()
 
 
+@pytest.mark.slow
 @needs_pdflatex
 def test_compile_pdf_stops_a_loop_on_time() -> None:
     started = time.monotonic()
     with pytest.raises(LimitError, match="stopped after 1 s"):
         compile_pdf(TINY % LOOP, timeout=1)
     assert time.monotonic() - started < 6
-
-
-def _pdf_text(pdf: Path, tmp_path: Path) -> str:
-    if shutil.which("pdftotext") is None:
-        return pdf.read_bytes().decode("latin-1")
-    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout

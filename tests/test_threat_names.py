@@ -19,7 +19,7 @@ import sympy as sp
 import symcalc
 from symcalc.spec.names import check_name
 
-from .conftest import Runner
+from .conftest import Runner, WriteToml
 
 SPECIAL = ("E", "I", "N", "S", "O", "Q", "beta", "gamma", "zeta", "pi")
 SPECIAL_MODEL = """\
@@ -33,8 +33,8 @@ L = "(z - y)**2"
 
 
 @pytest.fixture
-def special(write_toml) -> Path:  # type: ignore[no-untyped-def]
-    return write_toml(SPECIAL_MODEL)  # type: ignore[no-any-return]
+def special(write_toml: WriteToml) -> Path:
+    return write_toml(SPECIAL_MODEL)
 
 
 def test_sympy_meaningful_names_are_plain_symbols_in_the_model(special: Path) -> None:
@@ -91,7 +91,7 @@ def test_sympy_meaningful_names_are_plain_variables_in_codegen(
 # -- names that cannot be: one clear line with the fix ------------------------------------------
 
 
-def test_lambda_is_refused_with_the_fix(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_lambda_is_refused_with_the_fix(run: Runner, write_toml: WriteToml) -> None:
     path = write_toml('inputs = ["x"]\nparameters = ["lambda"]\n[definitions]\nL = "x"\n')
     code, _, err = run(["derive", str(path)])
     assert code == 2
@@ -118,7 +118,7 @@ def test_every_keyword_is_refused_with_a_fix_that_is_itself_valid(keyword: str) 
         "x\u200b",  # zero-width space
     ],
 )
-def test_non_ascii_names_are_refused(run: Runner, write_toml, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_non_ascii_names_are_refused(run: Runner, write_toml: WriteToml, name: str) -> None:
     path = write_toml(f'inputs = ["{name}"]\nparameters = ["w"]\n[definitions]\nL = "w"\n')
     code, _, err = run(["derive", str(path)])
     assert code == 2
@@ -126,7 +126,7 @@ def test_non_ascii_names_are_refused(run: Runner, write_toml, name: str) -> None
     assert "is not ASCII" in err and "A-Z, a-z, digits and '_'" in err
 
 
-def test_a_non_ascii_name_in_an_expression_is_refused(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_a_non_ascii_name_in_an_expression_is_refused(run: Runner, write_toml: WriteToml) -> None:
     # Python would read the fullwidth ｘ as x; we refuse it instead of folding it.
     path = write_toml('inputs = ["x"]\nparameters = ["w"]\n[definitions]\nL = "w*ｘ"\n')
     code, _, err = run(["derive", str(path)])
@@ -144,8 +144,8 @@ def test_a_non_ascii_name_in_an_expression_is_refused(run: Runner, write_toml) -
     ],
 )
 def test_each_ambiguous_operator_has_one_documented_rule(
-    run: Runner, write_toml, text: str, rule: str | None
-) -> None:  # type: ignore[no-untyped-def]
+    run: Runner, write_toml: WriteToml, text: str, rule: str | None
+) -> None:
     path = write_toml(f'inputs = ["x", "y"]\nparameters = ["w"]\n[definitions]\nL = "w*({text})"\n')
     code, out, err = run(["derive", str(path), "--json"])
     if rule is None:
@@ -175,7 +175,7 @@ ALIKE = [
 @pytest.mark.parametrize(("first", "second", "shown"), ALIKE)
 def test_two_names_that_print_alike_are_an_error_naming_both(
     run: Runner,
-    write_toml,  # type: ignore[no-untyped-def]
+    write_toml: WriteToml,
     first: str,
     second: str,
     shown: str,
@@ -191,7 +191,7 @@ def test_two_names_that_print_alike_are_an_error_naming_both(
     )
 
 
-def test_every_pair_is_reported_in_one_run(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_every_pair_is_reported_in_one_run(run: Runner, write_toml: WriteToml) -> None:
     path = write_toml(
         'inputs = ["x1", "x_1", "xabs", "xmag"]\nparameters = ["w", "Alpha"]\n'
         '[definitions]\nA = "w*x1 + x_1 + xabs + xmag + Alpha"\n'

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,8 @@ from symcalc.errors import LimitError
 from symcalc.isolate import run_limited
 from symcalc.spec.toml import MAX_FILE_BYTES, MAX_NAMES
 from symcalc.symbolic.parse import MAX_DEPTH, MAX_LENGTH
+
+from .conftest import WriteToml
 
 Runner = Callable[[list[str]], tuple[int, str, str, float]]
 
@@ -68,21 +71,21 @@ STATIC = {
 
 
 @pytest.mark.parametrize("text", sorted(STATIC))
-def test_each_hostile_constant_is_refused_fast(run: Runner, write_toml, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_each_hostile_constant_is_refused_fast(run: Runner, write_toml: WriteToml, text: str) -> None:
     code, _, err, elapsed = run(["derive", str(write_toml(model(f"({text})"))), "--timeout", "5"])
     assert_one_line(code, err)
     assert STATIC[text] in err
     assert elapsed < 2
 
 
-def test_200_kilobytes_of_x_plus_x_is_refused_by_length(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_200_kilobytes_of_x_plus_x_is_refused_by_length(run: Runner, write_toml: WriteToml) -> None:
     code, _, err, elapsed = run(["derive", str(write_toml(model("(" + "x+" * 100_000 + "x)")))])
     assert_one_line(code, err)
     assert f"the limit is {MAX_LENGTH}" in err
     assert elapsed < 2
 
 
-def test_a_long_flat_sum_within_the_cap_is_no_recursion_error(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_flat_sum_within_the_cap_is_no_recursion_error(run: Runner, write_toml: WriteToml) -> None:
     # 2 000 terms: past Python's recursion limit if our code walked the chain recursively.
     text = "(" + "x+" * 2_000 + "y)"
     code, _, err, elapsed = run(["derive", str(write_toml(model(text))), "--json", "--timeout", "20"])
@@ -91,27 +94,27 @@ def test_a_long_flat_sum_within_the_cap_is_no_recursion_error(run: Runner, write
 
 
 @pytest.mark.parametrize("count", [100_000, 40_000, 5_000])
-def test_a_run_of_unary_minus_signs_is_refused(run: Runner, write_toml, count: int) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_of_unary_minus_signs_is_refused(run: Runner, write_toml: WriteToml, count: int) -> None:
     code, _, err, elapsed = run(["derive", str(write_toml(model("(" + "-" * count + "x)")))])
     assert_one_line(code, err)
     assert "limit" in err or "nested more than" in err  # the length cap, or the nesting cap
     assert elapsed < 2
 
 
-def test_a_chain_too_long_for_pythons_parser_is_one_clear_line(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_a_chain_too_long_for_pythons_parser_is_one_clear_line(run: Runner, write_toml: WriteToml) -> None:
     code, _, err, _ = run(["derive", str(write_toml(model("(" + "x+" * 12_000 + "y)")))])
     assert_one_line(code, err)
     assert "too long a chain" in err and "split it into several definitions" in err
 
 
-def test_deep_nesting_is_refused_by_depth(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_deep_nesting_is_refused_by_depth(run: Runner, write_toml: WriteToml) -> None:
     depth = MAX_DEPTH + 5
     code, _, err, _ = run(["derive", str(write_toml(model("sin(" * depth + "x" + ")" * depth)))])
     assert_one_line(code, err)
     assert f"nested more than {MAX_DEPTH} levels" in err
 
 
-def test_deeply_nested_toml_is_one_line(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_deeply_nested_toml_is_one_line(run: Runner, write_toml: WriteToml) -> None:
     code, _, err, elapsed = run(["derive", str(write_toml("x = " + "[" * 100_000 + "]" * 100_000 + "\n"))])
     assert_one_line(code, err)
     assert elapsed < 5
@@ -125,7 +128,7 @@ def test_an_oversized_file_is_refused_before_it_is_read(run: Runner, tmp_path: P
     assert f"the limit is {MAX_FILE_BYTES}" in err
 
 
-def test_too_many_names_is_refused(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_too_many_names_is_refused(run: Runner, write_toml: WriteToml) -> None:
     names = ", ".join(f'"x{i}"' for i in range(MAX_NAMES + 1))
     text = f'inputs = [{names}]\nparameters = ["w"]\n[definitions]\nL = "w*x1"\n'
     code, _, err, _ = run(["derive", str(write_toml(text))])
@@ -133,7 +136,7 @@ def test_too_many_names_is_refused(run: Runner, write_toml) -> None:  # type: ig
     assert f"the limit is {MAX_NAMES}" in err
 
 
-def test_a_five_deep_sigmoid_chain_derives_quickly(run: Runner, write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_a_five_deep_sigmoid_chain_derives_quickly(run: Runner, write_toml: WriteToml) -> None:
     # Composed, SymPy's simplify takes 13-18 s on this; named intermediates keep it fast.
     text = (
         'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w", "b"]\n[definitions]\n'
@@ -158,8 +161,9 @@ SYMBOLIC_COMMANDS: dict[str, Callable[[Path], list[str]]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", sorted(SYMBOLIC_COMMANDS))
-def test_the_runaway_expression_is_stopped_on_time(run: Runner, write_toml, command: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_runaway_expression_is_stopped_on_time(run: Runner, write_toml: WriteToml, command: str) -> None:
     path = write_toml(model(RUNAWAY))
     code, out, err, elapsed = run([*SYMBOLIC_COMMANDS[command](path), "--timeout", "1"])
     assert_one_line(code, err)
@@ -197,21 +201,28 @@ def _open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
-def test_the_child_and_its_pipe_are_cleaned_up_on_every_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    import symcalc.isolate as limits
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_the_child_and_its_pipe_are_cleaned_up_on_every_path() -> None:
     before = _open_descriptors()
     with pytest.raises(LimitError):
         run_limited(_sleep, timeout=0.2)
     assert multiprocessing.active_children() == []
 
-    # An exception in the parent while it waits (Ctrl-C, say) still kills and reaps the child.
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(limits, "_receive", interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        run_limited(_sleep, timeout=30)
+    # Ctrl-C in the parent while it waits still kills and reaps the child. The alarm interrupts
+    # only this process: a fork does not inherit a timer.
+    previous = signal.signal(signal.SIGALRM, _interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            run_limited(_sleep, timeout=30)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert time.monotonic() - started < 10  # interrupted while waiting, not stopped by the timeout
     assert multiprocessing.active_children() == []
     assert _open_descriptors() == before
