@@ -7,7 +7,6 @@ right-hand sides are derived by hand in the comments.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,8 @@ from symcalc.render.latex import render_latex
 from symcalc.render.pdf import compile_pdf
 from symcalc.symbolic.functions import heaviside_as_step, step, text
 from symcalc.symbolic.parse import parse_expression
-from tests.conftest import DERIVATIONS, Runner
-from tests.test_latex import pdf_text
+from tests.conftest import DERIVATIONS, Runner, WriteToml
+from tests.pdf import needs_pdflatex, pdf_text
 
 TIED = DERIVATIONS / "tied_weights.toml"
 # z = w*h + w*x2 + b with h = tanh(w*x1): holding h fixed, ∂z/∂w = h + x2; through the
@@ -47,7 +46,7 @@ def test_a_total_claim_keeps_its_meaning() -> None:
     assert check_claim(model, "dz/dw", LOCAL).status == "fails"
 
 
-def test_local_claims_in_a_file(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_local_claims_in_a_file(write_toml: WriteToml) -> None:
     body = TIED.read_text(encoding="utf-8").split("[claims]")[0]
     path = write_toml(body + f'[claims]\n"partial z/partial w" = "{LOCAL}"\n"∂a/∂z" = "a*(1 - a)"\n')
     model = symcalc.load(str(path))
@@ -94,7 +93,7 @@ def test_text_parses_back_to_the_same_expression() -> None:
         assert parse_expression(shown, names) == heaviside_as_step(expr)
 
 
-def test_relu_derivative_prints_as_an_indicator(write_toml, run: Runner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_relu_derivative_prints_as_an_indicator(write_toml: WriteToml, run: Runner, tmp_path: Path) -> None:
     path = write_toml(RELU)
     derivation = symcalc.derive(symcalc.load(str(path)))
     code, out, _ = run(["derive", str(path)])
@@ -106,10 +105,10 @@ def test_relu_derivative_prints_as_an_indicator(write_toml, run: Runner, tmp_pat
     assert code == 0 and r"\mathbb{1}\left[s > 0\right]" in out
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-def test_the_indicator_compiles_as_a_double_struck_one(write_toml, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@needs_pdflatex
+def test_the_indicator_compiles_as_a_double_struck_one(write_toml: WriteToml) -> None:
     derivation = symcalc.derive(symcalc.load(str(write_toml(RELU))))
-    shown = pdf_text(compile_pdf(render_latex(derivation)), tmp_path)
+    shown = pdf_text(compile_pdf(render_latex(derivation)))
     # amsfonts' own \mathbb{1} is the glyph ⊮; ours is two overlapping 1s
     assert "⊮" not in shown and "11[s > 0]" in shown.replace(" [", "[")
 
@@ -141,7 +140,7 @@ def test_a_toml_file_with_a_byte_order_mark_reads(run: Runner, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", '"big"'])
-def test_a_refused_constant_is_one_error(write_toml, run: Runner, value: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_constant_is_one_error(write_toml: WriteToml, run: Runner, value: str) -> None:
     path = write_toml(
         f'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\n[constants]\nlam = {value}\n'
         '[definitions]\nz = "w*x"\nL = "(z - y)^2 + lam*w^2"\n'

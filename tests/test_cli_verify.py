@@ -183,6 +183,7 @@ def _runaway(*args: object) -> None:
     time.sleep(30)
 
 
+@pytest.mark.slow
 def test_verify_runs_under_the_time_limit(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -162,7 +162,8 @@ def test_a_claim_wrong_only_for_labels_minus_one_fails(write_toml: Callable[[str
     model = model_of(write_toml, SQUARED_HINGE)
     check = check_claim(model, "dL/dw1", "-2*abs(y)*m*x1")
     assert_refuted_at_a_real_point(model, check, parse(model, "-2*abs(y)*m*x1"), parse(model, "-2*y*m*x1"))
-    assert dict(check.counterexample.point)["y"] == -1  # type: ignore[union-attr]
+    assert check.counterexample is not None
+    assert dict(check.counterexample.point)["y"] == -1
     assert check_claim(model, "dL/dw1", "-2*y*m*x1").holds
 
 
@@ -170,7 +171,8 @@ def test_a_claim_wrong_only_for_negative_targets_fails(write_toml: Callable[[str
     model = model_of(write_toml, SQUARED_ERROR)
     check = check_claim(model, "dL/db", "2*(z - abs(y))")
     assert_refuted_at_a_real_point(model, check, parse(model, "2*(z - abs(y))"), parse(model, "2*(z - y)"))
-    assert dict(check.counterexample.point)["y"] < 0  # type: ignore[union-attr]
+    assert check.counterexample is not None
+    assert dict(check.counterexample.point)["y"] < 0
 
 
 SOFTPLUS_AT = """
@@ -218,7 +220,8 @@ def test_a_polynomial_assumption_in_one_name_restricts_its_values(write_toml: Ca
     assert check_claim(model, "dL/dz", "a - y^2").holds  # true where y^2 = y
     wrong = check_claim(model, "dL/dz", "a - y^2 + y - 1")  # wrong at y = 0 only
     assert wrong.status == "fails"
-    assert dict(wrong.counterexample.point)["y"] == 0  # type: ignore[union-attr]
+    assert wrong.counterexample is not None
+    assert dict(wrong.counterexample.point)["y"] == 0
 
 
 def test_an_assumption_narrows_a_stated_domain(write_toml: Callable[[str], Path]) -> None:

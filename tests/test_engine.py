@@ -10,6 +10,7 @@ import sympy as sp
 import symcalc
 from symcalc.symbolic.functions import sigmoid, step, to_elementary
 from symcalc.symbolic.steps import ChainRule, LocalDerivatives, ParameterGradients, Recognition
+from tests.conftest import WriteToml
 
 from .oracle import agree_numerically, composed_gradient
 
@@ -86,7 +87,7 @@ def test_updates_use_alpha(seed: symcalc.Derivation) -> None:
     assert str(update.rule) == "w1 - alpha*x1*(a - y)"
 
 
-def test_fan_out_sums_every_path(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_fan_out_sums_every_path(write_toml: WriteToml) -> None:
     path = write_toml(
         """
 inputs = ["x1", "x2"]
@@ -115,7 +116,7 @@ L = "(u + v - y)**2"
     assert derivation.local_derivatives[(u, z)] == 1 - u**2
 
 
-def test_weight_used_twice_collects_both_paths(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_weight_used_twice_collects_both_paths(write_toml: WriteToml) -> None:
     path = write_toml(
         """
 inputs = ["x"]
@@ -136,7 +137,7 @@ L = "(a - y)**2/2"
     assert final.chain is not None and len(final.chain.args) == 2  # dL/da*da/dw + dL/dh*dh/dw
 
 
-def test_parameter_that_does_not_reach_the_loss_has_zero_gradient(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_parameter_that_does_not_reach_the_loss_has_zero_gradient(write_toml: WriteToml) -> None:
     path = write_toml('inputs = ["x"]\nparameters = ["w", "unused"]\n[definitions]\nL = "(w*x)**2"\n')
     derivation = symcalc.derive(symcalc.load(str(path)))
     assert derivation.gradient("unused") == 0
@@ -170,7 +171,7 @@ def test_model_built_from_sympy_goes_through_the_same_engine(seed: symcalc.Deriv
     }
 
 
-def test_relu_derivative_is_not_rewritten_through_output(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_relu_derivative_is_not_rewritten_through_output(write_toml: WriteToml) -> None:
     path = write_toml(
         'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\n'
         '[definitions]\nz = "w*x"\nh = "max(0, z)"\nL = "(h - y)**2"\n'

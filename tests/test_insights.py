@@ -12,6 +12,7 @@ import symcalc
 from symcalc.render.wording import insight_text
 from symcalc.symbolic.functions import to_elementary
 from symcalc.symbolic.insights import Insight
+from tests.conftest import WriteToml
 
 from .conftest import DERIVATIONS
 
@@ -81,7 +82,7 @@ def test_no_shared_factor_claimed_when_there_is_none() -> None:
     assert "scaled-by-input" not in kinds(derivation)
 
 
-def test_sigmoid_with_squared_error_is_not_called_canonical(write_toml) -> None:  # type: ignore[no-untyped-def]
+def test_sigmoid_with_squared_error_is_not_called_canonical(write_toml: WriteToml) -> None:
     path = write_toml(
         'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w", "b"]\n'
         '[definitions]\nz = "w*x + b"\na = "sigmoid(z)"\nL = "(a - y)^2/2"\n'

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,8 +16,7 @@ from symcalc.errors import LimitError
 from symcalc.render.latex import MAX_LINE, escape_latex, latex, render_latex
 from symcalc.render.pdf import PdfError, compile_pdf
 from tests.conftest import DERIVATIONS
-
-needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+from tests.pdf import needs_pdflatex, pdf_text
 
 # The seed page's steps, written out by hand from the page and checked against it line by line.
 # Step 1: dL/da = -y/a + (1-y)/(1-a)  (SymPy puts the positive term first).
@@ -69,15 +66,6 @@ GENERAL_UPDATE = r"w_{1} &:= w_{1} - \alpha \frac{\mathrm{d} L}{\mathrm{d} w_{1}
 
 def align(rows: str) -> str:
     return "\\begin{align*}\n" + rows + "\n\\end{align*}"
-
-
-def pdf_text(pdf: bytes, tmp_path: Path) -> str:
-    """The text of a PDF by pdftotext when installed; else the PDF's raw bytes as text."""
-    path = tmp_path / "check.pdf"
-    path.write_bytes(pdf)
-    if shutil.which("pdftotext") is None:
-        return pdf.decode("latin-1")
-    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
 
 
 # -- the seed, against the page -----------------------------------------------------------
@@ -232,7 +220,7 @@ def test_every_shipped_derivation_compiles(path: Path, tmp_path: Path) -> None:
     pdf = compile_pdf(render_latex(derivation))
     assert time.monotonic() - started < 30
     assert pdf.startswith(b"%PDF")
-    assert f"Step {len(derivation.steps)} of {len(derivation.steps)}" in pdf_text(pdf, tmp_path)
+    assert f"Step {len(derivation.steps)} of {len(derivation.steps)}" in pdf_text(pdf)
 
 
 def _zoo() -> dict[str, symcalc.Model]:
@@ -308,7 +296,7 @@ def test_hostile_titles_and_notes_compile_and_stay_text(tmp_path: Path, body_onl
     started = time.monotonic()
     pdf = compile_pdf(document, timeout=20)
     assert time.monotonic() - started < 20
-    text = pdf_text(pdf, tmp_path)
+    text = pdf_text(pdf)
     _assert_no_leak(text)
     assert "input{/etc/hostname}" in text  # shown, not run
     assert "new paragraph" in text
@@ -319,6 +307,7 @@ def test_hostile_titles_and_notes_compile_and_stay_text(tmp_path: Path, body_onl
 TINY = "\\documentclass{article}\\begin{document}\n%s\n\\end{document}\n"
 
 
+@pytest.mark.slow
 @needs_pdflatex
 def test_a_looping_document_is_stopped_by_the_timeout() -> None:
     started = time.monotonic()
@@ -463,7 +452,7 @@ def test_cli_hostile_file_compiles_without_leaking(tmp_path: Path) -> None:
     )
     out = tmp_path / "hostile.tex"
     assert main(["latex", str(source), "-o", str(out), "--pdf", "--timeout", "30"]) == 0
-    _assert_no_leak(pdf_text((tmp_path / "hostile.pdf").read_bytes(), tmp_path))
+    _assert_no_leak(pdf_text((tmp_path / "hostile.pdf").read_bytes()))
 
 
 # -- notebooks ------------------------------------------------------------------------------

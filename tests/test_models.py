@@ -47,7 +47,7 @@ def test_softmax_uses_the_one_hot_assumption() -> None:
     derivation = symcalc.derive(symcalc.load("softmax_regression"))
     m = derivation.model
     a1, y1 = m.symbols["a1"], m.symbols["y1"]
-    step = next(s for s in derivation.steps if s.node == m.symbols["z1"] and type(s) is ChainRule)
+    step = next(s for s in derivation.steps if isinstance(s, ChainRule) and s.node == m.symbols["z1"])
     assert step.equations[0].result == a1 - y1
     assert step.equations[0].using == ("y1 + y2 + y3 = 1",)
     assert derivation.local_derivatives[(m.symbols["a1"], m.symbols["z2"])] == -a1 * m.symbols["a2"]

@@ -74,6 +74,7 @@ def _import(path: Path) -> ModuleType:
     return module
 
 
+@pytest.mark.slow
 def test_every_command_exits_zero(model_file: Path, run: Runner, tmp_path: Path) -> None:
     data = tmp_path / "data.csv"
     data.write_text(CSV, encoding="utf-8")

@@ -25,6 +25,7 @@ from symcalc.errors import ParseError, SpecError
 from symcalc.symbolic.functions import to_elementary
 from symcalc.symbolic.notation import Product, Sum
 from symcalc.symbolic.parse import parse_expression
+from symcalc.symbolic.steps import ChainRule
 
 from .conftest import DERIVATIONS
 from .oracle import composed_gradient
@@ -86,6 +87,7 @@ def parse(model: symcalc.Model, text: str) -> sp.Expr:
 # -- every shipped derivation verifies ------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(DERIVATIONS.glob("*.toml")), ids=lambda p: p.stem)
 def test_every_derivation_verifies(path: Path) -> None:
     model = symcalc.load(str(path))
@@ -213,6 +215,7 @@ def test_a_wrong_simplification_in_a_step_fails(seed: symcalc.Derivation) -> Non
     model = seed.model
     a, y = model.symbols["a"], model.symbols["y"]
     step3 = seed.steps[2]
+    assert isinstance(step3, ChainRule)
     equation = dataclasses.replace(step3.equations[0], result=y - a)
     steps = list(seed.steps)
     steps[2] = dataclasses.replace(step3, equations=(equation,))
@@ -285,6 +288,7 @@ L = "(m - y)**2 + abs(w1)"
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4))
 def test_kinks_are_skipped_not_reported_as_mismatches(write_toml: Callable[[str], Path], seed: int) -> None:
     model = symcalc.load(str(write_toml(RELU_MODEL)))
@@ -395,6 +399,7 @@ L = "(p + q - y)^2 + log(1 + tanh(w)^2)"
 """
 
 
+@pytest.mark.slow
 def test_every_function_in_the_table_is_verified_not_undecided(write_toml: Callable[[str], Path]) -> None:
     model = symcalc.load(str(write_toml(EVERY_FUNCTION)))
     checks = verify(symcalc.derive(model))
