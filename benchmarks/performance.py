@@ -156,7 +156,7 @@ def contenders(n: int, d: int, threads: int) -> tuple[dict[str, Callable[[], Any
     numpy_model = NumericModel(program, backend="plan")
     generic_model = NumericModel(program, backend="generic")
     for built in (ours_model, numpy_model, generic_model):
-        built.describe()  # builds the back end (compiles the kernel) now, outside the timings
+        built.build()  # the back end (the kernel compiled) now, outside the timings
     # symcalc takes one array per name; CSV files load as contiguous columns. Views of X work too.
     data = {f"x{k + 1}": np.ascontiguousarray(X[:, k]) for k in range(d)} | {"y": y}
     views = {f"x{k + 1}": X[:, k] for k in range(d)} | {"y": y}
@@ -313,7 +313,7 @@ def train_benchmark(quick: bool) -> dict[str, float]:
     def ours() -> tuple[float, float, float]:
         start = time.perf_counter()
         numeric = compile_model(symcalc.derive(symcalc.load()))
-        numeric.describe()  # the kernel is compiled on first use: here, so that `compiled` includes it
+        numeric.build()  # the kernel is compiled on first use: here, so that `compiled` includes it
         compiled = time.perf_counter() - start
         records = list(
             descend(lambda p: numeric.evaluate(p, columns), {"w1": 0.0, "w2": 0.0, "b": 0.0}, lr, steps)

@@ -319,6 +319,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     def evaluate(params: Any) -> tuple[float, dict[str, float]]:
         return numeric.evaluate(params, dataset.columns)
 
+    numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is descent's
     with training.progress_bar(Console(stderr=True), args.epochs) as update:
         last = train(evaluate, start, args.lr, args.epochs, args.tol, on_epoch=update)
     summary = training.Summary(

@@ -90,6 +90,11 @@ class NumericModel:
                 )
         return tuple(fast), problem
 
+    def build(self) -> None:
+        """Build the back end now (compile the C kernel) rather than on first use, so that timed
+        evaluations do not include it; a NumericError when the back end asked for cannot run."""
+        _ = self._fast
+
     @property
     def _first(self) -> Backend:
         """What evaluates 1-D columns."""
