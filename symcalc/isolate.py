@@ -1,18 +1,25 @@
-"""A wall-clock and memory limit that really stops symbolic work: the work runs in a child process.
+"""Child processes bounded in time and memory: forked Python work, and external programs.
 
 SymPy cannot be interrupted from inside (a timed-out thread keeps running, and
-``signal.alarm`` waits for the C code it is in), so the CLI forks a child,
-waits for its answer, and kills it when the time is up.
+``signal.alarm`` waits for the C code it is in), so `run_limited` forks a child,
+waits for its answer, and kills it when the time is up. `run_program` runs an
+external program (the C compiler, pdflatex) in its own process group, so a
+timeout kills it with everything it started (cc1 and the assembler, say).
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import resource
+import signal
+import subprocess
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, TypeVar
 
 from symcalc.errors import LimitError, SymcalcError
@@ -104,3 +111,68 @@ def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ..
         sender.send(("bug", (f"cannot return the result: {err}", traceback.format_exc())))
     finally:
         sender.close()
+
+
+class ProgramTimeout(Exception):
+    """An external program ran out of time; it and every process it started were killed."""
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How an external program ended: its exit status, and its output when it was captured."""
+
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+def run_program(
+    command: Sequence[str],
+    *,
+    timeout: float,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    capture: bool = False,
+    memory_limit: int | None = None,
+    file_size_limit: int | None = None,
+) -> Finished:
+    """`command` in its own process group, killed with the whole group after `timeout` seconds
+    (`ProgramTimeout`) or when the caller is interrupted; its standard input is empty.
+
+    With `capture` its output is read through pipes (for a program whose output is short, like a
+    compiler's); without, it is discarded (a looping TeX document could fill memory through a pipe).
+    `memory_limit` caps its address space (never above a hard limit already set), `file_size_limit`
+    the size of any file it writes.
+    """
+    output = subprocess.PIPE if capture else subprocess.DEVNULL
+
+    def limit() -> None:  # pragma: no cover - runs in the child between fork and exec
+        if memory_limit is not None:
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
+            soft = memory_limit if hard == resource.RLIM_INFINITY else min(memory_limit, hard)
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        if file_size_limit is not None:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    process = subprocess.Popen(
+        list(command),
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        text=True,
+        start_new_session=True,
+        preexec_fn=limit,
+    )
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ProgramTimeout(f"{command[0]} took over {timeout:g} s") from None
+    finally:
+        if process.returncode is None:  # a timeout, or Ctrl-C in the parent: the whole group goes
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    return Finished(process.returncode, out or "", err or "")

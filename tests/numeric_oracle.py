@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import sympy as sp
 
 import symcalc
 from symcalc.numeric.model import NumericModel
+from symcalc.numeric.plan import build_plan
 from symcalc.numeric.program import build_program, make_printer
 from tests.conftest import DERIVATIONS
 
@@ -44,7 +48,12 @@ def reference(
     return np.array([np.mean(v) for v in outputs]), np.array([np.mean(np.abs(v)) for v in outputs])
 
 
-def evaluated(numeric: NumericModel, params: dict[str, float], data: dict[str, np.ndarray]) -> np.ndarray:
+def evaluated(numeric: NumericModel, params: dict[str, float], data: Mapping[str, Any]) -> np.ndarray:
     """[mean loss, mean gradient of each parameter] as one array."""
     loss, grads = numeric.evaluate(params, data)
     return np.array([loss, *(grads[p] for p in numeric.parameters)])
+
+
+def numpy_paths(program: symcalc.Program) -> NumericModel:
+    """What runs where there is no C compiler: the NumPy plan where it applies, else the generic program."""
+    return NumericModel(program, backend="plan" if build_plan(program) is not None else "generic")

@@ -20,6 +20,7 @@ from symcalc.numeric.codegen import generate
 from symcalc.numeric.model import NumericModel
 from symcalc.numeric.program import build_program
 from tests.conftest import SEED
+from tests.numeric_oracle import numpy_paths
 
 TWO_LAYER = """
 title = 'Two layers \"\"\"; import os; os.system("echo pwned") #'
@@ -89,7 +90,7 @@ def test_equals_symcalcs_own_numbers(generated: tuple[symcalc.Derivation, Path, 
     """Bit for bit the NumPy paths symcalc runs without a C compiler; to 1e-12 its C kernel."""
     derivation, _, module = generated
     program = build_program(derivation)
-    numeric, native = NumericModel(program, native=False), NumericModel(program)
+    numeric, native = numpy_paths(program), NumericModel(program)
     rng = np.random.default_rng(7)
     data = _data(derivation.model, 100, rng)
     for _ in range(3):

@@ -161,7 +161,7 @@ def test_value_outside_the_domain_of_a_general_loss(write_toml: Callable[[str], 
 
 
 def test_binary_targets_are_decided_from_the_loss(
-    seed_model: symcalc.Model, write_toml: Callable[[str], Path]
+    seed_model: symcalc.Model, write_toml: Callable[..., Path]
 ) -> None:
     assert [t.name for t in binary_targets(seed_model)] == ["y"]
     squared = (

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import symcalc
-from symcalc.numeric.descent import DescentError, Stop, descend, run
+from symcalc.numeric.descent import DescentError, Epoch, Stop, descend, train
 from symcalc.numeric.model import compile_model
 from tests.conftest import DERIVATIONS
 
@@ -51,7 +51,7 @@ def test_matches_scikit_learn_on_breast_cancer(columns: list[str], model_file: s
     numeric = compile_model(symcalc.derive(model))
     data = {f"x{i + 1}": x[:, i] for i in range(len(columns))} | {"y": y}
     start = dict.fromkeys(numeric.parameters, 0.0)
-    final = run(lambda p: numeric.evaluate(p, data), start, learning_rate=1.0, epochs=5000, tol=1e-8)
+    final = train(lambda p: numeric.evaluate(p, data), start, learning_rate=1.0, epochs=5000, tol=1e-8)
 
     assert final.stop is Stop.CONVERGED
     assert final.epoch < 3000
@@ -103,7 +103,7 @@ def test_non_finite_at_the_start(write_toml: Callable[[str], Path]) -> None:
 
 def test_a_rising_loss_stops_with_advice(write_toml: Callable[[str], Path]) -> None:
     # lr = 1.5: w := −2w, the loss quadruples every epoch.
-    last = run(_quadratic(write_toml), {"w": 1.0}, learning_rate=1.5, epochs=1000)
+    last = train(_quadratic(write_toml), {"w": 1.0}, learning_rate=1.5, epochs=1000)
     assert last.stop is Stop.DIVERGING
     assert last.epoch == 10
     assert last.parameters["w"] == (-2.0) ** 10
@@ -113,12 +113,22 @@ def test_a_rising_loss_stops_with_advice(write_toml: Callable[[str], Path]) -> N
 
 def test_converges_below_tol_and_counts_epochs(write_toml: Callable[[str], Path]) -> None:
     # lr = 0.25: w halves each epoch; |dL/dw| = 2|w| = 2·2^−k < 1e-3 first at k = 11.
-    last = run(_quadratic(write_toml), {"w": 1.0}, learning_rate=0.25, epochs=1000, tol=1e-3)
+    last = train(_quadratic(write_toml), {"w": 1.0}, learning_rate=0.25, epochs=1000, tol=1e-3)
     first = next(k for k in range(100) if 2 * 0.5**k < 1e-3)
     assert (last.stop, last.epoch) == (Stop.CONVERGED, first)
     assert last.converged
-    budget = run(_quadratic(write_toml), {"w": 1.0}, learning_rate=0.25, epochs=5, tol=1e-3)
+    budget = train(_quadratic(write_toml), {"w": 1.0}, learning_rate=0.25, epochs=5, tol=1e-3)
     assert (budget.stop, budget.epoch, budget.parameters["w"]) == (Stop.EPOCHS, 5, 0.5**5)
+
+
+def test_train_hands_on_every_record_descend_yields(write_toml: Callable[[str], Path]) -> None:
+    """The progress display sees each epoch in order, the last one being what train returns."""
+    evaluate = _quadratic(write_toml)
+    seen: list[Epoch] = []
+    last = train(evaluate, {"w": 1.0}, learning_rate=0.25, epochs=5, on_epoch=seen.append)
+    expected = [(r.epoch, r.parameters, r.loss, r.stop) for r in descend(evaluate, {"w": 1.0}, 0.25, 5)]
+    assert [(r.epoch, r.parameters, r.loss, r.stop) for r in seen] == expected
+    assert seen[-1] is last and len(expected) == 6
 
 
 def test_ctrl_c_reports_where_it_got_to(write_toml: Callable[[str], Path]) -> None:
@@ -132,7 +142,7 @@ def test_ctrl_c_reports_where_it_got_to(write_toml: Callable[[str], Path]) -> No
             raise KeyboardInterrupt
         return evaluate(params)
 
-    last = run(interrupted_at_the_fourth_call, {"w": 1.0}, learning_rate=0.25, epochs=100)
+    last = train(interrupted_at_the_fourth_call, {"w": 1.0}, learning_rate=0.25, epochs=100)
     assert (last.stop, last.epoch, last.parameters["w"]) == (Stop.INTERRUPTED, 2, 0.25)
     assert last.message == "interrupted at epoch 2"
     assert last.history == (1.0, 0.25, 0.0625)  # w = 1, 1/2, 1/4: the losses seen before Ctrl-C
@@ -151,4 +161,4 @@ def test_bad_settings(
     lr: float, epochs: int, tol: float, text: str, write_toml: Callable[[str], Path]
 ) -> None:
     with pytest.raises(DescentError, match=text):
-        run(_quadratic(write_toml), {"w": 1.0}, learning_rate=lr, epochs=epochs, tol=tol)
+        train(_quadratic(write_toml), {"w": 1.0}, learning_rate=lr, epochs=epochs, tol=tol)

@@ -11,7 +11,7 @@ import symcalc
 from symcalc.numeric.model import NumericModel
 from symcalc.numeric.plan import build_plan, runtime_source, stack_view
 from symcalc.numeric.program import build_program
-from tests.numeric_oracle import MODELS, evaluated, program_of, random_data, reference
+from tests.numeric_oracle import MODELS, evaluated, numpy_paths, program_of, random_data, reference
 
 #: Models whose loss and gradients are not (factor) × (input) over linear forms: the generic path.
 FALLBACK = {"tied_weights"}
@@ -28,10 +28,11 @@ def test_plan_is_used_exactly_where_the_pattern_holds(name: str) -> None:
 @pytest.mark.parametrize("scale", [1.0, 30.0])
 def test_equals_plain_lambdify_on_randomrandom_data(name: str, scale: float) -> None:
     program = program_of(name)
-    numeric = NumericModel(program, native=False)
+    numeric = numpy_paths(program)
+    plan = build_plan(program)
     rng = np.random.default_rng(11)
     # Longer than one block, so the blocked loop and its last, partial block are both exercised.
-    n = numeric._plan.layout[3] + 123 if numeric._plan is not None else 1000
+    n = plan.layout[3] + 123 if plan is not None else 1000
     data = random_data(program, n, rng, scale)
     for _ in range(2):
         params = {p: float(rng.normal()) for p in program.parameters}
@@ -45,7 +46,7 @@ def test_equals_plain_lambdify_on_randomrandom_data(name: str, scale: float) -> 
 def test_extreme_logits_stay_finite_and_equal(name: str) -> None:
     """|z| up to 1e4: σ and softplus from one exp(−|z|) equal the generic logaddexp forms."""
     program = program_of(name)
-    fast, generic = NumericModel(program, native=False), NumericModel(program, fast=False)
+    fast, generic = numpy_paths(program), NumericModel(program, backend="generic")
     rng = np.random.default_rng(3)
     data = random_data(program, 5000, rng)
     for x in program.inputs:
@@ -60,7 +61,7 @@ def test_extreme_logits_stay_finite_and_equal(name: str) -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_matrix_columns_separate_columns_and_generic_agree(name: str) -> None:
     program = program_of(name)
-    fast, generic = NumericModel(program, native=False), NumericModel(program, fast=False)
+    fast, generic = numpy_paths(program), NumericModel(program, backend="generic")
     rng = np.random.default_rng(5)
     separate = random_data(program, 777, rng)
     matrix = np.column_stack([separate[x] for x in program.inputs])
@@ -88,7 +89,7 @@ def test_stack_view_only_for_evenly_spaced_views_of_one_buffer() -> None:
 
 def test_data_the_plan_cannot_take_goes_to_the_generic_path() -> None:
     program = program_of("logistic_regression")
-    fast, generic = NumericModel(program, native=False), NumericModel(program, fast=False)
+    fast, generic = numpy_paths(program), NumericModel(program, backend="generic")
     params = {"w1": 0.3, "w2": -0.2, "b": 0.1}
     scalars = {"x1": 0.5, "x2": -1.0, "y": 1.0}  # numbers, not columns
     assert fast.evaluate(params, scalars) == generic.evaluate(params, scalars)
@@ -98,7 +99,7 @@ def test_data_the_plan_cannot_take_goes_to_the_generic_path() -> None:
 
 def test_constants_reach_the_plan() -> None:
     program = program_of("logistic_regression_l2")
-    fast, generic = NumericModel(program, native=False), NumericModel(program, fast=False)
+    fast, generic = numpy_paths(program), NumericModel(program, backend="generic")
     rng = np.random.default_rng(2)
     data = random_data(program, 300, rng)
     params = {"w1": 0.7, "w2": -1.1, "b": 0.2}
@@ -127,7 +128,7 @@ def test_many_features_share_one_factor(tmp_path: Path) -> None:
     rng = np.random.default_rng(8)
     data = random_data(program, 2000, rng)
     params = {p: 0.2 * float(rng.normal()) for p in program.parameters}
-    got = evaluated(NumericModel(program, native=False), params, data)
+    got = evaluated(numpy_paths(program), params, data)
     assert np.allclose(got, reference(program, params, data)[0], rtol=RTOL, atol=RTOL * 1e-2)
 
 

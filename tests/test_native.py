@@ -10,30 +10,32 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 import symcalc
-from symcalc.numeric import native
-from symcalc.numeric.model import NumericModel
-from symcalc.numeric.native import BLOCK, NativeUnavailable, compile_kernel, kernel_source
+from symcalc.numeric.c import build, source
+from symcalc.numeric.c.kernel import compile_kernel
+from symcalc.numeric.c.source import BLOCK, NativeUnavailable, kernel_source
+from symcalc.numeric.model import NumericError, NumericModel
 from symcalc.numeric.program import build_program
 from tests.conftest import Runner
 from tests.numeric_oracle import MODELS, evaluated, program_of, random_data, reference
 
 RTOL = 1e-12
 
-needs_compiler = pytest.mark.skipif(native.compiler() is None, reason="no C compiler on this machine")
+needs_compiler = pytest.mark.skipif(build.compiler() is None, reason="no C compiler on this machine")
 pytestmark = needs_compiler
 
 
 @pytest.fixture
 def fresh_compiler() -> Iterator[None]:
     """`compiler()` is looked up once per process; a test that changes $CC looks it up again."""
-    native.compiler.cache_clear()
+    build.compiler.cache_clear()
     yield
-    native.compiler.cache_clear()
+    build.compiler.cache_clear()
 
 
 def _python(script: str, env: dict[str, str], *args: str) -> str:
@@ -54,7 +56,7 @@ def _pair(name: str) -> tuple[NumericModel, NumericModel]:
     program = program_of(name)
     ours = NumericModel(program)
     assert ours.backend == "native", ours.native_problem
-    return ours, NumericModel(program, fast=False)
+    return ours, NumericModel(program, backend="generic")
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -97,7 +99,7 @@ def test_every_layout_numpy_accepts_gives_the_same_numbers() -> None:
     matrix = np.column_stack([separate[x] for x in program.inputs])
     params = {p: float(rng.normal()) for p in program.parameters}
     want = evaluated(generic, params, separate)
-    layouts = {
+    layouts: dict[str, dict[str, Any]] = {
         "separate": separate,
         "row-major views": separate | {x: matrix[:, k] for k, x in enumerate(program.inputs)},
         "column-major views": separate
@@ -131,8 +133,7 @@ def test_numbers_and_length_one_arrays_broadcast_as_in_numpy() -> None:
 def test_data_the_kernel_cannot_take_goes_where_it_went_before() -> None:
     ours, generic = _pair("logistic_regression")
     params = {"w1": 0.3, "w2": -0.2, "b": 0.1}
-    kernel = ours._kernel
-    assert kernel is not None
+    kernel = compile_kernel(ours.program)
     grid = np.ones((3, 4))  # 2-D: NumPy broadcasts it, the kernel declines
     two_d = {"x1": grid, "x2": grid, "y": grid}
     assert kernel.evaluate([0.3, -0.2, 0.1], [grid, grid, grid], []) is None
@@ -204,7 +205,7 @@ def test_no_name_from_the_file_reaches_the_c_source(write_toml: Callable[[str], 
     program = build_program(symcalc.derive(symcalc.load(str(path))))
     text = kernel_source(program).text
     assert "system" not in text and "main" not in text and "double double" not in text
-    ours, generic = NumericModel(program), NumericModel(program, fast=False)
+    ours, generic = NumericModel(program), NumericModel(program, backend="generic")
     assert ours.backend == "native", ours.native_problem
     rng = np.random.default_rng(1)
     data = random_data(program, 500, rng)
@@ -231,7 +232,7 @@ def test_a_second_build_comes_from_the_cache(monkeypatch: pytest.MonkeyPatch) ->
     def no_compiling(*args: object) -> str:
         raise AssertionError("compiled again")
 
-    monkeypatch.setattr(native, "_compile", no_compiling)
+    monkeypatch.setattr(build, "_compile", no_compiling)
     assert compile_kernel(program).path == first.path
     assert stat.S_IMODE(first.path.parent.stat().st_mode) & 0o077 == 0
 
@@ -260,7 +261,7 @@ def test_without_a_compiler_the_numpy_paths_run(
     with pytest.raises(NativeUnavailable, match="no C compiler"):
         compile_kernel(program)
     params, data = {"w1": 0.3, "w2": -0.2, "b": 0.1}, random_data(program, 50, np.random.default_rng(0))
-    assert numeric.evaluate(params, data) == NumericModel(program, native=False).evaluate(params, data)
+    assert numeric.evaluate(params, data) == NumericModel(program, backend="plan").evaluate(params, data)
 
 
 def test_a_failing_compiler_is_reported_not_raised(
@@ -279,23 +280,67 @@ def test_a_failing_compiler_is_reported_not_raised(
     assert not [p for p in (tmp_path / "cache").iterdir()]  # no half-built files left behind
 
 
-def test_native_false_and_fast_false_keep_to_numpy() -> None:
+def test_each_back_end_can_be_asked_for_by_name() -> None:
     program = program_of("logistic_regression")
-    assert NumericModel(program, native=False).backend == "numpy"
-    assert NumericModel(program, fast=False).backend == "generic"
+    assert NumericModel(program, backend="c").backend == "native"
+    assert NumericModel(program, backend="plan").backend == "numpy"
+    assert NumericModel(program, backend="generic").backend == "generic"
     assert NumericModel(program_of("tied_weights")).backend == "native"  # no plan, but a kernel
+    with pytest.raises(NumericError, match="NumPy plan does not apply"):
+        NumericModel(program_of("tied_weights"), backend="plan").describe()
+    with pytest.raises(NumericError, match="no back end 'fast'"):
+        NumericModel(program, backend="fast")  # type: ignore[arg-type]
+
+
+def test_asking_for_c_without_a_compiler_is_an_error_not_a_fallback(
+    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None
+) -> None:
+    monkeypatch.setenv("CC", "no-such-compiler-here")
+    with pytest.raises(NumericError, match="needs a C compiler"):
+        NumericModel(program_of("logistic_regression"), backend="c")
+
+
+def test_asking_for_c_where_the_kernel_cannot_be_built_is_an_error(write_toml: Callable[[str], Path]) -> None:
+    numeric = NumericModel(_wide(write_toml, 70), backend="c")
+    with pytest.raises(NumericError, match="no C kernel for this model: 72 outputs"):
+        numeric.describe()
+
+
+def test_constructing_compiles_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The kernel is compiled on first use (or `build()`), once: constructing costs no compiler run."""
+    monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))  # an empty cache: a use has to compile
+    runs: list[object] = []
+    real = build._compile
+
+    def counted(*args: Any) -> str | None:
+        runs.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(build, "_compile", counted)
+    program = program_of("linear_regression")
+    numeric = NumericModel(program, backend="c")
+    assert runs == []
+    data = random_data(program, 10, np.random.default_rng(0))
+    numeric.evaluate(numeric.start(), data)
+    numeric.evaluate(numeric.start(), data)
+    assert len(runs) == 1 and numeric.backend == "native"
+    ahead = NumericModel(program_of("tanh_unit"))
+    ahead.build()  # what train does before its first epoch, so that its timing leaves the compile out
+    assert len(runs) == 2
+    ahead.evaluate(ahead.start(), random_data(ahead.program, 10, np.random.default_rng(0)))
+    assert len(runs) == 2
 
 
 def test_train_says_what_computed_it(run: Runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     code, out, _ = run(["train", "--json", "--epochs", "5"])
     assert code == 0 and json.loads(out)["backend"] == "C kernel (native)"
-    native.compiler.cache_clear()
+    build.compiler.cache_clear()
     monkeypatch.setenv("CC", "no-such-compiler-here")
     monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))
     try:
         code, out, _ = run(["train", "--epochs", "5"])
     finally:
-        native.compiler.cache_clear()
+        build.compiler.cache_clear()
     assert code == 0
     assert "NumPy plan; no C kernel: no C compiler" in " ".join(out.split())
 
@@ -319,7 +364,7 @@ print(json.dumps([numeric.backend, *twice]))
 def test_threads_share_the_blocks_and_agree(name: str, kernel_cache: Path) -> None:
     """Above PARALLEL_MIN samples the blocks are split among OpenMP threads: same sums to 1e-13,
     the same bits on every run with one thread count, and the plain lambdify's numbers."""
-    n = 2 * native.PARALLEL_MIN + 5
+    n = 2 * source.PARALLEL_MIN + 5
     results = {}
     for threads in (1, 2):
         env = os.environ | {"OMP_NUM_THREADS": str(threads), "SYMCALC_CACHE_DIR": str(kernel_cache)}
@@ -353,7 +398,7 @@ def test_wide_linear_models_keep_to_the_numpy_plan(write_toml: Callable[[str], P
 
 
 def test_an_oversized_kernel_is_not_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(native, "MAX_SOURCE", 100)
+    monkeypatch.setattr(source, "MAX_SOURCE", 100)
     with pytest.raises(NativeUnavailable, match="C text is over 100 characters"):
         compile_kernel(program_of("logistic_regression"))
 
@@ -364,7 +409,7 @@ def _model(write_toml: Callable[[str], Path], loss: str, inputs: str = '["x"]') 
 
 
 def _agree(program: symcalc.Program, data: dict[str, np.ndarray]) -> None:
-    ours, generic = NumericModel(program), NumericModel(program, fast=False)
+    ours, generic = NumericModel(program), NumericModel(program, backend="generic")
     assert ours.backend == "native", ours.native_problem
     params = {"w": 0.7, "b": 0.2}
     got, want = evaluated(ours, params, data), evaluated(generic, params, data)
@@ -402,7 +447,7 @@ def test_a_forked_child_runs_its_kernels_on_one_thread() -> None:
 
     ours, _ = _pair("logistic_regression")
     rng = np.random.default_rng(6)
-    data = random_data(ours.program, 2 * native.PARALLEL_MIN, rng)
+    data = random_data(ours.program, 2 * source.PARALLEL_MIN, rng)
     params = {"w1": 0.1, "w2": 0.2, "b": 0.3}
     here = ours.evaluate(params, data)  # the parent's threads now exist
     context = multiprocessing.get_context("fork")
@@ -420,7 +465,7 @@ def test_a_forked_child_runs_its_kernels_on_one_thread() -> None:
 
 def test_cc_may_carry_arguments(monkeypatch: pytest.MonkeyPatch, fresh_compiler: None) -> None:
     monkeypatch.setenv("CC", "cc -DSYMCALC_UNUSED=1")
-    command = native.compiler()
+    command = build.compiler()
     assert command is not None and command[1:] == ("-DSYMCALC_UNUSED=1",)
     assert NumericModel(program_of("linear_regression")).backend == "native"
 
@@ -434,7 +479,7 @@ def test_a_compiler_that_hangs_is_stopped_once(
     slow.chmod(0o755)
     monkeypatch.setenv("CC", str(slow))
     monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(native, "COMPILE_TIMEOUT", 1.0)
+    monkeypatch.setattr(build, "COMPILE_TIMEOUT", 1.0)
     numeric = NumericModel(program_of("logistic_regression"))
     assert numeric.backend == "numpy" and numeric.native_problem == "the C compiler took over 1 s"
     assert calls.read_text(encoding="utf-8").count("run") == 1  # no second toolchain after a timeout
@@ -464,12 +509,12 @@ def test_a_cache_under_a_folder_others_can_write_is_not_used(
     assert first.path.parent != cache and not list(cache.iterdir())
     assert second.path.parent == first.path.parent  # one temporary folder per process, not one per model
     os.chmod(shared, 0o777 | stat.S_ISVTX)
-    assert native._private(cache)
+    assert build._private(cache)
 
 
 _LOAD = """
 import numpy as np
-from symcalc.numeric.native import compile_kernel
+from symcalc.numeric.c.kernel import compile_kernel
 from tests.numeric_oracle import program_of
 kernel = compile_kernel(program_of("poisson_regression"))
 print(kernel.path, kernel.evaluate([0.1, 0.2, 0.3], [np.ones(3)] * 3, []) is not None)
@@ -513,7 +558,7 @@ def test_kinks_whose_conditions_mix_parameters_and_data(write_toml: Callable[[st
     """max/min of three gives Heaviside conditions on parameters (numbers) and data (arrays) together;
     NumPy's logical_and.reduce((…)) failed on that mix, in the generic program and its codegen."""
     program = build_program(symcalc.derive(symcalc.load(str(write_toml(KINKS)))))
-    ours, generic = NumericModel(program), NumericModel(program, fast=False)
+    ours, generic = NumericModel(program), NumericModel(program, backend="generic")
     assert ours.backend == "native", ours.native_problem
     rng = np.random.default_rng(9)
     data = {"x": rng.standard_normal(500), "u": rng.standard_normal(500), "y": rng.standard_normal(500)}
@@ -558,7 +603,7 @@ import os, sys
 from pathlib import Path
 os.makedirs(os.environ["SYMCALC_CACHE_DIR"], mode=0o700)
 os.chmod(Path(os.environ["SYMCALC_CACHE_DIR"]).parent, 0o777)  # not private: a temporary folder is used
-from symcalc.numeric.native import compile_kernel
+from symcalc.numeric.c.kernel import compile_kernel
 from symcalc.numeric.model import NumericModel
 from tests.numeric_oracle import program_of
 folder = compile_kernel(program_of("linear_regression")).path.parent

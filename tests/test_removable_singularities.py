@@ -21,6 +21,7 @@ from symcalc.numeric.codegen import generate
 from symcalc.numeric.model import NumericModel
 from symcalc.numeric.program import build_program
 from symcalc.symbolic.forms import adds_denominator, in_terms_of_outputs, tidy
+from tests.numeric_oracle import numpy_paths
 from tests.oracle import composed_gradient
 
 HEADER = 'title = "t"\ninputs = ["x1"]\ntargets = ["y"]\nparameters = ["w1", "b"]\n'
@@ -60,8 +61,8 @@ def test_gradient_is_finite_where_the_prediction_equals_the_target(
     program = build_program(derivation)
     back_ends = {
         "fast": NumericModel(program),
-        "generic": NumericModel(program, fast=False),
-        "numpy plan": NumericModel(program, native=False),
+        "generic": NumericModel(program, backend="generic"),
+        "numpy plan": numpy_paths(program),
     }
     path = tmp_path / "generated_singular.py"
     path.write_text(generate(derivation), encoding="utf-8")

@@ -17,9 +17,9 @@ import pytest
 import sympy as sp
 
 import symcalc
+from symcalc.numeric.c.source import KernelPrinter
 from symcalc.numeric.codegen import generate
-from symcalc.numeric.model import NumericModel
-from symcalc.numeric.native import KernelPrinter
+from symcalc.numeric.model import BackendChoice, NumericModel
 from symcalc.numeric.program import build_program, make_printer
 from symcalc.symbolic.functions import step
 
@@ -65,13 +65,12 @@ def _import(path: Path) -> ModuleType:
 
 
 @pytest.mark.parametrize(
-    ("fast", "native", "backend"),
-    [(True, True, "native"), (True, False, "numpy"), (False, False, "generic")],
+    ("choice", "backend"), [("auto", "native"), ("plan", "numpy"), ("generic", "generic")]
 )
 def test_every_back_end_takes_relu_derivative_0_at_0(
-    derivation: symcalc.Derivation, fast: bool, native: bool, backend: str
+    derivation: symcalc.Derivation, choice: BackendChoice, backend: str
 ) -> None:
-    numeric = NumericModel(build_program(derivation), fast=fast, native=native)
+    numeric = NumericModel(build_program(derivation), backend=choice)
     if numeric.backend != backend:
         pytest.skip(f"{backend} back end not available here: {numeric.describe()}")
     data = _data()

@@ -301,7 +301,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from symcalc.numeric.data import check_finite_loss, load_builtin, load_csv
-    from symcalc.numeric.descent import Stop, descend, interrupted
+    from symcalc.numeric.descent import Stop, train
     from symcalc.numeric.model import NumericModel
     from symcalc.render import training
 
@@ -319,20 +319,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     def evaluate(params: Any) -> tuple[float, dict[str, float]]:
         return numeric.evaluate(params, dataset.columns)
 
-    stderr = Console(stderr=True)
-    last = None
-    losses: list[float] = []
-    try:
-        with training.progress_bar(stderr, args.epochs) as update:
-            for record in descend(evaluate, start, args.lr, args.epochs, args.tol):
-                last = record
-                losses.append(record.loss)
-                update(record)
-    except KeyboardInterrupt:
-        if last is None:
-            raise
-        last = interrupted(last, losses)
-    assert last is not None
+    numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is descent's
+    with training.progress_bar(Console(stderr=True), args.epochs) as update:
+        last = train(evaluate, start, args.lr, args.epochs, args.tol, on_epoch=update)
     summary = training.Summary(
         last,
         numeric.accuracy(last.parameters, dataset.columns),

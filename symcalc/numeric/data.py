@@ -37,7 +37,7 @@ import numpy as np
 import sympy as sp
 
 from symcalc.errors import DataError, Location
-from symcalc.numeric.program import STABLE_REWRITES
+from symcalc.numeric.program import name_sigmoids
 from symcalc.symbolic.functions import sigmoid
 from symcalc.symbolic.graph import Model
 
@@ -96,7 +96,7 @@ def binary_targets(model: Model) -> tuple[sp.Symbol, ...]:
 
     Hand-written sigmoids 1/(1 + exp(−z)) count too (they are rewritten to σ first).
     """
-    loss = STABLE_REWRITES[0](model.composed[model.loss])
+    loss = name_sigmoids(model.composed[model.loss])
     found: set[sp.Symbol] = set()
     for node in sp.preorder_traversal(loss):
         if not node.is_Mul or not any(_log_of_sigmoid(f) for f in node.args):

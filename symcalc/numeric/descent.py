@@ -5,8 +5,8 @@ epoch k holds the parameters after k updates with their loss and gradient. The
 last record says why it stopped (`Stop`): the epoch budget, a gradient norm
 below `tol`, a non-finite loss or gradient (the record then keeps the last
 finite parameters and names the step that failed), or a loss that kept rising.
-A consumer interrupted by Ctrl-C keeps the last record it received: that is
-where training got to.
+`train` runs it to the end for the library and the CLI alike: interrupted
+by Ctrl-C, it returns the last record it received, which is where training got to.
 """
 
 from __future__ import annotations
@@ -159,29 +159,33 @@ def descend(
         params = {p: v - learning_rate * gradient[p] for p, v in params.items()}
 
 
-def run(
+def train(
     evaluate: Evaluate,
     start: Mapping[str, float],
     learning_rate: float,
     epochs: int,
     tol: float = 0.0,
+    on_epoch: Callable[[Epoch], None] | None = None,
 ) -> Epoch:
-    """Descend to the end and return the last record; Ctrl-C returns where it got to."""
+    """Descend to the end and return the last record, handing each record to `on_epoch` (a progress
+    display) as it comes; Ctrl-C returns where it got to, with `Stop.INTERRUPTED`."""
     last: Epoch | None = None
     losses: list[float] = []
     try:
         for record in descend(evaluate, start, learning_rate, epochs, tol):
             last = record
             losses.append(record.loss)
+            if on_epoch is not None:
+                on_epoch(record)
     except KeyboardInterrupt:
         if last is None:
             raise
-        return interrupted(last, losses)
+        return _interrupted(last, losses)
     assert last is not None  # descend always yields at least the starting point
     return last
 
 
-def interrupted(last: Epoch, losses: Sequence[float] = ()) -> Epoch:
+def _interrupted(last: Epoch, losses: Sequence[float]) -> Epoch:
     """The record to report when Ctrl-C arrived after `last`; `losses` are the losses seen so far."""
     return Epoch(
         last.epoch,

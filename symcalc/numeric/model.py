@@ -1,75 +1,105 @@
-"""`NumericModel`: mean loss, gradients and update step of a derivation, on the fastest back end.
+"""`NumericModel`: mean loss, gradients and update step of a derivation, on the back end asked for.
 
-The back ends all read the same `Program` (`symcalc.numeric.program`): the C kernel
-(`symcalc.numeric.native`) where a compiler is available, else the NumPy plan
-(`symcalc.numeric.plan`) where the weights enter through linear forms, else the
-generic lambdified program.
+The back ends all read the same `Program` (`symcalc.numeric.program`) and follow the
+`Backend` protocol (`symcalc.numeric.backend`): the C kernel (`symcalc.numeric.c`)
+where a compiler is available, the NumPy plan (`symcalc.numeric.plan`) where the
+weights enter through linear forms, and the generic lambdified program
+(`symcalc.numeric.generic`) for every model. "auto" takes the first of them that
+applies, as the order says; the kernel is compiled on first use, not on construction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import sympy as sp
 
 from symcalc.errors import SymcalcError
+from symcalc.numeric.backend import Backend
+from symcalc.numeric.generic import Generic
 from symcalc.numeric.program import Array, Program, build_program, make_printer
 from symcalc.symbolic.steps import Derivation
 
-if TYPE_CHECKING:
-    from symcalc.numeric.native import Kernel
-    from symcalc.numeric.plan import Plan
+#: What `NumericModel` may be asked to run on: the fastest that applies, or one back end by name.
+BackendChoice = Literal["auto", "c", "plan", "generic"]
 
 
 class NumericError(SymcalcError):
-    """Parameters or data passed to the numeric functions do not fit the model."""
+    """Parameters or data passed to the numeric functions do not fit the model, or a back end asked
+    for cannot run it."""
 
 
-@dataclass
 class NumericModel:
-    """Vectorised mean loss, mean gradients and update step of one model, compiled once.
+    """Vectorised mean loss, mean gradients and update step of one model.
 
     `data` maps every input and target name to a 1-D array (or a number);
     `params` maps every parameter name to a number; `constants` overrides the
-    file's `[constants]` defaults by name.
+    file's `[constants]` defaults by name. `backend` is "auto" (the C kernel, else
+    the NumPy plan, else the generic program), or "c", "plan" or "generic" for that
+    one: a NumericError when it cannot run this model here (for "c" without a C
+    compiler, at once; otherwise on first use, when it is built). Data a fast back
+    end does not take (2-D arrays, say) go to the generic program, which broadcasts.
     """
 
-    program: Program
-    #: Use the fast paths (the C kernel, the NumPy plan) where they apply; False forces the generic program.
-    fast: bool = True
-    #: Use the compiled C kernel (`symcalc.numeric.native`) when there is a C compiler; False keeps to NumPy.
-    native: bool = True
-    #: Why the C kernel is not used, when it was asked for and could not be built.
-    native_problem: str | None = field(init=False, default=None)
-    _function: Callable[..., Any] = field(init=False, repr=False)
-    _plan: Plan | None = field(init=False, repr=False, default=None)
-    _kernel: Kernel | None = field(init=False, repr=False, default=None)
+    def __init__(self, program: Program, backend: BackendChoice = "auto") -> None:
+        if backend not in get_args(BackendChoice):
+            choices = ", ".join(repr(c) for c in get_args(BackendChoice))
+            raise NumericError(f"no back end {backend!r}: the choices are {choices}")
+        if backend == "c":
+            from symcalc.numeric.c.build import compiler
 
-    def __post_init__(self) -> None:
-        program = self.program
-        if self.fast:
-            from symcalc.numeric.plan import build_plan  # fastpath builds on this module's printer
+            if compiler() is None:
+                raise NumericError("the C back end needs a C compiler: set CC or install one (cc)")
+        self.program = program
+        self._choice = backend
 
-            self._plan = build_plan(program)
-        if self.fast and self.native:
-            from symcalc.numeric.native import NativeUnavailable, compile_kernel
+    @cached_property
+    def _generic(self) -> Generic:
+        return Generic(self.program)
+
+    @cached_property
+    def _fast(self) -> tuple[tuple[Backend, ...], str | None]:
+        """The back ends tried before the generic program, in order, built on first use; and why
+        there is no C kernel when "auto" could not build one."""
+        from symcalc.numeric.plan import build_plan
+
+        choice = self._choice
+        fast: list[Backend] = []
+        problem = None
+        if choice in ("auto", "c"):
+            from symcalc.numeric.c.kernel import compile_kernel
+            from symcalc.numeric.c.source import NativeUnavailable
 
             try:
-                self._kernel = compile_kernel(program)
-            except NativeUnavailable as problem:
-                self.native_problem = str(problem)
-        self._function = sp.lambdify(
-            program.arguments,
-            list(program.outputs),
-            modules="numpy",
-            printer=make_printer(),
-            cse=lambda _exprs: (list(program.shared), list(program.outputs)),
-            docstring_limit=0,
-        )
+                fast.append(compile_kernel(self.program))
+            except NativeUnavailable as unavailable:
+                if choice == "c":
+                    raise NumericError(f"no C kernel for this model: {unavailable}") from None
+                problem = str(unavailable)
+        if choice in ("auto", "plan"):
+            plan = build_plan(self.program)
+            if plan is not None:
+                fast.append(plan)
+            elif choice == "plan":
+                raise NumericError(
+                    "the NumPy plan does not apply to this model: "
+                    "its weights do not all enter through linear forms of the inputs"
+                )
+        return tuple(fast), problem
+
+    def build(self) -> None:
+        """Build the back end now (compile the C kernel) rather than on first use, so that timed
+        evaluations do not include it; a NumericError when the back end asked for cannot run."""
+        _ = self._fast
+
+    @property
+    def _first(self) -> Backend:
+        """What evaluates 1-D columns."""
+        fast, _ = self._fast
+        return fast[0] if fast else self._generic
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -77,16 +107,17 @@ class NumericModel:
 
     @property
     def backend(self) -> str:
-        """What evaluates 1-D columns: "native" (C kernel), "numpy" (the fast path's plan) or "generic"."""
-        if self._kernel is not None:
-            return "native"
-        return "numpy" if self._plan is not None else "generic"
+        """What evaluates 1-D columns: "native" (C kernel), "numpy" (the NumPy plan) or "generic"."""
+        return self._first.name
+
+    @property
+    def native_problem(self) -> str | None:
+        """Why there is no C kernel, when "auto" tried to build one and could not."""
+        return self._fast[1]
 
     def describe(self) -> str:
-        """The back end in words, with the reason when the C kernel was asked for and not built."""
-        if self._kernel is not None:
-            return "C kernel (native)"
-        words = "NumPy plan" if self._plan is not None else "NumPy, generic program"
+        """The back end in words, with the reason when "auto" could not build the C kernel."""
+        words = self._first.describe()
         return f"{words}; no C kernel: {self.native_problem}" if self.native_problem else words
 
     @cached_property
@@ -127,21 +158,14 @@ class NumericModel:
     ) -> tuple[float, dict[str, float]]:
         """Mean loss and mean gradient of every parameter over the batch, from one call."""
         values = self.arguments(params, data, constants)
-        p, i, t = len(self.parameters), len(self.program.inputs), len(self.program.targets)
-        if self._kernel is not None:
-            native = self._kernel.evaluate(values[:p], values[p : p + i + t], values[p + i + t :])
-            if native is not None:
-                return native[0], dict(zip(self.parameters, native[1], strict=True))
-        with np.errstate(all="ignore"):  # non-finite values are the caller's to check, not warnings
-            if self._plan is not None:
-                fast = self._plan.evaluate(
-                    values[:p], values[p : p + i], values[p + i : p + i + t], values[p + i + t :]
-                )
-                if fast is not None:
-                    return fast[0], dict(zip(self.parameters, fast[1], strict=True))
-            outputs = self._function(*values)
-            means = [float(np.mean(v)) for v in outputs]
-        return means[0], dict(zip(self.parameters, means[1:], strict=True))
+        p, n = len(self.parameters), len(self.program.inputs) + len(self.program.targets)
+        scalars, columns, fixed = values[:p], values[p : p + n], values[p + n :]
+        for backend in self._fast[0]:
+            means = backend.evaluate(scalars, columns, fixed)
+            if means is not None:
+                return means[0], dict(zip(self.parameters, means[1], strict=True))
+        loss, gradients = self._generic.evaluate(scalars, columns, fixed)
+        return loss, dict(zip(self.parameters, gradients, strict=True))
 
     @cached_property
     def _logit(self) -> Callable[..., Any] | None:
@@ -183,8 +207,7 @@ class NumericModel:
         data: Mapping[str, Any],
         constants: Mapping[str, float] | None = None,
     ) -> Array:
-        with np.errstate(all="ignore"):
-            outputs = self._function(*self.arguments(params, data, constants))
+        outputs = self._generic.per_sample(self.arguments(params, data, constants))
         return np.asarray(outputs[0], dtype=np.float64)
 
     def loss(

@@ -28,7 +28,7 @@ import numpy
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from symcalc.numeric.program import Program, StablePrinter, code_symbol
+from symcalc.numeric.program import Program, code_symbol, make_printer
 from symcalc.symbolic.functions import sigmoid, softplus
 
 Array = numpy.ndarray[Any, numpy.dtype[numpy.float64]]
@@ -37,10 +37,6 @@ Array = numpy.ndarray[Any, numpy.dtype[numpy.float64]]
 #: in cache when Xᵀ·F reads it again, large enough that Python's per-call cost is noise.
 BLOCK_BYTES = 1 << 21
 MIN_ROWS, MAX_ROWS = 4096, 65536
-
-
-class FastPrinter(StablePrinter):
-    """The stable printer, fully qualified: generated modules import only numpy."""
 
 
 class _NotApplicable(Exception):
@@ -302,15 +298,17 @@ class Plan:
     layout: Layout
     weights: Callable[..., Any] = field(repr=False)
     head: Callable[..., Any] = field(repr=False)
+    name: str = field(default="numpy", init=False)
 
     def evaluate(
-        self,
-        params: Sequence[float],
-        inputs: Sequence[Array],
-        targets: Sequence[Array],
-        constants: Sequence[float],
+        self, params: Sequence[float], columns: Sequence[Any], constants: Sequence[float]
     ) -> tuple[float, list[float]] | None:
-        return evaluate_plan(self.layout, self.weights, self.head, params, inputs, targets, constants)
+        inputs, targets = columns[: self.layout[0]], columns[self.layout[0] :]  # layout[0]: the inputs
+        with numpy.errstate(all="ignore"):  # non-finite values are the caller's to check, not warnings
+            return evaluate_plan(self.layout, self.weights, self.head, params, inputs, targets, constants)
+
+    def describe(self) -> str:
+        return "NumPy plan"
 
 
 def runtime_source() -> str:
@@ -341,7 +339,7 @@ def _function(
     shared: Sequence[tuple[sp.Symbol, sp.Expr]],
     outputs: Sequence[sp.Expr],
 ) -> list[str]:
-    printer = FastPrinter({"fully_qualified_modules": True, "inline": True})
+    printer = make_printer()
     lines = [f"def {name}({', '.join(s.name for s in arguments)}):"]
     lines += [f"    {sym.name} = {printer.doprint(expr)}" for sym, expr in shared]
     lines.append("    return [")
@@ -374,7 +372,7 @@ class _InPlace:
     """
 
     def __init__(self, arrays: set[sp.Symbol], uses: dict[sp.Symbol, int]) -> None:
-        self.printer = FastPrinter({"fully_qualified_modules": True, "inline": True})
+        self.printer = make_printer()
         self.arrays = set(arrays)
         self.uses = uses  # remaining uses of each named array temporary
         self.lines: list[str] = []

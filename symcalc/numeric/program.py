@@ -168,9 +168,14 @@ STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
 )
 
 
+def name_sigmoids(expr: sp.Expr) -> sp.Expr:
+    """`expr` with every sigmoid written out by hand, (1 + exp(−u))^−n, named: σ(u)^n."""
+    return STABLE_REWRITES[0](expr)
+
+
 def stable(expr: sp.Expr) -> sp.Expr:
     """`expr` rewritten into forms that stay finite and accurate in float64."""
-    expr = STABLE_REWRITES[0](expr)
+    expr = name_sigmoids(expr)
     if expr.has(sp.exp) and expr.has(sigmoid):  # once, on the whole expression: it needs to see all of it
         expr = _rational_in_sigmoid(expr)
     return optimize(expr, STABLE_REWRITES[1:])
@@ -294,7 +299,7 @@ def build_program(derivation: Derivation) -> Program:
 
 def find_logit(model: Model) -> sp.Expr | None:
     """u in the first log(σ(u)) or log(1 − σ(u)) of the composed loss: the model's class-1 score."""
-    loss = STABLE_REWRITES[0](model.composed[model.loss])
+    loss = name_sigmoids(model.composed[model.loss])
     for node in sp.preorder_traversal(loss):
         if not isinstance(node, sp.log):
             continue

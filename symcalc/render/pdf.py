@@ -9,16 +9,13 @@ kills pdflatex and everything it started.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
 import shutil
-import signal
-import subprocess
 import tempfile
 from pathlib import Path
 
 from symcalc.errors import LimitError, SymcalcError
+from symcalc.isolate import ProgramTimeout, run_program
 
 PDFLATEX_FLAGS = ("-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error")
 DEFAULT_TIMEOUT = 60.0  # seconds; the seed compiles in well under one
@@ -67,36 +64,21 @@ def _environment(work: Path) -> dict[str, str]:
     return env
 
 
-def _limit_child() -> None:  # pragma: no cover - runs in the child between fork and exec
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
-
-
 def _run(executable: str, work: Path, timeout: float) -> int:
-    # Output goes to the log file, not a pipe: a looping document could fill memory through
-    # a pipe faster than we read it. A new session lets the timeout kill the whole group.
-    process = subprocess.Popen(
-        [executable, *PDFLATEX_FLAGS, "document.tex"],
-        cwd=work,
-        env=_environment(work),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        preexec_fn=_limit_child,
-    )
+    # Output goes to the log file, not a pipe: a looping document could fill memory through a pipe.
     try:
-        return process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+        return run_program(
+            [executable, *PDFLATEX_FLAGS, "document.tex"],
+            timeout=timeout,
+            cwd=work,
+            env=_environment(work),
+            file_size_limit=MAX_OUTPUT_BYTES,
+        ).returncode
+    except ProgramTimeout:
         raise LimitError(
             f"pdflatex stopped after {timeout:g} s without finishing",
             fix="raise --timeout, or compile the .tex yourself",
         ) from None
-    finally:
-        if process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def first_error(log: Path) -> str:

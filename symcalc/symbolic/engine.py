@@ -218,27 +218,3 @@ def _learning_rate_symbol(model: Model) -> sp.Symbol:
     taken = set(model.symbols)
     name = next((n for n in LEARNING_RATE_NAMES if n not in taken), "alpha_lr")
     return sp.Symbol(name, positive=True)
-
-
-def total_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
-    """d(of)/d(wrt) through the graph, in the model's intermediate names.
-
-    The sum over every path from `wrt` to `of` of the product of the local partial
-    derivatives along it, with every other independent name held fixed: the
-    meaning of "dA/dB" in a file's [claims].
-    """
-    if of == wrt:
-        return sp.S.One
-    adjoints: dict[sp.Symbol, sp.Expr] = defaultdict(lambda: sp.S.Zero)
-    adjoints[of] = sp.S.One
-    for node, definition in reversed(model.definitions):
-        if node == wrt:
-            break
-        upstream = tidy(adjoints.get(node, sp.S.Zero))  # simplified once complete, as in derive()
-        if upstream == 0:
-            continue
-        for parent in model.parents(node):
-            raw = heaviside_as_step(join_powers(sp.diff(definition, parent)))
-            local = in_terms_of_outputs(raw, model.outputs_near(node))
-            adjoints[parent] += upstream * local
-    return tidy(adjoints.get(wrt, sp.S.Zero))

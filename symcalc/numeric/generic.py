@@ -1,0 +1,43 @@
+"""The generic back end: one lambdified NumPy expression per output, the shared temporaries computed once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from symcalc.numeric.program import Program, make_printer
+
+
+class Generic:
+    """Every program, every data layout NumPy broadcasts: the back end the others fall back to."""
+
+    name = "generic"
+
+    def __init__(self, program: Program) -> None:
+        self._function = sp.lambdify(
+            program.arguments,
+            list(program.outputs),
+            modules="numpy",
+            printer=make_printer(),
+            cse=lambda _exprs: (list(program.shared), list(program.outputs)),
+            docstring_limit=0,
+        )
+
+    def per_sample(self, values: Sequence[Any]) -> list[Any]:
+        """The loss and every gradient per sample, from the compiled function's positional arguments."""
+        with np.errstate(all="ignore"):  # non-finite values are the caller's to check, not warnings
+            return list(self._function(*values))
+
+    def evaluate(
+        self, params: Sequence[float], columns: Sequence[Any], constants: Sequence[float]
+    ) -> tuple[float, list[float]]:
+        outputs = self.per_sample([*params, *columns, *constants])
+        with np.errstate(all="ignore"):
+            means = [float(np.mean(v)) for v in outputs]
+        return means[0], means[1:]
+
+    def describe(self) -> str:
+        return "NumPy, generic program"
