@@ -187,7 +187,7 @@ def _runaway(*args: object) -> None:
 def test_verify_runs_under_the_time_limit(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import symcalc.cli.main as cli
+    import symcalc.cli.work as cli
 
     monkeypatch.setattr(cli, "verify_file", _runaway)
     code, _, err = run(capsys, "verify", "--timeout", "0.5")

@@ -67,7 +67,7 @@ def test_unforeseen_exception_is_an_internal_error_with_traceback() -> None:
 def test_cli_reports_a_bug_in_one_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import symcalc.cli.main as cli
+    import symcalc.cli.work as cli
 
     monkeypatch.setattr(cli, "derive_file", lambda target: 1 / 0)
     assert main(["derive"]) == 2

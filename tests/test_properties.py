@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import symcalc
 from symcalc.check.checks import check_claim
-from symcalc.cli.main import verify_file
+from symcalc.cli.work import verify_file
 from symcalc.isolate import run_limited
 from symcalc.symbolic.functions import text
 from tests.oracle import agree_numerically, composed_gradient

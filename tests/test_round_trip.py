@@ -18,7 +18,7 @@ import pytest
 
 import symcalc
 from symcalc.check.checks import check_claim
-from symcalc.cli.main import derive_text
+from symcalc.cli.work import derive_text
 from tests.conftest import DERIVATIONS
 
 KINKED = {

@@ -98,7 +98,7 @@ print("sympy.physics.units" in sys.modules)
 
 def test_the_commands_defaults_are_the_librarys() -> None:
     from symcalc.check import checks
-    from symcalc.cli import main as cli
+    from symcalc.cli import commands as cli
     from symcalc.spec import toml as spec
 
     assert cli.DEFAULT_MODEL == spec.DEFAULT_MODEL

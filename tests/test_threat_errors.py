@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import symcalc.cli.main as cli
+import symcalc.cli.work as cli
 from symcalc.cli.main import main
 
 from .conftest import Runner, WriteToml

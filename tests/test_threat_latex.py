@@ -136,7 +136,7 @@ TINY = "\\documentclass{article}\\begin{document}\n%s\n\\end{document}\n"
 def test_a_looping_document_from_the_cli_is_stopped_and_nothing_is_written(
     run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import symcalc.cli.main as cli
+    import symcalc.cli.work as cli
 
     # As if escaping had failed: the document the CLI compiles loops for ever.
     monkeypatch.setattr(cli, "latex_file", lambda target, body: TINY % LOOP)

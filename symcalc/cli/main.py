@@ -8,200 +8,34 @@ a traceback only with --debug.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
-from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcError
-from symcalc.files import write_atomic
-from symcalc.isolate import DEFAULT_TIMEOUT, InternalError, run_limited
-from symcalc.render.pdf import compile_pdf
+from symcalc.cli.commands import (
+    DEFAULT_MODEL,
+    DEFAULT_POINTS,
+    DEFAULT_SEED,
+    EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    _cmd_check,
+    _cmd_codegen,
+    _cmd_derive,
+    _cmd_latex,
+    _cmd_markdown,
+    _cmd_train,
+    _cmd_verify,
+    print_error,
+)
+from symcalc.errors import SpecErrors, SymcalcError
+from symcalc.isolate import DEFAULT_TIMEOUT, InternalError
 
 # The process the user started parses the arguments, waits for the child that does the
 # symbolic work (symcalc.isolate) and prints the text it sends back. Everything that loads SymPy
-# or rich is imported inside the functions that need it: for `symcalc derive` SymPy is then
-# loaded once, in the child, which ends with os._exit and so skips tearing SymPy down (~60 ms).
-if TYPE_CHECKING:
-    from symcalc.check.records import Check
-    from symcalc.numeric.program import Program
-    from symcalc.symbolic.steps import Derivation
-
-# Copies of symcalc.spec.toml.DEFAULT_MODEL and symcalc.check.checks' defaults, for the help texts
-# (importing those modules loads SymPy); tests/test_startup.py holds them equal.
-DEFAULT_MODEL = "logistic_regression"
-DEFAULT_POINTS = 20
-DEFAULT_SEED = 0
-
-T = TypeVar("T")
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output closed it
-
-
-def derive_file(target: str | None) -> Derivation:
-    """Load and derive one file (or a built-in model by name); what `symcalc derive` computes."""
-    from symcalc.symbolic.engine import derive
-    from symcalc.symbolic.graph import Model
-
-    return derive(Model.load(target))
-
-
-def derive_text(target: str | None, as_json: bool) -> str:
-    """What `symcalc derive` prints: the derivation for this terminal (rich), or as JSON.
-
-    Rendered where it is derived, as LaTeX and Markdown are: printing is bounded by the time
-    limit too, and the result sent back is text, which the parent prints without SymPy.
-    """
-    derivation = derive_file(target)
-    if as_json:
-        from symcalc.render.json import derivation_dict
-
-        return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=False) + "\n"
-    from rich.console import Console
-
-    console = Console()  # sees the same stdout, terminal and environment as the parent
-    with console.capture() as capture:
-        console.print(derivation)
-    return capture.get()
-
-
-def latex_file(target: str | None, body_only: bool) -> str:
-    """The LaTeX of one file's derivation; what `symcalc latex` computes (printing can be slow too)."""
-    from symcalc.render.latex import render_latex
-
-    return render_latex(derive_file(target), body_only=body_only)
-
-
-def markdown_file(target: str | None) -> str:
-    """The Markdown of one file's derivation; what `symcalc markdown` computes."""
-    from symcalc.render.markdown import render_markdown
-
-    return render_markdown(derive_file(target))
-
-
-def limited(function: Callable[..., T], target: str | None, *args: Any, timeout: float) -> T:
-    """`function(target, *args)` under the time limit; a LimitError names the file it was working on."""
-    try:
-        return run_limited(function, target, *args, timeout=timeout)
-    except LimitError as err:
-        source = target if target is not None else f"{DEFAULT_MODEL} (built in)"
-        raise err.at(Location(source=source)) from None
-
-
-def _cmd_derive(args: argparse.Namespace) -> int:
-    sys.stdout.write(limited(derive_text, args.file, args.json, timeout=args.timeout))
-    sys.stdout.flush()  # a closed pipe is reported here (exit 141), not at exit
-    return EXIT_OK
-
-
-def verify_file(target: str | None, strict: bool, points: int, seed: int) -> tuple[str, list[Check]]:
-    """Load, derive and verify one file; what `symcalc verify` computes for each file."""
-    from symcalc.check.checks import verify
-    from symcalc.symbolic.engine import derive
-    from symcalc.symbolic.graph import Model
-
-    model = Model.load(target)
-    return model.title, verify(derive(model), strict=strict, points=points, seed=seed)
-
-
-def check_file(
-    target: str, lhs: str, rhs: str, strict: bool, points: int, seed: int
-) -> tuple[str, list[Check]]:
-    """Load one file and check one claim given on the command line; what `symcalc check` computes."""
-    from symcalc.check.checks import check_claim
-    from symcalc.symbolic.graph import Model
-
-    model = Model.load(target)
-    return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
-
-
-def _source(target: str | None) -> str:
-    return target if target is not None else f"{DEFAULT_MODEL} (built in)"
-
-
-def _verify_targets(paths: Sequence[str]) -> list[str | None]:
-    """Each argument as a file to verify; a directory means every *.toml in it."""
-    if not paths:
-        return [None]
-    targets: list[str | None] = []
-    for path in paths:
-        folder = Path(path)
-        if folder.is_dir():
-            found = sorted(str(p) for p in folder.glob("*.toml") if p.is_file())
-            if not found:
-                raise SpecError("no *.toml files in this directory", Location(source=path))
-            targets += found
-        else:
-            targets.append(path)
-    return targets
-
-
-def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]], as_json: bool) -> None:
-    from rich.console import Console
-
-    from symcalc.check.records import all_hold
-    from symcalc.render.checks import render_checks, report_dict
-
-    if as_json:
-        files = [report_dict(*report) for report in reports] + errors
-        passed = not errors and all(all_hold(checks) for _, _, checks in reports)
-        print(json.dumps({"passed": passed, "files": files}, indent=2, ensure_ascii=False))
-        return
-    console = Console()
-    for source, title, checks in reports:
-        console.print(render_checks(source, title, checks))
-    if len(reports) + len(errors) > 1:
-        failing = sum(not all_hold(checks) for _, _, checks in reports)
-        console.print(
-            f"{len(reports) + len(errors)} files: {len(reports) - failing} verified, "
-            f"{failing} with failures, {len(errors)} unreadable"
-        )
-
-
-def _exit_code(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]]) -> int:
-    from symcalc.check.records import all_hold
-
-    if errors:
-        return EXIT_BAD_INPUT
-    return EXIT_OK if all(all_hold(checks) for _, _, checks in reports) else EXIT_FAILED
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
-    reports: list[tuple[str, str, list[Check]]] = []
-    errors: list[dict[str, Any]] = []
-    for target in _verify_targets(args.files):
-        try:
-            title, checks = limited(
-                verify_file, target, args.strict, args.points, args.seed, timeout=args.timeout
-            )
-        except SymcalcError as err:  # this file is bad input; the others are still verified
-            lines = err.lines if isinstance(err, SpecErrors) else [err.message]
-            for line in lines:
-                _error(line)
-            errors.append({"source": _source(target), "errors": lines})
-            continue
-        reports.append((_source(target), title, checks))
-    _report(reports, errors, args.json)
-    return _exit_code(reports, errors)
-
-
-def _cmd_check(args: argparse.Namespace) -> int:
-    title, checks = limited(
-        check_file,
-        args.file,
-        args.claim,
-        args.expression,
-        args.strict,
-        args.points,
-        args.seed,
-        timeout=args.timeout,
-    )
-    reports = [(_source(args.file), title, checks)]
-    _report(reports, [], args.json)
-    return _exit_code(reports, [])
+# or rich is imported inside the functions that need it (symcalc.cli.work): for `symcalc derive`
+# SymPy is then loaded once, in the child, which ends with os._exit and so skips tearing SymPy down.
 
 
 def _add_verify_options(sub: argparse.ArgumentParser) -> None:
@@ -229,117 +63,6 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
-
-
-def _cmd_latex(args: argparse.Namespace) -> int:
-    pdf_path = _pdf_path(args) if args.pdf else None
-    text = limited(latex_file, args.file, args.body, timeout=args.timeout)
-    # Compile before writing anything, so that a failed run leaves no output at all.
-    pdf = compile_pdf(text, timeout=args.timeout) if pdf_path is not None else None
-    _emit(text, args.output)
-    if pdf_path is not None and pdf is not None:
-        write_atomic(pdf_path, pdf)  # OUT.pdf beside the named OUT.tex counts as named
-    return EXIT_OK
-
-
-def _pdf_path(args: argparse.Namespace) -> Path:
-    if args.output is None:
-        raise SymcalcError("--pdf needs -o OUT.tex: the PDF is written beside it")
-    if args.body:
-        raise SymcalcError("--pdf compiles a whole document", fix="drop --body")
-    tex = Path(args.output)
-    pdf = tex.with_suffix(".pdf")
-    if pdf == tex:
-        raise SymcalcError(f"{tex}: the LaTeX would be written over its own PDF", fix="name it OUT.tex")
-    # Checked now, not after compiling, so that neither file is written when one cannot be.
-    for path in (tex, pdf):
-        if path.exists() and not path.is_file():
-            raise SymcalcError(f"{path}: exists and is not a file", fix="name another file")
-    return pdf
-
-
-def _cmd_markdown(args: argparse.Namespace) -> int:
-    _emit(limited(markdown_file, args.file, timeout=args.timeout), args.output)
-    return EXIT_OK
-
-
-def _emit(text: str, output: str | None) -> None:
-    """`text` to the file the user named (replacing it), or to stdout."""
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(output, text)
-
-
-def program_file(target: str | None) -> Program:
-    """Derive one file and build its stable numeric program; the symbolic half of `symcalc train`."""
-    from symcalc.numeric.program import build_program
-
-    return build_program(derive_file(target))
-
-
-def codegen_file(target: str | None) -> str:
-    """The standalone module for one file; what `symcalc codegen` computes."""
-    from symcalc.numeric.codegen import generate
-
-    return generate(derive_file(target))
-
-
-def _cmd_codegen(args: argparse.Namespace) -> int:
-    from symcalc.files import write_atomic
-
-    text = limited(codegen_file, args.file, timeout=args.timeout)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(args.output, text)
-        print(f"symcalc: wrote {args.output}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    from symcalc.numeric.data import check_finite_loss, load_builtin, load_csv
-    from symcalc.numeric.descent import Stop, train
-    from symcalc.numeric.model import NumericModel
-    from symcalc.render import training
-
-    if args.plot is not None:
-        training.check_plotting()
-    program = limited(program_file, args.file, timeout=args.timeout)
-    numeric = NumericModel(program)
-    model = program.model
-    dataset = load_csv(args.data, model) if args.data is not None else load_builtin(model)
-    for warning in dataset.warnings:
-        print(f"symcalc: warning: {warning}", file=sys.stderr)
-    start = numeric.start(args.seed)
-    check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns))
-
-    def evaluate(params: Any) -> tuple[float, dict[str, float]]:
-        return numeric.evaluate(params, dataset.columns)
-
-    numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is descent's
-    with training.progress_bar(Console(stderr=True), args.epochs) as update:
-        last = train(evaluate, start, args.lr, args.epochs, args.tol, on_epoch=update)
-    summary = training.Summary(
-        last,
-        numeric.accuracy(last.parameters, dataset.columns),
-        len(dataset),
-        dataset.source,
-        numeric.describe(),
-    )
-    if args.json:
-        print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))
-    else:
-        training.print_summary(Console(), summary)
-    if args.plot is not None:
-        target = program.targets[0] if program.targets else None
-        training.plot(args.plot, last, dataset.columns, program.inputs, target, numeric.logit)
-        print(f"symcalc: wrote {args.plot}", file=sys.stderr)
-    if last.stop is Stop.INTERRUPTED:
-        return EXIT_INTERRUPTED
-    return EXIT_FAILED if last.stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
 
 
 def _positive(text: str) -> float:
@@ -509,13 +232,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args))
     except SpecErrors as err:
         for line in err.lines:
-            _error(line)
+            print_error(line)
         return EXIT_BAD_INPUT
     except SymcalcError as err:
-        _error(err.message)
+        print_error(err.message)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        _error("interrupted")
+        print_error("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (symcalc ... | head): not a bug. Point stdout at /dev/null so the
@@ -534,21 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _bug(f"{type(err).__name__}: {err}", traceback.format_exc(), args.debug)
 
 
-def _error(message: str) -> None:
-    # One line per problem, whatever a message quotes from a file or an exception.
-    one_line = " ".join(message.splitlines())
-    print(f"symcalc: error: {one_line}", file=sys.stderr)
-
-
 def _bug(summary: str, trace: str, debug: bool) -> int:
     if debug:
         print(trace, file=sys.stderr, end="")
-    _error(
+    print_error(
         f"internal error ({summary}); this is a bug in symcalc, please report it"
         + ("" if debug else " with the output of --debug")
     )
     return EXIT_BAD_INPUT
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,233 @@
+"""One handler per command: run its work under the limits, print or write the result, return the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from symcalc.cli import work
+from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcError
+from symcalc.files import write_atomic
+from symcalc.isolate import run_limited
+from symcalc.render.pdf import compile_pdf
+
+if TYPE_CHECKING:
+    from symcalc.check.records import Check
+
+# Copies of symcalc.spec.toml.DEFAULT_MODEL and symcalc.check.checks' defaults, for the help texts
+# (importing those modules loads SymPy); tests/test_startup.py holds them equal.
+DEFAULT_MODEL = "logistic_regression"
+DEFAULT_POINTS = 20
+DEFAULT_SEED = 0
+
+T = TypeVar("T")
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output closed it
+
+
+def limited(function: Callable[..., T], target: str | None, *args: Any, timeout: float) -> T:
+    """`function(target, *args)` under the time limit; a LimitError names the file it was working on."""
+    try:
+        return run_limited(function, target, *args, timeout=timeout)
+    except LimitError as err:
+        raise err.at(Location(source=_source(target))) from None
+
+
+def _cmd_derive(args: argparse.Namespace) -> int:
+    sys.stdout.write(limited(work.derive_text, args.file, args.json, timeout=args.timeout))
+    sys.stdout.flush()  # a closed pipe is reported here (exit 141), not at exit
+    return EXIT_OK
+
+
+def _source(target: str | None) -> str:
+    return target if target is not None else f"{DEFAULT_MODEL} (built in)"
+
+
+def _verify_targets(paths: Sequence[str]) -> list[str | None]:
+    """Each argument as a file to verify; a directory means every *.toml in it."""
+    if not paths:
+        return [None]
+    targets: list[str | None] = []
+    for path in paths:
+        folder = Path(path)
+        if folder.is_dir():
+            found = sorted(str(p) for p in folder.glob("*.toml") if p.is_file())
+            if not found:
+                raise SpecError("no *.toml files in this directory", Location(source=path))
+            targets += found
+        else:
+            targets.append(path)
+    return targets
+
+
+def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]], as_json: bool) -> None:
+    from rich.console import Console
+
+    from symcalc.check.records import all_hold
+    from symcalc.render.checks import render_checks, report_dict
+
+    if as_json:
+        files = [report_dict(*report) for report in reports] + errors
+        passed = not errors and all(all_hold(checks) for _, _, checks in reports)
+        print(json.dumps({"passed": passed, "files": files}, indent=2, ensure_ascii=False))
+        return
+    console = Console()
+    for source, title, checks in reports:
+        console.print(render_checks(source, title, checks))
+    if len(reports) + len(errors) > 1:
+        failing = sum(not all_hold(checks) for _, _, checks in reports)
+        console.print(
+            f"{len(reports) + len(errors)} files: {len(reports) - failing} verified, "
+            f"{failing} with failures, {len(errors)} unreadable"
+        )
+
+
+def _exit_code(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]]) -> int:
+    from symcalc.check.records import all_hold
+
+    if errors:
+        return EXIT_BAD_INPUT
+    return EXIT_OK if all(all_hold(checks) for _, _, checks in reports) else EXIT_FAILED
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    reports: list[tuple[str, str, list[Check]]] = []
+    errors: list[dict[str, Any]] = []
+    for target in _verify_targets(args.files):
+        try:
+            title, checks = limited(
+                work.verify_file, target, args.strict, args.points, args.seed, timeout=args.timeout
+            )
+        except SymcalcError as err:  # this file is bad input; the others are still verified
+            lines = err.lines if isinstance(err, SpecErrors) else [err.message]
+            for line in lines:
+                print_error(line)
+            errors.append({"source": _source(target), "errors": lines})
+            continue
+        reports.append((_source(target), title, checks))
+    _report(reports, errors, args.json)
+    return _exit_code(reports, errors)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    title, checks = limited(
+        work.check_file,
+        args.file,
+        args.claim,
+        args.expression,
+        args.strict,
+        args.points,
+        args.seed,
+        timeout=args.timeout,
+    )
+    reports = [(_source(args.file), title, checks)]
+    _report(reports, [], args.json)
+    return _exit_code(reports, [])
+
+
+def _cmd_latex(args: argparse.Namespace) -> int:
+    pdf_path = _pdf_path(args) if args.pdf else None
+    text = limited(work.latex_file, args.file, args.body, timeout=args.timeout)
+    # Compile before writing anything, so that a failed run leaves no output at all.
+    pdf = compile_pdf(text, timeout=args.timeout) if pdf_path is not None else None
+    _emit(text, args.output)
+    if pdf_path is not None and pdf is not None:
+        write_atomic(pdf_path, pdf)  # OUT.pdf beside the named OUT.tex counts as named
+    return EXIT_OK
+
+
+def _pdf_path(args: argparse.Namespace) -> Path:
+    if args.output is None:
+        raise SymcalcError("--pdf needs -o OUT.tex: the PDF is written beside it")
+    if args.body:
+        raise SymcalcError("--pdf compiles a whole document", fix="drop --body")
+    tex = Path(args.output)
+    pdf = tex.with_suffix(".pdf")
+    if pdf == tex:
+        raise SymcalcError(f"{tex}: the LaTeX would be written over its own PDF", fix="name it OUT.tex")
+    # Checked now, not after compiling, so that neither file is written when one cannot be.
+    for path in (tex, pdf):
+        if path.exists() and not path.is_file():
+            raise SymcalcError(f"{path}: exists and is not a file", fix="name another file")
+    return pdf
+
+
+def _cmd_markdown(args: argparse.Namespace) -> int:
+    _emit(limited(work.markdown_file, args.file, timeout=args.timeout), args.output)
+    return EXIT_OK
+
+
+def _emit(text: str, output: str | None) -> None:
+    """`text` to the file the user named (replacing it), or to stdout."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text)
+
+
+def _cmd_codegen(args: argparse.Namespace) -> int:
+    from symcalc.files import write_atomic
+
+    text = limited(work.codegen_file, args.file, timeout=args.timeout)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(args.output, text)
+        print(f"symcalc: wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from symcalc.numeric.data import check_finite_loss, load_builtin, load_csv
+    from symcalc.numeric.descent import Stop, train
+    from symcalc.numeric.model import NumericModel
+    from symcalc.render import training
+
+    if args.plot is not None:
+        training.check_plotting()
+    program = limited(work.program_file, args.file, timeout=args.timeout)
+    numeric = NumericModel(program)
+    model = program.model
+    dataset = load_csv(args.data, model) if args.data is not None else load_builtin(model)
+    for warning in dataset.warnings:
+        print(f"symcalc: warning: {warning}", file=sys.stderr)
+    start = numeric.start(args.seed)
+    check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns))
+
+    def evaluate(params: Any) -> tuple[float, dict[str, float]]:
+        return numeric.evaluate(params, dataset.columns)
+
+    numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is descent's
+    with training.progress_bar(Console(stderr=True), args.epochs) as update:
+        last = train(evaluate, start, args.lr, args.epochs, args.tol, on_epoch=update)
+    summary = training.Summary(
+        last,
+        numeric.accuracy(last.parameters, dataset.columns),
+        len(dataset),
+        dataset.source,
+        numeric.describe(),
+    )
+    if args.json:
+        print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))
+    else:
+        training.print_summary(Console(), summary)
+    if args.plot is not None:
+        target = program.targets[0] if program.targets else None
+        training.plot(args.plot, last, dataset.columns, program.inputs, target, numeric.logit)
+        print(f"symcalc: wrote {args.plot}", file=sys.stderr)
+    if last.stop is Stop.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if last.stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
+
+
+def print_error(message: str) -> None:
+    # One line per problem, whatever a message quotes from a file or an exception.
+    one_line = " ".join(message.splitlines())
+    print(f"symcalc: error: {one_line}", file=sys.stderr)

@@ -1,0 +1,91 @@
+"""What each command computes, from a file to text or data: the work that runs in the limited child.
+
+These functions load SymPy (and rich) inside their bodies: the process the user started
+never imports them, it only waits for the child (`symcalc.isolate.run_limited`) and prints.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from symcalc.check.records import Check
+    from symcalc.numeric.program import Program
+    from symcalc.symbolic.steps import Derivation
+
+
+def derive_file(target: str | None) -> Derivation:
+    """Load and derive one file (or a built-in model by name); what `symcalc derive` computes."""
+    from symcalc.symbolic.engine import derive
+    from symcalc.symbolic.graph import Model
+
+    return derive(Model.load(target))
+
+
+def derive_text(target: str | None, as_json: bool) -> str:
+    """What `symcalc derive` prints: the derivation for this terminal (rich), or as JSON.
+
+    Rendered where it is derived, as LaTeX and Markdown are: printing is bounded by the time
+    limit too, and the result sent back is text, which the parent prints without SymPy.
+    """
+    derivation = derive_file(target)
+    if as_json:
+        from symcalc.render.json import derivation_dict
+
+        return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=False) + "\n"
+    from rich.console import Console
+
+    console = Console()  # sees the same stdout, terminal and environment as the parent
+    with console.capture() as capture:
+        console.print(derivation)
+    return capture.get()
+
+
+def latex_file(target: str | None, body_only: bool) -> str:
+    """The LaTeX of one file's derivation; what `symcalc latex` computes (printing can be slow too)."""
+    from symcalc.render.latex import render_latex
+
+    return render_latex(derive_file(target), body_only=body_only)
+
+
+def markdown_file(target: str | None) -> str:
+    """The Markdown of one file's derivation; what `symcalc markdown` computes."""
+    from symcalc.render.markdown import render_markdown
+
+    return render_markdown(derive_file(target))
+
+
+def verify_file(target: str | None, strict: bool, points: int, seed: int) -> tuple[str, list[Check]]:
+    """Load, derive and verify one file; what `symcalc verify` computes for each file."""
+    from symcalc.check.checks import verify
+    from symcalc.symbolic.engine import derive
+    from symcalc.symbolic.graph import Model
+
+    model = Model.load(target)
+    return model.title, verify(derive(model), strict=strict, points=points, seed=seed)
+
+
+def check_file(
+    target: str, lhs: str, rhs: str, strict: bool, points: int, seed: int
+) -> tuple[str, list[Check]]:
+    """Load one file and check one claim given on the command line; what `symcalc check` computes."""
+    from symcalc.check.checks import check_claim
+    from symcalc.symbolic.graph import Model
+
+    model = Model.load(target)
+    return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
+
+
+def program_file(target: str | None) -> Program:
+    """Derive one file and build its stable numeric program; the symbolic half of `symcalc train`."""
+    from symcalc.numeric.program import build_program
+
+    return build_program(derive_file(target))
+
+
+def codegen_file(target: str | None) -> str:
+    """The standalone module for one file; what `symcalc codegen` computes."""
+    from symcalc.numeric.codegen import generate
+
+    return generate(derive_file(target))
