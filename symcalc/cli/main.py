@@ -1,4 +1,4 @@
-"""The `symcalc` command: parse arguments, call the library, render, and turn errors into exit codes.
+"""The `symcalc` command's entry point: every command's arguments, and every error as one line and a code.
 
 Exit status: 0 success, 1 a check failed (verify), 2 bad input or a limit was hit,
 130 interrupted, 141 the reader closed our output. Every error is one line on stderr;

@@ -1,4 +1,4 @@
-"""From a `Derivation` to numbers: stable rewrites of its expressions, compiled once into batch functions.
+"""The numeric program every back end reads: a derivation's loss and gradients in forms stable in float64.
 
 The path is SymPy objects all the way: the loss and the engine's simplified
 gradients are written in independent names, rewritten into forms that stay
@@ -7,10 +7,9 @@ finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z), 1 
 factored out once with `sympy.cse`, and the result is printed by a NumPy printer
 that writes σ and softplus without overflow. `lambdify` only ever sees SymPy
 objects built by our parser, never a string; `symcalc.numeric.codegen` prints the very
-same program to a file. `Program` is the seam for faster back ends:
-`symcalc.numeric.native` prints it as one fused C loop and compiles it, and
-`symcalc.numeric.plan` evaluates it, where the weights enter through linear forms,
-as matrix products over the stacked inputs; `symcalc.numeric.model` picks one.
+same program to a file. `Program` is the seam between the
+derivation and the back ends (`symcalc.numeric.c`, `symcalc.numeric.plan`,
+`symcalc.numeric.generic`), which `symcalc.numeric.model` chooses among.
 """
 
 from __future__ import annotations
