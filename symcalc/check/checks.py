@@ -93,22 +93,18 @@ def _step(ladder: Ladder, number: int, equation: Equation, *, local: bool) -> li
         )
     if local:
         definition = ladder.model.definition_map[equation.of]
-        oracle = sp.diff(elementary(definition), equation.wrt)
-        checks.append(
-            ladder.decide(
-                f"step {number}: {equation.name}",
-                "step",
-                f"{equation.name} = {equation.result}",
-                equation.result,
-                oracle,
-                ("derived", "SymPy's diff"),
-            )
-        )
+        checks.append(_step_result(ladder, number, equation, sp.diff(elementary(definition), equation.wrt)))
     return checks
 
 
 def _chain_result(ladder: Ladder, number: int, equation: Equation) -> Check:
-    oracle = independent_derivative(ladder.model, equation.of, equation.wrt)
+    return _step_result(
+        ladder, number, equation, independent_derivative(ladder.model, equation.of, equation.wrt)
+    )
+
+
+def _step_result(ladder: Ladder, number: int, equation: Equation, oracle: sp.Expr) -> Check:
+    """A step's result against SymPy's diff: of the definition (local) or through the graph (total)."""
     return ladder.decide(
         f"step {number}: {equation.name}",
         "step",
