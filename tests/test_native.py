@@ -82,7 +82,11 @@ def _pair(name: str) -> tuple[NumericModel, NumericModel]:
     return ours, NumericModel(program, backend="generic")
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize(
+    # softmax's kernel (10 outputs over a 3-way log-sum-exp) takes GCC over a second to compile
+    "name",
+    [pytest.param(m, marks=pytest.mark.slow) if m == "softmax_regression" else m for m in MODELS],
+)
 @pytest.mark.parametrize("scale", [1.0, 30.0])
 def test_equals_plain_lambdify_on_random_data(name: str, scale: float) -> None:
     ours, _ = _pair(name)
@@ -320,6 +324,7 @@ def test_asking_for_c_without_a_compiler_is_an_error_not_a_fallback(
         NumericModel(program_of("logistic_regression"), backend="c")
 
 
+@pytest.mark.slow
 def test_asking_for_c_where_the_kernel_cannot_be_built_is_an_error(write_toml: Callable[[str], Path]) -> None:
     numeric = NumericModel(_wide(write_toml, 70), backend="c")
     with pytest.raises(NumericError, match="no C kernel for this model: 72 outputs"):
@@ -371,6 +376,7 @@ print(json.dumps([numeric.backend, *twice]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["logistic_regression", "softmax_regression"])
 def test_threads_share_the_blocks_and_agree(name: str, kernel_cache: Path) -> None:
     """Above PARALLEL_MIN samples the blocks are split among OpenMP threads: same sums to 1e-13,
@@ -401,6 +407,7 @@ def _wide(write_toml: Callable[[str], Path], n: int) -> symcalc.Program:
     return build_program(symcalc.derive(symcalc.load(str(write_toml(text)))))
 
 
+@pytest.mark.slow
 def test_wide_linear_models_keep_to_the_numpy_plan(write_toml: Callable[[str], Path]) -> None:
     """70 weights: the plan's matrix products, not a kernel that would take seconds to compile."""
     numeric = NumericModel(_wide(write_toml, 70))
@@ -481,6 +488,7 @@ def test_cc_may_carry_arguments(monkeypatch: pytest.MonkeyPatch, fresh_compiler:
     assert NumericModel(program_of("linear_regression")).backend == "native"
 
 
+@pytest.mark.slow
 def test_a_compiler_that_hangs_is_stopped_once(
     monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path
 ) -> None:
@@ -532,6 +540,7 @@ print(kernel.path, kernel.evaluate([0.1, 0.2, 0.3], [np.ones(3)] * 3, []) is not
 """
 
 
+@pytest.mark.slow
 def test_a_damaged_cached_kernel_is_built_again(tmp_path: Path) -> None:
     """In a new process (a process that has loaded a library gets the same one back by name)."""
 
@@ -565,6 +574,7 @@ L = "(h - y)^2 + relu(c - u)*tanh(z)"
 """
 
 
+@pytest.mark.slow
 def test_kinks_whose_conditions_mix_parameters_and_data(write_toml: Callable[[str], Path]) -> None:
     """max/min of three gives Heaviside conditions on parameters (numbers) and data (arrays) together;
     NumPy's logical_and.reduce((…)) failed on that mix, in the generic program and its codegen."""
@@ -602,6 +612,7 @@ def test_the_cache_is_used_through_its_resolved_path(tmp_path: Path, monkeypatch
     assert compile_kernel(program_of("linear_regression")).path.parent == real.resolve()
 
 
+@pytest.mark.slow
 def test_a_forked_child_leaves_the_parents_temporary_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
