@@ -87,7 +87,11 @@ def test_imports_only_numpy_and_no_user_text(generated: tuple[symcalc.Derivation
 
 
 def test_equals_symcalcs_own_numbers(generated: tuple[symcalc.Derivation, Path, ModuleType]) -> None:
-    """Bit for bit the NumPy paths symcalc runs without a C compiler; to 1e-12 its C kernel."""
+    """Bit for bit the NumPy paths symcalc runs without a C compiler; to 1e-12 its C kernel.
+
+    A consistency test: the module and symcalc share the stable program and printer. Correctness
+    (against mpmath on SymPy's diff of the composed loss) is `tests/test_independent_oracle.py`'s.
+    """
     derivation, _, module = generated
     program = build_program(derivation)
     numeric, native = numpy_paths(program), NumericModel(program)

@@ -202,6 +202,7 @@ def test_builtin_dataset_refuses_other_models(write_toml: Callable[[str], Path])
 CSV_ALPHABET = st.sampled_from([*'xy12,;.\t\r\n e+-"0na\x00\xe9', "inf", "nan", "x1", "x2", "y", "\ufeff"])
 
 
+@pytest.mark.slow
 @settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.lists(CSV_ALPHABET, max_size=60).map("".join), encoding=st.sampled_from(["utf-8", "latin-1"]))
 def test_any_file_gives_a_dataset_or_a_data_error(

@@ -1,4 +1,8 @@
-"""The fast path: equal to the plain lambdified program and to the generic path, or not used at all."""
+"""The fast path: consistent with the plain lambdified program and the generic path, or not used at all.
+
+These are consistency tests (the plan against `reference()` and the generic program, which share
+symcalc's stable rewrites and printer); correctness is `tests/test_independent_oracle.py`'s.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ def test_plan_is_used_exactly_where_the_pattern_holds(name: str) -> None:
 
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("scale", [1.0, 30.0])
-def test_equals_plain_lambdify_on_randomrandom_data(name: str, scale: float) -> None:
+def test_equals_plain_lambdify_on_random_data(name: str, scale: float) -> None:
     program = program_of(name)
     numeric = numpy_paths(program)
     plan = build_plan(program)
