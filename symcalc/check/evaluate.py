@@ -9,8 +9,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from symcalc.symbolic.functions import relu, sigmoid, softplus
-from symcalc.symbolic.functions import step as step_function
+from symcalc.symbolic.functions import calls, spec_of
 from symcalc.symbolic.graph import Model
 
 DIGITS = 50  # working precision of the numeric rung
@@ -23,18 +22,6 @@ class Undefined(Exception):
 
 class Unsupported(Exception):
     """An expression contains something this evaluator does not know how to compute."""
-
-
-_FUNCTIONS: dict[type, str] = {
-    sp.exp: "exp",
-    sp.log: "log",
-    sp.tanh: "tanh",
-    sp.sinh: "sinh",
-    sp.cosh: "cosh",
-    sp.sin: "sin",
-    sp.cos: "cos",
-    sp.tan: "tan",
-}
 
 
 class Evaluator:
@@ -115,16 +102,9 @@ class Evaluator:
             if b < 0 or (b == 0 and ev(exponent) <= 0):
                 raise Undefined
             return ctx.power(b, ev(exponent))
-        name = _FUNCTIONS.get(type(expr))
-        if name is not None:
-            x = ev(expr.args[0])
-            if name == "log" and x <= 0:
-                raise Undefined
-            return getattr(ctx, name)(x)
-        if isinstance(expr, sp.Abs):
-            return abs(ev(expr.args[0]))
-        if isinstance(expr, sp.sign):
-            return ctx.sign(ev(expr.args[0]))
+        spec = spec_of(expr)
+        if spec is not None and spec.mp is not None:
+            return spec.mp(ctx, *(ev(arg) for arg in expr.args))
         if isinstance(expr, sp.Heaviside | sp.DiracDelta):
             x = ev(expr.args[0])
             if x == 0:
@@ -132,28 +112,15 @@ class Evaluator:
             if isinstance(expr, sp.DiracDelta):
                 return ctx.mpf(0)
             return ctx.mpf(1) if x > 0 else ctx.mpf(0)
-        if isinstance(expr, sp.Max | sp.Min):
-            values = [ev(arg) for arg in expr.args]
-            return max(values) if isinstance(expr, sp.Max) else min(values)
-        if isinstance(expr, sigmoid):
-            return 1 / (1 + ctx.exp(-ev(expr.args[0])))
-        if isinstance(expr, softplus):
-            return ctx.log(1 + ctx.exp(ev(expr.args[0])))
-        if isinstance(expr, relu):
-            return max(ctx.mpf(0), ev(expr.args[0]))
-        if isinstance(expr, step_function):
-            x = ev(expr.args[0])
-            if x == 0:
-                raise Undefined  # a kink: no derivative there
-            return ctx.mpf(1) if x > 0 else ctx.mpf(0)
         raise Unsupported(f"cannot evaluate {type(expr).__name__} numerically")
 
 
 def kinks(expr: sp.Expr) -> list[sp.Expr]:
-    """Expressions that are 0 exactly where `expr` has a kink or a jump (relu, max, abs, step)."""
-    found = [f.args[0] for f in expr.atoms(sp.Heaviside, sp.Abs, sp.sign, sp.DiracDelta, relu, step_function)]
-    for f in expr.atoms(sp.Max, sp.Min):
-        found += [a - b for i, a in enumerate(f.args) for b in f.args[i + 1 :]]
+    """Expressions that are 0 exactly where `expr` has a kink or a jump (the table's `kinks`, Heaviside)."""
+    found = [f.args[0] for f in expr.atoms(sp.Heaviside, sp.DiracDelta)]
+    for call, spec in calls(expr):
+        if spec.kinks is not None:
+            found += spec.kinks(*call.args)
     return found
 
 

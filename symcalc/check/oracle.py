@@ -6,12 +6,9 @@ so nothing of the engine's local derivatives or recognitions is reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import sympy as sp
 
-from symcalc.symbolic.functions import relu, sigmoid, softplus
-from symcalc.symbolic.functions import step as step_function
+from symcalc.symbolic.functions import written_out
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.notation import Product, Sum
 
@@ -46,19 +43,10 @@ def value_of(expr: sp.Expr) -> sp.Expr:
 
 
 def elementary(expr: sp.Expr) -> sp.Expr:
-    """σ, softplus and relu replaced by their definitions (exp, log, Max), their arguments left as they are.
+    """Every function of the table replaced by its written-out form, the table's `written_out`.
 
-    Unlike `functions.to_elementary` (which uses SymPy's recursive ``rewrite`` and
-    so also turns a tanh inside σ's argument into exponentials), this keeps every
-    other function as written, so the two sides of a comparison keep the same
-    building blocks and ``cancel`` can see that they agree.
+    σ, softplus, relu, gelu, leaky_relu and step become exp, log, erf and Max; every other
+    function stays as written, so the two sides of a comparison keep the same building blocks
+    and ``cancel`` can see that they agree.
     """
-    return expr.replace(lambda e: type(e) in _DEFINITIONS_OF, lambda e: _DEFINITIONS_OF[type(e)](e.args[0]))
-
-
-_DEFINITIONS_OF: dict[type, Callable[[sp.Expr], sp.Expr]] = {
-    sigmoid: lambda x: 1 / (1 + sp.exp(-x)),
-    softplus: lambda x: sp.log(1 + sp.exp(x)),
-    relu: lambda x: sp.Max(0, x),
-    step_function: lambda x: sp.Heaviside(x),  # equal but at 0, a kink where no value is compared
-}
+    return written_out(expr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ class Generic:
         self._function = sp.lambdify(
             program.arguments,
             list(program.outputs),
-            modules="numpy",
+            modules=["numpy", {"math": math}],  # math: the table's erf and erfc, elementwise
             printer=make_printer(),
             cse=lambda _exprs: (list(program.shared), list(program.outputs)),
             docstring_limit=0,

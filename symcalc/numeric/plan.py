@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
 from symcalc.numeric.program import Program, code_symbol, make_printer
-from symcalc.symbolic.functions import sigmoid, softplus
+from symcalc.symbolic.functions import SPECS, sigmoid, softplus
 
 Array = numpy.ndarray[Any, numpy.dtype[numpy.float64]]
 
@@ -348,18 +349,8 @@ def _function(
     return lines
 
 
-_UNARY = {
-    sp.exp: "exp",
-    sp.log: "log",
-    log1p: "log1p",
-    sp.tanh: "tanh",
-    sp.sinh: "sinh",
-    sp.cosh: "cosh",
-    sp.sin: "sin",
-    sp.cos: "cos",
-    sp.tan: "tan",
-    sp.Abs: "absolute",
-}
+#: The ufunc computing each function in place: log1p (from the stable rewrites), then the table's.
+_UNARY = {log1p: "log1p", **{spec.function: spec.ufunc for spec in SPECS.values() if spec.ufunc}}
 
 
 class _InPlace:
@@ -663,6 +654,6 @@ def _build(program: Program) -> Plan:
     layout = (*layout[:-1], buffers)
     lines[-1] = f"_FAST_LAYOUT = {layout!r}"
     source = "\n".join(lines) + "\n"
-    namespace: dict[str, Any] = {"numpy": numpy}
+    namespace: dict[str, Any] = {"numpy": numpy, "math": math}  # math: the table's erf and erfc
     exec(compile(source, "<symcalc fast path>", "exec"), namespace)  # our printer's output, names validated
     return Plan(source, layout, namespace["_fast_weights"], namespace["_fast_head"])

@@ -25,7 +25,7 @@ from sympy.codegen.cfunctions import log1p
 from sympy.codegen.rewriting import ReplaceOptim, expm1_opt, optimize
 from sympy.printing.numpy import NumPyPrinter
 
-from symcalc.symbolic.functions import sigmoid, softplus
+from symcalc.symbolic.functions import sigmoid, softplus, spec_of
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.steps import Derivation
 
@@ -189,24 +189,14 @@ def nested_calls(function: str, arguments: Sequence[str]) -> str:
 
 
 class StablePrinter(NumPyPrinter):
-    """NumPy code for our functions that never overflows: σ(u) = exp(−softplus(−u)), softplus = logaddexp."""
+    """NumPy code in the table's forms (σ and softplus never overflow); max and min pairwise."""
 
-    def _logaddexp0(self, arg: sp.Expr) -> str:
-        return f"{self._module_format('numpy.logaddexp')}(0, {self._print(arg)})"
-
-    def _print_softplus(self, expr: sp.Expr) -> str:
-        return self._logaddexp0(expr.args[0])
-
-    def _print_sigmoid(self, expr: sp.Expr) -> str:
-        # exp(−log(1 + e^(−u))): relative error a few ulp everywhere, 0 and 1 at the extremes.
-        return f"{self._module_format('numpy.exp')}(-{self._logaddexp0(-expr.args[0])})"
-
-    def _print_relu(self, expr: sp.Expr) -> str:
-        return f"{self._module_format('numpy.maximum')}({self._print(expr.args[0])}, 0)"
-
-    def _print_step(self, expr: sp.Expr) -> str:
-        # relu′ and the derivative of max: 0 at 0, as PyTorch and JAX take it; NaN stays NaN
-        return f"{self._module_format('numpy.heaviside')}({self._print(expr.args[0])}, 0.0)"
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        # The table first: its NumPy form wins over SymPy's own (math.erf would take scalars only).
+        spec = spec_of(expr)
+        if spec is not None and spec.numpy is not None:
+            return spec.numpy(self, *expr.args)
+        return str(super()._print(expr, **kwargs))
 
     def _nested(self, function: str, args: Sequence[sp.Expr]) -> str:
         # numpy.maximum pairwise: broadcasts scalars against arrays, imports nothing but numpy.

@@ -22,7 +22,7 @@ from symcalc.spec.domains import Domain, DomainError
 from symcalc.spec.names import NAME_PATTERN, check_name
 from symcalc.spec.toml import Spec, check, read
 from symcalc.symbolic.forms import solve_linear
-from symcalc.symbolic.functions import FUNCTIONS
+from symcalc.symbolic.functions import FUNCTIONS, calls
 from symcalc.symbolic.parse import parse_expression
 
 _NAME = r"([A-Za-z][A-Za-z0-9_]*)"
@@ -362,6 +362,23 @@ def _order_error(defined: str, used: str, definitions: list[str]) -> SpecError:
     return SpecError(f"unknown name {used!r}", Location(key=key))
 
 
+def _loose_arguments(expr: sp.Expr, constants: Collection[str]) -> list[SpecError]:
+    """An error for each argument the table requires constant (leaky_relu's slope) that uses another name."""
+    problems = []
+    for call, spec in calls(expr):
+        for k in spec.constant:
+            loose = sorted(s.name for s in call.args[k].free_symbols if s.name not in constants)
+            if loose:
+                problems.append(
+                    SpecError(
+                        f"the {spec.arguments[k]} of {type(call).__name__}() must be a number or a "
+                        f"declared constant, not {loose[0]!r}",
+                        fix="declare it under [constants]",
+                    )
+                )
+    return problems
+
+
 class _SpecBuilder:
     """Turns a Spec's text into SymPy, collecting every problem with its key."""
 
@@ -431,6 +448,8 @@ class _SpecBuilder:
                 late = sorted(s.name for s in expr.free_symbols if s.name not in available)
                 for used in late:
                     self.fail(key, _order_error(name, used, order))
+                for problem in _loose_arguments(expr, {n for n, _ in self.spec.constants}):
+                    self.fail(key, problem)
                 if not late:
                     result.append((symbol, expr))
             available[name] = symbol

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symcalc.errors import Location, ParseError
-from symcalc.symbolic.functions import FUNCTIONS
+from symcalc.symbolic.functions import FUNCTIONS, fold
 
 MAX_LENGTH = 50_000  # characters in one expression
 MAX_NODES = 20_000  # parse-tree nodes in one expression
@@ -285,7 +285,7 @@ class _Converter:
         args = [self.convert(arg) for arg in node.args]
         value = None
         if all(arg.value is not None for arg in args):
-            value = _call_float(fname, [arg.value for arg in args if arg.value is not None])
+            value = fold(fname, [arg.value for arg in args if arg.value is not None])
             if value is None:
                 raise self.fail(node, f"{fname}() of this constant is undefined or too large")
             self.check_magnitude(node, value)
@@ -319,30 +319,3 @@ def _real_pow(base: float, exponent: float) -> float:
     if isinstance(result, complex):
         raise ValueError("not real")
     return float(result)
-
-
-def _call_float(fname: str, args: list[float]) -> float | None:
-    """A function of constants in floats, or None when undefined or out of range."""
-    x = args[0]
-    table: dict[str, Callable[[], float]] = {
-        "sigmoid": lambda: 1 / (1 + math.exp(-x)) if x > -700 else 0.0,
-        "exp": lambda: math.exp(x),
-        "log": lambda: math.log(x),
-        "ln": lambda: math.log(x),
-        "sqrt": lambda: math.sqrt(x),
-        "tanh": lambda: math.tanh(x),
-        "sinh": lambda: math.sinh(x),
-        "cosh": lambda: math.cosh(x),
-        "sin": lambda: math.sin(x),
-        "cos": lambda: math.cos(x),
-        "tan": lambda: math.tan(x),
-        "abs": lambda: abs(x),
-        "softplus": lambda: max(x, 0.0) + math.log1p(math.exp(-abs(x))),
-        "relu": lambda: max(x, 0.0),
-        "max": lambda: max(args),
-        "min": lambda: min(args),
-    }
-    try:
-        return table[fname]()
-    except (OverflowError, ValueError, ZeroDivisionError):
-        return None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
 from symcalc.numeric.program import Program, nested_calls
+from symcalc.symbolic.functions import FUNCTIONS, spec_of
 
 #: Samples per partial sum: sums stay accurate (a block's lanes, then the blocks) and a block stays in cache.
 BLOCK = 1024
@@ -22,17 +25,7 @@ MAX_SOURCE = 2_000_000
 #: Math functions with a vector variant in glibc's libmvec on x86-64 (glibc 2.35 and later for most).
 VECTOR_MATH = ("exp", "log", "log1p", "expm1", "pow", "sin", "cos", "tan", "sinh", "cosh", "tanh")
 
-_HELPERS = """\
-static inline double sc_sigmoid(double u) {
-    /* one exp(-|u|) for either sign: never overflows; 1 and 0 at the extremes, NaN stays NaN */
-    const double e = exp(-fabs(u));
-    const double r = 1.0 / (1.0 + e);
-    return u >= 0.0 ? r : e * r;
-}
-static inline double sc_softplus(double u) {
-    /* log(1 + e^u) = max(u, 0) + log1p(e^-|u|); shares its exp with sc_sigmoid(u) */
-    return (u > 0.0 ? u : 0.0) + log1p(exp(-fabs(u)));
-}
+_GENERAL_HELPERS = """\
 static inline double sc_max(double a, double b) { return (a > b || a != a) ? a : b; }
 static inline double sc_min(double a, double b) { return (a < b || a != a) ? a : b; }
 static inline double sc_heaviside(double u, double h0) {
@@ -56,6 +49,19 @@ static inline void sc_add(double *total, double *lost, double value) {
 """
 
 
+def _helper_name(helper: str) -> str:
+    """The name of the C function a table entry's helper defines."""
+    found = re.search(r"double (\w+)\(", helper)
+    assert found is not None, helper
+    return found.group(1)
+
+
+#: The table's helpers, each once and in the table's order, then those of the kernel itself.
+_HELPERS = (
+    "".join(dict.fromkeys(spec.c_helper for spec in FUNCTIONS.values() if spec.c_helper)) + _GENERAL_HELPERS
+)
+
+
 class NativeUnavailable(Exception):
     """No native kernel for this program here: no compiler, a failed build, or a function C cannot print."""
 
@@ -74,14 +80,12 @@ class KernelPrinter(C99CodePrinter):
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         return self.names[expr]  # a KeyError here is a bug: every symbol of a program has a C name
 
-    def _print_sigmoid(self, expr: sp.Expr) -> str:
-        return f"sc_sigmoid({self._print(expr.args[0])})"
-
-    def _print_softplus(self, expr: sp.Expr) -> str:
-        return f"sc_softplus({self._print(expr.args[0])})"
-
-    def _print_relu(self, expr: sp.Expr) -> str:
-        return f"sc_max({self._print(expr.args[0])}, 0.0)"
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        # The table first: our functions through their inline helpers (the step convention included).
+        spec = spec_of(expr)
+        if spec is not None and spec.c is not None:
+            return spec.c(self, *expr.args)
+        return str(super()._print(expr, **kwargs))
 
     def _print_Max(self, expr: sp.Expr) -> str:
         return nested_calls("sc_max", [self._print(a) for a in expr.args])
@@ -92,9 +96,6 @@ class KernelPrinter(C99CodePrinter):
     def _print_Heaviside(self, expr: sp.Expr) -> str:
         h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
         return f"sc_heaviside({self._print(expr.args[0])}, {self._print(h0)})"
-
-    def _print_step(self, expr: sp.Expr) -> str:
-        return f"sc_heaviside({self._print(expr.args[0])}, 0.0)"  # relu′(0) = 0, as the NumPy printer
 
     def _print_sign(self, expr: sp.Expr) -> str:
         return f"sc_sign({self._print(expr.args[0])})"
@@ -172,8 +173,9 @@ def kernel_source(program: Program) -> Source:
             raise NativeUnavailable(f"the kernel's C text is over {MAX_SOURCE} characters")
         body.append(line)
     used = {name for name in VECTOR_MATH if f"{name}(" in "\n".join(body)}
-    if any(n in "\n".join(body) for n in ("sc_sigmoid", "sc_softplus")):
-        used |= {"exp", "log1p"}
+    for spec in FUNCTIONS.values():
+        if spec.c_libm and f"{_helper_name(spec.c_helper)}(" in "\n".join(body):
+            used |= set(spec.c_libm)
     n_out = len(program.outputs)
     sums = ", ".join(f"a{k}" for k in range(n_out))
 
