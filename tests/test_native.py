@@ -13,7 +13,7 @@ import shlex
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,15 +36,7 @@ pytestmark = needs_compiler
 
 
 @pytest.fixture
-def fresh_compiler() -> Iterator[None]:
-    """`compiler()` is looked up once per process; a test that changes $CC looks it up again."""
-    build.compiler.cache_clear()
-    yield
-    build.compiler.cache_clear()
-
-
-@pytest.fixture
-def compiler_runs(monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path) -> Callable[[], int]:
+def compiler_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[], int]:
     """$CC becomes the real compiler behind a script that counts its runs, and the cache an empty
     folder: how many runs the compiler had so far."""
     real = build.compiler()
@@ -57,7 +49,6 @@ def compiler_runs(monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_pat
     counting.chmod(0o755)
     monkeypatch.setenv("CC", str(counting))
     monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path / "cache"))
-    build.compiler.cache_clear()
     return lambda: calls.read_text(encoding="utf-8").count("run") if calls.exists() else 0
 
 
@@ -273,9 +264,7 @@ def test_a_cache_others_can_write_to_is_not_used(
     assert kernel.path.parent.stat().st_uid == os.getuid()
 
 
-def test_without_a_compiler_the_numpy_paths_run(
-    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path
-) -> None:
+def test_without_a_compiler_the_numpy_paths_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CC", "no-such-compiler-here")
     monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))  # nothing cached: it would have to compile
     program = program_of("logistic_regression")
@@ -288,9 +277,7 @@ def test_without_a_compiler_the_numpy_paths_run(
     assert numeric.evaluate(params, data) == NumericModel(program, backend="plan").evaluate(params, data)
 
 
-def test_a_failing_compiler_is_reported_not_raised(
-    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path
-) -> None:
+def test_a_failing_compiler_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     broken = tmp_path / "broken-cc"
     broken.write_text(
         "#!/bin/sh\necho 'fatal error: this compiler is broken' >&2\nexit 1\n", encoding="utf-8"
@@ -316,9 +303,7 @@ def test_each_back_end_can_be_asked_for_by_name() -> None:
         NumericModel(program, backend="fast")  # type: ignore[arg-type]
 
 
-def test_asking_for_c_without_a_compiler_is_an_error_not_a_fallback(
-    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None
-) -> None:
+def test_asking_for_c_without_a_compiler_is_an_error_not_a_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CC", "no-such-compiler-here")
     with pytest.raises(NumericError, match="needs a C compiler"):
         NumericModel(program_of("logistic_regression"), backend="c")
@@ -350,13 +335,9 @@ def test_constructing_compiles_nothing(compiler_runs: Callable[[], int]) -> None
 def test_train_says_what_computed_it(run: Runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     code, out, _ = run(["train", "--json", "--epochs", "5"])
     assert code == 0 and json.loads(out)["backend"] == "C kernel (native)"
-    build.compiler.cache_clear()
     monkeypatch.setenv("CC", "no-such-compiler-here")
     monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))
-    try:
-        code, out, _ = run(["train", "--epochs", "5"])
-    finally:
-        build.compiler.cache_clear()
+    code, out, _ = run(["train", "--epochs", "5"])
     assert code == 0
     assert "NumPy plan; no C kernel: no C compiler" in " ".join(out.split())
 
@@ -415,10 +396,9 @@ def test_wide_linear_models_keep_to_the_numpy_plan(write_toml: Callable[[str], P
     assert numeric.native_problem is not None and "72 outputs; above 65" in numeric.native_problem
 
 
-def test_an_oversized_kernel_is_not_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(source, "MAX_SOURCE", 100)
+def test_an_oversized_kernel_is_not_compiled() -> None:
     with pytest.raises(NativeUnavailable, match="C text is over 100 characters"):
-        compile_kernel(program_of("logistic_regression"))
+        compile_kernel(program_of("logistic_regression"), max_source=100)
 
 
 def _model(write_toml: Callable[[str], Path], loss: str, inputs: str = '["x"]') -> symcalc.Program:
@@ -481,7 +461,7 @@ def test_a_forked_child_runs_its_kernels_on_one_thread() -> None:
     assert there[0] == pytest.approx(here[0], rel=1e-13)
 
 
-def test_cc_may_carry_arguments(monkeypatch: pytest.MonkeyPatch, fresh_compiler: None) -> None:
+def test_cc_may_carry_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CC", "cc -DSYMCALC_UNUSED=1")
     command = build.compiler()
     assert command is not None and command[1:] == ("-DSYMCALC_UNUSED=1",)
@@ -489,24 +469,19 @@ def test_cc_may_carry_arguments(monkeypatch: pytest.MonkeyPatch, fresh_compiler:
 
 
 @pytest.mark.slow
-def test_a_compiler_that_hangs_is_stopped_once(
-    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path
-) -> None:
+def test_a_compiler_that_hangs_is_stopped_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     calls = tmp_path / "calls"
     slow = tmp_path / "slow-cc"
     slow.write_text(f"#!/bin/sh\necho run >> {calls}\nsleep 60\n", encoding="utf-8")
     slow.chmod(0o755)
     monkeypatch.setenv("CC", str(slow))
     monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(build, "COMPILE_TIMEOUT", 1.0)
-    numeric = NumericModel(program_of("logistic_regression"))
-    assert numeric.backend == "numpy" and numeric.native_problem == "the C compiler took over 1 s"
+    with pytest.raises(NativeUnavailable, match=r"^the C compiler took over 1 s$"):
+        compile_kernel(program_of("logistic_regression"), timeout=1.0)
     assert calls.read_text(encoding="utf-8").count("run") == 1  # no second toolchain after a timeout
 
 
-def test_a_compiler_that_writes_nothing_is_reported(
-    monkeypatch: pytest.MonkeyPatch, fresh_compiler: None, tmp_path: Path
-) -> None:
+def test_a_compiler_that_writes_nothing_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CC", "true")
     monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))
     numeric = NumericModel(program_of("logistic_regression"))

@@ -70,9 +70,11 @@ def cache_directory() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "symcalc" / "kernels"
 
 
-@cache
 def compiler() -> tuple[str, ...] | None:
-    """The C compiler's command: `$CC` (a program on PATH, with any arguments), else `cc`; None if none."""
+    """The C compiler's command: `$CC` (a program on PATH, with any arguments), else `cc`; None if none.
+
+    Read at each build, so a changed `$CC` is honoured.
+    """
     try:
         words = shlex.split(os.environ.get("CC", "")) or ["cc"]
     except ValueError:  # unbalanced quotes in $CC
@@ -176,7 +178,9 @@ def _key(source: Source, chain: Toolchain, cc: tuple[str, ...]) -> str:
     return hashlib.sha256("\0".join(identity).encode()).hexdigest()[:32]
 
 
-def _compile(source: Source, chain: Toolchain, cc: tuple[str, ...], target: Path) -> str | None:
+def _compile(
+    source: Source, chain: Toolchain, cc: tuple[str, ...], target: Path, timeout: float
+) -> str | None:
     """Build `target` from `source`; None on success, else why not (the compiler's first error line)."""
     handle, c_path = tempfile.mkstemp(suffix=".c", prefix=".build-", dir=target.parent)
     built = c_path[:-2] + ".so"
@@ -185,7 +189,7 @@ def _compile(source: Source, chain: Toolchain, cc: tuple[str, ...], target: Path
             c_file.write(source.text)
         # bounded as the symbolic work is; a timeout stops cc1 and the assembler too
         command = [*cc, *chain.flags, "-o", built, c_path, *chain.libraries]
-        done = run_program(command, timeout=COMPILE_TIMEOUT, capture=True, memory_limit=MEMORY_LIMIT)
+        done = run_program(command, timeout=timeout, capture=True, memory_limit=MEMORY_LIMIT)
         if done.returncode != 0:
             lines = [line for line in done.stderr.splitlines() if "error" in line.lower()] or ["(no message)"]
             return f"the C compiler failed: {lines[0].strip()}"
@@ -200,9 +204,9 @@ def _compile(source: Source, chain: Toolchain, cc: tuple[str, ...], target: Path
                 os.unlink(leftover)
 
 
-def build(source: Source, *, rebuild: bool = False) -> Path:
+def build(source: Source, *, rebuild: bool = False, timeout: float = COMPILE_TIMEOUT) -> Path:
     """A shared library holding `source`'s kernel: from the cache when there (unless `rebuild`), else
-    compiled now with the first toolchain that works."""
+    compiled now with the first toolchain that works, each compiler run stopped after `timeout` s."""
     cc = compiler()
     if cc is None:
         raise NativeUnavailable("no C compiler: set CC or install one (cc)")
@@ -215,12 +219,12 @@ def build(source: Source, *, rebuild: bool = False) -> Path:
                 return target
         problem = "no toolchain"
         for chain, target in zip(chains, targets, strict=True):
-            failure = _compile(source, chain, cc, target)
+            failure = _compile(source, chain, cc, target, timeout)
             if failure is None:
                 return target
             problem = failure
     except ProgramTimeout:  # no other toolchain is tried: the time would only double
-        raise NativeUnavailable(f"the C compiler took over {COMPILE_TIMEOUT:.0f} s") from None
+        raise NativeUnavailable(f"the C compiler took over {timeout:.0f} s") from None
     except (OSError, SubprocessError) as error:  # a cache we cannot write, a compiler that vanished
         raise NativeUnavailable(f"the kernel could not be built: {error}") from None
     raise NativeUnavailable(problem)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from symcalc.numeric.c.build import build
-from symcalc.numeric.c.source import NativeUnavailable, Source, kernel_source
+from symcalc.numeric.c.build import COMPILE_TIMEOUT, build
+from symcalc.numeric.c.source import MAX_SOURCE, NativeUnavailable, Source, kernel_source
 from symcalc.numeric.program import Program
 from symcalc.settings import IMPORTED_IN
 
@@ -94,14 +94,19 @@ class Kernel:
         return "C kernel (native)"
 
 
-def compile_kernel(program: Program) -> Kernel:
-    """The native kernel of `program` (compiled, or loaded from the cache); NativeUnavailable if none."""
-    source = kernel_source(program)
-    path = build(source)
+def compile_kernel(
+    program: Program, *, timeout: float = COMPILE_TIMEOUT, max_source: int = MAX_SOURCE
+) -> Kernel:
+    """The native kernel of `program` (compiled, or loaded from the cache); NativeUnavailable if none.
+
+    `timeout` bounds each compiler run (seconds); `max_source` the kernel's C text (characters).
+    """
+    source = kernel_source(program, max_source=max_source)
+    path = build(source, timeout=timeout)
     try:
         library = ctypes.CDLL(str(path))
     except OSError:  # a damaged file in the cache: built again, once
-        path = build(source, rebuild=True)
+        path = build(source, rebuild=True, timeout=timeout)
         try:
             library = ctypes.CDLL(str(path))
         except OSError as error:

@@ -146,8 +146,11 @@ class Source:
     outputs: int  # the loss then one gradient per parameter
 
 
-def kernel_source(program: Program) -> Source:
-    """The kernel of `program` as C: one loop over the samples that sums every output per block."""
+def kernel_source(program: Program, *, max_source: int = MAX_SOURCE) -> Source:
+    """The kernel of `program` as C: one loop over the samples that sums every output per block.
+
+    NativeUnavailable once the loop's text passes `max_source` characters (checked while printing).
+    """
     model = program.model
     n_params, n_columns = len(model.parameters), len(model.inputs) + len(model.targets)
     if len(program.outputs) > MAX_OUTPUTS:
@@ -169,8 +172,8 @@ def kernel_source(program: Program) -> Source:
         *(f"a{k} += {printer.doprint(e)};" for k, e in enumerate(program.outputs)),
     ):
         size += len(line)
-        if size > MAX_SOURCE:
-            raise NativeUnavailable(f"the kernel's C text is over {MAX_SOURCE} characters")
+        if size > max_source:
+            raise NativeUnavailable(f"the kernel's C text is over {max_source} characters")
         body.append(line)
     used = {name for name in VECTOR_MATH if f"{name}(" in "\n".join(body)}
     for spec in FUNCTIONS.values():
