@@ -16,6 +16,7 @@ import symcalc
 from symcalc.numeric.model import BackendChoice, NumericError, NumericModel, compile_model
 from symcalc.numeric.program import build_program, stable
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
+from tests.conftest import Runner
 from tests.oracle import composed_gradient
 
 EXTREME_Z = (30.0, -30.0, 800.0, -800.0, 1e4, -1e4)
@@ -249,3 +250,68 @@ def test_step_moves_against_the_gradient(seed_numeric: NumericModel) -> None:
     stepped = seed_numeric.step(params, data, 0.1)
     assert stepped == {p: pytest.approx(params[p] - 0.1 * grads[p]) for p in params}
     assert seed_numeric.loss(stepped, data) < seed_numeric.loss(params, data)
+
+
+def _big_constant_model(z: str, loss: str = "(z - y)**2") -> str:
+    return f"""
+inputs = ["x1"]
+targets = ["y"]
+parameters = ["w1"]
+[definitions]
+z = "{z}"
+L = "{loss}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("z", "loss", "key", "problem"),
+    [
+        # 10**300 is inside the parser's cap; composing z into L folds it into 10**600
+        (
+            "10**300*w1*x1",
+            "(10**300*z - y)**2",
+            "definitions.L",
+            "its composed form has the number 1.00e+600",
+        ),
+        # only the derivative has it: the chain rule's 10**300 meets the outer 10**300
+        (
+            "w1*x1",
+            "10**300*exp(10**300*z)",
+            "definitions.L",
+            "its derivative dL/dw1 has the number 1.00e+600",
+        ),
+    ],
+)
+def test_numbers_beyond_float64_are_refused_before_any_back_end(
+    z: str, loss: str, key: str, problem: str, write_toml: Callable[[str], Path], run: Runner, tmp_path: Path
+) -> None:
+    path = write_toml(_big_constant_model(z, loss))
+    derivation = symcalc.derive(symcalc.load(str(path)))  # the symbolic side has no such limit
+    with pytest.raises(symcalc.SpecError) as refused:
+        build_program(derivation)
+    assert refused.value.message == (
+        f"{path}, {key}: {problem}, beyond float64's range (about 1.8e308): "
+        "it cannot be evaluated numerically"
+    )
+    (tmp_path / "d.csv").write_text("x1,y\n1,2\n")
+    for argv in (
+        ["train", str(path), "--data", str(tmp_path / "d.csv"), "--epochs", "1"],
+        ["codegen", str(path)],
+    ):
+        code, out, err = run(argv)
+        assert (code, out, err) == (2, "", f"symcalc: error: {refused.value.message}\n")
+
+
+@pytest.mark.parametrize("backend", ["c", "plan", "generic"])
+def test_folded_numbers_inside_float64_are_evaluated_alike(
+    backend: BackendChoice, write_toml: Callable[[str], Path]
+) -> None:
+    # 10**200*10**100 = 1e300 after folding: every back end evaluates it, as mpmath does
+    path = write_toml(_big_constant_model("10**200*w1*x1", "(10**100*z - y)**2"))
+    model = NumericModel(build_program(symcalc.derive(symcalc.load(str(path)))), backend=backend)
+    w1, x1, y = 3e-300, 0.5, 2.0
+    loss, grads = model.evaluate({"w1": w1}, {"x1": np.array([x1]), "y": np.array([y])})
+    mp = mpmath.mpf
+    residual = mp(10) ** 300 * mp(w1) * mp(x1) - mp(y)
+    assert _close(loss, residual**2, 1e-12, 0)
+    assert _close(grads["w1"], 2 * residual * mp(10) ** 300 * mp(x1), 1e-12, 0)
