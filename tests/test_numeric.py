@@ -315,3 +315,35 @@ def test_folded_numbers_inside_float64_are_evaluated_alike(
     residual = mp(10) ** 300 * mp(w1) * mp(x1) - mp(y)
     assert _close(loss, residual**2, 1e-12, 0)
     assert _close(grads["w1"], 2 * residual * mp(10) ** 300 * mp(x1), 1e-12, 0)
+
+
+@pytest.mark.parametrize("backend", ["c", "plan", "generic"])
+def test_parameters_near_the_float64_maximum_give_inf_or_nan_not_overflow_error(
+    backend: BackendChoice,
+) -> None:
+    from symcalc.numeric.generic import Generic
+
+    program = build_program(symcalc.derive(symcalc.load("logistic_regression_l2")))
+    params = {"w1": 1.7e308, "w2": -1.7e308, "b": 1.7e308}
+    data = {"x1": np.array([1.0, 2.0]), "x2": np.array([0.5, -1.0]), "y": np.array([1.0, 0.0])}
+    # the oracle: NumPy's own float64, where the penalty λ/2·w² overflows to inf
+    with np.errstate(over="ignore"):
+        assert np.float64(params["w1"]) ** 2 == np.inf
+    loss, gradients = NumericModel(program, backend=backend).evaluate(params, data)
+    assert type(loss) is float and not math.isfinite(loss)
+    assert all(type(g) is float for g in gradients.values())
+    # the generic program called with plain Python floats, as a caller of the back end would
+    generic = Generic(program)
+    constants = list(program.constants.values())
+    loss, _ = generic.evaluate(list(params.values()), [data["x1"], data["x2"], data["y"]], constants)
+    assert not math.isfinite(loss)
+
+
+def test_train_stops_at_a_non_finite_loss_without_a_kernel(
+    run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CC", "/nonexistent/cc")  # no C kernel: the NumPy back ends do the work
+    code, out, err = run(["train", "logistic_regression_l2", "--lr", "1e300", "--epochs", "5"])
+    assert code == 1, err
+    assert "internal error" not in err and "Traceback" not in err
+    assert "became inf at step 1; kept the parameters of step 0, the last finite ones" in out + err
