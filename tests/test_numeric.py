@@ -347,3 +347,53 @@ def test_train_stops_at_a_non_finite_loss_without_a_kernel(
     assert code == 1, err
     assert "internal error" not in err and "Traceback" not in err
     assert "became inf at step 1; kept the parameters of step 0, the last finite ones" in out + err
+
+
+STEP_OF_AN_INPUT = """
+inputs = ["x1", "x2"]
+targets = ["y"]
+parameters = ["w1"]
+[definitions]
+L = "step(x1)*(w1*x2 - y)**2"
+"""
+
+
+@pytest.mark.parametrize("heaviside", [False, True])
+@pytest.mark.parametrize("backend", ["c", "plan", "generic"])
+def test_heaviside_and_step_of_nan_are_nan_on_every_back_end(
+    backend: BackendChoice, heaviside: bool, write_toml: Callable[[str], Path]
+) -> None:
+    import dataclasses
+
+    from symcalc.symbolic.functions import step
+
+    program = build_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
+    if heaviside:  # SymPy's own Heaviside, as a Program may hold it: printed by SymPy as a select
+
+        def swap(expr: sp.Expr) -> sp.Expr:
+            return expr.replace(lambda e: isinstance(e, step), lambda e: sp.Heaviside(e.args[0], 0))
+
+        program = dataclasses.replace(
+            program,
+            shared=tuple((t, swap(e)) for t, e in program.shared),
+            outputs=tuple(swap(o) for o in program.outputs),
+        )
+        held = [*program.outputs, *(e for _, e in program.shared)]
+        assert any(e.has(sp.Heaviside) for e in held) and not any(e.has(step) for e in held)
+    model = NumericModel(program, backend=backend)
+    x1 = np.array([np.nan, -1.0, 0.0, 2.0])
+    data = {"x1": x1, "x2": np.array([3.0, 3.0, 3.0, 3.0]), "y": np.array([1.0, 1.0, 1.0, 1.0])}
+    # the oracle, by hand: step is 0 at and below 0, 1 above, and NaN stays NaN
+    expected = [math.nan, 0.0, 0.0, (0.5 * 3.0 - 1.0) ** 2]
+    for k, want in enumerate(expected):
+        row = {name: column[k : k + 1] for name, column in data.items()}
+        try:
+            loss, gradients = model.evaluate({"w1": 0.5}, row)
+        except NumericError:
+            assert backend == "plan"
+            pytest.skip("the plan does not take this model")
+        if math.isnan(want):
+            assert math.isnan(loss) and math.isnan(gradients["w1"]), (k, loss, gradients)
+        else:
+            assert loss == want, (k, loss)
+    assert np.array_equal(model.per_sample_loss({"w1": 0.5}, data), expected, equal_nan=True)

@@ -214,6 +214,13 @@ class StablePrinter(NumPyPrinter):
     def _print_Max(self, expr: sp.Expr) -> str:
         return self._nested("maximum", expr.args)
 
+    def _print_Heaviside(self, expr: sp.Expr) -> str:
+        # numpy.heaviside, not SymPy's select over x < 0, x == 0: that gives 1 at NaN where the
+        # C kernel's sc_heaviside (and NumPy's own heaviside) give NaN
+        h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        heaviside = self._module_format("numpy.heaviside")
+        return f"{heaviside}({self._print(expr.args[0])}, {self._print(sp.Float(h0))})"
+
     def _print_Min(self, expr: sp.Expr) -> str:
         return self._nested("minimum", expr.args)
 
