@@ -195,3 +195,50 @@ def test_verify_runs_under_the_time_limit(
     monkeypatch.setattr(cli, "check_file", _runaway)
     code, _, err = run(capsys, "check", str(SEED), "dL/dw1", "x1", "--timeout", "0.5")
     assert code == 2 and "stopped after 0.5 s" in err
+
+
+def test_points_has_a_documented_maximum(capsys: pytest.CaptureFixture[str]) -> None:
+    from symcalc.cli.commands import MAX_POINTS
+    from symcalc.cli.main import build_parser
+
+    assert MAX_POINTS == 10_000
+    assert build_parser().parse_args(["verify", "--points", "10000"]).points == 10_000
+    for command in (["verify"], ["check", str(SEED), "dL/dw1", "(a - y)*x1"]):
+        with pytest.raises(SystemExit) as usage:
+            main([*command, "--points", "10001"])
+        assert usage.value.code == 2
+        [error] = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+        assert error.endswith("argument --points: must be at most 10000, not 10001")
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "--points` is at most 10 000" in readme
+
+
+def test_timeout_bounds_the_whole_verify_run_not_only_each_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from symcalc.cli import work
+
+    def slow_verify(target: str | None, *_: object) -> tuple[str, list[Any]]:
+        time.sleep(1.0)  # each file alone is well inside the timeout
+        return "slow", []
+
+    monkeypatch.setattr(work, "verify_file", slow_verify)
+    names = ["a.toml", "b.toml", "c.toml", "d.toml"]
+    for name in names:
+        (tmp_path / name).write_text("")
+    started = time.monotonic()
+    code, out, err = run(capsys, "verify", str(tmp_path), "--timeout", "2.5", "--json")
+    assert time.monotonic() - started < 4.5  # not 4 s of work plus the forks
+    assert code == 2
+    files = json.loads(out)["files"]
+    assert [f["source"] for f in files] == [str(tmp_path / n) for n in names]  # the two verified, then errors
+    assert [f.get("title") for f in files[:2]] == ["slow", "slow"]
+    [third], [fourth] = files[2]["errors"], files[3]["errors"]
+    assert third.startswith(f"{tmp_path / 'c.toml'}: stopped after 0.")  # what was left of 2.5 s
+    assert fourth == (
+        f"{tmp_path / 'd.toml'}: not verified: the --timeout of 2.5 s for the whole run was used up "
+        "by the files before it"
+    )
+    assert err.splitlines() == [f"symcalc: error: {third}", f"symcalc: error: {fourth}"]

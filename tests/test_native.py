@@ -610,3 +610,33 @@ if pid == 0:
 os.waitpid(pid, 0)
 print(folder.is_dir(), NumericModel(program_of("tanh_unit")).backend)
 """
+
+
+def test_a_lower_tier_in_the_cache_does_not_stop_a_better_build(
+    compiler_runs: Callable[[], int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lower tier cached after a transient failure of the best one: the best is built next time, and
+    the cached lower tier is used only while the best keeps failing."""
+    source_text = kernel_source(program_of("tanh_unit"))
+    chains = build.toolchains()
+    assert len(chains) > 1
+    real_compile = build._compile
+    failing = {chains[0]}
+
+    def flaky(source: Any, chain: build.Toolchain, *args: Any) -> str | None:
+        if chain in failing:
+            return "the C compiler failed: a transient error"
+        return real_compile(source, chain, *args)
+
+    monkeypatch.setattr(build, "_compile", flaky)
+    lower = build.build(source_text)  # the best tier failed: the next one is built and cached
+    assert compiler_runs() == 1 and lower.is_file()
+    failing.clear()
+    assert build.build(source_text) != lower  # the failure has passed: the best tier is built
+    assert compiler_runs() == 2
+    best = build.build(source_text)
+    assert compiler_runs() == 2  # and now comes from the cache
+    assert best != lower
+    failing.add(chains[0])
+    best.unlink()  # the best tier gone and failing again: the cached lower tier, without a compiler run
+    assert build.build(source_text) == lower and compiler_runs() == 2

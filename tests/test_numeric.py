@@ -16,6 +16,7 @@ import symcalc
 from symcalc.numeric.model import BackendChoice, NumericError, NumericModel, compile_model
 from symcalc.numeric.program import build_program, stable
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
+from tests.conftest import Runner
 from tests.oracle import composed_gradient
 
 EXTREME_Z = (30.0, -30.0, 800.0, -800.0, 1e4, -1e4)
@@ -249,3 +250,150 @@ def test_step_moves_against_the_gradient(seed_numeric: NumericModel) -> None:
     stepped = seed_numeric.step(params, data, 0.1)
     assert stepped == {p: pytest.approx(params[p] - 0.1 * grads[p]) for p in params}
     assert seed_numeric.loss(stepped, data) < seed_numeric.loss(params, data)
+
+
+def _big_constant_model(z: str, loss: str = "(z - y)**2") -> str:
+    return f"""
+inputs = ["x1"]
+targets = ["y"]
+parameters = ["w1"]
+[definitions]
+z = "{z}"
+L = "{loss}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("z", "loss", "key", "problem"),
+    [
+        # 10**300 is inside the parser's cap; composing z into L folds it into 10**600
+        (
+            "10**300*w1*x1",
+            "(10**300*z - y)**2",
+            "definitions.L",
+            "its composed form has the number 1.00e+600",
+        ),
+        # only the derivative has it: the chain rule's 10**300 meets the outer 10**300
+        (
+            "w1*x1",
+            "10**300*exp(10**300*z)",
+            "definitions.L",
+            "its derivative dL/dw1 has the number 1.00e+600",
+        ),
+    ],
+)
+def test_numbers_beyond_float64_are_refused_before_any_back_end(
+    z: str, loss: str, key: str, problem: str, write_toml: Callable[[str], Path], run: Runner, tmp_path: Path
+) -> None:
+    path = write_toml(_big_constant_model(z, loss))
+    derivation = symcalc.derive(symcalc.load(str(path)))  # the symbolic side has no such limit
+    with pytest.raises(symcalc.SpecError) as refused:
+        build_program(derivation)
+    assert refused.value.message == (
+        f"{path}, {key}: {problem}, beyond float64's range (about 1.8e308): "
+        "it cannot be evaluated numerically"
+    )
+    (tmp_path / "d.csv").write_text("x1,y\n1,2\n")
+    for argv in (
+        ["train", str(path), "--data", str(tmp_path / "d.csv"), "--epochs", "1"],
+        ["codegen", str(path)],
+    ):
+        code, out, err = run(argv)
+        assert (code, out, err) == (2, "", f"symcalc: error: {refused.value.message}\n")
+
+
+@pytest.mark.parametrize("backend", ["c", "plan", "generic"])
+def test_folded_numbers_inside_float64_are_evaluated_alike(
+    backend: BackendChoice, write_toml: Callable[[str], Path]
+) -> None:
+    # 10**200*10**100 = 1e300 after folding: every back end evaluates it, as mpmath does
+    path = write_toml(_big_constant_model("10**200*w1*x1", "(10**100*z - y)**2"))
+    model = NumericModel(build_program(symcalc.derive(symcalc.load(str(path)))), backend=backend)
+    w1, x1, y = 3e-300, 0.5, 2.0
+    loss, grads = model.evaluate({"w1": w1}, {"x1": np.array([x1]), "y": np.array([y])})
+    mp = mpmath.mpf
+    residual = mp(10) ** 300 * mp(w1) * mp(x1) - mp(y)
+    assert _close(loss, residual**2, 1e-12, 0)
+    assert _close(grads["w1"], 2 * residual * mp(10) ** 300 * mp(x1), 1e-12, 0)
+
+
+@pytest.mark.parametrize("backend", ["c", "plan", "generic"])
+def test_parameters_near_the_float64_maximum_give_inf_or_nan_not_overflow_error(
+    backend: BackendChoice,
+) -> None:
+    from symcalc.numeric.generic import Generic
+
+    program = build_program(symcalc.derive(symcalc.load("logistic_regression_l2")))
+    params = {"w1": 1.7e308, "w2": -1.7e308, "b": 1.7e308}
+    data = {"x1": np.array([1.0, 2.0]), "x2": np.array([0.5, -1.0]), "y": np.array([1.0, 0.0])}
+    # the oracle: NumPy's own float64, where the penalty λ/2·w² overflows to inf
+    with np.errstate(over="ignore"):
+        assert np.float64(params["w1"]) ** 2 == np.inf
+    loss, gradients = NumericModel(program, backend=backend).evaluate(params, data)
+    assert type(loss) is float and not math.isfinite(loss)
+    assert all(type(g) is float for g in gradients.values())
+    # the generic program called with plain Python floats, as a caller of the back end would
+    generic = Generic(program)
+    constants = list(program.constants.values())
+    loss, _ = generic.evaluate(list(params.values()), [data["x1"], data["x2"], data["y"]], constants)
+    assert not math.isfinite(loss)
+
+
+def test_train_stops_at_a_non_finite_loss_without_a_kernel(
+    run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CC", "/nonexistent/cc")  # no C kernel: the NumPy back ends do the work
+    code, out, err = run(["train", "logistic_regression_l2", "--lr", "1e300", "--epochs", "5"])
+    assert code == 1, err
+    assert "internal error" not in err and "Traceback" not in err
+    assert "became inf at step 1; kept the parameters of step 0, the last finite ones" in out + err
+
+
+STEP_OF_AN_INPUT = """
+inputs = ["x1", "x2"]
+targets = ["y"]
+parameters = ["w1"]
+[definitions]
+L = "step(x1)*(w1*x2 - y)**2"
+"""
+
+
+@pytest.mark.parametrize("heaviside", [False, True])
+@pytest.mark.parametrize("backend", ["c", "plan", "generic"])
+def test_heaviside_and_step_of_nan_are_nan_on_every_back_end(
+    backend: BackendChoice, heaviside: bool, write_toml: Callable[[str], Path]
+) -> None:
+    import dataclasses
+
+    from symcalc.symbolic.functions import step
+
+    program = build_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
+    if heaviside:  # SymPy's own Heaviside, as a Program may hold it: printed by SymPy as a select
+
+        def swap(expr: sp.Expr) -> sp.Expr:
+            return expr.replace(lambda e: isinstance(e, step), lambda e: sp.Heaviside(e.args[0], 0))
+
+        program = dataclasses.replace(
+            program,
+            shared=tuple((t, swap(e)) for t, e in program.shared),
+            outputs=tuple(swap(o) for o in program.outputs),
+        )
+        held = [*program.outputs, *(e for _, e in program.shared)]
+        assert any(e.has(sp.Heaviside) for e in held) and not any(e.has(step) for e in held)
+    model = NumericModel(program, backend=backend)
+    x1 = np.array([np.nan, -1.0, 0.0, 2.0])
+    data = {"x1": x1, "x2": np.array([3.0, 3.0, 3.0, 3.0]), "y": np.array([1.0, 1.0, 1.0, 1.0])}
+    # the oracle, by hand: step is 0 at and below 0, 1 above, and NaN stays NaN
+    expected = [math.nan, 0.0, 0.0, (0.5 * 3.0 - 1.0) ** 2]
+    for k, want in enumerate(expected):
+        row = {name: column[k : k + 1] for name, column in data.items()}
+        try:
+            loss, gradients = model.evaluate({"w1": 0.5}, row)
+        except NumericError:
+            assert backend == "plan"
+            pytest.skip("the plan does not take this model")
+        if math.isnan(want):
+            assert math.isnan(loss) and math.isnan(gradients["w1"]), (k, loss, gradients)
+        else:
+            assert loss == want, (k, loss)
+    assert np.array_equal(model.per_sample_loss({"w1": 0.5}, data), expected, equal_nan=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from symcalc.cli import work
 from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcError
 from symcalc.files import write_atomic
-from symcalc.isolate import run_limited
+from symcalc.isolate import check_timeout, run_limited
 from symcalc.render.pdf import compile_pdf
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "logistic_regression"
 DEFAULT_POINTS = 20
 DEFAULT_SEED = 0
+MAX_POINTS = 10_000  # --points above this would only make a run slow: each point is 50-digit mpmath work
 
 T = TypeVar("T")
 
@@ -98,10 +100,21 @@ def _exit_code(reports: list[tuple[str, str, list[Check]]], errors: list[dict[st
 def _cmd_verify(args: argparse.Namespace) -> int:
     reports: list[tuple[str, str, list[Check]]] = []
     errors: list[dict[str, Any]] = []
+    # --timeout bounds the whole run: each file gets what the files before it left.
+    check_timeout(args.timeout)  # an unusable --timeout is one error, not one per file
+    started = time.monotonic()
     for target in _verify_targets(args.files):
+        # The first file gets exactly --timeout, so its message names the value given.
+        remaining = args.timeout - (time.monotonic() - started) if reports or errors else args.timeout
         try:
+            if remaining <= 0:
+                raise LimitError(
+                    f"not verified: the --timeout of {args.timeout:g} s for the whole run was used up "
+                    "by the files before it",
+                    Location(source=_source(target)),
+                )
             title, checks = limited(
-                work.verify_file, target, args.strict, args.points, args.seed, timeout=args.timeout
+                work.verify_file, target, args.strict, args.points, args.seed, timeout=remaining
             )
         except SymcalcError as err:  # this file is bad input; the others are still verified
             lines = err.lines if isinstance(err, SpecErrors) else [err.message]

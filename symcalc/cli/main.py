@@ -20,6 +20,7 @@ from symcalc.cli.commands import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
+    MAX_POINTS,
     _cmd_check,
     _cmd_codegen,
     _cmd_derive,
@@ -45,10 +46,10 @@ def _add_verify_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument(
         "--points",
-        type=_positive_int,
+        type=_points,
         default=DEFAULT_POINTS,
         metavar="N",
-        help=f"random points per numeric comparison (default {DEFAULT_POINTS})",
+        help=f"random points per numeric comparison (default {DEFAULT_POINTS}, at most {MAX_POINTS})",
     )
     sub.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help=f"seed of the random points (default {DEFAULT_SEED})"
@@ -62,6 +63,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _points(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_POINTS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_POINTS}, not {value}")
     return value
 
 

@@ -29,6 +29,8 @@ class Generic:
 
     def per_sample(self, values: Sequence[Any]) -> list[Any]:
         """The loss and every gradient per sample, from the compiled function's positional arguments."""
+        # A Python float argument becomes np.float64, so 1e200**2 is inf as in NumPy, not an OverflowError
+        values = [np.float64(v) if type(v) is float or isinstance(v, int) else v for v in values]
         with np.errstate(all="ignore"):  # non-finite values are the caller's to check, not warnings
             return list(self._function(*values))
 

@@ -136,7 +136,9 @@ class NumericModel:
         for name in program.parameters:
             if name not in params:
                 raise NumericError(f"no value for parameter {name!r}")
-            values.append(float(params[name]))
+            # np.float64, not float: Python's float ** and math functions raise OverflowError where
+            # NumPy gives inf (as the C kernel does), in the plan's head and the generic program alike
+            values.append(np.float64(params[name]))
         for name in (*program.inputs, *program.targets):
             if name not in data:
                 raise NumericError(f"no data for {name!r}")
@@ -147,7 +149,7 @@ class NumericModel:
                 known = ", ".join(merged) or "none"
                 raise NumericError(f"{name!r} is not a constant of the model (constants: {known})")
             merged[name] = float(value)
-        values.extend(merged.values())
+        values.extend(np.float64(value) for value in merged.values())
         return values
 
     def evaluate(
@@ -162,8 +164,8 @@ class NumericModel:
         scalars, columns, fixed = values[:p], values[p : p + n], values[p + n :]
         for backend in self._fast[0]:
             means = backend.evaluate(scalars, columns, fixed)
-            if means is not None:
-                return means[0], dict(zip(self.parameters, means[1], strict=True))
+            if means is not None:  # float: a back end may compute in np.float64
+                return float(means[0]), {p: float(g) for p, g in zip(self.parameters, means[1], strict=True)}
         loss, gradients = self._generic.evaluate(scalars, columns, fixed)
         return loss, dict(zip(self.parameters, gradients, strict=True))
 

@@ -14,6 +14,7 @@ derivation and the back ends (`symcalc.numeric.c`, `symcalc.numeric.plan`,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,6 +26,7 @@ from sympy.codegen.cfunctions import log1p
 from sympy.codegen.rewriting import ReplaceOptim, expm1_opt, optimize
 from sympy.printing.numpy import NumPyPrinter
 
+from symcalc.errors import Location, SpecError
 from symcalc.symbolic.functions import sigmoid, softplus, spec_of
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.steps import Derivation
@@ -212,6 +214,13 @@ class StablePrinter(NumPyPrinter):
     def _print_Max(self, expr: sp.Expr) -> str:
         return self._nested("maximum", expr.args)
 
+    def _print_Heaviside(self, expr: sp.Expr) -> str:
+        # numpy.heaviside, not SymPy's select over x < 0, x == 0: that gives 1 at NaN where the
+        # C kernel's sc_heaviside (and NumPy's own heaviside) give NaN
+        h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        heaviside = self._module_format("numpy.heaviside")
+        return f"{heaviside}({self._print(expr.args[0])}, {self._print(sp.Float(h0))})"
+
     def _print_Min(self, expr: sp.Expr) -> str:
         return self._nested("minimum", expr.args)
 
@@ -276,14 +285,56 @@ def build_program(derivation: Derivation) -> Program:
     """Compose the loss and the engine's simplified gradients, make them stable, and share their work."""
     model = derivation.model
     rename = {s: code_symbol(s) for s in model.independents}
+    expanded = [model.expand(derivation.gradients[p]) for p in model.parameters]
+    _refuse_numbers_beyond_float64(model, expanded)  # before `stable`, which is slow on such numbers
     loss = stable(model.composed[model.loss])
-    gradients = tuple(stable(model.expand(derivation.gradients[p])) for p in model.parameters)
+    gradients = tuple(stable(gradient) for gradient in expanded)
     outputs = [e.xreplace(rename) for e in (loss, *gradients)]
     temporaries = sp.numbered_symbols("_t", real=True)
     shared, reduced = sp.cse(outputs, symbols=temporaries)
     logit = find_logit(model)
     coded = logit.xreplace(rename) if logit is not None else None
     return Program(model, loss, gradients, tuple(shared), tuple(reduced), coded)
+
+
+def _beyond_float64(expr: sp.Expr) -> sp.Number | None:
+    """The first number in `expr` that a double cannot hold (as the C kernel's `_double` rounds it)."""
+    for number in sorted(expr.atoms(sp.Rational, sp.Float), key=sp.default_sort_key):
+        try:
+            value = int(number.p) / int(number.q) if number.is_Rational else float(number)
+        except OverflowError:
+            return number
+        if not math.isfinite(value):
+            return number
+    return None
+
+
+def _refuse_numbers_beyond_float64(model: Model, gradients: Sequence[sp.Expr]) -> None:
+    """A SpecError, at the first definition whose composed form (or else at the loss, whose derivative)
+    has a number beyond float64's range: folding constants (10**300*(10**300*w)) can make one that no
+    back end can evaluate, and each would fail differently (OverflowError, inf, a refusal)."""
+    problem = None
+    for name, _ in model.definitions:
+        number = _beyond_float64(model.composed[name])
+        if number is not None:
+            key, problem = name, f"its composed form has the number {_short(number)}"
+            break
+    else:
+        for parameter, gradient in zip(model.parameters, gradients, strict=True):
+            number = _beyond_float64(gradient)
+            if number is not None:
+                key = model.loss
+                problem = f"its derivative d{model.loss}/d{parameter} has the number {_short(number)}"
+                break
+    if problem is not None:
+        raise SpecError(
+            f"{problem}, beyond float64's range (about 1.8e308): it cannot be evaluated numerically",
+            Location(source=model.source, key=f"definitions.{key}"),
+        )
+
+
+def _short(number: sp.Number) -> str:
+    return sp.Float(number, 3).__str__() if number.is_Rational else str(number)
 
 
 def find_logit(model: Model) -> sp.Expr | None:

@@ -214,17 +214,22 @@ def build(source: Source, *, rebuild: bool = False, timeout: float = COMPILE_TIM
         directory = _workspace()
         chains = toolchains()
         targets = [directory / f"kernel-{_key(source, chain, cc)}.so" for chain in chains]
-        for target in targets:
+        problem = "no toolchain"
+        # Best tier first, from the cache or built now: a lower tier cached after a transient failure
+        # of a better one is used only when the better one fails again.
+        for k, (chain, target) in enumerate(zip(chains, targets, strict=True)):
             if target.is_file() and not rebuild:
                 return target
-        problem = "no toolchain"
-        for chain, target in zip(chains, targets, strict=True):
-            failure = _compile(source, chain, cc, target, timeout)
+            try:
+                failure = _compile(source, chain, cc, target, timeout)
+            except ProgramTimeout:  # no other toolchain is compiled: the time would only double
+                cached = [t for t in targets[k + 1 :] if t.is_file() and not rebuild]
+                if cached:
+                    return cached[0]
+                raise NativeUnavailable(f"the C compiler took over {timeout:.0f} s") from None
             if failure is None:
                 return target
             problem = failure
-    except ProgramTimeout:  # no other toolchain is tried: the time would only double
-        raise NativeUnavailable(f"the C compiler took over {timeout:.0f} s") from None
     except (OSError, SubprocessError) as error:  # a cache we cannot write, a compiler that vanished
         raise NativeUnavailable(f"the kernel could not be built: {error}") from None
     raise NativeUnavailable(problem)
