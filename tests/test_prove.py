@@ -19,6 +19,7 @@ from symcalc.isolate import run_limited
 from symcalc.symbolic.functions import sigmoid, softplus, text
 
 from .oracle import composed_gradient
+from .test_domains import SQUARED_HINGE
 from .test_verify import exact_point, parse, value_at
 
 BOUND = 60.0  # seconds: the CLI's default limit on symbolic work; a verdict must come well within it
@@ -116,21 +117,14 @@ def test_a_claim_off_by_a_tiny_constant_fails_at_a_point(seed_model: symcalc.Mod
 
 # -- piecewise models under --strict -----------------------------------------------------------
 
-HINGE = """
-inputs = ["x1", "x2"]
-targets = ["y"]
-parameters = ["w1", "w2", "b"]
-[domains]
-y = "{-1, 1}"
-[definitions]
-z = "w1*x1 + w2*x2 + b"
-m = "max(0, 1 - y*z)"
-L = "m^2"
-[claims]
+HINGE = (
+    SQUARED_HINGE
+    + """[claims]
 "dL/dm" = "2*m"
 "dL/dz" = "-2*y*m"
 "dL/dw1" = "-2*y*m*x1"
 """
+)
 
 HUBER = """
 inputs = ["x1"]
