@@ -108,6 +108,11 @@ def contenders(n: int, d: int, threads: int) -> tuple[dict[str, Callable[[], Any
         g = a - y
         return loss, X.T @ g / n, g.mean()
 
+    def hand_gradient() -> Any:
+        # The gradient alone, as a person writes it for a training loop.
+        g = 1 / (1 + np.exp(-(X @ w + b))) - y
+        return X.T @ g / n, g.mean()
+
     rows = max(4096, (1 << 21) // (8 * d))
     buffers = [np.empty(min(rows, n)) for _ in range(4)]
 
@@ -172,6 +177,8 @@ def contenders(n: int, d: int, threads: int) -> tuple[dict[str, Callable[[], Any
         X.sum()
         y.sum()
 
+    module = generated_module(symcalc.derive(model))
+
     runs: dict[str, Callable[[], Any] | str] = {
         "symcalc": lambda: ours_model.evaluate(params, data),
         "symcalc on views of X": lambda: ours_model.evaluate(params, views),
@@ -180,6 +187,8 @@ def contenders(n: int, d: int, threads: int) -> tuple[dict[str, Callable[[], Any
         "hand NumPy": hand,
         "tuned NumPy": tuned,
         "lambdify(cse=True)": lambdified,
+        "codegen gradient": lambda: module.gradient(params, views),
+        "hand NumPy gradient": hand_gradient,
     }
     runs |= jax_runs(X, y, w, b)
     runs |= torch_runs(X, y, w, b, threads)
@@ -240,6 +249,23 @@ def torch_runs(X: Any, y: Any, w: Any, b: float, threads: int) -> dict[str, Call
 
 
 # -- one thread count, in a child process --------------------------------------------------------
+
+
+def generated_module(derivation: Any) -> Any:
+    """`symcalc codegen`'s module for `derivation`, written to a temporary file and imported."""
+    import importlib.util
+
+    from symcalc.numeric.codegen import generate
+
+    path = os.path.join(tempfile.mkdtemp(prefix="symcalc-codegen-"), "generated_model.py")
+    atexit.register(shutil.rmtree, os.path.dirname(path), True)
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(generate(derivation))
+    spec = importlib.util.spec_from_file_location("generated_model", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def fresh_kernel_cache() -> None:
@@ -507,6 +533,11 @@ def print_table(result: dict[str, Any]) -> None:
             f"- {row['N']:.0e} × {row['d']}: symcalc is {best}; {ratio_floor:.2f}× the larger floor; "
             f"{ratio_tuned:.2f}× tuned NumPy. Peak memory of one evaluation ÷ data "
             f"({row['data_bytes'] / 1e6:.1f} MB): {peaks}"
+        )
+        codegen = times["codegen gradient"] / times["hand NumPy gradient"]
+        print(
+            f"  gradient alone: the codegen module {show(times['codegen gradient'])} on views of X against "
+            f"{show(times['hand NumPy gradient'])} for plain NumPy = {codegen:.2f}× (target ≤ 0.5×)"
         )
         if "torch.compile (compiling)" in times:
             print(f"  torch.compile's first call (compiling): {times['torch.compile (compiling)']}")

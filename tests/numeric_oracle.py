@@ -23,7 +23,7 @@ import sympy as sp
 import symcalc
 from symcalc.numeric.model import NumericModel
 from symcalc.numeric.plan import build_plan
-from symcalc.numeric.program import build_program, make_printer
+from symcalc.numeric.program import build_program
 from symcalc.symbolic.functions import step, to_elementary
 from tests.conftest import DERIVATIONS
 
@@ -50,15 +50,13 @@ def random_data(
 def reference(
     program: symcalc.Program, params: dict[str, float], data: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean loss and gradients from a plain lambdify of the stable expressions (no cse, no plan),
-    and the mean absolute per-sample value of each: the size a relative tolerance is measured against."""
-    rename = {s: sp.Symbol(f"{s.name}_", real=True) for s in program.model.independents}
-    exprs = [program.loss.xreplace(rename), *(g.xreplace(rename) for g in program.gradients)]
-    function = sp.lambdify(program.arguments, exprs, modules="numpy", printer=make_printer())
-    values = [params[p] for p in program.parameters] + [data[n] for n in (*program.inputs, *program.targets)]
-    values += list(program.constants.values())
+    """Mean loss and gradients from the generic back end (one NumPy expression per line, no plan, no
+    kernel), and the mean absolute per-sample value of each: the size a relative tolerance is measured
+    against."""
+    generic = NumericModel(program, backend="generic")
     with np.errstate(all="ignore"):
-        outputs = [np.broadcast_to(v, data[program.inputs[0]].shape) for v in function(*values)]
+        per_sample = generic.per_sample(params, data)
+        outputs = [np.broadcast_to(v, data[program.inputs[0]].shape) for v in per_sample]
     return np.array([np.mean(v) for v in outputs]), np.array([np.mean(np.abs(v)) for v in outputs])
 
 

@@ -14,7 +14,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 
 import symcalc
 from symcalc.numeric.model import BackendChoice, NumericError, NumericModel, compile_model
-from symcalc.numeric.program import build_program, stable
+from symcalc.numeric.program import Assignment, build_program, stable
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
 from tests.conftest import Runner
 from tests.oracle import composed_gradient
@@ -148,18 +148,21 @@ def test_rewrites_keep_the_value(expr_text: str) -> None:
         assert abs(complex(left) - complex(right)) < 1e-30
 
 
-def test_gradients_come_from_the_simplified_results(seed: symcalc.Derivation) -> None:
+def test_the_program_is_the_derivations_forward_and_backward_pass(seed: symcalc.Derivation) -> None:
     program = build_program(seed)
-    model = seed.model
-    w1 = model.symbols["w1"]
-    # Exactly the engine's x1*(a - y) with a = σ(z) put in: no exp or log left in a gradient.
-    assert program.gradients[0] == stable(model.expand(seed.gradient(w1)))
-    assert all(not g.has(sp.exp, sp.log) for g in program.gradients)
-    # z is computed once for the batch and shared by the loss and every gradient.
-    z_code = model.composed[model.symbols["z"]].xreplace(
-        {s: sp.Symbol(f"{s}_", real=True) for s in model.independents}
+    name = {str(line.target): line for line in program.assignments}
+    # Forward: every definition in file order under its own name; the loss in its stable form.
+    assert [line.label for line in program.forward] == ["z", "a", "L"]
+    assert [str(line.target) for line in program.forward] == ["z", "a", "L"]
+    assert not name["L"].value.has(sp.log)
+    # Backward: dL/dz as the engine simplified it (a - y, not dL/da·a(1 - a)), each gradient through it.
+    assert name["dL_dz"].value == seed.adjoints[seed.model.symbols["z"]].xreplace(
+        {s: sp.Symbol(s.name, real=True) for s in seed.model.symbols.values()}
     )
-    assert [sym for sym, expr in program.shared if expr == z_code]
+    assert str(name["dL_dz"].value) == "a - y" and name["dL_dz"].step_number == 3
+    assert str(program.value(program.gradients[0])) == "dL_dz*x1"
+    # Only what the outputs need: dL/da is derived but never computed.
+    assert "dL_da" in name and "dL_da" not in {str(target) for target, _ in program.shared}
 
 
 def _central_differences(
@@ -266,19 +269,26 @@ L = "{loss}"
 @pytest.mark.parametrize(
     ("z", "loss", "key", "problem"),
     [
-        # 10**300 is inside the parser's cap; composing z into L folds it into 10**600
+        # 10**300 is inside the parser's cap; folding a definition's own numbers makes 10**600
+        (
+            "10**300*(10**300*w1)*x1",
+            "(z - y)**2",
+            "definitions.z",
+            "it has the number 1.00e+600",
+        ),
+        # each line of the program holds 10**300 at most, but the chain rule multiplies them
         (
             "10**300*w1*x1",
             "(10**300*z - y)**2",
             "definitions.L",
-            "its composed form has the number 1.00e+600",
+            "its derivative dL/dw1 has the number 2.00e+600",
         ),
-        # only the derivative has it: the chain rule's 10**300 meets the outer 10**300
+        # only a local derivative has it: the power rule's 10**300 meets the inner 10**300
         (
             "w1*x1",
-            "10**300*exp(10**300*z)",
+            "10**300*sin(10**300*z)",
             "definitions.L",
-            "its derivative dL/dw1 has the number 1.00e+600",
+            "its derivative dL/dz has the number 1.00e+600",
         ),
     ],
 )
@@ -373,10 +383,11 @@ def test_heaviside_and_step_of_nan_are_nan_on_every_back_end(
         def swap(expr: sp.Expr) -> sp.Expr:
             return expr.replace(lambda e: isinstance(e, step), lambda e: sp.Heaviside(e.args[0], 0))
 
+        def swapped(lines: tuple[Assignment, ...]) -> tuple[Assignment, ...]:
+            return tuple(dataclasses.replace(line, value=swap(line.value)) for line in lines)
+
         program = dataclasses.replace(
-            program,
-            shared=tuple((t, swap(e)) for t, e in program.shared),
-            outputs=tuple(swap(o) for o in program.outputs),
+            program, forward=swapped(program.forward), backward=swapped(program.backward)
         )
         held = [*program.outputs, *(e for _, e in program.shared)]
         assert any(e.has(sp.Heaviside) for e in held) and not any(e.has(step) for e in held)

@@ -7,6 +7,8 @@ gradient is also compared with central differences (`symcalc.check.differences`)
 
 from __future__ import annotations
 
+import dataclasses
+
 import sympy as sp
 
 from symcalc.check.differences import finite_differences
@@ -35,19 +37,26 @@ def verify(
     """
     ladder = Ladder(derivation.model, points=points, seed=seed, limits=limits)
     checks: list[Check] = []
+    names = derivation.in_names  # a result that reads dL/dc (a deep network's) is checked with its value
     for step in derivation.steps:
         if isinstance(step, Recognition):  # a written-out form replaced by a named function: an identity
             statement = f"{step.node} = {step.written} = {step.named}"
             name = f"step {step.number}: {step.node} is {step.named}"
             sides = ("written", "named")
             checks.append(ladder.decide(name, "step", statement, step.written, step.named, sides))
-        for equation in step.equations:
+        for shown in step.equations:
+            equation = dataclasses.replace(
+                shown,
+                result=names(shown.result),
+                unsimplified=None if shown.unsimplified is None else names(shown.unsimplified),
+            )
             checks += _step(ladder, step.number, equation, local=isinstance(step, LocalDerivatives))
             if not isinstance(step, LocalDerivatives | ParameterGradients):
                 checks.append(_chain_result(ladder, step.number, equation))
-    for parameter, gradient in derivation.gradients.items():
+    gradients = {parameter: names(gradient) for parameter, gradient in derivation.gradients.items()}
+    for parameter, gradient in gradients.items():
         checks.append(_gradient(ladder, parameter, gradient))
-    for parameter, gradient in derivation.gradients.items():
+    for parameter, gradient in gradients.items():
         checks.append(finite_differences(ladder, parameter, gradient))
     for claim in derivation.model.claims:
         checks.append(_claim(ladder, claim))

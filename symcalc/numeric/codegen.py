@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 
 import sympy as sp
 
 from symcalc.numeric.plan import build_plan, runtime_source
-from symcalc.numeric.program import Program, build_program, make_printer
+from symcalc.numeric.program import Assignment, Program, build_program, code_symbol, make_printer
 from symcalc.spec.names import NAME_PATTERN
 from symcalc.symbolic.functions import text as table_text
 from symcalc.symbolic.graph import Model
@@ -71,30 +72,65 @@ def _docstring(derivation: Derivation, imports: str) -> list[str]:
     return lines
 
 
-def _per_sample(program: Program) -> list[str]:
+def _comment(line: Assignment) -> str:
+    """What a line computes, as the derivation names it: a definition, or the step that derived it."""
+    if line.step_number is None:
+        return f"# {line.label}: definition"
+    return f"# step {line.step_number}: {line.label}, {line.rule}"
+
+
+def _function(
+    program: Program, name: str, doc: str, arguments: tuple[sp.Symbol, ...], outputs: Sequence[sp.Expr]
+) -> list[str]:
+    """A per-sample function: the lines `outputs` need, each under its comment, then the outputs."""
     printer = make_printer()
-    arguments = ", ".join(s.name for s in program.arguments)
-    lines = [
-        f"def _per_sample({arguments}):",
-        '    """The loss and every gradient, per sample (numpy arrays or numbers)."""',
-    ]
-    lines += [f"    {sym.name} = {printer.doprint(expr)}" for sym, expr in program.shared]
+    lines = [f"def {name}({', '.join(s.name for s in arguments)}):", f'    """{doc}"""']
+    for line in program.needed(outputs):
+        lines += [f"    {_comment(line)}", f"    {line.target.name} = {printer.doprint(line.value)}"]
     lines.append("    return [")
-    lines += [f"        {printer.doprint(expr)}," for expr in program.outputs]
+    lines += [f"        {printer.doprint(expr)}," for expr in outputs]
     lines.append("    ]")
+    return lines
+
+
+def _per_sample(program: Program) -> list[str]:
+    """The forward pass alone (predictions, loss), the backward pass alone (gradients), and both."""
+    model = program.model
+    fixed = {code_symbol(s) for s in model.targets}
+    without_targets = tuple(s for s in program.arguments if s not in fixed)
+    parts = [
+        (
+            "_predict",
+            "The predictions, per sample: the forward pass up to what the loss compares with the targets.",
+            without_targets,
+            program.predictions,
+        ),
+        ("_loss", "The loss, per sample: the forward pass.", program.arguments, (program.loss,)),
+        (
+            "_gradient",
+            "Every gradient, per sample: the forward pass as far as they need it, then the backward pass.",
+            program.arguments,
+            program.gradients,
+        ),
+        ("_per_sample", "The loss and every gradient, per sample.", program.arguments, program.outputs),
+    ]
+    lines: list[str] = []
+    for name, doc, arguments, outputs in parts:
+        lines += [*(["", ""] if lines else []), *_function(program, name, doc, arguments, outputs)]
     return lines
 
 
 _RUNTIME = '''
 
-def _outputs(params, data, constants):
+def _values(params, data, constants, columns):
+    """The positional arguments of a per-sample function: parameters, the named columns, constants."""
     values = []
     for name in PARAMETERS:
         if name not in params:
             raise KeyError(f"no value for parameter {name!r}")
-        values.append(float(params[name]))
+        values.append(numpy.float64(params[name]))
     length = None
-    for name in INPUTS + TARGETS:
+    for name in columns:
         if name not in data:
             raise KeyError(f"no data for {name!r}")
         column = numpy.asarray(data[name], dtype=numpy.float64)
@@ -107,23 +143,57 @@ def _outputs(params, data, constants):
         if name not in merged:
             raise KeyError(f"{name!r} is not a constant of the model")
         merged[name] = float(value)
-    values.extend(merged.values())
-    with numpy.errstate(all="ignore"):{fast}
-        return [float(numpy.mean(v)) for v in _per_sample(*values)]
+    values.extend(numpy.float64(value) for value in merged.values())
+    return values
+
+
+def _means(per_sample, values, plan):
+    """The mean of each output over the samples: by the plan (weights, head, layout) where there is one."""
+    with numpy.errstate(all="ignore"):
+        if plan is not None:
+            p, i, t = len(PARAMETERS), len(INPUTS), len(TARGETS)
+            weights, head, layout = plan
+            columns = values[p:p + i], values[p + i:p + i + t]
+            fast = evaluate_plan(layout, weights, head, values[:p], *columns, values[p + i + t:])
+            if fast is not None:
+                return [fast[0], *fast[1]]
+        return [float(numpy.mean(v)) for v in per_sample(*values)]
+
+
+def predict(
+    params: dict[str, float], data: dict[str, numpy.ndarray], constants: dict[str, float] | None = None
+) -> dict[str, numpy.ndarray]:
+    """The model's predictions, per sample, by name (PREDICTIONS): needs the inputs, not the targets."""
+    values = _values(params, data, constants, INPUTS)
+    n = len(values[len(PARAMETERS)]) if INPUTS else 1
+    with numpy.errstate(all="ignore"):
+        outputs = _predict(*values)
+    named = zip(PREDICTIONS, outputs, strict=True)
+    return {name: numpy.broadcast_to(v, (n,)).astype(numpy.float64) for name, v in named}
 
 
 def loss(
     params: dict[str, float], data: dict[str, numpy.ndarray], constants: dict[str, float] | None = None
 ) -> float:
-    """The mean loss over the samples."""
-    return _outputs(params, data, constants)[0]
+    """The mean loss over the samples: the forward pass only."""
+    return _means(_loss, _values(params, data, constants, INPUTS + TARGETS), None)[0]
 
 
 def gradient(
     params: dict[str, float], data: dict[str, numpy.ndarray], constants: dict[str, float] | None = None
 ) -> dict[str, float]:
-    """The mean gradient of the loss with respect to every parameter (the formulas above)."""
-    return dict(zip(PARAMETERS, _outputs(params, data, constants)[1:], strict=True))
+    """The mean gradient of the loss with respect to every parameter (the formulas above); no loss."""
+    values = _values(params, data, constants, INPUTS + TARGETS)
+    means = _means(_gradient, values, _GRADIENT_PLAN)
+    return dict(zip(PARAMETERS, means[1:] if _GRADIENT_PLAN is not None else means, strict=True))
+
+
+def loss_and_gradient(
+    params: dict[str, float], data: dict[str, numpy.ndarray], constants: dict[str, float] | None = None
+) -> tuple[float, dict[str, float]]:
+    """The mean loss and mean gradients from one pass forward and one backward."""
+    means = _means(_per_sample, _values(params, data, constants, INPUTS + TARGETS), _PLAN)
+    return means[0], dict(zip(PARAMETERS, means[1:], strict=True))
 
 
 def step(
@@ -156,22 +226,17 @@ def check_gradient(
 '''
 
 
-#: The fast path in `_outputs`, for a model that has one: the same plan and runtime symcalc runs.
-_FAST_CALL = """
-        p, i, t = len(PARAMETERS), len(INPUTS), len(TARGETS)
-        fast = evaluate_plan(
-            _FAST_LAYOUT, _fast_weights, _fast_head,
-            values[:p], values[p:p + i], values[p + i:p + i + t], values[p + i + t:],
-        )
-        if fast is not None:
-            return [fast[0], *fast[1]]"""
-
-
 def generate(derivation: Derivation) -> str:
     """The text of the standalone module for `derivation`."""
     program = build_program(derivation)
-    plan = build_plan(program)
-    fast = [] if plan is None else ["", "", plan.source.rstrip("\n"), "", "", runtime_source().rstrip("\n")]
+    both = build_plan(program)
+    alone = build_plan(program, with_loss=False, name="_grad")
+    fast = []
+    for plan in (both, alone):
+        if plan is not None:
+            fast += ["", "", plan.source.rstrip("\n")]
+    if fast:
+        fast += ["", "", runtime_source().rstrip("\n")]
     model: Model = derivation.model
     constants = ", ".join(f'"{name}": {_float(value)}' for name, value in program.constants.items())
     body = [*_per_sample(program), *fast]
@@ -185,11 +250,22 @@ def generate(derivation: Derivation) -> str:
         f"PARAMETERS = {_tuple(program.parameters)}",
         f"INPUTS = {_tuple(program.inputs)}",
         f"TARGETS = {_tuple(program.targets)}",
+        f"PREDICTIONS = {_tuple(tuple(s.name for s in _declared(program.predictions, model)))}",
         f"CONSTANTS: dict[str, float] = {{{constants}}}",
         f'LOSS = "{model.loss.name}"',
         "",
         "",
         *body,
+        "",
+        "",
+        "# The fast paths, (weights, head, layout): for the loss and gradients, and for the gradients alone",
+        f"_PLAN = {'None' if both is None else '(_fast_weights, _fast_head, _FAST_LAYOUT)'}",
+        f"_GRADIENT_PLAN = {'None' if alone is None else '(_grad_weights, _grad_head, _GRAD_LAYOUT)'}",
     ]
-    runtime = _RUNTIME.replace("{fast}", "" if plan is None else _FAST_CALL)
-    return "\n".join(lines) + "\n" + runtime
+    return "\n".join(lines) + "\n" + _RUNTIME
+
+
+def _declared(symbols: Sequence[sp.Symbol], model: Model) -> list[sp.Symbol]:
+    """The model's own symbols for code symbols (numpy_ is the name numpy)."""
+    by_code = {code_symbol(s): s for s, _ in model.definitions}
+    return [by_code[s] for s in symbols]

@@ -10,6 +10,7 @@ applies, as the order says; the kernel is compiled on first use, not on construc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, Literal, get_args
@@ -171,10 +172,17 @@ class NumericModel:
 
     @cached_property
     def _logit(self) -> Callable[..., Any] | None:
-        if self.program.logit is None:
+        program = self.program
+        if program.logit is None:
             return None
+        lines = [(line.target, line.value) for line in program.needed([program.logit])]
         return sp.lambdify(
-            self.program.arguments, self.program.logit, modules="numpy", printer=make_printer()
+            program.arguments,
+            [program.logit],
+            modules=["numpy", {"math": math}],
+            printer=make_printer(),
+            cse=lambda _exprs: (lines, [program.logit]),
+            docstring_limit=0,
         )
 
     def logit(
@@ -187,7 +195,7 @@ class NumericModel:
         if self._logit is None:
             return None
         with np.errstate(all="ignore"):
-            return np.asarray(self._logit(*self.arguments(params, data, constants)), dtype=np.float64)
+            return np.asarray(self._logit(*self.arguments(params, data, constants))[0], dtype=np.float64)
 
     def accuracy(self, params: Mapping[str, float], data: Mapping[str, Any]) -> float | None:
         """The share of samples whose class (u ≥ 0 → 1) matches the first target, for binary models."""
@@ -203,14 +211,22 @@ class NumericModel:
         rng = np.random.default_rng(seed)
         return {name: float(scale * rng.standard_normal()) for name in self.parameters}
 
+    def per_sample(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> list[Any]:
+        """The loss and every gradient per sample (arrays, or numbers for what does not vary)."""
+        return self._generic.per_sample(self.arguments(params, data, constants))
+
     def per_sample_loss(
         self,
         params: Mapping[str, float],
         data: Mapping[str, Any],
         constants: Mapping[str, float] | None = None,
     ) -> Array:
-        outputs = self._generic.per_sample(self.arguments(params, data, constants))
-        return np.asarray(outputs[0], dtype=np.float64)
+        return np.asarray(self.per_sample(params, data, constants)[0], dtype=np.float64)
 
     def loss(
         self,

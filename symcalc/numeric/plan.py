@@ -47,18 +47,18 @@ class _NotApplicable(Exception):
 def _linear_split(
     expr: sp.Expr, inputs: Sequence[sp.Symbol], data: set[sp.Symbol]
 ) -> tuple[dict[int, sp.Expr], sp.Expr, sp.Expr] | None:
-    """For an Add: ({input index: coefficient}, bias, the other terms) when some terms are w·xₖ, else None.
+    """For a sum or product: ({input index: coefficient}, bias, other terms) when terms are w·xₖ, else None.
 
     A term is w·xₖ when it is one input to the first power times a factor free of
     data; a term free of data goes into the bias. Everything else stays outside.
     """
-    if not expr.is_Add:
+    if not (expr.is_Add or expr.is_Mul):
         return None
     weights: dict[int, sp.Expr] = {}
     bias: list[sp.Expr] = []
     rest: list[sp.Expr] = []
     index = {s: k for k, s in enumerate(inputs)}
-    for term in expr.args:
+    for term in sp.Add.make_args(expr):  # a product w·x alone is a sum of one term
         if not (term.free_symbols & data):
             bias.append(term)
             continue
@@ -107,11 +107,16 @@ class _Forms:
         self._keys[key] = symbol
         return symbol
 
+    def _inside(self, expr: sp.Expr) -> sp.Expr:
+        """`expr` with the forms inside its arguments replaced, but not `expr` itself."""
+        return expr.func(*(self.replace(a) for a in expr.args)) if expr.args else expr
+
     def replace(self, expr: sp.Expr) -> sp.Expr:
         """`expr` with every linear form replaced by its symbol, innermost first."""
         if expr.is_Atom:
             return expr
-        rebuilt = expr.func(*(self.replace(a) for a in expr.args)) if expr.args else expr
+        # A term w·x of a sum is part of the sum's form, not a form of its own: only its inside.
+        rebuilt = sp.Add(*(self._inside(t) for t in expr.args)) if expr.is_Add else self._inside(expr)
         split = _linear_split(rebuilt, self.inputs, self.data)
         if split is None:
             return rebuilt
@@ -326,10 +331,15 @@ def runtime_source() -> str:
     return "\n\n\n".join(parts) + "\n"
 
 
-def build_plan(program: Program) -> Plan | None:
-    """The fast path for `program`, or None when its loss and gradients do not have the shape it needs."""
+def build_plan(program: Program, *, with_loss: bool = True, name: str = "_fast") -> Plan | None:
+    """The fast path for `program`, or None when its loss and gradients do not have the shape it needs.
+
+    Without the loss, the head computes only what the gradients need and sums 0 for the loss.
+    `name` prefixes the functions and layout in `Plan.source` (`_fast_weights`, `_fast_head`,
+    `_FAST_LAYOUT`), so a module can hold two plans.
+    """
     try:
-        return _build(program)
+        return _build(program, with_loss, name)
     except _NotApplicable:
         return None
 
@@ -572,6 +582,7 @@ class _InPlace:
 
 
 def _inplace_head(
+    name: str,
     arguments: Sequence[sp.Symbol],
     arrays: set[sp.Symbol],
     shared: Sequence[tuple[sp.Symbol, sp.Expr]],
@@ -590,35 +601,91 @@ def _inplace_head(
     for sym, expr in shared:
         lower.assign(sym, expr)
     results = [lower.total(outputs[0]), *(lower.output(expr) for expr in outputs[1:])]
-    lines = [f"def _fast_head({', '.join(s.name for s in arguments)}, _b):", *lower.lines, "    return ["]
+    lines = [f"def {name}({', '.join(s.name for s in arguments)}, _b):", *lower.lines, "    return ["]
     lines += [f"        {code}," for code in results]
     lines.append("    ]")
     return lines, lower.count
 
 
-def _build(program: Program) -> Plan:
+def _in_order(
+    lines: Sequence[tuple[sp.Symbol, sp.Expr]], roots: Sequence[sp.Expr]
+) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """The lines `roots` need, each after the lines it reads (a stable depth-first order).
+
+    Lines placed out of order (the shared exp of `_one_exp`, cse's temporaries) move
+    to just before their first use; the others keep the program's order.
+    """
+    value = dict(lines)
+    order = {sym: k for k, (sym, _) in enumerate(lines)}
+    emitted: set[sp.Symbol] = set()
+    result: list[tuple[sp.Symbol, sp.Expr]] = []
+    wanted: set[sp.Symbol] = set()
+    for root in roots:
+        wanted |= root.free_symbols & value.keys()
+    stack = sorted(wanted, key=order.__getitem__, reverse=True)
+    # An explicit stack: a 200-layer chain is deeper than Python's recursion limit allows.
+    pending: list[tuple[sp.Symbol, bool]] = [(sym, False) for sym in stack]
+    while pending:
+        sym, ready = pending.pop()
+        if sym in emitted:
+            continue
+        if ready:
+            emitted.add(sym)
+            result.append((sym, value[sym]))
+            continue
+        pending.append((sym, True))
+        needs = [s for s in value[sym].free_symbols if s in value and s not in emitted]
+        pending += [(s, False) for s in sorted(needs, key=order.__getitem__, reverse=True)]
+    return result
+
+
+def _without_aliases(
+    lines: Sequence[tuple[sp.Symbol, sp.Expr]], outputs: Sequence[sp.Expr]
+) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """`lines` and `outputs` with every line that only renames a value (dL_db = dL_dz) read through:
+    the in-place head reuses a value's buffer after its last use, which a second name would hide."""
+    aliases: dict[sp.Symbol, sp.Expr] = {}
+    kept = []
+    for sym, value in lines:
+        value = value.xreplace(aliases)
+        if value.is_Symbol or value.is_Number:
+            aliases[sym] = value
+        else:
+            kept.append((sym, value))
+    return kept, [output.xreplace(aliases) for output in outputs]
+
+
+def _build(program: Program, with_loss: bool, name: str) -> Plan:
     model = program.model
-    rename = {s: code_symbol(s) for s in model.independents}
     params = [code_symbol(s) for s in model.parameters]
     inputs = [code_symbol(s) for s in model.inputs]
     targets = [code_symbol(s) for s in model.targets]
     constants = [code_symbol(s) for s, _ in model.constants]
     if not inputs:
         raise _NotApplicable("no inputs")
-    data = set(inputs) | set(targets)
+    data = set(inputs) | set(targets)  # per-sample values: grows with every line that reads one
     forms = _Forms(inputs, data)
-    loss = forms.replace(program.loss.xreplace(rename))
-    gradients = [forms.replace(g.xreplace(rename)) for g in program.gradients]
+    gradient_lines = {g for g in program.gradients if g.is_Symbol}
+    lines: list[tuple[sp.Symbol, sp.Expr]] = []
+    gradients = {}
+    for target, value in program.shared:
+        value = forms.replace(value)
+        if value.free_symbols & data:
+            data.add(target)
+        if target in gradient_lines:
+            gradients[target] = value
+        elif value.free_symbols & set(inputs):
+            raise _NotApplicable(f"{target} uses an input outside a linear form")
+        else:
+            lines.append((target, value))
     if not forms.symbols:
         raise _NotApplicable("no linear form of the inputs")
-    if loss.free_symbols & set(inputs):
-        raise _NotApplicable("the loss uses an input outside a linear form")
     factors: list[sp.Expr] = []
     scalars: list[sp.Expr] = []
     terms: list[tuple[tuple[str, float, int, int], ...]] = []
-    for gradient in gradients:
+    for gradient in program.gradients:
         mine: list[tuple[str, float, int, int]] = []
-        for term in _terms(gradient, inputs, data):
+        for term in _terms(gradients.get(gradient, gradient), inputs, data):
             if len(term) == 1:
                 scalars.append(term[0])
                 mine.append(("s", 0.0, len(scalars) - 1, 0))
@@ -633,27 +700,40 @@ def _build(program: Program) -> Plan:
     alone = tuple(sorted({j for ts in terms for kind, _, j, _ in ts if kind == "1"}))
     d, f = len(inputs), len(forms.symbols)
     rows = int(min(MAX_ROWS, max(MIN_ROWS, BLOCK_BYTES // (8 * d))))
-    layout: Layout = (d, f, len(factors), rows, tuple(terms), with_inputs, alone, 0)
     weight_exprs = [forms.forms[j][0].get(k, sp.S.Zero) for j in range(f) for k in range(d)]
     weight_exprs += [forms.forms[j][1] for j in range(f)] + scalars
-    prologue, head_outputs = _one_exp([loss, *factors])
-    shared, reduced = sp.cse(head_outputs, symbols=sp.numbered_symbols("_t", real=True))
-    head_arguments = [*forms.symbols, *targets, *params, *constants]
-    head_lines, buffers = _inplace_head(
-        head_arguments, {*forms.symbols, *targets}, [*prologue, *shared], reduced
+    # The weights and the scalar terms, from the lines that do not vary by sample (k = 2·w, say).
+    fixed = [(sym, value) for sym, value in lines if sym not in data]
+    loss = program.loss if with_loss else sp.S.Zero
+    head_outputs = [loss, *factors]
+    # Per sample: the lines the loss and the factors need, σ and softplus of one u through one exp,
+    # and cse's temporaries, each placed before its first use.
+    needed, head_outputs = _without_aliases(_in_order(lines, head_outputs), head_outputs)
+    prologue, values = _one_exp([value for _, value in needed])
+    shared, reduced = sp.cse(values, symbols=sp.numbered_symbols("_t", real=True))
+    named = [(sym, value) for (sym, _), value in zip(needed, reduced, strict=True)]
+    head_lines, head_outputs = _without_aliases(
+        _in_order([*prologue, *shared, *named], head_outputs), head_outputs
     )
-    lines = [
-        *_function("_fast_weights", [*params, *constants], [], weight_exprs),
-        "",
-        "",
-        *head_lines,
-        "",
-        "",
-        f"_FAST_LAYOUT = {layout!r}",
-    ]
-    layout = (*layout[:-1], buffers)
-    lines[-1] = f"_FAST_LAYOUT = {layout!r}"
-    source = "\n".join(lines) + "\n"
+    head_arguments = [*forms.symbols, *targets, *params, *constants]
+    head, buffers = _inplace_head(
+        f"{name}_head", head_arguments, {*forms.symbols, *targets}, head_lines, head_outputs
+    )
+    layout: Layout = (d, f, len(factors), rows, tuple(terms), with_inputs, alone, buffers)
+    source = "\n".join(
+        [
+            *_function(
+                f"{name}_weights", [*params, *constants], _in_order(fixed, weight_exprs), weight_exprs
+            ),
+            "",
+            "",
+            *head,
+            "",
+            "",
+            f"{name.upper()}_LAYOUT = {layout!r}",
+        ]
+    )
+    source += "\n"
     namespace: dict[str, Any] = {"numpy": numpy, "math": math}  # math: the table's erf and erfc
     exec(compile(source, "<symcalc fast path>", "exec"), namespace)  # our printer's output, names validated
-    return Plan(source, layout, namespace["_fast_weights"], namespace["_fast_head"])
+    return Plan(source, layout, namespace[f"{name}_weights"], namespace[f"{name}_head"])

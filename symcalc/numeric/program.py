@@ -14,6 +14,7 @@ derivation and the back ends (`symcalc.numeric.c`, `symcalc.numeric.plan`,
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,14 +23,15 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
-from sympy.codegen.cfunctions import log1p
-from sympy.codegen.rewriting import ReplaceOptim, expm1_opt, optimize
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.rewriting import FuncMinusOneOptim, ReplaceOptim, optimize
 from sympy.printing.numpy import NumPyPrinter
 
 from symcalc.errors import Location, SpecError
 from symcalc.symbolic.functions import sigmoid, softplus, spec_of
 from symcalc.symbolic.graph import Model
-from symcalc.symbolic.steps import Derivation
+from symcalc.symbolic.notation import Adjoint
+from symcalc.symbolic.steps import ChainRule, Derivation, LocalDerivatives
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -141,6 +143,14 @@ def _hand_sigmoid_value(expr: sp.Expr) -> sp.Expr:
     return sigmoid(-_required(_exp_term(expr.base))) ** (-expr.exp)
 
 
+class _ExpMinusOne(FuncMinusOneOptim):
+    """exp(u) − 1 → expm1(u) in a sum, as SymPy's `expm1_opt`, but not also on the factored expression:
+    factoring takes minutes on a linear form of 70 weights and gigabytes on a composed tree."""
+
+    def __call__(self, expr: sp.Expr) -> sp.Expr:
+        return ReplaceOptim.__call__(self, expr)
+
+
 #: Rewrites applied in this order to every expression before it is compiled.
 STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
     # (1 + exp(−u))^−n written by hand is σ(u)^n, which the printer computes without overflow.
@@ -165,7 +175,7 @@ STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
         lambda e: log1p(_one_plus(e.args[0])),
     ),
     # exp(u) − 1 → expm1(u).
-    expm1_opt,
+    _ExpMinusOne(sp.exp, expm1),
 )
 
 
@@ -229,34 +239,59 @@ def make_printer() -> StablePrinter:
     return StablePrinter({"fully_qualified_modules": True, "inline": True})
 
 
-# -- the program: what is computed, as SymPy objects -----------------------------------------
+# -- the program: the derivation's forward and backward pass, as SymPy objects ------------------
+
+
+#: Names a variable of generated code may not take: the modules its expressions read, and Python's builtins.
+RESERVED_IN_CODE = frozenset({"numpy", "math", *dir(builtins)})
 
 
 def code_symbol(sym: sp.Symbol) -> sp.Symbol:
-    """The variable that holds a declared name in generated code.
+    """The variable that holds a declared name in generated code: the name itself, or `name_` for a
+    name the code needs for itself (numpy, math, sum). A declared name never ends in '_' nor starts
+    with one, so neither the renamed names nor the code's temporaries (`_t0`) can collide with it."""
+    name = sym.name if sym.name not in RESERVED_IN_CODE else f"{sym.name}_"
+    return sp.Symbol(name, real=True)
 
-    A trailing '_' is never part of a declared name, so `np_`, `data_`, `x0_`
-    cannot collide with numpy, the function's own arguments or cse temporaries.
+
+@dataclass(frozen=True)
+class Assignment:
+    """One line of the program: `target = value`, in code symbols.
+
+    `label` is what the line computes as the derivation writes it ("z", "dL/dz"),
+    `step_number` the number of the derivation's step that derived it (None for a
+    definition of the file) and `rule` how: "definition", "chain rule", or
+    "local derivative" (dL/dn is ∂L/∂n when the loss is n's only user).
     """
-    return sp.Symbol(f"{sym.name}_", real=True)
+
+    target: sp.Symbol
+    value: sp.Expr
+    label: str
+    step_number: int | None
+    rule: str
 
 
 @dataclass(frozen=True)
 class Program:
-    """The per-sample loss and gradients in stable form, with their shared sub-expressions.
+    """The derivation as a straight-line program: the forward pass, then the backward pass.
 
-    `arguments` are the code symbols of parameters, inputs, targets and constants,
-    in that order; `shared` are cse's (temporary, expression) pairs and `outputs`
-    the loss followed by one gradient per parameter, all per sample. `logit`
-    is u when the loss takes the log of a probability σ(u) (binary
-    cross-entropy), in code symbols: the model predicts class 1 where u ≥ 0.
+    `forward` holds every definition in file order, each under its own name;
+    `backward` the adjoints dL/dn in the engine's order and then the parameter
+    gradients, each either as the derivation simplified it or as the chain rule's
+    sum over the adjoints of n's users, whichever is shorter. Every value is
+    rewritten for float64 on its own (looking one level into the definitions of
+    σ, tanh and exp it reads), never as one composed tree, so size and cost grow
+    linearly with the graph. `loss` and `gradients` are the symbols (or 0) the
+    outputs are read from; `logit` is u when the loss takes the log of a
+    probability σ(u) (binary cross-entropy): the model predicts class 1 where u ≥ 0.
     """
 
     model: Model
-    loss: sp.Expr
+    forward: tuple[Assignment, ...]
+    backward: tuple[Assignment, ...]
+    loss: sp.Symbol
     gradients: tuple[sp.Expr, ...]
-    shared: tuple[tuple[sp.Symbol, sp.Expr], ...]
-    outputs: tuple[sp.Expr, ...]
+    predictions: tuple[sp.Symbol, ...]
     logit: sp.Expr | None = None
 
     @cached_property
@@ -280,21 +315,187 @@ class Program:
         names = (*self.model.parameters, *self.model.inputs, *self.model.targets)
         return tuple(code_symbol(s) for s in (*names, *(s for s, _ in self.model.constants)))
 
+    @property
+    def outputs(self) -> tuple[sp.Expr, ...]:
+        """The loss, then one gradient per parameter: what every back end sums over the samples."""
+        return (self.loss, *self.gradients)
+
+    @cached_property
+    def assignments(self) -> tuple[Assignment, ...]:
+        return (*self.forward, *self.backward)
+
+    @cached_property
+    def shared(self) -> tuple[tuple[sp.Symbol, sp.Expr], ...]:
+        """The lines the outputs need, in order: (target, value) pairs."""
+        return tuple((line.target, line.value) for line in self.needed(self.outputs))
+
+    def needed(self, outputs: Sequence[sp.Expr]) -> tuple[Assignment, ...]:
+        """The lines that computing `outputs` needs, in program order (dead code left out)."""
+        wanted: set[sp.Symbol] = set()
+        for expr in outputs:
+            wanted |= expr.free_symbols
+        kept = []
+        for line in reversed(self.assignments):
+            if line.target in wanted:
+                kept.append(line)
+                wanted |= line.value.free_symbols
+        return tuple(reversed(kept))
+
+    def value(self, symbol: sp.Symbol) -> sp.Expr:
+        """What `symbol` is assigned, or `symbol` itself when it is an argument."""
+        return self._values.get(symbol, symbol)
+
+    @cached_property
+    def _values(self) -> dict[sp.Symbol, sp.Expr]:
+        return {line.target: line.value for line in self.assignments}
+
+
+# -- building it from a derivation -------------------------------------------------------------
+
+#: Functions whose definitions a value's rewriting looks into: log(a) with a = σ(z) is −softplus(−z).
+_LOOK_INTO = (sigmoid, sp.tanh, sp.exp)
+
 
 def build_program(derivation: Derivation) -> Program:
-    """Compose the loss and the engine's simplified gradients, make them stable, and share their work."""
+    """The forward pass (every definition) and backward pass (every adjoint, then the gradients)."""
     model = derivation.model
-    rename = {s: code_symbol(s) for s in model.independents}
-    expanded = [model.expand(derivation.gradients[p]) for p in model.parameters]
-    _refuse_numbers_beyond_float64(model, expanded)  # before `stable`, which is slow on such numbers
-    loss = stable(model.composed[model.loss])
-    gradients = tuple(stable(gradient) for gradient in expanded)
-    outputs = [e.xreplace(rename) for e in (loss, *gradients)]
-    temporaries = sp.numbered_symbols("_t", real=True)
-    shared, reduced = sp.cse(outputs, symbols=temporaries)
+    _refuse_numbers_beyond_float64(derivation)  # before `stable`, which is slow on such numbers
+    names = _Names(derivation)
+    rename = names.rename
+    inside = {s: e for s, e in model.definitions if isinstance(e, _LOOK_INTO)}
+    forward = []
+    defined: set[sp.Symbol] = set()
+    for node, definition in model.definitions:
+        value = _stable_line(definition, inside, defined)
+        forward.append(Assignment(rename[node], value.xreplace(rename), node.name, None, "definition"))
+        defined.add(node)
+    steps = _steps_by_node(derivation)
+    backward = []
+    for node in derivation.adjoints:
+        if node == model.loss:
+            continue
+        value = _shorter(derivation.adjoints[node], _chain_sum(node, names), names)
+        step, rule = steps.get(node, (None, "chain rule"))
+        target = names.adjoint(node)
+        line = _stable_line(value, inside, defined).xreplace(rename)
+        backward.append(Assignment(target, line, names.label(node), step, rule))
+    gradients: list[sp.Expr] = []
+    last = derivation.steps[-1].number if derivation.steps else None
+    for parameter in model.parameters:
+        result = derivation.gradients[parameter]
+        if result == 0:
+            gradients.append(sp.S.Zero)
+            continue
+        value = _shorter(result, _chain_sum(parameter, names), names)
+        target = names.adjoint(parameter)
+        line = _stable_line(value, inside, defined).xreplace(rename)
+        backward.append(Assignment(target, line, names.label(parameter), last, "chain rule"))
+        gradients.append(target)
     logit = find_logit(model)
-    coded = logit.xreplace(rename) if logit is not None else None
-    return Program(model, loss, gradients, tuple(shared), tuple(reduced), coded)
+    return Program(
+        model,
+        tuple(forward),
+        tuple(backward),
+        rename[model.loss],
+        tuple(gradients),
+        tuple(rename[s] for s in _predictions(model)),
+        logit.xreplace(rename) if logit is not None else None,
+    )
+
+
+class _Names:
+    """Code symbols: a declared name keeps its name (`code_symbol`); the adjoint dL/dn is `dL_dn`,
+    with '_' appended while that is taken (a file may declare a name `dL_dz` itself)."""
+
+    def __init__(self, derivation: Derivation) -> None:
+        model = derivation.model
+        self.loss = model.loss
+        self.rename = {s: code_symbol(s) for s in (*model.independents, *(n for n, _ in model.definitions))}
+        self.taken = {s.name for s in self.rename.values()}
+        self.adjoints: dict[str, sp.Symbol] = {}
+        self.users: dict[sp.Symbol, list[tuple[sp.Symbol, sp.Expr]]] = {}
+        for (user, used), local in derivation.local_derivatives.items():
+            self.users.setdefault(used, []).append((user, local))
+
+    def adjoint(self, node: sp.Symbol) -> sp.Symbol:
+        """The code symbol of dL/dnode (by name: an `Adjoint` reads its node back without assumptions)."""
+        if node.name not in self.adjoints:
+            name = f"d{self.loss.name}_d{node.name}"
+            while name in self.taken:
+                name += "_"
+            self.taken.add(name)
+            self.adjoints[node.name] = sp.Symbol(name, real=True)
+        return self.adjoints[node.name]
+
+    def label(self, node: sp.Symbol) -> str:
+        return f"d{self.loss.name}/d{node.name}"
+
+
+def _chain_sum(node: sp.Symbol, names: _Names) -> sp.Expr:
+    """Σ over the users c of node of dL/dc · ∂c/∂node, with each dL/dc a symbol: the backward pass's line."""
+    terms = []
+    for user, local in names.users.get(node, ()):
+        upstream = sp.S.One if user == names.loss else names.adjoint(user)
+        terms.append(upstream * local)
+    return sp.Add(*terms)
+
+
+def _size(expr: sp.Expr, limit: int) -> int:
+    """The number of nodes of `expr`'s tree, counted up to `limit`: linear in the smaller of the two."""
+    count = 0
+    for _ in sp.preorder_traversal(expr):
+        count += 1
+        if count > limit:
+            break
+    return count
+
+
+def _shorter(simplified: sp.Expr, chain: sp.Expr, names: _Names) -> sp.Expr:
+    """The derivation's simplified result where it is no longer than the chain rule's sum, else the sum.
+
+    The simplified form cancels what the sum would compute twice (dL/dz = a − y, not
+    dL/da · a(1 − a), which is 0·∞ where a rounds to 1); the sum keeps a deep chain
+    linear, where the simplified form repeats every factor upstream of it.
+    """
+    size = _size(chain, 10**9)
+    if _size(simplified, size) <= size:
+        return simplified.xreplace({s: names.adjoint(s.node) for s in simplified.atoms(Adjoint)})
+    return chain
+
+
+def _steps_by_node(derivation: Derivation) -> dict[sp.Symbol, tuple[int, str]]:
+    """For each node, the step that gives dL/dnode and the rule it applies."""
+    found: dict[sp.Symbol, tuple[int, str]] = {}
+    for step in derivation.steps:
+        if isinstance(step, ChainRule):
+            found[step.node] = (step.number, "chain rule")
+        elif isinstance(step, LocalDerivatives) and step.node == derivation.model.loss:
+            for equation in step.equations:
+                found.setdefault(equation.wrt, (step.number, "local derivative"))
+    return found
+
+
+def _stable_line(value: sp.Expr, inside: dict[sp.Symbol, sp.Expr], defined: set[sp.Symbol]) -> sp.Expr:
+    """`value` rewritten for float64, seeing through the σ, tanh and exp definitions it reads.
+
+    log(a) with a = σ(z) is rewritten as −softplus(−z); what is left of σ(z) is read
+    from a again, so nothing is computed twice.
+    """
+    look = {s: e for s, e in inside.items() if s in defined and s in value.free_symbols}
+    if not look:
+        return stable(value)
+    rewritten = stable(value.xreplace(look))
+    return rewritten.xreplace({e: s for s, e in look.items()})
+
+
+def _predictions(model: Model) -> list[sp.Symbol]:
+    """What the model predicts: the definitions the loss reads that do not depend on a target."""
+    targets = set(model.targets)
+    return [
+        parent
+        for parent in model.parents(model.loss)
+        if parent in model.definition_map and not ((model.ancestors(parent) | {parent}) & targets)
+    ]
 
 
 def _beyond_float64(expr: sp.Expr) -> sp.Number | None:
@@ -309,22 +510,26 @@ def _beyond_float64(expr: sp.Expr) -> sp.Number | None:
     return None
 
 
-def _refuse_numbers_beyond_float64(model: Model, gradients: Sequence[sp.Expr]) -> None:
-    """A SpecError, at the first definition whose composed form (or else at the loss, whose derivative)
-    has a number beyond float64's range: folding constants (10**300*(10**300*w)) can make one that no
-    back end can evaluate, and each would fail differently (OverflowError, inf, a refusal)."""
+def _refuse_numbers_beyond_float64(derivation: Derivation) -> None:
+    """A SpecError at the first definition (or else at the loss, for a derivative) with a number beyond
+    float64's range: no back end can evaluate it, and each would fail differently (OverflowError, inf,
+    a refusal). Every line of the program is a definition or a derivative, so this covers them all."""
+    model = derivation.model
     problem = None
-    for name, _ in model.definitions:
-        number = _beyond_float64(model.composed[name])
+    for name, definition in model.definitions:
+        number = _beyond_float64(definition)
         if number is not None:
-            key, problem = name, f"its composed form has the number {_short(number)}"
+            key, problem = name, f"it has the number {_short(number)}"
             break
     else:
-        for parameter, gradient in zip(model.parameters, gradients, strict=True):
-            number = _beyond_float64(gradient)
+        results = {**derivation.adjoints, **derivation.gradients}
+        for (_, used), local in derivation.local_derivatives.items():
+            results.setdefault(used, local)
+        for node, result in results.items():
+            number = _beyond_float64(result)
             if number is not None:
                 key = model.loss
-                problem = f"its derivative d{model.loss}/d{parameter} has the number {_short(number)}"
+                problem = f"its derivative d{model.loss}/d{node} has the number {_short(number)}"
                 break
     if problem is not None:
         raise SpecError(
@@ -338,16 +543,18 @@ def _short(number: sp.Number) -> str:
 
 
 def find_logit(model: Model) -> sp.Expr | None:
-    """u in the first log(σ(u)) or log(1 − σ(u)) of the composed loss: the model's class-1 score."""
-    loss = name_sigmoids(model.composed[model.loss])
-    for node in sp.preorder_traversal(loss):
-        if not isinstance(node, sp.log):
-            continue
-        arg = node.args[0]
-        if isinstance(arg, sigmoid):
-            return arg.args[0]
-        if arg.is_Add and sp.S.One in arg.args:
-            inner = [-t for t in arg.args if isinstance(-t, sigmoid)]
-            if inner:
-                return inner[0].args[0]
+    """u in the first log(σ(u)) or log(1 − σ(u)) of a definition (looking into σ's own definition):
+    the model's class-1 score, in the model's names."""
+    inside = {s: e for s, e in model.definitions if isinstance(e, sigmoid)}
+    for _, definition in model.definitions:
+        for node in sp.preorder_traversal(name_sigmoids(definition.xreplace(inside))):
+            if not isinstance(node, sp.log):
+                continue
+            arg = node.args[0]
+            if isinstance(arg, sigmoid):
+                return arg.args[0]
+            if arg.is_Add and sp.S.One in arg.args:
+                inner = [-t for t in arg.args if isinstance(-t, sigmoid)]
+                if inner:
+                    return inner[0].args[0]
     return None

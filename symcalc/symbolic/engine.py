@@ -25,7 +25,7 @@ from symcalc.symbolic.forms import (
 )
 from symcalc.symbolic.functions import heaviside_as_step
 from symcalc.symbolic.graph import Model
-from symcalc.symbolic.notation import Partial, Total, product, total
+from symcalc.symbolic.notation import Adjoint, Partial, Total, product, total
 from symcalc.symbolic.recognise import Recognised, recognise_all
 from symcalc.symbolic.steps import (
     ChainRule,
@@ -39,6 +39,10 @@ from symcalc.symbolic.steps import (
 )
 
 LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
+#: Nodes in an upstream dL/dc's tree above which a result reads it as the symbol dL/dc (`Adjoint`)
+#: rather than its value: a network's results would otherwise grow by its width at every layer.
+#: Every adjoint of the shipped models is under 25.
+INLINE_NODES = 60
 
 
 def derive(model: Model) -> Derivation:
@@ -124,18 +128,24 @@ class _Backprop:
             product(Total(self.loss, c), Partial(c, node)) if c != self.loss else Partial(self.loss, node)
             for c in users
         ]
-        values = [product(self.adjoints[c], self.locals[(c, node)]) for c in users]
-        exact = sp.Add(*(self.adjoints[c] * self.locals[(c, node)] for c in users))
-        if len(users) == 1:
-            result = _product(self.adjoints[users[0]], self.locals[(users[0], node)])
-        else:
-            result = tidy(exact)
+        upstream = {c: self.upstream(c) for c in users}
+        values = [product(upstream[c], self.locals[(c, node)]) for c in users]
+        exact = sp.Add(*(upstream[c] * self.locals[(c, node)] for c in users))
+        first = users[0]
+        result = _product(upstream[first], self.locals[(first, node)]) if len(users) == 1 else tidy(exact)
         result, used = reduce_with(result, [expr for _, expr in self.model.assumptions])
         result = as_teacher_writes(result, self.model.definition_map)
         using = tuple(self.model.assumptions[i][0] for i in used)
         # Show the values put into the pattern only when simplifying them changed something.
         shown = total(*values) if result != exact or len(users) > 1 else None
         return Equation(self.loss, node, result, chain=total(*pattern), unsimplified=shown, using=using)
+
+    def upstream(self, user: sp.Symbol) -> sp.Expr:
+        """dL/duser as a result that uses it writes it: its value, or the symbol once the value is large."""
+        value = self.adjoints[user]
+        if user != self.loss and _size(value, INLINE_NODES) > INLINE_NODES:
+            return Adjoint.of(self.loss, user)
+        return value
 
     def parameter_gradients(self) -> dict[sp.Symbol, sp.Expr]:
         gradients: dict[sp.Symbol, sp.Expr] = {}
@@ -153,6 +163,16 @@ class _Backprop:
 
     def next_number(self) -> int:
         return len(self.steps) + 1
+
+
+def _size(expr: sp.Expr, limit: int) -> int:
+    """The nodes of `expr`'s tree, counted up to one past `limit`: cheap however large `expr` is."""
+    count = 0
+    for _ in sp.preorder_traversal(expr):
+        count += 1
+        if count > limit:
+            break
+    return count
 
 
 def _partials(definition: sp.Expr) -> Callable[[sp.Symbol], sp.Expr]:

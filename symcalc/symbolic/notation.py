@@ -60,6 +60,39 @@ class Total(Partial):
     mark, tex_mark, kind = "d", r"\mathrm{d}", "total"
 
 
+class Adjoint(sp.Symbol):
+    """dL/dc inside a later result, standing for the value derived for it: the backpropagation δ.
+
+    The chain rule writes dL/dn = Σ dL/dc · ∂c/∂n. Putting each dL/dc's value in
+    keeps a result in the model's names, but in a network every layer multiplies
+    the size by its width; past a size the engine writes the symbol dL/dc instead,
+    as a lecture does. A symbol (not a `Total`), so that substituting definitions
+    and differentiating leave it alone; its name is "dL/dc", and `loss` and `node`
+    read it back.
+    """
+
+    def __new__(cls, name: str, **assumptions: Any) -> Adjoint:
+        return super().__new__(cls, name, **assumptions)
+
+    @classmethod
+    def of(cls, loss: sp.Symbol, node: sp.Symbol) -> Adjoint:
+        return cls(f"d{loss.name}/d{node.name}")
+
+    @property
+    def loss(self) -> sp.Symbol:
+        return sp.Symbol(self.name[1 : self.name.index("/")])
+
+    @property
+    def node(self) -> sp.Symbol:
+        return sp.Symbol(self.name[self.name.index("/") + 2 :])
+
+    def _latex(self, printer: Any) -> str:
+        return Total(self.loss, self.node)._latex(printer)
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        return Total(self.loss, self.node)._pretty(printer)
+
+
 class Product(sp.Expr):
     """Factors multiplied in the order given: ``[−y/a + (1−y)/(1−a)] · [a(1−a)]``."""
 

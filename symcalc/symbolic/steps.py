@@ -18,7 +18,7 @@ import sympy as sp
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.insights import Insight, find_insights
-from symcalc.symbolic.notation import Partial, Total, total
+from symcalc.symbolic.notation import Adjoint, Partial, Total, total
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -184,16 +184,32 @@ class Derivation:
     @cached_property
     def insights(self) -> tuple[Insight, ...]:
         """The checked observations about this derivation's results, found when first asked for."""
-        return find_insights(self.model, self.gradients, self.adjoints, self.local_derivatives)
+
+        # About closed forms only: a result that reads a dL/dc symbol (a deep network's) says nothing alone.
+        def closed(results: dict[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
+            return {n: r for n, r in results.items() if not r.atoms(Adjoint)}
+
+        return find_insights(
+            self.model, closed(self.gradients), closed(self.adjoints), self.local_derivatives
+        )
 
     def gradient(self, parameter: str | sp.Symbol) -> sp.Expr:
         """The gradient of the loss with respect to a parameter, given by name or symbol."""
         key = self.model.symbols[parameter] if isinstance(parameter, str) else parameter
         return self.gradients[key]
 
+    def in_names(self, expr: sp.Expr) -> sp.Expr:
+        """`expr` with each symbol dL/dc (`Adjoint`) replaced by the value derived for it, until none is
+        left: in the model's names only. Exponentially larger than `expr` for a deep network."""
+        while True:
+            held = {s for s in expr.free_symbols if isinstance(s, Adjoint)}
+            if not held:
+                return expr
+            expr = expr.xreplace({s: self.adjoints[self.model.symbols[s.node.name]] for s in held})
+
     def expanded_gradients(self) -> dict[sp.Symbol, sp.Expr]:
         """Every gradient with the definitions substituted, in independent names only."""
-        return {p: self.model.expand(g) for p, g in self.gradients.items()}
+        return {p: self.model.expand(self.in_names(g)) for p, g in self.gradients.items()}
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from symcalc.render.console import render_derivation
