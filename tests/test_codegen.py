@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -18,8 +20,8 @@ import sympy as sp
 import symcalc
 from symcalc.numeric.codegen import generate
 from symcalc.numeric.model import NumericModel
-from symcalc.numeric.program import build_program
-from tests.conftest import SEED
+from symcalc.numeric.program import build_program, code_symbol
+from tests.conftest import DERIVATIONS, SEED
 from tests.numeric_oracle import numpy_paths
 
 TWO_LAYER = """
@@ -87,7 +89,9 @@ def test_imports_only_numpy_and_no_user_text(generated: tuple[symcalc.Derivation
 
 
 def test_equals_symcalcs_own_numbers(generated: tuple[symcalc.Derivation, Path, ModuleType]) -> None:
-    """Bit for bit the NumPy paths symcalc runs without a C compiler; to 1e-12 its C kernel.
+    """`loss_and_gradient` bit for bit the NumPy paths symcalc runs without a C compiler; to 1e-12
+    its C kernel. `gradient` alone skips the loss and computes σ without the log1p the loss shares
+    (one exp and a reciprocal), and `loss` alone is the forward pass: both to 1e-14.
 
     A consistency test: the module and symcalc share the stable program and printer. Correctness
     (against mpmath on SymPy's diff of the composed loss) is `tests/test_independent_oracle.py`'s.
@@ -100,9 +104,11 @@ def test_equals_symcalcs_own_numbers(generated: tuple[symcalc.Derivation, Path, 
     for _ in range(3):
         params = {p: float(rng.normal()) for p in module.PARAMETERS}
         loss, grads = numeric.evaluate(params, data)
-        assert module.loss(params, data) == loss
-        assert module.gradient(params, data) == grads
-        assert module.step(params, data, 0.3) == numeric.step(params, data, 0.3)
+        assert module.loss_and_gradient(params, data) == (loss, grads)
+        assert module.loss(params, data) == pytest.approx(loss, rel=1e-14)
+        assert module.gradient(params, data) == pytest.approx(grads, rel=1e-14, abs=1e-16)
+        stepped = numeric.step(params, data, 0.3)
+        assert module.step(params, data, 0.3) == pytest.approx(stepped, rel=1e-14, abs=1e-16)
         native_loss, native_grads = native.evaluate(params, data)
         assert native_loss == pytest.approx(loss, rel=1e-12)
         assert native_grads == pytest.approx(grads, rel=1e-12, abs=1e-15)
@@ -181,3 +187,52 @@ def test_formulas_in_docstring(write_toml: Callable[[str], Path]) -> None:
     text = generate(symcalc.derive(symcalc.load(str(SEED))))
     assert "    a = sigmoid(z)" in text
     assert "    dL/dw1 = x1*(a - y)" in text
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in DERIVATIONS.glob("*.toml")))
+def test_the_module_reads_like_the_derivation(name: str) -> None:
+    """Every definition is a variable under the model's own name, every line of the backward pass
+    has a comment naming its step, and `gradient` computes no loss."""
+    derivation = symcalc.derive(symcalc.load(name))
+    text = generate(derivation)
+    tree = ast.parse(text)
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+    def assigned(function: str) -> set[str]:
+        body = functions[function].body
+        return {
+            t.id
+            for node in body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
+
+    model = derivation.model
+    everywhere = assigned("_predict") | assigned("_loss") | assigned("_gradient")
+    assert everywhere >= {code_symbol(node).name for node, _ in model.definitions}
+    assert model.loss.name in assigned("_loss") and model.loss.name not in assigned("_gradient")
+    assert any(name.startswith(f"d{model.loss.name}_d") for name in assigned("_gradient"))
+    steps = {step.number for step in derivation.steps}
+    comments = re.findall(r"# step (\d+): d\w+/d\w+, (?:chain rule|local derivative)", text)
+    assert comments and {int(n) for n in comments} <= steps
+
+
+def test_predict_gives_the_models_output(tmp_path: Path) -> None:
+    derivation = symcalc.derive(symcalc.load(str(SEED)))
+    path = tmp_path / "generated_predict.py"
+    path.write_text(generate(derivation), encoding="utf-8")
+    module = _import(path)
+    rng = np.random.default_rng(3)
+    x1, x2 = rng.normal(size=20) * 30, rng.normal(size=20)
+    params = {"w1": 0.7, "w2": -1.3, "b": 0.2}
+    predicted = module.predict(params, {"x1": x1, "x2": x2})  # no targets needed
+    assert module.PREDICTIONS == ("a",) and set(predicted) == {"a"}
+    # the oracle: σ by mpmath at 30 digits
+    with mpmath.workdps(30):
+        want = [
+            float(1 / (1 + mpmath.exp(-(0.7 * mpmath.mpf(u) - 1.3 * mpmath.mpf(v) + 0.2))))
+            for u, v in zip(x1, x2, strict=True)
+        ]
+    # 1e-13: z itself rounds by |z|·1e-16 in float64, and σ(z) far from 1 moves by that relative error
+    assert predicted["a"] == pytest.approx(want, rel=1e-13, abs=0)
