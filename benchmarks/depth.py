@@ -23,7 +23,14 @@ import time
 from typing import Any
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FAMILIES = ("tanh_chain", "residual_chain", "network")
+#: (label, the function of tests/deep_models.py, its arguments after the depth). The network is 2 units
+#: wide here: at 4 units, depth 100 declares 2 005 names, past the file format's cap of 2 000.
+FAMILIES = (
+    ("tanh chain", "tanh_chain", ""),
+    ("residual chain", "residual_chain", ""),
+    ("network, 2 units", "network", ", width=2"),
+    ("network, 4 units", "network", ", width=4"),
+)
 
 _CHILD = """
 import json, pathlib, sys, tempfile, time
@@ -38,7 +45,7 @@ from symcalc.numeric.program import build_program
 from tests import deep_models
 
 path = pathlib.Path(tempfile.mkdtemp()) / "model.toml"
-path.write_text(getattr(deep_models, {family!r})({depth}))
+path.write_text(getattr(deep_models, {family!r})({depth}{arguments}))
 row = {{}}
 start = time.perf_counter()
 derivation = symcalc.derive(symcalc.load(str(path)))
@@ -69,8 +76,8 @@ print(json.dumps(row))
 """
 
 
-def measure(family: str, depth: int, timeout: float) -> dict[str, Any] | str:
-    code = _CHILD.format(root=str(ROOT), family=family, depth=depth)
+def measure(family: str, arguments: str, depth: int, timeout: float) -> dict[str, Any] | str:
+    code = _CHILD.format(root=str(ROOT), family=family, arguments=arguments, depth=depth)
     try:
         done = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False
@@ -78,7 +85,9 @@ def measure(family: str, depth: int, timeout: float) -> dict[str, Any] | str:
     except subprocess.TimeoutExpired:
         return f"over {timeout:.0f} s"
     if done.returncode != 0:
-        return "failed: " + (done.stderr.strip().splitlines() or ["?"])[-1][:80]
+        lines = done.stderr.strip().splitlines() or ["?"]
+        first = next((line for line in lines if "Error" in line or "error" in line), lines[-1])
+        return "failed: " + first[-140:]
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -95,12 +104,12 @@ def main() -> None:
         f"| growth of {' / '.join(columns)} / lines |"
     )
     print("|---" * (len(columns) + 6) + "|")
-    for family in FAMILIES:
+    for label, family, arguments in FAMILIES:
         first: dict[str, Any] | None = None
-        for depth in depths:
-            row = measure(family, depth, args.timeout)
+        for depth in (14, 25) if "4 units" in label else depths:
+            row = measure(family, arguments, depth, args.timeout)
             if isinstance(row, str):
-                print(f"| {family} | {depth} | {row} |")
+                print(f"| {label} | {depth} | {row} |")
                 continue
             if first is None:
                 first, first_depth = row, depth
@@ -110,7 +119,7 @@ def main() -> None:
             )
             cells = " | ".join(f"{row[c]:.3g}" for c in columns)
             print(
-                f"| {family} | {depth} | {cells} | {row['lines']} | {row['module_lines']} | {row['backend']} "
+                f"| {label} | {depth} | {cells} | {row['lines']} | {row['module_lines']} | {row['backend']} "
                 f"| {growth} |",
                 flush=True,
             )

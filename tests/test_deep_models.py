@@ -112,3 +112,32 @@ def test_full_depth_derives_generates_and_trains(family: str, tmp_path: Path) ->
     assert all(grads[p] == pytest.approx(gradient[p], rel=1e-9, abs=1e-15) for p in program.parameters)
     final = train(lambda values: numeric.evaluate(values, data), params, learning_rate=0.05, epochs=30)
     assert final.loss < loss
+
+
+@pytest.mark.slow
+def test_the_200_layer_chain_equals_sympys_diff_of_its_composed_loss(tmp_path: Path) -> None:
+    """At full depth for three weights (the first, middle and last): composing a 200-layer chain is
+    linear in size, and SymPy's diff of it by one weight takes seconds (by all 200, minutes)."""
+    import sys
+
+    derivation = _derive(deep_models.tanh_chain(200), tmp_path)
+    model = derivation.model
+    module = _module(derivation, tmp_path)
+    rng = np.random.default_rng(17)
+    program = build_program(derivation)
+    params = {p: float(1.2 + 0.2 * rng.standard_normal()) for p in program.parameters}
+    data = _data(program, 2, rng)
+    got = module.gradient(params, data)
+    names = [*model.parameters, *model.inputs, *model.targets]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20_000))  # SymPy's printer recurses once per nesting level
+    try:
+        composed = model.composed[model.loss]
+        for name in ("w1", "w100", "w200"):
+            oracle = sp.lambdify(names, sp.diff(composed, model.symbols[name]), modules="mpmath", cse=True)
+            with mpmath.workdps(40):
+                rows = [oracle(*params.values(), float(data["x"][i]), float(data["y"][i])) for i in range(2)]
+                want = float(mpmath.fsum(rows) / 2)
+            assert want != 0 and got[name] == pytest.approx(want, rel=1e-10), name
+    finally:
+        sys.setrecursionlimit(limit)

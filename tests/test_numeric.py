@@ -408,3 +408,48 @@ def test_heaviside_and_step_of_nan_are_nan_on_every_back_end(
         else:
             assert loss == want, (k, loss)
     assert np.array_equal(model.per_sample_loss({"w1": 0.5}, data), expected, equal_nan=True)
+
+
+@pytest.mark.parametrize("backend", ["c", "plan", "generic", "codegen"])
+def test_softmax_stays_finite_and_exact_past_exp_overflow(backend: str, tmp_path: Path) -> None:
+    """Scores of ±900, where exp overflows: every back end gives the log-sum-exp values (mpmath)."""
+    import importlib.util
+
+    from symcalc.numeric.codegen import generate
+
+    derivation = symcalc.derive(symcalc.load("softmax_regression"))
+    program = build_program(derivation)
+    params = {p: 0.0 for p in program.parameters} | {"w11": 1.0, "w21": 0.5, "w31": -1.0, "b2": 3.0}
+    x1 = np.array([900.0, -900.0, 2.0, 750.0])
+    x2 = np.array([1.0, -2.0, 0.5, 3.0])
+    labels = [0, 2, 1, 1]
+    data = {"x1": x1, "x2": x2} | {f"y{k + 1}": np.array([float(c == k) for c in labels]) for k in range(3)}
+    if backend == "codegen":
+        path = tmp_path / "generated_softmax.py"
+        path.write_text(generate(derivation), encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        loss, grads = module.loss(params, data), module.gradient(params, data)
+    else:
+        loss, grads = NumericModel(program, backend=backend).evaluate(params, data)  # type: ignore[arg-type]
+    # The oracle, by hand at 50 digits: L = logsumexp(z) − z_label, dL/dw_kj = (p_k − y_k)·x_j.
+    with mpmath.workdps(50):
+        total = mpmath.mpf(0)
+        gradient = {p: mpmath.mpf(0) for p in program.parameters}
+        for i, label in enumerate(labels):
+            x = (mpmath.mpf(x1[i]), mpmath.mpf(x2[i]))
+            z = [params[f"w{k}1"] * x[0] + params[f"w{k}2"] * x[1] + params[f"b{k}"] for k in (1, 2, 3)]
+            z = [mpmath.mpf(v) for v in z]
+            norm = mpmath.log(sum(mpmath.exp(v) for v in z))
+            total += norm - z[label]
+            for k in range(3):
+                error = mpmath.exp(z[k] - norm) - (1 if k == label else 0)
+                gradient[f"w{k + 1}1"] += error * x[0]
+                gradient[f"w{k + 1}2"] += error * x[1]
+                gradient[f"b{k + 1}"] += error
+        n = len(labels)
+        assert _close(loss, total / n, 1e-13, 0), (loss, total / n)
+        for p in program.parameters:
+            assert _close(grads[p], gradient[p] / n, 1e-12, 1e-12), (p, grads[p], gradient[p] / n)

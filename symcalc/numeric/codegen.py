@@ -1,11 +1,13 @@
-"""`symcalc codegen`: a standalone module (numpy, and math for erf) with one model's loss, gradient and step.
+"""`symcalc codegen`: a standalone module (numpy, and math for erf) with one model's predict, loss, gradient.
 
-The module's code is the same `Program` that `symcalc.numeric.program` compiles (the
-stable forms, the same shared sub-expressions), printed by the same printer,
-and, where the model has one, the same fast-path plan and runtime functions
-(`symcalc.numeric.plan`), so its numbers equal symcalc's own. Code text is built only from validated names
-and SymPy's printer output; nothing the user typed (a title, a note, a path)
-is copied into it.
+The module's code is the same `Program` that `symcalc.numeric.program` builds, printed by
+the same printer: it reads like the derivation, each definition a variable under the
+model's name and each line of the backward pass under a comment naming its step. Where
+the model has one, it holds the same fast-path plan and runtime functions
+(`symcalc.numeric.plan`), so `loss_and_gradient` equals symcalc's own numbers, and a
+second plan without the loss for `gradient`. Code text is built only from validated names
+and SymPy's printer output; nothing the user typed (a title, a note, a path) is copied
+into it.
 """
 
 from __future__ import annotations

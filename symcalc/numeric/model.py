@@ -170,20 +170,27 @@ class NumericModel:
         loss, gradients = self._generic.evaluate(scalars, columns, fixed)
         return loss, dict(zip(self.parameters, gradients, strict=True))
 
-    @cached_property
-    def _logit(self) -> Callable[..., Any] | None:
+    def _lines_for(self, output: sp.Expr) -> Callable[..., Any]:
+        """A NumPy function of the program's arguments computing `output` from only the lines it needs
+        (the forward pass as far as the loss or the score goes: no gradient)."""
         program = self.program
-        if program.logit is None:
-            return None
-        lines = [(line.target, line.value) for line in program.needed([program.logit])]
+        lines = [(line.target, line.value) for line in program.needed([output])]
         return sp.lambdify(
             program.arguments,
-            [program.logit],
+            [output],
             modules=["numpy", {"math": math}],
             printer=make_printer(),
-            cse=lambda _exprs: (lines, [program.logit]),
+            cse=lambda _exprs: (lines, [output]),
             docstring_limit=0,
         )
+
+    @cached_property
+    def _logit(self) -> Callable[..., Any] | None:
+        return None if self.program.logit is None else self._lines_for(self.program.logit)
+
+    @cached_property
+    def _loss_alone(self) -> Callable[..., Any]:
+        return self._lines_for(self.program.loss)
 
     def logit(
         self,
@@ -226,7 +233,10 @@ class NumericModel:
         data: Mapping[str, Any],
         constants: Mapping[str, float] | None = None,
     ) -> Array:
-        return np.asarray(self.per_sample(params, data, constants)[0], dtype=np.float64)
+        """The loss per sample, from the forward pass alone (what `train` checks before it starts)."""
+        with np.errstate(all="ignore"):
+            values = self._loss_alone(*self.arguments(params, data, constants))[0]
+        return np.asarray(values, dtype=np.float64)
 
     def loss(
         self,

@@ -4,15 +4,16 @@ Most models put their weights in linear forms z = Σ wₖxₖ + b, and every wei
 gradient is then (a per-sample factor F) × (an input xₖ). Instead of one array
 expression per parameter (which repeats the shared work d times and makes an
 N-long temporary for each), the plan computes Z = X·W + c for all forms with one
-matrix product, evaluates the remaining per-sample "head" (the loss and the
-distinct factors F, in the forms' symbols only) once, and gets every weight
-gradient from one product Xᵀ·F. Rows go through in cache-sized blocks, so no
-temporary is longer than a block. σ(u) and softplus(u) share one exp(−|u|).
+matrix product, evaluates the remaining per-sample "head" (the program's lines
+the loss and the distinct factors F need, in the forms' symbols) once, and gets
+every weight gradient from one product Xᵀ·F. Rows go through in cache-sized
+blocks, so no temporary is longer than a block. σ(u) and softplus(u) share one
+exp(−|u|); without a softplus of u, σ(u) takes one exp and a reciprocal.
 
-The plan is found symbolically from the same stable expressions as the generic
-program; where the pattern does not hold (an input outside a linear form, a
-gradient term that is not F·xₖ) `build_plan` returns None and the generic
-program is used.
+The plan is found symbolically, line by line, in the same program as the other
+back ends read; where the pattern does not hold (an input outside a linear
+form, a gradient term that is not F·xₖ) `build_plan` returns None and the
+generic program is used.
 """
 
 from __future__ import annotations

@@ -1,15 +1,19 @@
-"""The numeric program every back end reads: a derivation's loss and gradients in forms stable in float64.
+"""The numeric program every back end reads: the derivation's forward and backward pass, stable in float64.
 
-The path is SymPy objects all the way: the loss and the engine's simplified
-gradients are written in independent names, rewritten into forms that stay
-finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z), 1 − tanh(z)² →
-1/cosh(z)², log(1 + u) → log1p(u), exp(u) − 1 → expm1(u)), shared work is
-factored out once with `sympy.cse`, and the result is printed by a NumPy printer
-that writes σ and softplus without overflow. `lambdify` only ever sees SymPy
-objects built by our parser, never a string; `symcalc.numeric.codegen` prints the very
-same program to a file. `Program` is the seam between the
-derivation and the back ends (`symcalc.numeric.c`, `symcalc.numeric.plan`,
-`symcalc.numeric.generic`), which `symcalc.numeric.model` chooses among.
+A derivation becomes a straight-line program of SymPy assignments: every
+definition in file order under its own name (z = …, a = σ(z)), then every
+adjoint the engine derived, in its order (dL_dz = a − y, dL_dh1 = dL_dz·v1),
+then the parameter gradients. Each line is rewritten on its own into forms that
+stay finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z),
+1 − tanh(z)² → 1/cosh(z)², log(1 + u) → log1p(u), exp(u) − 1 → expm1(u)),
+looking one level into the σ, tanh and exp definitions it reads; nothing is
+ever composed into one tree, so size and cost grow linearly with the graph.
+The lines are printed by a NumPy printer that writes σ and softplus without
+overflow. `lambdify` only ever sees SymPy objects built by our parser, never a
+string; `symcalc.numeric.codegen` prints the very same program to a file.
+`Program` is the seam between the derivation and the back ends
+(`symcalc.numeric.c`, `symcalc.numeric.plan`, `symcalc.numeric.generic`), which
+`symcalc.numeric.model` chooses among.
 """
 
 from __future__ import annotations
@@ -151,10 +155,40 @@ class _ExpMinusOne(FuncMinusOneOptim):
         return ReplaceOptim.__call__(self, expr)
 
 
+def _softmax_parts(expr: sp.Expr) -> tuple[sp.Expr, list[sp.Expr]] | None:
+    """(u, [v₁, v₂, …]) when `expr` is exp(u)/(exp(v₁) + exp(v₂) + …), a softmax written out; else None."""
+    if not expr.is_Mul or len(expr.args) != 2:
+        return None
+    top = next((f for f in expr.args if isinstance(f, sp.exp)), None)
+    bottom = next((f for f in expr.args if f.is_Pow and f.exp == -1 and f.base.is_Add), None)
+    if top is None or bottom is None or not all(isinstance(t, sp.exp) for t in bottom.base.args):
+        return None
+    return top.args[0], [t.args[0] for t in bottom.base.args]
+
+
+def _softmax_value(expr: sp.Expr) -> sp.Expr:
+    """exp(u − m)/Σ exp(vₖ − m) with m = max vₖ: every exp at most 1, the sum at least 1."""
+    u, vs = _required(_softmax_parts(expr))
+    m = sp.Max(*vs)
+    return sp.exp(u - m) / sp.Add(*(sp.exp(v - m) for v in vs))
+
+
+def _log_softmax_value(expr: sp.Expr) -> sp.Expr:
+    """log(exp(u)/Σ exp(vₖ)) = u − m − log Σ exp(vₖ − m): finite where the ratio underflows to 0."""
+    u, vs = _required(_softmax_parts(expr.args[0]))
+    m = sp.Max(*vs)
+    return u - m - sp.log(sp.Add(*(sp.exp(v - m) for v in vs)))
+
+
 #: Rewrites applied in this order to every expression before it is compiled.
 STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
-    # (1 + exp(−u))^−n written by hand is σ(u)^n, which the printer computes without overflow.
-    ReplaceOptim(_hand_sigmoid_query, _hand_sigmoid_value),
+    # (written-out σ is named first, by `name_sigmoids`)
+    # log of a softmax written out → u − max − log Σ exp(v − max) (log-sum-exp), before the ratio itself.
+    ReplaceOptim(
+        lambda e: isinstance(e, sp.log) and _softmax_parts(e.args[0]) is not None, _log_softmax_value
+    ),
+    # exp(u)/Σ exp(v) → exp(u − max)/Σ exp(v − max): no overflow for scores past 709.
+    ReplaceOptim(lambda e: _softmax_parts(e) is not None, _softmax_value),
     # 1 − σ(u) → σ(−u).
     ReplaceOptim(_complement_query, _complement_value),
     # 1 − tanh(u)² → 1/cosh(u)² (the derivative of tanh, written through its output).
@@ -179,9 +213,13 @@ STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
 )
 
 
+#: (1 + exp(−u))^−n written by hand is σ(u)^n, which the printer computes without overflow.
+_HAND_SIGMOID = ReplaceOptim(_hand_sigmoid_query, _hand_sigmoid_value)
+
+
 def name_sigmoids(expr: sp.Expr) -> sp.Expr:
     """`expr` with every sigmoid written out by hand, (1 + exp(−u))^−n, named: σ(u)^n."""
-    return STABLE_REWRITES[0](expr)
+    return _HAND_SIGMOID(expr)
 
 
 def stable(expr: sp.Expr) -> sp.Expr:
@@ -189,7 +227,7 @@ def stable(expr: sp.Expr) -> sp.Expr:
     expr = name_sigmoids(expr)
     if expr.has(sp.exp) and expr.has(sigmoid):  # once, on the whole expression: it needs to see all of it
         expr = _rational_in_sigmoid(expr)
-    return optimize(expr, STABLE_REWRITES[1:])
+    return optimize(expr, STABLE_REWRITES)
 
 
 def nested_calls(function: str, arguments: Sequence[str]) -> str:
@@ -352,7 +390,8 @@ class Program:
 
 # -- building it from a derivation -------------------------------------------------------------
 
-#: Functions whose definitions a value's rewriting looks into: log(a) with a = σ(z) is −softplus(−z).
+#: Functions whose definitions a value's rewriting looks into: log(a) with a = σ(z) is −softplus(−z)
+#: (and log(aₖ) with aₖ a softmax written out is a log-sum-exp).
 _LOOK_INTO = (sigmoid, sp.tanh, sp.exp)
 
 
@@ -362,7 +401,7 @@ def build_program(derivation: Derivation) -> Program:
     _refuse_numbers_beyond_float64(derivation)  # before `stable`, which is slow on such numbers
     names = _Names(derivation)
     rename = names.rename
-    inside = {s: e for s, e in model.definitions if isinstance(e, _LOOK_INTO)}
+    inside = {s: e for s, e in model.definitions if isinstance(e, _LOOK_INTO) or _softmax_parts(e)}
     forward = []
     defined: set[sp.Symbol] = set()
     for node, definition in model.definitions:
@@ -481,7 +520,13 @@ def _stable_line(value: sp.Expr, inside: dict[sp.Symbol, sp.Expr], defined: set[
     log(a) with a = σ(z) is rewritten as −softplus(−z); what is left of σ(z) is read
     from a again, so nothing is computed twice.
     """
-    look = {s: e for s, e in inside.items() if s in defined and s in value.free_symbols}
+    logged = {a.args[0] for a in value.atoms(sp.log)}
+    look = {
+        s: inside[s]
+        for s in value.free_symbols
+        # a softmax only where its log is taken: log-sum-exp there, the output itself elsewhere
+        if s in inside and s in defined and (_softmax_parts(inside[s]) is None or s in logged)
+    }
     if not look:
         return stable(value)
     rewritten = stable(value.xreplace(look))
