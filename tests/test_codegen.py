@@ -236,3 +236,15 @@ def test_predict_gives_the_models_output(tmp_path: Path) -> None:
         ]
     # 1e-13: z itself rounds by |z|·1e-16 in float64, and σ(z) far from 1 moves by that relative error
     assert predicted["a"] == pytest.approx(want, rel=1e-13, abs=0)
+
+
+def test_empty_data_gives_nan_like_numpys_mean(
+    generated: tuple[symcalc.Derivation, Path, ModuleType],
+) -> None:
+    """No samples: the plan does not apply, and the per-sample fallback gives NumPy's mean of nothing."""
+    _, _, module = generated
+    params = {p: 0.5 for p in module.PARAMETERS}
+    empty = {name: np.array([]) for name in (*module.INPUTS, *module.TARGETS)}
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        gradient = module.gradient(params, empty)
+    assert set(gradient) == set(module.PARAMETERS) and all(np.isnan(g) for g in gradient.values())

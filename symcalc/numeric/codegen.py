@@ -149,8 +149,9 @@ def _values(params, data, constants, columns):
     return values
 
 
-def _means(per_sample, values, plan):
-    """The mean of each output over the samples: by the plan (weights, head, layout) where there is one."""
+def _means(per_sample, values, plan, skip):
+    """The mean of each output of `per_sample` over the samples: by the plan (weights, head, layout)
+    where there is one, whose first `skip` outputs (a loss it does not compute) are left out."""
     with numpy.errstate(all="ignore"):
         if plan is not None:
             p, i, t = len(PARAMETERS), len(INPUTS), len(TARGETS)
@@ -158,7 +159,7 @@ def _means(per_sample, values, plan):
             columns = values[p:p + i], values[p + i:p + i + t]
             fast = evaluate_plan(layout, weights, head, values[:p], *columns, values[p + i + t:])
             if fast is not None:
-                return [fast[0], *fast[1]]
+                return [fast[0], *fast[1]][skip:]
         return [float(numpy.mean(v)) for v in per_sample(*values)]
 
 
@@ -178,7 +179,7 @@ def loss(
     params: dict[str, float], data: dict[str, numpy.ndarray], constants: dict[str, float] | None = None
 ) -> float:
     """The mean loss over the samples: the forward pass only."""
-    return _means(_loss, _values(params, data, constants, INPUTS + TARGETS), None)[0]
+    return _means(_loss, _values(params, data, constants, INPUTS + TARGETS), None, 0)[0]
 
 
 def gradient(
@@ -186,15 +187,14 @@ def gradient(
 ) -> dict[str, float]:
     """The mean gradient of the loss with respect to every parameter (the formulas above); no loss."""
     values = _values(params, data, constants, INPUTS + TARGETS)
-    means = _means(_gradient, values, _GRADIENT_PLAN)
-    return dict(zip(PARAMETERS, means[1:] if _GRADIENT_PLAN is not None else means, strict=True))
+    return dict(zip(PARAMETERS, _means(_gradient, values, _GRADIENT_PLAN, 1), strict=True))
 
 
 def loss_and_gradient(
     params: dict[str, float], data: dict[str, numpy.ndarray], constants: dict[str, float] | None = None
 ) -> tuple[float, dict[str, float]]:
     """The mean loss and mean gradients from one pass forward and one backward."""
-    means = _means(_per_sample, _values(params, data, constants, INPUTS + TARGETS), _PLAN)
+    means = _means(_per_sample, _values(params, data, constants, INPUTS + TARGETS), _PLAN, 0)
     return means[0], dict(zip(PARAMETERS, means[1:], strict=True))
 
 
