@@ -18,6 +18,7 @@ from typing import Any
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain, DomainError, parse_domain
 from symcalc.spec.names import check_name
+from symcalc.spec.shapes import Axis, check_size, split_declaration
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NAMES = 2_000
@@ -35,6 +36,7 @@ KNOWN_KEYS = {
     "notes",
     "assume",
     "domains",
+    "dimensions",
 }
 DEFAULT_MODEL = "logistic_regression"
 
@@ -54,6 +56,9 @@ class Spec:
     notes: tuple[tuple[str, str], ...] = ()
     assume: tuple[str, ...] = ()
     domains: tuple[tuple[str, Domain], ...] = ()
+    #: Sizes from [dimensions], and the declared names with axes ("W", ("h", "n")), in file order.
+    dimensions: tuple[tuple[str, int], ...] = ()
+    shapes: tuple[tuple[str, tuple[Axis, ...]], ...] = ()
     source: str = "<spec>"
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
 
@@ -167,6 +172,7 @@ class _Checker:
         self.source = source
         self.lines = lines
         self.errors: list[SymcalcError] = []
+        self.shapes: dict[str, tuple[str, tuple[Axis, ...]]] = {}  # name → (its list, its axes)
 
     def error(self, key: str, problem: str, fix: str | None = None) -> None:
         where = Location(source=self.source, key=printable(key), line=self.lines.get(key))
@@ -184,6 +190,7 @@ class _Checker:
         notes = self.table_of_strings("notes", required=False, names_as_keys=False)
         assume = self.string_list("assume")
         declared = self.check_declarations(lists, constants, definitions)
+        dimensions = self.dimensions(declared)
         loss = self.loss(definitions)
         domains = self.domains(lists, constants, definitions)
         for name, _ in notes:
@@ -201,6 +208,8 @@ class _Checker:
             notes=notes,
             assume=assume,
             domains=domains,
+            dimensions=dimensions,
+            shapes=tuple((name, axes) for name, (_, axes) in self.shapes.items()),
             source=self.source,
             lines=self.lines,
         )
@@ -231,10 +240,47 @@ class _Checker:
             return ()
         names: list[str] = []
         for item in value:
+            axes: tuple[Axis, ...] = ()
+            if isinstance(item, str):
+                try:
+                    item, axes = split_declaration(item)
+                except SymcalcError as err:
+                    self.error(key, err.problem, err.fix)
+                    continue
             name = self.valid_name(key, item)
             if name is not None:
                 names.append(name)
+                if axes:
+                    self.shapes[name] = (key, axes)
         return tuple(names)
+
+    def dimensions(self, declared: set[str]) -> tuple[tuple[str, int], ...]:
+        """The [dimensions] table (name = size), and every named axis of a declaration checked against it."""
+        table = self.data.get("dimensions", {})
+        if not isinstance(table, dict):
+            self.error("dimensions", f"must be a table of name = size, not {type(table).__name__}")
+            table = {}
+        sizes: dict[str, int] = {}
+        for name, value in table.items():
+            key = f"dimensions.{name}"
+            if self.valid_name(key, name) is None:
+                continue
+            if name in declared:
+                self.error(key, f"{name!r} is declared as a name too; a dimension needs a name of its own")
+                continue
+            try:
+                sizes[name] = check_size(name, value)
+            except SymcalcError as err:
+                self.error(key, err.problem, err.fix)
+        for name, (key, axes) in self.shapes.items():
+            for axis in axes:
+                if isinstance(axis, str) and axis not in sizes and axis not in table:
+                    self.error(
+                        key,
+                        f"dimension {axis!r} of {name!r} is not in [dimensions]",
+                        fix=f"add [dimensions] with {axis} = its size",
+                    )
+        return tuple(sizes.items())
 
     def string_list(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key, [])

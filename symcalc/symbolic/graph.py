@@ -20,6 +20,7 @@ import sympy as sp
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain, DomainError
 from symcalc.spec.names import NAME_PATTERN, check_name
+from symcalc.spec.shapes import components
 from symcalc.spec.toml import Spec, check, read
 from symcalc.symbolic.forms import solve_linear
 from symcalc.symbolic.functions import FUNCTIONS, calls
@@ -379,6 +380,26 @@ def _loose_arguments(expr: sp.Expr, constants: Collection[str]) -> list[SpecErro
     return problems
 
 
+def _not_derived_yet(spec: Spec) -> SpecError:
+    """The error for a file that declares a vector or matrix: where, and its entries as scalar names."""
+    name, axes = spec.shapes[0]
+    sizes = dict(spec.dimensions)
+    key = next(k for k in ("inputs", "targets", "parameters") if name in getattr(spec, k))
+    kind = "a vector" if len(axes) == 1 else "a matrix"
+    written = f"{name}[{','.join(str(a) for a in axes)}]"
+    known = tuple(a if isinstance(a, int) else sizes.get(a) for a in axes)
+    fix = "declare its entries as scalar names"
+    if all(isinstance(size, int) for size in known):
+        entries = components(name, tuple(int(s) for s in known if s is not None))
+        shown = entries if len(entries) <= 4 else [*entries[:2], "…", entries[-1]]
+        fix += f": {', '.join(shown)}"
+    return SpecError(
+        f"{written} is {kind}: the format declares it, but this version of symcalc derives scalar names only",
+        spec.location(key),
+        fix=fix,
+    )
+
+
 class _SpecBuilder:
     """Turns a Spec's text into SymPy, collecting every problem with its key."""
 
@@ -399,6 +420,11 @@ class _SpecBuilder:
 
     def build(self) -> Model:
         spec = self.spec
+        if (
+            spec.shapes
+        ):  # read and checked by the spec; not derived yet: one line saying how to write it today
+            self.errors.append(_not_derived_yet(spec))
+            raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
         for name in (
             *spec.inputs,
             *spec.targets,

@@ -1,0 +1,77 @@
+"""Shaped declarations (`x[n]`, `W[h,n]`) and sizes ([dimensions]): read and checked, no SymPy.
+
+A declaration in `inputs`, `targets` or `parameters` is a name, or a name with one
+axis (a vector) or two (a matrix); each axis is a dimension named in `[dimensions]`
+or a positive integer. `split_declaration` takes one apart and says what is wrong
+with it in one line, with a fix.
+"""
+
+from __future__ import annotations
+
+import re
+
+from symcalc.errors import ParseError
+from symcalc.spec.names import check_name
+
+#: The most axes a declared name may have: a scalar, a vector or a matrix.
+MAX_AXES = 2
+#: The largest size a dimension (or an integer axis) may take.
+MAX_SIZE = 100_000
+
+Axis = str | int
+
+_DECLARATION = re.compile(r"([^\[\]]*)\[([^\[\]]*)\]")
+_EXAMPLE = "e.g. 'x[n]' or 'W[h,n]', with n and h in [dimensions], or 'x[3]'"
+
+
+def split_declaration(text: str) -> tuple[str, tuple[Axis, ...]]:
+    """("W", ("h", "n")) for "W[h,n]", ("b", ()) for "b"; ParseError (one line, a fix) otherwise.
+
+    The name itself is not checked here: the caller checks it as every name is checked.
+    """
+    if "[" not in text and "]" not in text:
+        return text, ()
+    found = _DECLARATION.fullmatch(text)
+    if found is None or not found.group(1):
+        raise ParseError(f"{text!r} is not a declaration of a vector or matrix", fix=_EXAMPLE)
+    name, inside = found.group(1), found.group(2)
+    parts = [part.strip() for part in inside.split(",")]
+    if any(not part for part in parts):
+        raise ParseError(f"{text!r} has an empty axis", fix=_EXAMPLE)
+    if len(parts) > MAX_AXES:
+        raise ParseError(
+            f"{text!r} has {len(parts)} axes; a name is a scalar, a vector (one axis) or a matrix (two)"
+        )
+    return name, tuple(_axis(text, part) for part in parts)
+
+
+def _axis(text: str, part: str) -> Axis:
+    if part.isascii() and part.isdigit():
+        size = int(part)
+        if not 1 <= size <= MAX_SIZE:
+            raise ParseError(f"{text!r} has the size {size}; a size is from 1 to {MAX_SIZE}")
+        return size
+    try:
+        return check_name(part)
+    except ParseError as err:
+        raise ParseError(
+            f"{text!r}: axis {part!r} is not a dimension's name or a size", fix=err.fix
+        ) from None
+
+
+def check_size(name: str, value: object) -> int:
+    """A [dimensions] entry's value: an integer from 1 to MAX_SIZE (ParseError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParseError(
+            f"dimension {name!r} must be a whole number, not {type(value).__name__}", fix="e.g. n = 3"
+        )
+    if not 1 <= value <= MAX_SIZE:
+        raise ParseError(f"dimension {name!r} is {value}; a size is from 1 to {MAX_SIZE}")
+    return value
+
+
+def components(name: str, axes: tuple[int, ...]) -> list[str]:
+    """The scalar names of a vector's or matrix's entries: x1 … xn, W1_1 … Wh_n (1-based, as CSV columns)."""
+    if len(axes) == 1:
+        return [f"{name}{i}" for i in range(1, axes[0] + 1)]
+    return [f"{name}{i}_{j}" for i in range(1, axes[0] + 1) for j in range(1, axes[1] + 1)]
