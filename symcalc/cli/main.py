@@ -32,6 +32,7 @@ from symcalc.cli.commands import (
 )
 from symcalc.errors import SpecErrors, SymcalcError
 from symcalc.isolate import DEFAULT_TIMEOUT, InternalError
+from symcalc.spec.names import suggestion
 
 # The process the user started parses the arguments, waits for the child that does the
 # symbolic work (symcalc.isolate) and prints the text it sends back. Everything that loads SymPy
@@ -230,9 +231,26 @@ def _is_dashed_expression(word: str) -> bool:
     return False  # a negative number: argparse already takes it as a positional argument
 
 
+def unknown_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str | None:
+    """The error for a first word that is not a command (`derviv`), with the nearest command, or None."""
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    # argparse has no public accessor for its subcommands: read them from its actions
+    subcommands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    names = [name for action in subcommands for name in action.choices]
+    if word is None or word in names:
+        return None
+    fix = suggestion(word, names, f"commands: {', '.join(names)}")
+    return f"unknown command {word!r} ({fix})"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(dashed_expressions_last(sys.argv[1:] if argv is None else argv))
+    words = sys.argv[1:] if argv is None else list(argv)
+    problem = unknown_command(parser, words)
+    if problem is not None:
+        print_error(problem)
+        return EXIT_BAD_INPUT
+    args = parser.parse_args(dashed_expressions_last(words))
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import keyword
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from symcalc.errors import ParseError
 
@@ -41,3 +42,19 @@ def check_name(name: object, reserved: Collection[str] = ()) -> str:
             fix="use single '_' between parts",
         )
     return name
+
+
+def nearest(word: str, known: Iterable[str]) -> str | None:
+    """The known word `word` was most likely meant to be (`titel` → `title`, `Relu` → `relu`), or None."""
+    choices = list(known)
+    folded = {choice.lower(): choice for choice in choices}
+    if word.lower() in folded:
+        return folded[word.lower()]
+    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def suggestion(word: str, known: Iterable[str], otherwise: str | None = None) -> str | None:
+    """A fix saying "did you mean 'X'?" when a known word is near `word`, else `otherwise`."""
+    near = nearest(word, known)
+    return f"did you mean {near!r}?" if near is not None else otherwise

@@ -17,7 +17,7 @@ from typing import Any
 
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain, DomainError, parse_domain
-from symcalc.spec.names import check_name
+from symcalc.spec.names import check_name, suggestion
 from symcalc.spec.shapes import Axis, check_size, split_declaration
 
 MAX_FILE_BYTES = 1_000_000
@@ -99,8 +99,10 @@ def read(target: str | Path | None = None) -> tuple[str, str]:
     source = str(target) if target is not None else f"{DEFAULT_MODEL} (built in)"
     where = Location(source=source)
     if not path.exists():
-        known = ", ".join(builtin_models())
-        raise SpecError("no such file", where, fix=f"built-in models: {known}")
+        models = builtin_models()
+        known = f"built-in models: {', '.join(models)}"
+        asked = Path(str(target)).name.removesuffix(".toml") if target is not None else ""
+        raise SpecError("no such file", where, fix=suggestion(asked, models, known))
     if not path.is_file():
         raise SpecError("not a file", where)
     try:
@@ -181,7 +183,8 @@ class _Checker:
     def spec(self) -> tuple[Spec, list[SymcalcError]]:
         for key in self.data:
             if key not in KNOWN_KEYS:
-                self.error(key, f"unknown key {key!r}", fix="known: " + ", ".join(sorted(KNOWN_KEYS)))
+                known = "known: " + ", ".join(sorted(KNOWN_KEYS))
+                self.error(key, f"unknown key {key!r}", fix=suggestion(key, KNOWN_KEYS, known))
         title = self.string("title", required=False) or "Untitled derivation"
         lists = {key: self.name_list(key) for key in NAME_LISTS}
         constants = self.constants()

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symcalc.errors import Location, ParseError
+from symcalc.spec.names import suggestion
 from symcalc.symbolic.functions import FUNCTIONS, fold
 
 MAX_LENGTH = 50_000  # characters in one expression
@@ -196,11 +197,8 @@ class _Converter:
             raise self.fail(node, f"'{ident}' is a function", fix=f"call it as {ident}(...)")
         if ident.startswith("__"):
             raise self.fail(node, f"name {ident!r} is not allowed")
-        raise self.fail(
-            node,
-            f"unknown name {ident!r}",
-            fix="declare it as an input, target, parameter, constant or definition",
-        )
+        declare = "declare it as an input, target, parameter, constant or definition"
+        raise self.fail(node, f"unknown name {ident!r}", fix=suggestion(ident, self.names, declare))
 
     def unary(self, node: ast.UnaryOp) -> _Term:
         if not isinstance(node.op, ast.USub | ast.UAdd):
@@ -270,8 +268,8 @@ class _Converter:
         if spec is None:
             if fname in self.names:
                 raise self.fail(node, f"'{fname}' is a name, not a function")
-            known = ", ".join(sorted(FUNCTIONS))
-            raise self.fail(node, f"unknown function {fname!r}", fix=f"known: {known}")
+            known = f"known: {', '.join(sorted(FUNCTIONS))}"
+            raise self.fail(node, f"unknown function {fname!r}", fix=suggestion(fname, FUNCTIONS, known))
         if node.keywords:
             raise self.fail(node, f"{fname}() takes no keyword arguments")
         count = len(node.args)

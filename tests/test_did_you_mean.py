@@ -1,0 +1,61 @@
+"""Misspellings get the nearest known word as the fix: keys, functions, names, models, commands (issue 16)."""
+
+from __future__ import annotations
+
+import pytest
+
+from symcalc.spec.names import nearest
+from tests.conftest import Runner, WriteToml
+
+MODEL = """
+{title} = "typos"
+inputs = ["x"]
+targets = ["y"]
+parameters = ["w"]
+[definitions]
+z = "{function}(w*x)"
+L = "(z - {target})^2"
+"""
+
+
+@pytest.mark.parametrize(
+    ("title", "function", "target", "expected"),
+    [
+        ("titel", "sigmoid", "y", "titel: unknown key 'titel' (did you mean 'title'?)"),
+        ("title", "sigmiod", "y", "unknown function 'sigmiod' (did you mean 'sigmoid'?)"),
+        ("title", "Relu", "y", "unknown function 'Relu' (did you mean 'relu'?)"),
+        ("title", "sigmoid", "yy", "unknown name 'yy' (did you mean 'y'?)"),
+    ],
+)
+def test_a_misspelt_word_in_a_file_gets_the_nearest_known_one(
+    title: str, function: str, target: str, expected: str, run: Runner, write_toml: WriteToml
+) -> None:
+    path = write_toml(MODEL.format(title=title, function=function, target=target))
+    code, out, err = run(["derive", str(path)])
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and expected in err
+
+
+def test_nothing_near_keeps_the_list_of_known_words(run: Runner, write_toml: WriteToml) -> None:
+    path = write_toml(MODEL.format(title="title", function="frobnicate", target="y"))
+    code, _, err = run(["derive", str(path)])
+    assert code == 2 and "unknown function 'frobnicate' (known: abs, " in err and "did you mean" not in err
+
+
+def test_a_misspelt_model_or_command_gets_the_nearest(run: Runner) -> None:
+    code, out, err = run(["derive", "logistc_regression"])
+    assert code == 2 and out == "" and "no such file (did you mean 'logistic_regression'?)" in err
+    code, out, err = run(["derviv"])
+    assert (
+        code == 2
+        and out == ""
+        and err == "symcalc: error: unknown command 'derviv' (did you mean 'derive'?)\n"
+    )
+    code, _, err = run(["--debug", "frobnicate"])
+    assert code == 2 and "unknown command 'frobnicate' (commands: derive, verify, check, " in err
+
+
+def test_nearest_prefers_the_same_word_in_another_case_then_the_closest() -> None:
+    assert nearest("Relu", ["relu", "gelu"]) == "relu"
+    assert nearest("input", ["inputs", "targets"]) == "inputs"
+    assert nearest("zzz", ["inputs", "targets"]) is None
