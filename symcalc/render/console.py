@@ -15,11 +15,12 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.render.wording import insight_text, sentence, step_rule, step_title
-from symcalc.symbolic.functions import text
+from symcalc.symbolic.functions import TextPrinter
 from symcalc.symbolic.notation import Partial, Total
 from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
 
@@ -196,12 +197,33 @@ def _updates_panel(derivation: Derivation, width: int) -> Panel:
     return Panel(Group(*body), title=title, title_align="left", border_style="green")
 
 
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+class _InlinePrinter(TextPrinter):
+    """The file's one-line syntax with the terminal's symbols: h₁ for h1, a² for a**2, ⋅ for *."""
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        shown = pretty(expr)
+        return shown if "\n" not in shown else expr.name
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, exponent = expr.args
+        if exponent.is_Integer and 2 <= exponent <= 9:
+            shown = self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
+            return shown + str(exponent).translate(_SUPERSCRIPTS)
+        return str(super()._print_Pow(expr, rational))
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        return str(super()._print_Mul(expr)).replace("*", "⋅")
+
+
 def inline(expr: sp.Basic) -> str:
-    """One line of unicode maths for use inside a sentence: ∂a/∂z, dL/dz, a⋅(1 - a), ½ as 1/2."""
+    """One line of unicode maths for use inside a sentence: ∂a/∂z, dL/dz, a⋅(1 - a), 1 - h₁², ½ as 1/2."""
     if isinstance(expr, Partial):
         return f"{expr.mark}{pretty(expr.of)}/{expr.mark}{pretty(expr.wrt)}"
     shown = pretty(expr)
-    return shown if "\n" not in shown else text(expr)
+    return shown if "\n" not in shown else str(_InlinePrinter().doprint(expr))
 
 
 def _insights_panel(derivation: Derivation) -> Panel:
