@@ -15,6 +15,8 @@ from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcE
 from symcalc.files import write_atomic
 from symcalc.isolate import check_timeout, run_limited
 from symcalc.render.pdf import compile_pdf
+from symcalc.spec.toml import builtin_models
+from symcalc.spec.toml import load as load_spec
 
 if TYPE_CHECKING:
     from symcalc.check.records import Check
@@ -125,6 +127,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         reports.append((_source(target), title, checks))
     _report(reports, errors, args.json)
     return _exit_code(reports, errors)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    """The built-in models, one per line: name, then title (read from the shipped files)."""
+    rows = [(name, load_spec(name).title) for name in builtin_models()]
+    width = max(len(name) for name, _ in rows)
+    for name, title in rows:
+        print(f"{name:<{width}}  {title}")
+    return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

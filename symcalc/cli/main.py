@@ -11,6 +11,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from typing import Any
 
 from symcalc.cli.commands import (
@@ -26,6 +27,7 @@ from symcalc.cli.commands import (
     _cmd_derive,
     _cmd_latex,
     _cmd_markdown,
+    _cmd_models,
     _cmd_train,
     _cmd_verify,
     print_error,
@@ -88,12 +90,20 @@ def _count(text: str) -> int:
     return value
 
 
+def _version() -> str:
+    try:
+        return metadata.version("symcalc")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symcalc",
         description="Symbolic, step-by-step, verified gradients of machine-learning models.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--version", action="version", version=f"symcalc {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], text: str) -> Any:
@@ -183,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="OUT.png", help="write the loss curve (and the boundary, for two inputs)"
     )
     train.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    commands.add_parser(
+        "models", help="list the built-in models with their titles", description="list the built-in models"
+    ).set_defaults(handler=_cmd_models)
 
     codegen = command(
         "codegen", _cmd_codegen, "write a standalone numpy module with the loss, gradient and step"

@@ -14,8 +14,10 @@ is first evaluated in Python floats, and anything non-finite or larger than
 from __future__ import annotations
 
 import ast
+import keyword
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -49,13 +51,15 @@ def parse_expression(text: object, names: Mapping[str, sp.Symbol]) -> sp.Expr:
     if not text.strip():
         raise ParseError("expression is empty")
     for column, char in enumerate(text, start=1):
-        if not char.isascii() or (not char.isprintable() and char not in " \t"):
+        if not char.isascii() or (not char.isprintable() and char not in " \t\n\r"):
             raise ParseError(
                 f"character {char!r} is not allowed",
                 Location(column=column),
                 fix="expressions are ASCII",
             )
-    source = text.replace("^", "**")
+    # A newline is whitespace (a TOML multi-line string wraps a long sum); one character for one,
+    # so columns stay right.
+    source = text.replace("^", "**").replace("\n", " ").replace("\r", " ")
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as err:
@@ -84,6 +88,11 @@ def _syntax_error(err: SyntaxError, source: str) -> ParseError:
         fix = "'!' is not supported"
     elif "parenthes" in msg:
         fix = "check that every '(' has its ')'"
+    if keywords := [word for word in re.findall(r"[A-Za-z_]+", source) if keyword.iskeyword(word)]:
+        word = keywords[0]
+        fix = f"{word!r} is a Python keyword and cannot be a name" + (
+            ": write 'lamda'" if word == "lambda" else f": rename it, e.g. 'my_{word}'"
+        )
     return ParseError(f"syntax error: {msg}", Location(column=column), fix=fix)
 
 
@@ -198,6 +207,8 @@ class _Converter:
         if ident.startswith("__"):
             raise self.fail(node, f"name {ident!r} is not allowed")
         declare = "declare it as an input, target, parameter, constant or definition"
+        if ident == "e":
+            declare = "Euler's number is exp(1), and e^z is written exp(z); or " + declare
         raise self.fail(node, f"unknown name {ident!r}", fix=suggestion(ident, self.names, declare))
 
     def unary(self, node: ast.UnaryOp) -> _Term:

@@ -1,0 +1,57 @@
+"""Conveniences (issue 16): --version, `models`, expressions across lines, hints for keywords and e."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+import symcalc
+from symcalc.cli.main import main
+from tests.conftest import DERIVATIONS, Runner, WriteToml
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"symcalc {metadata.version('symcalc')}\n"
+
+
+def test_models_lists_every_built_in_model_with_its_title(run: Runner) -> None:
+    code, out, err = run(["models"])
+    assert code == 0 and err == ""
+    # the oracle: the shipped files read with tomllib, not through symcalc
+    expected = {
+        p.stem: tomllib.loads(p.read_text(encoding="utf-8"))["title"] for p in DERIVATIONS.glob("*.toml")
+    }
+    listed = dict(line.split(None, 1) for line in out.splitlines())
+    assert listed == expected
+
+
+def test_an_expression_may_run_over_several_lines(write_toml: WriteToml) -> None:
+    one_line = 'inputs = ["x1", "x2"]\ntargets = ["y"]\nparameters = ["w1", "w2", "b"]\n[definitions]\n'
+    wrapped = one_line + 'z = """w1*x1\n    + w2*x2\n    + b"""\nL = "(z - y)^2"\n'
+    flat = one_line + 'z = "w1*x1 + w2*x2 + b"\nL = "(z - y)^2"\n'
+    first = symcalc.derive(symcalc.load(str(write_toml(wrapped, "wrapped.toml"))))
+    second = symcalc.derive(symcalc.load(str(write_toml(flat, "flat.toml"))))
+    assert first.gradients == second.gradients
+
+
+@pytest.mark.parametrize(
+    ("definition", "hint"),
+    [
+        ('"lambda*w1"', "('lambda' is a Python keyword and cannot be a name: write 'lamda')"),
+        ('"w1 + if"', "('if' is a Python keyword and cannot be a name: rename it, e.g. 'my_if')"),
+        ('"e^w1"', "(Euler's number is exp(1), and e^z is written exp(z); or declare it"),
+    ],
+)
+def test_a_keyword_or_e_in_an_expression_gets_a_hint(
+    definition: str, hint: str, run: Runner, write_toml: WriteToml
+) -> None:
+    text = f'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w1"]\n[definitions]\nL = {definition}\n'
+    code, out, err = run(["derive", str(write_toml(text))])
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert hint in err
