@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,42 @@ def test_a_keyword_or_e_in_an_expression_gets_a_hint(
     code, out, err = run(["derive", str(write_toml(text))])
     assert code == 2 and out == "" and len(err.splitlines()) == 1
     assert hint in err
+
+
+UNUSED = """
+inputs = ["x"]
+targets = ["y"]
+parameters = ["w1", "w2", "b"]
+[definitions]
+z = "w1*x + b"
+L = "(z - y)^2"
+"""
+
+
+def test_a_parameter_that_does_not_affect_the_loss_is_a_warning_not_an_error(
+    run: Runner, write_toml: WriteToml, tmp_path: Path
+) -> None:
+    path = write_toml(UNUSED)
+    code, out, err = run(["derive", str(path)])
+    assert code == 0 and "Derivatives of L" in out
+    assert err == "symcalc: warning: parameter 'w2' does not affect the loss L: its gradient is 0 (a typo?)\n"
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n" + "".join(f"{i / 10},{i / 5 + 1}\n" for i in range(20)), encoding="utf-8")
+    code, out, err = run(["train", str(path), "--data", str(data), "--epochs", "3", "--json"])
+    assert code == 0 and "parameter 'w2' does not affect the loss L" in err
+
+
+def test_a_constant_loss_is_one_warning(run: Runner, write_toml: WriteToml) -> None:
+    path = write_toml(
+        'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w1"]\n[definitions]\nL = "(x - y)^2"\n'
+    )
+    code, _, err = run(["derive", str(path)])
+    assert (
+        code == 0
+        and err == "symcalc: warning: the loss L depends on no parameter: every gradient is 0 (a typo?)\n"
+    )
+
+
+def test_a_model_whose_parameters_all_matter_prints_no_warning(run: Runner) -> None:
+    code, _, err = run(["derive"])
+    assert code == 0 and err == ""

@@ -43,7 +43,10 @@ def limited(function: Callable[..., T], target: str | None, *args: Any, timeout:
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    sys.stdout.write(limited(work.derive_text, args.file, args.json, timeout=args.timeout))
+    text, warnings = limited(work.derive_output, args.file, args.json, timeout=args.timeout)
+    for warning in warnings:
+        print(f"symcalc: warning: {warning}", file=sys.stderr)
+    sys.stdout.write(text)
     sys.stdout.flush()  # a closed pipe is reported here (exit 141), not at exit
     return EXIT_OK
 
@@ -220,7 +223,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     numeric = NumericModel(program)
     model = program.model
     dataset = load_csv(args.data, model) if args.data is not None else load_builtin(model)
-    for warning in dataset.warnings:
+    zero = [p for p, g in zip(program.parameters, program.gradients, strict=True) if g == 0]
+    for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *dataset.warnings]:
         print(f"symcalc: warning: {warning}", file=sys.stderr)
     start = numeric.start(args.seed)
     check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns))

@@ -7,6 +7,7 @@ never imports them, it only waits for the child (`symcalc.isolate.run_limited`) 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,13 +24,31 @@ def derive_file(target: str | None) -> Derivation:
     return derive(Model.load(target))
 
 
+def unused_parameters(loss: str, parameters: Sequence[str], zero: Sequence[str]) -> list[str]:
+    """Warnings for parameters whose gradient is 0: they do not affect the loss (usually a typo)."""
+    if zero and len(zero) == len(parameters):
+        return [f"the loss {loss} depends on no parameter: every gradient is 0 (a typo?)"]
+    return [f"parameter {p!r} does not affect the loss {loss}: its gradient is 0 (a typo?)" for p in zero]
+
+
+def derive_output(target: str | None, as_json: bool) -> tuple[str, list[str]]:
+    """What `symcalc derive` prints (`derive_text`), and its warnings for standard error."""
+    derivation = derive_file(target)
+    zero = [p.name for p, g in derivation.gradients.items() if g == 0]
+    names = [p.name for p in derivation.model.parameters]
+    return _derivation_text(derivation, as_json), unused_parameters(derivation.loss.name, names, zero)
+
+
 def derive_text(target: str | None, as_json: bool) -> str:
     """What `symcalc derive` prints: the derivation for this terminal (rich), or as JSON.
 
     Rendered where it is derived, as LaTeX and Markdown are: printing is bounded by the time
     limit too, and the result sent back is text, which the parent prints without SymPy.
     """
-    derivation = derive_file(target)
+    return _derivation_text(derive_file(target), as_json)
+
+
+def _derivation_text(derivation: Derivation, as_json: bool) -> str:
     if as_json:
         from symcalc.render.json import derivation_dict
 
