@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from symcalc.numeric.codegen import generate
 from symcalc.numeric.model import NumericModel
 from symcalc.numeric.program import build_program, code_symbol
 from tests.conftest import DERIVATIONS, SEED
+from tests.generated import import_file
 from tests.numeric_oracle import numpy_paths
 
 TWO_LAYER = """
@@ -40,14 +40,6 @@ h = '\"\"\" + __import__("os").system("id") + \"\"\"'
 """
 
 
-def _import(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(params=["seed", "two-layer"])
 def generated(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[symcalc.Derivation, Path, ModuleType]:
     if request.param == "seed":
@@ -59,7 +51,7 @@ def generated(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[symcalc.D
     derivation = symcalc.derive(model)
     path = tmp_path / f"generated_{request.param.replace('-', '_')}.py"
     path.write_text(generate(derivation), encoding="utf-8")
-    return derivation, path, _import(path)
+    return derivation, path, import_file(path)
 
 
 def _data(model: symcalc.Model, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -222,7 +214,7 @@ def test_predict_gives_the_models_output(tmp_path: Path) -> None:
     derivation = symcalc.derive(symcalc.load(str(SEED)))
     path = tmp_path / "generated_predict.py"
     path.write_text(generate(derivation), encoding="utf-8")
-    module = _import(path)
+    module = import_file(path)
     rng = np.random.default_rng(3)
     x1, x2 = rng.normal(size=20) * 30, rng.normal(size=20)
     params = {"w1": 0.7, "w2": -1.3, "b": 0.2}

@@ -8,10 +8,8 @@ of the generated module's own loss at the full depths of issue 19.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import mpmath
 import numpy as np
@@ -19,11 +17,11 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.numeric.codegen import generate
 from symcalc.numeric.descent import train
 from symcalc.numeric.model import NumericModel
 from symcalc.numeric.program import build_program
 from tests import deep_models
+from tests.generated import generated_module
 from tests.numeric_oracle import exact_outputs
 
 Build = Callable[[int], str]
@@ -43,16 +41,6 @@ def _derive(text: str, tmp_path: Path) -> symcalc.Derivation:
     return symcalc.derive(symcalc.load(str(path)))
 
 
-def _module(derivation: symcalc.Derivation, tmp_path: Path) -> ModuleType:
-    path = tmp_path / "generated_deep.py"
-    path.write_text(generate(derivation), encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _data(program: symcalc.Program, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     data = {name: rng.standard_normal(n) for name in program.inputs}
     return data | {name: rng.integers(0, 2, n).astype(float) for name in program.targets}
@@ -62,7 +50,7 @@ def _data(program: symcalc.Program, n: int, rng: np.random.Generator) -> dict[st
 def test_the_generated_gradient_equals_sympys_diff_of_the_composed_loss(family: str, tmp_path: Path) -> None:
     derivation = _derive(FAMILIES[family](COMPOSABLE[family]), tmp_path)
     model = derivation.model
-    module = _module(derivation, tmp_path)
+    module = generated_module(derivation, tmp_path, "generated_deep")
     rng = np.random.default_rng(5)
     program = build_program(derivation)
     params = {p: float(0.7 * rng.standard_normal()) for p in program.parameters}
@@ -88,7 +76,7 @@ def test_full_depth_derives_generates_and_trains(family: str, tmp_path: Path) ->
     program = build_program(derivation)
     # Linear size: a line per definition, adjoint and gradient at most.
     assert len(program.assignments) <= 2 * len(derivation.model.definitions) + len(program.parameters) + 1
-    module = _module(derivation, tmp_path)
+    module = generated_module(derivation, tmp_path, "generated_deep")
     rng = np.random.default_rng(11)
     # Weights near 1.2 keep a 200-layer chain's signal alive (tanh's fixed point is ±0.66 then);
     # small random weights would make every gradient vanish and any comparison pass.
@@ -122,7 +110,7 @@ def test_the_200_layer_chain_equals_sympys_diff_of_its_composed_loss(tmp_path: P
 
     derivation = _derive(deep_models.tanh_chain(200), tmp_path)
     model = derivation.model
-    module = _module(derivation, tmp_path)
+    module = generated_module(derivation, tmp_path, "generated_deep")
     rng = np.random.default_rng(17)
     program = build_program(derivation)
     params = {p: float(1.2 + 0.2 * rng.standard_normal()) for p in program.parameters}

@@ -413,9 +413,7 @@ def test_heaviside_and_step_of_nan_are_nan_on_every_back_end(
 @pytest.mark.parametrize("backend", ["c", "plan", "generic", "codegen"])
 def test_softmax_stays_finite_and_exact_past_exp_overflow(backend: str, tmp_path: Path) -> None:
     """Scores of ±900, where exp overflows: every back end gives the log-sum-exp values (mpmath)."""
-    import importlib.util
-
-    from symcalc.numeric.codegen import generate
+    from tests.generated import generated_module
 
     derivation = symcalc.derive(symcalc.load("softmax_regression"))
     program = build_program(derivation)
@@ -425,12 +423,7 @@ def test_softmax_stays_finite_and_exact_past_exp_overflow(backend: str, tmp_path
     labels = [0, 2, 1, 1]
     data = {"x1": x1, "x2": x2} | {f"y{k + 1}": np.array([float(c == k) for c in labels]) for k in range(3)}
     if backend == "codegen":
-        path = tmp_path / "generated_softmax.py"
-        path.write_text(generate(derivation), encoding="utf-8")
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = generated_module(derivation, tmp_path, "generated_softmax")
         loss, grads = module.loss(params, data), module.gradient(params, data)
     else:
         loss, grads = NumericModel(program, backend=backend).evaluate(params, data)  # type: ignore[arg-type]

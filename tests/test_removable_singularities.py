@@ -7,7 +7,6 @@ SymPy's diff of the composed loss evaluated with mpmath.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +16,10 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.numeric.codegen import generate
 from symcalc.numeric.model import NumericModel
 from symcalc.numeric.program import build_program
 from symcalc.symbolic.forms import adds_denominator, in_terms_of_outputs, tidy
+from tests.generated import generated_module
 from tests.numeric_oracle import numpy_paths
 from tests.oracle import composed_gradient
 
@@ -64,12 +63,7 @@ def test_gradient_is_finite_where_the_prediction_equals_the_target(
         "generic": NumericModel(program, backend="generic"),
         "numpy plan": numpy_paths(program),
     }
-    path = tmp_path / "generated_singular.py"
-    path.write_text(generate(derivation), encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = generated_module(derivation, tmp_path, "generated_singular")
     results = {name: numeric.evaluate(PARAMS, DATA)[1] for name, numeric in back_ends.items()}
     results["codegen"] = module.gradient(PARAMS, DATA)
     for parameter in model.parameters:

@@ -32,6 +32,7 @@ from sympy.codegen.rewriting import FuncMinusOneOptim, ReplaceOptim, optimize
 from sympy.printing.numpy import NumPyPrinter
 
 from symcalc.errors import Location, SpecError
+from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus, spec_of
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.notation import Adjoint
@@ -479,16 +480,6 @@ def _chain_sum(node: sp.Symbol, names: _Names) -> sp.Expr:
     return sp.Add(*terms)
 
 
-def _size(expr: sp.Expr, limit: int) -> int:
-    """The number of nodes of `expr`'s tree, counted up to `limit`: linear in the smaller of the two."""
-    count = 0
-    for _ in sp.preorder_traversal(expr):
-        count += 1
-        if count > limit:
-            break
-    return count
-
-
 def _shorter(simplified: sp.Expr, chain: sp.Expr, names: _Names) -> sp.Expr:
     """The derivation's simplified result where it is no longer than the chain rule's sum, else the sum.
 
@@ -496,8 +487,8 @@ def _shorter(simplified: sp.Expr, chain: sp.Expr, names: _Names) -> sp.Expr:
     dL/da · a(1 − a), which is 0·∞ where a rounds to 1); the sum keeps a deep chain
     linear, where the simplified form repeats every factor upstream of it.
     """
-    size = _size(chain, 10**9)
-    if _size(simplified, size) <= size:
+    size = tree_size(chain, 10**9)
+    if tree_size(simplified, size) <= size:
         return simplified.xreplace({s: names.adjoint(s.node) for s in simplified.atoms(Adjoint)})
     return chain
 

@@ -22,6 +22,7 @@ from symcalc.symbolic.forms import (
     join_powers,
     reduce_with,
     tidy,
+    tree_size,
 )
 from symcalc.symbolic.functions import heaviside_as_step
 from symcalc.symbolic.graph import Model
@@ -143,7 +144,7 @@ class _Backprop:
     def upstream(self, user: sp.Symbol) -> sp.Expr:
         """dL/duser as a result that uses it writes it: its value, or the symbol once the value is large."""
         value = self.adjoints[user]
-        if user != self.loss and _size(value, INLINE_NODES) > INLINE_NODES:
+        if user != self.loss and tree_size(value, INLINE_NODES) > INLINE_NODES:
             return Adjoint.of(self.loss, user)
         return value
 
@@ -163,16 +164,6 @@ class _Backprop:
 
     def next_number(self) -> int:
         return len(self.steps) + 1
-
-
-def _size(expr: sp.Expr, limit: int) -> int:
-    """The nodes of `expr`'s tree, counted up to one past `limit`: cheap however large `expr` is."""
-    count = 0
-    for _ in sp.preorder_traversal(expr):
-        count += 1
-        if count > limit:
-            break
-    return count
 
 
 def _partials(definition: sp.Expr) -> Callable[[sp.Symbol], sp.Expr]:

@@ -292,3 +292,13 @@ def reduce_with(expr: sp.Expr, assumptions: Sequence[sp.Expr]) -> tuple[sp.Expr,
             if size(candidate) < size(best):
                 best, used = candidate, (index,)
     return best, used
+
+
+def tree_size(expr: sp.Expr, limit: int) -> int:
+    """The nodes of `expr`'s tree, counted up to one past `limit`: cheap however large `expr` is."""
+    count = 0
+    for _ in sp.preorder_traversal(expr):
+        count += 1
+        if count > limit:
+            break
+    return count

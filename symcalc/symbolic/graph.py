@@ -420,9 +420,9 @@ class _SpecBuilder:
 
     def build(self) -> Model:
         spec = self.spec
-        if (
-            spec.shapes
-        ):  # read and checked by the spec; not derived yet: one line saying how to write it today
+        # Vectors and matrices are read and checked by the spec, not derived yet: one line saying
+        # how to write the model today.
+        if spec.shapes:
             self.errors.append(_not_derived_yet(spec))
             raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
         for name in (
