@@ -74,3 +74,44 @@ def _umask() -> int:
     current = os.umask(0o022)  # no /proc: swap it out and straight back
     os.umask(current)
     return current
+
+
+def check_output(path: str | Path, formats: dict[str, str], flag: str, hint: str = "") -> str:
+    """The format an output file's extension names, checked before any work is done.
+
+    `formats` maps each extension `flag` writes (".png") to its format ("png"). An
+    extension that names another format (`latex -o notes.pdf`, `--plot curve.jpg`),
+    a missing folder or a directory in the way is an OutputError now, not after the work.
+    """
+    target = Path(path)
+    where = Location(source=str(target))
+    suffix = target.suffix.lower()
+    if suffix not in formats and suffix in OTHER_FORMATS:
+        written = " or ".join(dict.fromkeys(OTHER_FORMATS[s] for s in formats))
+        names = ", ".join(f"OUT{s}" for s in formats)
+        problem = f"{flag} writes {written}, not {OTHER_FORMATS[suffix]}"
+        raise OutputError(problem, where, fix=f"name it {names}{hint}")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError("folder does not exist", where)
+    if target.exists() and not target.is_file():
+        raise OutputError("exists and is not a file", where, fix="name another file")
+    return formats.get(suffix, next(iter(formats.values())))
+
+
+#: Extensions that name a format, so that writing another format under them is refused.
+OTHER_FORMATS = {
+    ".pdf": "PDF",
+    ".png": "PNG",
+    ".svg": "SVG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tex": "LaTeX",
+    ".ltx": "LaTeX",
+    ".md": "Markdown",
+    ".markdown": "Markdown",
+    ".html": "HTML",
+    ".htm": "HTML",
+    ".py": "Python",
+    ".json": "JSON",
+}

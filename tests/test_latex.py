@@ -388,7 +388,9 @@ def test_cli_refuses_to_write_the_tex_over_its_pdf(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["latex", "--pdf", "-o", str(tmp_path / "x.pdf")]) == 2
-    assert "over its own PDF" in capsys.readouterr().err
+    # refused by its extension, before anything is derived or written
+    assert "latex -o writes LaTeX, not PDF" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def _fake_pdflatex(folder: Path, script: str) -> Path:
@@ -427,7 +429,7 @@ def test_missing_pdflatex_exits_2_and_writes_nothing(
 def test_output_over_a_folder_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "taken.tex").mkdir()
     assert main(["latex", "-o", str(tmp_path / "taken.tex")]) == 2
-    assert "will not be overwritten" in capsys.readouterr().err
+    assert "taken.tex: exists and is not a file" in capsys.readouterr().err
 
 
 def test_a_pdf_that_cannot_be_written_stops_the_run_before_anything_is_written(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from symcalc.cli import work
 from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcError
-from symcalc.files import write_atomic
+from symcalc.files import check_output, write_atomic
 from symcalc.isolate import check_timeout, run_limited
 from symcalc.render.pdf import compile_pdf
 from symcalc.spec.toml import builtin_models
@@ -158,6 +158,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_latex(args: argparse.Namespace) -> int:
+    if args.output is not None:
+        hint = ", and add --pdf for the PDF beside it"
+        check_output(args.output, {".tex": "latex", ".ltx": "latex"}, "latex -o", hint)
     pdf_path = _pdf_path(args) if args.pdf else None
     text = limited(work.latex_file, args.file, args.body, timeout=args.timeout)
     # Compile before writing anything, so that a failed run leaves no output at all.
@@ -173,18 +176,17 @@ def _pdf_path(args: argparse.Namespace) -> Path:
         raise SymcalcError("--pdf needs -o OUT.tex: the PDF is written beside it")
     if args.body:
         raise SymcalcError("--pdf compiles a whole document", fix="drop --body")
-    tex = Path(args.output)
-    pdf = tex.with_suffix(".pdf")
-    if pdf == tex:
-        raise SymcalcError(f"{tex}: the LaTeX would be written over its own PDF", fix="name it OUT.tex")
-    # Checked now, not after compiling, so that neither file is written when one cannot be.
-    for path in (tex, pdf):
-        if path.exists() and not path.is_file():
-            raise SymcalcError(f"{path}: exists and is not a file", fix="name another file")
+    # OUT.tex itself was checked by check_output (an OUT.pdf there is refused by its extension);
+    # the PDF beside it is checked now, not after compiling, so that neither file is written.
+    pdf = Path(args.output).with_suffix(".pdf")
+    if pdf.exists() and not pdf.is_file():
+        raise SymcalcError(f"{pdf}: exists and is not a file", fix="name another file")
     return pdf
 
 
 def _cmd_markdown(args: argparse.Namespace) -> int:
+    if args.output is not None:
+        check_output(args.output, {".md": "markdown", ".markdown": "markdown"}, "markdown -o")
     _emit(limited(work.markdown_file, args.file, timeout=args.timeout), args.output)
     return EXIT_OK
 
@@ -200,6 +202,8 @@ def _emit(text: str, output: str | None) -> None:
 def _cmd_codegen(args: argparse.Namespace) -> int:
     from symcalc.files import write_atomic
 
+    if args.output is not None:
+        check_output(args.output, {".py": "python"}, "codegen -o")
     text = limited(work.codegen_file, args.file, timeout=args.timeout)
     if args.output is None:
         sys.stdout.write(text)
@@ -217,7 +221,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from symcalc.numeric.model import NumericModel
     from symcalc.render import training
 
+    plot_format = "png"
     if args.plot is not None:
+        plot_format = check_output(args.plot, {".png": "png", ".svg": "svg", ".pdf": "pdf"}, "--plot")
         training.check_plotting()
     program = limited(work.program_file, args.file, timeout=args.timeout)
     numeric = NumericModel(program)
@@ -248,7 +254,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         training.print_summary(Console(), summary)
     if args.plot is not None:
         target = program.targets[0] if program.targets else None
-        training.plot(args.plot, last, dataset.columns, program.inputs, target, numeric.logit)
+        training.plot(args.plot, last, dataset.columns, program.inputs, target, numeric.logit, plot_format)
         print(f"symcalc: wrote {args.plot}", file=sys.stderr)
     if last.stop is Stop.INTERRUPTED:
         return EXIT_INTERRUPTED

@@ -155,8 +155,9 @@ def plot(
     inputs: tuple[str, ...],
     target: str | None,
     scores: Scores,
+    image_format: str = "png",
 ) -> Path:
-    """The loss curve, and for two inputs the data with the decision boundary u = 0, as a PNG."""
+    """The loss curve, and for two inputs the data with the decision boundary u = 0: PNG, SVG or PDF."""
     plt = _pyplot()
     boundary = len(inputs) == 2 and target is not None and scores(final.parameters, columns) is not None
     figure, axes = plt.subplots(1, 2 if boundary else 1, figsize=(11 if boundary else 6, 4.5), squeeze=False)
@@ -171,7 +172,7 @@ def plot(
         _boundary(axes[0][1], final, columns, inputs, target, scores)
     figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    figure.savefig(buffer, format=image_format, dpi=110)
     plt.close(figure)
     return write_atomic(path, buffer.getvalue())
 
