@@ -16,17 +16,18 @@ from symcalc.numeric.model import NumericModel
 from symcalc.numeric.plan import build_plan, runtime_source, stack_view
 from symcalc.numeric.program import build_program
 from tests.conftest import WriteToml
-from tests.numeric_oracle import MODELS, evaluated, numpy_paths, program_of, random_data, reference
+from tests.numeric_oracle import (
+    MODELS,
+    STEP_OF_AN_INPUT,
+    evaluated,
+    numpy_paths,
+    program_of,
+    random_data,
+    reference,
+)
 
 #: Models whose loss and gradients are not (factor) × (input) over linear forms: the generic path.
-#: x1 enters through step(x1), not a linear form: the plan cannot take it.
-INPUT_OUTSIDE_A_FORM = """
-inputs = ["x1", "x2"]
-targets = ["y"]
-parameters = ["w1"]
-[definitions]
-L = "step(x1)*(w1*x2 - y)**2"
-"""
+
 RTOL = 1e-12
 
 
@@ -37,7 +38,7 @@ def test_plan_takes_every_shipped_model(name: str) -> None:
 
 
 def test_plan_refuses_an_input_outside_a_linear_form(write_toml: WriteToml) -> None:
-    program = build_program(symcalc.derive(symcalc.load(str(write_toml(INPUT_OUTSIDE_A_FORM)))))
+    program = build_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
     assert build_plan(program) is None
 
 

@@ -27,8 +27,7 @@ from symcalc.numeric.c.source import BLOCK, NativeUnavailable, kernel_source
 from symcalc.numeric.model import NumericError, NumericModel
 from symcalc.numeric.program import build_program
 from tests.conftest import Runner, WriteToml
-from tests.numeric_oracle import MODELS, evaluated, program_of, random_data, reference
-from tests.test_fastpath import INPUT_OUTSIDE_A_FORM
+from tests.numeric_oracle import MODELS, STEP_OF_AN_INPUT, evaluated, program_of, random_data, reference
 
 RTOL = 1e-12
 
@@ -297,7 +296,7 @@ def test_each_back_end_can_be_asked_for_by_name(write_toml: WriteToml) -> None:
     assert NumericModel(program, backend="c").backend == "native"
     assert NumericModel(program, backend="plan").backend == "numpy"
     assert NumericModel(program, backend="generic").backend == "generic"
-    outside = build_program(symcalc.derive(symcalc.load(str(write_toml(INPUT_OUTSIDE_A_FORM)))))
+    outside = build_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
     assert NumericModel(outside).backend == "native"  # no plan, but a kernel
     with pytest.raises(NumericError, match="NumPy plan does not apply"):
         NumericModel(outside, backend="plan").describe()

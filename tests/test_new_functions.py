@@ -6,10 +6,8 @@ so a wrong entry in `symbolic/functions.py` cannot agree with them by constructi
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import mpmath
 import numpy as np
@@ -19,12 +17,12 @@ import sympy as sp
 import symcalc
 from symcalc.check.checks import check_claim, verify
 from symcalc.numeric.c import build
-from symcalc.numeric.codegen import generate
 from symcalc.numeric.model import BackendChoice, NumericModel
 from symcalc.numeric.program import build_program
 from symcalc.symbolic.functions import gelu, leaky_relu
 from symcalc.symbolic.parse import parse_expression
 from tests.conftest import WriteToml
+from tests.generated import generated_module
 
 x, s = sp.symbols("x s", real=True)
 
@@ -156,21 +154,11 @@ def test_each_back_end_equals_mpmath_on_the_hand_written_loss(
         np.testing.assert_allclose(got, _hand_means(name, params, data), rtol=1e-12, atol=1e-13)
 
 
-def _import(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("name", sorted(CALLS))
 def test_the_generated_module_equals_mpmath_on_the_hand_written_loss(
     name: str, write_toml: WriteToml, tmp_path: Path
 ) -> None:
-    path = tmp_path / f"generated_{name}.py"
-    path.write_text(generate(_load(name, write_toml)), encoding="utf-8")
-    module = _import(path)
+    module = generated_module(_load(name, write_toml), tmp_path, f"generated_{name}")
     params, data = _random(3)
     grads = module.gradient(params, data)
     got = [module.loss(params, data), grads["w1"], grads["w2"], grads["b"]]

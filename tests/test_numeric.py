@@ -17,6 +17,7 @@ from symcalc.numeric.model import BackendChoice, NumericError, NumericModel, com
 from symcalc.numeric.program import Assignment, build_program, stable
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
 from tests.conftest import Runner
+from tests.numeric_oracle import STEP_OF_AN_INPUT
 from tests.oracle import composed_gradient
 
 EXTREME_Z = (30.0, -30.0, 800.0, -800.0, 1e4, -1e4)
@@ -357,15 +358,6 @@ def test_train_stops_at_a_non_finite_loss_without_a_kernel(
     assert code == 1, err
     assert "internal error" not in err and "Traceback" not in err
     assert "became inf at step 1; kept the parameters of step 0, the last finite ones" in out + err
-
-
-STEP_OF_AN_INPUT = """
-inputs = ["x1", "x2"]
-targets = ["y"]
-parameters = ["w1"]
-[definitions]
-L = "step(x1)*(w1*x2 - y)**2"
-"""
 
 
 @pytest.mark.parametrize("heaviside", [False, True])

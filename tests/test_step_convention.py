@@ -8,9 +8,7 @@ Heaviside(0) would give dL/db = −mean(y) instead of 0.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -18,10 +16,10 @@ import sympy as sp
 
 import symcalc
 from symcalc.numeric.c.source import KernelPrinter
-from symcalc.numeric.codegen import generate
 from symcalc.numeric.model import BackendChoice, NumericModel
 from symcalc.numeric.program import build_program, make_printer
 from symcalc.symbolic.functions import step
+from tests.generated import generated_module
 
 RELU = """
 title = "One relu unit"
@@ -56,14 +54,6 @@ def _data() -> dict[str, np.ndarray]:
     return {"x": rng.standard_normal(64), "y": rng.uniform(0.5, 2.0, 64)}
 
 
-def _import(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize(
     ("choice", "backend"), [("auto", "native"), ("plan", "numpy"), ("generic", "generic")]
 )
@@ -85,9 +75,7 @@ def test_every_back_end_takes_relu_derivative_0_at_0(
 def test_generated_module_takes_relu_derivative_0_at_0(
     derivation: symcalc.Derivation, tmp_path: Path
 ) -> None:
-    path = tmp_path / "generated_relu.py"
-    path.write_text(generate(derivation), encoding="utf-8")
-    module = _import(path)
+    module = generated_module(derivation, tmp_path, "generated_relu")
     data = _data()
     for params in ({"w": 0.0, "b": 0.0}, {"w": -0.4, "b": 0.3}):
         assert module.gradient(params, data) == pytest.approx(by_hand(params, data)[1], rel=1e-12, abs=1e-15)

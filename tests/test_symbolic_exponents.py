@@ -6,10 +6,8 @@ differences of the numeric back end's own loss; neither reads symcalc's derived 
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import mpmath
 import numpy as np
@@ -17,10 +15,10 @@ import pytest
 import sympy as sp
 
 import symcalc
-from symcalc.numeric.codegen import generate
 from symcalc.numeric.model import NumericModel
 from symcalc.numeric.program import build_program
 from tests.conftest import Runner
+from tests.generated import generated_module
 from tests.oracle import composed_gradient
 
 HEADER = 'title = "t"\ninputs = ["x1"]\ntargets = ["y"]\n'
@@ -66,14 +64,6 @@ def _oracle(model: symcalc.Model, parameter: sp.Symbol, point: dict[str, float])
         return float(function(*(mpmath.mpf(v) for v in values.values())))
 
 
-def _import(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_every_command_exits_zero(model_file: Path, run: Runner, tmp_path: Path) -> None:
     data = tmp_path / "data.csv"
@@ -106,9 +96,7 @@ def test_numeric_back_ends_equal_the_oracle_and_central_differences(model_file: 
     model = symcalc.load(str(model_file))
     derivation = symcalc.derive(model)
     numeric = NumericModel(build_program(derivation))
-    path = tmp_path / "generated_exponent.py"
-    path.write_text(generate(derivation), encoding="utf-8")
-    module = _import(path)
+    module = generated_module(derivation, tmp_path, "generated_exponent")
     for point in POINTS:
         params = {p.name: point[p.name] for p in model.parameters}
         data = {"x1": np.array([point["x1"]]), "y": np.array([point["y"]])}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,20 +12,26 @@ import sympy as sp
 from symcalc.numeric.program import Program, make_printer
 
 
+def lambdified(program: Program, outputs: Sequence[sp.Expr]) -> Callable[..., list[Any]]:
+    """A NumPy function of the program's arguments returning `outputs`, from only the lines they need."""
+    lines = [(line.target, line.value) for line in program.needed(outputs)]
+    return sp.lambdify(
+        program.arguments,
+        list(outputs),
+        modules=["numpy", {"math": math}],  # math: the table's erf and erfc, elementwise
+        printer=make_printer(),
+        cse=lambda _exprs: (lines, list(outputs)),
+        docstring_limit=0,
+    )
+
+
 class Generic:
     """Every program, every data layout NumPy broadcasts: the back end the others fall back to."""
 
     name = "generic"
 
     def __init__(self, program: Program) -> None:
-        self._function = sp.lambdify(
-            program.arguments,
-            list(program.outputs),
-            modules=["numpy", {"math": math}],  # math: the table's erf and erfc, elementwise
-            printer=make_printer(),
-            cse=lambda _exprs: (list(program.shared), list(program.outputs)),
-            docstring_limit=0,
-        )
+        self._function = lambdified(program, program.outputs)
 
     def per_sample(self, values: Sequence[Any]) -> list[Any]:
         """The loss and every gradient per sample, from the compiled function's positional arguments."""

@@ -10,18 +10,16 @@ applies, as the order says; the kernel is compiled on first use, not on construc
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import Any, Literal, get_args
 
 import numpy as np
-import sympy as sp
 
 from symcalc.errors import SymcalcError
 from symcalc.numeric.backend import Backend
-from symcalc.numeric.generic import Generic
-from symcalc.numeric.program import Array, Program, build_program, make_printer
+from symcalc.numeric.generic import Generic, lambdified
+from symcalc.numeric.program import Array, Program, build_program
 from symcalc.symbolic.steps import Derivation
 
 #: What `NumericModel` may be asked to run on: the fastest that applies, or one back end by name.
@@ -170,27 +168,13 @@ class NumericModel:
         loss, gradients = self._generic.evaluate(scalars, columns, fixed)
         return loss, dict(zip(self.parameters, gradients, strict=True))
 
-    def _lines_for(self, output: sp.Expr) -> Callable[..., Any]:
-        """A NumPy function of the program's arguments computing `output` from only the lines it needs
-        (the forward pass as far as the loss or the score goes: no gradient)."""
-        program = self.program
-        lines = [(line.target, line.value) for line in program.needed([output])]
-        return sp.lambdify(
-            program.arguments,
-            [output],
-            modules=["numpy", {"math": math}],
-            printer=make_printer(),
-            cse=lambda _exprs: (lines, [output]),
-            docstring_limit=0,
-        )
-
     @cached_property
     def _logit(self) -> Callable[..., Any] | None:
-        return None if self.program.logit is None else self._lines_for(self.program.logit)
+        return None if self.program.logit is None else lambdified(self.program, [self.program.logit])
 
     @cached_property
     def _loss_alone(self) -> Callable[..., Any]:
-        return self._lines_for(self.program.loss)
+        return lambdified(self.program, [self.program.loss])
 
     def logit(
         self,

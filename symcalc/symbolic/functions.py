@@ -65,9 +65,7 @@ class sigmoid(sp.Function):
         return self.args[0].is_real
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        inner = printer._print(self.args[0])
-        base = rf"\sigma\left({inner}\right)"
-        return f"{base}^{{{exp}}}" if exp else base
+        return _latex_call(r"\sigma", self, printer, exp)
 
     def _pretty(self, printer: PrettyPrinter) -> prettyForm:
         return _pretty_call("σ", self, printer)
@@ -102,9 +100,7 @@ class softplus(sp.Function):
         return self.args[0].is_real
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        inner = printer._print(self.args[0])
-        base = rf"\operatorname{{softplus}}\left({inner}\right)"
-        return f"{base}^{{{exp}}}" if exp else base
+        return _latex_call(r"\operatorname{softplus}", self, printer, exp)
 
 
 class step(sp.Function):
@@ -179,9 +175,7 @@ class relu(sp.Function):
         return self.args[0].is_real
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        inner = printer._print(self.args[0])
-        base = rf"\operatorname{{relu}}\left({inner}\right)"
-        return f"{base}^{{{exp}}}" if exp else base
+        return _latex_call(r"\operatorname{relu}", self, printer, exp)
 
 
 class gelu(sp.Function):
