@@ -225,7 +225,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plot_format = check_output(args.plot, {".png": "png", ".svg": "svg", ".pdf": "pdf"}, "--plot")
         training.check_plotting()
-    program = limited(work.program_file, args.file, timeout=args.timeout)
+    sizes = work.data_sizes(args.file, args.data)  # the data decide a vector's size for this run
+    program = limited(work.program_file, args.file, sizes, timeout=args.timeout)
     numeric = NumericModel(program)
     model = program.model
     dataset = load_csv(args.data, model) if args.data is not None else load_builtin(model)
@@ -247,6 +248,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         len(dataset),
         dataset.source,
         numeric.describe(),
+        model.shaped.sizes_of(model.spec.parameters) if model.shaped and model.spec else (),
     )
     if args.json:
         print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))

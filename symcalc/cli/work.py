@@ -7,7 +7,7 @@ never imports them, it only waits for the child (`symcalc.isolate.run_limited`) 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,12 +16,33 @@ if TYPE_CHECKING:
     from symcalc.symbolic.steps import Derivation
 
 
-def derive_file(target: str | None) -> Derivation:
-    """Load and derive one file (or a built-in model by name); what `symcalc derive` computes."""
+def derive_file(target: str | None, sizes: Mapping[str, int] | None = None) -> Derivation:
+    """Load and derive one file (or a built-in model by name); what `symcalc derive` computes.
+
+    A model with vectors or matrices is written out at its [dimensions], or at `sizes`.
+    """
     from symcalc.symbolic.engine import derive
     from symcalc.symbolic.graph import Model
 
-    return derive(Model.load(target))
+    return derive(Model.load(target, sizes))
+
+
+def data_sizes(target: str | None, data: str | None) -> dict[str, int]:
+    """The sizes of a model's dimensions that its data decide (columns x1 … x30 make n = 30); {} if none."""
+    from symcalc.errors import SymcalcError
+    from symcalc.numeric.data import columns_of
+    from symcalc.spec.shapes import sizes_from_columns
+    from symcalc.spec.toml import check, read
+    from symcalc.symbolic.graph import RESERVED
+
+    try:
+        spec, _ = check(*read(target), reserved=RESERVED)
+    except SymcalcError:
+        return {}  # loading the model reports it
+    declared = [(name, axes) for name, axes in spec.shapes if name in (*spec.inputs, *spec.targets)]
+    if not declared:
+        return {}
+    return sizes_from_columns(declared, *columns_of(data))
 
 
 def unused_parameters(loss: str, parameters: Sequence[str], zero: Sequence[str]) -> list[str]:
@@ -96,11 +117,11 @@ def check_file(
     return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
 
 
-def program_file(target: str | None) -> Program:
+def program_file(target: str | None, sizes: Mapping[str, int] | None = None) -> Program:
     """Derive one file and build its stable numeric program; the symbolic half of `symcalc train`."""
     from symcalc.numeric.program import build_program
 
-    return build_program(derive_file(target))
+    return build_program(derive_file(target, sizes))
 
 
 def codegen_file(target: str | None) -> str:

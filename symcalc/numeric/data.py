@@ -296,6 +296,22 @@ def _dataset(model: Model, text: str, source: str) -> Dataset:
     return Dataset(source, columns, lines, _constant_warnings(model, columns, source))
 
 
+def columns_of(path: str | Path | None) -> tuple[list[str], str]:
+    """The header of a CSV file (the built-in dataset's when None), and how to name the file.
+
+    A file that cannot be read gives no columns: reading its data reports the problem.
+    """
+    if path is None:
+        text = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_text(encoding="utf-8")
+        return text.partition("\n")[0].split(","), f"{BUILTIN_DATASET} (built in)"
+    try:
+        with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline(1024**2)
+        return next(csv.reader([first]), []), str(path)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return [], str(path)
+
+
 def load_csv(path: str | Path, model: Model) -> Dataset:
     """The model's inputs and targets from a CSV file, checked; DataError on the first problem."""
     source = str(path)

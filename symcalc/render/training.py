@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +23,7 @@ from rich.text import Text
 from symcalc.errors import SymcalcError
 from symcalc.files import write_atomic
 from symcalc.numeric.descent import Epoch, Stop
+from symcalc.spec.shapes import components
 
 
 class PlotError(SymcalcError):
@@ -38,6 +39,8 @@ class Summary:
     samples: int
     source: str
     backend: str = ""  # what computed the loss and gradients (NumericModel.describe())
+    #: Each vector or matrix parameter and its sizes: --json gives it as one nested list.
+    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 def _number(value: float) -> float | None:
@@ -49,7 +52,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
     """The --json output: parameters, loss, epochs, converged, and why it stopped."""
     final = summary.final
     return {
-        "parameters": {name: _number(value) for name, value in final.parameters.items()},
+        "parameters": _nested(final.parameters, summary.shapes),
         "loss": _number(final.loss),
         "epochs": final.epoch,
         "converged": final.converged,
@@ -62,6 +65,23 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "data": summary.source,
         "backend": summary.backend,
     }
+
+
+def _nested(parameters: Mapping[str, float], shapes: Sequence[tuple[str, tuple[int, ...]]]) -> dict[str, Any]:
+    """Parameters by name, a vector's entries (w1, w2, …) as one list and a matrix's as a list of rows."""
+    owner = {entry: (name, sizes) for name, sizes in shapes for entry in components(name, sizes)}
+    result: dict[str, Any] = {}
+    for key, value in parameters.items():
+        if key not in owner:
+            result[key] = _number(value)
+            continue
+        name, sizes = owner[key]
+        if name not in result:
+            values = [_number(parameters[entry]) for entry in components(name, sizes)]
+            width = sizes[-1]
+            rows = [values[i : i + width] for i in range(0, len(values), width)]
+            result[name] = rows if len(sizes) == 2 else values
+    return result
 
 
 def summary_table(summary: Summary) -> Table:

@@ -9,8 +9,9 @@ with it in one line, with a fix.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Sequence
 
-from symcalc.errors import ParseError
+from symcalc.errors import DataError, Location, ParseError
 from symcalc.spec.names import check_name
 
 #: The most axes a declared name may have: a scalar, a vector or a matrix.
@@ -75,3 +76,42 @@ def components(name: str, axes: tuple[int, ...]) -> list[str]:
     if len(axes) == 1:
         return [f"{name}{i}" for i in range(1, axes[0] + 1)]
     return [f"{name}{i}_{j}" for i in range(1, axes[0] + 1) for j in range(1, axes[1] + 1)]
+
+
+def sizes_from_columns(
+    declared: Sequence[tuple[str, tuple[Axis, ...]]], columns: Collection[str], source: str
+) -> dict[str, int]:
+    """The sizes a data file decides: columns x1 … x30 for `x[n]` make n = 30 (rows first for a matrix).
+
+    A name without its first column decides nothing (reading the data reports the missing
+    column). DataError when two names give one dimension different sizes.
+    """
+    found: dict[str, tuple[int, str]] = {}
+    present = set(columns)
+    for name, axes in declared:
+        for axis, count in zip(axes, _counts(name, len(axes), present), strict=True):
+            if isinstance(axis, int) or count == 0:
+                continue
+            if axis in found and found[axis][0] != count:
+                size, other = found[axis]
+                raise DataError(
+                    f"the columns make {axis} = {size} for {other} but {axis} = {count} for {name}",
+                    Location(source=source),
+                    fix=f"give {other} and {name} columns for the same {axis}",
+                )
+            found[axis] = (count, name)
+    return {axis: count for axis, (count, _) in found.items()}
+
+
+def _counts(name: str, axes: int, present: Collection[str]) -> tuple[int, ...]:
+    """How many entries of `name` the columns hold along each axis, counting from 1 while they are there."""
+
+    def run(column: str) -> int:
+        count = 0
+        while count < MAX_SIZE and column.format(count + 1) in present:
+            count += 1
+        return count
+
+    if axes == 1:
+        return (run(name + "{}"),)
+    return (run(name + "{}_1"), run(name + "1_{}"))

@@ -8,23 +8,27 @@ deterministic.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import sympy as sp
 
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain, DomainError
 from symcalc.spec.names import NAME_PATTERN, check_name
-from symcalc.spec.shapes import components
-from symcalc.spec.toml import Spec, check, read
+from symcalc.spec.toml import MAX_NAMES, Spec, check, read
+from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, shown
+from symcalc.symbolic.expand import Shaped, concrete, entry_array, flat, resolve
 from symcalc.symbolic.forms import solve_linear
 from symcalc.symbolic.functions import FUNCTIONS, calls
-from symcalc.symbolic.parse import parse_expression
+from symcalc.symbolic.functions import text as text_of
+from symcalc.symbolic.parse import parse_expression, parse_shaped
 
 _NAME = r"([A-Za-z][A-Za-z0-9_]*)"
 #: A total derivative through the graph, "dL/dz".
@@ -34,9 +38,13 @@ PARTIAL_CLAIM_PATTERN = re.compile(rf"\s*(?:∂|partial\s)\s*{_NAME}\s*/\s*(?:�
 CLAIM_FORMS = "'dA/dB' (total) or '∂A/∂B' / 'partial A/partial B' (local)"
 
 
+#: Names no declaration may take: every function an expression can call.
+RESERVED = frozenset({*FUNCTIONS, *ARRAY_FUNCTIONS})
+
+
 def make_symbol(name: str) -> sp.Symbol:
     """The plain real symbol for a declared name: `E`, `I`, `N`, `beta` stay themselves."""
-    return sp.Symbol(check_name(name, FUNCTIONS), real=True)
+    return sp.Symbol(check_name(name, RESERVED), real=True)
 
 
 @dataclass(frozen=True)
@@ -61,13 +69,19 @@ class Claim:
 
 
 def parse_claim(
-    lhs: object, rhs: str, symbols: Mapping[str, sp.Symbol], definitions: Collection[str]
+    lhs: object,
+    rhs: str,
+    symbols: Mapping[str, sp.Symbol],
+    definitions: Collection[str],
+    shapes: Mapping[str, Shape] | None = None,
 ) -> Claim:
     """The claim "lhs = rhs" over the declared `symbols`; SymcalcError (without a location) if it is not one.
 
     "dA/dB" is total; "∂A/∂B" and "partial A/partial B" are local, and A must then be a
     definition, whose expression is the one differentiated. The right-hand side goes
-    through the same safe parser as every definition.
+    through the same safe parser as every definition. With `shapes`, the claim may be about
+    vectors and matrices: for a scalar A, dA/dB has B's shape; for vectors u and v, du/dv is
+    the Jacobian, entry [i, j] = ∂uᵢ/∂vⱼ; a scalar right-hand side stands for every entry.
     """
     text = lhs if isinstance(lhs, str) else ""
     total, partial = CLAIM_PATTERN.fullmatch(text), PARTIAL_CLAIM_PATTERN.fullmatch(text)
@@ -83,7 +97,27 @@ def parse_claim(
             f"{of.name!r} is not a definition, so it has no local partial derivative",
             fix=f'write the total derivative "d{of.name}/d{wrt.name}"',
         )
-    return Claim(of, wrt, parse_expression(rhs, symbols), rhs, local=partial is not None)
+    if not shapes:
+        return Claim(of, wrt, parse_expression(rhs, symbols), rhs, local=partial is not None)
+    expected, shape = parse_shaped(rhs, symbols, shapes)
+    wanted = _claim_shape(shapes.get(of.name, ()), shapes.get(wrt.name, ()), of.name, wrt.name)
+    if shape and shape != wanted:
+        raise SpecError(
+            f"d{of.name}/d{wrt.name} has the shape {shown(wanted)}; the right-hand side is {shown(shape)}"
+        )
+    return Claim(of, wrt, expected, rhs, local=partial is not None)
+
+
+def _claim_shape(of: Shape, wrt: Shape, of_name: str, wrt_name: str) -> Shape:
+    """The shape of dA/dB: B's for a scalar A; the Jacobian's for two vectors."""
+    if not of:
+        return wrt
+    if len(of) == 1 and len(wrt) == 1:
+        return (of[0], wrt[0])
+    raise SpecError(
+        f"d{of_name}/d{wrt_name}: claims are about a scalar's derivative, or a vector's by a vector "
+        f"(the Jacobian); {of_name} is {shown(of)} and {wrt_name} {shown(wrt)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -103,18 +137,26 @@ class Model:
     domains: tuple[tuple[sp.Symbol, Domain], ...] = ()  # the [domains] table: where each name lies
     source: str = "<model>"
     spec: Spec | None = field(default=None, compare=False, repr=False)
+    #: For a file with vectors and matrices: the model as written, which this one writes out in scalars.
+    shaped: Shaped | None = field(default=None, compare=False, repr=False)
 
     # -- construction -------------------------------------------------------------------
 
     @classmethod
-    def from_spec(cls, spec: Spec, problems: Sequence[SymcalcError] = ()) -> Model:
-        """Parse every expression of a `Spec`; raise its `problems` and any new ones together."""
-        return _SpecBuilder(spec, problems).build()
+    def from_spec(
+        cls, spec: Spec, problems: Sequence[SymcalcError] = (), sizes: Mapping[str, int] | None = None
+    ) -> Model:
+        """Parse every expression of a `Spec`; raise its `problems` and any new ones together.
+
+        A model with vectors or matrices is written out in scalars at the file's [dimensions],
+        with `sizes` taking precedence (the data decide them for a run).
+        """
+        return _SpecBuilder(spec, problems, sizes or {}).build()
 
     @classmethod
-    def load(cls, target: str | Path | None = None) -> Model:
+    def load(cls, target: str | Path | None = None, sizes: Mapping[str, int] | None = None) -> Model:
         """A model from a file or a built-in model's name (the seed when None), every problem reported."""
-        return cls.from_spec(*check(*read(target), reserved=FUNCTIONS))
+        return cls.from_spec(*check(*read(target), reserved=RESERVED), sizes=sizes)
 
     @classmethod
     def build(
@@ -301,7 +343,8 @@ class Model:
     def claim(self, lhs: str, rhs: str) -> Claim:
         """A claim about this model given as text, e.g. ``model.claim("dL/dw1", "(y - a)*x1")``.
 
-        Parsed exactly as a file's [claims] entry; a bad one raises SymcalcError located at `lhs`.
+        Parsed exactly as a file's [claims] entry, about the written-out scalar names; a bad one
+        raises SymcalcError located at `lhs`.
         """
         try:
             return parse_claim(lhs, rhs, self.symbols, self.definition_names)
@@ -380,51 +423,38 @@ def _loose_arguments(expr: sp.Expr, constants: Collection[str]) -> list[SpecErro
     return problems
 
 
-def _not_derived_yet(spec: Spec) -> SpecError:
-    """The error for a file that declares a vector or matrix: where, and its entries as scalar names."""
-    name, axes = spec.shapes[0]
-    sizes = dict(spec.dimensions)
-    key = next(k for k in ("inputs", "targets", "parameters") if name in getattr(spec, k))
-    kind = "a vector" if len(axes) == 1 else "a matrix"
-    written = f"{name}[{','.join(str(a) for a in axes)}]"
-    known = tuple(a if isinstance(a, int) else sizes.get(a) for a in axes)
-    fix = "declare its entries as scalar names"
-    if all(isinstance(size, int) for size in known):
-        entries = components(name, tuple(int(s) for s in known if s is not None))
-        shown = entries if len(entries) <= 4 else [*entries[:2], "…", entries[-1]]
-        fix += f": {', '.join(shown)}"
-    return SpecError(
-        f"{written} is {kind}: the format declares it, but this version of symcalc derives scalar names only",
-        spec.location(key),
-        fix=fix,
-    )
-
-
 class _SpecBuilder:
     """Turns a Spec's text into SymPy, collecting every problem with its key."""
 
-    def __init__(self, spec: Spec, problems: Sequence[SymcalcError]):
+    def __init__(self, spec: Spec, problems: Sequence[SymcalcError], sizes: Mapping[str, int]):
         self.spec = spec
         self.errors: list[SymcalcError] = list(problems)
         self.symbols: dict[str, sp.Symbol] = {}
+        #: Each name with axes: the declared ones, then each definition's as it is read.
+        self.shapes: dict[str, Shape] = dict(spec.shapes)
+        self.sizes = {**dict(spec.dimensions), **sizes}
+        #: Each declared vector or matrix → the array of its entries' symbols.
+        self.values: dict[sp.Basic, Any] = {}
 
     def fail(self, key: str, err: SymcalcError) -> None:
         self.errors.append(err.at(self.spec.location(key)))
 
-    def parse(self, key: str, text: str, names: Mapping[str, sp.Symbol]) -> sp.Expr | None:
+    def parse(self, key: str, text: str, names: Mapping[str, sp.Symbol]) -> tuple[sp.Expr, Shape] | None:
         try:
-            return parse_expression(text, names)
+            return parse_shaped(text, names, self.shapes)
         except SymcalcError as err:
             self.fail(key, err)
             return None
 
     def build(self) -> Model:
         spec = self.spec
-        # Vectors and matrices are read and checked by the spec, not derived yet: one line saying
-        # how to write the model today.
         if spec.shapes:
-            self.errors.append(_not_derived_yet(spec))
-            raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
+            # A shape's sizes must be known to write it out: with problems in the file's
+            # declarations or [dimensions], those are reported first, alone.
+            if not self.errors:
+                self.check_size()
+            if self.errors:
+                raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
         for name in (
             *spec.inputs,
             *spec.targets,
@@ -439,11 +469,16 @@ class _SpecBuilder:
         all_names = dict(self.symbols)
         for name, _ in spec.definitions:
             all_names[name] = make_symbol(name)
+        self.values = {
+            all_names[name]: entry_array(name, shape, self.sizes, make_symbol) for name, shape in spec.shapes
+        }
         definitions = self.definitions(all_names)
         claims = self.claims(all_names)
         assumptions = self.assumptions()
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
+        if spec.shapes:
+            return self.written_out(definitions, claims, assumptions, all_names)
         model = Model(
             title=spec.title,
             inputs=_symbols(spec.inputs, all_names),
@@ -468,9 +503,20 @@ class _SpecBuilder:
         result: list[tuple[sp.Symbol, sp.Expr]] = []
         for name, text in self.spec.definitions:
             key = f"definitions.{name}"
-            expr = self.parse(key, text, all_names)
+            parsed = self.parse(key, text, all_names)
             symbol = all_names[name]
-            if expr is not None:
+            if parsed is not None:
+                expr, shape = parsed
+                if shape:
+                    self.shapes[name] = shape
+                if name == self.spec.loss and shape:
+                    self.fail(
+                        key,
+                        SpecError(
+                            f"the loss {name!r} is {shown(shape)}; a loss is a scalar",
+                            fix="sum(...) adds up the entries of a vector",
+                        ),
+                    )
                 late = sorted(s.name for s in expr.free_symbols if s.name not in available)
                 for used in late:
                     self.fail(key, _order_error(name, used, order))
@@ -491,17 +537,123 @@ class _SpecBuilder:
                 self.fail(key, SpecError(f"{text!r} is not one equation", fix='e.g. "y1 + y2 + y3 = 1"'))
                 continue
             parsed = [self.parse(key, side, self.symbols) for side in sides]
-            if parsed[0] is not None and parsed[1] is not None:
-                difference = parsed[0] - parsed[1]
-                if difference.is_number:
-                    self.fail(key, SpecError(f"{text!r} has no names in it"))
-                    continue
-                reason = usable_assumption(difference) or self.outside_domain(text.strip(), difference)
+            if parsed[0] is None or parsed[1] is None:
+                continue
+            if parsed[0][1] and parsed[1][1] and parsed[0][1] != parsed[1][1]:
+                shapes = f"{shown(parsed[0][1])} and {shown(parsed[1][1])}"
+                self.fail(key, SpecError(f"{text.strip()!r} sets equal {shapes}: they need the same shape"))
+                continue
+            if not parsed[0][0].free_symbols and not parsed[1][0].free_symbols:
+                self.fail(key, SpecError(f"{text!r} has no names in it"))
+                continue
+            for entry, difference in self.entries_of(text.strip(), parsed[0][0], parsed[1][0]):
+                reason = usable_assumption(difference) or self.outside_domain(entry, difference)
                 if reason is None:
-                    result.append((text.strip(), difference))
+                    result.append((entry, difference))
                 else:
-                    self.fail(key, SpecError(f"{text.strip()!r} {reason}"))
+                    self.fail(key, SpecError(f"{entry!r} {reason}"))
         return result
+
+    def entries_of(self, text: str, lhs: sp.Expr, rhs: sp.Expr) -> list[tuple[str, sp.Expr]]:
+        """An assumption "lhs = rhs" as scalar equations (lhs − rhs = 0): one per entry of a vector one."""
+        if not self.values:
+            return [(text, lhs - rhs)]
+        left, right = concrete(lhs, self.values), concrete(rhs, self.values)
+        count = max(getattr(side, "size", 1) for side in (left, right))
+        pairs = list(zip(flat(left, count), flat(right, count), strict=True))
+        if len(pairs) == 1:
+            return [(text, sp.sympify(pairs[0][0] - pairs[0][1]))]
+        return [(f"{_text(a)} = {_text(b)}", sp.sympify(a - b)) for a, b in pairs]
+
+    def check_size(self) -> None:
+        """An error unless the model, written out at its sizes, has at most MAX_NAMES scalar names."""
+        try:
+            total = sum(
+                math.prod(resolve(shape, self.sizes)) if shape else 1 for _, shape in self.spec.shapes
+            )
+        except SymcalcError as err:
+            self.fail("dimensions", err)
+            return
+        if total > MAX_NAMES:
+            sizes = ", ".join(f"{k} = {v}" for k, v in self.sizes.items())
+            self.fail(
+                "dimensions",
+                SpecError(
+                    f"written out at {sizes}, the declared vectors and matrices have {total} entries; "
+                    f"the limit is {MAX_NAMES}",
+                    fix="use smaller sizes",
+                ),
+            )
+
+    def written_out(
+        self,
+        definitions: list[tuple[sp.Symbol, sp.Expr]],
+        claims: list[Claim],
+        assumptions: list[tuple[str, sp.Expr]],
+        all_names: dict[str, sp.Symbol],
+    ) -> Model:
+        """The scalar model of a file with vectors and matrices, at this builder's sizes."""
+        spec, values = self.spec, dict(self.values)
+        scalars: list[tuple[sp.Symbol, sp.Expr]] = []
+        for symbol, expr in definitions:
+            value = concrete(expr, values)
+            shape = self.shapes.get(symbol.name, ())
+            if not shape:
+                scalars.append((symbol, sp.sympify(value)))
+                continue
+            values[symbol] = entry_array(symbol.name, shape, self.sizes, make_symbol)
+            entries = values[symbol].flat
+            scalars += zip(entries, map(sp.sympify, flat(value, values[symbol].size)), strict=True)
+        self.check_entries(values, all_names)
+
+        def names(name: str) -> list[sp.Symbol]:
+            return flat(values.get(all_names[name], all_names[name]), 1)
+
+        used = {axis for _, shape in self.shapes.items() for axis in shape if isinstance(axis, str)}
+        shaped = Shaped(
+            shapes=tuple((all_names[name], shape) for name, shape in self.shapes.items()),
+            definitions=tuple(definitions),
+            sizes=tuple((k, v) for k, v in self.sizes.items() if k in used),
+            entries=tuple((sym, tuple(array.flat)) for sym, array in values.items()),
+        )
+        model = Model(
+            title=f"{spec.title} (at {shaped.describe()})",
+            inputs=tuple(e for n in spec.inputs for e in names(n)),
+            targets=tuple(e for n in spec.targets for e in names(n)),
+            parameters=tuple(e for n in spec.parameters for e in names(n)),
+            definitions=tuple(scalars),
+            loss=all_names[spec.loss],
+            constants=tuple((all_names[n], v) for n, v in spec.constants),
+            claims=tuple(entry for claim in claims for entry in _claim_entries(claim, values)),
+            notes=tuple((e, note) for n, note in spec.notes for e in names(n)),
+            assumptions=tuple(assumptions),
+            domains=tuple((e, d) for n, d in spec.domains for e in names(n)),
+            source=spec.source,
+            spec=spec,
+            shaped=shaped,
+        )
+        model.check()
+        return model
+
+    def check_entries(self, values: Mapping[sp.Basic, Any], all_names: Mapping[str, sp.Symbol]) -> None:
+        """SpecError when an entry's name (x1 of x[n]) is declared as a name of its own too."""
+        for symbol, array in values.items():
+            for entry in array.flat:
+                if entry.name in all_names:
+                    key = next(
+                        (
+                            k
+                            for k in ("inputs", "targets", "parameters")
+                            if symbol.name in getattr(self.spec, k)
+                        ),
+                        f"definitions.{symbol.name}",
+                    )
+                    raise SpecError(
+                        f"the entries of {symbol.name}{shown(self.shapes[symbol.name])} are named "
+                        f"{array.flat[0].name} … {array.flat[-1].name}, and {entry.name!r} is declared too",
+                        self.spec.location(key),
+                        fix="rename one of them",
+                    )
 
     def outside_domain(self, text: str, equation: sp.Expr) -> str | None:
         """Why a polynomial assumption contradicts its name's stated domain; None if a root lies in it."""
@@ -519,10 +671,28 @@ class _SpecBuilder:
         definitions = {name for name, _ in self.spec.definitions}
         for lhs, rhs in self.spec.claims:
             try:
-                result.append(parse_claim(lhs, rhs, all_names, definitions))
+                result.append(parse_claim(lhs, rhs, all_names, definitions, self.shapes))
             except SymcalcError as err:
                 self.fail(f"claims.{lhs}", err)
         return result
+
+
+def _claim_entries(claim: Claim, values: Mapping[sp.Basic, Any]) -> list[Claim]:
+    """A claim about vectors or matrices as one claim per entry: dL/dW1_2, or ∂a2/∂z1 of a Jacobian."""
+    if claim.of not in values and claim.wrt not in values:
+        return [claim]
+    ofs = flat(values.get(claim.of, claim.of), 1)
+    wrts = flat(values.get(claim.wrt, claim.wrt), 1)
+    pairs = [(of, wrt) for of in ofs for wrt in wrts]
+    expected = flat(concrete(claim.expected, values), len(pairs))
+    return [
+        replace(claim, of=of, wrt=wrt, expected=sp.sympify(entry), text=_text(entry))
+        for (of, wrt), entry in zip(pairs, expected, strict=True)
+    ]
+
+
+def _text(expr: Any) -> str:
+    return text_of(sp.sympify(expr))
 
 
 MAX_ASSUMPTION_DEGREE = 8

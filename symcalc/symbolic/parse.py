@@ -1,7 +1,11 @@
 """Expression text → SymPy, without eval: Python's `ast` with a whitelist, and caps on size.
 
-The grammar is numbers, declared names, ``+ - * / **`` (``^`` means power),
-parentheses and calls of the functions in `symcalc.symbolic.functions.FUNCTIONS`.
+The grammar is numbers, declared names, ``+ - * / **`` (``^`` means power), ``@``,
+parentheses and calls of the functions in `symcalc.symbolic.functions.FUNCTIONS` and
+`symcalc.symbolic.arrays.ARRAY_FUNCTIONS`. Each part's shape is worked out as it is
+read (a scalar, or a vector or matrix when the model declares one): arithmetic and the
+functions of the table are elementwise, a scalar broadcasting, and a mismatch is an
+error naming the operation and both shapes.
 Nothing else is accepted, and nothing the text says is ever executed: the
 parse tree is walked and SymPy objects are built directly from it.
 
@@ -25,6 +29,7 @@ import sympy as sp
 
 from symcalc.errors import Location, ParseError
 from symcalc.spec.names import suggestion
+from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, MATMUL, ArrayFunction, Shape, ShapeError, shown
 from symcalc.symbolic.functions import FUNCTIONS, fold
 
 MAX_LENGTH = 50_000  # characters in one expression
@@ -36,14 +41,25 @@ MAX_EXPONENT = 1_000  # largest |n| in x**n when n is a constant
 
 @dataclass(frozen=True)
 class _Term:
-    """A converted node: the SymPy expression and, for a constant, its float value."""
+    """A converted node: the SymPy expression, its shape and, for a constant, its float value."""
 
     expr: sp.Expr
     value: float | None = None
+    shape: Shape = ()
 
 
 def parse_expression(text: object, names: Mapping[str, sp.Symbol]) -> sp.Expr:
-    """Parse `text` using only `names`; raise ParseError (with a column where known) otherwise."""
+    """Parse `text` using only `names`, all scalars; ParseError (with a column where known) otherwise."""
+    expr, shape = parse_shaped(text, names, {})
+    if shape:
+        raise ParseError(f"expression has the shape {shown(shape)}; a scalar is needed here")
+    return expr
+
+
+def parse_shaped(
+    text: object, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape]
+) -> tuple[sp.Expr, Shape]:
+    """The expression `text` over `names` of the given `shapes` (others are scalars), and its shape."""
     if not isinstance(text, str):
         raise ParseError(f"an expression must be a string, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -71,11 +87,11 @@ def parse_expression(text: object, names: Mapping[str, sp.Symbol]) -> sp.Expr:
             " for Python's parser",
             fix="split it into several definitions",
         ) from None
-    _check_shape(tree.body)
-    expr = _Converter(names).convert(tree.body).expr
-    if expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
+    _check_size(tree.body)
+    term = _Converter(names, shapes).convert(tree.body)
+    if term.expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
         raise ParseError("expression is undefined (a division by zero or an infinity)")
-    return expr
+    return term.expr, term.shape
 
 
 def _syntax_error(err: SyntaxError, source: str) -> ParseError:
@@ -96,7 +112,7 @@ def _syntax_error(err: SyntaxError, source: str) -> ParseError:
     return ParseError(f"syntax error: {msg}", Location(column=column), fix=fix)
 
 
-def _check_shape(root: ast.expr) -> None:
+def _check_size(root: ast.expr) -> None:
     """Refuse trees with too many nodes or too deep, iteratively (no recursion to exhaust)."""
     count = 0
     stack: list[tuple[ast.AST, int]] = [(root, 1)]
@@ -132,7 +148,6 @@ def _chain_kind(op: ast.operator) -> str | None:
 _OPERATOR_NAMES: dict[type, str] = {
     ast.Mod: "%",
     ast.FloorDiv: "//",
-    ast.MatMult: "@",
     ast.LShift: "<<",
     ast.RShift: ">>",
     ast.BitOr: "|",
@@ -166,8 +181,9 @@ _FORBIDDEN: dict[type, str] = {
 class _Converter:
     """Walks a checked parse tree and builds SymPy objects from whitelisted nodes only."""
 
-    def __init__(self, names: Mapping[str, sp.Symbol]):
+    def __init__(self, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape]):
         self.names = names
+        self.shapes = shapes
 
     def fail(self, node: ast.AST, problem: str, fix: str | None = None) -> ParseError:
         column = getattr(node, "col_offset", None)
@@ -201,8 +217,8 @@ class _Converter:
     def name(self, node: ast.Name) -> _Term:
         ident = node.id
         if ident in self.names:
-            return _Term(self.names[ident])
-        if ident in FUNCTIONS:
+            return _Term(self.names[ident], shape=self.shapes.get(ident, ()))
+        if ident in FUNCTIONS or ident in ARRAY_FUNCTIONS:
             raise self.fail(node, f"'{ident}' is a function", fix=f"call it as {ident}(...)")
         if ident.startswith("__"):
             raise self.fail(node, f"name {ident!r} is not allowed")
@@ -218,7 +234,7 @@ class _Converter:
         inner = self.convert(node.operand)
         if isinstance(node.op, ast.UAdd):
             return inner
-        return _Term(-inner.expr, None if inner.value is None else -inner.value)
+        return _Term(-inner.expr, None if inner.value is None else -inner.value, inner.shape)
 
     def binary(self, node: ast.BinOp) -> _Term:
         kind = _chain_kind(node.op)
@@ -226,6 +242,8 @@ class _Converter:
             return self.chain(node, kind)
         if isinstance(node.op, ast.Pow):
             return self.power(node)
+        if isinstance(node.op, ast.MatMult):
+            return self.array_call(node, MATMUL, "@", [node.left, node.right])
         op = _OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
         fix = "use ** or ^ for powers" if op in {"//", "%"} else None
         raise self.fail(node, f"operator '{op}' is not allowed", fix=fix)
@@ -241,8 +259,10 @@ class _Converter:
         operands.reverse()
         terms: list[sp.Expr] = []
         value: float | None = 0.0 if kind == "sum" else 1.0
+        shape: Shape = ()
         for op, operand in operands:
             term = self.convert(operand)
+            shape = self.broadcast(operand, shape, term.shape, _SYMBOLS.get(type(op), "+"))
             inverse = isinstance(op, ast.Sub | ast.Div)
             if kind == "sum":
                 terms.append(-term.expr if inverse else term.expr)
@@ -254,7 +274,19 @@ class _Converter:
                 value = _combine(value, term.value, operator.truediv if inverse else operator.mul)
             self.check_magnitude(operand, value)
         expr = sp.Add(*terms) if kind == "sum" else sp.Mul(*terms)
-        return _Term(expr, value)
+        return _Term(expr, value, shape)
+
+    def broadcast(self, node: ast.AST, left: Shape, right: Shape, op: str) -> Shape:
+        """The shape of an elementwise operation: equal shapes, or a scalar with anything."""
+        if not left or not right or left == right:
+            return left or right
+        fix = "use @ for the matrix product" if op == "*" else None
+        raise self.fail(
+            node,
+            f"'{op}' between {shown(left)} and {shown(right)}: elementwise operations need equal "
+            "shapes (a scalar goes with any)",
+            fix,
+        )
 
     def power(self, node: ast.BinOp) -> _Term:
         base = self.convert(node.left)
@@ -269,20 +301,24 @@ class _Converter:
             raise self.fail(node, f"exponent {exponent.value:g} is too large (limit {MAX_EXPONENT})")
         if base.expr.is_zero and exponent.value is not None and exponent.value < 0:
             raise self.fail(node, "division by zero (0 to a negative power)")
-        return _Term(sp.Pow(base.expr, exponent.expr), value)
+        shape = self.broadcast(node, base.shape, exponent.shape, "^")
+        return _Term(sp.Pow(base.expr, exponent.expr), value, shape)
 
     def call(self, node: ast.Call) -> _Term:
         if not isinstance(node.func, ast.Name):
             raise self.fail(node, "only functions from the table can be called, by name")
         fname = node.func.id
+        if node.keywords:
+            raise self.fail(node, f"{fname}() takes no keyword arguments")
+        if fname in ARRAY_FUNCTIONS:
+            return self.array_call(node, ARRAY_FUNCTIONS[fname], f"{fname}()", node.args)
         spec = FUNCTIONS.get(fname)
         if spec is None:
             if fname in self.names:
                 raise self.fail(node, f"'{fname}' is a name, not a function")
-            known = f"known: {', '.join(sorted(FUNCTIONS))}"
-            raise self.fail(node, f"unknown function {fname!r}", fix=suggestion(fname, FUNCTIONS, known))
-        if node.keywords:
-            raise self.fail(node, f"{fname}() takes no keyword arguments")
+            every = [*FUNCTIONS, *ARRAY_FUNCTIONS]
+            known = f"known: {', '.join(sorted(every))}"
+            raise self.fail(node, f"unknown function {fname!r}", fix=suggestion(fname, every, known))
         count = len(node.args)
         if not spec.min_args <= count <= spec.max_args:
             wanted = (
@@ -292,17 +328,34 @@ class _Converter:
             )
             raise self.fail(node, f"{fname}() takes {wanted} argument(s), got {count}")
         args = [self.convert(arg) for arg in node.args]
+        shape: Shape = ()
+        for arg, term in zip(node.args, args, strict=True):
+            shape = self.broadcast(arg, shape, term.shape, f"{fname}()")
         value = None
         if all(arg.value is not None for arg in args):
             value = fold(fname, [arg.value for arg in args if arg.value is not None])
             if value is None:
                 raise self.fail(node, f"{fname}() of this constant is undefined or too large")
             self.check_magnitude(node, value)
-        return _Term(spec.build(*[arg.expr for arg in args]), value)
+        return _Term(spec.build(*[arg.expr for arg in args]), value, shape)
+
+    def array_call(self, node: ast.AST, entry: ArrayFunction, called: str, operands: list[ast.expr]) -> _Term:
+        """A call of a function of vectors and matrices (or '@'): its shape from its arguments' shapes."""
+        if len(operands) != entry.arguments:
+            raise self.fail(node, f"{called} takes {entry.arguments} argument(s), got {len(operands)}")
+        args = [self.convert(arg) for arg in operands]
+        try:
+            shape = entry.shape(*[arg.shape for arg in args])
+        except ShapeError as err:
+            raise self.fail(node, str(err)) from None
+        return _Term(entry.function(*[arg.expr for arg in args]), None, shape)
 
     def check_magnitude(self, node: ast.AST, value: float | None) -> None:
         if value is not None and (not math.isfinite(value) or abs(value) > MAX_MAGNITUDE):
             raise self.fail(node, f"constant is too large (limit {MAX_MAGNITUDE:g})")
+
+
+_SYMBOLS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 def _int_to_float(value: int) -> float | None:

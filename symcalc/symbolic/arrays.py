@@ -1,0 +1,236 @@
+"""The functions of vectors and matrices (@, sum, outer, transpose, diag, softmax, logsumexp), one entry each.
+
+In a model with shaped names (`x[n]`, `W[h,n]`), arithmetic and every function of
+`symcalc.symbolic.functions` apply elementwise, a scalar broadcasting; these are the
+operations that are not elementwise. Each is a SymPy function class holding its
+arguments, with
+
+- `shape`: the shape of a call from the shapes of its arguments, or ShapeError saying
+  which shapes do not fit;
+- `value`: its value when the arguments are concrete (NumPy arrays of SymPy scalars,
+  whose shapes tell a vector from a matrix), used to expand a model into scalars at
+  given sizes; only the operation's meaning is used, never a derivative.
+
+A shape is a tuple of axes: () a scalar, (n,) a vector, (h, n) a matrix; an axis is a
+dimension's name or an integer. Two axes agree only when they are written alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+Axis = str | int
+Shape = tuple[Axis, ...]
+#: A value at concrete sizes: a SymPy scalar, or a NumPy array (dtype object) of SymPy scalars.
+Value = Any
+
+
+class ShapeError(ValueError):
+    """Shapes that do not fit an operation; the message names the operation and the shapes."""
+
+
+def shown(shape: Shape) -> str:
+    """A shape as the file writes it: 'a scalar', '[n]', '[h,n]'."""
+    return "a scalar" if not shape else "[" + ",".join(str(axis) for axis in shape) + "]"
+
+
+def _operand(name: str, shape: Shape, axes: int | tuple[int, ...]) -> None:
+    wanted = (axes,) if isinstance(axes, int) else axes
+    if len(shape) not in wanted:
+        kinds = " or ".join({1: "a vector", 2: "a matrix"}[k] for k in wanted)
+        raise ShapeError(f"{name}() takes {kinds}, not {shown(shape)}")
+
+
+# -- the operations -----------------------------------------------------------------------
+
+
+def _matmul_shape(left: Shape, right: Shape) -> Shape:
+    if not left or not right:
+        raise ShapeError(
+            f"'@' is the matrix product of vectors and matrices; here {shown(left)} @ {shown(right)}"
+            " (use * to multiply by a scalar)"
+        )
+    if left[-1] != right[0]:
+        raise ShapeError(f"'@' needs the inner sizes to agree; here {shown(left)} @ {shown(right)}")
+    return left[:-1] + right[1:]
+
+
+class matmul(sp.Function):
+    """A @ B: matrix times vector, vector · vector (the dot product), vector times matrix, matrix product."""
+
+    nargs = 2
+
+    def _sympystr(self, printer: Any) -> str:
+        left, right = (printer.parenthesize(arg, 50) for arg in self.args)
+        return f"{left} @ {right}"
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        left, right = (printer.parenthesize(arg, 50) for arg in self.args)
+        base = f"{left} {right}"
+        return rf"\left({base}\right)^{{{exp}}}" if exp else base
+
+
+class total(sp.Function):
+    """sum(v): the sum of a vector's or a matrix's entries."""
+
+    nargs = 1
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"sum({printer._print(self.args[0])})"
+
+    def _pretty(self, printer: Any) -> Any:
+        return printer._print_Function(self, func_name="sum")
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        base = rf"\operatorname{{sum}}\left({printer._print(self.args[0])}\right)"
+        return f"{base}^{{{exp}}}" if exp else base
+
+
+class outer(sp.Function):
+    """outer(u, v): the matrix u vᵀ, entry [i, j] = uᵢ vⱼ."""
+
+    nargs = 2
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        left, right = (printer.parenthesize(arg, 50) for arg in self.args)
+        base = f"{left} {right}^{{\\top}}"
+        return rf"\left({base}\right)^{{{exp}}}" if exp else base
+
+
+class transpose(sp.Function):
+    """transpose(M): Mᵀ."""
+
+    nargs = 1
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        base = f"{printer.parenthesize(self.args[0], 1000)}^{{\\top}}"
+        return rf"\left({base}\right)^{{{exp}}}" if exp else base
+
+
+class diag(sp.Function):
+    """diag(v): the diagonal matrix with v on its diagonal; diag(M) of a square matrix: its diagonal."""
+
+    nargs = 1
+
+
+class softmax(sp.Function):
+    """softmax(z): the vector exp(zᵢ) / Σⱼ exp(zⱼ)."""
+
+    nargs = 1
+
+
+class logsumexp(sp.Function):
+    """logsumexp(z): log Σⱼ exp(zⱼ)."""
+
+    nargs = 1
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        base = rf"\operatorname{{logsumexp}}\left({printer._print(self.args[0])}\right)"
+        return f"{base}^{{{exp}}}" if exp else base
+
+
+def _sum_shape(shape: Shape) -> Shape:
+    _operand("sum", shape, (1, 2))
+    return ()
+
+
+def _outer_shape(left: Shape, right: Shape) -> Shape:
+    _operand("outer", left, 1)
+    _operand("outer", right, 1)
+    return (left[0], right[0])
+
+
+def _transpose_shape(shape: Shape) -> Shape:
+    if len(shape) == 1:
+        raise ShapeError(
+            "transpose() takes a matrix; a vector has one axis, so it needs none"
+            " (v @ M multiplies it as a row)"
+        )
+    _operand("transpose", shape, 2)
+    return (shape[1], shape[0])
+
+
+def _diag_shape(shape: Shape) -> Shape:
+    _operand("diag", shape, (1, 2))
+    if len(shape) == 1:
+        return (shape[0], shape[0])
+    if shape[0] != shape[1]:
+        raise ShapeError(f"diag() of a matrix takes a square one, not {shown(shape)}")
+    return (shape[0],)
+
+
+def _vector_to_scalar(name: str) -> Callable[[Shape], Shape]:
+    def rule(shape: Shape) -> Shape:
+        _operand(name, shape, 1)
+        return ()
+
+    return rule
+
+
+def _vector_to_vector(name: str) -> Callable[[Shape], Shape]:
+    def rule(shape: Shape) -> Shape:
+        _operand(name, shape, 1)
+        return shape
+
+    return rule
+
+
+def _sum_value(value: Value) -> Value:
+    return sp.Add(*value.flat)
+
+
+def _dot(left: Value, right: Value) -> Value:
+    return sp.Add(*(left * right))  # one flat SymPy sum of the products
+
+
+def _matmul_value(left: Value, right: Value) -> Value:
+    if left.ndim == 1 and right.ndim == 1:
+        return _dot(left, right)
+    if right.ndim == 1:
+        return np.array([_dot(row, right) for row in left], dtype=object)
+    if left.ndim == 1:
+        return np.array([_dot(left, column) for column in right.T], dtype=object)
+    return np.array([[_dot(row, column) for column in right.T] for row in left], dtype=object)
+
+
+def _softmax_value(value: Value) -> Value:
+    exps = [sp.exp(entry) for entry in value]
+    return np.array([e / sp.Add(*exps) for e in exps], dtype=object)
+
+
+def _logsumexp_value(value: Value) -> Value:
+    return sp.log(sp.Add(*[sp.exp(entry) for entry in value]))
+
+
+@dataclass(frozen=True)
+class ArrayFunction:
+    """One entry of the table: the class a call builds, its shape rule and its value at concrete sizes."""
+
+    function: type[sp.Function]
+    arguments: int
+    shape: Callable[..., Shape]
+    value: Callable[..., Value]
+
+
+ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
+    "sum": ArrayFunction(total, 1, _sum_shape, _sum_value),
+    "outer": ArrayFunction(outer, 2, _outer_shape, np.multiply.outer),
+    "transpose": ArrayFunction(transpose, 1, _transpose_shape, np.transpose),
+    "diag": ArrayFunction(diag, 1, _diag_shape, np.diag),
+    "softmax": ArrayFunction(softmax, 1, _vector_to_vector("softmax"), _softmax_value),
+    "logsumexp": ArrayFunction(logsumexp, 1, _vector_to_scalar("logsumexp"), _logsumexp_value),
+}
+
+#: The matrix product, written `@` (it has no name to call it by).
+MATMUL = ArrayFunction(matmul, 2, _matmul_shape, _matmul_value)
+
+#: Entries by the class a call builds.
+BY_CLASS: dict[type[sp.Basic], ArrayFunction] = {
+    entry.function: entry for entry in (*ARRAY_FUNCTIONS.values(), MATMUL)
+}

@@ -1,0 +1,103 @@
+"""A model's vectors and matrices written out as scalars at given sizes: x[n] at n = 3 is x1, x2, x3.
+
+The entries are named as CSV columns are (`spec.shapes.components`): x1 … xn, and
+W1_1 … Wh_n row by row. `concrete` evaluates a shaped expression on arrays of such
+entries using only what each operation means (`arrays.ArrayFunction.value`, and
+arithmetic and the function table elementwise), never a derivative: the written-out
+model is what symcalc derives and computes with at those sizes, and the independent
+oracle any vector form is checked against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from symcalc.errors import SpecError
+from symcalc.spec.shapes import components
+from symcalc.symbolic.arrays import BY_CLASS, Shape, Value
+
+
+@dataclass(frozen=True)
+class Shaped:
+    """What a model with vectors and matrices was written out from, and at which sizes.
+
+    `shapes` gives every name with axes (declared or defined) in file order, `definitions`
+    the definitions as the file writes them, and `entries` each shaped name's scalar
+    symbols, row by row.
+    """
+
+    shapes: tuple[tuple[sp.Symbol, Shape], ...]
+    definitions: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    sizes: tuple[tuple[str, int], ...]
+    entries: tuple[tuple[sp.Symbol, tuple[sp.Symbol, ...]], ...]
+
+    def describe(self) -> str:
+        """The sizes as a reader wants them: 'n = 2, h = 3'."""
+        return ", ".join(f"{name} = {size}" for name, size in self.sizes)
+
+    def sizes_of(self, names: Iterable[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """Each of `names` that has axes, with its integer sizes: (("W", (3, 2)), ("c", (3,)))."""
+        shapes, sizes = {sym.name: shape for sym, shape in self.shapes}, dict(self.sizes)
+        return tuple((name, resolve(shapes[name], sizes)) for name in names if name in shapes)
+
+
+def resolve(shape: Shape, sizes: Mapping[str, int]) -> tuple[int, ...]:
+    """The integer sizes of a shape's axes (SpecError for a dimension without a size)."""
+    resolved = []
+    for axis in shape:
+        if isinstance(axis, int):
+            resolved.append(axis)
+        elif axis in sizes:
+            resolved.append(sizes[axis])
+        else:
+            raise SpecError(f"dimension {axis!r} has no size", fix=f"add [dimensions] with {axis} = its size")
+    return tuple(resolved)
+
+
+def entry_array(name: str, shape: Shape, sizes: Mapping[str, int], make: Callable[[str], sp.Symbol]) -> Value:
+    """The array of a shaped name's entries as symbols: x1 … xn, or W1_1 … Wh_n (rows first)."""
+    axes = resolve(shape, sizes)
+    symbols = [make(entry) for entry in components(name, axes)]
+    array = np.empty(len(symbols), dtype=object)
+    array[:] = symbols
+    return array.reshape(axes)
+
+
+def concrete(expr: sp.Expr, values: Mapping[sp.Basic, Value]) -> Value:
+    """`expr` at concrete sizes: each shaped name replaced by its array (`values`), every operation done.
+
+    The result is a SymPy scalar, or an array of them. Elementwise operations broadcast a
+    scalar over an array.
+    """
+    done: dict[sp.Basic, Value] = {}
+
+    def walk(node: sp.Basic) -> Value:
+        if node in values:
+            return values[node]
+        if not node.args:
+            return node
+        if node in done:
+            return done[node]
+        args = [walk(arg) for arg in node.args]
+        entry = BY_CLASS.get(type(node))
+        if entry is not None:
+            result = entry.value(*args)
+        elif any(isinstance(arg, np.ndarray) for arg in args):
+            result = np.frompyfunc(lambda *xs: node.func(*xs), len(args), 1)(*args)
+        else:
+            result = node.func(*args)
+        done[node] = result
+        return result
+
+    return walk(expr)
+
+
+def flat(value: Value, count: int) -> list[sp.Expr]:
+    """A concrete value's entries row by row; a scalar repeated `count` times (it broadcasts)."""
+    if isinstance(value, np.ndarray):
+        return list(value.flat)
+    return [value] * count

@@ -1,0 +1,280 @@
+"""Models with vectors and matrices (`x[n]`, `W[h,n]`, `@`), written out as scalars at given sizes.
+
+The oracle never goes through symcalc: each shipped vector model's forward pass is
+written here by hand in NumPy, and its gradient is central finite differences of that.
+symcalc's written-out loss (evaluated by SymPy at 30 digits) must equal the hand-written
+one, and its derived gradients the differences, at the file's sizes and at others.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symcalc
+from symcalc.spec.shapes import components
+from tests.conftest import Runner, WriteToml
+
+Arrays = dict[str, np.ndarray]
+DERIVATIONS = Path(__file__).parent.parent / "derivations"
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def _cross_entropy(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return -(y * np.log(a) + (1 - y) * np.log(1 - a))
+
+
+def _logistic(p: Arrays) -> np.ndarray:
+    return _cross_entropy(_sigmoid(p["w"] @ p["x"] + p["b"]), p["y"])
+
+
+def _ridge(p: Arrays) -> np.ndarray:
+    z = p["w"] @ p["x"] + p["b"]
+    return (z - p["y"]) ** 2 / 2 + 0.1 / 2 * (p["w"] @ p["w"])
+
+
+def _softmax(p: Arrays) -> np.ndarray:
+    z = p["W"] @ p["x"] + p["c"]
+    probabilities = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    return -(p["y"] * np.log(probabilities)).sum()
+
+
+def _network(p: Arrays) -> np.ndarray:
+    g = np.tanh(p["W"] @ p["x"] + p["c"])
+    return _cross_entropy(_sigmoid(p["v"] @ g + p["b"]), p["y"])
+
+
+#: model file → (the hand-written loss, each name's shape in terms of the sizes, sizes to try).
+MODELS: dict[str, tuple[Callable[[Arrays], np.ndarray], dict[str, tuple[str, ...]], list[dict[str, int]]]] = {
+    "logistic_regression_vector": (
+        _logistic,
+        {"x": ("n",), "y": (), "w": ("n",), "b": ()},
+        [{"n": 2}, {"n": 5}],
+    ),
+    "ridge_regression_vector": (_ridge, {"x": ("n",), "y": (), "w": ("n",), "b": ()}, [{"n": 2}, {"n": 4}]),
+    "softmax_regression_vector": (
+        _softmax,
+        {"x": ("n",), "y": ("k",), "W": ("k", "n"), "c": ("k",)},
+        [{"n": 2, "k": 3}, {"n": 3, "k": 2}],
+    ),
+    "two_layer_network_vector": (
+        _network,
+        {"x": ("n",), "y": (), "W": ("h", "n"), "c": ("h",), "v": ("h",), "b": ()},
+        [{"n": 2, "h": 3}, {"n": 3, "h": 2}],
+    ),
+}
+
+
+def _point(shapes: Mapping[str, tuple[str, ...]], sizes: Mapping[str, int], seed: int) -> Arrays:
+    rng = np.random.default_rng(seed)
+    point = {name: rng.normal(size=tuple(sizes[a] for a in shape)) for name, shape in shapes.items()}
+    if "k" in sizes:  # soft targets that sum to 1, as the file assumes
+        point["y"] = rng.dirichlet(np.ones(sizes["k"]))
+    else:
+        point["y"] = np.array(rng.uniform(0.05, 0.95))
+    return point
+
+
+def _scalars(point: Arrays) -> dict[str, float]:
+    """The point as the written-out model names it: x1 … xn, W1_1 … Wh_n."""
+    values: dict[str, float] = {}
+    for name, array in point.items():
+        names = components(name, array.shape) if array.ndim else [name]
+        values.update(zip(names, map(float, array.flat), strict=True))
+    return values
+
+
+def _evaluate(expr: sp.Expr, model: symcalc.Model, values: Mapping[str, float]) -> float:
+    symbols = model.symbols
+    point = {symbols[name]: sp.Float(v, 30) for name, v in values.items()}
+    point.update({name: sp.Float(v, 30) for name, v in model.constants})
+    return float(expr.evalf(30, subs=point))
+
+
+CASES = [(name, sizes) for name, (_, _, tried) in MODELS.items() for sizes in tried]
+
+
+@pytest.mark.parametrize(("name", "sizes"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
+def test_the_written_out_loss_is_the_hand_written_one(name: str, sizes: dict[str, int]) -> None:
+    forward, shapes, _ = MODELS[name]
+    model = symcalc.Model.load(DERIVATIONS / f"{name}.toml", sizes)
+    for seed in range(3):
+        point = _point(shapes, sizes, seed)
+        written_out = _evaluate(model.composed[model.loss], model, _scalars(point))
+        assert written_out == pytest.approx(float(forward(point)), rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize(("name", "sizes"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
+def test_every_gradient_entry_is_the_finite_difference_of_the_hand_written_loss(
+    name: str, sizes: dict[str, int]
+) -> None:
+    forward, shapes, _ = MODELS[name]
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / f"{name}.toml", sizes))
+    model = derivation.model
+    point = _point(shapes, sizes, seed=7)
+    values = _scalars(point)
+    gradients = derivation.expanded_gradients()
+    checked = 0
+    for parameter in ("w", "b", "W", "c", "v"):
+        if parameter not in point:
+            continue
+        for index in np.ndindex(point[parameter].shape):
+            shape = point[parameter].shape
+            entry = (
+                components(parameter, shape)[int(np.ravel_multi_index(index, shape))] if index else parameter
+            )
+            step = 1e-6
+            up, down = {k: v.copy() for k, v in point.items()}, {k: v.copy() for k, v in point.items()}
+            up[parameter][index] += step
+            down[parameter][index] -= step
+            difference = (float(forward(up)) - float(forward(down))) / (2 * step)
+            derived = _evaluate(gradients[model.symbols[entry]], model, values)
+            assert derived == pytest.approx(difference, rel=1e-6, abs=1e-8), entry
+            checked += 1
+    assert checked == len(model.parameters)
+
+
+def test_a_vector_file_names_its_sizes_and_its_entries_as_the_csv_does() -> None:
+    model = symcalc.Model.load(DERIVATIONS / "two_layer_network_vector.toml")
+    assert model.title == "A two-layer network with h tanh units (at n = 2, h = 3)"
+    assert [s.name for s in model.inputs] == ["x1", "x2"]
+    assert [s.name for s in model.parameters][:7] == ["W1_1", "W1_2", "W2_1", "W2_2", "W3_1", "W3_2", "c1"]
+    assert model.shaped is not None and model.shaped.sizes == (("n", 2), ("h", 3))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_claim_of_the_shipped_vector_models_holds_entry_by_entry(name: str) -> None:
+    model = symcalc.Model.load(DERIVATIONS / f"{name}.toml")
+    results = symcalc.verify(symcalc.derive(model))
+    claims = [c for c in results if c.name.startswith("claim ")]
+    assert claims and all(c.holds for c in results)
+    assert len(claims) > len(model.spec.claims if model.spec else ())  # one per entry
+
+
+def test_a_wrong_vector_claim_fails_with_a_counterexample_naming_its_entry(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    text = (DERIVATIONS / "logistic_regression_vector.toml").read_text()
+    path = write_toml(text.replace('"dL/dw" = "(a - y)*x"', '"dL/dw" = "(a - y)*x^2"'))
+    code, out, _ = run(["verify", str(path)])
+    assert code == 1
+    assert "✗ claim dL/dw1: dL/dw1 = x1**2*(a - y)" in out
+    assert "✗ claim dL/dw2: dL/dw2 = x2**2*(a - y)" in out
+
+
+VECTOR_FILE = """
+title = "t"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]", "W[h,n]", "b"]
+[dimensions]
+n = 2
+h = 3
+[definitions]
+{definitions}
+"""
+
+SHAPE_ERRORS = [
+    ('z = "w + W"\nL = "b"', "definitions.z: '+' between [n] and [h,n]"),
+    (
+        'z = "W * x"\nL = "b"',
+        "'*' between [h,n] and [n]: elementwise operations need equal shapes",
+    ),
+    ('z = "x @ W"\nL = "b"', "definitions.z: '@' needs the inner sizes to agree; here [n] @ [h,n]"),
+    (
+        'z = "b @ x"\nL = "b"',
+        "'@' is the matrix product of vectors and matrices; here a scalar @ [n]",
+    ),
+    ('z = "transpose(w)"\nL = "b"', "definitions.z: transpose() takes a matrix"),
+    ('z = "softmax(W)"\nL = "b"', "definitions.z: softmax() takes a vector, not [h,n]"),
+    ('z = "sum(b)"\nL = "b"', "definitions.z: sum() takes a vector or a matrix, not a scalar"),
+    ('z = "outer(w)"\nL = "b"', "definitions.z: outer() takes 2 argument(s), got 1"),
+    ('L = "w*x"', "definitions.L: the loss 'L' is [n]; a loss is a scalar"),
+    ('z = "sigmoid(w) + tanh(W @ x)"\nL = "b"', "definitions.z: '+' between [n] and [h]"),
+]
+
+
+@pytest.mark.parametrize(("definitions", "message"), SHAPE_ERRORS)
+def test_a_shape_mismatch_is_one_line_naming_the_definition_and_both_shapes(
+    definitions: str, message: str, run: Runner, write_toml: WriteToml
+) -> None:
+    path = write_toml(VECTOR_FILE.format(definitions=definitions))
+    code, out, err = run(["derive", str(path)])
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+
+
+def test_a_claim_of_the_wrong_shape_is_refused_naming_both_shapes(run: Runner, write_toml: WriteToml) -> None:
+    text = (DERIVATIONS / "two_layer_network_vector.toml").read_text()
+    path = write_toml(text.replace('"dL/dv" = "(a - y)*g"', '"dL/dv" = "(a - y)*x"'))
+    code, _, err = run(["verify", str(path)])
+    assert code == 2 and err.count("\n") == 1
+    assert "claims.dL/dv: dL/dv has the shape [h]; the right-hand side is [n]" in err
+
+
+def test_entries_that_clash_with_a_declared_name_are_refused(run: Runner, write_toml: WriteToml) -> None:
+    path = write_toml(VECTOR_FILE.format(definitions='L = "b"').replace('"b"]', '"b", "w1"]', 1))
+    code, _, err = run(["derive", str(path)])
+    assert code == 2 and err.count("\n") == 1
+    assert "the entries of w[n] are named w1 … w2, and 'w1' is declared too" in err
+
+
+def test_sizes_whose_written_out_model_is_too_large_are_refused_in_one_line(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    path = write_toml(VECTOR_FILE.format(definitions='L = "b"').replace("h = 3", "h = 1000"))
+    code, _, err = run(["derive", str(path)])
+    assert code == 2 and err.count("\n") == 1
+    assert "written out at n = 2, h = 1000, the declared vectors and matrices have 2004 entries" in err
+
+
+def _csv(path: Path, columns: list[str], rows: np.ndarray) -> Path:
+    path.write_text(
+        ",".join(columns) + "\n" + "\n".join(",".join(f"{v:.6f}" for v in r) for r in rows) + "\n"
+    )
+    return path
+
+
+def test_the_data_decide_a_vectors_size_for_the_run(run: Runner, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 5))
+    labels = (features @ np.array([1.0, -2.0, 0.5, 0.0, 1.0]) > 0).astype(float)
+    data = _csv(tmp_path / "five.csv", [f"x{i}" for i in range(1, 6)] + ["y"], np.c_[features, labels])
+    model = str(DERIVATIONS / "logistic_regression_vector.toml")
+    code, out, err = run(["train", model, "--data", str(data), "--epochs", "5", "--json"])
+    assert code == 0, err
+    weights = json.loads(out)["parameters"]["w"]
+    assert len(weights) == 5 and all(isinstance(w, float) for w in weights)
+
+
+def test_json_gives_vector_and_matrix_parameters_as_nested_lists_of_their_shapes(run: Runner) -> None:
+    code, out, err = run(["train", "two_layer_network_vector", "--epochs", "20", "--json"])
+    assert code == 0, err
+    parameters = json.loads(out)["parameters"]
+    assert list(parameters) == ["W", "c", "v", "b"]
+    assert np.array(parameters["W"]).shape == (3, 2)
+    assert np.array(parameters["c"]).shape == (3,) and np.array(parameters["v"]).shape == (3,)
+    assert isinstance(parameters["b"], float)
+
+
+def test_two_names_that_the_data_give_different_sizes_are_an_error_naming_both(
+    run: Runner, write_toml: WriteToml, tmp_path: Path
+) -> None:
+    path = write_toml(
+        'title = "t"\ninputs = ["x[n]", "u[n]"]\ntargets = ["y"]\nparameters = ["w[n]"]\n'
+        '[dimensions]\nn = 2\n[definitions]\nL = "(w @ x + w @ u - y)^2"\n'
+    )
+    columns = ["x1", "x2", "x3", "u1", "u2", "y"]
+    data = _csv(tmp_path / "d.csv", columns, np.ones((4, len(columns))))
+    code, _, err = run(["train", str(path), "--data", str(data)])
+    assert code == 2 and err.count("\n") == 1
+    assert "the columns make n = 3 for x but n = 2 for u" in err
