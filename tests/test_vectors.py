@@ -8,6 +8,7 @@ one, and its derived gradients the differences, at the file's sizes and at other
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ import sympy as sp
 
 import symcalc
 from symcalc.spec.shapes import components
+from symcalc.symbolic.parse import parse_shaped
 from tests.conftest import Runner, WriteToml
 
 Arrays = dict[str, np.ndarray]
@@ -278,3 +280,68 @@ def test_two_names_that_the_data_give_different_sizes_are_an_error_naming_both(
     code, _, err = run(["train", str(path), "--data", str(data)])
     assert code == 2 and err.count("\n") == 1
     assert "the columns make n = 3 for x but n = 2 for u" in err
+
+
+# -- the vector form: derived once for any sizes, checked entry by entry ----------------------------
+
+
+@pytest.mark.parametrize(("name", "sizes"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
+def test_every_vector_form_result_equals_sympys_diff_of_the_written_out_model_entry_by_entry(
+    name: str, sizes: dict[str, int]
+) -> None:
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / f"{name}.toml", sizes))
+    assert derivation.vector is not None
+    results = (*derivation.vector.adjoints, *derivation.vector.gradients)
+    checks = [c for c in symcalc.verify(derivation) if c.kind == "vector"]
+    assert len(checks) == len(results) and len(results) >= 3
+    assert all(c.holds for c in checks), [c.name for c in checks if not c.holds]
+
+
+def test_the_vector_form_is_the_same_whatever_the_sizes() -> None:
+    path = DERIVATIONS / "logistic_regression_vector.toml"
+    forms = [symcalc.derive(symcalc.Model.load(path, {"n": n})).vector for n in (2, 30)]
+    assert forms[0] is not None and forms[0] == forms[1]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_vector_form_is_what_the_files_claims_say_a_lecture_writes(name: str) -> None:
+    """Each claim about a whole vector or matrix is, as algebra entry by entry, the derived result."""
+    model = symcalc.Model.load(DERIVATIONS / f"{name}.toml")
+    derivation = symcalc.derive(model)
+    assert derivation.vector is not None and model.spec is not None and model.shaped is not None
+    results = {r.name: r.result for r in (*derivation.vector.adjoints, *derivation.vector.gradients)}
+    names = {s.name: s for s, _ in model.shaped.shapes} | model.symbols
+    shapes = {s.name: shape for s, shape in model.shaped.shapes}
+    compared = 0
+    for lhs, rhs in model.spec.claims:
+        if lhs in results:
+            claimed, _ = parse_shaped(rhs, names, shapes)
+            assert sp.expand(results[lhs] - claimed) == 0, (lhs, results[lhs], claimed)
+            compared += 1
+    assert compared >= 2
+
+
+def test_a_wrong_vector_form_result_fails_verification_naming_an_entry() -> None:
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / "softmax_regression_vector.toml"))
+    assert derivation.vector is not None
+    wrong = [
+        dataclasses.replace(r, result=r.result.xreplace({sp.Symbol("y", real=True): 0}))
+        if r.name == "dL/dW"
+        else r
+        for r in derivation.vector.gradients
+    ]
+    broken = dataclasses.replace(
+        derivation, vector=dataclasses.replace(derivation.vector, gradients=tuple(wrong))
+    )
+    failed = [c for c in symcalc.verify(broken) if not c.holds]
+    assert len(failed) == 1 and failed[0].name.startswith("vector form dL/dW (entry W")
+    assert failed[0].counterexample is not None
+
+
+def test_derive_json_gives_the_sizes_and_the_vector_form(run: Runner) -> None:
+    code, out, err = run(["derive", "two_layer_network_vector", "--json"])
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["sizes"] == {"n": 2, "h": 3}
+    by_name = {entry["name"]: entry for entry in document["vector_form"]}
+    assert by_name["dL/dW"]["shape"] == ["h", "n"] and by_name["dL/dW"]["chain"] == "outer(dL/ds, x)"

@@ -15,9 +15,12 @@ from symcalc.check.differences import finite_differences
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
 from symcalc.check.oracle import elementary, independent_derivative, value_of
 from symcalc.check.records import Check, strictly
+from symcalc.symbolic.expand import concrete, flat
+from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Claim, Model
 from symcalc.symbolic.notation import Partial
 from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, ParameterGradients, Recognition
+from symcalc.symbolic.vector import VectorResult
 
 DEFAULT_POINTS = 20  # random points per numeric comparison
 DEFAULT_SEED = 0  # fixed, so two runs report the same points
@@ -60,6 +63,9 @@ def verify(
         checks.append(finite_differences(ladder, parameter, gradient))
     for claim in derivation.model.claims:
         checks.append(_claim(ladder, claim))
+    if derivation.vector is not None:
+        for result in (*derivation.vector.adjoints, *derivation.vector.gradients):
+            checks.append(_vector(ladder, result))
     return [strictly(check) for check in checks] if strict else checks
 
 
@@ -136,6 +142,37 @@ def _gradient(ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr) -> Check:
         oracle,
         ("derived", "SymPy's diff of the composed loss"),
     )
+
+
+def _vector(ladder: Ladder, result: VectorResult) -> Check:
+    """A result in vector form, entry by entry at the written-out sizes, against SymPy's diff there.
+
+    One check for the whole result: the first entry that fails (or is not proved), named, else
+    the first entry's proof.
+    """
+    model = ladder.model
+    assert model.shaped is not None
+    arrays = model.shaped.arrays()
+    targets = flat(arrays.get(result.node, result.node), 1)
+    entries = flat(concrete(result.result, arrays), len(targets))
+    statement = f"{result.name} = {text(result.result)}"
+    checks = [
+        ladder.decide(
+            f"vector form {result.name} (entry {target})",
+            "vector",
+            statement,
+            sp.sympify(entry),
+            independent_derivative(model, result.loss, target),
+            ("vector form", "SymPy's diff"),
+        )
+        for target, entry in zip(targets, entries, strict=True)
+    ]
+    weakest = next((c for c in checks if not c.holds), None) or next(
+        (c for c in checks if not c.proved), None
+    )
+    if weakest is not None:
+        return weakest
+    return dataclasses.replace(checks[0], name=f"vector form {result.name}")
 
 
 def _claim(ladder: Ladder, claim: Claim) -> Check:

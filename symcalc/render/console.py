@@ -117,6 +117,8 @@ def render_derivation(derivation: Derivation, width: int = 100) -> Iterator[Rend
     """Everything `symcalc derive` prints, as rich renderables."""
     inner = max(width - PANEL_PADDING, 20)
     yield _header(derivation, inner)
+    if derivation.vector is not None:
+        yield _vector_panel(derivation, inner)
     total = len(derivation.steps)
     for step in derivation.steps:
         yield _step_panel(derivation, step, total, inner)
@@ -180,6 +182,28 @@ def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> P
         body += [Text(""), notes]
     title = Text.assemble((f"Step {step.number} of {total}", "bold cyan"), ": ", step_title(step))
     return Panel(Group(*body), title=title, title_align="left", border_style="cyan")
+
+
+def _vector_panel(derivation: Derivation, width: int) -> Panel:
+    """Each adjoint and gradient in vector form: by the chain rule, then in the model's names."""
+    assert derivation.vector is not None and derivation.model.shaped is not None
+    sizes = derivation.model.shaped.describe()
+    body: list[RenderableType] = [
+        Text(
+            "The chain rule on whole vectors and matrices (* and functions act entry by entry, "
+            f"⋅ᵀ is the outer product); it holds for any sizes, and the steps below write it out "
+            f"at {sizes}.",
+            style="italic dim",
+        ),
+        Text(""),
+    ]
+    for result in (*derivation.vector.adjoints, *derivation.vector.gradients):
+        parts = [Total(result.loss, result.node), result.chain, result.result]
+        if result.chain == result.result:
+            parts.pop(1)
+        body.append(Text(pretty_chain(parts, width=width)))
+    title = Text("Vector form", style="bold magenta")
+    return Panel(Group(*body), title=title, title_align="left", border_style="magenta")
 
 
 def _updates_panel(derivation: Derivation, width: int) -> Panel:

@@ -79,4 +79,24 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
             {"kind": i.kind, "text": insight_text(i), "expressions": [text(e) for e in i.expressions]}
             for i in derivation.insights
         ],
+        **_vector_form(derivation),
+    }
+
+
+def _vector_form(derivation: Derivation) -> dict[str, Any]:
+    """For a model with vectors and matrices: its sizes, and each adjoint and gradient in vector form."""
+    vector, shaped = derivation.vector, derivation.model.shaped
+    if vector is None or shaped is None:
+        return {}
+    return {
+        "sizes": dict(shaped.sizes),
+        "vector_form": [
+            {
+                "name": r.name,
+                "shape": [str(axis) for axis in r.shape],
+                "chain": text(r.chain),
+                "result": text(r.result),
+            }
+            for r in (*vector.adjoints, *vector.gradients)
+        ],
     }

@@ -7,6 +7,8 @@ arguments, with
 
 - `shape`: the shape of a call from the shapes of its arguments, or ShapeError saying
   which shapes do not fit;
+- `backward`: the vector-Jacobian product, each argument's share of an adjoint G of
+  the call (for W @ x: G xᵀ and Wᵀ G), which the vector-form chain rule applies;
 - `value`: its value when the arguments are concrete (NumPy arrays of SymPy scalars,
   whose shapes tell a vector from a matrix), used to expand a model into scalars at
   given sizes; only the operation's meaning is used, never a derivative.
@@ -17,13 +19,14 @@ dimension's name or an integer. Two axes agree only when they are written alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.pretty.stringpict import prettyForm
 
 Axis = str | int
 Shape = tuple[Axis, ...]
@@ -75,6 +78,21 @@ class matmul(sp.Function):
         base = f"{left} {right}"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
+    def _pretty(self, printer: Any) -> prettyForm:
+        return _joined(printer, self.args[0], " @ ", self.args[1], "")
+
+
+def _operand_form(printer: Any, arg: sp.Expr) -> prettyForm:
+    """An operand of @, outer or transpose, in parentheses unless it is a name or a call."""
+    form = printer._print(arg)
+    return form if arg.is_Atom or isinstance(arg, sp.Function) else prettyForm(*form.parens())
+
+
+def _joined(printer: Any, left: sp.Expr, between: str, right: sp.Expr, after: str) -> prettyForm:
+    form = prettyForm(*_operand_form(printer, left).right(between))
+    form = prettyForm(*form.right(_operand_form(printer, right)))
+    return prettyForm(*form.right(after)) if after else form
+
 
 class total(sp.Function):
     """sum(v): the sum of a vector's or a matrix's entries."""
@@ -102,15 +120,25 @@ class outer(sp.Function):
         base = f"{left} {right}^{{\\top}}"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
+    def _pretty(self, printer: Any) -> prettyForm:
+        return _joined(printer, self.args[0], "⋅", self.args[1], "ᵀ")
+
 
 class transpose(sp.Function):
     """transpose(M): Mᵀ."""
 
     nargs = 1
 
+    @classmethod
+    def eval(cls, matrix: sp.Expr) -> sp.Expr | None:
+        return matrix.args[0] if isinstance(matrix, transpose) else None
+
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
         base = f"{printer.parenthesize(self.args[0], 1000)}^{{\\top}}"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        return prettyForm(*_operand_form(printer, self.args[0]).right("ᵀ"))
 
 
 class diag(sp.Function):
@@ -208,29 +236,76 @@ def _logsumexp_value(value: Value) -> Value:
     return sp.log(sp.Add(*[sp.exp(entry) for entry in value]))
 
 
+Shares = tuple[sp.Expr, ...]
+
+
+def _matmul_backward(args: Shares, shapes: tuple[Shape, ...], call: sp.Expr, g: sp.Expr) -> Shares:
+    (a, b), (left, right) = args, shapes
+    if len(left) == 1 and len(right) == 1:  # the dot product: a scalar G
+        return (g * b, g * a)
+    if len(right) == 1:  # W @ x
+        return (outer(g, b), matmul(transpose(a), g))
+    if len(left) == 1:  # x @ W, x as a row
+        return (matmul(b, g), outer(a, g))
+    return (matmul(g, transpose(b)), matmul(transpose(a), g))
+
+
+def _softmax_backward(args: Shares, shapes: tuple[Shape, ...], call: sp.Expr, g: sp.Expr) -> Shares:
+    return (call * (g - matmul(g, call)),)  # p ⊙ (G − (G·p))
+
+
 @dataclass(frozen=True)
 class ArrayFunction:
-    """One entry of the table: the class a call builds, its shape rule and its value at concrete sizes."""
+    """One entry of the table: the class a call builds, its shape rule, its vector-Jacobian product
+    (`backward(args, shapes, call, G)`: each argument's share of G) and its value at concrete sizes."""
 
     function: type[sp.Function]
     arguments: int
     shape: Callable[..., Shape]
+    backward: Callable[[Shares, tuple[Shape, ...], sp.Expr, sp.Expr], Shares]
     value: Callable[..., Value]
 
 
 ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
-    "sum": ArrayFunction(total, 1, _sum_shape, _sum_value),
-    "outer": ArrayFunction(outer, 2, _outer_shape, np.multiply.outer),
-    "transpose": ArrayFunction(transpose, 1, _transpose_shape, np.transpose),
-    "diag": ArrayFunction(diag, 1, _diag_shape, np.diag),
-    "softmax": ArrayFunction(softmax, 1, _vector_to_vector("softmax"), _softmax_value),
-    "logsumexp": ArrayFunction(logsumexp, 1, _vector_to_scalar("logsumexp"), _logsumexp_value),
+    "sum": ArrayFunction(total, 1, _sum_shape, lambda args, shapes, call, g: (g,), _sum_value),
+    "outer": ArrayFunction(
+        outer,
+        2,
+        _outer_shape,
+        lambda args, shapes, call, g: (matmul(g, args[1]), matmul(transpose(g), args[0])),
+        np.multiply.outer,
+    ),
+    "transpose": ArrayFunction(
+        transpose, 1, _transpose_shape, lambda args, shapes, call, g: (transpose(g),), np.transpose
+    ),
+    "diag": ArrayFunction(diag, 1, _diag_shape, lambda args, shapes, call, g: (diag(g),), np.diag),
+    "softmax": ArrayFunction(softmax, 1, _vector_to_vector("softmax"), _softmax_backward, _softmax_value),
+    "logsumexp": ArrayFunction(
+        logsumexp,
+        1,
+        _vector_to_scalar("logsumexp"),
+        lambda args, shapes, call, g: (g * softmax(args[0]),),
+        _logsumexp_value,
+    ),
 }
 
 #: The matrix product, written `@` (it has no name to call it by).
-MATMUL = ArrayFunction(matmul, 2, _matmul_shape, _matmul_value)
+MATMUL = ArrayFunction(matmul, 2, _matmul_shape, _matmul_backward, _matmul_value)
 
 #: Entries by the class a call builds.
 BY_CLASS: dict[type[sp.Basic], ArrayFunction] = {
     entry.function: entry for entry in (*ARRAY_FUNCTIONS.values(), MATMUL)
 }
+
+
+def shape_of(expr: sp.Basic, shapes: Mapping[sp.Basic, Shape]) -> Shape:
+    """The shape of an expression over names of the given `shapes` (others are scalars)."""
+    if expr in shapes:
+        return shapes[expr]
+    if not expr.args:
+        return ()
+    arguments = [shape_of(arg, shapes) for arg in expr.args]
+    entry = BY_CLASS.get(type(expr))
+    if entry is not None:
+        return entry.shape(*arguments)
+    return next((shape for shape in arguments if shape), ())

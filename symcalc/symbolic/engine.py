@@ -38,6 +38,7 @@ from symcalc.symbolic.steps import (
     Step,
     Update,
 )
+from symcalc.symbolic.vector import derive_vector_form
 
 LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
 #: Nodes in an upstream dL/dc's tree above which a result reads it as the symbol dL/dc (`Adjoint`)
@@ -58,7 +59,11 @@ def derive(model: Model) -> Derivation:
         named = {r.node: r.named for r in recognised}
         definitions = tuple((node, named.get(node, expr)) for node, expr in model.definitions)
         model = dataclasses.replace(model, definitions=definitions)
-    return _Backprop(model, recognised).run()
+    derivation = _Backprop(model, recognised).run()
+    if model.shaped is None:
+        return derivation
+    vector = derive_vector_form(model.shaped, model.loss, model.shaped.parameters)
+    return dataclasses.replace(derivation, vector=vector)
 
 
 class _Backprop:

@@ -34,10 +34,25 @@ class Shaped:
     definitions: tuple[tuple[sp.Symbol, sp.Expr], ...]
     sizes: tuple[tuple[str, int], ...]
     entries: tuple[tuple[sp.Symbol, tuple[sp.Symbol, ...]], ...]
+    #: The `assume` entries as written (text, lhs − rhs), before they are written out.
+    assumptions: tuple[tuple[str, sp.Expr], ...] = ()
+    #: The declared parameters, vectors and matrices as themselves (not their entries).
+    parameters: tuple[sp.Symbol, ...] = ()
 
     def describe(self) -> str:
         """The sizes as a reader wants them: 'n = 2, h = 3'."""
         return ", ".join(f"{name} = {size}" for name, size in self.sizes)
+
+    def arrays(self) -> dict[sp.Basic, Value]:
+        """Each shaped name → the array of its entries' symbols, in its shape."""
+        sizes = dict(self.sizes)
+        shapes = dict(self.shapes)
+        result: dict[sp.Basic, Value] = {}
+        for symbol, entries in self.entries:
+            array = np.empty(len(entries), dtype=object)
+            array[:] = entries
+            result[symbol] = array.reshape(resolve(shapes[symbol], sizes))
+        return result
 
     def sizes_of(self, names: Iterable[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """Each of `names` that has axes, with its integer sizes: (("W", (3, 2)), ("c", (3,)))."""

@@ -435,6 +435,7 @@ class _SpecBuilder:
         self.sizes = {**dict(spec.dimensions), **sizes}
         #: Each declared vector or matrix → the array of its entries' symbols.
         self.values: dict[sp.Basic, Any] = {}
+        self.shaped_assumptions: list[tuple[str, sp.Expr]] = []
 
     def fail(self, key: str, err: SymcalcError) -> None:
         self.errors.append(err.at(self.spec.location(key)))
@@ -546,6 +547,7 @@ class _SpecBuilder:
             if not parsed[0][0].free_symbols and not parsed[1][0].free_symbols:
                 self.fail(key, SpecError(f"{text!r} has no names in it"))
                 continue
+            self.shaped_assumptions.append((text.strip(), parsed[0][0] - parsed[1][0]))
             for entry, difference in self.entries_of(text.strip(), parsed[0][0], parsed[1][0]):
                 reason = usable_assumption(difference) or self.outside_domain(entry, difference)
                 if reason is None:
@@ -615,6 +617,8 @@ class _SpecBuilder:
             definitions=tuple(definitions),
             sizes=tuple((k, v) for k, v in self.sizes.items() if k in used),
             entries=tuple((sym, tuple(array.flat)) for sym, array in values.items()),
+            assumptions=tuple(self.shaped_assumptions),
+            parameters=_symbols(spec.parameters, all_names),
         )
         model = Model(
             title=f"{spec.title} (at {shaped.describe()})",

@@ -19,6 +19,7 @@ from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.insights import Insight, find_insights
 from symcalc.symbolic.notation import Adjoint, Partial, Total, total
+from symcalc.symbolic.vector import VectorForm
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -168,6 +169,8 @@ class Derivation:
     updates: tuple[Update, ...]
     adjoints: dict[sp.Symbol, sp.Expr]
     local_derivatives: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr]
+    #: For a model with vectors and matrices: its adjoints and gradients in vector form, any size.
+    vector: VectorForm | None = None
 
     @property
     def title(self) -> str:
