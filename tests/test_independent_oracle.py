@@ -76,6 +76,8 @@ def _means(
     program = program_of(name)
     if backend == "codegen":
         module = generated(name)
+        if hasattr(module, "DATA"):  # a model with vectors and matrices: its batch form's module
+            return _batch_means(module, program.model, params, data)
         gradients = module.gradient(params, dict(data))
         return np.array([module.loss(params, dict(data)), *(gradients[p] for p in program.parameters)])
     if backend == "c" and compiler() is None:
@@ -88,6 +90,32 @@ def _means(
     expected = {"c": "native", "plan": "numpy", "generic": "generic"}[backend]
     assert numeric.backend == expected, numeric.describe()
     return evaluated(numeric, params, data)
+
+
+def _batch_means(
+    module: ModuleType, model: symcalc.Model, params: dict[str, float], data: Mapping[str, Any]
+) -> np.ndarray:
+    """The batch module's mean loss and gradients, its arrays made from and read back into the
+    written-out model's scalar names (W1_2 is row 1, column 2 of W; x1 … xn the columns of X)."""
+    assert model.shaped is not None
+    arrays = model.shaped.arrays()
+
+    def gathered(symbol: sp.Symbol, values: Mapping[str, Any]) -> Any:
+        entries = arrays.get(symbol)
+        if entries is None:
+            return np.asarray(values[symbol.name], dtype=float)
+        stacked = np.stack([np.asarray(values[e.name], dtype=float) for e in entries.flat], axis=-1)
+        return stacked.reshape(stacked.shape[:-1] + entries.shape)
+
+    arguments = {p.name: gathered(p, params) for p in model.shaped.parameters}
+    batch = {s.name: gathered(s, data) for s in model.shaped.data}
+    loss, gradients = module.loss_and_gradient(arguments, batch)
+    by_entry: dict[str, float] = {}
+    for p in model.shaped.parameters:
+        entries = arrays.get(p)
+        names = [e.name for e in entries.flat] if entries is not None else [p.name]
+        by_entry |= dict(zip(names, np.ravel(gradients[p.name]).tolist(), strict=True))
+    return np.array([loss, *(by_entry[p.name] for p in model.parameters)])
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -18,9 +18,16 @@ import pytest
 import sympy as sp
 
 import symcalc
+from symcalc.render.latex import render_latex
+from symcalc.render.markdown import render_markdown
+from symcalc.render.pdf import compile_pdf
 from symcalc.spec.shapes import components
+from symcalc.symbolic.arrays import matmul, transpose
+from symcalc.symbolic.batch import M
+from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.parse import parse_shaped
 from tests.conftest import Runner, WriteToml
+from tests.pdf import needs_pdflatex, pdf_text
 
 Arrays = dict[str, np.ndarray]
 DERIVATIONS = Path(__file__).parent.parent / "derivations"
@@ -345,3 +352,130 @@ def test_derive_json_gives_the_sizes_and_the_vector_form(run: Runner) -> None:
     assert document["sizes"] == {"n": 2, "h": 3}
     by_name = {entry["name"]: entry for entry in document["vector_form"]}
     assert by_name["dL/dW"]["shape"] == ["h", "n"] and by_name["dL/dW"]["chain"] == "outer(dL/ds, x)"
+
+
+@needs_pdflatex
+def test_the_pdf_shows_the_model_as_written_and_its_vector_form_before_the_steps() -> None:
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / "two_layer_network_vector.toml"))
+    source = render_latex(derivation)
+    assert r"z &= b + v^{\top} g" in source and r"s &= c + W x" in source
+    assert r"\frac{\mathrm{d} L}{\mathrm{d} W} &= \frac{\mathrm{d} L}{\mathrm{d} s} x^{\top}" in source
+    assert r"\odot" in source
+    text = pdf_text(compile_pdf(source))
+    assert text.index("Vector form") < text.index("Step 1 of")
+
+
+def test_markdown_shows_the_vector_form_and_the_assumption_it_used() -> None:
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / "softmax_regression_vector.toml"))
+    document = render_markdown(derivation)
+    section = document[document.index("## Vector form") : document.index("## Step 1 of")]
+    for name in ("p", "z", "W", "c"):
+        assert rf"\frac{{\mathrm{{d}} L}}{{\mathrm{{d}} {name}}} &=" in section
+    assert r"\text{using } \operatorname{sum}\left(y\right) - 1 = 0" in section
+
+
+# -- the batch form: J = (1/m) Σ L over m samples ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_batch_gradient_is_proved_to_be_the_mean_of_the_written_out_gradients(name: str) -> None:
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / f"{name}.toml"))
+    assert derivation.batch is not None and derivation.model.shaped is not None
+    checks = [c for c in symcalc.verify(derivation) if c.kind == "batch"]
+    assert len(checks) == len(derivation.model.shaped.parameters)
+    assert all(c.holds and c.proved for c in checks), [(c.name, c.detail) for c in checks]
+
+
+def test_the_batch_form_is_the_lectures_matrix_form() -> None:
+    """∇_W J = Δᵀ X / m and ∇_v J = Gᵀ(a − y)/m for the network, derived by linearity."""
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / "two_layer_network_vector.toml"))
+    batch = derivation.batch
+    assert batch is not None
+    names = {line.label: line for line in batch.gradients}
+    m, x, g = M, sp.Symbol("X", real=True), sp.Symbol("G", real=True)
+    delta = Adjoint("dL/dS")
+    assert names["dL/dW"].value == matmul(transpose(delta), x) / m
+    a, y = sp.Symbol("a", real=True), sp.Symbol("y", real=True)
+    assert names["dL/dv"].expanded == matmul(transpose(g), a - y) / m
+
+
+def test_a_wrong_batch_gradient_fails_verification_naming_an_entry() -> None:
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / "logistic_regression_vector.toml"))
+    batch = derivation.batch
+    assert batch is not None
+    doubled = [
+        dataclasses.replace(line, value=2 * line.value) if line.label == "dL/dw" else line
+        for line in batch.gradients
+    ]
+    broken = dataclasses.replace(derivation, batch=dataclasses.replace(batch, gradients=tuple(doubled)))
+    failed = [c for c in symcalc.verify(broken) if not c.holds]
+    assert len(failed) == 1 and failed[0].name == "batch form dL/dw (entry w1)"
+    assert failed[0].counterexample is not None
+
+
+def test_a_model_whose_sample_carries_a_matrix_has_no_batch_form_but_is_derived(
+    write_toml: WriteToml,
+) -> None:
+    path = write_toml(
+        'title = "t"\ninputs = ["x[n]"]\ntargets = ["y"]\nparameters = ["w[n]"]\n[dimensions]\nn = 2\n'
+        '[definitions]\nP = "outer(x, x)"\nz = "w @ (P @ w)"\nL = "(z - y)^2"\n'
+    )
+    derivation = symcalc.derive(symcalc.load(str(path)))
+    assert derivation.batch is None and "outer() of a vector computed per sample" in derivation.batch_problem
+    assert derivation.vector is not None and all(c.holds for c in symcalc.verify(derivation))
+
+
+BREAST_CANCER_MODEL = """
+title = "L2-penalised logistic regression on n features"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]", "b"]
+loss = "J"
+[dimensions]
+n = 2
+[constants]
+lamda = 0.1
+[definitions]
+z = "w @ x + b"
+a = "sigmoid(z)"
+L = "-(y*log(a) + (1 - y)*log(1 - a))"
+J = "L + lamda/2*(w @ w)"
+"""
+
+
+def test_train_on_breast_cancer_with_the_vector_model_equals_scikit_learn(
+    run: Runner, write_toml: WriteToml, tmp_path: Path
+) -> None:
+    """All 30 features, standardised (the data decide n = 30); scikit-learn at C = 1/(λm) has the same J."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    features, labels = datasets.load_breast_cancer(return_X_y=True)
+    features = (features - features.mean(axis=0)) / features.std(axis=0)
+    columns = [f"x{i}" for i in range(1, 31)] + ["y"]
+    data = tmp_path / "breast_cancer.csv"
+    data.write_text(
+        ",".join(columns)
+        + "\n"
+        + "\n".join(",".join(repr(float(v)) for v in row) for row in np.c_[features, labels])
+    )
+    path = write_toml(BREAST_CANCER_MODEL)
+    arguments = [
+        "train",
+        str(path),
+        "--data",
+        str(data),
+        "--lr",
+        "0.5",
+        "--epochs",
+        "20000",
+        "--tol",
+        "1e-12",
+    ]
+    code, out, err = run([*arguments, "--json"])
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["converged"], result["message"]
+    reference = linear_model.LogisticRegression(C=1 / (0.1 * len(labels)), tol=1e-14, max_iter=100_000)
+    reference.fit(features, labels)
+    assert np.abs(np.array(result["parameters"]["w"]) - reference.coef_[0]).max() < 1e-6
+    assert abs(result["parameters"]["b"] - reference.intercept_[0]) < 1e-6

@@ -11,6 +11,7 @@ import dataclasses
 
 import sympy as sp
 
+from symcalc.check.batch import batch_checks
 from symcalc.check.differences import finite_differences
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
 from symcalc.check.oracle import elementary, independent_derivative, value_of
@@ -66,6 +67,7 @@ def verify(
     if derivation.vector is not None:
         for result in (*derivation.vector.adjoints, *derivation.vector.gradients):
             checks.append(_vector(ladder, result))
+    checks += batch_checks(derivation, seed)
     return [strictly(check) for check in checks] if strict else checks
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from symcalc.numeric.batch_code import generate_batch
 from symcalc.numeric.plan import build_plan, runtime_source
 from symcalc.numeric.program import Assignment, Program, build_program, code_symbol, make_printer
 from symcalc.spec.names import NAME_PATTERN
@@ -229,7 +230,9 @@ def check_gradient(
 
 
 def generate(derivation: Derivation) -> str:
-    """The text of the standalone module for `derivation`."""
+    """The text of the standalone module for `derivation`: the batch form's where it has one."""
+    if derivation.batch is not None:
+        return generate_batch(derivation)
     program = build_program(derivation)
     both = build_plan(program)
     alone = build_plan(program, with_loss=False, name="_grad")

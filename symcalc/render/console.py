@@ -119,6 +119,8 @@ def render_derivation(derivation: Derivation, width: int = 100) -> Iterator[Rend
     yield _header(derivation, inner)
     if derivation.vector is not None:
         yield _vector_panel(derivation, inner)
+    if derivation.batch is not None:
+        yield _batch_panel(derivation, inner)
     total = len(derivation.steps)
     for step in derivation.steps:
         yield _step_panel(derivation, step, total, inner)
@@ -190,20 +192,54 @@ def _vector_panel(derivation: Derivation, width: int) -> Panel:
     sizes = derivation.model.shaped.describe()
     body: list[RenderableType] = [
         Text(
-            "The chain rule on whole vectors and matrices (* and functions act entry by entry, "
-            f"⋅ᵀ is the outer product); it holds for any sizes, and the steps below write it out "
-            f"at {sizes}.",
+            "The chain rule on whole vectors and matrices (⊙ multiplies entry by entry, a function "
+            f"acts on each entry, uᵀ⋅v is the dot product and u⋅xᵀ the outer product); it holds for "
+            f"any sizes, and the steps below write it out at {sizes}.",
             style="italic dim",
         ),
         Text(""),
     ]
-    for result in (*derivation.vector.adjoints, *derivation.vector.gradients):
-        parts = [Total(result.loss, result.node), result.chain, result.result]
+    vector = derivation.vector
+    for node, expr in derivation.model.shaped.definitions:
+        body.append(Text(pretty_chain([node, vector.marked(expr)], width=width)))
+    body.append(Text(""))
+    for result in vector.results:
+        parts = [Total(result.loss, result.node), vector.marked(result.chain), vector.marked(result.result)]
         if result.chain == result.result:
             parts.pop(1)
         body.append(Text(pretty_chain(parts, width=width)))
+        if result.using:
+            body.append(Text(f"  using {', '.join(result.using)}", style="italic dim"))
     title = Text("Vector form", style="bold magenta")
     return Panel(Group(*body), title=title, title_align="left", border_style="magenta")
+
+
+def _batch_panel(derivation: Derivation, width: int) -> Panel:
+    """The vector form over a batch of m samples: the lines `codegen` computes, and each gradient of J."""
+    batch = derivation.batch
+    assert batch is not None
+    objective = batch.objective_name
+    body: list[RenderableType] = [
+        Text(
+            f"Over a batch of m samples (row k of a capital is sample k; a lower-case name is a column of m "
+            f"values), training minimises {pretty(objective)} = the mean of {derivation.loss.name}; "
+            "each gradient is the sum over the samples, by linearity.",
+            style="italic dim",
+        ),
+        Text(""),
+    ]
+    for line in (*batch.forward, *batch.backward):
+        body.append(Text(pretty_chain([line.target, line.value], width=width)))
+    body.append(Text(pretty_chain([objective, batch.objective], width=width)))
+    body.append(Text(""))
+    parameters = {p.name: p for p in derivation.model.shaped.parameters} if derivation.model.shaped else {}
+    for line in batch.gradients:
+        parts = [Total(objective, parameters.get(line.label.split("/d")[-1], line.target)), line.value]
+        if line.expanded is not None:
+            parts.append(line.expanded)
+        body.append(Text(pretty_chain(parts, width=width)))
+    title = Text("Batch form", style="bold blue")
+    return Panel(Group(*body), title=title, title_align="left", border_style="blue")
 
 
 def _updates_panel(derivation: Derivation, width: int) -> Panel:

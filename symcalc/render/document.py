@@ -79,12 +79,80 @@ def outline(derivation: Derivation, tex: Tex) -> list[Block]:
     blocks += _alike(names)
     blocks += _objective(derivation, tex)
     blocks += _model_section(derivation, tex)
+    blocks += _vector_section(derivation, tex)
+    blocks += _batch_section(derivation, tex)
     blocks += _overview(derivation, tex, names)
     for step in derivation.steps:
         blocks += _step_section(derivation, step, tex, names)
     blocks += _updates_section(derivation, tex)
     blocks += _insights_section(derivation, tex)
     return blocks
+
+
+def _vector_section(derivation: Derivation, tex: Tex) -> list[Block]:
+    """For a model with vectors and matrices: each adjoint and gradient in vector form, any size."""
+    vector, shaped = derivation.vector, derivation.model.shaped
+    if vector is None or shaped is None:
+        return []
+    rows = []
+    for result in vector.results:
+        parts = [tex(vector.marked(result.chain)), tex(vector.marked(result.result))]
+        if result.chain == result.result:
+            parts.pop(0)
+        assumed = dict(shaped.assumptions)
+        used = ", ".join(f"{tex(assumed[text])} = 0" for text in result.using)
+        using = rf" && \text{{using }} {used}" if result.using else ""
+        rows.append(f"{tex(Total(result.loss, result.node))} &= " + " = ".join(parts) + using)
+    written = tuple(f"{tex(node)} &= {tex(vector.marked(expr))}" for node, expr in shaped.definitions)
+    return [
+        Heading(1, (Text("Vector form"),)),
+        Paragraph((Text("The model as the file writes it, with vectors and matrices:"),)),
+        Display(written),
+        Paragraph(
+            (
+                Text("The chain rule on whole vectors and matrices, for any sizes: "),
+                Math(r"\odot"),
+                Text(" multiplies entry by entry, a function acts on each entry, "),
+                Math(r"u^{\top} v"),
+                Text(" is the dot product and "),
+                Math(r"u x^{\top}"),
+                Text(
+                    f" is the outer product. Each result is checked entry by entry; the steps below "
+                    f"write the model out at {shaped.describe()}."
+                ),
+            )
+        ),
+        Display(tuple(rows)),
+    ]
+
+
+def _batch_section(derivation: Derivation, tex: Tex) -> list[Block]:
+    """The vector form over a batch of m samples: its lines, and each gradient of J = (1/m) Σ L."""
+    batch, shaped = derivation.batch, derivation.model.shaped
+    if batch is None or shaped is None:
+        return []
+    objective = batch.objective_name
+    lines = [f"{tex(line.target)} &= {tex(line.value)}" for line in (*batch.forward, *batch.backward)]
+    lines.append(f"{tex(objective)} &= {tex(batch.objective)}")
+    parameters = {p.name: p for p in shaped.parameters}
+    gradients = []
+    for line in batch.gradients:
+        parts = [tex(line.value)] + ([tex(line.expanded)] if line.expanded is not None else [])
+        wrt = parameters.get(line.label.split("/d")[-1], line.target)
+        gradients.append(f"{tex(Total(objective, wrt))} &= " + " = ".join(parts))
+    return [
+        Heading(1, (Text("Batch form"),)),
+        Paragraph(
+            (
+                Text("Over a batch of m samples, row k of a capital letter's matrix is sample k and a "),
+                Text("lower-case name is a column of m values; training minimises the mean loss "),
+                Math(tex(objective)),
+                Text(", and each gradient is the sum over the samples, by linearity:"),
+            )
+        ),
+        Display(tuple(lines)),
+        Display(tuple(gradients)),
+    ]
 
 
 _SLOT = re.compile(r"\{(\d+)\}")

@@ -96,7 +96,30 @@ def _vector_form(derivation: Derivation) -> dict[str, Any]:
                 "shape": [str(axis) for axis in r.shape],
                 "chain": text(r.chain),
                 "result": text(r.result),
+                "using": list(r.using),
             }
             for r in (*vector.adjoints, *vector.gradients)
+        ],
+        "batch_form": _batch_form(derivation),
+    }
+
+
+def _batch_form(derivation: Derivation) -> dict[str, Any] | None:
+    batch = derivation.batch
+    if batch is None:
+        return None
+    return {
+        "objective": f"{batch.objective_name} = {text(batch.objective)}",
+        "lines": [
+            {"name": line.target.name, "value": text(line.value)}
+            for line in (*batch.forward, *batch.backward)
+        ],
+        "gradients": [
+            {
+                "name": line.label,
+                "value": text(line.value),
+                "expanded": None if line.expanded is None else text(line.expanded),
+            }
+            for line in batch.gradients
         ],
     }

@@ -79,7 +79,7 @@ class matmul(sp.Function):
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:
-        return _joined(printer, self.args[0], " @ ", self.args[1], "")
+        return _joined(printer, self.args[0], "⋅", self.args[1], "")
 
 
 def _operand_form(printer: Any, arg: sp.Expr) -> prettyForm:
@@ -134,7 +134,9 @@ class transpose(sp.Function):
         return matrix.args[0] if isinstance(matrix, transpose) else None
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        base = f"{printer.parenthesize(self.args[0], 1000)}^{{\\top}}"
+        matrix = self.args[0]
+        plain = matrix.is_Symbol and "/" not in matrix.name  # a name, not an adjoint dL/dc
+        base = f"{printer._print(matrix) if plain else printer.parenthesize(matrix, 1000)}^{{\\top}}"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:

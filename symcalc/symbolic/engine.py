@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import sympy as sp
 
+from symcalc.symbolic.batch import BatchUnsupported, derive_batch_form
 from symcalc.symbolic.forms import (
     as_teacher_writes,
     has_fraction,
@@ -63,7 +64,11 @@ def derive(model: Model) -> Derivation:
     if model.shaped is None:
         return derivation
     vector = derive_vector_form(model.shaped, model.loss, model.shaped.parameters)
-    return dataclasses.replace(derivation, vector=vector)
+    try:
+        batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss)
+    except BatchUnsupported as err:
+        return dataclasses.replace(derivation, vector=vector, batch_problem=str(err))
+    return dataclasses.replace(derivation, vector=vector, batch=batch)
 
 
 class _Backprop:

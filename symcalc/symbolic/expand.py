@@ -36,8 +36,9 @@ class Shaped:
     entries: tuple[tuple[sp.Symbol, tuple[sp.Symbol, ...]], ...]
     #: The `assume` entries as written (text, lhs − rhs), before they are written out.
     assumptions: tuple[tuple[str, sp.Expr], ...] = ()
-    #: The declared parameters, vectors and matrices as themselves (not their entries).
+    #: The declared parameters, and the inputs and targets (the data), as themselves (not their entries).
     parameters: tuple[sp.Symbol, ...] = ()
+    data: tuple[sp.Symbol, ...] = ()
 
     def describe(self) -> str:
         """The sizes as a reader wants them: 'n = 2, h = 3'."""
@@ -82,12 +83,18 @@ def entry_array(name: str, shape: Shape, sizes: Mapping[str, int], make: Callabl
     return array.reshape(axes)
 
 
-def concrete(expr: sp.Expr, values: Mapping[sp.Basic, Value]) -> Value:
+def concrete(
+    expr: sp.Expr,
+    values: Mapping[sp.Basic, Value],
+    table: Mapping[type[sp.Basic], Callable[..., Value]] | None = None,
+) -> Value:
     """`expr` at concrete sizes: each shaped name replaced by its array (`values`), every operation done.
 
-    The result is a SymPy scalar, or an array of them. Elementwise operations broadcast a
-    scalar over an array.
+    The result is a SymPy scalar, or an array of them. Elementwise operations broadcast (a
+    scalar over an array, NumPy's rules between arrays). `table` gives the value of other
+    classes of call, or other values for those of `arrays.BY_CLASS`.
     """
+    meanings = {cls: entry.value for cls, entry in BY_CLASS.items()} | dict(table or {})
     done: dict[sp.Basic, Value] = {}
 
     def walk(node: sp.Basic) -> Value:
@@ -98,9 +105,9 @@ def concrete(expr: sp.Expr, values: Mapping[sp.Basic, Value]) -> Value:
         if node in done:
             return done[node]
         args = [walk(arg) for arg in node.args]
-        entry = BY_CLASS.get(type(node))
-        if entry is not None:
-            result = entry.value(*args)
+        meaning = meanings.get(type(node))
+        if meaning is not None:
+            result = meaning(*args)
         elif any(isinstance(arg, np.ndarray) for arg in args):
             result = np.frompyfunc(lambda *xs: node.func(*xs), len(args), 1)(*args)
         else:

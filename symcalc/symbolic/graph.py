@@ -619,6 +619,7 @@ class _SpecBuilder:
             entries=tuple((sym, tuple(array.flat)) for sym, array in values.items()),
             assumptions=tuple(self.shaped_assumptions),
             parameters=_symbols(spec.parameters, all_names),
+            data=_symbols((*spec.inputs, *spec.targets), all_names),
         )
         model = Model(
             title=f"{spec.title} (at {shaped.describe()})",

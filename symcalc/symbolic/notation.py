@@ -173,6 +173,33 @@ class Sum(sp.Expr):
         return result
 
 
+class Hadamard(sp.Expr):
+    """u ⊙ v: vectors or matrices multiplied entry by entry, as a lecture marks it (display only)."""
+
+    is_commutative = True
+
+    def __new__(cls, *factors: sp.Expr) -> Hadamard:
+        return sp.Expr.__new__(cls, *factors)
+
+    def _sympystr(self, printer: Any) -> str:
+        return "*".join(printer.parenthesize(f, PRECEDENCE["Mul"], strict=False) for f in self.args)
+
+    def _latex(self, printer: Any) -> str:
+        return r" \odot ".join(printer.parenthesize(f, PRECEDENCE["Mul"], strict=False) for f in self.args)
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        forms = [printer._print(f) for f in self.args]
+        forms = [
+            prettyForm(*f.parens()) if precedence(a) <= PRECEDENCE["Mul"] else f
+            for f, a in zip(forms, self.args, strict=True)
+        ]
+        result = forms[0]
+        for form in forms[1:]:
+            result = prettyForm(*result.right(" ⊙ ", form))
+        result.binding = prettyForm.MUL
+        return result
+
+
 def _paren(text: str, kind: str) -> str:
     return rf"\left({text}\right)" if kind == "latex" else f"({text})"
 

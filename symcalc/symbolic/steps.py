@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, final
 
 import sympy as sp
 
+from symcalc.symbolic.batch import BatchForm
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.insights import Insight, find_insights
@@ -171,6 +172,9 @@ class Derivation:
     local_derivatives: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr]
     #: For a model with vectors and matrices: its adjoints and gradients in vector form, any size.
     vector: VectorForm | None = None
+    #: ... and over a batch of m samples (None where a sample would carry a matrix: `batch_problem`).
+    batch: BatchForm | None = None
+    batch_problem: str = ""
 
     @property
     def title(self) -> str:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.symbolic.arrays import BY_CLASS, Shape, matmul, shape_of, total
+from symcalc.symbolic.arrays import BY_CLASS, Shape, matmul, shape_of, total, transpose
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import as_teacher_writes, solve_linear, tidy
 from symcalc.symbolic.functions import heaviside_as_step
-from symcalc.symbolic.notation import Adjoint
+from symcalc.symbolic.notation import Adjoint, Hadamard, product
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,29 @@ class VectorResult:
     shape: Shape
     chain: sp.Expr
     result: sp.Expr
+    #: The `assume` entries the result was shortened with ("sum(y) = 1").
+    using: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return f"d{self.loss.name}/d{self.node.name}"
+
+
+def marked(expr: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> sp.Expr:
+    """`expr` for reading: scalar factors first, then the vector factors joined by ⊙ (display only)."""
+    if not expr.args or expr.is_Atom:
+        return expr
+    args = [marked(arg, shapes) for arg in expr.args]
+    if isinstance(expr, matmul) and all(len(shape_of(a, shapes)) == 1 for a in expr.args):
+        return matmul(transpose(args[0]), args[1])  # the dot product as uᵀv
+    if not isinstance(expr, sp.Mul):
+        return expr.func(*args)
+    scalars = [m for a, m in zip(expr.args, args, strict=True) if not shape_of(a, shapes)]
+    shaped = [m for a, m in zip(expr.args, args, strict=True) if shape_of(a, shapes)]
+    # An entry-by-entry quotient stays a fraction (y/p); ⊙ joins two or more vector factors.
+    if len(shaped) < 2 or any(f.is_Pow and f.exp.is_negative for f in shaped):
+        return expr.func(*args)
+    return product(sp.Mul(*scalars), Hadamard(*shaped))
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,16 @@ class VectorForm:
 
     adjoints: tuple[VectorResult, ...]
     gradients: tuple[VectorResult, ...]
+    #: The shape of every name (and adjoint symbol) the results use, for printing them.
+    shapes: tuple[tuple[sp.Basic, Shape], ...] = ()
+
+    @property
+    def results(self) -> tuple[VectorResult, ...]:
+        return (*self.adjoints, *self.gradients)
+
+    def marked(self, expr: sp.Expr) -> sp.Expr:
+        """An expression of these results for reading, with ⊙ between vectors (`marked`)."""
+        return marked(expr, dict(self.shapes))
 
 
 def derive_vector_form(shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.Symbol]) -> VectorForm:
@@ -80,7 +109,7 @@ def derive_vector_form(shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.
         else VectorResult(loss, p, shapes.get(p, ()), sp.S.Zero, sp.S.Zero)
         for p in parameters
     )
-    return VectorForm(tuple(adjoints), gradients)
+    return VectorForm(tuple(adjoints), gradients, tuple(shapes.items()))
 
 
 def _result(
@@ -88,7 +117,7 @@ def _result(
     node: sp.Symbol,
     shares: list[tuple[sp.Expr, sp.Expr, bool]],
     shapes: Mapping[sp.Basic, Shape],
-    solutions: Mapping[sp.Expr, sp.Expr],
+    solutions: Mapping[sp.Expr, tuple[sp.Expr, str]],
     shaped: Shaped,
 ) -> VectorResult:
     chain = sp.Add(*(chain for chain, _, _ in shares))
@@ -96,11 +125,12 @@ def _result(
     definitions = dict(shaped.definitions)
     # As the scalar engine does: a derivative of the loss's own definition keeps the form
     # differentiation gives it, term by term; a product of adjoints is simplified.
+    using: tuple[str, ...] = ()
     if all(direct for _, _, direct in shares):
         value = as_teacher_writes(value, definitions)
     else:
-        value = simplify(value, shapes, solutions, definitions)
-    return VectorResult(loss, node, shapes.get(node, ()), chain, value)
+        value, using = simplify(value, shapes, solutions, definitions)
+    return VectorResult(loss, node, shapes.get(node, ()), chain, value, using)
 
 
 def _backward(
@@ -163,17 +193,20 @@ def _to_shape(share: sp.Expr, shape: Shape, shapes: Mapping[sp.Basic, Shape]) ->
 def simplify(
     expr: sp.Expr,
     shapes: Mapping[sp.Basic, Shape],
-    solutions: Mapping[sp.Expr, sp.Expr],
+    solutions: Mapping[sp.Expr, tuple[sp.Expr, str]],
     definitions: Mapping[sp.Symbol, sp.Expr],
-) -> sp.Expr:
-    """The shortest form of an adjoint: dot products as sums, sums pulled apart, the assumptions used."""
+) -> tuple[sp.Expr, tuple[str, ...]]:
+    """The shortest form of an adjoint (dot products as sums, sums pulled apart, the assumptions
+    put in), and the assumptions it used."""
 
     def is_dot(call: sp.Basic) -> bool:
         return isinstance(call, matmul) and all(len(shape_of(arg, shapes)) == 1 for arg in call.args)
 
     expr = expr.replace(is_dot, lambda call: total(call.args[0] * call.args[1]))
     expr = expr.replace(lambda call: isinstance(call, total), lambda call: _apart(call, shapes))
-    return as_teacher_writes(tidy(expr.xreplace(dict(solutions))), definitions)
+    used = tuple(text for call, (_, text) in solutions.items() if expr.has(call))
+    expr = expr.xreplace({call: value for call, (value, _) in solutions.items()})
+    return as_teacher_writes(tidy(expr), definitions), used
 
 
 def _apart(call: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> sp.Expr:
@@ -191,14 +224,14 @@ def _apart(call: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> sp.Expr:
     return sp.Add(*terms)
 
 
-def _sum_solutions(assumptions: Sequence[tuple[str, sp.Expr]]) -> dict[sp.Expr, sp.Expr]:
-    """An assumption about a sum (sum(y) = 1) solved for it: {sum(y): 1}."""
-    solutions: dict[sp.Expr, sp.Expr] = {}
-    for _, equation in assumptions:
+def _sum_solutions(assumptions: Sequence[tuple[str, sp.Expr]]) -> dict[sp.Expr, tuple[sp.Expr, str]]:
+    """An assumption about a sum solved for it, with its text: {sum(y): (1, "sum(y) = 1")}."""
+    solutions: dict[sp.Expr, tuple[sp.Expr, str]] = {}
+    for text, equation in assumptions:
         for call in sorted(equation.atoms(total), key=sp.default_sort_key):
             stand_in = sp.Dummy()
             solved = solve_linear(equation.xreplace({call: stand_in}), stand_in)
             if solved is not None and not solved.has(stand_in):
-                solutions[call] = solved
+                solutions[call] = (solved, text)
                 break
     return solutions

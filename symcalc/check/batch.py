@@ -1,0 +1,268 @@
+"""The batch form checked by an independent path: each gradient of J = (1/m) Σ L against the mean,
+over m samples, of SymPy's diff of the written-out model's loss.
+
+The samples and parameters are points of the model's domain that meet its assumptions
+(`sample.Sampler`); the batch form's lines are evaluated at them by what each operation
+means (`expand.concrete`), the oracle differentiates the composed scalar loss. Both sides
+are computed at 60 digits; a gradient holds when every entry agrees to 1e-15 relative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from symcalc.check.oracle import elementary
+from symcalc.check.records import Check, Counterexample
+from symcalc.check.sample import Sampler
+from symcalc.symbolic.arrays import Value, logsumexp, softmax, total
+from symcalc.symbolic.batch import BatchForm, BatchLine, M, column, column_sums, row_sums
+from symcalc.symbolic.expand import concrete, flat
+from symcalc.symbolic.functions import text
+from symcalc.symbolic.graph import Model
+from symcalc.symbolic.steps import Derivation
+
+SAMPLES = 3  # m: the samples of one batch
+BATCHES = 2  # batches checked, each at its own parameters
+DIGITS = 60  # the loss's own form cancels catastrophically far out (1 − σ(58) at 30 digits keeps 4)
+TOLERANCE = 1e-15  # relative
+
+
+def _rows(function: Callable[[Value], Value]) -> Callable[[Value], Value]:
+    """A function of a vector applied to each row of a matrix (each sample's vector)."""
+
+    def apply(value: Value) -> Value:
+        if value.ndim == 1:
+            return function(value)
+        rows = [function(row) for row in value]
+        return np.array(rows, dtype=object)
+
+    return apply
+
+
+def _softmax(vector: Value) -> Value:
+    exps = [sp.exp(v) for v in vector]
+    return np.array([e / sp.Add(*exps) for e in exps], dtype=object)
+
+
+#: What the batch form's calls mean at concrete values: sums over samples or entries, a sample's
+#: scalar against its row, and softmax and logsumexp row by row.
+MEANINGS: dict[type[sp.Basic], Callable[..., Value]] = {
+    column: lambda v: v[:, None],
+    column_sums: lambda m: m.sum(axis=0),
+    row_sums: lambda m: m.sum(axis=1),
+    total: lambda v: sp.Add(*v.flat) if isinstance(v, np.ndarray) else v,
+    softmax: _rows(_softmax),
+    logsumexp: _rows(lambda v: sp.log(sp.Add(*(sp.exp(e) for e in v)))),
+}
+
+
+def batch_checks(derivation: Derivation, seed: int) -> list[Check]:
+    """One check per gradient of the batch form (none when the model has no batch form).
+
+    Proved when, over symbolic samples, it is exactly the mean of the written-out gradients
+    (each checked against SymPy's diff by `verify`); and in every case compared at points with
+    the mean of SymPy's diff of the written-out loss, evaluated by mpmath.
+    """
+    model, batch = derivation.model, derivation.batch
+    if batch is None or model.shaped is None:
+        return []
+    sampler = Sampler(model, seed, limit=20 * SAMPLES * BATCHES)
+    points = [point.raw for point in sampler.points()]
+    if len(points) < SAMPLES * BATCHES:
+        return []  # the domain gave too few points where the loss is defined: the other checks say so
+    oracle = _Oracle(model)
+    exact = _exact(derivation, batch)
+    checks = []
+    for line in batch.gradients:
+        node = next(p for p in model.shaped.parameters if line.label.endswith(f"/d{p.name}"))
+        entries = flat(model.shaped.arrays().get(node, node), 1)
+        failed = None
+        for index in range(BATCHES):
+            samples = points[index * SAMPLES : (index + 1) * SAMPLES]
+            values = _evaluate(batch, model, samples)[line.target]
+            failed = failed or _compare(line, entries, flat(values, len(entries)), samples, oracle)
+        proved = all(e == 0 for e in exact[line.target])
+        statement = f"{line.target} = {text(line.value)}"
+        detail = f"agrees with the mean of SymPy's diff over {SAMPLES} samples at {BATCHES} points"
+        if failed is not None:
+            checks.append(failed)
+        elif proved:
+            checks.append(
+                Check(
+                    f"batch form {line.label}",
+                    "batch",
+                    statement,
+                    "holds",
+                    "proved",
+                    f"is exactly the mean of the written-out gradients over {SAMPLES} symbolic samples; "
+                    + detail,
+                )
+            )
+        else:
+            checks.append(
+                Check(f"batch form {line.label}", "batch", statement, "holds", "numerically", detail)
+            )
+    return checks
+
+
+class _Oracle:
+    """SymPy's diff of the written-out loss by each parameter entry, evaluated by mpmath at 30 digits."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.names = [*model.independents]
+        loss = elementary(model.composed[model.loss])
+        self.functions = {
+            p: sp.lambdify(self.names, sp.diff(loss, p), modules="mpmath") for p in model.parameters
+        }
+
+    def mean(self, entry: sp.Symbol, samples: list[dict[sp.Symbol, float]]) -> Any:
+        fixed = samples[0]
+        data = set(self.model.inputs) | set(self.model.targets)
+        with mpmath.workdps(DIGITS):
+            total_ = mpmath.mpf(0)
+            for sample in samples:
+                args = [mpmath.mpf(sample[s] if s in data else fixed[s]) for s in self.names]
+                total_ += self.functions[entry](*args)
+            return total_ / len(samples)
+
+
+def _exact(derivation: Derivation, batch: BatchForm) -> dict[sp.Symbol, list[sp.Expr]]:
+    """Each gradient's batch form minus the mean of the written-out gradients, entry by entry, over
+    symbolic samples: the forward values stay names (z of sample k is z__k), so the comparison is
+    of the backward pass alone, and each difference is expanded (0 when they agree)."""
+    model = derivation.model
+    assert model.shaped is not None
+    arrays = model.shaped.arrays()
+    per_sample = [*model.inputs, *model.targets, *(s for s, _ in model.definitions)]
+
+    def sample(symbol: sp.Symbol, k: int) -> sp.Symbol:
+        return sp.Symbol(f"{symbol.name}__{k}", real=True)
+
+    values: dict[sp.Basic, Value] = {}
+    for original, renamed in batch.names:
+        if isinstance(original, sp.Symbol) and original in (
+            *model.shaped.data,
+            *dict(model.shaped.definitions),
+        ):
+            entries = arrays.get(original)
+            rows = [
+                np.vectorize(lambda e, k=k: sample(e, k), otypes=[object])(entries)
+                if entries is not None
+                else sample(original, k)
+                for k in range(SAMPLES)
+            ]
+            values[renamed] = np.array(rows, dtype=object)
+    for parameter in model.shaped.parameters:
+        if parameter in arrays:
+            values[parameter] = arrays[parameter]
+    for line in (*batch.backward, *batch.gradients):
+        values[line.target] = concrete(line.value.xreplace({M: SAMPLES}), values, MEANINGS)
+    solutions = model.assumption_solutions
+    result: dict[sp.Symbol, list[sp.Expr]] = {}
+    for line in batch.gradients:
+        node = next(p for p in model.shaped.parameters if line.label.endswith(f"/d{p.name}"))
+        entries = flat(arrays.get(node, node), 1)
+        got = flat(values[line.target], len(entries))
+        differences = []
+        for entry, value in zip(entries, got, strict=True):
+            gradient = derivation.in_names(derivation.gradients[entry])
+            mean = (
+                sp.Add(
+                    *(
+                        gradient.xreplace(solutions).xreplace({s: sample(s, k) for s in per_sample})
+                        for k in range(SAMPLES)
+                    )
+                )
+                / SAMPLES
+            )
+            renamed = {sample(s, k): sample(s, k) for s in per_sample for k in range(SAMPLES)}
+            left = sp.sympify(value).xreplace(renamed)
+            differences.append(_zero(left - mean, solutions, sample))
+        result[line.target] = differences
+    return result
+
+
+def _zero(
+    difference: sp.Expr, solutions: Mapping[sp.Symbol, sp.Expr], sample: Callable[..., sp.Symbol]
+) -> sp.Expr:
+    """0 when the difference vanishes, expanded (and with the assumptions met in each sample)."""
+    for k in range(SAMPLES):
+        difference = difference.xreplace(
+            {
+                sample(s, k): value.xreplace({t: sample(t, k) for t in value.free_symbols})
+                for s, value in solutions.items()
+            }
+        )
+    expanded = sp.expand(difference)
+    return expanded if expanded == 0 else sp.cancel(expanded)
+
+
+def _evaluate(
+    batch: BatchForm, model: Model, samples: list[dict[sp.Symbol, float]]
+) -> dict[sp.Symbol, Value]:
+    """Every line of the batch form at these samples (the parameters are the first sample's)."""
+    assert model.shaped is not None
+    arrays = model.shaped.arrays()
+    renamed = dict(batch.names)
+    values: dict[sp.Basic, Value] = {}
+    fixed = samples[0]
+    for symbol in (*model.shaped.parameters, *(s for s, _ in model.constants)):
+        entries = arrays.get(symbol)
+        values[symbol] = (
+            _floats(np.vectorize(lambda e: fixed[e], otypes=[object])(entries))
+            if entries is not None
+            else sp.Float(fixed[symbol], DIGITS)
+        )
+    for symbol in model.shaped.data:
+        entries = arrays.get(symbol)
+        if entries is None:
+            rows = [sp.Float(sample[symbol], DIGITS) for sample in samples]
+        else:
+            rows = [
+                _floats(np.vectorize(lambda e, s=sample: s[e], otypes=[object])(entries))
+                for sample in samples
+            ]
+        values[renamed.get(symbol, symbol)] = np.array(rows, dtype=object)
+    for line in (*batch.forward, *batch.backward, *batch.gradients):
+        values[line.target] = concrete(line.value.xreplace({M: len(samples)}), values, MEANINGS)
+    return values
+
+
+def _floats(array: Value) -> Value:
+    return np.vectorize(lambda v: sp.Float(v, DIGITS), otypes=[object])(array)
+
+
+def _compare(
+    line: BatchLine,
+    entries: list[sp.Symbol],
+    values: list[Value],
+    samples: list[dict[sp.Symbol, float]],
+    oracle: _Oracle,
+) -> Check | None:
+    """A failed check for the first entry that is not the mean of the oracle's, else None."""
+    for entry, value in zip(entries, values, strict=True):
+        with mpmath.workdps(DIGITS):
+            expected = oracle.mean(entry, samples)
+            got = mpmath.mpf(str(sp.N(value, DIGITS)))
+            if abs(got - expected) <= TOLERANCE * (1 + abs(expected)):
+                continue
+            parameters = oracle.model.parameters
+            point = tuple((s.name, float(v)) for s, v in samples[0].items() if s in parameters)
+            sides = ("batch form", "mean of SymPy's diff")
+            example = Counterexample(point, float(got), float(expected), float(got - expected), sides)
+        return Check(
+            f"batch form {line.label} (entry {entry})",
+            "batch",
+            f"{line.target} = {text(line.value)}",
+            "fails",
+            "numerically",
+            f"differs from the mean of SymPy's diff over {len(samples)} samples",
+            example,
+        )
+    return None

@@ -1,0 +1,350 @@
+"""`symcalc codegen` for a model with vectors and matrices: its batch form, as NumPy that reads like it.
+
+Row k of X is sample k's input vector x; a per-sample scalar (z, a, y) is an array of m
+values. Each line of the module is one line of the batch form (`symcalc.symbolic.batch`)
+under the model's own names, `grad_w = X.T @ dL_dz / m`, rewritten on its own into forms
+that stay finite in float64 (log σ(z) as −logaddexp(0, −z), log softmax(z) as
+z − logsumexp(z), as the scalar program does). `gradient` computes only the lines its
+gradients need, not the loss. Code text is built only from validated names and printer
+output; nothing the user typed (a title, a note, a path) is copied into it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+
+from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line, code_symbol
+from symcalc.symbolic.arrays import logsumexp, matmul, softmax, total, transpose
+from symcalc.symbolic.batch import BatchForm, BatchLine, column, column_sums, row_sums
+from symcalc.symbolic.functions import text as table_text
+from symcalc.symbolic.steps import Derivation
+
+
+class BatchPrinter(StablePrinter):
+    """NumPy code for the batch form: @ and .T, a sample's scalar against its row as z[:, None]."""
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        return _code_name(expr)
+
+    # dL/dS is a Symbol whose class is called Adjoint, as SymPy's conjugate transpose is.
+    _print_Adjoint = _print_Symbol
+
+    def _operand(self, expr: sp.Expr) -> str:
+        return self.parenthesize(expr, PRECEDENCE["Pow"])
+
+    def _print_matmul(self, expr: matmul) -> str:
+        return f"{self._operand(expr.args[0])} @ {self._operand(expr.args[1])}"
+
+    def _print_transpose(self, expr: transpose) -> str:
+        return f"{self._operand(expr.args[0])}.T"
+
+    def _print_column(self, expr: column) -> str:
+        return f"{self._operand(expr.args[0])}[:, None]"
+
+    def _print_column_sums(self, expr: column_sums) -> str:
+        return f"{self._operand(expr.args[0])}.sum(axis=0)"
+
+    def _print_row_sums(self, expr: row_sums) -> str:
+        return f"{self._operand(expr.args[0])}.sum(axis=-1)"
+
+    def _print_total(self, expr: total) -> str:
+        return f"{self._module_format('numpy.sum')}({self._print(expr.args[0])})"
+
+    def _print_softmax(self, expr: softmax) -> str:
+        return f"_softmax({self._print(expr.args[0])})"
+
+    def _print_logsumexp(self, expr: logsumexp) -> str:
+        return f"_logsumexp({self._print(expr.args[0])})"
+
+
+def _code_name(symbol: sp.Symbol) -> str:
+    """dL/dS is dL_dS; a declared name is itself (numpy_ for a name the code needs)."""
+    if "/" in symbol.name:
+        return symbol.name.replace("/", "_")
+    return code_symbol(symbol).name
+
+
+def _printer() -> BatchPrinter:
+    return BatchPrinter({"fully_qualified_modules": True, "inline": True})
+
+
+def _log_softmax(lines: Sequence[BatchLine]) -> dict[sp.Expr, sp.Expr]:
+    """log(P) for P = softmax(Z): Z − logsumexp(Z) per row, which never takes the log of an underflow."""
+    found: dict[sp.Expr, sp.Expr] = {}
+    for line in lines:
+        if isinstance(line.value, softmax):
+            scores = line.value.args[0]
+            found[sp.log(line.target)] = scores - column(logsumexp(scores))
+    return found
+
+
+def _stable(lines: Sequence[BatchLine]) -> list[BatchLine]:
+    """Each line rewritten for float64, seeing through the σ, tanh and exp lines it reads."""
+    inside = {line.target: line.value for line in lines if isinstance(line.value, _LOOK_INTO)}
+    logs = _log_softmax(lines)
+    defined: set[sp.Symbol] = set()
+    result = []
+    for line in lines:
+        value = _stable_line(line.value.xreplace(logs), inside, defined)
+        result.append(BatchLine(line.target, value, line.label, line.expanded))
+        defined.add(line.target)
+    return result
+
+
+def _needed(lines: Sequence[BatchLine], outputs: Iterable[sp.Expr]) -> list[BatchLine]:
+    """The lines the outputs read, directly or through other lines, in order."""
+    wanted: set[sp.Symbol] = set().union(*(sp.sympify(o).free_symbols for o in outputs))
+    for line in reversed(lines):
+        if line.target in wanted:
+            wanted |= line.value.free_symbols
+    return [line for line in lines if line.target in wanted]
+
+
+def _function(
+    name: str, doc: str, arguments: Sequence[str], lines: Sequence[BatchLine], outputs: Sequence[sp.Expr]
+) -> list[str]:
+    printer = _printer()
+    body = [f"def {name}({', '.join(arguments)}):", f'    """{doc}"""', f"    m = {arguments[-1]}.shape[0]"]
+    for line in _needed(lines, outputs):
+        name = _code_name(line.target)
+        comment = line.label if name == line.label.replace("/", "_") else f"{line.label}, a row per sample"
+        body += [f"    # {comment}", f"    {name} = {printer.doprint(line.value)}"]
+    body.append("    return [")
+    body += [f"        {printer.doprint(output)}," for output in outputs]
+    body.append("    ]")
+    return body
+
+
+def generate_batch(derivation: Derivation) -> str:
+    """The text of the standalone batch module of a model with vectors and matrices."""
+    batch, model = derivation.batch, derivation.model
+    assert batch is not None and model.shaped is not None
+    shaped = model.shaped
+    shapes = dict(shaped.shapes)
+    renamed = dict(batch.names)
+    parameters = [_code_name(p) for p in shaped.parameters]
+    inputs = [s for s in shaped.data if s.name in (model.spec.inputs if model.spec else ())]
+    targets = [s for s in shaped.data if s not in inputs]
+    constants = [s for s, _ in model.constants]
+    data_names = [_code_name(renamed.get(s, s)) for s in (*inputs, *targets)]
+    arguments = [*parameters, *(_code_name(c) for c in constants), *data_names]
+    lines = _stable([*batch.forward, *batch.backward])  # a backward line sees through forward ones
+    forward = lines[: len(batch.forward)]
+    gradients = [line.value for line in batch.gradients]
+    objective = batch.objective
+    predictions = _predictions(batch, derivation)
+    predict_arguments = [*parameters, *(_code_name(c) for c in constants), *data_names[: len(inputs)]]
+    body = [
+        *_function(
+            "_loss", "The mean loss over the batch: the forward pass.", arguments, forward, [objective]
+        ),
+        "",
+        "",
+        *_function(
+            "_gradient",
+            "Each gradient of the mean loss: the forward pass as far as needed, then the backward pass.",
+            arguments,
+            lines,
+            gradients,
+        ),
+        "",
+        "",
+        *_function(
+            "_loss_and_gradient",
+            "The mean loss, then each gradient.",
+            arguments,
+            lines,
+            [objective, *gradients],
+        ),
+        "",
+        "",
+        *_function("_predict", "The predictions for each sample.", predict_arguments, forward, predictions),
+    ]
+    docstring = _docstring(derivation, forward, batch)
+    declared = ", ".join(f'"{_code_name(p)}": {_axes(shapes.get(p, ()))}' for p in shaped.parameters)
+    data = ", ".join(
+        f'"{s.name}": ({_code_name(renamed.get(s, s))!r}, {_axes(shapes.get(s, ()))})' for s in shaped.data
+    )
+    header = [
+        *docstring,
+        "",
+        "import numpy",
+        "",
+        f"#: Each parameter's shape (in the model's dimensions, at the sizes: {shaped.describe()}).",
+        f"PARAMETERS = {{{declared}}}",
+        "#: Each input and target: the name of its batch array in this module, and its shape per sample.",
+        f"DATA = {{{data}}}",
+        f"INPUTS = {_names(inputs)}",
+        f"TARGETS = {_names(targets)}",
+        f"CONSTANTS: dict[str, float] = {{{', '.join(f'{c.name!r}: {v!r}' for c, v in model.constants)}}}",
+        f"PREDICTIONS = {_names([s for s in predictions if isinstance(s, sp.Symbol)])}",
+        "",
+        "",
+        _HELPERS.strip("\n"),
+        "",
+        "",
+        *body,
+    ]
+    return "\n".join(header) + "\n" + _RUNTIME
+
+
+def _axes(shape: Sequence[object]) -> str:
+    inner = ", ".join(repr(a) for a in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def _names(symbols: Sequence[sp.Symbol]) -> str:
+    inner = ", ".join(f'"{s.name}"' for s in symbols)
+    return f"({inner},)" if len(symbols) == 1 else f"({inner})"
+
+
+def _predictions(batch: BatchForm, derivation: Derivation) -> list[sp.Symbol]:
+    """What the model predicts: the lines the loss reads, through lines that depend on a target,
+    that do not depend on one themselves (a, or z for a linear model)."""
+    model = derivation.model
+    names = dict(batch.names)
+    declared = set(model.spec.targets if model.spec else ())
+    depends = {names.get(s, s) for s in (model.shaped.data if model.shaped else ()) if s.name in declared}
+    lines = {line.target: line for line in batch.forward}
+    for line in batch.forward:
+        if line.value.free_symbols & depends:
+            depends.add(line.target)
+    found: list[sp.Symbol] = []
+    stack = [names.get(model.loss, model.loss)]
+    while stack:
+        target = stack.pop()
+        for used in sorted(lines[target].value.free_symbols & lines.keys(), key=sp.default_sort_key):
+            if used in depends:
+                stack.append(used)
+            elif used not in found:
+                found.append(used)
+    return found
+
+
+def _docstring(derivation: Derivation, forward: Sequence[BatchLine], batch: BatchForm) -> list[str]:
+    model = derivation.model
+    source = model.source.removesuffix(" (built in)").rsplit("/", 1)[-1].removesuffix(".toml")
+    origin = f"the derivation {source!r}" if source.replace("_", "").isalnum() else "a derivation file"
+    objective = batch.objective_name.name
+    return [
+        f'"""Gradient descent over batches for one model, generated by symcalc from {origin}; imports numpy.',
+        "",
+        "Over a batch of m samples (row k of a capital is sample k):",
+        "",
+        *(f"    {_code_name(line.target)} = {table_text(line.value)}" for line in batch.forward),
+        "",
+        f"and the objective is {objective} = {table_text(batch.objective)}, the mean of {model.loss.name}.",
+        "Its gradients, summed over the samples as symcalc derived them, with the adjoints they read:",
+        "",
+        *(f"    {line.target.name} = {table_text(line.value)}" for line in batch.backward),
+        *(
+            f"    d{objective}/d{line.label.split('/d')[-1]} = {table_text(line.value)}"
+            for line in batch.gradients
+        ),
+        "",
+        "`params` maps each name in PARAMETERS to an array of its shape (a float for a scalar);",
+        "`data` maps each input and target to an array with one row per sample.",
+        '"""',
+    ]
+
+
+_HELPERS = '''
+def _logsumexp(z):
+    """log(sum(exp(z))) along the last axis, shifted by the largest entry so that nothing overflows."""
+    top = numpy.max(z, axis=-1, keepdims=True)
+    return numpy.log(numpy.sum(numpy.exp(z - top), axis=-1)) + top[..., 0]
+
+
+def _softmax(z):
+    """exp(z) / sum(exp(z)) along the last axis, shifted by the largest entry."""
+    e = numpy.exp(z - numpy.max(z, axis=-1, keepdims=True))
+    return e / numpy.sum(e, axis=-1, keepdims=True)
+'''
+
+_RUNTIME = '''
+
+def _arguments(params, data, constants, names):
+    """The positional arguments: each parameter, each constant, then each array of `names` as floats."""
+    values = []
+    for name, shape in PARAMETERS.items():
+        if name not in params:
+            raise KeyError(f"no value for parameter {name!r}")
+        value = numpy.asarray(params[name], dtype=numpy.float64)
+        if value.ndim != len(shape):
+            raise ValueError(f"parameter {name!r} must have {len(shape)} axes, not {value.ndim}")
+        values.append(value)
+    merged = dict(CONSTANTS)
+    for name, value in (constants or {}).items():
+        if name not in merged:
+            raise KeyError(f"{name!r} is not a constant of the model")
+        merged[name] = float(value)
+    values.extend(numpy.float64(value) for value in merged.values())
+    rows = None
+    for name in names:
+        if name not in data:
+            raise KeyError(f"no data for {name!r}")
+        array = numpy.asarray(data[name], dtype=numpy.float64)
+        axes = len(DATA[name][1]) + 1
+        if array.ndim != axes or (rows is not None and len(array) != rows):
+            raise ValueError(f"data[{name!r}] must have {axes} axes and one row per sample")
+        rows = len(array)
+        values.append(array)
+    return values
+
+
+def loss(params, data, constants=None):
+    """The mean loss over the samples: the forward pass only."""
+    with numpy.errstate(all="ignore"):
+        return float(_loss(*_arguments(params, data, constants, INPUTS + TARGETS))[0])
+
+
+def gradient(params, data, constants=None):
+    """The mean gradient of the loss by each parameter, an array of its shape; no loss is computed."""
+    with numpy.errstate(all="ignore"):
+        grads = _gradient(*_arguments(params, data, constants, INPUTS + TARGETS))
+    return {name: numpy.asarray(g, dtype=numpy.float64) for name, g in zip(PARAMETERS, grads, strict=True)}
+
+
+def loss_and_gradient(params, data, constants=None):
+    """The mean loss and each mean gradient, from one pass forward and one backward."""
+    with numpy.errstate(all="ignore"):
+        value, *grads = _loss_and_gradient(*_arguments(params, data, constants, INPUTS + TARGETS))
+    named = {name: numpy.asarray(g, dtype=numpy.float64) for name, g in zip(PARAMETERS, grads, strict=True)}
+    return float(value), named
+
+
+def predict(params, data, constants=None):
+    """The model's predictions for each sample, by name (PREDICTIONS); needs the inputs only."""
+    with numpy.errstate(all="ignore"):
+        outputs = _predict(*_arguments(params, data, constants, INPUTS))
+    return dict(zip(PREDICTIONS, outputs, strict=True))
+
+
+def step(params, data, learning_rate, constants=None):
+    """One gradient-descent update: p := p - learning_rate * gradient(params, data)[p]."""
+    grads = gradient(params, data, constants)
+    return {
+        name: numpy.asarray(params[name], dtype=numpy.float64) - learning_rate * grads[name]
+        for name in PARAMETERS
+    }
+
+
+def check_gradient(params, data, constants=None, h=1e-5):
+    """The largest absolute difference between gradient() and central differences of loss() with step h."""
+    grads = gradient(params, data, constants)
+    worst = 0.0
+    for name in PARAMETERS:
+        base = numpy.asarray(params[name], dtype=numpy.float64)
+        for index in numpy.ndindex(base.shape):
+            up, down = base.copy(), base.copy()
+            up[index] += h
+            down[index] -= h
+            higher = loss({**params, name: up}, data, constants)
+            lower = loss({**params, name: down}, data, constants)
+            estimate = (higher - lower) / (2 * h)
+            worst = max(worst, abs(float(grads[name][index]) - estimate))
+    return worst
+'''

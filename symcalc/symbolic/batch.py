@@ -1,0 +1,296 @@
+"""The batch form: the vector form over m samples at once, ∇_w J = Xᵀ(a − y)/m.
+
+The training objective is J = (1/m) Σ_k L_k. Over a batch, a per-sample vector x[n]
+becomes the m × n matrix X (row k is sample k), a per-sample scalar z the m-vector z,
+and parameters stay as they are. Each definition and adjoint of the vector form is
+lifted by rules (w @ x → X w, W @ x → X Wᵀ, a scalar meeting a vector per sample →
+that scalar as a column), and each gradient is the sum over samples of its vector form,
+derived by linearity: Σ_k u_k x_kᵀ = Uᵀ X, Σ_k c_k x_k = Xᵀ c, Σ_k c_k = sum(c), and the
+rest as column sums. Nothing is templated per model.
+
+Where a sample would carry a whole matrix (an outer product in the forward pass), there
+is no batch form (`BatchUnsupported`); the written-out scalars still compute such a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.pretty.stringpict import prettyForm
+
+from symcalc.symbolic.arrays import (
+    Shape,
+    logsumexp,
+    matmul,
+    outer,
+    shape_of,
+    softmax,
+    total,
+    transpose,
+)
+from symcalc.symbolic.expand import Shaped
+from symcalc.symbolic.forms import tree_size
+from symcalc.symbolic.notation import Adjoint
+from symcalc.symbolic.vector import VectorForm, VectorResult
+
+#: The number of samples in a batch.
+M = sp.Symbol("m", integer=True, positive=True)
+
+
+class BatchUnsupported(ValueError):
+    """The model has no batch form (a sample would carry a matrix); the message says where."""
+
+
+class column(sp.Function):
+    """An m-vector used against rows: z ⊙ G scales row k of G by z_k (NumPy: z[:, None])."""
+
+    nargs = 1
+
+    # Shown as the vector itself: a lecture leaves the broadcast to the reader.
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        base = printer.parenthesize(self.args[0], PRECEDENCE["Mul"])
+        return f"{base}^{{{exp}}}" if exp else base
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        form = printer._print(self.args[0])
+        return prettyForm(*form.parens()) if isinstance(self.args[0], sp.Add) else form
+
+    def _sympystr(self, printer: Any) -> str:
+        return str(printer.parenthesize(self.args[0], PRECEDENCE["Mul"]))
+
+
+class column_sums(sp.Function):
+    """𝟙ᵀM: the sum over samples (the rows) of M."""
+
+    nargs = 1
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        base = rf"\mathbf{{1}}^{{\top}} {printer.parenthesize(self.args[0], 50)}"
+        return rf"\left({base}\right)^{{{exp}}}" if exp else base
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        return prettyForm(*prettyForm("𝟙ᵀ⋅").right(_operand(printer, self.args[0])))
+
+
+class row_sums(sp.Function):
+    """M𝟙: each sample's sum of its entries (a row's sum)."""
+
+    nargs = 1
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        base = rf"{printer.parenthesize(self.args[0], 50)} \mathbf{{1}}"
+        return rf"\left({base}\right)^{{{exp}}}" if exp else base
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        return prettyForm(*_operand(printer, self.args[0]).right("⋅𝟙"))
+
+
+def _operand(printer: Any, arg: sp.Expr) -> prettyForm:
+    form = printer._print(arg)
+    return prettyForm(*form.parens()) if isinstance(arg, sp.Add | sp.Mul) else form
+
+
+@dataclass(frozen=True)
+class BatchLine:
+    """`target = value` over the batch; `label` says what it is as the derivation writes it."""
+
+    target: sp.Symbol
+    value: sp.Expr
+    label: str
+    #: A gradient with the adjoints it reads put in, where that stays short: Xᵀ(a − y)/m.
+    expanded: sp.Expr | None = None
+
+
+@dataclass(frozen=True)
+class BatchForm:
+    """The forward pass, the adjoints the gradients need, and each gradient of J = (1/m) Σ L."""
+
+    forward: tuple[BatchLine, ...]
+    backward: tuple[BatchLine, ...]
+    gradients: tuple[BatchLine, ...]
+    objective: sp.Expr  # J in the batch's names: sum(L)/m
+    objective_name: sp.Symbol  # J, or Jbar (J̄) where the file names something J
+    names: tuple[tuple[sp.Symbol, sp.Symbol], ...]  # each per-sample name → its batch name
+    batched: tuple[sp.Symbol, ...]  # the batch names that carry a sample axis
+
+
+def derive_batch_form(
+    shaped: Shaped, vector: VectorForm, data: Sequence[sp.Symbol], loss: sp.Symbol
+) -> BatchForm:
+    """The batch form of a shaped model's vector form, `data` its inputs and targets as declared
+    (BatchUnsupported where there is none)."""
+    return _Lifter(shaped, vector, data, loss).run()
+
+
+class _Lifter:
+    def __init__(self, shaped: Shaped, vector: VectorForm, data: Sequence[sp.Symbol], loss: sp.Symbol):
+        self.shaped, self.vector, self.loss = shaped, vector, loss
+        self.shapes: dict[sp.Basic, Shape] = dict(vector.shapes) | dict(shaped.shapes)
+        per_sample = set(data)
+        for node, expr in shaped.definitions:
+            if expr.free_symbols & per_sample:
+                per_sample.add(node)
+        for result in vector.results:
+            per_sample.add(Adjoint.of(loss, result.node))
+        self.per_sample = per_sample
+        taken = {s.name for s in self.shapes if isinstance(s, sp.Symbol)} | {s.name for s in per_sample}
+        self.names: dict[sp.Basic, sp.Symbol] = {}
+        for symbol in sorted(per_sample, key=sp.default_sort_key):
+            self.names[symbol] = _batch_name(symbol, self.shapes.get(symbol, ()), loss, taken)
+
+    def run(self) -> BatchForm:
+        forward = tuple(
+            BatchLine(self.names.get(node, node), self.lift(expr), node.name)
+            for node, expr in self.shaped.definitions
+        )
+        by_node = {r.node: r for r in self.vector.results}
+        gradients = []
+        needed: set[sp.Symbol] = set()
+        for result in self.vector.gradients:
+            per_sample = _shorter(result)
+            needed |= {a.node for a in per_sample.atoms(Adjoint)}
+            gradient = sp.Symbol(f"grad_{result.node.name}")
+            summed = sp.Add(*(term / M for term in sp.Add.make_args(self.sum_over_samples(per_sample))))
+            gradients.append(BatchLine(gradient, summed, result.name))
+        backward: list[BatchLine] = []
+        wanted = self.closure(needed, by_node)
+        for result in self.vector.adjoints:  # from the loss backwards: what a line reads is above it
+            if result.node.name in wanted:
+                symbol = Adjoint.of(self.loss, result.node)
+                backward.append(BatchLine(self.names[symbol], self.lift(_shorter(result)), result.name))
+        values = {line.target: line.value for line in backward}
+        gradients = [replace(line, expanded=_put_in(line.value, values)) for line in gradients]
+        objective = total(self.names.get(self.loss, self.loss)) / M
+        names = tuple((k, v) for k, v in self.names.items() if isinstance(k, sp.Symbol))
+        batched = tuple(v for k, v in self.names.items())
+        taken = {s.name for s, _ in self.shaped.shapes} | {n.name for n, _ in self.shaped.definitions}
+        name = sp.Symbol("J" if "J" not in taken else f"{self.loss.name}bar", real=True)
+        return BatchForm(forward, tuple(backward), tuple(gradients), objective, name, names, batched)
+
+    def closure(self, needed: set[sp.Symbol], by_node: Mapping[sp.Symbol, VectorResult]) -> set[str]:
+        """The names of the adjoints that the gradients read, directly or through other adjoints."""
+        wanted: set[str] = set()
+        stack = [n.name for n in needed]
+        by_name = {node.name: result for node, result in by_node.items()}
+        while stack:
+            name = stack.pop()
+            if name in wanted or name not in by_name:
+                continue
+            wanted.add(name)
+            stack += [a.node.name for a in _shorter(by_name[name]).atoms(Adjoint)]
+        return wanted
+
+    # -- lifting one per-sample expression to the batch ---------------------------------------
+
+    def batched(self, expr: sp.Basic) -> bool:
+        return bool(expr.free_symbols & self.per_sample)
+
+    def shape(self, expr: sp.Basic) -> Shape:
+        return shape_of(expr, self.shapes)
+
+    def lift(self, expr: sp.Expr) -> sp.Expr:
+        if expr in self.names:
+            return self.names[expr]
+        if not expr.args or not self.batched(expr):
+            return expr
+        args = expr.args
+        if isinstance(expr, matmul):
+            return self.lift_matmul(args[0], args[1])
+        if isinstance(expr, total):
+            if len(self.shape(args[0])) != 1:
+                raise BatchUnsupported("sum() of a matrix computed per sample")
+            return row_sums(self.lift(args[0]))
+        if isinstance(expr, softmax | logsumexp):
+            return expr.func(self.lift(args[0]))
+        if isinstance(expr, outer | transpose) or expr.func.__name__ == "diag":
+            raise BatchUnsupported(f"{expr.func.__name__}() of a vector computed per sample")
+        lifted = [self.lift(arg) for arg in args]
+        if self.shape(expr):  # a vector per sample: its per-sample scalars act on rows
+            lifted = [
+                column(new) if self.batched(old) and not self.shape(old) else new
+                for old, new in zip(args, lifted, strict=True)
+            ]
+        return expr.func(*lifted)
+
+    def lift_matmul(self, left: sp.Expr, right: sp.Expr) -> sp.Expr:
+        a, b = self.lift(left), self.lift(right)
+        left_axes, right_axes = len(self.shape(left)), len(self.shape(right))
+        left_rows, right_rows = self.batched(left), self.batched(right)
+        if left_axes == 1 and right_axes == 1:
+            if left_rows and right_rows:
+                return row_sums(a * b)
+            return matmul(a, b) if left_rows else matmul(b, a)
+        if left_axes == 2 and right_axes == 1 and not left_rows:
+            return matmul(b, transpose(a))  # W x per sample: X Wᵀ
+        if left_axes == 1 and right_axes == 2 and not right_rows:
+            return matmul(a, b)  # x M per sample, x as a row: X M
+        raise BatchUnsupported("a matrix computed per sample")
+
+    # -- summing a per-sample gradient over the samples ------------------------------------------
+
+    def sum_over_samples(self, expr: sp.Expr) -> sp.Expr:
+        """Σ_k expr_k in the batch's names, by linearity."""
+        if not self.batched(expr):
+            return M * expr
+        if isinstance(expr, sp.Add):
+            return sp.Add(*(self.sum_over_samples(term) for term in expr.args))
+        if isinstance(expr, outer):
+            u, v = expr.args
+            if self.batched(u) and self.batched(v):
+                return matmul(transpose(self.lift(u)), self.lift(v))  # Σ u xᵀ = Uᵀ X
+            raise BatchUnsupported("an outer product with a per-sample factor on one side only")
+        if isinstance(expr, sp.Mul):
+            fixed = [f for f in expr.args if not self.batched(f)]
+            rows = [f for f in expr.args if self.batched(f)]
+            vectors = [f for f in rows if self.shape(f)]
+            scalars = [f for f in rows if not self.shape(f)]
+            if len(vectors) == 1 and scalars:  # Σ c x = Xᵀ c
+                return sp.Mul(*fixed) * matmul(transpose(self.lift(vectors[0])), self.lift(sp.Mul(*scalars)))
+            return sp.Mul(*fixed) * self.sum_over_samples(sp.Mul(*rows))
+        if self.shape(expr):
+            return column_sums(self.lift(expr))
+        return total(self.lift(expr))
+
+
+#: The most tree nodes a gradient may have with its adjoints put in to be shown that way too.
+SHOWN_NODES = 30
+
+
+def _put_in(value: sp.Expr, adjoints: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr | None:
+    """`value` with the adjoint lines it reads put in, recursively; None when that is no shorter to read."""
+    expanded = value
+    while expanded.free_symbols & adjoints.keys():
+        expanded = expanded.xreplace(dict(adjoints))
+    if expanded == value or tree_size(expanded, SHOWN_NODES) > SHOWN_NODES:
+        return None
+    return expanded
+
+
+def _shorter(result: VectorResult) -> sp.Expr:
+    """The result in names where it is no larger than the chain rule's form, else the chain form.
+
+    As in the scalar program: a − y rather than dL/da·a(1 − a), but dL/ds xᵀ rather than the
+    whole product again for a weight matrix.
+    """
+    size = tree_size(result.chain, 10**6)
+    return result.result if tree_size(result.result, size) <= size else result.chain
+
+
+def _batch_name(symbol: sp.Symbol, shape: Shape, loss: sp.Symbol, taken: set[str]) -> sp.Symbol:
+    """A per-sample vector x becomes X (its rows the samples); a per-sample scalar keeps its name."""
+    if isinstance(symbol, Adjoint):
+        node = symbol.name[symbol.name.index("/") + 2 :]
+        inner = node[0].upper() + node[1:] if shape else node
+        return Adjoint(f"d{loss.name}/d{inner}")
+    if not shape:
+        return symbol
+    name = symbol.name[0].upper() + symbol.name[1:] if symbol.name[0].islower() else f"{symbol.name}_rows"
+    while name in taken and name != symbol.name:
+        name += "_rows"
+    taken.add(name)
+    return sp.Symbol(name, real=True)
