@@ -27,6 +27,7 @@ from symcalc.symbolic.batch import M
 from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.parse import parse_shaped
 from tests.conftest import Runner, WriteToml
+from tests.generated import generated_module
 from tests.pdf import needs_pdflatex, pdf_text
 
 Arrays = dict[str, np.ndarray]
@@ -237,13 +238,14 @@ def test_entries_that_clash_with_a_declared_name_are_refused(run: Runner, write_
     assert "the entries of w[n] are named w1 … w2, and 'w1' is declared too" in err
 
 
-def test_sizes_whose_written_out_model_is_too_large_are_refused_in_one_line(
+def test_sizes_too_large_to_write_out_even_cut_down_are_refused_in_one_line(
     run: Runner, write_toml: WriteToml
 ) -> None:
-    path = write_toml(VECTOR_FILE.format(definitions='L = "b"').replace("h = 3", "h = 1000"))
+    """A dimension is cut to 3 to write a model out; a literal size (W[1000,n]) is not a dimension."""
+    path = write_toml(VECTOR_FILE.format(definitions='L = "b"').replace('"W[h,n]"', '"W[1000,n]"'))
     code, _, err = run(["derive", str(path)])
     assert code == 2 and err.count("\n") == 1
-    assert "written out at n = 2, h = 1000, the declared vectors and matrices have 2004 entries" in err
+    assert "written out at n = 2, h = 3, the declared vectors and matrices have 2004 entries" in err
 
 
 def _csv(path: Path, columns: list[str], rows: np.ndarray) -> Path:
@@ -479,3 +481,69 @@ def test_train_on_breast_cancer_with_the_vector_model_equals_scikit_learn(
     reference.fit(features, labels)
     assert np.abs(np.array(result["parameters"]["w"]) - reference.coef_[0]).max() < 1e-6
     assert abs(result["parameters"]["b"] - reference.intercept_[0]) < 1e-6
+
+
+MNIST_SIZED = (
+    (DERIVATIONS / "two_layer_network_vector.toml").read_text().replace("n = 2\nh = 3", "n = 784\nh = 128")
+)
+
+
+def test_a_model_too_large_to_write_out_is_derived_in_vector_and_batch_form_and_written_out_small(
+    write_toml: WriteToml,
+) -> None:
+    """At n = 784, h = 128 (100 480 weights) the steps are written out at n = h = 3; the vector and batch
+    forms, which do not depend on the sizes, are checked there."""
+    derivation = symcalc.derive(symcalc.load(str(write_toml(MNIST_SIZED))))
+    shaped = derivation.model.shaped
+    assert shaped is not None and shaped.declared == (("n", 784), ("h", 128))
+    assert shaped.sizes == (("n", 3), ("h", 3)) and "written out at n = 3, h = 3" in derivation.title
+    assert derivation.vector is not None and derivation.batch is not None
+    checks = symcalc.verify(derivation)
+    assert all(c.holds for c in checks) and {"vector", "batch"} <= {c.kind for c in checks}
+
+
+def test_the_batch_module_of_the_mnist_sized_network_is_its_hand_written_gradient(
+    write_toml: WriteToml, tmp_path: Path
+) -> None:
+    derivation = symcalc.derive(symcalc.load(str(write_toml(MNIST_SIZED))))
+    module = generated_module(derivation, tmp_path, "mnist_sized")
+    rng = np.random.default_rng(5)
+    weights = rng.normal(size=(128, 784)) * 0.05
+    params = {"W": weights, "c": rng.normal(size=128), "v": rng.normal(size=128), "b": 0.1}
+    data = {"x": rng.normal(size=(32, 784)), "y": rng.uniform(0.05, 0.95, 32)}
+
+    def mean_loss(weights: np.ndarray) -> float:
+        a = _sigmoid(np.tanh(data["x"] @ weights.T + params["c"]) @ params["v"] + params["b"])
+        return float(np.mean(_cross_entropy(a, data["y"])))
+
+    grads = module.gradient(params, data)
+    assert module.loss(params, data) == pytest.approx(mean_loss(weights), rel=1e-12)
+    for index in [(0, 0), (17, 300), (127, 783)]:
+        up, down = weights.copy(), weights.copy()
+        up[index] += 1e-6
+        down[index] -= 1e-6
+        assert grads["W"][index] == pytest.approx(
+            (mean_loss(up) - mean_loss(down)) / 2e-6, rel=1e-5, abs=1e-9
+        )
+
+
+def test_train_refuses_sizes_it_cannot_write_out_in_one_line(
+    run: Runner, write_toml: WriteToml, tmp_path: Path
+) -> None:
+    path = write_toml(MNIST_SIZED.replace("n = 784", "n = 2"))
+    columns = [f"x{i}" for i in range(1, 701)] + ["y"]
+    data = _csv(tmp_path / "wide.csv", columns, np.ones((3, len(columns))))
+    code, _, err = run(["train", str(path), "--data", str(data)])
+    assert code == 2 and err.count("\n") == 1
+    assert "at n = 700, h = 128 that is more than 2000 names" in err and "symcalc codegen" in err
+
+
+def test_symcalc_check_takes_a_claim_about_a_whole_matrix(run: Runner) -> None:
+    right = ["check", "two_layer_network_vector", "dL/dW", "outer((a - y)*v*(1 - g^2), x)"]
+    code, out, _ = run(right)
+    assert code == 0 and "claim dL/dW" in out and "proved" in out
+    code, out, _ = run(["check", "two_layer_network_vector", "dL/dW", "outer((a - y)*v, x)"])
+    assert code == 1 and "✗ claim dL/dW1_1" in out and "counterexample" in out
+    code, _, err = run(["check", "two_layer_network_vector", "dL/dW", "(a - y)*x"])
+    assert code == 2 and err.count("\n") == 1
+    assert "dL/dW: dL/dW has the shape [h,n]; the right-hand side is [n]" in err

@@ -86,8 +86,23 @@ def check_claim(
     The claim is parsed as a file's [claims] entry (`Model.claim`); an unknown name or
     function raises SymcalcError (bad input), it is not a failed check.
     """
-    check = _claim(Ladder(model, points=points, seed=seed, limits=limits), model.claim(lhs, rhs))
+    ladder = Ladder(model, points=points, seed=seed, limits=limits)
+    claims = model.claims_of(lhs, rhs)
+    checks = [_claim(ladder, claim) for claim in claims]
+    check = (
+        _weakest(checks, f"claim {lhs.strip()}", f"{lhs.strip()} = {rhs}") if len(checks) > 1 else checks[0]
+    )
     return strictly(check) if strict else check
+
+
+def _weakest(checks: list[Check], name: str, statement: str) -> Check:
+    """One check for a claim about a whole vector or matrix: its first failing entry (named), else
+    its first entry that is not proved, else the first, under the whole claim's name."""
+    failed = next((c for c in checks if not c.holds), None)
+    weakest = failed or next((c for c in checks if not c.proved), None)
+    if weakest is not None:
+        return weakest
+    return dataclasses.replace(checks[0], name=name, statement=statement)
 
 
 # -- each kind of check: the derived side against SymPy's diff ----------------------------------

@@ -119,9 +119,19 @@ def check_file(
 
 def program_file(target: str | None, sizes: Mapping[str, int] | None = None) -> Program:
     """Derive one file and build its stable numeric program; the symbolic half of `symcalc train`."""
+    from symcalc.errors import SpecError
     from symcalc.numeric.program import build_program
 
-    return build_program(derive_file(target, sizes))
+    derivation = derive_file(target, sizes)
+    shaped = derivation.model.shaped
+    if shaped is not None and shaped.declared:
+        declared = ", ".join(f"{name} = {size}" for name, size in shaped.declared)
+        raise SpecError(
+            f"train computes a model with vectors and matrices written out in scalars, and at {declared} "
+            "that is more than 2000 names",
+            fix="symcalc codegen writes the model's batch form as NumPy, which takes any sizes",
+        )
+    return build_program(derivation)
 
 
 def codegen_file(target: str | None) -> str:

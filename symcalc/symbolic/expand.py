@@ -39,10 +39,16 @@ class Shaped:
     #: The declared parameters, and the inputs and targets (the data), as themselves (not their entries).
     parameters: tuple[sp.Symbol, ...] = ()
     data: tuple[sp.Symbol, ...] = ()
+    #: The sizes of the file (or the data) where they were too large to write out at: `sizes` are
+    #: then smaller ones, and the written-out steps illustrate rather than compute the model.
+    declared: tuple[tuple[str, int], ...] = ()
 
     def describe(self) -> str:
-        """The sizes as a reader wants them: 'n = 2, h = 3'."""
-        return ", ".join(f"{name} = {size}" for name, size in self.sizes)
+        """The sizes for a reader: 'n = 2, h = 3', or 'n = 784, h = 128; written out at n = 3, h = 3'."""
+        written = ", ".join(f"{name} = {size}" for name, size in self.sizes)
+        if not self.declared:
+            return written
+        return ", ".join(f"{name} = {size}" for name, size in self.declared) + f"; written out at {written}"
 
     def arrays(self) -> dict[sp.Basic, Value]:
         """Each shaped name → the array of its entries' symbols, in its shape."""

@@ -351,6 +351,20 @@ class Model:
         except SymcalcError as err:
             raise err.at(Location(source=self.source, key=str(lhs))) from None
 
+    def claims_of(self, lhs: str, rhs: str) -> list[Claim]:
+        """A claim given as text, about vectors and matrices too ("dL/dW" = "outer(d, x)"): one claim
+        per entry of the written-out model; SymcalcError located at `lhs` for a bad one."""
+        if self.shaped is None:
+            return [self.claim(lhs, rhs)]
+        arrays = self.shaped.arrays()
+        shapes = {symbol.name: shape for symbol, shape in self.shaped.shapes}
+        names = self.symbols | {symbol.name: symbol for symbol, _ in self.shaped.shapes}
+        try:
+            claim = parse_claim(lhs, rhs, names, self.definition_names + list(shapes), shapes)
+        except SymcalcError as err:
+            raise err.at(Location(source=self.source, key=str(lhs))) from None
+        return _claim_entries(claim, arrays)
+
 
 # Capital Greek letters SymPy prints (upright in LaTeX, as Greek in unicode) that look like Latin ones,
 # and omicron, which SymPy prints as o.
@@ -433,6 +447,8 @@ class _SpecBuilder:
         #: Each name with axes: the declared ones, then each definition's as it is read.
         self.shapes: dict[str, Shape] = dict(spec.shapes)
         self.sizes = {**dict(spec.dimensions), **sizes}
+        #: The sizes the file or the data give, where the model is written out at smaller ones.
+        self.declared_sizes: dict[str, int] = {}
         #: Each declared vector or matrix → the array of its entries' symbols.
         self.values: dict[sp.Basic, Any] = {}
         self.shaped_assumptions: list[tuple[str, sp.Expr]] = []
@@ -568,15 +584,22 @@ class _SpecBuilder:
         return [(f"{_text(a)} = {_text(b)}", sp.sympify(a - b)) for a, b in pairs]
 
     def check_size(self) -> None:
-        """An error unless the model, written out at its sizes, has at most MAX_NAMES scalar names."""
+        """Sizes to write the model out at: its own, or, where that gives more than MAX_NAMES scalar
+        names, each dimension cut to WRITTEN_OUT (the vector and batch forms do not depend on the
+        sizes, and are checked at these); an error if even that is too large (a literal x[5000])."""
+
+        def entries(sizes: Mapping[str, int]) -> int:
+            return sum(math.prod(resolve(shape, sizes)) if shape else 1 for _, shape in self.spec.shapes)
+
         try:
-            total = sum(
-                math.prod(resolve(shape, self.sizes)) if shape else 1 for _, shape in self.spec.shapes
-            )
+            total = entries(self.sizes)
         except SymcalcError as err:
             self.fail("dimensions", err)
             return
-        if total > MAX_NAMES:
+        small = {name: min(size, WRITTEN_OUT) for name, size in self.sizes.items()}
+        if total > MAX_NAMES and entries(small) <= MAX_NAMES:
+            self.declared_sizes, self.sizes = self.sizes, small
+        elif total > MAX_NAMES:
             sizes = ", ".join(f"{k} = {v}" for k, v in self.sizes.items())
             self.fail(
                 "dimensions",
@@ -616,6 +639,7 @@ class _SpecBuilder:
             shapes=tuple((all_names[name], shape) for name, shape in self.shapes.items()),
             definitions=tuple(definitions),
             sizes=tuple((k, v) for k, v in self.sizes.items() if k in used),
+            declared=tuple((k, v) for k, v in self.declared_sizes.items() if k in used),
             entries=tuple((sym, tuple(array.flat)) for sym, array in values.items()),
             assumptions=tuple(self.shaped_assumptions),
             parameters=_symbols(spec.parameters, all_names),
@@ -701,6 +725,8 @@ def _text(expr: Any) -> str:
 
 
 MAX_ASSUMPTION_DEGREE = 8
+#: The size each dimension is cut to where a model is too large to write out at its own sizes.
+WRITTEN_OUT = 3
 
 
 def polynomial_roots(equation: sp.Expr) -> tuple[Fraction, ...] | None:
