@@ -251,7 +251,8 @@ class _Lifter:
             scalars = [f for f in rows if not self.shape(f)]
             if len(vectors) == 1 and scalars:  # Σ c x = Xᵀ c
                 return sp.Mul(*fixed) * matmul(transpose(self.lift(vectors[0])), self.lift(sp.Mul(*scalars)))
-            return sp.Mul(*fixed) * self.sum_over_samples(sp.Mul(*rows))
+            if fixed:  # Σ v ⊙ g = v ⊙ Σ g for a v that is the same in every sample
+                return sp.Mul(*fixed) * self.sum_over_samples(sp.Mul(*rows))
         if self.shape(expr):
             return column_sums(self.lift(expr))
         return total(self.lift(expr))

@@ -115,7 +115,10 @@ def concrete(
         if meaning is not None:
             result = meaning(*args)
         elif any(isinstance(arg, np.ndarray) for arg in args):
-            result = np.frompyfunc(lambda *xs: node.func(*xs), len(args), 1)(*args)
+            # SymPy's own float heuristics may overflow inside the loop, setting the FPU flag that
+            # NumPy reports after it: nothing NumPy computed overflowed.
+            with np.errstate(all="ignore"):
+                result = np.frompyfunc(lambda *xs: node.func(*xs), len(args), 1)(*args)
         else:
             result = node.func(*args)
         done[node] = result

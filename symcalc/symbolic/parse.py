@@ -348,6 +348,15 @@ class _Converter:
             shape = entry.shape(*[arg.shape for arg in args])
         except ShapeError as err:
             raise self.fail(node, str(err)) from None
+        for operand, arg in zip(operands, args, strict=True):
+            if arg.shape and not any(self.shapes.get(s.name) for s in arg.expr.free_symbols):
+                # x - x is 0: SymPy keeps no vector in it, so its size would be lost
+                raise self.fail(
+                    operand,
+                    f"{called}'s argument has the shape {shown(arg.shape)} but simplifies to "
+                    f"{arg.expr}, which has no vector or matrix in it",
+                    fix="write the scalar times a vector of ones, or leave the term out",
+                )
         return _Term(entry.function(*[arg.expr for arg in args]), None, shape)
 
     def check_magnitude(self, node: ast.AST, value: float | None) -> None:

@@ -1,0 +1,155 @@
+"""Properties of the vector syntax: shapes agree with what the operations compute, any text is parsed
+or refused with the project's error, and random vector models derive and verify in every form.
+
+- The shape the parser infers for an expression is the shape of its value when the names are
+  arrays of entries (`expand.concrete`, which only uses what each operation means).
+- Any text over the vector grammar's characters is parsed or refused with a SymcalcError,
+  never another exception.
+- A random two-layer vector model from a grammar derives, and `verify` finds every step,
+  gradient, vector-form result and batch gradient to hold; a mutated vector-form result is
+  refuted.
+
+Fixed seed (`derandomize=True`) and bounded examples, so CI is repeatable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import symcalc
+from symcalc.errors import SymcalcError
+from symcalc.symbolic.expand import concrete, entry_array, resolve
+from symcalc.symbolic.parse import parse_shaped
+
+SIZES = {"n": 2, "h": 3}
+SHAPES = {"x": ("n",), "W": ("h", "n"), "c": ("h",), "v": ("h",), "u": ("n",), "M": ("n", "h")}
+SCALARS = ("b", "y")
+NAMES = {name: sp.Symbol(name, real=True) for name in (*SHAPES, *SCALARS)}
+
+
+def _arrays() -> dict[sp.Basic, np.ndarray]:
+    def make(name: str) -> sp.Symbol:
+        return sp.Symbol(name, real=True)
+
+    return {NAMES[name]: entry_array(name, shape, SIZES, make) for name, shape in SHAPES.items()}
+
+
+ATOMS = st.sampled_from([*SHAPES, *SCALARS, "2", "0.5"])
+UNARY = (
+    "tanh({})",
+    "sigmoid({})",
+    "exp({})",
+    "sum({})",
+    "softmax({})",
+    "logsumexp({})",
+    "transpose({})",
+    "diag({})",
+)
+BINARY = ("{} + {}", "{} - {}", "{} * {}", "{} / ({} + 3)", "{} @ {}", "outer({}, {})", "({})^2")
+
+
+def _expressions() -> st.SearchStrategy[str]:
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        unary = st.tuples(st.sampled_from(UNARY), inner).map(lambda t: t[0].format(t[1]))
+        binary = st.tuples(st.sampled_from(BINARY), inner, inner).map(
+            lambda t: t[0].format(t[1], t[2]) if t[0].count("{}") == 2 else t[0].format(t[1])
+        )
+        return unary | binary
+
+    return st.recursive(ATOMS, extend, max_leaves=6)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(_expressions())
+def test_the_inferred_shape_is_the_shape_of_the_computed_value(text: str) -> None:
+    try:
+        expr, shape = parse_shaped(text, NAMES, SHAPES)
+    except SymcalcError:
+        return  # a shape mismatch or an operation on the wrong shape: refused, as it must be
+    value = concrete(expr, _arrays())
+    if np.shape(value) == () and shape:
+        # x - x simplifies to 0: a scalar, which the written-out model takes for every entry
+        assert not any(s.name in SHAPES for s in expr.free_symbols), (text, shape)
+    else:
+        assert np.shape(value) == resolve(shape, SIZES), (text, shape)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(alphabet="xWcvb@[]()+-*/^,.0123 sumoterdiagfxl", max_size=30))
+def test_any_text_is_parsed_or_refused_with_the_projects_error(text: str) -> None:
+    with contextlib.suppress(SymcalcError):
+        parse_shaped(text, NAMES, SHAPES)
+
+
+# -- random vector models -----------------------------------------------------------------------
+
+ACTIVATIONS = ("tanh({})", "sigmoid({})", "softplus({})", "({})^2", "{} * sigmoid({})")
+OUTPUTS = ("v @ g + b", "sum(v * g) + b", "v @ g + b * sum(g)")
+LOSSES = ("(z - y)^2 / 2", "-(y*log(sigmoid(z)) + (1 - y)*log(1 - sigmoid(z)))", "log(cosh(z - y))")
+
+
+@dataclasses.dataclass(frozen=True)
+class VectorModel:
+    activation: str
+    output: str
+    loss: str
+    penalty: bool
+
+    def toml(self) -> str:
+        g = (
+            self.activation.format("s", "s")
+            if self.activation.count("{}") == 2
+            else self.activation.format("s")
+        )
+        loss = self.loss + (" + lamda/2*sum(W*W)" if self.penalty else "")
+        constants = "[constants]\nlamda = 0.1\n" if self.penalty else ""
+        return (
+            'title = "random"\ninputs = ["x[n]"]\ntargets = ["y"]\n'
+            'parameters = ["W[h,n]", "c[h]", "v[h]", "b"]\n'
+            f"[dimensions]\nn = 2\nh = 3\n{constants}"
+            f'[definitions]\ns = "W @ x + c"\ng = "{g}"\nz = "{self.output}"\nL = "{loss}"\n'
+        )
+
+
+MODELS = st.builds(
+    VectorModel,
+    st.sampled_from(ACTIVATIONS),
+    st.sampled_from(OUTPUTS),
+    st.sampled_from(LOSSES),
+    st.booleans(),
+)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(model=MODELS)
+def test_a_random_vector_model_verifies_in_every_form_and_a_mutant_is_refuted(
+    model: VectorModel, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    path = tmp_path_factory.mktemp("models") / "random.toml"
+    path.write_text(model.toml())
+    derivation = symcalc.derive(symcalc.load(str(path)))
+    assert derivation.vector is not None and derivation.batch is not None
+    checks = symcalc.verify(derivation, points=8)
+    assert all(c.holds for c in checks), [c.name for c in checks if not c.holds]
+    assert {"vector", "batch"} <= {c.kind for c in checks}
+    gradients = [
+        dataclasses.replace(r, result=2 * r.result) if r.name == "dL/dW" else r
+        for r in derivation.vector.gradients
+    ]
+    mutant = dataclasses.replace(
+        derivation, vector=dataclasses.replace(derivation.vector, gradients=tuple(gradients))
+    )
+    refuted = [c for c in symcalc.verify(mutant, points=8) if not c.holds]
+    assert [c.kind for c in refuted] == ["vector"]
