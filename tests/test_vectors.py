@@ -24,6 +24,7 @@ from symcalc.render.pdf import compile_pdf
 from symcalc.spec.shapes import components
 from symcalc.symbolic.arrays import matmul, transpose
 from symcalc.symbolic.batch import M
+from symcalc.symbolic.expand import concrete
 from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.parse import parse_shaped
 from tests.conftest import Runner, WriteToml
@@ -547,3 +548,28 @@ def test_symcalc_check_takes_a_claim_about_a_whole_matrix(run: Runner) -> None:
     code, _, err = run(["check", "two_layer_network_vector", "dL/dW", "(a - y)*x"])
     assert code == 2 and err.count("\n") == 1
     assert "dL/dW: dL/dW has the shape [h,n]; the right-hand side is [n]" in err
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_the_index_form_is_each_entry_of_the_vector_form(name: str) -> None:
+    """Every entry of every result: the index form at those indices, sums done, is the entry that
+    `expand.concrete` computes from the vector form (two independent readings of the same form)."""
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / f"{name}.toml"))
+    vector, shaped = derivation.vector, derivation.model.shaped
+    assert vector is not None and shaped is not None
+    arrays = shaped.arrays()
+    sizes = {sp.Symbol(k, integer=True, positive=True): v for k, v in shaped.sizes}
+    for result in vector.results:
+        lhs, _, value = vector.index(result)
+        indices = lhs.args[1].indices if result.shape else ()
+        entries = concrete(result.result, arrays)
+        for where in np.ndindex(*np.shape(entries)):
+            at = {index: position + 1 for index, position in zip(indices, where, strict=True)}
+            entry = value.xreplace(at).xreplace(sizes).doit()
+            entry = entry.replace(lambda e: isinstance(e, sp.Indexed), lambda e: _entry(arrays, e))
+            expected = entries[where] if isinstance(entries, np.ndarray) else entries
+            assert sp.expand(entry - sp.sympify(expected)) == 0, (result.name, where)
+
+
+def _entry(arrays: dict[sp.Basic, np.ndarray], indexed: sp.Indexed) -> sp.Expr:
+    return arrays[indexed.base.label][tuple(int(i) - 1 for i in indexed.indices)]

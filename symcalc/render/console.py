@@ -35,6 +35,16 @@ class UnicodePrinter(PrettyPrinter):
     before that module is loaded, so until then the same method without that sort prints the same.
     """
 
+    def _print_Indexed(self, entry: sp.Indexed) -> prettyForm:
+        """Wᵢⱼ and (dL/ds)ᵢ, as a lecture writes an entry; W[i, j] where an index has no subscript letter."""
+        base = self._print(entry.base.label)
+        if base.height() > 1:
+            base = prettyForm(*base.parens())
+        indices = [str(i) for i in entry.indices]
+        if all(len(i) == 1 and i in _SUBSCRIPTS for i in indices):
+            return prettyForm(*base.right("".join(_SUBSCRIPTS[i] for i in indices)))
+        return prettyForm(*base.right(f"[{', '.join(indices)}]"))
+
     def _print_Mul(self, product: sp.Mul) -> prettyForm:
         if "sympy.physics.units" in sys.modules:
             return super()._print_Mul(product)
@@ -208,6 +218,10 @@ def _vector_panel(derivation: Derivation, width: int) -> Panel:
         if result.chain == result.result:
             parts.pop(1)
         body.append(Text(pretty_chain(parts, width=width)))
+        if result.shape:  # the same entry by entry
+            lhs, chain, value = vector.index(result)
+            index_parts = [lhs, chain, value] if chain != value else [lhs, value]
+            body.append(Text(pretty_chain(index_parts, width=width), style="dim"))
         if result.using:
             body.append(Text(f"  using {', '.join(result.using)}", style="italic dim"))
     title = Text("Vector form", style="bold magenta")
@@ -258,6 +272,8 @@ def _updates_panel(derivation: Derivation, width: int) -> Panel:
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+#: The index letters with a unicode subscript (`symbolic.index.INDEX_LETTERS`), and digits.
+_SUBSCRIPTS = dict(zip("ijklprstu0123456789", "ᵢⱼₖₗₚᵣₛₜᵤ₀₁₂₃₄₅₆₇₈₉", strict=True))
 
 
 class _InlinePrinter(TextPrinter):

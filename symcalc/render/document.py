@@ -103,6 +103,10 @@ def _vector_section(derivation: Derivation, tex: Tex) -> list[Block]:
         used = ", ".join(f"{tex(assumed[text])} = 0" for text in result.using)
         using = rf" && \text{{using }} {used}" if result.using else ""
         rows.append(f"{tex(Total(result.loss, result.node))} &= " + " = ".join(parts) + using)
+        if result.shape:  # the same entry by entry: the index form
+            lhs, chain, value = vector.index(result)
+            entries = [tex(chain), tex(value)] if chain != value else [tex(value)]
+            rows.append(f"{tex(lhs)} &= " + " = ".join(entries))
     written = tuple(f"{tex(node)} &= {tex(vector.marked(expr))}" for node, expr in shaped.definitions)
     return [
         Heading(1, (Text("Vector form"),)),

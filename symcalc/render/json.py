@@ -22,6 +22,7 @@ from symcalc.symbolic.steps import (
     Recognition,
     Step,
 )
+from symcalc.symbolic.vector import VectorForm, VectorResult
 
 # Each kind of step's name in the JSON output.
 STEP_KINDS: dict[type[Step], str] = {
@@ -96,12 +97,21 @@ def _vector_form(derivation: Derivation) -> dict[str, Any]:
                 "shape": [str(axis) for axis in r.shape],
                 "chain": text(r.chain),
                 "result": text(r.result),
+                "index_form": _index_form(vector, r),
                 "using": list(r.using),
             }
             for r in (*vector.adjoints, *vector.gradients)
         ],
         "batch_form": _batch_form(derivation),
     }
+
+
+def _index_form(vector: VectorForm, result: VectorResult) -> str | None:
+    """ "dL/dW[i, j] = x[j]*dL/ds[i]": the result entry by entry (None for a scalar)."""
+    if not result.shape:
+        return None
+    lhs, _, value = vector.index(result)
+    return f"{text(lhs)} = {text(value)}"
 
 
 def _batch_form(derivation: Derivation) -> dict[str, Any] | None:

@@ -49,6 +49,14 @@ class SymcalcLatexPrinter(LatexPrinter):
             tex = rf"\mathit{{{base}}}" + tex[len(base) :]
         return tex
 
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        """W_{ij} and (dL/ds)_{i}: an entry as a lecture writes it."""
+        label = expr.base.label
+        base = self._print(label)
+        if "/" in getattr(label, "name", ""):  # an adjoint dL/ds: its entry needs the brackets
+            base = rf"\left({base}\right)"
+        return f"{base}_{{{''.join(self._print(i) for i in expr.indices)}}}"
+
     def _print_log(self, expr: sp.log, exp: Any = None) -> str:
         # \log\left(a\right) as printed by hand, rather than SymPy's \log{\left(a \right)}.
         power = f"^{{{exp}}}" if exp else ""

@@ -26,7 +26,8 @@ from symcalc.symbolic.arrays import BY_CLASS, Shape, matmul, shape_of, total, tr
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import as_teacher_writes, solve_linear, tidy
 from symcalc.symbolic.functions import heaviside_as_step
-from symcalc.symbolic.notation import Adjoint, Hadamard, product
+from symcalc.symbolic.index import index_form
+from symcalc.symbolic.notation import Adjoint, Hadamard, Total, product
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,14 @@ class VectorForm:
     def marked(self, expr: sp.Expr) -> sp.Expr:
         """An expression of these results for reading, with ⊙ between vectors (`marked`)."""
         return marked(expr, dict(self.shapes))
+
+    def index(self, result: VectorResult) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+        """A result's index form: ∂L/∂W_ij, its chain form's entry ((∂L/∂s)_i x_j), its entry in names."""
+        shapes = dict(self.shapes)
+        where, chain = index_form(result.chain, result.shape, shapes)
+        _, value = index_form(result.result, result.shape, shapes)
+        node = sp.IndexedBase(result.node)[where] if where else result.node
+        return Total(result.loss, node), chain, value
 
 
 def derive_vector_form(shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.Symbol]) -> VectorForm:
