@@ -294,7 +294,17 @@ def _softmax(z):
     return e / numpy.sum(e, axis=-1, keepdims=True)
 '''
 
-_RUNTIME = '''
+#: Generated code: the file's constants, overridden by name by a call's `constants` (both modules).
+CONSTANTS_SOURCE = """    merged = dict(CONSTANTS)
+    for name, value in (constants or {}).items():
+        if name not in merged:
+            raise KeyError(f"{name!r} is not a constant of the model")
+        merged[name] = float(value)
+    values.extend(numpy.float64(value) for value in merged.values())
+"""
+
+_RUNTIME = (
+    '''
 
 def _arguments(params, data, constants, names):
     """The positional arguments: each parameter, each constant, then each array of `names` as floats."""
@@ -306,13 +316,9 @@ def _arguments(params, data, constants, names):
         if value.ndim != len(shape):
             raise ValueError(f"parameter {name!r} must have {len(shape)} axes, not {value.ndim}")
         values.append(value)
-    merged = dict(CONSTANTS)
-    for name, value in (constants or {}).items():
-        if name not in merged:
-            raise KeyError(f"{name!r} is not a constant of the model")
-        merged[name] = float(value)
-    values.extend(numpy.float64(value) for value in merged.values())
-    rows = None
+'''
+    + CONSTANTS_SOURCE
+    + '''    rows = None
     for name in names:
         if name not in data:
             raise KeyError(f"no data for {name!r}")
@@ -378,3 +384,4 @@ def check_gradient(params, data, constants=None, h=1e-5):
             worst = max(worst, abs(float(grads[name][index]) - estimate))
     return worst
 '''
+)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from symcalc.numeric.batch_code import generate_batch
+from symcalc.numeric.batch_code import CONSTANTS_SOURCE, generate_batch
 from symcalc.numeric.plan import build_plan, runtime_source
 from symcalc.numeric.program import Assignment, Program, build_program, code_symbol, make_printer
 from symcalc.spec.names import NAME_PATTERN
@@ -123,7 +123,8 @@ def _per_sample(program: Program) -> list[str]:
     return lines
 
 
-_RUNTIME = '''
+_RUNTIME = (
+    '''
 
 def _values(params, data, constants, columns):
     """The positional arguments of a per-sample function: parameters, the named columns, constants."""
@@ -141,13 +142,9 @@ def _values(params, data, constants, columns):
             raise ValueError(f"data[{name!r}] must be a 1-D array as long as the others")
         length = len(column)
         values.append(column)
-    merged = dict(CONSTANTS)
-    for name, value in (constants or {}).items():
-        if name not in merged:
-            raise KeyError(f"{name!r} is not a constant of the model")
-        merged[name] = float(value)
-    values.extend(numpy.float64(value) for value in merged.values())
-    return values
+'''
+    + CONSTANTS_SOURCE
+    + '''    return values
 
 
 def _means(per_sample, values, plan, skip):
@@ -227,6 +224,7 @@ def check_gradient(
         worst = max(worst, abs(grads[name] - estimate))
     return worst
 '''
+)
 
 
 def generate(derivation: Derivation) -> str:
