@@ -151,12 +151,14 @@ def test_a_refused_constant_is_one_error(write_toml: WriteToml, run: Runner, val
     assert "constants.lam" in lines[0] and "unknown name" not in lines[0]
 
 
-def test_model_build_refuses_matrices() -> None:
-    W, X = sp.MatrixSymbol("W", 2, 1), sp.MatrixSymbol("X", 2, 1)
+def test_model_build_refuses_what_the_vector_syntax_has_no_word_for() -> None:
+    """Matrix symbols are taken (tests/test_vectors.py); one entry of a vector is not a name."""
+    X = sp.MatrixSymbol("X", 2, 1)
     b, w, z = sp.symbols("b w z", real=True)
-    with pytest.raises(SymcalcError, match=r"W: W is a MatrixSymbol, not a SymPy Symbol"):
-        symcalc.Model.build({z: (W.T * X)[0, 0] + b}, parameters=[W, b])
-    with pytest.raises(SymcalcError, match=r"definitions\.z: uses X, a MatrixSymbol"):
+    with pytest.raises(SymcalcError, match=r"definitions: X\[0, 0\] is one entry of a vector or matrix"):
         symcalc.Model.build({z: w * X[0, 0] + b}, parameters=[w, b])
-    with pytest.raises(SymcalcError, match=r"definitions\.z: the definition is a MatMul"):
-        symcalc.Model.build({z: W.T * X}, parameters=[w])
+    n = sp.Symbol("n", integer=True, positive=True)
+    with pytest.raises(SymcalcError, match=r"sizes: dimension 'n' has no size"):
+        symcalc.Model.build(
+            {z: (sp.MatrixSymbol("v", n, 1).T * sp.MatrixSymbol("u", n, 1))[0, 0]}, parameters=[w]
+        )

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 def derive_file(target: str | None, sizes: Mapping[str, int] | None = None) -> Derivation:
     """Load and derive one file (or a built-in model by name); what `symcalc derive` computes.
 
-    A model with vectors or matrices is written out at its [dimensions], or at `sizes`.
+    A model with vectors or matrices is written out for reading, or at exactly `sizes` for a run
+    (`Model.from_spec`).
     """
     from symcalc.symbolic.engine import derive
     from symcalc.symbolic.graph import Model
@@ -117,21 +118,12 @@ def check_file(
     return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
 
 
-def program_file(target: str | None, sizes: Mapping[str, int] | None = None) -> Program:
-    """Derive one file and build its stable numeric program; the symbolic half of `symcalc train`."""
-    from symcalc.errors import SpecError
+def program_file(target: str | None, sizes: Mapping[str, int]) -> Program:
+    """Derive one file written out at `sizes` (the data's; the rest from [dimensions]) and build its
+    stable numeric program; the symbolic half of `symcalc train`."""
     from symcalc.numeric.program import build_program
 
-    derivation = derive_file(target, sizes)
-    shaped = derivation.model.shaped
-    if shaped is not None and shaped.declared:
-        declared = ", ".join(f"{name} = {size}" for name, size in shaped.declared)
-        raise SpecError(
-            f"train computes a model with vectors and matrices written out in scalars, and at {declared} "
-            "that is more than 2000 names",
-            fix="symcalc codegen writes the model's batch form as NumPy, which takes any sizes",
-        )
-    return build_program(derivation)
+    return build_program(derive_file(target, sizes))
 
 
 def codegen_file(target: str | None) -> str:

@@ -8,6 +8,7 @@ deterministic.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -28,6 +29,7 @@ from symcalc.symbolic.expand import Shaped, concrete, entry_array, flat, resolve
 from symcalc.symbolic.forms import solve_linear
 from symcalc.symbolic.functions import FUNCTIONS, calls
 from symcalc.symbolic.functions import text as text_of
+from symcalc.symbolic.matrices import Unsupported, as_text, axes, declaration, is_matrix_model
 from symcalc.symbolic.parse import parse_expression, parse_shaped
 
 _NAME = r"([A-Za-z][A-Za-z0-9_]*)"
@@ -148,14 +150,18 @@ class Model:
     ) -> Model:
         """Parse every expression of a `Spec`; raise its `problems` and any new ones together.
 
-        A model with vectors or matrices is written out in scalars at the file's [dimensions],
-        with `sizes` taking precedence (the data decide them for a run).
+        A model with vectors or matrices is written out in scalars. With `sizes` (the data's, for
+        a run; missing ones from [dimensions]) it is written out at exactly those, which must give
+        at most MAX_NAMES entries. Without, it is written out for reading: each dimension cut to
+        WRITTEN_OUT, so that the steps are the same whatever the sizes (the vector and batch
+        forms, which do not depend on them, are the derivation at every size).
         """
-        return _SpecBuilder(spec, problems, sizes or {}).build()
+        return _SpecBuilder(spec, problems, sizes).build()
 
     @classmethod
     def load(cls, target: str | Path | None = None, sizes: Mapping[str, int] | None = None) -> Model:
-        """A model from a file or a built-in model's name (the seed when None), every problem reported."""
+        """A model from a file or a built-in model's name (the seed when None), every problem reported;
+        `sizes` as for `from_spec`."""
         return cls.from_spec(*check(*read(target), reserved=RESERVED), sizes=sizes)
 
     @classmethod
@@ -169,13 +175,22 @@ class Model:
         loss: sp.Symbol | None = None,
         title: str = "Model built in Python",
         notes: Mapping[sp.Symbol, str] | None = None,
+        sizes: Mapping[sp.Symbol | str, int] | None = None,
     ) -> Model:
         """A model from SymPy symbols and expressions, checked like a file.
 
         `definitions` maps each intermediate symbol to its expression, in order.
         Free symbols that are not parameters, targets, constants or definitions
-        are the inputs unless `inputs` lists them.
+        are the inputs unless `inputs` lists them. Names may be `MatrixSymbol`s and
+        expressions SymPy's matrix expressions (`symbolic.matrices`); `sizes` then gives
+        each symbolic dimension's size, as [dimensions] does.
         """
+        arguments = [*definitions, *definitions.values(), *parameters, *(inputs or ()), *targets]
+        if is_matrix_model(*arguments):
+            named = [*parameters, *(inputs or ()), *targets, *(constants or {}), *definitions]
+            return _from_matrices(
+                definitions, parameters, inputs, targets, constants, loss, title, notes, sizes, named
+            )
         _scalars_only(definitions, [*parameters, *(inputs or ()), *targets, *(constants or {})])
         defs = tuple((sym, sp.sympify(expr)) for sym, expr in definitions.items())
         if not defs:
@@ -440,13 +455,15 @@ def _loose_arguments(expr: sp.Expr, constants: Collection[str]) -> list[SpecErro
 class _SpecBuilder:
     """Turns a Spec's text into SymPy, collecting every problem with its key."""
 
-    def __init__(self, spec: Spec, problems: Sequence[SymcalcError], sizes: Mapping[str, int]):
+    def __init__(self, spec: Spec, problems: Sequence[SymcalcError], sizes: Mapping[str, int] | None):
         self.spec = spec
         self.errors: list[SymcalcError] = list(problems)
         self.symbols: dict[str, sp.Symbol] = {}
         #: Each name with axes: the declared ones, then each definition's as it is read.
         self.shapes: dict[str, Shape] = dict(spec.shapes)
-        self.sizes = {**dict(spec.dimensions), **sizes}
+        self.sizes = {**dict(spec.dimensions), **(sizes or {})}
+        #: Written out at exactly these sizes (for a run), rather than cut down for reading.
+        self.exact = sizes is not None
         #: The sizes the file or the data give, where the model is written out at smaller ones.
         self.declared_sizes: dict[str, int] = {}
         #: Each declared vector or matrix → the array of its entries' symbols.
@@ -584,9 +601,8 @@ class _SpecBuilder:
         return [(f"{_text(a)} = {_text(b)}", sp.sympify(a - b)) for a, b in pairs]
 
     def check_size(self) -> None:
-        """Sizes to write the model out at: its own, or, where that gives more than MAX_NAMES scalar
-        names, each dimension cut to WRITTEN_OUT (the vector and batch forms do not depend on the
-        sizes, and are checked at these); an error if even that is too large (a literal x[5000])."""
+        """The sizes to write the model out at: exactly the given ones, or each dimension cut to
+        WRITTEN_OUT for reading; an error past MAX_NAMES entries (a literal x[5000] is not cut)."""
 
         def entries(sizes: Mapping[str, int]) -> int:
             return sum(math.prod(resolve(shape, sizes)) if shape else 1 for _, shape in self.spec.shapes)
@@ -597,16 +613,18 @@ class _SpecBuilder:
             self.fail("dimensions", err)
             return
         small = {name: min(size, WRITTEN_OUT) for name, size in self.sizes.items()}
-        if total > MAX_NAMES and entries(small) <= MAX_NAMES:
+        if not self.exact and small != self.sizes:
             self.declared_sizes, self.sizes = self.sizes, small
-        elif total > MAX_NAMES:
+            total = entries(small)
+        if total > MAX_NAMES:
             sizes = ", ".join(f"{k} = {v}" for k, v in self.sizes.items())
             self.fail(
                 "dimensions",
                 SpecError(
                     f"written out at {sizes}, the declared vectors and matrices have {total} entries; "
                     f"the limit is {MAX_NAMES}",
-                    fix="use smaller sizes",
+                    fix="derive, verify and codegen take any sizes; train computes on the written-out "
+                    "model, so it needs smaller ones",
                 ),
             )
 
@@ -725,7 +743,7 @@ def _text(expr: Any) -> str:
 
 
 MAX_ASSUMPTION_DEGREE = 8
-#: The size each dimension is cut to where a model is too large to write out at its own sizes.
+#: The size each dimension is cut to when a model is written out for reading (not for a run).
 WRITTEN_OUT = 3
 
 
@@ -801,7 +819,69 @@ def _scalars_only(definitions: Mapping[sp.Symbol, sp.Expr], names: Iterable[obje
             )
 
 
-_SCALARS_FIX = "vectors and matrices are not supported yet: use one Symbol per entry (w1, w2, …)"
+_SCALARS_FIX = "a name is a Symbol, or a MatrixSymbol for a vector or matrix"
+
+
+def _from_matrices(
+    definitions: Mapping[sp.Basic, sp.Expr],
+    parameters: Sequence[sp.Basic],
+    inputs: Sequence[sp.Basic] | None,
+    targets: Sequence[sp.Basic],
+    constants: Mapping[sp.Symbol, float] | None,
+    loss: sp.Basic | None,
+    title: str,
+    notes: Mapping[sp.Basic, str] | None,
+    sizes: Mapping[sp.Symbol | str, int] | None,
+    named: Sequence[sp.Basic],
+) -> Model:
+    """`Model.build` for matrix symbols: the model written as a file's text, then read as a file."""
+    given = {str(k): v for k, v in (sizes or {}).items()}
+    dimensions = sorted(
+        {str(a) for symbol in _matrix_symbols(definitions, named) for a in axes(symbol) if not a.is_Integer}
+    )
+    missing = [d for d in dimensions if d not in given]
+    if missing:
+        raise SpecError(
+            f"dimension {missing[0]!r} has no size",
+            Location(key="sizes"),
+            fix=f"Model.build(..., sizes={{{missing[0]!r}: 3}})",
+        )
+    declared = {str(s) for s in (*parameters, *targets, *(constants or {}), *definitions)}
+    if inputs is None:
+        free = _matrix_symbols(definitions, ()) | {
+            s for e in definitions.values() for s in sp.sympify(e).free_symbols if str(s) not in dimensions
+        }
+        inputs = sorted((s for s in free if str(s) not in declared), key=str)
+    try:
+        written = {str(symbol): as_text(sp.sympify(expr)) for symbol, expr in definitions.items()}
+    except Unsupported as err:
+        raise SpecError(str(err), Location(key="definitions"), fix=_SCALARS_FIX) from None
+    last = list(definitions)[-1] if definitions else None
+    lines = [
+        f"title = {json.dumps(title)}",
+        f"inputs = {json.dumps([declaration(s) for s in inputs])}",
+        f"targets = {json.dumps([declaration(s) for s in targets])}",
+        f"parameters = {json.dumps([declaration(s) for s in parameters])}",
+        f"loss = {json.dumps(str(loss if loss is not None else last))}",
+        "[dimensions]",
+        *(f"{d} = {int(given[d])}" for d in dimensions),
+        "[constants]",
+        *(f"{s} = {float(v)!r}" for s, v in (constants or {}).items()),
+        "[definitions]",
+        *(f"{name} = {json.dumps(value)}" for name, value in written.items()),
+        "[notes]",
+        *(f"{s} = {json.dumps(note)}" for s, note in (notes or {}).items()),
+    ]
+    return Model.from_spec(*check("\n".join(lines) + "\n", "<model>", reserved=RESERVED))
+
+
+def _matrix_symbols(definitions: Mapping[sp.Basic, sp.Expr], named: Sequence[sp.Basic]) -> set[sp.Basic]:
+    found: set[sp.Basic] = {s for s in named if isinstance(s, sp.MatrixSymbol)}
+    for symbol, expr in definitions.items():
+        if isinstance(symbol, sp.MatrixSymbol):
+            found.add(symbol)
+        found |= sp.sympify(expr).atoms(sp.MatrixSymbol)
+    return found
 
 
 def _refused_constants(problems: Iterable[SymcalcError]) -> list[str]:
