@@ -19,11 +19,17 @@ from sympy.printing.precedence import PRECEDENCE
 
 from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line, code_symbol
 from symcalc.symbolic.arrays import logsumexp, matmul, softmax, total, transpose
-from symcalc.symbolic.batch import BatchForm, BatchLine, column, column_sums, row_sums
+from symcalc.symbolic.batch import BatchForm, BatchLine, M, column, column_sums, row_sums
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus
 from symcalc.symbolic.functions import text as table_text
 from symcalc.symbolic.steps import Derivation
+
+
+class _Grouped(sp.Function):
+    """An expression printed in brackets (a matrix product inside a product or a power)."""
+
+    nargs = 1
 
 
 class BatchPrinter(StablePrinter):
@@ -42,9 +48,21 @@ class BatchPrinter(StablePrinter):
         return self.parenthesize(expr, PRECEDENCE["Pow"])
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        if isinstance(expr.base, matmul):
+            return str(super()._print_Pow(sp.Pow(_Grouped(expr.base), expr.exp, evaluate=False), rational))
         if expr.exp == -1:  # 1/u: a division, which NumPy does faster than u**-1.0
             return f"1/{self.parenthesize(expr.base, PRECEDENCE['Pow'])}"
         return str(super()._print_Pow(expr, rational=rational))
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        # `*` and `@` bind alike in Python, left to right: v*(W @ x) must keep its brackets
+        if any(isinstance(arg, matmul) for arg in expr.args):
+            grouped = [_Grouped(arg) if isinstance(arg, matmul) else arg for arg in expr.args]
+            return str(super()._print_Mul(sp.Mul(*grouped, evaluate=False)))
+        return str(super()._print_Mul(expr))
+
+    def _print__Grouped(self, expr: _Grouped) -> str:
+        return f"({self._print(expr.args[0])})"
 
     def _print_matmul(self, expr: matmul) -> str:
         return f"{self._operand(expr.args[0])} @ {self._operand(expr.args[1])}"
@@ -134,7 +152,7 @@ def _function(
     name: str, doc: str, arguments: Sequence[str], lines: Sequence[BatchLine], outputs: Sequence[sp.Expr]
 ) -> list[str]:
     printer = _printer()
-    body = [f"def {name}({', '.join(arguments)}):", f'    """{doc}"""', f"    m = {arguments[-1]}.shape[0]"]
+    body = [f"def {name}({', '.join(arguments)}):", f'    """{doc}"""']
     for line in _needed(lines, outputs):
         name = _code_name(line.target)
         comment = line.label if name == line.label.replace("/", "_") else f"{line.label}, a row per sample"
@@ -146,6 +164,36 @@ def _function(
     body += [f"        {printer.doprint(output)}," for output in outputs]
     body.append("    ]")
     return body
+
+
+def _split(value: sp.Expr, batched: set[sp.Symbol]) -> tuple[sp.Expr, sp.Expr]:
+    """A mean over the samples as (the sum over them, the part that is the same for every sample):
+    lamda*w + Xᵀ dL_dz/m is (Xᵀ dL_dz, lamda*w), so the sum can be taken block by block."""
+    summed: list[sp.Expr] = []
+    fixed: list[sp.Expr] = []
+    for term in sp.Add.make_args(value):
+        (summed if term.free_symbols & batched else fixed).append(term)
+    return sp.Mul(M, sp.Add(*summed)), sp.Add(*fixed)
+
+
+def _means(
+    name: str, doc: str, sums: str, arguments: Sequence[str], data: int, fixed: Sequence[sp.Expr]
+) -> list[str]:
+    """A function of the whole batch: `sums` over blocks of rows (which keep their temporaries in
+    cache, and read X from memory once), each divided by m, plus its part common to every sample."""
+    printer = _printer()
+    given, rows = arguments[: len(arguments) - data], arguments[len(arguments) - data :]
+    outputs = [
+        f"totals[{k}] / m" + (f" + {printer.doprint(f)}" if f != 0 else "") for k, f in enumerate(fixed)
+    ]
+    return [
+        f"def {name}({', '.join(arguments)}):",
+        f'    """{doc}"""',
+        f"    m = {rows[-1]}.shape[0]",
+        f"    totals = _blocks({sums}, ({', '.join(given)}{',' if len(given) == 1 else ''}), "
+        f"({', '.join(rows)}{',' if len(rows) == 1 else ''}))",
+        f"    return [{', '.join(outputs)}]",
+    ]
 
 
 def generate_batch(derivation: Derivation) -> str:
@@ -164,30 +212,49 @@ def generate_batch(derivation: Derivation) -> str:
     lines = _stable([*batch.forward, *batch.backward])  # a backward line sees through forward ones
     forward = lines[: len(batch.forward)]
     gradients = [line.value for line in batch.gradients]
-    objective = batch.objective
     predictions = _predictions(batch, derivation)
     predict_arguments = [*parameters, *(_code_name(c) for c in constants), *data_names[: len(inputs)]]
+    batched = set(batch.batched)
+    objective_sum, _ = _split(batch.objective, batched)
+    parts = [_split(value, batched) for value in gradients]
+    sums = [summed for summed, _ in parts]
+    data_count = len(data_names)
     body = [
+        *_function("_loss_sums", "The loss summed over these samples.", arguments, forward, [objective_sum]),
+        "",
+        "",
+        *_function("_gradient_sums", "Each gradient summed over these samples.", arguments, lines, sums),
+        "",
+        "",
         *_function(
-            "_loss", "The mean loss over the batch: the forward pass.", arguments, forward, [objective]
+            "_both_sums",
+            "The loss and each gradient, summed over these samples.",
+            arguments,
+            lines,
+            [objective_sum, *sums],
         ),
         "",
         "",
-        *_function(
+        *_means("_loss", "The mean loss: the forward pass.", "_loss_sums", arguments, data_count, [0]),
+        "",
+        "",
+        *_means(
             "_gradient",
             "Each gradient of the mean loss: the forward pass as far as needed, then the backward pass.",
+            "_gradient_sums",
             arguments,
-            lines,
-            gradients,
+            data_count,
+            [fixed for _, fixed in parts],
         ),
         "",
         "",
-        *_function(
+        *_means(
             "_loss_and_gradient",
             "The mean loss, then each gradient.",
+            "_both_sums",
             arguments,
-            lines,
-            [objective, *gradients],
+            data_count,
+            [0, *(fixed for _, fixed in parts)],
         ),
         "",
         "",
@@ -282,6 +349,18 @@ def _docstring(derivation: Derivation, forward: Sequence[BatchLine], batch: Batc
 
 
 _HELPERS = '''
+def _blocks(sums, given, data):
+    """Each output of sums(*given, *rows) added up over blocks of rows of the data arrays."""
+    rows = len(data[0])
+    width = sum(array[:1].size for array in data)  # floats per sample
+    step = max(512, 2**18 // max(width, 1))  # a block of X of about 2 MB: it stays in cache
+    totals = None
+    for start in range(0, rows, step):
+        block = sums(*given, *(array[start:start + step] for array in data))
+        totals = block if totals is None else [t + b for t, b in zip(totals, block, strict=True)]
+    return totals
+
+
 def _logsumexp(z):
     """log(sum(exp(z))) along the last axis, shifted by the largest entry so that nothing overflows."""
     top = numpy.max(z, axis=-1, keepdims=True)
