@@ -612,3 +612,13 @@ def test_model_build_takes_matrix_symbols_and_derives_the_files_vector_form() ->
     ours = {r.name: sp.expand(r.result) for r in derived.vector.results}
     assert ours == {r.name: sp.expand(r.result) for r in from_file.vector.results}
     assert all(check.holds for check in symcalc.verify(derived))
+
+
+def test_check_takes_a_claim_about_an_entry_past_the_sizes_written_out_for_reading(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    path = write_toml((DERIVATIONS / "logistic_regression_vector.toml").read_text().replace("n = 2", "n = 5"))
+    code, out, _ = run(["check", str(path), "dL/dw5", "(a - y)*x5"])
+    assert code == 0 and "claim dL/dw5" in out and "(at n = 5)" in out
+    code, _, err = run(["check", str(path), "dL/dw7", "(a - y)*x7"])
+    assert code == 2 and "claim is about undeclared name 'w7'" in err and err.count("\n") == 1

@@ -112,10 +112,19 @@ def check_file(
 ) -> tuple[str, list[Check]]:
     """Load one file and check one claim given on the command line; what `symcalc check` computes."""
     from symcalc.check.checks import check_claim
+    from symcalc.errors import SymcalcError
     from symcalc.symbolic.graph import Model
 
     model = Model.load(target)
-    return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
+    try:
+        return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
+    except SymcalcError:
+        shaped = model.shaped
+        if shaped is None or not shaped.declared:
+            raise
+    # A claim about an entry past the sizes written out for reading (dL/dw5 at n = 5): at the file's own.
+    exact = Model.load(target, {**dict(shaped.sizes), **dict(shaped.declared)})
+    return exact.title, [check_claim(exact, lhs, rhs, strict=strict, points=points, seed=seed)]
 
 
 def program_file(target: str | None, sizes: Mapping[str, int]) -> Program:
