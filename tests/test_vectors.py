@@ -12,6 +12,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -622,3 +623,31 @@ def test_check_takes_a_claim_about_an_entry_past_the_sizes_written_out_for_readi
     assert code == 0 and "claim dL/dw5" in out and "(at n = 5)" in out
     code, _, err = run(["check", str(path), "dL/dw7", "(a - y)*x7"])
     assert code == 2 and "claim is about undeclared name 'w7'" in err and err.count("\n") == 1
+
+
+def test_numeric_model_takes_arrays_and_gives_gradients_of_their_shapes(tmp_path: Path) -> None:
+    """The written-out program (C kernel or NumPy plan) and the batch module, two independent back
+    ends, agree on the mean loss and every gradient; a wrong size is one clear error."""
+    from symcalc.numeric.model import NumericError, NumericModel
+    from symcalc.numeric.program import build_program
+
+    path = DERIVATIONS / "two_layer_network_vector.toml"
+    derivation = symcalc.derive(symcalc.Model.load(path, {"n": 4, "h": 5}))
+    numeric = NumericModel(build_program(derivation))
+    module = generated_module(derivation, tmp_path, "network_arrays")
+    rng = np.random.default_rng(8)
+    params: dict[str, Any] = {
+        "W": rng.normal(size=(5, 4)),
+        "c": rng.normal(size=5),
+        "v": rng.normal(size=5),
+        "b": np.float64(0.2),
+    }
+    data = {"x": rng.normal(size=(300, 4)), "y": rng.uniform(0.05, 0.95, 300)}
+    loss, gradients = numeric.evaluate_arrays(params, data)
+    expected_loss, expected = module.loss_and_gradient(params, data)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    for name, gradient in gradients.items():
+        assert gradient.shape == np.shape(params[name])
+        assert np.allclose(gradient, expected[name], rtol=1e-10, atol=1e-14), name
+    with pytest.raises(NumericError, match=r"'W' has the shape \(5, 3\).*written out at n = 4, h = 5"):
+        numeric.evaluate_arrays({**params, "W": np.zeros((5, 3))}, data)

@@ -168,6 +168,52 @@ class NumericModel:
         loss, gradients = self._generic.evaluate(scalars, columns, fixed)
         return loss, dict(zip(self.parameters, gradients, strict=True))
 
+    def evaluate_arrays(
+        self,
+        params: Mapping[str, Any],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> tuple[float, dict[str, Array]]:
+        """`evaluate` for a model with vectors and matrices, by its declared names: `params` maps W to
+        an h × n array, `data` x to an m × n array (a row per sample); each gradient comes back as an
+        array of its parameter's shape. The arrays must have the sizes the model was written out at."""
+        shaped = self.program.model.shaped
+        if shaped is None:
+            raise NumericError("evaluate_arrays is for a model with vectors or matrices; use evaluate")
+        entries = shaped.arrays()
+        flat_params: dict[str, float] = {}
+        for symbol in shaped.parameters:
+            value = np.asarray(params[symbol.name] if symbol.name in params else _missing(symbol.name), float)
+            names = entries.get(symbol)
+            _check_shape(symbol.name, value.shape, () if names is None else names.shape, shaped.describe())
+            flat_params |= (
+                {symbol.name: float(value)}
+                if names is None
+                else dict(zip((e.name for e in names.flat), value.ravel().tolist(), strict=True))
+            )
+        columns: dict[str, Array] = {}
+        for symbol in shaped.data:
+            value = np.asarray(data[symbol.name] if symbol.name in data else _missing(symbol.name), float)
+            names = entries.get(symbol)
+            _check_shape(
+                symbol.name, value.shape[1:], () if names is None else names.shape, shaped.describe()
+            )
+            if names is None:
+                columns[symbol.name] = value
+            else:
+                rows = value.reshape(len(value), -1)
+                columns |= {e.name: rows[:, k] for k, e in enumerate(names.flat)}
+        loss, gradients = self.evaluate(flat_params, columns, constants)
+        shaped_gradients: dict[str, Array] = {}
+        for symbol in shaped.parameters:
+            names = entries.get(symbol)
+            shaped_gradients[symbol.name] = (
+                np.array(gradients[symbol.name])
+                if names is None
+                else np.array([gradients[e.name] for e in names.flat]).reshape(names.shape)
+            )
+        return loss, shaped_gradients
+
     @cached_property
     def _logit(self) -> Callable[..., Any] | None:
         return None if self.program.logit is None else lambdified(self.program, [self.program.logit])
@@ -253,3 +299,15 @@ class NumericModel:
 def compile_model(derivation: Derivation) -> NumericModel:
     """The numeric functions of a derivation (a `Program` built and compiled)."""
     return NumericModel(build_program(derivation))
+
+
+def _missing(name: str) -> Any:
+    raise NumericError(f"no value for {name!r}")
+
+
+def _check_shape(name: str, given: tuple[int, ...], wanted: tuple[int, ...], sizes: str) -> None:
+    if tuple(given) != tuple(wanted):
+        raise NumericError(
+            f"{name!r} has the shape {tuple(given)} per sample or in all, but the model was written out "
+            f"at {sizes}, which gives {tuple(wanted)}: load it with Model.load(file, sizes) at your sizes"
+        )
