@@ -34,6 +34,7 @@ from symcalc.cli.commands import (
 )
 from symcalc.errors import SpecErrors, SymcalcError
 from symcalc.isolate import DEFAULT_TIMEOUT, InternalError
+from symcalc.render.ascii import plain
 from symcalc.spec.names import suggestion
 
 # The process the user started parses the arguments, waits for the child that does the
@@ -258,6 +259,9 @@ def unknown_command(parser: argparse.ArgumentParser, argv: Sequence[str]) -> str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A console that cannot encode the maths (cp1252) gets ASCII spellings, not a UnicodeEncodeError.
+    plain(sys.stdout)
+    plain(sys.stderr)
     parser = build_parser()
     words = sys.argv[1:] if argv is None else list(argv)
     problem = unknown_command(parser, words)

@@ -71,12 +71,20 @@ def derive_text(target: str | None, as_json: bool) -> str:
 
 
 def _derivation_text(derivation: Derivation, as_json: bool) -> str:
+    import sys
+
+    from symcalc.render.ascii import encodes
+
+    unicode = encodes(sys.stdout)  # the child's stdout is the parent's: cp1252 gets ASCII
     if as_json:
         from symcalc.render.json import derivation_dict
 
-        return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=not unicode) + "\n"
     from rich.console import Console
 
+    from symcalc.render.console import set_ascii
+
+    set_ascii(not unicode)
     console = Console()  # sees the same stdout, terminal and environment as the parent
     with console.capture() as capture:
         console.print(derivation)

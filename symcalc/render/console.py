@@ -41,7 +41,7 @@ class UnicodePrinter(PrettyPrinter):
         if base.height() > 1:
             base = prettyForm(*base.parens())
         indices = [str(i) for i in entry.indices]
-        if all(len(i) == 1 and i in _SUBSCRIPTS for i in indices):
+        if self._use_unicode and all(len(i) == 1 and i in _SUBSCRIPTS for i in indices):
             return prettyForm(*base.right("".join(_SUBSCRIPTS[i] for i in indices)))
         return prettyForm(*base.right(f"[{', '.join(indices)}]"))
 
@@ -90,8 +90,17 @@ class UnicodePrinter(PrettyPrinter):
         return prettyForm.__mul__(*top) / prettyForm.__mul__(*bottom)
 
 
+#: Whether maths is drawn in SymPy's ASCII forms (`set_ascii`), for a stream that cannot encode it.
+_ASCII = [False]
+
+
+def set_ascii(ascii_only: bool) -> None:
+    """Draw the maths of every later rendering in ASCII (True) or in unicode (False, the default)."""
+    _ASCII[0] = ascii_only
+
+
 def _printer() -> PrettyPrinter:
-    return UnicodePrinter({"use_unicode": True, "wrap_line": False})
+    return UnicodePrinter({"use_unicode": not _ASCII[0], "wrap_line": False})
 
 
 def pretty(expr: sp.Basic) -> str:

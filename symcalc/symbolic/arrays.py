@@ -79,7 +79,7 @@ class matmul(sp.Function):
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:
-        return _joined(printer, self.args[0], "⋅", self.args[1], "")
+        return _joined(printer, self.args[0], "⋅" if printer._use_unicode else " @ ", self.args[1], "")
 
 
 def _operand_form(printer: Any, arg: sp.Expr) -> prettyForm:
@@ -121,6 +121,8 @@ class outer(sp.Function):
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:
+        if not printer._use_unicode:
+            return _joined(printer, self.args[0], "*", self.args[1], "^T")
         return _joined(printer, self.args[0], "⋅", self.args[1], "ᵀ")
 
 
@@ -140,7 +142,7 @@ class transpose(sp.Function):
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:
-        return prettyForm(*_operand_form(printer, self.args[0]).right("ᵀ"))
+        return prettyForm(*_operand_form(printer, self.args[0]).right("ᵀ" if printer._use_unicode else "^T"))
 
 
 class diag(sp.Function):

@@ -74,7 +74,8 @@ class column_sums(sp.Function):
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:
-        return prettyForm(*prettyForm("𝟙ᵀ⋅").right(_operand(printer, self.args[0])))
+        ones = "𝟙ᵀ⋅" if printer._use_unicode else "1^T*"
+        return prettyForm(*prettyForm(ones).right(_operand(printer, self.args[0])))
 
 
 class row_sums(sp.Function):
@@ -87,7 +88,7 @@ class row_sums(sp.Function):
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:
-        return prettyForm(*_operand(printer, self.args[0]).right("⋅𝟙"))
+        return prettyForm(*_operand(printer, self.args[0]).right("⋅𝟙" if printer._use_unicode else "*1"))
 
 
 def _operand(printer: Any, arg: sp.Expr) -> prettyForm:

@@ -142,7 +142,7 @@ class step(sp.Function):
     def _pretty(self, printer: PrettyPrinter) -> prettyForm:
         inner = prettyForm(*printer._print(self.args[0]).right(" > 0"))
         inner = prettyForm(*inner.parens("[", "]"))
-        return prettyForm(*inner.left("𝟙"), binding=prettyForm.FUNC)
+        return prettyForm(*inner.left("𝟙" if printer._use_unicode else "1"), binding=prettyForm.FUNC)
 
 
 class relu(sp.Function):
@@ -238,6 +238,8 @@ def _latex_call(name: str, fn: sp.Function, printer: LatexPrinter, exp: Any) -> 
 
 
 def _pretty_call(name: str, fn: sp.Function, printer: PrettyPrinter) -> prettyForm:
+    if not printer._use_unicode and not name.isascii():
+        name = type(fn).__name__  # σ as sigmoid where the stream takes ASCII only
     arg = printer._print(fn.args[0])
     arg = prettyForm(*arg.parens())
     return prettyForm(*arg.left(name), binding=prettyForm.FUNC)

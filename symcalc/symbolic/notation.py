@@ -46,8 +46,9 @@ class Partial(sp.Expr):
         return rf"\frac{{{self.tex_mark} {of}}}{{{self.tex_mark} {wrt}}}"
 
     def _pretty(self, printer: Any) -> prettyForm:
-        top = prettyForm(*printer._print(self.of).left(self.mark))
-        bottom = prettyForm(*printer._print(self.wrt).left(self.mark))
+        mark = self.mark if printer._use_unicode else "d"
+        top = prettyForm(*printer._print(self.of).left(mark))
+        bottom = prettyForm(*printer._print(self.wrt).left(mark))
         return top / bottom  # prettyForm division stacks a fraction
 
 
@@ -125,7 +126,7 @@ class Product(sp.Expr):
         parts = self._parts(printer, "pretty")
         result = parts[0]
         for part in parts[1:]:
-            result = prettyForm(*result.right("⋅", part))
+            result = prettyForm(*result.right("⋅" if printer._use_unicode else "*", part))
         result.binding = prettyForm.MUL
         return result
 
@@ -195,7 +196,7 @@ class Hadamard(sp.Expr):
         ]
         result = forms[0]
         for form in forms[1:]:
-            result = prettyForm(*result.right(" ⊙ ", form))
+            result = prettyForm(*result.right(" ⊙ " if printer._use_unicode else " .* ", form))
         result.binding = prettyForm.MUL
         return result
 

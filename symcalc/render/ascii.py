@@ -1,0 +1,88 @@
+"""Output for a stream that cannot encode the maths (a Windows console, cp1252): ASCII, never a crash.
+
+`encodes(stream)` tells whether a stream takes symcalc's characters. Where it does not,
+`register()` installs the codec error handler "symcalc-ascii", which writes each character
+the stream cannot take as its ASCII spelling (σ as sigmoid, ∂ as d, ⋅ as *, ✓ as ok), and
+"?" for any other; renderers also draw their maths in SymPy's ASCII forms then
+(`render.console.set_ascii`), so that multi-line formulas stay aligned.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Any, TextIO
+
+#: The characters symcalc prints beyond ASCII, spelled in ASCII.
+SPELLINGS = {
+    "σ": "sigmoid",
+    "∂": "d",
+    "⋅": "*",
+    "⊙": ".*",
+    "α": "alpha",
+    "η": "eta",
+    "λ": "lambda",
+    "ᵀ": "^T",
+    "𝟙": "1",
+    "✓": "+",
+    "✗": "x",
+    "•": "*",
+    "…": "...",
+    "—": "-",
+    "–": "-",
+    "−": "-",
+    "→": "->",
+    "≥": ">=",
+    "≤": "<=",
+    "≈": "~",
+    "×": "x",
+    "²": "^2",
+    "³": "^3",
+    "¹": "^1",
+    "ᵢ": "_i",
+    "ⱼ": "_j",
+    "ₖ": "_k",
+    "₀": "0",
+    "₁": "1",
+    "₂": "2",
+    "₃": "3",
+    "₄": "4",
+    "₅": "5",
+    "₆": "6",
+    "₇": "7",
+    "₈": "8",
+    "₉": "9",
+    "Σ": "sum",
+}
+#: Characters whose absence from a stream's encoding means it cannot show symcalc's maths.
+PROBE = "σ∂⋅✓"
+HANDLER = "symcalc-ascii"
+
+
+def encodes(stream: TextIO | Any) -> bool:
+    """Whether `stream` can write symcalc's characters (UTF-8 can; cp1252 and ASCII cannot)."""
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        PROBE.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _spell(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(SPELLINGS.get(char, "?") for char in bad), error.end
+
+
+def register() -> None:
+    """Install the "symcalc-ascii" codec error handler (once; later calls change nothing)."""
+    codecs.register_error(HANDLER, _spell)
+
+
+def plain(stream: TextIO | Any) -> None:
+    """Make `stream` write what it cannot encode in ASCII spellings instead of raising."""
+    if encodes(stream) or not hasattr(stream, "reconfigure"):
+        return
+    register()
+    stream.reconfigure(errors=HANDLER)
