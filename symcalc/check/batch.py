@@ -77,15 +77,16 @@ def batch_checks(derivation: Derivation, seed: int) -> list[Check]:
         return []  # the domain gave too few points where the loss is defined: the other checks say so
     oracle = _Oracle(model)
     exact = _exact(derivation, batch)
+    batches = [points[k * SAMPLES : (k + 1) * SAMPLES] for k in range(BATCHES)]
+    evaluated = [_evaluate(batch, model, samples) for samples in batches]
     checks = []
     for line in batch.gradients:
         node = next(p for p in model.shaped.parameters if line.label.endswith(f"/d{p.name}"))
         entries = flat(model.shaped.arrays().get(node, node), 1)
         failed = None
-        for index in range(BATCHES):
-            samples = points[index * SAMPLES : (index + 1) * SAMPLES]
-            values = _evaluate(batch, model, samples)[line.target]
-            failed = failed or _compare(line, entries, flat(values, len(entries)), samples, oracle)
+        for samples, values in zip(batches, evaluated, strict=True):
+            got = flat(values[line.target], len(entries))
+            failed = failed or _compare(line, entries, got, samples, oracle)
         proved = all(e == 0 for e in exact[line.target])
         statement = f"{line.target} = {text(line.value)}"
         detail = f"agrees with the mean of SymPy's diff over {SAMPLES} samples at {BATCHES} points"
@@ -111,7 +112,7 @@ def batch_checks(derivation: Derivation, seed: int) -> list[Check]:
 
 
 class _Oracle:
-    """SymPy's diff of the written-out loss by each parameter entry, evaluated by mpmath at 30 digits."""
+    """SymPy's diff of the written-out loss by each parameter entry, evaluated by mpmath at DIGITS."""
 
     def __init__(self, model: Model):
         self.model = model
