@@ -59,3 +59,33 @@ def test_nearest_prefers_the_same_word_in_another_case_then_the_closest() -> Non
     assert nearest("Relu", ["relu", "gelu"]) == "relu"
     assert nearest("input", ["inputs", "targets"]) == "inputs"
     assert nearest("zzz", ["inputs", "targets"]) is None
+
+
+@pytest.mark.parametrize(
+    ("arguments", "usage", "message"),
+    [
+        (
+            ["train", "--lrate", "0.1"],
+            "usage: symcalc train",
+            "train: unknown option '--lrate' (did you mean '--lr'?)",
+        ),
+        (
+            ["derive", "--jsn"],
+            "usage: symcalc derive",
+            "derive: unknown option '--jsn' (did you mean '--json'?)",
+        ),
+        (
+            ["verify", "--pionts", "3"],
+            "usage: symcalc verify",
+            "verify: unknown option '--pionts' (did you mean '--points'?)",
+        ),
+        (["derive", "a.toml", "b.toml"], "usage: symcalc derive", "derive: unexpected argument 'b.toml'"),
+    ],
+)
+def test_a_bad_option_shows_its_commands_usage_and_the_nearest_option(
+    arguments: list[str], usage: str, message: str, run: Runner
+) -> None:
+    code, out, err = run(arguments)
+    assert code == 2 and out == ""
+    assert err.startswith(usage) and "usage: symcalc [-h]" not in err
+    assert message in err and "Traceback" not in err

@@ -268,7 +268,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print_error(problem)
         return EXIT_BAD_INPUT
-    args = parser.parse_args(dashed_expressions_last(words))
+    args, unknown = parser.parse_known_args(dashed_expressions_last(words))
+    if unknown:
+        return _unknown_arguments(parser, args.command, unknown)
     if args.command is None:
         parser.print_help()
         return EXIT_BAD_INPUT
@@ -299,6 +301,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         import traceback
 
         return _bug(f"{type(err).__name__}: {err}", traceback.format_exc(), args.debug)
+
+
+def _unknown_arguments(parser: argparse.ArgumentParser, command: str | None, unknown: list[str]) -> int:
+    """The usage of the command given (not the top level's), then one line naming the first unknown
+    argument and, for an option, the command's nearest one: `--lrate` → did you mean '--lr'?"""
+    sub = _subparser(parser, command) or parser
+    sys.stderr.write(sub.format_usage())
+    word = unknown[0]
+    where = f"{command}: " if command else ""
+    if word.startswith("-"):
+        options = [o for action in sub._actions for o in action.option_strings if o.startswith("--")]
+        fix = suggestion(word.split("=")[0], options, f"{command or 'symcalc'} --help lists the options")
+        print_error(f"{where}unknown option {word!r} ({fix})")
+    else:
+        print_error(f"{where}unexpected argument {word!r} (symcalc {command or ''} --help shows the usage)")
+    return EXIT_BAD_INPUT
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return None
 
 
 def _bug(summary: str, trace: str, debug: bool) -> int:
