@@ -19,7 +19,7 @@ import sympy as sp
 from symcalc.check.oracle import elementary
 from symcalc.check.records import Check, Counterexample
 from symcalc.check.sample import Sampler
-from symcalc.symbolic.arrays import Value, logsumexp, softmax, total
+from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Value, logsumexp, softmax, total
 from symcalc.symbolic.batch import BatchForm, BatchLine, M, column, column_sums, row_sums
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
@@ -44,11 +44,6 @@ def _rows(function: Callable[[Value], Value]) -> Callable[[Value], Value]:
     return apply
 
 
-def _softmax(vector: Value) -> Value:
-    exps = [sp.exp(v) for v in vector]
-    return np.array([e / sp.Add(*exps) for e in exps], dtype=object)
-
-
 #: What the batch form's calls mean at concrete values: sums over samples or entries, a sample's
 #: scalar against its row, and softmax and logsumexp row by row.
 MEANINGS: dict[type[sp.Basic], Callable[..., Value]] = {
@@ -56,8 +51,8 @@ MEANINGS: dict[type[sp.Basic], Callable[..., Value]] = {
     column_sums: lambda m: m.sum(axis=0),
     row_sums: lambda m: m.sum(axis=1),
     total: lambda v: sp.Add(*v.flat) if isinstance(v, np.ndarray) else v,
-    softmax: _rows(_softmax),
-    logsumexp: _rows(lambda v: sp.log(sp.Add(*(sp.exp(e) for e in v)))),
+    softmax: _rows(ARRAY_FUNCTIONS["softmax"].value),
+    logsumexp: _rows(ARRAY_FUNCTIONS["logsumexp"].value),
 }
 
 

@@ -184,12 +184,7 @@ def _vector(ladder: Ladder, result: VectorResult) -> Check:
         )
         for target, entry in zip(targets, entries, strict=True)
     ]
-    weakest = next((c for c in checks if not c.holds), None) or next(
-        (c for c in checks if not c.proved), None
-    )
-    if weakest is not None:
-        return weakest
-    return dataclasses.replace(checks[0], name=f"vector form {result.name}")
+    return _weakest(checks, f"vector form {result.name}", statement)
 
 
 def _claim(ladder: Ladder, claim: Claim) -> Check:

@@ -183,7 +183,7 @@ class NumericModel:
         entries = shaped.arrays()
         flat_params: dict[str, float] = {}
         for symbol in shaped.parameters:
-            value = np.asarray(params[symbol.name] if symbol.name in params else _missing(symbol.name), float)
+            value = _named(params, symbol.name)
             names = entries.get(symbol)
             _check_shape(symbol.name, value.shape, () if names is None else names.shape, shaped.describe())
             flat_params |= (
@@ -193,7 +193,7 @@ class NumericModel:
             )
         columns: dict[str, Array] = {}
         for symbol in shaped.data:
-            value = np.asarray(data[symbol.name] if symbol.name in data else _missing(symbol.name), float)
+            value = _named(data, symbol.name)
             names = entries.get(symbol)
             _check_shape(
                 symbol.name, value.shape[1:], () if names is None else names.shape, shaped.describe()
@@ -301,8 +301,10 @@ def compile_model(derivation: Derivation) -> NumericModel:
     return NumericModel(build_program(derivation))
 
 
-def _missing(name: str) -> Any:
-    raise NumericError(f"no value for {name!r}")
+def _named(values: Mapping[str, Any], name: str) -> Array:
+    if name not in values:
+        raise NumericError(f"no value for {name!r}")
+    return np.asarray(values[name], dtype=np.float64)
 
 
 def _check_shape(name: str, given: tuple[int, ...], wanted: tuple[int, ...], sizes: str) -> None:
