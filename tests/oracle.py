@@ -77,6 +77,9 @@ def agree_numerically(
                 right = oracle_at(*[values[s] for s in point])
             except (ZeroDivisionError, ValueError):
                 continue
+            left, right = (
+                mpmath.mpf(v) if isinstance(v, int | float) else v for v in (left, right)
+            )  # constants
             if not all(isinstance(v, mpmath.mpf) and mpmath.isfinite(v) for v in (left, right)):
                 continue
             if abs(left - right) > mpmath.mpf("1e-20") * max(1, abs(right)):

@@ -59,7 +59,7 @@ def test_local_claims_in_a_file(write_toml: WriteToml) -> None:
     ("lhs", "problem"),
     [
         ("∂w/∂x1", "'w' is not a definition, so it has no local partial derivative"),
-        ("partialz/partialw", "is not of the form 'dA/dB' (total) or '∂A/∂B'"),
+        ("partialz/partialw", "is not of the form 'dA/dB' (total), '∂A/∂B'"),
         ("∂z/dw", "is not of the form"),
     ],
 )

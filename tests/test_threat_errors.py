@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
 }
 
 
-def _explode(*_: object) -> object:
+def _explode(*_: object, **__: object) -> object:
     raise ZeroDivisionError("an unforeseen bug")
 
 

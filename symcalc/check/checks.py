@@ -14,13 +14,20 @@ import sympy as sp
 from symcalc.check.batch import batch_checks
 from symcalc.check.differences import finite_differences
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
-from symcalc.check.oracle import elementary, independent_derivative, value_of
+from symcalc.check.oracle import elementary, independent_derivative, second_derivative, value_of
 from symcalc.check.records import Check, strictly
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Claim, Model
 from symcalc.symbolic.notation import Partial
-from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, ParameterGradients, Recognition
+from symcalc.symbolic.steps import (
+    Derivation,
+    Equation,
+    LocalDerivatives,
+    ParameterGradients,
+    Recognition,
+    SecondDerivatives,
+)
 from symcalc.symbolic.vector import VectorResult
 
 DEFAULT_POINTS = 20  # random points per numeric comparison
@@ -43,6 +50,9 @@ def verify(
     checks: list[Check] = []
     names = derivation.in_names  # a result that reads dL/dc (a deep network's) is checked with its value
     for step in derivation.steps:
+        if isinstance(step, SecondDerivatives):
+            checks += [c for eq in step.equations for c in _second_order(ladder, step.number, eq)]
+            continue
         if isinstance(step, Recognition):  # a written-out form replaced by a named function: an identity
             statement = f"{step.node} = {step.written} = {step.named}"
             name = f"step {step.number}: {step.node} is {step.named}"
@@ -161,6 +171,24 @@ def _gradient(ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr) -> Check:
     )
 
 
+def _second_order(ladder: Ladder, number: int, equation: Equation) -> list[Check]:
+    """A second derivative: its simplification, against SymPy's diff twice through the graph, and
+    against central differences of SymPy's own gradient (of the composed loss)."""
+    assert equation.second is not None
+    model, first, second = ladder.model, equation.wrt, equation.second
+    derived = ladder.decide(
+        f"step {number}: {equation.name}",
+        "second",
+        f"{equation.name} = {equation.result}",
+        equation.result,
+        second_derivative(model, equation.of, first, second),
+        ("derived", "SymPy's diff, twice"),
+    )
+    gradient = sp.diff(elementary(model.composed[model.loss]), first)
+    differences = finite_differences(ladder, second, equation.result, (equation.name, gradient))
+    return [*_step(ladder, number, equation, local=False), derived, differences]
+
+
 def _vector(ladder: Ladder, result: VectorResult) -> Check:
     """A result in vector form, entry by entry at the written-out sizes, against SymPy's diff there.
 
@@ -188,7 +216,9 @@ def _vector(ladder: Ladder, result: VectorResult) -> Check:
 
 
 def _claim(ladder: Ladder, claim: Claim) -> Check:
-    if claim.local:  # ∂a/∂z: SymPy's diff of that one definition, every other name held fixed
+    if claim.second is not None:  # d2L/dA dB: SymPy's diff through the graph, twice
+        oracle = second_derivative(ladder.model, claim.of, claim.wrt, claim.second)
+    elif claim.local:  # ∂a/∂z: SymPy's diff of that one definition, every other name held fixed
         oracle = sp.diff(elementary(ladder.model.definition_map[claim.of]), claim.wrt)
     else:
         oracle = independent_derivative(ladder.model, claim.of, claim.wrt)

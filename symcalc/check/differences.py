@@ -13,12 +13,18 @@ FD_STEP = 1e-5  # relative step; central differences in float64 are most accurat
 FD_ATOL, FD_RTOL = 1e-5, 1e-3  # torch.autograd.gradcheck's tolerances
 
 
-def finite_differences(ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr) -> Check:
-    """The gradient against (L(p + h) − L(p − h)) / 2h in float64, h = 1e-5·max(1, |p|)."""
+def finite_differences(
+    ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr, of: tuple[str, sp.Expr] | None = None
+) -> Check:
+    """The gradient against (L(p + h) − L(p − h)) / 2h in float64, h = 1e-5·max(1, |p|).
+
+    `of` = (name, f) differences f instead of the loss: ("d2L/dw1 dw2", dL/dw1) checks a
+    second derivative against central differences of a gradient.
+    """
     model = ladder.model
-    name = f"d{model.loss.name}/d{parameter.name}"
+    name, function = of or (f"d{model.loss.name}/d{parameter.name}", model.loss)
     make = check_maker(f"finite differences {name}", "finite differences", f"{name} = {gradient}")
-    suspects = kinks(gradient) + [k for _, d in model.definitions for k in kinks(d)]
+    suspects = kinks(gradient) + kinks(function) + [k for _, d in model.definitions for k in kinks(d)]
     wanted, agreed = min(ladder.points, FD_POINTS), 0
     for point in ladder.sampler.points():
         x = point.raw[parameter]
@@ -31,10 +37,10 @@ def finite_differences(ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr) 
                 continue
             # Where float64 cannot evaluate the loss much finer than the step resolves
             # (log(1 − σ(z)) at z ≈ 30), a difference quotient is noise: another point.
-            rounding = abs(base(model.loss) - float(point.at(model.loss)))
+            rounding = abs(base(function) - float(point.at(function)))
             if rounding > 0.1 * h * (FD_ATOL + FD_RTOL * abs(derived)):
                 continue
-            estimate = (plus(model.loss) - minus(model.loss)) / ((x + h) - (x - h))
+            estimate = (plus(function) - minus(function)) / ((x + h) - (x - h))
         except Undefined:
             continue
         except Unsupported as err:

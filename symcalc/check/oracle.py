@@ -22,15 +22,33 @@ def independent_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Ex
     """
     if of == wrt:
         return sp.S.One
+    downstream = _downstream(model, wrt)
+    if of not in downstream:
+        return sp.S.Zero
+    return sp.diff(elementary(downstream[of]), wrt)
+
+
+def second_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol, second: sp.Symbol) -> sp.Expr:
+    """d²(of)/d(wrt)d(second) through the graph by SymPy's diff, twice.
+
+    `independent_derivative` gives d(of)/d(wrt) as an expression that may still hold names
+    upstream of `wrt` (z in dL/dz); every definition that depends on `second` is substituted
+    into it, and SymPy differentiates once more, with respect to `second`.
+    """
+    first = independent_derivative(model, of, wrt)
+    return sp.diff(elementary(first.xreplace(_downstream(model, second))), second)
+
+
+def _downstream(model: Model, wrt: sp.Symbol) -> dict[sp.Symbol, sp.Expr]:
+    """Each definition that depends on `wrt`, with the earlier ones substituted into it: in the
+    names that do not depend on `wrt`, and `wrt` itself."""
     downstream: dict[sp.Symbol, sp.Expr] = {}
     for sym, definition in model.definitions:
         if sym == wrt:
             continue
         if wrt in definition.free_symbols or definition.free_symbols & downstream.keys():
             downstream[sym] = definition.xreplace(downstream)
-    if of not in downstream:
-        return sp.S.Zero
-    return sp.diff(elementary(downstream[of]), wrt)
+    return downstream
 
 
 def value_of(expr: sp.Expr) -> sp.Expr:

@@ -32,7 +32,7 @@ class Check:
     """One verified statement: what was checked, whether it holds, and which rung decided it."""
 
     name: str
-    kind: str  # "step", "gradient", "claim" or "finite differences"
+    kind: str  # "step", "gradient", "claim", "second", "vector", "batch" or "finite differences"
     statement: str
     status: Status
     method: Method

@@ -43,7 +43,7 @@ def limited(function: Callable[..., T], target: str | None, *args: Any, timeout:
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    text, warnings = limited(work.derive_output, args.file, args.json, timeout=args.timeout)
+    text, warnings = limited(work.derive_output, args.file, args.json, args.hessian, timeout=args.timeout)
     for warning in warnings:
         print(f"symcalc: warning: {warning}", file=sys.stderr)
     sys.stdout.write(text)
@@ -119,7 +119,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                     Location(source=_source(target)),
                 )
             title, checks = limited(
-                work.verify_file, target, args.strict, args.points, args.seed, timeout=remaining
+                work.verify_file, target, args.strict, args.points, args.seed, args.hessian, timeout=remaining
             )
         except SymcalcError as err:  # this file is bad input; the others are still verified
             lines = err.lines if isinstance(err, SpecErrors) else [err.message]
@@ -162,7 +162,7 @@ def _cmd_latex(args: argparse.Namespace) -> int:
         hint = ", and add --pdf for the PDF beside it"
         check_output(args.output, {".tex": "latex", ".ltx": "latex"}, "latex -o", hint)
     pdf_path = _pdf_path(args) if args.pdf else None
-    text = limited(work.latex_file, args.file, args.body, timeout=args.timeout)
+    text = limited(work.latex_file, args.file, args.body, args.hessian, timeout=args.timeout)
     # Compile before writing anything, so that a failed run leaves no output at all.
     pdf = compile_pdf(text, timeout=args.timeout) if pdf_path is not None else None
     _emit(text, args.output)
@@ -187,7 +187,7 @@ def _pdf_path(args: argparse.Namespace) -> Path:
 def _cmd_markdown(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, {".md": "markdown", ".markdown": "markdown"}, "markdown -o")
-    _emit(limited(work.markdown_file, args.file, timeout=args.timeout), args.output)
+    _emit(limited(work.markdown_file, args.file, args.hessian, timeout=args.timeout), args.output)
     return EXIT_OK
 
 
@@ -217,7 +217,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from symcalc.numeric.data import check_finite_loss, load_builtin, load_csv
-    from symcalc.numeric.descent import Stop, train
+    from symcalc.numeric.descent import Epoch, Stop, run
     from symcalc.numeric.model import NumericModel
     from symcalc.render import training
 
@@ -226,7 +226,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         plot_format = check_output(args.plot, {".png": "png", ".svg": "svg", ".pdf": "pdf"}, "--plot")
         training.check_plotting()
     sizes = work.data_sizes(args.file, args.data)  # the data decide a vector's size for this run
-    program = limited(work.program_file, args.file, sizes, timeout=args.timeout)
+    second_order = args.method == "newton"
+    program = limited(work.program_file, args.file, sizes, second_order, timeout=args.timeout)
     numeric = NumericModel(program)
     model = program.model
     dataset = load_csv(args.data, model) if args.data is not None else load_builtin(model)
@@ -235,20 +236,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"symcalc: warning: {warning}", file=sys.stderr)
     start = numeric.start(args.seed)
     check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns))
-
-    def evaluate(params: Any) -> tuple[float, dict[str, float]]:
-        return numeric.evaluate(params, dataset.columns)
-
-    numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is descent's
+    numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is training's
+    records = work.method_records(
+        args.method, numeric, dataset.columns, start, args.lr, args.epochs, args.tol
+    )
+    seen: list[Epoch] = []
     with training.progress_bar(Console(stderr=True), args.epochs) as update:
-        last = train(evaluate, start, args.lr, args.epochs, args.tol, on_epoch=update)
+
+        def on_epoch(record: Epoch) -> None:
+            seen.append(record)
+            update(record)
+
+        last = run(records, on_epoch)
     summary = training.Summary(
         last,
         numeric.accuracy(last.parameters, dataset.columns),
         len(dataset),
         dataset.source,
-        numeric.describe(),
+        numeric.describe() + (" and the NumPy program for the Hessian" if second_order else ""),
         model.shaped.sizes_of(model.spec.parameters) if model.shaped and model.spec else (),
+        args.method,
+        tuple((r.epoch, r.loss, r.gradient_norm) for r in seen) if args.method != "gd" else (),
     )
     if args.json:
         print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))
@@ -256,7 +264,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         training.print_summary(Console(), summary)
     if args.plot is not None:
         target = program.targets[0] if program.targets else None
-        training.plot(args.plot, last, dataset.columns, program.inputs, target, numeric.logit, plot_format)
+        training.plot(
+            args.plot, last, dataset.columns, program.inputs, target, numeric.logit, plot_format, args.method
+        )
         print(f"symcalc: wrote {args.plot}", file=sys.stderr)
     if last.stop is Stop.INTERRUPTED:
         return EXIT_INTERRUPTED

@@ -35,6 +35,7 @@ from symcalc.cli.commands import (
 from symcalc.errors import SpecErrors, SymcalcError
 from symcalc.isolate import DEFAULT_TIMEOUT, InternalError
 from symcalc.render.ascii import plain
+from symcalc.settings import MAX_SECOND_ORDER_PARAMETERS
 from symcalc.spec.names import suggestion
 
 # The process the user started parses the arguments, waits for the child that does the
@@ -98,6 +99,14 @@ def _version() -> str:
         return "(not installed)"
 
 
+def _hessian_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hessian",
+        action="store_true",
+        help="add the second derivatives d2L/dA dB of every pair of parameters (the Hessian)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="symcalc",
@@ -133,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a derivation file, or a built-in model's name (default: {DEFAULT_MODEL})",
     )
     derive_parser.add_argument("--json", action="store_true", help="print the derivation as JSON")
+    _hessian_option(derive_parser)
 
     verify_parser = command("verify", _cmd_verify, "verify every step, gradient and claim of derivations")
     verify_parser.add_argument(
@@ -142,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"derivation files, built-in model names or directories of *.toml (default: {DEFAULT_MODEL})",
     )
     _add_verify_options(verify_parser)
+    _hessian_option(verify_parser)
 
     check_parser = command("check", _cmd_check, "check one claim, e.g. check FILE dL/dw1 '(a - y)*x1'")
     check_parser.add_argument("file", metavar="FILE", help="a derivation file or a built-in model's name")
@@ -159,10 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run pdflatex and write OUT.pdf beside OUT.tex (needs -o; --timeout bounds it too)",
     )
+    _hessian_option(latex_parser)
 
     markdown_parser = command("markdown", _cmd_markdown, "write the derivation as Markdown with maths")
     _file_argument(markdown_parser)
     markdown_parser.add_argument("-o", "--output", metavar="OUT.md", help="write here instead of stdout")
+    _hessian_option(markdown_parser)
     file_help = f"a derivation file, or a built-in model's name (default: {DEFAULT_MODEL})"
     train = command("train", _cmd_train, "train a model's parameters by full-batch gradient descent")
     train.add_argument("file", nargs="?", help=file_help)
@@ -171,9 +184,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CSV",
         help="a CSV whose header names the inputs and targets (default: built-in data)",
     )
-    train.add_argument("--lr", type=_positive, default=0.1, help="learning rate (default 0.1)")
     train.add_argument(
-        "--epochs", type=_count, default=5000, metavar="N", help="at most N updates (default 5000)"
+        "--method",
+        choices=("gd", "newton", "lbfgs"),
+        default="gd",
+        help="gradient descent (default); damped Newton with a line search, for models of up to "
+        f"{MAX_SECOND_ORDER_PARAMETERS} parameters; or SciPy's L-BFGS-B (needs symcalc[fit])",
+    )
+    train.add_argument(
+        "--lr", type=_positive, default=0.1, help="learning rate of gradient descent (default 0.1)"
+    )
+    train.add_argument(
+        "--epochs",
+        type=_count,
+        default=5000,
+        metavar="N",
+        help="at most N updates, or iterations of newton and lbfgs (default 5000)",
     )
     train.add_argument(
         "--tol",

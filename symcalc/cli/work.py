@@ -7,25 +7,40 @@ never imports them, it only waits for the child (`symcalc.isolate.run_limited`) 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from symcalc.check.records import Check
+    from symcalc.numeric.descent import Epoch
+    from symcalc.numeric.model import NumericModel
     from symcalc.numeric.program import Program
     from symcalc.symbolic.steps import Derivation
 
 
-def derive_file(target: str | None, sizes: Mapping[str, int] | None = None) -> Derivation:
+def derive_file(
+    target: str | None, sizes: Mapping[str, int] | None = None, hessian: bool = False
+) -> Derivation:
     """Load and derive one file (or a built-in model by name); what `symcalc derive` computes.
 
     A model with vectors or matrices is written out for reading, or at exactly `sizes` for a run
-    (`Model.from_spec`).
+    (`Model.from_spec`). With `hessian`, the second derivatives too; a model with too many
+    parameters for them is bad input.
     """
+    from symcalc.errors import Location, SpecError
     from symcalc.symbolic.engine import derive
     from symcalc.symbolic.graph import Model
+    from symcalc.symbolic.second import SecondOrderUnsupported
 
-    return derive(Model.load(target, sizes))
+    model = Model.load(target, sizes)
+    try:
+        return derive(model, hessian=hessian)
+    except SecondOrderUnsupported as err:
+        raise SpecError(
+            f"second derivatives: {err}",
+            Location(source=model.source),
+            fix="drop --hessian, or train with --method lbfgs or gd",
+        ) from None
 
 
 def data_sizes(target: str | None, data: str | None) -> dict[str, int]:
@@ -53,9 +68,9 @@ def unused_parameters(loss: str, parameters: Sequence[str], zero: Sequence[str])
     return [f"parameter {p!r} does not affect the loss {loss}: its gradient is 0 (a typo?)" for p in zero]
 
 
-def derive_output(target: str | None, as_json: bool) -> tuple[str, list[str]]:
+def derive_output(target: str | None, as_json: bool, hessian: bool = False) -> tuple[str, list[str]]:
     """What `symcalc derive` prints (`derive_text`), and its warnings for standard error."""
-    derivation = derive_file(target)
+    derivation = derive_file(target, hessian=hessian)
     zero = [p.name for p, g in derivation.gradients.items() if g == 0]
     names = [p.name for p in derivation.model.parameters]
     return _derivation_text(derivation, as_json), unused_parameters(derivation.loss.name, names, zero)
@@ -91,28 +106,28 @@ def _derivation_text(derivation: Derivation, as_json: bool) -> str:
     return capture.get()
 
 
-def latex_file(target: str | None, body_only: bool) -> str:
+def latex_file(target: str | None, body_only: bool, hessian: bool = False) -> str:
     """The LaTeX of one file's derivation; what `symcalc latex` computes (printing can be slow too)."""
     from symcalc.render.latex import render_latex
 
-    return render_latex(derive_file(target), body_only=body_only)
+    return render_latex(derive_file(target, hessian=hessian), body_only=body_only)
 
 
-def markdown_file(target: str | None) -> str:
+def markdown_file(target: str | None, hessian: bool = False) -> str:
     """The Markdown of one file's derivation; what `symcalc markdown` computes."""
     from symcalc.render.markdown import render_markdown
 
-    return render_markdown(derive_file(target))
+    return render_markdown(derive_file(target, hessian=hessian))
 
 
-def verify_file(target: str | None, strict: bool, points: int, seed: int) -> tuple[str, list[Check]]:
+def verify_file(
+    target: str | None, strict: bool, points: int, seed: int, hessian: bool = False
+) -> tuple[str, list[Check]]:
     """Load, derive and verify one file; what `symcalc verify` computes for each file."""
     from symcalc.check.checks import verify
-    from symcalc.symbolic.engine import derive
-    from symcalc.symbolic.graph import Model
 
-    model = Model.load(target)
-    return model.title, verify(derive(model), strict=strict, points=points, seed=seed)
+    derivation = derive_file(target, hessian=hessian)
+    return derivation.title, verify(derivation, strict=strict, points=points, seed=seed)
 
 
 def check_file(
@@ -135,12 +150,42 @@ def check_file(
     return exact.title, [check_claim(exact, lhs, rhs, strict=strict, points=points, seed=seed)]
 
 
-def program_file(target: str | None, sizes: Mapping[str, int]) -> Program:
+def program_file(target: str | None, sizes: Mapping[str, int], hessian: bool = False) -> Program:
     """Derive one file written out at `sizes` (the data's; the rest from [dimensions]) and build its
-    stable numeric program; the symbolic half of `symcalc train`."""
+    stable numeric program, with the second derivatives for Newton's method; the symbolic half of
+    `symcalc train`."""
     from symcalc.numeric.program import build_program
 
-    return build_program(derive_file(target, sizes))
+    return build_program(derive_file(target, sizes, hessian))
+
+
+def method_records(
+    method: str,
+    numeric: NumericModel,
+    columns: Mapping[str, Any],
+    start: Mapping[str, float],
+    learning_rate: float,
+    epochs: int,
+    tol: float,
+) -> Iterator[Epoch]:
+    """The records of one training method on `columns`: "gd" (gradient descent at `learning_rate`),
+    "newton" (damped Newton, the Hessian from the program) or "lbfgs" (SciPy's L-BFGS-B)."""
+    from symcalc.numeric.descent import descend
+    from symcalc.numeric.lbfgs import lbfgs
+    from symcalc.numeric.newton import newton
+
+    def evaluate(params: Mapping[str, float]) -> tuple[float, dict[str, float]]:
+        return numeric.evaluate(params, columns)
+
+    if method == "newton":
+
+        def second_order(params: Mapping[str, float]) -> tuple[float, Any, Any]:
+            return numeric.second_order(params, columns)
+
+        return newton(second_order, lambda params: evaluate(params)[0], start, epochs, tol)
+    if method == "lbfgs":
+        return lbfgs(evaluate, start, epochs, tol)
+    return descend(evaluate, start, learning_rate, epochs, tol)
 
 
 def codegen_file(target: str | None) -> str:

@@ -5,8 +5,9 @@ epoch k holds the parameters after k updates with their loss and gradient. The
 last record says why it stopped (`Stop`): the epoch budget, a gradient norm
 below `tol`, a non-finite loss or gradient (the record then keeps the last
 finite parameters and names the step that failed), or a loss that kept rising.
-`train` runs it to the end for the library and the CLI alike: interrupted
-by Ctrl-C, it returns the last record it received, which is where training got to.
+`run` takes any method's records to the end (this module's `descend`, `symcalc.numeric.newton`,
+`symcalc.numeric.lbfgs`) for the library and the CLI alike: interrupted by Ctrl-C, it returns
+the last record it received, which is where training got to; `train` runs `descend`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Stop(Enum):
     NON_FINITE = "non-finite"
     DIVERGING = "diverging"
     INTERRUPTED = "interrupted"
+    STALLED = "stalled"  # a second-order method found no step that lowers the loss
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,63 @@ def _bad_value(loss: float, gradient: Mapping[str, float]) -> str:
     return f"the gradient of {name} became {value}"
 
 
+def check_settings(epochs: int, tol: float) -> None:
+    """DescentError for an epoch budget below 0 or a tolerance that is not a number of 0 or more."""
+    if epochs < 0:
+        raise DescentError(f"the number of epochs must be 0 or more, not {epochs}")
+    if not (tol >= 0):
+        raise DescentError(f"the tolerance must be 0 or more, not {tol}")
+
+
+def non_finite(
+    previous: Epoch | None,
+    params: dict[str, float],
+    loss: float,
+    gradient: dict[str, float],
+    elapsed: float,
+    history: Sequence[float],
+    epoch: int,
+    hint: str,
+) -> Epoch:
+    """The last record when the loss or gradient at `params` (epoch `epoch`) is not finite: the last
+    finite parameters, or the starting ones when there are none; `hint` is appended to the message."""
+    what = _bad_value(loss, gradient) if not _finite(loss, gradient) else "the Hessian became non-finite"
+    if previous is None:
+        message = f"{what} at the starting parameters"
+        return Epoch(0, params, loss, gradient, elapsed, Stop.NON_FINITE, message, tuple(history))
+    message = (
+        f"{what} at step {epoch}; kept the parameters of step {previous.epoch}, the last finite ones{hint}"
+    )
+    return Epoch(
+        previous.epoch,
+        previous.parameters,
+        previous.loss,
+        previous.gradient,
+        elapsed,
+        Stop.NON_FINITE,
+        message,
+        tuple(history),
+    )
+
+
+def stopping(
+    record: Epoch, epoch: int, epochs: int, tol: float, unit: str = "epoch"
+) -> tuple[Stop | None, str]:
+    """Whether to stop at `record`: converged (gradient norm below `tol`) or out of epochs (or of
+    iterations: `unit` words them)."""
+    norm = record.gradient_norm
+    if norm < tol:
+        plural = "" if epoch == 1 else "s"
+        return Stop.CONVERGED, f"converged: gradient norm {norm:.3g} < {tol:g} after {epoch} {unit}{plural}"
+    if epoch == epochs:
+        plural = "" if epochs == 1 else "s"
+        return (
+            Stop.EPOCHS,
+            f"stopped after {epochs} {unit}{plural} with gradient norm {norm:.3g} (tolerance {tol:g})",
+        )
+    return None, ""
+
+
 def descend(
     evaluate: Evaluate,
     start: Mapping[str, float],
@@ -88,10 +147,7 @@ def descend(
     """
     if not (math.isfinite(learning_rate) and learning_rate > 0):
         raise DescentError(f"the learning rate must be a positive number, not {learning_rate}")
-    if epochs < 0:
-        raise DescentError(f"the number of epochs must be 0 or more, not {epochs}")
-    if not (tol >= 0):
-        raise DescentError(f"the tolerance must be 0 or more, not {tol}")
+    check_settings(epochs, tol)
     began = time.perf_counter()
     params = {p: float(v) for p, v in start.items()}
     history: list[float] = []
@@ -101,30 +157,8 @@ def descend(
         loss, gradient = evaluate(params)
         elapsed = time.perf_counter() - began
         if not _finite(loss, gradient):
-            what = _bad_value(loss, gradient)
-            if previous is None:
-                yield Epoch(
-                    0,
-                    params,
-                    loss,
-                    gradient,
-                    elapsed,
-                    Stop.NON_FINITE,
-                    f"{what} at the starting parameters",
-                    tuple(history),
-                )
-                return
-            yield Epoch(
-                previous.epoch,
-                previous.parameters,
-                previous.loss,
-                previous.gradient,
-                elapsed,
-                Stop.NON_FINITE,
-                f"{what} at step {epoch}; kept the parameters of step {previous.epoch}, the last finite ones "
-                f"(try a smaller learning rate than {learning_rate:g})",
-                tuple(history),
-            )
+            hint = f" (try a smaller learning rate than {learning_rate:g})"
+            yield non_finite(previous, params, loss, gradient, elapsed, history, epoch, hint)
             return
         if previous is not None and loss > previous.loss + RISE_TOLERANCE * abs(previous.loss):
             rising += 1
@@ -132,24 +166,12 @@ def descend(
             rising = 0
         history.append(loss)
         record = Epoch(epoch, params, loss, gradient, elapsed)
-        norm = record.gradient_norm
-        stop, message = None, ""
-        if norm < tol:
-            stop, message = (
-                Stop.CONVERGED,
-                f"converged: gradient norm {norm:.3g} < {tol:g} after {epoch} epochs",
-            )
-        elif rising >= RISING_PATIENCE:
+        stop, message = stopping(record, epoch, epochs, tol)
+        if stop is None and rising >= RISING_PATIENCE:
             stop = Stop.DIVERGING
             message = (
                 f"the loss rose for {rising} epochs in a row (to {loss:.6g} at epoch {epoch}); "
                 f"try a smaller learning rate than {learning_rate:g}"
-            )
-        elif epoch == epochs:
-            stop = Stop.EPOCHS
-            plural = "" if epochs == 1 else "s"
-            message = (
-                f"stopped after {epochs} epoch{plural} with gradient norm {norm:.3g} (tolerance {tol:g})"
             )
         if stop is not None:
             yield Epoch(epoch, params, loss, gradient, elapsed, stop, message, tuple(history))
@@ -167,12 +189,18 @@ def train(
     tol: float = 0.0,
     on_epoch: Callable[[Epoch], None] | None = None,
 ) -> Epoch:
-    """Descend to the end and return the last record, handing each record to `on_epoch` (a progress
-    display) as it comes; Ctrl-C returns where it got to, with `Stop.INTERRUPTED`."""
+    """Descend to the end and return the last record (`run` of `descend`)."""
+    return run(descend(evaluate, start, learning_rate, epochs, tol), on_epoch)
+
+
+def run(records: Iterator[Epoch], on_epoch: Callable[[Epoch], None] | None = None) -> Epoch:
+    """Run a method's records (`descend`, `newton`, `lbfgs`) to the end and return the last, handing
+    each to `on_epoch` (a progress display) as it comes; Ctrl-C returns where it got to, with
+    `Stop.INTERRUPTED`."""
     last: Epoch | None = None
     losses: list[float] = []
     try:
-        for record in descend(evaluate, start, learning_rate, epochs, tol):
+        for record in records:
             last = record
             losses.append(record.loss)
             if on_epoch is not None:

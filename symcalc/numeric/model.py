@@ -215,6 +215,33 @@ class NumericModel:
         return loss, shaped_gradients
 
     @cached_property
+    def _second_order(self) -> Callable[..., Any]:
+        program = self.program
+        if not program.hessian:
+            raise NumericError("no second derivatives in this program: derive with hessian=True")
+        return lambdified(program, [program.loss, *program.gradients, *program.hessian])
+
+    def second_order(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> tuple[float, Array, Array]:
+        """Mean loss, mean gradient and mean Hessian over the batch, from one pass over the data.
+
+        The gradient is a vector and the Hessian a symmetric matrix, both in parameter order
+        (`parameters`); computed by the NumPy program from the derivation's second derivatives.
+        """
+        with np.errstate(all="ignore"):
+            outputs = self._second_order(*self.arguments(params, data, constants))
+            means = np.array([np.mean(v) for v in outputs], dtype=np.float64)
+        count = len(self.parameters)
+        hessian = np.zeros((count, count))
+        hessian[np.triu_indices(count)] = means[1 + count :]
+        hessian = hessian + np.triu(hessian, 1).T
+        return float(means[0]), means[1 : 1 + count], hessian
+
+    @cached_property
     def _logit(self) -> Callable[..., Any] | None:
         return None if self.program.logit is None else lambdified(self.program, [self.program.logit])
 

@@ -332,6 +332,9 @@ class Program:
     gradients: tuple[sp.Expr, ...]
     predictions: tuple[sp.Symbol, ...]
     logit: sp.Expr | None = None
+    #: With a derivation's second derivatives: d²L/dθᵢdθⱼ for i ≤ j in parameter order (row by row of
+    #: the Hessian's upper triangle), each rewritten for float64 on its own as every line is.
+    hessian: tuple[sp.Expr, ...] = ()
 
     @cached_property
     def parameters(self) -> tuple[str, ...]:
@@ -432,6 +435,7 @@ def build_program(derivation: Derivation) -> Program:
         backward.append(Assignment(target, line, names.label(parameter), last, "chain rule"))
         gradients.append(target)
     logit = find_logit(model)
+    second = (derivation.hessian or {}).values()
     return Program(
         model,
         tuple(forward),
@@ -440,6 +444,7 @@ def build_program(derivation: Derivation) -> Program:
         tuple(gradients),
         tuple(rename[s] for s in _predictions(model)),
         logit.xreplace(rename) if logit is not None else None,
+        tuple(_stable_line(value, inside, defined).xreplace(rename) for value in second),
     )
 
 

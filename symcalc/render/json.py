@@ -20,6 +20,7 @@ from symcalc.symbolic.steps import (
     LocalDerivatives,
     ParameterGradients,
     Recognition,
+    SecondDerivatives,
     Step,
 )
 from symcalc.symbolic.vector import VectorForm, VectorResult
@@ -30,6 +31,7 @@ STEP_KINDS: dict[type[Step], str] = {
     ChainRule: "chain",
     ParameterGradients: "gradients",
     Recognition: "form",
+    SecondDerivatives: "second",
 }
 
 
@@ -55,6 +57,15 @@ def _recognition(step: Step) -> dict[str, Any]:
     return {"node": _text(step.node), "written": _text(step.written), "named": _text(step.named)}
 
 
+def _hessian(derivation: Derivation) -> dict[str, Any]:
+    """With --hessian: the parameters' second derivatives as a symmetric matrix of texts, rows and columns
+    in parameter order."""
+    if derivation.hessian is None:
+        return {}
+    parameters = derivation.model.parameters
+    return {"hessian": [[text(derivation.second_derivative(p, q)) for q in parameters] for p in parameters]}
+
+
 def derivation_dict(derivation: Derivation) -> dict[str, Any]:
     """The documented JSON shape of `symcalc derive --json`."""
     model = derivation.model
@@ -76,6 +87,7 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
         ],
         "gradients": {p.name: text(g) for p, g in derivation.gradients.items()},
         "updates": {u.parameter.name: text(u.rule) for u in derivation.updates},
+        **_hessian(derivation),
         "insights": [
             {"kind": i.kind, "text": insight_text(i), "expressions": [text(e) for e in i.expressions]}
             for i in derivation.insights

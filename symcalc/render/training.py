@@ -41,6 +41,15 @@ class Summary:
     backend: str = ""  # what computed the loss and gradients (NumericModel.describe())
     #: Each vector or matrix parameter and its sizes: --json gives it as one nested list.
     shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    method: str = "gd"  # a key of METHODS
+    #: (iteration, loss, gradient norm) of every record, shown for the second-order methods.
+    iterations: tuple[tuple[int, float, float], ...] = ()
+
+
+#: Each training method's name in words.
+METHODS = {"gd": "gradient descent", "newton": "Newton's method", "lbfgs": "L-BFGS-B (SciPy)"}
+#: Rows of the iteration table shown at most: the first and last ones when there are more.
+ITERATION_ROWS = 20
 
 
 def _number(value: float) -> float | None:
@@ -49,7 +58,8 @@ def _number(value: float) -> float | None:
 
 
 def summary_dict(summary: Summary) -> dict[str, Any]:
-    """The --json output: parameters, loss, epochs, converged, and why it stopped."""
+    """The --json output: parameters, loss, epochs, converged, and why it stopped; for Newton's method
+    and L-BFGS, each iteration's loss and gradient norm too."""
     final = summary.final
     return {
         "parameters": _nested(final.parameters, summary.shapes),
@@ -64,6 +74,17 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "samples": summary.samples,
         "data": summary.source,
         "backend": summary.backend,
+        "method": summary.method,
+        **(
+            {
+                "iterations": [
+                    {"iteration": i, "loss": _number(v), "gradient_norm": _number(g)}
+                    for i, v, g in summary.iterations
+                ]
+            }
+            if summary.method != "gd"
+            else {}
+        ),
     }
 
 
@@ -97,7 +118,8 @@ def summary_table(summary: Summary) -> Table:
     if summary.accuracy is not None:
         table.add_row("accuracy", f"{summary.accuracy:.1%}")
     table.add_row("gradient norm", f"{final.gradient_norm:.3g}")
-    table.add_row("epochs run", str(final.epoch))
+    table.add_row("method", METHODS[summary.method])
+    table.add_row("epochs run" if summary.method == "gd" else "iterations", str(final.epoch))
     table.add_row("time taken", f"{final.elapsed:.3f} s")
     table.add_row("data", Text(f"{summary.samples} samples from {summary.source}"))  # a path: never markup
     if summary.backend:
@@ -105,7 +127,26 @@ def summary_table(summary: Summary) -> Table:
     return table
 
 
+def iteration_table(summary: Summary) -> Table:
+    """Each iteration's loss and gradient norm (the first and last `ITERATION_ROWS` // 2 when more)."""
+    table = Table(title=f"{METHODS[summary.method]}: the iterations", header_style="bold")
+    for column in ("iteration", "loss", "gradient norm"):
+        table.add_column(column, justify="right")
+    rows = summary.iterations
+    half = ITERATION_ROWS // 2
+    shown = rows if len(rows) <= ITERATION_ROWS else (*rows[:half], None, *rows[-half:])
+    for row in shown:
+        if row is None:
+            table.add_row("…", "", "")
+            continue
+        iteration, loss, norm = row
+        table.add_row(str(iteration), f"{loss:.12g}", f"{norm:.3g}")
+    return table
+
+
 def print_summary(console: Console, summary: Summary) -> None:
+    if summary.method != "gd" and summary.iterations:
+        console.print(iteration_table(summary))
     console.print(summary_table(summary))
     style = "green" if summary.final.stop in (Stop.CONVERGED, Stop.EPOCHS) else "yellow"
     console.print(summary.final.message, style=style, highlight=False, soft_wrap=True, markup=False)
@@ -176,17 +217,20 @@ def plot(
     target: str | None,
     scores: Scores,
     image_format: str = "png",
+    method: str = "gd",
 ) -> Path:
-    """The loss curve, and for two inputs the data with the decision boundary u = 0: PNG, SVG or PDF."""
+    """The loss curve (titled with the method), and for two inputs the data with the decision boundary
+    u = 0: PNG, SVG or PDF."""
     plt = _pyplot()
     boundary = len(inputs) == 2 and target is not None and scores(final.parameters, columns) is not None
     figure, axes = plt.subplots(1, 2 if boundary else 1, figsize=(11 if boundary else 6, 4.5), squeeze=False)
     curve = axes[0][0]
     history = final.history or (final.loss,)
-    curve.plot(range(len(history)), history, color="tab:blue")
-    curve.set_xlabel("epoch")
+    marker = "o" if method != "gd" else None  # a few iterations: each one marked
+    curve.plot(range(len(history)), history, color="tab:blue", marker=marker)
+    curve.set_xlabel("epoch" if method == "gd" else "iteration")
     curve.set_ylabel("mean loss")
-    curve.set_title("Loss")
+    curve.set_title(f"Loss: {METHODS[method]}")
     curve.grid(alpha=0.3)
     if boundary and target is not None:
         _boundary(axes[0][1], final, columns, inputs, target, scores)

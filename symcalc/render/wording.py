@@ -13,7 +13,14 @@ from collections.abc import Callable
 import sympy as sp
 
 from symcalc.symbolic.insights import Insight
-from symcalc.symbolic.steps import ChainRule, LocalDerivatives, ParameterGradients, Recognition, Step
+from symcalc.symbolic.steps import (
+    ChainRule,
+    LocalDerivatives,
+    ParameterGradients,
+    Recognition,
+    SecondDerivatives,
+    Step,
+)
 
 _FUNCTION_WORDS = {"σ": "the sigmoid σ", "tanh": "tanh", "softplus": "softplus"}
 
@@ -29,6 +36,8 @@ def step_title(step: Step) -> str:
         return f"Derivatives of {step.loss.name} with respect to the parameters"
     if isinstance(step, Recognition):
         return f"{step.node.name} is {_FUNCTION_WORDS.get(step.function, step.function)}"
+    if isinstance(step, SecondDerivatives):
+        return f"Second derivatives of {step.loss.name}: the Hessian"
     raise TypeError(f"no wording for a step of kind {type(step).__name__}")
 
 
@@ -46,6 +55,11 @@ def step_rule(step: Step) -> str:
         return (
             "a definition written out with exp is a named function (checked exactly); "
             "its derivative is the textbook one"
+        )
+    if isinstance(step, SecondDerivatives):
+        return (
+            "differentiate each gradient once more, through the graph: the sum over the names it uses "
+            "of its partial derivative times that name's derivative; the Hessian is symmetric"
         )
     raise TypeError(f"no wording for a step of kind {type(step).__name__}")
 

@@ -29,6 +29,7 @@ from symcalc.symbolic.functions import heaviside_as_step
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.notation import Adjoint, Partial, Total, product, total
 from symcalc.symbolic.recognise import Recognised, recognise_all
+from symcalc.symbolic.second import hessian_pairs, second_derivative, tangents
 from symcalc.symbolic.steps import (
     ChainRule,
     Derivation,
@@ -36,6 +37,7 @@ from symcalc.symbolic.steps import (
     LocalDerivatives,
     ParameterGradients,
     Recognition,
+    SecondDerivatives,
     Step,
     Update,
 )
@@ -48,12 +50,14 @@ LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
 INLINE_NODES = 60
 
 
-def derive(model: Model) -> Derivation:
+def derive(model: Model, *, hessian: bool = False) -> Derivation:
     """Apply the chain rule through `model`'s graph and record every step.
 
     A definition that is σ, tanh or softplus written out with exp and log is first
     replaced by the named function (a step of its own), so that it derives to the
     textbook answer; the derivation's model is the one with the named functions.
+    With `hessian`, a last step differentiates each gradient once more (`SecondDerivatives`);
+    SecondOrderUnsupported past `MAX_SECOND_ORDER_PARAMETERS` parameters.
     """
     recognised = recognise_all(model.definitions)
     if recognised:
@@ -61,6 +65,8 @@ def derive(model: Model) -> Derivation:
         definitions = tuple((node, named.get(node, expr)) for node, expr in model.definitions)
         model = dataclasses.replace(model, definitions=definitions)
     derivation = _Backprop(model, recognised).run()
+    if hessian:
+        derivation = _second_order(derivation)
     if model.shaped is None:
         return derivation
     vector = derive_vector_form(model.shaped, model.loss, model.shaped.parameters)
@@ -174,6 +180,24 @@ class _Backprop:
 
     def next_number(self) -> int:
         return len(self.steps) + 1
+
+
+def _second_order(derivation: Derivation) -> Derivation:
+    """The derivation with its `SecondDerivatives` step and `hessian`: each gradient differentiated
+    by each parameter at or after its own, forward through the local derivatives."""
+    model = derivation.model
+    pairs = hessian_pairs(model)
+    carried = {p: tangents(model, p, derivation.local_derivatives) for p in model.parameters}
+    gradients = {p: derivation.in_names(g) for p, g in derivation.gradients.items()}
+    results: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
+    equations = []
+    for first, second in pairs:
+        result, chain, values = second_derivative(model, gradients[first], second, carried[second])
+        results[(first, second)] = result
+        shown = values if values is not None and values != result else None
+        equations.append(Equation(model.loss, first, result, chain=chain, unsimplified=shown, second=second))
+    step = SecondDerivatives(len(derivation.steps) + 1, model.loss, tuple(equations))
+    return dataclasses.replace(derivation, steps=(*derivation.steps, step), hessian=results)
 
 
 def _partials(definition: sp.Expr) -> Callable[[sp.Symbol], sp.Expr]:

@@ -8,6 +8,7 @@ deterministic.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -37,7 +38,9 @@ _NAME = r"([A-Za-z][A-Za-z0-9_]*)"
 CLAIM_PATTERN = re.compile(rf"\s*d\s*{_NAME}\s*/\s*d\s*{_NAME}\s*")
 #: A local partial derivative of one definition, "∂a/∂z" or in ASCII "partial a/partial z".
 PARTIAL_CLAIM_PATTERN = re.compile(rf"\s*(?:∂|partial\s)\s*{_NAME}\s*/\s*(?:∂|partial\s)\s*{_NAME}\s*")
-CLAIM_FORMS = "'dA/dB' (total) or '∂A/∂B' / 'partial A/partial B' (local)"
+#: A second derivative through the graph, "d2L/dw1 dw2" (a space between the names) or "d2L/dw1^2".
+SECOND_CLAIM_PATTERN = re.compile(rf"\s*d2\s*{_NAME}\s*/\s*d\s*{_NAME}(?:\s*\^\s*2|\s+d\s*{_NAME})\s*")
+CLAIM_FORMS = "'dA/dB' (total), '∂A/∂B' / 'partial A/partial B' (local) or 'd2A/dB dC' / 'd2A/dB^2' (second)"
 
 
 #: Names no declaration may take: every function an expression can call.
@@ -63,9 +66,16 @@ class Claim:
     expected: sp.Expr
     text: str
     local: bool = False
+    #: For a second derivative d²(of)/d(wrt)d(second): the name differentiated by the second time.
+    second: sp.Symbol | None = None
 
     @property
     def name(self) -> str:
+        if self.second is not None:
+            below = (
+                f"{self.wrt.name}^2" if self.second == self.wrt else f"{self.wrt.name} d{self.second.name}"
+            )
+            return f"d2{self.of.name}/d{below}"
         mark = "∂" if self.local else "d"
         return f"{mark}{self.of.name}/{mark}{self.wrt.name}"
 
@@ -87,13 +97,18 @@ def parse_claim(
     """
     text = lhs if isinstance(lhs, str) else ""
     total, partial = CLAIM_PATTERN.fullmatch(text), PARTIAL_CLAIM_PATTERN.fullmatch(text)
-    match = total or partial
+    second = SECOND_CLAIM_PATTERN.fullmatch(text)
+    match = total or partial or second
     if match is None:
-        raise SpecError(f"claim {lhs!r} is not of the form {CLAIM_FORMS}", fix='e.g. "dL/dw1"')
-    unknown = [name for name in match.groups() if name not in symbols]
+        example = 'e.g. "d2L/dw1 dw2" or "d2L/dw1^2"' if text.lstrip().startswith("d2") else 'e.g. "dL/dw1"'
+        raise SpecError(f"claim {lhs!r} is not of the form {CLAIM_FORMS}", fix=example)
+    named = [name for name in match.groups() if name is not None]
+    unknown = [name for name in named if name not in symbols]
     if unknown:
         raise SpecError(f"claim is about undeclared name {unknown[0]!r}")
-    of, wrt = (symbols[name] for name in match.groups())
+    of, wrt, *rest = (symbols[name] for name in named)
+    if second is not None:
+        return _second_claim(of, wrt, rest[0] if rest else wrt, rhs, symbols, shapes)
     if partial is not None and of.name not in definitions:
         raise SpecError(
             f"{of.name!r} is not a definition, so it has no local partial derivative",
@@ -108,6 +123,32 @@ def parse_claim(
             f"d{of.name}/d{wrt.name} has the shape {shown(wanted)}; the right-hand side is {shown(shape)}"
         )
     return Claim(of, wrt, expected, rhs, local=partial is not None)
+
+
+def _second_claim(
+    of: sp.Symbol,
+    wrt: sp.Symbol,
+    second: sp.Symbol,
+    rhs: str,
+    symbols: Mapping[str, sp.Symbol],
+    shapes: Mapping[str, Shape] | None,
+) -> Claim:
+    """d²(of)/d(wrt)d(second) = rhs: of a scalar, by two scalars or vectors; for vectors u and v,
+    entry [i, j] is ∂²of/∂uᵢ∂vⱼ (for u = v, the Hessian)."""
+    claim = Claim(of, wrt, sp.S.Zero, rhs, second=second)
+    if not shapes:
+        return replace(claim, expected=parse_expression(rhs, symbols))
+    of_shape, first, then = (shapes.get(name.name, ()) for name in (of, wrt, second))
+    if of_shape or len(first) > 1 or len(then) > 1:
+        raise SpecError(
+            f"{claim.name}: second-derivative claims are about a scalar by scalars or vectors; "
+            f"{of.name} is {shown(of_shape)}, {wrt.name} {shown(first)} and {second.name} {shown(then)}"
+        )
+    expected, shape = parse_shaped(rhs, symbols, shapes)
+    wanted = (*first, *then)
+    if shape and shape != wanted:
+        raise SpecError(f"{claim.name} has the shape {shown(wanted)}; the right-hand side is {shown(shape)}")
+    return replace(claim, expected=expected)
 
 
 def _claim_shape(of: Shape, wrt: Shape, of_name: str, wrt_name: str) -> Shape:
@@ -726,15 +767,18 @@ class _SpecBuilder:
 
 def _claim_entries(claim: Claim, values: Mapping[sp.Basic, Any]) -> list[Claim]:
     """A claim about vectors or matrices as one claim per entry: dL/dW1_2, or ∂a2/∂z1 of a Jacobian."""
-    if claim.of not in values and claim.wrt not in values:
+    names = (claim.of, claim.wrt) if claim.second is None else (claim.of, claim.wrt, claim.second)
+    if not any(name in values for name in names):
         return [claim]
-    ofs = flat(values.get(claim.of, claim.of), 1)
-    wrts = flat(values.get(claim.wrt, claim.wrt), 1)
-    pairs = [(of, wrt) for of in ofs for wrt in wrts]
-    expected = flat(concrete(claim.expected, values), len(pairs))
+    entries = [flat(values.get(name, name), 1) for name in names]
+    tuples = list(itertools.product(*entries))
+    expected = flat(concrete(claim.expected, values), len(tuples))
+    fields = ("of", "wrt", "second")
     return [
-        replace(claim, of=of, wrt=wrt, expected=sp.sympify(entry), text=_text(entry))
-        for (of, wrt), entry in zip(pairs, expected, strict=True)
+        replace(
+            claim, **dict(zip(fields, names_of, strict=False)), expected=sp.sympify(entry), text=_text(entry)
+        )
+        for names_of, entry in zip(tuples, expected, strict=True)
     ]
 
 

@@ -61,6 +61,56 @@ class Total(Partial):
     mark, tex_mark, kind = "d", r"\mathrm{d}", "total"
 
 
+class Second(sp.Expr):
+    """The symbol d²A/dBdC: the second derivative of A through the graph, by B and then by C.
+
+    Its str is the claim's own form, "d2L/dw1 dw2" or "d2L/dw1^2" for B = C.
+    """
+
+    kind = "second"
+
+    is_commutative = True
+
+    def __new__(cls, of: sp.Symbol, wrt: sp.Symbol, second: sp.Symbol) -> Second:
+        return sp.Expr.__new__(cls, of, wrt, second)
+
+    @property
+    def of(self) -> sp.Symbol:
+        return self.args[0]
+
+    @property
+    def wrt(self) -> sp.Symbol:
+        return self.args[1]
+
+    @property
+    def second(self) -> sp.Symbol:
+        return self.args[2]
+
+    def _sympystr(self, printer: Any) -> str:
+        if self.wrt == self.second:
+            return f"d2{self.of.name}/d{self.wrt.name}^2"
+        return f"d2{self.of.name}/d{self.wrt.name} d{self.second.name}"
+
+    def _latex(self, printer: Any) -> str:
+        of, wrt, second = (printer._print(a) for a in self.args)
+        below = (
+            rf"\mathrm{{d}} {wrt}^{{2}}"
+            if self.wrt == self.second
+            else rf"\mathrm{{d}} {wrt}\,\mathrm{{d}} {second}"
+        )
+        return rf"\frac{{\mathrm{{d}}^{{2}} {of}}}{{{below}}}"
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        two = "²" if printer._use_unicode else "^2"
+        top = prettyForm(*printer._print(self.of).left(f"d{two}"))
+        wrt = prettyForm(*printer._print(self.wrt).left("d"))
+        if self.wrt == self.second:
+            bottom = prettyForm(*wrt.right(two))
+        else:
+            bottom = prettyForm(*wrt.right(" ", prettyForm(*printer._print(self.second).left("d"))))
+        return top / bottom
+
+
 class Adjoint(sp.Symbol):
     """dL/dc inside a later result, standing for the value derived for it: the backpropagation δ.
 

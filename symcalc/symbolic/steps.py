@@ -19,7 +19,7 @@ from symcalc.symbolic.batch import BatchForm
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.insights import Insight, find_insights
-from symcalc.symbolic.notation import Adjoint, Partial, Total, total
+from symcalc.symbolic.notation import Adjoint, Partial, Second, Total, total
 from symcalc.symbolic.vector import VectorForm
 
 if TYPE_CHECKING:
@@ -44,20 +44,24 @@ class Equation:
     unsimplified: sp.Expr | None = None
     using: tuple[str, ...] = ()  # the file's assumptions the simplification relied on
     local: bool = False
+    #: For a second derivative d²(of)/d(wrt)d(second): the name differentiated by the second time.
+    second: sp.Symbol | None = None
 
     @property
-    def lhs(self) -> Partial:
-        """∂of/∂wrt for a local partial derivative, d(of)/d(wrt) for a total one."""
+    def lhs(self) -> Partial | Second:
+        """∂of/∂wrt for a local partial derivative, d(of)/d(wrt) for a total one, d²(of)/d(wrt)d(second)."""
+        if self.second is not None:
+            return Second(self.of, self.wrt, self.second)
         return Partial(self.of, self.wrt) if self.local else Total(self.of, self.wrt)
 
     @property
     def name(self) -> str:
-        """The left-hand side as a claim writes it: "∂a/∂z" or "dL/dz"."""
+        """The left-hand side as a claim writes it: "∂a/∂z", "dL/dz" or "d2L/dw1 dw2"."""
         return str(self.lhs)
 
     @property
     def derivative(self) -> str:
-        """ "local" or "total": what kind of derivative the left-hand side is."""
+        """ "local", "total" or "second": what kind of derivative the left-hand side is."""
         return self.lhs.kind
 
 
@@ -139,6 +143,21 @@ class ParameterGradients(Step):
     equations: tuple[Equation, ...]
 
 
+@final
+@dataclass(frozen=True)
+class SecondDerivatives(Step):
+    """Each gradient differentiated once more through the graph: d²L/dθᵢdθⱼ for θᵢ ≤ θⱼ.
+
+    Each equation reads d/dθⱼ of the gradient dL/dθᵢ as Σ ∂(dL/dθᵢ)/∂s · ds/dθⱼ over the
+    names s it uses, with ds/dθⱼ carried forward through the local derivatives. The Hessian is
+    symmetric, so the entries below the diagonal are not repeated.
+    """
+
+    number: int
+    loss: sp.Symbol
+    equations: tuple[Equation, ...]
+
+
 @dataclass(frozen=True)
 class Update:
     """One gradient-descent rule: parameter := parameter − α · gradient."""
@@ -175,6 +194,8 @@ class Derivation:
     #: ... and over a batch of m samples (None where a sample would carry a matrix: `batch_problem`).
     batch: BatchForm | None = None
     batch_problem: str = ""
+    #: With `derive(model, hessian=True)`: d²L/dθᵢdθⱼ for θᵢ ≤ θⱼ in parameter order, in the model's names.
+    hessian: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] | None = None
 
     @property
     def title(self) -> str:
@@ -204,6 +225,13 @@ class Derivation:
         """The gradient of the loss with respect to a parameter, given by name or symbol."""
         key = self.model.symbols[parameter] if isinstance(parameter, str) else parameter
         return self.gradients[key]
+
+    def second_derivative(self, first: str | sp.Symbol, second: str | sp.Symbol) -> sp.Expr:
+        """d²L/d(first)d(second), given by names or symbols; derived with `derive(model, hessian=True)`."""
+        if self.hessian is None:
+            raise ValueError("no second derivatives: derive with hessian=True")
+        p, q = (self.model.symbols[n] if isinstance(n, str) else n for n in (first, second))
+        return self.hessian[(p, q)] if (p, q) in self.hessian else self.hessian[(q, p)]
 
     def in_names(self, expr: sp.Expr) -> sp.Expr:
         """`expr` with each symbol dL/dc (`Adjoint`) replaced by the value derived for it, until none is

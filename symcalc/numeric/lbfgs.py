@@ -1,0 +1,83 @@
+"""L-BFGS-B from SciPy (an optional extra) with symcalc's exact gradient, as `Epoch` records.
+
+SciPy is imported here only, when the method is asked for. The loss and gradient come
+from the same back end as gradient descent's; SciPy stops when every gradient component is
+below tol/√n in absolute value (its `gtol`, so that the gradient's norm is below `tol`; `ftol`
+is 0, so a slow stretch does not stop it early) or after `iterations` iterations. The records
+are yielded once SciPy returns: one for the start and one per iteration, the last with the
+reason it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from symcalc.numeric.descent import DescentError, Epoch, Evaluate, Stop, check_settings, non_finite, stopping
+
+#: Gradient pairs L-BFGS keeps (SciPy's default is 10).
+MEMORY = 10
+
+
+def lbfgs(
+    evaluate: Evaluate, start: Mapping[str, float], iterations: int, tol: float = 0.0
+) -> Iterator[Epoch]:
+    """Yield the `Epoch` records of SciPy's L-BFGS-B from `start`; DescentError without SciPy."""
+    check_settings(iterations, tol)
+    try:
+        from scipy.optimize import minimize
+    except ImportError:
+        raise DescentError(
+            "--method lbfgs needs SciPy, which is not installed", fix="pip install 'symcalc[fit]'"
+        ) from None
+    names = list(start)
+    seen: dict[bytes, tuple[float, dict[str, float]]] = {}
+    began = time.perf_counter()
+    records: list[Epoch] = []
+
+    def named(x: np.ndarray) -> dict[str, float]:
+        return dict(zip(names, np.asarray(x, dtype=np.float64).tolist(), strict=True))
+
+    def function(x: np.ndarray) -> tuple[float, np.ndarray]:
+        loss, gradient = evaluate(named(x))
+        seen[np.asarray(x, dtype=np.float64).tobytes()] = (loss, gradient)
+        if not math.isfinite(loss):
+            return math.inf, np.zeros(len(names))  # L-BFGS-B's line search then shortens its step
+        return loss, np.array([gradient[name] for name in names])
+
+    def record(x: np.ndarray) -> Epoch:
+        key = np.asarray(x, dtype=np.float64).tobytes()
+        loss, gradient = seen[key] if key in seen else evaluate(named(x))
+        return Epoch(len(records), named(x), loss, gradient, time.perf_counter() - began)
+
+    def callback(intermediate_result: Any) -> None:
+        records.append(record(intermediate_result.x))
+
+    x0 = np.array([float(start[name]) for name in names])
+    records.append(record(x0))
+    # max |gᵢ| ≤ tol/√n makes the gradient's norm at most tol, the test `stopping` applies
+    options = {"maxiter": iterations, "gtol": tol / math.sqrt(len(names)), "ftol": 0.0, "maxcor": MEMORY}
+    result = minimize(function, x0, jac=True, method="L-BFGS-B", callback=callback, options=options)
+    if records[-1].parameters != named(result.x):
+        records.append(record(result.x))
+    yield from records[:-1]
+    yield _final(records[-1], records, iterations, tol, str(result.message))
+
+
+def _final(last: Epoch, records: list[Epoch], iterations: int, tol: float, message: str) -> Epoch:
+    """The last record with the reason it stopped: converged or out of iterations by `stopping`, else
+    SciPy's own reason (its line search can go no further)."""
+    history = tuple(r.loss for r in records)
+    if not (math.isfinite(last.loss) and all(math.isfinite(g) for g in last.gradient.values())):
+        previous = next((r for r in reversed(records) if math.isfinite(r.loss)), None)
+        return non_finite(
+            previous, last.parameters, last.loss, last.gradient, last.elapsed, history, last.epoch, ""
+        )
+    stop, reason = stopping(last, last.epoch, iterations, tol, "iteration")
+    if stop is None:
+        stop, reason = Stop.STALLED, f"L-BFGS-B stopped: {message} (gradient norm {last.gradient_norm:.3g})"
+    return Epoch(last.epoch, last.parameters, last.loss, last.gradient, last.elapsed, stop, reason, history)

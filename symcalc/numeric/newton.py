@@ -1,0 +1,99 @@
+"""Damped Newton's method with a backtracking line search, as a generator of `Epoch` records.
+
+Each iteration solves (H + μI)·d = −g for the step d, with μ = 0 when the Hessian H is
+positive definite (its Cholesky factorisation exists) and otherwise the smallest of
+μ = 10⁻⁸·s, 10⁻⁷·s, … (s the Hessian's largest diagonal entry, at least 1) that makes it so:
+for a convex loss it is Newton's step (IRLS for a generalised linear model), elsewhere a
+step that still goes downhill. The step length t is halved from 1 until the loss falls by
+at least 10⁻⁴·t·gᵀd (Armijo's rule). Records and stopping rules are gradient descent's
+(`symcalc.numeric.descent`); an iteration counts as an epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+
+import numpy as np
+
+from symcalc.numeric.descent import Epoch, Stop, check_settings, non_finite, stopping
+
+#: loss, gradient and Hessian at the parameters (gradient and Hessian in the parameters' order).
+SecondOrderEvaluate = Callable[[Mapping[str, float]], tuple[float, np.ndarray, np.ndarray]]
+Loss = Callable[[Mapping[str, float]], float]
+
+ARMIJO = 1e-4  # the share of the predicted decrease a step must achieve
+HALVINGS = 50  # 2⁻⁵⁰ ≈ 1e-15: below this the step changes nothing in float64
+DAMPING = tuple(10.0**k for k in range(-8, 9))  # μ / s tried in turn when H is not positive definite
+
+
+def newton(
+    evaluate: SecondOrderEvaluate,
+    loss_at: Loss,
+    start: Mapping[str, float],
+    iterations: int,
+    tol: float = 0.0,
+) -> Iterator[Epoch]:
+    """Yield an `Epoch` per iteration of damped Newton's method from `start`, as `descend` does."""
+    check_settings(iterations, tol)
+    began = time.perf_counter()
+    names = list(start)
+    params = np.array([float(start[name]) for name in names])
+    history: list[float] = []
+    previous: Epoch | None = None
+    for iteration in range(iterations + 1):
+        loss, gradient_vector, hessian = evaluate(dict(zip(names, params.tolist(), strict=True)))
+        gradient = dict(zip(names, gradient_vector.tolist(), strict=True))
+        named = dict(zip(names, params.tolist(), strict=True))
+        elapsed = time.perf_counter() - began
+        if not (math.isfinite(loss) and np.isfinite(gradient_vector).all() and np.isfinite(hessian).all()):
+            yield non_finite(previous, named, loss, gradient, elapsed, history, iteration, "")
+            return
+        history.append(loss)
+        record = Epoch(iteration, named, loss, gradient, elapsed)
+        stop, message = stopping(record, iteration, iterations, tol, "iteration")
+        if stop is None:
+            direction = _direction(hessian, gradient_vector)
+            length = _step_length(loss_at, names, params, loss, gradient_vector @ direction, direction)
+            if length is None:
+                stop = Stop.STALLED
+                message = (
+                    f"no step along Newton's direction lowers the loss (gradient norm "
+                    f"{record.gradient_norm:.3g}, tolerance {tol:g}): the loss is as low as float64 resolves"
+                )
+        if stop is not None:
+            yield Epoch(iteration, named, loss, gradient, elapsed, stop, message, tuple(history))
+            return
+        yield record
+        previous = record
+        params = params + length * direction
+
+
+def _direction(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+    """Solve (H + μI)·d = −g with the smallest μ of 0, `DAMPING`·s that leaves H + μI positive definite."""
+    scale = max(1.0, float(np.abs(np.diag(hessian)).max(initial=0.0)))
+    identity = np.eye(len(gradient))
+    for damping in (0.0, *DAMPING):
+        shifted = hessian + damping * scale * identity
+        try:
+            np.linalg.cholesky(shifted)
+        except np.linalg.LinAlgError:
+            continue
+        return np.asarray(np.linalg.solve(shifted, -gradient))
+    return -gradient  # a Hessian no damping tamed (not finite in some way): plain gradient descent
+
+
+def _step_length(
+    loss_at: Loss, names: list[str], params: np.ndarray, loss: float, slope: float, direction: np.ndarray
+) -> float | None:
+    """The first t of 1, 1/2, 1/4, … with loss(params + t·d) ≤ loss + ARMIJO·t·slope; None if none."""
+    if not slope < 0:
+        return None
+    length = 1.0
+    for _ in range(HALVINGS):
+        trial = loss_at(dict(zip(names, (params + length * direction).tolist(), strict=True)))
+        if math.isfinite(trial) and trial <= loss + ARMIJO * length * slope:
+            return length
+        length /= 2
+    return None
