@@ -3,6 +3,7 @@ Hessian they read checked against SymPy's diff twice (mpmath) and central differ
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import sys
@@ -15,7 +16,7 @@ import sympy as sp
 
 import symcalc
 from symcalc.numeric.descent import Stop, run
-from symcalc.numeric.model import compile_model
+from symcalc.numeric.model import NumericModel, compile_model
 from symcalc.numeric.newton import newton
 from tests.conftest import Runner, WriteToml
 from tests.oracle import composed_gradient
@@ -209,3 +210,54 @@ def test_models_from_the_shipped_files_train_with_newton(run: Runner) -> None:
         code, out, err = run(["train", name, "--method", "newton", "--json"])
         assert code == 0, (name, err)
         assert json.loads(out)["converged"], name
+
+
+# -- the batch module's Hessian, for a model with vectors ----------------------------------------
+
+
+def _vector_model(text: str, write_toml: WriteToml, n: int) -> symcalc.Derivation:
+    path = write_toml(text.replace("n = 2", f"n = {n}"))
+    return symcalc.derive(symcalc.Model.load(path, {"n": n}), hessian=True)
+
+
+def test_the_batch_modules_hessian_is_the_mean_of_sympys_diff_twice(write_toml: WriteToml) -> None:
+    """n = 3, 8 samples: each entry against mpmath's value of SymPy's diff, twice, of the written-out
+    loss, averaged; and against the generic program's entry-by-entry Hessian."""
+    from symcalc.numeric.codegen import generate, load_module
+
+    derivation = _vector_model(BREAST_CANCER_MODEL, write_toml, 3)
+    module = load_module(generate(derivation))
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(8, 3)), (rng.random(8) < 0.5) * 1.0
+    w, b = rng.normal(size=3), 0.3
+    loss, grads, hessian = module.loss_gradient_hessian({"w": w, "b": b}, {"x": x, "y": y})
+    model = derivation.model
+    names = model.symbols
+    entries = [names[f"w{i}"] for i in (1, 2, 3)] + [names["b"]]
+    composed = model.composed[model.loss]
+    arguments = [*entries, *(names[f"x{i}"] for i in (1, 2, 3)), names["y"], names["lamda"]]
+    with mpmath.workdps(30):
+        for i, first in enumerate(entries):
+            for j, second in enumerate(entries):
+                function = sp.lambdify(arguments, sp.diff(composed, first, second), "mpmath")
+                total = mpmath.fsum(function(*w, b, *x[k], y[k], 0.1) for k in range(8))
+                assert abs(hessian[i, j] - float(total / 8)) < 1e-13
+    plain = module.gradient({"w": w, "b": b}, {"x": x, "y": y})
+    assert np.allclose(np.r_[grads["w"], grads["b"]], np.r_[plain["w"], plain["b"]], rtol=1e-14, atol=0)
+    assert loss == pytest.approx(module.loss({"w": w, "b": b}, {"x": x, "y": y}), rel=1e-14)
+    numeric = compile_model(derivation)
+    columns = {f"x{i + 1}": x[:, i] for i in range(3)} | {"y": y}
+    params = {f"w{i + 1}": float(w[i]) for i in range(3)} | {"b": b}
+    generic = NumericModel(dataclasses.replace(numeric.program, batch_source=""))
+    assert np.allclose(generic.second_order(params, columns)[2], hessian, rtol=1e-12, atol=1e-15)
+
+
+def test_newton_on_a_vector_model_computes_the_hessian_by_the_batch_module(
+    run: Runner, write_toml: WriteToml, tmp_path: Path, breast_cancer: tuple[np.ndarray, np.ndarray]
+) -> None:
+    features, labels = breast_cancer
+    data = _csv(tmp_path / "breast_cancer.csv", features, labels)
+    result = _train(run, write_toml(BREAST_CANCER_MODEL), data, "newton")
+    assert "the batch module for the Hessian" in str(result["backend"])
+    scalar = _train(run, "logistic_regression", _csv(tmp_path / "two.csv", features[:, :2], labels), "newton")
+    assert "entry by entry" in str(scalar["backend"])

@@ -225,3 +225,70 @@ def test_too_many_parameters_for_second_derivatives_is_one_line(run: Runner, wri
     code, out, err = run(["derive", "--hessian", str(path)])
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "65 parameters" in err and "--hessian" in err
+
+
+# -- vector and batch forms of the second derivatives -------------------------------------------
+
+
+def test_the_vector_forms_of_the_second_derivatives_as_a_lecture_writes_them() -> None:
+    derivation = symcalc.derive(symcalc.Model.load(VECTOR), hessian=True)
+    shown = {s.name: str(s.result) for s in derivation.vector_hessian}
+    assert shown == {"d2L/dw^2": "a*(1 - a)*outer(x, x)", "d2L/dw db": "a*x*(1 - a)", "d2L/db^2": "a*(1 - a)"}
+    assert derivation.batch is not None
+    batch = {line.label: str(line.value) for line in derivation.batch.hessian}
+    assert batch["d2L/dw^2"] == "transpose(X) @ diag(a*(1 - a)) @ X/m"
+    ridge = symcalc.derive(symcalc.Model.load(DERIVATIONS / "ridge_regression_vector.toml"), hessian=True)
+    assert str(ridge.vector_hessian[0].result) == "lamda*I + outer(x, x)"
+
+
+@pytest.mark.parametrize("name", ["logistic_regression_vector", "ridge_regression_vector"])
+def test_verify_checks_the_vector_and_batch_forms_of_the_second_derivatives(name: str) -> None:
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / f"{name}.toml"), hessian=True)
+    checks = [c for c in symcalc.verify(derivation) if c.kind in ("vector", "batch") and "d2" in c.name]
+    assert len(checks) == 6 and all(c.holds for c in checks)
+    assert all(c.proved for c in checks if c.kind == "vector")
+
+
+def test_a_wrong_vector_or_batch_second_derivative_fails(seed: symcalc.Derivation) -> None:
+    import dataclasses
+
+    derivation = symcalc.derive(symcalc.Model.load(VECTOR), hessian=True)
+    assert derivation.batch is not None
+    first = derivation.vector_hessian[0]
+    wrong = dataclasses.replace(first, result=first.result * 2)
+    line = derivation.batch.hessian[0]
+    batch = dataclasses.replace(
+        derivation.batch,
+        hessian=(dataclasses.replace(line, value=line.value * 2), *derivation.batch.hessian[1:]),
+    )
+    broken = dataclasses.replace(
+        derivation, vector_hessian=(wrong, *derivation.vector_hessian[1:]), batch=batch
+    )
+    failed = [c for c in symcalc.verify(broken) if not c.holds]
+    assert {c.kind for c in failed} == {"vector", "batch"}
+    assert any("entry x1" in c.name or "entry w1" in c.name for c in failed)
+
+
+def test_a_network_has_no_vector_form_of_its_hessian_and_says_why(run: Runner) -> None:
+    derivation = symcalc.derive(symcalc.load("two_layer_network_vector"), hessian=True)
+    assert derivation.vector_hessian == () and "W is a matrix" in derivation.vector_hessian_problem
+    assert derivation.batch is not None and derivation.batch.hessian == ()
+    code, out, _ = run(["derive", "two_layer_network_vector", "--hessian"])
+    assert code == 0 and "no vector form" in out
+
+
+def test_the_vector_hessian_in_every_output(run: Runner) -> None:
+    import json
+
+    code, out, _ = run(["derive", "logistic_regression_vector", "--hessian"])
+    assert code == 0 and "a⋅(1 - a)⋅x⋅xᵀ" in out and "Xᵀ⋅diag(a⋅(1 - a))⋅X" in out
+    document = json.loads(run(["derive", "logistic_regression_vector", "--hessian", "--json"])[1])
+    assert document["vector_hessian"][0] == {
+        "name": "d2L/dw^2",
+        "shape": ["n", "n"],
+        "result": "a*(1 - a)*outer(x, x)",
+    }
+    assert document["batch_form"]["hessian"][0]["value"] == "transpose(X) @ diag(a*(1 - a)) @ X/m"
+    code, out, _ = run(["markdown", "logistic_regression_vector", "--hessian"])
+    assert code == 0 and r"a \left(1 - a\right) x x^{\top}" in out
+    assert r"\frac{X^{\top} \operatorname{diag}{\left(a \left(1 - a\right) \right)} X}{m}" in out

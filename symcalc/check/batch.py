@@ -25,6 +25,7 @@ from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.steps import Derivation
+from symcalc.symbolic.vector_hessian import identity, identity_value
 
 SAMPLES = 3  # m: the samples of one batch
 BATCHES = 2  # batches checked, each at its own parameters
@@ -53,6 +54,7 @@ MEANINGS: dict[type[sp.Basic], Callable[..., Value]] = {
     total: lambda v: sp.Add(*v.flat) if isinstance(v, np.ndarray) else v,
     softmax: _rows(ARRAY_FUNCTIONS["softmax"].value),
     logsumexp: _rows(ARRAY_FUNCTIONS["logsumexp"].value),
+    identity: identity_value,
 }
 
 
@@ -77,7 +79,7 @@ def batch_checks(derivation: Derivation, seed: int) -> list[Check]:
     checks = []
     for line in batch.gradients:
         node = next(p for p in model.shaped.parameters if line.label.endswith(f"/d{p.name}"))
-        entries = flat(model.shaped.arrays().get(node, node), 1)
+        entries = [(e,) for e in flat(model.shaped.arrays().get(node, node), 1)]
         failed = None
         for samples, values in zip(batches, evaluated, strict=True):
             got = flat(values[line.target], len(entries))
@@ -103,6 +105,20 @@ def batch_checks(derivation: Derivation, seed: int) -> list[Check]:
             checks.append(
                 Check(f"batch form {line.label}", "batch", statement, "holds", "numerically", detail)
             )
+    arrays = model.shaped.arrays()
+    for line, second in zip(batch.hessian, derivation.vector_hessian, strict=True):
+        pairs = [
+            (first, then)
+            for first in flat(arrays.get(second.first, second.first), 1)
+            for then in flat(arrays.get(second.second, second.second), 1)
+        ]
+        failed = None
+        for samples, values in zip(batches, evaluated, strict=True):
+            failed = failed or _compare(line, pairs, flat(values[line.target], len(pairs)), samples, oracle)
+        detail = f"agrees with the mean of SymPy's diff, twice, over {SAMPLES} samples at {BATCHES} points"
+        statement = f"{line.target} = {text(line.value)}"
+        holds = Check(f"batch form {line.label}", "batch", statement, "holds", "numerically", detail)
+        checks.append(failed or holds)
     return checks
 
 
@@ -113,18 +129,23 @@ class _Oracle:
         self.model = model
         self.names = [*model.independents]
         loss = elementary(model.composed[model.loss])
-        self.functions = {
-            p: sp.lambdify(self.names, sp.diff(loss, p), modules="mpmath") for p in model.parameters
-        }
+        self.loss = loss
+        self.functions: dict[tuple[sp.Symbol, ...], Callable[..., Any]] = {}
 
-    def mean(self, entry: sp.Symbol, samples: list[dict[sp.Symbol, float]]) -> Any:
+    def mean(self, entries: tuple[sp.Symbol, ...], samples: list[dict[sp.Symbol, float]]) -> Any:
+        """The mean over the samples of SymPy's diff of the loss by `entries` in turn (one or two)."""
+        if entries not in self.functions:
+            derivative = self.loss
+            for entry in entries:
+                derivative = sp.diff(derivative, entry)
+            self.functions[entries] = sp.lambdify(self.names, derivative, modules="mpmath")
         fixed = samples[0]
         data = set(self.model.inputs) | set(self.model.targets)
         with mpmath.workdps(DIGITS):
             total_ = mpmath.mpf(0)
             for sample in samples:
                 args = [mpmath.mpf(sample[s] if s in data else fixed[s]) for s in self.names]
-                total_ += self.functions[entry](*args)
+                total_ += self.functions[entries](*args)
             return total_ / len(samples)
 
 
@@ -225,7 +246,7 @@ def _evaluate(
                 for sample in samples
             ]
         values[renamed.get(symbol, symbol)] = np.array(rows, dtype=object)
-    for line in (*batch.forward, *batch.backward, *batch.gradients):
+    for line in (*batch.forward, *batch.backward, *batch.gradients, *batch.hessian):
         values[line.target] = concrete(line.value.xreplace({M: len(samples)}), values, MEANINGS)
     return values
 
@@ -236,7 +257,7 @@ def _floats(array: Value) -> Value:
 
 def _compare(
     line: BatchLine,
-    entries: list[sp.Symbol],
+    entries: list[tuple[sp.Symbol, ...]],
     values: list[Value],
     samples: list[dict[sp.Symbol, float]],
     oracle: _Oracle,
@@ -253,7 +274,7 @@ def _compare(
             sides = ("batch form", "mean of SymPy's diff")
             example = Counterexample(point, float(got), float(expected), float(got - expected), sides)
         return Check(
-            f"batch form {line.label} (entry {entry})",
+            f"batch form {line.label} (entry {', '.join(e.name for e in entry)})",
             "batch",
             f"{line.target} = {text(line.value)}",
             "fails",

@@ -29,6 +29,7 @@ from symcalc.symbolic.steps import (
     SecondDerivatives,
 )
 from symcalc.symbolic.vector import VectorResult
+from symcalc.symbolic.vector_hessian import VectorSecond, identity, identity_value
 
 DEFAULT_POINTS = 20  # random points per numeric comparison
 DEFAULT_SEED = 0  # fixed, so two runs report the same points
@@ -77,6 +78,8 @@ def verify(
     if derivation.vector is not None:
         for result in (*derivation.vector.adjoints, *derivation.vector.gradients):
             checks.append(_vector(ladder, result))
+    for second in derivation.vector_hessian:
+        checks.append(_vector_second(ladder, second))
     checks += batch_checks(derivation, seed)
     return [strictly(check) for check in checks] if strict else checks
 
@@ -213,6 +216,33 @@ def _vector(ladder: Ladder, result: VectorResult) -> Check:
         for target, entry in zip(targets, entries, strict=True)
     ]
     return _weakest(checks, f"vector form {result.name}", statement)
+
+
+def _vector_second(ladder: Ladder, second: VectorSecond) -> Check:
+    """A second derivative in vector form, entry by entry at the written-out sizes, against SymPy's
+    diff twice there; one check, named by its first failing (or unproved) entry."""
+    model = ladder.model
+    assert model.shaped is not None
+    arrays = model.shaped.arrays()
+    pairs = [
+        (first, then)
+        for first in flat(arrays.get(second.first, second.first), 1)
+        for then in flat(arrays.get(second.second, second.second), 1)
+    ]
+    entries = flat(concrete(second.result, arrays, {identity: identity_value}), len(pairs))
+    statement = f"{second.name} = {text(second.result)}"
+    checks = [
+        ladder.decide(
+            f"vector form {second.name} (entry {first}, {then})",
+            "vector",
+            statement,
+            sp.sympify(entry),
+            second_derivative(model, model.loss, first, then),
+            ("vector form", "SymPy's diff, twice"),
+        )
+        for (first, then), entry in zip(pairs, entries, strict=True)
+    ]
+    return _weakest(checks, f"vector form {second.name}", statement)
 
 
 def _claim(ladder: Ladder, claim: Claim) -> Check:

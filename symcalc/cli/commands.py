@@ -253,7 +253,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         numeric.accuracy(last.parameters, dataset.columns),
         len(dataset),
         dataset.source,
-        numeric.describe() + (" and the NumPy program for the Hessian" if second_order else ""),
+        numeric.describe() + (f"; {numeric.second_order_by}" if second_order else ""),
         model.shaped.sizes_of(model.spec.parameters) if model.shaped and model.spec else (),
         args.method,
         tuple((r.epoch, r.loss, r.gradient_norm) for r in seen) if args.method != "gd" else (),

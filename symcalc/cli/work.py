@@ -154,9 +154,11 @@ def program_file(target: str | None, sizes: Mapping[str, int], hessian: bool = F
     """Derive one file written out at `sizes` (the data's; the rest from [dimensions]) and build its
     stable numeric program, with the second derivatives for Newton's method; the symbolic half of
     `symcalc train`."""
+    from symcalc.numeric.codegen import with_batch_module
     from symcalc.numeric.program import build_program
 
-    return build_program(derive_file(target, sizes, hessian))
+    derivation = derive_file(target, sizes, hessian)
+    return with_batch_module(build_program(derivation), derivation)
 
 
 def method_records(
@@ -178,11 +180,9 @@ def method_records(
         return numeric.evaluate(params, columns)
 
     if method == "newton":
-
-        def second_order(params: Mapping[str, float]) -> tuple[float, Any, Any]:
-            return numeric.second_order(params, columns)
-
-        return newton(second_order, lambda params: evaluate(params)[0], start, epochs, tol)
+        return newton(
+            numeric.second_order_on(columns), lambda params: evaluate(params)[0], start, epochs, tol
+        )
     if method == "lbfgs":
         return lbfgs(evaluate, start, epochs, tol)
     return descend(evaluate, start, learning_rate, epochs, tol)

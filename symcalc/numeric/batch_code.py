@@ -18,12 +18,13 @@ from sympy.codegen.cfunctions import log1p
 from sympy.printing.precedence import PRECEDENCE
 
 from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line, code_symbol
-from symcalc.symbolic.arrays import logsumexp, matmul, softmax, total, transpose
+from symcalc.symbolic.arrays import diag, logsumexp, matmul, softmax, total, transpose
 from symcalc.symbolic.batch import BatchForm, BatchLine, M, column, column_sums, row_sums
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus
 from symcalc.symbolic.functions import text as table_text
 from symcalc.symbolic.steps import Derivation
+from symcalc.symbolic.vector_hessian import identity
 
 
 class _Grouped(sp.Function):
@@ -65,7 +66,13 @@ class BatchPrinter(StablePrinter):
         return f"({self._print(expr.args[0])})"
 
     def _print_matmul(self, expr: matmul) -> str:
-        return f"{self._operand(expr.args[0])} @ {self._operand(expr.args[1])}"
+        left, right = expr.args
+        if isinstance(left, diag):  # diag(s) @ X scales row k of X by s_k: no m × m matrix is made
+            return f"({self._operand(left.args[0])}[:, None] * {self._operand(right)})"
+        return f"{self._operand(left)} @ {self._operand(right)}"
+
+    def _print_identity(self, expr: identity) -> str:
+        return f"{self._module_format('numpy.eye')}({self._operand(expr.args[0])}.shape[0])"
 
     def _print_transpose(self, expr: transpose) -> str:
         return f"{self._operand(expr.args[0])}.T"
@@ -173,14 +180,21 @@ def _split(value: sp.Expr, batched: set[sp.Symbol]) -> tuple[sp.Expr, sp.Expr]:
     fixed: list[sp.Expr] = []
     for term in sp.Add.make_args(value):
         (summed if term.free_symbols & batched else fixed).append(term)
-    return sp.Mul(M, sp.Add(*summed)), sp.Add(*fixed)
+    return sp.Add(*(M * term for term in summed)), sp.Add(*fixed)
 
 
 def _means(
-    name: str, doc: str, sums: str, arguments: Sequence[str], data: int, fixed: Sequence[sp.Expr]
+    name: str,
+    doc: str,
+    sums: str,
+    arguments: Sequence[str],
+    data: int,
+    fixed: Sequence[sp.Expr],
+    floats: str = "",
 ) -> list[str]:
     """A function of the whole batch: `sums` over blocks of rows (which keep their temporaries in
-    cache, and read X from memory once), each divided by m, plus its part common to every sample."""
+    cache, and read X from memory once), each divided by m, plus its part common to every sample.
+    `floats` overrides the floats per block (a Hessian's matrix products run faster on 16 MB)."""
     printer = _printer()
     given, rows = arguments[: len(arguments) - data], arguments[len(arguments) - data :]
     outputs = [
@@ -191,7 +205,7 @@ def _means(
         f'    """{doc}"""',
         f"    m = {rows[-1]}.shape[0]",
         f"    totals = _blocks({sums}, ({', '.join(given)}{',' if len(given) == 1 else ''}), "
-        f"({', '.join(rows)}{',' if len(rows) == 1 else ''}))",
+        f"({', '.join(rows)}{',' if len(rows) == 1 else ''}){', ' + floats if floats else ''})",
         f"    return [{', '.join(outputs)}]",
     ]
 
@@ -259,6 +273,7 @@ def generate_batch(derivation: Derivation) -> str:
         "",
         "",
         *_function("_predict", "The predictions for each sample.", predict_arguments, forward, predictions),
+        *_second_order(batch, arguments, lines, objective_sum, parts, data_count),
     ]
     docstring = _docstring(derivation, forward, batch)
     declared = ", ".join(f'"{_code_name(p)}": {_axes(shapes.get(p, ()))}' for p in shaped.parameters)
@@ -285,7 +300,46 @@ def generate_batch(derivation: Derivation) -> str:
         "",
         *body,
     ]
-    return "\n".join(header) + "\n" + _RUNTIME
+    return "\n".join(header) + "\n" + _RUNTIME + (_SECOND_ORDER_RUNTIME if batch.hessian else "")
+
+
+def _second_order(
+    batch: BatchForm,
+    arguments: Sequence[str],
+    lines: Sequence[BatchLine],
+    objective_sum: sp.Expr,
+    parts: Sequence[tuple[sp.Expr, sp.Expr]],
+    data_count: int,
+) -> list[str]:
+    """With second derivatives: the loss, each gradient and each block of the Hessian in one pass."""
+    if not batch.hessian:
+        return []
+    batched = set(batch.batched)
+    blocks = [_split(line.value, batched) for line in batch.hessian]
+    outputs = [objective_sum, *(summed for summed, _ in parts), *(summed for summed, _ in blocks)]
+    fixed = [0, *(f for _, f in parts), *(f for _, f in blocks)]
+    return [
+        "",
+        "",
+        *_function(
+            "_second_sums",
+            "The loss, each gradient and each second derivative, summed over these samples.",
+            arguments,
+            [*lines, *_stable(batch.hessian)],
+            outputs,
+        ),
+        "",
+        "",
+        *_means(
+            "_loss_gradient_hessian",
+            "The mean loss, each gradient, then each block d2J/dp dq (p at or before q) of the Hessian.",
+            "_second_sums",
+            arguments,
+            data_count,
+            fixed,
+            "floats=2**21",
+        ),
+    ]
 
 
 def _axes(shape: Sequence[object]) -> str:
@@ -349,11 +403,11 @@ def _docstring(derivation: Derivation, forward: Sequence[BatchLine], batch: Batc
 
 
 _HELPERS = '''
-def _blocks(sums, given, data):
+def _blocks(sums, given, data, floats=2**18):
     """Each output of sums(*given, *rows) added up over blocks of rows of the data arrays."""
     rows = len(data[0])
     width = sum(array[:1].size for array in data)  # floats per sample
-    step = max(512, 2**18 // max(width, 1))  # a block of X of about 2 MB: it stays in cache
+    step = max(512, floats // max(width, 1))  # by default a block of X of about 2 MB: it stays in cache
     totals = None
     for start in range(0, rows, step):
         block = sums(*given, *(array[start:start + step] for array in data))
@@ -371,6 +425,32 @@ def _softmax(z):
     """exp(z) / sum(exp(z)) along the last axis, shifted by the largest entry."""
     e = numpy.exp(z - numpy.max(z, axis=-1, keepdims=True))
     return e / numpy.sum(e, axis=-1, keepdims=True)
+'''
+
+_SECOND_ORDER_RUNTIME = '''
+
+def loss_gradient_hessian(params, data, constants=None):
+    """The mean loss, each mean gradient and the mean Hessian, from one pass over the data.
+
+    The Hessian is one square array over every entry of every parameter, in PARAMETERS order
+    and each parameter's entries in order (a vector's entries in turn): what Newton's method solves with.
+    """
+    with numpy.errstate(all="ignore"):
+        value, *outputs = _loss_gradient_hessian(*_arguments(params, data, constants, INPUTS + TARGETS))
+    count = len(PARAMETERS)
+    grads = {name: numpy.asarray(g, dtype=numpy.float64) for name, g in zip(PARAMETERS, outputs)}
+    sizes = [grads[name].size for name in PARAMETERS]
+    starts = [sum(sizes[:k]) for k in range(count)]
+    hessian = numpy.zeros((sum(sizes), sum(sizes)))
+    blocks = iter(outputs[count:])
+    for i in range(count):
+        for j in range(i, count):
+            block = numpy.asarray(next(blocks), dtype=numpy.float64)
+            shape = (sizes[i], sizes[j])  # a number (0, or lamda) stands for every entry
+            block = numpy.broadcast_to(block, shape) if block.size == 1 else block.reshape(shape)
+            hessian[starts[i] : starts[i] + sizes[i], starts[j] : starts[j] + sizes[j]] = block
+            hessian[starts[j] : starts[j] + sizes[j], starts[i] : starts[i] + sizes[i]] = block.T
+    return float(value), grads, hessian
 '''
 
 #: Generated code: the file's constants, overridden by name by a call's `constants` (both modules).

@@ -12,9 +12,11 @@ into it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Sequence
+from types import ModuleType
 
 import sympy as sp
 
@@ -225,6 +227,25 @@ def check_gradient(
     return worst
 '''
 )
+
+
+def load_module(source: str, name: str = "symcalc_generated") -> ModuleType:
+    """A module `generate` wrote, imported from its text without writing a file.
+
+    The text is symcalc's printer output over validated names (nothing a file says is copied
+    into code), as `lambdify` runs its own.
+    """
+    module = ModuleType(name)
+    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    return module
+
+
+def with_batch_module(program: Program, derivation: Derivation) -> Program:
+    """`program` with the batch module's source, where the derivation has a batch form of its second
+    derivatives: Newton's method then evaluates the Hessian as Xᵀ S X / m, not entry by entry."""
+    if derivation.batch is None or not derivation.batch.hessian:
+        return program
+    return dataclasses.replace(program, batch_source=generate_batch(derivation))
 
 
 def generate(derivation: Derivation) -> str:

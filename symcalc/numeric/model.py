@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Any, Literal, get_args
 
 import numpy as np
+import sympy as sp
 
 from symcalc.errors import SymcalcError
 from symcalc.numeric.backend import Backend
@@ -230,16 +231,37 @@ class NumericModel:
         """Mean loss, mean gradient and mean Hessian over the batch, from one pass over the data.
 
         The gradient is a vector and the Hessian a symmetric matrix, both in parameter order
-        (`parameters`); computed by the NumPy program from the derivation's second derivatives.
+        (`parameters`). A model with a batch form of its second derivatives computes them as
+        the batch module does (Xᵀ S X / m); any other, from the derivation's second derivatives
+        entry by entry, by the NumPy program.
         """
-        with np.errstate(all="ignore"):
-            outputs = self._second_order(*self.arguments(params, data, constants))
-            means = np.array([np.mean(v) for v in outputs], dtype=np.float64)
-        count = len(self.parameters)
-        hessian = np.zeros((count, count))
-        hessian[np.triu_indices(count)] = means[1 + count :]
-        hessian = hessian + np.triu(hessian, 1).T
-        return float(means[0]), means[1 : 1 + count], hessian
+        return self.second_order_on(data, constants)(params)
+
+    def second_order_on(
+        self, data: Mapping[str, Any], constants: Mapping[str, float] | None = None
+    ) -> Callable[[Mapping[str, float]], tuple[float, Array, Array]]:
+        """`second_order` on these data, as a function of the parameters (the data arranged once)."""
+        if self.program.batch_source:
+            return _BatchSecondOrder(self.program, data, constants)
+
+        def evaluate(params: Mapping[str, float]) -> tuple[float, Array, Array]:
+            with np.errstate(all="ignore"):
+                outputs = self._second_order(*self.arguments(params, data, constants))
+                means = np.array([np.mean(v) for v in outputs], dtype=np.float64)
+            count = len(self.parameters)
+            hessian = np.zeros((count, count))
+            hessian[np.triu_indices(count)] = means[1 + count :]
+            hessian = hessian + np.triu(hessian, 1).T
+            return float(means[0]), means[1 : 1 + count], hessian
+
+        return evaluate
+
+    @property
+    def second_order_by(self) -> str:
+        """What computes the Hessian, in words (for the `computed by` row of `train`)."""
+        if self.program.batch_source:
+            return "the batch module for the Hessian (Xᵀ S X / m)"
+        return "the NumPy program for the Hessian, entry by entry"
 
     @cached_property
     def _logit(self) -> Callable[..., Any] | None:
@@ -340,3 +362,46 @@ def _check_shape(name: str, given: tuple[int, ...], wanted: tuple[int, ...], siz
             f"{name!r} has the shape {tuple(given)} per sample or in all, but the model was written out "
             f"at {sizes}, which gives {tuple(wanted)}: load it with Model.load(file, sizes) at your sizes"
         )
+
+
+class _BatchSecondOrder:
+    """The batch module's `loss_gradient_hessian` as a function of the written-out parameters
+    (w1, w2, …), on data given as columns (x1, x2, …) and stacked once into its arrays (X)."""
+
+    def __init__(self, program: Program, data: Mapping[str, Any], constants: Mapping[str, float] | None):
+        from symcalc.numeric.codegen import load_module
+
+        shaped = program.model.shaped
+        assert shaped is not None
+        self.module = load_module(program.batch_source, "symcalc_batch")
+        self.entries = shaped.arrays()
+        self.parameters = shaped.parameters
+        self.constants = dict(constants or {})
+        order = [e.name for p in self.parameters for e in self._flat(p)]
+        if order != list(program.parameters):
+            raise NumericError("the batch module's parameters are not in the program's order")
+        self.data: dict[str, Array] = {}
+        for symbol in shaped.data:
+            names = self.entries.get(symbol)
+            if names is None:
+                self.data[symbol.name] = _named(data, symbol.name)
+            else:
+                columns = [_named(data, e.name) for e in names.flat]
+                self.data[symbol.name] = np.column_stack(columns).reshape(len(columns[0]), *names.shape)
+
+    def _flat(self, symbol: sp.Symbol) -> list[sp.Symbol]:
+        names = self.entries.get(symbol)
+        return [symbol] if names is None else list(names.flat)
+
+    def __call__(self, params: Mapping[str, float]) -> tuple[float, Array, Array]:
+        arrays = {}
+        for symbol in self.parameters:
+            names = self.entries.get(symbol)
+            arrays[symbol.name] = (
+                np.float64(params[symbol.name])
+                if names is None
+                else np.array([params[e.name] for e in names.flat]).reshape(names.shape)
+            )
+        loss, gradients, hessian = self.module.loss_gradient_hessian(arrays, self.data, self.constants)
+        gradient = np.concatenate([np.ravel(gradients[p.name]) for p in self.parameters])
+        return float(loss), gradient, np.asarray(hessian, dtype=np.float64)

@@ -39,11 +39,15 @@ def newton(
     check_settings(iterations, tol)
     began = time.perf_counter()
     names = list(start)
+
+    def at(point: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        return evaluate(dict(zip(names, point.tolist(), strict=True)))
+
     params = np.array([float(start[name]) for name in names])
+    loss, gradient_vector, hessian = at(params)
     history: list[float] = []
     previous: Epoch | None = None
     for iteration in range(iterations + 1):
-        loss, gradient_vector, hessian = evaluate(dict(zip(names, params.tolist(), strict=True)))
         gradient = dict(zip(names, gradient_vector.tolist(), strict=True))
         named = dict(zip(names, params.tolist(), strict=True))
         elapsed = time.perf_counter() - began
@@ -53,21 +57,22 @@ def newton(
         history.append(loss)
         record = Epoch(iteration, named, loss, gradient, elapsed)
         stop, message = stopping(record, iteration, iterations, tol, "iteration")
+        step = None
         if stop is None:
             direction = _direction(hessian, gradient_vector)
-            length = _step_length(loss_at, names, params, loss, gradient_vector @ direction, direction)
-            if length is None:
+            step = _step(at, loss_at, names, params, loss, gradient_vector @ direction, direction)
+            if step is None:
                 stop = Stop.STALLED
                 message = (
                     f"no step along Newton's direction lowers the loss (gradient norm "
                     f"{record.gradient_norm:.3g}, tolerance {tol:g}): the loss is as low as float64 resolves"
                 )
-        if stop is not None:
+        if stop is not None or step is None:
             yield Epoch(iteration, named, loss, gradient, elapsed, stop, message, tuple(history))
             return
         yield record
         previous = record
-        params = params + length * direction
+        params, (loss, gradient_vector, hessian) = step
 
 
 def _direction(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
@@ -84,16 +89,32 @@ def _direction(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     return -gradient  # a Hessian no damping tamed (not finite in some way): plain gradient descent
 
 
-def _step_length(
-    loss_at: Loss, names: list[str], params: np.ndarray, loss: float, slope: float, direction: np.ndarray
-) -> float | None:
-    """The first t of 1, 1/2, 1/4, … with loss(params + t·d) ≤ loss + ARMIJO·t·slope; None if none."""
+def _step(
+    at: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
+    loss_at: Loss,
+    names: list[str],
+    params: np.ndarray,
+    loss: float,
+    slope: float,
+    direction: np.ndarray,
+) -> tuple[np.ndarray, tuple[float, np.ndarray, np.ndarray]] | None:
+    """The next parameters and their evaluation: the first t of 1, 1/2, 1/4, … with
+    loss(params + t·d) ≤ loss + ARMIJO·t·slope; None if none.
+
+    The full step is tried with the whole evaluation (loss, gradient, Hessian), which the next
+    iteration needs when it is taken, as it usually is; shorter ones with the loss alone.
+    """
     if not slope < 0:
         return None
-    length = 1.0
-    for _ in range(HALVINGS):
-        trial = loss_at(dict(zip(names, (params + length * direction).tolist(), strict=True)))
-        if math.isfinite(trial) and trial <= loss + ARMIJO * length * slope:
-            return length
+    trial = params + direction
+    evaluation = at(trial)
+    if math.isfinite(evaluation[0]) and evaluation[0] <= loss + ARMIJO * slope:
+        return trial, evaluation
+    length = 0.5
+    for _ in range(HALVINGS - 1):
+        trial = params + length * direction
+        value = loss_at(dict(zip(names, trial.tolist(), strict=True)))
+        if math.isfinite(value) and value <= loss + ARMIJO * length * slope:
+            return trial, at(trial)
         length /= 2
     return None

@@ -335,6 +335,9 @@ class Program:
     #: With a derivation's second derivatives: d²L/dθᵢdθⱼ for i ≤ j in parameter order (row by row of
     #: the Hessian's upper triangle), each rewritten for float64 on its own as every line is.
     hessian: tuple[sp.Expr, ...] = ()
+    #: For a model with a batch form of its second derivatives: the source of the module `codegen`
+    #: writes (`symcalc.numeric.codegen.with_batch_module`), which computes the Hessian as Xᵀ S X / m.
+    batch_source: str = ""
 
     @cached_property
     def parameters(self) -> tuple[str, ...]:

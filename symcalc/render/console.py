@@ -19,9 +19,9 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from symcalc.render.wording import insight_text, sentence, step_rule, step_title
+from symcalc.render.wording import insight_text, second_order_missing, sentence, step_rule, step_title
 from symcalc.symbolic.functions import TextPrinter
-from symcalc.symbolic.notation import Partial, Total
+from symcalc.symbolic.notation import Partial, Second, Total
 from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
 
 PANEL_PADDING = 4  # a panel's border and padding take this many columns
@@ -233,6 +233,13 @@ def _vector_panel(derivation: Derivation, width: int) -> Panel:
             body.append(Text(pretty_chain(index_parts, width=width), style="dim"))
         if result.using:
             body.append(Text(f"  using {', '.join(result.using)}", style="italic dim"))
+    if derivation.vector_hessian:
+        body.append(Text(""))
+        for second in derivation.vector_hessian:
+            lhs = Second(second.loss, second.first, second.second)
+            body.append(Text(pretty_chain([lhs, vector.marked(second.result)], width=width)))
+    elif derivation.vector_hessian_problem:
+        body += [Text(""), Text(second_order_missing(derivation.vector_hessian_problem), style="italic dim")]
     title = Text("Vector form", style="bold magenta")
     return Panel(Group(*body), title=title, title_align="left", border_style="magenta")
 
@@ -261,6 +268,12 @@ def _batch_panel(derivation: Derivation, width: int) -> Panel:
         if line.expanded is not None:
             parts.append(line.expanded)
         body.append(Text(pretty_chain(parts, width=width)))
+    if batch.hessian:
+        body.append(Text(""))
+    for line, second in zip(batch.hessian, derivation.vector_hessian, strict=True):
+        body.append(
+            Text(pretty_chain([Second(objective, second.first, second.second), line.value], width=width))
+        )
     title = Text("Batch form", style="bold blue")
     return Panel(Group(*body), title=title, title_align="left", border_style="blue")
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import sympy as sp
 
-from symcalc.render.wording import insight_template, sentence, step_rule, step_title
-from symcalc.symbolic.notation import Sum, Total
+from symcalc.render.wording import insight_template, second_order_missing, sentence, step_rule, step_title
+from symcalc.symbolic.notation import Second, Sum, Total
 from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, Recognition, Step
 
 # Prints an expression, an Equation (rows with "&=") or an Update ("&:=") as TeX.
@@ -107,7 +107,12 @@ def _vector_section(derivation: Derivation, tex: Tex) -> list[Block]:
             lhs, chain, value = vector.index(result)
             entries = [tex(chain), tex(value)] if chain != value else [tex(value)]
             rows.append(f"{tex(lhs)} &= " + " = ".join(entries))
+    for second in derivation.vector_hessian:
+        rows.append(
+            f"{tex(Second(second.loss, second.first, second.second))} &= {tex(vector.marked(second.result))}"
+        )
     written = tuple(f"{tex(node)} &= {tex(vector.marked(expr))}" for node, expr in shaped.definitions)
+    missing = derivation.vector_hessian_problem
     return [
         Heading(1, (Text("Vector form"),)),
         Paragraph((Text("The model as the file writes it, with vectors and matrices:"),)),
@@ -127,6 +132,7 @@ def _vector_section(derivation: Derivation, tex: Tex) -> list[Block]:
             )
         ),
         Display(tuple(rows)),
+        *([Paragraph((Text(second_order_missing(missing)),))] if missing else []),
     ]
 
 
@@ -144,6 +150,8 @@ def _batch_section(derivation: Derivation, tex: Tex) -> list[Block]:
         parts = [tex(line.value)] + ([tex(line.expanded)] if line.expanded is not None else [])
         wrt = parameters.get(line.label.split("/d")[-1], line.target)
         gradients.append(f"{tex(Total(objective, wrt))} &= " + " = ".join(parts))
+    for line, second in zip(batch.hessian, derivation.vector_hessian, strict=True):
+        gradients.append(f"{tex(Second(objective, second.first, second.second))} &= {tex(line.value)}")
     return [
         Heading(1, (Text("Batch form"),)),
         Paragraph(

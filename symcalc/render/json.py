@@ -114,8 +114,23 @@ def _vector_form(derivation: Derivation) -> dict[str, Any]:
             }
             for r in (*vector.adjoints, *vector.gradients)
         ],
+        **_vector_hessian(derivation),
         "batch_form": _batch_form(derivation),
     }
+
+
+def _vector_hessian(derivation: Derivation) -> dict[str, Any]:
+    """With --hessian: each second derivative in vector form, or why there is none."""
+    if derivation.vector_hessian:
+        return {
+            "vector_hessian": [
+                {"name": s.name, "shape": [str(axis) for axis in s.shape], "result": text(s.result)}
+                for s in derivation.vector_hessian
+            ]
+        }
+    if derivation.vector_hessian_problem:
+        return {"vector_hessian": None, "vector_hessian_problem": derivation.vector_hessian_problem}
+    return {}
 
 
 def _index_form(vector: VectorForm, result: VectorResult) -> str | None:
@@ -144,4 +159,9 @@ def _batch_form(derivation: Derivation) -> dict[str, Any] | None:
             }
             for line in batch.gradients
         ],
+        **(
+            {"hessian": [{"name": line.label, "value": text(line.value)} for line in batch.hessian]}
+            if batch.hessian
+            else {}
+        ),
     }

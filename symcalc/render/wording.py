@@ -64,6 +64,11 @@ def step_rule(step: Step) -> str:
     raise TypeError(f"no wording for a step of kind {type(step).__name__}")
 
 
+def second_order_missing(problem: str) -> str:
+    """Why the second derivatives are not shown in vector form, as a sentence."""
+    return f"The second derivatives have no vector form here ({problem}); the last step gives each entry."
+
+
 def sentence(phrase: str) -> str:
     """A phrase as a sentence: capital first letter, full stop."""
     return phrase[:1].upper() + phrase[1:] + "."
@@ -93,12 +98,32 @@ def insight_template(insight: Insight) -> str:
         pairs = ", ".join(f"{{{i}}} by {{{i + 1}}}" for i in range(1, len(insight.expressions), 2))
         subject = "The weight gradients are" if insight.case == "every" else "These weight gradients are"
         return f"{subject} {{0}} scaled by the input the weight multiplies: {pairs}."
+    if insight.kind == "convex":
+        return _convex_template(insight)
     if insight.kind == "canonical-link":
         return (
             f"{{0}} = {{1}}: {_LINKS[insight.case]} is a canonical-link pair, "
             "whose gradient is prediction minus target."
         )
     return _INSIGHTS[insight.kind]
+
+
+def _convex_template(insight: Insight) -> str:
+    """The proof of convexity. Expressions: the loss, z, ∇z∇zᵀ, then the parts `insight.case` names:
+    F''(z) when it is not 1, the penalty, and the constants the penalty needs ≥ 0."""
+    parts = insight.case.split("+")
+    slot = iter(range(3, len(insight.expressions)))
+    curvature = f"{{{next(slot)}}}" if "curvature" in parts else ""
+    penalty = f" and the penalty {{{next(slot)}}}" if "penalty" in parts else ""
+    constants = ", ".join(f"{{{i}}}" for i in slot)
+    condition = f" for {constants} ≥ 0" if constants else ""
+    plus = f" plus the penalty's, a constant positive semidefinite matrix{condition}" if penalty else ""
+    scaled = f"{curvature} times {{2}}" if curvature else "{2}"
+    sign = f"; {curvature} ≥ 0 for every {{1}}" if curvature else ""
+    return (
+        "{0} is convex in the parameters. Proof: {1} is linear in them and the loss reads them only "
+        f"through {{1}}{penalty}, so its Hessian is {scaled}{plus}{sign}."
+    )
 
 
 def insight_text(insight: Insight, show: Callable[[sp.Expr], str] = str) -> str:

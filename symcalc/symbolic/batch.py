@@ -25,6 +25,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.symbolic.arrays import (
     Shape,
+    diag,
     logsumexp,
     matmul,
     outer,
@@ -37,6 +38,7 @@ from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.vector import VectorForm, VectorResult
+from symcalc.symbolic.vector_hessian import VectorSecond
 
 #: The number of samples in a batch.
 M = sp.Symbol("m", integer=True, positive=True)
@@ -118,14 +120,32 @@ class BatchForm:
     objective_name: sp.Symbol  # J, or Jbar (J̄) where the file names something J
     names: tuple[tuple[sp.Symbol, sp.Symbol], ...]  # each per-sample name → its batch name
     batched: tuple[sp.Symbol, ...]  # the batch names that carry a sample axis
+    #: With the vector form's second derivatives: each d²J/dθᵢdθⱼ over the batch, Xᵀ S X/m.
+    hessian: tuple[BatchLine, ...] = ()
 
 
 def derive_batch_form(
-    shaped: Shaped, vector: VectorForm, data: Sequence[sp.Symbol], loss: sp.Symbol
+    shaped: Shaped,
+    vector: VectorForm,
+    data: Sequence[sp.Symbol],
+    loss: sp.Symbol,
+    second: Sequence[VectorSecond] = (),
 ) -> BatchForm:
-    """The batch form of a shaped model's vector form, `data` its inputs and targets as declared
-    (BatchUnsupported where there is none)."""
-    return _Lifter(shaped, vector, data, loss).run()
+    """The batch form of a shaped model's vector form, `data` its inputs and targets as declared,
+    with its `second` derivatives summed over the samples too (BatchUnsupported where there is none)."""
+    lifter = _Lifter(shaped, vector, data, loss)
+    batch = lifter.run()
+    if not second:
+        return batch
+    hessian = tuple(
+        BatchLine(
+            sp.Symbol(f"hess_{s.first.name}_{s.second.name}"),
+            sp.Add(*(term / M for term in sp.Add.make_args(lifter.sum_over_samples(s.result)))),
+            s.name,
+        )
+        for s in second
+    )
+    return replace(batch, hessian=hessian)
 
 
 class _Lifter:
@@ -250,6 +270,10 @@ class _Lifter:
             rows = [f for f in expr.args if self.batched(f)]
             vectors = [f for f in rows if self.shape(f)]
             scalars = [f for f in rows if not self.shape(f)]
+            if len(vectors) == 1 and isinstance(vectors[0], outer) and scalars:  # Σ c u vᵀ = Uᵀ diag(c) V
+                u, v = (self.lift(arg) for arg in vectors[0].args)
+                weights = sp.Mul(*fixed) * self.lift(sp.Mul(*scalars))
+                return matmul(transpose(u), matmul(diag(weights), v))
             if len(vectors) == 1 and scalars:  # Σ c x = Xᵀ c
                 return sp.Mul(*fixed) * matmul(transpose(self.lift(vectors[0])), self.lift(sp.Mul(*scalars)))
             if fixed:  # Σ v ⊙ g = v ⊙ Σ g for a v that is the same in every sample

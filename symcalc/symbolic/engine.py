@@ -42,6 +42,7 @@ from symcalc.symbolic.steps import (
     Update,
 )
 from symcalc.symbolic.vector import derive_vector_form
+from symcalc.symbolic.vector_hessian import VectorSecond, vector_hessian_or_reason
 
 LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
 #: Nodes in an upstream dL/dc's tree above which a result reads it as the symbol dL/dc (`Adjoint`)
@@ -70,11 +71,16 @@ def derive(model: Model, *, hessian: bool = False) -> Derivation:
     if model.shaped is None:
         return derivation
     vector = derive_vector_form(model.shaped, model.loss, model.shaped.parameters)
+    derivation = dataclasses.replace(derivation, vector=vector)
+    second: tuple[VectorSecond, ...] = ()
+    if hessian:
+        second, problem = vector_hessian_or_reason(model.shaped, vector, model.loss)
+        derivation = dataclasses.replace(derivation, vector_hessian=second, vector_hessian_problem=problem)
     try:
-        batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss)
+        batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss, second)
     except BatchUnsupported as err:
-        return dataclasses.replace(derivation, vector=vector, batch_problem=str(err))
-    return dataclasses.replace(derivation, vector=vector, batch=batch)
+        return dataclasses.replace(derivation, batch_problem=str(err))
+    return dataclasses.replace(derivation, batch=batch)
 
 
 class _Backprop:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symcalc.symbolic.convexity import prove_convex
 from symcalc.symbolic.functions import sigmoid, to_elementary
 from symcalc.symbolic.graph import Model
-from symcalc.symbolic.notation import Partial, Total
+from symcalc.symbolic.notation import GradientOuter, Partial, Total
 
 # The output's range for the activations whose local derivative depends only on the output.
 _RANGES: dict[type, tuple[sp.Expr, sp.Expr]] = {
@@ -39,7 +40,9 @@ class Insight:
     """One checked observation of `kind` about `expressions`; `case` says which of the kind's cases holds.
 
     The cases: "scaled-by-input" is "every" weight or "some"; "canonical-link" names
-    the output ("sigmoid", "identity", "exp", "softmax"); other kinds have one case, "".
+    the output ("sigmoid", "identity", "exp", "softmax"); "convex" joins with "+" which of its
+    optional parts the expressions hold, in order: "curvature" (F''(z) when it is not 1),
+    "penalty" and "constants" (those the penalty needs ≥ 0); other kinds have one case, "".
     """
 
     kind: str
@@ -66,7 +69,7 @@ def find_insights(
     """Every insight that holds for these results, in a fixed order."""
     facts = _Facts(model, gradients, adjoints, local_derivatives)
     found: list[Insight] = []
-    for finder in (_shared_factor, _output_only, _sign_rule, _canonical_link):
+    for finder in (_shared_factor, _output_only, _sign_rule, _canonical_link, _convex):
         found.extend(finder(facts))
     return tuple(found)
 
@@ -203,6 +206,25 @@ def _canonical_link(facts: _Facts) -> Iterator[Insight]:
             continue
         partial = Total(facts.model.loss, node)
         yield Insight("canonical-link", (partial, output - target), activation)
+
+
+def _convex(facts: _Facts) -> Iterator[Insight]:
+    """The loss is convex in the parameters, with the proof's parts (`convexity.prove_convex`)."""
+    proof = prove_convex(facts.model, facts.adjoints, facts.local_derivatives)
+    if proof is None:
+        return
+    parts = []
+    expressions: list[sp.Expr] = [proof.loss, proof.node, GradientOuter(proof.node)]
+    if proof.curvature != 1:
+        parts.append("curvature")
+        expressions.append(proof.curvature)
+    if proof.penalty != 0:
+        parts.append("penalty")
+        expressions.append(proof.penalty)
+    if proof.constants:
+        parts.append("constants")
+        expressions += proof.constants
+    yield Insight("convex", tuple(expressions), "+".join(parts))
 
 
 def _activation(definition: sp.Expr, node: sp.Symbol) -> str | None:

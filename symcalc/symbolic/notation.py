@@ -111,6 +111,28 @@ class Second(sp.Expr):
         return top / bottom
 
 
+class GradientOuter(sp.Expr):
+    """∇z ∇zᵀ: the outer product of a node's gradient by the parameters with itself (display only)."""
+
+    is_commutative = True
+
+    def __new__(cls, node: sp.Symbol) -> GradientOuter:
+        return sp.Expr.__new__(cls, node)
+
+    def _sympystr(self, printer: Any) -> str:
+        node = printer._print(self.args[0])
+        return f"grad({node})*grad({node})^T"
+
+    def _latex(self, printer: Any) -> str:
+        node = printer._print(self.args[0])
+        return rf"\nabla {node} \, \nabla {node}^{{\top}}"
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        node = printer._print(self.args[0])
+        nabla, top = ("∇", "ᵀ") if printer._use_unicode else ("grad ", "^T")
+        return prettyForm(*prettyForm(*node.left(nabla)).right(" ", prettyForm(*node.left(nabla)), top))
+
+
 class Adjoint(sp.Symbol):
     """dL/dc inside a later result, standing for the value derived for it: the backpropagation δ.
 

@@ -21,6 +21,7 @@ from symcalc.symbolic.graph import Model
 from symcalc.symbolic.insights import Insight, find_insights
 from symcalc.symbolic.notation import Adjoint, Partial, Second, Total, total
 from symcalc.symbolic.vector import VectorForm
+from symcalc.symbolic.vector_hessian import VectorSecond
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
@@ -196,6 +197,9 @@ class Derivation:
     batch_problem: str = ""
     #: With `derive(model, hessian=True)`: d²L/dθᵢdθⱼ for θᵢ ≤ θⱼ in parameter order, in the model's names.
     hessian: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] | None = None
+    #: ... and for a model with vectors, the same in vector form (a(1 − a)·x xᵀ), or why there is none.
+    vector_hessian: tuple[VectorSecond, ...] = ()
+    vector_hessian_problem: str = ""
 
     @property
     def title(self) -> str:
