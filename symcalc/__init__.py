@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from symcalc.check.checks import check_claim, verify
     from symcalc.check.ladder import ProofLimits
     from symcalc.check.records import Check, Counterexample
+    from symcalc.numeric.codegen import codegen, load_module
     from symcalc.numeric.codegen import generate as generate_module
     from symcalc.numeric.data import Dataset, load_builtin, load_csv
     from symcalc.numeric.descent import Epoch, Stop, descend
@@ -58,6 +59,8 @@ _LAZY = {
     "check_claim": ("symcalc.check.checks", "check_claim"),
     "verify": ("symcalc.check.checks", "verify"),
     "generate_module": ("symcalc.numeric.codegen", "generate"),
+    "codegen": ("symcalc.numeric.codegen", "codegen"),
+    "load_module": ("symcalc.numeric.codegen", "load_module"),
     "Dataset": ("symcalc.numeric.data", "Dataset"),
     "load_builtin": ("symcalc.numeric.data", "load_builtin"),
     "load_csv": ("symcalc.numeric.data", "load_csv"),
@@ -119,6 +122,7 @@ __all__ = [
     "build_program",
     "builtin_models",
     "check_claim",
+    "codegen",
     "compile_model",
     "derive",
     "descend",
@@ -126,6 +130,7 @@ __all__ = [
     "load",
     "load_builtin",
     "load_csv",
+    "load_module",
     "load_spec",
     "relu",
     "sigmoid",

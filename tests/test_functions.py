@@ -1,8 +1,12 @@
 """sigmoid, softplus, relu and step behave as SymPy functions, checked against their elementary forms."""
 
+import numpy as np
+import pytest
 import sympy as sp
 
+import symcalc
 from symcalc.symbolic.functions import relu, sigmoid, softplus, step, to_elementary
+from tests.conftest import WriteToml
 
 z = sp.Symbol("z", real=True)
 
@@ -58,3 +62,18 @@ def test_to_elementary_rewrites_only_our_functions() -> None:
     assert result.has(sp.tanh)  # the tanh inside σ's argument stays a tanh
     assert not result.has(sigmoid, softplus)
     assert result == 1 / (1 + sp.exp(-inner)) + sp.log(1 + sp.exp(1 / (1 + sp.exp(-z))))
+
+
+def test_sign_and_step_differentiate_to_zero_away_from_their_kink(write_toml: WriteToml) -> None:
+    """d sign(z)/dz is SymPy's DiracDelta(z): 0 wherever z ≠ 0, so results carry none, and the numeric
+    program (which has no DiracDelta) computes them; the gradient agrees with central differences."""
+    text = 'inputs = ["x1"]\ntargets = ["y"]\nparameters = ["w1"]\n[definitions]\nz = "w1*x1"\n'
+    path = write_toml(text + 'L = "(sign(z)*z + step(z)*z - y)^2"\n')
+    derivation = symcalc.derive(symcalc.load(str(path)))
+    assert not any(r.has(sp.DiracDelta) for r in derivation.gradients.values())
+    numeric = symcalc.compile_model(derivation)
+    data = {"x1": np.array([1.0, -2.0, 0.5]), "y": np.array([2.0, 0.5, 1.0])}
+    h, w = 1e-6, 0.7
+    estimate = (numeric.loss({"w1": w + h}, data) - numeric.loss({"w1": w - h}, data)) / (2 * h)
+    assert numeric.gradient({"w1": w}, data)["w1"] == pytest.approx(estimate, rel=1e-7)
+    assert all(check.holds for check in symcalc.verify(derivation))

@@ -204,7 +204,7 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 
     if args.output is not None:
         check_output(args.output, {".py": "python"}, "codegen -o")
-    text = limited(work.codegen_file, args.file, timeout=args.timeout)
+    text = limited(work.codegen_file, args.file, args.target, timeout=args.timeout)
     if args.output is None:
         sys.stdout.write(text)
     else:

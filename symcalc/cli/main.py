@@ -226,11 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(handler=_cmd_models)
 
     codegen = command(
-        "codegen", _cmd_codegen, "write a standalone numpy module with the loss, gradient and step"
+        "codegen",
+        _cmd_codegen,
+        "write a standalone module (NumPy, JAX or PyTorch) with the loss, gradient and step",
     )
     codegen.add_argument("file", nargs="?", help=file_help)
     codegen.add_argument(
         "-o", "--output", metavar="OUT.py", help="write the module here (default: standard output)"
+    )
+    codegen.add_argument(
+        "--target",
+        choices=("numpy", "jax", "torch"),
+        default="numpy",
+        help="the array library the module uses (default numpy; jax and torch need that library to run)",
     )
     return parser
 

@@ -188,8 +188,8 @@ def method_records(
     return descend(evaluate, start, learning_rate, epochs, tol)
 
 
-def codegen_file(target: str | None) -> str:
-    """The standalone module for one file; what `symcalc codegen` computes."""
-    from symcalc.numeric.codegen import generate
+def codegen_file(target: str | None, library: str = "numpy") -> str:
+    """The standalone module for one file, for NumPy, JAX or PyTorch; what `symcalc codegen` computes."""
+    from symcalc.numeric.codegen import codegen
 
-    return generate(derive_file(target))
+    return codegen(derive_file(target), library)

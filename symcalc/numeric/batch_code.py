@@ -12,6 +12,8 @@ output; nothing the user typed (a title, a note, a path) is copied into it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
@@ -20,6 +22,7 @@ from sympy.printing.precedence import PRECEDENCE
 from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line, code_symbol
 from symcalc.symbolic.arrays import diag, logsumexp, matmul, softmax, total, transpose
 from symcalc.symbolic.batch import BatchForm, BatchLine, M, column, column_sums, row_sums
+from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus
 from symcalc.symbolic.functions import text as table_text
@@ -40,7 +43,7 @@ class BatchPrinter(StablePrinter):
     """
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return _code_name(expr)
+        return code_name(expr)
 
     # dL/dS is a Symbol whose class is called Adjoint, as SymPy's conjugate transpose is.
     _print_Adjoint = _print_Symbol
@@ -96,7 +99,7 @@ class BatchPrinter(StablePrinter):
         return f"_logsumexp({self._print(expr.args[0])})"
 
 
-def _code_name(symbol: sp.Symbol) -> str:
+def code_name(symbol: sp.Symbol) -> str:
     """dL/dS is dL_dS; a declared name is itself (numpy_ for a name the code needs)."""
     if "/" in symbol.name:
         return symbol.name.replace("/", "_")
@@ -133,7 +136,7 @@ def _elementary(value: sp.Expr) -> sp.Expr:
     return written
 
 
-def _stable(lines: Sequence[BatchLine]) -> list[BatchLine]:
+def stable_lines(lines: Sequence[BatchLine]) -> list[BatchLine]:
     """Each line rewritten for float64, seeing through the σ, tanh and exp lines it reads."""
     inside = {line.target: line.value for line in lines if isinstance(line.value, _LOOK_INTO)}
     logs = _log_softmax(lines)
@@ -146,7 +149,7 @@ def _stable(lines: Sequence[BatchLine]) -> list[BatchLine]:
     return result
 
 
-def _needed(lines: Sequence[BatchLine], outputs: Iterable[sp.Expr]) -> list[BatchLine]:
+def needed_lines(lines: Sequence[BatchLine], outputs: Iterable[sp.Expr]) -> list[BatchLine]:
     """The lines the outputs read, directly or through other lines, in order."""
     wanted: set[sp.Symbol] = set().union(*(sp.sympify(o).free_symbols for o in outputs))
     for line in reversed(lines):
@@ -155,17 +158,25 @@ def _needed(lines: Sequence[BatchLine], outputs: Iterable[sp.Expr]) -> list[Batc
     return [line for line in lines if line.target in wanted]
 
 
-def _function(
-    name: str, doc: str, arguments: Sequence[str], lines: Sequence[BatchLine], outputs: Sequence[sp.Expr]
+def function_lines(
+    name: str,
+    doc: str,
+    arguments: Sequence[str],
+    lines: Sequence[BatchLine],
+    outputs: Sequence[sp.Expr],
+    printer: BatchPrinter | None = None,
+    preamble: Sequence[str] = (),
 ) -> list[str]:
-    printer = _printer()
-    body = [f"def {name}({', '.join(arguments)}):", f'    """{doc}"""']
-    for line in _needed(lines, outputs):
-        name = _code_name(line.target)
+    """A function of `arguments` computing the `lines` its `outputs` need, one batch line each (what a
+    line computes twice it computes once), then returning the outputs; `preamble` opens its body."""
+    printer = printer or _printer()
+    body = [f"def {name}({', '.join(arguments)}):", f'    """{doc}"""', *(f"    {p}" for p in preamble)]
+    for line in needed_lines(lines, outputs):
+        name = code_name(line.target)
         comment = line.label if name == line.label.replace("/", "_") else f"{line.label}, a row per sample"
         shared, (value,) = sp.cse(line.value, symbols=sp.numbered_symbols(f"_{name}_"), optimizations=None)
         body.append(f"    # {comment}")
-        body += [f"    {_code_name(t)} = {printer.doprint(e)}" for t, e in shared]
+        body += [f"    {code_name(t)} = {printer.doprint(e)}" for t, e in shared]
         body.append(f"    {name} = {printer.doprint(value)}")
     body.append("    return [")
     body += [f"        {printer.doprint(output)}," for output in outputs]
@@ -210,37 +221,105 @@ def _means(
     ]
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What every module of a batch form declares and passes: its arguments, its stable lines, its
+    predictions, and the module-level tables (PARAMETERS, DATA, …) that describe them."""
+
+    derivation: Derivation
+    shaped: Shaped
+    batch: BatchForm
+
+    @cached_property
+    def inputs(self) -> list[sp.Symbol]:
+        model = self.derivation.model
+        return [s for s in self.shaped.data if s.name in (model.spec.inputs if model.spec else ())]
+
+    @cached_property
+    def data_names(self) -> list[str]:
+        renamed = dict(self.batch.names)
+        targets = [s for s in self.shaped.data if s not in self.inputs]
+        return [code_name(renamed.get(s, s)) for s in (*self.inputs, *targets)]
+
+    @cached_property
+    def given(self) -> list[str]:
+        """The parameters, then the constants: the arguments before the data."""
+        constants = [code_name(c) for c, _ in self.derivation.model.constants]
+        return [*(code_name(p) for p in self.shaped.parameters), *constants]
+
+    @property
+    def arguments(self) -> list[str]:
+        return [*self.given, *self.data_names]
+
+    @property
+    def predict_arguments(self) -> list[str]:
+        return [*self.given, *self.data_names[: len(self.inputs)]]
+
+    @cached_property
+    def lines(self) -> list[BatchLine]:
+        """The forward and backward lines, stable (a backward line sees through forward ones)."""
+        return stable_lines([*self.batch.forward, *self.batch.backward])
+
+    @property
+    def forward(self) -> list[BatchLine]:
+        return self.lines[: len(self.batch.forward)]
+
+    @cached_property
+    def predictions(self) -> list[sp.Symbol]:
+        return predictions_of(self.batch, self.derivation)
+
+    def declarations(self) -> list[str]:
+        """PARAMETERS, DATA, INPUTS, TARGETS, CONSTANTS and PREDICTIONS, with their comments."""
+        shapes, renamed, model = dict(self.shaped.shapes), dict(self.batch.names), self.derivation.model
+        declared = ", ".join(
+            f'"{code_name(p)}": {axes_text(shapes.get(p, ()))}' for p in self.shaped.parameters
+        )
+        data = ", ".join(
+            f'"{s.name}": ({code_name(renamed.get(s, s))!r}, {axes_text(shapes.get(s, ()))})'
+            for s in self.shaped.data
+        )
+        sizes = (
+            f" (in the model's dimensions, at the sizes: {self.shaped.describe()})"
+            if self.shaped.sizes
+            else ""
+        )
+        targets = [s for s in self.shaped.data if s not in self.inputs]
+        constants = ", ".join(f"{c.name!r}: {v!r}" for c, v in model.constants)
+        return [
+            f"#: Each parameter's shape{sizes}.",
+            f"PARAMETERS = {{{declared}}}",
+            "#: Each input and target: the name of its batch array in this module, and its shape per sample.",
+            f"DATA = {{{data}}}",
+            f"INPUTS = {names_text(self.inputs)}",
+            f"TARGETS = {names_text(targets)}",
+            f"CONSTANTS: dict[str, float] = {{{constants}}}",
+            f"PREDICTIONS = {names_text([s for s in self.predictions if isinstance(s, sp.Symbol)])}",
+        ]
+
+
 def generate_batch(derivation: Derivation) -> str:
     """The text of the standalone batch module of a model with vectors and matrices."""
     batch, model = derivation.batch, derivation.model
     assert batch is not None and model.shaped is not None
-    shaped = model.shaped
-    shapes = dict(shaped.shapes)
-    renamed = dict(batch.names)
-    parameters = [_code_name(p) for p in shaped.parameters]
-    inputs = [s for s in shaped.data if s.name in (model.spec.inputs if model.spec else ())]
-    targets = [s for s in shaped.data if s not in inputs]
-    constants = [s for s, _ in model.constants]
-    data_names = [_code_name(renamed.get(s, s)) for s in (*inputs, *targets)]
-    arguments = [*parameters, *(_code_name(c) for c in constants), *data_names]
-    lines = _stable([*batch.forward, *batch.backward])  # a backward line sees through forward ones
-    forward = lines[: len(batch.forward)]
+    layout = Layout(derivation, model.shaped, batch)
+    arguments, lines, forward = layout.arguments, layout.lines, layout.forward
     gradients = [line.value for line in batch.gradients]
-    predictions = _predictions(batch, derivation)
-    predict_arguments = [*parameters, *(_code_name(c) for c in constants), *data_names[: len(inputs)]]
+    predictions, predict_arguments = layout.predictions, layout.predict_arguments
     batched = set(batch.batched)
     objective_sum, _ = _split(batch.objective, batched)
     parts = [_split(value, batched) for value in gradients]
     sums = [summed for summed, _ in parts]
-    data_count = len(data_names)
+    data_count = len(layout.data_names)
     body = [
-        *_function("_loss_sums", "The loss summed over these samples.", arguments, forward, [objective_sum]),
+        *function_lines(
+            "_loss_sums", "The loss summed over these samples.", arguments, forward, [objective_sum]
+        ),
         "",
         "",
-        *_function("_gradient_sums", "Each gradient summed over these samples.", arguments, lines, sums),
+        *function_lines("_gradient_sums", "Each gradient summed over these samples.", arguments, lines, sums),
         "",
         "",
-        *_function(
+        *function_lines(
             "_both_sums",
             "The loss and each gradient, summed over these samples.",
             arguments,
@@ -272,27 +351,18 @@ def generate_batch(derivation: Derivation) -> str:
         ),
         "",
         "",
-        *_function("_predict", "The predictions for each sample.", predict_arguments, forward, predictions),
+        *function_lines(
+            "_predict", "The predictions for each sample.", predict_arguments, forward, predictions
+        ),
         *_second_order(batch, arguments, lines, objective_sum, parts, data_count),
     ]
     docstring = _docstring(derivation, forward, batch)
-    declared = ", ".join(f'"{_code_name(p)}": {_axes(shapes.get(p, ()))}' for p in shaped.parameters)
-    data = ", ".join(
-        f'"{s.name}": ({_code_name(renamed.get(s, s))!r}, {_axes(shapes.get(s, ()))})' for s in shaped.data
-    )
     header = [
         *docstring,
         "",
         "import numpy",
         "",
-        f"#: Each parameter's shape (in the model's dimensions, at the sizes: {shaped.describe()}).",
-        f"PARAMETERS = {{{declared}}}",
-        "#: Each input and target: the name of its batch array in this module, and its shape per sample.",
-        f"DATA = {{{data}}}",
-        f"INPUTS = {_names(inputs)}",
-        f"TARGETS = {_names(targets)}",
-        f"CONSTANTS: dict[str, float] = {{{', '.join(f'{c.name!r}: {v!r}' for c, v in model.constants)}}}",
-        f"PREDICTIONS = {_names([s for s in predictions if isinstance(s, sp.Symbol)])}",
+        *layout.declarations(),
         "",
         "",
         _HELPERS.strip("\n"),
@@ -321,11 +391,11 @@ def _second_order(
     return [
         "",
         "",
-        *_function(
+        *function_lines(
             "_second_sums",
             "The loss, each gradient and each second derivative, summed over these samples.",
             arguments,
-            [*lines, *_stable(batch.hessian)],
+            [*lines, *stable_lines(batch.hessian)],
             outputs,
         ),
         "",
@@ -342,17 +412,17 @@ def _second_order(
     ]
 
 
-def _axes(shape: Sequence[object]) -> str:
+def axes_text(shape: Sequence[object]) -> str:
     inner = ", ".join(repr(a) for a in shape)
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
-def _names(symbols: Sequence[sp.Symbol]) -> str:
+def names_text(symbols: Sequence[sp.Symbol]) -> str:
     inner = ", ".join(f'"{s.name}"' for s in symbols)
     return f"({inner},)" if len(symbols) == 1 else f"({inner})"
 
 
-def _predictions(batch: BatchForm, derivation: Derivation) -> list[sp.Symbol]:
+def predictions_of(batch: BatchForm, derivation: Derivation) -> list[sp.Symbol]:
     """What the model predicts: the lines the loss reads, through lines that depend on a target,
     that do not depend on one themselves (a, or z for a linear model)."""
     model = derivation.model
@@ -385,7 +455,7 @@ def _docstring(derivation: Derivation, forward: Sequence[BatchLine], batch: Batc
         "",
         "Over a batch of m samples (row k of a capital is sample k):",
         "",
-        *(f"    {_code_name(line.target)} = {table_text(line.value)}" for line in batch.forward),
+        *(f"    {code_name(line.target)} = {table_text(line.value)}" for line in batch.forward),
         "",
         f"and the objective is {objective} = {table_text(batch.objective)}, the mean of {model.loss.name}.",
         "Its gradients, summed over the samples as symcalc derived them, with the adjoints they read:",

@@ -21,6 +21,7 @@ from types import ModuleType
 import sympy as sp
 
 from symcalc.numeric.batch_code import CONSTANTS_SOURCE, generate_batch
+from symcalc.numeric.frameworks import generate_framework
 from symcalc.numeric.plan import build_plan, runtime_source
 from symcalc.numeric.program import Assignment, Program, build_program, code_symbol, make_printer
 from symcalc.spec.names import NAME_PATTERN
@@ -227,6 +228,23 @@ def check_gradient(
     return worst
 '''
 )
+
+
+#: What `codegen` writes for: the array library each module uses.
+TARGETS = ("numpy", "jax", "torch")
+
+
+def codegen(derivation: Derivation, target: str = "numpy") -> str:
+    """The source of the standalone module for `derivation` that uses `target` (NumPy, JAX or PyTorch).
+
+    NumPy's is `generate`'s; JAX's and PyTorch's (`symcalc.numeric.frameworks`) have the same
+    functions and conventions, plus `loss_with_derived_gradient`. No framework is imported here.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"no codegen target {target!r}: the targets are {', '.join(TARGETS)}")
+    if target == "numpy":
+        return generate(derivation)
+    return generate_framework(derivation, target)
 
 
 def load_module(source: str, name: str = "symcalc_generated") -> ModuleType:

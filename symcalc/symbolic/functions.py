@@ -249,10 +249,14 @@ CUSTOM_FUNCTIONS = (sigmoid, softplus, relu)
 
 
 def heaviside_as_step(expr: sp.Expr) -> sp.Expr:
-    """`expr` with SymPy's Heaviside (from differentiating max and min) written as `step`.
+    """`expr` with SymPy's Heaviside (from differentiating max and min) written as `step`, and its
+    DiracDelta (from differentiating sign and step) as 0.
 
-    The two differ only at 0, where Heaviside is ½ and our convention is 0.
+    Heaviside and step differ only at 0, where Heaviside is ½ and our convention is 0; DiracDelta(u)
+    is 0 wherever u ≠ 0, and every result holds away from the kinks (u = 0), as verify checks it.
     """
+    if expr.has(sp.DiracDelta):
+        expr = expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
     if not expr.has(sp.Heaviside):
         return expr
     return expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: step(e.args[0]))
