@@ -106,6 +106,7 @@ def test_document_follows_the_pages_structure(seed: symcalc.Derivation) -> None:
         "Step 5 of 5: Derivatives of $L$ with respect to the parameters",
         "Usage in gradient descent",
         "Key insights",
+        "Pictures",
     ]
     # The objective names the loss and the parameters, as the page does.
     assert "the loss $L$ with respect to the parameters $w_{1}$, $w_{2}$ and $b$" in document

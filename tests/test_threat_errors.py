@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "check": (["check", "logistic_regression", "dL/dz", "a - y"], "check_file"),
     "latex": (["latex"], "latex_file"),
     "markdown": (["markdown"], "markdown_file"),
+    "html": (["html"], "html_file"),
     "codegen": (["codegen"], "codegen_file"),
     "train": (["train", "--epochs", "1"], "program_file"),
 }

@@ -191,6 +191,13 @@ def _cmd_markdown(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_html(args: argparse.Namespace) -> int:
+    if args.output is not None:
+        check_output(args.output, {".html": "html", ".htm": "html"}, "html -o")
+    _emit(limited(work.html_file, args.file, timeout=args.timeout), args.output)
+    return EXIT_OK
+
+
 def _emit(text: str, output: str | None) -> None:
     """`text` to the file the user named (replacing it), or to stdout."""
     if output is None:

@@ -25,6 +25,7 @@ from symcalc.cli.commands import (
     _cmd_check,
     _cmd_codegen,
     _cmd_derive,
+    _cmd_html,
     _cmd_latex,
     _cmd_markdown,
     _cmd_models,
@@ -171,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run pdflatex and write OUT.pdf beside OUT.tex (needs -o; --timeout bounds it too)",
     )
     _hessian_option(latex_parser)
+
+    html_parser = command("html", _cmd_html, "write the derivation as a self-contained web page")
+    _file_argument(html_parser)
+    html_parser.add_argument("-o", "--output", metavar="OUT.html", help="write here instead of stdout")
 
     markdown_parser = command("markdown", _cmd_markdown, "write the derivation as Markdown with maths")
     _file_argument(markdown_parser)

@@ -120,6 +120,15 @@ def markdown_file(target: str | None, hessian: bool = False) -> str:
     return render_markdown(derive_file(target, hessian=hessian))
 
 
+def html_file(target: str | None) -> str:
+    """The web page of one file's derivation, with its verification table; what `symcalc html` computes."""
+    from symcalc.check.checks import verify
+    from symcalc.render.html import render_html
+
+    derivation = derive_file(target)
+    return render_html(derivation, verify(derivation))
+
+
 def verify_file(
     target: str | None, strict: bool, points: int, seed: int, hessian: bool = False
 ) -> tuple[str, list[Check]]:

@@ -19,6 +19,7 @@ from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter, translate
 
 from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, outline
+from symcalc.render.figures import figures, legend, picture
 from symcalc.spec.names import NAME_PATTERN
 from symcalc.symbolic.steps import Derivation, Equation, Step, Update
 
@@ -220,13 +221,29 @@ def render_latex(derivation: Derivation, *, body_only: bool = False) -> str:
     """
     blocks = outline(derivation, SymcalcLatexPrinter()._print)
     if body_only:
-        return "".join(_block(b, offset=1) for b in blocks)
+        return "".join(_block(b, offset=1) for b in blocks) + _pictures(derivation, offset=1)
     title, rest = blocks[0], blocks[1:]
     assert isinstance(title, Heading)
     # Not \\maketitle: with no author or date it leaves half a page empty above the maths.
     heading = f"{{\\centering\\LARGE\\bfseries {_inline(title.parts)}\\par}}\n\n"
-    body = "".join(_block(b, offset=0) for b in rest)
+    body = "".join(_block(b, offset=0) for b in rest) + _pictures(derivation, offset=0)
     return PREAMBLE + "\n\\begin{document}\n\n" + heading + body + "\\end{document}\n"
+
+
+def _pictures(derivation: Derivation, offset: int) -> str:
+    """The web page's pictures (`symcalc.render.figures`), drawn in LaTeX's picture environment."""
+    drawn = figures(derivation)
+    if not drawn:
+        return ""
+    section = "\\subsection*" if offset else "\\section*"
+    parts = [f"{section}{{Pictures}}\n\n"]
+    for figure in drawn:
+        parts.append(
+            "\\begin{center}\n" + picture(figure, escape_latex) + "\\\\[2pt]\n"
+            f"{{\\small {escape_latex(figure.caption)} ({escape_latex(legend(figure))})}}\n"
+            "\\end{center}\n\n"
+        )
+    return "".join(parts)
 
 
 def _inline(parts: Iterable[Inline]) -> str:

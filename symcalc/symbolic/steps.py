@@ -271,3 +271,8 @@ class Derivation:
         from symcalc.render.markdown import render_markdown
 
         return render_markdown(self)
+
+    def _repr_html_(self) -> str:
+        from symcalc.render.html import notebook_html
+
+        return notebook_html(self)

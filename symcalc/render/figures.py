@@ -1,0 +1,214 @@
+"""Pictures of a derivation, as inline SVG drawn directly: each activation beside its local derivative, and
+the loss against the prediction for each label, as the seed's "geometric derivatives" slide shows them.
+
+The curves are the model's own definitions and the derivation's own local derivatives, evaluated
+with NumPy (`lambdify` of SymPy objects the parser built, never of text); nothing here draws with
+matplotlib, so the page needs no optional package. Labels are escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from symcalc.numeric.program import make_printer
+from symcalc.symbolic.steps import Derivation
+
+WIDTH, HEIGHT, MARGIN = 320, 200, 28
+COLOURS = ("#1f5fa8", "#c0392b")
+
+
+def _function(arguments: Sequence[sp.Symbol], expr: sp.Expr) -> Callable[..., Any]:
+    return sp.lambdify(list(arguments), expr, modules=["numpy"], printer=make_printer())
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Curves over the same x, with the point to mark on them: what the SVG and the LaTeX pictures draw."""
+
+    caption: str
+    x_label: str
+    xs: np.ndarray
+    curves: tuple[tuple[str, np.ndarray], ...]
+    marks: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """left, right, bottom, top: the x range, and the y range with 0 and a margin."""
+        ys = np.concatenate([y[np.isfinite(y)] for _, y in self.curves])
+        low, high = min(float(ys.min()), 0.0), max(float(ys.max()), 0.0)
+        pad = 0.08 * (high - low or 1.0)
+        return float(self.xs[0]), float(self.xs[-1]), low - pad, high + pad
+
+    def scaled(
+        self, width: float, height: float, margin: float
+    ) -> Callable[[float, float], tuple[float, float]]:
+        """(x, y) → the picture's coordinates, y upwards, in a width × height frame with a margin."""
+        left, right, bottom, top = self.box
+
+        def at(x: float, y: float) -> tuple[float, float]:
+            return (
+                margin + (x - left) / (right - left) * (width - 2 * margin),
+                margin + (y - bottom) / (top - bottom) * (height - 2 * margin),
+            )
+
+        return at
+
+
+def svg(figure: Figure) -> str:
+    """The figure as inline SVG: axes through 0, a legend, the marks as dots with their values."""
+    at = figure.scaled(WIDTH, HEIGHT, MARGIN)
+    left, right, _, _ = figure.box
+
+    def point(x: float, y: float) -> tuple[float, float]:
+        px, py = at(x, y)
+        return px, HEIGHT - py  # SVG's y runs down
+
+    x0, y0 = point(0.0, 0.0)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
+        f'height="{HEIGHT}" role="img" font-family="sans-serif" font-size="11">',
+        f'<line x1="{MARGIN}" y1="{y0:.1f}" x2="{WIDTH - MARGIN}" y2="{y0:.1f}" stroke="#888"/>',
+    ]
+    if left <= 0 <= right:
+        parts.append(
+            f'<line x1="{x0:.1f}" y1="{MARGIN}" x2="{x0:.1f}" y2="{HEIGHT - MARGIN}" stroke="#888"/>'
+        )
+    for row, ((label, values), colour) in enumerate(zip(figure.curves, COLOURS, strict=False)):
+        keep = np.isfinite(values)
+        points = " ".join(
+            "{:.1f},{:.1f}".format(*point(x, y)) for x, y in zip(figure.xs[keep], values[keep], strict=True)
+        )
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
+        parts.append(
+            f'<text x="{MARGIN + 4}" y="{14 + 13 * row}" fill="{colour}">{html.escape(label)}</text>'
+        )
+    for x, y in figure.marks:
+        px, py = point(x, y)
+        parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="#222"/>')
+        parts.append(f'<text x="{px + 6:.1f}" y="{py - 6:.1f}">({x:g}, {y:g})</text>')
+    label = html.escape(figure.x_label)
+    parts.append(f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 8}" text-anchor="end">{label}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def picture(figure: Figure, escape: Callable[[str], str]) -> str:
+    """The figure in LaTeX's own picture environment (no package: straight \\qbezier segments), for the PDF;
+    the first curve thick, the second thin (`legend` says which is which); `escape` makes labels LaTeX."""
+    width, height, margin = 240.0, 150.0, 12.0
+    at = figure.scaled(width, height, margin)
+    left, right, _, _ = figure.box
+    x0, y0 = at(0.0, 0.0)
+    lines = [f"\\setlength{{\\unitlength}}{{0.6pt}}\\begin{{picture}}({width:.0f},{height:.0f})"]
+    lines.append(f"\\qbezier({margin:.1f},{y0:.1f})({width / 2:.1f},{y0:.1f})({width - margin:.1f},{y0:.1f})")
+    if left <= 0 <= right:
+        lines.append(
+            f"\\qbezier({x0:.1f},{margin:.1f})({x0:.1f},{height / 2:.1f})({x0:.1f},{height - margin:.1f})"
+        )
+    for row, (_, values) in enumerate(figure.curves):
+        keep = np.isfinite(values)
+        points = [at(x, y) for x, y in zip(figure.xs[keep][::4], values[keep][::4], strict=True)]
+        style = "\\thicklines" if row == 0 else "\\thinlines"
+        lines.append(style)
+        for (ax, ay), (bx, by) in itertools.pairwise(points):
+            lines.append(
+                f"\\qbezier({ax:.1f},{ay:.1f})({(ax + bx) / 2:.1f},{(ay + by) / 2:.1f})({bx:.1f},{by:.1f})"
+            )
+    for x, y in figure.marks:
+        px, py = at(x, y)
+        lines.append(f"\\put({px:.1f},{py:.1f}){{\\circle*{{4}}}}")
+        lines.append(f"\\put({px + 4:.1f},{py + 4:.1f}){{\\small $({x:g}, {y:g})$}}")
+    label = f"\\makebox(0,0)[r]{{\\small {escape(figure.x_label)}}}"
+    lines.append(f"\\put({width - margin:.1f},{max(y0 - 10, 0):.1f}){{{label}}}")
+    lines.append("\\end{picture}")
+    return "\n".join(lines)
+
+
+def legend(figure: Figure) -> str:
+    """Which curve of a LaTeX picture is which: "thick: a = sigmoid(z); thin: ∂a/∂z = a*(1 - a)"."""
+    pairs = zip(("thick", "thin"), figure.curves, strict=False)
+    return "; ".join(f"{weight}: {label}" for weight, (label, _) in pairs)
+
+
+def figures(derivation: Derivation) -> list[Figure]:
+    """Each activation with one input beside its local derivative, then the loss."""
+    return [*_activations(derivation), *_loss(derivation)]
+
+
+def _activations(derivation: Derivation) -> list[Figure]:
+    """a = f(z) for a definition that is a function of one name alone, with ∂a/∂z (as derived) beside it."""
+    model = derivation.model
+    found = []
+    xs = np.linspace(-6, 6, 241)
+    seen: set[type] = set()
+    for node, definition in model.definitions:
+        if not (isinstance(definition, sp.Function) and len(definition.args) == 1):
+            continue
+        (argument,) = definition.args
+        local = derivation.local_derivatives.get((node, argument))
+        if not isinstance(argument, sp.Symbol) or local is None or type(definition) in seen:
+            continue
+        seen.add(type(definition))
+        with np.errstate(all="ignore"):
+            values = np.asarray(_function([argument], definition)(xs), dtype=float) * np.ones_like(xs)
+            slopes = np.asarray(_function([node, argument], local)(values, xs), dtype=float) * np.ones_like(
+                xs
+            )
+        top = int(np.argmax(slopes))
+        marks = [(float(xs[top]), round(float(slopes[top]), 4))] if 0 < top < len(xs) - 1 else []
+        label, derivative = (
+            f"{node.name} = {sp.sstr(definition)}",
+            f"∂{node.name}/∂{argument.name} = {sp.sstr(local)}",
+        )
+        caption = f"{label} and its local derivative {derivative}"
+        found.append(
+            Figure(caption, argument.name, xs, ((label, values), (derivative, slopes)), tuple(marks))
+        )
+    return found
+
+
+def _loss(derivation: Derivation) -> list[Figure]:
+    """The loss against a prediction in (0, 1) or the real line, for the target 0 and 1, where it reads one
+    definition and one target alone."""
+    model = derivation.model
+    loss = model.definition_map.get(model.loss)
+    if loss is None or len(model.targets) != 1:
+        return []
+    (target,) = model.targets
+    predictions = [s for s in loss.free_symbols if s in model.definition_map]
+    if len(predictions) != 1 or loss.free_symbols != {predictions[0], target}:
+        return []
+    (prediction,) = predictions
+    xs = (
+        np.linspace(0.005, 0.995, 199)
+        if _probability(model.definition_map[prediction])
+        else np.linspace(-2, 3, 201)
+    )
+    function = _function([prediction, target], loss)
+    with np.errstate(all="ignore"):
+        curves = [
+            (f"{model.loss.name} at {target.name} = {y}", np.asarray(function(xs, float(y)), dtype=float))
+            for y in (0, 1)
+        ]
+    caption = (
+        f"{model.loss.name} against {prediction.name} for {target.name} = 0 and 1: the gradient "
+        f"d{model.loss.name}/d{prediction.name} is the slope, positive where the curve rises"
+    )
+    return [Figure(caption, prediction.name, xs, tuple(curves))]
+
+
+def _probability(definition: sp.Expr) -> bool:
+    """A function of one name whose values over −30 … 30 all lie in [0, 1] (σ): plotted over (0, 1)."""
+    if len(definition.free_symbols) != 1:
+        return False
+    (name,) = definition.free_symbols
+    with np.errstate(all="ignore"):
+        values = np.asarray(_function([name], definition)(np.linspace(-30, 30, 121)), dtype=float)
+    return bool(np.all(np.isfinite(values)) and values.min() >= 0 and values.max() <= 1)
