@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tomllib
 from pathlib import Path
 
@@ -95,3 +96,46 @@ def test_a_constant_loss_is_one_warning(run: Runner, write_toml: WriteToml) -> N
 def test_a_model_whose_parameters_all_matter_prints_no_warning(run: Runner) -> None:
     code, _, err = run(["derive"])
     assert code == 0 and err == ""
+
+
+def test_new_writes_a_commented_template_that_derives_and_verifies(
+    run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(["new", "my_model"])
+    assert code == 0 and out == "" and "wrote my_model.toml" in err
+    text = (tmp_path / "my_model.toml").read_text(encoding="utf-8")
+    assert text.startswith("# A derivation for symcalc") and '"d2L/dw1 dw2"' in text
+    checks = symcalc.verify(symcalc.derive(symcalc.load(str(tmp_path / "my_model.toml"))))
+    assert all(check.holds for check in checks) and any(c.name == "claim d2L/dw1 dw2" for c in checks)
+
+
+def test_new_never_writes_over_a_file(run: Runner, tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text("title = 'mine'\n", encoding="utf-8")
+    code, out, err = run(["new", str(mine)])
+    assert code == 2 and out == "" and err.count("\n") == 1 and "already exists" in err
+    assert mine.read_text(encoding="utf-8") == "title = 'mine'\n"
+    code, _, err = run(["new", str(tmp_path / "no_such_folder" / "x")])
+    assert code == 2 and "folder does not exist" in err
+
+
+def test_rich_prints_a_step_as_its_panel(seed: symcalc.Derivation) -> None:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=80)
+    console.print(seed.steps[2])
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert text.startswith("╭─ Step 3: Derivative of L with respect to z")
+    assert "= a - y" in text
+
+
+def test_a_notebook_shows_checks_as_a_table(seed: symcalc.Derivation) -> None:
+    checks = symcalc.verify(seed)
+    html = checks._repr_html_()
+    assert html.count("<tr>") == len(checks) + 1 and "✓ holds" in html
+    markdown = checks._repr_markdown_()
+    assert markdown.startswith("| check | result | decided by | statement |")
+    assert markdown.count("\n| ") == len(checks) and f"{len(checks)} checks" in markdown
+    single = symcalc.check_claim(seed.model, "dL/dz", "a - y")
+    assert "| claim dL/dz | ✓ holds | proved | dL/dz = a - y |" in single._repr_markdown_()

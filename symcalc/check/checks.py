@@ -15,7 +15,7 @@ from symcalc.check.batch import batch_checks
 from symcalc.check.differences import finite_differences
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
 from symcalc.check.oracle import elementary, independent_derivative, second_derivative, value_of
-from symcalc.check.records import Check, strictly
+from symcalc.check.records import Check, Checks, strictly
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Claim, Model
@@ -42,7 +42,7 @@ def verify(
     points: int = DEFAULT_POINTS,
     seed: int = DEFAULT_SEED,
     limits: ProofLimits = DEFAULT_LIMITS,
-) -> list[Check]:
+) -> Checks:
     """Check every step, every gradient (symbolically and by finite differences) and every claim.
 
     With `strict`, a result that agrees numerically but is not proved is a failure.
@@ -81,7 +81,7 @@ def verify(
     for second in derivation.vector_hessian:
         checks.append(_vector_second(ladder, second))
     checks += batch_checks(derivation, seed)
-    return [strictly(check) for check in checks] if strict else checks
+    return Checks(strictly(check) for check in checks) if strict else Checks(checks)
 
 
 def check_claim(

@@ -47,6 +47,26 @@ class Check:
     def proved(self) -> bool:
         return self.status == "holds" and self.method == "proved"
 
+    def _repr_html_(self) -> str:  # a notebook shows a check as a one-row table
+        return Checks([self])._repr_html_()
+
+    def _repr_markdown_(self) -> str:
+        return Checks([self])._repr_markdown_()
+
+
+class Checks(list[Check]):
+    """What `verify` returns: a list of checks that a notebook shows as the verification table."""
+
+    def _repr_html_(self) -> str:
+        from symcalc.render.html import verification_table
+
+        return verification_table(self)
+
+    def _repr_markdown_(self) -> str:
+        from symcalc.render.checks import checks_markdown
+
+        return checks_markdown(self)
+
 
 def all_hold(checks: list[Check]) -> bool:
     """True when every check holds (a strict run has already turned unproved ones into failures)."""

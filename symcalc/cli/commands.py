@@ -198,6 +198,23 @@ def _cmd_html(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_new(args: argparse.Namespace) -> int:
+    """Write the commented template model to NAME(.toml); never over an existing file."""
+    from importlib import resources
+
+    target = Path(args.name if args.name.endswith(".toml") else f"{args.name}.toml")
+    check_output(target, {".toml": "toml"}, "new")
+    if target.exists():
+        where = Location(source=str(target))
+        raise SymcalcError(
+            "already exists: symcalc new never writes over a file", where, fix="name another file"
+        )
+    template = resources.files("symcalc").joinpath("templates", "new_model.toml").read_text(encoding="utf-8")
+    write_atomic(target, template)
+    print(f"symcalc: wrote {target}; try: symcalc derive {target}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _emit(text: str, output: str | None) -> None:
     """`text` to the file the user named (replacing it), or to stdout."""
     if output is None:

@@ -29,6 +29,7 @@ from symcalc.cli.commands import (
     _cmd_latex,
     _cmd_markdown,
     _cmd_models,
+    _cmd_new,
     _cmd_train,
     _cmd_verify,
     print_error,
@@ -229,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "models", help="list the built-in models with their titles", description="list the built-in models"
     ).set_defaults(handler=_cmd_models)
+
+    new_parser = commands.add_parser(
+        "new",
+        help="write a commented template model file, NAME.toml, to start from",
+        description="write a commented template model file, NAME.toml, to start from",
+    )
+    new_parser.add_argument("name", metavar="NAME", help="the file to write (.toml is added if missing)")
+    new_parser.set_defaults(handler=_cmd_new)
 
     codegen = command(
         "codegen",

@@ -125,3 +125,16 @@ def report_dict(source: str, title: str, checks: Sequence[Check]) -> dict[str, A
         "summary": summary(checks),
         "checks": [check_dict(c) for c in checks],
     }
+
+
+def checks_markdown(checks: Sequence[Check]) -> str:
+    """The verification table in Markdown, for a notebook: check, result, how it was decided, statement."""
+    from symcalc.render.markdown import escape_markdown
+
+    rows = [
+        f"| {escape_markdown(c.name)} | {'✓ holds' if c.holds else '✗ fails'} | {escape_markdown(how(c))} "
+        f"| {escape_markdown(c.statement)} |"
+        for c in checks
+    ]
+    header = ["| check | result | decided by | statement |", "|---|---|---|---|"]
+    return "\n".join([*header, *rows, "", escape_markdown(summary(checks))]) + "\n"

@@ -186,18 +186,30 @@ def _roles(derivation: Derivation) -> list[tuple[str, tuple[sp.Symbol, ...]]]:
     ]
 
 
-def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> Panel:
+def _step_body(step: Step, width: int) -> list[RenderableType]:
+    """A step's rule, its equations and the assumptions they used."""
     body: list[RenderableType] = [Text(sentence(step_rule(step)), style="italic dim")]
-    names: list[sp.Symbol] = []
     if isinstance(step, Recognition):
         body += [Text(""), Text(pretty_chain([step.node, step.written, step.named], width=width))]
     for equation in step.equations:
         body.append(Text(""))
         body.append(Text(pretty_chain(equation_parts(equation), width=width)))
-        names += [equation.of, equation.wrt]
     using = sorted({text for equation in step.equations for text in equation.using})
     if using:
         body += [Text(""), Text("using the file's assumption " + "; ".join(using), style="italic dim")]
+    return body
+
+
+def step_panel(step: Step, width: int = 100) -> Panel:
+    """One step on its own (`rich.print(step)`): its panel without the model's notes."""
+    body = _step_body(step, max(width - PANEL_PADDING, 20))
+    title = Text.assemble((f"Step {step.number}", "bold cyan"), ": ", step_title(step))
+    return Panel(Group(*body), title=title, title_align="left", border_style="cyan")
+
+
+def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> Panel:
+    body = _step_body(step, width)
+    names = [name for equation in step.equations for name in (equation.of, equation.wrt)]
     notes = _notes(derivation, names)
     if notes.row_count:
         body += [Text(""), notes]

@@ -1,5 +1,6 @@
-"""Pictures of a derivation, as inline SVG drawn directly: each activation beside its local derivative, and
-the loss against the prediction for each label, as the seed's "geometric derivatives" slide shows them.
+"""Pictures of a derivation: each activation beside its local derivative, and the loss against the
+prediction for each label, as the seed's "geometric derivatives" slide shows them; drawn directly as
+inline SVG for the web page (`svg`) and in LaTeX's picture environment for the PDF (`picture`).
 
 The curves are the model's own definitions and the derivation's own local derivatives, evaluated
 with NumPy (`lambdify` of SymPy objects the parser built, never of text); nothing here draws with
@@ -138,8 +139,10 @@ def legend(figure: Figure) -> str:
 
 
 def figures(derivation: Derivation) -> list[Figure]:
-    """Each activation with one input beside its local derivative, then the loss."""
-    return [*_activations(derivation), *_loss(derivation)]
+    """Each activation with one input beside its local derivative, then the loss (each with a finite value
+    to draw)."""
+    drawn = [*_activations(derivation), *_loss(derivation)]
+    return [f for f in drawn if all(np.isfinite(values).sum() > 1 for _, values in f.curves)]
 
 
 def _activations(derivation: Derivation) -> list[Figure]:

@@ -81,6 +81,11 @@ class Step(ABC):
 
         return step_latex(self)
 
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from symcalc.render.console import step_panel
+
+        yield step_panel(self, options.max_width)
+
     def _repr_markdown_(self) -> str:
         from symcalc.render.markdown import step_markdown
 
