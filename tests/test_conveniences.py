@@ -139,3 +139,16 @@ def test_a_notebook_shows_checks_as_a_table(seed: symcalc.Derivation) -> None:
     assert markdown.count("\n| ") == len(checks) and f"{len(checks)} checks" in markdown
     single = symcalc.check_claim(seed.model, "dL/dz", "a - y")
     assert "| claim dL/dz | ✓ holds | proved | dL/dz = a - y |" in single._repr_markdown_()
+
+
+def test_derive_reads_a_model_from_standard_input(run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
+    import symcalc.spec.toml as toml
+
+    for text, code, expected in (
+        ((DERIVATIONS / "linear_regression.toml").read_bytes(), 0, "Linear regression with squared error"),
+        (b'parameters = ["w"]\n[definitions]\nL = "w^2 +"\n', 2, "<stdin>, line 3, column 0, definitions.L"),
+    ):
+        monkeypatch.setattr(toml, "_STDIN", [])  # one command per process: each reads its own input
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text)))
+        status, out, err = run(["derive", "-"])
+        assert status == code and expected in (out if code == 0 else err)

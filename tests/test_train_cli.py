@@ -208,3 +208,38 @@ def test_a_data_path_is_shown_as_written_not_as_markup(
     status, out, _ = _run(capsys, "train", "--data", "[bold]d/a.csv", "--epochs", "1")
     assert status == 0
     assert "6 samples from [bold]d/a.csv" in out
+
+
+def test_set_changes_a_constant_for_the_run_and_matches_scikit_learn(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--set lamda=0.5 on the L2 model: scikit-learn at C = 1/(λm) minimises the same objective."""
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    args = ("train", "logistic_regression_l2", "--set", "lamda=0.5", "--method", "newton", "--tol", "1e-10")
+    status, out, err = _run(capsys, *args, "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["constants"] == {"lamda": 0.5}
+    columns = load_builtin(symcalc.load("logistic_regression_l2")).columns
+    x = np.column_stack([columns["x1"], columns["x2"]])
+    reference = linear_model.LogisticRegression(C=1 / (0.5 * len(x)), tol=1e-14, solver="newton-cholesky")
+    reference.fit(x, columns["y"])
+    ours = [result["parameters"][p] for p in ("w1", "w2", "b")]
+    assert np.max(np.abs(np.array(ours) - [*reference.coef_[0], *reference.intercept_])) < 1e-8
+    status, out, _ = _run(capsys, "train", "logistic_regression_l2", "--json", "--epochs", "5")
+    assert json.loads(out)["constants"] == {"lamda": 0.01}  # the file's default otherwise
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("lam=0.5", "'lam' is not a constant of the model (did you mean 'lamda'?)"),
+        ("lamda=x", "'x' is not a number"),
+        ("lamda=inf", "'inf' is not a finite number"),
+        ("lamda", "is not NAME=VALUE"),
+    ],
+)
+def test_a_bad_set_is_one_line(capsys: pytest.CaptureFixture[str], setting: str, message: str) -> None:
+    status, out, err = _run(capsys, "train", "logistic_regression_l2", "--set", setting)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and message in err and f"--set {setting}" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -258,11 +259,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     zero = [p for p, g in zip(program.parameters, program.gradients, strict=True) if g == 0]
     for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *dataset.warnings]:
         print(f"symcalc: warning: {warning}", file=sys.stderr)
+    constants = _constants(args.set, numeric.constants, _source(args.file))
     start = numeric.start(args.seed)
-    check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns))
+    check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns, constants))
     numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is training's
     records = work.method_records(
-        args.method, numeric, dataset.columns, start, args.lr, args.epochs, args.tol
+        args.method, numeric, dataset.columns, start, args.lr, args.epochs, args.tol, constants
     )
     seen: list[Epoch] = []
     with training.progress_bar(Console(stderr=True), args.epochs) as update:
@@ -281,6 +283,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model.shaped.sizes_of(model.spec.parameters) if model.shaped and model.spec else (),
         args.method,
         tuple((r.epoch, r.loss, r.gradient_norm) for r in seen) if args.method != "gd" else (),
+        tuple({**numeric.constants, **constants}.items()),
     )
     if args.json:
         print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))
@@ -295,6 +298,31 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if last.stop is Stop.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if last.stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
+
+
+def _constants(settings: Sequence[str], known: dict[str, float], source: str) -> dict[str, float]:
+    """--set NAME=VALUE, each a constant of the model and a finite number; one line naming the bad one."""
+    from symcalc.spec.names import suggestion
+
+    values: dict[str, float] = {}
+    for setting in settings:
+        name, equals, text = setting.partition("=")
+        name = name.strip()
+        where = Location(source=source, key=f"--set {setting}")
+        if not equals:
+            raise SymcalcError("is not NAME=VALUE", where, fix="e.g. --set lamda=0.5")
+        if name not in known:
+            listed = ", ".join(known) or "none"
+            fix = suggestion(name, known, f"the model's constants: {listed}")
+            raise SymcalcError(f"{name!r} is not a constant of the model", where, fix=fix)
+        try:
+            value = float(text)
+        except ValueError:
+            raise SymcalcError(f"{text.strip()!r} is not a number", where) from None
+        if not math.isfinite(value):
+            raise SymcalcError(f"{text.strip()!r} is not a finite number", where)
+        values[name] = value
+    return values
 
 
 def print_error(message: str) -> None:

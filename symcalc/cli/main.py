@@ -39,6 +39,7 @@ from symcalc.isolate import DEFAULT_TIMEOUT, InternalError
 from symcalc.render.ascii import plain
 from symcalc.settings import MAX_SECOND_ORDER_PARAMETERS
 from symcalc.spec.names import suggestion
+from symcalc.spec.toml import read as read_spec
 
 # The process the user started parses the arguments, waits for the child that does the
 # symbolic work (symcalc.isolate) and prints the text it sends back. Everything that loads SymPy
@@ -226,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="OUT.png", help="write the loss curve (and the boundary, for two inputs)"
     )
     train.add_argument("--json", action="store_true", help="print the result as JSON")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a constant of the model for this run (e.g. --set lamda=0.5); may be repeated",
+    )
 
     commands.add_parser(
         "models", help="list the built-in models with their titles", description="list the built-in models"
@@ -323,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
+        if getattr(args, "file", None) == "-":
+            # Read here: the time-limited child's standard input is not the terminal's. The text is
+            # kept (spec.toml) and the child, a fork, has it too.
+            read_spec("-")
         return int(args.handler(args))
     except SpecErrors as err:
         for line in err.lines:

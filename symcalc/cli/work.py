@@ -178,19 +178,25 @@ def method_records(
     learning_rate: float,
     epochs: int,
     tol: float,
+    constants: Mapping[str, float] | None = None,
 ) -> Iterator[Epoch]:
     """The records of one training method on `columns`: "gd" (gradient descent at `learning_rate`),
-    "newton" (damped Newton, the Hessian from the program) or "lbfgs" (SciPy's L-BFGS-B)."""
+    "newton" (damped Newton, the Hessian from the program) or "lbfgs" (SciPy's L-BFGS-B); `constants`
+    override the file's."""
     from symcalc.numeric.descent import descend
     from symcalc.numeric.lbfgs import lbfgs
     from symcalc.numeric.newton import newton
 
     def evaluate(params: Mapping[str, float]) -> tuple[float, dict[str, float]]:
-        return numeric.evaluate(params, columns)
+        return numeric.evaluate(params, columns, constants)
 
     if method == "newton":
         return newton(
-            numeric.second_order_on(columns), lambda params: evaluate(params)[0], start, epochs, tol
+            numeric.second_order_on(columns, constants),
+            lambda params: evaluate(params)[0],
+            start,
+            epochs,
+            tol,
         )
     if method == "lbfgs":
         return lbfgs(evaluate, start, epochs, tol)

@@ -44,6 +44,8 @@ class Summary:
     method: str = "gd"  # a key of METHODS
     #: (iteration, loss, gradient norm) of every record, shown for the second-order methods.
     iterations: tuple[tuple[int, float, float], ...] = ()
+    #: The model's constants for this run: the file's values, with --set's in their place.
+    constants: tuple[tuple[str, float], ...] = ()
 
 
 #: Each training method's name in words.
@@ -75,6 +77,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "data": summary.source,
         "backend": summary.backend,
         "method": summary.method,
+        "constants": dict(summary.constants),
         **(
             {
                 "iterations": [
@@ -118,6 +121,8 @@ def summary_table(summary: Summary) -> Table:
     if summary.accuracy is not None:
         table.add_row("accuracy", f"{summary.accuracy:.1%}")
     table.add_row("gradient norm", f"{final.gradient_norm:.3g}")
+    if summary.constants:
+        table.add_row("constants", ", ".join(f"{name} = {value:g}" for name, value in summary.constants))
     table.add_row("method", METHODS[summary.method])
     table.add_row("epochs run" if summary.method == "gd" else "iterations", str(final.epoch))
     table.add_row("time taken", f"{final.elapsed:.3f} s")

@@ -8,6 +8,7 @@ file is collected and reported together, each as one line naming the key.
 from __future__ import annotations
 
 import math
+import sys
 import tomllib
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -93,8 +94,21 @@ def resolve(target: str | Path | None) -> Path:
     return path
 
 
+#: What "-" read from standard input, kept: a second read (the CLI's parent, then its child) sees it too.
+_STDIN: list[bytes] = []
+
+
+def _stdin() -> bytes:
+    if not _STDIN:
+        _STDIN.append(sys.stdin.buffer.read(MAX_FILE_BYTES + 1))
+    return _STDIN[0]
+
+
 def read(target: str | Path | None = None) -> tuple[str, str]:
-    """The text of a derivation file and the name to report it by; SpecError if unreadable."""
+    """The text of a derivation file and the name to report it by ("-" is standard input, reported
+    as <stdin>); SpecError if unreadable."""
+    if str(target) == "-":
+        return _decode(_stdin(), Location(source="<stdin>")), "<stdin>"
     path = resolve(target)
     source = str(target) if target is not None else f"{DEFAULT_MODEL} (built in)"
     where = Location(source=source)
@@ -113,10 +127,14 @@ def read(target: str | Path | None = None) -> tuple[str, str]:
             raw = handle.read(MAX_FILE_BYTES + 1)  # a file in /proc may claim size 0 and be endless
     except OSError as err:
         raise SpecError(f"cannot read: {err.strerror}", where) from None
+    return _decode(raw, where), source
+
+
+def _decode(raw: bytes, where: Location) -> str:
     if len(raw) > MAX_FILE_BYTES:
         raise SpecError(f"file is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}", where)
     try:
-        return raw.decode("utf-8-sig"), source  # a byte-order mark (Windows editors) is not TOML
+        return raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not TOML
     except UnicodeDecodeError:
         raise SpecError("not UTF-8 text", where) from None
 
