@@ -52,7 +52,8 @@ def verify(
     names = derivation.in_names  # a result that reads dL/dc (a deep network's) is checked with its value
     for step in derivation.steps:
         if isinstance(step, SecondDerivatives):
-            checks += [c for eq in step.equations for c in _second_order(ladder, step.number, eq)]
+            oracle = _OracleGradients(ladder.model)
+            checks += [c for eq in step.equations for c in _second_order(ladder, step.number, eq, oracle)]
             continue
         if isinstance(step, Recognition):  # a written-out form replaced by a named function: an identity
             statement = f"{step.node} = {step.written} = {step.named}"
@@ -174,7 +175,31 @@ def _gradient(ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr) -> Check:
     )
 
 
-def _second_order(ladder: Ladder, number: int, equation: Equation) -> list[Check]:
+class _OracleGradients:
+    """SymPy's dL/dθ for each parameter θ, each worked out once for the whole Hessian: through the
+    graph (`through`, what `second_derivative` differentiates again) and of the composed loss
+    (`composed`, what central differences difference)."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self._through: dict[sp.Symbol, sp.Expr] = {}
+        self._composed: dict[sp.Symbol, sp.Expr] = {}
+
+    def through(self, parameter: sp.Symbol) -> sp.Expr:
+        if parameter not in self._through:
+            self._through[parameter] = independent_derivative(self.model, self.model.loss, parameter)
+        return self._through[parameter]
+
+    def composed(self, parameter: sp.Symbol) -> sp.Expr:
+        if parameter not in self._composed:
+            loss = elementary(self.model.composed[self.model.loss])
+            self._composed[parameter] = sp.diff(loss, parameter)
+        return self._composed[parameter]
+
+
+def _second_order(
+    ladder: Ladder, number: int, equation: Equation, gradients: _OracleGradients
+) -> list[Check]:
     """A second derivative: its simplification, against SymPy's diff twice through the graph, and
     against central differences of SymPy's own gradient (of the composed loss)."""
     assert equation.second is not None
@@ -184,10 +209,10 @@ def _second_order(ladder: Ladder, number: int, equation: Equation) -> list[Check
         "second",
         f"{equation.name} = {equation.result}",
         equation.result,
-        second_derivative(model, equation.of, first, second),
+        second_derivative(model, equation.of, first, second, gradients.through(first)),
         ("derived", "SymPy's diff, twice"),
     )
-    gradient = sp.diff(elementary(model.composed[model.loss]), first)
+    gradient = gradients.composed(first)
     differences = finite_differences(ladder, second, equation.result, (equation.name, gradient))
     return [*_step(ladder, number, equation, local=False), derived, differences]
 

@@ -28,14 +28,18 @@ def independent_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol) -> sp.Ex
     return sp.diff(elementary(downstream[of]), wrt)
 
 
-def second_derivative(model: Model, of: sp.Symbol, wrt: sp.Symbol, second: sp.Symbol) -> sp.Expr:
+def second_derivative(
+    model: Model, of: sp.Symbol, wrt: sp.Symbol, second: sp.Symbol, first: sp.Expr | None = None
+) -> sp.Expr:
     """d²(of)/d(wrt)d(second) through the graph by SymPy's diff, twice.
 
     `independent_derivative` gives d(of)/d(wrt) as an expression that may still hold names
     upstream of `wrt` (z in dL/dz); every definition that depends on `second` is substituted
-    into it, and SymPy differentiates once more, with respect to `second`.
+    into it, and SymPy differentiates once more, with respect to `second`. `first` is that
+    d(of)/d(wrt) where the caller has it already (a Hessian's row shares it).
     """
-    first = independent_derivative(model, of, wrt)
+    if first is None:
+        first = independent_derivative(model, of, wrt)
     return sp.diff(elementary(first.xreplace(_downstream(model, second))), second)
 
 

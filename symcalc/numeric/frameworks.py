@@ -26,10 +26,9 @@ import sympy as sp
 
 from symcalc.errors import SpecError
 from symcalc.numeric.batch_code import BatchPrinter, Layout, function_lines
-from symcalc.symbolic.batch import BatchForm, derive_batch_form
+from symcalc.symbolic.batch import BatchForm, scalar_batch_form
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.steps import Derivation
-from symcalc.symbolic.vector import derive_vector_form
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,7 @@ def batch_form_of(derivation: Derivation) -> tuple[Shaped, BatchForm]:
         return model.shaped, derivation.batch
     data = (*model.inputs, *model.targets)
     shaped = Shaped((), model.definitions, (), (), model.assumptions, model.parameters, data)
-    vector = derive_vector_form(shaped, model.loss, model.parameters)
-    return shaped, derive_batch_form(shaped, vector, data, model.loss)
+    return shaped, scalar_batch_form(shaped, model.loss)
 
 
 def generate_framework(derivation: Derivation, target: str) -> str:

@@ -37,7 +37,7 @@ from symcalc.symbolic.arrays import (
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.notation import Adjoint
-from symcalc.symbolic.vector import VectorForm, VectorResult
+from symcalc.symbolic.vector import VectorForm, VectorResult, derive_vector_form
 from symcalc.symbolic.vector_hessian import VectorSecond
 
 #: The number of samples in a batch.
@@ -146,6 +146,13 @@ def derive_batch_form(
         for s in second
     )
     return replace(batch, hessian=hessian)
+
+
+def scalar_batch_form(shaped: Shaped, loss: sp.Symbol) -> BatchForm:
+    """The batch form of a model of scalars (`shaped` with no shapes): every per-sample name a column of
+    m values (z = b + w1*x1 over the batch, dL/dw1 = sum(dL/dz*x1)/m), derived as for vectors."""
+    vector = derive_vector_form(shaped, loss, shaped.parameters)
+    return derive_batch_form(shaped, vector, shaped.data, loss)
 
 
 class _Lifter:

@@ -13,7 +13,7 @@ parameters, whose second derivatives form a four-way array.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -123,7 +123,7 @@ def _derivative(
     wrt: sp.Symbol,
     shapes: Mapping[sp.Basic, Shape],
     depends: set[sp.Symbol],
-    gradient_of: Any,
+    gradient_of: Callable[[sp.Symbol, sp.Symbol], sp.Expr],
 ) -> sp.Expr:
     """d(gradient)/d(wrt) by the product rule over each term's factors."""
     contributions = []
@@ -143,7 +143,7 @@ def _factor(
     wrt: sp.Symbol,
     shapes: Mapping[sp.Basic, Shape],
     depends: set[sp.Symbol],
-    gradient_of: Any,
+    gradient_of: Callable[[sp.Symbol, sp.Symbol], sp.Expr],
 ) -> sp.Expr:
     """rest · d(factor)/d(wrt), the two joined as their shapes need."""
     if factor == wrt and shape_of(wrt, shapes):
