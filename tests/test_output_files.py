@@ -3,6 +3,7 @@ any work, and --plot writes PNG, SVG or PDF by its extension."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,26 @@ def test_plot_writes_the_format_its_name_says(name: str, magic: bytes, run: Runn
     code, _, err = run(["train", "--epochs", "5", "--plot", str(path)])
     assert code == 0 and f"wrote {path}" in err
     assert path.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["latex", "-o", "notes.tex"], ["notes.tex"]),
+        (["latex", "-o", "notes.tex", "--pdf"], ["notes.tex", "notes.pdf"]),
+        (["markdown", "-o", "notes.md"], ["notes.md"]),
+        (["html", "-o", "notes.html"], ["notes.html"]),
+        (["codegen", "-o", "model.py"], ["model.py"]),
+    ],
+)
+def test_every_command_that_writes_a_file_says_so(
+    argv: list[str], names: list[str], run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One convention (issue 16): stdout stays empty, and stderr has one 'wrote' line per file written."""
+    if "--pdf" in argv and shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed (.ci/run installs it)")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(argv)
+    assert code == 0 and out == ""
+    assert err.splitlines() == [f"symcalc: wrote {name}" for name in names]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(names)

@@ -169,6 +169,7 @@ def _cmd_latex(args: argparse.Namespace) -> int:
     _emit(text, args.output)
     if pdf_path is not None and pdf is not None:
         write_atomic(pdf_path, pdf)  # OUT.pdf beside the named OUT.tex counts as named
+        _wrote(pdf_path)
     return EXIT_OK
 
 
@@ -217,24 +218,23 @@ def _cmd_new(args: argparse.Namespace) -> int:
 
 
 def _emit(text: str, output: str | None) -> None:
-    """`text` to the file the user named (replacing it), or to stdout."""
+    """`text` to the file the user named (replacing it, and saying so on stderr), or to stdout."""
     if output is None:
         sys.stdout.write(text)
     else:
         write_atomic(output, text)
+        _wrote(output)
+
+
+def _wrote(path: str | Path) -> None:
+    """Every command that writes a file says so, in one line on stderr (stdout stays the output)."""
+    print(f"symcalc: wrote {path}", file=sys.stderr)
 
 
 def _cmd_codegen(args: argparse.Namespace) -> int:
-    from symcalc.files import write_atomic
-
     if args.output is not None:
         check_output(args.output, {".py": "python"}, "codegen -o")
-    text = limited(work.codegen_file, args.file, args.target, timeout=args.timeout)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        write_atomic(args.output, text)
-        print(f"symcalc: wrote {args.output}", file=sys.stderr)
+    _emit(limited(work.codegen_file, args.file, args.target, timeout=args.timeout), args.output)
     return EXIT_OK
 
 

@@ -62,10 +62,24 @@ class Spec:
     shapes: tuple[tuple[str, tuple[Axis, ...]], ...] = ()
     source: str = "<spec>"
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
+    #: Where each definition's and claim's expression text begins in the file (line, column).
+    starts: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, hash=False)
 
     def location(self, key: str) -> Location:
         """Where `key` (e.g. 'definitions.z') stands in the file, for error messages."""
         return Location(source=self.source, key=printable(key), line=self.lines.get(key))
+
+    def locate(self, key: str, err: SymcalcError, text: str) -> SymcalcError:
+        """`err`, found at a column of the expression `text` of `key`, placed at the file's line and
+        column; without the column where the text is not in the file verbatim."""
+        column = err.location.column
+        start = self.starts.get(key)
+        if column is None or start is None:
+            located = type(err)(err.problem, Location(err.location.source), err.fix)
+            return located.at(self.location(key))
+        line, file_column = file_position(start, text, column)
+        place = Location(source=self.source, key=printable(key), line=line, column=file_column)
+        return type(err)(err.problem, place, err.fix)
 
 
 def printable(key: str) -> str:
@@ -165,7 +179,7 @@ def check(
         raise SpecError(f"TOML syntax error: {err}", Location(source=source)) from None
     except RecursionError:
         raise SpecError("TOML is nested too deeply", Location(source=source)) from None
-    return _Checker(data, source, _key_lines(text), reserved).spec()
+    return _Checker(data, source, _key_lines(text), reserved, _value_starts(text, data)).spec()
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -183,11 +197,79 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
+def _value_starts(text: str, data: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Where each expression's text begins in the file (line, column; 1-based), for the definitions
+    and claims whose text stands there verbatim (no escapes): a column inside an expression is then
+    a column of the file."""
+    lines = text.splitlines()
+    starts: dict[str, tuple[int, int]] = {}
+    for table in ("definitions", "claims"):
+        entries = data.get(table)
+        if not isinstance(entries, dict):
+            continue
+        at = _key_lines(text)
+        for key, value in entries.items():
+            number = at.get(f"{table}.{key}")
+            if not isinstance(value, str) or number is None:
+                continue
+            start = _string_start(lines, number)
+            if start is not None and _verbatim(lines, start, value):
+                starts[f"{table}.{key}"] = start
+    return starts
+
+
+def _string_start(lines: list[str], number: int) -> tuple[int, int] | None:
+    """The first character of the string value on line `number`: past its quote, or on the next line
+    for a multi-line string opened at the end of the line (TOML drops that first newline)."""
+    line = lines[number - 1]
+    index = line.find("=") + 1
+    while index < len(line) and line[index] in " \t":
+        index += 1
+    rest = line[index:]
+    for quote in ('"""', "'''", '"', "'"):
+        if rest.startswith(quote):
+            opened = index + len(quote)
+            if len(quote) == 3 and not line[opened:].strip():
+                return (number + 1, 1) if number < len(lines) else None
+            return number, opened + 1
+    return None
+
+
+def _verbatim(lines: list[str], start: tuple[int, int], value: str) -> bool:
+    """Whether `value` stands in the file from `start` character for character."""
+    number, column = start
+    for offset, part in enumerate(value.split("\n")):
+        if number + offset > len(lines):
+            return False
+        line = lines[number + offset - 1]
+        first = column - 1 if offset == 0 else 0
+        if line[first : first + len(part)] != part:
+            return False
+    return True
+
+
+def file_position(start: tuple[int, int], value: str, column: int) -> tuple[int, int]:
+    """The file's (line, column) of `column` (1-based) in an expression `value` that begins at `start`."""
+    before = value[: column - 1]
+    newlines = before.count("\n")
+    if newlines:
+        return start[0] + newlines, len(before) - before.rfind("\n")
+    return start[0], start[1] + column - 1
+
+
 class _Checker:
     """Validates the parsed TOML table, collecting every problem before raising."""
 
-    def __init__(self, data: dict[str, Any], source: str, lines: dict[str, int], reserved: Collection[str]):
+    def __init__(
+        self,
+        data: dict[str, Any],
+        source: str,
+        lines: dict[str, int],
+        reserved: Collection[str],
+        starts: dict[str, tuple[int, int]],
+    ):
         self.data = data
+        self.starts = starts
         self.reserved = reserved
         self.source = source
         self.lines = lines
@@ -233,6 +315,7 @@ class _Checker:
             shapes=tuple((name, axes) for name, (_, axes) in self.shapes.items()),
             source=self.source,
             lines=self.lines,
+            starts=self.starts,
         )
         return spec, self.errors
 

@@ -518,7 +518,7 @@ class _SpecBuilder:
         try:
             return parse_shaped(text, names, self.shapes)
         except SymcalcError as err:
-            self.fail(key, err)
+            self.errors.append(self.spec.locate(key, err, text))
             return None
 
     def build(self) -> Model:
@@ -761,7 +761,7 @@ class _SpecBuilder:
             try:
                 result.append(parse_claim(lhs, rhs, all_names, definitions, self.shapes))
             except SymcalcError as err:
-                self.fail(f"claims.{lhs}", err)
+                self.errors.append(self.spec.locate(f"claims.{lhs}", err, rhs))
         return result
 
 

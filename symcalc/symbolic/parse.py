@@ -76,10 +76,11 @@ def parse_shaped(
     # A newline is whitespace (a TOML multi-line string wraps a long sum); one character for one,
     # so columns stay right.
     source = text.replace("^", "**").replace("\n", " ").replace("\r", " ")
+    lead = len(source) - len(source.lstrip())  # columns count from the text as written
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as err:
-        raise _syntax_error(err, source) from None
+        raise _syntax_error(err, source, lead) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         # Python's own parser recurses on long chains (about 2 500 terms of x+x+...) as on nesting.
         raise ParseError(
@@ -87,15 +88,15 @@ def parse_shaped(
             " for Python's parser",
             fix="split it into several definitions",
         ) from None
-    _check_size(tree.body)
-    term = _Converter(names, shapes).convert(tree.body)
+    _check_size(tree.body, lead)
+    term = _Converter(names, shapes, source.strip(), lead).convert(tree.body)
     if term.expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
         raise ParseError("expression is undefined (a division by zero or an infinity)")
     return term.expr, term.shape
 
 
-def _syntax_error(err: SyntaxError, source: str) -> ParseError:
-    column = err.offset
+def _syntax_error(err: SyntaxError, source: str, lead: int) -> ParseError:
+    column = None if err.offset is None else err.offset + lead
     msg = (err.msg or "invalid syntax").replace("invalid decimal literal", "invalid number")
     fix = None
     if "decimal literal" in (err.msg or "") or "invalid number" in msg:
@@ -112,7 +113,7 @@ def _syntax_error(err: SyntaxError, source: str) -> ParseError:
     return ParseError(f"syntax error: {msg}", Location(column=column), fix=fix)
 
 
-def _check_size(root: ast.expr) -> None:
+def _check_size(root: ast.expr, lead: int) -> None:
     """Refuse trees with too many nodes or too deep, iteratively (no recursion to exhaust)."""
     count = 0
     stack: list[tuple[ast.AST, int]] = [(root, 1)]
@@ -124,7 +125,7 @@ def _check_size(root: ast.expr) -> None:
         if depth > MAX_DEPTH:
             raise ParseError(
                 f"expression is nested more than {MAX_DEPTH} levels deep",
-                Location(column=getattr(node, "col_offset", -1) + 1 or None),
+                Location(column=getattr(node, "col_offset", 0) + 1 + lead),
             )
         for child in ast.iter_child_nodes(node):
             same_chain = (
@@ -181,13 +182,29 @@ _FORBIDDEN: dict[type, str] = {
 class _Converter:
     """Walks a checked parse tree and builds SymPy objects from whitelisted nodes only."""
 
-    def __init__(self, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape]):
+    def __init__(self, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape], text: str, lead: int):
         self.names = names
         self.shapes = shapes
+        self.text = text  # as parsed: the expression without its leading blanks, `lead` of them
+        self.lead = lead
 
-    def fail(self, node: ast.AST, problem: str, fix: str | None = None) -> ParseError:
-        column = getattr(node, "col_offset", None)
-        return ParseError(problem, Location(column=None if column is None else column + 1), fix)
+    def fail(
+        self, node: ast.AST, problem: str, fix: str | None = None, column: int | None = None
+    ) -> ParseError:
+        """A problem at `node`: at its operator for a binary operation, else where it starts."""
+        if column is None and isinstance(node, ast.BinOp):
+            column = self.operator_column(node.left, node.right)
+        if column is None:
+            column = getattr(node, "col_offset", 0) + 1 + self.lead
+        return ParseError(problem, Location(column=column), fix)
+
+    def operator_column(self, left: ast.expr, right: ast.expr) -> int:
+        """The column of the operator between two operands: the first character after `left` (and
+        its closing parentheses) that is not blank."""
+        index = left.end_col_offset or left.col_offset
+        while index < right.col_offset and self.text[index] in " )":
+            index += 1
+        return index + 1 + self.lead
 
     def convert(self, node: ast.expr) -> _Term:
         if isinstance(node, ast.Constant):
@@ -260,9 +277,12 @@ class _Converter:
         terms: list[sp.Expr] = []
         value: float | None = 0.0 if kind == "sum" else 1.0
         shape: Shape = ()
+        previous: ast.expr | None = None
         for op, operand in operands:
             term = self.convert(operand)
-            shape = self.broadcast(operand, shape, term.shape, _SYMBOLS.get(type(op), "+"))
+            at = None if previous is None else self.operator_column(previous, operand)
+            shape = self.broadcast(operand, shape, term.shape, _SYMBOLS.get(type(op), "+"), at)
+            previous = operand
             inverse = isinstance(op, ast.Sub | ast.Div)
             if kind == "sum":
                 terms.append(-term.expr if inverse else term.expr)
@@ -276,8 +296,11 @@ class _Converter:
         expr = sp.Add(*terms) if kind == "sum" else sp.Mul(*terms)
         return _Term(expr, value, shape)
 
-    def broadcast(self, node: ast.AST, left: Shape, right: Shape, op: str) -> Shape:
-        """The shape of an elementwise operation: equal shapes, or a scalar with anything."""
+    def broadcast(
+        self, node: ast.AST, left: Shape, right: Shape, op: str, column: int | None = None
+    ) -> Shape:
+        """The shape of an elementwise operation: equal shapes, or a scalar with anything; a mismatch
+        is reported at the operator's `column` (or `node`'s)."""
         if not left or not right or left == right:
             return left or right
         fix = "use @ for the matrix product" if op == "*" else None
@@ -286,6 +309,7 @@ class _Converter:
             f"'{op}' between {shown(left)} and {shown(right)}: elementwise operations need equal "
             "shapes (a scalar goes with any)",
             fix,
+            column,
         )
 
     def power(self, node: ast.BinOp) -> _Term:
