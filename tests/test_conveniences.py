@@ -146,7 +146,7 @@ def test_derive_reads_a_model_from_standard_input(run: Runner, monkeypatch: pyte
 
     for text, code, expected in (
         ((DERIVATIONS / "linear_regression.toml").read_bytes(), 0, "Linear regression with squared error"),
-        (b'parameters = ["w"]\n[definitions]\nL = "w^2 +"\n', 2, "<stdin>, line 3, column 0, definitions.L"),
+        (b'parameters = ["w"]\n[definitions]\nL = "w^2 +"\n', 2, "<stdin>, line 3, column 11, definitions.L"),
     ):
         monkeypatch.setattr(toml, "_STDIN", [])  # one command per process: each reads its own input
         monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text)))

@@ -88,3 +88,27 @@ def test_an_escaped_string_gives_the_line_and_no_column(write_toml: WriteToml, r
     code, _, err = run(["derive", str(write_toml(text))])
     assert code == 2 and "unknown name 'q'" in err
     assert "line 8," in err and "column" not in err
+
+
+@pytest.mark.parametrize(
+    ("definition", "culprit", "problem"),
+    [
+        ('z = "w1^2 + w2^2 + b // x1"', "//", "operator '//' is not allowed"),  # after two ^ (as **)
+        ('z = "w1^2*x1 + qq"', "qq", "unknown name 'qq'"),
+    ],
+)
+def test_a_caret_does_not_shift_the_column(
+    definition: str, culprit: str, problem: str, write_toml: WriteToml, run: Runner
+) -> None:
+    """Python parses ^ as **, one character more: columns still count the file's characters."""
+    text = f'{HEAD}\n[definitions]\n{definition}\nL = "(z - y)^2"\n'
+    code, _, err = run(["derive", str(write_toml(text))])
+    assert code == 2 and problem in err
+    assert _pointed_at(text, err, len(culprit)) == culprit
+
+
+def test_an_expression_that_ends_too_soon_points_past_its_end(write_toml: WriteToml, run: Runner) -> None:
+    text = f'{HEAD}\n[definitions]\nz = "w1*x1 + w2*x2 + b +"\nL = "(z - y)^2"\n'
+    code, _, err = run(["derive", str(write_toml(text))])
+    assert code == 2 and "syntax error" in err
+    assert _pointed_at(text, err, 1) == '"'  # the closing quote, just past the last '+'

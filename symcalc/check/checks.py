@@ -16,10 +16,12 @@ from symcalc.check.differences import finite_differences
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
 from symcalc.check.oracle import elementary, independent_derivative, second_derivative, value_of
 from symcalc.check.records import Check, Checks, strictly
+from symcalc.symbolic.engine import derive
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Claim, Model
 from symcalc.symbolic.notation import Partial
+from symcalc.symbolic.parting import parting
 from symcalc.symbolic.steps import (
     Derivation,
     Equation,
@@ -75,7 +77,7 @@ def verify(
     for parameter, gradient in gradients.items():
         checks.append(finite_differences(ladder, parameter, gradient))
     for claim in derivation.model.claims:
-        checks.append(_claim(ladder, claim))
+        checks.append(_explained(_claim(ladder, claim), claim, derivation))
     if derivation.vector is not None:
         for result in (*derivation.vector.adjoints, *derivation.vector.gradients):
             checks.append(_vector(ladder, result))
@@ -103,6 +105,9 @@ def check_claim(
     ladder = Ladder(model, points=points, seed=seed, limits=limits)
     claims = model.claims_of(lhs, rhs)
     checks = [_claim(ladder, claim) for claim in claims]
+    if not all(check.holds for check in checks):  # the engine's result beside a failed claim
+        derivation = derive(model)
+        checks = [_explained(check, claim, derivation) for check, claim in zip(checks, claims, strict=True)]
     check = (
         _weakest(checks, f"claim {lhs.strip()}", f"{lhs.strip()} = {rhs}") if len(checks) > 1 else checks[0]
     )
@@ -268,6 +273,14 @@ def _vector_second(ladder: Ladder, second: VectorSecond) -> Check:
         for (first, then), entry in zip(pairs, entries, strict=True)
     ]
     return _weakest(checks, f"vector form {second.name}", statement)
+
+
+def _explained(check: Check, claim: Claim, derivation: Derivation) -> Check:
+    """A failed claim with the engine's result and where the two part (`symbolic.parting`), which
+    explains the verdict; the verdict itself never reads the derivation."""
+    if check.status != "fails":
+        return check
+    return dataclasses.replace(check, parting=parting(derivation, claim))
 
 
 def _claim(ladder: Ladder, claim: Claim) -> Check:

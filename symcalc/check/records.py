@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from symcalc.symbolic.parting import Parting
 
 Status = Literal["holds", "fails", "undecided"]
 Method = Literal["proved", "numerically", "finite differences"]
@@ -38,6 +41,8 @@ class Check:
     method: Method
     detail: str
     counterexample: Counterexample | None = None
+    #: For a failed claim: the engine's own result and where the two part (explains, never decides).
+    parting: Parting | None = None
 
     @property
     def holds(self) -> bool:

@@ -74,7 +74,19 @@ def _failures(checks: Sequence[Check]) -> Iterator[RenderableType]:
         lines.append(f"{check.statement}\n  {check.detail}")
         if check.counterexample is not None:
             lines.append("\n" + counterexample_text(check.counterexample))
+        if check.parting is not None:
+            lines.append("".join(f"\n  {line}" for line in _parting_lines(check)))
         yield lines
+
+
+def _parting_lines(check: Check) -> list[str]:
+    """The engine's result beside a failed claim, in the terminal's inline maths (SymPy is loaded
+    here only when a claim failed: the process that prints the table does not need it otherwise)."""
+    from symcalc.render.console import inline
+    from symcalc.render.wording import parting_lines
+
+    assert check.parting is not None
+    return parting_lines(check.parting, check.parting.claimed, inline)
 
 
 def counterexample_text(example: Counterexample) -> str:
@@ -113,6 +125,30 @@ def check_dict(check: Check) -> dict[str, Any]:
         "proved": check.proved,
         "detail": check.detail,
         "counterexample": None if check.counterexample is None else counterexample_dict(check.counterexample),
+        "derivation": None if check.parting is None else parting_dict(check),
+    }
+
+
+def parting_dict(check: Check) -> dict[str, Any]:
+    """A failed claim's engine result and parting for machines, in SymPy's text (x1*(a - y))."""
+    from symcalc.render.wording import parting_lines
+
+    parting = check.parting
+    assert parting is not None
+    factor = parting.factor
+    return {
+        "result": str(parting.engine),
+        "step": parting.step,
+        "chain": [str(f.symbol) for f in parting.chain],
+        "parts_at": None
+        if factor is None or parting.implied is None
+        else {
+            "step": factor.step,
+            "factor": str(factor.symbol),
+            "derived": str(factor.value),
+            "claimed": str(parting.implied),
+        },
+        "explanation": parting_lines(parting, parting.claimed),
     }
 
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import sympy as sp
 
 from symcalc.symbolic.insights import Insight
+from symcalc.symbolic.notation import Partial
+from symcalc.symbolic.parting import Parting
 from symcalc.symbolic.steps import (
     ChainRule,
     LocalDerivatives,
@@ -129,6 +131,24 @@ def _convex_template(insight: Insight) -> str:
 def insight_text(insight: Insight, show: Callable[[sp.Expr], str] = str) -> str:
     """An insight's sentence with each expression written by `show`."""
     return insight_template(insight).format(*(show(e) for e in insight.expressions))
+
+
+def parting_lines(parting: Parting, claimed: Partial, show: Callable[[sp.Basic], str] = str) -> list[str]:
+    """A failed claim beside the derivation: the engine's result, then the one factor of its chain
+    where the claim leaves it (or that none does), each expression written by `show`."""
+    lines = [f"the derivation has {show(claimed)} = {show(parting.engine)} (step {parting.step})"]
+    if len(parting.chain) < 2:
+        return lines
+    chain = f"{show(claimed)} = " + "⋅".join(show(factor.symbol) for factor in parting.chain)
+    factor, implied = parting.factor, parting.implied
+    if factor is None or implied is None:
+        return [*lines, f"no one factor of {chain} accounts for the difference"]
+    symbol = show(factor.symbol)
+    return [
+        *lines,
+        f"they part at step {factor.step}: the claim is {chain} with {symbol} = {show(implied)}, "
+        f"where step {factor.step} has {symbol} = {show(factor.value)}",
+    ]
 
 
 def _join(names: list[str]) -> str:

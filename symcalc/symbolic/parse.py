@@ -76,11 +76,11 @@ def parse_shaped(
     # A newline is whitespace (a TOML multi-line string wraps a long sum); one character for one,
     # so columns stay right.
     source = text.replace("^", "**").replace("\n", " ").replace("\r", " ")
-    lead = len(source) - len(source.lstrip())  # columns count from the text as written
+    columns = _Columns(text, source)
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as err:
-        raise _syntax_error(err, source, lead) from None
+        raise _syntax_error(err, source, columns) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         # Python's own parser recurses on long chains (about 2 500 terms of x+x+...) as on nesting.
         raise ParseError(
@@ -88,15 +88,30 @@ def parse_shaped(
             " for Python's parser",
             fix="split it into several definitions",
         ) from None
-    _check_size(tree.body, lead)
-    term = _Converter(names, shapes, source.strip(), lead).convert(tree.body)
+    _check_size(tree.body, columns)
+    term = _Converter(names, shapes, source.strip(), columns).convert(tree.body)
     if term.expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
         raise ParseError("expression is undefined (a division by zero or an infinity)")
     return term.expr, term.shape
 
 
-def _syntax_error(err: SyntaxError, source: str, lead: int) -> ParseError:
-    column = None if err.offset is None else err.offset + lead
+class _Columns:
+    """Columns of the expression as written, from offsets into the text Python parsed: that has
+    each ^ as ** and no leading blanks."""
+
+    def __init__(self, text: str, source: str):
+        self.origin = [index for index, char in enumerate(text) for _ in range(2 if char == "^" else 1)]
+        self.origin.append(len(text))
+        self.lead = len(source) - len(source.lstrip())
+
+    def __call__(self, offset: int) -> int:
+        """The 1-based column of the 0-based `offset` into the parsed text (its end past the last)."""
+        return self.origin[min(offset + self.lead, len(self.origin) - 1)] + 1
+
+
+def _syntax_error(err: SyntaxError, source: str, columns: _Columns) -> ParseError:
+    # Python's offset is 1-based; 0 means the text ended too soon: point past its last character.
+    column = columns(err.offset - 1 if err.offset else len(source.strip()))
     msg = (err.msg or "invalid syntax").replace("invalid decimal literal", "invalid number")
     fix = None
     if "decimal literal" in (err.msg or "") or "invalid number" in msg:
@@ -113,7 +128,7 @@ def _syntax_error(err: SyntaxError, source: str, lead: int) -> ParseError:
     return ParseError(f"syntax error: {msg}", Location(column=column), fix=fix)
 
 
-def _check_size(root: ast.expr, lead: int) -> None:
+def _check_size(root: ast.expr, columns: _Columns) -> None:
     """Refuse trees with too many nodes or too deep, iteratively (no recursion to exhaust)."""
     count = 0
     stack: list[tuple[ast.AST, int]] = [(root, 1)]
@@ -125,7 +140,7 @@ def _check_size(root: ast.expr, lead: int) -> None:
         if depth > MAX_DEPTH:
             raise ParseError(
                 f"expression is nested more than {MAX_DEPTH} levels deep",
-                Location(column=getattr(node, "col_offset", 0) + 1 + lead),
+                Location(column=columns(getattr(node, "col_offset", 0))),
             )
         for child in ast.iter_child_nodes(node):
             same_chain = (
@@ -182,11 +197,13 @@ _FORBIDDEN: dict[type, str] = {
 class _Converter:
     """Walks a checked parse tree and builds SymPy objects from whitelisted nodes only."""
 
-    def __init__(self, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape], text: str, lead: int):
+    def __init__(
+        self, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape], parsed: str, columns: _Columns
+    ):
         self.names = names
         self.shapes = shapes
-        self.text = text  # as parsed: the expression without its leading blanks, `lead` of them
-        self.lead = lead
+        self.parsed = parsed  # the text Python parsed, which node offsets count in
+        self.columns = columns
 
     def fail(
         self, node: ast.AST, problem: str, fix: str | None = None, column: int | None = None
@@ -195,16 +212,16 @@ class _Converter:
         if column is None and isinstance(node, ast.BinOp):
             column = self.operator_column(node.left, node.right)
         if column is None:
-            column = getattr(node, "col_offset", 0) + 1 + self.lead
+            column = self.columns(getattr(node, "col_offset", 0))
         return ParseError(problem, Location(column=column), fix)
 
     def operator_column(self, left: ast.expr, right: ast.expr) -> int:
         """The column of the operator between two operands: the first character after `left` (and
         its closing parentheses) that is not blank."""
         index = left.end_col_offset or left.col_offset
-        while index < right.col_offset and self.text[index] in " )":
+        while index < right.col_offset and self.parsed[index] in " )":
             index += 1
-        return index + 1 + self.lead
+        return self.columns(index)
 
     def convert(self, node: ast.expr) -> _Term:
         if isinstance(node, ast.Constant):
