@@ -19,6 +19,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
+from symcalc.render.order import PositiveFirst
 from symcalc.render.wording import insight_text, second_order_missing, sentence, step_rule, step_title
 from symcalc.symbolic.functions import TextPrinter
 from symcalc.symbolic.notation import Partial, Second, Total
@@ -27,7 +28,7 @@ from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
 PANEL_PADDING = 4  # a panel's border and padding take this many columns
 
 
-class UnicodePrinter(PrettyPrinter):
+class UnicodePrinter(PositiveFirst, PrettyPrinter):
     """SymPy's pretty printer, without the import of sympy.physics.units its products make.
 
     SymPy's `_print_Mul` imports sympy.physics.units (about 65 ms, more than printing a whole
@@ -310,7 +311,7 @@ _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUBSCRIPTS = dict(zip("ijklprstu0123456789", "ᵢⱼₖₗₚᵣₛₜᵤ₀₁₂₃₄₅₆₇₈₉", strict=True))
 
 
-class _InlinePrinter(TextPrinter):
+class _InlinePrinter(PositiveFirst, TextPrinter):
     """The file's one-line syntax with the terminal's symbols: h₁ for h1, a² for a**2, ⋅ for *."""
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:

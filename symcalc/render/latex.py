@@ -20,13 +20,14 @@ from sympy.printing.latex import LatexPrinter, translate
 
 from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, outline
 from symcalc.render.figures import figures, legend, picture
+from symcalc.render.order import PositiveFirst
 from symcalc.spec.names import NAME_PATTERN
 from symcalc.symbolic.steps import Derivation, Equation, Step, Update
 
 # -- the printer ----------------------------------------------------------------------------
 
 
-class SymcalcLatexPrinter(LatexPrinter):
+class SymcalcLatexPrinter(PositiveFirst, LatexPrinter):
     """SymPy's LaTeX printer, plus rows of ``align*`` for our equations and updates.
 
     `Partial`, `Product`, `Sum` and `sigmoid` print themselves through their
