@@ -241,7 +241,13 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from symcalc.numeric.data import check_finite_loss, load_builtin, load_csv
+    from symcalc.numeric.data import (
+        check_finite_loss,
+        check_mapped_names,
+        load_builtin,
+        load_csv,
+        parse_columns,
+    )
     from symcalc.numeric.descent import Epoch, Stop, run
     from symcalc.numeric.model import NumericModel
     from symcalc.render import training
@@ -250,12 +256,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plot_format = check_output(args.plot, {".png": "png", ".svg": "svg", ".pdf": "pdf"}, "--plot")
         training.check_plotting()
-    sizes = work.data_sizes(args.file, args.data)  # the data decide a vector's size for this run
+    mapping = parse_columns(args.columns)
+    sizes = work.data_sizes(args.file, args.data, mapping)  # the data decide a vector's size for this run
     second_order = args.method == "newton"
     program = limited(work.program_file, args.file, sizes, second_order, timeout=args.timeout)
     numeric = NumericModel(program)
     model = program.model
-    dataset = load_csv(args.data, model) if args.data is not None else load_builtin(model)
+    check_mapped_names(mapping, model)
+    dataset = load_csv(args.data, model, mapping) if args.data is not None else load_builtin(model, mapping)
     zero = [p for p, g in zip(program.parameters, program.gradients, strict=True) if g == 0]
     for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *dataset.warnings]:
         print(f"symcalc: warning: {warning}", file=sys.stderr)

@@ -234,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="set a constant of the model for this run (e.g. --set lamda=0.5); may be repeated",
     )
+    train.add_argument(
+        "--columns",
+        action="append",
+        default=[],
+        metavar="NAME=COLUMN[,...]",
+        help='read a model name from a CSV column of another name (--columns x1="mean radius"); '
+        "may be repeated",
+    )
 
     commands.add_parser(
         "models", help="list the built-in models with their titles", description="list the built-in models"
