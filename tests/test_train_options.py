@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from symcalc.numeric.data import two_blobs
@@ -152,3 +153,214 @@ def test_a_cell_error_names_the_files_column(run: Runner, renamed_csv: Path) -> 
     )
     assert code == 2
     assert err == f"symcalc: error: {renamed_csv}, line 4, column 'mean radius': 'abc' is not a number\n"
+
+
+# -- the scale warning and --standardize ---------------------------------------------------------
+
+
+def _blobs(
+    tmp_path: Path, factor: float = 1.0, name: str = "blobs.csv"
+) -> tuple[Path, np.ndarray, np.ndarray]:
+    """The built-in data with x2 multiplied by `factor`: the file, X (m × 2) and y."""
+    table = np.array([[float(v) for v in line.split(",")] for line in two_blobs().splitlines()[1:]])
+    x, y = table[:, :2] * [1.0, factor], table[:, 2]
+    path = tmp_path / name
+    rows = [f"{float(a)!r},{float(b)!r},{int(c)}" for (a, b), c in zip(x, y, strict=True)]
+    path.write_text("x1,x2,y\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path, x, y
+
+
+def test_columns_of_very_different_scales_are_one_warning(tmp_path: Path) -> None:
+    data, x, _ = _blobs(tmp_path, 1000.0)
+    code, out, err = _symcalc("train", "--data", str(data), "--epochs", "5", "--json")
+    assert code == 0 and json.loads(out)["epochs"] == 5  # a warning: the run goes on
+    spreads = x.std(axis=0)  # NumPy's standard deviations, the oracle
+    ratio = spreads[1] / spreads[0]
+    assert err == (
+        f"symcalc: warning: {data}: the input columns differ in scale by a factor of {ratio:.3g}: "
+        f"'x2' has standard deviation {spreads[1]:.3g}, 'x1' has standard deviation {spreads[0]:.3g}; "
+        "one learning rate cannot suit both (train with --standardize)\n"
+    )
+    code, _, err = _symcalc("train", "--data", str(data), "--epochs", "5", "--json", "--standardize")
+    assert code == 0 and err == ""
+
+
+@pytest.mark.parametrize(("factor", "warned"), [(50.0, False), (200.0, True), (1 / 200, True)])
+def test_the_warning_starts_at_a_factor_of_100(
+    run: Runner, tmp_path: Path, factor: float, warned: bool
+) -> None:
+    data, x, _ = _blobs(tmp_path, factor)
+    assert (max(x.std(axis=0)) / min(x.std(axis=0)) >= 100) == warned
+    code, _, err = run(["train", "--data", str(data), "--epochs", "1"])
+    assert code == 0 and ("--standardize" in err) == warned
+
+
+def test_a_constant_column_is_measured_by_its_largest_value(run: Runner, tmp_path: Path) -> None:
+    data = tmp_path / "constant.csv"
+    data.write_text("x1,x2,y\n" + "".join(f"{k - 5},500,{k % 2}\n" for k in range(10)), encoding="utf-8")
+    _, _, err = run(["train", "--data", str(data), "--epochs", "1"])
+    assert "'x2' has largest |value| 500, 'x1' has standard deviation 2.87" in err
+
+
+def test_standardize_matches_scikit_learns_scaler_and_logistic_regression(
+    run: Runner, tmp_path: Path
+) -> None:
+    preprocessing = pytest.importorskip("sklearn.preprocessing")
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    data, x, y = _blobs(tmp_path, 1000.0)
+    args = ["train", "--data", str(data), "--standardize", "--method", "newton", "--tol", "1e-12", "--json"]
+    code, out, err = run(args)
+    assert code == 0, err
+    result = json.loads(out)
+    scaler = preprocessing.StandardScaler().fit(x)
+    assert result["standardized"]["means"] == pytest.approx(
+        dict(zip(("x1", "x2"), scaler.mean_, strict=True)), rel=1e-12
+    )
+    assert result["standardized"]["scales"] == pytest.approx(
+        dict(zip(("x1", "x2"), scaler.scale_, strict=True)), rel=1e-12
+    )
+    reference = linear_model.LogisticRegression(C=np.inf, tol=1e-14, solver="newton-cholesky")
+    reference.fit(scaler.transform(x), y)
+    ours = [result["parameters"][p] for p in ("w1", "w2", "b")]
+    assert np.max(np.abs(np.array(ours) - [*reference.coef_[0], *reference.intercept_])) < 1e-8
+    assert result["accuracy"] == pytest.approx(reference.score(scaler.transform(x), y))
+    code, out, _ = run(args[:-1])
+    assert "standardized" in out and f"mean {scaler.mean_[1]:.6g}, scale {scaler.scale_[1]:.6g}" in out
+
+
+def test_standardize_lets_gradient_descent_converge(run: Runner, tmp_path: Path) -> None:
+    """x2 a thousand times wider: at --lr 1 descent does not converge in 5000 epochs on the raw inputs,
+    and does in a few hundred on the standardized ones (to the same classifier as scikit-learn's)."""
+    data, _, _ = _blobs(tmp_path, 1000.0)
+    plain = json.loads(run(["train", "--data", str(data), "--lr", "1", "--json"])[1])
+    scaled = json.loads(run(["train", "--data", str(data), "--lr", "1", "--json", "--standardize"])[1])
+    assert plain["converged"] is False and plain["epochs"] == 5000 and plain["standardized"] is None
+    assert scaled["converged"] is True and scaled["epochs"] < 1000
+
+
+def test_targets_are_never_standardized(run: Runner, tmp_path: Path) -> None:
+    data = tmp_path / "line.csv"
+    data.write_text(
+        "x1,x2,y\n" + "".join(f"{k},{k * k},{100 + 3 * k}\n" for k in range(20)), encoding="utf-8"
+    )
+    code, out, _ = run(
+        ["train", "linear_regression", "--data", str(data), "--standardize", "--method", "newton", "--json"]
+    )
+    result = json.loads(out)
+    assert code == 0 and set(result["standardized"]["means"]) == {"x1", "x2"}
+    # y = 100 + 3 x1 exactly: on standardized inputs, b is y's mean and the loss 0
+    assert result["parameters"]["b"] == pytest.approx(100 + 3 * 9.5, abs=1e-6)
+    assert result["loss"] < 1e-12
+
+
+# -- --test-fraction -----------------------------------------------------------------------------
+
+
+def _held_out(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The documented split: round(fraction × count) rows first in NumPy's permutation from the seed."""
+    order = np.random.default_rng(seed).permutation(count)
+    held = round(fraction * count)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+def test_test_fraction_reports_the_held_out_loss_and_accuracy(run: Runner, tmp_path: Path) -> None:
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    metrics = pytest.importorskip("sklearn.metrics")
+    data, x, y = _blobs(tmp_path)
+    args = ["train", "--data", str(data), "--test-fraction", "0.3", "--seed", "7", "--method", "newton"]
+    code, out, err = run([*args, "--tol", "1e-12", "--json"])
+    assert code == 0, err
+    result = json.loads(out)
+    train, test = _held_out(len(y), 0.3, 7)
+    assert (result["samples"], result["test"]["rows"]) == (140, 60)
+    reference = linear_model.LogisticRegression(C=np.inf, tol=1e-14, solver="newton-cholesky")
+    reference.fit(x[train], y[train])
+    ours = np.array([result["parameters"][p] for p in ("w1", "w2", "b")])
+    assert np.max(np.abs(ours - [*reference.coef_[0], *reference.intercept_])) < 1e-8
+    probabilities = reference.predict_proba(x[test])[:, 1]
+    assert result["test"]["loss"] == pytest.approx(metrics.log_loss(y[test], probabilities), rel=1e-9)
+    assert result["test"]["accuracy"] == metrics.accuracy_score(y[test], reference.predict(x[test]))
+    assert result["accuracy"] == metrics.accuracy_score(y[train], reference.predict(x[train]))
+    code, out, _ = run(args)
+    assert "test loss" in out and "test accuracy" in out and "140 samples from" in out
+    assert "60 more held out for the test" in out
+
+
+def test_test_fraction_with_standardize_uses_the_training_rows_statistics(
+    run: Runner, tmp_path: Path
+) -> None:
+    data, x, y = _blobs(tmp_path, 1000.0)
+    args = ["train", "--data", str(data), "--test-fraction", "0.25", "--standardize", "--method", "newton"]
+    result = json.loads(run([*args, "--json"])[1])
+    train, test = _held_out(len(y), 0.25, 0)
+    assert result["standardized"]["means"]["x2"] == pytest.approx(x[train, 1].mean(), rel=1e-12)
+    assert result["standardized"]["scales"]["x2"] == pytest.approx(x[train, 1].std(), rel=1e-12)
+    # the test loss by hand, with NumPy: the held-out rows scaled by the training rows' statistics
+    scaled = (x[test] - x[train].mean(axis=0)) / x[train].std(axis=0)
+    p = result["parameters"]
+    z = scaled @ [p["w1"], p["w2"]] + p["b"]
+    losses = np.logaddexp(0, -z) * y[test] + np.logaddexp(0, z) * (1 - y[test])
+    assert result["test"]["loss"] == pytest.approx(losses.mean(), rel=1e-9)
+    assert result["test"]["accuracy"] == np.mean((z >= 0) == (y[test] == 1))
+
+
+def test_a_model_without_a_0_1_prediction_has_a_test_loss_only(run: Runner, tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(50, 2))
+    y = x @ [2.0, -1.0] + 0.5 + 0.1 * rng.normal(size=50)
+    data = tmp_path / "linear.csv"
+    data.write_text(
+        "x1,x2,y\n"
+        + "".join(f"{float(a)!r},{float(b)!r},{float(c)!r}\n" for (a, b), c in zip(x, y, strict=True))
+    )
+    args = ["train", "linear_regression", "--data", str(data), "--test-fraction", "0.2", "--method", "newton"]
+    result = json.loads(run([*args, "--json"])[1])
+    train, test = _held_out(50, 0.2, 0)
+    design = np.column_stack([x[train], np.ones(len(train))])
+    w1, w2, b = np.linalg.lstsq(design, y[train], rcond=None)[0]  # the oracle: least squares
+    p = result["parameters"]
+    assert [p["w1"], p["w2"], p["b"]] == pytest.approx([w1, w2, b], abs=1e-8)
+    residual = x[test] @ [w1, w2] + b - y[test]
+    assert result["test"] == {
+        "rows": 10,
+        "loss": pytest.approx(np.mean(residual**2 / 2), rel=1e-8),
+        "accuracy": None,
+    }
+    assert "test accuracy" not in run(args)[1]
+
+
+@pytest.mark.parametrize(
+    ("fraction", "line"),
+    [
+        ("1", "symcalc train: error: argument --test-fraction: must be between 0 and 1 (exclusive), not '1'"),
+        ("0", "symcalc train: error: argument --test-fraction: must be between 0 and 1 (exclusive), not '0'"),
+        ("half", "symcalc train: error: argument --test-fraction: 'half' is not a number"),
+        (
+            "0.001",
+            "symcalc: error: two_blobs.csv (built in): --test-fraction 0.001 of 200 rows holds out no row "
+            "(choose another fraction)",
+        ),
+        (
+            "0.999",
+            "symcalc: error: two_blobs.csv (built in): --test-fraction 0.999 of 200 rows leaves no row "
+            "to train on (choose another fraction)",
+        ),
+    ],
+)
+def test_a_bad_test_fraction_is_refused(fraction: str, line: str) -> None:
+    code, out, err = _symcalc("train", "--test-fraction", fraction, "--epochs", "1")
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == line
+    assert "Traceback" not in err
+
+
+def test_a_training_part_of_one_class_is_refused(tmp_path: Path) -> None:
+    data = tmp_path / "few.csv"
+    data.write_text("x1,x2,y\n0,0,0\n1,1,1\n2,2,1\n3,3,1\n", encoding="utf-8")
+    seed = next(s for s in range(100) if 0 in _held_out(4, 0.25, s)[1])  # the only 0 held out
+    code, out, err = _symcalc("train", "--data", str(data), "--test-fraction", "0.25", "--seed", str(seed))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"symcalc: error: {data}, column 'y': after --test-fraction 0.25 every label left to train on is 1: "
+        "one class only (hold out a smaller fraction, or draw other rows with --seed)\n"
+    )

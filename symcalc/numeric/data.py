@@ -468,3 +468,94 @@ def two_blobs(samples: int = BUILTIN_SAMPLES, seed: int = BUILTIN_SEED) -> str:
     order = rng.permutation(len(rows))
     lines = ["x1,x2,y", *(f"{rows[i][0]:.6f},{rows[i][1]:.6f},{rows[i][2]}" for i in order)]
     return "\n".join(lines) + "\n"
+
+
+# -- held-out rows and standardized inputs --------------------------------------------------------
+
+#: Input columns whose spreads differ by this factor or more get the --standardize warning.
+SCALE_RATIO = 100.0
+
+
+def rows(dataset: Dataset, chosen: Sequence[int] | np.ndarray[Any, Any]) -> Dataset:
+    """The rows `chosen` of `dataset` (indices, in that order), with their file lines."""
+    index = np.asarray(chosen, dtype=np.intp)
+    columns = {name: values[index] for name, values in dataset.columns.items()}
+    lines = tuple(dataset.lines[i] for i in index)
+    return Dataset(dataset.source, columns, lines, dataset.warnings, dataset.headers)
+
+
+def split(dataset: Dataset, fraction: float, seed: int, model: Model) -> tuple[Dataset, Dataset]:
+    """(training, test): round(fraction × rows) rows drawn for the test by NumPy's generator from
+    `seed`, each part in file order. DataError when a part would be empty, or when the training
+    part has one class only of a 0/1 label."""
+    count = len(dataset)
+    held = round(fraction * count)
+    flag = f"--test-fraction {fraction:g}"
+    if held == 0 or held == count:
+        problem = "holds out no row" if held == 0 else "leaves no row to train on"
+        raise DataError(
+            f"{flag} of {count} rows {problem}", Location(source=dataset.source), "choose another fraction"
+        )
+    order = np.random.default_rng(seed).permutation(count)
+    train, test = rows(dataset, np.sort(order[held:])), rows(dataset, np.sort(order[:held]))
+    for target in binary_targets(model):
+        labels = train.columns[target.name]
+        if np.all(labels == labels[0]):
+            raise DataError(
+                f"after {flag} every label left to train on is {labels[0]:g}: one class only",
+                Location(source=dataset.source, key=f"column {dataset.shown(target.name)}"),
+                "hold out a smaller fraction, or draw other rows with --seed",
+            )
+    return train, test
+
+
+def spread(column: Array) -> tuple[float, str]:
+    """How widely a column's values spread: the standard deviation, or the largest |value| when
+    that is 0 (a constant column)."""
+    deviation = float(np.std(column))
+    if deviation > 0:
+        return deviation, "standard deviation"
+    return float(np.max(np.abs(column))), "largest |value|"
+
+
+def scale_warning(dataset: Dataset, inputs: Sequence[str]) -> str | None:
+    """One warning when the inputs' spreads differ by `SCALE_RATIO` or more, naming the widest and the
+    narrowest column; None otherwise (columns of zeros have no spread and are left out)."""
+    spreads = {name: spread(dataset.columns[name]) for name in inputs}
+    spreads = {name: found for name, found in spreads.items() if found[0] > 0}
+    if len(spreads) < 2:
+        return None
+    widest = max(spreads, key=lambda name: spreads[name][0])
+    narrowest = min(spreads, key=lambda name: spreads[name][0])
+    ratio = spreads[widest][0] / spreads[narrowest][0]
+    if ratio < SCALE_RATIO:
+        return None
+    described = [
+        f"{dataset.shown(name)} has {spreads[name][1]} {spreads[name][0]:.3g}" for name in (widest, narrowest)
+    ]
+    return (
+        f"{dataset.source}: the input columns differ in scale by a factor of {ratio:.3g}: "
+        f"{described[0]}, {described[1]}; one learning rate cannot suit both "
+        "(train with --standardize)"
+    )
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """x ↦ (x − mean)/scale per input column; scale is the standard deviation (1 for a constant column)."""
+
+    means: dict[str, float]
+    scales: dict[str, float]
+
+    def apply(self, dataset: Dataset) -> Dataset:
+        columns = dict(dataset.columns)
+        for name, mean in self.means.items():
+            columns[name] = (columns[name] - mean) / self.scales[name]
+        return Dataset(dataset.source, columns, dataset.lines, dataset.warnings, dataset.headers)
+
+
+def standardization(dataset: Dataset, inputs: Sequence[str]) -> Standardization:
+    """The means and standard deviations (NumPy's, ddof 0) of `dataset`'s input columns."""
+    means = {name: float(np.mean(dataset.columns[name])) for name in inputs}
+    deviations = {name: float(np.std(dataset.columns[name])) for name in inputs}
+    return Standardization(means, {name: d if d > 0 else 1.0 for name, d in deviations.items()})
