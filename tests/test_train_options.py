@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import symcalc
+from symcalc.numeric.codegen import codegen, generate
 from symcalc.numeric.data import two_blobs
 from tests.conftest import REPO, Runner
 
@@ -364,3 +366,150 @@ def test_a_training_part_of_one_class_is_refused(tmp_path: Path) -> None:
         f"symcalc: error: {data}, column 'y': after --test-fraction 0.25 every label left to train on is 1: "
         "one class only (hold out a smaller fraction, or draw other rows with --seed)\n"
     )
+
+
+# -- --save and load_parameters ------------------------------------------------------------------
+
+
+def _builtin_xy() -> tuple[np.ndarray, np.ndarray]:
+    table = np.array([[float(v) for v in line.split(",")] for line in two_blobs().splitlines()[1:]])
+    return table[:, :2], table[:, 2]
+
+
+def test_save_is_read_back_by_the_codegen_module(run: Runner, tmp_path: Path) -> None:
+    """L2 logistic regression at --set lamda=0.5: the module's loss and gradient at the saved parameters
+    and constants are the trained ones, and NumPy by hand gives the same loss."""
+    saved = tmp_path / "params.json"
+    args = ["train", "logistic_regression_l2", "--set", "lamda=0.5", "--method", "newton", "--tol", "1e-12"]
+    code, out, err = run([*args, "--save", str(saved), "--json"])
+    assert code == 0 and err.endswith(f"symcalc: wrote {saved}\n")
+    result = json.loads(out)
+    written = json.loads(saved.read_text(encoding="utf-8"))
+    assert written["parameters"] == result["parameters"] and written["constants"] == {"lamda": 0.5}
+    assert written["title"] == symcalc.load("logistic_regression_l2").title
+    assert written["model"] == "logistic_regression_l2" and written["standardized"] is None
+    module = symcalc.load_module(generate(symcalc.derive(symcalc.load("logistic_regression_l2"))))
+    params, constants = module.load_parameters(saved), module.load_constants(saved)
+    assert params == result["parameters"] and constants == {"lamda": 0.5}
+    x, y = _builtin_xy()
+    loss, gradient = module.loss_and_gradient(params, {"x1": x[:, 0], "x2": x[:, 1], "y": y}, constants)
+    assert loss == pytest.approx(result["loss"], rel=1e-12)
+    assert np.linalg.norm(list(gradient.values())) < 1e-9  # converged: the gradient vanishes there
+    z = x @ [params["w1"], params["w2"]] + params["b"]
+    by_hand = np.mean(y * np.logaddexp(0, -z) + (1 - y) * np.logaddexp(0, z)) + 0.25 * (
+        params["w1"] ** 2 + params["w2"] ** 2
+    )
+    assert loss == pytest.approx(by_hand, rel=1e-12)
+    first = x[:, 0]
+    assert module.standardize({"x1": first}, saved)["x1"] is first  # not standardized: as given
+
+
+def test_a_vector_models_save_with_standardize_and_held_out_rows(run: Runner, tmp_path: Path) -> None:
+    data, x, y = _blobs(tmp_path, 1000.0)
+    saved = tmp_path / "vector.json"
+    args = ["train", "logistic_regression_vector", "--data", str(data), "--standardize", "--test-fraction"]
+    code, out, err = run([*args, "0.25", "--method", "newton", "--save", str(saved), "--json"])
+    assert code == 0, err
+    result = json.loads(out)
+    written = json.loads(saved.read_text(encoding="utf-8"))
+    assert len(written["parameters"]["w"]) == 2 and len(written["standardized"]["means"]["x"]) == 2
+    module = symcalc.load_module(generate(symcalc.derive(symcalc.load("logistic_regression_vector"))))
+    params = module.load_parameters(saved)
+    assert isinstance(params["w"], np.ndarray) and params["w"].tolist() == result["parameters"]["w"]
+    train, test = _held_out(len(y), 0.25, 0)
+    for rows, loss in ((train, result["loss"]), (test, result["test"]["loss"])):
+        scaled = module.standardize({"x": x[rows], "y": y[rows]}, saved)
+        by_hand = (x[rows] - x[train].mean(axis=0)) / x[train].std(axis=0)  # the training rows' statistics
+        assert np.allclose(scaled["x"], by_hand, rtol=1e-12, atol=0)
+        assert module.loss(params, scaled) == pytest.approx(loss, rel=1e-10)
+    accuracy = np.mean(
+        (module.predict(params, module.standardize({"x": x[test]}, saved))["a"] >= 0.5) == y[test]
+    )
+    assert accuracy == result["test"]["accuracy"]
+
+
+def test_a_framework_module_loads_its_arrays(run: Runner, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    saved = tmp_path / "net.json"
+    code, _, err = run(
+        ["train", "two_layer_network_vector", "--epochs", "50", "--save", str(saved), "--json"]
+    )
+    assert code == 0, err
+    written = json.loads(saved.read_text(encoding="utf-8"))
+    assert np.array(written["parameters"]["W"]).shape == (3, 2)
+    derivation = symcalc.derive(symcalc.load("two_layer_network_vector"))
+    module = symcalc.load_module(codegen(derivation, "torch"))
+    params = module.load_parameters(saved)
+    assert all(isinstance(v, torch.Tensor) and v.dtype == torch.float64 for v in params.values())
+    numpy_module = symcalc.load_module(generate(derivation))
+    x, y = _builtin_xy()
+    expected = numpy_module.loss(numpy_module.load_parameters(saved), {"x": x, "y": y})
+    assert float(module.loss(params, {"x": x, "y": y})) == pytest.approx(expected, rel=1e-12)
+    assert expected == pytest.approx(
+        json.loads(run(["train", "two_layer_network_vector", "--epochs", "50", "--json"])[1])["loss"],
+        rel=1e-10,
+    )
+
+
+def _edited(saved: Path, tmp_path: Path, **changes: object) -> Path:
+    content = json.loads(saved.read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        if name:
+            content[section][name] = value
+        else:
+            content[section] = value
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(content), encoding="utf-8")
+    return path
+
+
+def test_load_parameters_refuses_a_file_of_another_model_or_shape(run: Runner, tmp_path: Path) -> None:
+    saved = tmp_path / "net.json"
+    assert run(["train", "two_layer_network_vector", "--epochs", "5", "--save", str(saved)])[0] == 0
+    module = symcalc.load_module(generate(symcalc.derive(symcalc.load("two_layer_network_vector"))))
+    seed = symcalc.load_module(generate(symcalc.derive(symcalc.load())))
+    with pytest.raises(
+        ValueError, match=r"net\.json: no value for parameter 'w1' \(this module's: w1, w2, b\)$"
+    ):
+        seed.load_parameters(saved)
+    cases = {
+        "parameters__c": ([0.1, 0.2, 0.3, 0.4], r"parameter 'c' has shape \(4,\), but h = 3 as 'W' has$"),
+        "parameters__b": ([0.1], r"parameter 'b' has 1 axes, but this module's has 0 \(\)$"),
+        "parameters__v": ([0.1, None, 0.3], r"parameter 'v' holds None, not a finite number$"),
+        "parameters__W": (
+            [[1.0, 2.0], [3.0]],
+            r"parameter 'W' is not an array: its rows differ or are empty$",
+        ),
+        "parameters__u": (
+            1.0,
+            r"'u' is not a parameter of this module's model \(its parameters: W, c, v, b\)$",
+        ),
+        "saved_by": ("me", r"not a file that symcalc train --save wrote$"),
+        "format": (2, r"format 2; this module reads format 1$"),
+    }
+    for key, (value, message) in cases.items():
+        with pytest.raises(ValueError, match=message):
+            module.load_parameters(_edited(saved, tmp_path, **{key: value}))
+    (tmp_path / "text.json").write_text("w = 1", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"text\.json: not JSON"):
+        module.load_parameters(tmp_path / "text.json")
+
+
+def test_save_never_writes_over_a_file_and_checks_before_training(tmp_path: Path) -> None:
+    mine = tmp_path / "params.json"
+    mine.write_text("mine\n", encoding="utf-8")
+    code, out, err = _symcalc("train", "--save", str(mine))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"symcalc: error: {mine}: already exists: --save never writes over a file "
+        "(remove it, or choose another name)\n"
+    )
+    assert mine.read_text(encoding="utf-8") == "mine\n"
+    for path, message in (
+        (tmp_path / "no" / "p.json", "folder does not exist"),
+        (tmp_path / "p.png", "--save writes JSON, not PNG (name it OUT.json)"),
+    ):
+        code, out, err = _symcalc("train", "--save", str(path))
+        assert (code, out, err) == (2, "", f"symcalc: error: {path}: {message}\n")  # no result: not trained
+        assert not path.exists()

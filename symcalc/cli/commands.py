@@ -255,6 +255,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plot_format = check_output(args.plot, {".png": "png", ".svg": "svg", ".pdf": "pdf"}, "--plot")
         training.check_plotting()
+    if args.save is not None:
+        _check_save(args.save)
     mapping = parse_columns(args.columns)
     sizes = work.data_sizes(args.file, args.data, mapping)  # the data decide a vector's size for this run
     second_order = args.method == "newton"
@@ -307,9 +309,29 @@ def _cmd_train(args: argparse.Namespace) -> int:
             args.plot, last, dataset.columns, program.inputs, target, numeric.logit, plot_format, args.method
         )
         print(f"symcalc: wrote {args.plot}", file=sys.stderr)
+    if args.save is not None:
+        saved = training.saved_dict(summary, model.title, _model_name(model.source))
+        write_atomic(args.save, json.dumps(saved, indent=2, allow_nan=False) + "\n", replace=False)
+        print(f"symcalc: wrote {args.save}", file=sys.stderr)
     if last.stop is Stop.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if last.stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
+
+
+def _check_save(path: str) -> None:
+    """--save PARAMS.json names a new JSON file in a folder that exists: checked before training."""
+    check_output(path, {".json": "json"}, "--save")
+    if Path(path).exists():
+        raise SymcalcError(
+            "already exists: --save never writes over a file",
+            Location(source=path),
+            fix="remove it, or choose another name",
+        )
+
+
+def _model_name(source: str) -> str:
+    """A model as `train` was given it: a built-in's name, or its file's name without .toml."""
+    return Path(source.removesuffix(" (built in)")).name.removesuffix(".toml")
 
 
 @dataclass(frozen=True)

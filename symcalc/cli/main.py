@@ -256,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train on (x - mean)/std of each input column, from the training rows; targets stay as they are",
     )
     train.add_argument(
+        "--save",
+        metavar="PARAMS.json",
+        help="write the fitted parameters (with the constants and any standardization) for codegen's "
+        "load_parameters; never over a file",
+    )
+    train.add_argument(
         "--columns",
         action="append",
         default=[],

@@ -23,6 +23,7 @@ from rich.text import Text
 from symcalc.errors import SymcalcError
 from symcalc.files import write_atomic
 from symcalc.numeric.descent import Epoch, Stop
+from symcalc.numeric.saved_code import FORMAT, SAVED_BY
 from symcalc.spec.shapes import components
 
 
@@ -106,6 +107,29 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
             if summary.method != "gd"
             else {}
         ),
+    }
+
+
+def saved_dict(summary: Summary, title: str, model: str) -> dict[str, Any]:
+    """What --save writes, for a codegen module's load_parameters (`symcalc.numeric.saved_code`): the
+    parameters (a vector's as a list, a matrix's as rows), the run's constants, the standardization
+    of the inputs if any, and what the run was."""
+    final = summary.final
+    return {
+        "saved_by": SAVED_BY,
+        "format": FORMAT,
+        "title": title,
+        "model": model,
+        "parameters": _nested(final.parameters, summary.shapes),
+        "constants": dict(summary.constants),
+        "standardized": standardized_dict(summary.standardized, summary.input_shapes),
+        "loss": _number(final.loss),
+        "converged": final.converged,
+        "method": summary.method,
+        "epochs": final.epoch,
+        "data": summary.source,
+        "samples": summary.samples,
+        "test": None if summary.test is None else test_dict(summary.test),
     }
 
 
