@@ -65,7 +65,7 @@ def test_columns_map_headers_that_are_not_names(run: Runner, renamed_csv: Path) 
 
 
 def test_columns_name_the_entries_of_a_vector_input(run: Runner, renamed_csv: Path, tmp_path: Path) -> None:
-    mapping = f'x1="{RENAMED["x1"]}",x2="{RENAMED["x2"]}",y=diagnosis'.replace('"', "")
+    mapping = f"x1={RENAMED['x1']},x2={RENAMED['x2']},y=diagnosis"  # as the shell passes x1="mean radius"
     code, out, err = run(
         ["train", "logistic_regression_vector", "--data", str(renamed_csv), "--columns", mapping, "--json"]
     )
