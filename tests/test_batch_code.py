@@ -138,7 +138,7 @@ def test_the_module_reads_like_the_batch_form_and_gradient_computes_no_loss(tmp_
     assert "G.T @ dL_dz," in sums and "L = " not in sums
     means = ast.get_source_segment(source, functions["_gradient"]) or ""
     assert "_blocks(_gradient_sums, (W, c, v, b), (X, y))" in means and "totals[0] / m" in means
-    assert {node.names[0].name for node in tree.body if isinstance(node, ast.Import)} == {"numpy"}
+    assert {node.names[0].name for node in tree.body if isinstance(node, ast.Import)} == {"numpy", "json"}
 
 
 def test_far_out_the_module_stays_finite_where_naive_numpy_does_not(tmp_path: Path) -> None:

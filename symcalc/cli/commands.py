@@ -8,6 +8,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +22,10 @@ from symcalc.spec.toml import load as load_spec
 
 if TYPE_CHECKING:
     from symcalc.check.records import Check
+    from symcalc.numeric.data import Dataset
+    from symcalc.numeric.model import NumericModel
+    from symcalc.render.training import TestResult
+    from symcalc.symbolic.graph import Model
 
 # Copies of symcalc.spec.toml.DEFAULT_MODEL and symcalc.check.checks' defaults, for the help texts
 # (importing those modules loads SymPy); tests/test_startup.py holds them equal.
@@ -241,7 +246,7 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from symcalc.numeric.data import check_finite_loss, load_builtin, load_csv
+    from symcalc.numeric.data import check_finite_loss, check_mapped_names, parse_columns
     from symcalc.numeric.descent import Epoch, Stop, run
     from symcalc.numeric.model import NumericModel
     from symcalc.render import training
@@ -250,16 +255,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.plot is not None:
         plot_format = check_output(args.plot, {".png": "png", ".svg": "svg", ".pdf": "pdf"}, "--plot")
         training.check_plotting()
-    sizes = work.data_sizes(args.file, args.data)  # the data decide a vector's size for this run
+    if args.save is not None:
+        _check_save(args.save)
+    mapping = parse_columns(args.columns)
+    sizes = work.data_sizes(args.file, args.data, mapping)  # the data decide a vector's size for this run
     second_order = args.method == "newton"
     program = limited(work.program_file, args.file, sizes, second_order, timeout=args.timeout)
     numeric = NumericModel(program)
     model = program.model
-    dataset = load_csv(args.data, model) if args.data is not None else load_builtin(model)
+    check_mapped_names(mapping, model)
+    data = _training_data(args, model, mapping)
     zero = [p for p, g in zip(program.parameters, program.gradients, strict=True) if g == 0]
-    for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *dataset.warnings]:
+    for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *data.warnings]:
         print(f"symcalc: warning: {warning}", file=sys.stderr)
     constants = _constants(args.set, numeric.constants, _source(args.file))
+    dataset = data.train
     start = numeric.start(args.seed)
     check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns, constants))
     numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is training's
@@ -274,16 +284,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
             update(record)
 
         last = run(records, on_epoch)
+    shapes = model.shaped.sizes_of if model.shaped and model.spec else None
     summary = training.Summary(
         last,
-        numeric.accuracy(last.parameters, dataset.columns),
+        numeric.accuracy(last.parameters, dataset.columns, constants),
         len(dataset),
         dataset.source,
         numeric.describe() + (f"; {numeric.second_order_by}" if second_order else ""),
-        model.shaped.sizes_of(model.spec.parameters) if model.shaped and model.spec else (),
+        shapes(model.spec.parameters) if shapes and model.spec else (),
         args.method,
         tuple((r.epoch, r.loss, r.gradient_norm) for r in seen) if args.method != "gd" else (),
         tuple({**numeric.constants, **constants}.items()),
+        _test_result(numeric, last.parameters, data.test, constants),
+        data.standardized,
+        shapes(model.spec.inputs) if shapes and model.spec else (),
     )
     if args.json:
         print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))
@@ -295,9 +309,72 @@ def _cmd_train(args: argparse.Namespace) -> int:
             args.plot, last, dataset.columns, program.inputs, target, numeric.logit, plot_format, args.method
         )
         print(f"symcalc: wrote {args.plot}", file=sys.stderr)
+    if args.save is not None:
+        saved = training.saved_dict(summary, model.title, _model_name(model.source))
+        write_atomic(args.save, json.dumps(saved, indent=2, allow_nan=False) + "\n", replace=False)
+        print(f"symcalc: wrote {args.save}", file=sys.stderr)
     if last.stop is Stop.INTERRUPTED:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if last.stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
+
+
+def _check_save(path: str) -> None:
+    """--save PARAMS.json names a new JSON file in a folder that exists: checked before training."""
+    check_output(path, {".json": "json"}, "--save")
+    if Path(path).exists():
+        raise SymcalcError(
+            "already exists: --save never writes over a file",
+            Location(source=path),
+            fix="remove it, or choose another name",
+        )
+
+
+def _model_name(source: str) -> str:
+    """A model as `train` was given it: a built-in's name, or its file's name without .toml."""
+    return Path(source.removesuffix(" (built in)")).name.removesuffix(".toml")
+
+
+@dataclass(frozen=True)
+class _TrainingData:
+    """What `train` fits and tests on: the training rows (standardized with --standardize), the rows
+    --test-fraction held out (standardized alike) or None, each input's (name, mean, scale), warnings."""
+
+    train: Dataset
+    test: Dataset | None
+    standardized: tuple[tuple[str, float, float], ...]
+    warnings: tuple[str, ...]
+
+
+def _training_data(args: argparse.Namespace, model: Model, mapping: dict[str, str]) -> _TrainingData:
+    """The data read (--data, else the built-in), split (--test-fraction) and standardized (--standardize,
+    by the training rows' statistics); the scale warning when the inputs differ widely and are not."""
+    from symcalc.numeric.data import load_builtin, load_csv, scale_warning, split, standardization
+
+    dataset = load_csv(args.data, model, mapping) if args.data is not None else load_builtin(model, mapping)
+    train, test = dataset, None
+    if args.test_fraction is not None:
+        train, test = split(dataset, args.test_fraction, args.seed, model)
+    inputs = [s.name for s in model.inputs]
+    if not args.standardize:
+        warning = scale_warning(train, inputs)
+        return _TrainingData(train, test, (), (*dataset.warnings, *([warning] if warning else [])))
+    scaling = standardization(train, inputs)
+    standardized = tuple((name, scaling.means[name], scaling.scales[name]) for name in inputs)
+    held = None if test is None else scaling.apply(test)
+    return _TrainingData(scaling.apply(train), held, standardized, dataset.warnings)
+
+
+def _test_result(
+    numeric: NumericModel, params: dict[str, float], test: Dataset | None, constants: dict[str, float]
+) -> TestResult | None:
+    """The mean loss on the held-out rows, by the back end that trained; the accuracy where the model
+    predicts a 0/1 label (a = σ(u): class 1 where u ≥ 0, i.e. a ≥ 0.5)."""
+    from symcalc.render.training import TestResult
+
+    if test is None:
+        return None
+    loss = numeric.loss(params, test.columns, constants)
+    return TestResult(len(test), loss, numeric.accuracy(params, test.columns, constants))
 
 
 def _constants(settings: Sequence[str], known: dict[str, float], source: str) -> dict[str, float]:

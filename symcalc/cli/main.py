@@ -88,6 +88,16 @@ def _positive(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), not {text!r}")
+    return value
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -233,6 +243,31 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="set a constant of the model for this run (e.g. --set lamda=0.5); may be repeated",
+    )
+    train.add_argument(
+        "--test-fraction",
+        type=_fraction,
+        metavar="F",
+        help="hold out this fraction of the rows (drawn by --seed) and report the test loss and accuracy",
+    )
+    train.add_argument(
+        "--standardize",
+        action="store_true",
+        help="train on (x - mean)/std of each input column, from the training rows; targets stay as they are",
+    )
+    train.add_argument(
+        "--save",
+        metavar="PARAMS.json",
+        help="write the fitted parameters (with the constants and any standardization) for codegen's "
+        "load_parameters; never over a file",
+    )
+    train.add_argument(
+        "--columns",
+        action="append",
+        default=[],
+        metavar="NAME=COLUMN[,...]",
+        help='read a model name from a CSV column of another name (--columns x1="mean radius"); '
+        "may be repeated",
     )
 
     commands.add_parser(

@@ -43,10 +43,13 @@ def derive_file(
         ) from None
 
 
-def data_sizes(target: str | None, data: str | None) -> dict[str, int]:
-    """The sizes of a model's dimensions that its data decide (columns x1 … x30 make n = 30); {} if none."""
+def data_sizes(
+    target: str | None, data: str | None, mapping: Mapping[str, str] | None = None
+) -> dict[str, int]:
+    """The sizes of a model's dimensions that its data decide (columns x1 … x30 make n = 30, a column
+    --columns maps to x30 counting as x30); {} if none."""
     from symcalc.errors import SymcalcError
-    from symcalc.numeric.data import columns_of
+    from symcalc.numeric.data import columns_of, renamed_header
     from symcalc.spec.shapes import sizes_from_columns
     from symcalc.spec.toml import check, read
     from symcalc.symbolic.graph import RESERVED
@@ -58,7 +61,8 @@ def data_sizes(target: str | None, data: str | None) -> dict[str, int]:
     declared = [(name, axes) for name, axes in spec.shapes if name in (*spec.inputs, *spec.targets)]
     if not declared:
         return {}
-    return sizes_from_columns(declared, *columns_of(data))
+    header, source = columns_of(data)
+    return sizes_from_columns(declared, renamed_header(header, mapping or {}), source)
 
 
 def unused_parameters(loss: str, parameters: Sequence[str], zero: Sequence[str]) -> list[str]:

@@ -24,6 +24,7 @@ from symcalc.numeric.batch_code import CONSTANTS_SOURCE, generate_batch
 from symcalc.numeric.frameworks import generate_framework
 from symcalc.numeric.plan import build_plan, runtime_source
 from symcalc.numeric.program import Assignment, Program, build_program, code_symbol, make_printer
+from symcalc.numeric.saved_code import loading_source
 from symcalc.spec.names import NAME_PATTERN
 from symcalc.symbolic.functions import text as table_text
 from symcalc.symbolic.graph import Model
@@ -72,7 +73,8 @@ def _docstring(derivation: Derivation, imports: str) -> list[str]:
         "The code computes these in forms that stay finite in float64: log(sigmoid(u)) as",
         "-logaddexp(0, -u), 1 - sigmoid(u) as sigmoid(-u), sigmoid(u) as exp(-logaddexp(0, -u)).",
         "`data` maps every name in INPUTS and TARGETS to an array, all of one length;",
-        "`constants` overrides CONSTANTS by name.",
+        "`constants` overrides CONSTANTS by name. load_parameters(path), load_constants(path) and",
+        "standardize(data, path) read what `symcalc train --save` wrote.",
         '"""',
     ]
     return lines
@@ -283,11 +285,14 @@ def generate(derivation: Derivation) -> str:
     constants = ", ".join(f'"{name}": {_float(value)}' for name, value in program.constants.items())
     body = [*_per_sample(program), *fast]
     # The table's erf and erfc come from Python's math module, applied elementwise (NumPy has none).
-    modules = ["numpy", "math"] if any(re.search(r"\bmath\.", line) for line in body) else ["numpy"]
+    # json reads what `train --save` wrote; the standard library's modules first, as isort orders them.
+    standard = ["json", "math"] if any(re.search(r"\bmath\.", line) for line in body) else ["json"]
     lines = [
-        *_docstring(derivation, " and ".join(modules)),
+        *_docstring(derivation, f"numpy, {' and '.join(standard)}"),
         "",
-        *(f"import {module}" for module in modules),
+        *(f"import {module}" for module in standard),
+        "",
+        "import numpy",
         "",
         f"PARAMETERS = {_tuple(program.parameters)}",
         f"INPUTS = {_tuple(program.inputs)}",
@@ -304,7 +309,7 @@ def generate(derivation: Derivation) -> str:
         f"_PLAN = {'None' if both is None else '(_fast_weights, _fast_head, _FAST_LAYOUT)'}",
         f"_GRADIENT_PLAN = {'None' if alone is None else '(_grad_weights, _grad_head, _GRAD_LAYOUT)'}",
     ]
-    return "\n".join(lines) + "\n" + _RUNTIME
+    return "\n".join(lines) + "\n" + _RUNTIME + loading_source(arrays=False)
 
 
 def _declared(symbols: Sequence[sp.Symbol], model: Model) -> list[sp.Symbol]:

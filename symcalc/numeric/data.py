@@ -20,6 +20,9 @@ Rules, decided once here:
 - **Magnitudes** beyond 1e150 are an error: z = w·x and the gradient x·(a − y)
   are squared in the gradient norm and overflow float64 long before the data
   do; standardise such a column.
+- **Column names.** A header that is not a model name (``mean radius``) is read for
+  one by ``--columns x1="mean radius"`` (`parse_columns`); messages about a cell
+  name the file's column.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ import sympy as sp
 
 from symcalc.errors import DataError, Location
 from symcalc.numeric.program import name_sigmoids
+from symcalc.spec.names import suggestion
 from symcalc.symbolic.functions import sigmoid
 from symcalc.symbolic.graph import Model
 
@@ -63,9 +67,16 @@ class Dataset:
     columns: dict[str, Array]
     lines: tuple[int, ...]
     warnings: tuple[str, ...] = ()
+    #: The file's column read for a model name, where --columns mapped one (x1 → "mean radius").
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.lines)
+
+    def shown(self, name: str) -> str:
+        """A model name's column as a message names it: 'mean radius' (x1), or 'x1'."""
+        header = self.headers.get(name, name)
+        return _quote(header) if header == name else f"{_quote(header)} ({name})"
 
 
 def _quote(text: str, limit: int = 40) -> str:
@@ -106,6 +117,59 @@ def binary_targets(model: Model) -> tuple[sp.Symbol, ...]:
             if any(target in f.free_symbols and f.is_polynomial(target) for f in rest):
                 found.add(target)
     return tuple(t for t in model.targets if t in found)
+
+
+# -- --columns NAME=COLUMN ------------------------------------------------------------------------
+
+# A comma starts the next pair only where NAME= follows it: a column's own commas stay in it.
+_NEXT_PAIR = re.compile(r",(?=\s*[A-Za-z_][A-Za-z0-9_]*\s*=)")
+COLUMNS_EXAMPLE = 'e.g. --columns x1="mean radius",y=diagnosis'
+
+
+def parse_columns(options: Sequence[str]) -> dict[str, str]:
+    """--columns NAME=COLUMN[,NAME=COLUMN...], each option given: the file's column for each model name.
+
+    One DataError, naming the pair, for a pair without NAME, = or COLUMN, a name mapped twice,
+    or a column mapped to two names.
+    """
+    mapping: dict[str, str] = {}
+    for option in options:
+        for pair in _NEXT_PAIR.split(option):
+            name, equals, column = (part.strip() for part in pair.partition("="))
+            where = Location(key=f"--columns {pair.strip()}")
+            if not (equals and name and column):
+                raise DataError("is not NAME=COLUMN", where, fix=COLUMNS_EXAMPLE)
+            if name in mapping:
+                raise DataError(
+                    f"{name!r} is mapped twice, to {mapping[name]!r} and {column!r}",
+                    where,
+                    fix="map each name once",
+                )
+            taken = next((other for other, used in mapping.items() if used == column), None)
+            if taken is not None:
+                raise DataError(
+                    f"column {column!r} is mapped to both {taken!r} and {name!r}",
+                    where,
+                    fix="map each column to one name",
+                )
+            mapping[name] = column
+    return mapping
+
+
+def check_mapped_names(mapping: Mapping[str, str], model: Model) -> None:
+    """A DataError for a --columns NAME that is not one of the model's inputs or targets."""
+    known = [s.name for s in (*model.inputs, *model.targets)]
+    for name, column in mapping.items():
+        if name not in known:
+            where = Location(source=model.source, key=f"--columns {name}={column}")
+            fix = suggestion(name, known, f"the model's inputs and targets: {_names(known)}")
+            raise DataError(f"{name!r} is not an input or target of the model", where, fix)
+
+
+def renamed_header(header: Sequence[str], mapping: Mapping[str, str]) -> list[str]:
+    """The names a header gives the model once --columns is applied: a mapped column is its name."""
+    mapped = set(mapping.values())
+    return [*(h for h in header if h.strip() not in mapped), *mapping]
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -156,7 +220,8 @@ def _read_text(path: Path, source: str) -> str:
         ) from None
 
 
-def _header(row: list[str], source: str, needed: Sequence[str]) -> dict[str, int]:
+def _header(row: list[str], source: str, needed: Sequence[str], mapping: Mapping[str, str]) -> dict[str, int]:
+    """The field of each needed name: its own column, or the one --columns maps to it."""
     names = [field.strip() for field in row]
     for separator, called in ((";", "';'"), ("\t", "tabs")):
         if len(names) == 1 and separator in names[0]:
@@ -176,7 +241,13 @@ def _header(row: list[str], source: str, needed: Sequence[str]) -> dict[str, int
                 fix="rename or remove one of them",
             )
         index[name] = position
-    missing = [n for n in needed if n not in index]
+    for name, column in mapping.items():
+        if column not in index:
+            fix = suggestion(column, names, f"the file's columns: {_names(_quote(n) for n in names)}")
+            where = Location(source=source, line=1, key=f"--columns {name}={column}")
+            raise DataError(f"the file has no column {_quote(column)}", where, fix)
+    wanted = {name: mapping.get(name, name) for name in needed}
+    missing = [n for n in needed if wanted[n] not in index]
     if missing:
         plural = "s" if len(missing) > 1 else ""
         shown = ", ".join(_quote(n) for n in missing)
@@ -185,8 +256,20 @@ def _header(row: list[str], source: str, needed: Sequence[str]) -> dict[str, int
             f"no column{plural} {shown}: the model needs {_names(needed)}; "
             f"the file has {_names(_quote(n) for n in names)}",
             line=1,
+            fix="map a column to each with --columns NAME=COLUMN" if mapping else None,
         )
-    return index
+    readers: dict[str, str] = {}
+    for name, column in wanted.items():
+        if column in readers:
+            unmapped = readers[column] if name in mapping else name
+            raise _error(
+                source,
+                f"column {_quote(column)} would be read for both {readers[column]!r} and {name!r}",
+                line=1,
+                fix=f"map {unmapped!r} to another column with --columns too",
+            )
+        readers[column] = name
+    return {name: index[column] for name, column in wanted.items()}
 
 
 def _number(cell: str, source: str, line: int, column: str) -> float:
@@ -222,8 +305,12 @@ def _number(cell: str, source: str, line: int, column: str) -> float:
     return value
 
 
-def parse_csv(text: str, source: str, needed: Sequence[str]) -> tuple[dict[str, Array], tuple[int, ...]]:
-    """The `needed` columns of CSV text by header name, with the file line of each row."""
+def parse_csv(
+    text: str, source: str, needed: Sequence[str], mapping: Mapping[str, str] | None = None
+) -> tuple[dict[str, Array], tuple[int, ...]]:
+    """The `needed` columns of CSV text by header name (or the column `mapping` names for one),
+    with the file line of each row."""
+    mapping = mapping or {}
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -234,7 +321,7 @@ def parse_csv(text: str, source: str, needed: Sequence[str]) -> tuple[dict[str, 
                 line=None if header is None else 1,
                 fix="a CSV needs a header line naming the columns, then one row per sample",
             )
-        index = _header(header, source, needed)
+        index = _header(header, source, needed, mapping)
         values: dict[str, list[float]] = {name: [] for name in needed}
         lines: list[int] = []
         for row in reader:
@@ -244,7 +331,7 @@ def parse_csv(text: str, source: str, needed: Sequence[str]) -> tuple[dict[str, 
             if len(row) != len(header):
                 raise _error(source, f"{len(row)} fields, but the header has {len(header)}", line=line)
             for name in needed:
-                values[name].append(_number(row[index[name]], source, line, name))
+                values[name].append(_number(row[index[name]], source, line, mapping.get(name, name)))
             lines.append(line)
     except csv.Error as err:
         raise _error(source, f"not valid CSV ({err})", line=reader.line_num) from None
@@ -253,7 +340,13 @@ def parse_csv(text: str, source: str, needed: Sequence[str]) -> tuple[dict[str, 
     return {name: np.array(v, dtype=np.float64) for name, v in values.items()}, tuple(lines)
 
 
-def _check_labels(model: Model, columns: Mapping[str, Array], lines: Sequence[int], source: str) -> None:
+def _check_labels(
+    model: Model,
+    columns: Mapping[str, Array],
+    lines: Sequence[int],
+    source: str,
+    mapping: Mapping[str, str],
+) -> None:
     for target in binary_targets(model):
         name = target.name
         column = columns[name]
@@ -265,35 +358,39 @@ def _check_labels(model: Model, columns: Mapping[str, Array], lines: Sequence[in
                 f"{column[row]:g} is not a label: the loss takes log(a) and log(1 - a) of a sigmoid "
                 f"output, so {name!r} must be 0 or 1",
                 line=lines[row],
-                column=name,
+                column=mapping.get(name, name),
             )
         if np.all(column == column[0]):
             raise _error(
                 source,
                 f"every label is {column[0]:g}: one class only, so the loss has no minimum "
                 "and the weights would grow for ever",
-                column=name,
+                column=mapping.get(name, name),
                 fix="the data need samples of both classes 0 and 1",
             )
 
 
-def _constant_warnings(model: Model, columns: Mapping[str, Array], source: str) -> tuple[str, ...]:
+def _constant_warnings(
+    model: Model, columns: Mapping[str, Array], source: str, mapping: Mapping[str, str]
+) -> tuple[str, ...]:
     warnings = []
     for sym in model.inputs:
         column = columns[sym.name]
         if len(column) > 1 and np.all(column == column[0]):
+            header = _quote(mapping.get(sym.name, sym.name))
             warnings.append(
-                f"{source}, column {sym.name!r}: every value is {column[0]:g}; a constant column carries "
+                f"{source}, column {header}: every value is {column[0]:g}; a constant column carries "
                 "no information and its weight cannot be told apart from a bias"
             )
     return tuple(warnings)
 
 
-def _dataset(model: Model, text: str, source: str) -> Dataset:
+def _dataset(model: Model, text: str, source: str, mapping: Mapping[str, str]) -> Dataset:
     needed = [s.name for s in (*model.inputs, *model.targets)]
-    columns, lines = parse_csv(text, source, needed)
-    _check_labels(model, columns, lines, source)
-    return Dataset(source, columns, lines, _constant_warnings(model, columns, source))
+    columns, lines = parse_csv(text, source, needed, mapping)
+    _check_labels(model, columns, lines, source, mapping)
+    warnings = _constant_warnings(model, columns, source, mapping)
+    return Dataset(source, columns, lines, warnings, dict(mapping))
 
 
 def columns_of(path: str | Path | None) -> tuple[list[str], str]:
@@ -312,17 +409,21 @@ def columns_of(path: str | Path | None) -> tuple[list[str], str]:
         return [], str(path)
 
 
-def load_csv(path: str | Path, model: Model) -> Dataset:
-    """The model's inputs and targets from a CSV file, checked; DataError on the first problem."""
+def load_csv(path: str | Path, model: Model, mapping: Mapping[str, str] | None = None) -> Dataset:
+    """The model's inputs and targets from a CSV file, checked; DataError on the first problem.
+
+    `mapping` (--columns) names the file's column for a model name that is not itself a column.
+    """
     source = str(path)
-    return _dataset(model, _read_text(Path(path), source), source)
+    return _dataset(model, _read_text(Path(path), source), source, mapping or {})
 
 
-def load_builtin(model: Model) -> Dataset:
+def load_builtin(model: Model, mapping: Mapping[str, str] | None = None) -> Dataset:
     """The dataset shipped with the package (see `two_blobs`), checked against `model`."""
+    mapping = mapping or {}
     source = f"{BUILTIN_DATASET} (built in)"
     text = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_text(encoding="utf-8")
-    needed = {s.name for s in (*model.inputs, *model.targets)}
+    needed = {mapping.get(s.name, s.name) for s in (*model.inputs, *model.targets)}
     available = {"x1", "x2", "y"}
     if not needed <= available:
         raise _error(
@@ -330,7 +431,7 @@ def load_builtin(model: Model) -> Dataset:
             f"the built-in dataset has columns x1, x2, y; this model needs {_names(sorted(needed))}",
             fix="give the data with --data FILE.csv",
         )
-    return _dataset(model, text, source)
+    return _dataset(model, text, source, mapping)
 
 
 def check_finite_loss(dataset: Dataset, per_sample_loss: Array) -> None:
@@ -367,3 +468,94 @@ def two_blobs(samples: int = BUILTIN_SAMPLES, seed: int = BUILTIN_SEED) -> str:
     order = rng.permutation(len(rows))
     lines = ["x1,x2,y", *(f"{rows[i][0]:.6f},{rows[i][1]:.6f},{rows[i][2]}" for i in order)]
     return "\n".join(lines) + "\n"
+
+
+# -- held-out rows and standardized inputs --------------------------------------------------------
+
+#: Input columns whose spreads differ by this factor or more get the --standardize warning.
+SCALE_RATIO = 100.0
+
+
+def rows(dataset: Dataset, chosen: Sequence[int] | np.ndarray[Any, Any]) -> Dataset:
+    """The rows `chosen` of `dataset` (indices, in that order), with their file lines."""
+    index = np.asarray(chosen, dtype=np.intp)
+    columns = {name: values[index] for name, values in dataset.columns.items()}
+    lines = tuple(dataset.lines[i] for i in index)
+    return Dataset(dataset.source, columns, lines, dataset.warnings, dataset.headers)
+
+
+def split(dataset: Dataset, fraction: float, seed: int, model: Model) -> tuple[Dataset, Dataset]:
+    """(training, test): round(fraction × rows) rows drawn for the test by NumPy's generator from
+    `seed`, each part in file order. DataError when a part would be empty, or when the training
+    part has one class only of a 0/1 label."""
+    count = len(dataset)
+    held = round(fraction * count)
+    flag = f"--test-fraction {fraction:g}"
+    if held == 0 or held == count:
+        problem = "holds out no row" if held == 0 else "leaves no row to train on"
+        raise DataError(
+            f"{flag} of {count} rows {problem}", Location(source=dataset.source), "choose another fraction"
+        )
+    order = np.random.default_rng(seed).permutation(count)
+    train, test = rows(dataset, np.sort(order[held:])), rows(dataset, np.sort(order[:held]))
+    for target in binary_targets(model):
+        labels = train.columns[target.name]
+        if np.all(labels == labels[0]):
+            raise DataError(
+                f"after {flag} every label left to train on is {labels[0]:g}: one class only",
+                Location(source=dataset.source, key=f"column {dataset.shown(target.name)}"),
+                "hold out a smaller fraction, or draw other rows with --seed",
+            )
+    return train, test
+
+
+def spread(column: Array) -> tuple[float, str]:
+    """How widely a column's values spread: the standard deviation, or the largest |value| when
+    that is 0 (a constant column)."""
+    deviation = float(np.std(column))
+    if deviation > 0:
+        return deviation, "standard deviation"
+    return float(np.max(np.abs(column))), "largest |value|"
+
+
+def scale_warning(dataset: Dataset, inputs: Sequence[str]) -> str | None:
+    """One warning when the inputs' spreads differ by `SCALE_RATIO` or more, naming the widest and the
+    narrowest column; None otherwise (columns of zeros have no spread and are left out)."""
+    spreads = {name: spread(dataset.columns[name]) for name in inputs}
+    spreads = {name: found for name, found in spreads.items() if found[0] > 0}
+    if len(spreads) < 2:
+        return None
+    widest = max(spreads, key=lambda name: spreads[name][0])
+    narrowest = min(spreads, key=lambda name: spreads[name][0])
+    ratio = spreads[widest][0] / spreads[narrowest][0]
+    if ratio < SCALE_RATIO:
+        return None
+    described = [
+        f"{dataset.shown(name)} has {spreads[name][1]} {spreads[name][0]:.3g}" for name in (widest, narrowest)
+    ]
+    return (
+        f"{dataset.source}: the input columns differ in scale by a factor of {ratio:.3g}: "
+        f"{described[0]}, {described[1]}; one learning rate cannot suit both "
+        "(train with --standardize)"
+    )
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """x ↦ (x − mean)/scale per input column; scale is the standard deviation (1 for a constant column)."""
+
+    means: dict[str, float]
+    scales: dict[str, float]
+
+    def apply(self, dataset: Dataset) -> Dataset:
+        columns = dict(dataset.columns)
+        for name, mean in self.means.items():
+            columns[name] = (columns[name] - mean) / self.scales[name]
+        return Dataset(dataset.source, columns, dataset.lines, dataset.warnings, dataset.headers)
+
+
+def standardization(dataset: Dataset, inputs: Sequence[str]) -> Standardization:
+    """The means and standard deviations (NumPy's, ddof 0) of `dataset`'s input columns."""
+    means = {name: float(np.mean(dataset.columns[name])) for name in inputs}
+    deviations = {name: float(np.std(dataset.columns[name])) for name in inputs}
+    return Standardization(means, {name: d if d > 0 else 1.0 for name, d in deviations.items()})

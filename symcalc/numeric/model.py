@@ -283,9 +283,14 @@ class NumericModel:
         with np.errstate(all="ignore"):
             return np.asarray(self._logit(*self.arguments(params, data, constants))[0], dtype=np.float64)
 
-    def accuracy(self, params: Mapping[str, float], data: Mapping[str, Any]) -> float | None:
+    def accuracy(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> float | None:
         """The share of samples whose class (u ≥ 0 → 1) matches the first target, for binary models."""
-        scores = self.logit(params, data)
+        scores = self.logit(params, data, constants)
         if scores is None or not self.program.targets:
             return None
         labels = np.asarray(data[self.program.targets[0]], dtype=np.float64)

@@ -23,11 +23,22 @@ from rich.text import Text
 from symcalc.errors import SymcalcError
 from symcalc.files import write_atomic
 from symcalc.numeric.descent import Epoch, Stop
+from symcalc.numeric.saved_code import FORMAT, SAVED_BY
 from symcalc.spec.shapes import components
 
 
 class PlotError(SymcalcError):
     """A plot was asked for and cannot be drawn."""
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """The fitted parameters on the rows --test-fraction held out: their count, mean loss and
+    accuracy (None when the model has no 0/1 prediction)."""
+
+    rows: int
+    loss: float
+    accuracy: float | None
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,12 @@ class Summary:
     iterations: tuple[tuple[int, float, float], ...] = ()
     #: The model's constants for this run: the file's values, with --set's in their place.
     constants: tuple[tuple[str, float], ...] = ()
+    #: The held-out rows' result, with --test-fraction.
+    test: TestResult | None = None
+    #: With --standardize, each input column's (name, mean, scale): trained on (x − mean)/scale.
+    standardized: tuple[tuple[str, float, float], ...] = ()
+    #: Each vector or matrix input and its sizes: the standardization nests as the parameters do.
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 #: Each training method's name in words.
@@ -78,6 +95,8 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "backend": summary.backend,
         "method": summary.method,
         "constants": dict(summary.constants),
+        "test": None if summary.test is None else test_dict(summary.test),
+        "standardized": standardized_dict(summary.standardized, summary.input_shapes),
         **(
             {
                 "iterations": [
@@ -89,6 +108,44 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
             else {}
         ),
     }
+
+
+def saved_dict(summary: Summary, title: str, model: str) -> dict[str, Any]:
+    """What --save writes, for a codegen module's load_parameters (`symcalc.numeric.saved_code`): the
+    parameters (a vector's as a list, a matrix's as rows), the run's constants, the standardization
+    of the inputs if any, and what the run was."""
+    final = summary.final
+    return {
+        "saved_by": SAVED_BY,
+        "format": FORMAT,
+        "title": title,
+        "model": model,
+        "parameters": _nested(final.parameters, summary.shapes),
+        "constants": dict(summary.constants),
+        "standardized": standardized_dict(summary.standardized, summary.input_shapes),
+        "loss": _number(final.loss),
+        "converged": final.converged,
+        "method": summary.method,
+        "epochs": final.epoch,
+        "data": summary.source,
+        "samples": summary.samples,
+        "test": None if summary.test is None else test_dict(summary.test),
+    }
+
+
+def test_dict(test: TestResult) -> dict[str, Any]:
+    return {"rows": test.rows, "loss": _number(test.loss), "accuracy": test.accuracy}
+
+
+def standardized_dict(
+    standardized: Sequence[tuple[str, float, float]], shapes: Sequence[tuple[str, tuple[int, ...]]]
+) -> dict[str, Any] | None:
+    """{"means": …, "scales": …} by input (a vector input's as one list), or None: not standardized."""
+    if not standardized:
+        return None
+    means = {name: mean for name, mean, _ in standardized}
+    scales = {name: scale for name, _, scale in standardized}
+    return {"means": _nested(means, shapes), "scales": _nested(scales, shapes)}
 
 
 def _nested(parameters: Mapping[str, float], shapes: Sequence[tuple[str, tuple[int, ...]]]) -> dict[str, Any]:
@@ -120,13 +177,22 @@ def summary_table(summary: Summary) -> Table:
     table.add_row("final loss", f"{final.loss:.6g}")
     if summary.accuracy is not None:
         table.add_row("accuracy", f"{summary.accuracy:.1%}")
+    if summary.test is not None:
+        table.add_row("test loss", f"{summary.test.loss:.6g}")
+        if summary.test.accuracy is not None:
+            table.add_row("test accuracy", f"{summary.test.accuracy:.1%}")
     table.add_row("gradient norm", f"{final.gradient_norm:.3g}")
     if summary.constants:
         table.add_row("constants", ", ".join(f"{name} = {value:g}" for name, value in summary.constants))
     table.add_row("method", METHODS[summary.method])
     table.add_row("epochs run" if summary.method == "gd" else "iterations", str(final.epoch))
     table.add_row("time taken", f"{final.elapsed:.3f} s")
-    table.add_row("data", Text(f"{summary.samples} samples from {summary.source}"))  # a path: never markup
+    held = f"; {summary.test.rows} more held out for the test" if summary.test is not None else ""
+    table.add_row("data", Text(f"{summary.samples} samples from {summary.source}{held}"))  # never markup
+    if summary.standardized:
+        table.add_row("standardized", "each input as (x − mean)/scale; the parameters are for these")
+        for name, mean, scale in summary.standardized:
+            table.add_row(Text(f"  {name}"), f"mean {mean:.6g}, scale {scale:.6g}")
     if summary.backend:
         table.add_row("computed by", Text(summary.backend))
     return table

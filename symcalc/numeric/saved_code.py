@@ -1,0 +1,171 @@
+"""The part of a `codegen` module that reads what `symcalc train --save` wrote: `load_parameters`,
+`load_constants` and `standardize`.
+
+The saved file is JSON (`symcalc.render.training.saved_dict`): the parameters by name, a vector's
+as a list and a matrix's as a list of rows; the constants of the run; and, with --standardize,
+each input's mean and scale, nested alike. A module of scalars (`PARAMETERS` a tuple of names)
+reads a vector's list as its entries w1 … wn, as `train` names them; a module of arrays
+(`PARAMETERS` a dict of shapes) reads it as one array, whose sizes must agree with the other
+parameters' along each named dimension. Any other mismatch is a ValueError naming the file and
+the parameter: a file of another model, or of other sizes, is never half-read. The code imports
+json and the module's array library only (not even math).
+"""
+
+from __future__ import annotations
+
+#: The mark `train --save` puts in its files, which the modules check.
+SAVED_BY = "symcalc train --save"
+FORMAT = 1
+
+_COMMON = '''
+
+def _saved(path):
+    """The file that `symcalc train --save` wrote at `path`, as a dict; ValueError for any other file."""
+    with open(path, encoding="utf-8") as handle:
+        try:
+            saved = json.load(handle)
+        except ValueError as err:
+            raise ValueError(f"{path}: not JSON ({err})") from None
+    if not isinstance(saved, dict) or saved.get("saved_by") != __SAVED_BY__:
+        raise ValueError(f"{path}: not a file that symcalc train --save wrote")
+    if saved.get("format") != __FORMAT__:
+        raise ValueError(f"{path}: format {saved.get('format')!r}; this module reads format __FORMAT__")
+    return saved
+
+
+def _section(saved, path, key):
+    values = saved.get(key)
+    if isinstance(values, dict):
+        return values
+    raise ValueError(f"{path}: no {key!r} table")
+
+
+def _same_names(values, names, path, what):
+    """ValueError unless `values` has exactly `names`: the first missing or foreign one is named."""
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise ValueError(f"{path}: no value for {what} {missing[0]!r} (this module's: {', '.join(names)})")
+    foreign = [name for name in values if name not in names]
+    if foreign:
+        raise ValueError(
+            f"{path}: {foreign[0]!r} is not a {what} of this module's model (its {what}s: {', '.join(names)})"
+        )
+
+
+def _shape(value, path, what, name):
+    """The shape of a saved number or (nested) list of numbers; ValueError unless every entry is a
+    finite number and the rows are alike."""
+    if isinstance(value, list):
+        shapes = [_shape(entry, path, what, name) for entry in value]
+        if not value or any(shape != shapes[0] for shape in shapes):
+            raise ValueError(f"{path}: {what} {name!r} is not an array: its rows differ or are empty")
+        return (len(value), *shapes[0])
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value - value != 0:
+        raise ValueError(f"{path}: {what} {name!r} holds {value!r}, not a finite number")
+    return ()
+
+
+def load_constants(path):
+    """The constants of the saved run (the model file's, with `--set`'s values), to pass as
+    `constants=` to every function here."""
+    values = _section(_saved(path), path, "constants")
+    _same_names(values, tuple(CONSTANTS), path, "constant")
+    return {name: float(value) for name, value in values.items()}
+'''
+
+_SCALARS = '''
+
+def _entries(values, path, what):
+    """Numbers by name; a vector's list or a matrix's rows as its entries w1 … wn, W1_1 … W2_3."""
+    flat = {}
+    for name, value in values.items():
+        if isinstance(value, list) and value and all(isinstance(row, list) for row in value):
+            flat.update({f"{name}{i}_{j}": v for i, row in enumerate(value, 1) for j, v in enumerate(row, 1)})
+        elif isinstance(value, list):
+            flat.update({f"{name}{i}": v for i, v in enumerate(value, 1)})
+        else:
+            flat[name] = value
+    for name, value in flat.items():
+        if _shape(value, path, what, name) != ():
+            raise ValueError(f"{path}: {what} {name!r} is nested deeper than a matrix")
+    return flat
+
+
+def load_parameters(path):
+    """The parameters `symcalc train --save` wrote to `path`, as this module's functions take them:
+    {name: float}. ValueError when they are not exactly this module's (another model, other sizes)."""
+    values = _entries(_section(_saved(path), path, "parameters"), path, "parameter")
+    _same_names(values, PARAMETERS, path, "parameter")
+    return {name: float(values[name]) for name in PARAMETERS}
+
+
+def standardize(data, path):
+    """`data` with each input as the saved run trained on it, (x - mean)/scale with the means and scales
+    that `train --standardize` saved; the same data when the run did not standardize."""
+    found = _saved(path).get("standardized")
+    if found is None:
+        return dict(data)
+    means = _entries(_section(found, path, "means"), path, "input")
+    scales = _entries(_section(found, path, "scales"), path, "input")
+    _same_names(means, INPUTS, path, "input")
+    _same_names(scales, INPUTS, path, "input")
+    result = dict(data)
+    for name in INPUTS:
+        result[name] = (numpy.asarray(data[name], dtype=numpy.float64) - means[name]) / scales[name]
+    return result
+'''
+
+_ARRAYS = '''
+
+def load_parameters(path):
+    """The parameters `symcalc train --save` wrote to `path`, as this module's functions take them:
+    each an array of its shape in PARAMETERS (a float for a scalar). ValueError when they are not
+    exactly this module's: another name, another number of axes, or sizes that disagree."""
+    values = _section(_saved(path), path, "parameters")
+    _same_names(values, tuple(PARAMETERS), path, "parameter")
+    sizes, params = {}, {}
+    for name, shape in PARAMETERS.items():
+        found = _shape(values[name], path, "parameter", name)
+        if len(found) != len(shape):
+            axes = f"{len(found)} axes, but this module's has {len(shape)} {shape}"
+            raise ValueError(f"{path}: parameter {name!r} has {axes}")
+        for axis, size in zip(shape, found, strict=True):
+            wanted = axis if isinstance(axis, int) else sizes.setdefault(axis, (size, name))[0]
+            if size != wanted:
+                given = "" if isinstance(axis, int) else f" as {sizes[axis][1]!r} has"
+                raise ValueError(
+                    f"{path}: parameter {name!r} has shape {found}, but {axis} = {wanted}{given}"
+                )
+        params[name] = {scalar}(values[name]) if not shape else {array}(values[name])
+    return params
+
+
+def standardize(data, path):
+    """`data` with each input as the saved run trained on it, (x - mean)/scale per entry with the means
+    and scales that `train --standardize` saved; the same data when the run did not standardize."""
+    found = _saved(path).get("standardized")
+    if found is None:
+        return dict(data)
+    means, scales = _section(found, path, "means"), _section(found, path, "scales")
+    _same_names(means, INPUTS, path, "input")
+    _same_names(scales, INPUTS, path, "input")
+    result = dict(data)
+    for name in INPUTS:
+        _shape(means[name], path, "input", name)
+        _shape(scales[name], path, "input", name)
+        result[name] = ({array}(data[name]) - {array}(means[name])) / {array}(scales[name])
+    return result
+'''
+
+
+def loading_source(arrays: bool, array: str = "numpy.asarray", scalar: str = "float") -> str:
+    """The generated functions that read a saved run, for a module of scalars (`arrays` False) or of
+    arrays, whose arrays `array` makes (numpy.asarray, jnp.asarray, _tensor) and its scalar parameters
+    `scalar` (a float for NumPy; a framework's 0-d array, which its autograd can track)."""
+    common = _COMMON.replace("__SAVED_BY__", repr(SAVED_BY)).replace("__FORMAT__", str(FORMAT))
+    if not arrays:
+        return common + _SCALARS
+    loading = _ARRAYS
+    if scalar == array:  # one conversion for every parameter
+        loading = loading.replace("{scalar}(values[name]) if not shape else {array}", "{array}")
+    return common + loading.replace("{array}", array).replace("{scalar}", scalar)
