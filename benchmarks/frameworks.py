@@ -128,7 +128,7 @@ def main() -> None:
         try:
             lines = rows(samples)
         except ImportError:
-            lines = [f"{name}: not installed (pip install 'symcalc[{name}]')"]
+            lines = [f"{name}: not installed (pip install 'symcalc-gradients[{name}]')"]
         for line in lines:
             print(line)
 

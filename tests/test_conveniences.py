@@ -14,12 +14,17 @@ from tests.conftest import DERIVATIONS, Runner, WriteToml
 
 
 def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """The distribution is symcalc-gradients (PyPI's "symcalc" is another project); the command and
+    the import name are symcalc. The oracle is pyproject.toml."""
     from importlib import metadata
 
+    project = tomllib.loads((DERIVATIONS.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["name"] == "symcalc-gradients"
+    assert metadata.version(project["name"]) == project["version"]
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0
-    assert capsys.readouterr().out == f"symcalc {metadata.version('symcalc')}\n"
+    assert capsys.readouterr().out == f"symcalc {project['version']}\n"
 
 
 def test_models_lists_every_built_in_model_with_its_title(run: Runner) -> None:

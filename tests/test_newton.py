@@ -188,7 +188,7 @@ def test_lbfgs_without_scipy_is_one_line(run: Runner, monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # import scipy.optimize now fails
     code, out, err = run(["train", "--method", "lbfgs"])
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "needs SciPy" in err and "symcalc[fit]" in err
+    assert err.count("\n") == 1 and "needs SciPy" in err and "symcalc-gradients[fit]" in err
 
 
 def test_an_unknown_method_is_refused(run: Runner, capsys: pytest.CaptureFixture[str]) -> None:

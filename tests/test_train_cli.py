@@ -160,7 +160,7 @@ def test_plot_without_matplotlib_fails_before_training(
     assert out == ""
     assert (
         err
-        == "symcalc: error: --plot needs matplotlib, which is not installed (pip install 'symcalc[plot]')\n"
+        == "symcalc: error: --plot needs matplotlib, which is not installed (pip install 'symcalc-gradients[plot]')\n"
     )
 
 

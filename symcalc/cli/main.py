@@ -107,7 +107,7 @@ def _count(text: str) -> int:
 
 def _version() -> str:
     try:
-        return metadata.version("symcalc")
+        return metadata.version("symcalc-gradients")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
         return "(not installed)"
 
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("gd", "newton", "lbfgs"),
         default="gd",
         help="gradient descent (default); damped Newton with a line search, for models of up to "
-        f"{MAX_SECOND_ORDER_PARAMETERS} parameters; or SciPy's L-BFGS-B (needs symcalc[fit])",
+        f"{MAX_SECOND_ORDER_PARAMETERS} parameters; or SciPy's L-BFGS-B (needs symcalc-gradients[fit])",
     )
     train.add_argument(
         "--lr", type=_positive, default=0.1, help="learning rate of gradient descent (default 0.1)"

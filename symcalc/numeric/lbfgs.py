@@ -32,7 +32,7 @@ def lbfgs(
         from scipy.optimize import minimize
     except ImportError:
         raise DescentError(
-            "--method lbfgs needs SciPy, which is not installed", fix="pip install 'symcalc[fit]'"
+            "--method lbfgs needs SciPy, which is not installed", fix="pip install 'symcalc-gradients[fit]'"
         ) from None
     names = list(start)
     seen: dict[bytes, tuple[float, dict[str, float]]] = {}

@@ -267,7 +267,7 @@ def _pyplot() -> Any:
         import matplotlib
     except ImportError:
         raise PlotError(
-            "--plot needs matplotlib, which is not installed", fix="pip install 'symcalc[plot]'"
+            "--plot needs matplotlib, which is not installed", fix="pip install 'symcalc-gradients[plot]'"
         ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
