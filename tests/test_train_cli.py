@@ -159,8 +159,8 @@ def test_plot_without_matplotlib_fails_before_training(
     assert status == 2
     assert out == ""
     assert (
-        err
-        == "symcalc: error: --plot needs matplotlib, which is not installed (pip install 'symcalc-gradients[plot]')\n"
+        err == "symcalc: error: --plot needs matplotlib, which is not installed"
+        " (pip install 'symcalc-gradients[plot]')\n"
     )
 
 
