@@ -125,7 +125,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                     Location(source=_source(target)),
                 )
             title, checks = limited(
-                work.verify_file, target, args.strict, args.points, args.seed, args.hessian, timeout=remaining
+                work.verify_file,
+                target,
+                args.strict,
+                args.points,
+                args.seed,
+                args.hessian,
+                _settings(args.set, _source(target)),
+                timeout=remaining,
             )
         except SymcalcError as err:  # this file is bad input; the others are still verified
             lines = err.lines if isinstance(err, SpecErrors) else [err.message]
@@ -156,6 +163,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         args.strict,
         args.points,
         args.seed,
+        _settings(args.set, _source(args.file)),
         timeout=args.timeout,
     )
     reports = [(_source(args.file), title, checks)]
@@ -239,7 +247,8 @@ def _wrote(path: str | Path) -> None:
 def _cmd_codegen(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, {".py": "python"}, "codegen -o")
-    _emit(limited(work.codegen_file, args.file, args.target, timeout=args.timeout), args.output)
+    constants = _settings(args.set, _source(args.file))
+    _emit(limited(work.codegen_file, args.file, args.target, constants, timeout=args.timeout), args.output)
     return EXIT_OK
 
 
@@ -381,6 +390,18 @@ def _constants(settings: Sequence[str], known: dict[str, float], source: str) ->
     """--set NAME=VALUE, each a constant of the model and a finite number; one line naming the bad one."""
     from symcalc.spec.names import suggestion
 
+    values = _settings(settings, source)
+    for name, value in values.items():
+        if name not in known:
+            listed = ", ".join(known) or "none"
+            fix = suggestion(name, known, f"the model's constants: {listed}")
+            where = Location(source=source, key=f"--set {name}={value:g}")
+            raise SymcalcError(f"{name!r} is not a constant of the model", where, fix=fix)
+    return values
+
+
+def _settings(settings: Sequence[str], source: str) -> dict[str, float]:
+    """--set NAME=VALUE as names and finite numbers (loading the model checks the names)."""
     values: dict[str, float] = {}
     for setting in settings:
         name, equals, text = setting.partition("=")
@@ -388,10 +409,6 @@ def _constants(settings: Sequence[str], known: dict[str, float], source: str) ->
         where = Location(source=source, key=f"--set {setting}")
         if not equals:
             raise SymcalcError("is not NAME=VALUE", where, fix="e.g. --set lamda=0.5")
-        if name not in known:
-            listed = ", ".join(known) or "none"
-            fix = suggestion(name, known, f"the model's constants: {listed}")
-            raise SymcalcError(f"{name!r} is not a constant of the model", where, fix=fix)
         try:
             value = float(text)
         except ValueError:

@@ -62,6 +62,18 @@ def _add_verify_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help=f"seed of the random points (default {DEFAULT_SEED})"
     )
+    _set_option(sub)
+
+
+def _set_option(sub: argparse.ArgumentParser) -> None:
+    """--set NAME=VALUE, on every command that evaluates the model."""
+    sub.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a constant of the model for this run (e.g. --set lamda=0.5); may be repeated",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -237,13 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", metavar="OUT.png", help="write the loss curve (and the boundary, for two inputs)"
     )
     train.add_argument("--json", action="store_true", help="print the result as JSON")
-    train.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a constant of the model for this run (e.g. --set lamda=0.5); may be repeated",
-    )
+    _set_option(train)
     train.add_argument(
         "--test-fraction",
         type=_fraction,
@@ -297,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="numpy",
         help="the array library the module uses (default numpy; jax and torch need that library to run)",
     )
+    _set_option(codegen)
     return parser
 
 

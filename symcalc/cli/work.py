@@ -19,20 +19,23 @@ if TYPE_CHECKING:
 
 
 def derive_file(
-    target: str | None, sizes: Mapping[str, int] | None = None, hessian: bool = False
+    target: str | None,
+    sizes: Mapping[str, int] | None = None,
+    hessian: bool = False,
+    constants: Mapping[str, float] | None = None,
 ) -> Derivation:
     """Load and derive one file (or a built-in model by name); what `symcalc derive` computes.
 
     A model with vectors or matrices is written out for reading, or at exactly `sizes` for a run
     (`Model.from_spec`). With `hessian`, the second derivatives too; a model with too many
-    parameters for them is bad input.
+    parameters for them is bad input. `constants` set some constants' values (`--set`).
     """
     from symcalc.errors import Location, SpecError
     from symcalc.symbolic.engine import derive
     from symcalc.symbolic.graph import Model
     from symcalc.symbolic.second import SecondOrderUnsupported
 
-    model = Model.load(target, sizes)
+    model = Model.load(target, sizes, constants)
     try:
         return derive(model, hessian=hessian)
     except SecondOrderUnsupported as err:
@@ -134,24 +137,36 @@ def html_file(target: str | None) -> str:
 
 
 def verify_file(
-    target: str | None, strict: bool, points: int, seed: int, hessian: bool = False
+    target: str | None,
+    strict: bool,
+    points: int,
+    seed: int,
+    hessian: bool = False,
+    constants: Mapping[str, float] | None = None,
 ) -> tuple[str, list[Check]]:
-    """Load, derive and verify one file; what `symcalc verify` computes for each file."""
+    """Load, derive and verify one file; what `symcalc verify` computes for each file. The numeric
+    checks draw each constant near its value: the file's, or the one `constants` sets."""
     from symcalc.check.checks import verify
 
-    derivation = derive_file(target, hessian=hessian)
+    derivation = derive_file(target, hessian=hessian, constants=constants)
     return derivation.title, verify(derivation, strict=strict, points=points, seed=seed)
 
 
 def check_file(
-    target: str, lhs: str, rhs: str, strict: bool, points: int, seed: int
+    target: str,
+    lhs: str,
+    rhs: str,
+    strict: bool,
+    points: int,
+    seed: int,
+    constants: Mapping[str, float] | None = None,
 ) -> tuple[str, list[Check]]:
     """Load one file and check one claim given on the command line; what `symcalc check` computes."""
     from symcalc.check.checks import check_claim
     from symcalc.errors import SymcalcError
     from symcalc.symbolic.graph import Model
 
-    model = Model.load(target)
+    model = Model.load(target, constants=constants)
     try:
         return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
     except SymcalcError as err:
@@ -159,7 +174,7 @@ def check_file(
         if shaped is None or not shaped.declared or "undeclared name" not in err.problem:
             raise
     # A claim about an entry past the sizes written out for reading (dL/dw5 at n = 5): at the file's own.
-    exact = Model.load(target, {**dict(shaped.sizes), **dict(shaped.declared)})
+    exact = Model.load(target, {**dict(shaped.sizes), **dict(shaped.declared)}, constants)
     return exact.title, [check_claim(exact, lhs, rhs, strict=strict, points=points, seed=seed)]
 
 
@@ -207,8 +222,11 @@ def method_records(
     return descend(evaluate, start, learning_rate, epochs, tol)
 
 
-def codegen_file(target: str | None, library: str = "numpy") -> str:
-    """The standalone module for one file, for NumPy, JAX or PyTorch; what `symcalc codegen` computes."""
+def codegen_file(
+    target: str | None, library: str = "numpy", constants: Mapping[str, float] | None = None
+) -> str:
+    """The standalone module for one file, for NumPy, JAX or PyTorch; what `symcalc codegen` computes.
+    Its CONSTANTS hold the file's values, or those `constants` set."""
     from symcalc.numeric.codegen import codegen
 
-    return codegen(derive_file(target), library)
+    return codegen(derive_file(target, constants=constants), library)

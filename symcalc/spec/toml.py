@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 import sys
 import tomllib
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -164,6 +164,24 @@ def loads(text: str, source: str = "<string>") -> Spec:
     if problems:
         raise problems[0] if len(problems) == 1 else SpecErrors(problems)
     return spec
+
+
+def with_constants(spec: Spec, values: Mapping[str, float]) -> Spec:
+    """`spec` with some constants' values set (`--set lamda=0.5`): each must be a constant of the
+    file, inside its domain if it has one; one line naming the setting otherwise."""
+    defaults = dict(spec.constants)
+    domains = dict(spec.domains)
+    for name, value in values.items():
+        where = Location(source=spec.source, key=f"--set {name}={value:g}")
+        if name not in defaults:
+            listed = ", ".join(defaults) or "none"
+            fix = suggestion(name, defaults, f"the file's constants: {listed}")
+            raise SpecError(f"{name!r} is not a constant of the model", where, fix)
+        domain = domains.get(name)
+        if domain is not None and value not in domain:
+            raise SpecError(f"{value:g} lies outside the domain {domain.text} of {name!r}", where)
+    constants = tuple((name, values.get(name, value)) for name, value in spec.constants)
+    return replace(spec, constants=constants)
 
 
 def check(

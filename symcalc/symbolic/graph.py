@@ -24,7 +24,7 @@ import sympy as sp
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain, DomainError
 from symcalc.spec.names import NAME_PATTERN, check_name
-from symcalc.spec.toml import MAX_NAMES, Spec, check, read
+from symcalc.spec.toml import MAX_NAMES, Spec, check, read, with_constants
 from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, shown
 from symcalc.symbolic.expand import Shaped, concrete, entry_array, flat, resolve
 from symcalc.symbolic.forms import solve_linear
@@ -200,10 +200,18 @@ class Model:
         return _SpecBuilder(spec, problems, sizes).build()
 
     @classmethod
-    def load(cls, target: str | Path | None = None, sizes: Mapping[str, int] | None = None) -> Model:
+    def load(
+        cls,
+        target: str | Path | None = None,
+        sizes: Mapping[str, int] | None = None,
+        constants: Mapping[str, float] | None = None,
+    ) -> Model:
         """A model from a file or a built-in model's name (the seed when None), every problem reported;
-        `sizes` as for `from_spec`."""
-        return cls.from_spec(*check(*read(target), reserved=RESERVED), sizes=sizes)
+        `sizes` as for `from_spec`; `constants` set some constants' values (`--set`)."""
+        spec, problems = check(*read(target), reserved=RESERVED)
+        if constants and not problems:
+            spec = with_constants(spec, constants)
+        return cls.from_spec(spec, problems, sizes=sizes)
 
     @classmethod
     def build(
@@ -336,6 +344,23 @@ class Model:
             if sym in expr.free_symbols:
                 expr = expr.xreplace({sym: definition})
         return expr
+
+    @cached_property
+    def written(self) -> dict[sp.Symbol, sp.Expr]:
+        """Each definition as the file writes it, for display (print with order="none"): its terms
+        in the file's order, w1*x1 + w2*x2 + b, not SymPy's b + w1*x1 + w2*x2. Only where it equals
+        the definition; none for a model built in Python or written out from vectors."""
+        if self.spec is None or self.shaped is not None:
+            return {}
+        forms: dict[sp.Symbol, sp.Expr] = {}
+        definitions = self.definition_map
+        for name, text in self.spec.definitions:
+            symbol = self.symbols.get(name)
+            if symbol in definitions:
+                form, _ = parse_shaped(text, self.symbols, {}, written=True)
+                if sp.expand(form - definitions[symbol]) == 0:
+                    forms[symbol] = form
+        return forms
 
     @cached_property
     def composed(self) -> dict[sp.Symbol, sp.Expr]:

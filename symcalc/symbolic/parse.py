@@ -57,9 +57,13 @@ def parse_expression(text: object, names: Mapping[str, sp.Symbol]) -> sp.Expr:
 
 
 def parse_shaped(
-    text: object, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape]
+    text: object, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape], written: bool = False
 ) -> tuple[sp.Expr, Shape]:
-    """The expression `text` over `names` of the given `shapes` (others are scalars), and its shape."""
+    """The expression `text` over `names` of the given `shapes` (others are scalars), and its shape.
+
+    With `written`, the expression as written, for display: its terms and factors unevaluated, in
+    the text's order (printed with order="none"), w1*x1 + w2*x2 + b rather than b + w1*x1 + w2*x2.
+    """
     if not isinstance(text, str):
         raise ParseError(f"an expression must be a string, not {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -89,7 +93,7 @@ def parse_shaped(
             fix="split it into several definitions",
         ) from None
     _check_size(tree.body, columns)
-    term = _Converter(names, shapes, source.strip(), columns).convert(tree.body)
+    term = _Converter(names, shapes, source.strip(), columns, written).convert(tree.body)
     if term.expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
         raise ParseError("expression is undefined (a division by zero or an infinity)")
     return term.expr, term.shape
@@ -126,6 +130,26 @@ def _syntax_error(err: SyntaxError, source: str, columns: _Columns) -> ParseErro
             ": write 'lamda'" if word == "lambda" else f": rename it, e.g. 'my_{word}'"
         )
     return ParseError(f"syntax error: {msg}", Location(column=column), fix=fix)
+
+
+def _written_product(factors: list[sp.Expr]) -> sp.Expr:
+    """A product as written, its numbers gathered in front: -y/a as -1⋅y⋅a⁻¹ (printed -y/a), and
+    lamda/2*w as (1/2)⋅λ⋅w; the other factors unevaluated, in the text's order. An evaluated
+    product would multiply 2*(x - y) out, and (-y)⋅a⁻¹ prints as (-1)⋅y/a."""
+    coefficient: sp.Expr = sp.S.One
+    others: list[sp.Expr] = []
+    for factor in (f for term in factors for f in sp.Mul.make_args(term)):
+        is_number = isinstance(factor, sp.Rational) or (
+            isinstance(factor, sp.Pow) and isinstance(factor.base, sp.Rational) and factor.exp.is_Integer
+        )
+        if is_number:
+            coefficient *= factor.doit() if isinstance(factor, sp.Pow) else factor
+        else:
+            others.append(factor)
+    if coefficient == 1 and len(others) == 1:
+        return others[0]
+    parts = others if coefficient == 1 else [coefficient, *others]
+    return sp.Mul(*parts, evaluate=False) if parts else coefficient
 
 
 def _check_size(root: ast.expr, columns: _Columns) -> None:
@@ -198,8 +222,14 @@ class _Converter:
     """Walks a checked parse tree and builds SymPy objects from whitelisted nodes only."""
 
     def __init__(
-        self, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape], parsed: str, columns: _Columns
+        self,
+        names: Mapping[str, sp.Symbol],
+        shapes: Mapping[str, Shape],
+        parsed: str,
+        columns: _Columns,
+        written: bool = False,
     ):
+        self.written = written
         self.names = names
         self.shapes = shapes
         self.parsed = parsed  # the text Python parsed, which node offsets count in
@@ -214,6 +244,12 @@ class _Converter:
         if column is None:
             column = self.columns(getattr(node, "col_offset", 0))
         return ParseError(problem, Location(column=column), fix)
+
+    def negative(self, expr: sp.Expr) -> sp.Expr:
+        """-expr; as written, a minus sign before a sum stays in front of it (-(y + b), not -y - b)."""
+        if self.written and isinstance(expr, sp.Add):
+            return sp.Mul(sp.S.NegativeOne, expr, evaluate=False)
+        return -expr
 
     def operator_column(self, left: ast.expr, right: ast.expr) -> int:
         """The column of the operator between two operands: the first character after `left` (and
@@ -268,7 +304,7 @@ class _Converter:
         inner = self.convert(node.operand)
         if isinstance(node.op, ast.UAdd):
             return inner
-        return _Term(-inner.expr, None if inner.value is None else -inner.value, inner.shape)
+        return _Term(self.negative(inner.expr), None if inner.value is None else -inner.value, inner.shape)
 
     def binary(self, node: ast.BinOp) -> _Term:
         kind = _chain_kind(node.op)
@@ -302,15 +338,18 @@ class _Converter:
             previous = operand
             inverse = isinstance(op, ast.Sub | ast.Div)
             if kind == "sum":
-                terms.append(-term.expr if inverse else term.expr)
+                terms.append(self.negative(term.expr) if inverse else term.expr)
                 value = _combine(value, term.value, operator.sub if inverse else operator.add)
             else:
                 if inverse and term.expr.is_zero:
                     raise self.fail(operand, "division by zero")
-                terms.append(1 / term.expr if inverse else term.expr)
+                terms.append(sp.Pow(term.expr, -1, evaluate=not self.written) if inverse else term.expr)
                 value = _combine(value, term.value, operator.truediv if inverse else operator.mul)
             self.check_magnitude(operand, value)
-        expr = sp.Add(*terms) if kind == "sum" else sp.Mul(*terms)
+        if kind == "sum":
+            expr = sp.Add(*terms, evaluate=not self.written)
+        else:
+            expr = _written_product(terms) if self.written else sp.Mul(*terms)
         return _Term(expr, value, shape)
 
     def broadcast(
@@ -343,7 +382,7 @@ class _Converter:
         if base.expr.is_zero and exponent.value is not None and exponent.value < 0:
             raise self.fail(node, "division by zero (0 to a negative power)")
         shape = self.broadcast(node, base.shape, exponent.shape, "^")
-        return _Term(sp.Pow(base.expr, exponent.expr), value, shape)
+        return _Term(sp.Pow(base.expr, exponent.expr, evaluate=not self.written), value, shape)
 
     def call(self, node: ast.Call) -> _Term:
         if not isinstance(node.func, ast.Name):
