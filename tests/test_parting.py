@@ -111,3 +111,16 @@ def test_check_command_explains_too(run: Runner) -> None:
     assert (
         "they part at step 6" in flat and "with ∂h₁/∂s₁ = 1 - h₁, where step 6 has ∂h₁/∂s₁ = 1 - h₁²" in flat
     )
+
+
+@pytest.mark.parametrize(
+    ("rhs", "scale", "line"),
+    [("(y - a)*x1", -1, "-1 times that: a sign slip"), ("2*(a - y)*x1", 2, "2 times that")],
+)
+def test_a_claim_off_by_a_number_is_called_that_not_pinned_on_a_factor(
+    rhs: str, scale: int, line: str, run: Runner
+) -> None:
+    _, found = _parting(None, "dL/dw1", rhs)
+    assert found.scale == scale and found.factor is None
+    code, out, _ = run(["check", "logistic_regression", "dL/dw1", rhs])
+    assert code == 1 and f"the claim is {line}" in " ".join(out.split())

@@ -140,6 +140,7 @@ def parting_dict(check: Check) -> dict[str, Any]:
         "result": str(parting.engine),
         "step": parting.step,
         "chain": [str(f.symbol) for f in parting.chain],
+        "scale": None if parting.scale is None else str(parting.scale),
         "parts_at": None
         if factor is None or parting.implied is None
         else {

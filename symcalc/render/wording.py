@@ -137,6 +137,9 @@ def parting_lines(parting: Parting, claimed: Partial, show: Callable[[sp.Basic],
     """A failed claim beside the derivation: the engine's result, then the one factor of its chain
     where the claim leaves it (or that none does), each expression written by `show`."""
     lines = [f"the derivation has {show(claimed)} = {show(parting.engine)} (step {parting.step})"]
+    if parting.scale is not None:
+        slip = ": a sign slip" if parting.scale == -1 else ""
+        return [*lines, f"the claim is {show(parting.scale)} times that{slip}"]
     if len(parting.chain) < 2:
         return lines
     chain = f"{show(claimed)} = " + "⋅".join(show(factor.symbol) for factor in parting.chain)

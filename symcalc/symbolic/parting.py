@@ -47,6 +47,9 @@ class Parting:
     chain: tuple[Factor, ...] = ()
     factor: Factor | None = None
     implied: sp.Expr | None = None  # what the claim takes `factor` to be
+    #: When the claim is a number times the engine's result (−1: a sign slip), that number: no one
+    #: factor is to blame then, any of them could carry it.
+    scale: sp.Expr | None = None
 
 
 def parting(derivation: Derivation, claim: Claim) -> Parting | None:
@@ -65,6 +68,8 @@ def parting(derivation: Derivation, claim: Claim) -> Parting | None:
     claimed = Partial(claim.of, claim.wrt) if claim.local else Total(claim.of, claim.wrt)
     if local:
         return Parting(claimed, engine, step)
+    if engine != 0 and (scale := sp.cancel(claim.expected / engine)).is_number:
+        return Parting(claimed, engine, step, scale=scale)
     chain = _chain(derivation, claim.of, claim.wrt)
     if len(chain) < 2 or engine == 0 or sp.simplify(sp.Mul(*(f.value for f in chain)) - engine) != 0:
         return Parting(claimed, engine, step, chain)
