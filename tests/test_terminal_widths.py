@@ -9,7 +9,10 @@ name; a title cut by the border shows no "…".
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import unicodedata
 from functools import cache
 
@@ -184,3 +187,32 @@ def test_the_seed_at_60_columns_keeps_each_definition_whole() -> None:
     text = render(_derivation("logistic_regression"), 60)
     assert "│ L = -y⋅log(a) - (1 - y)⋅log(1 - a)" in text
     assert "loss function: binary cross-entropy" in text
+
+
+def _verify(name: str, width: int) -> str:
+    environment = {**os.environ, "COLUMNS": str(width), "PYTHONIOENCODING": "utf-8"}
+    command = [sys.executable, "-m", "symcalc", "verify", name]
+    result = subprocess.run(command, capture_output=True, env=environment, timeout=300, check=True)
+    return result.stdout.decode("utf-8")
+
+
+def _table_words(text: str) -> list[str]:
+    rows = [line for line in text.splitlines() if line.startswith(("│", "┃"))]
+    return [word for row in rows for cell in _CELL.split(row) for word in cell.split()]
+
+
+def test_the_verify_table_shows_every_column_at_60_and_breaks_no_word() -> None:
+    narrow, wide = _verify("two_layer_network", 60), _verify("two_layer_network", 200)
+    rows = [line for line in narrow.splitlines() if line.startswith(("│", "┃", "┏", "┡", "└"))]
+    assert all(cell_len(line) <= 60 for line in narrow.splitlines())
+    header = next(line for line in rows if line.startswith("┃"))
+    titles = [cell.strip() for cell in _CELL.split(header)][1:-1]
+    assert titles == ["check", "result", "decided by", "statement"]
+    # every row has its four cells and its right-hand border, none of them squeezed to nothing
+    cells = [line for line in rows if line.startswith(("│", "┃"))]
+    assert all(len(_CELL.split(line)) == 6 for line in cells), cells
+    assert all(line.rstrip()[-1] in "│┃┓┩┘" for line in rows), rows
+    known = set(_table_words(wide))
+    broken = [w for w in _table_words(narrow) if w not in known and not (w.endswith("…") and len(w) > 1)]
+    assert not broken, broken
+    assert "finite" in _table_words(narrow) and "differences" in _table_words(narrow)
