@@ -144,7 +144,7 @@ def test_titles_too_long_for_the_border_end_with_an_ellipsis(width: int) -> None
 
 def test_a_title_that_fits_is_not_cut() -> None:
     text = render(_derivation("logistic_regression"), 100)
-    assert "╭─ Logistic regression: the derivatives that update w1, w2 and b ─" in text
+    assert "╭─ Logistic regression: the derivatives that update w₁, w₂ and b ─" in text
 
 
 def test_a_sum_too_wide_breaks_between_its_terms_in_two_dimensions() -> None:

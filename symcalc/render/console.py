@@ -22,7 +22,15 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
-from symcalc.render.wording import insight_template, second_order_missing, sentence, step_rule, step_title
+from symcalc.render.wording import (
+    Phrase,
+    insight_template,
+    second_order_missing,
+    sentence_parts,
+    step_rule_parts,
+    step_title_parts,
+    title_parts,
+)
 from symcalc.symbolic.functions import TextPrinter
 from symcalc.symbolic.notation import Adjoint, Hadamard, Partial, Product, Second, Sum, Total
 from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
@@ -327,7 +335,8 @@ def _header(derivation: Derivation, width: int) -> Panel:
         Text("Names", style="bold"),
         names,
     ]
-    return _panel(body, Text(derivation.title, style="bold"), width)
+    title = words(title_parts(derivation.title, model.symbols))
+    return _panel(body, Text(title, style="bold"), width)
 
 
 def _definitions(derivation: Derivation, width: int) -> RenderableType:
@@ -365,6 +374,11 @@ def panel_title(title: Text, width: int) -> Text:
     return title
 
 
+def words(phrase: Phrase) -> str:
+    """A phrase with its names as the terminal's maths prints them: w₁ for w1 (w1 in ASCII)."""
+    return "".join(part if isinstance(part, str) else inline(part) for part in phrase)
+
+
 def _roles(derivation: Derivation) -> list[tuple[str, tuple[sp.Symbol, ...]]]:
     model = derivation.model
     return [
@@ -377,7 +391,7 @@ def _roles(derivation: Derivation) -> list[tuple[str, tuple[sp.Symbol, ...]]]:
 
 def _step_body(step: Step, width: int) -> list[RenderableType]:
     """A step's rule, its equations and the assumptions they used."""
-    body: list[RenderableType] = [Text(sentence(step_rule(step)), style="italic dim")]
+    body: list[RenderableType] = [Text(words(sentence_parts(step_rule_parts(step))), style="italic dim")]
     if isinstance(step, Recognition):
         body += [Text(""), maths(pretty_chain([step.node, step.written, step.named], width=width))]
     for equation in step.equations:
@@ -393,7 +407,7 @@ def step_panel(step: Step, width: int = 100) -> Panel:
     """One step on its own (`rich.print(step)`): its panel without the model's notes."""
     width = max(width - PANEL_PADDING, 20)
     body = _step_body(step, width)
-    title = Text.assemble((f"Step {step.number}", "bold cyan"), ": ", step_title(step))
+    title = Text.assemble((f"Step {step.number}", "bold cyan"), ": ", words(step_title_parts(step)))
     return _panel(body, title, width, "cyan")
 
 
@@ -403,7 +417,8 @@ def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> P
     notes = _notes(derivation, names)
     if notes.row_count:
         body += [Text(""), notes]
-    title = Text.assemble((f"Step {step.number} of {total}", "bold cyan"), ": ", step_title(step))
+    number = f"Step {step.number} of {total}"
+    title = Text.assemble((number, "bold cyan"), ": ", words(step_title_parts(step)))
     return _panel(body, title, width, "cyan")
 
 
