@@ -216,3 +216,13 @@ def test_the_verify_table_shows_every_column_at_60_and_breaks_no_word() -> None:
     broken = [w for w in _table_words(narrow) if w not in known and not (w.endswith("…") and len(w) > 1)]
     assert not broken, broken
     assert "finite" in _table_words(narrow) and "differences" in _table_words(narrow)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_prose_keeps_every_name_whole_and_loses_none(width: int) -> None:
+    """SymPy writes W1_1 as "W₁ ₁": a sentence may break at that space neither inside it."""
+    text = render(_derivation("softmax_regression_vector"), width)
+    header = text[: text.index("Model")]
+    words = " ".join(line.strip("│ ") for line in header.splitlines()[1:])
+    for name in ("W₁ ₁", "W₁ ₂", "W₂ ₁", "W₂ ₂", "W₃ ₁", "W₃ ₂", "c₁", "c₂", "c₃"):
+        assert f"dL/d{name}," in words or f"dL/d{name} and" in words, (name, words)

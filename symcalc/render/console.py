@@ -575,6 +575,8 @@ def _insights_panel(derivation: Derivation, width: int) -> Panel:
 
 
 _SLOT = re.compile(r"\{\d+\}")
+#: Stands for a space inside maths while `prose` fills lines: one column wide, as the space is.
+_GLUE = "\u00a0"
 
 
 def prose(parts: Iterable[tuple[str, bool]], width: int) -> str:
@@ -583,7 +585,7 @@ def prose(parts: Iterable[tuple[str, bool]], width: int) -> str:
     A line breaks at a space between words, never inside a piece of maths, which SymPy may print
     with a space in a name (W₁ ₁ for W1_1); maths wider than a whole line is broken by `wrap_maths`.
     """
-    glued = "".join(text.replace(" ", "\0") if is_maths else text for text, is_maths in parts)
+    glued = "".join(text.replace(" ", _GLUE) if is_maths else text for text, is_maths in parts)
     lines: list[str] = []
     line = ""
     for word in glued.split(" "):
@@ -594,10 +596,10 @@ def prose(parts: Iterable[tuple[str, bool]], width: int) -> str:
             lines.append(line)
             line = word
         if cell_len(line) > width:  # one piece of maths wider than the line
-            *full, line = wrap_maths(line.replace("\0", " "), width, 2)
+            *full, line = wrap_maths(line.replace(_GLUE, " "), width, 2)
             lines += full
     lines.append(line)
-    return "\n".join(lines).replace("\0", " ")
+    return "\n".join(lines).replace(_GLUE, " ")
 
 
 def _widest(shown: Iterable[str]) -> int:
