@@ -93,7 +93,8 @@ def test_document_follows_the_pages_structure(seed: symcalc.Derivation) -> None:
     assert document.startswith("% Written by symcalc")
     assert "\\documentclass[11pt]{article}" in document and "\\usepackage{amsmath}" in document
     assert document.rstrip().endswith("\\end{document}")
-    assert "\\bfseries Logistic regression: the derivatives that update w1, w2 and b\\par}" in document
+    title = "Logistic regression: the derivatives that update $w_{1}$, $w_{2}$ and b"
+    assert f"\\bfseries {title}\\par}}" in document
     headings = re.findall(r"\\section\*\{(.*)\}", document)
     assert headings == [
         "Objective",

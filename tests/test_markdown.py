@@ -61,7 +61,7 @@ def test_the_steps_read_as_in_the_latex(seed: symcalc.Derivation) -> None:
 def test_same_outline_as_the_latex(seed: symcalc.Derivation) -> None:
     text = render_markdown(seed)
     headings = [line for line in text.splitlines() if line.startswith("#")]
-    assert headings[0] == "# Logistic regression: the derivatives that update w1, w2 and b"
+    assert headings[0] == "# Logistic regression: the derivatives that update $w_{1}$, $w_{2}$ and b"
     assert headings[1:4] == ["## Objective", "## The model", "## Calculation steps overview"]
     assert "## Step 3 of 5: Derivative of $L$ with respect to $z$" in headings
     assert headings[-2:] == ["## Usage in gradient descent", "## Key insights"]
@@ -116,7 +116,7 @@ def test_hostile_title_and_notes_in_a_document() -> None:
 def test_notebook_markdown(seed: symcalc.Derivation) -> None:
     assert seed._repr_markdown_() == render_markdown(seed)
     step = seed.steps[2]._repr_markdown_()
-    assert step.startswith("**Step 3: Derivative of L with respect to z**\n\n")
+    assert step.startswith("**Step 3: Derivative of $L$ with respect to $z$**\n\n")
     assert display_blocks(step) == ["\\begin{aligned}\n" + STEP_3 + "\n\\end{aligned}"]
 
 

@@ -6,10 +6,10 @@ Nothing here decides anything: it lays out what the `Check` objects hold.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -46,11 +46,34 @@ def summary(checks: Sequence[Check]) -> str:
 
 def render_checks(source: str, title: str, checks: Sequence[Check]) -> RenderableType:
     """The table for one file, each counterexample under it, then the summary line."""
+    parts: list[RenderableType] = [_Fitted(lambda width: _table(source, title, checks, width))]
+    parts += list(_failures(checks))
+    ok = all(c.status == "holds" for c in checks)
+    parts.append(Text(summary(checks), style="green" if ok else "bold red"))
+    return Group(*parts)
+
+
+class _Fitted:
+    """A renderable built for the width it is given, which is known only when it is printed."""
+
+    def __init__(self, build: Callable[[int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width)
+
+
+def _table(source: str, title: str, checks: Sequence[Check], width: int) -> Table:
+    """The table of checks, `width` wide at most: where the names and methods leave the statement
+    too little room they wrap, at spaces only; a word wider than its column ends in "…", never
+    folds (sigmo|id)."""
+    widest = max((len(c.name) for c in checks), default=5) + max((len(how(c)) for c in checks), default=10)
+    roomy = widest + 11 + 13 + 12 <= width  # the result, the borders and padding, the least statement
     table = Table(title=f"{title}\n[dim]{source}[/dim]", title_justify="left", expand=False)
-    table.add_column("check", no_wrap=True)
+    table.add_column("check", no_wrap=roomy, overflow="ellipsis")
     table.add_column("result", no_wrap=True)
-    table.add_column("decided by", no_wrap=True)
-    table.add_column("statement", overflow="fold")
+    table.add_column("decided by", no_wrap=roomy, overflow="ellipsis")
+    table.add_column("statement", overflow="ellipsis", min_width=12)
     for check in checks:
         style = STATUS_STYLE[check.status]
         result = Text(f"{STATUS_MARK[check.status]} {check.status}", style=style)
@@ -58,11 +81,7 @@ def render_checks(source: str, title: str, checks: Sequence[Check]) -> Renderabl
         table.add_row(
             check.name, result, Text(how(check), style="yellow" if flagged else ""), check.statement
         )
-    parts: list[RenderableType] = [table]
-    parts += list(_failures(checks))
-    ok = all(c.status == "holds" for c in checks)
-    parts.append(Text(summary(checks), style="green" if ok else "bold red"))
-    return Group(*parts)
+    return table
 
 
 def _failures(checks: Sequence[Check]) -> Iterator[RenderableType]:

@@ -6,12 +6,15 @@ than the terminal are broken after each "=" instead of being wrapped mid-formula
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sympy as sp
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -20,9 +23,17 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.render.order import PositiveFirst
-from symcalc.render.wording import insight_text, second_order_missing, sentence, step_rule, step_title
+from symcalc.render.wording import (
+    Phrase,
+    insight_template,
+    second_order_missing,
+    sentence_parts,
+    step_rule_parts,
+    step_title_parts,
+    title_parts,
+)
 from symcalc.symbolic.functions import TextPrinter
-from symcalc.symbolic.notation import Partial, Second, Total
+from symcalc.symbolic.notation import Adjoint, Hadamard, Partial, Product, Second, Sum, Total
 from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
 
 PANEL_PADDING = 4  # a panel's border and padding take this many columns
@@ -111,18 +122,159 @@ def pretty(expr: sp.Basic) -> str:
 
 
 def pretty_chain(parts: list[sp.Basic], joiner: str = " = ", width: int = 10_000) -> str:
-    """`parts` joined by `joiner` on one line, or one per line ("= …") when wider than `width`."""
+    """`parts` joined by `joiner`, every line at most `width` columns wide where the maths allows.
+
+    On one line when it fits; else one part per line ("= …" under the first joiner); a part still
+    too wide is broken between its terms (before each + or -), each piece still drawn in 2-D; where a
+    single term is too wide, the whole chain is written in its one-line form (`inline`), broken only
+    at the spaces before an operator. A symbol, a fraction and a power are never split.
+    """
     printer = _printer()
     forms = [printer._print(p) for p in parts]
     line = forms[0]
     for form in forms[1:]:
         line = prettyForm(*line.right(joiner, form))
-    if line.width() <= width or len(forms) == 1:
-        return str(line.render(**printer._settings))
-    indent = " " * forms[0].width()
-    rows = [prettyForm(*forms[0].right(joiner, forms[1]))]
-    rows += [prettyForm(*prettyForm(indent).right(joiner, form)) for form in forms[2:]]
-    return "\n".join(str(row.render(**printer._settings)) for row in rows)
+    if line.width() <= width:
+        return _render(printer, line)
+    drawn = _rows_2d(printer, parts, forms, joiner, width)
+    if drawn is not None:
+        return "\n".join(_render(printer, row) for row in drawn)
+    return "\n".join(_rows_inline(parts, joiner, width))
+
+
+def _render(printer: PrettyPrinter, form: prettyForm) -> str:
+    return "\n".join(line.rstrip() for line in str(form.render(**printer._settings)).split("\n"))
+
+
+def _blank(width: int) -> prettyForm:
+    return prettyForm(" " * width)
+
+
+def _rows_2d(
+    printer: PrettyPrinter, parts: list[sp.Basic], forms: list[prettyForm], joiner: str, width: int
+) -> list[prettyForm] | None:
+    """The chain one part per row, a part broken between its terms where it must be; None if a term
+    (or the left-hand side) is too wide for that."""
+    if len(forms) == 1:
+        return _terms(printer, parts[0], width)
+    lhs = forms[0]
+    indent = lhs.width() + len(joiner)
+    if indent > width // 2:
+        return None
+    rows: list[prettyForm] = []
+    for i, (part, form) in enumerate(zip(parts[1:], forms[1:], strict=True)):
+        head = lhs if i == 0 else _blank(lhs.width())
+        row = prettyForm(*head.right(joiner, form))
+        if row.width() <= width:
+            rows.append(row)
+            continue
+        pieces = _terms(printer, part, width - indent)
+        if pieces is None:
+            return None
+        rows.append(prettyForm(*head.right(joiner, pieces[0])))
+        rows += [prettyForm(*_blank(indent).right(piece)) for piece in pieces[1:]]
+    return rows
+
+
+def _signed_terms(printer: PrettyPrinter, expr: sp.Basic) -> list[tuple[str, prettyForm]] | None:
+    """The terms of a sum as SymPy prints them, each with the sign before it ("" for the first)."""
+    if isinstance(expr, Sum):
+        signed = expr._signed()
+    elif isinstance(expr, sp.Add):
+        signed = []
+        for i, term in enumerate(printer._as_ordered_terms(expr)):
+            negative = i > 0 and term.could_extract_minus_sign()
+            signed.append(("-" if negative else "+", -term if negative else term))
+    else:
+        return None
+    out = []
+    for i, (sign, term) in enumerate(signed):
+        form = printer._print(term)
+        binding = form.binding or prettyForm.ATOM
+        if i and (binding > prettyForm.NEG or binding == prettyForm.ADD):
+            form = prettyForm(*form.parens())
+        out.append(("" if i == 0 else sign, form))
+    return out
+
+
+def _terms(printer: PrettyPrinter, expr: sp.Basic, width: int) -> list[prettyForm] | None:
+    """A sum's terms packed into rows at most `width` wide, each row after the first starting with its
+    sign; None when `expr` is no sum or one of its terms alone is too wide."""
+    signed = _signed_terms(printer, expr)
+    if signed is None or width < 8:
+        return None
+    rows: list[prettyForm] = []
+    current = signed[0][1]
+    for sign, form in signed[1:]:
+        joined = prettyForm(*current.right(f" {sign} ", form))
+        if joined.width() <= width:
+            current = joined
+            continue
+        rows.append(current)
+        current = prettyForm(*form.left(f"{sign} "))
+    rows.append(current)
+    return rows if all(row.width() <= width for row in rows) else None
+
+
+#: The operators a line of one-line maths may break before.
+_BREAK_BEFORE = ("+ ", "- ", "= ", ":= ", "⊙ ")
+
+
+def _rows_inline(parts: list[sp.Basic], joiner: str, width: int) -> list[str]:
+    """The chain in its one-line form, one part per line, each broken at spaces before an operator."""
+    texts = [inline(p) for p in parts]
+    if len(texts) == 1:
+        return wrap_maths(texts[0], width, 2)
+    head = texts[0]
+    indent = cell_len(head) + len(joiner)
+    lines: list[str] = []
+    if indent > width // 2:  # the left-hand side alone, then each part under it
+        lines.append(head)
+        head, indent = "", len(joiner.lstrip())
+        joiner = joiner.lstrip()
+    for i, text in enumerate(texts[1:]):
+        prefix = (head if i == 0 else " " * cell_len(head)) + joiner
+        lines += wrap_maths(prefix + text, width, indent)
+    return lines
+
+
+def wrap_maths(text: str, width: int, indent: int) -> list[str]:
+    """One line of maths in lines at most `width` wide, later ones indented by `indent`.
+
+    A line breaks at a space before an operator (+, -, =, :=, ⊙) or before the ⋅ between two
+    factors outside brackets: of the breaks that fit, the one least deep in brackets, then one that
+    fills at least half the line, then the last. A symbol or a power (h₁²) is never split; only a
+    run with no break that fits is cut (at a space if it has one).
+    """
+    lines: list[str] = []
+    prefix = ""
+    while cell_len(prefix + text) > width:
+        room = width - cell_len(prefix)
+        best = _best_break(text, room)
+        if best is None:
+            spaces = [i for i, char in enumerate(text) if char == " " and 0 < cell_len(text[:i]) <= room]
+            best = spaces[-1] if spaces else max(room, 1)
+        lines.append((prefix + text[:best]).rstrip())
+        text = text[best:].lstrip()
+        prefix = " " * indent if indent <= width // 2 else "  "
+    lines.append(prefix + text)
+    return lines
+
+
+def _best_break(text: str, room: int) -> int | None:
+    """Where `wrap_maths` breaks `text` to fit `room` columns: the index the next line starts at."""
+    candidates: list[tuple[int, bool, int]] = []
+    depth = 0
+    for i, char in enumerate(text):
+        if cell_len(text[:i]) > room:
+            break
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif i and ((char == " " and text.startswith(_BREAK_BEFORE, i + 1)) or (char == "⋅" and not depth)):
+            candidates.append((depth, i < room // 2, -i))
+    return -min(candidates)[2] if candidates else None
 
 
 def equation_parts(equation: Equation) -> list[sp.Basic]:
@@ -146,35 +298,86 @@ def render_derivation(derivation: Derivation, width: int = 100) -> Iterator[Rend
         yield _step_panel(derivation, step, total, inner)
     yield _updates_panel(derivation, inner)
     if derivation.insights:
-        yield _insights_panel(derivation)
-    yield _summary_table(derivation)
+        yield _insights_panel(derivation, inner)
+    yield _summary_table(derivation, width)
+
+
+#: The least width the notes beside the model's definitions get; where that is not left, each goes under.
+NOTE_WIDTH = 20
+
+
+def maths(text: str, style: str = "") -> Text:
+    """Maths already laid out to its width: Rich must never wrap it, which would cut a 2-D form apart."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
 
 
 def _header(derivation: Derivation, width: int) -> Panel:
     model = derivation.model
-    objective = ", ".join(inline(Total(model.loss, p)) for p in model.parameters)
-    definitions = Table.grid(padding=(0, 3))
-    definitions.add_column()
-    definitions.add_column(style="dim")
-    for sym, expr in model.definitions:
-        definitions.add_row(pretty_chain([sym, expr], width=width), model.note(sym) or "")
+    wanted = [(inline(Total(model.loss, p)), True) for p in model.parameters]
+    listed = [part for i, name in enumerate(wanted) for part in ([(", ", False)] if i else []) + [name]]
+    objective = Text(
+        prose([("Objective: find ", False), *listed, (" and update the parameters.", False)], width),
+        no_wrap=True,
+    )
+    objective.stylize("bold", 0, len("Objective:"))
     names = Table.grid(padding=(0, 3))
-    names.add_column(style="bold")
-    names.add_column(style="italic")
+    names.add_column(style="bold", no_wrap=True)
+    names.add_column(style="italic", no_wrap=True)
     names.add_column(style="dim")
     for role, symbols in _roles(derivation):
         for sym in symbols:
             names.add_row(pretty(sym), role, model.note(sym) or "")
     body: list[RenderableType] = [
-        Text.assemble(("Objective: ", "bold"), f"find {objective} and update the parameters."),
+        objective,
         Text(""),
         Text("Model", style="bold"),
-        definitions,
+        _definitions(derivation, width),
         Text(""),
         Text("Names", style="bold"),
         names,
     ]
-    return Panel(Group(*body), title=Text(derivation.title, style="bold"), title_align="left")
+    title = words(title_parts(derivation.title, model.symbols))
+    return _panel(body, Text(title, style="bold"), width)
+
+
+def _definitions(derivation: Derivation, width: int) -> RenderableType:
+    """Each definition with its note beside it, or under it where the two do not fit side by side."""
+    model = derivation.model
+    rows = [(pretty_chain([sym, expr]), model.note(sym) or "") for sym, expr in model.definitions]
+    if _widest(shown for shown, _ in rows) + 3 + NOTE_WIDTH <= width:
+        grid = Table.grid(padding=(0, 3))
+        grid.add_column(no_wrap=True)
+        grid.add_column(style="dim")
+        for shown, note in rows:
+            grid.add_row(maths(shown), note)
+        return grid
+    stacked: list[RenderableType] = []
+    for sym, expr in model.definitions:
+        stacked.append(maths(pretty_chain([sym, expr], width=width)))
+        if model.note(sym):
+            stacked.append(Padding(Text(model.note(sym) or "", style="dim"), (0, 0, 0, 4)))
+    return Group(*stacked)
+
+
+def _panel(body: list[RenderableType], title: Text, width: int, border_style: str = "") -> Panel:
+    """A panel `width` columns wide inside, its title at the left."""
+    return Panel(Group(*body), title=panel_title(title, width), title_align="left", border_style=border_style)
+
+
+def panel_title(title: Text, width: int) -> Text:
+    """A panel's title, cut with "…" where it is wider than the panel's top border leaves room for."""
+    title = title.copy()
+    title.no_wrap, title.overflow = True, "ellipsis"
+    # The border takes "╭─" and "─╮", and Rich pads the title with a space each side.
+    room = width + PANEL_PADDING - 6
+    if title.cell_len > room:
+        title.truncate(room, overflow="ellipsis")
+    return title
+
+
+def words(phrase: Phrase) -> str:
+    """A phrase with its names as the terminal's maths prints them: w₁ for w1 (w1 in ASCII)."""
+    return "".join(part if isinstance(part, str) else inline(part) for part in phrase)
 
 
 def _roles(derivation: Derivation) -> list[tuple[str, tuple[sp.Symbol, ...]]]:
@@ -189,12 +392,12 @@ def _roles(derivation: Derivation) -> list[tuple[str, tuple[sp.Symbol, ...]]]:
 
 def _step_body(step: Step, width: int) -> list[RenderableType]:
     """A step's rule, its equations and the assumptions they used."""
-    body: list[RenderableType] = [Text(sentence(step_rule(step)), style="italic dim")]
+    body: list[RenderableType] = [Text(words(sentence_parts(step_rule_parts(step))), style="italic dim")]
     if isinstance(step, Recognition):
-        body += [Text(""), Text(pretty_chain([step.node, step.written, step.named], width=width))]
+        body += [Text(""), maths(pretty_chain([step.node, step.written, step.named], width=width))]
     for equation in step.equations:
         body.append(Text(""))
-        body.append(Text(pretty_chain(equation_parts(equation), width=width)))
+        body.append(maths(pretty_chain(equation_parts(equation), width=width)))
     using = sorted({text for equation in step.equations for text in equation.using})
     if using:
         body += [Text(""), Text("using the file's assumption " + "; ".join(using), style="italic dim")]
@@ -203,9 +406,10 @@ def _step_body(step: Step, width: int) -> list[RenderableType]:
 
 def step_panel(step: Step, width: int = 100) -> Panel:
     """One step on its own (`rich.print(step)`): its panel without the model's notes."""
-    body = _step_body(step, max(width - PANEL_PADDING, 20))
-    title = Text.assemble((f"Step {step.number}", "bold cyan"), ": ", step_title(step))
-    return Panel(Group(*body), title=title, title_align="left", border_style="cyan")
+    width = max(width - PANEL_PADDING, 20)
+    body = _step_body(step, width)
+    title = Text.assemble((f"Step {step.number}", "bold cyan"), ": ", words(step_title_parts(step)))
+    return _panel(body, title, width, "cyan")
 
 
 def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> Panel:
@@ -214,8 +418,9 @@ def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> P
     notes = _notes(derivation, names)
     if notes.row_count:
         body += [Text(""), notes]
-    title = Text.assemble((f"Step {step.number} of {total}", "bold cyan"), ": ", step_title(step))
-    return Panel(Group(*body), title=title, title_align="left", border_style="cyan")
+    number = f"Step {step.number} of {total}"
+    title = Text.assemble((number, "bold cyan"), ": ", words(step_title_parts(step)))
+    return _panel(body, title, width, "cyan")
 
 
 def _vector_panel(derivation: Derivation, width: int) -> Panel:
@@ -233,28 +438,28 @@ def _vector_panel(derivation: Derivation, width: int) -> Panel:
     ]
     vector = derivation.vector
     for node, expr in derivation.model.shaped.definitions:
-        body.append(Text(pretty_chain([node, vector.marked(expr)], width=width)))
+        body.append(maths(pretty_chain([node, vector.marked(expr)], width=width)))
     body.append(Text(""))
     for result in vector.results:
         parts = [Total(result.loss, result.node), vector.marked(result.chain), vector.marked(result.result)]
         if result.chain == result.result:
             parts.pop(1)
-        body.append(Text(pretty_chain(parts, width=width)))
+        body.append(maths(pretty_chain(parts, width=width)))
         if result.shape:  # the same entry by entry
             lhs, chain, value = vector.index(result)
             index_parts = [lhs, chain, value] if chain != value else [lhs, value]
-            body.append(Text(pretty_chain(index_parts, width=width), style="dim"))
+            body.append(maths(pretty_chain(index_parts, width=width), style="dim"))
         if result.using:
             body.append(Text(f"  using {', '.join(result.using)}", style="italic dim"))
     if derivation.vector_hessian:
         body.append(Text(""))
         for second in derivation.vector_hessian:
             lhs = Second(second.loss, second.first, second.second)
-            body.append(Text(pretty_chain([lhs, vector.marked(second.result)], width=width)))
+            body.append(maths(pretty_chain([lhs, vector.marked(second.result)], width=width)))
     elif derivation.vector_hessian_problem:
         body += [Text(""), Text(second_order_missing(derivation.vector_hessian_problem), style="italic dim")]
     title = Text("Vector form", style="bold magenta")
-    return Panel(Group(*body), title=title, title_align="left", border_style="magenta")
+    return _panel(body, title, width, "magenta")
 
 
 def _batch_panel(derivation: Derivation, width: int) -> Panel:
@@ -272,23 +477,23 @@ def _batch_panel(derivation: Derivation, width: int) -> Panel:
         Text(""),
     ]
     for line in (*batch.forward, *batch.backward):
-        body.append(Text(pretty_chain([line.target, line.value], width=width)))
-    body.append(Text(pretty_chain([objective, batch.objective], width=width)))
+        body.append(maths(pretty_chain([line.target, line.value], width=width)))
+    body.append(maths(pretty_chain([objective, batch.objective], width=width)))
     body.append(Text(""))
     parameters = {p.name: p for p in derivation.model.shaped.parameters} if derivation.model.shaped else {}
     for line in batch.gradients:
         parts = [Total(objective, parameters.get(line.label.split("/d")[-1], line.target)), line.value]
         if line.expanded is not None:
             parts.append(line.expanded)
-        body.append(Text(pretty_chain(parts, width=width)))
+        body.append(maths(pretty_chain(parts, width=width)))
     if batch.hessian:
         body.append(Text(""))
     for line, second in zip(batch.hessian, derivation.vector_hessian, strict=True):
         body.append(
-            Text(pretty_chain([Second(objective, second.first, second.second), line.value], width=width))
+            maths(pretty_chain([Second(objective, second.first, second.second), line.value], width=width))
         )
     title = Text("Batch form", style="bold blue")
-    return Panel(Group(*body), title=title, title_align="left", border_style="blue")
+    return _panel(body, title, width, "blue")
 
 
 def _updates_panel(derivation: Derivation, width: int) -> Panel:
@@ -301,9 +506,9 @@ def _updates_panel(derivation: Derivation, width: int) -> Panel:
         Text(""),
     ]
     for update in derivation.updates:
-        body.append(Text(pretty_chain([update.parameter, update.rule], joiner=" := ", width=width)))
+        body.append(maths(pretty_chain([update.parameter, update.rule], joiner=" := ", width=width)))
     title = Text("Gradient descent", style="bold green")
-    return Panel(Group(*body), title=title, title_align="left", border_style="green")
+    return _panel(body, title, width, "green")
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -314,16 +519,34 @@ _SUBSCRIPTS = dict(zip("ijklprstu0123456789", "ᵢⱼₖₗₚᵣₛₜᵤ₀₁
 class _InlinePrinter(PositiveFirst, TextPrinter):
     """The file's one-line syntax with the terminal's symbols: h₁ for h1, a² for a**2, ⋅ for *."""
 
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        # Our notation prints its names through this printer, so that dL/dw₁ has w₁ as the maths has.
+        if isinstance(expr, Partial):
+            return f"{expr.mark}{self._print(expr.of)}/{expr.mark}{self._print(expr.wrt)}"
+        if isinstance(expr, Adjoint):
+            return f"d{self._print(expr.loss)}/d{self._print(expr.node)}"
+        if isinstance(expr, Second):
+            two = "^2" if _ASCII[0] else "²"
+            below = f"d{self._print(expr.wrt)}" + (
+                two if expr.wrt == expr.second else f" d{self._print(expr.second)}"
+            )
+            return f"d{two}{self._print(expr.of)}/({below})"
+        if isinstance(expr, Product):
+            return "⋅".join(expr._parts(self, "str"))
+        if isinstance(expr, Hadamard):
+            return " ⊙ ".join(self.parenthesize(f, PRECEDENCE["Mul"], strict=True) for f in expr.args)
+        return str(super()._print(expr, **kwargs))
+
     def _print_Symbol(self, expr: sp.Symbol) -> str:
         shown = pretty(expr)
         return shown if "\n" not in shown else expr.name
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
         base, exponent = expr.args
-        if exponent.is_Integer and 2 <= exponent <= 9:
+        if exponent.is_Integer and 2 <= exponent <= 9 and not _ASCII[0]:
             shown = self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
             return shown + str(exponent).translate(_SUPERSCRIPTS)
-        return str(super()._print_Pow(expr, rational))
+        return str(super()._print_Pow(expr, rational)).replace("**", "^")
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         return str(super()._print_Mul(expr)).replace("*", "⋅")
@@ -337,24 +560,89 @@ def inline(expr: sp.Basic) -> str:
     return shown if "\n" not in shown else str(_InlinePrinter().doprint(expr))
 
 
-def _insights_panel(derivation: Derivation) -> Panel:
-    body = [Text.assemble(("• ", "yellow"), insight_text(insight, inline)) for insight in derivation.insights]
+def _insights_panel(derivation: Derivation, width: int) -> Panel:
+    body: list[RenderableType] = []
+    for insight in derivation.insights:
+        parts = re.split(r"(\{\d+\})", insight_template(insight))
+        shown = [
+            (inline(insight.expressions[int(p[1:-1])]), True) if _SLOT.fullmatch(p) else (p, False)
+            for p in parts
+        ]
+        line = Text(prose([("• ", False), *shown], width), no_wrap=True)
+        line.stylize("yellow", 0, 1)
+        body.append(line)
     title = Text("Key insights", style="bold yellow")
-    return Panel(Group(*body), title=title, title_align="left", border_style="yellow")
+    return _panel(body, title, width, "yellow")
 
 
-def _summary_table(derivation: Derivation) -> Table:
-    loss = derivation.loss
+_SLOT = re.compile(r"\{\d+\}")
+#: Stands for a space inside maths while `prose` fills lines: one column wide, as the space is.
+_GLUE = "\u00a0"
+
+
+def prose(parts: Iterable[tuple[str, bool]], width: int) -> str:
+    """Words and maths (the parts marked True) filled into lines at most `width` wide.
+
+    A line breaks at a space between words, never inside a piece of maths, which SymPy may print
+    with a space in a name (W₁ ₁ for W1_1); maths wider than a whole line is broken by `wrap_maths`.
+    """
+    glued = "".join(text.replace(" ", _GLUE) if is_maths else text for text, is_maths in parts)
+    lines: list[str] = []
+    line = ""
+    for word in glued.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if cell_len(candidate) <= width or not line:
+            line = candidate
+        else:
+            lines.append(line)
+            line = word
+        if cell_len(line) > width:  # one piece of maths wider than the line
+            *full, line = wrap_maths(line.replace(_GLUE, " "), width, 2)
+            lines += full
+    lines.append(line)
+    return "\n".join(lines).replace(_GLUE, " ")
+
+
+def _widest(shown: Iterable[str]) -> int:
+    return max((cell_len(line) for text in shown for line in text.split("\n")), default=0)
+
+
+def _summary_table(derivation: Derivation, width: int) -> Table:
+    """Each parameter's gradient and update; narrower than the terminal, each cell laid out to its column."""
+    updates = derivation.updates
+    names = [pretty(u.parameter) for u in updates]
+    gradients = [pretty_chain([u.gradient]) for u in updates]
+    rules = [pretty_chain([u.parameter, u.rule], joiner=" := ") for u in updates]
+    header = f"d{pretty(derivation.loss)}/dparameter"
+    first = max(cell_len("parameter"), _widest(names))
+    room = width - 10 - first  # the borders and padding of three columns take 10
+    if _widest([header, *gradients]) + _widest(["update", *rules]) > room:
+        # Each cell in its one-line form, if those fit side by side; else one column.
+        wide = _widest([header, *(inline(u.gradient) for u in updates)])
+        wider = _widest(["update", *(f"{inline(u.parameter)} := {inline(u.rule)}" for u in updates)])
+        if wide + wider > room:
+            return _summary_column(derivation, width - 4)
+        wide += (room - wide - wider) // 2
+        wider = room - wide
+        gradients = [pretty_chain([u.gradient], width=wide) for u in updates]
+        rules = [pretty_chain([u.parameter, u.rule], joiner=" := ", width=wider) for u in updates]
     table = Table(title="Gradients and update rules", title_justify="left", show_lines=True)
-    table.add_column("parameter")
-    table.add_column(f"d{pretty(loss)}/dparameter")
-    table.add_column("update")
-    for update in derivation.updates:
-        table.add_row(
-            pretty(update.parameter),
-            pretty(update.gradient),
-            pretty_chain([update.parameter, update.rule], joiner=" := "),
-        )
+    table.add_column("parameter", no_wrap=True)
+    table.add_column(header, no_wrap=True, overflow="ellipsis")
+    table.add_column("update", no_wrap=True, overflow="ellipsis")
+    for name, gradient, rule in zip(names, gradients, rules, strict=True):
+        table.add_row(name, maths(gradient), maths(rule))
+    return table
+
+
+def _summary_column(derivation: Derivation, width: int) -> Table:
+    """The summary table in one column `width` wide: each parameter's gradient, then its update."""
+    table = Table(title="Gradients and update rules", title_justify="left", show_lines=True)
+    table.add_column("gradient and update", no_wrap=True, overflow="ellipsis")
+    for u in derivation.updates:
+        gradient = pretty_chain([Total(derivation.loss, u.parameter), u.gradient], width=width)
+        rule = pretty_chain([u.parameter, u.rule], joiner=" := ", width=width)
+        table.add_row(maths(f"{gradient}\n{rule}"))
     return table
 
 

@@ -16,7 +16,15 @@ from typing import Any
 
 import sympy as sp
 
-from symcalc.render.wording import insight_template, second_order_missing, sentence, step_rule, step_title
+from symcalc.render.wording import (
+    Phrase,
+    insight_template,
+    second_order_missing,
+    sentence_parts,
+    step_rule_parts,
+    step_title_parts,
+    title_parts,
+)
 from symcalc.symbolic.notation import Second, Sum, Total
 from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, Recognition, Step
 
@@ -75,15 +83,16 @@ def outline(derivation: Derivation, tex: Tex) -> list[Block]:
     """The whole document as blocks: what both the LaTeX and the Markdown writers lay out."""
     model = derivation.model
     names = {sym.name: tex(sym) for sym in model.symbols.values()}
-    blocks: list[Block] = [Heading(0, (Text(derivation.title or "Derivation"),))]
+    title = title_parts(derivation.title, model.symbols) if derivation.title else ("Derivation",)
+    blocks: list[Block] = [Heading(0, inlines(title, tex))]
     blocks += _alike(names)
     blocks += _objective(derivation, tex)
     blocks += _model_section(derivation, tex)
     blocks += _vector_section(derivation, tex)
     blocks += _batch_section(derivation, tex)
-    blocks += _overview(derivation, tex, names)
+    blocks += _overview(derivation, tex)
     for step in derivation.steps:
-        blocks += _step_section(derivation, step, tex, names)
+        blocks += _step_section(derivation, step, tex)
     blocks += _updates_section(derivation, tex)
     blocks += _insights_section(derivation, tex)
     return blocks
@@ -254,26 +263,24 @@ def _model_section(derivation: Derivation, tex: Tex) -> list[Block]:
     return blocks
 
 
-def _overview(derivation: Derivation, tex: Tex, names: dict[str, str]) -> list[Block]:
+def _overview(derivation: Derivation, tex: Tex) -> list[Block]:
     items = []
     for step in derivation.steps:
         results = [f"{tex(eq.lhs)} = {tex(eq.result)}" for eq in step.equations]
         if isinstance(step, Recognition):
             results = [f"{tex(step.node)} = {tex(step.named)}"]
-        parts: list[Inline] = [*mixed(step_title(step), _step_names(step, names))]
+        parts: list[Inline] = [*inlines(step_title_parts(step), tex)]
         if results:
             parts += [Text(": "), *_join_math(results, last=", ")]
         items.append(tuple(parts))
     return [Heading(1, (Text("Calculation steps overview"),)), Items(tuple(items), numbered=True)]
 
 
-def _step_section(derivation: Derivation, step: Step, tex: Tex, names: dict[str, str]) -> list[Block]:
-    local = _step_names(step, names)
+def _step_section(derivation: Derivation, step: Step, tex: Tex) -> list[Block]:
     total = len(derivation.steps)
-    rule = sentence(step_rule(step))
     blocks: list[Block] = [
-        Heading(1, (Text(f"Step {step.number} of {total}: "), *mixed(step_title(step), local))),
-        Paragraph(mixed(rule, local), emphasis=True),
+        Heading(1, (Text(f"Step {step.number} of {total}: "), *inlines(step_title_parts(step), tex))),
+        Paragraph(inlines(sentence_parts(step_rule_parts(step)), tex), emphasis=True),
     ]
     if isinstance(step, LocalDerivatives):
         definition = derivation.model.definition_map[step.node]
@@ -337,33 +344,9 @@ def _join_math(texs: Sequence[str], last: str = " and ") -> list[Inline]:
     return parts
 
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
-
-
-def mixed(text: str, names: dict[str, str]) -> tuple[Inline, ...]:
-    """`text` with each whole word that is one of `names` set as maths: "of $w_{1}$"."""
-    parts: list[Inline] = []
-    start = 0
-    for match in _WORD.finditer(text):
-        tex = names.get(match.group())
-        if tex is None:
-            continue
-        if match.start() > start:
-            parts.append(Text(text[start : match.start()]))
-        parts.append(Math(tex))
-        start = match.end()
-    if start < len(text):
-        parts.append(Text(text[start:]))
-    return tuple(parts)
-
-
-def _step_names(step: Step, names: dict[str, str]) -> dict[str, str]:
-    # Only the names this step is about are set as maths, so that an English word in a
-    # title is never mistaken for a model's name elsewhere in the document.
-    about = {eq.of.name for eq in step.equations} | {eq.wrt.name for eq in step.equations}
-    if isinstance(step, Recognition):  # an identity, with no equations to name its node
-        about.add(step.node.name)
-    return {name: tex for name, tex in names.items() if name in about}
+def inlines(phrase: Phrase, tex: Tex) -> tuple[Inline, ...]:
+    """A phrase as inline parts: its words as text, its names as maths ("of $w_{1}$")."""
+    return tuple(Text(part) if isinstance(part, str) else Math(tex(part)) for part in phrase)
 
 
 def _names_in(derivation: Derivation, equations: Iterable[Equation]) -> list[sp.Symbol]:

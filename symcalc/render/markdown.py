@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, outline
+from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, Text, inlines, outline
 from symcalc.render.latex import SymcalcLatexPrinter
-from symcalc.render.wording import step_title
+from symcalc.render.wording import step_title_parts
 from symcalc.symbolic.steps import Derivation, Step
 
 # Characters that would start emphasis, code, a table cell or close a heading: a backslash
@@ -87,5 +87,5 @@ def render_markdown(derivation: Derivation) -> str:
 def step_markdown(step: Step) -> str:
     """One step for a notebook: its title in bold, then its equations."""
     p = SymcalcLatexPrinter()
-    title = escape_markdown(f"Step {step.number}: {step_title(step)}")
+    title = _inline((Text(f"Step {step.number}: "), *inlines(step_title_parts(step), p._print)))
     return f"**{title}**\n\n" + display(p._print(eq) for eq in step.equations) + "\n"

@@ -8,6 +8,7 @@ shows them; `sentence` makes one a sentence for a document.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import sympy as sp
@@ -27,43 +28,89 @@ from symcalc.symbolic.steps import (
 _FUNCTION_WORDS = {"σ": "the sigmoid σ", "tanh": "tanh", "softplus": "softplus"}
 
 
+#: Words, and the model's names as symbols, for each renderer to print the names as its maths does.
+Phrase = tuple[str | sp.Symbol, ...]
+
+
+def plain(phrase: Phrase) -> str:
+    """A phrase with each name as the file spells it (w1), as JSON and a claim write it."""
+    return "".join(part if isinstance(part, str) else part.name for part in phrase)
+
+
 def step_title(step: Step) -> str:
     """What a step finds: "Derivative of L with respect to z"."""
-    if isinstance(step, LocalDerivatives):
-        noun = "Derivative" if len(step.equations) == 1 else "Derivatives"
-        return f"{noun} of {step.node.name} with respect to {_join([eq.wrt.name for eq in step.equations])}"
-    if isinstance(step, ChainRule):
-        return f"Derivative of {step.equations[0].of.name} with respect to {step.node.name}"
-    if isinstance(step, ParameterGradients):
-        return f"Derivatives of {step.loss.name} with respect to the parameters"
-    if isinstance(step, Recognition):
-        return f"{step.node.name} is {_FUNCTION_WORDS.get(step.function, step.function)}"
-    if isinstance(step, SecondDerivatives):
-        return f"Second derivatives of {step.loss.name}: the Hessian"
-    raise TypeError(f"no wording for a step of kind {type(step).__name__}")
+    return plain(step_title_parts(step))
 
 
 def step_rule(step: Step) -> str:
     """How a step finds it: "chain rule: multiply the upstream gradient by the local derivative"."""
+    return plain(step_rule_parts(step))
+
+
+def step_title_parts(step: Step) -> Phrase:
+    """`step_title` with its names as symbols: ("Derivative of ", L, " with respect to ", z)."""
     if isinstance(step, LocalDerivatives):
-        return f"differentiate the definition of {step.node.name}, holding every other name fixed"
+        noun = "Derivative" if len(step.equations) == 1 else "Derivatives"
+        return (f"{noun} of ", step.node, " with respect to ", *_join([eq.wrt for eq in step.equations]))
+    if isinstance(step, ChainRule):
+        return ("Derivative of ", step.equations[0].of, " with respect to ", step.node)
+    if isinstance(step, ParameterGradients):
+        return ("Derivatives of ", step.loss, " with respect to the parameters")
+    if isinstance(step, Recognition):
+        return (step.node, f" is {_FUNCTION_WORDS.get(step.function, step.function)}")
+    if isinstance(step, SecondDerivatives):
+        return ("Second derivatives of ", step.loss, ": the Hessian")
+    raise TypeError(f"no wording for a step of kind {type(step).__name__}")
+
+
+def step_rule_parts(step: Step) -> Phrase:
+    """`step_rule` with its names as symbols."""
+    if isinstance(step, LocalDerivatives):
+        return ("differentiate the definition of ", step.node, ", holding every other name fixed")
     if isinstance(step, ChainRule):
         if step.paths == 1:
-            return "chain rule: multiply the upstream gradient by the local derivative"
-        return f"chain rule: {step.node.name} reaches the loss along {step.paths} paths; add them"
+            return ("chain rule: multiply the upstream gradient by the local derivative",)
+        return ("chain rule: ", step.node, f" reaches the loss along {step.paths} paths; add them")
     if isinstance(step, ParameterGradients):
-        return "chain rule: carry the gradient of the loss to every parameter"
+        return ("chain rule: carry the gradient of the loss to every parameter",)
     if isinstance(step, Recognition):
         return (
             "a definition written out with exp is a named function (checked exactly); "
-            "its derivative is the textbook one"
+            "its derivative is the textbook one",
         )
     if isinstance(step, SecondDerivatives):
         return (
             "differentiate each gradient once more, through the graph: the sum over the names it uses "
-            "of its partial derivative times that name's derivative; the Hessian is symmetric"
+            "of its partial derivative times that name's derivative; the Hessian is symmetric",
         )
     raise TypeError(f"no wording for a step of kind {type(step).__name__}")
+
+
+def sentence_parts(phrase: Phrase) -> Phrase:
+    """A phrase as a sentence (`sentence`): a first word capitalised, a full stop."""
+    parts = list(phrase)
+    if parts and isinstance(parts[0], str):
+        parts[0] = parts[0][:1].upper() + parts[0][1:]
+    return (*parts, ".")
+
+
+#: A name in a free text (a model's title) that its maths prints differently: with a digit or "_".
+_SUBSCRIPTED = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def title_parts(title: str, symbols: dict[str, sp.Symbol]) -> Phrase:
+    """A model's title with each whole word that is one of its names with a subscript (w1, x_2) as the
+    symbol; other words stay words, since "a" or "L" in a title is as likely English as a name."""
+    parts: list[str | sp.Symbol] = []
+    start = 0
+    for match in _SUBSCRIPTED.finditer(title):
+        sym = symbols.get(match.group())
+        if sym is None or not re.search(r"[0-9_]", match.group()):
+            continue
+        parts += [title[start : match.start()], sym]
+        start = match.end()
+    parts.append(title[start:])
+    return tuple(part for part in parts if part != "")
 
 
 def second_order_missing(problem: str) -> str:
@@ -154,5 +201,11 @@ def parting_lines(parting: Parting, claimed: Partial, show: Callable[[sp.Basic],
     ]
 
 
-def _join(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+def _join(names: list[sp.Symbol]) -> Phrase:
+    """a; a and b; a, b and c."""
+    parts: list[str | sp.Symbol] = []
+    for i, name in enumerate(names):
+        if i:
+            parts.append(" and " if i == len(names) - 1 else ", ")
+        parts.append(name)
+    return tuple(parts)
