@@ -113,7 +113,7 @@ def test_document_follows_the_pages_structure(seed: symcalc.Derivation) -> None:
     assert "the loss $L$ with respect to the parameters $w_{1}$, $w_{2}$ and $b$" in document
     assert r"\frac{\mathrm{d} L}{\mathrm{d} b} = \,?" in document
     # The model's definitions, aligned on "=".
-    definitions = r"z &= b + w_{1} x_{1} + w_{2} x_{2} \\" + "\n" + r"a &= \sigma\left(z\right) \\"
+    definitions = r"z &= w_{1} x_{1} + w_{2} x_{2} + b \\" + "\n" + r"a &= \sigma\left(z\right) \\"
     assert "\\begin{align*}\n" + definitions in document
 
 

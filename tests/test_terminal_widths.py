@@ -185,7 +185,7 @@ def test_one_line_maths_breaks_before_an_operator_or_a_product_dot_never_inside_
 
 def test_the_seed_at_60_columns_keeps_each_definition_whole() -> None:
     text = render(_derivation("logistic_regression"), 60)
-    assert "│ L = -y⋅log(a) - (1 - y)⋅log(1 - a)" in text
+    assert "│ L = -(y⋅log(a) + (1 - y)⋅log(1 - a))" in text  # as the file writes it
     assert "loss function: binary cross-entropy" in text
 
 

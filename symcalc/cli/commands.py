@@ -49,7 +49,9 @@ def limited(function: Callable[..., T], target: str | None, *args: Any, timeout:
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    text, warnings = limited(work.derive_output, args.file, args.json, args.hessian, timeout=args.timeout)
+    text, warnings = limited(
+        work.derive_output, args.file, args.json, args.hessian, args.compact, timeout=args.timeout
+    )
     for warning in warnings:
         print(f"symcalc: warning: {warning}", file=sys.stderr)
     sys.stdout.write(text)
@@ -176,7 +178,7 @@ def _cmd_latex(args: argparse.Namespace) -> int:
         hint = ", and add --pdf for the PDF beside it"
         check_output(args.output, {".tex": "latex", ".ltx": "latex"}, "latex -o", hint)
     pdf_path = _pdf_path(args) if args.pdf else None
-    text = limited(work.latex_file, args.file, args.body, args.hessian, timeout=args.timeout)
+    text = limited(work.latex_file, args.file, args.body, args.hessian, args.compact, timeout=args.timeout)
     # Compile before writing anything, so that a failed run leaves no output at all.
     pdf = compile_pdf(text, timeout=args.timeout) if pdf_path is not None else None
     _emit(text, args.output)
@@ -202,14 +204,16 @@ def _pdf_path(args: argparse.Namespace) -> Path:
 def _cmd_markdown(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, {".md": "markdown", ".markdown": "markdown"}, "markdown -o")
-    _emit(limited(work.markdown_file, args.file, args.hessian, timeout=args.timeout), args.output)
+    _emit(
+        limited(work.markdown_file, args.file, args.hessian, args.compact, timeout=args.timeout), args.output
+    )
     return EXIT_OK
 
 
 def _cmd_html(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, {".html": "html", ".htm": "html"}, "html -o")
-    _emit(limited(work.html_file, args.file, timeout=args.timeout), args.output)
+    _emit(limited(work.html_file, args.file, args.compact, timeout=args.timeout), args.output)
     return EXIT_OK
 
 

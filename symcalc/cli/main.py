@@ -65,6 +65,14 @@ def _add_verify_options(sub: argparse.ArgumentParser) -> None:
     _set_option(sub)
 
 
+def _compact_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--compact",
+        action="store_true",
+        help="leave out the notes under each step (the model's names and notes are listed once)",
+    )
+
+
 def _set_option(sub: argparse.ArgumentParser) -> None:
     """--set NAME=VALUE, on every command that evaluates the model."""
     sub.add_argument(
@@ -168,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     derive_parser.add_argument("--json", action="store_true", help="print the derivation as JSON")
     _hessian_option(derive_parser)
+    _compact_option(derive_parser)
 
     verify_parser = command("verify", _cmd_verify, "verify every step, gradient and claim of derivations")
     verify_parser.add_argument(
@@ -196,15 +205,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run pdflatex and write OUT.pdf beside OUT.tex (needs -o; --timeout bounds it too)",
     )
     _hessian_option(latex_parser)
+    _compact_option(latex_parser)
 
     html_parser = command("html", _cmd_html, "write the derivation as a self-contained web page")
     _file_argument(html_parser)
     html_parser.add_argument("-o", "--output", metavar="OUT.html", help="write here instead of stdout")
+    _compact_option(html_parser)
 
     markdown_parser = command("markdown", _cmd_markdown, "write the derivation as Markdown with maths")
     _file_argument(markdown_parser)
     markdown_parser.add_argument("-o", "--output", metavar="OUT.md", help="write here instead of stdout")
     _hessian_option(markdown_parser)
+    _compact_option(markdown_parser)
     file_help = f"a derivation file, or a built-in model's name (default: {DEFAULT_MODEL})"
     train = command("train", _cmd_train, "train a model's parameters by full-batch gradient descent")
     train.add_argument("file", nargs="?", help=file_help)

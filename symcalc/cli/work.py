@@ -75,12 +75,16 @@ def unused_parameters(loss: str, parameters: Sequence[str], zero: Sequence[str])
     return [f"parameter {p!r} does not affect the loss {loss}: its gradient is 0 (a typo?)" for p in zero]
 
 
-def derive_output(target: str | None, as_json: bool, hessian: bool = False) -> tuple[str, list[str]]:
+def derive_output(
+    target: str | None, as_json: bool, hessian: bool = False, compact: bool = False
+) -> tuple[str, list[str]]:
     """What `symcalc derive` prints (`derive_text`), and its warnings for standard error."""
     derivation = derive_file(target, hessian=hessian)
     zero = [p.name for p, g in derivation.gradients.items() if g == 0]
     names = [p.name for p in derivation.model.parameters]
-    return _derivation_text(derivation, as_json), unused_parameters(derivation.loss.name, names, zero)
+    return _derivation_text(derivation, as_json, compact), unused_parameters(
+        derivation.loss.name, names, zero
+    )
 
 
 def derive_text(target: str | None, as_json: bool) -> str:
@@ -92,7 +96,7 @@ def derive_text(target: str | None, as_json: bool) -> str:
     return _derivation_text(derive_file(target), as_json)
 
 
-def _derivation_text(derivation: Derivation, as_json: bool) -> str:
+def _derivation_text(derivation: Derivation, as_json: bool, compact: bool = False) -> str:
     import sys
 
     from symcalc.render.ascii import encodes
@@ -104,36 +108,36 @@ def _derivation_text(derivation: Derivation, as_json: bool) -> str:
         return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=not unicode) + "\n"
     from rich.console import Console
 
-    from symcalc.render.console import set_ascii
+    from symcalc.render.console import render_derivation, set_ascii
 
     set_ascii(not unicode)
     console = Console()  # sees the same stdout, terminal and environment as the parent
     with console.capture() as capture:
-        console.print(derivation)
+        console.print(*render_derivation(derivation, console.width, compact))
     return capture.get()
 
 
-def latex_file(target: str | None, body_only: bool, hessian: bool = False) -> str:
+def latex_file(target: str | None, body_only: bool, hessian: bool = False, compact: bool = False) -> str:
     """The LaTeX of one file's derivation; what `symcalc latex` computes (printing can be slow too)."""
     from symcalc.render.latex import render_latex
 
-    return render_latex(derive_file(target, hessian=hessian), body_only=body_only)
+    return render_latex(derive_file(target, hessian=hessian), body_only=body_only, compact=compact)
 
 
-def markdown_file(target: str | None, hessian: bool = False) -> str:
+def markdown_file(target: str | None, hessian: bool = False, compact: bool = False) -> str:
     """The Markdown of one file's derivation; what `symcalc markdown` computes."""
     from symcalc.render.markdown import render_markdown
 
-    return render_markdown(derive_file(target, hessian=hessian))
+    return render_markdown(derive_file(target, hessian=hessian), compact)
 
 
-def html_file(target: str | None) -> str:
+def html_file(target: str | None, compact: bool = False) -> str:
     """The web page of one file's derivation, with its verification table; what `symcalc html` computes."""
     from symcalc.check.checks import verify
     from symcalc.render.html import render_html
 
     derivation = derive_file(target)
-    return render_html(derivation, verify(derivation))
+    return render_html(derivation, verify(derivation), compact)
 
 
 def verify_file(

@@ -52,6 +52,9 @@ SPELLINGS = {
     "₈": "8",
     "₉": "9",
     "Σ": "sum",
+    "⁽": "[",  # a value at sample k, a⁽ᵏ⁾, as a[k]
+    "ᵏ": "k",
+    "⁾": "]",
 }
 #: Characters whose absence from a stream's encoding means it cannot show symcalc's maths.
 PROBE = "σ∂⋅✓"

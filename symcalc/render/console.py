@@ -24,6 +24,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.render.order import PositiveFirst
 from symcalc.render.wording import (
+    BATCH_MEAN,
     Phrase,
     insight_template,
     second_order_missing,
@@ -33,7 +34,18 @@ from symcalc.render.wording import (
     title_parts,
 )
 from symcalc.symbolic.functions import TextPrinter
-from symcalc.symbolic.notation import Adjoint, Hadamard, Partial, Product, Second, Sum, Total
+from symcalc.symbolic.notation import (
+    Adjoint,
+    AsWritten,
+    AtSample,
+    Hadamard,
+    Partial,
+    Product,
+    SampleMean,
+    Second,
+    Sum,
+    Total,
+)
 from symcalc.symbolic.steps import Derivation, Equation, Recognition, Step
 
 PANEL_PADDING = 4  # a panel's border and padding take this many columns
@@ -178,11 +190,14 @@ def _rows_2d(
 
 def _signed_terms(printer: PrettyPrinter, expr: sp.Basic) -> list[tuple[str, prettyForm]] | None:
     """The terms of a sum as SymPy prints them, each with the sign before it ("" for the first)."""
+    order = None
+    if isinstance(expr, AsWritten):  # a file's expression: its terms in the file's order
+        expr, order = expr.args[0], "none"
     if isinstance(expr, Sum):
         signed = expr._signed()
     elif isinstance(expr, sp.Add):
         signed = []
-        for i, term in enumerate(printer._as_ordered_terms(expr)):
+        for i, term in enumerate(printer._as_ordered_terms(expr, order=order)):
             negative = i > 0 and term.could_extract_minus_sign()
             signed.append(("-" if negative else "+", -term if negative else term))
     else:
@@ -285,8 +300,11 @@ def equation_parts(equation: Equation) -> list[sp.Basic]:
     return parts
 
 
-def render_derivation(derivation: Derivation, width: int = 100) -> Iterator[RenderableType]:
-    """Everything `symcalc derive` prints, as rich renderables."""
+def render_derivation(
+    derivation: Derivation, width: int = 100, compact: bool = False
+) -> Iterator[RenderableType]:
+    """Everything `symcalc derive` prints, as rich renderables; `compact` leaves out each step's notes
+    (the model's panel lists them once)."""
     inner = max(width - PANEL_PADDING, 20)
     yield _header(derivation, inner)
     if derivation.vector is not None:
@@ -295,7 +313,7 @@ def render_derivation(derivation: Derivation, width: int = 100) -> Iterator[Rend
         yield _batch_panel(derivation, inner)
     total = len(derivation.steps)
     for step in derivation.steps:
-        yield _step_panel(derivation, step, total, inner)
+        yield _step_panel(derivation, step, total, inner, compact)
     yield _updates_panel(derivation, inner)
     if derivation.insights:
         yield _insights_panel(derivation, inner)
@@ -343,7 +361,14 @@ def _header(derivation: Derivation, width: int) -> Panel:
 def _definitions(derivation: Derivation, width: int) -> RenderableType:
     """Each definition with its note beside it, or under it where the two do not fit side by side."""
     model = derivation.model
-    rows = [(pretty_chain([sym, expr]), model.note(sym) or "") for sym, expr in model.definitions]
+    # As the file writes it where that fits a line; else SymPy's form, which breaks between its terms
+    # (the file's -(y1*log(a1) + …) could only break inside its brackets).
+    written = [
+        (sym, shown if _widest([pretty_chain([sym, shown])]) <= width else expr)
+        for sym, expr in model.definitions
+        for shown in [derivation.as_written(sym)]
+    ]
+    rows = [(pretty_chain([sym, expr]), model.note(sym) or "") for sym, expr in written]
     if _widest(shown for shown, _ in rows) + 3 + NOTE_WIDTH <= width:
         grid = Table.grid(padding=(0, 3))
         grid.add_column(no_wrap=True)
@@ -352,7 +377,7 @@ def _definitions(derivation: Derivation, width: int) -> RenderableType:
             grid.add_row(maths(shown), note)
         return grid
     stacked: list[RenderableType] = []
-    for sym, expr in model.definitions:
+    for sym, expr in written:
         stacked.append(maths(pretty_chain([sym, expr], width=width)))
         if model.note(sym):
             stacked.append(Padding(Text(model.note(sym) or "", style="dim"), (0, 0, 0, 4)))
@@ -412,11 +437,11 @@ def step_panel(step: Step, width: int = 100) -> Panel:
     return _panel(body, title, width, "cyan")
 
 
-def _step_panel(derivation: Derivation, step: Step, total: int, width: int) -> Panel:
+def _step_panel(derivation: Derivation, step: Step, total: int, width: int, compact: bool = False) -> Panel:
     body = _step_body(step, width)
     names = [name for equation in step.equations for name in (equation.of, equation.wrt)]
     notes = _notes(derivation, names)
-    if notes.row_count:
+    if notes.row_count and not compact:
         body += [Text(""), notes]
     number = f"Step {step.number} of {total}"
     title = Text.assemble((number, "bold cyan"), ": ", words(step_title_parts(step)))
@@ -507,6 +532,16 @@ def _updates_panel(derivation: Derivation, width: int) -> Panel:
     ]
     for update in derivation.updates:
         body.append(maths(pretty_chain([update.parameter, update.rule], joiner=" := ", width=width)))
+    means = [(u.parameter, u.mean_rule(derivation.per_sample)) for u in derivation.updates]
+    if any(mean != update.rule for (_, mean), update in zip(means, derivation.updates, strict=True)):
+        mark = "[k]" if _ASCII[0] else "⁽ᵏ⁾"
+        body += [Text(""), Text(BATCH_MEAN.format(mark), style="italic dim"), Text("")]
+        for (parameter, mean), update in zip(means, derivation.updates, strict=True):
+            if _widest([inline(mean)]) + len(pretty(parameter)) + 4 > width:  # too wide for one line:
+                mean = update.mean_rule(
+                    derivation.per_sample, Total(derivation.loss, parameter)
+                )  # (dL/dθ)⁽ᵏ⁾
+            body.append(maths(pretty_chain([parameter, mean], joiner=" := ", width=width)))
     title = Text("Gradient descent", style="bold green")
     return _panel(body, title, width, "green")
 
@@ -533,6 +568,11 @@ class _InlinePrinter(PositiveFirst, TextPrinter):
             return f"d{two}{self._print(expr.of)}/({below})"
         if isinstance(expr, Product):
             return "⋅".join(expr._parts(self, "str"))
+        if isinstance(expr, AtSample):
+            return f"{self._print(expr.args[0])}{'[k]' if _ASCII[0] else '⁽ᵏ⁾'}"
+        if isinstance(expr, SampleMean):
+            term = self.parenthesize(expr.args[0], PRECEDENCE["Mul"], strict=True)
+            return f"(1/m)*sum_k {term}" if _ASCII[0] else f"(1/m)⋅Σₖ {term}"
         if isinstance(expr, Hadamard):
             return " ⊙ ".join(self.parenthesize(f, PRECEDENCE["Mul"], strict=True) for f in expr.args)
         return str(super()._print(expr, **kwargs))

@@ -17,6 +17,7 @@ from typing import Any
 import sympy as sp
 
 from symcalc.render.wording import (
+    BATCH_MEAN,
     Phrase,
     insight_template,
     second_order_missing,
@@ -79,8 +80,10 @@ class Items:
 Block = Heading | Paragraph | Display | Items
 
 
-def outline(derivation: Derivation, tex: Tex) -> list[Block]:
-    """The whole document as blocks: what both the LaTeX and the Markdown writers lay out."""
+def outline(derivation: Derivation, tex: Tex, compact: bool = False) -> list[Block]:
+    """The whole document as blocks: what both the LaTeX and the Markdown writers lay out. `compact`
+    leaves out the overview of the steps, which repeats their results, and the "where" list of
+    notes under each step (the model's section lists every note once)."""
     model = derivation.model
     names = {sym.name: tex(sym) for sym in model.symbols.values()}
     title = title_parts(derivation.title, model.symbols) if derivation.title else ("Derivation",)
@@ -90,9 +93,10 @@ def outline(derivation: Derivation, tex: Tex) -> list[Block]:
     blocks += _model_section(derivation, tex)
     blocks += _vector_section(derivation, tex)
     blocks += _batch_section(derivation, tex)
-    blocks += _overview(derivation, tex)
+    if not compact:  # the overview repeats each step's results
+        blocks += _overview(derivation, tex)
     for step in derivation.steps:
-        blocks += _step_section(derivation, step, tex)
+        blocks += _step_section(derivation, step, tex, compact)
     blocks += _updates_section(derivation, tex)
     blocks += _insights_section(derivation, tex)
     return blocks
@@ -243,7 +247,7 @@ def _model_section(derivation: Derivation, tex: Tex) -> list[Block]:
     blocks: list[Block] = [
         Heading(1, (Text("The model"),)),
         Paragraph((Text("Each name is defined from the names before it:"),)),
-        Display(tuple(f"{tex(sym)} &= {tex(expr)}" for sym, expr in model.definitions)),
+        Display(tuple(f"{tex(sym)} &= {tex(derivation.as_written(sym))}" for sym, _ in model.definitions)),
     ]
     roles = [
         ("input", model.inputs),
@@ -276,14 +280,14 @@ def _overview(derivation: Derivation, tex: Tex) -> list[Block]:
     return [Heading(1, (Text("Calculation steps overview"),)), Items(tuple(items), numbered=True)]
 
 
-def _step_section(derivation: Derivation, step: Step, tex: Tex) -> list[Block]:
+def _step_section(derivation: Derivation, step: Step, tex: Tex, compact: bool = False) -> list[Block]:
     total = len(derivation.steps)
     blocks: list[Block] = [
         Heading(1, (Text(f"Step {step.number} of {total}: "), *inlines(step_title_parts(step), tex))),
         Paragraph(inlines(sentence_parts(step_rule_parts(step)), tex), emphasis=True),
     ]
     if isinstance(step, LocalDerivatives):
-        definition = derivation.model.definition_map[step.node]
+        definition = derivation.as_written(step.node)
         blocks.append(Paragraph((Text("Definition: "), Math(f"{tex(step.node)} = {tex(definition)}"))))
     if isinstance(step, Recognition):
         forms = (step.node, step.written, step.named)
@@ -302,7 +306,7 @@ def _step_section(derivation: Derivation, step: Step, tex: Tex) -> list[Block]:
             )
         )
     notes = _notes(derivation, _names_in(derivation, step.equations), tex)
-    if notes:
+    if notes and not compact:
         blocks += [Paragraph((Text("where"),)), Items(notes)]
     return blocks
 
@@ -327,7 +331,19 @@ def _updates_section(derivation: Derivation, tex: Tex) -> list[Block]:
         Display(general),
         Paragraph((Text("With the derivatives found above, the update rules are:"),)),
         Display(tuple(tex(u) for u in derivation.updates)),
+        *_mean_updates(derivation, tex),
     ]
+
+
+def _mean_updates(derivation: Derivation, tex: Tex) -> list[Block]:
+    """The updates `train` applies: each gradient's mean over a batch of m samples."""
+    updates = derivation.updates
+    means = [u.mean_rule(derivation.per_sample) for u in updates]
+    if all(mean == u.rule for mean, u in zip(means, updates, strict=True)):
+        return []
+    rows = tuple(f"{tex(u.parameter)} &:= {tex(mean)}" for u, mean in zip(updates, means, strict=True))
+    before, after = BATCH_MEAN.split("{}")
+    return [Paragraph((Text(before), Math("^{(k)}"), Text(after))), Display(rows)]
 
 
 def _rows(items: Sequence[str], width: int) -> list[Sequence[str]]:

@@ -128,9 +128,9 @@ def verification_table(checks: Sequence[Check]) -> str:
     )
 
 
-def cards_html(derivation: Derivation, checks: Sequence[Check] = ()) -> str:
+def cards_html(derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False) -> str:
     """The page's body: the document as cards, the pictures, and the verification table (if given)."""
-    parts = _cards(outline(derivation, SymcalcLatexPrinter()._print))
+    parts = _cards(outline(derivation, SymcalcLatexPrinter()._print, compact))
     pictures = figures(derivation)
     if pictures:
         inner = "".join(
@@ -150,7 +150,7 @@ def notebook_html(derivation: Derivation) -> str:
     )
 
 
-def render_html(derivation: Derivation, checks: Sequence[Check] = ()) -> str:
+def render_html(derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False) -> str:
     """The whole page: self-contained, offline, readable on a phone and printable."""
     title = escape(derivation.title or "Derivation")
     return "\n".join(
@@ -166,7 +166,7 @@ def render_html(derivation: Derivation, checks: Sequence[Check] = ()) -> str:
             f"<style>{_STYLE}</style>",
             "</head>",
             "<body>",
-            cards_html(derivation, checks),
+            cards_html(derivation, checks, compact),
             f"<script>{_katex('katex.min.js')}</script>",
             f"<script>{_RENDER}</script>",
             "</body>",

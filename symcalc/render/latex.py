@@ -213,14 +213,14 @@ PREAMBLE = r"""% Written by symcalc. Compiles with pdflatex (packages: amsmath, 
 """
 
 
-def render_latex(derivation: Derivation, *, body_only: bool = False) -> str:
+def render_latex(derivation: Derivation, *, body_only: bool = False, compact: bool = False) -> str:
     """The derivation as a standalone LaTeX document, or only its body for an existing document.
 
     The body starts with a ``\\section*`` holding the title, its parts are
     ``\\subsection*``; the standalone document sets the title in a centred line and its
     parts as ``\\section*``.
     """
-    blocks = outline(derivation, SymcalcLatexPrinter()._print)
+    blocks = outline(derivation, SymcalcLatexPrinter()._print, compact)
     if body_only:
         return "".join(_block(b, offset=1) for b in blocks) + _pictures(derivation, offset=1)
     title, rest = blocks[0], blocks[1:]

@@ -79,9 +79,9 @@ def _block(block: Block) -> str:
     )
 
 
-def render_markdown(derivation: Derivation) -> str:
+def render_markdown(derivation: Derivation, compact: bool = False) -> str:
     """The derivation as a Markdown document, blocks separated by blank lines."""
-    return "\n\n".join(_block(b) for b in outline(derivation, SymcalcLatexPrinter()._print)) + "\n"
+    return "\n\n".join(_block(b) for b in outline(derivation, SymcalcLatexPrinter()._print, compact)) + "\n"
 
 
 def step_markdown(step: Step) -> str:

@@ -113,6 +113,14 @@ def title_parts(title: str, symbols: dict[str, sp.Symbol]) -> Phrase:
     return tuple(part for part in parts if part != "")
 
 
+#: Before the updates `train` applies, each gradient's mean over the batch (notation.SampleMean);
+#: {} is where a renderer puts the mark of a value at sample k, ⁽ᵏ⁾.
+BATCH_MEAN = (
+    "Train moves each parameter against the mean of its gradient over the m samples of a batch"
+    " (k counts them; a name's value at sample k carries {}):"
+)
+
+
 def second_order_missing(problem: str) -> str:
     """Why the second derivatives are not shown in vector form, as a sentence."""
     return f"The second derivatives have no vector form here ({problem}); the last step gives each entry."

@@ -133,6 +133,72 @@ class GradientOuter(sp.Expr):
         return prettyForm(*prettyForm(*node.left(nabla)).right(" ", prettyForm(*node.left(nabla)), top))
 
 
+class AsWritten(sp.Expr):
+    """A file's expression as written (`Model.written`): printed with its terms in the order given,
+    w1*x1 + w2*x2 + b, by any printer (display only)."""
+
+    is_commutative = True
+
+    def __new__(cls, expr: sp.Expr) -> AsWritten:
+        return sp.Expr.__new__(cls, expr)
+
+    def _in_order(self, printer: Any) -> Any:
+        saved = printer._settings.get("order")
+        printer._settings["order"] = "none"
+        try:
+            return printer._print(self.args[0])
+        finally:
+            printer._settings["order"] = saved
+
+    _sympystr = _latex = _pretty = _in_order
+
+
+class AtSample(sp.Expr):
+    """A name's value at sample k of a batch: x₁⁽ᵏ⁾ (display only)."""
+
+    is_commutative = True
+
+    def __new__(cls, name: sp.Symbol) -> AtSample:
+        return sp.Expr.__new__(cls, name)
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"{printer._print(self.args[0])}[k]"
+
+    def _latex(self, printer: Any) -> str:
+        return (
+            f"{{{{{printer._print(self.args[0])}}}^{{(k)}}}}"  # braced whole: a power of it is {x^{(k)}}^{2}
+        )
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        mark = "⁽ᵏ⁾" if printer._use_unicode else "[k]"
+        return prettyForm(*printer._print(self.args[0]).right(mark))
+
+
+class SampleMean(sp.Expr):
+    """(1/m) Σₖ of a per-sample expression: its mean over a batch of m samples (display only)."""
+
+    is_commutative = True
+
+    def __new__(cls, term: sp.Expr) -> SampleMean:
+        return sp.Expr.__new__(cls, term)
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"mean_k({printer._print(self.args[0])})"
+
+    def _latex(self, printer: Any) -> str:
+        term = printer.parenthesize(self.args[0], PRECEDENCE["Mul"], strict=True)
+        return rf"\frac{{1}}{{m}} \sum_{{k=1}}^{{m}} {term}"
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        term = printer._print(self.args[0])
+        if precedence(self.args[0]) < PRECEDENCE["Mul"]:
+            term = prettyForm(*term.parens())
+        sigma = "(1/m)⋅Σₖ " if printer._use_unicode else "(1/m)*sum_k "
+        form = prettyForm(*term.left(sigma))
+        form.binding = prettyForm.MUL
+        return form
+
+
 class Adjoint(sp.Symbol):
     """dL/dc inside a later result, standing for the value derived for it: the backpropagation δ.
 

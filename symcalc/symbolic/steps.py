@@ -9,6 +9,7 @@ English from `symcalc.render.wording`.
 from __future__ import annotations
 
 from abc import ABC
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, final
@@ -19,7 +20,7 @@ from symcalc.symbolic.batch import BatchForm
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.insights import Insight, find_insights
-from symcalc.symbolic.notation import Adjoint, Partial, Second, Total, total
+from symcalc.symbolic.notation import Adjoint, AsWritten, AtSample, Partial, SampleMean, Second, Total, total
 from symcalc.symbolic.vector import VectorForm
 from symcalc.symbolic.vector_hessian import VectorSecond
 
@@ -184,6 +185,22 @@ class Update:
         """The right-hand side as an ordinary SymPy expression, for computing."""
         return self.parameter - self.learning_rate * self.gradient
 
+    def mean_rule(self, per_sample: Collection[sp.Symbol], named: sp.Expr | None = None) -> sp.Expr:
+        """The right-hand side `train` applies, the gradient's mean over a batch of m samples:
+        w₁ − α⋅(1/m)⋅Σₖ x₁⁽ᵏ⁾⋅(a⁽ᵏ⁾ − y⁽ᵏ⁾), where the names in `per_sample` take each sample's value;
+        with `named` (dL/dw₁), w₁ − α⋅(1/m)⋅Σₖ (dL/dw₁)⁽ᵏ⁾, short enough for any line."""
+        if named is not None and self.gradient.free_symbols & set(per_sample):
+            return total(self.parameter, -self.learning_rate * SampleMean(AtSample(named)))
+        names = set(per_sample)
+        varying = [t for t in sp.Add.make_args(self.gradient) if t.free_symbols & names]
+        if not varying:
+            return self.rule  # the same for every sample: its mean is itself
+        steady = [t for t in sp.Add.make_args(self.gradient) if not t.free_symbols & names]
+        sampled = sp.Add(*varying).xreplace({name: AtSample(name) for name in per_sample})
+        # A penalty's λ⋅w is the same for every sample: its own term, outside the mean.
+        rate = self.learning_rate
+        return total(self.parameter, *(-rate * term for term in steady), -rate * SampleMean(sampled))
+
 
 @dataclass(frozen=True)
 class Derivation:
@@ -229,6 +246,17 @@ class Derivation:
         return find_insights(
             self.model, closed(self.gradients), closed(self.adjoints), self.local_derivatives
         )
+
+    def as_written(self, name: sp.Symbol) -> sp.Expr:
+        """A definition for display: as the file writes it where it can (`Model.written`)."""
+        written = self.model.written.get(name)
+        return self.model.definition_map[name] if written is None else AsWritten(written)
+
+    @property
+    def per_sample(self) -> tuple[sp.Symbol, ...]:
+        """The names whose values change from one sample to the next: inputs, targets, definitions."""
+        model = self.model
+        return (*model.inputs, *model.targets, *(name for name, _ in model.definitions))
 
     def gradient(self, parameter: str | sp.Symbol) -> sp.Expr:
         """The gradient of the loss with respect to a parameter, given by name or symbol."""
