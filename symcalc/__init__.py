@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from symcalc.numeric.descent import Epoch, Stop, descend
     from symcalc.numeric.model import NumericModel, compile_model
     from symcalc.numeric.program import Program, build_program, stable
+    from symcalc.render.html import render_html as html
+    from symcalc.render.latex import render_latex as latex
+    from symcalc.render.markdown import render_markdown as markdown
     from symcalc.spec.toml import Spec, builtin_models
     from symcalc.spec.toml import load as load_spec
     from symcalc.symbolic.engine import derive
@@ -56,6 +59,9 @@ _LAZY = {
     "Check": ("symcalc.check.records", "Check"),
     "Counterexample": ("symcalc.check.records", "Counterexample"),
     "ProofLimits": ("symcalc.check.ladder", "ProofLimits"),
+    "latex": ("symcalc.render.latex", "render_latex"),
+    "markdown": ("symcalc.render.markdown", "render_markdown"),
+    "html": ("symcalc.render.html", "render_html"),
     "check_claim": ("symcalc.check.checks", "check_claim"),
     "verify": ("symcalc.check.checks", "verify"),
     "generate_module": ("symcalc.numeric.codegen", "generate"),
@@ -127,11 +133,14 @@ __all__ = [
     "derive",
     "descend",
     "generate_module",
+    "html",
+    "latex",
     "load",
     "load_builtin",
     "load_csv",
     "load_module",
     "load_spec",
+    "markdown",
     "relu",
     "sigmoid",
     "softplus",

@@ -157,3 +157,26 @@ def test_derive_reads_a_model_from_standard_input(run: Runner, monkeypatch: pyte
         monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text)))
         status, out, err = run(["derive", "-"])
         assert status == code and expected in (out if code == 0 else err)
+
+
+def test_the_python_api_gives_the_documents_and_trains_as_the_commands_do(run: Runner) -> None:
+    """README's Python API: symcalc.latex / markdown / html give the commands' text, and descend on
+    compile_model converges where `symcalc train` does (the same parameters)."""
+    import json
+
+    from symcalc.numeric.descent import Stop
+    from symcalc.numeric.descent import run as run_records
+
+    derivation = symcalc.derive(symcalc.load())
+    for command, text in (("latex", symcalc.latex(derivation)), ("markdown", symcalc.markdown(derivation))):
+        code, out, _ = run([command])
+        assert code == 0 and out == text
+    assert symcalc.html(derivation, symcalc.verify(derivation)).startswith("<!DOCTYPE html>")
+    numeric = symcalc.compile_model(derivation)
+    data = symcalc.load_builtin(derivation.model)
+    records = symcalc.descend(lambda p: numeric.evaluate(p, data.columns), numeric.start(0), 0.1, 5000, 1e-6)
+    last = run_records(records)
+    assert last.stop is Stop.CONVERGED
+    code, out, _ = run(["train", "--json"])
+    trained = json.loads(out)["parameters"]
+    assert last.parameters == pytest.approx(trained, rel=1e-9)
