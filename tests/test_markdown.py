@@ -40,7 +40,7 @@ def prose_lines(text: str) -> list[str]:
 
 def test_display_maths_is_balanced_and_aligned(seed: symcalc.Derivation) -> None:
     blocks = display_blocks(render_markdown(seed))
-    assert len(blocks) == 2 + 5 + 2  # objective, model, one per step, the two update blocks
+    assert len(blocks) == 2 + 5 + 3  # objective, model, one per step, the three update blocks
     for block in blocks:
         assert block.startswith("\\begin{aligned}\n") and block.endswith("\n\\end{aligned}")
         assert block.count("\\left(") == block.count("\\right)")

@@ -157,13 +157,13 @@ def parting_dict(check: Check) -> dict[str, Any]:
     factor = parting.factor
     return {
         "result": str(parting.engine),
-        "step": parting.step,
+        "at_step": parting.number,
         "chain": [str(f.symbol) for f in parting.chain],
         "scale": None if parting.scale is None else str(parting.scale),
         "parts_at": None
         if factor is None or parting.implied is None
         else {
-            "step": factor.step,
+            "at_step": factor.number,
             "factor": str(factor.symbol),
             "derived": str(factor.value),
             "claimed": str(parting.implied),

@@ -191,7 +191,7 @@ def insight_text(insight: Insight, show: Callable[[sp.Expr], str] = str) -> str:
 def parting_lines(parting: Parting, claimed: Partial, show: Callable[[sp.Basic], str] = str) -> list[str]:
     """A failed claim beside the derivation: the engine's result, then the one factor of its chain
     where the claim leaves it (or that none does), each expression written by `show`."""
-    lines = [f"the derivation has {show(claimed)} = {show(parting.engine)} (step {parting.step})"]
+    lines = [f"the derivation has {show(claimed)} = {show(parting.engine)} (step {parting.number})"]
     if parting.scale is not None:
         slip = ": a sign slip" if parting.scale == -1 else ""
         return [*lines, f"the claim is {show(parting.scale)} times that{slip}"]
@@ -204,8 +204,8 @@ def parting_lines(parting: Parting, claimed: Partial, show: Callable[[sp.Basic],
     symbol = show(factor.symbol)
     return [
         *lines,
-        f"they part at step {factor.step}: the claim is {chain} with {symbol} = {show(implied)}, "
-        f"where step {factor.step} has {symbol} = {show(factor.value)}",
+        f"they part at step {factor.number}: the claim is {chain} with {symbol} = {show(implied)}, "
+        f"where step {factor.number} has {symbol} = {show(factor.value)}",
     ]
 
 

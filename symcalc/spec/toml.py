@@ -197,7 +197,8 @@ def check(
         raise SpecError(f"TOML syntax error: {err}", Location(source=source)) from None
     except RecursionError:
         raise SpecError("TOML is nested too deeply", Location(source=source)) from None
-    return _Checker(data, source, _key_lines(text), reserved, _value_starts(text, data)).spec()
+    lines = _key_lines(text)
+    return _Checker(data, source, lines, reserved, _value_starts(text, data, lines)).spec()
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -215,17 +216,16 @@ def _key_lines(text: str) -> dict[str, int]:
     return lines
 
 
-def _value_starts(text: str, data: dict[str, Any]) -> dict[str, tuple[int, int]]:
+def _value_starts(text: str, data: dict[str, Any], at: dict[str, int]) -> dict[str, tuple[int, int]]:
     """Where each expression's text begins in the file (line, column; 1-based), for the definitions
     and claims whose text stands there verbatim (no escapes): a column inside an expression is then
-    a column of the file."""
+    a column of the file. `at` holds each key's line (`_key_lines`)."""
     lines = text.splitlines()
     starts: dict[str, tuple[int, int]] = {}
     for table in ("definitions", "claims"):
         entries = data.get(table)
         if not isinstance(entries, dict):
             continue
-        at = _key_lines(text)
         for key, value in entries.items():
             number = at.get(f"{table}.{key}")
             if not isinstance(value, str) or number is None:

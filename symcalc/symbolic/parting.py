@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.symbolic.forms import as_teacher_writes, size, tidy
+from symcalc.symbolic.forms import as_teacher_writes, expands_cheaply, size, tidy
 from symcalc.symbolic.graph import Claim
 from symcalc.symbolic.notation import Partial, Total
 from symcalc.symbolic.steps import Derivation
@@ -33,7 +33,7 @@ class Factor:
 
     symbol: Partial | Total  # ∂z/∂w1 (a local derivative) or dL/dc (an upstream gradient, whole)
     value: sp.Expr
-    step: int
+    number: int  # of the step that derived it
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Parting:
 
     claimed: Partial | Total  # what the claim is about, as it writes it: dL/dw1, ∂a/∂z
     engine: sp.Expr
-    step: int  # the step that derives the engine's result
+    number: int  # of the step that derives the engine's result
     chain: tuple[Factor, ...] = ()
     factor: Factor | None = None
     implied: sp.Expr | None = None  # what the claim takes `factor` to be
@@ -66,7 +66,7 @@ def parting(derivation: Derivation, claim: Claim) -> Parting | None:
         return None
     step, engine = found
     claimed = Partial(claim.of, claim.wrt) if claim.local else Total(claim.of, claim.wrt)
-    if local:
+    if local or not _comparable(derivation, claim.expected, engine):
         return Parting(claimed, engine, step)
     if engine != 0 and (scale := sp.cancel(claim.expected / engine)).is_number:
         return Parting(claimed, engine, step, scale=scale)
@@ -84,6 +84,17 @@ def parting(derivation: Derivation, claim: Claim) -> Parting | None:
         return Parting(claimed, engine, step, chain)
     definitions = derivation.model.definition_map
     return Parting(claimed, engine, step, chain, best[1], as_teacher_writes(best[2], definitions))
+
+
+def _comparable(derivation: Derivation, claimed: sp.Expr, engine: sp.Expr) -> bool:
+    """Whether the claim can be divided by the engine's result cheaply and meaningfully: both small
+    enough to cancel (no high power of a sum), and the claim written in the model's names where the
+    result is (a claim written out in the inputs and parameters is not read factor by factor, and
+    cancelling it against a result in names can take minutes)."""
+    if not (expands_cheaply(claimed) and expands_cheaply(engine)):
+        return False
+    named = set(derivation.model.definition_map)
+    return bool(claimed.free_symbols & named) or not engine.free_symbols & named
 
 
 def _readable(derivation: Derivation, factor: Factor) -> set[sp.Basic]:
