@@ -378,9 +378,11 @@ def _train(
 
         last = run(records, on_epoch)
     shapes = model.shaped.sizes_of if model.shaped and model.spec else None
+    # Ctrl-C reaches a local cluster's workers too: no further pass over partitions after it
+    interrupted = last.stop is Stop.INTERRUPTED and not isinstance(where.data, dict)
     summary = training.Summary(
         last,
-        numeric.accuracy(last.parameters, where.data, constants),
+        None if interrupted else numeric.accuracy(last.parameters, where.data, constants),
         where.rows,
         where.source,
         where.computed_by + (f"; {numeric.second_order_by}" if second_order else ""),
