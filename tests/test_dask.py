@@ -391,6 +391,10 @@ def test_train_dask_in_a_subprocess_matches_training_in_memory(small: tuple[Path
             "process (train in memory from a CSV file, without --dask)\n",
         ),
         (
+            ["--dask", "--data", "d.parquet", "--memory-limit", "lots"],
+            "symcalc: error: --memory-limit lots: is not an amount of memory (e.g. 2GB or 500MiB)\n",
+        ),
+        (
             ["--dask", "--data", "nothing/*.parquet"],
             "symcalc: error: nothing/*.parquet: no file matches (check the pattern; quote it so the "
             "shell leaves it)\n",

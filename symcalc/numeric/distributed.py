@@ -60,7 +60,8 @@ def needs_dask() -> None:
         import distributed  # noqa: F401
         import pyarrow  # noqa: F401
     except ImportError as missing:
-        raise DaskMissing(f"training on Dask needs {missing.name}", fix=INSTALL) from None
+        package = (missing.name or "dask").partition(".")[0]
+        raise DaskMissing(f"training on Dask needs {package}", fix=INSTALL) from None
 
 
 # -- the files of a --data glob ------------------------------------------------------------------
@@ -551,7 +552,7 @@ def cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator[
 
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as err:
             reason = " ".join(str(err).split())[:200]
             raise SymcalcError(
