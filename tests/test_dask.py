@@ -406,3 +406,20 @@ def test_options_train_cannot_run_on_dask_are_one_line(
 ) -> None:
     assert main(["train", *options]) == 2
     assert capsys.readouterr().err == message
+
+
+def test_a_row_outside_the_losss_domain_is_one_line_naming_the_file_and_row(
+    client: Client, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    model = tmp_path / "log_target.toml"
+    model.write_text(
+        'inputs = ["x"]\ntargets = ["y"]\nparameters = ["w"]\n[definitions]\nL = "(w*x - log(y))^2"\n'
+    )
+    pq.write_table(pa.table({"x": [0.5, 1.0], "y": [1.0, 2.0]}), tmp_path / "a.parquet")
+    pq.write_table(pa.table({"x": [0.5, 1.0, 1.5], "y": [1.0, 2.0, 0.0]}), tmp_path / "b.parquet")
+    code, out, err = _scheduler_run(client, capsys, str(tmp_path / "*.parquet"), str(model))
+    assert code == 2 and out == ""
+    assert err == (
+        f"symcalc: error: {tmp_path / 'b.parquet'}, row 3: the loss is inf for this row at the starting "
+        "parameters: a value outside the loss's domain\n"
+    )

@@ -347,7 +347,8 @@ def partition_check(
     DataError naming the first row whose loss is not finite at `params` (the starting ones)."""
     data = read_partition(job, part, source)
     numeric = _model(job)
-    if len(data):
+    # the per-sample losses (by the NumPy program, slower than the kernel) only to name a bad row
+    if len(data) and not math.isfinite(numeric.evaluate(params, data.columns, constants)[0]):
         losses = np.broadcast_to(numeric.per_sample_loss(params, data.columns, constants), (len(data),))
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
@@ -541,12 +542,35 @@ def partitioned(data: Any) -> Partitioned:
 # -- the cluster ------------------------------------------------------------------------------
 
 
+def dask_setup(worker: object) -> None:
+    """Run by each worker process of `cluster`'s LocalCluster as it starts (and by each replacement):
+    Ctrl-C at the terminal reaches the whole process group, and it is the client's to handle
+    (train reports where it got to, then closes the cluster); a worker would die with a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextmanager
 def cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator[Client]:
     """A client of the scheduler at `scheduler`, or of a `LocalCluster` of `workers` processes of
     one thread each, each limited to `memory_limit` ("2GB", or "auto" to share this machine's);
     closed (the local cluster's workers ended) when the block ends, Ctrl-C included."""
     needs_dask()
+    # Ctrl-C during a pass leaves the client's gather tasks unfinished: asyncio would log each one,
+    # with a traceback, as the client closes; train has reported where it got to.
+    quiet = logging.getLogger("asyncio")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        with _cluster(scheduler, workers, memory_limit) as client:
+            yield client
+    finally:
+        quiet.setLevel(level)
+
+
+@contextmanager
+def _cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator[Client]:
     from dask.utils import parse_bytes
     from distributed import Client, LocalCluster
 
@@ -580,6 +604,7 @@ def cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator[
         dashboard_address=None,
         # a bad partition is one line from the client, not the workers' tracebacks on the terminal
         silence_logs=logging.CRITICAL,
+        preload=[__name__],  # `dask_setup`: Ctrl-C is the client's to handle
     )
     with local, Client(local) as client:
         yield client
