@@ -30,12 +30,14 @@ pytest.importorskip("dask", reason="needs the extra symcalc-gradients[dask]")
 pytest.importorskip("distributed", reason="needs the extra symcalc-gradients[dask]")
 pytest.importorskip("pyarrow", reason="needs the extra symcalc-gradients[dask]")
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
 
 from symcalc.cli import work
 from symcalc.cli.main import main
+from symcalc.errors import DataError
 from symcalc.numeric.descent import Epoch, train
 from symcalc.numeric.distributed import from_files
 from symcalc.numeric.model import NumericModel
@@ -423,3 +425,35 @@ def test_a_row_outside_the_losss_domain_is_one_line_naming_the_file_and_row(
         f"symcalc: error: {tmp_path / 'b.parquet'}, row 3: the loss is inf for this row at the starting "
         "parameters: a value outside the loss's domain\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("x1", "message"),
+    [
+        (pd.array([0.5, None], dtype="Float64"), "partition 2, row 2, column 'x1': empty cell"),
+        (["0.5", "abc"], "partition 2, row 2, column 'x1': 'abc' is not a number"),
+        ([0.5, np.nan], "partition 2, row 2, column 'x1': 'nan' is not a finite number"),
+    ],
+)
+def test_a_bad_partition_of_a_dask_dataframe_is_named_by_its_number(x1: Any, message: str) -> None:
+    import dask.dataframe as dd
+
+    numeric = NumericModel(work.program_file("logistic_regression", {}))
+    good = pd.DataFrame({"x1": [0.1, 0.2], "x2": [1.0, 2.0], "y": [0.0, 1.0]})
+    bad = pd.DataFrame({"x1": x1, "x2": [1.0, 2.0], "y": [0.0, 1.0]})
+    frame = dd.concat([dd.from_pandas(good, npartitions=1), dd.from_pandas(bad, npartitions=1)])
+    with pytest.raises(DataError) as raised:
+        numeric.evaluate({"w1": 0.1, "w2": 0.2, "b": 0.0}, frame)
+    assert raised.value.message.startswith(message)
+
+
+def test_one_set_of_partitions_serves_two_models(small: tuple[Path, Path, Columns]) -> None:
+    folder, _, columns = small
+    data = from_files(str(folder / "*.parquet"))  # Dask's default scheduler, or the current client
+    for name in ("logistic_regression_vector", "ridge_regression_vector"):
+        numeric = NumericModel(work.program_file(name, {"n": FEATURES}))
+        params = numeric.start(2)
+        loss, gradient = numeric.evaluate(params, data)
+        memory_loss, memory_gradient = numeric.evaluate(params, columns)
+        assert abs(loss - memory_loss) <= 1e-12 * abs(memory_loss)
+        assert _close(np.array(list(gradient.values())), np.array(list(memory_gradient.values())), 1e-12)

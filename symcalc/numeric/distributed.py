@@ -296,10 +296,13 @@ def _read_frame(job: Job, frame: Any, source: str) -> dict[str, Array]:
 
     def column(name: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
         series = frame[name]
-        nulls = series.isna().to_numpy()
         numeric = series.dtype.kind in "fiub"
-        # NaN in a float column is a value ('nan' is not a finite number), not a missing cell
-        return series.to_numpy(dtype=np.float64 if numeric else object), (None if numeric else nulls)
+        # NaN in a NumPy float column is a value ('nan' is not a finite number); a missing cell is
+        # pandas' NA (nullable and text columns) or None
+        nulls = None if numeric and isinstance(series.dtype, np.dtype) else series.isna().to_numpy()
+        if numeric:
+            return series.to_numpy(dtype=np.float64, na_value=np.nan), nulls
+        return series.to_numpy(dtype=object), nulls
 
     return _checked(job, source, names, column)
 
@@ -387,10 +390,14 @@ class Partitioned:
     rows: int | None = None
     where: str = ""
     _job: Job | None = field(default=None, repr=False)
+    _program: Program | None = field(default=None, repr=False)
 
     def job(self, numeric: Numeric, mapping: Mapping[str, str] | None = None) -> Job:
-        if self._job is None or (mapping is not None and dict(self._job.mapping) != dict(mapping)):
+        """The job of `numeric`'s program (and --columns `mapping`, once given), pickled once."""
+        mapping = dict(self._job.mapping) if mapping is None and self._job is not None else mapping
+        if self._job is None or self._program is not numeric.program or dict(self._job.mapping) != mapping:
             self._job = Job.of(numeric, mapping)
+            self._program = numeric.program
         return self._job
 
     def _run(
