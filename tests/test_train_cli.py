@@ -243,3 +243,38 @@ def test_a_bad_set_is_one_line(capsys: pytest.CaptureFixture[str], setting: str,
     status, out, err = _run(capsys, "train", "logistic_regression_l2", "--set", setting)
     assert status == 2 and out == ""
     assert err.count("\n") == 1 and message in err and f"--set {setting}" in err
+
+
+def test_a_pattern_of_files_without_dask_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, out, err = _run(capsys, "train", "--data", str(tmp_path / "*.parquet"))
+    assert status == 2 and out == ""
+    assert err == (
+        f"symcalc: error: --data {tmp_path / '*.parquet'}: a pattern of files is read on Dask (add --dask "
+        "(a cluster on this machine) or --scheduler ADDRESS; needs symcalc-gradients[dask])\n"
+    )
+
+
+def test_dask_without_the_extra_installed_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a.csv").write_bytes((CSV / "good.csv").read_bytes())
+    monkeypatch.setitem(sys.modules, "dask", None)  # import dask raises ImportError, as without the extra
+    status, out, err = _run(capsys, "train", "--data", str(tmp_path / "*.csv"), "--dask")
+    assert status == 2 and out == ""
+    assert err == "symcalc: error: training on Dask needs dask (pip install 'symcalc-gradients[dask]')\n"
+
+
+def test_training_in_memory_imports_nothing_of_dask() -> None:
+    import subprocess
+
+    code = (
+        "import sys; from symcalc.cli.main import main; main(['train', '--epochs', '3', '--json']); "
+        "print(sorted(m for m in ('dask', 'distributed', 'pyarrow', 'pandas') if m in sys.modules), "
+        "file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stderr.splitlines()[-1] == "[]"

@@ -257,37 +257,117 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from symcalc.numeric.data import check_finite_loss, check_mapped_names, parse_columns
-    from symcalc.numeric.descent import Epoch, Stop, run
+    from symcalc.numeric.distributed import data_files, is_glob
     from symcalc.numeric.model import NumericModel
-    from symcalc.render import training
 
-    plot_format = "png"
+    on_dask = args.dask or args.scheduler is not None
+    if on_dask:
+        _check_dask_options(args)
+    elif args.data is not None and is_glob(args.data):
+        raise SymcalcError(
+            "a pattern of files is read on Dask",
+            Location(key=f"--data {args.data}"),
+            fix="add --dask (a cluster on this machine) or --scheduler ADDRESS; "
+            "needs symcalc-gradients[dask]",
+        )
     if args.plot is not None:
-        plot_format = check_output(args.plot, {".png": "png", ".svg": "svg", ".pdf": "pdf"}, "--plot")
+        args.plot_format = check_output(args.plot, {".png": "png", ".svg": "svg", ".pdf": "pdf"}, "--plot")
+        from symcalc.render import training
+
         training.check_plotting()
     if args.save is not None:
         _check_save(args.save)
     mapping = parse_columns(args.columns)
-    sizes = work.data_sizes(args.file, args.data, mapping)  # the data decide a vector's size for this run
-    second_order = args.method == "newton"
-    program = limited(work.program_file, args.file, sizes, second_order, timeout=args.timeout)
+    # the data decide a vector's size for this run: from a pattern's first file
+    first = data_files(args.data)[0][0] if on_dask else args.data
+    sizes = work.data_sizes(args.file, first, mapping)
+    program = limited(work.program_file, args.file, sizes, args.method == "newton", timeout=args.timeout)
     numeric = NumericModel(program)
     model = program.model
     check_mapped_names(mapping, model)
-    data = _training_data(args, model, mapping)
+    constants = _constants(args.set, numeric.constants, _source(args.file))
+    start = numeric.start(args.seed)
     zero = [p for p, g in zip(program.parameters, program.gradients, strict=True) if g == 0]
+    if on_dask:
+        from symcalc.numeric.distributed import cluster, from_files
+
+        for warning in work.unused_parameters(model.loss.name, program.parameters, zero):
+            print(f"symcalc: warning: {warning}", file=sys.stderr)
+        with cluster(args.scheduler, args.workers, args.memory_limit) as client:
+            partitions = from_files(args.data, client)
+            # every partition read and checked (on the workers) before the first epoch, as a CSV is
+            partitions.check(numeric, start, constants, mapping)
+            partitions.persist_if_it_fits(numeric)
+            assert partitions.rows is not None
+            where = Run(partitions, partitions.rows, args.data, partitions.where)
+            return _train(args, numeric, where, start, constants)
+    data = _training_data(args, model, mapping)
     for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *data.warnings]:
         print(f"symcalc: warning: {warning}", file=sys.stderr)
-    constants = _constants(args.set, numeric.constants, _source(args.file))
     dataset = data.train
-    start = numeric.start(args.seed)
     check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns, constants))
     numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is training's
+    where = Run(
+        dataset.columns, len(dataset), dataset.source, numeric.describe(), data.test, data.standardized
+    )
+    return _train(args, numeric, where, start, constants)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Where `train` runs: the data (NumPy columns, or partitions on Dask), their rows, how to name
+    them, what computes the loss and gradients; the held-out rows and the standardization."""
+
+    data: Any
+    rows: int
+    source: str
+    computed_by: str
+    test: Dataset | None = None
+    standardized: tuple[tuple[str, float, float], ...] = ()
+
+
+def _check_dask_options(args: argparse.Namespace) -> None:
+    """--dask and --scheduler need --data, and the options that need all the rows in memory are refused."""
+    mode = "--dask" if args.dask else "--scheduler"
+    if args.dask and args.scheduler is not None:
+        raise SymcalcError(
+            "--dask and --scheduler both given", fix="--dask starts a cluster here; --scheduler uses one"
+        )
+    if args.data is None:
+        raise SymcalcError(f"{mode} needs --data", fix="e.g. --data 'data/*.parquet'")
+    refused = {
+        "--method newton": args.method == "newton",
+        "--test-fraction": args.test_fraction is not None,
+        "--standardize": args.standardize,
+        "--plot": args.plot is not None,
+    }
+    for option, given in refused.items():
+        if given:
+            raise SymcalcError(
+                f"{option} is not available with {mode}: it needs every row in one process",
+                fix="train in memory from a CSV file, without " + mode,
+            )
+
+
+def _train(
+    args: argparse.Namespace,
+    numeric: NumericModel,
+    where: Run,
+    start: dict[str, float],
+    constants: dict[str, float],
+) -> int:
+    """The epochs, with the progress bar, then the summary (table or --json), the plot and --save."""
+    from rich.console import Console
+
+    from symcalc.numeric.descent import Epoch, Stop, run
+    from symcalc.render import training
+
+    program = numeric.program
+    model = program.model
+    second_order = args.method == "newton"
     records = work.method_records(
-        args.method, numeric, dataset.columns, start, args.lr, args.epochs, args.tol, constants
+        args.method, numeric, where.data, start, args.lr, args.epochs, args.tol, constants
     )
     seen: list[Epoch] = []
     with training.progress_bar(Console(stderr=True), args.epochs) as update:
@@ -298,18 +378,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
         last = run(records, on_epoch)
     shapes = model.shaped.sizes_of if model.shaped and model.spec else None
+    # Ctrl-C reaches a local cluster's workers too: no further pass over partitions after it
+    interrupted = last.stop is Stop.INTERRUPTED and not isinstance(where.data, dict)
     summary = training.Summary(
         last,
-        numeric.accuracy(last.parameters, dataset.columns, constants),
-        len(dataset),
-        dataset.source,
-        numeric.describe() + (f"; {numeric.second_order_by}" if second_order else ""),
+        None if interrupted else numeric.accuracy(last.parameters, where.data, constants),
+        where.rows,
+        where.source,
+        where.computed_by + (f"; {numeric.second_order_by}" if second_order else ""),
         shapes(model.spec.parameters) if shapes and model.spec else (),
         args.method,
         tuple((r.epoch, r.loss, r.gradient_norm) for r in seen) if args.method != "gd" else (),
         tuple({**numeric.constants, **constants}.items()),
-        _test_result(numeric, last.parameters, data.test, constants),
-        data.standardized,
+        _test_result(numeric, last.parameters, where.test, constants),
+        where.standardized,
         shapes(model.spec.inputs) if shapes and model.spec else (),
     )
     if args.json:
@@ -319,7 +401,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.plot is not None:
         target = program.targets[0] if program.targets else None
         training.plot(
-            args.plot, last, dataset.columns, program.inputs, target, numeric.logit, plot_format, args.method
+            args.plot, last, where.data, program.inputs, target, numeric.logit, args.plot_format, args.method
         )
         print(f"symcalc: wrote {args.plot}", file=sys.stderr)
     if args.save is not None:

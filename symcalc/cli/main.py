@@ -125,6 +125,13 @@ def _count(text: str) -> int:
     return value
 
 
+def _positive_count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text!r}")
+    return value
+
+
 def _version() -> str:
     try:
         return metadata.version("symcalc-gradients")
@@ -223,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--data",
         metavar="CSV",
-        help="a CSV whose header names the inputs and targets (default: built-in data)",
+        help="a CSV whose header names the inputs and targets (default: built-in data); with --dask or "
+        "--scheduler, Parquet or CSV files, one partition each: a pattern such as 'data/*.parquet'",
     )
     train.add_argument(
         "--method",
@@ -278,6 +286,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PARAMS.json",
         help="write the fitted parameters (with the constants and any standardization) for codegen's "
         "load_parameters; never over a file",
+    )
+    dask = train.add_argument_group(
+        "on Dask", "train on data beyond one machine's memory (needs symcalc-gradients[dask])"
+    )
+    dask.add_argument(
+        "--dask",
+        action="store_true",
+        help="evaluate each partition of --data on a Dask cluster of worker processes on this machine",
+    )
+    dask.add_argument(
+        "--scheduler", metavar="ADDRESS", help="... on the existing Dask cluster whose scheduler is ADDRESS"
+    )
+    dask.add_argument(
+        "--workers",
+        type=_positive_count,
+        default=2,
+        metavar="N",
+        help="--dask's worker processes (default 2)",
+    )
+    dask.add_argument(
+        "--memory-limit",
+        default="auto",
+        metavar="BYTES",
+        help="--dask's memory limit per worker, e.g. 2GB (default auto: this machine's memory shared out)",
     )
     train.add_argument(
         "--columns",

@@ -394,13 +394,21 @@ def _dataset(model: Model, text: str, source: str, mapping: Mapping[str, str]) -
 
 
 def columns_of(path: str | Path | None) -> tuple[list[str], str]:
-    """The header of a CSV file (the built-in dataset's when None), and how to name the file.
+    """The header of a CSV file (the built-in dataset's when None), or a Parquet file's column names,
+    and how to name the file.
 
     A file that cannot be read gives no columns: reading its data reports the problem.
     """
     if path is None:
         text = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_text(encoding="utf-8")
         return text.partition("\n")[0].split(","), f"{BUILTIN_DATASET} (built in)"
+    if Path(path).suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names), str(path)
+        except Exception:  # pyarrow missing, or a file it cannot read: reading the data reports it
+            return [], str(path)
     try:
         with Path(path).open(encoding="utf-8-sig", newline="") as handle:
             first = handle.readline(1024**2)

@@ -19,6 +19,7 @@ import sympy as sp
 
 from symcalc.errors import SymcalcError
 from symcalc.numeric.backend import Backend
+from symcalc.numeric.distributed import Partitioned, from_dask, is_dask, partitioned
 from symcalc.numeric.generic import Generic, lambdified
 from symcalc.numeric.program import Array, Program, build_program
 from symcalc.symbolic.steps import Derivation
@@ -155,10 +156,17 @@ class NumericModel:
     def evaluate(
         self,
         params: Mapping[str, float],
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | Partitioned,
         constants: Mapping[str, float] | None = None,
     ) -> tuple[float, dict[str, float]]:
-        """Mean loss and mean gradient of every parameter over the batch, from one call."""
+        """Mean loss and mean gradient of every parameter over the batch, from one call.
+
+        `data` may also be partitioned where Dask runs: a Dask dataframe, a mapping of names to Dask
+        arrays, or `symcalc.numeric.distributed.Partitioned` (the files of a glob); each partition is
+        then evaluated by this back end on a Dask worker and the sums added (on the current
+        `distributed.Client` if there is one, else on Dask's default scheduler)."""
+        if isinstance(data, Partitioned) or is_dask(data):
+            return partitioned(data).sums(self, params, constants)
         values = self.arguments(params, data, constants)
         p, n = len(self.parameters), len(self.program.inputs) + len(self.program.targets)
         scalars, columns, fixed = values[:p], values[p : p + n], values[p + n :]
@@ -192,19 +200,24 @@ class NumericModel:
                 if names is None
                 else dict(zip((e.name for e in names.flat), value.ravel().tolist(), strict=True))
             )
-        columns: dict[str, Array] = {}
+        columns: dict[str, Any] = {}
+        lazy = is_dask(data)
         for symbol in shaped.data:
-            value = _named(data, symbol.name)
+            value = _named(data, symbol.name)  # a Dask array stays one, read where it is
             names = entries.get(symbol)
             _check_shape(
                 symbol.name, value.shape[1:], () if names is None else names.shape, shaped.describe()
             )
-            if names is None:
+            if names is None or lazy:
                 columns[symbol.name] = value
             else:
                 rows = value.reshape(len(value), -1)
                 columns |= {e.name: rows[:, k] for k, e in enumerate(names.flat)}
-        loss, gradients = self.evaluate(flat_params, columns, constants)
+        if lazy:  # each worker takes its block of x apart into x1 … xn
+            split = {s.name: [e.name for e in entries[s].flat] for s in shaped.data if s in entries}
+            loss, gradients = self.evaluate(flat_params, from_dask(columns, split), constants)
+        else:
+            loss, gradients = self.evaluate(flat_params, columns, constants)
         shaped_gradients: dict[str, Array] = {}
         for symbol in shaped.parameters:
             names = entries.get(symbol)
@@ -286,10 +299,12 @@ class NumericModel:
     def accuracy(
         self,
         params: Mapping[str, float],
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | Partitioned,
         constants: Mapping[str, float] | None = None,
     ) -> float | None:
         """The share of samples whose class (u ≥ 0 → 1) matches the first target, for binary models."""
+        if isinstance(data, Partitioned) or is_dask(data):
+            return partitioned(data).correct(self, params, constants)
         scores = self.logit(params, data, constants)
         if scores is None or not self.program.targets:
             return None
@@ -325,7 +340,7 @@ class NumericModel:
     def loss(
         self,
         params: Mapping[str, float],
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | Partitioned,
         constants: Mapping[str, float] | None = None,
     ) -> float:
         return self.evaluate(params, data, constants)[0]
@@ -333,7 +348,7 @@ class NumericModel:
     def gradient(
         self,
         params: Mapping[str, float],
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | Partitioned,
         constants: Mapping[str, float] | None = None,
     ) -> dict[str, float]:
         return self.evaluate(params, data, constants)[1]
@@ -341,7 +356,7 @@ class NumericModel:
     def step(
         self,
         params: Mapping[str, float],
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | Partitioned,
         learning_rate: float,
         constants: Mapping[str, float] | None = None,
     ) -> dict[str, float]:
@@ -355,10 +370,13 @@ def compile_model(derivation: Derivation) -> NumericModel:
     return NumericModel(build_program(derivation))
 
 
-def _named(values: Mapping[str, Any], name: str) -> Array:
+def _named(values: Mapping[str, Any], name: str) -> Any:
     if name not in values:
         raise NumericError(f"no value for {name!r}")
-    return np.asarray(values[name], dtype=np.float64)
+    value = values[name]
+    if hasattr(value, "__dask_graph__"):  # a Dask array: read where it is, partition by partition
+        return value
+    return np.asarray(value, dtype=np.float64)
 
 
 def _check_shape(name: str, given: tuple[int, ...], wanted: tuple[int, ...], sizes: str) -> None:
