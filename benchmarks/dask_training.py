@@ -37,8 +37,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from symcalc.cli import work  # noqa: E402
-from symcalc.numeric.distributed import Job, from_files, partition_sums, read_partition  # noqa: E402
+from symcalc.numeric.distributed import from_files, partition_sums  # noqa: E402
 from symcalc.numeric.model import NumericModel  # noqa: E402
+from symcalc.numeric.partitions import Job, read_partition  # noqa: E402
 
 FEATURES = 30
 

@@ -258,8 +258,8 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from symcalc.numeric.data import check_finite_loss, check_mapped_names, parse_columns
-    from symcalc.numeric.distributed import data_files, is_glob
     from symcalc.numeric.model import NumericModel
+    from symcalc.numeric.partitions import data_files, is_glob
 
     on_dask = args.dask or args.scheduler is not None
     if on_dask:

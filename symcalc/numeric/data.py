@@ -54,7 +54,7 @@ BUILTIN_SEED = 20241127
 BUILTIN_SAMPLES = 200
 
 # ASCII digits only: \d and float() would also take '３' (fullwidth) or '٣' (Arabic-Indic) for 3.
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 
@@ -76,10 +76,10 @@ class Dataset:
     def shown(self, name: str) -> str:
         """A model name's column as a message names it: 'mean radius' (x1), or 'x1'."""
         header = self.headers.get(name, name)
-        return _quote(header) if header == name else f"{_quote(header)} ({name})"
+        return quoted(header) if header == name else f"{quoted(header)} ({name})"
 
 
-def _quote(text: str, limit: int = 40) -> str:
+def quoted(text: str, limit: int = 40) -> str:
     """A cell or header as it appears in a message: repr-quoted (control characters escaped), capped."""
     shown = text if len(text) <= limit else text[:limit] + "…"
     return repr(shown)
@@ -178,7 +178,7 @@ def renamed_header(header: Sequence[str], mapping: Mapping[str, str]) -> list[st
 def _error(
     source: str, problem: str, line: int | None = None, column: str | None = None, fix: str | None = None
 ) -> DataError:
-    key = f"column {_quote(column)}" if column is not None else None
+    key = f"column {quoted(column)}" if column is not None else None
     return DataError(problem, Location(source=source, line=line, key=key), fix)
 
 
@@ -236,25 +236,25 @@ def _header(row: list[str], source: str, needed: Sequence[str], mapping: Mapping
         if name in index:
             raise _error(
                 source,
-                f"column {_quote(name)} appears twice (fields {index[name] + 1} and {position + 1})",
+                f"column {quoted(name)} appears twice (fields {index[name] + 1} and {position + 1})",
                 line=1,
                 fix="rename or remove one of them",
             )
         index[name] = position
     for name, column in mapping.items():
         if column not in index:
-            fix = suggestion(column, names, f"the file's columns: {_names(_quote(n) for n in names)}")
+            fix = suggestion(column, names, f"the file's columns: {_names(quoted(n) for n in names)}")
             where = Location(source=source, line=1, key=f"--columns {name}={column}")
-            raise DataError(f"the file has no column {_quote(column)}", where, fix)
+            raise DataError(f"the file has no column {quoted(column)}", where, fix)
     wanted = {name: mapping.get(name, name) for name in needed}
     missing = [n for n in needed if wanted[n] not in index]
     if missing:
         plural = "s" if len(missing) > 1 else ""
-        shown = ", ".join(_quote(n) for n in missing)
+        shown = ", ".join(quoted(n) for n in missing)
         raise _error(
             source,
             f"no column{plural} {shown}: the model needs {_names(needed)}; "
-            f"the file has {_names(_quote(n) for n in names)}",
+            f"the file has {_names(quoted(n) for n in names)}",
             line=1,
             fix="map a column to each with --columns NAME=COLUMN" if mapping else None,
         )
@@ -264,7 +264,7 @@ def _header(row: list[str], source: str, needed: Sequence[str], mapping: Mapping
             unmapped = readers[column] if name in mapping else name
             raise _error(
                 source,
-                f"column {_quote(column)} would be read for both {readers[column]!r} and {name!r}",
+                f"column {quoted(column)} would be read for both {readers[column]!r} and {name!r}",
                 line=1,
                 fix=f"map {unmapped!r} to another column with --columns too",
             )
@@ -285,14 +285,14 @@ def _number(cell: str, source: str, line: int, column: str) -> float:
     if _NON_FINITE.fullmatch(text):
         raise _error(
             source,
-            f"{_quote(text)} is not a finite number",
+            f"{quoted(text)} is not a finite number",
             line=line,
             column=column,
             fix="remove or fill in the row",
         )
-    if not _NUMBER.fullmatch(text):
+    if not NUMBER.fullmatch(text):
         fix = "write decimals with '.', not ','" if _DECIMAL_COMMA.fullmatch(text) else None
-        raise _error(source, f"{_quote(text)} is not a number", line=line, column=column, fix=fix)
+        raise _error(source, f"{quoted(text)} is not a number", line=line, column=column, fix=fix)
     value = float(text)
     if not np.isfinite(value) or abs(value) > MAX_ABS_VALUE:
         raise _error(
@@ -377,7 +377,7 @@ def _constant_warnings(
     for sym in model.inputs:
         column = columns[sym.name]
         if len(column) > 1 and np.all(column == column[0]):
-            header = _quote(mapping.get(sym.name, sym.name))
+            header = quoted(mapping.get(sym.name, sym.name))
             warnings.append(
                 f"{source}, column {header}: every value is {column[0]:g}; a constant column carries "
                 "no information and its weight cannot be told apart from a bias"

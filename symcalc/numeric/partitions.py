@@ -1,0 +1,294 @@
+"""A partition of the data, as a worker reads it: the files of a --data glob, the job a task gets
+(the program to evaluate, pickled once, and the columns it reads), and each partition's columns
+read and checked as `symcalc.numeric.data` checks a CSV (a CSV file is read by `load_csv` itself).
+A problem is the same one-line `DataError`, naming the partition's file.
+
+pandas and pyarrow are imported only when a partition is read: they come with the optional extra
+`symcalc-gradients[dask]` (`symcalc.numeric.distributed` runs the partitions on Dask).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from symcalc.errors import DataError, Location
+from symcalc.numeric.data import MAX_ABS_VALUE, NUMBER, binary_targets, load_csv, quoted
+from symcalc.numeric.program import Program
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+CSV_SUFFIXES = (".csv",)
+
+
+# -- the files of a --data glob ------------------------------------------------------------------
+
+
+def is_glob(text: str) -> bool:
+    """A pattern of files ('data/*.parquet'), not a file's own name (a file may be called '[x].csv')."""
+    return any(c in text for c in "*?[") and not Path(text).exists()
+
+
+def data_files(pattern: str) -> tuple[tuple[str, ...], str]:
+    """The files a --data pattern (a glob, or one file) names, sorted, and their kind ("csv" or
+    "parquet"); a DataError when none matches, or they mix kinds or are neither."""
+    files = tuple(sorted(glob.glob(pattern))) if is_glob(pattern) else (pattern,)
+    where = Location(source=pattern)
+    if not files:
+        raise DataError("no file matches", where, fix="check the pattern; quote it so the shell leaves it")
+    kinds = {_kind(f) for f in files}
+    if None in kinds:
+        odd = next(f for f in files if _kind(f) is None)
+        raise DataError(f"{odd!r} is neither .parquet nor .csv", where, fix="match one kind of file")
+    if len(kinds) > 1:
+        raise DataError("matches both Parquet and CSV files", where, fix="match one kind of file")
+    return files, str(kinds.pop())
+
+
+def _kind(path: str) -> str | None:
+    suffix = Path(path).suffix.lower()
+    return "parquet" if suffix in PARQUET_SUFFIXES else "csv" if suffix in CSV_SUFFIXES else None
+
+
+# -- what a task gets: the job, and the partition's columns -----------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to evaluate a partition: the program (pickled) and the hash that keys its
+    cache, the --columns mapping, the names the model reads and which of them are 0/1 labels."""
+
+    key: str
+    payload: bytes
+    mapping: tuple[tuple[str, str], ...]
+    needed: tuple[str, ...]
+    labels: tuple[str, ...]
+    #: Numeric, pickled by name (this module never imports symcalc.numeric.model, which imports it)
+    factory: Callable[[Program], Numeric]
+
+    @staticmethod
+    def of(numeric: Numeric, mapping: Mapping[str, str] | None = None) -> Job:
+        program = numeric.program
+        payload = pickle.dumps(program)
+        return Job(
+            hashlib.sha256(payload).hexdigest(),
+            payload,
+            tuple((mapping or {}).items()),
+            (*program.inputs, *program.targets),
+            tuple(t.name for t in binary_targets(program.model)),
+            type(numeric),
+        )
+
+
+class Numeric(Protocol):
+    """What this module uses of `symcalc.numeric.model.NumericModel`."""
+
+    program: Program
+
+    @property
+    def parameters(self) -> tuple[str, ...]: ...
+
+    def build(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+    def evaluate(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> tuple[float, dict[str, float]]: ...
+
+    def per_sample_loss(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> Array: ...
+
+    def accuracy(
+        self,
+        params: Mapping[str, float],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A partition's columns by model name, checked: what a persisted partition holds."""
+
+    source: str
+    columns: dict[str, Array] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+
+# -- the worker's cache of built models ----------------------------------------------------------
+
+_MODELS: dict[str, Numeric] = {}
+
+
+def built(job: Job) -> Numeric:
+    """This process's model for the job's program, built (the kernel compiled) on first use."""
+    numeric = _MODELS.get(job.key)
+    if numeric is None:
+        numeric = job.factory(pickle.loads(job.payload))
+        numeric.build()
+        _MODELS[job.key] = numeric
+    return numeric
+
+
+# -- reading and checking one partition (on the worker) -------------------------------------------
+
+
+def _cell_error(source: str, row: int, column: str, problem: str, fix: str | None = None) -> DataError:
+    return DataError(problem, Location(source=source, key=f"row {row + 1}, column {quoted(column)}"), fix)
+
+
+def _numbers(
+    values: np.ndarray[Any, Any], nulls: np.ndarray[Any, Any] | None, source: str, column: str
+) -> Array:
+    """One column as float64, or the DataError of its first bad cell (rows counted from 1)."""
+    if nulls is not None and nulls.any():
+        row = int(np.flatnonzero(nulls)[0])
+        raise _cell_error(
+            source, row, column, "empty cell", "every row needs a value in every column the model uses"
+        )
+    if values.dtype.kind in "fiub":
+        numbers = np.asarray(values, dtype=np.float64)  # no copy of a float64 column
+    else:
+        numbers = np.empty(len(values), dtype=np.float64)
+        for row, cell in enumerate(values):
+            if cell is None:
+                raise _cell_error(source, row, column, "empty cell")
+            number = isinstance(cell, int | float | np.number) and not isinstance(cell, bool)
+            if not (number or (isinstance(cell, str) and NUMBER.fullmatch(cell.strip()))):
+                raise _cell_error(source, row, column, f"{quoted(str(cell))} is not a number")
+            numbers[row] = float(cell)
+    bad = np.flatnonzero(~(np.abs(numbers) <= MAX_ABS_VALUE))  # NaN too: it compares false
+    if bad.size:
+        row = int(bad[0])
+        value = numbers[row]
+        if not np.isfinite(value):
+            raise _cell_error(
+                source,
+                row,
+                column,
+                f"{quoted(str(value))} is not a finite number",
+                "remove or fill in the row",
+            )
+        raise _cell_error(
+            source,
+            row,
+            column,
+            f"{value:g} is too large: beyond {MAX_ABS_VALUE:g}, z and the gradient overflow float64",
+            "standardise the column",
+        )
+    return numbers
+
+
+#: A table's column by name: (values, which are missing, or None when none can be).
+ColumnReader = Callable[[str], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]]
+
+
+def _checked(job: Job, source: str, names: Sequence[str], column: ColumnReader) -> dict[str, Array]:
+    """The model's columns of a table whose column names are `names`; `column(name)` gives (values,
+    nulls) of one. A DataError for a missing column, a cell that is not a finite number, or a label
+    that is not 0 or 1."""
+    mapping = dict(job.mapping)
+    wanted = {name: mapping.get(name, name) for name in job.needed}
+    missing = [name for name in job.needed if wanted[name] not in names]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        shown = ", ".join(quoted(wanted[n]) for n in missing)
+        has = ", ".join(quoted(str(n)) for n in names) or "(none)"
+        raise DataError(
+            f"no column{plural} {shown}: the model needs {', '.join(job.needed)}; the file has {has}",
+            Location(source=source),
+            "map a column to each with --columns NAME=COLUMN" if mapping else None,
+        )
+    columns = {}
+    for name in job.needed:
+        values, nulls = column(wanted[name])
+        columns[name] = _numbers(values, nulls, source, wanted[name])
+    for name in job.labels:
+        bad = np.flatnonzero((columns[name] != 0) & (columns[name] != 1))
+        if bad.size:
+            row = int(bad[0])
+            raise _cell_error(
+                source,
+                row,
+                wanted[name],
+                f"{columns[name][row]:g} is not a label: the loss takes log(a) and log(1 - a) of a "
+                f"sigmoid output, so {name!r} must be 0 or 1",
+            )
+    return columns
+
+
+def _read_parquet(job: Job, path: str) -> dict[str, Array]:
+    import pyarrow.parquet as pq
+
+    try:
+        file = pq.ParquetFile(path)
+        names = list(file.schema_arrow.names)
+        mapping = dict(job.mapping)
+        present = [c for c in dict.fromkeys(mapping.get(n, n) for n in job.needed) if c in names]
+        table = file.read(columns=present)
+    except FileNotFoundError:
+        raise DataError("no such file", Location(source=path)) from None
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        reason = " ".join(str(err).split())[:200]
+        raise DataError(f"cannot be read as Parquet ({reason})", Location(source=path)) from None
+
+    def column(name: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+        chunked = table.column(name)
+        nulls = chunked.is_null().to_numpy(zero_copy_only=False) if chunked.null_count else None
+        return chunked.to_numpy(), nulls
+
+    return _checked(job, path, names, column)
+
+
+def _read_frame(job: Job, frame: Any, source: str) -> dict[str, Array]:
+    names = [str(c) for c in frame.columns]
+
+    def column(name: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+        series = frame[name]
+        numeric = series.dtype.kind in "fiub"
+        # NaN in a NumPy float column is a value ('nan' is not a finite number); a missing cell is
+        # pandas' NA (nullable and text columns) or None
+        nulls = None if numeric and isinstance(series.dtype, np.dtype) else series.isna().to_numpy()
+        if numeric:
+            return series.to_numpy(dtype=np.float64, na_value=np.nan), nulls
+        return series.to_numpy(dtype=object), nulls
+
+    return _checked(job, source, names, column)
+
+
+def read_partition(job: Job, part: Any, source: str) -> Columns:
+    """A partition's columns, checked: `part` is a file's path (CSV or Parquet), a pandas dataframe,
+    a mapping of column names to arrays, or `Columns` already read."""
+    if isinstance(part, Columns):
+        return part
+    if isinstance(part, str):
+        if _kind(part) == "csv":
+            numeric = built(job)
+            return Columns(source, load_csv(part, numeric.program.model, dict(job.mapping)).columns)
+        return Columns(source, _read_parquet(job, part))
+    if isinstance(part, Mapping):
+        columns = {}
+        for name in job.needed:
+            if name not in part:
+                raise DataError(f"no data for {name!r}", Location(source=source))
+            columns[name] = np.asarray(part[name], dtype=np.float64).ravel()
+        return Columns(source, columns)
+    return Columns(source, _read_frame(job, part, source))
