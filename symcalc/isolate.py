@@ -105,12 +105,25 @@ def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ..
         result = ("error", LimitError("the expression is too deeply nested to process"))
     except BaseException as err:  # reported to the user as a bug, with the traceback on --debug
         result = ("bug", (f"{type(err).__name__}: {err}", traceback.format_exc()))
+    if result[0] == "error":  # only the problem travels: no traceback, no exception it arose from
+        result = ("error", _bare(result[1]))
     try:
         sender.send(result)
     except Exception as err:  # the result itself could not be pickled
         sender.send(("bug", (f"cannot return the result: {err}", traceback.format_exc())))
     finally:
         sender.close()
+
+
+def _bare(err: SymcalcError) -> SymcalcError:
+    """`err` without its traceback and the exception it was raised from. Pickled, an error is its
+    problem, location and fix; but with tblib's pickling installed (Dask's distributed does that on
+    import) exceptions pickle their tracebacks and chains, and "TOML nested too deeply" carries a
+    RecursionError a thousand frames deep, which cannot be pickled."""
+    err.__traceback__ = None
+    err.__context__ = None
+    err.__cause__ = None
+    return err
 
 
 class ProgramTimeout(Exception):

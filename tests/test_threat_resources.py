@@ -226,3 +226,16 @@ def test_the_child_and_its_pipe_are_cleaned_up_on_every_path() -> None:
     assert time.monotonic() - started < 10  # interrupted while waiting, not stopped by the timeout
     assert multiprocessing.active_children() == []
     assert _open_descriptors() == before
+
+
+def test_deeply_nested_toml_is_one_line_with_tblib_pickling(run: Runner, write_toml: WriteToml) -> None:
+    """Dask's distributed installs tblib's pickling on import: exceptions then pickle their traceback
+    and the exception they arose from, and the error from a deep TOML carried a RecursionError a
+    thousand frames deep, which could not be sent back ("internal error"). The error goes bare."""
+    pickling_support = pytest.importorskip(
+        "tblib.pickling_support", reason="tblib comes with the [dask] extra (.ci/run installs it)"
+    )
+    pickling_support.install()
+    code, _, err, _ = run(["derive", str(write_toml("x = " + "[" * 100_000 + "]" * 100_000 + "\n"))])
+    assert_one_line(code, err)
+    assert "TOML is nested too deeply" in err
