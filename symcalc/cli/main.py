@@ -30,10 +30,10 @@ from symcalc.cli.commands import (
     _cmd_markdown,
     _cmd_models,
     _cmd_new,
-    _cmd_train,
     _cmd_verify,
     print_error,
 )
+from symcalc.cli.train import cmd_train
 from symcalc.errors import SpecErrors, SymcalcError
 from symcalc.isolate import DEFAULT_TIMEOUT, InternalError
 from symcalc.render.ascii import plain
@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     _hessian_option(markdown_parser)
     _compact_option(markdown_parser)
     file_help = f"a derivation file, or a built-in model's name (default: {DEFAULT_MODEL})"
-    train = command("train", _cmd_train, "train a model's parameters by full-batch gradient descent")
+    train = command("train", cmd_train, "train a model's parameters by full-batch gradient descent")
     train.add_argument("file", nargs="?", help=file_help)
     train.add_argument(
         "--data",

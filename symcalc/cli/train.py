@@ -1,0 +1,262 @@
+"""`symcalc train`: the model derived and compiled in the limited child, the data read (in memory,
+or partitioned on Dask), the chosen method run epoch by epoch with a progress bar, and the result
+printed, plotted and saved."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from symcalc.cli import work
+from symcalc.cli.commands import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    limited,
+    parse_settings,
+    say_wrote,
+    source_name,
+)
+from symcalc.errors import Location, SymcalcError
+from symcalc.files import check_output, write_atomic
+
+if TYPE_CHECKING:
+    from symcalc.numeric.data import Dataset
+    from symcalc.numeric.model import NumericModel
+    from symcalc.render.training import TestResult
+    from symcalc.symbolic.graph import Model
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from symcalc.numeric.data import check_finite_loss, check_mapped_names, parse_columns
+    from symcalc.numeric.model import NumericModel
+    from symcalc.numeric.partitions import data_files, is_glob
+
+    on_dask = args.dask or args.scheduler is not None
+    if on_dask:
+        _check_dask_options(args)
+    elif args.data is not None and is_glob(args.data):
+        raise SymcalcError(
+            "a pattern of files is read on Dask",
+            Location(key=f"--data {args.data}"),
+            fix="add --dask (a cluster on this machine) or --scheduler ADDRESS; "
+            "needs symcalc-gradients[dask]",
+        )
+    if args.plot is not None:
+        args.plot_format = check_output(args.plot, {".png": "png", ".svg": "svg", ".pdf": "pdf"}, "--plot")
+        from symcalc.render import training
+
+        training.check_plotting()
+    if args.save is not None:
+        _check_save(args.save)
+    mapping = parse_columns(args.columns)
+    # the data decide a vector's size for this run: from a pattern's first file
+    first = data_files(args.data)[0][0] if on_dask else args.data
+    sizes = work.data_sizes(args.file, first, mapping)
+    program = limited(work.program_file, args.file, sizes, args.method == "newton", timeout=args.timeout)
+    numeric = NumericModel(program)
+    model = program.model
+    check_mapped_names(mapping, model)
+    constants = _constants(args.set, numeric.constants, source_name(args.file))
+    start = numeric.start(args.seed)
+    zero = [p for p, g in zip(program.parameters, program.gradients, strict=True) if g == 0]
+    if on_dask:
+        from symcalc.numeric.distributed import cluster, from_files
+
+        for warning in work.unused_parameters(model.loss.name, program.parameters, zero):
+            print(f"symcalc: warning: {warning}", file=sys.stderr)
+        with cluster(args.scheduler, args.workers, args.memory_limit) as client:
+            partitions = from_files(args.data, client)
+            # every partition read and checked (on the workers) before the first epoch, as a CSV is
+            partitions.check(numeric, start, constants, mapping)
+            partitions.persist_if_it_fits(numeric)
+            assert partitions.rows is not None
+            where = Run(partitions, partitions.rows, args.data, partitions.where)
+            return _train(args, numeric, where, start, constants)
+    data = _training_data(args, model, mapping)
+    for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *data.warnings]:
+        print(f"symcalc: warning: {warning}", file=sys.stderr)
+    dataset = data.train
+    check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns, constants))
+    numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is training's
+    where = Run(
+        dataset.columns, len(dataset), dataset.source, numeric.describe(), data.test, data.standardized
+    )
+    return _train(args, numeric, where, start, constants)
+
+
+@dataclass(frozen=True)
+class Run:
+    """Where `train` runs: the data (NumPy columns, or partitions on Dask), their rows, how to name
+    them, what computes the loss and gradients; the held-out rows and the standardization."""
+
+    data: Any
+    rows: int
+    source: str
+    computed_by: str
+    test: Dataset | None = None
+    standardized: tuple[tuple[str, float, float], ...] = ()
+
+
+def _check_dask_options(args: argparse.Namespace) -> None:
+    """--dask and --scheduler need --data, and the options that need all the rows in memory are refused."""
+    mode = "--dask" if args.dask else "--scheduler"
+    if args.dask and args.scheduler is not None:
+        raise SymcalcError(
+            "--dask and --scheduler both given", fix="--dask starts a cluster here; --scheduler uses one"
+        )
+    if args.data is None:
+        raise SymcalcError(f"{mode} needs --data", fix="e.g. --data 'data/*.parquet'")
+    refused = {
+        "--method newton": args.method == "newton",
+        "--test-fraction": args.test_fraction is not None,
+        "--standardize": args.standardize,
+        "--plot": args.plot is not None,
+    }
+    for option, given in refused.items():
+        if given:
+            raise SymcalcError(
+                f"{option} is not available with {mode}: it needs every row in one process",
+                fix="train in memory from a CSV file, without " + mode,
+            )
+
+
+def _train(
+    args: argparse.Namespace,
+    numeric: NumericModel,
+    where: Run,
+    start: dict[str, float],
+    constants: dict[str, float],
+) -> int:
+    """The epochs, with the progress bar, then the summary (table or --json), the plot and --save."""
+    from rich.console import Console
+
+    from symcalc.numeric.descent import Epoch, Stop, run
+    from symcalc.render import training
+
+    program = numeric.program
+    model = program.model
+    second_order = args.method == "newton"
+    records = work.method_records(
+        args.method, numeric, where.data, start, args.lr, args.epochs, args.tol, constants
+    )
+    seen: list[Epoch] = []
+    with training.progress_bar(Console(stderr=True), args.epochs) as update:
+
+        def on_epoch(record: Epoch) -> None:
+            seen.append(record)
+            update(record)
+
+        last = run(records, on_epoch)
+    shapes = model.shaped.sizes_of if model.shaped and model.spec else None
+    # Ctrl-C reaches a local cluster's workers too: no further pass over partitions after it
+    interrupted = last.stop is Stop.INTERRUPTED and not isinstance(where.data, dict)
+    summary = training.Summary(
+        last,
+        None if interrupted else numeric.accuracy(last.parameters, where.data, constants),
+        where.rows,
+        where.source,
+        where.computed_by + (f"; {numeric.second_order_by}" if second_order else ""),
+        shapes(model.spec.parameters) if shapes and model.spec else (),
+        args.method,
+        tuple((r.epoch, r.loss, r.gradient_norm) for r in seen) if args.method != "gd" else (),
+        tuple({**numeric.constants, **constants}.items()),
+        _test_result(numeric, last.parameters, where.test, constants),
+        where.standardized,
+        shapes(model.spec.inputs) if shapes and model.spec else (),
+    )
+    if args.json:
+        print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))
+    else:
+        training.print_summary(Console(), summary)
+    if args.plot is not None:
+        target = program.targets[0] if program.targets else None
+        training.plot(
+            args.plot, last, where.data, program.inputs, target, numeric.logit, args.plot_format, args.method
+        )
+        say_wrote(args.plot)
+    if args.save is not None:
+        saved = training.saved_dict(summary, model.title, _model_name(model.source))
+        write_atomic(args.save, json.dumps(saved, indent=2, allow_nan=False) + "\n", replace=False)
+        say_wrote(args.save)
+    if last.stop is Stop.INTERRUPTED:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if last.stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
+
+
+def _check_save(path: str) -> None:
+    """--save PARAMS.json names a new JSON file in a folder that exists: checked before training."""
+    check_output(path, {".json": "json"}, "--save")
+    if Path(path).exists():
+        raise SymcalcError(
+            "already exists: --save never writes over a file",
+            Location(source=path),
+            fix="remove it, or choose another name",
+        )
+
+
+def _model_name(source: str) -> str:
+    """A model as `train` was given it: a built-in's name, or its file's name without .toml."""
+    return Path(source.removesuffix(" (built in)")).name.removesuffix(".toml")
+
+
+@dataclass(frozen=True)
+class _TrainingData:
+    """What `train` fits and tests on: the training rows (standardized with --standardize), the rows
+    --test-fraction held out (standardized alike) or None, each input's (name, mean, scale), warnings."""
+
+    train: Dataset
+    test: Dataset | None
+    standardized: tuple[tuple[str, float, float], ...]
+    warnings: tuple[str, ...]
+
+
+def _training_data(args: argparse.Namespace, model: Model, mapping: dict[str, str]) -> _TrainingData:
+    """The data read (--data, else the built-in), split (--test-fraction) and standardized (--standardize,
+    by the training rows' statistics); the scale warning when the inputs differ widely and are not."""
+    from symcalc.numeric.data import load_builtin, load_csv, scale_warning, split, standardization
+
+    dataset = load_csv(args.data, model, mapping) if args.data is not None else load_builtin(model, mapping)
+    train, test = dataset, None
+    if args.test_fraction is not None:
+        train, test = split(dataset, args.test_fraction, args.seed, model)
+    inputs = [s.name for s in model.inputs]
+    if not args.standardize:
+        warning = scale_warning(train, inputs)
+        return _TrainingData(train, test, (), (*dataset.warnings, *([warning] if warning else [])))
+    scaling = standardization(train, inputs)
+    standardized = tuple((name, scaling.means[name], scaling.scales[name]) for name in inputs)
+    held = None if test is None else scaling.apply(test)
+    return _TrainingData(scaling.apply(train), held, standardized, dataset.warnings)
+
+
+def _test_result(
+    numeric: NumericModel, params: dict[str, float], test: Dataset | None, constants: dict[str, float]
+) -> TestResult | None:
+    """The mean loss on the held-out rows, by the back end that trained; the accuracy where the model
+    predicts a 0/1 label (a = σ(u): class 1 where u ≥ 0, i.e. a ≥ 0.5)."""
+    from symcalc.render.training import TestResult
+
+    if test is None:
+        return None
+    loss = numeric.loss(params, test.columns, constants)
+    return TestResult(len(test), loss, numeric.accuracy(params, test.columns, constants))
+
+
+def _constants(settings: Sequence[str], known: dict[str, float], source: str) -> dict[str, float]:
+    """--set NAME=VALUE, each a constant of the model and a finite number; one line naming the bad one."""
+    from symcalc.spec.names import suggestion
+
+    values = parse_settings(settings, source)
+    for name, value in values.items():
+        if name not in known:
+            listed = ", ".join(known) or "none"
+            fix = suggestion(name, known, f"the model's constants: {listed}")
+            where = Location(source=source, key=f"--set {name}={value:g}")
+            raise SymcalcError(f"{name!r} is not a constant of the model", where, fix=fix)
+    return values
