@@ -28,10 +28,10 @@ import pathlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from timing import best
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,16 +42,6 @@ from symcalc.numeric.model import NumericModel  # noqa: E402
 from symcalc.numeric.partitions import Job, read_partition  # noqa: E402
 
 FEATURES = 30
-
-
-def best(function: Callable[[], Any], repeat: int) -> float:
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def write_files(folder: pathlib.Path, rows: int, files: int) -> dict[str, np.ndarray[Any, Any]]:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import pathlib
 import sys
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import numpy as np
+from timing import best
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,16 +33,6 @@ sys.path.insert(0, str(ROOT))
 import symcalc  # noqa: E402
 
 MODEL = ROOT / "derivations" / "logistic_regression_vector.toml"
-
-
-def best(function: Callable[[], Any], repeat: int = 7) -> float:
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def module(target: str) -> Any:

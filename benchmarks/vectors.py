@@ -23,10 +23,10 @@ import pathlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from timing import best
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,16 +37,6 @@ from symcalc.symbolic.batch import derive_batch_form  # noqa: E402
 from symcalc.symbolic.vector import derive_vector_form  # noqa: E402
 
 DERIVATIONS = ROOT / "derivations"
-
-
-def best(function: Callable[[], Any], repeat: int = 7) -> float:
-    function()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def module_for(name: str, folder: pathlib.Path) -> Any:
