@@ -105,7 +105,7 @@ def _parting_lines(check: Check) -> list[str]:
     from symcalc.render.wording import parting_lines
 
     assert check.parting is not None
-    return parting_lines(check.parting, check.parting.claimed, inline)
+    return parting_lines(check.parting, inline)
 
 
 def counterexample_text(example: Counterexample) -> str:
@@ -168,7 +168,7 @@ def parting_dict(check: Check) -> dict[str, Any]:
             "derived": str(factor.value),
             "claimed": str(parting.implied),
         },
-        "explanation": parting_lines(parting, parting.claimed),
+        "explanation": parting_lines(parting),
     }
 
 

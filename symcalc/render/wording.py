@@ -14,7 +14,6 @@ from collections.abc import Callable
 import sympy as sp
 
 from symcalc.symbolic.insights import Insight
-from symcalc.symbolic.notation import Partial
 from symcalc.symbolic.parting import Parting
 from symcalc.symbolic.steps import (
     ChainRule,
@@ -188,9 +187,10 @@ def insight_text(insight: Insight, show: Callable[[sp.Expr], str] = str) -> str:
     return insight_template(insight).format(*(show(e) for e in insight.expressions))
 
 
-def parting_lines(parting: Parting, claimed: Partial, show: Callable[[sp.Basic], str] = str) -> list[str]:
+def parting_lines(parting: Parting, show: Callable[[sp.Basic], str] = str) -> list[str]:
     """A failed claim beside the derivation: the engine's result, then the one factor of its chain
     where the claim leaves it (or that none does), each expression written by `show`."""
+    claimed = parting.claimed
     lines = [f"the derivation has {show(claimed)} = {show(parting.engine)} (step {parting.number})"]
     if parting.scale is not None:
         slip = ": a sign slip" if parting.scale == -1 else ""
