@@ -363,21 +363,22 @@ def _definitions(derivation: Derivation, width: int) -> RenderableType:
     model = derivation.model
     # As the file writes it where that fits a line; else SymPy's form, which breaks between its terms
     # (the file's -(y1*log(a1) + …) could only break inside its brackets).
-    written = [
-        (sym, shown if _widest([pretty_chain([sym, shown])]) <= width else expr)
-        for sym, expr in model.definitions
-        for shown in [derivation.as_written(sym)]
-    ]
-    rows = [(pretty_chain([sym, expr]), model.note(sym) or "") for sym, expr in written]
-    if _widest(shown for shown, _ in rows) + 3 + NOTE_WIDTH <= width:
+    written: list[tuple[sp.Symbol, sp.Expr, str]] = []  # each definition, the form shown, drawn on one line
+    for sym, expr in model.definitions:
+        as_written = derivation.as_written(sym)
+        drawn = pretty_chain([sym, as_written])
+        written.append(
+            (sym, as_written, drawn) if _widest([drawn]) <= width else (sym, expr, pretty_chain([sym, expr]))
+        )
+    if _widest(drawn for _, _, drawn in written) + 3 + NOTE_WIDTH <= width:
         grid = Table.grid(padding=(0, 3))
         grid.add_column(no_wrap=True)
         grid.add_column(style="dim")
-        for shown, note in rows:
-            grid.add_row(maths(shown), note)
+        for sym, _, drawn in written:
+            grid.add_row(maths(drawn), model.note(sym) or "")
         return grid
     stacked: list[RenderableType] = []
-    for sym, expr in written:
+    for sym, expr, _ in written:
         stacked.append(maths(pretty_chain([sym, expr], width=width)))
         if model.note(sym):
             stacked.append(Padding(Text(model.note(sym) or "", style="dim"), (0, 0, 0, 4)))
