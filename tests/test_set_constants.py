@@ -52,7 +52,7 @@ def test_check_takes_set_too(run: Runner) -> None:
     assert 1.5 <= point["lamda"] <= 6.0
 
 
-@pytest.mark.parametrize("command", ["verify", "check", "codegen"])
+@pytest.mark.parametrize("command", ["verify", "check", "codegen", "train"])
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
@@ -72,5 +72,6 @@ def test_a_bad_set_is_one_line_on_every_command(
 def test_a_value_outside_the_constants_domain_is_refused(run: Runner, write_toml: WriteToml) -> None:
     model = Path(symcalc.__file__).parent / "derivations" / "logistic_regression_l2.toml"
     path = write_toml(model.read_text() + '\n[domains]\nlamda = "[0, inf)"\n')
-    code, _, err = run(["verify", str(path), "--set", "lamda=-1"])
-    assert code == 2 and "--set lamda=-1: -1 lies outside the domain [0, inf) of 'lamda'" in err
+    for command in ("verify", "train"):  # train's --set goes through the same check, where the file is loaded
+        code, _, err = run([command, str(path), "--set", "lamda=-1"])
+        assert code == 2 and "--set lamda=-1: -1 lies outside the domain [0, inf) of 'lamda'" in err

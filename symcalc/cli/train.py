@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,11 +57,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     # the data decide a vector's size for this run: from a pattern's first file
     first = data_files(args.data)[0][0] if on_dask else args.data
     sizes = work.data_sizes(args.file, first, mapping)
-    program = limited(work.program_file, args.file, sizes, args.method == "newton", timeout=args.timeout)
+    # --set's values, checked against the file's constants and their domains where the model is loaded
+    constants = parse_settings(args.set, source_name(args.file))
+    newton = args.method == "newton"
+    program = limited(work.program_file, args.file, sizes, newton, constants, timeout=args.timeout)
     numeric = NumericModel(program)
     model = program.model
     check_mapped_names(mapping, model)
-    constants = _constants(args.set, numeric.constants, source_name(args.file))
     start = numeric.start(args.seed)
     zero = [p for p, g in zip(program.parameters, program.gradients, strict=True) if g == 0]
     if on_dask:
@@ -246,17 +247,3 @@ def _test_result(
         return None
     loss = numeric.loss(params, test.columns, constants)
     return TestResult(len(test), loss, numeric.accuracy(params, test.columns, constants))
-
-
-def _constants(settings: Sequence[str], known: dict[str, float], source: str) -> dict[str, float]:
-    """--set NAME=VALUE, each a constant of the model and a finite number; one line naming the bad one."""
-    from symcalc.spec.names import suggestion
-
-    values = parse_settings(settings, source)
-    for name, value in values.items():
-        if name not in known:
-            listed = ", ".join(known) or "none"
-            fix = suggestion(name, known, f"the model's constants: {listed}")
-            where = Location(source=source, key=f"--set {name}={value:g}")
-            raise SymcalcError(f"{name!r} is not a constant of the model", where, fix=fix)
-    return values

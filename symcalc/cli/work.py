@@ -182,14 +182,19 @@ def check_file(
     return exact.title, [check_claim(exact, lhs, rhs, strict=strict, points=points, seed=seed)]
 
 
-def program_file(target: str | None, sizes: Mapping[str, int], hessian: bool = False) -> Program:
+def program_file(
+    target: str | None,
+    sizes: Mapping[str, int],
+    hessian: bool = False,
+    constants: Mapping[str, float] | None = None,
+) -> Program:
     """Derive one file written out at `sizes` (the data's; the rest from [dimensions]) and build its
-    stable numeric program, with the second derivatives for Newton's method; the symbolic half of
-    `symcalc train`."""
+    stable numeric program, with the second derivatives for Newton's method and the constants
+    `--set` gives; the symbolic half of `symcalc train`."""
     from symcalc.numeric.codegen import with_batch_module
     from symcalc.numeric.program import build_program
 
-    derivation = derive_file(target, sizes, hessian)
+    derivation = derive_file(target, sizes, hessian, constants)
     return with_batch_module(build_program(derivation), derivation)
 
 
