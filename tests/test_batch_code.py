@@ -8,6 +8,7 @@ diff of the written-out scalar loss, averaged over the samples.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -138,7 +139,60 @@ def test_the_module_reads_like_the_batch_form_and_gradient_computes_no_loss(tmp_
     assert "G.T @ dL_dz," in sums and "L = " not in sums
     means = ast.get_source_segment(source, functions["_gradient"]) or ""
     assert "_blocks(_gradient_sums, (W, c, v, b), (X, y))" in means and "totals[0] / m" in means
-    assert {node.names[0].name for node in tree.body if isinstance(node, ast.Import)} == {"numpy", "json"}
+    imported = {node.names[0].name.split(".")[0] for node in tree.body if isinstance(node, ast.Import)}
+    assert imported - set(sys.stdlib_module_names) == {"numpy"}
+
+
+def _many_blocks(rows: int, seed: int = 5) -> tuple[Arrays, Arrays]:
+    """Logistic regression's parameters and `rows` samples of 2 features: rows / 87 381 blocks of X."""
+    rng = np.random.default_rng(seed)
+    data = {"x": rng.normal(size=(rows, 2)), "y": (rng.random(rows) < 0.5).astype(float)}
+    return {"w": np.array([0.7, -1.3]), "b": np.array(0.2)}, data
+
+
+def test_threads_share_the_blocks_and_the_sums_do_not_depend_on_how_many(tmp_path: Path) -> None:
+    module = _module("logistic_regression_vector", tmp_path)
+    params, data = _many_blocks(400_000)  # 5 blocks: threads take 3 and 2, or 2, 2 and 1
+    results = {}
+    for threads in (1, 2, 3):
+        module.__dict__["THREADS"] = threads
+        value, grads = module.loss_and_gradient(params, data)
+        results[threads] = (value, grads["w"].tolist(), float(grads["b"]))
+    assert results[1] == results[2] == results[3]  # to the last bit: blocks are added in their order
+    # the same numbers as NumPy written by hand over the whole batch at once
+    a = 1 / (1 + np.exp(-(data["x"] @ params["w"] + params["b"])))
+    assert results[2][1] == pytest.approx(data["x"].T @ (a - data["y"]) / len(a), rel=1e-12)
+    assert results[2][2] == pytest.approx(float(np.mean(a - data["y"])), rel=1e-12)
+    loss = -np.mean(data["y"] * np.log(a) + (1 - data["y"]) * np.log(1 - a))
+    assert results[2][0] == pytest.approx(float(loss), rel=1e-12)
+
+
+def test_a_thread_of_the_pool_keeps_the_callers_floating_point_settings(tmp_path: Path) -> None:
+    # pytest turns warnings into errors: a block whose exp overflows in a thread of the pool that
+    # did not take the caller's numpy.errstate(all="ignore") would end the call in an exception.
+    module = _module("logistic_regression_vector", tmp_path)
+    module.__dict__["THREADS"] = 2
+    params, data = _many_blocks(200_000)
+    data["x"][150_000:] = [-1e4, 0.0]  # z = -7000 in the second block only: exp(-z) overflows there
+    value, grads = module.loss_and_gradient(params, data)
+    assert np.isfinite(value) and np.all(np.isfinite(grads["w"])) and np.isfinite(grads["b"])
+
+
+def test_a_confident_right_answer_keeps_its_small_loss(tmp_path: Path) -> None:
+    # z = ±40 on the right side: the loss is log(1 + e^−40) = 4.2e-18, which float64 holds; a sum
+    # that added it to ±40 before cancelling the 40s would return 0.
+    module = _module("logistic_regression_vector", tmp_path)
+    params = {"w": np.array([40.0, 0.0]), "b": np.array(0.0)}
+    for x, y in (([1.0, 0.0], 1.0), ([-1.0, 0.0], 0.0)):
+        value = module.loss(params, {"x": np.array([x]), "y": np.array([y])})
+        assert value == pytest.approx(float(mpmath.log1p(mpmath.exp(-40))), rel=1e-14, abs=0), (x, y)
+
+
+def test_no_samples_is_a_clear_error(tmp_path: Path) -> None:
+    module = _module("logistic_regression_vector", tmp_path)
+    params, data = _many_blocks(0)
+    with pytest.raises(ValueError, match="no samples"):
+        module.gradient(params, data)
 
 
 def test_far_out_the_module_stays_finite_where_naive_numpy_does_not(tmp_path: Path) -> None:
