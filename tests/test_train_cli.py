@@ -256,6 +256,30 @@ def test_a_pattern_of_files_without_dask_is_one_line(
     )
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--workers", "3"],
+            "--workers is for the cluster that --dask starts on this machine: without --dask the data are "
+            "in this process (add --dask, or drop --workers)",
+        ),
+        (
+            ["--scheduler", "tcp://127.0.0.1:1", "--data", "d/*.parquet", "--memory-limit", "2GB"],
+            "--memory-limit is for the cluster that --dask starts on this machine: the cluster at "
+            "tcp://127.0.0.1:1 has its own workers (drop --memory-limit)",
+        ),
+    ],
+)
+def test_cluster_options_where_no_cluster_is_started_are_one_line(
+    capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    # they did nothing there: the run went on as if they had not been given
+    status, out, err = _run(capsys, "train", *options)
+    assert status == 2 and out == ""
+    assert err == f"symcalc: error: {message}\n"
+
+
 def test_dask_without_the_extra_installed_is_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

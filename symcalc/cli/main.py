@@ -301,13 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     dask.add_argument(
         "--workers",
         type=_positive_count,
-        default=2,
         metavar="N",
         help="--dask's worker processes (default 2)",
     )
     dask.add_argument(
         "--memory-limit",
-        default="auto",
         metavar="BYTES",
         help="--dask's memory limit per worker, e.g. 2GB (default auto: this machine's memory shared out)",
     )

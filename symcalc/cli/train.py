@@ -37,6 +37,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from symcalc.numeric.partitions import data_files, is_glob
 
     on_dask = args.dask or args.scheduler is not None
+    _check_cluster_options(args)
     if on_dask:
         _check_dask_options(args)
     elif args.data is not None and is_glob(args.data):
@@ -71,7 +72,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         for warning in work.unused_parameters(model.loss.name, program.parameters, zero):
             print(f"symcalc: warning: {warning}", file=sys.stderr)
-        with cluster(args.scheduler, args.workers, args.memory_limit) as client:
+        with cluster(args.scheduler, args.workers or 2, args.memory_limit or "auto") as client:
             partitions = from_files(args.data, client)
             # every partition read and checked (on the workers) before the first epoch, as a CSV is
             partitions.check(numeric, start, constants, mapping)
@@ -102,6 +103,25 @@ class Run:
     computed_by: str
     test: Dataset | None = None
     standardized: tuple[tuple[str, float, float], ...] = ()
+
+
+def _check_cluster_options(args: argparse.Namespace) -> None:
+    """--workers and --memory-limit shape the cluster --dask starts: anywhere else they would do nothing."""
+    given = [
+        option
+        for option, value in (("--workers", args.workers), ("--memory-limit", args.memory_limit))
+        if value is not None
+    ]
+    if given and not args.dask:
+        where = (
+            f"the cluster at {args.scheduler} has its own workers"
+            if args.scheduler is not None
+            else "without --dask the data are in this process"
+        )
+        raise SymcalcError(
+            f"{given[0]} is for the cluster that --dask starts on this machine: {where}",
+            fix=f"drop {given[0]}" if args.scheduler is not None else f"add --dask, or drop {given[0]}",
+        )
 
 
 def _check_dask_options(args: argparse.Namespace) -> None:
