@@ -12,7 +12,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -238,6 +240,39 @@ def test_standardize_lets_gradient_descent_converge(run: Runner, tmp_path: Path)
     scaled = json.loads(run(["train", "--data", str(data), "--lr", "1", "--json", "--standardize"])[1])
     assert plain["converged"] is False and plain["epochs"] == 5000 and plain["standardized"] is None
     assert scaled["converged"] is True and scaled["epochs"] < 1000
+
+
+def test_a_standardized_runs_plot_draws_the_data_in_their_own_units(run: Runner, tmp_path: Path) -> None:
+    from symcalc.numeric.descent import Epoch
+    from symcalc.render.training import boundary_points
+
+    data, _, _ = _blobs(tmp_path, 1000.0)
+    raw = np.genfromtxt(data, delimiter=",", names=True)
+    means = {name: float(np.mean(raw[name])) for name in ("x1", "x2")}
+    scales = {name: float(np.std(raw[name])) for name in ("x1", "x2")}
+    columns = {name: (raw[name] - means[name]) / scales[name] for name in ("x1", "x2")} | {"y": raw["y"]}
+    params = {"w1": 1.5, "w2": -2.0, "b": 0.25}  # in the standardized units the model trained in
+
+    def scores(params: Mapping[str, float], data: Mapping[str, Any]) -> np.ndarray[Any, Any] | None:
+        return np.asarray(params["w1"] * data["x1"] + params["w2"] * data["x2"] + params["b"])
+
+    standardized = [(name, means[name], scales[name]) for name in ("x1", "x2")]
+    final = Epoch(10, params, 0.5, {}, 0.0)
+    points = boundary_points(final, columns, ("x1", "x2"), "y", scores, standardized)
+    assert np.allclose(points.first, raw["x1"], rtol=1e-12)
+    assert np.allclose(points.second, raw["x2"], rtol=1e-12)
+    gx, gy = points.grid
+    assert gy.min() < raw["x2"].min() and gy.max() > raw["x2"].max()  # the grid spans x2 in its own units
+    by_hand = 1.5 * (gx - means["x1"]) / scales["x1"] - 2.0 * (gy - means["x2"]) / scales["x2"] + 0.25
+    assert points.scores is not None and np.allclose(points.scores, by_hand, rtol=1e-12, atol=1e-12)
+    # and the command draws it
+    pytest.importorskip("matplotlib", reason="--plot needs the extra symcalc-gradients[plot]")
+    picture = tmp_path / "standardized.svg"
+    code, _, err = run(
+        ["train", "--data", str(data), "--standardize", "--plot", str(picture), "--epochs", "50"]
+    )
+    assert code == 0, err
+    assert picture.read_text(encoding="utf-8").startswith("<?xml")
 
 
 def test_targets_are_never_standardized(run: Runner, tmp_path: Path) -> None:

@@ -198,7 +198,15 @@ def _train(
     if args.plot is not None:
         target = program.targets[0] if program.targets else None
         training.plot(
-            args.plot, last, where.data, program.inputs, target, numeric.logit, args.plot_format, args.method
+            args.plot,
+            last,
+            where.data,
+            program.inputs,
+            target,
+            numeric.logit,
+            args.plot_format,
+            args.method,
+            where.standardized,
         )
         say_wrote(args.plot)
     if args.save is not None:

@@ -289,9 +289,11 @@ def plot(
     scores: Scores,
     image_format: str = "png",
     method: str = "gd",
+    standardized: Sequence[tuple[str, float, float]] = (),
 ) -> Path:
     """The loss curve (titled with the method), and for two inputs the data with the decision boundary
-    u = 0: PNG, SVG or PDF."""
+    u = 0: PNG, SVG or PDF. With `standardized` (each input's name, mean and scale, as --standardize
+    trained on them) the data are drawn in their own units, as they were read."""
     plt = _pyplot()
     boundary = len(inputs) == 2 and target is not None and scores(final.parameters, columns) is not None
     figure, axes = plt.subplots(1, 2 if boundary else 1, figsize=(11 if boundary else 6, 4.5), squeeze=False)
@@ -304,7 +306,7 @@ def plot(
     curve.set_title(f"Loss: {METHODS[method]}")
     curve.grid(alpha=0.3)
     if boundary and target is not None:
-        _boundary(axes[0][1], final, columns, inputs, target, scores)
+        _boundary(axes[0][1], boundary_points(final, columns, inputs, target, scores, standardized))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format=image_format, dpi=110)
@@ -312,29 +314,58 @@ def plot(
     return write_atomic(path, buffer.getvalue())
 
 
-def _boundary(
-    ax: Any,
+@dataclass(frozen=True)
+class BoundaryPoints:
+    """What the boundary panel draws: the data's two inputs in their own units, each sample's label,
+    and the model's score u on a grid over them (the boundary is u = 0)."""
+
+    names: tuple[str, str]
+    first: np.ndarray[Any, Any]
+    second: np.ndarray[Any, Any]
+    target: str
+    labels: np.ndarray[Any, Any]
+    grid: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
+    scores: np.ndarray[Any, Any] | None
+
+
+def boundary_points(
     final: Epoch,
     columns: Mapping[str, np.ndarray[Any, Any]],
     inputs: tuple[str, ...],
     target: str,
     scores: Scores,
-) -> None:
-    first, second = (columns[name] for name in inputs)
-    labels = columns[target]
-    for value, colour in ((0.0, "tab:red"), (1.0, "tab:blue")):
-        chosen = labels == value
-        ax.scatter(first[chosen], second[chosen], s=14, c=colour, alpha=0.7, label=f"{target} = {value:g}")
+    standardized: Sequence[tuple[str, float, float]] = (),
+) -> BoundaryPoints:
+    """The data of two inputs (back in their own units when the model trained on them standardized)
+    and the score on a 200 × 200 grid over them, evaluated where the model reads them: standardized."""
+    shift = {name: (mean, scale) for name, mean, scale in standardized}
+    mean_1, scale_1 = shift.get(inputs[0], (0.0, 1.0))
+    mean_2, scale_2 = shift.get(inputs[1], (0.0, 1.0))
+    first = columns[inputs[0]] * scale_1 + mean_1
+    second = columns[inputs[1]] * scale_2 + mean_2
     pad = 0.05
     xs = np.linspace(first.min() - pad * np.ptp(first), first.max() + pad * np.ptp(first), 200)
     ys = np.linspace(second.min() - pad * np.ptp(second), second.max() + pad * np.ptp(second), 200)
     gx, gy = np.meshgrid(xs, ys)
-    grid = {inputs[0]: gx.ravel(), inputs[1]: gy.ravel(), target: np.zeros(gx.size)}
-    u = scores(final.parameters, grid)
-    if u is not None and np.ptp(u) > 0:
-        ax.contour(gx, gy, np.broadcast_to(u, (gx.size,)).reshape(gx.shape), levels=[0.0], colors="black")
+    read = {
+        inputs[0]: (gx.ravel() - mean_1) / scale_1,
+        inputs[1]: (gy.ravel() - mean_2) / scale_2,
+        target: np.zeros(gx.size),
+    }
+    u = scores(final.parameters, read)
+    values = None if u is None else np.broadcast_to(u, (gx.size,)).reshape(gx.shape)
+    return BoundaryPoints((inputs[0], inputs[1]), first, second, target, columns[target], (gx, gy), values)
+
+
+def _boundary(ax: Any, points: BoundaryPoints) -> None:
+    for value, colour in ((0.0, "tab:red"), (1.0, "tab:blue")):
+        chosen = points.labels == value
+        label = f"{points.target} = {value:g}"
+        ax.scatter(points.first[chosen], points.second[chosen], s=14, c=colour, alpha=0.7, label=label)
+    if points.scores is not None and np.ptp(points.scores) > 0:
+        ax.contour(*points.grid, points.scores, levels=[0.0], colors="black")
         ax.plot([], [], color="black", label="decision boundary")
-    ax.set_xlabel(inputs[0])
-    ax.set_ylabel(inputs[1])
+    ax.set_xlabel(points.names[0])
+    ax.set_ylabel(points.names[1])
     ax.set_title("Data and learned boundary")
     ax.legend(loc="best", fontsize="small")
