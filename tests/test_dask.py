@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -39,7 +40,7 @@ from symcalc.cli import work
 from symcalc.cli.main import main
 from symcalc.errors import DataError
 from symcalc.numeric.descent import Epoch, train
-from symcalc.numeric.distributed import from_files
+from symcalc.numeric.distributed import cluster, from_files
 from symcalc.numeric.model import NumericModel
 
 from .conftest import REPO
@@ -98,7 +99,7 @@ def client() -> Iterator[Client]:
             threads_per_worker=1,
             memory_limit=MEMORY_LIMIT,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):
@@ -445,6 +446,22 @@ def test_a_bad_partition_of_a_dask_dataframe_is_named_by_its_number(x1: Any, mes
     with pytest.raises(DataError) as raised:
         numeric.evaluate({"w1": 0.1, "w2": 0.2, "b": 0.0}, frame)
     assert raised.value.message.startswith(message)
+
+
+def test_a_cluster_starts_quietly_while_another_program_holds_dasks_usual_port() -> None:
+    # Dask's dashboard port, 8787, taken (by another cluster, say): with it fixed, Dask warned on standard
+    # error that it was hosting the HTTP server elsewhere (an error here: pytest turns warnings into errors).
+    held = socket.socket()
+    try:
+        held.bind(("0.0.0.0", 8787))
+        held.listen()
+    except OSError:
+        pass  # something already holds it: the same situation
+    try:
+        with cluster(None, 1, "auto") as client:
+            assert len(client.scheduler_info()["workers"]) == 1
+    finally:
+        held.close()
 
 
 def test_one_set_of_partitions_serves_two_models(small: tuple[Path, Path, Columns]) -> None:

@@ -339,7 +339,7 @@ def _cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator
         threads_per_worker=1,
         memory_limit=memory_limit,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # no fixed port: 8787 may be another cluster's (Dask would warn)
         # a bad partition is one line from the client, not the workers' tracebacks on the terminal
         silence_logs=logging.CRITICAL,
         preload=[__name__],  # `dask_setup`: Ctrl-C is the client's to handle
