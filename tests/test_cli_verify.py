@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -242,3 +243,22 @@ def test_timeout_bounds_the_whole_verify_run_not_only_each_file(
         "by the files before it"
     )
     assert err.splitlines() == [f"symcalc: error: {third}", f"symcalc: error: {fourth}"]
+
+
+def test_the_table_writes_what_symcalc_derived_in_its_notation_and_claims_as_their_file_does(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    code, out, _ = run(capsys, "verify", str(SEED))
+    assert code == 0
+    cells = [line.split("│") for line in out.splitlines() if line.startswith("│")]
+    rows = {cell[1].strip(): cell[4].strip() for cell in cells}
+    assert rows["step 2: ∂a/∂z simplified"] == "(1 - σ(z))⋅σ(z) = a⋅(1 - a)"
+    assert rows["gradient dL/dw1"] == rows["finite differences dL/dw1"] == "dL/dw₁ = x₁⋅(a - y)"
+    # a claim: its own text, from the file
+    claims = tomllib.loads(SEED.read_text(encoding="utf-8"))["claims"]
+    assert rows["claim dL/dw1"] == f"dL/dw1 = {claims['dL/dw1']}"
+    # machines keep the file's syntax
+    _, result = run_json(capsys, "verify", str(SEED))
+    statements = {check["name"]: check["statement"] for check in result["files"][0]["checks"]}
+    assert statements["step 2: ∂a/∂z simplified"] == "(1 - sigmoid(z))*sigmoid(z) = a*(1 - a)"

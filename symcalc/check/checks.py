@@ -20,7 +20,7 @@ from symcalc.symbolic.engine import derive
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Claim, Model
-from symcalc.symbolic.notation import Partial
+from symcalc.symbolic.notation import Partial, Total
 from symcalc.symbolic.parting import parting
 from symcalc.symbolic.steps import (
     Derivation,
@@ -61,7 +61,8 @@ def verify(
             statement = f"{step.node} = {step.written} = {step.named}"
             name = f"step {step.number}: {step.node} is {step.named}"
             sides = ("written", "named")
-            checks.append(ladder.decide(name, "step", statement, step.written, step.named, sides))
+            chain = (step.node, step.written, step.named)
+            checks.append(ladder.decide(name, "step", statement, step.written, step.named, sides, chain))
         for shown in step.equations:
             equation = dataclasses.replace(
                 shown,
@@ -140,6 +141,7 @@ def _step(ladder: Ladder, number: int, equation: Equation, *, local: bool) -> li
                 before,
                 equation.result,
                 ("before", "after"),
+                (equation.unsimplified, equation.result),
             )
         )
     if local:
@@ -163,6 +165,7 @@ def _step_result(ladder: Ladder, number: int, equation: Equation, oracle: sp.Exp
         equation.result,
         oracle,
         ("derived", "SymPy's diff"),
+        (equation.lhs, equation.result),
     )
 
 
@@ -177,6 +180,7 @@ def _gradient(ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr) -> Check:
         gradient,
         oracle,
         ("derived", "SymPy's diff of the composed loss"),
+        (Total(model.loss, parameter), gradient),
     )
 
 
@@ -216,6 +220,7 @@ def _second_order(
         equation.result,
         second_derivative(model, equation.of, first, second, gradients.through(first)),
         ("derived", "SymPy's diff, twice"),
+        (equation.lhs, equation.result),
     )
     gradient = gradients.composed(first)
     differences = finite_differences(ladder, second, equation.result, (equation.name, gradient))
@@ -296,5 +301,5 @@ def _claim(ladder: Ladder, claim: Claim) -> Check:
         f"{claim.name} = {claim.text}",
         claim.expected,
         oracle,
-        ("claimed", "SymPy's diff"),
+        ("claimed", "SymPy's diff"),  # shown as its file wrote it
     )

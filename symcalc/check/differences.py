@@ -7,6 +7,7 @@ import sympy as sp
 from symcalc.check.evaluate import Evaluator, Undefined, Unsupported, kinks
 from symcalc.check.ladder import Ladder
 from symcalc.check.records import Check, check_maker
+from symcalc.symbolic.notation import Total
 
 FD_POINTS = 5  # points per finite-difference check
 FD_STEP = 1e-5  # relative step; central differences in float64 are most accurate near it
@@ -23,7 +24,9 @@ def finite_differences(
     """
     model = ladder.model
     name, function = of or (f"d{model.loss.name}/d{parameter.name}", model.loss)
-    make = check_maker(f"finite differences {name}", "finite differences", f"{name} = {gradient}")
+    label = name if of is not None else Total(model.loss, parameter)
+    statement = f"{name} = {gradient}"
+    make = check_maker(f"finite differences {name}", "finite differences", statement, shown=(label, gradient))
     suspects = kinks(gradient) + kinks(function) + [k for _, d in model.definitions for k in kinks(d)]
     wanted, agreed = min(ladder.points, FD_POINTS), 0
     for point in ladder.sampler.points():

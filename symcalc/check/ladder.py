@@ -70,10 +70,18 @@ class Ladder:
         self.signs = known_signs(_signs_of(model))
 
     def decide(
-        self, name: str, kind: str, statement: str, left: sp.Expr, right: sp.Expr, sides: tuple[str, str]
+        self,
+        name: str,
+        kind: str,
+        statement: str,
+        left: sp.Expr,
+        right: sp.Expr,
+        sides: tuple[str, str],
+        shown: tuple[object, ...] = (),
     ) -> Check:
-        """Whether left = right, decided by the strongest rung that can: proved, refuted or numerically."""
-        make = check_maker(name, kind, statement, self.assuming)
+        """Whether left = right, decided by the strongest rung that can: proved, refuted or numerically.
+        `shown`: the statement's sides for the terminal (`Check.shown`)."""
+        make = check_maker(name, kind, statement, self.assuming, shown)
         left, right = left.xreplace(self.solved), right.xreplace(self.solved)
         # A few points first: a wrong claim is refuted there, before any symbolic work it cannot win.
         failed, _ = self.compare_at_points(make, left, right, sides, min(SCREEN_POINTS, self.points))

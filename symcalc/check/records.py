@@ -43,6 +43,9 @@ class Check:
     counterexample: Counterexample | None = None
     #: For a failed claim: the engine's own result and where the two part (explains, never decides).
     parting: Parting | None = None
+    #: The statement's sides for the terminal's notation (σ(z), x₁, ⋅): SymPy expressions, or text
+    #: shown as it is. Empty (a claim: as its file wrote it): the statement as it is.
+    shown: tuple[object, ...] = ()
 
     @property
     def holds(self) -> bool:
@@ -85,12 +88,14 @@ def strictly(check: Check) -> Check:
     return check
 
 
-def check_maker(name: str, kind: str, statement: str, assuming: str = "") -> Callable[..., Check]:
+def check_maker(
+    name: str, kind: str, statement: str, assuming: str = "", shown: tuple[object, ...] = ()
+) -> Callable[..., Check]:
     """A function making checks of one statement from a verdict: its status, method, detail and point."""
 
     def make(status: Status, method: Method, detail: str, example: Counterexample | None = None) -> Check:
         if assuming:
             detail = f"{detail} (assuming {assuming})"
-        return Check(name, kind, statement, status, method, detail, example)
+        return Check(name, kind, statement, status, method, detail, example, shown=shown)
 
     return make

@@ -14,9 +14,18 @@ from rich.table import Table
 from rich.text import Text
 
 from symcalc.check.records import Check, Counterexample
+from symcalc.render.console import inline
 
 STATUS_STYLE = {"holds": "green", "fails": "bold red", "undecided": "yellow"}
 STATUS_MARK = {"holds": "✓", "fails": "✗", "undecided": "?"}
+
+
+def statement(check: Check) -> str:
+    """The statement in the terminal's notation (σ(z), x₁, a⋅(1 - a)) where the check carries its sides
+    (what symcalc derived); else as it is (a claim, as its file wrote it)."""
+    if not check.shown:
+        return check.statement
+    return " = ".join(part if isinstance(part, str) else inline(part) for part in check.shown)
 
 
 def how(check: Check) -> str:
@@ -79,7 +88,7 @@ def _table(source: str, title: str, checks: Sequence[Check], width: int) -> Tabl
         result = Text(f"{STATUS_MARK[check.status]} {check.status}", style=style)
         flagged = check.method == "numerically" and check.status == "holds"
         table.add_row(
-            check.name, result, Text(how(check), style="yellow" if flagged else ""), check.statement
+            check.name, result, Text(how(check), style="yellow" if flagged else ""), statement(check)
         )
     return table
 
@@ -90,7 +99,7 @@ def _failures(checks: Sequence[Check]) -> Iterator[RenderableType]:
             continue
         lines = Text()
         lines.append(f"{STATUS_MARK[check.status]} {check.name}: ", style=STATUS_STYLE[check.status])
-        lines.append(f"{check.statement}\n  {check.detail}")
+        lines.append(f"{statement(check)}\n  {check.detail}")
         if check.counterexample is not None:
             lines.append("\n" + counterexample_text(check.counterexample))
         if check.parting is not None:
