@@ -223,7 +223,7 @@ def _second_order(
         (equation.lhs, equation.result),
     )
     gradient = gradients.composed(first)
-    differences = finite_differences(ladder, second, equation.result, (equation.name, gradient))
+    differences = finite_differences(ladder, second, equation.result, (equation.lhs, gradient))
     return [*_step(ladder, number, equation, local=False), derived, differences]
 
 
@@ -295,11 +295,12 @@ def _claim(ladder: Ladder, claim: Claim) -> Check:
         oracle = sp.diff(elementary(ladder.model.definition_map[claim.of]), claim.wrt)
     else:
         oracle = independent_derivative(ladder.model, claim.of, claim.wrt)
+    # no `shown`: a claim is shown as its file wrote it
     return ladder.decide(
         f"claim {claim.name}",
         "claim",
         f"{claim.name} = {claim.text}",
         claim.expected,
         oracle,
-        ("claimed", "SymPy's diff"),  # shown as its file wrote it
+        ("claimed", "SymPy's diff"),
     )

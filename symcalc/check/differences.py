@@ -15,16 +15,16 @@ FD_ATOL, FD_RTOL = 1e-5, 1e-3  # torch.autograd.gradcheck's tolerances
 
 
 def finite_differences(
-    ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr, of: tuple[str, sp.Expr] | None = None
+    ladder: Ladder, parameter: sp.Symbol, gradient: sp.Expr, of: tuple[sp.Expr, sp.Expr] | None = None
 ) -> Check:
     """The gradient against (L(p + h) − L(p − h)) / 2h in float64, h = 1e-5·max(1, |p|).
 
-    `of` = (name, f) differences f instead of the loss: ("d2L/dw1 dw2", dL/dw1) checks a
+    `of` = (what, f) differences f instead of the loss: (d²L/(dw₁ dw₂), dL/dw1) checks a
     second derivative against central differences of a gradient.
     """
     model = ladder.model
-    name, function = of or (f"d{model.loss.name}/d{parameter.name}", model.loss)
-    label = name if of is not None else Total(model.loss, parameter)
+    label, function = of or (Total(model.loss, parameter), model.loss)
+    name = str(label)  # the claim's form: dL/dw1, d2L/dw1 dw2
     statement = f"{name} = {gradient}"
     make = check_maker(f"finite differences {name}", "finite differences", statement, shown=(label, gradient))
     suspects = kinks(gradient) + kinks(function) + [k for _, d in model.definitions for k in kinks(d)]
