@@ -246,18 +246,18 @@ def test_a_standardized_runs_plot_draws_the_data_in_their_own_units(run: Runner,
     from symcalc.numeric.descent import Epoch
     from symcalc.render.training import boundary_points
 
-    data, _, _ = _blobs(tmp_path, 1000.0)
-    raw = np.genfromtxt(data, delimiter=",", names=True)
+    csv, _, _ = _blobs(tmp_path, 1000.0)
+    raw = np.genfromtxt(csv, delimiter=",", names=True)
     means = {name: float(np.mean(raw[name])) for name in ("x1", "x2")}
     scales = {name: float(np.std(raw[name])) for name in ("x1", "x2")}
     columns = {name: (raw[name] - means[name]) / scales[name] for name in ("x1", "x2")} | {"y": raw["y"]}
-    params = {"w1": 1.5, "w2": -2.0, "b": 0.25}  # in the standardized units the model trained in
+    fitted = {"w1": 1.5, "w2": -2.0, "b": 0.25}  # in the standardized units the model trained in
 
     def scores(params: Mapping[str, float], data: Mapping[str, Any]) -> np.ndarray[Any, Any] | None:
         return np.asarray(params["w1"] * data["x1"] + params["w2"] * data["x2"] + params["b"])
 
     standardized = [(name, means[name], scales[name]) for name in ("x1", "x2")]
-    final = Epoch(10, params, 0.5, {}, 0.0)
+    final = Epoch(10, fitted, 0.5, {}, 0.0)
     points = boundary_points(final, columns, ("x1", "x2"), "y", scores, standardized)
     assert np.allclose(points.first, raw["x1"], rtol=1e-12)
     assert np.allclose(points.second, raw["x2"], rtol=1e-12)
@@ -269,7 +269,7 @@ def test_a_standardized_runs_plot_draws_the_data_in_their_own_units(run: Runner,
     pytest.importorskip("matplotlib", reason="--plot needs the extra symcalc-gradients[plot]")
     picture = tmp_path / "standardized.svg"
     code, _, err = run(
-        ["train", "--data", str(data), "--standardize", "--plot", str(picture), "--epochs", "50"]
+        ["train", "--data", str(csv), "--standardize", "--plot", str(picture), "--epochs", "50"]
     )
     assert code == 0, err
     assert picture.read_text(encoding="utf-8").startswith("<?xml")
