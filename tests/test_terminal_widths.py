@@ -218,6 +218,22 @@ def test_the_verify_table_shows_every_column_at_60_and_breaks_no_word() -> None:
     assert "finite" in _table_words(narrow) and "differences" in _table_words(narrow)
 
 
+@pytest.mark.parametrize("width", [40, 50])
+def test_a_narrow_verify_stacks_each_check_over_its_statement_and_crops_nothing(width: int) -> None:
+    narrow, wide = _verify("two_layer_network", width), _verify("two_layer_network", 200)
+    assert all(cell_len(line) <= width for line in narrow.splitlines())
+    assert not any(line.startswith(("│", "┃")) for line in narrow.splitlines())  # no table
+    flowing = " ".join(narrow.split())  # the text, each line break and indent one space
+    table = [line for line in wide.splitlines() if line.startswith("│")]
+    rows = [[cell.strip() for cell in _CELL.split(line)] for line in table]
+    assert len(rows) > 40
+    for _, name, result, method, statement, _ in rows:
+        mark = result.split()[0]
+        assert f"{mark} {name} · {method}" in flowing, name
+        assert statement in flowing, statement
+    assert not cut_maths(narrow)
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_prose_keeps_every_name_whole_and_loses_none(width: int) -> None:
     """SymPy writes W1_1 as "W₁ ₁": a sentence may break at that space neither inside it."""

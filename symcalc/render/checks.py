@@ -14,10 +14,12 @@ from rich.table import Table
 from rich.text import Text
 
 from symcalc.check.records import Check, Counterexample
-from symcalc.render.console import inline
+from symcalc.render.console import inline, wrap_maths
 
 STATUS_STYLE = {"holds": "green", "fails": "bold red", "undecided": "yellow"}
 STATUS_MARK = {"holds": "✓", "fails": "✗", "undecided": "?"}
+#: Narrower than this, the table's four columns would be cropped: each check is a line and its statement.
+STACKED_BELOW = 60
 
 
 def statement(check: Check) -> str:
@@ -55,7 +57,7 @@ def summary(checks: Sequence[Check]) -> str:
 
 def render_checks(source: str, title: str, checks: Sequence[Check]) -> RenderableType:
     """The table for one file, each counterexample under it, then the summary line."""
-    parts: list[RenderableType] = [_Fitted(lambda width: _table(source, title, checks, width))]
+    parts: list[RenderableType] = [_Fitted(lambda width: _laid_out(source, title, checks, width))]
     parts += list(_failures(checks))
     ok = all(c.status == "holds" for c in checks)
     parts.append(Text(summary(checks), style="green" if ok else "bold red"))
@@ -70,6 +72,26 @@ class _Fitted:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield self.build(options.max_width)
+
+
+def _laid_out(source: str, title: str, checks: Sequence[Check], width: int) -> RenderableType:
+    if width < STACKED_BELOW:
+        return _stacked(source, title, checks, width)
+    return _table(source, title, checks, width)
+
+
+def _stacked(source: str, title: str, checks: Sequence[Check], width: int) -> Group:
+    """For a narrow terminal: each check on a line (its mark ✓, ✗ or ?, its name, what decided it), and
+    its statement under it, broken as maths is (`wrap_maths`), never cropped."""
+    lines: list[RenderableType] = [Text(title), Text(source, style="dim")]
+    for check in checks:
+        head = Text(f"{STATUS_MARK[check.status]} ", style=STATUS_STYLE[check.status])
+        head.append(check.name)
+        flagged = check.method == "numerically" and check.status == "holds"
+        head.append(f" · {how(check)}", style="yellow" if flagged else "dim")
+        lines.append(head)
+        lines.append(Text("\n".join(f"  {line}" for line in wrap_maths(statement(check), width - 2, 2))))
+    return Group(*lines)
 
 
 def _table(source: str, title: str, checks: Sequence[Check], width: int) -> Table:
