@@ -134,3 +134,23 @@ with contextlib.redirect_stdout(io.StringIO()) as out:
 print(code, "Step 5 of 5" in out.getvalue(), "sympy" in sys.modules, "rich" in sys.modules)
 """
     assert _fresh(code) == "0 True False False"
+
+
+def test_deriving_and_printing_a_scalar_model_never_loads_numpy() -> None:
+    # NumPy (about 0.1 s to import) serves models with vectors, and the numbers: neither the process
+    # `symcalc derive` starts nor the child that derives the seed waits for it.
+    code = """
+import io, sys
+from rich.console import Console
+import symcalc
+Console(file=io.StringIO(), width=80).print(symcalc.derive(symcalc.load()))
+print("numpy" in sys.modules)
+"""
+    assert _fresh(code) == "False"
+    blocked = (
+        "import sys; sys.modules['numpy'] = None  # importing it now fails\n"
+        "from symcalc.cli.main import main; sys.exit(main(['derive']))"
+    )
+    result = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "b := b - α⋅(a - y)" in result.stdout

@@ -11,7 +11,6 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from typing import Any
 
 from symcalc.cli.commands import (
@@ -133,10 +132,23 @@ def _positive_count(text: str) -> int:
 
 
 def _version() -> str:
+    from importlib import metadata  # here, not at the top: it takes 20–40 ms of every command's start
+
     try:
         return metadata.version("symcalc-gradients")
     except metadata.PackageNotFoundError:  # run from a source tree that was never installed
         return "(not installed)"
+
+
+class _VersionAction(argparse.Action):
+    """--version: argparse's, but the version is read only when it is asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, help: str | None = None):
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"symcalc {_version()}")
+        parser.exit()
 
 
 def _hessian_option(parser: argparse.ArgumentParser) -> None:
@@ -153,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Symbolic, step-by-step, verified gradients of machine-learning models.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    parser.add_argument("--version", action="version", version=f"symcalc {_version()}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], text: str) -> Any:

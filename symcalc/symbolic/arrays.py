@@ -23,7 +23,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.stringpict import prettyForm
@@ -222,6 +221,8 @@ def _dot(left: Value, right: Value) -> Value:
 
 
 def _matmul_value(left: Value, right: Value) -> Value:
+    import numpy as np  # only for models with vectors: a scalar model's derive never loads NumPy
+
     if left.ndim == 1 and right.ndim == 1:
         return _dot(left, right)
     if right.ndim == 1:
@@ -232,8 +233,26 @@ def _matmul_value(left: Value, right: Value) -> Value:
 
 
 def _softmax_value(value: Value) -> Value:
+    import numpy as np
+
     exps = [sp.exp(entry) for entry in value]
     return np.array([e / sp.Add(*exps) for e in exps], dtype=object)
+
+
+def _outer_value(left: Value, right: Value) -> Value:
+    import numpy as np
+
+    return np.multiply.outer(left, right)
+
+
+def _transpose_value(value: Value) -> Value:
+    return value.T
+
+
+def _diag_value(value: Value) -> Value:
+    import numpy as np
+
+    return np.diag(value)
 
 
 def _logsumexp_value(value: Value) -> Value:
@@ -277,12 +296,12 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
         2,
         _outer_shape,
         lambda args, shapes, call, g: (matmul(g, args[1]), matmul(transpose(g), args[0])),
-        np.multiply.outer,
+        _outer_value,
     ),
     "transpose": ArrayFunction(
-        transpose, 1, _transpose_shape, lambda args, shapes, call, g: (transpose(g),), np.transpose
+        transpose, 1, _transpose_shape, lambda args, shapes, call, g: (transpose(g),), _transpose_value
     ),
-    "diag": ArrayFunction(diag, 1, _diag_shape, lambda args, shapes, call, g: (diag(g),), np.diag),
+    "diag": ArrayFunction(diag, 1, _diag_shape, lambda args, shapes, call, g: (diag(g),), _diag_value),
     "softmax": ArrayFunction(softmax, 1, _vector_to_vector("softmax"), _softmax_backward, _softmax_value),
     "logsumexp": ArrayFunction(
         logsumexp,

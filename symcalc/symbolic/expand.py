@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-import numpy as np
 import sympy as sp
 
 from symcalc.errors import SpecError
@@ -52,6 +51,8 @@ class Shaped:
 
     def arrays(self) -> dict[sp.Basic, Value]:
         """Each shaped name → the array of its entries' symbols, in its shape."""
+        import numpy as np  # only for models with vectors: a scalar model's derive never loads NumPy
+
         sizes = dict(self.sizes)
         shapes = dict(self.shapes)
         result: dict[sp.Basic, Value] = {}
@@ -82,6 +83,8 @@ def resolve(shape: Shape, sizes: Mapping[str, int]) -> tuple[int, ...]:
 
 def entry_array(name: str, shape: Shape, sizes: Mapping[str, int], make: Callable[[str], sp.Symbol]) -> Value:
     """The array of a shaped name's entries as symbols: x1 … xn, or W1_1 … Wh_n (rows first)."""
+    import numpy as np
+
     axes = resolve(shape, sizes)
     symbols = [make(entry) for entry in components(name, axes)]
     array = np.empty(len(symbols), dtype=object)
@@ -100,6 +103,8 @@ def concrete(
     scalar over an array, NumPy's rules between arrays). `table` gives the value of other
     classes of call, or other values for those of `arrays.BY_CLASS`.
     """
+    import numpy as np
+
     meanings = {cls: entry.value for cls, entry in BY_CLASS.items()} | dict(table or {})
     done: dict[sp.Basic, Value] = {}
 
@@ -129,6 +134,8 @@ def concrete(
 
 def flat(value: Value, count: int) -> list[sp.Expr]:
     """A concrete value's entries row by row; a scalar repeated `count` times (it broadcasts)."""
+    import numpy as np
+
     if isinstance(value, np.ndarray):
         return list(value.flat)
     return [value] * count

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import numpy as np
 import sympy as sp
 from sympy.printing.pretty.stringpict import prettyForm
 
@@ -50,6 +49,8 @@ class identity(sp.Function):
 
 def identity_value(vector: Value) -> Value:
     """The identity matrix, of SymPy integers, the size of a concrete vector."""
+    import numpy as np  # only for models with vectors: a scalar model's derive never loads NumPy
+
     size = len(vector)
     return np.array(
         [[sp.S.One if i == j else sp.S.Zero for j in range(size)] for i in range(size)], dtype=object
