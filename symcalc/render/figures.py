@@ -47,6 +47,11 @@ class Figure:
         pad = 0.08 * (high - low or 1.0)
         return float(self.xs[0]), float(self.xs[-1]), low - pad, high + pad
 
+    def finite(self, values: np.ndarray) -> list[tuple[float, float]]:
+        """A curve's points (x, y) where its value is finite (log(x) is −inf at 0): what is drawn."""
+        keep = np.isfinite(values)
+        return list(zip(self.xs[keep], values[keep], strict=True))
+
     def scaled(
         self, width: float, height: float, margin: float
     ) -> Callable[[float, float], tuple[float, float]]:
@@ -82,10 +87,7 @@ def svg(figure: Figure) -> str:
             f'<line x1="{x0:.1f}" y1="{MARGIN}" x2="{x0:.1f}" y2="{HEIGHT - MARGIN}" stroke="#888"/>'
         )
     for row, ((label, values), colour) in enumerate(zip(figure.curves, COLOURS, strict=False)):
-        keep = np.isfinite(values)
-        points = " ".join(
-            "{:.1f},{:.1f}".format(*point(x, y)) for x, y in zip(figure.xs[keep], values[keep], strict=True)
-        )
+        points = " ".join("{:.1f},{:.1f}".format(*point(x, y)) for x, y in figure.finite(values))
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>')
         parts.append(
             f'<text x="{MARGIN + 4}" y="{14 + 13 * row}" fill="{colour}">{html.escape(label)}</text>'
@@ -114,8 +116,7 @@ def picture(figure: Figure, escape: Callable[[str], str]) -> str:
             f"\\qbezier({x0:.1f},{margin:.1f})({x0:.1f},{height / 2:.1f})({x0:.1f},{height - margin:.1f})"
         )
     for row, (_, values) in enumerate(figure.curves):
-        keep = np.isfinite(values)
-        points = [at(x, y) for x, y in zip(figure.xs[keep][::4], values[keep][::4], strict=True)]
+        points = [at(x, y) for x, y in figure.finite(values)[::4]]
         style = "\\thicklines" if row == 0 else "\\thinlines"
         lines.append(style)
         for (ax, ay), (bx, by) in itertools.pairwise(points):
