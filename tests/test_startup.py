@@ -127,8 +127,9 @@ print(symcalc.verify is module.verify, symcalc.derive.__module__)
 def test_the_derive_commands_own_process_never_loads_sympy() -> None:
     # The child derives and renders; the process the user started only prints the text.
     code = """
-import contextlib, io, sys
+import contextlib, io, os, sys
 from symcalc.cli.main import main
+os.environ["COLUMNS"] = "120"
 with contextlib.redirect_stdout(io.StringIO()) as out:
     code = main(["derive"])
 print(code, "Step 5 of 5" in out.getvalue(), "sympy" in sys.modules, "rich" in sys.modules)
@@ -154,3 +155,17 @@ print("numpy" in sys.modules)
     result = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "b := b - α⋅(a - y)" in result.stdout
+
+
+def test_verifys_own_process_prints_the_checks_without_loading_sympy() -> None:
+    # the checks come back from the time-limited child with their statements already printed as text
+    code = """
+import os, sys
+os.environ["COLUMNS"] = "120"
+from symcalc.cli.main import main
+status = main(["verify"])
+print(status, "sympy" in sys.modules)
+"""
+    *table, last = _fresh(code).splitlines()
+    assert last == "0 False"
+    assert any("│ dL/dw₁ = x₁⋅(a - y)" in line for line in table)  # the notation, printed by the child

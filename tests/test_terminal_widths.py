@@ -172,7 +172,7 @@ def test_a_product_too_wide_falls_back_to_one_line_broken_between_factors() -> N
 
 
 def test_one_line_maths_breaks_before_an_operator_or_a_product_dot_never_inside_a_name() -> None:
-    from symcalc.render.console import wrap_maths
+    from symcalc.render.lines import wrap_maths
 
     text = "u₁₁ := u₁₁ - α⋅v₁⋅x₁⋅(1 - h₁²)⋅(a - y)"
     assert wrap_maths(text, 30, 7) == ["u₁₁ := u₁₁ - α⋅v₁⋅x₁⋅(1 - h₁²)", "       ⋅(a - y)"]

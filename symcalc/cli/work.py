@@ -151,9 +151,10 @@ def verify_file(
     """Load, derive and verify one file; what `symcalc verify` computes for each file. The numeric
     checks draw each constant near its value: the file's, or the one `constants` sets."""
     from symcalc.check.checks import verify
+    from symcalc.render.checks import printed
 
     derivation = derive_file(target, hessian=hessian, constants=constants)
-    return derivation.title, verify(derivation, strict=strict, points=points, seed=seed)
+    return derivation.title, printed(verify(derivation, strict=strict, points=points, seed=seed))
 
 
 def check_file(
@@ -168,18 +169,19 @@ def check_file(
     """Load one file and check one claim given on the command line; what `symcalc check` computes."""
     from symcalc.check.checks import check_claim
     from symcalc.errors import SymcalcError
+    from symcalc.render.checks import printed
     from symcalc.symbolic.graph import Model
 
     model = Model.load(target, constants=constants)
     try:
-        return model.title, [check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)]
+        return model.title, printed([check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)])
     except SymcalcError as err:
         shaped = model.shaped
         if shaped is None or not shaped.declared or "undeclared name" not in err.problem:
             raise
     # A claim about an entry past the sizes written out for reading (dL/dw5 at n = 5): at the file's own.
     exact = Model.load(target, {**dict(shaped.sizes), **dict(shaped.declared)}, constants)
-    return exact.title, [check_claim(exact, lhs, rhs, strict=strict, points=points, seed=seed)]
+    return exact.title, printed([check_claim(exact, lhs, rhs, strict=strict, points=points, seed=seed)])
 
 
 def program_file(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -14,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from symcalc.check.records import Check, Counterexample
-from symcalc.render.console import inline, wrap_maths
+from symcalc.render.lines import wrap_maths
 
 STATUS_STYLE = {"holds": "green", "fails": "bold red", "undecided": "yellow"}
 STATUS_MARK = {"holds": "✓", "fails": "✗", "undecided": "?"}
@@ -27,7 +28,17 @@ def statement(check: Check) -> str:
     (what symcalc derived); else as it is (a claim, as its file wrote it)."""
     if not check.shown:
         return check.statement
+    if all(isinstance(part, str) for part in check.shown):
+        return " = ".join(str(part) for part in check.shown)
+    from symcalc.render.console import inline  # loads SymPy: `printed` spares the command's own process
+
     return " = ".join(part if isinstance(part, str) else inline(part) for part in check.shown)
+
+
+def printed(checks: Sequence[Check]) -> list[Check]:
+    """The checks with their statements already in the terminal's notation, as text: what the time-limited
+    child sends back, so that the process the user started prints them without loading SymPy."""
+    return [replace(check, shown=(statement(check),)) if check.shown else check for check in checks]
 
 
 def how(check: Check) -> str:

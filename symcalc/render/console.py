@@ -22,6 +22,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
+from symcalc.render.lines import wrap_maths
 from symcalc.render.order import PositiveFirst
 from symcalc.render.wording import (
     BATCH_MEAN,
@@ -231,10 +232,6 @@ def _terms(printer: PrettyPrinter, expr: sp.Basic, width: int) -> list[prettyFor
     return rows if all(row.width() <= width for row in rows) else None
 
 
-#: The operators a line of one-line maths may break before.
-_BREAK_BEFORE = ("+ ", "- ", "= ", ":= ", "⊙ ")
-
-
 def _rows_inline(parts: list[sp.Basic], joiner: str, width: int) -> list[str]:
     """The chain in its one-line form, one part per line, each broken at spaces before an operator."""
     texts = [inline(p) for p in parts]
@@ -251,45 +248,6 @@ def _rows_inline(parts: list[sp.Basic], joiner: str, width: int) -> list[str]:
         prefix = (head if i == 0 else " " * cell_len(head)) + joiner
         lines += wrap_maths(prefix + text, width, indent)
     return lines
-
-
-def wrap_maths(text: str, width: int, indent: int) -> list[str]:
-    """One line of maths in lines at most `width` wide, later ones indented by `indent`.
-
-    A line breaks at a space before an operator (+, -, =, :=, ⊙) or before the ⋅ between two
-    factors outside brackets: of the breaks that fit, the one least deep in brackets, then one that
-    fills at least half the line, then the last. A symbol or a power (h₁²) is never split; only a
-    run with no break that fits is cut (at a space if it has one).
-    """
-    lines: list[str] = []
-    prefix = ""
-    while cell_len(prefix + text) > width:
-        room = width - cell_len(prefix)
-        best = _best_break(text, room)
-        if best is None:
-            spaces = [i for i, char in enumerate(text) if char == " " and 0 < cell_len(text[:i]) <= room]
-            best = spaces[-1] if spaces else max(room, 1)
-        lines.append((prefix + text[:best]).rstrip())
-        text = text[best:].lstrip()
-        prefix = " " * indent if indent <= width // 2 else "  "
-    lines.append(prefix + text)
-    return lines
-
-
-def _best_break(text: str, room: int) -> int | None:
-    """Where `wrap_maths` breaks `text` to fit `room` columns: the index the next line starts at."""
-    candidates: list[tuple[int, bool, int]] = []
-    depth = 0
-    for i, char in enumerate(text):
-        if cell_len(text[:i]) > room:
-            break
-        if char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif i and ((char == " " and text.startswith(_BREAK_BEFORE, i + 1)) or (char == "⋅" and not depth)):
-            candidates.append((depth, i < room // 2, -i))
-    return -min(candidates)[2] if candidates else None
 
 
 def equation_parts(equation: Equation) -> list[sp.Basic]:
