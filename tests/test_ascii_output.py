@@ -26,8 +26,8 @@ COMMANDS = [
 ]
 
 
-def _run(arguments: list[str], encoding: str) -> subprocess.CompletedProcess[bytes]:
-    environment = {**os.environ, "PYTHONIOENCODING": encoding, "COLUMNS": "80"}
+def _run(arguments: list[str], encoding: str, width: int = 80) -> subprocess.CompletedProcess[bytes]:
+    environment = {**os.environ, "PYTHONIOENCODING": encoding, "COLUMNS": str(width)}
     return subprocess.run(
         [sys.executable, "-m", "symcalc", *arguments], capture_output=True, env=environment, timeout=300
     )
@@ -47,6 +47,16 @@ def test_every_command_writes_what_the_console_can_encode(arguments: list[str], 
 def test_the_seed_reads_in_ascii() -> None:
     out = _run(["derive"], "ascii").stdout.decode("ascii")
     assert "a = sigmoid(z)" in out and "dL   dL da" in out and "+- Step 1 of 5" in out
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+@pytest.mark.parametrize("model", ["logistic_regression", "two_layer_network_vector"])
+def test_spelled_in_ascii_the_derivation_still_fits_the_terminal(model: str, width: int) -> None:
+    # σ spelled "sigmoid" and … as "..." lengthen a line after it was laid out: it is laid out again
+    out = _run(["derive", model], "ascii", width).stdout.decode("ascii")
+    wide = [line for line in out.splitlines() if len(line) > width]
+    assert not wide, wide
+    assert "sigmoid" in out
 
 
 def test_json_escapes_what_the_console_cannot_encode() -> None:

@@ -108,12 +108,36 @@ def _derivation_text(derivation: Derivation, as_json: bool, compact: bool = Fals
         return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=not unicode) + "\n"
     from rich.console import Console
 
-    from symcalc.render.console import render_derivation, set_ascii
+    from symcalc.render.console import set_ascii
 
     set_ascii(not unicode)
-    console = Console()  # sees the same stdout, terminal and environment as the parent
+    width = Console().width  # sees the same stdout, terminal and environment as the parent
+    text = _rendered(derivation, width, compact)
+    if unicode:
+        return text
+    from symcalc.render.ascii import spelled
+
+    # Spelled in ASCII (σ as sigmoid, … as ...), a line can outgrow the width it was laid out for:
+    # laid out again, narrower by as much, until every line fits (a few rounds at most).
+    narrower = width
+    for _ in range(4):
+        text = spelled(text)
+        widest = max((len(line) for line in text.splitlines()), default=0)
+        if widest <= width or narrower <= 30:
+            break
+        narrower = max(narrower - (widest - width), 30)
+        text = _rendered(derivation, narrower, compact)
+    return text
+
+
+def _rendered(derivation: Derivation, width: int, compact: bool) -> str:
+    from rich.console import Console
+
+    from symcalc.render.console import render_derivation
+
+    console = Console(width=width)
     with console.capture() as capture:
-        console.print(*render_derivation(derivation, console.width, compact))
+        console.print(*render_derivation(derivation, width, compact))
     return capture.get()
 
 

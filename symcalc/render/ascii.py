@@ -83,6 +83,12 @@ def register() -> None:
     codecs.register_error(HANDLER, _spell)
 
 
+def spelled(text: str) -> str:
+    """`text` as a stream that cannot encode it writes it: each character beyond ASCII spelled."""
+    register()
+    return text.encode("ascii", errors=HANDLER).decode("ascii")
+
+
 def plain(stream: TextIO | Any) -> None:
     """Make `stream` write what it cannot encode in ASCII spellings instead of raising."""
     if encodes(stream) or not hasattr(stream, "reconfigure"):
