@@ -50,13 +50,14 @@ def test_the_seed_reads_in_ascii() -> None:
 
 
 @pytest.mark.parametrize("width", [40, 60, 80])
+@pytest.mark.parametrize("command", ["derive", "verify"])
 @pytest.mark.parametrize("model", ["logistic_regression", "two_layer_network_vector"])
-def test_spelled_in_ascii_the_derivation_still_fits_the_terminal(model: str, width: int) -> None:
+def test_spelled_in_ascii_the_output_still_fits_the_terminal(command: str, model: str, width: int) -> None:
     # σ spelled "sigmoid" and … as "..." lengthen a line after it was laid out: it is laid out again
-    out = _run(["derive", model], "ascii", width).stdout.decode("ascii")
+    out = _run([command, model], "ascii", width).stdout.decode("ascii")
     wide = [line for line in out.splitlines() if len(line) > width]
     assert not wide, wide
-    assert "sigmoid" in out
+    assert "sigmoid" in out and "?" not in out
 
 
 def test_json_escapes_what_the_console_cannot_encode() -> None:

@@ -20,6 +20,8 @@ from symcalc.spec.toml import builtin_models
 from symcalc.spec.toml import load as load_spec
 
 if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
     from symcalc.check.records import Check
 
 # Copies of symcalc.spec.toml.DEFAULT_MODEL and symcalc.check.checks' defaults, for the help texts
@@ -88,13 +90,33 @@ def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, 
         return
     console = Console()
     for source, title, checks in reports:
-        console.print(render_checks(source, title, checks))
+        _print_fitted(console, render_checks(source, title, checks))
     if len(reports) + len(errors) > 1:
         failing = sum(not all_hold(checks) for _, _, checks in reports)
         console.print(
             f"{len(reports) + len(errors)} files: {len(reports) - failing} verified, "
             f"{failing} with failures, {len(errors)} unreadable"
         )
+
+
+def _print_fitted(console: Console, renderable: RenderableType) -> None:
+    """`renderable` on the terminal; on one that cannot encode symcalc's characters, spelled in ASCII
+    and laid out narrower where that lengthened a line (`render.ascii.fitted`)."""
+    from symcalc.render.ascii import encodes, fitted
+
+    if encodes(console.file):
+        console.print(renderable)
+        return
+
+    from rich.console import Console
+
+    def drawn(width: int) -> str:
+        narrow = Console(width=width, file=console.file)
+        with narrow.capture() as capture:
+            narrow.print(renderable)
+        return capture.get()
+
+    console.file.write(fitted(drawn, console.width))
 
 
 def _exit_code(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, Any]]) -> int:

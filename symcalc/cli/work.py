@@ -96,38 +96,33 @@ def derive_text(target: str | None, as_json: bool) -> str:
     return _derivation_text(derive_file(target), as_json)
 
 
-def _derivation_text(derivation: Derivation, as_json: bool, compact: bool = False) -> str:
+def _for_this_terminal() -> bool:
+    """Whether the terminal takes symcalc's characters (the child's stdout is the parent's: cp1252 does
+    not); where it does not, maths is printed in SymPy's ASCII forms from here on."""
     import sys
 
     from symcalc.render.ascii import encodes
+    from symcalc.render.console import set_ascii
 
-    unicode = encodes(sys.stdout)  # the child's stdout is the parent's: cp1252 gets ASCII
+    unicode = encodes(sys.stdout)
+    set_ascii(not unicode)
+    return unicode
+
+
+def _derivation_text(derivation: Derivation, as_json: bool, compact: bool = False) -> str:
+    unicode = _for_this_terminal()
     if as_json:
         from symcalc.render.json import derivation_dict
 
         return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=not unicode) + "\n"
     from rich.console import Console
 
-    from symcalc.render.console import set_ascii
-
-    set_ascii(not unicode)
     width = Console().width  # sees the same stdout, terminal and environment as the parent
-    text = _rendered(derivation, width, compact)
     if unicode:
-        return text
-    from symcalc.render.ascii import spelled
+        return _rendered(derivation, width, compact)
+    from symcalc.render.ascii import fitted
 
-    # Spelled in ASCII (σ as sigmoid, … as ...), a line can outgrow the width it was laid out for:
-    # laid out again, narrower by as much, until every line fits (a few rounds at most).
-    narrower = width
-    for _ in range(4):
-        text = spelled(text)
-        widest = max((len(line) for line in text.splitlines()), default=0)
-        if widest <= width or narrower <= 30:
-            break
-        narrower = max(narrower - (widest - width), 30)
-        text = _rendered(derivation, narrower, compact)
-    return text
+    return fitted(lambda narrower: _rendered(derivation, narrower, compact), width)
 
 
 def _rendered(derivation: Derivation, width: int, compact: bool) -> str:
@@ -178,6 +173,7 @@ def verify_file(
     from symcalc.render.checks import printed
 
     derivation = derive_file(target, hessian=hessian, constants=constants)
+    _for_this_terminal()  # the statements are printed here
     return derivation.title, printed(verify(derivation, strict=strict, points=points, seed=seed))
 
 
@@ -197,6 +193,7 @@ def check_file(
     from symcalc.symbolic.graph import Model
 
     model = Model.load(target, constants=constants)
+    _for_this_terminal()  # the statement is printed here
     try:
         return model.title, printed([check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)])
     except SymcalcError as err:

@@ -10,6 +10,8 @@ the stream cannot take as its ASCII spelling (σ as sigmoid, ∂ as d, ⋅ as *,
 from __future__ import annotations
 
 import codecs
+import re
+from collections.abc import Callable
 from typing import Any, TextIO
 
 #: The characters symcalc prints beyond ASCII, spelled in ASCII.
@@ -26,6 +28,7 @@ SPELLINGS = {
     "✓": "+",
     "✗": "x",
     "•": "*",
+    "·": "-",  # between a check and what decided it, on a narrow terminal
     "…": "...",
     "—": "-",
     "–": "-",
@@ -59,6 +62,8 @@ SPELLINGS = {
 #: Characters whose absence from a stream's encoding means it cannot show symcalc's maths.
 PROBE = "σ∂⋅✓"
 HANDLER = "symcalc-ascii"
+#: The narrowest `fitted` lays anything out at.
+MIN_WIDTH = 30
 
 
 def encodes(stream: TextIO | Any) -> bool:
@@ -87,6 +92,23 @@ def spelled(text: str) -> str:
     """`text` as a stream that cannot encode it writes it: each character beyond ASCII spelled."""
     register()
     return text.encode("ascii", errors=HANDLER).decode("ascii")
+
+
+#: A terminal's colour and style codes, which take no columns.
+_STYLE_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def fitted(render: Callable[[int], str], width: int) -> str:
+    """What `render(width)` draws, spelled in ASCII and, where spelling lengthened a line (σ as sigmoid,
+    … as ...), drawn again narrower by as much, until no line is wider than `width` (a few rounds)."""
+    narrower = width
+    for _ in range(4):
+        text = spelled(render(narrower))
+        widest = max((len(_STYLE_CODES.sub("", line)) for line in text.splitlines()), default=0)
+        if widest <= width or narrower <= MIN_WIDTH:
+            break
+        narrower = max(narrower - (widest - width), MIN_WIDTH)
+    return text
 
 
 def plain(stream: TextIO | Any) -> None:
