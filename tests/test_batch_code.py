@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import sys
+import tracemalloc
 from pathlib import Path
 from types import ModuleType
 
@@ -167,6 +168,23 @@ def test_threads_share_the_blocks_and_the_sums_do_not_depend_on_how_many(tmp_pat
     assert results[2][0] == pytest.approx(float(loss), rel=1e-12)
 
 
+def test_the_blocks_sums_wait_a_few_at_a_time_not_all_at_once(tmp_path: Path) -> None:
+    # 200 blocks whose sums are 0.8 MB each: held all until the end, they took 160 MB
+    blocks = _module("logistic_regression_vector", tmp_path).__dict__["_blocks"]
+    rows = (np.zeros((200 * 1024, 1)),)  # one float per sample: floats=1024 makes blocks of 1024 rows
+
+    def sums(block: np.ndarray) -> list[np.ndarray]:
+        return [np.full(100_000, float(len(block)))]
+
+    for threads in (1, 2):
+        tracemalloc.start()
+        total = blocks(sums, (), rows, floats=1024, threads=threads)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert total[0][0] == 200 * 1024.0
+        assert peak < 24 * 800_000, (threads, peak)  # 16 runs' sums and one block per thread at most
+
+
 def test_a_thread_of_the_pool_keeps_the_callers_floating_point_settings(tmp_path: Path) -> None:
     # pytest turns warnings into errors: a block whose exp overflows in a thread of the pool that
     # did not take the caller's numpy.errstate(all="ignore") would end the call in an exception.
@@ -186,6 +204,33 @@ def test_a_confident_right_answer_keeps_its_small_loss(tmp_path: Path) -> None:
     for x, y in (([1.0, 0.0], 1.0), ([-1.0, 0.0], 0.0)):
         value = module.loss(params, {"x": np.array([x]), "y": np.array([y])})
         assert value == pytest.approx(float(mpmath.log1p(mpmath.exp(-40))), rel=1e-14, abs=0), (x, y)
+
+
+WEIGHTED = """
+title = "Logistic regression, each sample's loss weighted by s"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]", "b"]
+[dimensions]
+n = 2
+[constants]
+s = 3
+[definitions]
+z = "w @ x + b"
+a = "sigmoid(z)"
+L = "s*(-(y*log(a) + (1 - y)*log(1 - a)))"
+"""
+
+
+def test_a_weighted_confident_right_answer_keeps_its_small_loss(tmp_path: Path) -> None:
+    # the weight s multiplies the sum out of brackets: s*max(0, z) - s*y*z + s*log1p(...), the
+    # log1p term still added last (in brackets with max(0, z) it was lost: 40 + 4e-18 is 40)
+    path = tmp_path / "weighted.toml"
+    path.write_text(WEIGHTED, encoding="utf-8")
+    module = generated_module(symcalc.derive(symcalc.Model.load(path)), tmp_path, "weighted")
+    params = {"w": np.array([40.0, 0.0]), "b": np.array(0.0)}
+    value = module.loss(params, {"x": np.array([[1.0, 0.0]]), "y": np.array([1.0])})
+    assert value == pytest.approx(3 * float(mpmath.log1p(mpmath.exp(-40))), rel=1e-14, abs=0)
 
 
 def test_no_samples_is_a_clear_error(tmp_path: Path) -> None:

@@ -229,7 +229,7 @@ def test_a_narrow_verify_stacks_each_check_over_its_statement_and_crops_nothing(
     assert len(rows) > 40
     for _, name, result, method, statement, _ in rows:
         mark = result.split()[0]
-        assert f"{mark} {name} · {method}" in flowing, name
+        assert f"{mark} {name} — {method}" in flowing, name
         assert statement in flowing, statement
     assert not cut_maths(narrow)
 

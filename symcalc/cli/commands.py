@@ -151,6 +151,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
                 args.seed,
                 args.hessian,
                 parse_settings(args.set, source_name(target)),
+                not args.json,
                 timeout=remaining,
             )
         except SymcalcError as err:  # this file is bad input; the others are still verified
@@ -183,6 +184,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         args.points,
         args.seed,
         parse_settings(args.set, source_name(args.file)),
+        not args.json,
         timeout=args.timeout,
     )
     reports = [(source_name(args.file), title, checks)]

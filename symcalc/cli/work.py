@@ -166,15 +166,25 @@ def verify_file(
     seed: int,
     hessian: bool = False,
     constants: Mapping[str, float] | None = None,
+    for_terminal: bool = True,
 ) -> tuple[str, list[Check]]:
     """Load, derive and verify one file; what `symcalc verify` computes for each file. The numeric
-    checks draw each constant near its value: the file's, or the one `constants` sets."""
+    checks draw each constant near its value: the file's, or the one `constants` sets. For the
+    terminal, the statements are printed here (`_terminal_checks`)."""
     from symcalc.check.checks import verify
-    from symcalc.render.checks import printed
 
     derivation = derive_file(target, hessian=hessian, constants=constants)
-    _for_this_terminal()  # the statements are printed here
-    return derivation.title, printed(verify(derivation, strict=strict, points=points, seed=seed))
+    checks = verify(derivation, strict=strict, points=points, seed=seed)
+    return derivation.title, _terminal_checks(checks) if for_terminal else checks
+
+
+def _terminal_checks(checks: list[Check]) -> list[Check]:
+    """The checks with their statements printed for this terminal, where SymPy is loaded: the process
+    the user started then shows them without loading it."""
+    from symcalc.render.checks import printed
+
+    _for_this_terminal()
+    return printed(checks)
 
 
 def check_file(
@@ -185,24 +195,24 @@ def check_file(
     points: int,
     seed: int,
     constants: Mapping[str, float] | None = None,
+    for_terminal: bool = True,
 ) -> tuple[str, list[Check]]:
     """Load one file and check one claim given on the command line; what `symcalc check` computes."""
     from symcalc.check.checks import check_claim
     from symcalc.errors import SymcalcError
-    from symcalc.render.checks import printed
     from symcalc.symbolic.graph import Model
 
+    shown = _terminal_checks if for_terminal else list
     model = Model.load(target, constants=constants)
-    _for_this_terminal()  # the statement is printed here
     try:
-        return model.title, printed([check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)])
+        return model.title, shown([check_claim(model, lhs, rhs, strict=strict, points=points, seed=seed)])
     except SymcalcError as err:
         shaped = model.shaped
         if shaped is None or not shaped.declared or "undeclared name" not in err.problem:
             raise
     # A claim about an entry past the sizes written out for reading (dL/dw5 at n = 5): at the file's own.
     exact = Model.load(target, {**dict(shaped.sizes), **dict(shaped.declared)}, constants)
-    return exact.title, printed([check_claim(exact, lhs, rhs, strict=strict, points=points, seed=seed)])
+    return exact.title, shown([check_claim(exact, lhs, rhs, strict=strict, points=points, seed=seed)])
 
 
 def program_file(

@@ -130,9 +130,10 @@ def _log_softmax(lines: Sequence[BatchLine]) -> dict[sp.Expr, sp.Expr]:
 def _elementary(value: sp.Expr) -> sp.Expr:
     """σ and softplus in exp and log1p, which NumPy computes four times faster than its logaddexp
     and as accurately: σ(u) = 1/(1 + e^−u) (0 where e^−u overflows, its limit), softplus(u) =
-    max(u, 0) + log1p(e^−|u|). Of the forms below, the one with the fewest operations is kept:
-    as it is; with its sums expanded, so that y·softplus(−z) + (1 − y)·softplus(z) shares one
-    log1p(e^−|z|); and with softplus(−u) read as softplus(u) − u where softplus(u) is also
+    max(u, 0) + log1p(e^−|u|). Of the forms below, the one with the fewest operations is kept
+    (of those whose log1p terms are terms of the sum, which the printer adds last): as it is;
+    with its products of sums multiplied out, so that y·softplus(−z) + (1 − y)·softplus(z) shares
+    one log1p(e^−|z|); and with softplus(−u) read as softplus(u) − u where softplus(u) is also
     taken, which makes the same sum softplus(z) − y·z: 8 passes over the batch instead of 13."""
     calls = value.atoms(softplus)
     mirrored = {
@@ -142,10 +143,27 @@ def _elementary(value: sp.Expr) -> sp.Expr:
     }
     candidates = [_written(value)]
     if candidates[0].has(log1p):
-        candidates.append(sp.expand(candidates[0]))
+        candidates.append(_multiplied_out(candidates[0]))
     if mirrored:
-        candidates.append(_written(sp.expand(value.xreplace(mirrored))))
-    return min(candidates, key=lambda form: tree_size(form, 10**6))  # the first of the shortest
+        candidates.append(_multiplied_out(_written(_multiplied_out(value.xreplace(mirrored)))))
+    # the first of the shortest
+    return min(candidates, key=lambda form: (not _log1p_on_top(form), tree_size(form, 10**6)))
+
+
+def _multiplied_out(value: sp.Expr) -> sp.Expr:
+    """Products of sums multiplied out, and nothing else: exp(c − d) stays one exp (as exp(c)·exp(−d)
+    it is inf·0 where c is large), powers and logs stay as they are."""
+    return sp.expand(value, power_exp=False, power_base=False, multinomial=False, log=False)
+
+
+def _log1p_on_top(value: sp.Expr) -> bool:
+    """Whether each log1p in `value` is a factor of a term of its sum, not inside a sum in brackets, where
+    it would be added to the large terms before they cancel (and be lost: 40 + 4e-18 is 40)."""
+    return all(
+        isinstance(factor, log1p) or not factor.has(log1p)
+        for term in sp.Add.make_args(value)
+        for factor in sp.Mul.make_args(term)
+    )
 
 
 def _written(value: sp.Expr) -> sp.Expr:
@@ -390,8 +408,10 @@ def generate_batch(derivation: Derivation) -> str:
         *layout.declarations(),
         "#: How many threads add up blocks of rows at once (NumPy's loops and matrix products let go of",
         "#: Python's lock while they run, so blocks run side by side); 1 keeps the work in the caller's",
-        "#: thread. The results are the same whatever it is.",
+        "#: thread (set it so before forking worker processes). The results are the same whatever it is.",
         'THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1',
+        "#: Into how many runs of neighbouring blocks a batch is dealt, whatever THREADS is (see _blocks).",
+        "CHUNKS = 16",
         "",
         "",
         _HELPERS.strip("\n"),
@@ -508,8 +528,9 @@ _HELPERS = '''
 def _blocks(sums, given, data, floats=2**18, threads=None):
     """Each output of sums(*given, *rows) added up over blocks of rows of the data arrays.
 
-    Up to `threads` (by default THREADS) threads take the blocks in turn (thread i: blocks i,
-    i + threads, …); the sums are added in the blocks' order, so the result does not depend on it.
+    The blocks are dealt into at most CHUNKS runs of neighbouring blocks, whatever `threads` is
+    (by default THREADS): each run is added up in order on one thread, and the runs' sums in order,
+    so the result is the same for any number of threads, and at most CHUNKS sums wait at once.
     """
     rows = len(data[0])
     if rows == 0:
@@ -517,17 +538,22 @@ def _blocks(sums, given, data, floats=2**18, threads=None):
     width = sum(array[:1].size for array in data)  # floats per sample
     step = max(512, floats // max(width, 1))  # by default a block of X of about 2 MB: it stays in cache
     starts = range(0, rows, step)
-    threads = max(1, min(THREADS if threads is None else threads, len(starts)))
-    errors = numpy.geterr()  # the caller's; a thread of the pool starts with NumPy's defaults
+    per_chunk = -(-len(starts) // CHUNKS)
+    chunks = [starts[i:i + per_chunk] for i in range(0, len(starts), per_chunk)]
+    threads = max(1, min(THREADS if threads is None else threads, len(chunks)))
+    errors, call = numpy.geterr(), numpy.geterrcall()  # the caller's: a pool thread starts with NumPy's
 
-    def share(first):
-        with numpy.errstate(**errors):
-            return [sums(*given, *(array[s:s + step] for array in data)) for s in starts[first::threads]]
+    def chunk_sum(chunk):
+        with numpy.errstate(call=call, **errors):
+            return _added(sums(*given, *(array[s:s + step] for array in data)) for s in chunk)
 
-    shares = [share(0)] if threads == 1 else list(_pool(threads).map(share, range(threads)))
+    return _added(map(chunk_sum, chunks) if threads == 1 else _pool(threads).map(chunk_sum, chunks))
+
+
+def _added(outputs):
+    """The outputs (lists of arrays) added up entry by entry, in their order."""
     totals = None
-    for k in range(len(starts)):
-        block = shares[k % threads][k // threads]
+    for block in outputs:
         totals = block if totals is None else [t + b for t, b in zip(totals, block, strict=True)]
     return totals
 

@@ -339,7 +339,10 @@ def _cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator
         threads_per_worker=1,
         memory_limit=memory_limit,
         processes=True,
-        dashboard_address=":0",  # no fixed port: 8787 may be another cluster's (Dask would warn)
+        # no dashboard (it would import bokeh where installed), and the HTTP server that stays on a free
+        # port: 8787, its default, may be another cluster's (Dask would warn)
+        dashboard_address=":0",
+        scheduler_kwargs={"dashboard": False},
         # a bad partition is one line from the client, not the workers' tracebacks on the terminal
         silence_logs=logging.CRITICAL,
         preload=[__name__],  # `dask_setup`: Ctrl-C is the client's to handle

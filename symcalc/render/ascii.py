@@ -28,7 +28,7 @@ SPELLINGS = {
     "✓": "+",
     "✗": "x",
     "•": "*",
-    "·": "-",  # between a check and what decided it, on a narrow terminal
+    "·": "*",
     "…": "...",
     "—": "-",
     "–": "-",

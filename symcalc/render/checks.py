@@ -92,14 +92,14 @@ def _laid_out(source: str, title: str, checks: Sequence[Check], width: int) -> R
 
 
 def _stacked(source: str, title: str, checks: Sequence[Check], width: int) -> Group:
-    """For a narrow terminal: each check on a line (its mark ✓, ✗ or ?, its name, what decided it), and
+    """For a narrow terminal: each check on a line (its mark ✓, ✗ or ?, its name — what decided it), and
     its statement under it, broken as maths is (`wrap_maths`), never cropped."""
     lines: list[RenderableType] = [Text(title), Text(source, style="dim")]
     for check in checks:
         head = Text(f"{STATUS_MARK[check.status]} ", style=STATUS_STYLE[check.status])
         head.append(check.name)
         flagged = check.method == "numerically" and check.status == "holds"
-        head.append(f" · {how(check)}", style="yellow" if flagged else "dim")
+        head.append(f" — {how(check)}", style="yellow" if flagged else "dim")
         lines.append(head)
         lines.append(Text("\n".join(f"  {line}" for line in wrap_maths(statement(check), width - 2, 2))))
     return Group(*lines)
