@@ -182,7 +182,7 @@ def test_the_blocks_sums_wait_a_few_at_a_time_not_all_at_once(tmp_path: Path) ->
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert total[0][0] == 200 * 1024.0
-        assert peak < 24 * 800_000, (threads, peak)  # 16 runs' sums and one block per thread at most
+        assert peak < 24 * 800_000, (threads, peak)  # CHUNKS runs' sums and a block per thread
 
 
 def test_a_thread_of_the_pool_keeps_the_callers_floating_point_settings(tmp_path: Path) -> None:
