@@ -272,36 +272,34 @@ def _header(row: list[str], source: str, needed: Sequence[str], mapping: Mapping
     return {name: index[column] for name, column in wanted.items()}
 
 
+#: A cell's problems, each with its fix, as every reader of data words them (CSV here, Parquet and
+#: dataframe partitions in `numeric.partitions`).
+EMPTY_CELL = ("empty cell", "every row needs a value in every column the model uses")
+
+
+def not_finite(text: str) -> tuple[str, str]:
+    return f"{quoted(text)} is not a finite number", "remove or fill in the row"
+
+
+def too_large(text: str) -> tuple[str, str]:
+    problem = f"{text} is too large: beyond {MAX_ABS_VALUE:g}, z and the gradient overflow float64"
+    return problem, "standardise the column"
+
+
 def _number(cell: str, source: str, line: int, column: str) -> float:
     text = cell.strip()
+    problem: tuple[str, str | None] | None = None
     if not text:
-        raise _error(
-            source,
-            "empty cell",
-            line=line,
-            column=column,
-            fix="every row needs a value in every column the model uses",
-        )
-    if _NON_FINITE.fullmatch(text):
-        raise _error(
-            source,
-            f"{quoted(text)} is not a finite number",
-            line=line,
-            column=column,
-            fix="remove or fill in the row",
-        )
-    if not NUMBER.fullmatch(text):
+        problem = EMPTY_CELL
+    elif _NON_FINITE.fullmatch(text):
+        problem = not_finite(text)
+    elif not NUMBER.fullmatch(text):
         fix = "write decimals with '.', not ','" if _DECIMAL_COMMA.fullmatch(text) else None
-        raise _error(source, f"{quoted(text)} is not a number", line=line, column=column, fix=fix)
-    value = float(text)
-    if not np.isfinite(value) or abs(value) > MAX_ABS_VALUE:
-        raise _error(
-            source,
-            f"{text} is too large: beyond {MAX_ABS_VALUE:g}, z and the gradient overflow float64",
-            line=line,
-            column=column,
-            fix="standardise the column",
-        )
+        problem = f"{quoted(text)} is not a number", fix
+    elif not np.isfinite(value := float(text)) or abs(value) > MAX_ABS_VALUE:
+        problem = too_large(text)
+    if problem is not None:
+        raise _error(source, problem[0], line=line, column=column, fix=problem[1])
     return value
 
 

@@ -20,7 +20,16 @@ from typing import Any, Protocol
 import numpy as np
 
 from symcalc.errors import DataError, Location
-from symcalc.numeric.data import MAX_ABS_VALUE, NUMBER, binary_targets, load_csv, quoted
+from symcalc.numeric.data import (
+    EMPTY_CELL,
+    MAX_ABS_VALUE,
+    NUMBER,
+    binary_targets,
+    load_csv,
+    not_finite,
+    quoted,
+    too_large,
+)
 from symcalc.numeric.program import Program
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
@@ -161,9 +170,7 @@ def _numbers(
     """One column as float64, or the DataError of its first bad cell (rows counted from 1)."""
     if nulls is not None and nulls.any():
         row = int(np.flatnonzero(nulls)[0])
-        raise _cell_error(
-            source, row, column, "empty cell", "every row needs a value in every column the model uses"
-        )
+        raise _cell_error(source, row, column, *EMPTY_CELL)
     if values.dtype.kind in "fiub":
         numbers = np.asarray(values, dtype=np.float64)  # no copy of a float64 column
     else:
@@ -179,21 +186,8 @@ def _numbers(
     if bad.size:
         row = int(bad[0])
         value = numbers[row]
-        if not np.isfinite(value):
-            raise _cell_error(
-                source,
-                row,
-                column,
-                f"{quoted(str(value))} is not a finite number",
-                "remove or fill in the row",
-            )
-        raise _cell_error(
-            source,
-            row,
-            column,
-            f"{value:g} is too large: beyond {MAX_ABS_VALUE:g}, z and the gradient overflow float64",
-            "standardise the column",
-        )
+        problem = not_finite(str(value)) if not np.isfinite(value) else too_large(f"{value:g}")
+        raise _cell_error(source, row, column, *problem)
     return numbers
 
 
