@@ -66,7 +66,15 @@ class Summary:
 
 
 #: Each training method's name in words.
-METHODS = {"gd": "gradient descent", "newton": "Newton's method", "lbfgs": "L-BFGS-B (SciPy)"}
+METHODS = {
+    "gd": "gradient descent",
+    "newton": "Newton's method",
+    "lbfgs": "L-BFGS-B (SciPy)",
+    "sgd": "SGD in minibatches",
+    "adam": "Adam in minibatches",
+}
+#: The methods whose records are epochs (passes over the data), not iterations.
+BY_EPOCHS = ("gd", "sgd", "adam")
 #: Rows of the iteration table shown at most: the first and last ones when there are more.
 ITERATION_ROWS = 20
 
@@ -104,7 +112,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
                     for i, v, g in summary.iterations
                 ]
             }
-            if summary.method != "gd"
+            if summary.method not in BY_EPOCHS
             else {}
         ),
     }
@@ -185,7 +193,7 @@ def summary_table(summary: Summary) -> Table:
     if summary.constants:
         table.add_row("constants", ", ".join(f"{name} = {value:g}" for name, value in summary.constants))
     table.add_row("method", METHODS[summary.method])
-    table.add_row("epochs run" if summary.method == "gd" else "iterations", str(final.epoch))
+    table.add_row("epochs run" if summary.method in BY_EPOCHS else "iterations", str(final.epoch))
     table.add_row("time taken", f"{final.elapsed:.3f} s")
     held = f"; {summary.test.rows} more held out for the test" if summary.test is not None else ""
     table.add_row("data", Text(f"{summary.samples} samples from {summary.source}{held}"))  # never markup
@@ -299,9 +307,9 @@ def plot(
     figure, axes = plt.subplots(1, 2 if boundary else 1, figsize=(11 if boundary else 6, 4.5), squeeze=False)
     curve = axes[0][0]
     history = final.history or (final.loss,)
-    marker = "o" if method != "gd" else None  # a few iterations: each one marked
+    marker = "o" if method not in BY_EPOCHS else None  # a few iterations: each one marked
     curve.plot(range(len(history)), history, color="tab:blue", marker=marker)
-    curve.set_xlabel("epoch" if method == "gd" else "iteration")
+    curve.set_xlabel("epoch" if method in BY_EPOCHS else "iteration")
     curve.set_ylabel("mean loss")
     curve.set_title(f"Loss: {METHODS[method]}")
     curve.grid(alpha=0.3)
