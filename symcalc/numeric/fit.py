@@ -18,11 +18,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
 from symcalc.numeric.descent import DescentError, Stop
+
+if TYPE_CHECKING:
+    from symcalc.symbolic.steps import Derivation
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 Rows = np.ndarray[Any, np.dtype[np.intp]]
@@ -120,9 +123,9 @@ def minibatches(rows: int, batch_size: int | None, rng: np.random.Generator) -> 
 
 
 def fit(
-    model: ModuleType | LossAndGradient,
+    model: Derivation | ModuleType | LossAndGradient,
     data: Mapping[str, Any],
-    start: Mapping[str, Any],
+    start: Mapping[str, Any] | None = None,
     *,
     method: Method = "adam",
     learning_rate: float | None = None,
@@ -135,17 +138,23 @@ def fit(
     eps: float = EPS,
     on_epoch: Callable[[Progress], None] | None = None,
 ) -> Fitted:
-    """Train from `start` (each parameter's array; `initial_parameters` draws one) on `data` (each
-    input and target by its declared name, a row per sample) and return the fitted parameters
-    with each epoch's loss.
+    """Train from `start` (each parameter's array) on `data` (each input and target by its declared
+    name, a row per sample: x as an m × n array, a vector target one-hot) and return the fitted
+    parameters with each epoch's loss.
 
-    `model` is a batch module (what `symcalc.codegen` writes, loaded by `symcalc.load_module`), or
-    any function (params, rows) -> (mean loss, {name: mean gradient}). Training stops after
-    `epochs` epochs, at the first non-finite loss or gradient (keeping the parameters before that
-    step), or on Ctrl-C (keeping those it got to).
+    `model` is a derivation of a model with vectors and matrices (trained by its batch module, the
+    text `symcalc.codegen` writes; without `start`, the parameters start as `train`'s do, drawn
+    from `seed` at the data's sizes), a batch module (loaded by `symcalc.load_module`), or any
+    function (params, rows) -> (mean loss, {name: mean gradient}). Training stops after `epochs`
+    epochs, at the first non-finite loss or gradient (keeping the parameters before that step),
+    or on Ctrl-C (keeping those it got to).
     """
     _check(method, learning_rate, epochs, batch_size, momentum)
     rate = DEFAULT_LEARNING_RATES[method] if learning_rate is None else learning_rate
+    if not isinstance(model, ModuleType) and not callable(model):
+        model, start = _from_derivation(model, data, start, seed)
+    if start is None:
+        raise DescentError("fit needs the starting parameters, except from a derivation")
     evaluate = _evaluator(model, constants)
     arrays = {name: np.array(value, dtype=np.float64) for name, value in start.items()}  # copies
     columns = {name: np.asarray(value, dtype=np.float64) for name, value in data.items()}
@@ -183,6 +192,18 @@ def fit(
         return Fitted(arrays, tuple(history), Stop.INTERRUPTED, f"interrupted at epoch {reached}")
     plural = "" if epochs == 1 else "s"
     return Fitted(arrays, tuple(history), Stop.EPOCHS, f"stopped after {epochs} epoch{plural}")
+
+
+def _from_derivation(
+    derivation: Derivation, data: Mapping[str, Any], start: Mapping[str, Any] | None, seed: int
+) -> tuple[ModuleType, Mapping[str, Any]]:
+    """The batch module of `derivation`, and `start` or the parameters `train` would start from."""
+    from symcalc.numeric.batch_fit import batch_model, initial_parameters
+    from symcalc.numeric.codegen import load_module
+
+    batch = batch_model(derivation)
+    module = load_module(batch.source, "symcalc_batch")
+    return module, start if start is not None else initial_parameters(batch, batch.run_sizes(data), seed)
 
 
 def _evaluator(model: ModuleType | LossAndGradient, constants: Mapping[str, float] | None) -> LossAndGradient:
