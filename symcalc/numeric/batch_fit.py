@@ -20,7 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import sympy as sp
 
-from symcalc.errors import SpecError
+from symcalc.errors import Location, SpecError
 from symcalc.numeric.codegen import codegen
 from symcalc.numeric.data import binary_targets
 from symcalc.symbolic.arrays import Shape, matmul, softmax
@@ -96,9 +96,19 @@ class BatchModel:
 def batch_model(derivation: Derivation) -> BatchModel:
     """The `BatchModel` of a derivation with vectors and matrices; SpecError when it has no batch form."""
     model, batch, shaped = derivation.model, derivation.batch, derivation.model.shaped
-    if batch is None or shaped is None:
-        why = derivation.batch_problem or "the model has no vectors or matrices"
-        raise SpecError(f"the batch form is what trains with minibatches, and this model has none: {why}")
+    if shaped is None:
+        raise SpecError(
+            "sgd and adam train a model with vectors and matrices, by its batch form; this one is "
+            "written in scalars",
+            Location(source=model.source),
+            fix="declare vectors (x[n], w[n]), or train it with --method gd, newton or lbfgs",
+        )
+    if batch is None:
+        raise SpecError(
+            f"sgd and adam train a model by its batch form; this one has none: {derivation.batch_problem}",
+            Location(source=model.source),
+            fix="train it with --method gd, newton or lbfgs",
+        )
     spec = model.spec
     assert spec is not None
     parameters = tuple(p.name for p in shaped.parameters)

@@ -75,6 +75,8 @@ METHODS = {
 }
 #: The methods whose records are epochs (passes over the data), not iterations.
 BY_EPOCHS = ("gd", "sgd", "adam")
+#: Parameter entries (and standardized inputs) the table lists one by one; past them, one row each.
+TABLE_ENTRIES = 40
 #: Rows of the iteration table shown at most: the first and last ones when there are more.
 ITERATION_ROWS = 20
 
@@ -179,8 +181,8 @@ def summary_table(summary: Summary) -> Table:
     table = Table(title="Training result", show_header=True, header_style="bold")
     table.add_column("")
     table.add_column("value", justify="right")
-    for name, value in final.parameters.items():
-        table.add_row(name, f"{value:.6g}")
+    for name, value in _shown_parameters(final.parameters, summary.shapes):
+        table.add_row(name, value)
     table.add_section()
     table.add_row("final loss", f"{final.loss:.6g}")
     if summary.accuracy is not None:
@@ -199,11 +201,31 @@ def summary_table(summary: Summary) -> Table:
     table.add_row("data", Text(f"{summary.samples} samples from {summary.source}{held}"))  # never markup
     if summary.standardized:
         table.add_row("standardized", "each input as (x − mean)/scale; the parameters are for these")
-        for name, mean, scale in summary.standardized:
+        if len(summary.standardized) > TABLE_ENTRIES:
+            table.add_row("", f"{len(summary.standardized)} input columns: --json and --save give each one")
+        for name, mean, scale in summary.standardized if len(summary.standardized) <= TABLE_ENTRIES else ():
             table.add_row(Text(f"  {name}"), f"mean {mean:.6g}, scale {scale:.6g}")
     if summary.backend:
         table.add_row("computed by", Text(summary.backend))
     return table
+
+
+def _shown_parameters(
+    parameters: Mapping[str, float], shapes: Sequence[tuple[str, tuple[int, ...]]]
+) -> list[tuple[str, str]]:
+    """Each parameter's row: every entry, or, past TABLE_ENTRIES of them, a vector or matrix as its
+    sizes (its entries are in --json and --save)."""
+    if len(parameters) <= TABLE_ENTRIES:
+        return [(name, f"{value:.6g}") for name, value in parameters.items()]
+    owner = {entry: (name, sizes) for name, sizes in shapes for entry in components(name, sizes)}
+    rows: list[tuple[str, str]] = []
+    for key, value in parameters.items():
+        if key not in owner:
+            rows.append((key, f"{value:.6g}"))
+        elif (name := owner[key][0]) not in [row[0] for row in rows]:
+            sizes = " × ".join(str(size) for size in owner[key][1])
+            rows.append((name, f"{sizes} entries: in --json and --save"))
+    return rows
 
 
 def iteration_table(summary: Summary) -> Table:
