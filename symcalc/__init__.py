@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from symcalc.numeric.codegen import generate as generate_module
     from symcalc.numeric.data import Dataset, load_builtin, load_csv
     from symcalc.numeric.descent import Epoch, Stop, descend
+    from symcalc.numeric.fit import Fitted, fit
     from symcalc.numeric.model import NumericModel, compile_model
     from symcalc.numeric.program import Program, build_program, stable
     from symcalc.render.html import render_html as html
@@ -73,6 +74,8 @@ _LAZY = {
     "Epoch": ("symcalc.numeric.descent", "Epoch"),
     "Stop": ("symcalc.numeric.descent", "Stop"),
     "descend": ("symcalc.numeric.descent", "descend"),
+    "fit": ("symcalc.numeric.fit", "fit"),
+    "Fitted": ("symcalc.numeric.fit", "Fitted"),
     "NumericModel": ("symcalc.numeric.model", "NumericModel"),
     "Program": ("symcalc.numeric.program", "Program"),
     "build_program": ("symcalc.numeric.program", "build_program"),
@@ -111,6 +114,7 @@ __all__ = [
     "Derivation",
     "Epoch",
     "Equation",
+    "Fitted",
     "LimitError",
     "LocalDerivatives",
     "Model",
@@ -132,6 +136,7 @@ __all__ = [
     "compile_model",
     "derive",
     "descend",
+    "fit",
     "generate_module",
     "html",
     "latex",

@@ -117,6 +117,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _momentum(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {text!r}")
+    return value
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -247,20 +257,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--method",
-        choices=("gd", "newton", "lbfgs"),
+        choices=("gd", "newton", "lbfgs", "sgd", "adam"),
         default="gd",
         help="gradient descent (default); damped Newton with a line search, for models of up to "
-        f"{MAX_SECOND_ORDER_PARAMETERS} parameters; or SciPy's L-BFGS-B (needs symcalc-gradients[fit])",
+        f"{MAX_SECOND_ORDER_PARAMETERS} parameters; SciPy's L-BFGS-B (needs symcalc-gradients[fit]); "
+        "or, for a model with vectors and matrices, SGD or Adam in minibatches on its batch module",
     )
     train.add_argument(
-        "--lr", type=_positive, default=0.1, help="learning rate of gradient descent (default 0.1)"
+        "--lr",
+        "--learning-rate",
+        dest="lr",
+        type=_positive,
+        default=None,
+        help="learning rate of gd and sgd (default 0.1) and adam (default 0.001)",
     )
     train.add_argument(
         "--epochs",
         type=_count,
-        default=5000,
+        default=None,
         metavar="N",
-        help="at most N updates, or iterations of newton and lbfgs (default 5000)",
+        help="at most N updates of gd, or iterations of newton and lbfgs (default 5000); "
+        "N passes over the data of sgd and adam (default 20)",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=_positive_count,
+        default=None,
+        metavar="B",
+        help="sgd and adam: B rows per step, shuffled by --seed each epoch (default: all rows)",
+    )
+    train.add_argument(
+        "--momentum",
+        type=_momentum,
+        default=0.0,
+        metavar="M",
+        help="sgd: the momentum, from 0 (default) to below 1",
     )
     train.add_argument(
         "--tol",
@@ -275,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=0,
         metavar="S",
-        help="seed for the starting parameters (default 0)",
+        help="seed for the starting parameters, the held-out rows and sgd's and adam's shuffles (default 0)",
     )
     train.add_argument(
         "--plot", metavar="OUT.png", help="write the loss curve (and the boundary, for two inputs)"

@@ -25,9 +25,11 @@ from symcalc.errors import Location, SymcalcError
 from symcalc.files import check_output, write_atomic
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from symcalc.numeric.data import Dataset
     from symcalc.numeric.model import NumericModel
-    from symcalc.render.training import TestResult
+    from symcalc.render.training import Summary, TestResult
     from symcalc.symbolic.graph import Model
 
 
@@ -60,6 +62,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     sizes = work.data_sizes(args.file, first, mapping)
     # --set's values, checked against the file's constants and their domains where the model is loaded
     constants = parse_settings(args.set, source_name(args.file))
+    _check_method_options(args)
+    if args.method in MINIBATCH_METHODS:
+        from symcalc.cli.fitting import minibatch_run
+
+        summary, draw, model = minibatch_run(args, mapping, constants)
+        return _report(args, summary, model, draw)
     newton = args.method == "newton"
     program = limited(work.program_file, args.file, sizes, newton, constants, timeout=args.timeout)
     numeric = NumericModel(program)
@@ -105,6 +113,26 @@ class Run:
     standardized: tuple[tuple[str, float, float], ...] = ()
 
 
+#: The methods that train in minibatches (`symcalc.cli.fitting`), on the model's batch module.
+MINIBATCH_METHODS = ("sgd", "adam")
+#: --epochs and --lr of gd, newton and lbfgs when not given.
+FULL_BATCH_EPOCHS = 5000
+FULL_BATCH_LEARNING_RATE = 0.1
+
+
+def _check_method_options(args: argparse.Namespace) -> None:
+    """--batch-size is for sgd and adam, --momentum for sgd: with another method they would do nothing."""
+    for option, given, methods in (
+        ("--batch-size", args.batch_size is not None, MINIBATCH_METHODS),
+        ("--momentum", args.momentum != 0, ("sgd",)),
+    ):
+        if given and args.method not in methods:
+            raise SymcalcError(
+                f"{option} is for --method {' or '.join(methods)}, not {args.method}",
+                fix=f"drop {option}, or train with --method {methods[0]}",
+            )
+
+
 def _check_cluster_options(args: argparse.Namespace) -> None:
     """--workers and --memory-limit shape the cluster --dask starts: anywhere else they would do nothing."""
     given = [
@@ -135,6 +163,7 @@ def _check_dask_options(args: argparse.Namespace) -> None:
         raise SymcalcError(f"{mode} needs --data", fix="e.g. --data 'data/*.parquet'")
     refused = {
         "--method newton": args.method == "newton",
+        f"--method {args.method}": args.method in MINIBATCH_METHODS,
         "--test-fraction": args.test_fraction is not None,
         "--standardize": args.standardize,
         "--plot": args.plot is not None,
@@ -163,11 +192,13 @@ def _train(
     program = numeric.program
     model = program.model
     second_order = args.method == "newton"
+    epochs = FULL_BATCH_EPOCHS if args.epochs is None else args.epochs
+    learning_rate = FULL_BATCH_LEARNING_RATE if args.lr is None else args.lr
     records = work.method_records(
-        args.method, numeric, where.data, start, args.lr, args.epochs, args.tol, constants
+        args.method, numeric, where.data, start, learning_rate, epochs, args.tol, constants
     )
     seen: list[Epoch] = []
-    with training.progress_bar(Console(stderr=True), args.epochs) as update:
+    with training.progress_bar(Console(stderr=True), epochs) as update:
 
         def on_epoch(record: Epoch) -> None:
             seen.append(record)
@@ -191,14 +222,11 @@ def _train(
         where.standardized,
         shapes(model.spec.inputs) if shapes and model.spec else (),
     )
-    if args.json:
-        print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))
-    else:
-        training.print_summary(Console(), summary)
-    if args.plot is not None:
+
+    def draw(path: str) -> None:
         target = program.targets[0] if program.targets else None
         training.plot(
-            args.plot,
+            path,
             last,
             where.data,
             program.inputs,
@@ -208,14 +236,32 @@ def _train(
             args.method,
             where.standardized,
         )
+
+    return _report(args, summary, model, draw)
+
+
+def _report(args: argparse.Namespace, summary: Summary, model: Model, draw: Callable[[str], None]) -> int:
+    """The summary (table or --json), the plot (`draw`) and --save; the exit status for how it stopped."""
+    from rich.console import Console
+
+    from symcalc.numeric.descent import Stop
+    from symcalc.render import training
+
+    if args.json:
+        print(json.dumps(training.summary_dict(summary), indent=2, allow_nan=False))
+    else:
+        training.print_summary(Console(), summary)
+    if args.plot is not None:
+        draw(args.plot)
         say_wrote(args.plot)
     if args.save is not None:
         saved = training.saved_dict(summary, model.title, _model_name(model.source))
         write_atomic(args.save, json.dumps(saved, indent=2, allow_nan=False) + "\n", replace=False)
         say_wrote(args.save)
-    if last.stop is Stop.INTERRUPTED:
+    stop = summary.final.stop
+    if stop is Stop.INTERRUPTED:
         return EXIT_INTERRUPTED
-    return EXIT_FAILED if last.stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
+    return EXIT_FAILED if stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
 
 
 def _check_save(path: str) -> None:

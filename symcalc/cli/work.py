@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from symcalc.check.records import Check
+    from symcalc.numeric.batch_fit import BatchModel
     from symcalc.numeric.descent import Epoch
     from symcalc.numeric.model import NumericModel
     from symcalc.numeric.program import Program
@@ -272,3 +273,13 @@ def codegen_file(
     from symcalc.numeric.codegen import codegen
 
     return codegen(derive_file(target, constants=constants), library)
+
+
+def batch_file(target: str | None, constants: Mapping[str, float] | None = None) -> BatchModel:
+    """Derive one file at reading sizes (the batch form does not depend on them) and take what
+    training by minibatches needs: the module `codegen` writes (`codegen_file`'s bytes), each
+    parameter's shape and start, how predictions are scored; the symbolic half of `train --method
+    sgd | adam`."""
+    from symcalc.numeric.batch_fit import batch_model
+
+    return batch_model(derive_file(target, constants=constants))

@@ -424,6 +424,22 @@ def load_csv(path: str | Path, model: Model, mapping: Mapping[str, str] | None =
     return _dataset(model, _read_text(Path(path), source), source, mapping or {})
 
 
+def read_columns(
+    path: str | Path | None, needed: Sequence[str], mapping: Mapping[str, str] | None = None
+) -> Dataset:
+    """The `needed` columns of a CSV file (the built-in dataset's when None), checked as `load_csv`
+    checks a cell; what a model with vectors reads, its columns named for the run's sizes."""
+    mapping = mapping or {}
+    if path is None:
+        source = f"{BUILTIN_DATASET} (built in)"
+        text = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_text(encoding="utf-8")
+    else:
+        source = str(path)
+        text = _read_text(Path(path), source)
+    columns, lines = parse_csv(text, source, needed, mapping)
+    return Dataset(source, columns, lines, (), dict(mapping))
+
+
 def load_builtin(model: Model, mapping: Mapping[str, str] | None = None) -> Dataset:
     """The dataset shipped with the package (see `two_blobs`), checked against `model`."""
     mapping = mapping or {}

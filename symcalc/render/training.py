@@ -66,7 +66,17 @@ class Summary:
 
 
 #: Each training method's name in words.
-METHODS = {"gd": "gradient descent", "newton": "Newton's method", "lbfgs": "L-BFGS-B (SciPy)"}
+METHODS = {
+    "gd": "gradient descent",
+    "newton": "Newton's method",
+    "lbfgs": "L-BFGS-B (SciPy)",
+    "sgd": "SGD in minibatches",
+    "adam": "Adam in minibatches",
+}
+#: The methods whose records are epochs (passes over the data), not iterations.
+BY_EPOCHS = ("gd", "sgd", "adam")
+#: Parameter entries (and standardized inputs) the table lists one by one; past them, one row each.
+TABLE_ENTRIES = 40
 #: Rows of the iteration table shown at most: the first and last ones when there are more.
 ITERATION_ROWS = 20
 
@@ -104,7 +114,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
                     for i, v, g in summary.iterations
                 ]
             }
-            if summary.method != "gd"
+            if summary.method not in BY_EPOCHS
             else {}
         ),
     }
@@ -171,8 +181,8 @@ def summary_table(summary: Summary) -> Table:
     table = Table(title="Training result", show_header=True, header_style="bold")
     table.add_column("")
     table.add_column("value", justify="right")
-    for name, value in final.parameters.items():
-        table.add_row(name, f"{value:.6g}")
+    for name, value in _shown_parameters(final.parameters, summary.shapes):
+        table.add_row(name, value)
     table.add_section()
     table.add_row("final loss", f"{final.loss:.6g}")
     if summary.accuracy is not None:
@@ -185,17 +195,37 @@ def summary_table(summary: Summary) -> Table:
     if summary.constants:
         table.add_row("constants", ", ".join(f"{name} = {value:g}" for name, value in summary.constants))
     table.add_row("method", METHODS[summary.method])
-    table.add_row("epochs run" if summary.method == "gd" else "iterations", str(final.epoch))
+    table.add_row("epochs run" if summary.method in BY_EPOCHS else "iterations", str(final.epoch))
     table.add_row("time taken", f"{final.elapsed:.3f} s")
     held = f"; {summary.test.rows} more held out for the test" if summary.test is not None else ""
     table.add_row("data", Text(f"{summary.samples} samples from {summary.source}{held}"))  # never markup
     if summary.standardized:
         table.add_row("standardized", "each input as (x − mean)/scale; the parameters are for these")
-        for name, mean, scale in summary.standardized:
+        if len(summary.standardized) > TABLE_ENTRIES:
+            table.add_row("", f"{len(summary.standardized)} input columns: --json and --save give each one")
+        for name, mean, scale in summary.standardized if len(summary.standardized) <= TABLE_ENTRIES else ():
             table.add_row(Text(f"  {name}"), f"mean {mean:.6g}, scale {scale:.6g}")
     if summary.backend:
         table.add_row("computed by", Text(summary.backend))
     return table
+
+
+def _shown_parameters(
+    parameters: Mapping[str, float], shapes: Sequence[tuple[str, tuple[int, ...]]]
+) -> list[tuple[str, str]]:
+    """Each parameter's row: every entry, or, past TABLE_ENTRIES of them, a vector or matrix as its
+    sizes (its entries are in --json and --save)."""
+    if len(parameters) <= TABLE_ENTRIES:
+        return [(name, f"{value:.6g}") for name, value in parameters.items()]
+    owner = {entry: (name, sizes) for name, sizes in shapes for entry in components(name, sizes)}
+    rows: list[tuple[str, str]] = []
+    for key, value in parameters.items():
+        if key not in owner:
+            rows.append((key, f"{value:.6g}"))
+        elif (name := owner[key][0]) not in [row[0] for row in rows]:
+            sizes = " × ".join(str(size) for size in owner[key][1])
+            rows.append((name, f"{sizes} entries: in --json and --save"))
+    return rows
 
 
 def iteration_table(summary: Summary) -> Table:
@@ -299,9 +329,9 @@ def plot(
     figure, axes = plt.subplots(1, 2 if boundary else 1, figsize=(11 if boundary else 6, 4.5), squeeze=False)
     curve = axes[0][0]
     history = final.history or (final.loss,)
-    marker = "o" if method != "gd" else None  # a few iterations: each one marked
+    marker = "o" if method not in BY_EPOCHS else None  # a few iterations: each one marked
     curve.plot(range(len(history)), history, color="tab:blue", marker=marker)
-    curve.set_xlabel("epoch" if method == "gd" else "iteration")
+    curve.set_xlabel("epoch" if method in BY_EPOCHS else "iteration")
     curve.set_ylabel("mean loss")
     curve.set_title(f"Loss: {METHODS[method]}")
     curve.grid(alpha=0.3)

@@ -1,0 +1,190 @@
+"""Issue 29's row: one epoch of Adam on a 784-128-10 network, `symcalc.fit` against PyTorch and JAX.
+
+Run:  python benchmarks/network.py            (60 000 × 784 synthetic rows)
+      python benchmarks/network.py --quick    (6 000 rows)
+
+The network is `derivations/softmax_network_vector.toml` at n = 784, h = 128, k = 10 (tanh,
+softmax cross-entropy, L2 penalty), float64, minibatches of 128 rows in the order
+`numpy.random.default_rng(0)` deals them, from the same start, in one process:
+
+- symcalc: `symcalc.fit(module, ...)`, the module `codegen --target numpy` writes;
+- PyTorch eager: the same formulas, autograd and `torch.optim.Adam`, at the same thread count;
+- JAX: one `jax.jit`-compiled step (loss, `jax.grad`, Adam's update written out), compiled first.
+
+Each is the best of 3 epochs after a warm-up; `--threads N` limits every library to N threads
+(NumPy's BLAS by threadpoolctl, `torch.set_num_threads`, XLA's Eigen pool off for 1), and the
+line records the load average, which on a shared machine moves these numbers most. "derive +
+compile" is loading and deriving the file, writing the module and importing it. Prints the
+seconds and the ratios, appends a dated line to benchmarks/RESULTS.md, never fails on time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import symcalc  # noqa: E402
+from symcalc.numeric.batch_fit import batch_model, initial_parameters  # noqa: E402
+from symcalc.numeric.fit import minibatches  # noqa: E402
+
+MODEL = ROOT / "derivations" / "softmax_network_vector.toml"
+LAMDA = 1e-4
+RATE = 1e-3
+BATCH = 128
+
+
+def best(run: Callable[[], object], repeats: int = 3) -> float:
+    run()  # the warm-up: caches, threads, any compiling
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - began)
+    return min(times)
+
+
+def derive_and_compile() -> tuple[Any, Any, float]:
+    """The network's batch model and module at h = 128, and the seconds it took to get them."""
+    text = MODEL.read_text().replace("h = 32", "h = 128").replace("n = 64", "n = 784")
+    with tempfile.TemporaryDirectory() as folder:
+        path = pathlib.Path(folder) / "network_784.toml"
+        path.write_text(text)
+        began = time.perf_counter()
+        batch = batch_model(symcalc.derive(symcalc.Model.load(path)))
+        module = symcalc.load_module(batch.source, "bench_network")
+        return batch, module, time.perf_counter() - began
+
+
+def batches(rows: int) -> list[Any]:
+    return list(minibatches(rows, BATCH, np.random.default_rng(0)))
+
+
+def torch_epoch(start: dict[str, Any], x: Any, y: Any) -> Callable[[], object]:
+    import torch
+
+    inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
+    order = [torch.from_numpy(chosen) for chosen in batches(len(x))]
+
+    def epoch() -> object:
+        params = {n: torch.tensor(v, dtype=torch.float64, requires_grad=True) for n, v in start.items()}
+        optimizer = torch.optim.Adam(params.values(), lr=RATE)
+        for index in order:
+            hidden = torch.tanh(inputs[index] @ params["W"].T + params["c"])
+            scores = hidden @ params["V"].T + params["b"]
+            cross = -(targets[index] * torch.log_softmax(scores, dim=1)).sum(dim=1).mean()
+            penalty = LAMDA / 2 * ((params["W"] ** 2).sum() + (params["V"] ** 2).sum())
+            optimizer.zero_grad()
+            (cross + penalty).backward()
+            optimizer.step()
+        return params
+
+    return epoch
+
+
+def jax_epoch(start: dict[str, Any], x: Any, y: Any) -> Callable[[], object]:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    def loss(params: dict[str, Any], xs: Any, ys: Any) -> Any:
+        hidden = jnp.tanh(xs @ params["W"].T + params["c"])
+        scores = hidden @ params["V"].T + params["b"]
+        cross = -(ys * jax.nn.log_softmax(scores, axis=1)).sum(axis=1).mean()
+        return cross + LAMDA / 2 * ((params["W"] ** 2).sum() + (params["V"] ** 2).sum())
+
+    @jax.jit
+    def step(params: Any, means: Any, squares: Any, count: Any, xs: Any, ys: Any) -> Any:
+        grads = jax.grad(loss)(params, xs, ys)
+        means = jax.tree_util.tree_map(lambda m, g: m + 0.1 * (g - m), means, grads)
+        squares = jax.tree_util.tree_map(lambda v, g: 0.999 * v + 0.001 * g * g, squares, grads)
+        size = RATE / (1 - 0.9**count)
+        root = jnp.sqrt(1 - 0.999**count)
+        params = jax.tree_util.tree_map(
+            lambda p, m, v: p - size * m / (jnp.sqrt(v) / root + 1e-8), params, means, squares
+        )
+        return params, means, squares
+
+    xs, ys = jnp.asarray(x), jnp.asarray(y)
+    order = batches(len(x))
+
+    def epoch() -> object:
+        params = {n: jnp.asarray(v) for n, v in start.items()}
+        means = {n: jnp.zeros_like(v) for n, v in params.items()}
+        squares = {n: jnp.zeros_like(v) for n, v in params.items()}
+        for count, chosen in enumerate(order, start=1):
+            params, means, squares = step(params, means, squares, count, xs[chosen], ys[chosen])
+        return jax.block_until_ready(params)
+
+    return epoch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="6 000 rows, not 60 000")
+    parser.add_argument("--threads", type=int, help="threads for every library (default: the cores)")
+    args = parser.parse_args()
+    rows = 6_000 if args.quick else 60_000
+    threads = args.threads or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)  # NumPy's BLAS; PyTorch's below; XLA's by its flag, set at import
+    os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
+    batch, module, compile_seconds = derive_and_compile()
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((rows, 784))
+    y = np.eye(10)[rng.integers(0, 10, rows)]
+    start = initial_parameters(batch, batch.run_sizes({"x": x, "y": y}), seed=0)
+    data = {"x": x, "y": y}
+
+    def ours() -> object:
+        return symcalc.fit(module, data, start, method="adam", learning_rate=RATE, epochs=1, batch_size=BATCH)
+
+    print(f"784-128-10 network, {rows} x 784 float64, Adam, batches of {BATCH}, {threads} threads")
+    print(f"derive + compile: {compile_seconds:.2f} s")
+    results = {"symcalc": best(ours)}
+    print(f"symcalc.fit       {results['symcalc']:.3f} s")
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        results["torch"] = best(torch_epoch(start, x, y))
+        print(f"PyTorch eager     {results['torch']:.3f} s")
+    except ImportError:
+        print("PyTorch eager     skipped: torch is not installed")
+    try:
+        results["jax"] = best(jax_epoch(start, x, y))
+        print(f"jax.jit step      {results['jax']:.3f} s")
+    except ImportError:
+        print("jax.jit step      skipped: jax is not installed")
+    others = [k for k in ("torch", "jax") if k in results]
+    ratios = ", ".join(f"{results['symcalc'] / results[k]:.2f}x {k}" for k in others)
+    print(f"symcalc / each: {ratios}")
+    line = (
+        f"- {datetime.date.today().isoformat()} network.py: 784-128-10, {rows} rows, Adam batch {BATCH}, "
+        f"{threads} threads: symcalc {results['symcalc']:.3f} s"
+        + "".join(f", {k} {results[k]:.3f} s" for k in ("torch", "jax") if k in results)
+        + f" ({ratios}); derive + compile {compile_seconds:.2f} s; load average {os.getloadavg()[0]:.1f}\n"
+    )
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    if not path.exists():
+        path.write_text("# Benchmark results, one dated line per run\n\n", encoding="utf-8")
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(line)
+    print(f"appended to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
