@@ -235,3 +235,29 @@ def test_a_dimension_named_m_is_not_the_number_of_samples(tmp: Path) -> None:
     loss, grads = module.loss_and_gradient(params, data)
     assert loss == pytest.approx(np.mean(residual**2) + params["w"] @ params["w"], rel=1e-12)
     assert np.allclose(grads["w"], 2 * data["x"].T @ residual / 30 + 2 * params["w"], rtol=1e-12)
+
+
+NODE_NAMED_NUMPY = """\
+inputs = ["x"]
+targets = ["y"]
+parameters = ["w", "b"]
+[definitions]
+numpy = "w*x + b"
+float = "sigmoid(numpy)"
+L = "-(y*log(float) + (1 - y)*log(1 - float))"
+"""
+
+
+def test_the_figures_draw_a_node_called_numpy(tmp: Path) -> None:
+    """The pages' figures evaluate the definitions with NumPy too (an internal error before)."""
+    from symcalc.render.figures import figures
+
+    path = tmp / "figures.toml"
+    path.write_text(NODE_NAMED_NUMPY, encoding="utf-8")
+    drawn = figures(symcalc.derive(symcalc.Model.load(path)))
+    activation, loss = drawn
+    (_, values), (_, slopes) = activation.curves
+    sigma = 1 / (1 + np.exp(-activation.xs))
+    assert np.allclose(values, sigma, rtol=1e-14) and np.allclose(slopes, sigma * (1 - sigma), rtol=1e-12)
+    (_, at_zero), (_, at_one) = loss.curves
+    assert np.allclose(at_zero, -np.log(1 - loss.xs)) and np.allclose(at_one, -np.log(loss.xs))
