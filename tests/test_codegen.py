@@ -19,7 +19,8 @@ import sympy as sp
 import symcalc
 from symcalc.numeric.codegen import generate
 from symcalc.numeric.model import NumericModel
-from symcalc.numeric.program import build_program, code_symbol
+from symcalc.numeric.names import code_symbol
+from symcalc.numeric.program import build_program
 from tests.conftest import DERIVATIONS, SEED
 from tests.generated import import_file
 from tests.numeric_oracle import numpy_paths

@@ -19,10 +19,11 @@ import sympy as sp
 from sympy.codegen.cfunctions import log1p
 from sympy.printing.precedence import PRECEDENCE
 
-from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line, code_symbol
+from symcalc.numeric.names import SAMPLES, TOTALS, CodeNames
+from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line
 from symcalc.numeric.saved_code import loading_source
 from symcalc.symbolic.arrays import diag, logsumexp, matmul, softmax, total, transpose
-from symcalc.symbolic.batch import BatchForm, BatchLine, M, column, column_sums, row_sums
+from symcalc.symbolic.batch import BatchForm, BatchLine, M, SampleCount, column, column_sums, row_sums
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus
@@ -40,14 +41,20 @@ class _Grouped(sp.Function):
 class BatchPrinter(StablePrinter):
     """NumPy code for the batch form: @ and .T, a sample's scalar against its row as z[:, None].
 
-    Within a line, what is computed twice is computed once (`_lines`).
+    Within a line, what is computed twice is computed once (`_lines`). Every name is printed as
+    `names` spells it, the number of samples as `SAMPLES`.
     """
 
+    names: CodeNames
+
     def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return code_name(expr)
+        return self.names[expr]
 
     # dL/dS is a Symbol whose class is called Adjoint, as SymPy's conjugate transpose is.
     _print_Adjoint = _print_Symbol
+
+    def _print_SampleCount(self, expr: SampleCount) -> str:
+        return SAMPLES
 
     def _as_ordered_terms(self, expr: sp.Expr, order: str | None = None) -> list[sp.Expr]:
         # log1p(e^−|u|) is at most log 2: added last, after the terms that cancel (max(0, z) − y·z is
@@ -106,15 +113,11 @@ class BatchPrinter(StablePrinter):
         return f"_logsumexp({self._print(expr.args[0])})"
 
 
-def code_name(symbol: sp.Symbol) -> str:
-    """dL/dS is dL_dS; a declared name is itself (numpy_ for a name the code needs)."""
-    if "/" in symbol.name:
-        return symbol.name.replace("/", "_")
-    return code_symbol(symbol).name
-
-
-def _printer() -> BatchPrinter:
-    return BatchPrinter({"fully_qualified_modules": True, "inline": True})
+def batch_printer(names: CodeNames) -> BatchPrinter:
+    """The NumPy printer of a batch module whose identifiers are `names`."""
+    printer = BatchPrinter({"fully_qualified_modules": True, "inline": True})
+    printer.names = names
+    return printer
 
 
 def _log_softmax(lines: Sequence[BatchLine]) -> dict[sp.Expr, sp.Expr]:
@@ -201,19 +204,18 @@ def function_lines(
     arguments: Sequence[str],
     lines: Sequence[BatchLine],
     outputs: Sequence[sp.Expr],
-    printer: BatchPrinter | None = None,
+    printer: BatchPrinter,
     preamble: Sequence[str] = (),
 ) -> list[str]:
     """A function of `arguments` computing the `lines` its `outputs` need, one batch line each (what a
     line computes twice it computes once), then returning the outputs; `preamble` opens its body."""
-    printer = printer or _printer()
     body = [f"def {name}({', '.join(arguments)}):", f'    """{doc}"""', *(f"    {p}" for p in preamble)]
     for line in needed_lines(lines, outputs):
-        name = code_name(line.target)
-        comment = line.label if name == line.label.replace("/", "_") else f"{line.label}, a row per sample"
+        name = printer.names[line.target]
+        comment = line.label if line.target.name == line.label else f"{line.label}, a row per sample"
         shared, (value,) = sp.cse(line.value, symbols=sp.numbered_symbols(f"_{name}_"), optimizations=None)
         body.append(f"    # {comment}")
-        body += [f"    {code_name(t)} = {printer.doprint(e)}" for t, e in shared]
+        body += [f"    {printer.names[t]} = {printer.doprint(e)}" for t, e in shared]
         body.append(f"    {name} = {printer.doprint(value)}")
     body.append("    return [")
     body += [f"        {printer.doprint(output)}," for output in outputs]
@@ -235,8 +237,7 @@ def _means(
     name: str,
     doc: str,
     sums: str,
-    arguments: Sequence[str],
-    data: int,
+    layout: Layout,
     fixed: Sequence[sp.Expr],
     options: str = "",
 ) -> list[str]:
@@ -245,16 +246,16 @@ def _means(
     `options` are _blocks' keywords, floats per block and threads (a Hessian's matrix products run
     faster on 16 MB, and on BLAS's own threads alone: ours beside them made 1e6 × 30 take 150 ms,
     not 123)."""
-    printer = _printer()
-    given, rows = arguments[: len(arguments) - data], arguments[len(arguments) - data :]
+    printer, given, rows = layout.printer, layout.given, layout.data_names
     outputs = [
-        f"totals[{k}] / m" + (f" + {printer.doprint(f)}" if f != 0 else "") for k, f in enumerate(fixed)
+        f"{TOTALS}[{k}] / {SAMPLES}" + (f" + {printer.doprint(f)}" if f != 0 else "")
+        for k, f in enumerate(fixed)
     ]
     return [
-        f"def {name}({', '.join(arguments)}):",
+        f"def {name}({', '.join(layout.arguments)}):",
         f'    """{doc}"""',
-        f"    m = {rows[-1]}.shape[0]",
-        f"    totals = _blocks({sums}, ({', '.join(given)}{',' if len(given) == 1 else ''}), "
+        f"    {SAMPLES} = {rows[-1]}.shape[0]",
+        f"    {TOTALS} = _blocks({sums}, ({', '.join(given)}{',' if len(given) == 1 else ''}), "
         f"({', '.join(rows)}{',' if len(rows) == 1 else ''}){', ' + options if options else ''})",
         f"    return [{', '.join(outputs)}]",
     ]
@@ -270,6 +271,27 @@ class Layout:
     batch: BatchForm
 
     @cached_property
+    def names(self) -> CodeNames:
+        """Every identifier of the module: the model's names, then the batch's (X, dL_dz) apart from them."""
+        shaped, batch = self.shaped, self.batch
+        declared = [
+            *shaped.parameters,
+            *(c for c, _ in self.derivation.model.constants),
+            *shaped.data,
+            *(node for node, _ in shaped.definitions),
+        ]
+        names = CodeNames(declared)
+        for _, batched in batch.names:
+            names[batched]
+        for line in (*batch.forward, *batch.backward, *batch.hessian):
+            names[line.target]
+        return names
+
+    @property
+    def printer(self) -> BatchPrinter:
+        return batch_printer(self.names)
+
+    @cached_property
     def inputs(self) -> list[sp.Symbol]:
         model = self.derivation.model
         return [s for s in self.shaped.data if s.name in (model.spec.inputs if model.spec else ())]
@@ -278,13 +300,13 @@ class Layout:
     def data_names(self) -> list[str]:
         renamed = dict(self.batch.names)
         targets = [s for s in self.shaped.data if s not in self.inputs]
-        return [code_name(renamed.get(s, s)) for s in (*self.inputs, *targets)]
+        return [self.names[renamed.get(s, s)] for s in (*self.inputs, *targets)]
 
     @cached_property
     def given(self) -> list[str]:
         """The parameters, then the constants: the arguments before the data."""
-        constants = [code_name(c) for c, _ in self.derivation.model.constants]
-        return [*(code_name(p) for p in self.shaped.parameters), *constants]
+        constants = [self.names[c] for c, _ in self.derivation.model.constants]
+        return [*(self.names[p] for p in self.shaped.parameters), *constants]
 
     @property
     def arguments(self) -> list[str]:
@@ -307,14 +329,18 @@ class Layout:
     def predictions(self) -> list[sp.Symbol]:
         return predictions_of(self.batch, self.derivation)
 
+    @property
+    def predicted(self) -> list[sp.Symbol]:
+        """What `predict` returns, by the model's names (a, not the batch's A)."""
+        per_sample = {batched: name for name, batched in self.batch.names}
+        return [per_sample.get(s, s) for s in self.predictions if isinstance(s, sp.Symbol)]
+
     def declarations(self) -> list[str]:
         """PARAMETERS, DATA, INPUTS, TARGETS, CONSTANTS and PREDICTIONS, with their comments."""
         shapes, renamed, model = dict(self.shaped.shapes), dict(self.batch.names), self.derivation.model
-        declared = ", ".join(
-            f'"{code_name(p)}": {axes_text(shapes.get(p, ()))}' for p in self.shaped.parameters
-        )
+        declared = ", ".join(f'"{p.name}": {axes_text(shapes.get(p, ()))}' for p in self.shaped.parameters)
         data = ", ".join(
-            f'"{s.name}": ({code_name(renamed.get(s, s))!r}, {axes_text(shapes.get(s, ()))})'
+            f'"{s.name}": ({self.names[renamed.get(s, s)]!r}, {axes_text(shapes.get(s, ()))})'
             for s in self.shaped.data
         )
         sizes = (
@@ -332,7 +358,7 @@ class Layout:
             f"INPUTS = {names_text(self.inputs)}",
             f"TARGETS = {names_text(targets)}",
             f"CONSTANTS: dict[str, float] = {{{constants}}}",
-            f"PREDICTIONS = {names_text([s for s in self.predictions if isinstance(s, sp.Symbol)])}",
+            f"PREDICTIONS = {names_text(self.predicted)}",
         ]
 
 
@@ -341,21 +367,22 @@ def generate_batch(derivation: Derivation) -> str:
     batch, model = derivation.batch, derivation.model
     assert batch is not None and model.shaped is not None
     layout = Layout(derivation, model.shaped, batch)
-    arguments, lines, forward = layout.arguments, layout.lines, layout.forward
+    arguments, lines, forward, printer = layout.arguments, layout.lines, layout.forward, layout.printer
     gradients = [line.value for line in batch.gradients]
     predictions, predict_arguments = layout.predictions, layout.predict_arguments
     batched = set(batch.batched)
     objective_sum, _ = _split(batch.objective, batched)
     parts = [_split(value, batched) for value in gradients]
     sums = [summed for summed, _ in parts]
-    data_count = len(layout.data_names)
     body = [
         *function_lines(
-            "_loss_sums", "The loss summed over these samples.", arguments, forward, [objective_sum]
+            "_loss_sums", "The loss summed over these samples.", arguments, forward, [objective_sum], printer
         ),
         "",
         "",
-        *function_lines("_gradient_sums", "Each gradient summed over these samples.", arguments, lines, sums),
+        *function_lines(
+            "_gradient_sums", "Each gradient summed over these samples.", arguments, lines, sums, printer
+        ),
         "",
         "",
         *function_lines(
@@ -364,18 +391,18 @@ def generate_batch(derivation: Derivation) -> str:
             arguments,
             lines,
             [objective_sum, *sums],
+            printer,
         ),
         "",
         "",
-        *_means("_loss", "The mean loss: the forward pass.", "_loss_sums", arguments, data_count, [0]),
+        *_means("_loss", "The mean loss: the forward pass.", "_loss_sums", layout, [0]),
         "",
         "",
         *_means(
             "_gradient",
             "Each gradient of the mean loss: the forward pass as far as needed, then the backward pass.",
             "_gradient_sums",
-            arguments,
-            data_count,
+            layout,
             [fixed for _, fixed in parts],
         ),
         "",
@@ -384,16 +411,15 @@ def generate_batch(derivation: Derivation) -> str:
             "_loss_and_gradient",
             "The mean loss, then each gradient.",
             "_both_sums",
-            arguments,
-            data_count,
+            layout,
             [0, *(fixed for _, fixed in parts)],
         ),
         "",
         "",
         *function_lines(
-            "_predict", "The predictions for each sample.", predict_arguments, forward, predictions
+            "_predict", "The predictions for each sample.", predict_arguments, forward, predictions, printer
         ),
-        *_second_order(batch, arguments, lines, objective_sum, parts, data_count),
+        *_second_order(layout, objective_sum, parts),
     ]
     docstring = _docstring(derivation, forward, batch)
     header = [
@@ -426,14 +452,10 @@ def generate_batch(derivation: Derivation) -> str:
 
 
 def _second_order(
-    batch: BatchForm,
-    arguments: Sequence[str],
-    lines: Sequence[BatchLine],
-    objective_sum: sp.Expr,
-    parts: Sequence[tuple[sp.Expr, sp.Expr]],
-    data_count: int,
+    layout: Layout, objective_sum: sp.Expr, parts: Sequence[tuple[sp.Expr, sp.Expr]]
 ) -> list[str]:
     """With second derivatives: the loss, each gradient and each block of the Hessian in one pass."""
+    batch = layout.batch
     if not batch.hessian:
         return []
     batched = set(batch.batched)
@@ -446,9 +468,10 @@ def _second_order(
         *function_lines(
             "_second_sums",
             "The loss, each gradient and each second derivative, summed over these samples.",
-            arguments,
-            [*lines, *stable_lines(batch.hessian)],
+            layout.arguments,
+            [*layout.lines, *stable_lines(batch.hessian)],
             outputs,
+            layout.printer,
         ),
         "",
         "",
@@ -456,8 +479,7 @@ def _second_order(
             "_loss_gradient_hessian",
             "The mean loss, each gradient, then each block d2J/dp dq (p at or before q) of the Hessian.",
             "_second_sums",
-            arguments,
-            data_count,
+            layout,
             fixed,
             "floats=2**21, threads=1",
         ),
@@ -508,7 +530,7 @@ def _docstring(derivation: Derivation, forward: Sequence[BatchLine], batch: Batc
         "",
         "Over a batch of m samples (row k of a capital is sample k):",
         "",
-        *(f"    {code_name(line.target)} = {table_text(line.value)}" for line in batch.forward),
+        *(f"    {line.target.name} = {table_text(line.value)}" for line in batch.forward),
         "",
         f"and the objective is {objective} = {table_text(batch.objective)}, the mean of {model.loss.name}.",
         "Its gradients, summed over the samples as symcalc derived them, with the adjoints they read:",

@@ -22,8 +22,9 @@ import sympy as sp
 
 from symcalc.numeric.batch_code import CONSTANTS_SOURCE, generate_batch
 from symcalc.numeric.frameworks import generate_framework
+from symcalc.numeric.names import code_symbol
 from symcalc.numeric.plan import build_plan, runtime_source
-from symcalc.numeric.program import Assignment, Program, build_program, code_symbol, make_printer
+from symcalc.numeric.program import Assignment, Program, build_program, make_printer
 from symcalc.numeric.saved_code import loading_source
 from symcalc.spec.names import NAME_PATTERN
 from symcalc.symbolic.functions import text as table_text

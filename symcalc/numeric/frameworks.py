@@ -26,6 +26,7 @@ import sympy as sp
 
 from symcalc.errors import SpecError
 from symcalc.numeric.batch_code import BatchPrinter, Layout, function_lines
+from symcalc.numeric.names import SAMPLES, CodeNames
 from symcalc.numeric.saved_code import loading_source
 from symcalc.symbolic.batch import BatchForm, scalar_batch_form
 from symcalc.symbolic.expand import Shaped
@@ -71,9 +72,10 @@ class FrameworkPrinter(BatchPrinter):
         return f"{self._operand(expr.args[0])}.sum(-1)"
 
 
-def printer_for(framework: Framework) -> FrameworkPrinter:
+def printer_for(framework: Framework, names: CodeNames) -> FrameworkPrinter:
+    """The printer of a `framework` module whose identifiers are `names`."""
     printer = FrameworkPrinter({"fully_qualified_modules": True, "inline": True})
-    printer.framework = framework
+    printer.framework, printer.names = framework, names
     return printer
 
 
@@ -95,9 +97,9 @@ def generate_framework(derivation: Derivation, target: str) -> str:
     framework = FRAMEWORKS[target]
     shaped, batch = batch_form_of(derivation)
     layout = Layout(derivation, shaped, batch)
-    printer = printer_for(framework)
+    printer = printer_for(framework, layout.names)
     rows = layout.data_names[-1]
-    preamble = [f"m = {rows}.shape[0]"]
+    preamble = [f"{SAMPLES} = {rows}.shape[0]"]
     gradients = [line.value for line in batch.gradients]
 
     def function(name: str, doc: str, lines: list[Any], outputs: list[sp.Expr]) -> list[str]:

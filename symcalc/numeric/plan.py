@@ -30,7 +30,8 @@ import numpy
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from symcalc.numeric.program import Program, code_symbol, make_printer
+from symcalc.numeric.names import code_symbol
+from symcalc.numeric.program import Program, make_printer
 from symcalc.symbolic.functions import SPECS, sigmoid, softplus
 
 Array = numpy.ndarray[Any, numpy.dtype[numpy.float64]]

@@ -18,7 +18,6 @@ string; `symcalc.numeric.codegen` prints the very same program to a file.
 
 from __future__ import annotations
 
-import builtins
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from sympy.codegen.rewriting import FuncMinusOneOptim, ReplaceOptim, optimize
 from sympy.printing.numpy import NumPyPrinter
 
 from symcalc.errors import Location, SpecError
+from symcalc.numeric.names import CodeNames, code_symbol
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus, spec_of
 from symcalc.symbolic.graph import Model
@@ -281,18 +281,6 @@ def make_printer() -> StablePrinter:
 # -- the program: the derivation's forward and backward pass, as SymPy objects ------------------
 
 
-#: Names a variable of generated code may not take: the modules its expressions read, and Python's builtins.
-RESERVED_IN_CODE = frozenset({"numpy", "math", *dir(builtins)})
-
-
-def code_symbol(sym: sp.Symbol) -> sp.Symbol:
-    """The variable that holds a declared name in generated code: the name itself, or `name_` for a
-    name the code needs for itself (numpy, math, sum). A declared name never ends in '_' nor starts
-    with one, so neither the renamed names nor the code's temporaries (`_t0`) can collide with it."""
-    name = sym.name if sym.name not in RESERVED_IN_CODE else f"{sym.name}_"
-    return sp.Symbol(name, real=True)
-
-
 @dataclass(frozen=True)
 class Assignment:
     """One line of the program: `target = value`, in code symbols.
@@ -452,28 +440,23 @@ def build_program(derivation: Derivation) -> Program:
 
 
 class _Names:
-    """Code symbols: a declared name keeps its name (`code_symbol`); the adjoint dL/dn is `dL_dn`,
-    with '_' appended while that is taken (a file may declare a name `dL_dz` itself)."""
+    """Code symbols: a declared name is its `code_symbol`; the adjoint dL/dn is `dL_dn`, spelled apart
+    from every other name of the code by `CodeNames` (a file may declare a name `dL_dz` itself)."""
 
     def __init__(self, derivation: Derivation) -> None:
         model = derivation.model
         self.loss = model.loss
-        self.rename = {s: code_symbol(s) for s in (*model.independents, *(n for n, _ in model.definitions))}
-        self.taken = {s.name for s in self.rename.values()}
-        self.adjoints: dict[str, sp.Symbol] = {}
+        declared = (*model.independents, *(n for n, _ in model.definitions))
+        self.rename = {s: code_symbol(s) for s in declared}
+        self.code = CodeNames(declared)
         self.users: dict[sp.Symbol, list[tuple[sp.Symbol, sp.Expr]]] = {}
         for (user, used), local in derivation.local_derivatives.items():
             self.users.setdefault(used, []).append((user, local))
 
     def adjoint(self, node: sp.Symbol) -> sp.Symbol:
         """The code symbol of dL/dnode (by name: an `Adjoint` reads its node back without assumptions)."""
-        if node.name not in self.adjoints:
-            name = f"d{self.loss.name}_d{node.name}"
-            while name in self.taken:
-                name += "_"
-            self.taken.add(name)
-            self.adjoints[node.name] = sp.Symbol(name, real=True)
-        return self.adjoints[node.name]
+        adjoint = sp.Symbol(self.label(node))
+        return sp.Symbol(self.code.derive(adjoint, f"d{self.loss.name}_d{node.name}"), real=True)
 
     def label(self, node: sp.Symbol) -> str:
         return f"d{self.loss.name}/d{node.name}"

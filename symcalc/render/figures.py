@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from symcalc.numeric.names import code_symbol
 from symcalc.numeric.program import make_printer
 from symcalc.symbolic.steps import Derivation
 
@@ -26,7 +27,9 @@ COLOURS = ("#1f5fa8", "#c0392b")
 
 
 def _function(arguments: Sequence[sp.Symbol], expr: sp.Expr) -> Callable[..., Any]:
-    return sp.lambdify(list(arguments), expr, modules=["numpy"], printer=make_printer())
+    """`expr` as a NumPy function of `arguments`, each under its code name (a node called numpy is numpy_)."""
+    code = {a: code_symbol(a) for a in arguments}
+    return sp.lambdify(list(code.values()), expr.xreplace(code), modules=["numpy"], printer=make_printer())
 
 
 @dataclass(frozen=True)

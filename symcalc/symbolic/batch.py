@@ -40,8 +40,14 @@ from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.vector import VectorForm, VectorResult, derive_vector_form
 from symcalc.symbolic.vector_hessian import VectorSecond
 
+
+class SampleCount(sp.Symbol):
+    """m, the number of samples in a batch, shown as m: a class of its own, so that it is never equal
+    to a model's own m (a parameter, or a dimension x[m]), and code prints it apart from them."""
+
+
 #: The number of samples in a batch.
-M = sp.Symbol("m", integer=True, positive=True)
+M = SampleCount("m", integer=True, positive=True)
 
 
 class BatchUnsupported(ValueError):
