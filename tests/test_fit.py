@@ -183,3 +183,17 @@ def test_minibatch_options_with_a_full_batch_method_are_refused(run: Runner) -> 
     assert code == 2 and "--batch-size is for --method sgd or adam, not gd" in err
     code, _, err = run(["train", "two_layer_network_vector", "--method", "adam", "--momentum", "0.9"])
     assert code == 2 and "--momentum is for --method sgd, not adam" in err
+
+
+def test_adam_on_a_sigmoid_model_reports_the_accuracy_of_its_parameters(run: Runner) -> None:
+    """The accuracy train prints is the share of the built-in samples on the right side of the
+    boundary its parameters draw."""
+    code, out, err = run(["train", "logistic_regression_vector", "--method", "adam", "--lr", "0.1", "--json"])
+    assert code == 0, err
+    result = json.loads(out)
+    data = np.genfromtxt(
+        Path(symcalc.__file__).parent / "datasets" / "two_blobs.csv", delimiter=",", names=True
+    )
+    w, b = np.array(result["parameters"]["w"]), result["parameters"]["b"]
+    score = data["x1"] * w[0] + data["x2"] * w[1] + b
+    assert result["accuracy"] == pytest.approx(np.mean((score >= 0) == (data["y"] == 1)), abs=1e-12)

@@ -158,14 +158,17 @@ def _scoring(derivation: Derivation, batch: BatchForm, targets: Sequence[str]) -
     shaped = derivation.model.shaped
     shapes = {s.name: shape for s, shape in (shaped.shapes if shaped else ())}
     vector_targets = [t for t in targets if len(shapes.get(t, ())) == 1]
+    # PREDICTIONS holds the model's names (p), not the batch form's (P)
+    per_sample = {batched: name for name, batched in batch.names}
     for prediction in predictions:
         if vector_targets and isinstance(lines.get(prediction), softmax):
-            return Scoring("classes", prediction.name, vector_targets[0])
+            return Scoring("classes", per_sample.get(prediction, prediction).name, vector_targets[0])
     binary = binary_targets(derivation.model)
     if binary and predictions and binary[0].name in targets:
         value = lines.get(predictions[0])
         threshold = 0.5 if isinstance(value, sigmoid) else 0.0
-        return Scoring("binary", predictions[0].name, binary[0].name, threshold)
+        name = per_sample.get(predictions[0], predictions[0]).name
+        return Scoring("binary", name, binary[0].name, threshold)
     return None
 
 
