@@ -1,0 +1,66 @@
+"""Vector models a course writes next: a scalar that scales a vector, sums of products, a bilinear score.
+
+The oracle never goes through symcalc: each model is written out here by hand in SymPy at
+its sizes, differentiated by SymPy's `diff` and evaluated at 30 digits.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import sympy as sp
+
+import symcalc
+from tests.conftest import WriteToml
+
+
+def _entries(name: str, *sizes: int) -> sp.Matrix:
+    """A name's entries as the CSV names them: x1 … xn, W1_1 … Wh_n (real symbols)."""
+    if len(sizes) == 1:
+        return sp.Matrix([sp.Symbol(f"{name}{i + 1}", real=True) for i in range(sizes[0])])
+    rows, columns = sizes
+    return sp.Matrix(rows, columns, lambda i, j: sp.Symbol(f"{name}{i + 1}_{j + 1}", real=True))
+
+
+def _at(expr: sp.Expr, seed: int = 0) -> dict[sp.Symbol, sp.Float]:
+    rng = random.Random(seed)
+    return {s: sp.Float(rng.uniform(-2, 2), 30) for s in sorted(expr.free_symbols, key=str)}
+
+
+SCALED = """
+title = "a scalar that scales a vector"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]"]
+[dimensions]
+n = 3
+[definitions]
+q = "sum(x*x)"
+s = "q*w"
+L = "(sum(s) - y)^2/2"
+[claims]
+"dL/dq" = "(sum(s) - y)*sum(w)"
+"""
+
+
+@pytest.mark.slow
+def test_a_claim_about_a_scalar_stated_with_vectors_is_decided(write_toml: WriteToml) -> None:
+    # Written out by hand: with q free, L = (q*(w1 + w2 + w3) - y)^2 / 2.
+    q, y = sp.symbols("q y", real=True)
+    w, x = _entries("w", 3), _entries("x", 3)
+    loss = (q * sum(w) - y) ** 2 / 2
+    oracle = sp.diff(loss, q).subs(q, sum(x.multiply_elementwise(x)))
+    model = symcalc.load(str(write_toml(SCALED)))
+    (claim,) = model.claims
+    point = _at(oracle)
+    # The claim in the names of the model, with q and s put in, at the same point as the oracle.
+    expected = claim.expected
+    for name, definition in reversed(model.definitions):
+        expected = expected.subs(name, definition)
+    assert abs(expected.subs(point) - oracle.subs(point)) < 1e-25
+    checks = symcalc.verify(symcalc.derive(model), points=4)
+    (verdict,) = [c for c in checks if c.name == "claim dL/dq"]
+    assert verdict.status == "holds", verdict
+    wrong = symcalc.check_claim(model, "dL/dq", "(sum(s) - y)*sum(w)*2")
+    assert wrong.status == "fails"
