@@ -12,6 +12,7 @@ import pytest
 import sympy as sp
 
 import symcalc
+from symcalc.symbolic.expand import concrete, flat
 from tests.conftest import WriteToml
 
 
@@ -64,3 +65,52 @@ def test_a_claim_about_a_scalar_stated_with_vectors_is_decided(write_toml: Write
     assert verdict.status == "holds", verdict
     wrong = symcalc.check_claim(model, "dL/dq", "(sum(s) - y)*sum(w)*2")
     assert wrong.status == "fails"
+
+
+SUMS_HEADER = """
+title = "a sum of a product"
+inputs = ["x[n]", "K[n,n]"]
+targets = []
+parameters = ["W[h,n]", "w[n]"]
+[dimensions]
+n = 2
+h = 3
+[definitions]
+"""
+N, H = 2, 3
+X, K, W, V = _entries("x", N), _entries("K", N, N), _entries("W", H, N), _entries("w", N)
+
+
+def _sum(matrix: sp.Matrix) -> sp.Expr:
+    return sp.Add(*matrix)
+
+
+#: Each loss as the file writes it, and written out by hand with SymPy's matrices.
+SUMS = [
+    ("sum(W @ x)", _sum(W * X)),
+    ("sum(outer(w, w))", _sum(V * V.T)),
+    ("sum(K @ w)", _sum(K * V)),
+    ("sum(diag(w) @ x)", _sum(sp.diag(*V) * X)),
+    ("sum(W @ transpose(W))", _sum(W * W.T)),
+    ("sum(transpose(W)) * sum(w) + sum(diag(w))", _sum(W.T) * _sum(V) + _sum(sp.diag(*V))),
+    ("sum(softmax(w)) * sum(w) + sum(outer(W @ x, w))", _sum(V) + _sum((W * X) * V.T)),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("loss", "oracle"), SUMS, ids=[loss for loss, _ in SUMS])
+def test_a_sum_of_a_product_derives_to_sympys_diff(loss: str, oracle: sp.Expr, write_toml: WriteToml) -> None:
+    derivation = symcalc.derive(symcalc.load(str(write_toml(SUMS_HEADER + f'L = "{loss}"\n'))))
+    point = _at(sp.Add(*X, *K, *W, *V))
+    for parameter in [*W, *V]:
+        derived = derivation.gradients[parameter]
+        assert abs((derived - sp.diff(oracle, parameter)).subs(point)) < 1e-25, (parameter, derived)
+    if derivation.vector is None:  # where the syntax cannot write it, it says so
+        assert "vector of ones" in derivation.vector_problem
+        return
+    arrays = derivation.model.shaped.arrays() if derivation.model.shaped else {}
+    for result in derivation.vector.gradients:
+        entries = flat(concrete(result.result, arrays), len(flat(arrays[result.node], 1)))
+        for target, entry in zip(flat(arrays[result.node], 1), entries, strict=True):
+            expected = sp.diff(oracle, target).subs(point)
+            assert abs(sp.sympify(entry).subs(point) - expected) < 1e-25, (result.name, target)
