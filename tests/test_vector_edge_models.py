@@ -114,3 +114,39 @@ def test_a_sum_of_a_product_derives_to_sympys_diff(loss: str, oracle: sp.Expr, w
         for target, entry in zip(flat(arrays[result.node], 1), entries, strict=True):
             expected = sp.diff(oracle, target).subs(point)
             assert abs(sp.sympify(entry).subs(point) - expected) < 1e-25, (result.name, target)
+
+
+BILINEAR = """
+title = "a bilinear score"
+inputs = ["u[n]", "v[k]"]
+targets = ["y"]
+parameters = ["W[n,k]"]
+[dimensions]
+n = 3
+k = 3
+[definitions]
+s = "u @ (W @ v)"
+a = "sigmoid(s)"
+L = "-(y*log(a) + (1 - y)*log(1 - a))"
+"""
+
+
+@pytest.mark.slow
+def test_a_bilinear_score_verifies_where_one_minus_sigmoid_rounds_to_zero(write_toml: WriteToml) -> None:
+    # At these sizes some samples have s past 120, where 1 - σ(s) is 0 at 50 digits in SymPy's diff of
+    # the written-out loss: the batch form's oracle takes more digits there instead of dividing by 0.
+    derivation = symcalc.derive(symcalc.load(str(write_toml(BILINEAR))))
+    checks = symcalc.verify(derivation)
+    assert all(c.holds for c in checks), [c.name for c in checks if not c.holds]
+    assert "batch" in {c.kind for c in checks}
+    # The written-out gradient is SymPy's diff of the model written out by hand.
+    u, v, w = _entries("u", 3), _entries("v", 3), _entries("W", 3, 3)
+    y = sp.Symbol("y", real=True)
+    a = 1 / (1 + sp.exp(-(u.T * w * v)[0, 0]))
+    loss = -(y * sp.log(a) + (1 - y) * sp.log(1 - a))
+    point = _at(loss)
+    for entry in w:
+        derived = derivation.gradients[entry]
+        for name, definition in reversed(derivation.model.definitions):
+            derived = derived.subs(name, definition)
+        assert abs((derived - sp.diff(loss, entry)).subs(point).evalf(30)) < 1e-25
