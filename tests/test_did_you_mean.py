@@ -89,3 +89,20 @@ def test_a_bad_option_shows_its_commands_usage_and_the_nearest_option(
     assert code == 2 and out == ""
     assert err.startswith(usage) and "usage: symcalc [-h]" not in err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "after", [["--timeout", "200"], ["--json", "--timeout=200"], ["--points", "3", "--json"]]
+)
+def test_the_commands_options_after_a_separator_are_options(after: list[str], run: Runner) -> None:
+    # `--` lets the claimed expression start with "-"; the command's options may still follow it.
+    code, out, err = run(["check", "logistic_regression", "dL/dz", "--", "-(y - a)", *after])
+    assert code == 0 and err == "", err
+    assert "holds" in out
+
+
+@pytest.mark.slow
+def test_a_derive_option_after_a_separator_is_an_option(run: Runner) -> None:
+    code, out, err = run(["derive", "--", "logistic_regression", "--json"])
+    assert code == 0 and err == "" and out.startswith("{")

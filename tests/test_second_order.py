@@ -236,7 +236,7 @@ def test_the_vector_forms_of_the_second_derivatives_as_a_lecture_writes_them() -
     assert shown == {"d2L/dw^2": "a*(1 - a)*outer(x, x)", "d2L/dw db": "a*x*(1 - a)", "d2L/db^2": "a*(1 - a)"}
     assert derivation.batch is not None
     batch = {line.label: str(line.value) for line in derivation.batch.hessian}
-    assert batch["d2L/dw^2"] == "transpose(X) @ diag(a*(1 - a)) @ X/m"
+    assert batch["d2L/dw^2"] == "(transpose(X) @ (diag(a*(1 - a)) @ X))/m"
     ridge = symcalc.derive(symcalc.Model.load(DERIVATIONS / "ridge_regression_vector.toml"), hessian=True)
     assert str(ridge.vector_hessian[0].result) == "lamda*I + outer(x, x)"
 
@@ -288,7 +288,7 @@ def test_the_vector_hessian_in_every_output(run: Runner) -> None:
         "shape": ["n", "n"],
         "result": "a*(1 - a)*outer(x, x)",
     }
-    assert document["batch_form"]["hessian"][0]["value"] == "transpose(X) @ diag(a*(1 - a)) @ X/m"
+    assert document["batch_form"]["hessian"][0]["value"] == "(transpose(X) @ (diag(a*(1 - a)) @ X))/m"
     code, out, _ = run(["markdown", "logistic_regression_vector", "--hessian"])
     assert code == 0 and r"a \left(1 - a\right) x x^{\top}" in out
     assert r"\frac{X^{\top} \operatorname{diag}{\left(a \left(1 - a\right) \right)} X}{m}" in out

@@ -419,6 +419,39 @@ def dashed_expressions_last(argv: Sequence[str]) -> list[str]:
     return [*words[: command + 1], *kept, "--", *moved]
 
 
+def options_before_separator(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """`argv` with the command's own options that follow a "--" moved before it, with their values.
+
+    ``symcalc check FILE dL/dz -- RHS --timeout 200``: the "--" is there so that RHS may start
+    with "-"; argparse would take every word after it as an argument, and the option would be
+    refused as unknown. No expression is spelled like an option (``--timeout`` is no expression
+    a file could mean), so a word after the "--" that is exactly one of the command's options is one.
+    """
+    words = list(argv)
+    if "--" not in words:
+        return words
+    separator = words.index("--")
+    command = next((word for word in words[:separator] if not word.startswith("-")), None)
+    sub = _subparser(parser, command)
+    if sub is None:
+        return words
+    takes_value = {option: action.nargs != 0 for action in sub._actions for option in action.option_strings}
+    before, after, moved = words[:separator], words[separator + 1 :], []
+    rest: list[str] = []
+    index = 0
+    while index < len(after):
+        word = after[index]
+        option = word.split("=", 1)[0]
+        if option.startswith("--") and option in takes_value:
+            count = 1 if "=" in word or not takes_value[option] else 2
+            moved += after[index : index + count]
+            index += count
+        else:
+            rest.append(word)
+            index += 1
+    return [*before, *moved, "--", *rest]
+
+
 def _is_dashed_expression(word: str) -> bool:
     if not word.startswith("-") or word.startswith("--") or word == "-h":
         return False
@@ -451,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem is not None:
         print_error(problem)
         return EXIT_BAD_INPUT
-    args, unknown = parser.parse_known_args(dashed_expressions_last(words))
+    args, unknown = parser.parse_known_args(options_before_separator(parser, dashed_expressions_last(words)))
     if unknown:
         return _unknown_arguments(parser, args.command, unknown)
     if args.command is None:

@@ -33,6 +33,7 @@ from symcalc.render.wording import (
     step_rule_parts,
     step_title_parts,
     title_parts,
+    vector_form_missing,
 )
 from symcalc.symbolic.functions import TextPrinter
 from symcalc.symbolic.notation import (
@@ -267,6 +268,8 @@ def render_derivation(
     yield _header(derivation, inner)
     if derivation.vector is not None:
         yield _vector_panel(derivation, inner)
+    elif derivation.vector_problem:
+        yield Text(vector_form_missing(derivation.vector_problem), style="italic dim")
     if derivation.batch is not None:
         yield _batch_panel(derivation, inner)
     total = len(derivation.steps)

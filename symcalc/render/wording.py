@@ -125,6 +125,11 @@ def second_order_missing(problem: str) -> str:
     return f"The second derivatives have no vector form here ({problem}); the last step gives each entry."
 
 
+def vector_form_missing(problem: str) -> str:
+    """Why a model with vectors has no vector form, as a sentence."""
+    return f"This model has no vector form ({problem}); the steps below give each entry."
+
+
 def sentence(phrase: str) -> str:
     """A phrase as a sentence: capital first letter, full stop."""
     return phrase[:1].upper() + phrase[1:] + "."

@@ -25,6 +25,7 @@ from typing import Any
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.stringpict import prettyForm
 
 Axis = str | int
@@ -67,13 +68,20 @@ class matmul(sp.Function):
     """A @ B: matrix times vector, vector · vector (the dot product), vector times matrix, matrix product."""
 
     nargs = 2
+    #: Below a product's: the file's syntax reads a*B @ c as (a*B) @ c, so a product's factor A @ B is
+    #: printed in parentheses, and an operand of @ that is a product or another @ is too.
+    precedence = PRECEDENCE["Mul"] - 1
 
     def _sympystr(self, printer: Any) -> str:
-        left, right = (printer.parenthesize(arg, 50) for arg in self.args)
+        left, right = (printer.parenthesize(arg, PRECEDENCE["Mul"]) for arg in self.args)
         return f"{left} @ {right}"
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        left, right = (printer.parenthesize(arg, 50) for arg in self.args)
+        # Products of matrices associate: A B C is drawn without parentheses, as the terminal draws it.
+        left, right = (
+            printer._print(arg) if isinstance(arg, matmul) else printer.parenthesize(arg, PRECEDENCE["Mul"])
+            for arg in self.args
+        )
         base = f"{left} {right}"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
@@ -81,16 +89,23 @@ class matmul(sp.Function):
         return _joined(printer, self.args[0], "⋅" if printer._use_unicode else " @ ", self.args[1], "")
 
 
-def _operand_form(printer: Any, arg: sp.Expr) -> prettyForm:
-    """An operand of @, outer or transpose, in parentheses unless it is a name or a call."""
+def _operand_form(printer: Any, arg: sp.Expr, marked: bool = False) -> prettyForm:
+    """An operand of @, outer or transpose, in parentheses unless it is a name or a call (tanh(s),
+    W⋅x: products of matrices associate, so A⋅B⋅C needs none); one that a ᵀ follows (`marked`), unless
+    it is a name: (W⋅x)ᵀ, u⋅(dL/ds)ᵀ."""
     form = printer._print(arg)
-    return form if arg.is_Atom or isinstance(arg, sp.Function) else prettyForm(*form.parens())
+    if arg.is_Symbol and "/" not in arg.name:  # a name, not an adjoint dL/dc (a fraction)
+        return form
+    bare = arg.is_Atom or isinstance(arg, sp.Function)
+    return form if bare and not marked else prettyForm(*form.parens())
 
 
 def _joined(printer: Any, left: sp.Expr, between: str, right: sp.Expr, after: str) -> prettyForm:
     form = prettyForm(*_operand_form(printer, left).right(between))
-    form = prettyForm(*form.right(_operand_form(printer, right)))
-    return prettyForm(*form.right(after)) if after else form
+    form = prettyForm(*form.right(_operand_form(printer, right, marked=bool(after))))
+    form = prettyForm(*form.right(after)) if after else form
+    form.binding = prettyForm.MUL
+    return form
 
 
 class total(sp.Function):
@@ -115,7 +130,8 @@ class outer(sp.Function):
     nargs = 2
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        left, right = (printer.parenthesize(arg, 50) for arg in self.args)
+        left = printer.parenthesize(self.args[0], PRECEDENCE["Mul"])
+        right = _latex_marked(printer, self.args[1])
         base = f"{left} {right}^{{\\top}}"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
@@ -132,16 +148,29 @@ class transpose(sp.Function):
 
     @classmethod
     def eval(cls, matrix: sp.Expr) -> sp.Expr | None:
-        return matrix.args[0] if isinstance(matrix, transpose) else None
+        """(Mᵀ)ᵀ = M, (u vᵀ)ᵀ = v uᵀ, (AB)ᵀ = BᵀAᵀ, diag(v)ᵀ = diag(v): a transpose is of a matrix, so
+        a product transposed is of two matrices, and a diag transposed is of a vector."""
+        if isinstance(matrix, transpose | diag):
+            return matrix.args[0] if isinstance(matrix, transpose) else matrix
+        if isinstance(matrix, outer):
+            return outer(matrix.args[1], matrix.args[0])
+        if isinstance(matrix, matmul):
+            return matmul(transpose(matrix.args[1]), transpose(matrix.args[0]))
+        return None
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        matrix = self.args[0]
-        plain = matrix.is_Symbol and "/" not in matrix.name  # a name, not an adjoint dL/dc
-        base = f"{printer._print(matrix) if plain else printer.parenthesize(matrix, 1000)}^{{\\top}}"
+        base = f"{_latex_marked(printer, self.args[0])}^{{\\top}}"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:
-        return prettyForm(*_operand_form(printer, self.args[0]).right("ᵀ" if printer._use_unicode else "^T"))
+        form = _operand_form(printer, self.args[0], marked=True)
+        return prettyForm(*form.right("ᵀ" if printer._use_unicode else "^T"))
+
+
+def _latex_marked(printer: LatexPrinter, arg: sp.Expr) -> str:
+    """An operand that a ^{\\top} follows: in parentheses unless it is a name (an adjoint dL/dc is not)."""
+    plain = arg.is_Symbol and "/" not in arg.name
+    return printer._print(arg) if plain else printer.parenthesize(arg, PRECEDENCE["Atom"])
 
 
 class diag(sp.Function):

@@ -41,7 +41,7 @@ from symcalc.symbolic.steps import (
     Step,
     Update,
 )
-from symcalc.symbolic.vector import derive_vector_form
+from symcalc.symbolic.vector import VectorUnsupported, derive_vector_form
 from symcalc.symbolic.vector_hessian import VectorSecond, vector_hessian_or_reason
 
 LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
@@ -70,7 +70,10 @@ def derive(model: Model, *, hessian: bool = False) -> Derivation:
         derivation = _second_order(derivation)
     if model.shaped is None:
         return derivation
-    vector = derive_vector_form(model.shaped, model.loss, model.shaped.parameters)
+    try:
+        vector = derive_vector_form(model.shaped, model.loss, model.shaped.parameters)
+    except VectorUnsupported as err:  # the written-out steps stand on their own
+        return dataclasses.replace(derivation, vector_problem=str(err), batch_problem=str(err))
     derivation = dataclasses.replace(derivation, vector=vector)
     second: tuple[VectorSecond, ...] = ()
     if hessian:

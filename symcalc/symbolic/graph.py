@@ -794,7 +794,10 @@ def _claim_entries(claim: Claim, values: Mapping[sp.Basic, Any]) -> list[Claim]:
     """A claim about vectors or matrices as one claim per entry: dL/dW1_2, or ∂a2/∂z1 of a Jacobian."""
     names = (claim.of, claim.wrt) if claim.second is None else (claim.of, claim.wrt, claim.second)
     if not any(name in values for name in names):
-        return [claim]
+        # dL/dq of a scalar q may still be stated with vectors, (sum(s) - y)*sum(w): written out too
+        if not any(name in values for name in claim.expected.free_symbols):
+            return [claim]
+        return [replace(claim, expected=sp.sympify(concrete(claim.expected, values)))]
     entries = [flat(values.get(name, name), 1) for name in names]
     tuples = list(itertools.product(*entries))
     expected = flat(concrete(claim.expected, values), len(tuples))

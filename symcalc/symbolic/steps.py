@@ -214,6 +214,8 @@ class Derivation:
     local_derivatives: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr]
     #: For a model with vectors and matrices: its adjoints and gradients in vector form, any size.
     vector: VectorForm | None = None
+    #: Why there is none, where the vector syntax cannot write the model's adjoints.
+    vector_problem: str = ""
     #: ... and over a batch of m samples (None where a sample would carry a matrix: `batch_problem`).
     batch: BatchForm | None = None
     batch_problem: str = ""

@@ -22,12 +22,17 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.symbolic.arrays import BY_CLASS, Shape, matmul, shape_of, total, transpose
+from symcalc.symbolic.arrays import BY_CLASS, Shape, diag, matmul, outer, shape_of, softmax, total, transpose
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import as_teacher_writes, solve_linear, tidy
 from symcalc.symbolic.functions import heaviside_as_step
+from symcalc.symbolic.functions import text as text_of
 from symcalc.symbolic.index import index_form
 from symcalc.symbolic.notation import Adjoint, Hadamard, Total, product
+
+
+class VectorUnsupported(ValueError):
+    """A model whose adjoints the vector syntax cannot write; the message says where."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,9 @@ def _local(
 ) -> list[tuple[sp.Expr, sp.Expr, sp.Expr]]:
     """Each argument of `node` with its share of the adjoint (for the value and for the chain form)."""
     entry = BY_CLASS.get(type(node))
+    if entry is not None and shape_of(node, shapes) and not shape_of(g_value, shapes):
+        by_value, by_chain = _broadcast(node, g_value, shapes), _broadcast(node, g_chain, shapes)
+        return list(zip(node.args, by_value, by_chain, strict=True))
     if entry is not None:
         arg_shapes = tuple(shape_of(arg, shapes) for arg in node.args)
         by_value = entry.backward(node.args, arg_shapes, node, g_value)
@@ -183,6 +191,26 @@ def _local(
         local = _elementwise_derivative(node, index)
         result.append((arg, g_value * local, g_chain * local))
     return result
+
+
+def _broadcast(node: sp.Expr, g: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> tuple[sp.Expr, ...]:
+    """Each argument's share of a scalar adjoint g of a vector or matrix call, g in every entry
+    (the call was summed, sum(outer(u, v)), or added to a scalar): the call's vector-Jacobian
+    product with G = g𝟙, where the file's syntax can write it.
+
+    VectorUnsupported where it cannot: W @ x summed gives W the share g𝟙xᵀ, a matrix whose rows
+    are all x, which needs a vector of ones the syntax has no word for.
+    """
+    if isinstance(node, outer):  # sum(u vᵀ) = sum(u) sum(v)
+        return (g * total(node.args[1]), g * total(node.args[0]))
+    if isinstance(node, transpose) or (isinstance(node, diag) and len(shape_of(node.args[0], shapes)) == 1):
+        return (g,)  # every entry of M, or of v on diag(v)'s diagonal, is summed once
+    if isinstance(node, softmax):  # p ⊙ (G − (G·p)) with G = g𝟙
+        return (node * (g - g * total(node)),)
+    raise VectorUnsupported(
+        f"{text_of(node)} is summed or added to a scalar, and its derivative needs a vector of ones, "
+        "which the file's syntax has no word for"
+    )
 
 
 def _elementwise_derivative(node: sp.Expr, index: int) -> sp.Expr:
