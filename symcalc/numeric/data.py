@@ -40,7 +40,7 @@ import numpy as np
 import sympy as sp
 
 from symcalc.errors import DataError, Location
-from symcalc.numeric.program import name_sigmoids
+from symcalc.numeric.program import Program, name_sigmoids
 from symcalc.spec.names import suggestion
 from symcalc.symbolic.functions import sigmoid
 from symcalc.symbolic.graph import Model
@@ -105,18 +105,59 @@ def _log_of_sigmoid(expr: sp.Expr) -> bool:
 def binary_targets(model: Model) -> tuple[sp.Symbol, ...]:
     """Targets the loss treats as 0/1 labels: multiplied, or one minus them, by the log of a sigmoid output.
 
-    Hand-written sigmoids 1/(1 + exp(−z)) count too (they are rewritten to σ first).
+    Decided definition by definition, never on the loss composed into one tree (which grows
+    exponentially with a deep model's layers): each definition the loss depends on is read with
+    the definitions it uses looked into one level where they are a sigmoid (hand-written
+    1/(1 + exp(−z)) too, rewritten to σ first) or read data only (t = 1 − y).
     """
-    loss = name_sigmoids(model.composed[model.loss])
+    data = {*model.inputs, *model.targets, *(s for s, _ in model.constants)}
+    inside: dict[sp.Symbol, sp.Expr] = {}
+    for node, definition in model.definitions:
+        named = name_sigmoids(definition)
+        if isinstance(named, sigmoid) or definition.free_symbols <= data:
+            inside[node] = named
+    used = model.ancestors(model.loss) | {model.loss}
     found: set[sp.Symbol] = set()
-    for node in sp.preorder_traversal(loss):
-        if not node.is_Mul or not any(_log_of_sigmoid(f) for f in node.args):
+    for node, definition in model.definitions:
+        if node not in used:
             continue
-        rest = [f for f in node.args if not _log_of_sigmoid(f)]
-        for target in model.targets:
-            if any(target in f.free_symbols and f.is_polynomial(target) for f in rest):
-                found.add(target)
+        for part in sp.preorder_traversal(name_sigmoids(definition.xreplace(inside))):
+            if not part.is_Mul or not any(_log_of_sigmoid(f) for f in part.args):
+                continue
+            rest = [f for f in part.args if not _log_of_sigmoid(f)]
+            for target in model.targets:
+                if any(target in f.free_symbols and f.is_polynomial(target) for f in rest):
+                    found.add(target)
     return tuple(t for t in model.targets if t in found)
+
+
+def labels_of(program: Program) -> tuple[str, ...]:
+    """The names of the targets `program`'s loss treats as 0/1 labels: as decided where it was built
+    (`train` decides them in the limited child), else now."""
+    if program.labels is not None:
+        return program.labels
+    return tuple(t.name for t in binary_targets(program.model))
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What data must hold for a model: its inputs' and targets' columns, and which targets are 0/1
+    labels; from the model itself, or from its program (whose labels were decided where it was built)."""
+
+    inputs: tuple[str, ...]
+    targets: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    @staticmethod
+    def of(model: Model | Program) -> Wanted:
+        if isinstance(model, Program):
+            return Wanted(model.inputs, model.targets, labels_of(model))
+        labels = tuple(t.name for t in binary_targets(model))
+        return Wanted(tuple(s.name for s in model.inputs), tuple(s.name for s in model.targets), labels)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.inputs, *self.targets)
 
 
 # -- --columns NAME=COLUMN ------------------------------------------------------------------------
@@ -339,14 +380,13 @@ def parse_csv(
 
 
 def _check_labels(
-    model: Model,
+    labels: Sequence[str],
     columns: Mapping[str, Array],
     lines: Sequence[int],
     source: str,
     mapping: Mapping[str, str],
 ) -> None:
-    for target in binary_targets(model):
-        name = target.name
+    for name in labels:
         column = columns[name]
         bad = np.flatnonzero((column != 0) & (column != 1))
         if bad.size:
@@ -369,13 +409,13 @@ def _check_labels(
 
 
 def _constant_warnings(
-    model: Model, columns: Mapping[str, Array], source: str, mapping: Mapping[str, str]
+    inputs: Sequence[str], columns: Mapping[str, Array], source: str, mapping: Mapping[str, str]
 ) -> tuple[str, ...]:
     warnings = []
-    for sym in model.inputs:
-        column = columns[sym.name]
+    for name in inputs:
+        column = columns[name]
         if len(column) > 1 and np.all(column == column[0]):
-            header = quoted(mapping.get(sym.name, sym.name))
+            header = quoted(mapping.get(name, name))
             warnings.append(
                 f"{source}, column {header}: every value is {column[0]:g}; a constant column carries "
                 "no information and its weight cannot be told apart from a bias"
@@ -383,11 +423,10 @@ def _constant_warnings(
     return tuple(warnings)
 
 
-def _dataset(model: Model, text: str, source: str, mapping: Mapping[str, str]) -> Dataset:
-    needed = [s.name for s in (*model.inputs, *model.targets)]
-    columns, lines = parse_csv(text, source, needed, mapping)
-    _check_labels(model, columns, lines, source, mapping)
-    warnings = _constant_warnings(model, columns, source, mapping)
+def _dataset(wanted: Wanted, text: str, source: str, mapping: Mapping[str, str]) -> Dataset:
+    columns, lines = parse_csv(text, source, wanted.names, mapping)
+    _check_labels(wanted.labels, columns, lines, source, mapping)
+    warnings = _constant_warnings(wanted.inputs, columns, source, mapping)
     return Dataset(source, columns, lines, warnings, dict(mapping))
 
 
@@ -415,21 +454,23 @@ def columns_of(path: str | Path | None) -> tuple[list[str], str]:
         return [], str(path)
 
 
-def load_csv(path: str | Path, model: Model, mapping: Mapping[str, str] | None = None) -> Dataset:
+def load_csv(path: str | Path, model: Model | Program, mapping: Mapping[str, str] | None = None) -> Dataset:
     """The model's inputs and targets from a CSV file, checked; DataError on the first problem.
 
-    `mapping` (--columns) names the file's column for a model name that is not itself a column.
+    `model` may be the model's program, whose 0/1 labels were decided where it was built. `mapping`
+    (--columns) names the file's column for a model name that is not itself a column.
     """
     source = str(path)
-    return _dataset(model, _read_text(Path(path), source), source, mapping or {})
+    return _dataset(Wanted.of(model), _read_text(Path(path), source), source, mapping or {})
 
 
-def load_builtin(model: Model, mapping: Mapping[str, str] | None = None) -> Dataset:
-    """The dataset shipped with the package (see `two_blobs`), checked against `model`."""
+def load_builtin(model: Model | Program, mapping: Mapping[str, str] | None = None) -> Dataset:
+    """The dataset shipped with the package (see `two_blobs`), checked against `model` (or its program)."""
     mapping = mapping or {}
     source = f"{BUILTIN_DATASET} (built in)"
     text = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_text(encoding="utf-8")
-    needed = {mapping.get(s.name, s.name) for s in (*model.inputs, *model.targets)}
+    wanted = Wanted.of(model)
+    needed = {mapping.get(name, name) for name in wanted.names}
     available = {"x1", "x2", "y"}
     if not needed <= available:
         raise _error(
@@ -437,7 +478,7 @@ def load_builtin(model: Model, mapping: Mapping[str, str] | None = None) -> Data
             f"the built-in dataset has columns x1, x2, y; this model needs {_names(sorted(needed))}",
             fix="give the data with --data FILE.csv",
         )
-    return _dataset(model, text, source, mapping)
+    return _dataset(wanted, text, source, mapping)
 
 
 def check_finite_loss(dataset: Dataset, per_sample_loss: Array) -> None:
@@ -490,10 +531,10 @@ def rows(dataset: Dataset, chosen: Sequence[int] | np.ndarray[Any, Any]) -> Data
     return Dataset(dataset.source, columns, lines, dataset.warnings, dataset.headers)
 
 
-def split(dataset: Dataset, fraction: float, seed: int, model: Model) -> tuple[Dataset, Dataset]:
+def split(dataset: Dataset, fraction: float, seed: int, labels: Sequence[str]) -> tuple[Dataset, Dataset]:
     """(training, test): round(fraction × rows) rows drawn for the test by NumPy's generator from
     `seed`, each part in file order. DataError when a part would be empty, or when the training
-    part has one class only of a 0/1 label."""
+    part has one class only of one of the 0/1 `labels`."""
     count = len(dataset)
     held = round(fraction * count)
     flag = f"--test-fraction {fraction:g}"
@@ -504,12 +545,12 @@ def split(dataset: Dataset, fraction: float, seed: int, model: Model) -> tuple[D
         )
     order = np.random.default_rng(seed).permutation(count)
     train, test = rows(dataset, np.sort(order[held:])), rows(dataset, np.sort(order[:held]))
-    for target in binary_targets(model):
-        labels = train.columns[target.name]
-        if np.all(labels == labels[0]):
+    for name in labels:
+        column = train.columns[name]
+        if np.all(column == column[0]):
             raise DataError(
-                f"after {flag} every label left to train on is {labels[0]:g}: one class only",
-                Location(source=dataset.source, key=f"column {dataset.shown(target.name)}"),
+                f"after {flag} every label left to train on is {column[0]:g}: one class only",
+                Location(source=dataset.source, key=f"column {dataset.shown(name)}"),
                 "hold out a smaller fraction, or draw other rows with --seed",
             )
     return train, test
