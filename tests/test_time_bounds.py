@@ -1,12 +1,14 @@
 """`--timeout` holds for `train`: the process the user started does no symbolic work (the 0/1 label
 check is decided in the limited child, by reading the definitions, never on the loss composed into one
-tree)."""
+tree), and every wait on a Dask scheduler is bounded by `--timeout`."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,3 +148,74 @@ def test_labels_of_a_deep_model_are_decided_in_a_moment(write_toml: WriteToml) -
     start = time.perf_counter()
     assert [t.name for t in binary_targets(model)] == ["y"]
     assert time.perf_counter() - start < 1
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """The address of a TCP server on 127.0.0.1 that accepts every connection and never answers; it
+    stops by itself after 120 s, or when the test ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def _parts(folder: Path) -> str:
+    folder.mkdir()
+    for name in ("a", "b"):
+        (folder / f"{name}.csv").write_text("x1,x2,y\n0.5,1.0,0\n-1.0,0.5,1\n")
+    return str(folder / "*.csv")
+
+
+@pytest.mark.slow
+def test_a_scheduler_that_never_answers_is_given_up_after_the_timeout(
+    run: Runner, silent_server: str, tmp_path: Path
+) -> None:
+    pytest.importorskip("distributed", reason="needs the extra symcalc-gradients[dask]")
+    pattern = _parts(tmp_path / "parts")
+    start = time.perf_counter()
+    code, out, err = run(["train", "--data", pattern, "--scheduler", silent_server, "--timeout", "3"])
+    elapsed = time.perf_counter() - start
+    assert code == 2 and out == ""
+    assert err == (
+        f"symcalc: error: --scheduler {silent_server}: the Dask scheduler accepted the connection but "
+        "did not answer within 3 s (check the scheduler and its workers, or raise --timeout)\n"
+    )
+    assert elapsed < 3 + 20  # the model derived in the child, then at most 3 s of waiting
+
+
+@pytest.mark.slow
+def test_a_pass_on_a_cluster_without_workers_is_given_up_after_the_timeout(
+    run: Runner, tmp_path: Path
+) -> None:
+    distributed = pytest.importorskip("distributed", reason="needs the extra symcalc-gradients[dask]")
+    pattern = _parts(tmp_path / "parts")
+    with distributed.LocalCluster(n_workers=0, dashboard_address=":0", processes=False) as empty:
+        start = time.perf_counter()
+        code, _, err = run(
+            ["train", "--data", pattern, "--scheduler", empty.scheduler_address, "--timeout", "3"]
+        )
+        elapsed = time.perf_counter() - start
+    assert code == 2
+    assert err == (
+        f"symcalc: error: {pattern}: the Dask cluster did not finish a pass over the partitions within 3 s "
+        "(check the scheduler and its workers, or raise --timeout)\n"
+    )
+    assert elapsed < 3 + 20

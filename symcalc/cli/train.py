@@ -72,8 +72,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         for warning in work.unused_parameters(model.loss.name, program.parameters, zero):
             print(f"symcalc: warning: {warning}", file=sys.stderr)
-        with cluster(args.scheduler, args.workers or 2, args.memory_limit or "auto") as client:
-            partitions = from_files(args.data, client)
+        memory = args.memory_limit or "auto"
+        with cluster(args.scheduler, args.workers or 2, memory, args.timeout) as client:
+            partitions = from_files(args.data, client, args.timeout)
             # every partition read and checked (on the workers) before the first epoch, as a CSV is
             partitions.check(numeric, start, constants, mapping)
             partitions.persist_if_it_fits(numeric)
