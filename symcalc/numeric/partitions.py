@@ -20,17 +20,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from symcalc.errors import DataError, Location
-from symcalc.numeric.data import (
-    EMPTY_CELL,
-    MAX_ABS_VALUE,
-    NUMBER,
-    labels_of,
-    load_csv,
-    not_finite,
-    quoted,
-    too_large,
-)
+from symcalc.numeric.data import labels_of, load_csv
 from symcalc.numeric.program import Program
+from symcalc.numeric.reader import EMPTY_CELL, MAX_ABS_VALUE, NUMBER, not_finite, quoted, too_large
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
