@@ -17,7 +17,7 @@ import pytest
 import symcalc
 from symcalc.numeric import codegen as codegen_module
 from symcalc.numeric.batch_fit import batch_model, initial_parameters
-from symcalc.numeric.fit import fit, minibatches
+from symcalc.numeric.fit import Method, fit, minibatches
 from tests.conftest import Runner
 
 NETWORK = "softmax_network_vector"
@@ -67,7 +67,7 @@ def _torch_loop(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("method", "rate"), [("adam", 1e-3), ("sgd", 0.05)])
-def test_five_epochs_equal_a_pytorch_loop(network: Any, method: str, rate: float) -> None:
+def test_five_epochs_equal_a_pytorch_loop(network: Any, method: Method, rate: float) -> None:
     x, labels = _digits()
     data = {"x": x, "y": np.eye(10)[labels]}
     start = initial_parameters(network, network.run_sizes(data), seed=0)

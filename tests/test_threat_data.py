@@ -123,9 +123,9 @@ def test_an_endless_or_blocking_data_file_is_refused(run: Runner, tmp_path: Path
 def test_a_data_file_over_the_cap_is_refused_without_reading_it_all(
     run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import symcalc.numeric.data
+    import symcalc.numeric.reader
 
-    monkeypatch.setattr(symcalc.numeric.data, "MAX_CSV_BYTES", 1024**2)
+    monkeypatch.setattr(symcalc.numeric.reader, "MAX_CSV_BYTES", 1024**2)
     big = tmp_path / "big.csv"
     big.write_text("x1,x2,y\n" + "0.5,1.0,1\n-1.2,0.3,0\n" * 60_000)
     code, _, err = run(["train", "--data", str(big), "--epochs", "1"])

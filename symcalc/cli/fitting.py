@@ -101,13 +101,15 @@ def _datasets(
 ) -> tuple[Dataset, Dataset | None, tuple[tuple[str, float, float], ...]]:
     """The rows read (--data, else the built-in), checked, split (--test-fraction) and standardized
     (--standardize, by the training rows' statistics): (train, test, each input column's scaling)."""
-    from symcalc.numeric.data import read_columns, split, standardization
+    from symcalc.numeric.data import columns_dataset, split, standardization
 
-    dataset = read_columns(args.data, columns.needed, mapping)
+    dataset = columns_dataset(args.data, columns.needed, mapping)
     columns.check(dataset)
     train, test = dataset, None
     if args.test_fraction is not None:
-        train, test = split(dataset, args.test_fraction, args.seed, batch.model)
+        scoring = batch.scoring  # each part must hold both classes of a 0/1 target
+        labels = (scoring.target,) if scoring is not None and scoring.kind == "binary" else ()
+        train, test = split(dataset, args.test_fraction, args.seed, labels)
     if not args.standardize:
         return train, test, ()
     scaling = standardization(train, columns.inputs)

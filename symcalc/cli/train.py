@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from symcalc.numeric.data import Dataset
     from symcalc.numeric.model import NumericModel
+    from symcalc.numeric.program import Program
     from symcalc.render.training import Summary, TestResult
     from symcalc.symbolic.graph import Model
 
@@ -80,15 +81,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         for warning in work.unused_parameters(model.loss.name, program.parameters, zero):
             print(f"symcalc: warning: {warning}", file=sys.stderr)
-        with cluster(args.scheduler, args.workers or 2, args.memory_limit or "auto") as client:
-            partitions = from_files(args.data, client)
+        memory = args.memory_limit or "auto"
+        with cluster(args.scheduler, args.workers or 2, memory, args.timeout) as client:
+            partitions = from_files(args.data, client, args.timeout)
             # every partition read and checked (on the workers) before the first epoch, as a CSV is
             partitions.check(numeric, start, constants, mapping)
             partitions.persist_if_it_fits(numeric)
             assert partitions.rows is not None
             where = Run(partitions, partitions.rows, args.data, partitions.where)
             return _train(args, numeric, where, start, constants)
-    data = _training_data(args, model, mapping)
+    data = _training_data(args, program, mapping)
     for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *data.warnings]:
         print(f"symcalc: warning: {warning}", file=sys.stderr)
     dataset = data.train
@@ -291,16 +293,18 @@ class _TrainingData:
     warnings: tuple[str, ...]
 
 
-def _training_data(args: argparse.Namespace, model: Model, mapping: dict[str, str]) -> _TrainingData:
+def _training_data(args: argparse.Namespace, program: Program, mapping: dict[str, str]) -> _TrainingData:
     """The data read (--data, else the built-in), split (--test-fraction) and standardized (--standardize,
-    by the training rows' statistics); the scale warning when the inputs differ widely and are not."""
-    from symcalc.numeric.data import load_builtin, load_csv, scale_warning, split, standardization
+    by the training rows' statistics); the scale warning when the inputs differ widely and are not.
+    Which targets are 0/1 labels was decided with the program, in the limited child."""
+    from symcalc.numeric.data import labels_of, load_builtin, load_csv, scale_warning, split, standardization
 
-    dataset = load_csv(args.data, model, mapping) if args.data is not None else load_builtin(model, mapping)
+    data = args.data
+    dataset = load_csv(data, program, mapping) if data is not None else load_builtin(program, mapping)
     train, test = dataset, None
     if args.test_fraction is not None:
-        train, test = split(dataset, args.test_fraction, args.seed, model)
-    inputs = [s.name for s in model.inputs]
+        train, test = split(dataset, args.test_fraction, args.seed, labels_of(program))
+    inputs = list(program.inputs)
     if not args.standardize:
         warning = scale_warning(train, inputs)
         return _TrainingData(train, test, (), (*dataset.warnings, *([warning] if warning else [])))

@@ -224,12 +224,17 @@ def program_file(
 ) -> Program:
     """Derive one file written out at `sizes` (the data's; the rest from [dimensions]) and build its
     stable numeric program, with the second derivatives for Newton's method and the constants
-    `--set` gives; the symbolic half of `symcalc train`."""
+    `--set` gives, and decide which targets are 0/1 labels: the symbolic half of `symcalc train`,
+    so that the process the user started does no symbolic work (checking the data's labels included)."""
+    from dataclasses import replace
+
     from symcalc.numeric.codegen import with_batch_module
+    from symcalc.numeric.data import binary_targets
     from symcalc.numeric.program import build_program
 
     derivation = derive_file(target, sizes, hessian, constants)
-    return with_batch_module(build_program(derivation), derivation)
+    program = with_batch_module(build_program(derivation), derivation)
+    return replace(program, labels=tuple(t.name for t in binary_targets(program.model)))
 
 
 def method_records(

@@ -1,7 +1,8 @@
 """Training data: reading a CSV for a model with one clear error per problem, and the built-in dataset.
 
 Every problem is a `DataError` naming the file, and the line and column where
-there is one: ``data.csv, line 7, column 'x2': 'abc' is not a number``. The
+there is one: ``data.csv, line 7, column 'x2': 'abc' is not a number``. The file
+itself is streamed into columns by `symcalc.numeric.reader`, within its bound of memory. The
 header names the columns; the model's inputs and targets are looked up by name
 (never by position) and other columns are ignored.
 
@@ -30,33 +31,28 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import sympy as sp
 
 from symcalc.errors import DataError, Location
-from symcalc.numeric.program import name_sigmoids
+from symcalc.numeric.program import Program, name_sigmoids
+from symcalc.numeric.reader import Lines, error, names_of, read_columns
+from symcalc.numeric.reader import quoted as quoted  # re-exported: numeric.distributed words cells with it
 from symcalc.spec.names import suggestion
 from symcalc.symbolic.functions import sigmoid
 from symcalc.symbolic.graph import Model
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
-MAX_ABS_VALUE = 1e150
-MAX_CSV_BYTES = 256 * 1024**2  # read in full before training: the cap keeps memory bounded
 BUILTIN_DATASET = "two_blobs.csv"
 BUILTIN_SEED = 20241127
 BUILTIN_SAMPLES = 200
-
-# ASCII digits only: \d and float() would also take '３' (fullwidth) or '٣' (Arabic-Indic) for 3.
-NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
-_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,8 @@ class Dataset:
 
     source: str
     columns: dict[str, Array]
-    lines: tuple[int, ...]
+    #: The file line of each row (int32: a file has fewer than 2**31 lines).
+    lines: Lines
     warnings: tuple[str, ...] = ()
     #: The file's column read for a model name, where --columns mapped one (x1 → "mean radius").
     headers: dict[str, str] = field(default_factory=dict)
@@ -77,16 +74,6 @@ class Dataset:
         """A model name's column as a message names it: 'mean radius' (x1), or 'x1'."""
         header = self.headers.get(name, name)
         return quoted(header) if header == name else f"{quoted(header)} ({name})"
-
-
-def quoted(text: str, limit: int = 40) -> str:
-    """A cell or header as it appears in a message: repr-quoted (control characters escaped), capped."""
-    shown = text if len(text) <= limit else text[:limit] + "…"
-    return repr(shown)
-
-
-def _names(names: Iterable[str]) -> str:
-    return ", ".join(names) or "(none)"
 
 
 # -- which values a target may take -----------------------------------------------------------
@@ -105,18 +92,59 @@ def _log_of_sigmoid(expr: sp.Expr) -> bool:
 def binary_targets(model: Model) -> tuple[sp.Symbol, ...]:
     """Targets the loss treats as 0/1 labels: multiplied, or one minus them, by the log of a sigmoid output.
 
-    Hand-written sigmoids 1/(1 + exp(−z)) count too (they are rewritten to σ first).
+    Decided definition by definition, never on the loss composed into one tree (which grows
+    exponentially with a deep model's layers): each definition the loss depends on is read with
+    the definitions it uses looked into one level where they are a sigmoid (hand-written
+    1/(1 + exp(−z)) too, rewritten to σ first) or read data only (t = 1 − y).
     """
-    loss = name_sigmoids(model.composed[model.loss])
+    data = {*model.inputs, *model.targets, *(s for s, _ in model.constants)}
+    inside: dict[sp.Symbol, sp.Expr] = {}
+    for node, definition in model.definitions:
+        named = name_sigmoids(definition)
+        if isinstance(named, sigmoid) or definition.free_symbols <= data:
+            inside[node] = named
+    used = model.ancestors(model.loss) | {model.loss}
     found: set[sp.Symbol] = set()
-    for node in sp.preorder_traversal(loss):
-        if not node.is_Mul or not any(_log_of_sigmoid(f) for f in node.args):
+    for node, definition in model.definitions:
+        if node not in used:
             continue
-        rest = [f for f in node.args if not _log_of_sigmoid(f)]
-        for target in model.targets:
-            if any(target in f.free_symbols and f.is_polynomial(target) for f in rest):
-                found.add(target)
+        for part in sp.preorder_traversal(name_sigmoids(definition.xreplace(inside))):
+            if not part.is_Mul or not any(_log_of_sigmoid(f) for f in part.args):
+                continue
+            rest = [f for f in part.args if not _log_of_sigmoid(f)]
+            for target in model.targets:
+                if any(target in f.free_symbols and f.is_polynomial(target) for f in rest):
+                    found.add(target)
     return tuple(t for t in model.targets if t in found)
+
+
+def labels_of(program: Program) -> tuple[str, ...]:
+    """The names of the targets `program`'s loss treats as 0/1 labels: as decided where it was built
+    (`train` decides them in the limited child), else now."""
+    if program.labels is not None:
+        return program.labels
+    return tuple(t.name for t in binary_targets(program.model))
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What data must hold for a model: its inputs' and targets' columns, and which targets are 0/1
+    labels; from the model itself, or from its program (whose labels were decided where it was built)."""
+
+    inputs: tuple[str, ...]
+    targets: tuple[str, ...]
+    labels: tuple[str, ...]
+
+    @staticmethod
+    def of(model: Model | Program) -> Wanted:
+        if isinstance(model, Program):
+            return Wanted(model.inputs, model.targets, labels_of(model))
+        labels = tuple(t.name for t in binary_targets(model))
+        return Wanted(tuple(s.name for s in model.inputs), tuple(s.name for s in model.targets), labels)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (*self.inputs, *self.targets)
 
 
 # -- --columns NAME=COLUMN ------------------------------------------------------------------------
@@ -162,7 +190,7 @@ def check_mapped_names(mapping: Mapping[str, str], model: Model) -> None:
     for name, column in mapping.items():
         if name not in known:
             where = Location(source=model.source, key=f"--columns {name}={column}")
-            fix = suggestion(name, known, f"the model's inputs and targets: {_names(known)}")
+            fix = suggestion(name, known, f"the model's inputs and targets: {names_of(known)}")
             raise DataError(f"{name!r} is not an input or target of the model", where, fix)
 
 
@@ -175,191 +203,42 @@ def renamed_header(header: Sequence[str], mapping: Mapping[str, str]) -> list[st
 # -- reading ------------------------------------------------------------------------------------
 
 
-def _error(
-    source: str, problem: str, line: int | None = None, column: str | None = None, fix: str | None = None
-) -> DataError:
-    key = f"column {quoted(column)}" if column is not None else None
-    return DataError(problem, Location(source=source, line=line, key=key), fix)
-
-
-def _read_text(path: Path, source: str) -> str:
+def _opened(path: Path, source: str) -> BinaryIO:
+    """The file open for reading, once it is known to be a regular file (/dev/zero would fill memory, a
+    named pipe would wait for ever)."""
     if not path.exists():
-        raise _error(source, "no such file")
+        raise error(source, "no such file")
     if path.is_dir():
-        raise _error(source, "is a folder, not a CSV file")
-    if not path.is_file():  # /dev/zero would fill memory, a named pipe would wait for ever
-        raise _error(source, "is not a regular file")
+        raise error(source, "is a folder, not a CSV file")
+    if not path.is_file():
+        raise error(source, "is not a regular file")
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_CSV_BYTES + 1)  # never more, whatever the file's size claims
+        return path.open("rb")
     except OSError as err:
-        raise _error(source, f"cannot read: {err.strerror}") from None
-    if len(raw) > MAX_CSV_BYTES:
-        raise _error(
-            source,
-            f"is larger than {MAX_CSV_BYTES // 1024**2} MiB",
-            fix="train on a sample, or call symcalc.compile_model from Python",
-        )
-    if not raw.strip():
-        raise _error(
-            source,
-            "the file is empty",
-            fix="a CSV needs a header line naming the columns, then one row per sample",
-        )
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise _error(source, "is UTF-16 text", fix="save the file as UTF-8")
-    if b"\x00" in raw[:65536]:
-        raise _error(source, "is a binary file, not CSV text (it contains NUL bytes)")
-    try:
-        return raw.decode("utf-8-sig")  # a byte-order mark before the header is accepted and dropped
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        byte = raw[err.start : err.start + 1].hex()
-        raise _error(
-            source, f"not UTF-8 text (byte 0x{byte})", line=line, fix="save the file as UTF-8"
-        ) from None
-
-
-def _header(row: list[str], source: str, needed: Sequence[str], mapping: Mapping[str, str]) -> dict[str, int]:
-    """The field of each needed name: its own column, or the one --columns maps to it."""
-    names = [field.strip() for field in row]
-    for separator, called in ((";", "';'"), ("\t", "tabs")):
-        if len(names) == 1 and separator in names[0]:
-            raise _error(
-                source,
-                f"the columns are separated by {called}, not ','",
-                line=1,
-                fix="save the file with ',' between columns",
-            )
-    index: dict[str, int] = {}
-    for position, name in enumerate(names):
-        if name in index:
-            raise _error(
-                source,
-                f"column {quoted(name)} appears twice (fields {index[name] + 1} and {position + 1})",
-                line=1,
-                fix="rename or remove one of them",
-            )
-        index[name] = position
-    for name, column in mapping.items():
-        if column not in index:
-            fix = suggestion(column, names, f"the file's columns: {_names(quoted(n) for n in names)}")
-            where = Location(source=source, line=1, key=f"--columns {name}={column}")
-            raise DataError(f"the file has no column {quoted(column)}", where, fix)
-    wanted = {name: mapping.get(name, name) for name in needed}
-    missing = [n for n in needed if wanted[n] not in index]
-    if missing:
-        plural = "s" if len(missing) > 1 else ""
-        shown = ", ".join(quoted(n) for n in missing)
-        raise _error(
-            source,
-            f"no column{plural} {shown}: the model needs {_names(needed)}; "
-            f"the file has {_names(quoted(n) for n in names)}",
-            line=1,
-            fix="map a column to each with --columns NAME=COLUMN" if mapping else None,
-        )
-    readers: dict[str, str] = {}
-    for name, column in wanted.items():
-        if column in readers:
-            unmapped = readers[column] if name in mapping else name
-            raise _error(
-                source,
-                f"column {quoted(column)} would be read for both {readers[column]!r} and {name!r}",
-                line=1,
-                fix=f"map {unmapped!r} to another column with --columns too",
-            )
-        readers[column] = name
-    return {name: index[column] for name, column in wanted.items()}
-
-
-#: A cell's problems, each with its fix, as every reader of data words them (CSV here, Parquet and
-#: dataframe partitions in `numeric.partitions`).
-EMPTY_CELL = ("empty cell", "every row needs a value in every column the model uses")
-
-
-def not_finite(text: str) -> tuple[str, str]:
-    return f"{quoted(text)} is not a finite number", "remove or fill in the row"
-
-
-def too_large(text: str) -> tuple[str, str]:
-    problem = f"{text} is too large: beyond {MAX_ABS_VALUE:g}, z and the gradient overflow float64"
-    return problem, "standardise the column"
-
-
-def _number(cell: str, source: str, line: int, column: str) -> float:
-    text = cell.strip()
-    problem: tuple[str, str | None] | None = None
-    if not text:
-        problem = EMPTY_CELL
-    elif _NON_FINITE.fullmatch(text):
-        problem = not_finite(text)
-    elif not NUMBER.fullmatch(text):
-        fix = "write decimals with '.', not ','" if _DECIMAL_COMMA.fullmatch(text) else None
-        problem = f"{quoted(text)} is not a number", fix
-    elif not np.isfinite(value := float(text)) or abs(value) > MAX_ABS_VALUE:
-        problem = too_large(text)
-    if problem is not None:
-        raise _error(source, problem[0], line=line, column=column, fix=problem[1])
-    return value
-
-
-def parse_csv(
-    text: str, source: str, needed: Sequence[str], mapping: Mapping[str, str] | None = None
-) -> tuple[dict[str, Array], tuple[int, ...]]:
-    """The `needed` columns of CSV text by header name (or the column `mapping` names for one),
-    with the file line of each row."""
-    mapping = mapping or {}
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None or not any(field.strip() for field in header):
-            raise _error(
-                source,
-                "the file is empty" if header is None else "the first line is blank",
-                line=None if header is None else 1,
-                fix="a CSV needs a header line naming the columns, then one row per sample",
-            )
-        index = _header(header, source, needed, mapping)
-        values: dict[str, list[float]] = {name: [] for name in needed}
-        lines: list[int] = []
-        for row in reader:
-            if not any(field.strip() for field in row):
-                continue  # blank lines (a trailing newline, say) are not samples
-            line = reader.line_num
-            if len(row) != len(header):
-                raise _error(source, f"{len(row)} fields, but the header has {len(header)}", line=line)
-            for name in needed:
-                values[name].append(_number(row[index[name]], source, line, mapping.get(name, name)))
-            lines.append(line)
-    except csv.Error as err:
-        raise _error(source, f"not valid CSV ({err})", line=reader.line_num) from None
-    if not lines:
-        raise _error(source, "has a header but no data rows")
-    return {name: np.array(v, dtype=np.float64) for name, v in values.items()}, tuple(lines)
+        raise error(source, f"cannot read: {err.strerror}") from None
 
 
 def _check_labels(
-    model: Model,
+    labels: Sequence[str],
     columns: Mapping[str, Array],
-    lines: Sequence[int],
+    lines: Lines,
     source: str,
     mapping: Mapping[str, str],
 ) -> None:
-    for target in binary_targets(model):
-        name = target.name
+    for name in labels:
         column = columns[name]
         bad = np.flatnonzero((column != 0) & (column != 1))
         if bad.size:
             row = int(bad[0])
-            raise _error(
+            raise error(
                 source,
                 f"{column[row]:g} is not a label: the loss takes log(a) and log(1 - a) of a sigmoid "
                 f"output, so {name!r} must be 0 or 1",
-                line=lines[row],
+                line=int(lines[row]),
                 column=mapping.get(name, name),
             )
         if np.all(column == column[0]):
-            raise _error(
+            raise error(
                 source,
                 f"every label is {column[0]:g}: one class only, so the loss has no minimum "
                 "and the weights would grow for ever",
@@ -369,13 +248,13 @@ def _check_labels(
 
 
 def _constant_warnings(
-    model: Model, columns: Mapping[str, Array], source: str, mapping: Mapping[str, str]
+    inputs: Sequence[str], columns: Mapping[str, Array], source: str, mapping: Mapping[str, str]
 ) -> tuple[str, ...]:
     warnings = []
-    for sym in model.inputs:
-        column = columns[sym.name]
+    for name in inputs:
+        column = columns[name]
         if len(column) > 1 and np.all(column == column[0]):
-            header = quoted(mapping.get(sym.name, sym.name))
+            header = quoted(mapping.get(name, name))
             warnings.append(
                 f"{source}, column {header}: every value is {column[0]:g}; a constant column carries "
                 "no information and its weight cannot be told apart from a bias"
@@ -383,11 +262,11 @@ def _constant_warnings(
     return tuple(warnings)
 
 
-def _dataset(model: Model, text: str, source: str, mapping: Mapping[str, str]) -> Dataset:
-    needed = [s.name for s in (*model.inputs, *model.targets)]
-    columns, lines = parse_csv(text, source, needed, mapping)
-    _check_labels(model, columns, lines, source, mapping)
-    warnings = _constant_warnings(model, columns, source, mapping)
+def _dataset(wanted: Wanted, handle: BinaryIO, source: str, mapping: Mapping[str, str]) -> Dataset:
+    with handle:
+        columns, lines = read_columns(handle, source, wanted.names, mapping)
+    _check_labels(wanted.labels, columns, lines, source, mapping)
+    warnings = _constant_warnings(wanted.inputs, columns, source, mapping)
     return Dataset(source, columns, lines, warnings, dict(mapping))
 
 
@@ -415,16 +294,17 @@ def columns_of(path: str | Path | None) -> tuple[list[str], str]:
         return [], str(path)
 
 
-def load_csv(path: str | Path, model: Model, mapping: Mapping[str, str] | None = None) -> Dataset:
+def load_csv(path: str | Path, model: Model | Program, mapping: Mapping[str, str] | None = None) -> Dataset:
     """The model's inputs and targets from a CSV file, checked; DataError on the first problem.
 
-    `mapping` (--columns) names the file's column for a model name that is not itself a column.
+    `model` may be the model's program, whose 0/1 labels were decided where it was built. `mapping`
+    (--columns) names the file's column for a model name that is not itself a column.
     """
     source = str(path)
-    return _dataset(model, _read_text(Path(path), source), source, mapping or {})
+    return _dataset(Wanted.of(model), _opened(Path(path), source), source, mapping or {})
 
 
-def read_columns(
+def columns_dataset(
     path: str | Path | None, needed: Sequence[str], mapping: Mapping[str, str] | None = None
 ) -> Dataset:
     """The `needed` columns of a CSV file (the built-in dataset's when None), checked as `load_csv`
@@ -432,28 +312,31 @@ def read_columns(
     mapping = mapping or {}
     if path is None:
         source = f"{BUILTIN_DATASET} (built in)"
-        text = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_text(encoding="utf-8")
+        data = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_bytes()
+        handle: BinaryIO = io.BytesIO(data)
     else:
         source = str(path)
-        text = _read_text(Path(path), source)
-    columns, lines = parse_csv(text, source, needed, mapping)
+        handle = _opened(Path(path), source)
+    with handle:
+        columns, lines = read_columns(handle, source, needed, mapping)
     return Dataset(source, columns, lines, (), dict(mapping))
 
 
-def load_builtin(model: Model, mapping: Mapping[str, str] | None = None) -> Dataset:
-    """The dataset shipped with the package (see `two_blobs`), checked against `model`."""
+def load_builtin(model: Model | Program, mapping: Mapping[str, str] | None = None) -> Dataset:
+    """The dataset shipped with the package (see `two_blobs`), checked against `model` (or its program)."""
     mapping = mapping or {}
     source = f"{BUILTIN_DATASET} (built in)"
     text = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_text(encoding="utf-8")
-    needed = {mapping.get(s.name, s.name) for s in (*model.inputs, *model.targets)}
+    wanted = Wanted.of(model)
+    needed = {mapping.get(name, name) for name in wanted.names}
     available = {"x1", "x2", "y"}
     if not needed <= available:
-        raise _error(
+        raise error(
             source,
-            f"the built-in dataset has columns x1, x2, y; this model needs {_names(sorted(needed))}",
+            f"the built-in dataset has columns x1, x2, y; this model needs {names_of(sorted(needed))}",
             fix="give the data with --data FILE.csv",
         )
-    return _dataset(model, text, source, mapping)
+    return _dataset(wanted, io.BytesIO(text.encode("utf-8")), source, mapping)
 
 
 def check_finite_loss(dataset: Dataset, per_sample_loss: Array) -> None:
@@ -462,11 +345,11 @@ def check_finite_loss(dataset: Dataset, per_sample_loss: Array) -> None:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         row = int(bad[0])
-        raise _error(
+        raise error(
             dataset.source,
             f"the loss is {values[row]} for this row at the starting parameters: "
             "a value outside the loss's domain",
-            line=dataset.lines[row],
+            line=int(dataset.lines[row]),
         )
 
 
@@ -502,14 +385,14 @@ def rows(dataset: Dataset, chosen: Sequence[int] | np.ndarray[Any, Any]) -> Data
     """The rows `chosen` of `dataset` (indices, in that order), with their file lines."""
     index = np.asarray(chosen, dtype=np.intp)
     columns = {name: values[index] for name, values in dataset.columns.items()}
-    lines = tuple(dataset.lines[i] for i in index)
+    lines = dataset.lines[index]
     return Dataset(dataset.source, columns, lines, dataset.warnings, dataset.headers)
 
 
-def split(dataset: Dataset, fraction: float, seed: int, model: Model) -> tuple[Dataset, Dataset]:
+def split(dataset: Dataset, fraction: float, seed: int, labels: Sequence[str]) -> tuple[Dataset, Dataset]:
     """(training, test): round(fraction × rows) rows drawn for the test by NumPy's generator from
     `seed`, each part in file order. DataError when a part would be empty, or when the training
-    part has one class only of a 0/1 label."""
+    part has one class only of one of the 0/1 `labels`."""
     count = len(dataset)
     held = round(fraction * count)
     flag = f"--test-fraction {fraction:g}"
@@ -520,12 +403,12 @@ def split(dataset: Dataset, fraction: float, seed: int, model: Model) -> tuple[D
         )
     order = np.random.default_rng(seed).permutation(count)
     train, test = rows(dataset, np.sort(order[held:])), rows(dataset, np.sort(order[:held]))
-    for target in binary_targets(model):
-        labels = train.columns[target.name]
-        if np.all(labels == labels[0]):
+    for name in labels:
+        column = train.columns[name]
+        if np.all(column == column[0]):
             raise DataError(
-                f"after {flag} every label left to train on is {labels[0]:g}: one class only",
-                Location(source=dataset.source, key=f"column {dataset.shown(target.name)}"),
+                f"after {flag} every label left to train on is {column[0]:g}: one class only",
+                Location(source=dataset.source, key=f"column {dataset.shown(name)}"),
                 "hold out a smaller fraction, or draw other rows with --seed",
             )
     return train, test

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
+T = TypeVar("T")
 
 INSTALL = "pip install 'symcalc-gradients[dask]'"
 #: Files are read into the workers' memory once (persisted) when they take at most this share of
@@ -120,6 +122,8 @@ class Partitioned:
     client: Client | None = None
     rows: int | None = None
     where: str = ""
+    #: Seconds each wait on the cluster may take (`train --timeout`); None: as long as it takes.
+    timeout: float | None = None
     _job: Job | None = field(default=None, repr=False)
     _program: Program | None = field(default=None, repr=False)
 
@@ -143,7 +147,14 @@ class Partitioned:
             for part, source in zip(self.parts, self.sources, strict=True)
         ]
         if self.client is not None:
-            return list(self.client.compute(tasks, sync=True))
+            client = self.client
+            passed = within(
+                self.timeout,
+                "the Dask cluster did not finish a pass over the partitions",
+                lambda: client.compute(tasks, sync=True),
+                Location(source=self.source),
+            )
+            return list(passed)
         return list(dask.compute(*tasks))
 
     def sums(
@@ -183,7 +194,7 @@ class Partitioned:
                     "the data need samples of both classes 0 and 1",
                 )
         backends = sorted({r[2] for r in results})
-        workers = len(self.client.scheduler_info()["workers"]) if self.client is not None else 0
+        workers = len(self._workers()) if self.client is not None else 0
         on = f" on {workers} Dask worker{'s' if workers != 1 else ''}" if self.client else " on Dask"
         self.where = "; ".join(backends) + on
 
@@ -202,7 +213,7 @@ class Partitioned:
         of the cluster's memory limit (after `check` counted the rows); else every pass reads them."""
         if self.client is None or self.rows is None:
             return False
-        workers = self.client.scheduler_info()["workers"].values()
+        workers = self._workers().values()
         limit = sum(int(w.get("memory_limit") or 0) for w in workers)
         size = self.rows * len(self.job(numeric).needed) * 8
         if not limit or size > PERSIST_SHARE * limit:
@@ -217,11 +228,18 @@ class Partitioned:
         self.parts = list(self.client.persist(reads))
         return True
 
+    def _workers(self) -> dict[str, Any]:
+        client = self.client
+        assert client is not None
+        problem = "the Dask scheduler did not list its workers"
+        return dict(within(self.timeout, problem, lambda: client.scheduler_info()["workers"]))
 
-def from_files(pattern: str, client: Client | None = None) -> Partitioned:
-    """The files a --data pattern names, one partition each, read on the workers."""
+
+def from_files(pattern: str, client: Client | None = None, timeout: float | None = None) -> Partitioned:
+    """The files a --data pattern names, one partition each, read on the workers; each pass over them
+    bounded by `timeout` seconds."""
     files, _ = data_files(pattern)
-    return Partitioned(list(files), list(files), pattern, client)
+    return Partitioned(list(files), list(files), pattern, client, timeout=timeout)
 
 
 def from_dask(data: Any, split: Mapping[str, Sequence[str]] | None = None) -> Partitioned:
@@ -289,11 +307,44 @@ def dask_setup(worker: object) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def within(timeout: float | None, problem: str, call: Callable[[], T], where: Location | None = None) -> T:
+    """`call()`, a wait on the cluster, or a SymcalcError when it has not returned after `timeout`
+    seconds (None: no bound). Dask's own timeouts do not bound every wait (a scheduler that accepts
+    the connection and never answers holds `Client` for minutes), so the call runs on a daemon thread
+    that is left behind, and ends with the process, when the time is up."""
+    if timeout is None:
+        return call()
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as err:  # re-raised in the caller's thread
+            outcome.append((False, err))
+
+    thread = threading.Thread(target=run, name="symcalc-dask-wait", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome:
+        raise SymcalcError(
+            f"{problem} within {timeout:g} s",
+            where,
+            fix="check the scheduler and its workers, or raise --timeout",
+        )
+    done, value = outcome[0]
+    if not done:
+        raise value
+    return value
+
+
 @contextmanager
-def cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator[Client]:
+def cluster(
+    scheduler: str | None, workers: int, memory_limit: str, timeout: float | None = None
+) -> Iterator[Client]:
     """A client of the scheduler at `scheduler`, or of a `LocalCluster` of `workers` processes of
     one thread each, each limited to `memory_limit` ("2GB", or "auto" to share this machine's);
-    closed (the local cluster's workers ended) when the block ends, Ctrl-C included."""
+    closed (the local cluster's workers ended) when the block ends, Ctrl-C included. Connecting to the
+    scheduler waits at most `timeout` seconds (None: Dask's own 10 s, which does not bound every wait)."""
     needs_dask()
     # Ctrl-C during a pass leaves the client's gather tasks unfinished: asyncio would log each one,
     # with a traceback, as the client closes; train has reported where it got to.
@@ -301,20 +352,28 @@ def cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator[
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        with _cluster(scheduler, workers, memory_limit) as client:
+        with _cluster(scheduler, workers, memory_limit, timeout) as client:
             yield client
     finally:
         quiet.setLevel(level)
 
 
 @contextmanager
-def _cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator[Client]:
+def _cluster(
+    scheduler: str | None, workers: int, memory_limit: str, timeout: float | None
+) -> Iterator[Client]:
     from dask.utils import parse_bytes
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
         try:
-            client = Client(scheduler, timeout="10s")
+            wait = f"{timeout if timeout is not None else 10:g}s"
+            client = within(
+                timeout,
+                "the Dask scheduler accepted the connection but did not answer",
+                lambda: Client(scheduler, timeout=wait),
+                Location(key=f"--scheduler {scheduler}"),
+            )
         except (OSError, TimeoutError, ValueError) as err:
             reason = " ".join(str(err).split())[:200]
             raise SymcalcError(

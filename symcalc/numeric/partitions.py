@@ -20,17 +20,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from symcalc.errors import DataError, Location
-from symcalc.numeric.data import (
-    EMPTY_CELL,
-    MAX_ABS_VALUE,
-    NUMBER,
-    binary_targets,
-    load_csv,
-    not_finite,
-    quoted,
-    too_large,
-)
+from symcalc.numeric.data import labels_of, load_csv
 from symcalc.numeric.program import Program
+from symcalc.numeric.reader import EMPTY_CELL, MAX_ABS_VALUE, NUMBER, not_finite, quoted, too_large
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -92,7 +84,7 @@ class Job:
             payload,
             tuple((mapping or {}).items()),
             (*program.inputs, *program.targets),
-            tuple(t.name for t in binary_targets(program.model)),
+            labels_of(program),
             type(numeric),
         )
 
@@ -276,7 +268,7 @@ def read_partition(job: Job, part: Any, source: str) -> Columns:
     if isinstance(part, str):
         if _kind(part) == "csv":
             numeric = built(job)
-            return Columns(source, load_csv(part, numeric.program.model, dict(job.mapping)).columns)
+            return Columns(source, load_csv(part, numeric.program, dict(job.mapping)).columns)
         return Columns(source, _read_parquet(job, part))
     if isinstance(part, Mapping):
         columns = {}

@@ -326,6 +326,9 @@ class Program:
     #: For a model with a batch form of its second derivatives: the source of the module `codegen`
     #: writes (`symcalc.numeric.codegen.with_batch_module`), which computes the Hessian as Xᵀ S X / m.
     batch_source: str = ""
+    #: The targets the loss treats as 0/1 labels, where decided with the program (`train` decides them
+    #: in the limited child: `symcalc.numeric.data.labels_of`); None when not yet decided.
+    labels: tuple[str, ...] | None = None
 
     @cached_property
     def parameters(self) -> tuple[str, ...]:

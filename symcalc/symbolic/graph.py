@@ -47,6 +47,22 @@ CLAIM_FORMS = "'dA/dB' (total), '∂A/∂B' / 'partial A/partial B' (local) or '
 RESERVED = frozenset({*FUNCTIONS, *ARRAY_FUNCTIONS})
 
 
+def _evaluated(expr: sp.Expr) -> sp.Expr:
+    """`expr` (a form as written: sums, products and powers unevaluated) rebuilt bottom-up with
+    SymPy's evaluation, as the parser builds a definition; iterative, so no depth exhausts the stack."""
+    done: dict[sp.Basic, sp.Basic] = {}
+    stack: list[sp.Basic] = [expr]
+    while stack:
+        node = stack[-1]
+        waiting = [a for a in node.args if a not in done]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        stack.pop()
+        done[node] = node.func(*(done[a] for a in node.args)) if node.args else node
+    return done[expr]
+
+
 def make_symbol(name: str) -> sp.Symbol:
     """The plain real symbol for a declared name: `E`, `I`, `N`, `beta` stay themselves."""
     return sp.Symbol(check_name(name, RESERVED), real=True)
@@ -349,7 +365,9 @@ class Model:
     def written(self) -> dict[sp.Symbol, sp.Expr]:
         """Each definition as the file writes it, for display (print with order="none"): its terms
         in the file's order, w1*x1 + w2*x2 + b, not SymPy's b + w1*x1 + w2*x2. Only where it equals
-        the definition; none for a model built in Python or written out from vectors."""
+        the definition, which is checked by building the form as SymPy evaluates it, the way the
+        definition was built: never by multiplying anything out, which for (x1 + w + y)^1000 takes
+        longer than any time limit. None for a model built in Python or written out from vectors."""
         if self.spec is None or self.shaped is not None:
             return {}
         forms: dict[sp.Symbol, sp.Expr] = {}
@@ -358,7 +376,7 @@ class Model:
             symbol = self.symbols.get(name)
             if symbol in definitions:
                 form, _ = parse_shaped(text, self.symbols, {}, written=True)
-                if sp.expand(form - definitions[symbol]) == 0:
+                if _evaluated(form) == definitions[symbol]:
                     forms[symbol] = form
         return forms
 

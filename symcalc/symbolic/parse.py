@@ -267,11 +267,25 @@ class _Converter:
         if isinstance(node, ast.UnaryOp):
             return self.unary(node)
         if isinstance(node, ast.BinOp):
-            return self.binary(node)
+            return self.held_to_the_cap(node, self.binary(node))
         if isinstance(node, ast.Call):
-            return self.call(node)
+            return self.held_to_the_cap(node, self.call(node))
         problem = _FORBIDDEN.get(type(node), f"{type(node).__name__} is not allowed")
         raise self.fail(node, problem)
+
+    def held_to_the_cap(self, node: ast.expr, term: _Term) -> _Term:
+        """`term`, unless SymPy folded powers into an exponent beyond `MAX_EXPONENT`: (x^1000)^1000 is
+        x^1000000, x^1000*x^1000 is x^2000, exp(1000*log(x^1000)) is (x^1000)^1000. Each node is checked
+        as it is built (itself, and each factor of a product), so no folded power escapes the cap."""
+        expr = term.expr
+        for part in (expr, *(expr.args if isinstance(expr, sp.Mul) else ())):
+            if isinstance(part, sp.Pow) and part.exp.is_Number and abs(part.exp) > MAX_EXPONENT:
+                raise self.fail(
+                    node,
+                    f"the powers here fold into the exponent {part.exp}, which is too large "
+                    f"(limit {MAX_EXPONENT})",
+                )
+        return term
 
     def constant(self, node: ast.Constant) -> _Term:
         value = node.value
