@@ -173,3 +173,85 @@ def test_an_identity_that_does_not_fit_is_one_line(rhs: str, problem: str) -> No
     model = symcalc.load("ridge_regression_vector")
     with pytest.raises(SymcalcError, match=re.escape(problem)):
         model.claims_of("dJ/dw", rhs)
+
+
+# -- dot, norm, trace, mean and .T ------------------------------------------------------------
+
+LECTURE = """
+title = "a lecture's shorthands"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["W[n,n]", "v[n]"]
+[dimensions]
+n = 2
+[definitions]
+s = "W.T @ x"
+t = "x @ (W @ W).T @ v"
+q = "dot(s, v) + trace(W) + mean(v*x) + norm(v)"
+L = "(q + t - y)^2/2"
+[claims]
+"dL/dv" = "(q + t - y)*(s + W @ W @ x + x/n + v/norm(v))"
+"dL/dW" = "(q + t - y)*(outer(x, v) + eye(n) + outer(v, W @ x) + outer(W.T @ v, x))"
+"""
+
+
+def _lecture_loss() -> tuple[sp.Expr, sp.Matrix, list[sp.Symbol]]:
+    x, v = (sp.Matrix(_entries(name, 2)) for name in ("x", "v"))
+    W = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"W{i + 1}_{j + 1}", real=True))
+    y = sp.Symbol("y", real=True)
+    s = W.T * x
+    t = (x.T * (W * W).T * v)[0]
+    q = (s.T * v)[0] + W.trace() + sum(v.multiply_elementwise(x)) / 2 + sp.sqrt((v.T * v)[0])
+    return (q + t - y) ** 2 / 2, W, list(v)
+
+
+def test_dot_norm_trace_mean_and_dot_t_are_what_a_lecture_means(write_toml: WriteToml) -> None:
+    loss, W, v = _lecture_loss()
+    model = symcalc.load(str(write_toml(LECTURE)))
+    for lhs, names in (("dL/dv", v), ("dL/dW", list(W))):
+        claims = {c.wrt: c for c in model.claims if c.wrt in names}
+        assert len(claims) == len(names)
+        for name in names:
+            assert _agrees(_substituted(model, claims[name].expected), sp.diff(loss, name)), (lhs, name)
+    # and the engine's own derivatives, entry by entry
+    gradients = symcalc.derive(model).gradients
+    for name in [*v, *W]:
+        assert _agrees(_substituted(model, gradients[name]), sp.diff(loss, name)), name
+    assert (
+        symcalc.check_claim(model, "dL/dv", "(q + t - y)*(s + W @ W @ x + x + v/norm(v))").status == "fails"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("dot(x, W)", "dot() takes two vectors, not [n] and [n,n]"),
+        ("norm(W)", "norm() takes a vector, not [n,n]"),
+        ("trace(x)", "trace() takes a square matrix, not [n]"),
+        ("mean(x, x)", "mean() takes 1 argument(s), got 2"),
+        ("x.T", "transpose() takes a matrix"),
+        ("W.x", "attribute access ('.') is not allowed; only .T"),
+        ("W.T.T.shape", "attribute access"),
+        ("exp(W).T", "attribute access"),
+    ],
+)
+def test_a_shorthand_that_does_not_fit_is_one_line(text: str, problem: str) -> None:
+    from symcalc.symbolic.arrays import dimension
+    from symcalc.symbolic.parse import parse_shaped
+
+    names = {name: sp.Symbol(name, real=True) for name in ("x", "W")} | {"n": dimension("n")}
+    with pytest.raises(SymcalcError, match=re.escape(problem)):
+        parse_shaped(text, names, {"x": ("n",), "W": ("n", "n")})
+
+
+def test_the_vector_form_of_a_trace_is_the_identity_and_reads_back(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    path = write_toml(LECTURE)
+    code, out, _ = run(["derive", str(path), "--json"])
+    assert code == 0
+    results = {r["name"]: r["result"] for r in json.loads(out)["vector_form"]}
+    assert "eye(n)" in results["dL/dW"]  # d trace(W)/dW = I: no vector of ones needed
+    model = symcalc.load(str(path))
+    for name, result in results.items():
+        assert symcalc.check_claim(model, name, result).status == "holds", (name, result)

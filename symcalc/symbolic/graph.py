@@ -31,7 +31,7 @@ from symcalc.symbolic.forms import solve_linear
 from symcalc.symbolic.functions import FUNCTIONS, calls
 from symcalc.symbolic.functions import text as text_of
 from symcalc.symbolic.matrices import Unsupported, as_text, axes, declaration, is_matrix_model
-from symcalc.symbolic.parse import parse_expression, parse_shaped
+from symcalc.symbolic.parse import SHORTHANDS, parse_expression, parse_shaped
 
 _NAME = r"([A-Za-z][A-Za-z0-9_]*)"
 #: A total derivative through the graph, "dL/dz".
@@ -44,7 +44,7 @@ CLAIM_FORMS = "'dA/dB' (total), '∂A/∂B' / 'partial A/partial B' (local) or '
 
 
 #: Names no declaration may take: every function an expression can call.
-RESERVED = frozenset({*FUNCTIONS, *ARRAY_FUNCTIONS})
+RESERVED = frozenset({*FUNCTIONS, *ARRAY_FUNCTIONS, *SHORTHANDS})
 
 
 def make_symbol(name: str) -> sp.Symbol:

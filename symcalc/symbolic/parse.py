@@ -119,6 +119,9 @@ def parse_shaped(
     return term.expr, term.shape
 
 
+#: A lecture's names for forms the table writes otherwise (`_Converter.shorthand`).
+SHORTHANDS = ("dot", "norm", "trace", "mean")
+
 #: An I not yet given its size, while the expression around it is read.
 _UNSIZED_I = sp.Dummy("I")
 
@@ -234,7 +237,7 @@ _OPERATOR_NAMES: dict[type, str] = {
 }
 
 _FORBIDDEN: dict[type, str] = {
-    ast.Attribute: "attribute access ('.') is not allowed",
+    ast.Attribute: "attribute access ('.') is not allowed; only .T, on a name or in parentheses",
     ast.Subscript: "subscripts ('[...]') are not allowed",
     ast.Lambda: "lambda is not allowed",
     ast.Compare: "comparisons ('==', '<', ...) are not allowed",
@@ -306,6 +309,8 @@ class _Converter:
             return self.binary(node)
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.Attribute) and node.attr == "T" and self.transposable(node.value):
+            return self.array_call(node, ARRAY_FUNCTIONS["transpose"], "'.T'", [node.value])
         problem = _FORBIDDEN.get(type(node), f"{type(node).__name__} is not allowed")
         raise self.fail(node, problem)
 
@@ -336,6 +341,15 @@ class _Converter:
         if ident == "e":
             declare = "Euler's number is exp(1), and e^z is written exp(z); or " + declare
         raise self.fail(node, f"unknown name {ident!r}", fix=suggestion(ident, self.names, declare))
+
+    def transposable(self, node: ast.expr) -> bool:
+        """Whether `.T` may follow `node`: a name, or an expression in parentheses (W.T, (A @ B).T)."""
+        if isinstance(node, ast.Name):
+            return True
+        end = node.end_col_offset or 0
+        while end < len(self.parsed) and self.parsed[end] == " ":
+            end += 1
+        return end < len(self.parsed) and self.parsed[end] == ")"
 
     def unary(self, node: ast.UnaryOp) -> _Term:
         if not isinstance(node.op, ast.USub | ast.UAdd):
@@ -436,13 +450,15 @@ class _Converter:
             raise self.fail(node, f"{fname}() takes no keyword arguments")
         if fname == "eye":
             return self.identity(node)
+        if fname in SHORTHANDS:
+            return self.shorthand(node, fname)
         if fname in ARRAY_FUNCTIONS:
             return self.array_call(node, ARRAY_FUNCTIONS[fname], f"{fname}()", node.args)
         spec = FUNCTIONS.get(fname)
         if spec is None:
             if fname in self.names:
                 raise self.fail(node, f"'{fname}' is a name, not a function")
-            every = [*FUNCTIONS, *ARRAY_FUNCTIONS]
+            every = [*FUNCTIONS, *ARRAY_FUNCTIONS, *SHORTHANDS]
             known = f"known: {', '.join(sorted(every))}"
             raise self.fail(node, f"unknown function {fname!r}", fix=suggestion(fname, every, known))
         count = len(node.args)
@@ -465,6 +481,37 @@ class _Converter:
             self.check_magnitude(node, value)
         unsized = any(arg.unsized for arg in args)
         return _Term(spec.build(*[arg.expr for arg in args]), value, shape, unsized)
+
+    def shorthand(self, node: ast.Call, fname: str) -> _Term:
+        """A lecture's name for a form of the table's own: dot(u, v) is u @ v, trace(M) sum(diag(M)),
+        mean(v) sum(v)/n, norm(v) sqrt(v @ v); printed (and differentiated) as that form."""
+        wanted = 2 if fname == "dot" else 1
+        if len(node.args) != wanted:
+            raise self.fail(node, f"{fname}() takes {wanted} argument(s), got {len(node.args)}")
+        args = [self.convert(arg) for arg in node.args]
+        shapes = [arg.shape for arg in args]
+        if any(arg.unsized for arg in args):
+            raise self.fail(node, f"{fname}() of I: its size is not known here", fix="write eye(n)")
+        vectors = all(len(shape) == 1 for shape in shapes)
+        if fname in {"dot", "norm"} and not vectors:
+            kinds = " and ".join(shown(shape) for shape in shapes)
+            raise self.fail(
+                node, f"{fname}() takes {'two vectors' if wanted == 2 else 'a vector'}, not {kinds}"
+            )
+        if fname == "dot":
+            return self.array_call(node, MATMUL, "dot()", list(node.args))
+        if fname == "norm":
+            square = self.array_call(node, MATMUL, "norm()", [node.args[0], node.args[0]])
+            return _Term(sp.sqrt(square.expr), None, ())
+        if fname == "trace":
+            (shape,) = shapes
+            if len(shape) != 2 or shape[0] != shape[1]:
+                raise self.fail(node, f"trace() takes a square matrix, not {shown(shape)}")
+            diagonal = self.array_call(node, ARRAY_FUNCTIONS["diag"], "trace()", list(node.args))
+            return _Term(ARRAY_FUNCTIONS["sum"].function(diagonal.expr), None, ())
+        total = self.array_call(node, ARRAY_FUNCTIONS["sum"], "mean()", list(node.args))  # mean
+        sizes = [dimension(axis) if isinstance(axis, str) else sp.Integer(axis) for axis in shapes[0]]
+        return _Term(total.expr / sp.Mul(*sizes), None, ())
 
     def identity(self, node: ast.Call) -> _Term:
         """eye(d): the identity matrix of a dimension d (or of a whole number of rows)."""
