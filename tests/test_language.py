@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 import sympy as sp
@@ -16,6 +17,7 @@ import sympy as sp
 import symcalc
 from symcalc.errors import SymcalcError
 from tests.conftest import Runner, WriteToml
+from tests.generated import generated_module
 
 
 def _entries(name: str, size: int) -> list[sp.Symbol]:
@@ -255,3 +257,40 @@ def test_the_vector_form_of_a_trace_is_the_identity_and_reads_back(
     model = symcalc.load(str(path))
     for name, result in results.items():
         assert symcalc.check_claim(model, name, result).status == "holds", (name, result)
+
+
+# -- log1p and expm1 --------------------------------------------------------------------------
+
+SMALL = """
+title = "log1p and expm1"
+inputs = ["x"]
+targets = ["y"]
+parameters = ["w", "b"]
+[definitions]
+u = "w*x + b"
+a = "expm1(u)"
+L = "log1p(a^2) - y*a"
+[claims]
+"dL/du" = "(2*a/(1 + a^2) - y)*exp(u)"
+"dL/da" = "2*a/(1 + a^2) - y"
+"""
+
+
+def test_log1p_and_expm1_differentiate_and_compute_as_log_1_plus_and_exp_minus_1(
+    write_toml: WriteToml, tmp_path: Path
+) -> None:
+    w, b, x, y = sp.symbols("w b x y", real=True)
+    loss = sp.log(1 + (sp.exp(w * x + b) - 1) ** 2) - y * (sp.exp(w * x + b) - 1)
+    model = symcalc.load(str(write_toml(SMALL)))
+    derivation = symcalc.derive(model)
+    for name in (w, b):
+        assert _agrees(_substituted(model, derivation.gradients[name]), sp.diff(loss, name))
+    checks = symcalc.verify(derivation, points=3)
+    assert all(c.status == "holds" for c in checks), [c for c in checks if c.status != "holds"]
+    assert symcalc.check_claim(model, "dL/da", "2*a/(1 + a) - y").status == "fails"
+    module = generated_module(derivation, tmp_path)
+    point = {w: 0.3, b: -0.2, x: 1e-3, y: 0.7}
+    value, grads = module.loss_and_gradient({"w": 0.3, "b": -0.2}, {"x": [1e-3], "y": [0.7]})
+    assert value == pytest.approx(float(loss.evalf(30, subs=point)), rel=1e-13)
+    for name in (w, b):
+        assert grads[name.name] == pytest.approx(float(sp.diff(loss, name).evalf(30, subs=point)), rel=1e-13)
