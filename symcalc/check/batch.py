@@ -181,7 +181,7 @@ def _exact(derivation: Derivation, batch: BatchForm) -> dict[sp.Symbol, list[sp.
     def sample(symbol: sp.Symbol, k: int) -> sp.Symbol:
         return sp.Symbol(f"{symbol.name}__{k}", real=True)
 
-    values: dict[sp.Basic, Value] = {}
+    values: dict[sp.Basic, Value] = model.shaped.numbers()
     for original, renamed in batch.names:
         if isinstance(original, sp.Symbol) and original in (
             *model.shaped.data,
@@ -247,7 +247,7 @@ def _evaluate(
     assert model.shaped is not None
     arrays = model.shaped.arrays()
     renamed = dict(batch.names)
-    values: dict[sp.Basic, Value] = {}
+    values: dict[sp.Basic, Value] = model.shaped.numbers()
     fixed = samples[0]
     for symbol in (*model.shaped.parameters, *(s for s, _ in model.constants)):
         entries = arrays.get(symbol)

@@ -1,4 +1,4 @@
-"""The functions of vectors and matrices (@, sum, outer, transpose, diag, softmax, logsumexp), one entry each.
+"""The functions of vectors and matrices (@, sum, outer, transpose, diag, softmax, logsumexp, eye).
 
 In a model with shaped names (`x[n]`, `W[h,n]`), arithmetic and every function of
 `symcalc.symbolic.functions` apply elementwise, a scalar broadcasting; these are the
@@ -179,6 +179,36 @@ class diag(sp.Function):
     nargs = 1
 
 
+def dimension(name: str) -> sp.Symbol:
+    """A dimension's name as a number in an expression (`sum(s)/h`): a positive integer, its size."""
+    return sp.Symbol(name, integer=True, positive=True)
+
+
+class eye(sp.Function):
+    """eye(d): the d × d identity matrix, I; d is a dimension (or an integer), a size and not a variable."""
+
+    nargs = 1
+
+    @property
+    def free_symbols(self) -> set[sp.Basic]:
+        return set()  # no value of any name changes it: its derivative by anything is 0
+
+    @property
+    def axes(self) -> Shape:
+        size = self.args[0]
+        axis: Axis = size.name if isinstance(size, sp.Symbol) else int(size)
+        return (axis, axis)
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"eye({printer._print(self.args[0])})"
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        return prettyForm("I")
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        return f"I^{{{exp}}}" if exp else "I"
+
+
 class softmax(sp.Function):
     """softmax(z): the vector exp(zᵢ) / Σⱼ exp(zⱼ)."""
 
@@ -284,6 +314,18 @@ def _diag_value(value: Value) -> Value:
     return np.diag(value)
 
 
+def _eye_shape(size: Shape) -> Shape:
+    raise ShapeError("eye() takes a dimension's name or a size, eye(n)")  # the parser builds it
+
+
+def _eye_value(size: Value) -> Value:
+    import numpy as np
+
+    count = int(size)
+    rows = [[sp.S.One if i == j else sp.S.Zero for j in range(count)] for i in range(count)]
+    return np.array(rows, dtype=object)
+
+
 def _logsumexp_value(value: Value) -> Value:
     return sp.log(sp.Add(*[sp.exp(entry) for entry in value]))
 
@@ -339,6 +381,7 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
         lambda args, shapes, call, g: (g * softmax(args[0]),),
         _logsumexp_value,
     ),
+    "eye": ArrayFunction(eye, 1, _eye_shape, lambda args, shapes, call, g: (sp.S.Zero,), _eye_value),
 }
 
 #: The matrix product, written `@` (it has no name to call it by).
@@ -354,6 +397,8 @@ def shape_of(expr: sp.Basic, shapes: Mapping[sp.Basic, Shape]) -> Shape:
     """The shape of an expression over names of the given `shapes` (others are scalars)."""
     if expr in shapes:
         return shapes[expr]
+    if isinstance(expr, eye):
+        return expr.axes
     if not expr.args:
         return ()
     arguments = [shape_of(arg, shapes) for arg in expr.args]

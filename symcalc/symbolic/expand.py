@@ -17,7 +17,7 @@ import sympy as sp
 
 from symcalc.errors import SpecError
 from symcalc.spec.shapes import components
-from symcalc.symbolic.arrays import BY_CLASS, Shape, Value
+from symcalc.symbolic.arrays import BY_CLASS, Shape, Value, dimension
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Shaped:
         return ", ".join(f"{name} = {size}" for name, size in self.declared) + f"; written out at {written}"
 
     def arrays(self) -> dict[sp.Basic, Value]:
-        """Each shaped name → the array of its entries' symbols, in its shape."""
+        """Each shaped name → the array of its entries' symbols, in its shape; each dimension → its size."""
         import numpy as np  # only for models with vectors: a scalar model's derive never loads NumPy
 
         sizes = dict(self.sizes)
@@ -60,7 +60,11 @@ class Shaped:
             array = np.empty(len(entries), dtype=object)
             array[:] = entries
             result[symbol] = array.reshape(resolve(shapes[symbol], sizes))
-        return result
+        return result | self.numbers()
+
+    def numbers(self) -> dict[sp.Basic, Value]:
+        """Each dimension's name, as a number in an expression (sum(s)/n), → its size."""
+        return {dimension(name): sp.Integer(size) for name, size in self.sizes}
 
     def sizes_of(self, names: Iterable[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """Each of `names` that has axes, with its integer sizes: (("W", (3, 2)), ("c", (3,)))."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sympy as sp
+from sympy.codegen import cfunctions
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
@@ -230,6 +231,26 @@ class leaky_relu(sp.Function):
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
         return _latex_call(r"\operatorname{leaky\_relu}", self, printer, exp)
+
+
+class log1p(cfunctions.log1p):
+    """log1p(x) = log(1 + x), exact for small x; its derivative is 1/(1 + x)."""
+
+    def _eval_is_real(self) -> bool | None:
+        return (self.args[0] + 1).is_positive or None
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        return _latex_call(r"\operatorname{log1p}", self, printer, exp)
+
+
+class expm1(cfunctions.expm1):
+    """expm1(x) = exp(x) − 1, exact for small x; its derivative is exp(x)."""
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        return _latex_call(r"\operatorname{expm1}", self, printer, exp)
+
+    def _pretty(self, printer: PrettyPrinter) -> prettyForm:
+        return _pretty_call("expm1", self, printer)
 
 
 def _latex_call(name: str, fn: sp.Function, printer: LatexPrinter, exp: Any) -> str:
@@ -523,6 +544,21 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         c=_call("sc_leaky_relu"),
         c_helper=_C_LEAKY_RELU,
         kinks=_at_argument,
+    ),
+    "log1p": FunctionSpec(
+        log1p,
+        function=log1p,
+        written_out=lambda x: sp.log(1 + x),
+        real=math.log1p,
+        mp=lambda ctx, x: _mp_log(ctx, 1 + x),
+        ufunc="log1p",
+    ),
+    "expm1": FunctionSpec(
+        expm1,
+        function=expm1,
+        written_out=lambda x: sp.exp(x) - 1,
+        real=math.expm1,
+        mp=lambda c, x: c.expm1(x),
     ),
     "max": FunctionSpec(
         _max, min_args=2, max_args=8, function=sp.Max, real=max, mp=lambda c, *v: max(v), kinks=_pairwise

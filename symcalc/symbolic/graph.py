@@ -25,13 +25,13 @@ from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain, DomainError
 from symcalc.spec.names import NAME_PATTERN, check_name
 from symcalc.spec.toml import MAX_NAMES, Spec, check, read, with_constants
-from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, shown
+from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, dimension, shown
 from symcalc.symbolic.expand import Shaped, concrete, entry_array, flat, resolve
 from symcalc.symbolic.forms import solve_linear
 from symcalc.symbolic.functions import FUNCTIONS, calls
 from symcalc.symbolic.functions import text as text_of
 from symcalc.symbolic.matrices import Unsupported, as_text, axes, declaration, is_matrix_model
-from symcalc.symbolic.parse import parse_expression, parse_shaped
+from symcalc.symbolic.parse import SHORTHANDS, parse_expression, parse_shaped
 
 _NAME = r"([A-Za-z][A-Za-z0-9_]*)"
 #: A total derivative through the graph, "dL/dz".
@@ -44,7 +44,7 @@ CLAIM_FORMS = "'dA/dB' (total), '∂A/∂B' / 'partial A/partial B' (local) or '
 
 
 #: Names no declaration may take: every function an expression can call.
-RESERVED = frozenset({*FUNCTIONS, *ARRAY_FUNCTIONS})
+RESERVED = frozenset({*FUNCTIONS, *ARRAY_FUNCTIONS, *SHORTHANDS})
 
 
 def _evaluated(expr: sp.Expr) -> sp.Expr:
@@ -132,8 +132,8 @@ def parse_claim(
         )
     if not shapes:
         return Claim(of, wrt, parse_expression(rhs, symbols), rhs, local=partial is not None)
-    expected, shape = parse_shaped(rhs, symbols, shapes)
     wanted = _claim_shape(shapes.get(of.name, ()), shapes.get(wrt.name, ()), of.name, wrt.name)
+    expected, shape = parse_shaped(rhs, symbols, shapes, square=wanted)
     if shape and shape != wanted:
         raise SpecError(
             f"d{of.name}/d{wrt.name} has the shape {shown(wanted)}; the right-hand side is {shown(shape)}"
@@ -160,8 +160,8 @@ def _second_claim(
             f"{claim.name}: second-derivative claims are about a scalar by scalars or vectors; "
             f"{of.name} is {shown(of_shape)}, {wrt.name} {shown(first)} and {second.name} {shown(then)}"
         )
-    expected, shape = parse_shaped(rhs, symbols, shapes)
     wanted = (*first, *then)
+    expected, shape = parse_shaped(rhs, symbols, shapes, square=wanted)
     if shape and shape != wanted:
         raise SpecError(f"{claim.name} has the shape {shown(wanted)}; the right-hand side is {shown(shape)}")
     return replace(claim, expected=expected)
@@ -458,6 +458,7 @@ class Model:
         arrays = self.shaped.arrays()
         shapes = {symbol.name: shape for symbol, shape in self.shaped.shapes}
         names = self.symbols | {symbol.name: symbol for symbol, _ in self.shaped.shapes}
+        names |= {symbol.name: symbol for symbol in self.shaped.numbers() if isinstance(symbol, sp.Symbol)}
         try:
             claim = parse_claim(lhs, rhs, names, self.definition_names + list(shapes), shapes)
         except SymcalcError as err:
@@ -554,6 +555,11 @@ class _SpecBuilder:
         self.values: dict[sp.Basic, Any] = {}
         self.shaped_assumptions: list[tuple[str, sp.Expr]] = []
 
+    @property
+    def numbers(self) -> dict[sp.Basic, Any]:
+        """Each declared vector or matrix → its entries, and each dimension → its size, written out."""
+        return {**self.values, **{dimension(name): sp.Integer(size) for name, size in self.sizes.items()}}
+
     def fail(self, key: str, err: SymcalcError) -> None:
         self.errors.append(err.at(self.spec.location(key)))
 
@@ -584,6 +590,8 @@ class _SpecBuilder:
         # already reported, and each use of it is not another "unknown name".
         for name in _refused_constants(self.errors):
             self.symbols.setdefault(name, make_symbol(name))
+        if spec.shapes:  # a dimension's name is a number too: sum(s)/h, s/sqrt(d)
+            self.symbols |= {name: dimension(name) for name in self.sizes}
         all_names = dict(self.symbols)
         for name, _ in spec.definitions:
             all_names[name] = make_symbol(name)
@@ -677,7 +685,7 @@ class _SpecBuilder:
         """An assumption "lhs = rhs" as scalar equations (lhs − rhs = 0): one per entry of a vector one."""
         if not self.values:
             return [(text, lhs - rhs)]
-        left, right = concrete(lhs, self.values), concrete(rhs, self.values)
+        left, right = concrete(lhs, self.numbers), concrete(rhs, self.numbers)
         count = max(getattr(side, "size", 1) for side in (left, right))
         pairs = list(zip(flat(left, count), flat(right, count), strict=True))
         if len(pairs) == 1:
@@ -722,8 +730,9 @@ class _SpecBuilder:
         """The scalar model of a file with vectors and matrices, at this builder's sizes."""
         spec, values = self.spec, dict(self.values)
         scalars: list[tuple[sp.Symbol, sp.Expr]] = []
+        numbers = self.numbers
         for symbol, expr in definitions:
-            value = concrete(expr, values)
+            value = concrete(expr, numbers | values)
             shape = self.shapes.get(symbol.name, ())
             if not shape:
                 scalars.append((symbol, sp.sympify(value)))
@@ -737,6 +746,8 @@ class _SpecBuilder:
             return flat(values.get(all_names[name], all_names[name]), 1)
 
         used = {axis for _, shape in self.shapes.items() for axis in shape if isinstance(axis, str)}
+        stated = [expr for _, expr in definitions] + [claim.expected for claim in claims]
+        used |= {name for name in self.sizes if any(expr.has(dimension(name)) for expr in stated)}
         shaped = Shaped(
             shapes=tuple((all_names[name], shape) for name, shape in self.shapes.items()),
             definitions=tuple(definitions),
@@ -755,7 +766,7 @@ class _SpecBuilder:
             definitions=tuple(scalars),
             loss=all_names[spec.loss],
             constants=tuple((all_names[n], v) for n, v in spec.constants),
-            claims=tuple(entry for claim in claims for entry in _claim_entries(claim, values)),
+            claims=tuple(entry for claim in claims for entry in _claim_entries(claim, numbers | values)),
             notes=tuple((e, note) for n, note in spec.notes for e in names(n)),
             assumptions=tuple(assumptions),
             domains=tuple((e, d) for n, d in spec.domains for e in names(n)),

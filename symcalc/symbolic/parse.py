@@ -29,7 +29,17 @@ import sympy as sp
 
 from symcalc.errors import Location, ParseError
 from symcalc.spec.names import suggestion
-from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, MATMUL, ArrayFunction, Shape, ShapeError, shown
+from symcalc.spec.shapes import MAX_SIZE
+from symcalc.symbolic.arrays import (
+    ARRAY_FUNCTIONS,
+    MATMUL,
+    ArrayFunction,
+    Shape,
+    ShapeError,
+    dimension,
+    eye,
+    shown,
+)
 from symcalc.symbolic.functions import FUNCTIONS, fold
 
 MAX_LENGTH = 50_000  # characters in one expression
@@ -46,6 +56,8 @@ class _Term:
     expr: sp.Expr
     value: float | None = None
     shape: Shape = ()
+    #: It holds an I whose size the operations around it decide (lamda*I + outer(x, x)).
+    unsized: bool = False
 
 
 def parse_expression(text: object, names: Mapping[str, sp.Symbol]) -> sp.Expr:
@@ -57,12 +69,18 @@ def parse_expression(text: object, names: Mapping[str, sp.Symbol]) -> sp.Expr:
 
 
 def parse_shaped(
-    text: object, names: Mapping[str, sp.Symbol], shapes: Mapping[str, Shape], written: bool = False
+    text: object,
+    names: Mapping[str, sp.Symbol],
+    shapes: Mapping[str, Shape],
+    written: bool = False,
+    square: Shape = (),
 ) -> tuple[sp.Expr, Shape]:
     """The expression `text` over `names` of the given `shapes` (others are scalars), and its shape.
 
     With `written`, the expression as written, for display: its terms and factors unevaluated, in
     the text's order (printed with order="none"), w1*x1 + w2*x2 + b rather than b + w1*x1 + w2*x2.
+    An undeclared `I` is the identity matrix of the size the elementwise operations around it
+    give, or else of the shape `square` (a claim's, d2L/dw^2 = lamda*I).
     """
     if not isinstance(text, str):
         raise ParseError(f"an expression must be a string, not {type(text).__name__}")
@@ -94,9 +112,30 @@ def parse_shaped(
         ) from None
     _check_size(tree.body, columns)
     term = _Converter(names, shapes, source.strip(), columns, written).convert(tree.body)
+    if term.unsized:
+        term = _sized(term, square)
     if term.expr.has(sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity):
         raise ParseError("expression is undefined (a division by zero or an infinity)")
     return term.expr, term.shape
+
+
+#: A lecture's names for forms the table writes otherwise (`_Converter.shorthand`).
+SHORTHANDS = ("dot", "norm", "trace", "mean")
+
+#: An I not yet given its size, while the expression around it is read.
+_UNSIZED_I = sp.Dummy("I")
+
+
+def _sized(term: _Term, square: Shape) -> _Term:
+    """`term` with its I the identity of its own shape (or of `square`), which must be a square matrix."""
+    shape = term.shape or square
+    if len(shape) != 2 or shape[0] != shape[1]:
+        where = f"here it is {shown(term.shape)}" if term.shape else "nothing here gives its size"
+        fix = "write eye(n) for the n × n identity"
+        raise ParseError(f"I is the identity, a square matrix; {where}", fix=fix)
+    axis = shape[0]
+    size = dimension(axis) if isinstance(axis, str) else sp.Integer(axis)
+    return _Term(term.expr.xreplace({_UNSIZED_I: eye(size)}), None, shape)
 
 
 class _Columns:
@@ -198,7 +237,7 @@ _OPERATOR_NAMES: dict[type, str] = {
 }
 
 _FORBIDDEN: dict[type, str] = {
-    ast.Attribute: "attribute access ('.') is not allowed",
+    ast.Attribute: "attribute access ('.') is not allowed; only .T, on a name or in parentheses",
     ast.Subscript: "subscripts ('[...]') are not allowed",
     ast.Lambda: "lambda is not allowed",
     ast.Compare: "comparisons ('==', '<', ...) are not allowed",
@@ -270,6 +309,8 @@ class _Converter:
             return self.held_to_the_cap(node, self.binary(node))
         if isinstance(node, ast.Call):
             return self.held_to_the_cap(node, self.call(node))
+        if isinstance(node, ast.Attribute) and node.attr == "T" and self.transposable(node.value):
+            return self.array_call(node, ARRAY_FUNCTIONS["transpose"], "'.T'", [node.value])
         problem = _FORBIDDEN.get(type(node), f"{type(node).__name__} is not allowed")
         raise self.fail(node, problem)
 
@@ -302,6 +343,10 @@ class _Converter:
         ident = node.id
         if ident in self.names:
             return _Term(self.names[ident], shape=self.shapes.get(ident, ()))
+        if ident == "pi":
+            return _Term(sp.pi, math.pi)
+        if ident == "I":
+            return _Term(_UNSIZED_I, unsized=True)
         if ident in FUNCTIONS or ident in ARRAY_FUNCTIONS:
             raise self.fail(node, f"'{ident}' is a function", fix=f"call it as {ident}(...)")
         if ident.startswith("__"):
@@ -311,6 +356,15 @@ class _Converter:
             declare = "Euler's number is exp(1), and e^z is written exp(z); or " + declare
         raise self.fail(node, f"unknown name {ident!r}", fix=suggestion(ident, self.names, declare))
 
+    def transposable(self, node: ast.expr) -> bool:
+        """Whether `.T` may follow `node`: a name, or an expression in parentheses (W.T, (A @ B).T)."""
+        if isinstance(node, ast.Name):
+            return True
+        end = node.end_col_offset or 0
+        while end < len(self.parsed) and self.parsed[end] == " ":
+            end += 1
+        return end < len(self.parsed) and self.parsed[end] == ")"
+
     def unary(self, node: ast.UnaryOp) -> _Term:
         if not isinstance(node.op, ast.USub | ast.UAdd):
             op = _OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
@@ -318,7 +372,8 @@ class _Converter:
         inner = self.convert(node.operand)
         if isinstance(node.op, ast.UAdd):
             return inner
-        return _Term(self.negative(inner.expr), None if inner.value is None else -inner.value, inner.shape)
+        value = None if inner.value is None else -inner.value
+        return _Term(self.negative(inner.expr), value, inner.shape, inner.unsized)
 
     def binary(self, node: ast.BinOp) -> _Term:
         kind = _chain_kind(node.op)
@@ -345,8 +400,10 @@ class _Converter:
         value: float | None = 0.0 if kind == "sum" else 1.0
         shape: Shape = ()
         previous: ast.expr | None = None
+        unsized = False
         for op, operand in operands:
             term = self.convert(operand)
+            unsized = unsized or term.unsized
             at = None if previous is None else self.operator_column(previous, operand)
             shape = self.broadcast(operand, shape, term.shape, _SYMBOLS.get(type(op), "+"), at)
             previous = operand
@@ -364,7 +421,7 @@ class _Converter:
             expr = sp.Add(*terms, evaluate=not self.written)
         else:
             expr = _written_product(terms) if self.written else sp.Mul(*terms)
-        return _Term(expr, value, shape)
+        return _Term(expr, value, shape, unsized)
 
     def broadcast(
         self, node: ast.AST, left: Shape, right: Shape, op: str, column: int | None = None
@@ -396,7 +453,8 @@ class _Converter:
         if base.expr.is_zero and exponent.value is not None and exponent.value < 0:
             raise self.fail(node, "division by zero (0 to a negative power)")
         shape = self.broadcast(node, base.shape, exponent.shape, "^")
-        return _Term(sp.Pow(base.expr, exponent.expr, evaluate=not self.written), value, shape)
+        power = sp.Pow(base.expr, exponent.expr, evaluate=not self.written)
+        return _Term(power, value, shape, base.unsized or exponent.unsized)
 
     def call(self, node: ast.Call) -> _Term:
         if not isinstance(node.func, ast.Name):
@@ -404,13 +462,17 @@ class _Converter:
         fname = node.func.id
         if node.keywords:
             raise self.fail(node, f"{fname}() takes no keyword arguments")
+        if fname == "eye":
+            return self.identity(node)
+        if fname in SHORTHANDS:
+            return self.shorthand(node, fname)
         if fname in ARRAY_FUNCTIONS:
             return self.array_call(node, ARRAY_FUNCTIONS[fname], f"{fname}()", node.args)
         spec = FUNCTIONS.get(fname)
         if spec is None:
             if fname in self.names:
                 raise self.fail(node, f"'{fname}' is a name, not a function")
-            every = [*FUNCTIONS, *ARRAY_FUNCTIONS]
+            every = [*FUNCTIONS, *ARRAY_FUNCTIONS, *SHORTHANDS]
             known = f"known: {', '.join(sorted(every))}"
             raise self.fail(node, f"unknown function {fname!r}", fix=suggestion(fname, every, known))
         count = len(node.args)
@@ -431,19 +493,63 @@ class _Converter:
             if value is None:
                 raise self.fail(node, f"{fname}() of this constant is undefined or too large")
             self.check_magnitude(node, value)
-        return _Term(spec.build(*[arg.expr for arg in args]), value, shape)
+        unsized = any(arg.unsized for arg in args)
+        return _Term(spec.build(*[arg.expr for arg in args]), value, shape, unsized)
+
+    def shorthand(self, node: ast.Call, fname: str) -> _Term:
+        """A lecture's name for a form of the table's own: dot(u, v) is u @ v, trace(M) sum(diag(M)),
+        mean(v) sum(v)/n, norm(v) sqrt(v @ v); printed (and differentiated) as that form."""
+        wanted = 2 if fname == "dot" else 1
+        if len(node.args) != wanted:
+            raise self.fail(node, f"{fname}() takes {wanted} argument(s), got {len(node.args)}")
+        args = [self.convert(arg) for arg in node.args]
+        shapes = [arg.shape for arg in args]
+        if any(arg.unsized for arg in args):
+            raise self.fail(node, f"{fname}() of I: its size is not known here", fix="write eye(n)")
+        vectors = all(len(shape) == 1 for shape in shapes)
+        if fname in {"dot", "norm"} and not vectors:
+            kinds = " and ".join(shown(shape) for shape in shapes)
+            raise self.fail(
+                node, f"{fname}() takes {'two vectors' if wanted == 2 else 'a vector'}, not {kinds}"
+            )
+        if fname == "dot":
+            return self.array_call(node, MATMUL, "dot()", list(node.args))
+        if fname == "norm":
+            square = self.array_call(node, MATMUL, "norm()", [node.args[0], node.args[0]])
+            return _Term(sp.sqrt(square.expr), None, ())
+        if fname == "trace":
+            (shape,) = shapes
+            if len(shape) != 2 or shape[0] != shape[1]:
+                raise self.fail(node, f"trace() takes a square matrix, not {shown(shape)}")
+            diagonal = self.array_call(node, ARRAY_FUNCTIONS["diag"], "trace()", list(node.args))
+            return _Term(ARRAY_FUNCTIONS["sum"].function(diagonal.expr), None, ())
+        total = self.array_call(node, ARRAY_FUNCTIONS["sum"], "mean()", list(node.args))  # mean
+        sizes = [dimension(axis) if isinstance(axis, str) else sp.Integer(axis) for axis in shapes[0]]
+        return _Term(total.expr / sp.Mul(*sizes), None, ())
+
+    def identity(self, node: ast.Call) -> _Term:
+        """eye(d): the identity matrix of a dimension d (or of a whole number of rows)."""
+        (size,) = node.args if len(node.args) == 1 else (None,)
+        if isinstance(size, ast.Name) and self.names.get(size.id) == dimension(size.id):
+            return _Term(eye(dimension(size.id)), shape=(size.id, size.id))
+        if isinstance(size, ast.Constant) and type(size.value) is int and 1 <= size.value <= MAX_SIZE:
+            return _Term(eye(sp.Integer(size.value)), shape=(size.value, size.value))
+        raise self.fail(node, "eye() takes one dimension's name or a size: eye(n) is the n × n identity")
 
     def array_call(self, node: ast.AST, entry: ArrayFunction, called: str, operands: list[ast.expr]) -> _Term:
         """A call of a function of vectors and matrices (or '@'): its shape from its arguments' shapes."""
         if len(operands) != entry.arguments:
             raise self.fail(node, f"{called} takes {entry.arguments} argument(s), got {len(operands)}")
         args = [self.convert(arg) for arg in operands]
+        if any(arg.unsized for arg in args):
+            raise self.fail(node, f"{called} of I: its size is not known here", fix="write eye(n)")
         try:
             shape = entry.shape(*[arg.shape for arg in args])
         except ShapeError as err:
             raise self.fail(node, str(err)) from None
         for operand, arg in zip(operands, args, strict=True):
-            if arg.shape and not any(self.shapes.get(s.name) for s in arg.expr.free_symbols):
+            named = arg.expr.has(eye) or any(self.shapes.get(s.name) for s in arg.expr.free_symbols)
+            if arg.shape and not named:
                 # x - x is 0: SymPy keeps no vector in it, so its size would be lost
                 raise self.fail(
                     operand,

@@ -22,7 +22,19 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.symbolic.arrays import BY_CLASS, Shape, diag, matmul, outer, shape_of, softmax, total, transpose
+from symcalc.symbolic.arrays import (
+    BY_CLASS,
+    Shape,
+    diag,
+    dimension,
+    eye,
+    matmul,
+    outer,
+    shape_of,
+    softmax,
+    total,
+    transpose,
+)
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import as_teacher_writes, solve_linear, tidy
 from symcalc.symbolic.functions import heaviside_as_step
@@ -205,6 +217,9 @@ def _broadcast(node: sp.Expr, g: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> t
         return (g * total(node.args[1]), g * total(node.args[0]))
     if isinstance(node, transpose) or (isinstance(node, diag) and len(shape_of(node.args[0], shapes)) == 1):
         return (g,)  # every entry of M, or of v on diag(v)'s diagonal, is summed once
+    if isinstance(node, diag):  # sum(diag(M)) = trace(M): each diagonal entry summed once, gI
+        (axis, _) = shape_of(node.args[0], shapes)
+        return (g * eye(dimension(axis) if isinstance(axis, str) else sp.Integer(axis)),)
     if isinstance(node, softmax):  # p ⊙ (G − (G·p)) with G = g𝟙
         return (node * (g - g * total(node)),)
     raise VectorUnsupported(

@@ -1,0 +1,297 @@
+"""The language of lectures: what a course writes about networks reads as a model and as a claim.
+
+Each oracle is the model written out here by hand in SymPy at its sizes, differentiated by
+SymPy's `diff` and evaluated at 30 digits; symcalc's parser reads only the text under test.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+import symcalc
+from symcalc.errors import SymcalcError
+from tests.conftest import Runner, WriteToml
+from tests.generated import generated_module
+
+
+def _entries(name: str, size: int) -> list[sp.Symbol]:
+    return [sp.Symbol(f"{name}{i + 1}", real=True) for i in range(size)]
+
+
+def _point(symbols: set[sp.Basic], seed: int = 0) -> dict[sp.Basic, sp.Float]:
+    rng = random.Random(seed)
+    return {s: sp.Float(rng.uniform(-2, 2), 30) for s in sorted(symbols, key=str)}
+
+
+def _agrees(ours: sp.Expr, oracle: sp.Expr) -> bool:
+    point = _point(ours.free_symbols | oracle.free_symbols)
+    return bool(abs(sp.sympify(ours).evalf(30, subs=point) - oracle.evalf(30, subs=point)) < 1e-25)
+
+
+def _substituted(model: symcalc.Model, expr: sp.Expr) -> sp.Expr:
+    for name, definition in reversed(model.definitions):
+        expr = expr.subs(name, definition)
+    return expr
+
+
+# -- a dimension's name is a number -----------------------------------------------------------
+
+SIZED = """
+title = "a mean, and a scale by the root of a size"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]", "b"]
+[dimensions]
+n = 3
+[definitions]
+s = "w*x"
+z = "sum(s)/n + b"
+L = "(z - y)^2/2 + sum(w*w)/sqrt(n)"
+[claims]
+"dL/dz" = "z - y"
+"dL/dw" = "(z - y)*x/n + 2*w/sqrt(n)"
+"""
+
+
+def test_a_dimension_s_name_is_its_size_in_an_expression(write_toml: WriteToml) -> None:
+    w, x = _entries("w", 3), _entries("x", 3)
+    b, y = sp.symbols("b y", real=True)
+    loss = ((sum(wi * xi for wi, xi in zip(w, x, strict=True)) / 3 + b - y) ** 2 / 2) + sum(
+        wi**2 for wi in w
+    ) / sp.sqrt(3)
+    model = symcalc.load(str(write_toml(SIZED)))
+    claims = {c.wrt: c for c in model.claims if c.wrt in w}
+    assert len(claims) == 3
+    for wi in w:
+        assert _agrees(_substituted(model, claims[wi].expected), sp.diff(loss, wi))
+    checks = symcalc.verify(symcalc.derive(model), points=3)
+    assert all(c.status == "holds" for c in checks if c.name.startswith("claim")), checks
+    wrong = symcalc.check_claim(model, "dL/dw", "(z - y)*x/n + 2*w/n")
+    assert wrong.status == "fails"
+
+
+def test_a_dimension_s_name_reads_in_a_claim_as_derive_prints_it(write_toml: WriteToml) -> None:
+    model = symcalc.load(str(write_toml(SIZED)))
+    derivation = symcalc.derive(model)
+    assert derivation.vector is not None
+    vector = {r.name: r.result for r in derivation.vector.results}
+    printed = symcalc.symbolic.functions.text(vector["dL/ds"])
+    assert "n" in printed
+    assert symcalc.check_claim(model, "dL/ds", printed).status == "holds"
+
+
+# -- pi ---------------------------------------------------------------------------------------
+
+GELU = """
+title = "one gelu unit"
+inputs = ["x"]
+targets = ["y"]
+parameters = ["w"]
+[definitions]
+z = "w*x"
+a = "gelu(z)"
+L = "(a - y)^2/2"
+[claims]
+"da/dz" = "(1 + erf(z/sqrt(2)))/2 + z*exp(-z^2/2)/sqrt(2*pi)"
+"""
+
+
+def test_pi_reads_as_a_number_so_gelu_s_derivative_is_claimed(run: Runner, write_toml: WriteToml) -> None:
+    z = sp.Symbol("z", real=True)
+    oracle = sp.diff(z * (1 + sp.erf(z / sp.sqrt(2))) / 2, z)
+    path = write_toml(GELU)
+    model = symcalc.load(str(path))
+    (claim,) = model.claims
+    assert _agrees(claim.expected.subs(sp.Symbol("z", real=True), z), oracle)
+    assert symcalc.check_claim(model, "da/dz", claim.text).status == "holds"
+    wrong = "(1 + erf(z/sqrt(2)))/2 + z*exp(-z^2/2)/sqrt(pi)"
+    assert symcalc.check_claim(model, "da/dz", wrong).status == "fails"
+    # every result derive --json prints reads back as a claim that holds (gelu′ prints pi)
+    code, out, _ = run(["derive", str(path), "--json"])
+    assert code == 0
+    steps = json.loads(out)["steps"]
+    results = {e["lhs"]: e["result"] for step in steps for e in step["equations"]}
+    assert any("pi" in r for r in results.values()), results
+    for name, result in results.items():
+        assert symcalc.check_claim(model, name, result).status == "holds", (name, result)
+
+
+def test_a_declared_name_pi_is_still_the_name(write_toml: WriteToml) -> None:
+    model = symcalc.load(str(write_toml(GELU.replace('inputs = ["x"]', 'inputs = ["x", "pi"]'))))
+    assert symcalc.check_claim(model, "dL/dx", "(a - y)*pi*0").status == "fails"
+    assert model.composed  # still a model: its own pi is an input
+
+
+# -- I and eye(d) -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rhs", "holds"),
+    [
+        ("lamda*I + outer(x, x)", True),  # what derive --hessian prints
+        ("lamda*eye(n) + outer(x, x)", True),
+        ("outer(x, x) + I*lamda", True),
+        ("2*lamda*I + outer(x, x)", False),
+        ("lamda + outer(x, x)", False),
+    ],
+)
+def test_the_identity_reads_in_a_hessian_claim(rhs: str, holds: bool) -> None:
+    model = symcalc.load("ridge_regression_vector")
+    x, w = _entries("x", 2), _entries("w", 2)
+    b, y, lamda = sp.symbols("b y lamda", real=True)
+    loss = (sum(wi * xi for wi, xi in zip(w, x, strict=True)) + b - y) ** 2 / 2 + lamda / 2 * sum(
+        wi**2 for wi in w
+    )
+    entries = {(c.wrt, c.second): c.expected for c in model.claims_of("d2J/dw^2", rhs)}
+    assert len(entries) == 4
+    agree = all(_agrees(entries[(u, v)], sp.diff(loss, u, v)) for u in w for v in w)
+    assert agree is holds
+    assert (symcalc.check_claim(model, "d2J/dw^2", rhs).status == "holds") is holds
+
+
+def test_derive_hessian_s_printed_identity_reads_back(run: Runner) -> None:
+    code, out, _ = run(["derive", "ridge_regression_vector", "--hessian", "--json"])
+    assert code == 0
+    assert '"lamda*I + outer(x, x)"' in out
+    model = symcalc.load("ridge_regression_vector")
+    assert symcalc.check_claim(model, "d2J/dw^2", "lamda*I + outer(x, x)").status == "holds"
+
+
+@pytest.mark.parametrize(
+    ("rhs", "problem"),
+    [
+        ("I*x", "I is the identity, a square matrix; here it is [n]"),
+        ("I @ x", "its size is not known here"),
+        ("eye(y)", "eye() takes one dimension's name or a size"),
+        ("eye(0)", "eye() takes one dimension's name or a size"),
+    ],
+)
+def test_an_identity_that_does_not_fit_is_one_line(rhs: str, problem: str) -> None:
+    model = symcalc.load("ridge_regression_vector")
+    with pytest.raises(SymcalcError, match=re.escape(problem)):
+        model.claims_of("dJ/dw", rhs)
+
+
+# -- dot, norm, trace, mean and .T ------------------------------------------------------------
+
+LECTURE = """
+title = "a lecture's shorthands"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["W[n,n]", "v[n]"]
+[dimensions]
+n = 2
+[definitions]
+s = "W.T @ x"
+t = "x @ (W @ W).T @ v"
+q = "dot(s, v) + trace(W) + mean(v*x) + norm(v)"
+L = "(q + t - y)^2/2"
+[claims]
+"dL/dv" = "(q + t - y)*(s + W @ W @ x + x/n + v/norm(v))"
+"dL/dW" = "(q + t - y)*(outer(x, v) + eye(n) + outer(v, W @ x) + outer(W.T @ v, x))"
+"""
+
+
+def _lecture_loss() -> tuple[sp.Expr, sp.Matrix, list[sp.Symbol]]:
+    x, v = (sp.Matrix(_entries(name, 2)) for name in ("x", "v"))
+    W = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"W{i + 1}_{j + 1}", real=True))
+    y = sp.Symbol("y", real=True)
+    s = W.T * x
+    t = (x.T * (W * W).T * v)[0]
+    q = (s.T * v)[0] + W.trace() + sum(v.multiply_elementwise(x)) / 2 + sp.sqrt((v.T * v)[0])
+    return (q + t - y) ** 2 / 2, W, list(v)
+
+
+def test_dot_norm_trace_mean_and_dot_t_are_what_a_lecture_means(write_toml: WriteToml) -> None:
+    loss, W, v = _lecture_loss()
+    model = symcalc.load(str(write_toml(LECTURE)))
+    for lhs, names in (("dL/dv", v), ("dL/dW", list(W))):
+        claims = {c.wrt: c for c in model.claims if c.wrt in names}
+        assert len(claims) == len(names)
+        for name in names:
+            assert _agrees(_substituted(model, claims[name].expected), sp.diff(loss, name)), (lhs, name)
+    # and the engine's own derivatives, entry by entry
+    gradients = symcalc.derive(model).gradients
+    for name in [*v, *W]:
+        assert _agrees(_substituted(model, gradients[name]), sp.diff(loss, name)), name
+    assert (
+        symcalc.check_claim(model, "dL/dv", "(q + t - y)*(s + W @ W @ x + x + v/norm(v))").status == "fails"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("dot(x, W)", "dot() takes two vectors, not [n] and [n,n]"),
+        ("norm(W)", "norm() takes a vector, not [n,n]"),
+        ("trace(x)", "trace() takes a square matrix, not [n]"),
+        ("mean(x, x)", "mean() takes 1 argument(s), got 2"),
+        ("x.T", "transpose() takes a matrix"),
+        ("W.x", "attribute access ('.') is not allowed; only .T"),
+        ("W.T.T.shape", "attribute access"),
+        ("exp(W).T", "attribute access"),
+    ],
+)
+def test_a_shorthand_that_does_not_fit_is_one_line(text: str, problem: str) -> None:
+    from symcalc.symbolic.arrays import dimension
+    from symcalc.symbolic.parse import parse_shaped
+
+    names = {name: sp.Symbol(name, real=True) for name in ("x", "W")} | {"n": dimension("n")}
+    with pytest.raises(SymcalcError, match=re.escape(problem)):
+        parse_shaped(text, names, {"x": ("n",), "W": ("n", "n")})
+
+
+def test_the_vector_form_of_a_trace_is_the_identity_and_reads_back(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    path = write_toml(LECTURE)
+    code, out, _ = run(["derive", str(path), "--json"])
+    assert code == 0
+    results = {r["name"]: r["result"] for r in json.loads(out)["vector_form"]}
+    assert "eye(n)" in results["dL/dW"]  # d trace(W)/dW = I: no vector of ones needed
+    model = symcalc.load(str(path))
+    for name, result in results.items():
+        assert symcalc.check_claim(model, name, result).status == "holds", (name, result)
+
+
+# -- log1p and expm1 --------------------------------------------------------------------------
+
+SMALL = """
+title = "log1p and expm1"
+inputs = ["x"]
+targets = ["y"]
+parameters = ["w", "b"]
+[definitions]
+u = "w*x + b"
+a = "expm1(u)"
+L = "log1p(a^2) - y*a"
+[claims]
+"dL/du" = "(2*a/(1 + a^2) - y)*exp(u)"
+"dL/da" = "2*a/(1 + a^2) - y"
+"""
+
+
+def test_log1p_and_expm1_differentiate_and_compute_as_log_1_plus_and_exp_minus_1(
+    write_toml: WriteToml, tmp_path: Path
+) -> None:
+    w, b, x, y = sp.symbols("w b x y", real=True)
+    loss = sp.log(1 + (sp.exp(w * x + b) - 1) ** 2) - y * (sp.exp(w * x + b) - 1)
+    model = symcalc.load(str(write_toml(SMALL)))
+    derivation = symcalc.derive(model)
+    for name in (w, b):
+        assert _agrees(_substituted(model, derivation.gradients[name]), sp.diff(loss, name))
+    checks = symcalc.verify(derivation, points=3)
+    assert all(c.status == "holds" for c in checks), [c for c in checks if c.status != "holds"]
+    assert symcalc.check_claim(model, "dL/da", "2*a/(1 + a) - y").status == "fails"
+    module = generated_module(derivation, tmp_path)
+    point = {w: 0.3, b: -0.2, x: 1e-3, y: 0.7}
+    value, grads = module.loss_and_gradient({"w": 0.3, "b": -0.2}, {"x": [1e-3], "y": [0.7]})
+    assert value == pytest.approx(float(loss.evalf(30, subs=point)), rel=1e-13)
+    for name in (w, b):
+        assert grads[name.name] == pytest.approx(float(sp.diff(loss, name).evalf(30, subs=point)), rel=1e-13)
