@@ -47,6 +47,9 @@ ALLOWED: dict[str, set[str]] = {
     # the batch module writes σ and softplus with exp and log1p, so that a line's softplus terms of
     # one u share one log1p(e^−|u|) (NumPy's logaddexp is four times slower): the same relation
     "numeric/batch_code.py": {"sigmoid", "softplus"},
+    # the start of a weight by its activation: He's scale where a product feeds relu; a σ output is a
+    # probability, scored as class 1 from 1/2 (a score from 0)
+    "numeric/batch_fit.py": {"relu", "sigmoid"},
     # stability rewrites between two functions: log σ → −softplus, 1 − σ(u) → σ(−u), hand-written σ
     "numeric/program.py": {"sigmoid", "softplus"},
     # σ's ASCII spelling, for a console that cannot encode it
