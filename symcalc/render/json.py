@@ -105,7 +105,7 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
         "updates": {text(u.parameter): text(u.rule) for u in derivation.updates},
         **_hessian(derivation),
         "insights": [
-            {"kind": i.kind, "text": insight_text(i), "expressions": [text(e) for e in i.expressions]}
+            {"kind": i.kind, "text": insight_text(i, text), "expressions": [text(e) for e in i.expressions]}
             for i in derivation.insights
         ],
         **_vector_form(derivation),

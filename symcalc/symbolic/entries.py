@@ -19,18 +19,24 @@ import inspect
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import sympy as sp
 
 from symcalc.spec.shapes import bracketed
 from symcalc.symbolic.expand import Shaped
 
-if TYPE_CHECKING:
-    from symcalc.symbolic.steps import Derivation
+
+class _OfAModel(Protocol):
+    """A derivation, as far as `entries_named` needs one."""
+
+    @property
+    def model(self) -> Any: ...
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
+D = TypeVar("D", bound=_OfAModel)
 
 Naming = Mapping[str, tuple[str, tuple[int, ...]]]
 
@@ -48,7 +54,7 @@ def printing(shaped: Shaped | None) -> Iterator[None]:
         _NAMING.reset(token)
 
 
-def entries_named(render: Callable[Concatenate[Derivation, P], R]) -> Callable[Concatenate[Derivation, P], R]:
+def entries_named(render: Callable[Concatenate[D, P], R]) -> Callable[Concatenate[D, P], R]:
     """A renderer of a derivation (its first argument) that prints the entries of its model as entries.
 
     A generator's body runs in the block only while it computes each item, never while its caller
@@ -57,7 +63,7 @@ def entries_named(render: Callable[Concatenate[Derivation, P], R]) -> Callable[C
     if inspect.isgeneratorfunction(render):
 
         @functools.wraps(render)
-        def each(derivation: Derivation, *args: P.args, **kwargs: P.kwargs) -> Any:
+        def each(derivation: D, *args: P.args, **kwargs: P.kwargs) -> Any:
             items = render(derivation, *args, **kwargs)
             while True:
                 with printing(derivation.model.shaped):
@@ -69,7 +75,7 @@ def entries_named(render: Callable[Concatenate[Derivation, P], R]) -> Callable[C
         return each  # type: ignore[return-value]
 
     @functools.wraps(render)
-    def whole(derivation: Derivation, *args: P.args, **kwargs: P.kwargs) -> R:
+    def whole(derivation: D, *args: P.args, **kwargs: P.kwargs) -> R:
         with printing(derivation.model.shaped):
             return render(derivation, *args, **kwargs)
 
