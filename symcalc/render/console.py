@@ -35,6 +35,8 @@ from symcalc.render.wording import (
     title_parts,
     vector_form_missing,
 )
+from symcalc.spec.shapes import bracketed, entry_label
+from symcalc.symbolic.entries import entries_named, entry, unicode_entry
 from symcalc.symbolic.functions import TextPrinter
 from symcalc.symbolic.notation import (
     Adjoint,
@@ -61,10 +63,20 @@ class UnicodePrinter(PositiveFirst, PrettyPrinter):
     before that module is loaded, so until then the same method without that sort prints the same.
     """
 
+    def _print_Symbol(self, symbol: sp.Symbol, bold_name: bool = False) -> prettyForm:
+        """An entry of the model being printed as `symbolic.entries` writes it: (W₁)₁ ₂, W1[1,2] in ASCII."""
+        found = entry(symbol)
+        if found is None:
+            return super()._print_Symbol(symbol, bold_name)
+        name, index = found
+        if not self._use_unicode:
+            return prettyForm(entry_label(name, index))
+        return prettyForm(unicode_entry(name, "".join(self._print(sp.Symbol(name)).picture), index))
+
     def _print_Indexed(self, entry: sp.Indexed) -> prettyForm:
         """Wᵢⱼ and (dL/ds)ᵢ, as a lecture writes an entry; W[i, j] where an index has no subscript letter."""
         base = self._print(entry.base.label)
-        if base.height() > 1:
+        if base.height() > 1 or _bracketed(entry.base.label):  # (W₁)ᵢⱼ, not W₁ᵢⱼ
             base = prettyForm(*base.parens())
         indices = [str(i) for i in entry.indices]
         if self._use_unicode and all(len(i) == 1 and i in _SUBSCRIPTS for i in indices):
@@ -114,6 +126,10 @@ class UnicodePrinter(PositiveFirst, PrettyPrinter):
         if not top:
             top.append(self._print(sp.S.One))
         return prettyForm.__mul__(*top) / prettyForm.__mul__(*bottom)
+
+
+def _bracketed(label: sp.Basic) -> bool:
+    return isinstance(label, sp.Symbol) and bracketed(label.name)
 
 
 #: Whether maths is drawn in SymPy's ASCII forms (`set_ascii`), for a stream that cannot encode it.
@@ -259,6 +275,7 @@ def equation_parts(equation: Equation) -> list[sp.Basic]:
     return parts
 
 
+@entries_named
 def render_derivation(
     derivation: Derivation, width: int = 100, compact: bool = False
 ) -> Iterator[RenderableType]:

@@ -26,6 +26,7 @@ from symcalc.render.wording import (
     step_title_parts,
     title_parts,
 )
+from symcalc.symbolic.entries import entries_named
 from symcalc.symbolic.notation import Second, Sum, Total
 from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, Recognition, Step
 
@@ -80,6 +81,7 @@ class Items:
 Block = Heading | Paragraph | Display | Items
 
 
+@entries_named
 def outline(derivation: Derivation, tex: Tex, compact: bool = False) -> list[Block]:
     """The whole document as blocks: what both the LaTeX and the Markdown writers lay out. `compact`
     leaves out the overview of the steps, which repeats their results, and the "where" list of

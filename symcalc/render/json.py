@@ -12,7 +12,9 @@ from typing import Any
 import sympy as sp
 
 from symcalc.render.wording import insight_text, step_rule, step_title
-from symcalc.symbolic.functions import text
+from symcalc.spec.shapes import entry_label
+from symcalc.symbolic.entries import entries_named, entry
+from symcalc.symbolic.functions import TextPrinter
 from symcalc.symbolic.steps import (
     ChainRule,
     Derivation,
@@ -35,13 +37,26 @@ STEP_KINDS: dict[type[Step], str] = {
 }
 
 
+class _EntryText(TextPrinter):
+    """The file's syntax, an entry of a name that carries an index written as the file indexes: W1[1,2]."""
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        found = entry(expr)
+        return str(super()._print_Symbol(expr)) if found is None else entry_label(*found)
+
+
+def text(expr: sp.Basic) -> str:
+    """An expression in the file's syntax and names (`symbolic.functions.text`), entries as above."""
+    return str(_EntryText().doprint(expr))
+
+
 def _text(expr: sp.Basic | None) -> str | None:
     return None if expr is None else text(expr)
 
 
 def equation_dict(equation: Equation) -> dict[str, Any]:
     return {
-        "lhs": equation.name,
+        "lhs": text(equation.lhs),
         "derivative": equation.derivative,
         "using": list(equation.using),
         "chain": _text(equation.chain),
@@ -66,13 +81,14 @@ def _hessian(derivation: Derivation) -> dict[str, Any]:
     return {"hessian": [[text(derivation.second_derivative(p, q)) for q in parameters] for p in parameters]}
 
 
+@entries_named
 def derivation_dict(derivation: Derivation) -> dict[str, Any]:
     """The documented JSON shape of `symcalc derive --json`."""
     model = derivation.model
     return {
         "title": derivation.title,
         "loss": model.loss.name,
-        "parameters": [p.name for p in model.parameters],
+        "parameters": [text(p) for p in model.parameters],
         "learning_rate": derivation.learning_rate.name,
         "steps": [
             {
@@ -85,11 +101,11 @@ def derivation_dict(derivation: Derivation) -> dict[str, Any]:
             }
             for step in derivation.steps
         ],
-        "gradients": {p.name: text(g) for p, g in derivation.gradients.items()},
-        "updates": {u.parameter.name: text(u.rule) for u in derivation.updates},
+        "gradients": {text(p): text(g) for p, g in derivation.gradients.items()},
+        "updates": {text(u.parameter): text(u.rule) for u in derivation.updates},
         **_hessian(derivation),
         "insights": [
-            {"kind": i.kind, "text": insight_text(i), "expressions": [text(e) for e in i.expressions]}
+            {"kind": i.kind, "text": insight_text(i, text), "expressions": [text(e) for e in i.expressions]}
             for i in derivation.insights
         ],
         **_vector_form(derivation),

@@ -22,6 +22,8 @@ from symcalc.render.document import Block, Display, Heading, Inline, Math, Parag
 from symcalc.render.figures import figures, legend, picture
 from symcalc.render.order import PositiveFirst
 from symcalc.spec.names import NAME_PATTERN
+from symcalc.spec.shapes import bracketed
+from symcalc.symbolic.entries import entries_named, entry, latex_entry
 from symcalc.symbolic.steps import Derivation, Equation, Step, Update
 
 # -- the printer ----------------------------------------------------------------------------
@@ -41,6 +43,9 @@ class SymcalcLatexPrinter(PositiveFirst, LatexPrinter):
         # built some other way is shown as escaped text instead of trusted.
         if not NAME_PATTERN.fullmatch(expr.name):
             return rf"\text{{{escape_latex(expr.name)}}}"
+        found = entry(expr)
+        if found is not None:  # an entry of a bracketed name, \left(W_{1}\right)_{1 2}, or with a long index
+            return latex_entry(found[0], self._print(sp.Symbol(found[0])), found[1])
         tex = str(super()._print_Symbol(expr, style=style))
         if r"\mathscr{" in tex or r"\mathfrak{" in tex:
             # These need mathrsfs / amssymb, which the document does not load: set the name as a word.
@@ -55,7 +60,9 @@ class SymcalcLatexPrinter(PositiveFirst, LatexPrinter):
         """W_{ij} and (dL/ds)_{i}: an entry as a lecture writes it."""
         label = expr.base.label
         base = self._print(label)
-        if "/" in getattr(label, "name", ""):  # an adjoint dL/ds: its entry needs the brackets
+        if isinstance(label, sp.Symbol) and bracketed(
+            label.name
+        ):  # W1 or an adjoint dL/ds: \left(W_{1}\right)_{ij}
             base = rf"\left({base}\right)"
         return f"{base}_{{{''.join(self._print(i) for i in expr.indices)}}}"
 
@@ -280,6 +287,7 @@ def step_latex(step: Step) -> str:
     return aligned(p._print(eq) for eq in step.equations)
 
 
+@entries_named
 def derivation_latex(derivation: Derivation) -> str:
     """Every step's equations and the updates for Jupyter's text/latex, with a label per step."""
     p = SymcalcLatexPrinter()

@@ -24,7 +24,7 @@ from symcalc.errors import SymcalcError
 from symcalc.files import write_atomic
 from symcalc.numeric.descent import Epoch, Stop
 from symcalc.numeric.saved_code import FORMAT, SAVED_BY
-from symcalc.spec.shapes import components
+from symcalc.spec.shapes import component, components, entry_label, indices
 
 
 class PlotError(SymcalcError):
@@ -215,8 +215,9 @@ def _shown_parameters(
 ) -> list[tuple[str, str]]:
     """Each parameter's row: every entry, or, past TABLE_ENTRIES of them, a vector or matrix as its
     sizes (its entries are in --json and --save)."""
-    if len(parameters) <= TABLE_ENTRIES:
-        return [(name, f"{value:.6g}") for name, value in parameters.items()]
+    if len(parameters) <= TABLE_ENTRIES:  # an entry of W1 as W1[1,2], of W as W1_2 (`entry_label`)
+        labels = {component(n, i): entry_label(n, i) for n, sizes in shapes for i in indices(sizes)}
+        return [(labels.get(name, name), f"{value:.6g}") for name, value in parameters.items()]
     owner = {entry: (name, sizes) for name, sizes in shapes for entry in components(name, sizes)}
     rows: list[tuple[str, str]] = []
     for key, value in parameters.items():

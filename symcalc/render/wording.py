@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import sympy as sp
 
+from symcalc.spec.shapes import entry_label
+from symcalc.symbolic.entries import entry
 from symcalc.symbolic.insights import Insight
 from symcalc.symbolic.parting import Parting
 from symcalc.symbolic.steps import (
@@ -32,8 +34,13 @@ Phrase = tuple[str | sp.Symbol, ...]
 
 
 def plain(phrase: Phrase) -> str:
-    """A phrase with each name as the file spells it (w1), as JSON and a claim write it."""
-    return "".join(part if isinstance(part, str) else part.name for part in phrase)
+    """A phrase with each name as the file spells it (w1, an entry of W1 as W1[1,2]), as JSON writes it."""
+    return "".join(part if isinstance(part, str) else _spelled(part) for part in phrase)
+
+
+def _spelled(name: sp.Symbol) -> str:
+    found = entry(name)
+    return name.name if found is None else entry_label(*found)
 
 
 def step_title(step: Step) -> str:

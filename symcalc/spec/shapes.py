@@ -73,9 +73,37 @@ def check_size(name: str, value: object) -> int:
 
 def components(name: str, axes: tuple[int, ...]) -> list[str]:
     """The scalar names of a vector's or matrix's entries: x1 … xn, W1_1 … Wh_n (1-based, as CSV columns)."""
+    return [component(name, index) for index in indices(axes)]
+
+
+def indices(axes: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every entry's index, 1-based, row by row: (1,), (2,) … or (1, 1), (1, 2) … (h, n)."""
     if len(axes) == 1:
-        return [f"{name}{i}" for i in range(1, axes[0] + 1)]
-    return [f"{name}{i}_{j}" for i in range(1, axes[0] + 1) for j in range(1, axes[1] + 1)]
+        return [(i,) for i in range(1, axes[0] + 1)]
+    return [(i, j) for i in range(1, axes[0] + 1) for j in range(1, axes[1] + 1)]
+
+
+def component(name: str, index: tuple[int, ...]) -> str:
+    """An entry's scalar name: the name, the row, and for a matrix '_' and the column (W1 [1, 2] is W11_2)."""
+    return name + "_".join(str(i) for i in index)
+
+
+def bracketed(name: str) -> bool:
+    """Whether an entry of `name` is printed with the name bracketed, (W₁)₁ ₂, or as W1[1,2] in text.
+
+    So it is for every name that carries an index of its own (W1, b_2, W_in, theta0): its entry
+    would otherwise print as one name with both indices run together, W₁₁ ₂, which W[11,2] or
+    a scalar W11_2 could print as too.
+    """
+    return not name.isalpha()
+
+
+def entry_label(name: str, index: tuple[int, ...]) -> str:
+    """An entry as text: its scalar name (W1_2, x3, as CSV columns) for a name of letters only, else in
+    the file's index syntax, W1[1,2] or b_2[3], which no other entry or name can be."""
+    if bracketed(name):
+        return f"{name}[{','.join(str(i) for i in index)}]"
+    return component(name, index)
 
 
 def sizes_from_columns(

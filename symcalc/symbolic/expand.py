@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from symcalc.errors import SpecError
-from symcalc.spec.shapes import components
+from symcalc.spec.shapes import components, indices
 from symcalc.symbolic.arrays import BY_CLASS, Shape, Value, dimension
 
 
@@ -65,6 +65,15 @@ class Shaped:
     def numbers(self) -> dict[sp.Basic, Value]:
         """Each dimension's name, as a number in an expression (sum(s)/n), → its size."""
         return {dimension(name): sp.Integer(size) for name, size in self.sizes}
+
+    def naming(self) -> dict[str, tuple[str, tuple[int, ...]]]:
+        """Each entry's scalar name → its vector's or matrix's name and its index: W11_2 → ("W1", (1, 2))."""
+        sizes, shapes = dict(self.sizes), dict(self.shapes)
+        return {
+            entry.name: (symbol.name, index)
+            for symbol, entries in self.entries
+            for entry, index in zip(entries, indices(resolve(shapes[symbol], sizes)), strict=True)
+        }
 
     def sizes_of(self, names: Iterable[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
         """Each of `names` that has axes, with its integer sizes: (("W", (3, 2)), ("c", (3,)))."""

@@ -26,6 +26,8 @@ from symcalc.spec.domains import Domain, DomainError
 from symcalc.spec.names import NAME_PATTERN, check_name
 from symcalc.spec.toml import MAX_NAMES, Spec, check, read, with_constants
 from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, dimension, shown
+from symcalc.symbolic.entries import entry as entry_of
+from symcalc.symbolic.entries import latex_entry, printing, unicode_entry
 from symcalc.symbolic.expand import Shaped, concrete, entry_array, flat, resolve
 from symcalc.symbolic.forms import solve_linear
 from symcalc.symbolic.functions import FUNCTIONS, calls
@@ -298,7 +300,8 @@ class Model:
         if self.loss not in self.definition_map:
             problems.append(SpecError(f"loss {self.loss.name!r} is not a definition"))
         source = None if self.source == "<model>" else self.source
-        problems += alike_names(self.independents + tuple(s for s, _ in self.definitions), source)
+        with printing(self.shaped):  # an entry as it prints: (b₁)₁ is not the scalar b_11's b₁₁
+            problems += alike_names(self.independents + tuple(s for s, _ in self.definitions), source)
         if problems:
             raise problems[0] if len(problems) == 1 else SpecErrors(problems)
 
@@ -478,6 +481,10 @@ def printed_forms(sym: sp.Symbol) -> tuple[str, str]:
     ``\\mathrm{A}`` (SymPy's capital Alpha) is read as A, and Greek capitals as the Latin letters
     they look like, so `Alpha` and `A` count as printing alike.
     """
+    found = entry_of(sym)
+    if found is not None:
+        tex, pretty = printed_forms(sp.Symbol(found[0]))
+        return latex_entry(found[0], tex, found[1]), unicode_entry(found[0], pretty, found[1])
     plain = sp.Symbol(sym.name)
     tex = _UPRIGHT.sub(r"\1", sp.latex(plain)).translate(_LOOKALIKES)
     pretty = sp.pretty(plain, use_unicode=True).translate(_LOOKALIKES)
@@ -778,18 +785,24 @@ class _SpecBuilder:
         return model
 
     def check_entries(self, values: Mapping[sp.Basic, Any], all_names: Mapping[str, sp.Symbol]) -> None:
-        """SpecError when an entry's name (x1 of x[n]) is declared as a name of its own too."""
+        """SpecError when an entry's name (x1 of x[n]) is declared as a name of its own too, or is an
+        entry's of another vector or matrix too (W11_2 of W[11,2] and of W1[h,n])."""
+        owners: dict[str, sp.Basic] = {}
         for symbol, array in values.items():
+            key = next(
+                (k for k in ("inputs", "targets", "parameters") if symbol.name in getattr(self.spec, k)),
+                f"definitions.{symbol.name}",
+            )
             for entry in array.flat:
-                if entry.name in all_names:
-                    key = next(
-                        (
-                            k
-                            for k in ("inputs", "targets", "parameters")
-                            if symbol.name in getattr(self.spec, k)
-                        ),
-                        f"definitions.{symbol.name}",
+                other = owners.setdefault(entry.name, symbol)
+                if other != symbol:
+                    both = " and ".join(f"{s}{shown(self.shapes[str(s)])}" for s in (other, symbol))
+                    raise SpecError(
+                        f"the entries of {both} are both named {entry.name!r}",
+                        self.spec.location(key),
+                        fix="rename one of them",
                     )
+                if entry.name in all_names:
                     raise SpecError(
                         f"the entries of {symbol.name}{shown(self.shapes[symbol.name])} are named "
                         f"{array.flat[0].name} … {array.flat[-1].name}, and {entry.name!r} is declared too",

@@ -39,7 +39,7 @@ class Partial(sp.Expr):
         return self.args[1]
 
     def _sympystr(self, printer: Any) -> str:
-        return f"{self.mark}{self.of.name}/{self.mark}{self.wrt.name}"
+        return f"{self.mark}{printer._print(self.of)}/{self.mark}{printer._print(self.wrt)}"
 
     def _latex(self, printer: Any) -> str:
         of, wrt = printer._print(self.of), printer._print(self.wrt)
@@ -87,9 +87,10 @@ class Second(sp.Expr):
         return self.args[2]
 
     def _sympystr(self, printer: Any) -> str:
+        of, wrt, second = (printer._print(name) for name in self.args)
         if self.wrt == self.second:
-            return f"d2{self.of.name}/d{self.wrt.name}^2"
-        return f"d2{self.of.name}/d{self.wrt.name} d{self.second.name}"
+            return f"d2{of}/d{wrt}^2"
+        return f"d2{of}/d{wrt} d{second}"
 
     def _latex(self, printer: Any) -> str:
         of, wrt, second = (printer._print(a) for a in self.args)

@@ -8,6 +8,7 @@ English from `symcalc.render.wording`.
 
 from __future__ import annotations
 
+import re
 from abc import ABC
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, final
 
 import sympy as sp
 
+from symcalc.errors import SymcalcError
 from symcalc.symbolic.batch import BatchForm
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
@@ -261,9 +263,16 @@ class Derivation:
         return (*model.inputs, *model.targets, *(name for name, _ in model.definitions))
 
     def gradient(self, parameter: str | sp.Symbol) -> sp.Expr:
-        """The gradient of the loss with respect to a parameter, given by name or symbol."""
-        key = self.model.symbols[parameter] if isinstance(parameter, str) else parameter
-        return self.gradients[key]
+        """The gradient of the loss with respect to a parameter, given by name or symbol.
+
+        A vector's or matrix's name (`"W1"`) gives the array of its entries' gradients, in its
+        shape; an entry is named as the file indexes it (`"W1[1,2]"`) or by its scalar name
+        (`"W11_2"`). SymcalcError, naming the parameters, for anything else.
+        """
+        found = _parameter(self.model, parameter)
+        if isinstance(found, sp.Symbol):
+            return self.gradients[found]
+        return sp.ImmutableDenseNDimArray([self.gradients[e] for e in found.flat], found.shape)
 
     def second_derivative(self, first: str | sp.Symbol, second: str | sp.Symbol) -> sp.Expr:
         """d²L/d(first)d(second), given by names or symbols; derived with `derive(model, hessian=True)`."""
@@ -311,3 +320,35 @@ class Derivation:
         from symcalc.render.html import notebook_html
 
         return notebook_html(self)
+
+
+_ENTRY = re.compile(r"\s*([A-Za-z]\w*)\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]\s*")
+
+
+def _parameter(model: Model, name: str | sp.Symbol) -> Any:
+    """A parameter's symbol, or a vector's or matrix's array of entries' symbols, by name (see `gradient`)."""
+    shaped = model.shaped
+    declared = model.parameters if shaped is None else shaped.parameters
+    arrays = {} if shaped is None else {p.name: a for p, a in shaped.arrays().items() if p in declared}
+    key = name.name if isinstance(name, sp.Symbol) else str(name).strip()
+    if key in arrays:
+        return arrays[key]
+    found = model.symbols.get(key)
+    if found is not None and found in model.parameters:
+        return found
+    indexed = _ENTRY.fullmatch(key)
+    if indexed is not None and indexed.group(1) in arrays:
+        array = arrays[indexed.group(1)]
+        index = tuple(int(i) - 1 for i in indexed.groups()[1:] if i is not None)
+        if len(index) == array.ndim and all(0 <= i < n for i, n in zip(index, array.shape, strict=True)):
+            return array[index]
+    shapes = {} if shaped is None else dict(shaped.shapes)
+    axes = {p: ",".join(str(axis) for axis in shapes.get(p, ())) for p in declared}
+    choices = ", ".join(f"{p.name}[{axes[p]}]" if axes[p] else p.name for p in declared)
+    raise SymcalcError(
+        f"{key!r} is not a parameter of this model",
+        fix=f"the parameters are {choices}"
+        + "".join(
+            f", or an entry such as {n}[{','.join('1' * a.ndim)}]" for n, a in list(arrays.items())[:1]
+        ),
+    )
