@@ -641,3 +641,17 @@ def test_a_lower_tier_in_the_cache_does_not_stop_a_better_build(
     failing.add(chains[0])
     best.unlink()  # the best tier gone and failing again: the cached lower tier, without a compiler run
     assert build.build(source_text) == lower and compiler_runs() == 2
+
+
+@pytest.mark.slow
+def test_a_cached_library_without_the_kernel_is_built_again(tmp_path: Path) -> None:
+    """A valid shared library under the kernel's name that lacks its function (another library,
+    or one cut short): rebuilt, as the README promises, not an internal error."""
+    path, works = _python(_LOAD, os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path)}).split()
+    assert works == "True"
+    other = tmp_path / "other.c"
+    other.write_text("int not_the_kernel(void) { return 0; }\n")
+    cc = build.compiler()
+    assert cc is not None
+    subprocess.run([*cc, "-shared", "-fPIC", "-o", path, str(other)], check=True)
+    assert _python(_LOAD, os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path)}).split() == [path, "True"]
