@@ -142,9 +142,18 @@ class Partitioned:
             dask.delayed(task, pure=True)(job, part, source, plain, dict(constants))
             for part, source in zip(self.parts, self.sources, strict=True)
         ]
-        if self.client is not None:
-            return list(self.client.compute(tasks, sync=True))
-        return list(dask.compute(*tasks))
+        from distributed import KilledWorker
+
+        try:
+            if self.client is not None:
+                return list(self.client.compute(tasks, sync=True))
+            return list(dask.compute(*tasks))
+        except KilledWorker:
+            raise DataError(
+                "a Dask worker died reading or evaluating a partition, most likely out of memory",
+                Location(source=self.source),
+                "split the data into smaller files, or raise --memory-limit",
+            ) from None
 
     def sums(
         self, numeric: Numeric, params: Mapping[str, float], constants: Mapping[str, float] | None
@@ -307,19 +316,42 @@ def cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator[
         quiet.setLevel(level)
 
 
+#: The address schemes `--scheduler` takes: Dask's others need packages or settings of their own
+#: (ucx:// UCX-Py, ws:// websockets) or mean this process (inproc://).
+SCHEMES = ("tcp", "tls")
+
+
 @contextmanager
 def _cluster(scheduler: str | None, workers: int, memory_limit: str) -> Iterator[Client]:
     from dask.utils import parse_bytes
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
+        where = Location(key=f"--scheduler {scheduler}")
+        scheme = scheduler.partition("://")[0] if "://" in scheduler else "tcp"
+        if scheme not in SCHEMES:
+            raise SymcalcError(f"symcalc reaches a scheduler over tcp:// or tls://, not {scheme}://", where)
         try:
             client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError, ValueError) as err:
-            reason = " ".join(str(err).split())[:200]
+        except TypeError:
+            if scheme != "tls":
+                raise
+            raise SymcalcError(
+                "tls:// needs Dask's TLS settings, and there are none",
+                where,
+                "set Dask's distributed.comm.tls settings: the CA file, this client's certificate and key",
+            ) from None
+        except (OSError, TimeoutError, ValueError, MemoryError) as err:
+            # A server that is not a scheduler (an HTTP server, say) answers with bytes that Dask
+            # reads as the length of a message: MemoryError, or NumPy's ValueError, for exabytes.
+            reason = (
+                "the server answered, but not as a Dask scheduler"
+                if isinstance(err, MemoryError) or "dimension" in str(err)
+                else " ".join(str(err).split())[:200]
+            )
             raise SymcalcError(
                 f"cannot reach the Dask scheduler: {reason}",
-                Location(key=f"--scheduler {scheduler}"),
+                where,
                 "start one with `dask scheduler`, or train on this machine with --dask",
             ) from None
         with client:
