@@ -16,6 +16,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -93,6 +94,26 @@ def _receive(receiver: Connection, timeout: float) -> tuple[str, Any]:
 def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    # The work runs in a thread whose stack holds RECURSION_LIMIT frames of SymPy's recursion.
+    threading.stack_size(STACK_BYTES)
+    thread = threading.Thread(target=_work, args=(sender, function, args))
+    thread.start()
+    thread.join()
+
+
+#: Python frames the symbolic work may nest: SymPy recurses through an expression's depth (diff,
+#: free_symbols, the printers, several frames a level), and verify's oracle differentiates the
+#: composed loss, whose depth grows with the chain: 39 sigmoid layers, composed, needed about
+#: 2000 frames where derive, walking the graph, needs a few hundred (Python's default is 1000).
+RECURSION_LIMIT = 20_000
+#: The stack of the thread the work runs in: room for RECURSION_LIMIT frames that pass through C (a
+#: few kilobytes each), reserved, not touched, so that a deeper expression is a RecursionError
+#: ("too deeply nested"), never a crash of the child.
+STACK_BYTES = 1024**3
+
+
+def _work(sender: Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    sys.setrecursionlimit(RECURSION_LIMIT)
     try:
         result: tuple[str, Any] = ("ok", function(*args))
     except SymcalcError as err:
