@@ -288,7 +288,14 @@ def parse_settings(settings: Sequence[str], source: str) -> dict[str, float]:
         try:
             value = float(text)
         except ValueError:
-            raise SymcalcError(f"{text.strip()!r} is not a number", where) from None
+            value = None
+        # float() also reads 1_0 as 10, and digits of other scripts (fullwidth １, Arabic-Indic ٣),
+        # which a CSV cell may not hold: ASCII without '_' leaves what the CSV reader's NUMBER reads
+        # (numeric.data, not imported here: it loads NumPy), and inf and nan, refused below.
+        if value is None or not text.isascii() or "_" in text:
+            raise SymcalcError(
+                f"{text.strip()!r} is not a number", where, fix="ASCII decimal notation, e.g. 0.5, -2 or 1e-3"
+            )
         if not math.isfinite(value):
             raise SymcalcError(f"{text.strip()!r} is not a finite number", where)
         values[name] = value
