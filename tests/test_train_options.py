@@ -563,7 +563,7 @@ def test_load_parameters_and_standardize_refuse_what_float64_cannot_hold(run: Ru
     assert run(["train", "logistic_regression", "--epochs", "5", "--save", str(plain)])[0] == 0
     scalars = symcalc.load_module(generate(symcalc.derive(symcalc.load("logistic_regression"))))
     huge = 10**400
-    cases = [
+    cases: list[tuple[Any, Path, dict[str, object], str]] = [
         (
             vector,
             saved,
