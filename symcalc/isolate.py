@@ -15,6 +15,8 @@ import os
 import resource
 import signal
 import subprocess
+import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -92,6 +94,26 @@ def _receive(receiver: Connection, timeout: float) -> tuple[str, Any]:
 def _child(sender: Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    # The work runs in a thread whose stack holds RECURSION_LIMIT frames of SymPy's recursion.
+    threading.stack_size(STACK_BYTES)
+    thread = threading.Thread(target=_work, args=(sender, function, args))
+    thread.start()
+    thread.join()
+
+
+#: Python frames the symbolic work may nest: SymPy recurses through an expression's depth (diff,
+#: free_symbols, the printers, several frames a level), and verify's oracle differentiates the
+#: composed loss, whose depth grows with the chain: 39 sigmoid layers, composed, needed about
+#: 2000 frames where derive, walking the graph, needs a few hundred (Python's default is 1000).
+RECURSION_LIMIT = 20_000
+#: The stack of the thread the work runs in: room for RECURSION_LIMIT frames that pass through C (a
+#: few kilobytes each), reserved, not touched, so that a deeper expression is a RecursionError
+#: ("too deeply nested"), never a crash of the child.
+STACK_BYTES = 1024**3
+
+
+def _work(sender: Connection, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    sys.setrecursionlimit(RECURSION_LIMIT)
     try:
         result: tuple[str, Any] = ("ok", function(*args))
     except SymcalcError as err:
@@ -148,9 +170,12 @@ def run_program(
     capture: bool = False,
     memory_limit: int | None = None,
     file_size_limit: int | None = None,
+    remove_if_killed: Sequence[Path] = (),
 ) -> Finished:
     """`command` in its own process group, killed with the whole group after `timeout` seconds
-    (`ProgramTimeout`) or when the caller is interrupted; its standard input is empty.
+    (`ProgramTimeout`), when the caller is interrupted, or when this process is killed (a watcher,
+    `_WATCHER`, does it then, and removes the files or folders `remove_if_killed`, which a `finally`
+    of the caller's can no longer); its standard input is empty.
 
     With `capture` its output is read through pipes (for a program whose output is short, like a
     compiler's); without, it is discarded (a looping TeX document could fill memory through a pipe).
@@ -180,12 +205,55 @@ def run_program(
         preexec_fn=limit,
     )
     try:
+        watcher = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _WATCHER, str(process.pid), *map(str, remove_if_killed)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # not stopped by the Ctrl-C or the kill that stops this process group
+        )
+    except BaseException:
+        _kill_group(process)
+        raise
+    try:
         out, err = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ProgramTimeout(f"{command[0]} took over {timeout:g} s") from None
     finally:
         if process.returncode is None:  # a timeout, or Ctrl-C in the parent: the whole group goes
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
+            _kill_group(process)
+        assert watcher.stdin is not None
+        with contextlib.suppress(OSError):
+            watcher.stdin.write(b"ended")  # the watcher's signal to leave things be
+        with contextlib.suppress(OSError):
+            watcher.stdin.close()
+        watcher.wait()
     return Finished(process.returncode, out or "", err or "")
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
+#: Run by a new interpreter beside each external program, with the program's process group and the
+#: paths to remove: standard input closed with nothing written means that the process that started
+#: the program died (killed, SIGKILL included) before it ended, so the program's group is killed,
+#: the compiler's cc1 with it, and what it was writing removed.
+_WATCHER = """
+import os, shutil, signal, sys
+if not sys.stdin.buffer.read(1):
+    try:
+        os.killpg(int(sys.argv[1]), signal.SIGKILL)
+    except OSError:
+        pass
+    for path in sys.argv[2:]:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+"""

@@ -474,3 +474,21 @@ def test_one_set_of_partitions_serves_two_models(small: tuple[Path, Path, Column
         memory_loss, memory_gradient = numeric.evaluate(params, columns)
         assert abs(loss - memory_loss) <= 1e-12 * abs(memory_loss)
         assert _close(np.array(list(gradient.values())), np.array(list(memory_gradient.values())), 1e-12)
+
+
+def test_a_parquet_file_that_decodes_beyond_a_workers_memory_is_one_line(
+    client: Client, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A few kilobytes of run-length code that decode to 0.48 GB: refused from the file's metadata
+    before a worker reads it, rather than the worker killed again and again (KilledWorker)."""
+    block = pa.table({name: np.full(1_000_000, 0.5) for name in ("x1", "x2", "y")})
+    with pq.ParquetWriter(tmp_path / "big.parquet", block.schema) as writer:
+        for _ in range(10):
+            writer.write_table(block)
+    assert (tmp_path / "big.parquet").stat().st_size < 1_000_000
+    code, out, err = _scheduler_run(client, capsys, str(tmp_path / "big.parquet"), "linear_regression")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"symcalc: error: {tmp_path / 'big.parquet'}: its columns decode to 0.48 GB, more than half of this "
+        "worker's memory limit (0.6 GB) (split it into smaller files, or raise --memory-limit)\n"
+    )

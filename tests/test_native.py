@@ -10,9 +10,11 @@ import json
 import os
 import platform
 import shlex
+import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -641,3 +643,66 @@ def test_a_lower_tier_in_the_cache_does_not_stop_a_better_build(
     failing.add(chains[0])
     best.unlink()  # the best tier gone and failing again: the cached lower tier, without a compiler run
     assert build.build(source_text) == lower and compiler_runs() == 2
+
+
+@pytest.mark.slow
+def test_a_cached_library_without_the_kernel_is_built_again(tmp_path: Path) -> None:
+    """A valid shared library under the kernel's name that lacks its function (another library,
+    or one cut short): rebuilt, as the README promises, not an internal error."""
+    path, works = _python(_LOAD, os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path)}).split()
+    assert works == "True"
+    other = tmp_path / "other.c"
+    other.write_text("int not_the_kernel(void) { return 0; }\n")
+    cc = build.compiler()
+    assert cc is not None
+    subprocess.run([*cc, "-shared", "-fPIC", "-o", path, str(other)], check=True)
+    assert _python(_LOAD, os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path)}).split() == [path, "True"]
+
+
+_BUILDS = """
+from symcalc.numeric.c.build import build
+from symcalc.numeric.c.source import kernel_source
+from tests.numeric_oracle import program_of
+build(kernel_source(program_of("linear_regression")))
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_build_leaves_no_compiler_and_no_build_files(tmp_path: Path) -> None:
+    """The process compiling killed outright (SIGKILL: none of its `finally` runs): the compiler and
+    what it started are killed, and its `.build-*` folder removed."""
+    pids, cache = tmp_path / "pids", tmp_path / "cache"
+    slow_cc = tmp_path / "slow-cc"
+    slow_cc.write_text(f"#!/bin/sh\nsleep 60 &\necho $$ $! > {pids}.part\nmv {pids}.part {pids}\nwait\n")
+    slow_cc.chmod(0o755)
+    env = os.environ | {"CC": str(slow_cc), "SYMCALC_CACHE_DIR": str(cache)}
+    caller = subprocess.Popen([sys.executable, "-c", _BUILDS], env=env, cwd=Path(__file__).parent.parent)
+    try:
+        for _ in range(1200):
+            if pids.exists():
+                break
+            time.sleep(0.05)
+        assert list(cache.glob(".build-*")), "the build's folder is there while it compiles"
+        caller.kill()
+        caller.wait(timeout=30)
+        compiler = [int(pid) for pid in pids.read_text().split()]
+        for _ in range(200):
+            alive = [pid for pid in compiler if _alive(pid)]
+            if not alive and not list(cache.glob(".build-*")):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"left behind: processes {alive}, {list(cache.glob('.build-*'))}")
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+        for pid in [int(pid) for pid in pids.read_text().split()] if pids.exists() else []:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

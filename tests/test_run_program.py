@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,3 +44,53 @@ def test_limits_apply_inside_the_program(tmp_path: Path) -> None:
     assert (tmp_path / "big").stat().st_size <= 1000 and done.stdout.strip() != "0"
     memory = run_program(["sh", "-c", "ulimit -v"], timeout=30, capture=True, memory_limit=512 * 1024**2)
     assert memory.stdout.strip() == str(512 * 1024)  # ulimit -v counts kilobytes
+
+
+_STARTS = """
+import sys
+from pathlib import Path
+from symcalc.isolate import run_program
+run_program(["sh", "-c", sys.argv[1]], timeout=600, remove_if_killed=[Path(sys.argv[2])])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_caller_leaves_no_program_and_no_files(tmp_path: Path, signal_number: int) -> None:
+    """The caller killed (no `finally` of its runs with SIGKILL): the program and its children are
+    killed all the same, and the folder it was writing into removed."""
+    pid_file, work = tmp_path / "pids", tmp_path / "work"
+    work.mkdir()
+    (work / "part.o").write_text("half written")
+    script = f"sleep 60 & echo $$ $! > {pid_file}.part; mv {pid_file}.part {pid_file}; wait"
+    caller = subprocess.Popen(
+        [sys.executable, "-c", _STARTS, script, str(work)], cwd=Path(__file__).parent.parent
+    )
+    try:
+        for _ in range(600):
+            if pid_file.exists():
+                break
+            time.sleep(0.05)
+        pids = [int(p) for p in pid_file.read_text(encoding="utf-8").split()]
+        caller.send_signal(signal_number)
+        caller.wait(timeout=30)
+        for _ in range(200):
+            alive = [pid for pid in pids if _alive(pid)]
+            if not alive and not work.exists():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"left behind: processes {alive}, folder {work.exists()}")
+    finally:
+        if caller.poll() is None:
+            caller.kill()
+        for pid in [int(p) for p in pid_file.read_text().split()] if pid_file.exists() else []:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

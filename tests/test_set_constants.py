@@ -75,3 +75,59 @@ def test_a_value_outside_the_constants_domain_is_refused(run: Runner, write_toml
     for command in ("verify", "train"):  # train's --set goes through the same check, where the file is loaded
         code, _, err = run([command, str(path), "--set", "lamda=-1"])
         assert code == 2 and "--set lamda=-1: -1 lies outside the domain [0, inf) of 'lamda'" in err
+
+
+# The CSV reader's rule for a number (symcalc.numeric.data.NUMBER) is the oracle --set agrees with.
+SPELLINGS = [
+    "0.5",
+    "-2",
+    "+1",
+    ".5",
+    "5.",
+    "1e-3",
+    "2E+2",
+    " 1 ",
+    "1_0",
+    "１",
+    "٣",
+    "1e",
+    "0x10",
+    "½",
+    "1.5.2",
+]
+
+
+@pytest.mark.parametrize("text", SPELLINGS)
+def test_set_reads_a_number_as_the_csv_reader_does(text: str, run: Runner) -> None:
+    from symcalc.numeric.reader import NUMBER
+
+    code, out, err = run(["codegen", "logistic_regression_l2", "--set", f"lamda={text}"])
+    if NUMBER.fullmatch(text.strip()):
+        assert code == 0 and f"{float(text)!r}" in out, err
+    else:
+        assert (code, out) == (2, "")
+        assert err == (
+            f"symcalc: error: logistic_regression_l2, --set lamda={text}: {text.strip()!r} is not a "
+            "number (ASCII decimal notation, e.g. 0.5, -2 or 1e-3)\n"
+        )
+
+
+def test_a_name_with_a_cyrillic_look_alike_is_said_to_be_not_ascii(run: Runner, tmp_path: Path) -> None:
+    """'lаmda' with a Cyrillic 'а' looks like 'lamda': "did you mean 'lamda'?" showed it back."""
+    look_alike = "l\u0430mda"
+    code, out, err = run(["codegen", "logistic_regression_l2", "--set", f"{look_alike}=0.5"])
+    assert (code, out) == (2, "")
+    assert err == (
+        f"symcalc: error: logistic_regression_l2, --set {look_alike}=0.5: '{look_alike}' is not a constant "
+        f"of the model ('{look_alike}' is not ASCII: its '\u0430' is U+0430 CYRILLIC SMALL LETTER A; "
+        "type 'lamda')\n"
+    )
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,y\n0.5,1,0\n1.5,2,1\n-1,0.5,0\n", encoding="utf-8")
+    x1 = "x1"  # and a Cyrillic х (U+0445) in its place, too far from it for difflib to suggest
+    code, out, err = run(["train", "--data", str(data), "--columns", "\u0445\u0031=a,x2=b", "--epochs", "2"])
+    assert (code, out) == (2, "")
+    assert "is not an input or target of the model" in err and err.count("\n") == 1
+    assert (
+        f"its '\u0445' is U+0445 CYRILLIC SMALL LETTER HA; the model's inputs and targets: {x1}, x2, y" in err
+    )

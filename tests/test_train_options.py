@@ -548,3 +548,48 @@ def test_save_never_writes_over_a_file_and_checks_before_training(tmp_path: Path
         code, out, err = _symcalc("train", "--save", str(path))
         assert (code, out, err) == (2, "", f"symcalc: error: {path}: {message}\n")  # no result: not trained
         assert not path.exists()
+
+
+def test_load_parameters_and_standardize_refuse_what_float64_cannot_hold(run: Runner, tmp_path: Path) -> None:
+    """Each is the documented ValueError naming the file: an integer beyond float64 (OverflowError
+    before), lists nested past a matrix or past JSON's depth (RecursionError before), a scale of 0
+    (a division by 0 before)."""
+    saved = tmp_path / "vector.json"
+    data, x, _ = _blobs(tmp_path, 1.0)
+    args = ["train", "logistic_regression_vector", "--data", str(data), "--standardize", "--epochs", "5"]
+    assert run([*args, "--save", str(saved)])[0] == 0
+    vector = symcalc.load_module(generate(symcalc.derive(symcalc.load("logistic_regression_vector"))))
+    plain = tmp_path / "plain.json"
+    assert run(["train", "logistic_regression", "--epochs", "5", "--save", str(plain)])[0] == 0
+    scalars = symcalc.load_module(generate(symcalc.derive(symcalc.load("logistic_regression"))))
+    huge = 10**400
+    cases: list[tuple[Any, Path, dict[str, object], str]] = [
+        (
+            vector,
+            saved,
+            {"parameters__b": huge},
+            r"parameter 'b' holds an integer of 20\+ digits, not a finite",
+        ),
+        (scalars, plain, {"parameters__w1": huge}, r"parameter 'w1' holds an integer of 20\+ digits, not a"),
+        (
+            vector,
+            saved,
+            {"parameters__w": [[[0.1]], [[0.2]]]},
+            r"parameter 'w' is nested deeper than a matrix$",
+        ),
+        (scalars, plain, {"parameters__w1": [[[0.1]]]}, r"parameter 'w11_1' is nested deeper than a matrix$"),
+    ]
+    for module, path, change, message in cases:
+        with pytest.raises(ValueError, match=message):
+            module.load_parameters(_edited(path, tmp_path, **change))
+    deep = tmp_path / "deep.json"
+    deep.write_text(saved.read_text(encoding="utf-8").replace('"b": ', '"b": ' + "[" * 100_000, 1))
+    with pytest.raises(ValueError, match=r"deep\.json: nested too deeply to be a saved run$"):
+        vector.load_parameters(deep)
+    standardized = json.loads(saved.read_text(encoding="utf-8"))["standardized"]
+    zero = _edited(saved, tmp_path, standardized={**standardized, "scales": {"x": [0.0, 1.0]}})
+    with pytest.raises(ValueError, match=r"input 'x' has a scale of 0: \(x - mean\)/scale is undefined$"):
+        vector.standardize({"x": x}, zero)
+    scales = {"means": {"x1": 0.0, "x2": 0.0}, "scales": {"x1": 0.0, "x2": 1.0}}
+    with pytest.raises(ValueError, match=r"input 'x1' has a scale of 0: \(x - mean\)/scale is undefined$"):
+        scalars.standardize({"x1": x[:, 0], "x2": x[:, 1]}, _edited(plain, tmp_path, standardized=scales))

@@ -250,6 +250,22 @@ def test_sizes_too_large_to_write_out_even_cut_down_are_refused_in_one_line(
     assert "written out at n = 2, h = 3, the declared vectors and matrices have 2004 entries" in err
 
 
+def test_sizes_written_as_numbers_only_are_refused_without_an_empty_list_of_sizes(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    """No dimension at all (W[100000,100000]): nothing is written out "at" anything, and the fix
+    says how a named dimension would be cut."""
+    text = 'inputs = ["x[100000]"]\ntargets = ["y"]\nparameters = ["W[100000,100000]"]\n[definitions]\n'
+    path = write_toml(text + 'L = "sum(W @ x) - y"\n')
+    code, out, err = run(["derive", str(path)])
+    assert (code, out) == (2, "")
+    assert err == (
+        f"symcalc: error: {path}, dimensions: the declared vectors and matrices have 10000100000 entries; "
+        "the limit is 2000 (a size written as a number is never cut: name it in [dimensions], as x[n] "
+        "with n = 5000, and derive, verify and codegen write the model out small)\n"
+    )
+
+
 def _csv(path: Path, columns: list[str], rows: np.ndarray) -> Path:
     path.write_text(
         ",".join(columns) + "\n" + "\n".join(",".join(f"{v:.6f}" for v in r) for r in rows) + "\n"

@@ -16,6 +16,7 @@ from symcalc.errors import LimitError, Location, SpecError, SpecErrors, SymcalcE
 from symcalc.files import check_output, write_atomic
 from symcalc.isolate import check_timeout, run_limited
 from symcalc.render.pdf import compile_pdf
+from symcalc.render.text import json_escaped, printable
 from symcalc.spec.toml import builtin_models
 from symcalc.spec.toml import load as load_spec
 
@@ -50,7 +51,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
         work.derive_output, args.file, args.json, args.hessian, args.compact, timeout=args.timeout
     )
     for warning in warnings:
-        print(f"symcalc: warning: {warning}", file=sys.stderr)
+        print(f"symcalc: warning: {printable(warning)}", file=sys.stderr)
     sys.stdout.write(text)
     sys.stdout.flush()  # a closed pipe is reported here (exit 141), not at exit
     return EXIT_OK
@@ -86,7 +87,7 @@ def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, 
     if as_json:
         files = [report_dict(*report) for report in reports] + errors
         passed = not errors and all(all_hold(checks) for _, _, checks in reports)
-        print(json.dumps({"passed": passed, "files": files}, indent=2, ensure_ascii=False))
+        print(json_escaped(json.dumps({"passed": passed, "files": files}, indent=2, ensure_ascii=False)))
         return
     console = Console()
     for source, title, checks in reports:
@@ -287,7 +288,14 @@ def parse_settings(settings: Sequence[str], source: str) -> dict[str, float]:
         try:
             value = float(text)
         except ValueError:
-            raise SymcalcError(f"{text.strip()!r} is not a number", where) from None
+            value = None
+        # float() also reads 1_0 as 10, and digits of other scripts (fullwidth １, Arabic-Indic ٣),
+        # which a CSV cell may not hold: ASCII without '_' leaves what the CSV reader's NUMBER reads
+        # (numeric.data, not imported here: it loads NumPy), and inf and nan, refused below.
+        if value is None or not text.isascii() or "_" in text:
+            raise SymcalcError(
+                f"{text.strip()!r} is not a number", where, fix="ASCII decimal notation, e.g. 0.5, -2 or 1e-3"
+            )
         if not math.isfinite(value):
             raise SymcalcError(f"{text.strip()!r} is not a finite number", where)
         values[name] = value
@@ -295,6 +303,6 @@ def parse_settings(settings: Sequence[str], source: str) -> dict[str, float]:
 
 
 def print_error(message: str) -> None:
-    # One line per problem, whatever a message quotes from a file or an exception.
-    one_line = " ".join(message.splitlines())
-    print(f"symcalc: error: {one_line}", file=sys.stderr)
+    # One line per problem, whatever a message quotes from a file or an exception, and no control
+    # sequence for the terminal.
+    print(f"symcalc: error: {printable(message)}", file=sys.stderr)

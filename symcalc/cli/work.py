@@ -114,8 +114,10 @@ def _derivation_text(derivation: Derivation, as_json: bool, compact: bool = Fals
     unicode = _for_this_terminal()
     if as_json:
         from symcalc.render.json import derivation_dict
+        from symcalc.render.text import json_escaped
 
-        return json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=not unicode) + "\n"
+        text = json.dumps(derivation_dict(derivation), indent=2, ensure_ascii=not unicode)
+        return json_escaped(text) + "\n"
     from rich.console import Console
 
     width = Console().width  # sees the same stdout, terminal and environment as the parent

@@ -146,16 +146,25 @@ class Partitioned:
             dask.delayed(task, pure=True)(job, part, source, plain, dict(constants))
             for part, source in zip(self.parts, self.sources, strict=True)
         ]
-        if self.client is not None:
-            client = self.client
-            passed = within(
-                self.timeout,
-                "the Dask cluster did not finish a pass over the partitions",
-                lambda: client.compute(tasks, sync=True),
+        from distributed import KilledWorker
+
+        try:
+            if self.client is not None:
+                client = self.client
+                passed = within(
+                    self.timeout,
+                    "the Dask cluster did not finish a pass over the partitions",
+                    lambda: client.compute(tasks, sync=True),
+                    Location(source=self.source),
+                )
+                return list(passed)
+            return list(dask.compute(*tasks))
+        except KilledWorker:
+            raise DataError(
+                "a Dask worker died reading or evaluating a partition, most likely out of memory",
                 Location(source=self.source),
-            )
-            return list(passed)
-        return list(dask.compute(*tasks))
+                "split the data into smaller files, or raise --memory-limit",
+            ) from None
 
     def sums(
         self, numeric: Numeric, params: Mapping[str, float], constants: Mapping[str, float] | None
@@ -358,6 +367,11 @@ def cluster(
         quiet.setLevel(level)
 
 
+#: The address schemes `--scheduler` takes: Dask's others need packages or settings of their own
+#: (ucx:// UCX-Py, ws:// websockets) or mean this process (inproc://).
+SCHEMES = ("tcp", "tls")
+
+
 @contextmanager
 def _cluster(
     scheduler: str | None, workers: int, memory_limit: str, timeout: float | None
@@ -366,6 +380,10 @@ def _cluster(
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
+        where = Location(key=f"--scheduler {scheduler}")
+        scheme = scheduler.partition("://")[0] if "://" in scheduler else "tcp"
+        if scheme not in SCHEMES:
+            raise SymcalcError(f"symcalc reaches a scheduler over tcp:// or tls://, not {scheme}://", where)
         try:
             wait = f"{timeout if timeout is not None else 10:g}s"
             client = within(
@@ -374,11 +392,25 @@ def _cluster(
                 lambda: Client(scheduler, timeout=wait),
                 Location(key=f"--scheduler {scheduler}"),
             )
-        except (OSError, TimeoutError, ValueError) as err:
-            reason = " ".join(str(err).split())[:200]
+        except TypeError:
+            if scheme != "tls":
+                raise
+            raise SymcalcError(
+                "tls:// needs Dask's TLS settings, and there are none",
+                where,
+                "set Dask's distributed.comm.tls settings: the CA file, this client's certificate and key",
+            ) from None
+        except (OSError, TimeoutError, ValueError, MemoryError) as err:
+            # A server that is not a scheduler (an HTTP server, say) answers with bytes that Dask
+            # reads as the length of a message: MemoryError, or NumPy's ValueError, for exabytes.
+            reason = (
+                "the server answered, but not as a Dask scheduler"
+                if isinstance(err, MemoryError) or "dimension" in str(err)
+                else " ".join(str(err).split())[:200]
+            )
             raise SymcalcError(
                 f"cannot reach the Dask scheduler: {reason}",
-                Location(key=f"--scheduler {scheduler}"),
+                where,
                 "start one with `dask scheduler`, or train on this machine with --dask",
             ) from None
         with client:

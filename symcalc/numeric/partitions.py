@@ -229,6 +229,7 @@ def _read_parquet(job: Job, path: str) -> dict[str, Array]:
         names = list(file.schema_arrow.names)
         mapping = dict(job.mapping)
         present = [c for c in dict.fromkeys(mapping.get(n, n) for n in job.needed) if c in names]
+        _check_decoded_size(file, present, path)
         table = file.read(columns=present)
     except FileNotFoundError:
         raise DataError("no such file", Location(source=path)) from None
@@ -242,6 +243,53 @@ def _read_parquet(job: Job, path: str) -> dict[str, Array]:
         return chunked.to_numpy(), nulls
 
     return _checked(job, path, names, column)
+
+
+#: Bytes a value of a column that is not of fixed width (text, say) is taken to decode to.
+TEXT_VALUE_BYTES = 64
+#: The share of a worker's memory limit that the columns of one Parquet partition may decode to: they
+#: are held twice while they become float64, beside the worker's own memory.
+DECODED_SHARE = 0.5
+
+
+def decoded_bytes(file: Any, columns: Sequence[str]) -> int:
+    """What reading `columns` of the Parquet `file` takes, from its metadata alone: each value as
+    Arrow decodes it (its type's width; `TEXT_VALUE_BYTES` for text) and as float64 (8 bytes). A
+    small file can decode to gigabytes: a constant column is a few bytes of run-length code."""
+    rows = int(file.metadata.num_rows)
+    total = 0
+    for name in columns:
+        try:
+            width = max(1, file.schema_arrow.field(name).type.bit_width // 8)
+        except ValueError:  # not of fixed width
+            width = TEXT_VALUE_BYTES
+        total += rows * (width + 8)
+    return total
+
+
+def _worker_memory_limit() -> int | None:
+    """The memory limit of the Dask worker running this task; None outside a worker or without one."""
+    try:
+        from distributed import get_worker
+
+        limit = get_worker().memory_manager.memory_limit
+    except (ImportError, ValueError, AttributeError):
+        return None
+    return int(limit) if limit else None
+
+
+def _check_decoded_size(file: Any, columns: Sequence[str], path: str) -> None:
+    """A DataError, before anything is read, when the columns would not fit the worker's memory: the
+    worker would be killed by Dask's nanny again and again (KilledWorker), with no word of which file."""
+    limit = _worker_memory_limit()
+    size = decoded_bytes(file, columns)
+    if limit is not None and size > DECODED_SHARE * limit:
+        raise DataError(
+            f"its columns decode to {size / 1e9:.3g} GB, more than half of this worker's memory limit "
+            f"({limit / 1e9:.3g} GB)",
+            Location(source=path),
+            "split it into smaller files, or raise --memory-limit",
+        )
 
 
 def _read_frame(job: Job, frame: Any, source: str) -> dict[str, Array]:

@@ -26,6 +26,8 @@ def _saved(path):
             saved = json.load(handle)
         except ValueError as err:
             raise ValueError(f"{path}: not JSON ({err})") from None
+        except RecursionError:
+            raise ValueError(f"{path}: nested too deeply to be a saved run") from None
     if not isinstance(saved, dict) or saved.get("saved_by") != __SAVED_BY__:
         raise ValueError(f"{path}: not a file that symcalc train --save wrote")
     if saved.get("format") != __FORMAT__:
@@ -52,17 +54,38 @@ def _same_names(values, names, path, what):
         )
 
 
-def _shape(value, path, what, name):
-    """The shape of a saved number or (nested) list of numbers; ValueError unless every entry is a
-    finite number and the rows are alike."""
+def _shape(value, path, what, name, depth=0):
+    """The shape of a saved number or list of numbers, or of rows of them; ValueError unless every
+    entry is a float64 number (finite, not beyond 1.8e308) and the rows are alike."""
     if isinstance(value, list):
-        shapes = [_shape(entry, path, what, name) for entry in value]
+        if depth == 2:
+            raise ValueError(f"{path}: {what} {name!r} is nested deeper than a matrix")
+        shapes = [_shape(entry, path, what, name, depth + 1) for entry in value]
         if not value or any(shape != shapes[0] for shape in shapes):
             raise ValueError(f"{path}: {what} {name!r} is not an array: its rows differ or are empty")
         return (len(value), *shapes[0])
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value - value != 0:
-        raise ValueError(f"{path}: {what} {name!r} holds {value!r}, not a finite number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or _float(value) - _float(value) != 0:
+        big = isinstance(value, int) and abs(value) >= 10**20
+        shown = "an integer of 20+ digits" if big else repr(value)
+        raise ValueError(f"{path}: {what} {name!r} holds {shown}, not a finite number")
     return ()
+
+
+def _float(number):
+    """`number` as a float; inf for an integer beyond float64 (float() would raise OverflowError)."""
+    try:
+        return float(number)
+    except OverflowError:
+        return float("inf")
+
+
+def _no_zero_scale(scales, path):
+    """ValueError for a scale of 0 (of an input, or of one of its entries), which standardizing
+    would divide by."""
+    for name, scale in scales.items():
+        rows = scale if isinstance(scale, list) else [scale]
+        if 0 in [entry for row in rows for entry in (row if isinstance(row, list) else [row])]:
+            raise ValueError(f"{path}: input {name!r} has a scale of 0: (x - mean)/scale is undefined")
 
 
 def load_constants(path):
@@ -109,6 +132,7 @@ def standardize(data, path):
     scales = _entries(_section(found, path, "scales"), path, "input")
     _same_names(means, INPUTS, path, "input")
     _same_names(scales, INPUTS, path, "input")
+    _no_zero_scale(scales, path)
     result = dict(data)
     for name in INPUTS:
         result[name] = (numpy.asarray(data[name], dtype=numpy.float64) - means[name]) / scales[name]
@@ -153,6 +177,7 @@ def standardize(data, path):
     for name in INPUTS:
         _shape(means[name], path, "input", name)
         _shape(scales[name], path, "input", name)
+        _no_zero_scale({name: scales[name]}, path)
         result[name] = ({array}(data[name]) - {array}(means[name])) / {array}(scales[name])
     return result
 '''

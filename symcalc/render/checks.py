@@ -16,6 +16,7 @@ from rich.text import Text
 
 from symcalc.check.records import Check, Counterexample
 from symcalc.render.lines import wrap_maths
+from symcalc.render.text import printable
 
 STATUS_STYLE = {"holds": "green", "fails": "bold red", "undecided": "yellow"}
 STATUS_MARK = {"holds": "✓", "fails": "✗", "undecided": "?"}
@@ -94,7 +95,7 @@ def _laid_out(source: str, title: str, checks: Sequence[Check], width: int) -> R
 def _stacked(source: str, title: str, checks: Sequence[Check], width: int) -> Group:
     """For a narrow terminal: each check on a line (its mark ✓, ✗ or ?, its name — what decided it), and
     its statement under it, broken as maths is (`wrap_maths`), never cropped."""
-    lines: list[RenderableType] = [Text(title), Text(source, style="dim")]
+    lines: list[RenderableType] = [Text(printable(title)), Text(printable(source), style="dim")]
     for check in checks:
         head = Text(f"{STATUS_MARK[check.status]} ", style=STATUS_STYLE[check.status])
         head.append(check.name)
@@ -111,7 +112,8 @@ def _table(source: str, title: str, checks: Sequence[Check], width: int) -> Tabl
     folds (sigmo|id)."""
     widest = max((len(c.name) for c in checks), default=5) + max((len(how(c)) for c in checks), default=10)
     roomy = widest + 11 + 13 + 12 <= width  # the result, the borders and padding, the least statement
-    table = Table(title=f"{title}\n[dim]{source}[/dim]", title_justify="left", expand=False)
+    heading = Text.assemble(printable(title), "\n", (printable(source), "dim"))
+    table = Table(title=heading, title_justify="left", expand=False)
     table.add_column("check", no_wrap=roomy, overflow="ellipsis")
     table.add_column("result", no_wrap=True)
     table.add_column("decided by", no_wrap=roomy, overflow="ellipsis")
@@ -121,7 +123,10 @@ def _table(source: str, title: str, checks: Sequence[Check], width: int) -> Tabl
         result = Text(f"{STATUS_MARK[check.status]} {check.status}", style=style)
         flagged = check.method == "numerically" and check.status == "holds"
         table.add_row(
-            check.name, result, Text(how(check), style="yellow" if flagged else ""), statement(check)
+            Text(check.name),
+            result,
+            Text(how(check), style="yellow" if flagged else ""),
+            Text(statement(check)),
         )
     return table
 

@@ -24,6 +24,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.render.lines import wrap_maths
 from symcalc.render.order import PositiveFirst
+from symcalc.render.text import printable
 from symcalc.render.wording import (
     BATCH_MEAN,
     Phrase,
@@ -322,7 +323,7 @@ def _header(derivation: Derivation, width: int) -> Panel:
     names.add_column(style="dim")
     for role, symbols in _roles(derivation):
         for sym in symbols:
-            names.add_row(pretty(sym), role, model.note(sym) or "")
+            names.add_row(pretty(sym), role, note(derivation, sym))
     body: list[RenderableType] = [
         objective,
         Text(""),
@@ -332,8 +333,13 @@ def _header(derivation: Derivation, width: int) -> Panel:
         Text("Names", style="bold"),
         names,
     ]
-    title = words(title_parts(derivation.title, model.symbols))
+    title = words(title_parts(printable(derivation.title), model.symbols))
     return _panel(body, Text(title, style="bold"), width)
+
+
+def note(derivation: Derivation, sym: sp.Symbol, style: str = "") -> Text:
+    """The file's note on `sym` as text, never markup or a control sequence (empty where it has none)."""
+    return Text(printable(derivation.model.note(sym) or ""), style=style)
 
 
 def _definitions(derivation: Derivation, width: int) -> RenderableType:
@@ -353,13 +359,13 @@ def _definitions(derivation: Derivation, width: int) -> RenderableType:
         grid.add_column(no_wrap=True)
         grid.add_column(style="dim")
         for sym, _, drawn in written:
-            grid.add_row(maths(drawn), model.note(sym) or "")
+            grid.add_row(maths(drawn), note(derivation, sym))
         return grid
     stacked: list[RenderableType] = []
     for sym, expr, _ in written:
         stacked.append(maths(pretty_chain([sym, expr], width=width)))
         if model.note(sym):
-            stacked.append(Padding(Text(model.note(sym) or "", style="dim"), (0, 0, 0, 4)))
+            stacked.append(Padding(note(derivation, sym, "dim"), (0, 0, 0, 4)))
     return Group(*stacked)
 
 
@@ -672,8 +678,7 @@ def _notes(derivation: Derivation, names: Iterable[sp.Symbol]) -> Table:
     grid.add_column(style="dim")
     seen: set[sp.Symbol] = set()
     for name in names:
-        note = derivation.model.note(name)
-        if note and name not in seen:
+        if derivation.model.note(name) and name not in seen:
             seen.add(name)
-            grid.add_row(pretty(name), note)
+            grid.add_row(pretty(name), note(derivation, name))
     return grid

@@ -20,6 +20,7 @@ from symcalc.check.records import Check
 from symcalc.render.document import Block, Display, Heading, Inline, Items, Math, Paragraph, Text, outline
 from symcalc.render.figures import figures, svg
 from symcalc.render.latex import SymcalcLatexPrinter
+from symcalc.render.text import printable
 from symcalc.symbolic.steps import Derivation
 
 #: No request leaves the page: scripts, styles, fonts and images are inline or data URIs.
@@ -59,20 +60,20 @@ def _katex(name: str) -> str:
 
 
 def escape(text: str) -> str:
-    """Free text as HTML that shows it literally: <, >, &, quotes."""
-    return html.escape(text, quote=True)
+    """Free text as HTML that shows it literally: <, >, &, quotes; no control character (`printable`)."""
+    return html.escape(printable(text), quote=True)
 
 
 def _inline(parts: Iterable[Inline]) -> str:
     return "".join(
-        f'<span class="math">{escape(part.tex)}</span>' if isinstance(part, Math) else escape(part.text)
+        f'<span class="math">{html.escape(part.tex)}</span>' if isinstance(part, Math) else escape(part.text)
         for part in parts
     )
 
 
 def _display(rows: Sequence[str]) -> str:
     tex = "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
-    return f'<div class="math display">{escape(tex)}</div>'
+    return f'<div class="math display">{html.escape(tex)}</div>'
 
 
 def _block(block: Block) -> str:

@@ -21,6 +21,7 @@ from sympy.printing.latex import LatexPrinter, translate
 from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, outline
 from symcalc.render.figures import figures, legend, picture
 from symcalc.render.order import PositiveFirst
+from symcalc.render.text import printable
 from symcalc.spec.names import NAME_PATTERN
 from symcalc.spec.shapes import bracketed
 from symcalc.symbolic.entries import entries_named, entry, latex_entry
@@ -166,12 +167,12 @@ def escape_latex(text: str) -> str:
 
     Every character TeX treats specially is escaped, whitespace (newlines
     included, which could end a paragraph inside a macro argument) becomes one
-    space, control characters are dropped, and non-ASCII characters are
-    replaced by an ASCII spelling or "?". Long text is broken into lines that
-    TeX can read.
+    space, control and format characters are dropped (`printable`, then every
+    other format character too), and non-ASCII characters are replaced by an
+    ASCII spelling or "?". Long text is broken into lines that TeX can read.
     """
     pieces: list[str] = []
-    for char in text:
+    for char in printable(text):
         if char in _SPECIALS:
             pieces.append(_SPECIALS[char])
         elif char.isspace():

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, Text, inlines, outline
 from symcalc.render.latex import SymcalcLatexPrinter
+from symcalc.render.text import printable
 from symcalc.render.wording import step_title_parts
 from symcalc.symbolic.steps import Derivation, Step
 
@@ -29,30 +30,18 @@ _ENTITIES = {
     ">": "&gt;",
     "&": "&amp;",
 }
-# Bidirectional overrides can make text read differently from what it says.
-_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def escape_markdown(text: str) -> str:
-    """`text` as Markdown that shows it literally, never as markup or maths; whitespace is one space.
+    """`text` as Markdown that shows it literally, never as markup, maths or a control character
+    (`printable`); whitespace is one space.
 
     Free text never starts a line in our documents, so the line-start markers
     (``#``, ``-``, ``1.``) need no escape.
     """
-    out: list[str] = []
-    for char in text:
-        if char.isspace():
-            if not out or out[-1] != " ":
-                out.append(" ")
-        elif char in _ENTITIES:
-            out.append(_ENTITIES[char])
-        elif char in _BACKSLASHED:
-            out.append("\\" + char)
-        elif char in _BIDI or ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0:
-            continue
-        else:
-            out.append(char)
-    return "".join(out)
+    return "".join(
+        _ENTITIES.get(char) or ("\\" + char if char in _BACKSLASHED else char) for char in printable(text)
+    )
 
 
 def _inline(parts: Iterable[Inline]) -> str:

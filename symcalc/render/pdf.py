@@ -73,6 +73,7 @@ def _run(executable: str, work: Path, timeout: float) -> int:
             cwd=work,
             env=_environment(work),
             file_size_limit=MAX_OUTPUT_BYTES,
+            remove_if_killed=(work,),
         ).returncode
     except ProgramTimeout:
         raise LimitError(

@@ -24,6 +24,7 @@ from symcalc.errors import SymcalcError
 from symcalc.files import write_atomic
 from symcalc.numeric.descent import Epoch, Stop
 from symcalc.numeric.saved_code import FORMAT, SAVED_BY
+from symcalc.render.text import printable
 from symcalc.spec.shapes import component, components, entry_label, indices
 
 
@@ -198,7 +199,8 @@ def summary_table(summary: Summary) -> Table:
     table.add_row("epochs run" if summary.method in BY_EPOCHS else "iterations", str(final.epoch))
     table.add_row("time taken", f"{final.elapsed:.3f} s")
     held = f"; {summary.test.rows} more held out for the test" if summary.test is not None else ""
-    table.add_row("data", Text(f"{summary.samples} samples from {summary.source}{held}"))  # never markup
+    data = f"{summary.samples} samples from {summary.source}{held}"
+    table.add_row("data", Text(printable(data)))  # never markup, nor a control sequence from the path
     if summary.standardized:
         table.add_row("standardized", "each input as (x − mean)/scale; the parameters are for these")
         if len(summary.standardized) > TABLE_ENTRIES:

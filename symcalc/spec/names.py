@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import keyword
 import re
+import unicodedata
 from collections.abc import Collection, Iterable
 
 from symcalc.errors import ParseError
@@ -20,10 +21,7 @@ def check_name(name: object, reserved: Collection[str] = ()) -> str:
     if not isinstance(name, str):
         raise ParseError(f"a name must be a string, not {type(name).__name__} {name!r}")
     if not name.isascii():
-        raise ParseError(
-            f"name {name!r} is not ASCII",
-            fix="names use the letters A-Z, a-z, digits and '_'",
-        )
+        raise ParseError(f"name {not_ascii(name)}", fix="names use the letters A-Z, a-z, digits and '_'")
     if not NAME_PATTERN.fullmatch(name):
         raise ParseError(
             f"name {name!r} is not a valid name",
@@ -54,7 +52,20 @@ def nearest(word: str, known: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
+def not_ascii(word: str) -> str:
+    """`word` is not ASCII, said with the first character that is not and its Unicode name: a
+    Cyrillic 'а' looks like 'a' but is another letter, so a name can look right and be unknown."""
+    char = next((c for c in word if not c.isascii()), "")
+    named = unicodedata.name(char, "") if char else ""
+    return f"{word!r} is not ASCII: its {char!r} is U+{ord(char):04X}" + (f" {named}" if named else "")
+
+
 def suggestion(word: str, known: Iterable[str], otherwise: str | None = None) -> str | None:
-    """A fix saying "did you mean 'X'?" when a known word is near `word`, else `otherwise`."""
+    """A fix saying "did you mean 'X'?" when a known word is near `word`, else `otherwise`; for a
+    word that is not ASCII, which of its characters is not (`lаmda` with a Cyrillic 'а' is as near
+    'lamda' as can be, and "did you mean 'lamda'?" would show the same word back)."""
     near = nearest(word, known)
+    if not word.isascii():
+        hint = f"type {near!r}" if near is not None else otherwise
+        return not_ascii(word) + (f"; {hint}" if hint else "")
     return f"did you mean {near!r}?" if near is not None else otherwise

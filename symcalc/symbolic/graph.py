@@ -717,13 +717,20 @@ class _SpecBuilder:
             total = entries(small)
         if total > MAX_NAMES:
             sizes = ", ".join(f"{k} = {v}" for k, v in self.sizes.items())
+            # Sizes written as numbers (x[5000]) are never cut: only a dimension's name says where.
+            fix = (
+                "derive, verify and codegen take any sizes; train computes on the written-out model, so it "
+                "needs smaller ones"
+                if self.sizes
+                else "a size written as a number is never cut: name it in [dimensions], as x[n] with "
+                "n = 5000, and derive, verify and codegen write the model out small"
+            )
             self.fail(
                 "dimensions",
                 SpecError(
-                    f"written out at {sizes}, the declared vectors and matrices have {total} entries; "
-                    f"the limit is {MAX_NAMES}",
-                    fix="derive, verify and codegen take any sizes; train computes on the written-out "
-                    "model, so it needs smaller ones",
+                    (f"written out at {sizes}, the" if sizes else "the")
+                    + f" declared vectors and matrices have {total} entries; the limit is {MAX_NAMES}",
+                    fix=fix,
                 ),
             )
 

@@ -181,27 +181,36 @@ def _key(source: Source, chain: Toolchain, cc: tuple[str, ...]) -> str:
 def _compile(
     source: Source, chain: Toolchain, cc: tuple[str, ...], target: Path, timeout: float
 ) -> str | None:
-    """Build `target` from `source`; None on success, else why not (the compiler's first error line)."""
-    handle, c_path = tempfile.mkstemp(suffix=".c", prefix=".build-", dir=target.parent)
-    built = c_path[:-2] + ".so"
+    """Build `target` from `source`; None on success, else why not (the compiler's first error line).
+
+    Everything the build writes, the compiler's own temporary files included (TMPDIR), is in a
+    folder of its own beside the target, removed when the build ends however it ends: by the
+    `finally` here, or by `run_program`'s watcher when this process is killed.
+    """
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as c_file:
-            c_file.write(source.text)
+        c_path, built = work / "kernel.c", work / "kernel.so"
+        c_path.write_text(source.text, encoding="utf-8")
         # bounded as the symbolic work is; a timeout stops cc1 and the assembler too
-        command = [*cc, *chain.flags, "-o", built, c_path, *chain.libraries]
-        done = run_program(command, timeout=timeout, capture=True, memory_limit=MEMORY_LIMIT)
+        command = [*cc, *chain.flags, "-o", str(built), str(c_path), *chain.libraries]
+        done = run_program(
+            command,
+            timeout=timeout,
+            env={**os.environ, "TMPDIR": str(work)},
+            capture=True,
+            memory_limit=MEMORY_LIMIT,
+            remove_if_killed=(work,),
+        )
         if done.returncode != 0:
             lines = [line for line in done.stderr.splitlines() if "error" in line.lower()] or ["(no message)"]
             return f"the C compiler failed: {lines[0].strip()}"
-        if not os.path.isfile(built):
+        if not built.is_file():
             return "the C compiler wrote no library"
         os.replace(built, target)
         os.replace(c_path, target.with_suffix(".c"))  # kept beside the kernel, for a reader
         return None
     finally:
-        for leftover in (c_path, built):
-            with contextlib.suppress(OSError):
-                os.unlink(leftover)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def build(source: Source, *, rebuild: bool = False, timeout: float = COMPILE_TIMEOUT) -> Path:

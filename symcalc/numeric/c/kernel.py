@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
 import os
 from collections.abc import Sequence
@@ -104,14 +105,26 @@ def compile_kernel(
     source = kernel_source(program, max_source=max_source)
     path = build(source, timeout=timeout)
     try:
-        library = ctypes.CDLL(str(path))
-    except OSError:  # a damaged file in the cache: built again, once
+        function = _load(path)
+    except (OSError, AttributeError):  # a damaged file in the cache, or another library: built again, once
         path = build(source, rebuild=True, timeout=timeout)
         try:
-            library = ctypes.CDLL(str(path))
-        except OSError as error:
+            function = _load(path)
+        except (OSError, AttributeError) as error:
             raise NativeUnavailable(f"the compiled kernel did not load: {error}") from None
-    function = library.symcalc_kernel
+    return Kernel(source, path, function)
+
+
+def _load(path: Path) -> Any:
+    """The kernel function of the library at `path`: OSError when it is not a library, AttributeError
+    when it has no kernel."""
+    library = ctypes.CDLL(str(path))
+    try:
+        function = library.symcalc_kernel
+    except AttributeError:
+        # Unloaded, or this process would get the same library back by its name once it is rebuilt.
+        _ctypes.dlclose(library._handle)
+        raise
     function.argtypes = _SIGNATURE
     function.restype = ctypes.c_int
-    return Kernel(source, path, function)
+    return function
