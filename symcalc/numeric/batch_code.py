@@ -177,16 +177,40 @@ def _written(value: sp.Expr) -> sp.Expr:
 
 
 def stable_lines(lines: Sequence[BatchLine]) -> list[BatchLine]:
-    """Each line rewritten for float64, seeing through the σ, tanh and exp lines it reads."""
+    """Each line rewritten for float64, seeing through the σ, tanh and exp lines it reads; tanh's
+    derivative is then read back from tanh's output (`_from_tanh`)."""
     inside = {line.target: line.value for line in lines if isinstance(line.value, _LOOK_INTO)}
     logs = _log_softmax(lines)
     defined: set[sp.Symbol] = set()
     result = []
     for line in lines:
         value = _elementary(_stable_line(line.value.xreplace(logs), inside, defined))
+        value = _from_tanh(
+            value, {v.args[0]: t for t, v in inside.items() if isinstance(v, sp.tanh) and t in defined}
+        )
         result.append(BatchLine(line.target, value, line.label, line.expanded))
         defined.add(line.target)
     return result
+
+
+def _from_tanh(value: sp.Expr, outputs: dict[sp.Expr, sp.Symbol]) -> sp.Expr:
+    """1/cosh(S)^2k as (1 - G^2)^k where a line has computed G = tanh(S): three cheap passes over the
+    batch for cosh's, a power and a division, as PyTorch's and JAX's tanh backward compute it. Where
+    |S| is large it keeps G's absolute accuracy (2.3e-16), not its relative one: 1 - G^2 is 0 from
+    |S| = 19, where the exact value is below 1e-16."""
+    if not outputs:
+        return value
+    return value.replace(
+        lambda e: (
+            e.is_Pow
+            and isinstance(e.base, sp.cosh)
+            and e.base.args[0] in outputs
+            and e.exp.is_Integer
+            and e.exp < 0
+            and e.exp % 2 == 0
+        ),
+        lambda e: (1 - outputs[e.base.args[0]] ** 2) ** (-e.exp // 2),
+    )
 
 
 def needed_lines(lines: Sequence[BatchLine], outputs: Iterable[sp.Expr]) -> list[BatchLine]:
@@ -231,6 +255,24 @@ def _split(value: sp.Expr, batched: set[sp.Symbol]) -> tuple[sp.Expr, sp.Expr]:
     for term in sp.Add.make_args(value):
         (summed if term.free_symbols & batched else fixed).append(term)
     return sp.Add(*(M * term for term in summed)), sp.Add(*fixed)
+
+
+def _objective_parts(layout: Layout) -> tuple[sp.Expr, sp.Expr]:
+    """The objective sum(J)/m as (what is summed over the samples, what is the same for each): where
+    J = L + lamda/2*sum(W**2), (sum(L), lamda/2*sum(W**2)), so that a term of the parameters and
+    constants alone (a penalty) is computed once per call, not once per block of rows."""
+    batch = layout.batch
+    (summed,) = (arg for arg in sp.Mul.make_args(batch.objective * M) if isinstance(arg, total))
+    loss = summed.args[0]
+    lines = {line.target: line.value for line in layout.lines}
+    if loss not in lines:
+        return batch.objective * M, sp.S.Zero
+    given = {*layout.shaped.parameters, *(c for c, _ in layout.derivation.model.constants)}
+    rows = [t for t in sp.Add.make_args(lines[loss]) if not t.free_symbols <= given]
+    fixed = [t for t in sp.Add.make_args(lines[loss]) if t.free_symbols <= given]
+    if not fixed or not rows:
+        return batch.objective * M, sp.S.Zero
+    return total(sp.Add(*rows)), sp.Add(*fixed)
 
 
 def _means(
@@ -371,7 +413,7 @@ def generate_batch(derivation: Derivation) -> str:
     gradients = [line.value for line in batch.gradients]
     predictions, predict_arguments = layout.predictions, layout.predict_arguments
     batched = set(batch.batched)
-    objective_sum, _ = _split(batch.objective, batched)
+    objective_sum, objective_fixed = _objective_parts(layout)
     parts = [_split(value, batched) for value in gradients]
     sums = [summed for summed, _ in parts]
     body = [
@@ -395,7 +437,7 @@ def generate_batch(derivation: Derivation) -> str:
         ),
         "",
         "",
-        *_means("_loss", "The mean loss: the forward pass.", "_loss_sums", layout, [0]),
+        *_means("_loss", "The mean loss: the forward pass.", "_loss_sums", layout, [objective_fixed]),
         "",
         "",
         *_means(
@@ -412,14 +454,14 @@ def generate_batch(derivation: Derivation) -> str:
             "The mean loss, then each gradient.",
             "_both_sums",
             layout,
-            [0, *(fixed for _, fixed in parts)],
+            [objective_fixed, *(fixed for _, fixed in parts)],
         ),
         "",
         "",
         *function_lines(
             "_predict", "The predictions for each sample.", predict_arguments, forward, predictions, printer
         ),
-        *_second_order(layout, objective_sum, parts),
+        *_second_order(layout, (objective_sum, objective_fixed), parts),
     ]
     docstring = _docstring(derivation, forward, batch)
     header = [
@@ -452,7 +494,7 @@ def generate_batch(derivation: Derivation) -> str:
 
 
 def _second_order(
-    layout: Layout, objective_sum: sp.Expr, parts: Sequence[tuple[sp.Expr, sp.Expr]]
+    layout: Layout, objective: tuple[sp.Expr, sp.Expr], parts: Sequence[tuple[sp.Expr, sp.Expr]]
 ) -> list[str]:
     """With second derivatives: the loss, each gradient and each block of the Hessian in one pass."""
     batch = layout.batch
@@ -460,8 +502,8 @@ def _second_order(
         return []
     batched = set(batch.batched)
     blocks = [_split(line.value, batched) for line in batch.hessian]
-    outputs = [objective_sum, *(summed for summed, _ in parts), *(summed for summed, _ in blocks)]
-    fixed = [0, *(f for _, f in parts), *(f for _, f in blocks)]
+    outputs = [objective[0], *(summed for summed, _ in parts), *(summed for summed, _ in blocks)]
+    fixed = [objective[1], *(f for _, f in parts), *(f for _, f in blocks)]
     return [
         "",
         "",
