@@ -109,13 +109,17 @@ def test_the_loss_at_the_start_is_the_forward_pass_alone(network: Any) -> None:
     data = {"x": x, "y": np.eye(10)[labels]}
     module = codegen_module.load_module(network.source, "counted")
     rows_seen: list[tuple[str, int]] = []
-    loss, both = module.loss, module.loss_and_gradient
-    module.loss = lambda params, rows, constants=None: (
-        rows_seen.append(("loss", len(rows["x"]))) or loss(params, rows, constants)
-    )
-    module.loss_and_gradient = lambda params, rows, constants=None: (
-        rows_seen.append(("both", len(rows["x"]))) or both(params, rows, constants)
-    )
+    loss, both = module.__dict__["loss"], module.__dict__["loss_and_gradient"]
+
+    def counted_loss(params: Any, rows: Any, constants: Any = None) -> Any:
+        rows_seen.append(("loss", len(rows["x"])))
+        return loss(params, rows, constants)
+
+    def counted_both(params: Any, rows: Any, constants: Any = None) -> Any:
+        rows_seen.append(("both", len(rows["x"])))
+        return both(params, rows, constants)
+
+    module.__dict__.update(loss=counted_loss, loss_and_gradient=counted_both)
     start = initial_parameters(network, network.run_sizes(data))
     fitted = fit(module, data, start, method="adam", epochs=1, batch_size=40)
     assert rows_seen == [("loss", 120), ("both", 40), ("both", 40), ("both", 40)]
