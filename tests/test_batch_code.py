@@ -138,10 +138,38 @@ def test_the_module_reads_like_the_batch_form_and_gradient_computes_no_loss(tmp_
     sums = ast.get_source_segment(source, functions["_gradient_sums"]) or ""
     assert "S = c + X @ W.T" in sums and "dL_dS.T @ X," in sums
     assert "G.T @ dL_dz," in sums and "L = " not in sums
-    means = ast.get_source_segment(source, functions["_gradient"]) or ""
-    assert "_blocks(_gradient_sums, (W, c, v, b), (X, y))" in means and "totals[0] / m" in means
+    means = ast.get_source_segment(source, functions["gradient"]) or ""
+    assert "_means(_gradient_sums, [_gradient_fixed], values)" in means
     imported = {node.names[0].name.split(".")[0] for node in tree.body if isinstance(node, ast.Import)}
     assert imported - set(sys.stdlib_module_names) == {"numpy"}
+
+
+def test_a_penalty_is_added_once_per_call_and_tanhs_derivative_is_read_from_its_output(
+    tmp_path: Path,
+) -> None:
+    """The L2 penalty depends on no row: summed in every block of rows it was computed once per
+    minibatch of a network (sum(W**2) over 784 x 128 entries); 1/cosh(S)**2 cost an exp per entry
+    where tanh's output G already gives 1 - G**2."""
+    derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / "softmax_network_vector.toml"))
+    module = generated_module(derivation, tmp_path, "penalised")
+    source = Path(module.__file__ or "").read_text()
+    functions = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
+    for name in ("_loss_sums", "_gradient_sums", "_both_sums"):
+        text = ast.get_source_segment(source, functions[name]) or ""
+        assert "W**2" not in text and "V**2" not in text and "cosh" not in text, name
+    assert "dJ_dS = dJ_dG * (1 - G**2)" in source
+    # the penalty once in the means, and the loss still right: cross-entropy + lamda/2 (|W|^2 + |V|^2)
+    rng = np.random.default_rng(3)
+    params = {"W": rng.normal(size=(4, 3)), "c": rng.normal(size=4), "V": rng.normal(size=(5, 4))}
+    params["b"] = rng.normal(size=5)
+    x, y = rng.normal(size=(30, 3)), np.eye(5)[rng.integers(0, 5, 30)]
+    scores = np.tanh(x @ params["W"].T + params["c"]) @ params["V"].T + params["b"]
+    logp = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+    lamda = module.CONSTANTS["lamda"]
+    penalty = lamda / 2 * (np.sum(params["W"] ** 2) + np.sum(params["V"] ** 2))
+    expected = float(-np.mean(np.sum(y * logp, axis=1)) + penalty)
+    assert module.loss(params, {"x": x, "y": y}) == pytest.approx(expected, rel=1e-13)
+    assert module.loss_and_gradient(params, {"x": x, "y": y})[0] == pytest.approx(expected, rel=1e-13)
 
 
 def _many_blocks(rows: int, seed: int = 5) -> tuple[Arrays, Arrays]:

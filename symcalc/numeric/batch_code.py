@@ -11,6 +11,8 @@ output; nothing the user typed (a title, a note, a path) is copied into it.
 
 from __future__ import annotations
 
+import math
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,11 +21,22 @@ import sympy as sp
 from sympy.codegen.cfunctions import log1p
 from sympy.printing.precedence import PRECEDENCE
 
-from symcalc.numeric.names import SAMPLES, TOTALS, CodeNames
+from symcalc.errors import SpecError
+from symcalc.numeric.code_style import LINE, assignment, comment, display, returned, signature, spaced
+from symcalc.numeric.names import SAMPLES, CodeNames
 from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line
-from symcalc.numeric.saved_code import loading_source
+from symcalc.numeric.runtime_text import copied, imports, used
 from symcalc.symbolic.arrays import diag, logsumexp, matmul, softmax, total, transpose
-from symcalc.symbolic.batch import BatchForm, BatchLine, M, SampleCount, column, column_sums, row_sums
+from symcalc.symbolic.batch import (
+    BatchForm,
+    BatchLine,
+    M,
+    SampleCount,
+    column,
+    column_sums,
+    row_sums,
+    scalar_batch_form,
+)
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus
@@ -177,16 +190,40 @@ def _written(value: sp.Expr) -> sp.Expr:
 
 
 def stable_lines(lines: Sequence[BatchLine]) -> list[BatchLine]:
-    """Each line rewritten for float64, seeing through the σ, tanh and exp lines it reads."""
+    """Each line rewritten for float64, seeing through the σ, tanh and exp lines it reads; tanh's
+    derivative is then read back from tanh's output (`_from_tanh`)."""
     inside = {line.target: line.value for line in lines if isinstance(line.value, _LOOK_INTO)}
     logs = _log_softmax(lines)
     defined: set[sp.Symbol] = set()
     result = []
     for line in lines:
         value = _elementary(_stable_line(line.value.xreplace(logs), inside, defined))
+        value = _from_tanh(
+            value, {v.args[0]: t for t, v in inside.items() if isinstance(v, sp.tanh) and t in defined}
+        )
         result.append(BatchLine(line.target, value, line.label, line.expanded))
         defined.add(line.target)
     return result
+
+
+def _from_tanh(value: sp.Expr, outputs: dict[sp.Expr, sp.Symbol]) -> sp.Expr:
+    """1/cosh(S)^2k as (1 - G^2)^k where a line has computed G = tanh(S): three cheap passes over the
+    batch for cosh's, a power and a division, as PyTorch's and JAX's tanh backward compute it. Where
+    |S| is large it keeps G's absolute accuracy (2.3e-16), not its relative one: 1 - G^2 is 0 from
+    |S| = 19, where the exact value is below 1e-16."""
+    if not outputs:
+        return value
+    return value.replace(
+        lambda e: (
+            e.is_Pow
+            and isinstance(e.base, sp.cosh)
+            and e.base.args[0] in outputs
+            and e.exp.is_Integer
+            and e.exp < 0
+            and e.exp % 2 == 0
+        ),
+        lambda e: (1 - outputs[e.base.args[0]] ** 2) ** (-e.exp // 2),
+    )
 
 
 def needed_lines(lines: Sequence[BatchLine], outputs: Iterable[sp.Expr]) -> list[BatchLine]:
@@ -203,24 +240,23 @@ def function_lines(
     doc: str,
     arguments: Sequence[str],
     lines: Sequence[BatchLine],
-    outputs: Sequence[sp.Expr],
+    outputs: Sequence[sp.Expr | None],
     printer: BatchPrinter,
     preamble: Sequence[str] = (),
 ) -> list[str]:
     """A function of `arguments` computing the `lines` its `outputs` need, one batch line each (what a
-    line computes twice it computes once), then returning the outputs; `preamble` opens its body."""
-    body = [f"def {name}({', '.join(arguments)}):", f'    """{doc}"""', *(f"    {p}" for p in preamble)]
-    for line in needed_lines(lines, outputs):
-        name = printer.names[line.target]
+    line computes twice it computes once), then returning the outputs (None as None), laid out as
+    ruff formats it; `preamble` opens its body."""
+    body = [*signature(name, arguments), f'    """{doc}"""', *(f"    {p}" for p in preamble)]
+    for line in needed_lines(lines, [o for o in outputs if o is not None]):
+        target = printer.names[line.target]
         comment = line.label if line.target.name == line.label else f"{line.label}, a row per sample"
-        shared, (value,) = sp.cse(line.value, symbols=sp.numbered_symbols(f"_{name}_"), optimizations=None)
+        shared, (value,) = sp.cse(line.value, symbols=sp.numbered_symbols(f"_{target}_"), optimizations=None)
         body.append(f"    # {comment}")
-        body += [f"    {printer.names[t]} = {printer.doprint(e)}" for t, e in shared]
-        body.append(f"    {name} = {printer.doprint(value)}")
-    body.append("    return [")
-    body += [f"        {printer.doprint(output)}," for output in outputs]
-    body.append("    ]")
-    return body
+        for t, e in shared:
+            body += assignment("    ", printer.names[t], spaced(printer.doprint(e)))
+        body += assignment("    ", target, spaced(printer.doprint(value)))
+    return body + returned("    ", ["None" if o is None else spaced(printer.doprint(o)) for o in outputs])
 
 
 def _split(value: sp.Expr, batched: set[sp.Symbol]) -> tuple[sp.Expr, sp.Expr]:
@@ -233,32 +269,22 @@ def _split(value: sp.Expr, batched: set[sp.Symbol]) -> tuple[sp.Expr, sp.Expr]:
     return sp.Add(*(M * term for term in summed)), sp.Add(*fixed)
 
 
-def _means(
-    name: str,
-    doc: str,
-    sums: str,
-    layout: Layout,
-    fixed: Sequence[sp.Expr],
-    options: str = "",
-) -> list[str]:
-    """A function of the whole batch: `sums` over blocks of rows (which keep their temporaries in
-    cache, and read X from memory once), each divided by m, plus its part common to every sample.
-    `options` are _blocks' keywords, floats per block and threads (a Hessian's matrix products run
-    faster on 16 MB, and on BLAS's own threads alone: ours beside them made 1e6 × 30 take 150 ms,
-    not 123)."""
-    printer, given, rows = layout.printer, layout.given, layout.data_names
-    outputs = [
-        f"{TOTALS}[{k}] / {SAMPLES}" + (f" + {printer.doprint(f)}" if f != 0 else "")
-        for k, f in enumerate(fixed)
-    ]
-    return [
-        f"def {name}({', '.join(layout.arguments)}):",
-        f'    """{doc}"""',
-        f"    {SAMPLES} = {rows[-1]}.shape[0]",
-        f"    {TOTALS} = _blocks({sums}, ({', '.join(given)}{',' if len(given) == 1 else ''}), "
-        f"({', '.join(rows)}{',' if len(rows) == 1 else ''}){', ' + options if options else ''})",
-        f"    return [{', '.join(outputs)}]",
-    ]
+def _objective_parts(layout: Layout) -> tuple[sp.Expr, sp.Expr]:
+    """The objective sum(J)/m as (what is summed over the samples, what is the same for each): where
+    J = L + lamda/2*sum(W**2), (sum(L), lamda/2*sum(W**2)), so that a term of the parameters and
+    constants alone (a penalty) is computed once per call, not once per block of rows."""
+    batch = layout.batch
+    (summed,) = (arg for arg in sp.Mul.make_args(batch.objective * M) if isinstance(arg, total))
+    loss = summed.args[0]
+    lines = {line.target: line.value for line in layout.lines}
+    if loss not in lines:
+        return batch.objective * M, sp.S.Zero
+    given = {*layout.shaped.parameters, *(c for c, _ in layout.derivation.model.constants)}
+    rows = [t for t in sp.Add.make_args(lines[loss]) if not t.free_symbols <= given]
+    fixed = [t for t in sp.Add.make_args(lines[loss]) if t.free_symbols <= given]
+    if not fixed or not rows:
+        return batch.objective * M, sp.S.Zero
+    return total(sp.Add(*rows)), sp.Add(*fixed)
 
 
 @dataclass(frozen=True)
@@ -338,162 +364,130 @@ class Layout:
     def declarations(self) -> list[str]:
         """PARAMETERS, DATA, INPUTS, TARGETS, CONSTANTS and PREDICTIONS, with their comments."""
         shapes, renamed, model = dict(self.shaped.shapes), dict(self.batch.names), self.derivation.model
-        declared = ", ".join(f'"{p.name}": {axes_text(shapes.get(p, ()))}' for p in self.shaped.parameters)
-        data = ", ".join(
-            f'"{s.name}": ({self.names[renamed.get(s, s)]!r}, {axes_text(shapes.get(s, ()))})'
+        declared = [f'"{p.name}": {axes_text(shapes.get(p, ()))}' for p in self.shaped.parameters]
+        data = [
+            f'"{s.name}": ("{self.names[renamed.get(s, s)]}", {axes_text(shapes.get(s, ()))})'
             for s in self.shaped.data
-        )
+        ]
         sizes = (
             f" (in the model's dimensions, at the sizes: {self.shaped.describe()})"
             if self.shaped.sizes
             else ""
         )
         targets = [s for s in self.shaped.data if s not in self.inputs]
-        constants = ", ".join(f"{c.name!r}: {v!r}" for c, v in model.constants)
+        constants = [f'"{c.name}": {_number(v)}' for c, v in model.constants]
         return [
-            f"#: Each parameter's shape{sizes}.",
-            f"PARAMETERS = {{{declared}}}",
+            *comment("#: ", f"Each parameter's shape{sizes}."),
+            *display("PARAMETERS = ", "{", declared, "}"),
             "#: Each input and target: the name of its batch array in this module, and its shape per sample.",
-            f"DATA = {{{data}}}",
-            f"INPUTS = {names_text(self.inputs)}",
-            f"TARGETS = {names_text(targets)}",
-            f"CONSTANTS: dict[str, float] = {{{constants}}}",
-            f"PREDICTIONS = {names_text(self.predicted)}",
+            *display("DATA = ", "{", data, "}"),
+            *display("INPUTS = ", "(", _quoted(self.inputs), ")"),
+            *display("TARGETS = ", "(", _quoted(targets), ")"),
+            *display("CONSTANTS: dict[str, float] = ", "{", constants, "}"),
+            *display("PREDICTIONS = ", "(", _quoted(self.predicted), ")"),
         ]
 
 
+def _quoted(symbols: Sequence[sp.Symbol]) -> list[str]:
+    return [f'"{s.name}"' for s in symbols]
+
+
+def _number(value: float) -> str:
+    """A float as Python source: repr, or float("inf") / float("nan"), which repr cannot round-trip."""
+    return repr(value) if math.isfinite(value) else f'float("{value}")'
+
+
+def batch_form_of(derivation: Derivation) -> tuple[Shaped, BatchForm]:
+    """The batch form of a derivation: its own for a model with vectors; for a model of scalars, every
+    per-sample name a column of m values (z = w1*x1 + b over the batch, dL/dw1 = sum(dL/dz*x1)/m)."""
+    model = derivation.model
+    if model.shaped is not None:
+        if derivation.batch is None:
+            raise SpecError(f"this model has no batch form ({derivation.batch_problem})")
+        return model.shaped, derivation.batch
+    data = (*model.inputs, *model.targets)
+    shaped = Shaped((), model.definitions, (), (), model.assumptions, model.parameters, data)
+    return shaped, scalar_batch_form(shaped, model.loss)
+
+
 def generate_batch(derivation: Derivation) -> str:
-    """The text of the standalone batch module of a model with vectors and matrices."""
-    batch, model = derivation.batch, derivation.model
-    assert batch is not None and model.shaped is not None
-    layout = Layout(derivation, model.shaped, batch)
+    """The text of the standalone batch module of a model: its formulas, then the runtime
+    (`symcalc.numeric.runtime`) copied from its source."""
+    shaped, batch = batch_form_of(derivation)
+    layout = Layout(derivation, shaped, batch)
     arguments, lines, forward, printer = layout.arguments, layout.lines, layout.forward, layout.printer
-    gradients = [line.value for line in batch.gradients]
-    predictions, predict_arguments = layout.predictions, layout.predict_arguments
     batched = set(batch.batched)
-    objective_sum, _ = _split(batch.objective, batched)
-    parts = [_split(value, batched) for value in gradients]
+    objective_sum, objective_fixed = _objective_parts(layout)
+    parts = [_split(line.value, batched) for line in batch.gradients]
     sums = [summed for summed, _ in parts]
+    hessian = [_split(line.value, batched) for line in batch.hessian]
+
+    def function(
+        name: str, doc: str, lines: Sequence[BatchLine], outputs: Sequence[sp.Expr | None]
+    ) -> list[str]:
+        return ["", "", *function_lines(name, doc, arguments, lines, outputs, printer)]
+
+    def fixed(name: str, doc: str, values: Sequence[sp.Expr]) -> list[str]:
+        outputs = [None if value == 0 else value for value in values]
+        return ["", "", *function_lines(name, doc, layout.given, [], outputs, printer)]
+
     body = [
-        *function_lines(
-            "_loss_sums", "The loss summed over these samples.", arguments, forward, [objective_sum], printer
+        *function("_loss_sums", "The loss summed over these rows.", forward, [objective_sum]),
+        *function("_gradient_sums", "Each gradient summed over these rows.", lines, sums),
+        *function(
+            "_both_sums", "The loss and each gradient, summed over these rows.", lines, [objective_sum, *sums]
         ),
-        "",
-        "",
-        *function_lines(
-            "_gradient_sums", "Each gradient summed over these samples.", arguments, lines, sums, printer
+        *fixed("_loss_fixed", "The loss's part that is the same for every row.", [objective_fixed]),
+        *fixed(
+            "_gradient_fixed", "Each gradient's part that is the same for every row.", [f for _, f in parts]
         ),
+    ]
+    if batch.hessian:
+        body += [
+            *function(
+                "_second_sums",
+                "The loss, each gradient and each second derivative, summed over these rows.",
+                [*lines, *stable_lines(batch.hessian)],
+                [objective_sum, *sums, *(summed for summed, _ in hessian)],
+            ),
+            *fixed(
+                "_hessian_fixed",
+                "Each block d2J/dp dq (p at or before q) of the Hessian: its part the same for every row.",
+                [f for _, f in hessian],
+            ),
+        ]
+    body += [
         "",
         "",
         *function_lines(
-            "_both_sums",
-            "The loss and each gradient, summed over these samples.",
-            arguments,
-            lines,
-            [objective_sum, *sums],
+            "_predict",
+            "The predictions for each sample.",
+            layout.predict_arguments,
+            forward,
+            layout.predictions,
             printer,
         ),
-        "",
-        "",
-        *_means("_loss", "The mean loss: the forward pass.", "_loss_sums", layout, [0]),
-        "",
-        "",
-        *_means(
-            "_gradient",
-            "Each gradient of the mean loss: the forward pass as far as needed, then the backward pass.",
-            "_gradient_sums",
-            layout,
-            [fixed for _, fixed in parts],
-        ),
-        "",
-        "",
-        *_means(
-            "_loss_and_gradient",
-            "The mean loss, then each gradient.",
-            "_both_sums",
-            layout,
-            [0, *(fixed for _, fixed in parts)],
-        ),
-        "",
-        "",
-        *function_lines(
-            "_predict", "The predictions for each sample.", predict_arguments, forward, predictions, printer
-        ),
-        *_second_order(layout, objective_sum, parts),
     ]
-    docstring = _docstring(derivation, forward, batch)
+    code = "\n".join(body)
+    optional = used(code, ["_softmax", "_logsumexp"])
+    leave_out = {"_softmax", "_logsumexp"} - set(optional)
+    if not batch.hessian:
+        leave_out.add("loss_gradient_hessian")
+    runtime = copied("runtime.py", leave_out)
+    text = "\n".join([code, "", "", "\n\n\n".join(runtime)])
     header = [
-        *docstring,
+        *_docstring(derivation, forward, batch),
         "",
-        "import concurrent.futures",
-        "import json",
-        "import os",
-        "",
-        "import numpy",
+        *imports(["runtime.py"], text),
         "",
         *layout.declarations(),
-        "#: How many threads add up blocks of rows at once (NumPy's loops and matrix products let go of",
-        "#: Python's lock while they run, so blocks run side by side); 1 keeps the work in the caller's",
-        "#: thread (set it so before forking worker processes). The results are the same whatever it is.",
-        'THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1',
-        "#: Into how many runs of neighbouring blocks a batch is dealt, whatever THREADS is (see _blocks):",
-        "#: at most this many threads are busy. More runs cost more hand-overs between threads: at",
-        "#: 1e6 x 30 on 2 cores the gradient took 0.35x plain NumPy's time with 4, 0.40x with 16.",
-        "CHUNKS = 4",
-        "",
-        "",
-        _HELPERS.strip("\n"),
-        "",
-        "",
-        *body,
     ]
-    second = _SECOND_ORDER_RUNTIME if batch.hessian else ""
-    return "\n".join(header) + "\n" + _RUNTIME + second + loading_source(arrays=True)
-
-
-def _second_order(
-    layout: Layout, objective_sum: sp.Expr, parts: Sequence[tuple[sp.Expr, sp.Expr]]
-) -> list[str]:
-    """With second derivatives: the loss, each gradient and each block of the Hessian in one pass."""
-    batch = layout.batch
-    if not batch.hessian:
-        return []
-    batched = set(batch.batched)
-    blocks = [_split(line.value, batched) for line in batch.hessian]
-    outputs = [objective_sum, *(summed for summed, _ in parts), *(summed for summed, _ in blocks)]
-    fixed = [0, *(f for _, f in parts), *(f for _, f in blocks)]
-    return [
-        "",
-        "",
-        *function_lines(
-            "_second_sums",
-            "The loss, each gradient and each second derivative, summed over these samples.",
-            layout.arguments,
-            [*layout.lines, *stable_lines(batch.hessian)],
-            outputs,
-            layout.printer,
-        ),
-        "",
-        "",
-        *_means(
-            "_loss_gradient_hessian",
-            "The mean loss, each gradient, then each block d2J/dp dq (p at or before q) of the Hessian.",
-            "_second_sums",
-            layout,
-            fixed,
-            "floats=2**21, threads=1",
-        ),
-    ]
+    return "\n".join(header) + "\n" + text + "\n"
 
 
 def axes_text(shape: Sequence[object]) -> str:
-    inner = ", ".join(repr(a) for a in shape)
+    inner = ", ".join(f'"{a}"' if isinstance(a, str) else repr(a) for a in shape)
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
-
-
-def names_text(symbols: Sequence[sp.Symbol]) -> str:
-    inner = ", ".join(f'"{s.name}"' for s in symbols)
-    return f"({inner},)" if len(symbols) == 1 else f"({inner})"
 
 
 def predictions_of(batch: BatchForm, derivation: Derivation) -> list[sp.Symbol]:
@@ -502,7 +496,8 @@ def predictions_of(batch: BatchForm, derivation: Derivation) -> list[sp.Symbol]:
     model = derivation.model
     names = dict(batch.names)
     declared = set(model.spec.targets if model.spec else ())
-    depends = {names.get(s, s) for s in (model.shaped.data if model.shaped else ()) if s.name in declared}
+    data = model.shaped.data if model.shaped else (*model.inputs, *model.targets)
+    depends = {names.get(s, s) for s in data if s.name in declared}
     lines = {line.target: line for line in batch.forward}
     for line in batch.forward:
         if line.value.free_symbols & depends:
@@ -511,11 +506,11 @@ def predictions_of(batch: BatchForm, derivation: Derivation) -> list[sp.Symbol]:
     stack = [names.get(model.loss, model.loss)]
     while stack:
         target = stack.pop()
-        for used in sorted(lines[target].value.free_symbols & lines.keys(), key=sp.default_sort_key):
-            if used in depends:
-                stack.append(used)
-            elif used not in found:
-                found.append(used)
+        for read in sorted(lines[target].value.free_symbols & lines.keys(), key=sp.default_sort_key):
+            if read in depends:
+                stack.append(read)
+            elif read not in found:
+                found.append(read)
     return found
 
 
@@ -524,9 +519,9 @@ def _docstring(derivation: Derivation, forward: Sequence[BatchLine], batch: Batc
     source = model.source.removesuffix(" (built in)").rsplit("/", 1)[-1].removesuffix(".toml")
     origin = f"the derivation {source!r}" if source.replace("_", "").isalnum() else "a derivation file"
     objective = batch.objective_name.name
-    return [
-        f'"""Gradient descent over batches for one model, generated by symcalc from {origin}; imports numpy',
-        "and, from Python's standard library, json, os and concurrent.futures.",
+    lines = [
+        '"""Gradient descent over batches for one model, generated by symcalc',
+        f"from {origin}; imports numpy and modules of Python's standard library.",
         "",
         "Over a batch of m samples (row k of a capital is sample k):",
         "",
@@ -546,90 +541,18 @@ def _docstring(derivation: Derivation, forward: Sequence[BatchLine], batch: Batc
         "load_constants(path) and standardize(data, path) read what `symcalc train --save` wrote.",
         '"""',
     ]
+    return [wrapped for line in lines for wrapped in _wrapped(line)]
 
 
-_HELPERS = '''
-def _blocks(sums, given, data, floats=2**18, threads=None):
-    """Each output of sums(*given, *rows) added up over blocks of rows of the data arrays.
+def _wrapped(line: str) -> list[str]:
+    """A docstring's line, wrapped at the line's length, a formula's continuation indented further."""
+    if len(line) <= LINE:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip()))
+    return textwrap.wrap(
+        line, LINE, subsequent_indent=indent + "    ", break_on_hyphens=False, break_long_words=False
+    )
 
-    The blocks are dealt into at most CHUNKS runs of neighbouring blocks, whatever `threads` is
-    (by default THREADS): each run is added up in order on one thread, and the runs' sums in order,
-    so the result is the same for any number of threads, and at most CHUNKS sums wait at once.
-    """
-    rows = len(data[0])
-    if rows == 0:
-        raise ValueError("no samples: a mean over 0 rows has no value")
-    width = sum(array[:1].size for array in data)  # floats per sample
-    step = max(512, floats // max(width, 1))  # by default a block of X of about 2 MB: it stays in cache
-    starts = range(0, rows, step)
-    per_chunk = -(-len(starts) // CHUNKS)
-    chunks = [starts[i:i + per_chunk] for i in range(0, len(starts), per_chunk)]
-    threads = max(1, min(THREADS if threads is None else threads, len(chunks)))
-    errors, call = numpy.geterr(), numpy.geterrcall()  # the caller's: a pool thread starts with NumPy's
-
-    def chunk_sum(chunk):
-        with numpy.errstate(call=call, **errors):
-            return _added(sums(*given, *(array[s:s + step] for array in data)) for s in chunk)
-
-    return _added(map(chunk_sum, chunks) if threads == 1 else _pool(threads).map(chunk_sum, chunks))
-
-
-def _added(outputs):
-    """The outputs (lists of arrays) added up entry by entry, in their order."""
-    totals = None
-    for block in outputs:
-        totals = block if totals is None else [t + b for t, b in zip(totals, block, strict=True)]
-    return totals
-
-
-_POOLS = {}
-
-
-def _pool(threads):
-    """The threads that take blocks, made once per process (a forked child has none of its parent's)."""
-    key = (os.getpid(), threads)
-    if key not in _POOLS:
-        _POOLS[key] = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="blocks")
-    return _POOLS[key]
-
-
-def _logsumexp(z):
-    """log(sum(exp(z))) along the last axis, shifted by the largest entry so that nothing overflows."""
-    top = numpy.max(z, axis=-1, keepdims=True)
-    return numpy.log(numpy.sum(numpy.exp(z - top), axis=-1)) + top[..., 0]
-
-
-def _softmax(z):
-    """exp(z) / sum(exp(z)) along the last axis, shifted by the largest entry."""
-    e = numpy.exp(z - numpy.max(z, axis=-1, keepdims=True))
-    return e / numpy.sum(e, axis=-1, keepdims=True)
-'''
-
-_SECOND_ORDER_RUNTIME = '''
-
-def loss_gradient_hessian(params, data, constants=None):
-    """The mean loss, each mean gradient and the mean Hessian, from one pass over the data.
-
-    The Hessian is one square array over every entry of every parameter, in PARAMETERS order
-    and each parameter's entries in order (a vector's entries in turn): what Newton's method solves with.
-    """
-    with numpy.errstate(all="ignore"):
-        value, *outputs = _loss_gradient_hessian(*_arguments(params, data, constants, INPUTS + TARGETS))
-    count = len(PARAMETERS)
-    grads = {name: numpy.asarray(g, dtype=numpy.float64) for name, g in zip(PARAMETERS, outputs)}
-    sizes = [grads[name].size for name in PARAMETERS]
-    starts = [sum(sizes[:k]) for k in range(count)]
-    hessian = numpy.zeros((sum(sizes), sum(sizes)))
-    blocks = iter(outputs[count:])
-    for i in range(count):
-        for j in range(i, count):
-            block = numpy.asarray(next(blocks), dtype=numpy.float64)
-            shape = (sizes[i], sizes[j])  # a number (0, or lamda) stands for every entry
-            block = numpy.broadcast_to(block, shape) if block.size == 1 else block.reshape(shape)
-            hessian[starts[i] : starts[i] + sizes[i], starts[j] : starts[j] + sizes[j]] = block
-            hessian[starts[j] : starts[j] + sizes[j], starts[i] : starts[i] + sizes[i]] = block.T
-    return float(value), grads, hessian
-'''
 
 #: Generated code: the file's constants, overridden by name by a call's `constants` (both modules).
 CONSTANTS_SOURCE = """    merged = dict(CONSTANTS)
@@ -639,86 +562,3 @@ CONSTANTS_SOURCE = """    merged = dict(CONSTANTS)
         merged[name] = float(value)
     values.extend(numpy.float64(value) for value in merged.values())
 """
-
-_RUNTIME = (
-    '''
-
-def _arguments(params, data, constants, names):
-    """The positional arguments: each parameter, each constant, then each array of `names` as floats."""
-    values = []
-    for name, shape in PARAMETERS.items():
-        if name not in params:
-            raise KeyError(f"no value for parameter {name!r}")
-        value = numpy.asarray(params[name], dtype=numpy.float64)
-        if value.ndim != len(shape):
-            raise ValueError(f"parameter {name!r} must have {len(shape)} axes, not {value.ndim}")
-        values.append(value)
-'''
-    + CONSTANTS_SOURCE
-    + '''    rows = None
-    for name in names:
-        if name not in data:
-            raise KeyError(f"no data for {name!r}")
-        array = numpy.asarray(data[name], dtype=numpy.float64)
-        axes = len(DATA[name][1]) + 1
-        if array.ndim != axes or (rows is not None and len(array) != rows):
-            raise ValueError(f"data[{name!r}] must have {axes} axes and one row per sample")
-        rows = len(array)
-        values.append(array)
-    return values
-
-
-def loss(params, data, constants=None):
-    """The mean loss over the samples: the forward pass only."""
-    with numpy.errstate(all="ignore"):
-        return float(_loss(*_arguments(params, data, constants, INPUTS + TARGETS))[0])
-
-
-def gradient(params, data, constants=None):
-    """The mean gradient of the loss by each parameter, an array of its shape; no loss is computed."""
-    with numpy.errstate(all="ignore"):
-        grads = _gradient(*_arguments(params, data, constants, INPUTS + TARGETS))
-    return {name: numpy.asarray(g, dtype=numpy.float64) for name, g in zip(PARAMETERS, grads, strict=True)}
-
-
-def loss_and_gradient(params, data, constants=None):
-    """The mean loss and each mean gradient, from one pass forward and one backward."""
-    with numpy.errstate(all="ignore"):
-        value, *grads = _loss_and_gradient(*_arguments(params, data, constants, INPUTS + TARGETS))
-    named = {name: numpy.asarray(g, dtype=numpy.float64) for name, g in zip(PARAMETERS, grads, strict=True)}
-    return float(value), named
-
-
-def predict(params, data, constants=None):
-    """The model's predictions for each sample, by name (PREDICTIONS); needs the inputs only."""
-    with numpy.errstate(all="ignore"):
-        outputs = _predict(*_arguments(params, data, constants, INPUTS))
-    return dict(zip(PREDICTIONS, outputs, strict=True))
-
-
-def step(params, data, learning_rate, constants=None):
-    """One gradient-descent update: p := p - learning_rate * gradient(params, data)[p]."""
-    grads = gradient(params, data, constants)
-    return {
-        name: numpy.asarray(params[name], dtype=numpy.float64) - learning_rate * grads[name]
-        for name in PARAMETERS
-    }
-
-
-def check_gradient(params, data, constants=None, h=1e-5):
-    """The largest absolute difference between gradient() and central differences of loss() with step h."""
-    grads = gradient(params, data, constants)
-    worst = 0.0
-    for name in PARAMETERS:
-        base = numpy.asarray(params[name], dtype=numpy.float64)
-        for index in numpy.ndindex(base.shape):
-            up, down = base.copy(), base.copy()
-            up[index] += h
-            down[index] -= h
-            higher = loss({**params, name: up}, data, constants)
-            lower = loss({**params, name: down}, data, constants)
-            estimate = (higher - lower) / (2 * h)
-            worst = max(worst, abs(float(grads[name][index]) - estimate))
-    return worst
-'''
-)

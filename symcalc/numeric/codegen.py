@@ -310,7 +310,7 @@ def generate(derivation: Derivation) -> str:
         f"_PLAN = {'None' if both is None else '(_fast_weights, _fast_head, _FAST_LAYOUT)'}",
         f"_GRADIENT_PLAN = {'None' if alone is None else '(_grad_weights, _grad_head, _GRAD_LAYOUT)'}",
     ]
-    return "\n".join(lines) + "\n" + _RUNTIME + loading_source(arrays=False)
+    return "\n".join(lines) + "\n" + _RUNTIME + loading_source()
 
 
 def _declared(symbols: Sequence[sp.Symbol], model: Model) -> list[sp.Symbol]:

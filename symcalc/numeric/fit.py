@@ -85,7 +85,9 @@ class _SGD:
 
 
 class _Adam:
-    """torch.optim.Adam (not AMSGrad, no weight decay): its single-tensor update, step by step."""
+    """torch.optim.Adam (not AMSGrad, no weight decay): its single-tensor update, step by step, each
+    operation in PyTorch's order into arrays made once (a fresh 784 × 128 temporary per operation
+    cost a third of the update's time)."""
 
     def __init__(
         self, params: Mapping[str, Array], learning_rate: float, betas: tuple[float, float], eps: float
@@ -93,6 +95,7 @@ class _Adam:
         self.learning_rate, self.betas, self.eps = learning_rate, betas, eps
         self.means = {name: np.zeros_like(value) for name, value in params.items()}
         self.squares = {name: np.zeros_like(value) for name, value in params.items()}
+        self.scratch = {name: (np.empty_like(value), np.empty_like(value)) for name, value in params.items()}
         self.steps = 0
 
     def update(self, params: dict[str, Array], grads: Mapping[str, Array]) -> None:
@@ -101,14 +104,21 @@ class _Adam:
         step_size = self.learning_rate / (1 - beta1**self.steps)
         root = math.sqrt(1 - beta2**self.steps)
         for name, value in params.items():
-            grad, mean, square = grads[name], self.means[name], self.squares[name]
-            mean += (1 - beta1) * (grad - mean)  # PyTorch's lerp(grad, 1 - beta1), weight below 0.5
+            grad, mean, square = np.asarray(grads[name]), self.means[name], self.squares[name]
+            change, denominator = self.scratch[name]
+            np.subtract(grad, mean, out=change)
+            change *= 1 - beta1
+            mean += change  # PyTorch's lerp(grad, 1 - beta1), weight below 0.5
             square *= beta2
-            square += (1 - beta2) * grad * grad
-            denominator = np.sqrt(square)
+            np.multiply(grad, 1 - beta2, out=change)
+            change *= grad
+            square += change  # PyTorch's addcmul(grad, grad, value=1 - beta2)
+            np.sqrt(square, out=denominator)
             denominator /= root
             denominator += self.eps
-            value -= step_size * (mean / denominator)
+            np.divide(mean, denominator, out=change)
+            change *= step_size
+            value -= change
 
 
 def minibatches(rows: int, batch_size: int | None, rng: np.random.Generator) -> Iterator[Rows]:
@@ -171,7 +181,7 @@ def fit(
 
     hint = f" (try a smaller learning rate than {rate:g})"
     try:
-        first, _ = evaluate(arrays, columns)
+        first = _loss_alone(model, constants, evaluate)(arrays, columns)
         if not math.isfinite(first):
             return Fitted(arrays, tuple(history), Stop.NON_FINITE, f"the loss is {first} at the start")
         record(0, first)
@@ -216,6 +226,17 @@ def _evaluator(model: ModuleType | LossAndGradient, constants: Mapping[str, floa
         return float(loss), grads
 
     return evaluate
+
+
+def _loss_alone(
+    model: ModuleType | LossAndGradient, constants: Mapping[str, float] | None, evaluate: LossAndGradient
+) -> Callable[[Mapping[str, Array], Mapping[str, Array]], float]:
+    """The mean loss over some rows: a module's forward pass alone (over every row at the start it
+    took a third of an epoch of a 784-128-10 network with its gradients), else `evaluate`'s loss."""
+    if isinstance(model, ModuleType):
+        module = model
+        return lambda params, rows: float(module.loss(params, rows, constants))
+    return lambda params, rows: evaluate(params, rows)[0]
 
 
 def _non_finite(loss: float, grads: Mapping[str, Any]) -> str:

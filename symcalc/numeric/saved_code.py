@@ -1,5 +1,7 @@
-"""The part of a `codegen` module that reads what `symcalc train --save` wrote: `load_parameters`,
-`load_constants` and `standardize`.
+"""The part of the per-sample `codegen` module (a model of scalars) that reads what `symcalc train
+--save` wrote: `load_parameters`, `load_constants` and `standardize`. The batch modules copy theirs
+from `symcalc.numeric.runtime`, as its source spells them; this template goes with the per-sample
+module.
 
 The saved file is JSON (`symcalc.render.training.saved_dict`): the parameters by name, a vector's
 as a list and a matrix's as a list of rows; the constants of the run; and, with --standardize,
@@ -13,9 +15,8 @@ json and the module's array library only (not even math).
 
 from __future__ import annotations
 
-#: The mark `train --save` puts in its files, which the modules check.
-SAVED_BY = "symcalc train --save"
-FORMAT = 1
+from symcalc.numeric.runtime import FORMAT as FORMAT  # for render.training, which writes them
+from symcalc.numeric.runtime import SAVED_BY as SAVED_BY
 
 _COMMON = '''
 
@@ -139,58 +140,7 @@ def standardize(data, path):
     return result
 '''
 
-_ARRAYS = '''
 
-def load_parameters(path):
-    """The parameters `symcalc train --save` wrote to `path`, as this module's functions take them:
-    each an array of its shape in PARAMETERS (a float for a scalar). ValueError when they are not
-    exactly this module's: another name, another number of axes, or sizes that disagree."""
-    values = _section(_saved(path), path, "parameters")
-    _same_names(values, tuple(PARAMETERS), path, "parameter")
-    sizes, params = {}, {}
-    for name, shape in PARAMETERS.items():
-        found = _shape(values[name], path, "parameter", name)
-        if len(found) != len(shape):
-            axes = f"{len(found)} axes, but this module's has {len(shape)} {shape}"
-            raise ValueError(f"{path}: parameter {name!r} has {axes}")
-        for axis, size in zip(shape, found, strict=True):
-            wanted = axis if isinstance(axis, int) else sizes.setdefault(axis, (size, name))[0]
-            if size != wanted:
-                given = "" if isinstance(axis, int) else f" as {sizes[axis][1]!r} has"
-                raise ValueError(
-                    f"{path}: parameter {name!r} has shape {found}, but {axis} = {wanted}{given}"
-                )
-        params[name] = {scalar}(values[name]) if not shape else {array}(values[name])
-    return params
-
-
-def standardize(data, path):
-    """`data` with each input as the saved run trained on it, (x - mean)/scale per entry with the means
-    and scales that `train --standardize` saved; the same data when the run did not standardize."""
-    found = _saved(path).get("standardized")
-    if found is None:
-        return dict(data)
-    means, scales = _section(found, path, "means"), _section(found, path, "scales")
-    _same_names(means, INPUTS, path, "input")
-    _same_names(scales, INPUTS, path, "input")
-    result = dict(data)
-    for name in INPUTS:
-        _shape(means[name], path, "input", name)
-        _shape(scales[name], path, "input", name)
-        _no_zero_scale({name: scales[name]}, path)
-        result[name] = ({array}(data[name]) - {array}(means[name])) / {array}(scales[name])
-    return result
-'''
-
-
-def loading_source(arrays: bool, array: str = "numpy.asarray", scalar: str = "float") -> str:
-    """The generated functions that read a saved run, for a module of scalars (`arrays` False) or of
-    arrays, whose arrays `array` makes (numpy.asarray, jnp.asarray, _tensor) and its scalar parameters
-    `scalar` (a float for NumPy; a framework's 0-d array, which its autograd can track)."""
-    common = _COMMON.replace("__SAVED_BY__", repr(SAVED_BY)).replace("__FORMAT__", str(FORMAT))
-    if not arrays:
-        return common + _SCALARS
-    loading = _ARRAYS
-    if scalar == array:  # one conversion for every parameter
-        loading = loading.replace("{scalar}(values[name]) if not shape else {array}", "{array}")
-    return common + loading.replace("{array}", array).replace("{scalar}", scalar)
+def loading_source() -> str:
+    """The generated functions that read a saved run, for the per-sample module of scalars."""
+    return _COMMON.replace("__SAVED_BY__", repr(SAVED_BY)).replace("__FORMAT__", str(FORMAT)) + _SCALARS
