@@ -295,3 +295,58 @@ def test_log1p_and_expm1_differentiate_and_compute_as_log_1_plus_and_exp_minus_1
     assert value == pytest.approx(float(loss.evalf(30, subs=point)), rel=1e-13)
     for name in (w, b):
         assert grads[name.name] == pytest.approx(float(sp.diff(loss, name).evalf(30, subs=point)), rel=1e-13)
+
+
+MEAN_WITH_PENALTY = """
+title = "a mean over the features and a penalty scaled by their number"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]", "b"]
+loss = "L"
+
+[dimensions]
+n = 3
+
+[definitions]
+L = "(sum(w*x)/n + b - y)^2/2 + sum(w*w)/sqrt(n)"
+"""
+
+
+def test_generated_code_takes_a_dimension_s_size_from_the_data_it_is_given(
+    write_toml: WriteToml, tmp_path: Path
+) -> None:
+    """The file says n = 3; the arrays given have n = 5, and the module computes with 5 (it raised
+    NameError: n before). Oracle: SymPy's diff of the mean loss written out at n = 5."""
+    size, rows = 5, 4
+    rng = random.Random(7)
+    w_values = [rng.uniform(-1, 1) for _ in range(size)]
+    x_values = [[rng.uniform(-2, 2) for _ in range(size)] for _ in range(rows)]
+    y_values = [rng.uniform(-1, 1) for _ in range(rows)]
+    w = sp.symbols(f"w1:{size + 1}", real=True)
+    b = sp.Symbol("b", real=True)
+    penalty = sum(wi**2 for wi in w) / sp.sqrt(size)
+    samples = [
+        (sum(wi * xi for wi, xi in zip(w, xs, strict=True)) / size + b - yk) ** 2 / 2 + penalty
+        for xs, yk in zip(x_values, y_values, strict=True)
+    ]
+    objective = sum(samples) / rows
+    point = {**dict(zip(w, w_values, strict=True)), b: 0.25}
+    module = generated_module(symcalc.derive(symcalc.load(str(write_toml(MEAN_WITH_PENALTY)))), tmp_path)
+    value, grads = module.loss_and_gradient({"w": w_values, "b": 0.25}, {"x": x_values, "y": y_values})
+    assert value == pytest.approx(float(objective.evalf(30, subs=point)), rel=1e-13)
+    expected = [float(sp.diff(objective, wi).evalf(30, subs=point)) for wi in w]
+    assert list(grads["w"]) == pytest.approx(expected, rel=1e-13)
+    assert grads["b"] == pytest.approx(float(sp.diff(objective, b).evalf(30, subs=point)), rel=1e-13)
+
+
+def test_a_size_no_parameter_carries_is_one_line_for_generated_code(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    path = write_toml(
+        MEAN_WITH_PENALTY.replace('parameters = ["w[n]", "b"]', 'parameters = ["b"]').replace(
+            'L = "(sum(w*x)/n + b - y)^2/2 + sum(w*w)/sqrt(n)"', 'L = "(sum(x)/n + b - y)^2/2"'
+        )
+    )
+    code, out, err = run(["codegen", str(path)])
+    assert (code, out) == (2, "")
+    assert len(err.strip().splitlines()) == 1 and "no parameter has n as an axis" in err

@@ -21,12 +21,12 @@ import sympy as sp
 from sympy.codegen.cfunctions import log1p
 from sympy.printing.precedence import PRECEDENCE
 
-from symcalc.errors import SpecError
+from symcalc.errors import Location, SpecError
 from symcalc.numeric.code_style import LINE, assignment, comment, display, returned, signature, spaced
 from symcalc.numeric.names import SAMPLES, CodeNames
 from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line
 from symcalc.numeric.runtime_text import copied, imports, used
-from symcalc.symbolic.arrays import diag, logsumexp, matmul, softmax, total, transpose
+from symcalc.symbolic.arrays import diag, dimension, logsumexp, matmul, softmax, total, transpose
 from symcalc.symbolic.batch import (
     BatchForm,
     BatchLine,
@@ -311,7 +311,38 @@ class Layout:
             names[batched]
         for line in (*batch.forward, *batch.backward, *batch.hessian):
             names[line.target]
+        for size, (parameter, axis) in self.sizes_read().items():
+            names.derive(size, f"{names[parameter]}.shape[{axis}]")
         return names
+
+    def sizes_read(self) -> dict[sp.Symbol, tuple[sp.Symbol, int]]:
+        """Each dimension the formulas use as a number (sum(s)/n), read from a parameter that has it as
+        an axis (n as w.shape[0]): the data, not the file, decide the sizes of a run. A SpecError for
+        one that no parameter has (the parts of a loss that are the same for every row see no data)."""
+        batch, shaped = self.batch, self.shaped
+        used = {
+            symbol
+            for line in (*batch.forward, *batch.backward, *batch.hessian)
+            for symbol in line.value.free_symbols
+            if symbol in {dimension(name) for name, _ in shaped.sizes}
+        }
+        shapes = dict(shaped.shapes)
+        read: dict[sp.Symbol, tuple[sp.Symbol, int]] = {}
+        for size in sorted(used, key=sp.default_sort_key):
+            carriers = [
+                (p, list(shapes[p]).index(size.name))
+                for p in shaped.parameters
+                if size.name in shapes.get(p, ())
+            ]
+            if not carriers:
+                raise SpecError(
+                    f"the generated code reads the size {size.name} from a parameter's shape, and no "
+                    f"parameter has {size.name} as an axis",
+                    Location(source=self.derivation.model.source),
+                    fix=f"write the size as a number (the file's {size.name}) in the definitions",
+                )
+            read[size] = carriers[0]
+        return read
 
     @property
     def printer(self) -> BatchPrinter:
