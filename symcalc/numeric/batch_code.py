@@ -11,6 +11,7 @@ output; nothing the user typed (a title, a note, a path) is copied into it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,16 +21,27 @@ from sympy.codegen.cfunctions import log1p
 from sympy.printing.precedence import PRECEDENCE
 
 from symcalc.numeric.names import SAMPLES, TOTALS, CodeNames
-from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line
+from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _softmax_parts, _stable_line
 from symcalc.numeric.saved_code import loading_source
 from symcalc.symbolic.arrays import diag, logsumexp, matmul, softmax, total, transpose
-from symcalc.symbolic.batch import BatchForm, BatchLine, M, SampleCount, column, column_sums, row_sums
+from symcalc.symbolic.batch import (
+    BatchForm,
+    BatchLine,
+    M,
+    SampleCount,
+    column,
+    column_sums,
+    derive_batch_form,
+    row_sums,
+)
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus
 from symcalc.symbolic.functions import text as table_text
+from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.steps import Derivation
-from symcalc.symbolic.vector_hessian import identity
+from symcalc.symbolic.vector import VectorForm, VectorResult
+from symcalc.symbolic.vector_hessian import identity, vector_hessian_or_reason
 
 
 class _Grouped(sp.Function):
@@ -178,7 +190,11 @@ def _written(value: sp.Expr) -> sp.Expr:
 
 def stable_lines(lines: Sequence[BatchLine]) -> list[BatchLine]:
     """Each line rewritten for float64, seeing through the σ, tanh and exp lines it reads."""
-    inside = {line.target: line.value for line in lines if isinstance(line.value, _LOOK_INTO)}
+    inside = {
+        line.target: line.value
+        for line in lines
+        if isinstance(line.value, _LOOK_INTO) or _softmax_parts(line.value) is not None
+    }
     logs = _log_softmax(lines)
     defined: set[sp.Symbol] = set()
     result = []
@@ -294,7 +310,8 @@ class Layout:
     @cached_property
     def inputs(self) -> list[sp.Symbol]:
         model = self.derivation.model
-        return [s for s in self.shaped.data if s.name in (model.spec.inputs if model.spec else ())]
+        declared = set(model.spec.inputs if model.spec else ())
+        return [s for s in self.shaped.data if s.name in declared or s in model.inputs]
 
     @cached_property
     def data_names(self) -> list[str]:
@@ -327,7 +344,7 @@ class Layout:
 
     @cached_property
     def predictions(self) -> list[sp.Symbol]:
-        return predictions_of(self.batch, self.derivation)
+        return predictions_of(self.batch, self.derivation, self.shaped)
 
     @property
     def predicted(self) -> list[sp.Symbol]:
@@ -362,11 +379,44 @@ class Layout:
         ]
 
 
+def batch_form_of(derivation: Derivation) -> tuple[Shaped, BatchForm]:
+    """The batch form of a derivation: its own for a model with vectors; for a model of scalars (or
+    the written-out scalars of one whose vectors have none), every per-sample name a column of m
+    values (z = w1*x1 + b over the batch, dL/dw1 = sum(dL/dz*x1)/m), with its second derivatives
+    summed alike where the derivation has them."""
+    model = derivation.model
+    if model.shaped is not None and derivation.batch is not None:
+        return model.shaped, derivation.batch
+    data = (*model.inputs, *model.targets)
+    shaped = Shaped((), model.definitions, (), (), model.assumptions, model.parameters, data)
+    vector = _as_vector_form(derivation)
+    second = vector_hessian_or_reason(shaped, vector, model.loss)[0] if derivation.hessian else ()
+    return shaped, derive_batch_form(shaped, vector, data, model.loss, second)
+
+
+def _as_vector_form(derivation: Derivation) -> VectorForm:
+    """The derivation's own adjoints and gradients (simplified as the engine did, with the file's
+    assumptions: dL/dz1 = a1 − y1 for a softmax), each beside its chain rule's sum over its users'
+    adjoints, as a vector form of scalars."""
+    model = derivation.model
+    loss = model.loss
+    users: dict[sp.Symbol, list[sp.Expr]] = {}
+    for (user, used), local in derivation.local_derivatives.items():
+        upstream = sp.S.One if user == loss else Adjoint.of(loss, user)
+        users.setdefault(used, []).append(upstream * local)
+
+    def result(node: sp.Symbol, value: sp.Expr) -> VectorResult:
+        return VectorResult(loss, node, (), sp.Add(*users.get(node, ())), value)
+
+    adjoints = tuple(result(node, value) for node, value in derivation.adjoints.items() if node != loss)
+    gradients = tuple(result(p, derivation.gradients[p]) for p in model.parameters)
+    return VectorForm(adjoints, gradients)
+
+
 def generate_batch(derivation: Derivation) -> str:
-    """The text of the standalone batch module of a model with vectors and matrices."""
-    batch, model = derivation.batch, derivation.model
-    assert batch is not None and model.shaped is not None
-    layout = Layout(derivation, model.shaped, batch)
+    """The text of the standalone batch module of a derivation (`batch_form_of`)."""
+    shaped, batch = batch_form_of(derivation)
+    layout = Layout(derivation, shaped, batch)
     arguments, lines, forward, printer = layout.arguments, layout.lines, layout.forward, layout.printer
     gradients = [line.value for line in batch.gradients]
     predictions, predict_arguments = layout.predictions, layout.predict_arguments
@@ -427,6 +477,8 @@ def generate_batch(derivation: Derivation) -> str:
         "",
         "import concurrent.futures",
         "import json",
+        # the table's erf and erfc come from Python's math module, applied elementwise (NumPy has none)
+        *(["import math"] if any(re.search(r"\bmath\.", line) for line in body) else []),
         "import os",
         "",
         "import numpy",
@@ -496,13 +548,13 @@ def names_text(symbols: Sequence[sp.Symbol]) -> str:
     return f"({inner},)" if len(symbols) == 1 else f"({inner})"
 
 
-def predictions_of(batch: BatchForm, derivation: Derivation) -> list[sp.Symbol]:
+def predictions_of(batch: BatchForm, derivation: Derivation, shaped: Shaped) -> list[sp.Symbol]:
     """What the model predicts: the lines the loss reads, through lines that depend on a target,
     that do not depend on one themselves (a, or z for a linear model)."""
     model = derivation.model
     names = dict(batch.names)
     declared = set(model.spec.targets if model.spec else ())
-    depends = {names.get(s, s) for s in (model.shaped.data if model.shaped else ()) if s.name in declared}
+    depends = {names.get(s, s) for s in shaped.data if s.name in declared or s in model.targets}
     lines = {line.target: line for line in batch.forward}
     for line in batch.forward:
         if line.value.free_symbols & depends:

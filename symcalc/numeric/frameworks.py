@@ -25,11 +25,9 @@ from typing import Any
 import sympy as sp
 
 from symcalc.errors import SpecError
-from symcalc.numeric.batch_code import BatchPrinter, Layout, function_lines
+from symcalc.numeric.batch_code import BatchPrinter, Layout, batch_form_of, function_lines
 from symcalc.numeric.names import SAMPLES, CodeNames
 from symcalc.numeric.saved_code import loading_source
-from symcalc.symbolic.batch import BatchForm, scalar_batch_form
-from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.steps import Derivation
 
 
@@ -77,19 +75,6 @@ def printer_for(framework: Framework, names: CodeNames) -> FrameworkPrinter:
     printer = FrameworkPrinter({"fully_qualified_modules": True, "inline": True})
     printer.framework, printer.names = framework, names
     return printer
-
-
-def batch_form_of(derivation: Derivation) -> tuple[Shaped, BatchForm]:
-    """The batch form of a derivation: its own for a model with vectors; for a model of scalars, every
-    per-sample name a column of m values (z = w1*x1 + b over the batch, dL/dw1 = sum(dL/dz*x1)/m)."""
-    model = derivation.model
-    if model.shaped is not None:
-        if derivation.batch is None:
-            raise SpecError(f"this model has no batch form ({derivation.batch_problem})")
-        return model.shaped, derivation.batch
-    data = (*model.inputs, *model.targets)
-    shaped = Shaped((), model.definitions, (), (), model.assumptions, model.parameters, data)
-    return shaped, scalar_batch_form(shaped, model.loss)
 
 
 def generate_framework(derivation: Derivation, target: str) -> str:

@@ -1,7 +1,6 @@
 """The identifiers of generated code: its own names, and each model name's, which never collide.
 
-Every target (the NumPy batch and per-sample modules, JAX, PyTorch, the NumPy plan, the
-lambdified program) prints a model's names through `code_name`: the name itself, or the
+Every target (the NumPy batch module, JAX, PyTorch, the lambdified program) prints a model's names through `code_name`: the name itself, or the
 name with `_` appended where generated code needs that name for itself (`INTERNAL`: the
 array libraries, the batch functions' sample count `m` and sums `totals`, Python's
 builtins). A declared name never ends in `_` (`symcalc.spec.names`), so no two declared

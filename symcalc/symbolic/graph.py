@@ -689,8 +689,9 @@ class _SpecBuilder:
                 SpecError(
                     f"written out at {sizes}, the declared vectors and matrices have {total} entries; "
                     f"the limit is {MAX_NAMES}",
-                    fix="derive, verify and codegen take any sizes; train computes on the written-out "
-                    "model, so it needs smaller ones",
+                    fix="derive, verify, codegen and train take any sizes; what computes on the "
+                    "written-out model (Dask, Newton's method without a batch form of the Hessian) "
+                    "needs smaller ones",
                 ),
             )
 
