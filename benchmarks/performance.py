@@ -90,8 +90,8 @@ def contenders(n: int, d: int, threads: int) -> tuple[dict[str, Callable[[], Any
     import sympy as sp
 
     import symcalc
+    from symcalc.numeric.codegen import numeric_program
     from symcalc.numeric.model import NumericModel
-    from symcalc.numeric.program import build_program
     from symcalc.spec.toml import loads
 
     rng = np.random.default_rng(20241127)
@@ -163,9 +163,9 @@ def contenders(n: int, d: int, threads: int) -> tuple[dict[str, Callable[[], Any
         return [float(np.mean(v)) for v in plain(*columns, y, *w, b)]
 
     model = symcalc.Model.from_spec(loads(logistic_toml(d)))
-    program = build_program(symcalc.derive(model))
+    program = numeric_program(symcalc.derive(model))
     ours_model = NumericModel(program)  # the C kernel when this machine has a compiler
-    numpy_model = NumericModel(program, backend="plan")
+    numpy_model = NumericModel(program, backend="numpy")
     generic_model = NumericModel(program, backend="generic")
     for built in (ours_model, numpy_model, generic_model):
         built.build()  # the back end (the kernel compiled) now, outside the timings
@@ -189,7 +189,7 @@ def contenders(n: int, d: int, threads: int) -> tuple[dict[str, Callable[[], Any
     runs: dict[str, Callable[[], Any] | str] = {
         "symcalc": lambda: ours_model.evaluate(params, data),
         "symcalc on views of X": lambda: ours_model.evaluate(params, views),
-        "symcalc NumPy plan": lambda: numpy_model.evaluate(params, data),
+        "symcalc batch module": lambda: numpy_model.evaluate(params, data),
         "symcalc generic": lambda: generic_model.evaluate(params, data),
         "hand NumPy": hand,
         "tuned NumPy": tuned,
@@ -285,7 +285,7 @@ def fresh_kernel_cache() -> None:
 
 PEAKS = (
     "symcalc",
-    "symcalc NumPy plan",
+    "symcalc batch module",
     "symcalc generic",
     "hand NumPy",
     "tuned NumPy",
@@ -484,7 +484,7 @@ def symbolic(quick: bool) -> None:
 COLUMNS = (
     "symcalc",
     "symcalc on views of X",
-    "symcalc NumPy plan",
+    "symcalc batch module",
     "symcalc generic",
     "hand NumPy",
     "tuned NumPy",

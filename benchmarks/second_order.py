@@ -30,12 +30,11 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import symcalc  # noqa: E402
-from symcalc.numeric.codegen import with_batch_module  # noqa: E402
+from symcalc.numeric.codegen import numeric_program  # noqa: E402
 from symcalc.numeric.descent import descend, run  # noqa: E402
 from symcalc.numeric.lbfgs import lbfgs  # noqa: E402
 from symcalc.numeric.model import NumericModel  # noqa: E402
 from symcalc.numeric.newton import newton  # noqa: E402
-from symcalc.numeric.program import build_program  # noqa: E402
 
 LAMBDA = 1e-3
 FEATURES = 30
@@ -93,7 +92,7 @@ def main() -> None:
     with_path.write_text(MODEL, encoding="utf-8")
     started = time.perf_counter()
     derivation = symcalc.derive(symcalc.Model.load(with_path, {"n": FEATURES}), hessian=True)
-    numeric = NumericModel(with_batch_module(build_program(derivation), derivation))
+    numeric = NumericModel(numeric_program(derivation))
     numeric.build()
     derive_time = time.perf_counter() - started
     columns = {f"x{i + 1}": features[:, i].copy() for i in range(FEATURES)} | {"y": labels}

@@ -100,6 +100,41 @@ def row(module: Any, samples: int, features: int) -> str:
     return f"{features:>4} {times} {losses} {reading} {difference:>11.1e}"
 
 
+def scalar_model(features: int, folder: pathlib.Path) -> pathlib.Path:
+    """Logistic regression on `features` inputs written in scalars, as logistic_regression_4 is."""
+    xs = ", ".join(f'"x{k}"' for k in range(1, features + 1))
+    ws = ", ".join(f'"w{k}"' for k in range(1, features + 1))
+    z = " + ".join(f"w{k}*x{k}" for k in range(1, features + 1))
+    path = folder / f"logistic_regression_{features}.toml"
+    path.write_text(
+        f'inputs = [{xs}]\ntargets = ["y"]\nparameters = [{ws}, "b"]\nloss = "L"\n[definitions]\n'
+        f'z = "{z} + b"\na = "sigmoid(z)"\nL = "-(y*log(a) + (1 - y)*log(1 - a))"\n'
+    )
+    return path
+
+
+def scalar_row(samples: int, features: int, folder: pathlib.Path, threads: int | None) -> str:
+    """Loss and gradient of the scalar model by its batch module and by the C kernel (NumericModel's
+    two fast back ends), against plain NumPy's loss and gradient in matrix form, on the same numbers."""
+    derivation = symcalc.derive(symcalc.Model.load(scalar_model(features, folder)))
+    module = symcalc.load_module(generate(derivation))
+    module.THREADS = threads or module.THREADS
+    kernel = symcalc.compile_model(derivation, "c")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(samples, features))
+    y = (rng.random(samples) < 0.5).astype(float)
+    w, b = rng.normal(size=features) * 0.1, 0.1
+    columns = {f"x{k + 1}": np.ascontiguousarray(x[:, k]) for k in range(features)} | {"y": y}
+    params = {f"w{k + 1}": float(w[k]) for k in range(features)} | {"b": b}
+    ours = settled(lambda: module.loss_and_gradient(params, columns))
+    native = settled(lambda: kernel.evaluate(params, columns))
+    theirs = settled(lambda: (plain_gradient(w, b, x, y), plain_loss(w, b, x, y)))
+    return (
+        f"{features:>4} {ours * 1e3:>10.2f} {native * 1e3:>10.2f} {theirs * 1e3:>10.2f} "
+        f"{ours / theirs:>7.2f} {native / theirs:>7.2f}"
+    )
+
+
 def numbers(samples: int, folder: pathlib.Path, threads: int | None) -> None:
     module = module_for("logistic_regression_vector", folder)
     module.THREADS = threads or module.THREADS
@@ -111,6 +146,14 @@ def numbers(samples: int, folder: pathlib.Path, threads: int | None) -> None:
     print("{:>4} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7} {:>8} {:>6} {:>11}".format(*header))
     for features in (2, 30):
         print(row(module, samples, features))
+    print(
+        f"\nthe same written in scalars (x1 … xd), N = {samples:.0e}: loss and gradient by the batch module "
+        "and by the C kernel, against plain NumPy's loss and gradient in matrix form (ms; ratios ÷ plain)"
+    )
+    columns = ("d", "module", "C kernel", "plain", "module", "kernel")
+    print("{:>4} {:>10} {:>10} {:>10} {:>7} {:>7}".format(*columns))
+    for features in (4, 30):
+        print(scalar_row(samples, features, folder, threads))
 
 
 def timings(path: pathlib.Path) -> str:

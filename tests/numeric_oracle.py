@@ -21,16 +21,15 @@ import numpy as np
 import sympy as sp
 
 import symcalc
+from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import NumericModel
-from symcalc.numeric.plan import build_plan
-from symcalc.numeric.program import build_program
 from symcalc.symbolic.functions import step, to_elementary
 from tests.conftest import DERIVATIONS
 
 MODELS = sorted(p.stem for p in DERIVATIONS.glob("*.toml"))
 
 
-#: x1 enters through step(x1), not a linear form: the NumPy plan cannot take it, and step(NaN) is NaN.
+#: x1 enters through step(x1), not a linear form, and step(NaN) is NaN.
 STEP_OF_AN_INPUT = """
 inputs = ["x1", "x2"]
 targets = ["y"]
@@ -42,7 +41,7 @@ L = "step(x1)*(w1*x2 - y)**2"
 
 @cache
 def program_of(name: str) -> symcalc.Program:
-    return build_program(symcalc.derive(symcalc.load(str(DERIVATIONS / f"{name}.toml"))))
+    return numeric_program(symcalc.derive(symcalc.load(str(DERIVATIONS / f"{name}.toml"))))
 
 
 def random_data(
@@ -60,9 +59,9 @@ def random_data(
 def reference(
     program: symcalc.Program, params: dict[str, float], data: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean loss and gradients from the generic back end (one NumPy expression per line, no plan, no
-    kernel), and the mean absolute per-sample value of each: the size a relative tolerance is measured
-    against."""
+    """Mean loss and gradients from the lambdified program (one NumPy expression per line, no batch
+    module, no kernel), and the mean absolute per-sample value of each: the size a relative
+    tolerance is measured against."""
     generic = NumericModel(program, backend="generic")
     with np.errstate(all="ignore"):
         per_sample = generic.per_sample(params, data)
@@ -77,8 +76,8 @@ def evaluated(numeric: NumericModel, params: dict[str, float], data: Mapping[str
 
 
 def numpy_paths(program: symcalc.Program) -> NumericModel:
-    """What runs where there is no C compiler: the NumPy plan where it applies, else the generic program."""
-    return NumericModel(program, backend="plan" if build_plan(program) is not None else "generic")
+    """What runs where there is no C compiler: the batch module `codegen` writes."""
+    return NumericModel(program, backend="numpy")
 
 
 #: Digits mpmath starts with. The composed loss is the textbook form, so 1 − σ(z) loses about

@@ -19,9 +19,8 @@ import numpy as np
 import pytest
 
 import symcalc
-from symcalc.numeric.codegen import with_batch_module
+from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import NumericModel
-from symcalc.numeric.program import build_program
 from tests.conftest import Runner
 
 #: z = w·x + p·u over n = 3 inputs, squared error and p²/4: p takes a name the code uses for itself (whose
@@ -126,7 +125,7 @@ def test_newtons_hessian_of_a_parameter_named_m_is_the_mean_of_its_second_deriva
     """The Hessian Newton's method reads comes from the batch module: 2 AᵀA/m with A = [x, u], and 1/2
     more for m²/4, by hand."""
     derivation = _derivation("m", tmp)
-    model = NumericModel(with_batch_module(build_program(derivation), derivation))
+    model = NumericModel(numeric_program(derivation))
     assert "batch module" in model.second_order_by
     params, data = _example("m", seed=3)
     columns = {f"x{i + 1}": data["x"][:, i] for i in range(3)} | {"u": data["u"], "y": data["y"]}

@@ -1,14 +1,14 @@
 """Property: whatever a model's names, every target computes its numbers, as the oracle does.
 
-The names are drawn from every identifier that symcalc's generated code uses (parsed out of
-the NumPy per-sample and batch modules, the JAX and PyTorch modules, the NumPy plan and the
-C kernel of shipped models), with Python's builtins and the usual library aliases, where the
-name check allows them. Each random model of such names is computed by every target: the
-numeric model `train` runs (its C kernel, NumPy plan and generic program; for a model with
-vectors, by the written-out entries and by the batch module Newton's method reads), and the
-modules `codegen` writes for NumPy, JAX and PyTorch. Each mean loss and gradient is held to the
-independent oracle: mpmath at 40 digits on SymPy's diff of the composed loss, with the model's
-names replaced by fresh symbols so that no name means anything to the oracle either.
+The names are drawn from every identifier that symcalc's generated code uses (parsed out of the
+NumPy batch modules, the JAX and PyTorch modules and the C kernel of shipped models), with Python's
+builtins and the usual library aliases, where the name check allows them. Each random model of such
+names is computed by every target: the numeric model `train` runs (its C kernel, batch module and
+lambdified program; for a model with vectors, by the written-out entries and by the batch module
+Newton's method reads), and the modules `codegen` writes for NumPy, JAX and PyTorch. Each mean loss
+and gradient is held to the independent oracle: mpmath at 40 digits on SymPy's diff of the composed
+loss, with the model's names replaced by fresh symbols so that no name means anything to the oracle
+either.
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ import symcalc
 from symcalc.errors import SymcalcError
 from symcalc.numeric.c.build import compiler
 from symcalc.numeric.c.source import kernel_source
-from symcalc.numeric.codegen import with_batch_module
+from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import NumericModel
-from symcalc.numeric.plan import build_plan
-from symcalc.numeric.program import build_program
 from symcalc.spec.names import check_name
 from symcalc.symbolic.graph import RESERVED
 from tests.conftest import DERIVATIONS
@@ -78,19 +76,16 @@ def _allowed(name: str) -> bool:
 @cache
 def code_names() -> tuple[str, ...]:
     """The identifiers of every kind of generated code that a model's name may be: what the modules of
-    three shipped models (scalars with a plan; vectors with a Hessian; a softmax) use, what their C
+    three shipped models (scalars; vectors with a Hessian; a softmax) use, what their C
     kernels use, Python's builtins, and the libraries' usual aliases."""
     scalar = symcalc.derive(symcalc.Model.load(DERIVATIONS / "logistic_regression.toml"))
     softmax = symcalc.derive(symcalc.Model.load(DERIVATIONS / "softmax_regression_vector.toml"))
     hessian = symcalc.derive(symcalc.Model.load(_write(BREAST_CANCER_MODEL, "hessian")), hessian=True)
     found = {*dir(builtins), "np", "sp", "mpmath", "scipy", "pd", "plt", "tf"}
     for derivation in (scalar, softmax, hessian):
-        program = build_program(derivation)
+        program = numeric_program(derivation)
         c = re.sub(r"/\*.*?\*/", "", kernel_source(program).text, flags=re.DOTALL)  # not the comments' words
         found |= set(re.findall(r"[A-Za-z_]\w*", c))
-        plan = build_plan(program)
-        if plan is not None:
-            found |= _python_names(plan.source)
         for target in TARGETS:
             found |= _python_names(symcalc.codegen(derivation, target=target))
     return tuple(sorted(name for name in found if _allowed(name)))
@@ -258,10 +253,8 @@ def test_every_target_computes_any_names_numbers_as_the_oracle(generated: Genera
     exact = oracle(model, flat_params, columns)
     order = [p.name for p in declared]
 
-    program = build_program(derivation)
-    backends: list[Any] = ["generic"]
-    if build_plan(program) is not None:
-        backends.append("plan")
+    program = numeric_program(derivation)
+    backends: list[Any] = ["generic", "numpy"]
     if compiler() is not None:
         backends.append("c")
     for backend in backends:
@@ -271,7 +264,7 @@ def test_every_target_computes_any_names_numbers_as_the_oracle(generated: Genera
     if model.shaped is not None:
         loss, shaped = NumericModel(program).evaluate_arrays(params, data)
         _close(_in_order(loss, shaped, order), exact, "NumericModel.evaluate_arrays")
-        newton = NumericModel(with_batch_module(program, derivation))
+        newton = NumericModel(numeric_program(derivation))
         assert newton.program.batch_source, "the batch form has second derivatives"
         loss, gradient, _ = newton.second_order(flat_params, columns)
         _close(np.array([loss, *gradient]), exact, "the batch module Newton reads")

@@ -18,10 +18,9 @@ import sympy as sp
 
 import symcalc
 from symcalc.numeric.batch_code import generate_batch
-from symcalc.numeric.codegen import codegen, generate
+from symcalc.numeric.codegen import codegen, generate, numeric_program
 from symcalc.numeric.model import NumericModel
 from symcalc.numeric.names import code_symbol
-from symcalc.numeric.program import build_program
 from tests.conftest import DERIVATIONS, REPO, SEED
 from tests.generated import import_file
 from tests.numeric_oracle import numpy_paths
@@ -77,21 +76,23 @@ def test_imports_only_numpy_and_no_user_text(generated: tuple[symcalc.Derivation
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text)
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    assert imported == {"numpy", "json"}  # json: load_parameters reads what train --save wrote
-    assert not [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    # json: load_parameters reads what train --save wrote; os and concurrent.futures: the threads
+    assert imported == {"numpy", "json", "os", "concurrent.futures"}
+    # the runtime's annotations, copied with it: the standard library's
+    from_imports = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert from_imports <= {"collections.abc", "typing"}
     assert "pwned" not in text and "__import__" not in text and derivation.title not in text
 
 
 def test_equals_symcalcs_own_numbers(generated: tuple[symcalc.Derivation, Path, ModuleType]) -> None:
-    """`loss_and_gradient` bit for bit the NumPy paths symcalc runs without a C compiler; to 1e-12
-    its C kernel. `gradient` alone skips the loss and computes σ without the log1p the loss shares
-    (one exp and a reciprocal), and `loss` alone is the forward pass: both to 1e-14.
+    """`loss_and_gradient` bit for bit what symcalc runs without a C compiler (this module); to 1e-12
+    its C kernel. `gradient` alone skips the loss, and `loss` alone is the forward pass: both to 1e-14.
 
     A consistency test: the module and symcalc share the stable program and printer. Correctness
     (against mpmath on SymPy's diff of the composed loss) is `tests/test_independent_oracle.py`'s.
     """
     derivation, _, module = generated
-    program = build_program(derivation)
+    program = numeric_program(derivation)
     numeric, native = numpy_paths(program), NumericModel(program)
     rng = np.random.default_rng(7)
     data = _data(derivation.model, 100, rng)
@@ -173,25 +174,25 @@ def test_bad_data_is_refused(generated: tuple[symcalc.Derivation, Path, ModuleTy
     params = dict.fromkeys(module.PARAMETERS, 0.5)
     with pytest.raises(KeyError, match="no data for 'y'"):
         module.loss(params, {k: v for k, v in data.items() if k != "y"})
-    with pytest.raises(ValueError, match="as long as the others"):
+    with pytest.raises(ValueError, match="one row per sample"):
         module.loss(params, data | {"y": data["y"][:5]})
 
 
 def test_formulas_in_docstring(write_toml: Callable[[str], Path]) -> None:
     text = generate(symcalc.derive(symcalc.load(str(SEED))))
     assert "    a = sigmoid(z)" in text
-    assert "    dL/dw1 = x1*(a - y)" in text
+    assert "    dL/dz = a - y" in text and "    dJ/dw1 = sum(dL/dz*x1)/m" in text
 
 
-#: The shipped models with scalar names only: their module is the per-sample program's (the models
-#: with vectors and matrices get the batch form's module: tests/test_batch_code.py).
+#: The shipped models with scalar names only: their module is their scalar batch form's, each per-sample
+#: name a column (the models with vectors and matrices: tests/test_batch_code.py).
 SCALAR_MODELS = sorted(p.stem for p in DERIVATIONS.glob("*.toml") if "[dimensions]" not in p.read_text())
 
 
 @pytest.mark.parametrize("name", SCALAR_MODELS)
 def test_the_module_reads_like_the_derivation(name: str) -> None:
     """Every definition is a variable under the model's own name, every line of the backward pass
-    has a comment naming its step, and `gradient` computes no loss."""
+    has a comment naming the adjoint it computes, and `gradient` computes no loss."""
     derivation = symcalc.derive(symcalc.load(name))
     text = generate(derivation)
     tree = ast.parse(text)
@@ -208,13 +209,17 @@ def test_the_module_reads_like_the_derivation(name: str) -> None:
         }
 
     model = derivation.model
-    everywhere = assigned("_predict") | assigned("_loss") | assigned("_gradient")
-    assert everywhere >= {code_symbol(node).name for node, _ in model.definitions}
-    assert model.loss.name in assigned("_loss") and model.loss.name not in assigned("_gradient")
-    assert any(name.startswith(f"d{model.loss.name}_d") for name in assigned("_gradient"))
-    steps = {step.number for step in derivation.steps}
-    comments = re.findall(r"# step (\d+): d\w+/d\w+, (?:chain rule|local derivative)", text)
-    assert comments and {int(n) for n in comments} <= steps
+    everywhere = assigned("_predict") | assigned("_loss_sums") | assigned("_gradient_sums")
+    # a loss with a part that is the same for every row (J = L + a penalty) is L's rows plus that
+    # part, which `_loss_fixed` computes once per call: J itself is never a variable then
+    fixed = "return [None]" not in str(ast.get_source_segment(text, functions["_loss_fixed"]))
+    loss = set() if fixed else {model.loss.name}
+    assert everywhere >= {code_symbol(node).name for node, _ in model.definitions} - {model.loss.name} | loss
+    assert loss <= assigned("_loss_sums") and model.loss.name not in assigned("_gradient_sums")
+    adjoints = {name for name in assigned("_gradient_sums") if name.startswith(f"d{model.loss.name}_d")}
+    assert adjoints
+    comments = set(re.findall(rf"# (d{model.loss.name}/d\w+)\n", text))
+    assert {name.replace("_d", "/d", 1) for name in adjoints} <= comments
 
 
 def test_predict_gives_the_models_output(tmp_path: Path) -> None:
@@ -237,16 +242,15 @@ def test_predict_gives_the_models_output(tmp_path: Path) -> None:
     assert predicted["a"] == pytest.approx(want, rel=1e-13, abs=0)
 
 
-def test_empty_data_gives_nan_like_numpys_mean(
+def test_empty_data_is_refused(
     generated: tuple[symcalc.Derivation, Path, ModuleType],
 ) -> None:
-    """No samples: the plan does not apply, and the per-sample fallback gives NumPy's mean of nothing."""
+    """No samples: a mean over none has no value, said in words."""
     _, _, module = generated
     params = {p: 0.5 for p in module.PARAMETERS}
     empty = {name: np.array([]) for name in (*module.INPUTS, *module.TARGETS)}
-    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
-        gradient = module.gradient(params, empty)
-    assert set(gradient) == set(module.PARAMETERS) and all(np.isnan(g) for g in gradient.values())
+    with pytest.raises(ValueError, match="no samples"):
+        module.gradient(params, empty)
 
 
 def _ruff() -> str:

@@ -17,9 +17,9 @@ import pytest
 import sympy as sp
 
 import symcalc
+from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.descent import train
 from symcalc.numeric.model import NumericModel
-from symcalc.numeric.program import build_program
 from tests import deep_models
 from tests.generated import generated_module
 from tests.numeric_oracle import exact_outputs
@@ -52,7 +52,7 @@ def test_the_generated_gradient_equals_sympys_diff_of_the_composed_loss(family: 
     model = derivation.model
     module = generated_module(derivation, tmp_path, "generated_deep")
     rng = np.random.default_rng(5)
-    program = build_program(derivation)
+    program = numeric_program(derivation)
     params = {p: float(0.7 * rng.standard_normal()) for p in program.parameters}
     data = _data(program, 4, rng)
     names = [*model.parameters, *model.inputs, *model.targets]
@@ -73,7 +73,7 @@ def test_the_generated_gradient_equals_sympys_diff_of_the_composed_loss(family: 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_full_depth_derives_generates_and_trains(family: str, tmp_path: Path) -> None:
     derivation = _derive(FAMILIES[family](FULL[family]), tmp_path)
-    program = build_program(derivation)
+    program = numeric_program(derivation)
     # Linear size: a line per definition, adjoint and gradient at most.
     assert len(program.assignments) <= 2 * len(derivation.model.definitions) + len(program.parameters) + 1
     module = generated_module(derivation, tmp_path, "generated_deep")
@@ -112,7 +112,7 @@ def test_the_200_layer_chain_equals_sympys_diff_of_its_composed_loss(tmp_path: P
     model = derivation.model
     module = generated_module(derivation, tmp_path, "generated_deep")
     rng = np.random.default_rng(17)
-    program = build_program(derivation)
+    program = numeric_program(derivation)
     params = {p: float(1.2 + 0.2 * rng.standard_normal()) for p in program.parameters}
     data = _data(program, 2, rng)
     got = module.gradient(params, data)

@@ -26,6 +26,7 @@ import symcalc
 from symcalc.numeric.c import build, source
 from symcalc.numeric.c.kernel import compile_kernel
 from symcalc.numeric.c.source import BLOCK, NativeUnavailable, kernel_source
+from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import NumericError, NumericModel
 from symcalc.numeric.program import build_program
 from tests.conftest import Runner, WriteToml
@@ -222,7 +223,7 @@ L = "-(c0*log(a) + (1 - c0)*log(1 - a))"
 def test_no_name_from_the_file_reaches_the_c_source(write_toml: Callable[[str], Path]) -> None:
     """Names that are C keywords or clash with the kernel's own variables are renamed before printing."""
     path = write_toml(HOSTILE)
-    program = build_program(symcalc.derive(symcalc.load(str(path))))
+    program = numeric_program(symcalc.derive(symcalc.load(str(path))))
     text = kernel_source(program).text
     assert "system" not in text and "main" not in text and "double double" not in text
     ours, generic = NumericModel(program), NumericModel(program, backend="generic")
@@ -276,7 +277,7 @@ def test_without_a_compiler_the_numpy_paths_run(monkeypatch: pytest.MonkeyPatch,
     with pytest.raises(NativeUnavailable, match="no C compiler"):
         compile_kernel(program)
     params, data = {"w1": 0.3, "w2": -0.2, "b": 0.1}, random_data(program, 50, np.random.default_rng(0))
-    assert numeric.evaluate(params, data) == NumericModel(program, backend="plan").evaluate(params, data)
+    assert numeric.evaluate(params, data) == NumericModel(program, backend="numpy").evaluate(params, data)
 
 
 def test_a_failing_compiler_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -296,12 +297,15 @@ def test_a_failing_compiler_is_reported_not_raised(monkeypatch: pytest.MonkeyPat
 def test_each_back_end_can_be_asked_for_by_name(write_toml: WriteToml) -> None:
     program = program_of("logistic_regression")
     assert NumericModel(program, backend="c").backend == "native"
-    assert NumericModel(program, backend="plan").backend == "numpy"
+    assert NumericModel(program, backend="numpy").backend == "numpy"
     assert NumericModel(program, backend="generic").backend == "generic"
-    outside = build_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
-    assert NumericModel(outside).backend == "native"  # no plan, but a kernel
-    with pytest.raises(NumericError, match="NumPy plan does not apply"):
-        NumericModel(outside, backend="plan").describe()
+    outside = numeric_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
+    assert NumericModel(outside).backend == "native"
+    assert NumericModel(outside, backend="numpy").backend == "numpy"
+    bare = build_program(symcalc.derive(symcalc.load("logistic_regression")))  # no batch module
+    with pytest.raises(NumericError, match="no batch module: the program was built without"):
+        NumericModel(bare, backend="numpy").describe()
+    assert "lambdify" in NumericModel(bare, backend="generic").describe()
     with pytest.raises(NumericError, match="no back end 'fast'"):
         NumericModel(program, backend="fast")  # type: ignore[arg-type]
 
@@ -340,9 +344,10 @@ def test_train_says_what_computed_it(run: Runner, monkeypatch: pytest.MonkeyPatc
     assert code == 0 and json.loads(out)["backend"] == "C kernel (native)"
     monkeypatch.setenv("CC", "no-such-compiler-here")
     monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))
-    code, out, _ = run(["train", "--epochs", "5"])
+    code, out, _ = run(["train", "--json", "--epochs", "5"])
     assert code == 0
-    assert "NumPy plan; no C kernel: no C compiler" in " ".join(out.split())
+    backend = json.loads(out)["backend"]
+    assert backend.startswith("NumPy, the batch module (codegen --target numpy); no C kernel: no C compiler")
 
 
 _THREADED = """
@@ -388,12 +393,12 @@ def _wide(write_toml: Callable[[str], Path], n: int) -> symcalc.Program:
         f"inputs = {xs!r}\ntargets = ['y']\nparameters = {[*ws, 'b']!r}\n"
         f'[definitions]\nz = "{z}"\na = "sigmoid(z)"\nL = "-(y*log(a) + (1 - y)*log(1 - a))"\n'
     )
-    return build_program(symcalc.derive(symcalc.load(str(write_toml(text)))))
+    return numeric_program(symcalc.derive(symcalc.load(str(write_toml(text)))))
 
 
 @pytest.mark.slow
-def test_wide_linear_models_keep_to_the_numpy_plan(write_toml: Callable[[str], Path]) -> None:
-    """70 weights: the plan's matrix products, not a kernel that would take seconds to compile."""
+def test_wide_linear_models_keep_to_the_batch_module(write_toml: Callable[[str], Path]) -> None:
+    """70 weights: the batch module, not a kernel that would take seconds to compile."""
     numeric = NumericModel(_wide(write_toml, 70))
     assert numeric.backend == "numpy"
     assert numeric.native_problem is not None and "72 outputs; above 65" in numeric.native_problem
@@ -406,7 +411,7 @@ def test_an_oversized_kernel_is_not_compiled() -> None:
 
 def _model(write_toml: Callable[[str], Path], loss: str, inputs: str = '["x"]') -> symcalc.Program:
     text = f'inputs = {inputs}\ntargets = ["y"]\nparameters = ["w", "b"]\n[definitions]\nL = "{loss}"\n'
-    return build_program(symcalc.derive(symcalc.load(str(write_toml(text)))))
+    return numeric_program(symcalc.derive(symcalc.load(str(write_toml(text)))))
 
 
 def _agree(program: symcalc.Program, data: dict[str, np.ndarray]) -> None:
@@ -556,7 +561,7 @@ L = "(h - y)^2 + relu(c - u)*tanh(z)"
 def test_kinks_whose_conditions_mix_parameters_and_data(write_toml: Callable[[str], Path]) -> None:
     """max/min of three gives Heaviside conditions on parameters (numbers) and data (arrays) together;
     NumPy's logical_and.reduce((…)) failed on that mix, in the generic program and its codegen."""
-    program = build_program(symcalc.derive(symcalc.load(str(write_toml(KINKS)))))
+    program = numeric_program(symcalc.derive(symcalc.load(str(write_toml(KINKS)))))
     ours, generic = NumericModel(program), NumericModel(program, backend="generic")
     assert ours.backend == "native", ours.native_problem
     rng = np.random.default_rng(9)

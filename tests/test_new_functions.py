@@ -17,8 +17,8 @@ import sympy as sp
 import symcalc
 from symcalc.check.checks import check_claim, verify
 from symcalc.numeric.c import build
+from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import BackendChoice, NumericModel
-from symcalc.numeric.program import build_program
 from symcalc.symbolic.functions import gelu, leaky_relu
 from symcalc.symbolic.parse import parse_expression
 from tests.conftest import WriteToml
@@ -132,7 +132,7 @@ def _random(seed: int) -> tuple[dict[str, float], dict[str, np.ndarray]]:
 
 BACKENDS = [
     "generic",
-    "plan",
+    "numpy",
     pytest.param(
         "c", marks=pytest.mark.skipif(build.compiler() is None, reason="no C compiler on this machine")
     ),
@@ -144,9 +144,9 @@ BACKENDS = [
 def test_each_back_end_equals_mpmath_on_the_hand_written_loss(
     name: str, backend: BackendChoice, write_toml: WriteToml
 ) -> None:
-    program = build_program(_load(name, write_toml))
+    program = numeric_program(_load(name, write_toml))
     numeric = NumericModel(program, backend=backend)
-    assert numeric.backend == {"c": "native", "plan": "numpy", "generic": "generic"}[backend]  # no fallback
+    assert numeric.backend == {"c": "native", "numpy": "numpy", "generic": "generic"}[backend]  # no fallback
     for seed in (1, 2):
         params, data = _random(seed)
         loss, grads = numeric.evaluate(params, data)

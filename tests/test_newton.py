@@ -176,12 +176,20 @@ def test_newton_shows_its_iterations_and_the_plot_names_the_method(run: Runner, 
 
 
 def test_newton_on_a_model_too_large_is_one_line(run: Runner, write_toml: WriteToml, tmp_path: Path) -> None:
+    """64 features (65 parameters, past the 64 whose second derivatives are derived one by one):
+    the batch module's Hessian takes them; past its limit of entries, one line."""
     text = BREAST_CANCER_MODEL.replace("n = 2", "n = 64")
     features = np.random.default_rng(0).normal(size=(20, 64))
     data = _csv(tmp_path / "wide.csv", features, (features[:, 0] > 0) * 1.0)
+    args = ["train", str(write_toml(text)), "--data", str(data), "--method", "newton", "--epochs", "3"]
+    code, out, err = run([*args, "--json"])
+    assert code == 0, err
+    assert "the batch module" in json.loads(out)["backend"]
+    wide = np.random.default_rng(0).normal(size=(5, 4100))
+    data = _csv(tmp_path / "wider.csv", wide, (wide[:, 0] > 0) * 1.0)
     code, out, err = run(["train", str(write_toml(text)), "--data", str(data), "--method", "newton"])
     assert code == 2 and out == ""
-    assert err.count("\n") == 1 and "65 parameters" in err and "--method lbfgs" in err
+    assert err.count("\n") == 1 and "4101 entries at n = 4100" in err and "--method lbfgs" in err
 
 
 def test_lbfgs_without_scipy_is_one_line(run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -260,4 +268,9 @@ def test_newton_on_a_vector_model_computes_the_hessian_by_the_batch_module(
     result = _train(run, write_toml(BREAST_CANCER_MODEL), data, "newton")
     assert "the batch module for the Hessian" in str(result["backend"])
     scalar = _train(run, "logistic_regression", _csv(tmp_path / "two.csv", features[:, :2], labels), "newton")
-    assert "entry by entry" in str(scalar["backend"])
+    assert "the batch module for the Hessian" in str(scalar["backend"])  # its scalar batch form's
+    # a matrix parameter: no batch form of the second derivatives, so the written-out model's, by lambdify
+    args = ["train", "two_layer_network_vector", "--method", "newton", "--epochs", "3", "--json"]
+    code, out, err = run(args)
+    assert code == 0, err
+    assert "lambdify for the Hessian, entry by entry" in json.loads(out)["backend"]

@@ -13,8 +13,9 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 import symcalc
+from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import BackendChoice, NumericError, NumericModel, compile_model
-from symcalc.numeric.program import Assignment, build_program, stable
+from symcalc.numeric.program import Assignment, stable
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
 from tests.conftest import Runner
 from tests.numeric_oracle import STEP_OF_AN_INPUT
@@ -60,17 +61,20 @@ def test_seed_loss_and_gradients_match_mpmath_at_extreme_z(
             assert _close(grads[name], value, 1e-13, 4e-16 * scale), (name, grads[name], value)
 
 
-@pytest.mark.parametrize("backend", ["auto", "plan"])
+@pytest.mark.parametrize("backend", ["auto", "numpy"])
 @pytest.mark.parametrize("z", [3.0, 8.0, -15.0, 40.0])
 def test_tanh_derivative_keeps_its_digits(z: float, backend: BackendChoice) -> None:
-    """1 − tanh(z)² cancels to nothing near tanh = ±1; written as 1/cosh(z)² it is exact to 1e-13."""
-    program = build_program(symcalc.derive(symcalc.load("tanh_unit")))
+    """1 − tanh(z)² cancels to nothing near tanh = ±1; the C kernel writes it as 1/cosh(z)², exact to
+    1e-13. The batch module reads it from tanh's output, 1 − G², as PyTorch and JAX do (an exp per
+    entry less, in every hidden layer): exact to a few ulp of 1 in absolute terms, not relative."""
+    program = numeric_program(symcalc.derive(symcalc.load("tanh_unit")))
     numeric = NumericModel(program, backend=backend)
     params = {"w1": 1.0, "w2": 0.0, "b": 0.0}
     _, grads = numeric.evaluate(params, {"x1": np.array([z]), "x2": np.array([0.0]), "y": np.array([0.5])})
     with mpmath.workdps(60):
         exact = (mpmath.tanh(z) - mpmath.mpf(0.5)) / mpmath.cosh(z) ** 2
-        assert _close(grads["b"], exact, 1e-13, 1e-300), (grads["b"], exact)
+        absolute = 1e-300 if numeric.backend == "native" else 5e-16
+        assert _close(grads["b"], exact, 1e-13, absolute), (grads["b"], exact)
 
 
 HAND_WRITTEN = """
@@ -150,7 +154,7 @@ def test_rewrites_keep_the_value(expr_text: str) -> None:
 
 
 def test_the_program_is_the_derivations_forward_and_backward_pass(seed: symcalc.Derivation) -> None:
-    program = build_program(seed)
+    program = numeric_program(seed)
     name = {str(line.target): line for line in program.assignments}
     # Forward: every definition in file order under its own name; the loss in its stable form.
     assert [line.label for line in program.forward] == ["z", "a", "L"]
@@ -299,7 +303,7 @@ def test_numbers_beyond_float64_are_refused_before_any_back_end(
     path = write_toml(_big_constant_model(z, loss))
     derivation = symcalc.derive(symcalc.load(str(path)))  # the symbolic side has no such limit
     with pytest.raises(symcalc.SpecError) as refused:
-        build_program(derivation)
+        numeric_program(derivation)
     assert refused.value.message == (
         f"{path}, {key}: {problem}, beyond float64's range (about 1.8e308): "
         "it cannot be evaluated numerically"
@@ -313,13 +317,13 @@ def test_numbers_beyond_float64_are_refused_before_any_back_end(
         assert (code, out, err) == (2, "", f"symcalc: error: {refused.value.message}\n")
 
 
-@pytest.mark.parametrize("backend", ["c", "plan", "generic"])
+@pytest.mark.parametrize("backend", ["c", "numpy", "generic"])
 def test_folded_numbers_inside_float64_are_evaluated_alike(
     backend: BackendChoice, write_toml: Callable[[str], Path]
 ) -> None:
     # 10**200*10**100 = 1e300 after folding: every back end evaluates it, as mpmath does
     path = write_toml(_big_constant_model("10**200*w1*x1", "(10**100*z - y)**2"))
-    model = NumericModel(build_program(symcalc.derive(symcalc.load(str(path)))), backend=backend)
+    model = NumericModel(numeric_program(symcalc.derive(symcalc.load(str(path)))), backend=backend)
     w1, x1, y = 3e-300, 0.5, 2.0
     loss, grads = model.evaluate({"w1": w1}, {"x1": np.array([x1]), "y": np.array([y])})
     mp = mpmath.mpf
@@ -328,13 +332,13 @@ def test_folded_numbers_inside_float64_are_evaluated_alike(
     assert _close(grads["w1"], 2 * residual * mp(10) ** 300 * mp(x1), 1e-12, 0)
 
 
-@pytest.mark.parametrize("backend", ["c", "plan", "generic"])
+@pytest.mark.parametrize("backend", ["c", "numpy", "generic"])
 def test_parameters_near_the_float64_maximum_give_inf_or_nan_not_overflow_error(
     backend: BackendChoice,
 ) -> None:
     from symcalc.numeric.generic import Generic
 
-    program = build_program(symcalc.derive(symcalc.load("logistic_regression_l2")))
+    program = numeric_program(symcalc.derive(symcalc.load("logistic_regression_l2")))
     params = {"w1": 1.7e308, "w2": -1.7e308, "b": 1.7e308}
     data = {"x1": np.array([1.0, 2.0]), "x2": np.array([0.5, -1.0]), "y": np.array([1.0, 0.0])}
     # the oracle: NumPy's own float64, where the penalty λ/2·w² overflows to inf
@@ -361,7 +365,7 @@ def test_train_stops_at_a_non_finite_loss_without_a_kernel(
 
 
 @pytest.mark.parametrize("heaviside", [False, True])
-@pytest.mark.parametrize("backend", ["c", "plan", "generic"])
+@pytest.mark.parametrize("backend", ["c", "numpy", "generic"])
 def test_heaviside_and_step_of_nan_are_nan_on_every_back_end(
     backend: BackendChoice, heaviside: bool, write_toml: Callable[[str], Path]
 ) -> None:
@@ -369,7 +373,7 @@ def test_heaviside_and_step_of_nan_are_nan_on_every_back_end(
 
     from symcalc.symbolic.functions import step
 
-    program = build_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
+    program = numeric_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
     if heaviside:  # SymPy's own Heaviside, as a Program may hold it: printed by SymPy as a select
 
         def swap(expr: sp.Expr) -> sp.Expr:
@@ -390,11 +394,7 @@ def test_heaviside_and_step_of_nan_are_nan_on_every_back_end(
     expected = [math.nan, 0.0, 0.0, (0.5 * 3.0 - 1.0) ** 2]
     for k, want in enumerate(expected):
         row = {name: column[k : k + 1] for name, column in data.items()}
-        try:
-            loss, gradients = model.evaluate({"w1": 0.5}, row)
-        except NumericError:
-            assert backend == "plan"
-            pytest.skip("the plan does not take this model")
+        loss, gradients = model.evaluate({"w1": 0.5}, row)
         if math.isnan(want):
             assert math.isnan(loss) and math.isnan(gradients["w1"]), (k, loss, gradients)
         else:
@@ -402,13 +402,13 @@ def test_heaviside_and_step_of_nan_are_nan_on_every_back_end(
     assert np.array_equal(model.per_sample_loss({"w1": 0.5}, data), expected, equal_nan=True)
 
 
-@pytest.mark.parametrize("backend", ["c", "plan", "generic", "codegen"])
+@pytest.mark.parametrize("backend", ["c", "numpy", "generic", "codegen"])
 def test_softmax_stays_finite_and_exact_past_exp_overflow(backend: str, tmp_path: Path) -> None:
     """Scores of ±900, where exp overflows: every back end gives the log-sum-exp values (mpmath)."""
     from tests.generated import generated_module
 
     derivation = symcalc.derive(symcalc.load("softmax_regression"))
-    program = build_program(derivation)
+    program = numeric_program(derivation)
     params = {p: 0.0 for p in program.parameters} | {"w11": 1.0, "w21": 0.5, "w31": -1.0, "b2": 3.0}
     x1 = np.array([900.0, -900.0, 2.0, 750.0])
     x2 = np.array([1.0, -2.0, 0.5, 3.0])
@@ -416,7 +416,8 @@ def test_softmax_stays_finite_and_exact_past_exp_overflow(backend: str, tmp_path
     data = {"x1": x1, "x2": x2} | {f"y{k + 1}": np.array([float(c == k) for c in labels]) for k in range(3)}
     if backend == "codegen":
         module = generated_module(derivation, tmp_path, "generated_softmax")
-        loss, grads = module.loss(params, data), module.gradient(params, data)
+        loss = module.loss(params, data)
+        grads = {p: float(g) for p, g in module.gradient(params, data).items()}
     else:
         loss, grads = NumericModel(program, backend=backend).evaluate(params, data)  # type: ignore[arg-type]
     # The oracle, by hand at 50 digits: L = logsumexp(z) − z_label, dL/dw_kj = (p_k − y_k)·x_j.

@@ -16,8 +16,8 @@ import pytest
 import sympy as sp
 
 import symcalc
+from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import NumericModel
-from symcalc.numeric.program import build_program
 from symcalc.symbolic.forms import adds_denominator, in_terms_of_outputs, tidy
 from tests.generated import generated_module
 from tests.numeric_oracle import numpy_paths
@@ -57,11 +57,11 @@ def test_gradient_is_finite_where_the_prediction_equals_the_target(
     derivation: symcalc.Derivation, tmp_path: Path
 ) -> None:
     model = derivation.model
-    program = build_program(derivation)
+    program = numeric_program(derivation)
     back_ends = {
         "fast": NumericModel(program),
         "generic": NumericModel(program, backend="generic"),
-        "numpy plan": numpy_paths(program),
+        "batch module": numpy_paths(program),
     }
     module = generated_module(derivation, tmp_path, "generated_singular")
     results = {name: numeric.evaluate(PARAMS, DATA)[1] for name, numeric in back_ends.items()}

@@ -15,8 +15,8 @@ import pytest
 import sympy as sp
 
 import symcalc
+from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import NumericModel
-from symcalc.numeric.program import build_program
 from tests.conftest import Runner
 from tests.generated import generated_module
 from tests.oracle import composed_gradient
@@ -95,7 +95,7 @@ def test_gradients_equal_the_composed_diff(model_file: Path) -> None:
 def test_numeric_back_ends_equal_the_oracle_and_central_differences(model_file: Path, tmp_path: Path) -> None:
     model = symcalc.load(str(model_file))
     derivation = symcalc.derive(model)
-    numeric = NumericModel(build_program(derivation))
+    numeric = NumericModel(numeric_program(derivation))
     module = generated_module(derivation, tmp_path, "generated_exponent")
     for point in POINTS:
         params = {p.name: point[p.name] for p in model.parameters}

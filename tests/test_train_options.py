@@ -577,7 +577,7 @@ def test_load_parameters_and_standardize_refuse_what_float64_cannot_hold(run: Ru
             {"parameters__w": [[[0.1]], [[0.2]]]},
             r"parameter 'w' is nested deeper than a matrix$",
         ),
-        (scalars, plain, {"parameters__w1": [[[0.1]]]}, r"parameter 'w11_1' is nested deeper than a matrix$"),
+        (scalars, plain, {"parameters__w1": [[[0.1]]]}, r"parameter 'w1' is nested deeper than a matrix$"),
     ]
     for module, path, change, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -593,3 +593,58 @@ def test_load_parameters_and_standardize_refuse_what_float64_cannot_hold(run: Ru
     scales = {"means": {"x1": 0.0, "x2": 0.0}, "scales": {"x1": 0.0, "x2": 1.0}}
     with pytest.raises(ValueError, match=r"input 'x1' has a scale of 0: \(x - mean\)/scale is undefined$"):
         scalars.standardize({"x1": x[:, 0], "x2": x[:, 1]}, _edited(plain, tmp_path, standardized=scales))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["gd", "lbfgs"])
+def test_gd_and_lbfgs_train_a_network_past_the_written_out_limit_on_its_batch_module(
+    run: Runner, tmp_path: Path, method: str
+) -> None:
+    """700 inputs make W 3 × 700: 2 100 entries, past the 2 000 the written-out model takes. gd and
+    lbfgs train on the batch module's arrays, from the start the written-out model would have, and
+    give the parameters of that module driven by the same loop."""
+    from symcalc.numeric.batch_fit import batch_model, small_start
+    from symcalc.numeric.descent import descend
+    from symcalc.numeric.descent import run as run_records
+    from symcalc.numeric.lbfgs import lbfgs
+
+    rng = np.random.default_rng(4)
+    rows, n = 60, 700
+    x = rng.normal(size=(rows, n))
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(float)
+    path = tmp_path / "wide.csv"
+    header = ",".join([*(f"x{k}" for k in range(1, n + 1)), "y"])
+    np.savetxt(path, np.column_stack([x, y]), delimiter=",", header=header, comments="")
+    code, out, err = run(
+        [
+            "train",
+            "two_layer_network_vector",
+            "--data",
+            str(path),
+            "--method",
+            method,
+            "--epochs",
+            "8",
+            "--json",
+        ]
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["backend"] == "the batch module (codegen --target numpy)"
+    batch = batch_model(symcalc.derive(symcalc.load("two_layer_network_vector")))
+    module = symcalc.load_module(batch.source)
+    data = {"x": x, "y": y}
+    sizes = {"n": n, "h": 3}
+    start = small_start(batch, sizes, 0)
+
+    def evaluate(params: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
+        loss, grads = module.loss_and_gradient(params, data)
+        return float(loss), grads
+
+    records = descend(evaluate, start, 0.1, 8) if method == "gd" else lbfgs(evaluate, start, 8)
+    last = run_records(records)
+    for name in batch.parameters:
+        assert np.allclose(
+            np.asarray(result["parameters"][name]), last.parameters[name], rtol=1e-12, atol=1e-15
+        )
+    assert result["loss"] == pytest.approx(last.loss, rel=1e-12)

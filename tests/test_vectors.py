@@ -551,10 +551,11 @@ def test_train_refuses_sizes_it_cannot_write_out_in_one_line(
     path = write_toml(MNIST_SIZED.replace("n = 784", "n = 2"))
     columns = [f"x{i}" for i in range(1, 701)] + ["y"]
     data = _csv(tmp_path / "wide.csv", columns, np.ones((3, len(columns))))
-    code, _, err = run(["train", str(path), "--data", str(data)])
+    # W is a matrix: its second derivatives have no batch form, so Newton's method writes the model out
+    code, _, err = run(["train", str(path), "--data", str(data), "--method", "newton"])
     assert code == 2 and err.count("\n") == 1
     assert "written out at n = 700, h = 128, the declared vectors and matrices have 90556 entries" in err
-    assert "train computes on the written-out model" in err
+    assert "what computes on the written-out model (Dask, Newton's method" in err
 
 
 def test_symcalc_check_takes_a_claim_about_a_whole_matrix(run: Runner) -> None:
@@ -642,14 +643,16 @@ def test_check_takes_a_claim_about_an_entry_past_the_sizes_written_out_for_readi
 
 
 def test_numeric_model_takes_arrays_and_gives_gradients_of_their_shapes(tmp_path: Path) -> None:
-    """The written-out program (C kernel or NumPy plan) and the batch module, two independent back
-    ends, agree on the mean loss and every gradient; a wrong size is one clear error."""
+    """The written-out program (the lambdified per-sample program) and the batch module, two
+    independent back ends, agree on the mean loss and every gradient; the batch module takes arrays
+    of any sizes, and a shape that does not fit is one clear error."""
+    from symcalc.numeric.codegen import numeric_program
     from symcalc.numeric.model import NumericError, NumericModel
-    from symcalc.numeric.program import build_program
 
     path = DERIVATIONS / "two_layer_network_vector.toml"
     derivation = symcalc.derive(symcalc.Model.load(path, {"n": 4, "h": 5}))
-    numeric = NumericModel(build_program(derivation))
+    written_out = NumericModel(numeric_program(derivation), backend="generic")
+    numeric = NumericModel(written_out.program)
     module = generated_module(derivation, tmp_path, "network_arrays")
     rng = np.random.default_rng(8)
     params: dict[str, Any] = {
@@ -659,11 +662,17 @@ def test_numeric_model_takes_arrays_and_gives_gradients_of_their_shapes(tmp_path
         "b": np.float64(0.2),
     }
     data = {"x": rng.normal(size=(300, 4)), "y": rng.uniform(0.05, 0.95, 300)}
-    loss, gradients = numeric.evaluate_arrays(params, data)
+    loss, gradients = written_out.evaluate_arrays(params, data)
     expected_loss, expected = module.loss_and_gradient(params, data)
     assert loss == pytest.approx(expected_loss, rel=1e-12)
+    assert numeric.evaluate_arrays(params, data)[0] == expected_loss
     for name, gradient in gradients.items():
         assert gradient.shape == np.shape(params[name])
         assert np.allclose(gradient, expected[name], rtol=1e-10, atol=1e-14), name
     with pytest.raises(NumericError, match=r"'W' has the shape \(5, 3\).*written out at n = 4, h = 5"):
+        written_out.evaluate_arrays({**params, "W": np.zeros((5, 3))}, data)
+    with pytest.raises(NumericError, match=r"shape|align|mismatch"):
         numeric.evaluate_arrays({**params, "W": np.zeros((5, 3))}, data)
+    wider = {"W": rng.normal(size=(5, 9)), "c": params["c"], "v": params["v"], "b": params["b"]}
+    at_nine = {"x": rng.normal(size=(40, 9)), "y": data["y"][:40]}  # not the sizes written out
+    assert numeric.evaluate_arrays(wider, at_nine)[0] == module.loss_and_gradient(wider, at_nine)[0]

@@ -1,15 +1,17 @@
-"""`symcalc train --method sgd | adam`: the model's batch module (the text `codegen` writes) trained in
-minibatches by `symcalc.fit`, on arrays at the data's sizes; this module only wires the options,
-the data and the report."""
+"""`symcalc train` for a model with vectors and matrices: its batch module (the text `codegen` writes)
+trained on arrays at the data's sizes, whatever they are; by `symcalc.fit` in minibatches (--method
+sgd | adam), or by full-batch gradient descent, Newton's method or L-BFGS. This module only wires
+the options, the data and the report."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from symcalc.cli import work
-from symcalc.cli.commands import limited
+from symcalc.errors import SymcalcError
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -17,28 +19,31 @@ if TYPE_CHECKING:
     from symcalc.numeric.batch_data import Columns
     from symcalc.numeric.batch_fit import BatchModel
     from symcalc.numeric.data import Dataset
+    from symcalc.numeric.descent import Epoch
     from symcalc.render.training import Summary
     from symcalc.symbolic.graph import Model
 
 #: The methods that train in minibatches, and each one's epochs when --epochs is not given.
 MINIBATCH_EPOCHS = {"sgd": 20, "adam": 20}
+#: The most entries of all the parameters Newton's method takes on arrays: its Hessian has the square.
+MAX_NEWTON_ENTRIES = 4096
+#: --epochs and --lr of gd, newton and lbfgs when not given.
+FULL_BATCH_EPOCHS = 5000
+FULL_BATCH_LEARNING_RATE = 0.1
 
 
-def minibatch_run(
-    args: argparse.Namespace, mapping: dict[str, str], constants: dict[str, float]
+def array_run(
+    args: argparse.Namespace, mapping: dict[str, str], constants: dict[str, float], batch: BatchModel
 ) -> tuple[Summary, Callable[[str], None], Model]:
-    """Train as --method sgd or adam asks; the summary, and what draws the loss curve for --plot."""
+    """Train as --method asks, on the batch module of `batch`; the summary, and what draws the loss
+    curve for --plot."""
     from rich.console import Console
 
     from symcalc.numeric.batch_data import columns_for
-    from symcalc.numeric.batch_fit import initial_parameters
     from symcalc.numeric.codegen import load_module
     from symcalc.numeric.data import columns_of, renamed_header
-    from symcalc.numeric.descent import Epoch
-    from symcalc.numeric.fit import fit
     from symcalc.render import training
 
-    batch = limited(work.batch_file, args.file, constants, timeout=args.timeout)
     header, source = columns_of(args.data)
     sizes = {**dict(batch.sizes), **work.data_sizes(args.file, args.data, mapping)}
     columns = columns_for(batch, sizes, renamed_header(header, mapping))
@@ -46,44 +51,32 @@ def minibatch_run(
     train, test, standardized = _datasets(args, batch, columns, mapping)
     module = load_module(batch.source, "symcalc_batch")
     data = columns.arrays(train)
-    epochs = args.epochs if args.epochs is not None else MINIBATCH_EPOCHS[args.method]
+    minibatches = args.method in MINIBATCH_EPOCHS
+    epochs = args.epochs if args.epochs is not None else MINIBATCH_EPOCHS.get(args.method, FULL_BATCH_EPOCHS)
     with training.progress_bar(Console(stderr=True), epochs) as update:
-        fitted = fit(
-            module,
-            data,
-            initial_parameters(batch, sizes, args.seed),
-            method=args.method,
-            learning_rate=args.lr,
-            epochs=epochs,
-            batch_size=args.batch_size,
-            momentum=args.momentum,
-            seed=args.seed,
-            constants=constants,
-            on_epoch=lambda record: update(Epoch(record.epoch, {}, record.loss, {}, record.elapsed)),
-        )
-    params = fitted.parameters
-    loss, gradients = module.loss_and_gradient(params, data, constants)
+        if minibatches:
+            final = _minibatches(args, batch, module, data, sizes, constants, epochs, update)
+        else:
+            final, seen = _full_batch(args, batch, module, data, sizes, constants, epochs, update)
     shapes = tuple((name, batch.shape(name, sizes)) for name in batch.parameters)
-    last = fitted.history[-1].epoch if fitted.history else 0
-    final = Epoch(
-        last,
-        _flat(params, shapes),
-        loss,
-        _flat(gradients, shapes),
-        fitted.elapsed,
-        fitted.stop,
-        fitted.message,
-        tuple(record.loss for record in fitted.history),
+    params = final.parameters
+    last = dataclasses.replace(
+        final, parameters=_flat(params, shapes), gradient=_flat(final.gradient, shapes)
     )
+    rows = f", minibatches of {args.batch_size or len(train)} rows" if minibatches else ""
+    if args.method == "newton":
+        rows = "; the batch module for the Hessian (Xᵀ S X / m)"
     summary = training.Summary(
-        final,
+        last,
         _accuracy(batch, module, params, data, constants),
         len(train),
         train.source,
-        f"the batch module (codegen --target numpy), minibatches of {args.batch_size or len(train)} rows",
+        f"the batch module (codegen --target numpy){rows}",
         tuple((name, shape) for name, shape in shapes if shape),
         args.method,
-        (),
+        ()
+        if args.method in ("gd", *MINIBATCH_EPOCHS)
+        else tuple((r.epoch, r.loss, r.gradient_norm) for r in seen),
         tuple({**module.CONSTANTS, **constants}.items()),
         _test(batch, module, params, columns, test, constants),
         standardized,
@@ -91,9 +84,107 @@ def minibatch_run(
     )
 
     def plot(path: str) -> None:
-        training.plot(path, final, {}, (), None, lambda *_: None, args.plot_format, args.method)
+        training.plot(path, last, {}, (), None, lambda *_: None, args.plot_format, args.method)
 
     return summary, plot, batch.model
+
+
+def _minibatches(
+    args: argparse.Namespace,
+    batch: BatchModel,
+    module: ModuleType,
+    data: dict[str, Any],
+    sizes: Mapping[str, int],
+    constants: dict[str, float],
+    epochs: int,
+    update: Callable[[Epoch], None],
+) -> Epoch:
+    """--method sgd | adam by `symcalc.fit`, from the start that suits the activation; the last record."""
+    from symcalc.numeric.batch_fit import initial_parameters
+    from symcalc.numeric.descent import Epoch
+    from symcalc.numeric.fit import fit
+
+    fitted = fit(
+        module,
+        data,
+        initial_parameters(batch, sizes, args.seed),
+        method=args.method,
+        learning_rate=args.lr,
+        epochs=epochs,
+        batch_size=args.batch_size,
+        momentum=args.momentum,
+        seed=args.seed,
+        constants=constants,
+        on_epoch=lambda record: update(Epoch(record.epoch, {}, record.loss, {}, record.elapsed)),
+    )
+    params = fitted.parameters
+    loss, gradients = module.loss_and_gradient(params, data, constants)
+    return Epoch(
+        fitted.history[-1].epoch if fitted.history else 0,
+        params,
+        loss,
+        gradients,
+        fitted.elapsed,
+        fitted.stop,
+        fitted.message,
+        tuple(record.loss for record in fitted.history),
+    )
+
+
+def _full_batch(
+    args: argparse.Namespace,
+    batch: BatchModel,
+    module: ModuleType,
+    data: dict[str, Any],
+    sizes: Mapping[str, int],
+    constants: dict[str, float],
+    epochs: int,
+    update: Callable[[Epoch], None],
+) -> tuple[Epoch, list[Epoch]]:
+    """--method gd | newton | lbfgs on the arrays, from small normal values drawn from --seed as for a
+    model of scalars (the same numbers, in the written-out order); the last record and all of them."""
+    import numpy as np
+
+    from symcalc.numeric.batch_fit import small_start
+    from symcalc.numeric.descent import descend, run
+    from symcalc.numeric.lbfgs import lbfgs
+    from symcalc.numeric.newton import newton
+
+    def evaluate(params: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
+        loss, gradients = module.loss_and_gradient(params, data, constants)
+        return float(loss), gradients
+
+    start = small_start(batch, sizes, args.seed)
+    tol = args.tol
+    if args.method == "newton":
+        entries = sum(int(np.size(value)) for value in start.values())
+        if entries > MAX_NEWTON_ENTRIES:
+            shown = ", ".join(f"{name} = {size}" for name, size in sizes.items())
+            raise SymcalcError(
+                f"Newton's method solves with the Hessian of every parameter entry: {entries} entries "
+                f"at {shown}; the limit is {MAX_NEWTON_ENTRIES}",
+                fix="train with --method lbfgs or gd",
+            )
+
+        def second(params: Mapping[str, Any]) -> tuple[float, Any, Any]:
+            loss, gradients, hessian = module.loss_gradient_hessian(params, data, constants)
+            return float(loss), np.concatenate([np.ravel(gradients[n]) for n in batch.parameters]), hessian
+
+        records = newton(
+            second, lambda params: float(module.loss(params, data, constants)), start, epochs, tol
+        )
+    elif args.method == "lbfgs":
+        records = lbfgs(evaluate, start, epochs, tol)
+    else:
+        learning_rate = FULL_BATCH_LEARNING_RATE if args.lr is None else args.lr
+        records = descend(evaluate, start, learning_rate, epochs, tol)
+    seen: list[Epoch] = []
+
+    def on_epoch(record: Epoch) -> None:
+        seen.append(record)
+        update(record)
+
+    return run(records, on_epoch), seen
 
 
 def _datasets(

@@ -259,9 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--method",
         choices=("gd", "newton", "lbfgs", "sgd", "adam"),
         default="gd",
-        help="gradient descent (default); damped Newton with a line search, for models of up to "
-        f"{MAX_SECOND_ORDER_PARAMETERS} parameters; SciPy's L-BFGS-B (needs symcalc-gradients[fit]); "
-        "or, for a model with vectors and matrices, SGD or Adam in minibatches on its batch module",
+        help="gradient descent (default); damped Newton with a line search (its Hessian from the batch "
+        f"module, or entry by entry for up to {MAX_SECOND_ORDER_PARAMETERS} parameters); SciPy's L-BFGS-B "
+        "(needs symcalc-gradients[fit]); or, for a model with vectors and matrices, SGD or Adam in "
+        "minibatches on its batch module",
     )
     train.add_argument(
         "--lr",

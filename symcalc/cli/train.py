@@ -64,12 +64,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     # --set's values, checked against the file's constants and their domains where the model is loaded
     constants = parse_settings(args.set, source_name(args.file))
     _check_method_options(args)
-    if args.method in MINIBATCH_METHODS:
-        from symcalc.cli.fitting import minibatch_run
-
-        summary, draw, model = minibatch_run(args, mapping, constants)
-        return _report(args, summary, model, draw)
     newton = args.method == "newton"
+    minibatches = args.method in MINIBATCH_METHODS
+    if minibatches or (not on_dask and work.declares_shapes(args.file)):
+        from symcalc.cli.fitting import array_run
+
+        batch = limited(work.batch_file, args.file, constants, newton, minibatches, timeout=args.timeout)
+        if batch is not None:
+            summary, draw, model = array_run(args, mapping, constants, batch)
+            return _report(args, summary, model, draw)
     program = limited(work.program_file, args.file, sizes, newton, constants, timeout=args.timeout)
     numeric = NumericModel(program)
     model = program.model
@@ -117,9 +120,6 @@ class Run:
 
 #: The methods that train in minibatches (`symcalc.cli.fitting`), on the model's batch module.
 MINIBATCH_METHODS = ("sgd", "adam")
-#: --epochs and --lr of gd, newton and lbfgs when not given.
-FULL_BATCH_EPOCHS = 5000
-FULL_BATCH_LEARNING_RATE = 0.1
 
 
 def _check_method_options(args: argparse.Namespace) -> None:
@@ -188,6 +188,7 @@ def _train(
     """The epochs, with the progress bar, then the summary (table or --json), the plot and --save."""
     from rich.console import Console
 
+    from symcalc.cli.fitting import FULL_BATCH_EPOCHS, FULL_BATCH_LEARNING_RATE
     from symcalc.numeric.descent import Epoch, Stop, run
     from symcalc.render import training
 

@@ -230,12 +230,10 @@ def program_file(
     so that the process the user started does no symbolic work (checking the data's labels included)."""
     from dataclasses import replace
 
-    from symcalc.numeric.codegen import with_batch_module
+    from symcalc.numeric.codegen import numeric_program
     from symcalc.numeric.data import binary_targets
-    from symcalc.numeric.program import build_program
 
-    derivation = derive_file(target, sizes, hessian, constants)
-    program = with_batch_module(build_program(derivation), derivation)
+    program = numeric_program(derive_file(target, sizes, hessian, constants))
     return replace(program, labels=tuple(t.name for t in binary_targets(program.model)))
 
 
@@ -282,11 +280,35 @@ def codegen_file(
     return codegen(derive_file(target, constants=constants), library)
 
 
-def batch_file(target: str | None, constants: Mapping[str, float] | None = None) -> BatchModel:
+def declares_shapes(target: str | None) -> bool:
+    """Whether a model file declares vectors or matrices (its TOML read, nothing derived); False for a
+    file that does not load, which loading it reports."""
+    from symcalc.errors import SymcalcError
+    from symcalc.spec.toml import check, read
+    from symcalc.symbolic.graph import RESERVED
+
+    try:
+        spec, _ = check(*read(target), reserved=RESERVED)
+    except SymcalcError:
+        return False
+    return bool(spec.shapes)
+
+
+def batch_file(
+    target: str | None,
+    constants: Mapping[str, float] | None = None,
+    hessian: bool = False,
+    required: bool = True,
+) -> BatchModel | None:
     """Derive one file at reading sizes (the batch form does not depend on them) and take what
-    training by minibatches needs: the module `codegen` writes (`codegen_file`'s bytes), each
-    parameter's shape and start, how predictions are scored; the symbolic half of `train --method
-    sgd | adam`."""
+    training on arrays needs: the module `codegen` writes (`codegen_file`'s bytes), each parameter's
+    shape and start, how predictions are scored; the symbolic half of `train` for a model with
+    vectors and matrices. With `hessian`, the module has the Hessian too (for Newton's method).
+    Unless `required`, None where there is no such module (no batch form; with `hessian`, no batch
+    form of the second derivatives): `train` then computes on the model written out."""
     from symcalc.numeric.batch_fit import batch_model
 
-    return batch_model(derive_file(target, constants=constants))
+    derivation = derive_file(target, constants=constants, hessian=hessian)
+    if not required and (derivation.batch is None or (hessian and not derivation.batch.hessian)):
+        return None
+    return batch_model(derivation)

@@ -24,7 +24,7 @@ from sympy.printing.precedence import PRECEDENCE
 from symcalc.errors import Location, SpecError
 from symcalc.numeric.code_style import LINE, assignment, comment, display, returned, signature, spaced
 from symcalc.numeric.names import SAMPLES, CodeNames
-from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _stable_line
+from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _softmax_parts, _stable_line
 from symcalc.numeric.runtime_text import copied, imports, used
 from symcalc.symbolic.arrays import diag, dimension, logsumexp, matmul, softmax, total, transpose
 from symcalc.symbolic.batch import (
@@ -34,15 +34,17 @@ from symcalc.symbolic.batch import (
     SampleCount,
     column,
     column_sums,
+    derive_batch_form,
     row_sums,
-    scalar_batch_form,
 )
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus
 from symcalc.symbolic.functions import text as table_text
+from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.steps import Derivation
-from symcalc.symbolic.vector_hessian import identity
+from symcalc.symbolic.vector import VectorForm, VectorResult
+from symcalc.symbolic.vector_hessian import identity, vector_hessian_or_reason
 
 
 class _Grouped(sp.Function):
@@ -192,7 +194,11 @@ def _written(value: sp.Expr) -> sp.Expr:
 def stable_lines(lines: Sequence[BatchLine]) -> list[BatchLine]:
     """Each line rewritten for float64, seeing through the σ, tanh and exp lines it reads; tanh's
     derivative is then read back from tanh's output (`_from_tanh`)."""
-    inside = {line.target: line.value for line in lines if isinstance(line.value, _LOOK_INTO)}
+    inside = {
+        line.target: line.value
+        for line in lines
+        if isinstance(line.value, _LOOK_INTO) or _softmax_parts(line.value) is not None
+    }
     logs = _log_softmax(lines)
     defined: set[sp.Symbol] = set()
     result = []
@@ -351,7 +357,8 @@ class Layout:
     @cached_property
     def inputs(self) -> list[sp.Symbol]:
         model = self.derivation.model
-        return [s for s in self.shaped.data if s.name in (model.spec.inputs if model.spec else ())]
+        declared = set(model.spec.inputs if model.spec else ())
+        return [s for s in self.shaped.data if s.name in declared or s in model.inputs]
 
     @cached_property
     def data_names(self) -> list[str]:
@@ -384,7 +391,7 @@ class Layout:
 
     @cached_property
     def predictions(self) -> list[sp.Symbol]:
-        return predictions_of(self.batch, self.derivation)
+        return predictions_of(self.batch, self.derivation, self.shaped)
 
     @property
     def predicted(self) -> list[sp.Symbol]:
@@ -429,16 +436,37 @@ def _number(value: float) -> str:
 
 
 def batch_form_of(derivation: Derivation) -> tuple[Shaped, BatchForm]:
-    """The batch form of a derivation: its own for a model with vectors; for a model of scalars, every
-    per-sample name a column of m values (z = w1*x1 + b over the batch, dL/dw1 = sum(dL/dz*x1)/m)."""
+    """The batch form of a derivation: its own for a model with vectors; for a model of scalars (or
+    the written-out scalars of one whose vectors have none), every per-sample name a column of m
+    values (z = w1*x1 + b over the batch, dL/dw1 = sum(dL/dz*x1)/m), with its second derivatives
+    summed alike where the derivation has them."""
     model = derivation.model
-    if model.shaped is not None:
-        if derivation.batch is None:
-            raise SpecError(f"this model has no batch form ({derivation.batch_problem})")
+    if model.shaped is not None and derivation.batch is not None:
         return model.shaped, derivation.batch
     data = (*model.inputs, *model.targets)
     shaped = Shaped((), model.definitions, (), (), model.assumptions, model.parameters, data)
-    return shaped, scalar_batch_form(shaped, model.loss)
+    vector = _as_vector_form(derivation)
+    second = vector_hessian_or_reason(shaped, vector, model.loss)[0] if derivation.hessian else ()
+    return shaped, derive_batch_form(shaped, vector, data, model.loss, second)
+
+
+def _as_vector_form(derivation: Derivation) -> VectorForm:
+    """The derivation's own adjoints and gradients (simplified as the engine did, with the file's
+    assumptions: dL/dz1 = a1 − y1 for a softmax), each beside its chain rule's sum over its users'
+    adjoints, as a vector form of scalars."""
+    model = derivation.model
+    loss = model.loss
+    users: dict[sp.Symbol, list[sp.Expr]] = {}
+    for (user, read), local in derivation.local_derivatives.items():
+        upstream = sp.S.One if user == loss else Adjoint.of(loss, user)
+        users.setdefault(read, []).append(upstream * local)
+
+    def result(node: sp.Symbol, value: sp.Expr) -> VectorResult:
+        return VectorResult(loss, node, (), sp.Add(*users.get(node, ())), value)
+
+    adjoints = tuple(result(node, value) for node, value in derivation.adjoints.items() if node != loss)
+    gradients = tuple(result(p, derivation.gradients[p]) for p in model.parameters)
+    return VectorForm(adjoints, gradients)
 
 
 def generate_batch(derivation: Derivation) -> str:
@@ -521,14 +549,13 @@ def axes_text(shape: Sequence[object]) -> str:
     return f"({inner},)" if len(shape) == 1 else f"({inner})"
 
 
-def predictions_of(batch: BatchForm, derivation: Derivation) -> list[sp.Symbol]:
+def predictions_of(batch: BatchForm, derivation: Derivation, shaped: Shaped) -> list[sp.Symbol]:
     """What the model predicts: the lines the loss reads, through lines that depend on a target,
     that do not depend on one themselves (a, or z for a linear model)."""
     model = derivation.model
     names = dict(batch.names)
     declared = set(model.spec.targets if model.spec else ())
-    data = model.shaped.data if model.shaped else (*model.inputs, *model.targets)
-    depends = {names.get(s, s) for s in data if s.name in declared}
+    depends = {names.get(s, s) for s in shaped.data if s.name in declared or s in model.targets}
     lines = {line.target: line for line in batch.forward}
     for line in batch.forward:
         if line.value.free_symbols & depends:

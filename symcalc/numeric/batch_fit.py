@@ -153,10 +153,11 @@ def _scoring(derivation: Derivation, batch: BatchForm, targets: Sequence[str]) -
     """Classes where a vector target meets a softmax output; 0/1 where the loss is binary cross-entropy."""
     from symcalc.numeric.batch_code import predictions_of
 
-    lines = {line.target: line.value for line in batch.forward}
-    predictions = [p for p in predictions_of(batch, derivation) if isinstance(p, sp.Symbol)]
     shaped = derivation.model.shaped
-    shapes = {s.name: shape for s, shape in (shaped.shapes if shaped else ())}
+    assert shaped is not None
+    lines = {line.target: line.value for line in batch.forward}
+    predictions = [p for p in predictions_of(batch, derivation, shaped) if isinstance(p, sp.Symbol)]
+    shapes = {s.name: shape for s, shape in shaped.shapes}
     vector_targets = [t for t in targets if len(shapes.get(t, ())) == 1]
     # PREDICTIONS holds the model's names (p), not the batch form's (P)
     per_sample = {batched: name for name, batched in batch.names}
@@ -185,6 +186,20 @@ def initial_parameters(batch: BatchModel, sizes: Mapping[str, int], seed: int = 
         fan_in = shape[axis] if shape else 1
         scale = np.sqrt((2.0 if start == "he" else 1.0) / fan_in)
         result[name] = scale * rng.standard_normal(shape)
+    return result
+
+
+def small_start(
+    batch: BatchModel, sizes: Mapping[str, int], seed: int = 0, scale: float = 0.01
+) -> dict[str, Any]:
+    """Each parameter drawn normal with standard deviation `scale` from `numpy.random.default_rng(seed)`,
+    entry by entry in parameter order: the numbers `NumericModel.start` gives the written-out model, where
+    gradient descent, Newton's method and L-BFGS start."""
+    rng = np.random.default_rng(seed)
+    result: dict[str, Any] = {}
+    for name in batch.parameters:
+        shape = batch.shape(name, sizes)
+        result[name] = scale * rng.standard_normal(shape) if shape else float(scale * rng.standard_normal())
     return result
 
 

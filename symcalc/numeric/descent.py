@@ -17,6 +17,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
+
+import numpy as np
 
 from symcalc.errors import SymcalcError
 
@@ -25,7 +28,9 @@ RISING_PATIENCE = 10
 #: A rise smaller than this fraction of the loss is rounding, not divergence.
 RISE_TOLERANCE = 1e-12
 
-Evaluate = Callable[[Mapping[str, float]], tuple[float, dict[str, float]]]
+#: Parameters by name: each a number, or an array of its shape (W an h × n array).
+Params = dict[str, Any]
+Evaluate = Callable[[Mapping[str, Any]], tuple[float, Mapping[str, Any]]]
 
 
 class Stop(Enum):
@@ -41,12 +46,13 @@ class Stop(Enum):
 
 @dataclass(frozen=True)
 class Epoch:
-    """Parameters after `epoch` updates, their mean loss and gradient; `stop` is set on the last record."""
+    """Parameters after `epoch` updates, their mean loss and gradient; `stop` is set on the last record.
+    Each parameter and its gradient is a number, or an array of the parameter's shape."""
 
     epoch: int
-    parameters: dict[str, float]
+    parameters: Params
     loss: float
-    gradient: dict[str, float]
+    gradient: Params
     elapsed: float
     stop: Stop | None = None
     message: str = ""
@@ -54,7 +60,7 @@ class Epoch:
 
     @property
     def gradient_norm(self) -> float:
-        return math.sqrt(sum(g * g for g in self.gradient.values()))
+        return math.sqrt(math.fsum(float(np.sum(np.square(g))) for g in self.gradient.values()))
 
     @property
     def converged(self) -> bool:
@@ -65,15 +71,44 @@ class DescentError(SymcalcError):
     """Settings for gradient descent that cannot work."""
 
 
-def _finite(loss: float, gradient: Mapping[str, float]) -> bool:
-    return math.isfinite(loss) and all(math.isfinite(g) for g in gradient.values())
+def _finite(loss: float, gradient: Mapping[str, Any]) -> bool:
+    return math.isfinite(loss) and all(np.isfinite(g).all() for g in gradient.values())
 
 
-def _bad_value(loss: float, gradient: Mapping[str, float]) -> str:
+def _bad_value(loss: float, gradient: Mapping[str, Any]) -> str:
     if not math.isfinite(loss):
         return f"the loss became {loss}"
-    name, value = next((p, g) for p, g in gradient.items() if not math.isfinite(g))
-    return f"the gradient of {name} became {value}"
+    name, value = next((p, g) for p, g in gradient.items() if not np.isfinite(g).all())
+    if np.ndim(value):
+        return f"the gradient of {name} became non-finite"
+    return f"the gradient of {name} became {float(value)}"
+
+
+@dataclass(frozen=True)
+class Flat:
+    """Parameters as one vector and back, in their order, each array's entries row by row: what
+    Newton's method and L-BFGS step in."""
+
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+
+    @staticmethod
+    def of(params: Mapping[str, Any]) -> Flat:
+        return Flat(tuple(params), tuple(np.shape(v) for v in params.values()))
+
+    def vector(self, values: Mapping[str, Any]) -> np.ndarray:
+        return np.concatenate([np.ravel(np.asarray(values[n], dtype=np.float64)) for n in self.names])
+
+    def named(self, vector: np.ndarray) -> Params:
+        """Each parameter's number (a float) or array (a copy) from `vector`."""
+        result: Params = {}
+        start = 0
+        for name, shape in zip(self.names, self.shapes, strict=True):
+            size = math.prod(shape)
+            part = vector[start : start + size]
+            result[name] = float(part[0]) if not shape else np.array(part, dtype=np.float64).reshape(shape)
+            start += size
+        return result
 
 
 def check_settings(epochs: int, tol: float) -> None:
@@ -86,9 +121,9 @@ def check_settings(epochs: int, tol: float) -> None:
 
 def non_finite(
     previous: Epoch | None,
-    params: dict[str, float],
+    params: Params,
     loss: float,
-    gradient: dict[str, float],
+    gradient: Mapping[str, Any],
     elapsed: float,
     history: Sequence[float],
     epoch: int,
@@ -99,7 +134,7 @@ def non_finite(
     what = _bad_value(loss, gradient) if not _finite(loss, gradient) else "the Hessian became non-finite"
     if previous is None:
         message = f"{what} at the starting parameters"
-        return Epoch(0, params, loss, gradient, elapsed, Stop.NON_FINITE, message, tuple(history))
+        return Epoch(0, params, loss, dict(gradient), elapsed, Stop.NON_FINITE, message, tuple(history))
     message = (
         f"{what} at step {epoch}; kept the parameters of step {previous.epoch}, the last finite ones{hint}"
     )
@@ -135,26 +170,30 @@ def stopping(
 
 def descend(
     evaluate: Evaluate,
-    start: Mapping[str, float],
+    start: Mapping[str, Any],
     learning_rate: float,
     epochs: int,
     tol: float = 0.0,
 ) -> Iterator[Epoch]:
     """Yield an `Epoch` per evaluation of `evaluate(params) -> (mean loss, mean gradient)`.
 
-    p := p − learning_rate · ∂L/∂p for every parameter at once, until one of the
-    stopping rules in the module docstring holds; the final record has `stop`.
+    p := p − learning_rate · ∂L/∂p for every parameter at once (a number, or an array of its
+    shape), until one of the stopping rules in the module docstring holds; the final record has
+    `stop`.
     """
     if not (math.isfinite(learning_rate) and learning_rate > 0):
         raise DescentError(f"the learning rate must be a positive number, not {learning_rate}")
     check_settings(epochs, tol)
     began = time.perf_counter()
-    params = {p: float(v) for p, v in start.items()}
+    params: Params = {
+        p: float(v) if np.ndim(v) == 0 else np.array(v, dtype=np.float64) for p, v in start.items()
+    }
     history: list[float] = []
     previous: Epoch | None = None
     rising = 0
     for epoch in range(epochs + 1):
-        loss, gradient = evaluate(params)
+        loss, given = evaluate(params)
+        gradient = dict(given)
         elapsed = time.perf_counter() - began
         if not _finite(loss, gradient):
             hint = f" (try a smaller learning rate than {learning_rate:g})"
@@ -178,12 +217,15 @@ def descend(
             return
         yield record
         previous = record
-        params = {p: v - learning_rate * gradient[p] for p, v in params.items()}
+        params = {
+            p: v - learning_rate * gradient[p] if np.ndim(v) else float(v - learning_rate * gradient[p])
+            for p, v in params.items()
+        }
 
 
 def train(
     evaluate: Evaluate,
-    start: Mapping[str, float],
+    start: Mapping[str, Any],
     learning_rate: float,
     epochs: int,
     tol: float = 0.0,

@@ -1,4 +1,7 @@
-"""The generic back end: one lambdified NumPy expression per output, the shared temporaries computed once."""
+"""The fallback back end: one lambdified NumPy expression per output, the shared temporaries computed once.
+
+It takes what the batch module does not: any data NumPy broadcasts (2-D columns, say), and a program
+built without its batch module."""
 
 from __future__ import annotations
 
@@ -49,4 +52,4 @@ class Generic:
         return means[0], means[1:]
 
     def describe(self) -> str:
-        return "NumPy, generic program"
+        return "NumPy, the per-sample program by lambdify"

@@ -1,31 +1,36 @@
 """`NumericModel`: mean loss, gradients and update step of a derivation, on the back end asked for.
 
-The back ends all read the same `Program` (`symcalc.numeric.program`) and follow the
-`Backend` protocol (`symcalc.numeric.backend`): the C kernel (`symcalc.numeric.c`)
-where a compiler is available, the NumPy plan (`symcalc.numeric.plan`) where the
-weights enter through linear forms, and the generic lambdified program
-(`symcalc.numeric.generic`) for every model. "auto" takes the first of them that
-applies, as the order says; the kernel is compiled on first use, not on construction.
+Every model's NumPy form is its batch module, the text `codegen --target numpy` writes, byte for
+byte (`symcalc.numeric.batch_backend`; the program carries it, `Program.batch_source`). Beside
+it, behind the same `Backend` protocol (`symcalc.numeric.backend`): the C kernel
+(`symcalc.numeric.c`), compiled from the per-sample program where a compiler is available and
+the model has at most 65 outputs, which is faster than the batch module on the columns of a
+model written in scalars; and the lambdified per-sample program (`symcalc.numeric.generic`),
+the fallback for what the batch module does not take (a program built without it, data that are
+not 1-D columns), named when it runs. "auto" takes the first that applies in that order; the
+kernel is compiled on first use, not on construction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
-import sympy as sp
 
 from symcalc.errors import SymcalcError
 from symcalc.numeric.backend import Backend
 from symcalc.numeric.distributed import Partitioned, from_dask, is_dask, partitioned
 from symcalc.numeric.generic import Generic, lambdified
-from symcalc.numeric.program import Array, Program, build_program
+from symcalc.numeric.program import Array, Program
 from symcalc.symbolic.steps import Derivation
 
+if TYPE_CHECKING:
+    from symcalc.numeric.batch_backend import BatchModule
+
 #: What `NumericModel` may be asked to run on: the fastest that applies, or one back end by name.
-BackendChoice = Literal["auto", "c", "plan", "generic"]
+BackendChoice = Literal["auto", "c", "numpy", "generic"]
 
 
 class NumericError(SymcalcError):
@@ -39,10 +44,10 @@ class NumericModel:
     `data` maps every input and target name to a 1-D array (or a number);
     `params` maps every parameter name to a number; `constants` overrides the
     file's `[constants]` defaults by name. `backend` is "auto" (the C kernel, else
-    the NumPy plan, else the generic program), or "c", "plan" or "generic" for that
-    one: a NumericError when it cannot run this model here (for "c" without a C
-    compiler, at once; otherwise on first use, when it is built). Data a fast back
-    end does not take (2-D arrays, say) go to the generic program, which broadcasts.
+    the batch module, else the lambdified program), or "c", "numpy" or "generic" for
+    that one: a NumericError when it cannot run this model here (for "c" without a C
+    compiler, at once; otherwise on first use, when it is built). Data the first two
+    do not take (2-D arrays, say) go to the lambdified program, which broadcasts.
     """
 
     def __init__(self, program: Program, backend: BackendChoice = "auto") -> None:
@@ -65,8 +70,6 @@ class NumericModel:
     def _fast(self) -> tuple[tuple[Backend, ...], str | None]:
         """The back ends tried before the generic program, in order, built on first use; and why
         there is no C kernel when "auto" could not build one."""
-        from symcalc.numeric.plan import build_plan
-
         choice = self._choice
         fast: list[Backend] = []
         problem = None
@@ -80,16 +83,19 @@ class NumericModel:
                 if choice == "c":
                     raise NumericError(f"no C kernel for this model: {unavailable}") from None
                 problem = str(unavailable)
-        if choice in ("auto", "plan"):
-            plan = build_plan(self.program)
-            if plan is not None:
-                fast.append(plan)
-            elif choice == "plan":
-                raise NumericError(
-                    "the NumPy plan does not apply to this model: "
-                    "its weights do not all enter through linear forms of the inputs"
-                )
+        if choice in ("auto", "numpy"):
+            if self._batch is not None:
+                fast.append(self._batch)
+            elif choice == "numpy":
+                raise NumericError(f"no batch module: {self.program.batch_problem}")
         return tuple(fast), problem
+
+    @cached_property
+    def _batch(self) -> BatchModule | None:
+        """The batch module `codegen` writes, where the program carries it."""
+        from symcalc.numeric.batch_backend import BatchModule
+
+        return BatchModule(self.program) if self.program.batch_source else None
 
     def build(self) -> None:
         """Build the back end now (compile the C kernel) rather than on first use, so that timed
@@ -108,7 +114,7 @@ class NumericModel:
 
     @property
     def backend(self) -> str:
-        """What evaluates 1-D columns: "native" (C kernel), "numpy" (the NumPy plan) or "generic"."""
+        """What evaluates 1-D columns: "native" (C kernel), "numpy" (the batch module) or "generic"."""
         return self._first.name
 
     @property
@@ -117,8 +123,11 @@ class NumericModel:
         return self._fast[1]
 
     def describe(self) -> str:
-        """The back end in words, with the reason when "auto" could not build the C kernel."""
+        """The back end in words, with the reason when "auto" could not build the C kernel, and why
+        the lambdified program runs when it does."""
         words = self._first.describe()
+        if self._first is self._generic and self.program.batch_problem:
+            words += f" (no batch module: {self.program.batch_problem})"
         return f"{words}; no C kernel: {self.native_problem}" if self.native_problem else words
 
     @cached_property
@@ -138,7 +147,7 @@ class NumericModel:
             if name not in params:
                 raise NumericError(f"no value for parameter {name!r}")
             # np.float64, not float: Python's float ** and math functions raise OverflowError where
-            # NumPy gives inf (as the C kernel does), in the plan's head and the generic program alike
+            # NumPy gives inf (as the C kernel does)
             values.append(np.float64(params[name]))
         for name in (*program.inputs, *program.targets):
             if name not in data:
@@ -185,10 +194,14 @@ class NumericModel:
     ) -> tuple[float, dict[str, Array]]:
         """`evaluate` for a model with vectors and matrices, by its declared names: `params` maps W to
         an h × n array, `data` x to an m × n array (a row per sample); each gradient comes back as an
-        array of its parameter's shape. The arrays must have the sizes the model was written out at."""
+        array of its parameter's shape. The batch module takes arrays of any sizes; on Dask, or by
+        the C kernel or the lambdified program, they must have the sizes the model was written out at."""
         shaped = self.program.model.shaped
         if shaped is None:
             raise NumericError("evaluate_arrays is for a model with vectors or matrices; use evaluate")
+        lazy = is_dask(data)
+        if not lazy and self._choice in ("auto", "numpy") and self._batch is not None:
+            return self._by_module(params, data, constants)
         entries = shaped.arrays()
         flat_params: dict[str, float] = {}
         for symbol in shaped.parameters:
@@ -201,7 +214,6 @@ class NumericModel:
                 else dict(zip((e.name for e in names.flat), value.ravel().tolist(), strict=True))
             )
         columns: dict[str, Any] = {}
-        lazy = is_dask(data)
         for symbol in shaped.data:
             value = _named(data, symbol.name)  # a Dask array stays one, read where it is
             names = entries.get(symbol)
@@ -227,6 +239,24 @@ class NumericModel:
                 else np.array([gradients[e.name] for e in names.flat]).reshape(names.shape)
             )
         return loss, shaped_gradients
+
+    def _by_module(
+        self, params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None
+    ) -> tuple[float, dict[str, Array]]:
+        """`evaluate_arrays` by the batch module itself, on the arrays as given."""
+        assert self._batch is not None
+        module = self._batch.module
+        unknown = [name for name in constants or {} if name not in self.constants]
+        if unknown:
+            known = ", ".join(self.constants) or "none"
+            raise NumericError(f"{unknown[0]!r} is not a constant of the model (constants: {known})")
+        arrays = {name: _named(params, name) for name in module.PARAMETERS}
+        columns = {name: _named(data, name) for name in module.DATA}
+        try:
+            loss, gradients = module.loss_and_gradient(arrays, columns, constants)
+        except ValueError as err:
+            raise NumericError(str(err)) from None
+        return float(loss), {name: np.asarray(g, dtype=np.float64) for name, g in gradients.items()}
 
     @cached_property
     def _second_order(self) -> Callable[..., Any]:
@@ -254,8 +284,19 @@ class NumericModel:
         self, data: Mapping[str, Any], constants: Mapping[str, float] | None = None
     ) -> Callable[[Mapping[str, float]], tuple[float, Array, Array]]:
         """`second_order` on these data, as a function of the parameters (the data arranged once)."""
-        if self.program.batch_source:
-            return _BatchSecondOrder(self.program, data, constants)
+        batch = self._batch
+        if batch is not None and batch.has_hessian:
+            p = len(self.parameters)
+            fixed = self.arguments(dict.fromkeys(self.parameters, 0.0), data, constants)
+            arranged = batch.data(fixed[p : p + len(self.program.inputs) + len(self.program.targets)])
+            if arranged is not None:
+                given = fixed[p + len(self.program.inputs) + len(self.program.targets) :]
+
+                def by_module(params: Mapping[str, float]) -> tuple[float, Array, Array]:
+                    values = [params[name] for name in self.parameters]
+                    return batch.second_order(values, arranged, given)
+
+                return by_module
 
         def evaluate(params: Mapping[str, float]) -> tuple[float, Array, Array]:
             with np.errstate(all="ignore"):
@@ -272,9 +313,9 @@ class NumericModel:
     @property
     def second_order_by(self) -> str:
         """What computes the Hessian, in words (for the `computed by` row of `train`)."""
-        if self.program.batch_source:
+        if self._batch is not None and self._batch.has_hessian:
             return "the batch module for the Hessian (Xᵀ S X / m)"
-        return "the NumPy program for the Hessian, entry by entry"
+        return "lambdify for the Hessian, entry by entry"
 
     @cached_property
     def _logit(self) -> Callable[..., Any] | None:
@@ -365,9 +406,11 @@ class NumericModel:
         return {p: float(params[p]) - learning_rate * g for p, g in grads.items()}
 
 
-def compile_model(derivation: Derivation) -> NumericModel:
-    """The numeric functions of a derivation (a `Program` built and compiled)."""
-    return NumericModel(build_program(derivation))
+def compile_model(derivation: Derivation, backend: BackendChoice = "auto") -> NumericModel:
+    """The numeric functions of a derivation: its program with the batch module `codegen` writes."""
+    from symcalc.numeric.codegen import numeric_program
+
+    return NumericModel(numeric_program(derivation), backend)
 
 
 def _named(values: Mapping[str, Any], name: str) -> Any:
@@ -385,46 +428,3 @@ def _check_shape(name: str, given: tuple[int, ...], wanted: tuple[int, ...], siz
             f"{name!r} has the shape {tuple(given)} per sample or in all, but the model was written out "
             f"at {sizes}, which gives {tuple(wanted)}: load it with Model.load(file, sizes) at your sizes"
         )
-
-
-class _BatchSecondOrder:
-    """The batch module's `loss_gradient_hessian` as a function of the written-out parameters
-    (w1, w2, …), on data given as columns (x1, x2, …) and stacked once into its arrays (X)."""
-
-    def __init__(self, program: Program, data: Mapping[str, Any], constants: Mapping[str, float] | None):
-        from symcalc.numeric.codegen import load_module
-
-        shaped = program.model.shaped
-        assert shaped is not None
-        self.module = load_module(program.batch_source, "symcalc_batch")
-        self.entries = shaped.arrays()
-        self.parameters = shaped.parameters
-        self.constants = dict(constants or {})
-        order = [e.name for p in self.parameters for e in self._flat(p)]
-        if order != list(program.parameters):
-            raise NumericError("the batch module's parameters are not in the program's order")
-        self.data: dict[str, Array] = {}
-        for symbol in shaped.data:
-            names = self.entries.get(symbol)
-            if names is None:
-                self.data[symbol.name] = _named(data, symbol.name)
-            else:
-                columns = [_named(data, e.name) for e in names.flat]
-                self.data[symbol.name] = np.column_stack(columns).reshape(len(columns[0]), *names.shape)
-
-    def _flat(self, symbol: sp.Symbol) -> list[sp.Symbol]:
-        names = self.entries.get(symbol)
-        return [symbol] if names is None else list(names.flat)
-
-    def __call__(self, params: Mapping[str, float]) -> tuple[float, Array, Array]:
-        arrays = {}
-        for symbol in self.parameters:
-            names = self.entries.get(symbol)
-            arrays[symbol.name] = (
-                np.float64(params[symbol.name])
-                if names is None
-                else np.array([params[e.name] for e in names.flat]).reshape(names.shape)
-            )
-        loss, gradients, hessian = self.module.loss_gradient_hessian(arrays, self.data, self.constants)
-        gradient = np.concatenate([np.ravel(gradients[p.name]) for p in self.parameters])
-        return float(loss), gradient, np.asarray(hessian, dtype=np.float64)

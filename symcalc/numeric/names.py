@@ -1,13 +1,13 @@
 """The identifiers of generated code: its own names, and each model name's, which never collide.
 
-Every target (the NumPy batch and per-sample modules, JAX, PyTorch, the NumPy plan, the
-lambdified program) prints a model's names through `code_name`: the name itself, or the
-name with `_` appended where generated code needs that name for itself (`INTERNAL`: the
-array libraries, the batch functions' sample count `m` and sums `totals`, Python's
-builtins). A declared name never ends in `_` (`symcalc.spec.names`), so no two declared
-names share an identifier. Names the code derives (the adjoint dL/dz as `dL_dz`) are
-spelled apart from both by `CodeNames`. What a user passes and reads back (PARAMETERS,
-DATA, a `--save` file) is keyed by the model's own names everywhere, never by these.
+Every target (the NumPy batch module, JAX, PyTorch, the lambdified program) prints a model's
+names through `code_name`: the name itself, or the name with `_` appended where generated code
+needs that name for itself (`INTERNAL`: the array libraries, the batch functions' sample count
+`m` and sums `totals`, Python's builtins). A declared name never ends in `_`
+(`symcalc.spec.names`), so no two declared names share an identifier. Names the code derives
+(the adjoint dL/dz as `dL_dz`) are spelled apart from both by `CodeNames`. What a user passes and
+reads back (PARAMETERS, DATA, a `--save` file) is keyed by the model's own names everywhere,
+never by these.
 """
 
 from __future__ import annotations

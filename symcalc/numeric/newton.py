@@ -14,14 +14,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
-from symcalc.numeric.descent import Epoch, Stop, check_settings, non_finite, stopping
+from symcalc.numeric.descent import Epoch, Flat, Stop, check_settings, non_finite, stopping
 
-#: loss, gradient and Hessian at the parameters (gradient and Hessian in the parameters' order).
-SecondOrderEvaluate = Callable[[Mapping[str, float]], tuple[float, np.ndarray, np.ndarray]]
-Loss = Callable[[Mapping[str, float]], float]
+#: loss, gradient and Hessian at the parameters (gradient and Hessian over every entry of every
+#: parameter, in the parameters' order, an array's entries row by row).
+SecondOrderEvaluate = Callable[[Mapping[str, Any]], tuple[float, np.ndarray, np.ndarray]]
+Loss = Callable[[Mapping[str, Any]], float]
 
 ARMIJO = 1e-4  # the share of the predicted decrease a step must achieve
 HALVINGS = 50  # 2⁻⁵⁰ ≈ 1e-15: below this the step changes nothing in float64
@@ -31,25 +33,26 @@ DAMPING = tuple(10.0**k for k in range(-8, 9))  # μ / s tried in turn when H is
 def newton(
     evaluate: SecondOrderEvaluate,
     loss_at: Loss,
-    start: Mapping[str, float],
+    start: Mapping[str, Any],
     iterations: int,
     tol: float = 0.0,
 ) -> Iterator[Epoch]:
-    """Yield an `Epoch` per iteration of damped Newton's method from `start`, as `descend` does."""
+    """Yield an `Epoch` per iteration of damped Newton's method from `start` (numbers, or arrays),
+    as `descend` does."""
     check_settings(iterations, tol)
     began = time.perf_counter()
-    names = list(start)
+    flat = Flat.of(start)
 
     def at(point: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        return evaluate(dict(zip(names, point.tolist(), strict=True)))
+        return evaluate(flat.named(point))
 
-    params = np.array([float(start[name]) for name in names])
+    params = flat.vector(start)
     loss, gradient_vector, hessian = at(params)
     history: list[float] = []
     previous: Epoch | None = None
     for iteration in range(iterations + 1):
-        gradient = dict(zip(names, gradient_vector.tolist(), strict=True))
-        named = dict(zip(names, params.tolist(), strict=True))
+        gradient = flat.named(gradient_vector)
+        named = flat.named(params)
         elapsed = time.perf_counter() - began
         if not (math.isfinite(loss) and np.isfinite(gradient_vector).all() and np.isfinite(hessian).all()):
             yield non_finite(previous, named, loss, gradient, elapsed, history, iteration, "")
@@ -60,7 +63,7 @@ def newton(
         step = None
         if stop is None:
             direction = _direction(hessian, gradient_vector)
-            step = _step(at, loss_at, names, params, loss, gradient_vector @ direction, direction)
+            step = _step(at, loss_at, flat, params, loss, gradient_vector @ direction, direction)
             if step is None:
                 stop = Stop.STALLED
                 message = (
@@ -92,7 +95,7 @@ def _direction(hessian: np.ndarray, gradient: np.ndarray) -> np.ndarray:
 def _step(
     at: Callable[[np.ndarray], tuple[float, np.ndarray, np.ndarray]],
     loss_at: Loss,
-    names: list[str],
+    flat: Flat,
     params: np.ndarray,
     loss: float,
     slope: float,
@@ -113,7 +116,7 @@ def _step(
     length = 0.5
     for _ in range(HALVINGS - 1):
         trial = params + length * direction
-        value = loss_at(dict(zip(names, trial.tolist(), strict=True)))
+        value = loss_at(flat.named(trial))
         if math.isfinite(value) and value <= loss + ARMIJO * length * slope:
             return trial, at(trial)
         length /= 2

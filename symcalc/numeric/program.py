@@ -10,10 +10,10 @@ looking one level into the σ, tanh and exp definitions it reads; nothing is
 ever composed into one tree, so size and cost grow linearly with the graph.
 The lines are printed by a NumPy printer that writes σ and softplus without
 overflow. `lambdify` only ever sees SymPy objects built by our parser, never a
-string; `symcalc.numeric.codegen` prints the very same program to a file.
-`Program` is the seam between the derivation and the back ends
-(`symcalc.numeric.c`, `symcalc.numeric.plan`, `symcalc.numeric.generic`), which
-`symcalc.numeric.model` chooses among.
+string.
+`Program` is the seam between the derivation and the per-sample back ends
+(`symcalc.numeric.c`, `symcalc.numeric.generic`); it carries the batch module too, which
+`symcalc.numeric.model` runs as its NumPy back end.
 """
 
 from __future__ import annotations
@@ -323,9 +323,10 @@ class Program:
     #: With a derivation's second derivatives: d²L/dθᵢdθⱼ for i ≤ j in parameter order (row by row of
     #: the Hessian's upper triangle), each rewritten for float64 on its own as every line is.
     hessian: tuple[sp.Expr, ...] = ()
-    #: For a model with a batch form of its second derivatives: the source of the module `codegen`
-    #: writes (`symcalc.numeric.codegen.with_batch_module`), which computes the Hessian as Xᵀ S X / m.
+    #: The batch module `codegen --target numpy` writes, which `NumericModel` runs
+    #: (`symcalc.numeric.codegen.numeric_program`); "" without it, and `batch_problem` says why.
     batch_source: str = ""
+    batch_problem: str = "the program was built without its batch module"
     #: The targets the loss treats as 0/1 labels, where decided with the program (`train` decides them
     #: in the limited child: `symcalc.numeric.data.labels_of`); None when not yet decided.
     labels: tuple[str, ...] | None = None
@@ -396,7 +397,7 @@ _LOOK_INTO = (sigmoid, sp.tanh, sp.exp)
 def build_program(derivation: Derivation) -> Program:
     """The forward pass (every definition) and backward pass (every adjoint, then the gradients)."""
     model = derivation.model
-    _refuse_numbers_beyond_float64(derivation)  # before `stable`, which is slow on such numbers
+    refuse_numbers_beyond_float64(derivation)  # before `stable`, which is slow on such numbers
     names = _Names(derivation)
     rename = names.rename
     inside = {s: e for s, e in model.definitions if isinstance(e, _LOOK_INTO) or _softmax_parts(e)}
@@ -540,7 +541,7 @@ def _beyond_float64(expr: sp.Expr) -> sp.Number | None:
     return None
 
 
-def _refuse_numbers_beyond_float64(derivation: Derivation) -> None:
+def refuse_numbers_beyond_float64(derivation: Derivation) -> None:
     """A SpecError at the first definition (or else at the loss, for a derivative) with a number beyond
     float64's range: no back end can evaluate it, and each would fail differently (OverflowError, inf,
     a refusal). Every line of the program is a definition or a derivative, so this covers them all."""

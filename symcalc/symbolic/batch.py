@@ -305,9 +305,9 @@ def _put_in(value: sp.Expr, adjoints: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr | 
     expanded = value
     while expanded.free_symbols & adjoints.keys():
         expanded = expanded.xreplace(dict(adjoints))
-    if expanded == value or tree_size(expanded, SHOWN_NODES) > SHOWN_NODES:
-        return None
-    return expanded
+        if tree_size(expanded, SHOWN_NODES) > SHOWN_NODES:  # a deep chain's would grow with its depth
+            return None
+    return None if expanded == value else expanded
 
 
 def _shorter(result: VectorResult) -> sp.Expr:

@@ -719,8 +719,8 @@ class _SpecBuilder:
             sizes = ", ".join(f"{k} = {v}" for k, v in self.sizes.items())
             # Sizes written as numbers (x[5000]) are never cut: only a dimension's name says where.
             fix = (
-                "derive, verify and codegen take any sizes; train computes on the written-out model, so it "
-                "needs smaller ones"
+                "derive, verify, codegen and train take any sizes; what computes on the written-out model "
+                "(Dask, Newton's method without a batch form of the Hessian) needs smaller ones"
                 if self.sizes
                 else "a size written as a number is never cut: name it in [dimensions], as x[n] with "
                 "n = 5000, and derive, verify and codegen write the model out small"

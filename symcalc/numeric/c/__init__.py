@@ -1,7 +1,7 @@
 """The C back end: a program's per-sample loss and gradients as one fused C loop.
 
 `NumericModel` evaluates a model in three ways, fastest first: this kernel, the
-NumPy plan of `symcalc.numeric.plan`, and the generic lambdified program. The kernel
+batch module `codegen` writes, and the lambdified program. The kernel
 is printed from the same stable SymPy expressions and cse temporaries as the
 others, so it computes the same formulas. The loop goes once over the samples:
 each sample's inputs are read, its loss and every gradient computed in
@@ -18,7 +18,7 @@ generated one and every number is written as the double it rounds to. Above
 `PARALLEL_MIN` samples the blocks are shared among OpenMP threads (one thread in
 a process forked from this one: OpenMP's threads do not survive fork). Where
 there is no compiler, or it fails, `compile_kernel` raises `NativeUnavailable`
-and the NumPy paths are used; `NumericModel.backend` tells which one runs.
+and the batch module is used; `NumericModel.backend` tells which one runs.
 
 Three modules, one job each: `source` prints the kernel's C text, `build` compiles
 it (toolchains, the private cache, bounded compiler runs), `kernel` loads and

@@ -1,7 +1,8 @@
-"""The fast path: consistent with the plain lambdified program and the generic path, or not used at all.
+"""NumericModel's NumPy back end, the batch module `codegen` writes: consistent with the lambdified
+program on every shipped model and data layout, or not used at all.
 
-These are consistency tests (the plan against `reference()` and the generic program, which share
-symcalc's stable rewrites and printer); correctness is `tests/test_independent_oracle.py`'s.
+These are consistency tests (the batch module against `reference()` and the lambdified program);
+correctness is `tests/test_independent_oracle.py`'s.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import numpy as np
 import pytest
 
 import symcalc
+from symcalc.numeric.codegen import codegen, numeric_program
 from symcalc.numeric.model import NumericModel
-from symcalc.numeric.plan import build_plan, runtime_source, stack_view
-from symcalc.numeric.program import build_program
 from tests.conftest import WriteToml
 from tests.numeric_oracle import (
     MODELS,
@@ -26,20 +26,22 @@ from tests.numeric_oracle import (
     reference,
 )
 
-#: Models whose loss and gradients are not (factor) × (input) over linear forms: the generic path.
-
 RTOL = 1e-12
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_plan_takes_every_shipped_model(name: str) -> None:
-    # tied_weights too: w·x1 alone (inside tanh) is a linear form of one term
-    assert build_plan(program_of(name)) is not None
+def test_the_numpy_back_end_runs_the_bytes_codegen_writes(name: str) -> None:
+    """What NumericModel runs is the module `symcalc codegen` writes for the model, byte for byte."""
+    derivation = symcalc.derive(symcalc.load(name))
+    numeric = symcalc.compile_model(derivation)
+    numeric.build()
+    assert numeric.program.batch_source == codegen(derivation, "numpy")
+    assert NumericModel(numeric.program, backend="numpy").backend == "numpy"
 
 
-def test_plan_refuses_an_input_outside_a_linear_form(write_toml: WriteToml) -> None:
-    program = build_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
-    assert build_plan(program) is None
+def test_an_input_outside_a_linear_form_is_in_the_batch_module_too(write_toml: WriteToml) -> None:
+    program = numeric_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
+    assert program.batch_source and NumericModel(program).backend in ("native", "numpy")
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -47,10 +49,9 @@ def test_plan_refuses_an_input_outside_a_linear_form(write_toml: WriteToml) -> N
 def test_equals_plain_lambdify_on_random_data(name: str, scale: float) -> None:
     program = program_of(name)
     numeric = numpy_paths(program)
-    plan = build_plan(program)
     rng = np.random.default_rng(11)
-    # Longer than one block, so the blocked loop and its last, partial block are both exercised.
-    n = plan.layout[3] + 123 if plan is not None else 1000
+    # Longer than one block of 2**18 floats, so the blocked loop and its last, partial block both run.
+    n = 2**18 // (len(program.inputs) + len(program.targets)) + 123
     data = random_data(program, n, rng, scale)
     for _ in range(2):
         params = {p: float(rng.normal()) for p in program.parameters}
@@ -94,28 +95,25 @@ def test_matrix_columns_separate_columns_and_generic_agree(name: str) -> None:
         assert np.allclose(a, b, rtol=RTOL, atol=0) and np.allclose(b, c, rtol=RTOL, atol=1e-15)
 
 
-def test_stack_view_only_for_evenly_spaced_views_of_one_buffer() -> None:
-    matrix = np.arange(12.0).reshape(4, 3)
-    view = stack_view([matrix[:, 0], matrix[:, 1], matrix[:, 2]])
-    assert view is not None and np.array_equal(view, matrix) and not view.flags.writeable
-    assert np.array_equal(stack_view([matrix[:, 2], matrix[:, 0]]), matrix[:, [2, 0]])  # type: ignore[arg-type]
-    assert stack_view([matrix[:, 0], matrix[:, 2], matrix[:, 1]]) is None  # uneven spacing
-    assert stack_view([np.ones(4), np.zeros(4)]) is None  # separate buffers
-    other = np.arange(12.0).reshape(4, 3)
-    assert stack_view([matrix[:, 0], other[:, 1]]) is None
-
-
-def test_data_the_plan_cannot_take_goes_to_the_generic_path() -> None:
+def test_numbers_and_length_one_columns_broadcast_as_in_the_lambdified_program() -> None:
     program = program_of("logistic_regression")
     fast, generic = numpy_paths(program), NumericModel(program, backend="generic")
     params = {"w1": 0.3, "w2": -0.2, "b": 0.1}
     scalars = {"x1": 0.5, "x2": -1.0, "y": 1.0}  # numbers, not columns
-    assert fast.evaluate(params, scalars) == generic.evaluate(params, scalars)
-    ragged = {"x1": np.ones(3), "x2": np.ones(3), "y": np.ones(1)}  # broadcasts in the generic program
-    assert fast.evaluate(params, ragged) == generic.evaluate(params, ragged)
+    ragged = {"x1": np.ones(3), "x2": np.ones(3), "y": np.ones(1)}  # y is every sample's
+    for data in (scalars, ragged):
+        assert np.allclose(evaluated(fast, params, data), evaluated(generic, params, data), rtol=RTOL, atol=0)
 
 
-def test_constants_reach_the_plan() -> None:
+def test_data_the_batch_module_cannot_take_go_to_the_lambdified_program() -> None:
+    program = program_of("logistic_regression")
+    fast, generic = numpy_paths(program), NumericModel(program, backend="generic")
+    params = {"w1": 0.3, "w2": -0.2, "b": 0.1}
+    grid = {"x1": np.ones((2, 3)), "x2": np.zeros((2, 3)), "y": np.ones((2, 3))}  # 2-D: NumPy broadcasts
+    assert fast.evaluate(params, grid) == generic.evaluate(params, grid)
+
+
+def test_constants_reach_the_batch_module() -> None:
     program = program_of("logistic_regression_l2")
     fast, generic = numpy_paths(program), NumericModel(program, backend="generic")
     rng = np.random.default_rng(2)
@@ -128,7 +126,7 @@ def test_constants_reach_the_plan() -> None:
 
 
 def test_many_features_share_one_factor(tmp_path: Path) -> None:
-    """Logistic regression with 40 features: one factor σ(z) − y for every weight, one linear form."""
+    """Logistic regression with 40 features, computed by the batch module."""
     n = 40
     xs, ws = [f"x{i}" for i in range(1, n + 1)], [f"w{i}" for i in range(1, n + 1)]
     z = " + ".join(f"{w}*{x}" for w, x in zip(ws, xs, strict=True)) + " + b"
@@ -138,20 +136,9 @@ def test_many_features_share_one_factor(tmp_path: Path) -> None:
     )
     path = tmp_path / "wide.toml"
     path.write_text(text, encoding="utf-8")
-    program = build_program(symcalc.derive(symcalc.load(str(path))))
-    plan = build_plan(program)
-    assert plan is not None
-    inputs, forms, factors = plan.layout[:3]
-    assert (inputs, forms, factors) == (n, 1, 1)
+    program = numeric_program(symcalc.derive(symcalc.load(str(path))))
     rng = np.random.default_rng(8)
     data = random_data(program, 2000, rng)
     params = {p: 0.2 * float(rng.normal()) for p in program.parameters}
     got = evaluated(numpy_paths(program), params, data)
     assert np.allclose(got, reference(program, params, data)[0], rtol=RTOL, atol=RTOL * 1e-2)
-
-
-def test_runtime_source_is_plain_numpy() -> None:
-    namespace: dict[str, object] = {"numpy": np}
-    exec(runtime_source(), namespace)
-    assert {"stack_view", "block_total", "evaluate_plan"} <= set(namespace)
-    assert all(ord(c) < 128 for c in runtime_source())
