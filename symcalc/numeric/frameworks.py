@@ -25,9 +25,10 @@ from typing import Any
 import sympy as sp
 
 from symcalc.errors import SpecError
-from symcalc.numeric.batch_code import BatchPrinter, Layout, batch_form_of, function_lines
+from symcalc.numeric.batch_code import BatchPrinter, Layout, function_lines
 from symcalc.numeric.names import SAMPLES, CodeNames
 from symcalc.numeric.runtime_text import copied, definitions, imports, used
+from symcalc.symbolic.batch_of import batch_form_of
 from symcalc.symbolic.steps import Derivation
 
 

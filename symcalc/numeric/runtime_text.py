@@ -75,10 +75,11 @@ def used(text: str, names: Sequence[str]) -> list[str]:
     return [name for name in names if re.search(rf"\b{re.escape(name)}\(", text)]
 
 
-def imports(files: Iterable[str], code: str) -> list[str]:
-    """The import lines of `files` (not __future__'s or symcalc's) whose names `code` uses, sorted as
-    isort sorts them: the standard library, a blank line, the rest; `import x` before `from x import`."""
-    plain: set[str] = set()
+def imports(files: Iterable[str], code: str, formulas: Iterable[str] = ()) -> list[str]:
+    """The import lines of `files` (not __future__'s or symcalc's) and of the modules the printed
+    `formulas` may call (math for the table's erf) whose names `code` uses, sorted as isort sorts
+    them: the standard library, a blank line, the rest; `import x` before `from x import`."""
+    plain: set[str] = set(formulas)
     names: dict[str, set[str]] = {}
     for file in files:
         for node in ast.parse((_HERE / file).read_text(encoding="utf-8")).body:
