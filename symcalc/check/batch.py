@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from symcalc.check.oracle import elementary
+from symcalc.check.prove import is_zero
 from symcalc.check.records import Check, Counterexample
 from symcalc.check.sample import Sampler
 from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Value, logsumexp, softmax, total
@@ -208,7 +209,7 @@ def _exact(derivation: Derivation, batch: BatchForm) -> dict[sp.Symbol, list[sp.
 def _zero(
     difference: sp.Expr, solutions: Mapping[sp.Symbol, sp.Expr], sample: Callable[..., sp.Symbol]
 ) -> sp.Expr:
-    """0 when the difference vanishes, expanded (and with the assumptions met in each sample)."""
+    """0 when the difference vanishes (`prove.is_zero`, with the assumptions met in each sample)."""
     for k in range(SAMPLES):
         difference = difference.xreplace(
             {
@@ -216,8 +217,7 @@ def _zero(
                 for s, value in solutions.items()
             }
         )
-    expanded = sp.expand(difference)
-    return expanded if expanded == 0 else sp.cancel(expanded)
+    return sp.S.Zero if is_zero(difference) else difference
 
 
 def _evaluate(
