@@ -153,13 +153,17 @@ def attention() -> Written:
     return model
 
 
-def _agrees_with_the_oracle(derivation: symcalc.Derivation, oracle: Written, scale: float = 1.0) -> None:
+def _agrees_with_the_oracle(
+    derivation: symcalc.Derivation,
+    oracle: Written,
+    scale: float = 1.0,
+    constants: dict[str, sp.Rational] | None = None,
+) -> None:
     """Every derived gradient, at three points, is SymPy's diff of the written-out loss there."""
     rng = random.Random(34)
     for _ in range(3):
         point = oracle.point(rng, scale)
-        if any(s.name == "r" for s in oracle.independents):
-            point["r"] = sp.Rational(181, 256)  # near 1/√2
+        point.update({k: v for k, v in (constants or {}).items() if k in point})
         values = oracle.everything_at(point)
         assert {p.name for p in derivation.gradients} == {p.name for p in oracle.parameters}
         for parameter, gradient in derivation.gradients.items():
@@ -263,7 +267,9 @@ def test_attention_verifies_within_30_s_and_its_gradients_are_the_oracles(
     checks = json.loads(out)["files"][0]["checks"]
     assert all(c["status"] == "holds" for c in checks)
     assert all(c["proved"] for c in checks if c["kind"] in ("step", "gradient", "claim", "vector"))
-    _agrees_with_the_oracle(symcalc.derive(symcalc.load(str(path))), attention())
+    _agrees_with_the_oracle(
+        symcalc.derive(symcalc.load(str(path))), attention(), constants={"r": sp.Rational(181, 256)}
+    )
 
 
 WRONG_ATTENTION_CLAIMS = [
@@ -306,3 +312,187 @@ def test_a_wrong_attention_claim_is_refuted_in_seconds(write_toml: WriteToml, lh
         )
     assert check.counterexample.right == pytest.approx(float(truth), rel=1e-9, abs=1e-300)
     assert check.counterexample.left != pytest.approx(float(truth), rel=1e-6)
+
+
+# -- kinks under --strict: proved by cases, impossible sign combinations pruned -----------------------
+
+#: ε-insensitive regression with the error clipped to [−ε, ε] (max and min, as clip is written).
+EPSILON_INSENSITIVE = """
+title = "epsilon-insensitive regression, the error clipped"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]", "b"]
+[dimensions]
+n = 2
+[constants]
+epsilon = 0.1
+[definitions]
+z = "w @ x + b"
+e = "z - y"
+u = "e - max(-epsilon, min(e, epsilon))"
+L = "abs(u)"
+[claims]
+"dL/de" = "sign(e)*step(abs(e) - epsilon)"
+"dL/dw" = "sign(e)*step(abs(e) - epsilon)*x"
+"dL/db" = "sign(e)*step(abs(e) - epsilon)"
+"""
+
+HUBER = """
+title = "Huber loss, the error clipped"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]", "b"]
+[dimensions]
+n = 2
+[constants]
+delta = 1.0
+[definitions]
+z = "w @ x + b"
+e = "z - y"
+h = "max(-delta, min(e, delta))"
+L = "h*(e - h/2)"
+[claims]
+"dL/de" = "max(-delta, min(e, delta))"
+"dL/dw" = "max(-delta, min(e, delta))*x"
+"""
+
+RELU6 = """
+title = "A ReLU6 unit with squared error"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]", "b"]
+[dimensions]
+n = 2
+[definitions]
+z = "w @ x + b"
+a = "min(relu(z), 6)"
+L = "(a - y)^2/2"
+[claims]
+"dL/dz" = "(a - y)*step(z)*step(6 - z)"
+"dL/dw" = "(a - y)*step(z)*step(6 - z)*x"
+"""
+
+COSINE = """
+title = "Cosine similarity against a target"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["w[n]"]
+[dimensions]
+n = 3
+[definitions]
+c = "(w @ x)/(sqrt(sum(w*w))*sqrt(sum(x*x)))"
+L = "(c - y)^2/2"
+"""
+
+GLU = """
+title = "A gated linear unit"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["A[h,n]", "B[h,n]", "v[h]"]
+[dimensions]
+n = 2
+h = 2
+[definitions]
+g = "(A @ x) * sigmoid(B @ x)"
+z = "v @ g"
+L = "(z - y)^2/2"
+"""
+
+
+def epsilon_insensitive() -> Written:
+    x, w, y, b = vector("x", 2), vector("w", 2), sp.Symbol("y", real=True), sp.Symbol("b", real=True)
+    epsilon = sp.Symbol("epsilon", real=True)
+    e = (w.T * x)[0] + b - y
+    u = e - sp.Max(-epsilon, sp.Min(e, epsilon))
+    model = Written(sp.Abs(u), [*x, y, *w, b, epsilon], [*w, b])
+    model.values.update({"z": e + y, "e": e, "u": u})
+    return model
+
+
+def huber() -> Written:
+    x, w, y, b = vector("x", 2), vector("w", 2), sp.Symbol("y", real=True), sp.Symbol("b", real=True)
+    delta = sp.Symbol("delta", real=True)
+    e = (w.T * x)[0] + b - y
+    h = sp.Max(-delta, sp.Min(e, delta))
+    model = Written(h * (e - h / 2), [*x, y, *w, b, delta], [*w, b])
+    model.values.update({"z": e + y, "e": e, "h": h})
+    return model
+
+
+def relu6() -> Written:
+    x, w, y, b = vector("x", 2), vector("w", 2), sp.Symbol("y", real=True), sp.Symbol("b", real=True)
+    z = (w.T * x)[0] + b
+    a = sp.Min(sp.Max(z, 0), 6)
+    model = Written((a - y) ** 2 / 2, [*x, y, *w, b], [*w, b])
+    model.values.update({"z": z, "a": a})
+    return model
+
+
+def cosine() -> Written:
+    x, w, y = vector("x", 3), vector("w", 3), sp.Symbol("y", real=True)
+    c = (w.T * x)[0] / (sp.sqrt(sum(e**2 for e in w)) * sp.sqrt(sum(e**2 for e in x)))
+    model = Written((c - y) ** 2 / 2, [*x, y, *w], [*w])
+    model.values["c"] = c
+    return model
+
+
+def glu() -> Written:
+    x, y, A, B, v = (
+        vector("x", 2),
+        sp.Symbol("y", real=True),
+        matrix("A", 2, 2),
+        matrix("B", 2, 2),
+        vector("v", 2),
+    )
+    gate = (B * x).applyfunc(lambda u: 1 / (1 + sp.exp(-u)))
+    g = (A * x).multiply_elementwise(gate)
+    z = (v.T * g)[0]
+    model = Written((z - y) ** 2 / 2, [*x, y, *A, *B, *v], [*A, *B, *v])
+    model.name("g", g)
+    model.values["z"] = z
+    return model
+
+
+KINKS_AND_BATCHES = {
+    "epsilon_insensitive": (EPSILON_INSENSITIVE, epsilon_insensitive),
+    "huber": (HUBER, huber),
+    "relu6": (RELU6, relu6),
+    "cosine": (COSINE, cosine),
+    "glu": (GLU, glu),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(KINKS_AND_BATCHES))
+def test_strict_proves_kinked_losses_and_batch_forms(write_toml: WriteToml, run: Runner, name: str) -> None:
+    """Every check, the batch form's included, is proved, so --strict passes; the gradients are the
+    oracle's (at points of the oracle's, away from the kinks: a kink's side has no derivative)."""
+    text, oracle = KINKS_AND_BATCHES[name]
+    path = write_toml(text, f"{name}.toml")
+    code, out, _ = run(["verify", str(path), "--strict", "--json"])
+    checks = json.loads(out)["files"][0]["checks"]
+    assert code == 0, [(c["name"], c["detail"]) for c in checks if c["status"] != "holds"]
+    assert all(c["proved"] for c in checks if c["kind"] != "finite differences")
+    constants = {"epsilon": sp.Rational(1, 10), "delta": sp.Integer(1)}
+    _agrees_with_the_oracle(symcalc.derive(symcalc.load(str(path))), oracle(), 2.0, constants)
+
+
+def test_an_impossible_sign_combination_is_no_case_and_a_possible_one_is_kept() -> None:
+    from symcalc.check.prove import feasible
+
+    e, eps, w, x = sp.symbols("e epsilon w x")
+    assert not feasible({eps: 1, e: 1, e - eps: -1, e + eps: -1})  # e > 0, ε > 0, e < −ε
+    assert not feasible({w * x: 1, w * x - 1: -1, 2 * w * x - 3: 1})  # 0 < wx < 1 and wx > 3/2
+    assert feasible({eps: 1, e: 1, e - eps: -1})
+    assert feasible({e * x: 1, e: -1})  # nonlinear in e and x: left out, never pruned
+
+
+@pytest.mark.slow
+def test_a_sign_slip_on_one_branch_still_fails_strict(write_toml: WriteToml, run: Runner) -> None:
+    slipped = EPSILON_INSENSITIVE.replace(
+        '"dL/db" = "sign(e)*step(abs(e) - epsilon)"', '"dL/db" = "step(abs(e) - epsilon)"'
+    )
+    code, out, _ = run(["verify", str(write_toml(slipped, "slipped.toml")), "--strict", "--json"])
+    failed = [c for c in json.loads(out)["files"][0]["checks"] if c["status"] != "holds"]
+    assert code == 1 and [c["name"] for c in failed] == ["claim dL/db"]
+    assert failed[0]["counterexample"] is not None

@@ -63,8 +63,12 @@ class Written:
         return {s.name: sp.Rational(round(rng.uniform(-scale, scale) * 128), 128) for s in self.independents}
 
     def at(self, expr: sp.Expr, point: Mapping[str, Any]) -> mpmath.mpf:
-        """`expr` (in independent names) at the point, with mpmath at DIGITS."""
+        """`expr` (in independent names) at the point, with mpmath at DIGITS (SymPy's evalf where it
+        has a kink's Heaviside, which the mpmath module does not name)."""
         names = [sp.Symbol(n, real=True) for n in point]
+        if expr.has(sp.Heaviside, sp.sign, sp.Abs, sp.Max, sp.Min):
+            exact = {name: sp.Rational(value) for name, value in zip(names, point.values(), strict=True)}
+            return mpmath.mpf(str(sp.N(expr.xreplace(exact), DIGITS)))
         with mpmath.workdps(DIGITS):
             function = sp.lambdify(names, expr, modules="mpmath")
             return mpmath.mpf(function(*(mpmath.mpf(v.p) / v.q for v in point.values())))

@@ -324,6 +324,8 @@ def by_cases(difference: sp.Expr, signs: dict[sp.Expr, int] | None = None, split
     is split first and the outer kink is read on each branch. A leaf that does not cancel: no proof.
     """
     signs = signs or {}
+    if not feasible(signs):
+        return True  # no point has these signs: e > 0, ε > 0 and e + ε < 0 is no case at all
     reduced = on_branch(difference, signs)
     pending = [kink for kink in kinks_of(reduced) if kink not in signs]
     pending.sort(key=lambda kink: bool(piecewise_atoms(kink)))  # innermost kinks first
@@ -333,6 +335,46 @@ def by_cases(difference: sp.Expr, signs: dict[sp.Expr, int] | None = None, split
         return False
     kink = pending[0]
     return all(by_cases(difference, {**signs, kink: sign}, splits + 1) for sign in (1, -1))
+
+
+def feasible(signs: dict[sp.Expr, int]) -> bool:
+    """False when the signs cannot all hold at once: the case variables that are polynomials in
+    names, read as linear in their monomials (w1·x1 one unknown), each strictly of its sign, have no
+    common solution (Fourier–Motzkin elimination, exact for strict inequalities). Treating the
+    monomials as independent only adds solutions, and other case variables are left out, so False
+    is only said where it is certain."""
+    rows: list[tuple[dict[sp.Expr, sp.Rational], sp.Rational]] = []
+    for variable, sign in signs.items():
+        names = sorted(variable.free_symbols, key=sp.default_sort_key)
+        try:
+            poly = sp.Poly(sign * variable, *names) if names else None
+        except sp.PolynomialError:
+            continue
+        if poly is None or not (poly.domain.is_QQ or poly.domain.is_ZZ):
+            continue
+        terms = {sp.Mul(*(n**k for n, k in zip(names, m, strict=True))): c for m, c in poly.terms()}
+        constant = sp.Rational(terms.pop(sp.S.One, 0))
+        rows.append(({monomial: sp.Rational(c) for monomial, c in terms.items()}, constant))
+    return _solvable_strictly(rows)
+
+
+def _solvable_strictly(rows: list[tuple[dict[sp.Expr, sp.Rational], sp.Rational]]) -> bool:
+    """Whether Σ a·v + c > 0 holds for every row at some v: eliminate one name at a time, pairing each
+    row where it has a positive coefficient with each where it has a negative one."""
+    for _ in range(MAX_KINKS * 2):
+        names = {name for coefficients, _ in rows for name in coefficients}
+        if not names or len(rows) > 4 * MAX_KINKS**2:
+            break
+        name = min(names, key=sp.default_sort_key)
+        upper = [r for r in rows if r[0].get(name, 0) > 0]
+        lower = [r for r in rows if r[0].get(name, 0) < 0]
+        kept = [r for r in rows if name not in r[0]]
+        for (a, c), (b, d) in itertools.product(upper, lower):
+            p, q = a[name], -b[name]  # q·(a·v + c) + p·(b·v + d) > 0 no longer has `name`
+            combined = {n: q * a.get(n, 0) + p * b.get(n, 0) for n in a.keys() | b.keys() if n != name}
+            kept.append(({n: k for n, k in combined.items() if k}, q * c + p * d))
+        rows = kept
+    return all(coefficients or constant > 0 for coefficients, constant in rows)
 
 
 def by_members(
