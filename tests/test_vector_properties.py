@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
+import time
 
 import numpy as np
 import pytest
@@ -153,3 +155,78 @@ def test_a_random_vector_model_verifies_in_every_form_and_a_mutant_is_refuted(
     )
     refuted = [c for c in symcalc.verify(mutant, points=8) if not c.holds]
     assert [c.kind for c in refuted] == ["vector"]
+
+
+# -- the layers a course writes next: normalisations, attention-style weightings, residuals, variance heads
+
+#: How the hidden vector g[h] is made from t (h = 3): an activation, an attention-style softmax
+#: weighting of U's rows, a residual connection.
+BLOCKS = {
+    "activation": ['g = "{act}"'],
+    "attention": ['p = "softmax(t)"', 'g = "transpose(U) @ p"'],
+    "residual": ['r = "{act}"', 'g = "t + U @ r"'],
+}
+#: Layer normalisation of s: its mean and variance over the vector, written with sum(...)/3.
+NORMALISED = ['m = "sum(s)/3"', 'd = "s - m"', 'var = "sum(d*d)/3"', 't = "d/sqrt(var + eps)"']
+#: The loss from g: a regression, a Gaussian likelihood with a log-variance head, a classifier.
+HEADS = {
+    "regression": ['z = "v @ g + b"', 'L = "(z - y)^2/2"'],
+    "variance": ['z = "v @ g + b"', 'lv = "u @ g + b2"', 'L = "(lv + (y - z)^2*exp(-lv))/2"'],
+    "logistic": ['z = "v @ g + b"', 'L = "-(y*log(sigmoid(z)) + (1 - y)*log(1 - sigmoid(z)))"'],
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class CourseModel:
+    normalised: bool
+    block: str
+    activation: str
+    head: str
+
+    def toml(self) -> str:
+        act = self.activation.replace("{}", "t")
+        source = NORMALISED if self.normalised else ['t = "s"']
+        lines = source + [line.format(act=act) for line in BLOCKS[self.block]] + HEADS[self.head]
+        parameters = ["W[h,n]", "c[h]", "v[h]", "b"]
+        parameters += ["U[h,h]"] if self.block != "activation" else []
+        parameters += ["u[h]", "b2"] if self.head == "variance" else []
+        constants = "[constants]\neps = 0.00001\n" if self.normalised else ""
+        return (
+            'title = "random"\ninputs = ["x[n]"]\ntargets = ["y"]\n'
+            f"parameters = {json.dumps(parameters)}\n[dimensions]\nn = 2\nh = 3\n{constants}"
+            '[definitions]\ns = "W @ x + c"\n' + "\n".join(lines) + "\n"
+        )
+
+
+#: Not yet within 30 s: a residual connection after layer normalisation (t used twice, so the
+#: composed loss the proofs reach doubles; over 120 s of processor time with a variance head).
+COURSE_MODELS = st.builds(
+    CourseModel,
+    st.booleans(),
+    st.sampled_from(sorted(BLOCKS)),
+    st.sampled_from(("tanh({})", "sigmoid({})", "{} * sigmoid({})")),
+    st.sampled_from(sorted(HEADS)),
+).filter(lambda model: not (model.normalised and model.block == "residual"))
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=6,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(model=COURSE_MODELS)
+def test_a_course_model_is_never_rejected_and_verified_within_30_s(
+    model: CourseModel, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No rung rejects a correct model (every check holds, finite differences too), within 30 s of
+    processor time, with the default points: derive and verify as `symcalc verify` runs them."""
+    path = tmp_path_factory.mktemp("course") / "model.toml"
+    path.write_text(model.toml())
+    started = time.process_time()
+    checks = symcalc.verify(symcalc.derive(symcalc.load(str(path))))
+    assert time.process_time() - started < 30, model
+    rejected = [(c.name, c.status, c.detail) for c in checks if not c.holds]
+    assert not rejected, (model, rejected)
+    assert {"gradient", "finite differences", "vector"} <= {c.kind for c in checks}

@@ -17,6 +17,7 @@ import numpy as np
 import sympy as sp
 
 from symcalc.check.oracle import elementary
+from symcalc.check.prove import is_zero
 from symcalc.check.records import Check, Counterexample
 from symcalc.check.sample import Sampler
 from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Value, logsumexp, softmax, total
@@ -201,6 +202,13 @@ def _exact(derivation: Derivation, batch: BatchForm) -> dict[sp.Symbol, list[sp.
     for line in (*batch.backward, *batch.gradients):
         values[line.target] = concrete(line.value.xreplace({M: SAMPLES}), values, MEANINGS)
     solutions = model.assumption_solutions
+    # Each sample's definitions, in that sample's names: where one side names g of sample k and
+    # the other writes it out, g is substituted (as the ladder does).
+    forward = {
+        sample(s, k): (definition.xreplace({t: sample(t, k) for t in per_sample}), model.order[s])
+        for s, definition in model.definitions
+        for k in range(SAMPLES)
+    }
     result: dict[sp.Symbol, list[sp.Expr]] = {}
     for line in batch.gradients:
         node = next(p for p in model.shaped.parameters if line.label.endswith(f"/d{p.name}"))
@@ -220,24 +228,38 @@ def _exact(derivation: Derivation, batch: BatchForm) -> dict[sp.Symbol, list[sp.
             )
             renamed = {sample(s, k): sample(s, k) for s in per_sample for k in range(SAMPLES)}
             left = sp.sympify(value).xreplace(renamed)
-            differences.append(_zero(left - mean, solutions, sample))
+            differences.append(_zero(left, mean, solutions, sample, forward))
         result[line.target] = differences
     return result
 
 
 def _zero(
-    difference: sp.Expr, solutions: Mapping[sp.Symbol, sp.Expr], sample: Callable[..., sp.Symbol]
+    left: sp.Expr,
+    right: sp.Expr,
+    solutions: Mapping[sp.Symbol, sp.Expr],
+    sample: Callable[..., sp.Symbol],
+    forward: Mapping[sp.Symbol, tuple[sp.Expr, int]],
 ) -> sp.Expr:
-    """0 when the difference vanishes, expanded (and with the assumptions met in each sample)."""
-    for k in range(SAMPLES):
-        difference = difference.xreplace(
-            {
-                sample(s, k): value.xreplace({t: sample(t, k) for t in value.free_symbols})
-                for s, value in solutions.items()
-            }
-        )
-    expanded = sp.expand(difference)
-    return expanded if expanded == 0 else sp.cancel(expanded)
+    """0 when left − right vanishes (`prove.is_zero`, with the assumptions met in each sample), else
+    the difference. A sample's forward value that only one side names is substituted first, then
+    the others, latest first, until the difference cancels or none is left."""
+    met = {
+        sample(s, k): value.xreplace({t: sample(t, k) for t in value.free_symbols})
+        for s, value in solutions.items()
+        for k in range(SAMPLES)
+    }
+    left, right = left.xreplace(met), right.xreplace(met)
+    while True:
+        on_left, on_right = left.free_symbols & forward.keys(), right.free_symbols & forward.keys()
+        one_sided = on_left ^ on_right
+        if not one_sided and is_zero(left - right):
+            return sp.S.Zero
+        pending = one_sided or on_left | on_right
+        if not pending:
+            return left - right
+        latest = max(pending, key=lambda name: forward[name][1])
+        value = forward[latest][0].xreplace(met)
+        left, right = left.xreplace({latest: value}), right.xreplace({latest: value})
 
 
 def _evaluate(

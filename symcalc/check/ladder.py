@@ -23,7 +23,7 @@ import mpmath
 import sympy as sp
 
 from symcalc.check.evaluate import CONFIRM_DIGITS, DIGITS, Undefined, Unsupported, kinks
-from symcalc.check.oracle import elementary
+from symcalc.check.oracle import elementary, independent_derivative
 from symcalc.check.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
 from symcalc.check.records import Check, check_maker
 from symcalc.check.sample import ATTEMPTS_PER_POINT, Sampler
@@ -31,7 +31,7 @@ from symcalc.symbolic.graph import Model
 
 SCREEN_POINTS = 2  # points compared before any proof is tried: most wrong claims fail here
 RELATIVE_TOLERANCE = 1e-30  # far below any honest mistake (1e-12), far above 50-digit round-off
-ABSOLUTE_TOLERANCE = 1e-40
+ABSOLUTE_TOLERANCE = 1e-40  # below it, a value may be round-off: 1 − σ(1400) is 0 at 50 and 100 digits
 STABLE_RTOL = 1e-20  # a mismatch counts only where each side's 50- and 100-digit values agree this far
 KINK_MARGIN = 1e-20  # points this close to a kink (relu, max, abs at 0) are skipped
 
@@ -68,6 +68,23 @@ class Ladder:
         self.definitions = {sym: d.xreplace(self.solved) for sym, d in model.definition_map.items()}
         self.assuming = "; ".join(text for text, _ in model.assumptions)
         self.signs = known_signs(_signs_of(model))
+        self._through: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
+        self._composed: dict[sp.Symbol, sp.Expr] = {}
+
+    def through(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
+        """SymPy's d(of)/d(wrt) through the graph (`oracle.independent_derivative`), worked out once:
+        a step, a vector-form entry and a claim of the same derivative share it."""
+        if (of, wrt) not in self._through:
+            self._through[of, wrt] = independent_derivative(self.model, of, wrt)
+        return self._through[of, wrt]
+
+    def composed(self, name: sp.Symbol) -> sp.Expr:
+        """A definition with every definition it uses substituted, down to the independent names."""
+        if name not in self._composed:
+            definition = self.definitions[name]
+            used = definition.free_symbols & self.definitions.keys()
+            self._composed[name] = definition.xreplace({sym: self.composed(sym) for sym in used})
+        return self._composed[name]
 
     def decide(
         self,
@@ -123,6 +140,8 @@ class Ladder:
                 if any(abs(point.at(k)) <= KINK_MARGIN for k in suspects):
                     continue
                 lhs, rhs = point.at(left), point.at(right)
+                if _negligible(lhs, rhs):
+                    continue  # no evidence either way here: another point
                 if not _close(lhs, rhs):
                     confirm = point.confirmed
                     lhs_100, rhs_100 = confirm(left), confirm(right)
@@ -176,7 +195,12 @@ class Ladder:
         non-zero number when it cancels to one (a refutation).
         """
         while True:
-            one_sided = (left.free_symbols ^ right.free_symbols) & self.definitions.keys()
+            left_names = left.free_symbols & self.definitions.keys()
+            right_names = right.free_symbols & self.definitions.keys()
+            if not left_names or not right_names:  # every name one-sided: all substituted, at once
+                left, right = (self.compose(side) for side in (left, right))
+                left_names = right_names = set()
+            one_sided = left_names ^ right_names
             if one_sided:
                 left, right = self.substitute(max(one_sided, key=self.model.order.__getitem__), left, right)
                 continue
@@ -214,6 +238,10 @@ class Ladder:
             if not pending:
                 return False
             left, right = self.substitute(max(pending, key=self.model.order.__getitem__), left, right)
+
+    def compose(self, expr: sp.Expr) -> sp.Expr:
+        used = expr.free_symbols & self.definitions.keys()
+        return expr.xreplace({sym: self.composed(sym) for sym in used}) if used else expr
 
     def substitute(self, name: sp.Symbol, *exprs: sp.Expr) -> tuple[sp.Expr, ...]:
         return tuple(expr.xreplace({name: self.definitions[name]}) for expr in exprs)
@@ -261,6 +289,13 @@ def _signs_of(model: Model) -> dict[sp.Symbol, int]:
 
 def _close(left: Any, right: Any) -> bool:
     return bool(abs(left - right) <= max(RELATIVE_TOLERANCE * max(abs(left), abs(right)), ABSOLUTE_TOLERANCE))
+
+
+def _negligible(left: Any, right: Any) -> bool:
+    """Both sides below ABSOLUTE_TOLERANCE, and not both 0: nothing to compare there. A saturated
+    softmax makes a gradient 1e-600, and a claim off by a factor √2 agrees at such a point, while
+    a correct one may come out as 0 on one side, the cancellation 1 − p₁ lost at any precision."""
+    return bool(max(abs(left), abs(right)) <= ABSOLUTE_TOLERANCE and (left != 0 or right != 0))
 
 
 def _stable(working: Any, confirmed: Any) -> bool:

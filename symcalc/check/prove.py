@@ -2,7 +2,9 @@
 
 `canonical` writes an expression as a rational function of opaque atoms, each
 function of the same argument written one way: tanh, sinh and cosh through
-exp; exp(a + b) as exp(a)·exp(b); exp(k·u) as exp(u)^k for an integer k;
+exp; exp(a + b) as exp(a)·exp(b); exp(c·u) for every number c met as a power
+of one atom exp(g·u) (exp(u/2)^2 for exp(u)); b^(p/q) through one root atom
+b^(1/q), whose q-th power is b;
 odd and even functions with the sign of their argument pulled out. If that
 rational function cancels to 0, the difference is 0 for any values of the
 atoms, so for theirs: a proof. If it cancels to a non-zero number, the
@@ -22,9 +24,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symcalc.check.rational import cancel
 from symcalc.symbolic.functions import relu, step
 
-MAX_EXPANDED_TERMS = 40_000  # a numerator is multiplied out only when at most this many terms (about 1 s)
 EXPAND_MAX_OPS = 200  # an exponent is expanded into its terms only below this size
 MAX_KINKS = 6  # at most 2^6 leaves when proving by cases
 MAX_ROUNDS = 3  # substitution rounds in which new kinks may appear
@@ -40,6 +42,30 @@ class _Canonical:
     def __init__(self) -> None:
         self.atoms: dict[sp.Basic, sp.Dummy] = {}
         self.memo: dict[sp.Basic, sp.Expr] = {}
+        #: Each root atom r = b^(1/q) with its q and b (canonical): r^q = b, the one relation kept.
+        self.roots: dict[sp.Dummy, tuple[int, sp.Expr]] = {}
+        #: exp(t) for each term t met in an exponent, until `whole` picks the power they share.
+        self.exponentials: dict[sp.Expr, sp.Dummy] = {}
+
+    def whole(self, expr: sp.Basic) -> sp.Expr:
+        """`expr` rewritten, each exp(c·t) (c a number) a power of one atom exp(g·t) shared by every c."""
+        result = self(expr)
+        placeholders = {placeholder: term for term, placeholder in self.exponentials.items()}
+        powers = [p for p in result.atoms(sp.Pow) if p.base in placeholders]
+        bare = result.xreplace({p: sp.S.One for p in powers}).free_symbols
+        changes: dict[sp.Expr, sp.Expr] = {}
+        for placeholder, term in placeholders.items():
+            exponents = {p.exp for p in powers if p.base == placeholder}
+            if placeholder in bare:
+                exponents.add(sp.S.One)
+            if not exponents:
+                continue
+            step = _common_step(exponents)
+            for power in exponents:
+                shared = step if step is not None else power
+                key = sp.Pow(placeholder, power) if power != 1 else placeholder
+                changes[key] = self.atom(sp.exp(shared * term)) ** (sp.Rational(power) / sp.Rational(shared))
+        return result.xreplace(changes)
 
     def atom(self, key: sp.Basic) -> sp.Dummy:
         return self.atoms.setdefault(key, sp.Dummy())
@@ -56,6 +82,8 @@ class _Canonical:
             return expr
         if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
             return self(expr.base) ** expr.exp
+        if isinstance(expr, sp.Pow) and expr.exp.is_Rational:
+            return self.root(expr.base, expr.exp)
         if expr.is_Add or expr.is_Mul:
             return expr.func(*(self(arg) for arg in expr.args))
         if isinstance(expr, sp.exp):
@@ -79,6 +107,23 @@ class _Canonical:
         """An argument of an opaque function, canonical too, so equal arguments give one atom."""
         return self(arg)
 
+    def root(self, base: sp.Expr, exponent: sp.Rational) -> sp.Expr:
+        """b^(p/q) as b^m·r^k with r = b^(1/q) an atom, p = m·q + k, 0 <= k < q.
+
+        (b^(1/q))^p = b^(p/q) for principal powers of every b != 0, so (eps + var)^(3/2),
+        sqrt(eps + var)·(eps + var) and (eps + var)^2/sqrt(eps + var) meet in one atom; r^q = b
+        is applied again once a numerator is multiplied out (`_reduce_roots`).
+        """
+        inner = self.inside(base)
+        if sp.count_ops(inner) <= EXPAND_MAX_OPS:
+            inner = sp.expand(inner)
+        q = int(exponent.q)
+        whole, remainder = divmod(int(exponent.p), q)
+        key = sp.Pow(inner, sp.Rational(1, q), evaluate=False)
+        atom = self.atom(key)
+        self.roots[atom] = (q, inner)
+        return inner**whole * atom**remainder
+
     def exp(self, argument: sp.Expr) -> sp.Expr:
         """exp(u) as a product of atoms exp(t)^k: one per term t of u, with k its integer coefficient."""
         inner = self.inside(argument)
@@ -87,14 +132,14 @@ class _Canonical:
         result: sp.Expr = sp.S.One
         for term in sp.Add.make_args(inner):
             coefficient, rest = term.as_coeff_Mul()
-            if not coefficient.is_Integer or rest == 1:
+            if rest == 1 or not (coefficient.is_Rational or coefficient.is_Float):
                 coefficient, rest = sp.S.One, term
             if rest.could_extract_minus_sign():
                 coefficient, rest = -coefficient, -rest
             if rest.is_number:
                 result *= sp.exp(term)
             else:
-                result *= self.atom(sp.exp(rest)) ** coefficient
+                result *= self.exponentials.setdefault(rest, sp.Dummy()) ** coefficient
         return result
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
@@ -117,62 +162,42 @@ class _Canonical:
         return result
 
 
+def _common_step(exponents: set[sp.Expr]) -> sp.Expr | None:
+    """The largest g > 0 of which every exponent is an integer multiple (exp(x/2) and exp(x) share
+    exp(x/2); 0.25 and 0.75 share 0.25), or None when there is none to find (0.3 and 0.7)."""
+    if all(e.is_Rational for e in exponents):
+        numerators = [abs(int(e.p)) for e in exponents]
+        denominators = [int(e.q) for e in exponents]
+        return sp.Rational(math.gcd(*numerators), math.lcm(*denominators))
+    if not all(e.is_Float for e in exponents):
+        return None
+    step = min((abs(e) for e in exponents), key=float)
+    exact = sp.Rational(step)  # a float is an exact binary fraction: multiples are tested exactly
+    return step if all((sp.Rational(e) / exact).is_Integer for e in exponents) else None
+
+
 def canonical(expr: sp.Expr) -> sp.Expr:
     """`expr` as a rational function of opaque atoms (see the module docstring)."""
-    return _Canonical()(expr)
+    return _Canonical().whole(expr)
 
 
 def cancelled(expr: sp.Expr) -> sp.Expr | None:
     """0, or the non-zero number `expr` equals, from its canonical form; None when neither is shown.
 
-    The canonical form is put over one denominator and its numerator multiplied out: the
-    rational function is 0 exactly when that numerator expands to 0, and a number c exactly
-    when it expands to c times the expanded denominator. Multiplying out is only started when
-    a bound on its number of terms is small, and it needs no polynomial gcd (SymPy's `cancel`
-    ran for minutes on wrong claims of depth three), so the cost stays bounded.
+    The canonical form is put over one denominator and its numerator multiplied out
+    (`rational.cancel`): the rational function is 0 exactly when that numerator is 0, and a
+    number c exactly when it is c times the denominator. No polynomial gcd is taken (SymPy's
+    `cancel` ran for minutes on wrong claims of depth three) and every product is bounded,
+    so the cost stays bounded.
     """
     if expr == 0:
         return sp.S.Zero
+    rewrite = _Canonical()
     try:
-        numerator, denominator = sp.fraction(sp.together(canonical(expr)))
-        if expanded_terms(numerator) > MAX_EXPANDED_TERMS:
-            return None
-        numerator = sp.expand(numerator)
-        if numerator == 0:
-            return sp.S.Zero
-        if not numerator.is_number and expanded_terms(denominator) <= MAX_EXPANDED_TERMS:
-            return _constant_ratio(numerator, sp.expand(denominator))
-        return numerator / denominator if numerator.is_number and denominator.is_number else None
+        written = rewrite.whole(expr)
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError, RecursionError):
         return None
-
-
-def _constant_ratio(numerator: sp.Expr, denominator: sp.Expr) -> sp.Expr | None:
-    """c when numerator = c · denominator for a number c (both expanded), else None."""
-    lead = sp.Add.make_args(numerator)[0]
-    for term in sp.Add.make_args(denominator):
-        ratio = lead / term
-        if ratio.is_number:
-            return ratio if sp.expand(numerator - ratio * denominator) == 0 else None
-    return None
-
-
-def expanded_terms(expr: sp.Expr) -> int:
-    """An upper bound on the number of terms of `expr` multiplied out (capped just past the limit)."""
-    cap = MAX_EXPANDED_TERMS + 1
-    if expr.is_Add:
-        return min(cap, sum(expanded_terms(arg) for arg in expr.args))
-    if expr.is_Mul:
-        count = 1
-        for arg in expr.args:
-            count *= expanded_terms(arg)
-            if count >= cap:
-                return cap
-        return count
-    if expr.is_Pow and expr.exp.is_Integer and expr.exp > 1:
-        base = expanded_terms(expr.base)
-        return cap if base >= cap else min(cap, math.comb(base + int(expr.exp) - 1, int(expr.exp)))
-    return 1
+    return cancel(written, rewrite.roots)
 
 
 def is_zero(expr: sp.Expr) -> bool:
@@ -299,6 +324,8 @@ def by_cases(difference: sp.Expr, signs: dict[sp.Expr, int] | None = None, split
     is split first and the outer kink is read on each branch. A leaf that does not cancel: no proof.
     """
     signs = signs or {}
+    if not feasible(signs):
+        return True  # no point has these signs: e > 0, ε > 0 and e + ε < 0 is no case at all
     reduced = on_branch(difference, signs)
     pending = [kink for kink in kinks_of(reduced) if kink not in signs]
     pending.sort(key=lambda kink: bool(piecewise_atoms(kink)))  # innermost kinks first
@@ -308,6 +335,46 @@ def by_cases(difference: sp.Expr, signs: dict[sp.Expr, int] | None = None, split
         return False
     kink = pending[0]
     return all(by_cases(difference, {**signs, kink: sign}, splits + 1) for sign in (1, -1))
+
+
+def feasible(signs: dict[sp.Expr, int]) -> bool:
+    """False when the signs cannot all hold at once: the case variables that are polynomials in
+    names, read as linear in their monomials (w1·x1 one unknown), each strictly of its sign, have no
+    common solution (Fourier–Motzkin elimination, exact for strict inequalities). Treating the
+    monomials as independent only adds solutions, and other case variables are left out, so False
+    is only said where it is certain."""
+    rows: list[tuple[dict[sp.Expr, sp.Rational], sp.Rational]] = []
+    for variable, sign in signs.items():
+        names = sorted(variable.free_symbols, key=sp.default_sort_key)
+        try:
+            poly = sp.Poly(sign * variable, *names) if names else None
+        except sp.PolynomialError:
+            continue
+        if poly is None or not (poly.domain.is_QQ or poly.domain.is_ZZ):
+            continue
+        terms = {sp.Mul(*(n**k for n, k in zip(names, m, strict=True))): c for m, c in poly.terms()}
+        constant = sp.Rational(terms.pop(sp.S.One, 0))
+        rows.append(({monomial: sp.Rational(c) for monomial, c in terms.items()}, constant))
+    return _solvable_strictly(rows)
+
+
+def _solvable_strictly(rows: list[tuple[dict[sp.Expr, sp.Rational], sp.Rational]]) -> bool:
+    """Whether Σ a·v + c > 0 holds for every row at some v: eliminate one name at a time, pairing each
+    row where it has a positive coefficient with each where it has a negative one."""
+    for _ in range(MAX_KINKS * 2):
+        names = {name for coefficients, _ in rows for name in coefficients}
+        if not names or len(rows) > 4 * MAX_KINKS**2:
+            break
+        name = min(names, key=sp.default_sort_key)
+        upper = [r for r in rows if r[0].get(name, 0) > 0]
+        lower = [r for r in rows if r[0].get(name, 0) < 0]
+        kept = [r for r in rows if name not in r[0]]
+        for (a, c), (b, d) in itertools.product(upper, lower):
+            p, q = a[name], -b[name]  # q·(a·v + c) + p·(b·v + d) > 0 no longer has `name`
+            combined = {n: q * a.get(n, 0) + p * b.get(n, 0) for n in a.keys() | b.keys() if n != name}
+            kept.append(({n: k for n, k in combined.items() if k}, q * c + p * d))
+        rows = kept
+    return all(coefficients or constant > 0 for coefficients, constant in rows)
 
 
 def by_members(

@@ -34,6 +34,10 @@ class Point:
     def confirmed(self) -> Evaluator:
         return evaluator_at(self.model, self.exact(), mpmath.mp, CONFIRM_DIGITS)
 
+    def moved(self, changes: Mapping[sp.Symbol, float]) -> Point:
+        """The point with some names moved (exactly to these floats), evaluated afresh."""
+        return Point(self.model, {**self.raw, **changes})
+
     def float64(self, changes: Mapping[sp.Symbol, float] | None = None) -> Evaluator:
         return evaluator_at(self.model, {**self.raw, **(changes or {})}, mpmath.fp, None)
 

@@ -8,6 +8,7 @@ its vectors. For display only: the vector form is what is derived and checked.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 
 import sympy as sp
@@ -18,11 +19,18 @@ from symcalc.symbolic.arrays import Shape, diag, logsumexp, matmul, outer, shape
 INDEX_LETTERS = "ijklprstu"
 
 
+def index_names() -> Iterator[str]:
+    """i, j, k, l, p, r, s, t, u, then i1, i2, i3, …: never runs out (layer norm nests 10 sums)."""
+    yield from INDEX_LETTERS
+    for number in itertools.count(1):
+        yield f"{INDEX_LETTERS[0]}{number}"
+
+
 class _Indices:
     """Fresh index symbols, none of them a name of the model."""
 
     def __init__(self, taken: set[str]):
-        self.free: Iterator[str] = (letter for letter in INDEX_LETTERS if letter not in taken)
+        self.free: Iterator[str] = (name for name in index_names() if name not in taken)
 
     def next(self) -> sp.Symbol:
         return sp.Symbol(next(self.free), integer=True, positive=True)
