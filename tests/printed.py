@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import mpmath
+import numpy as np
 import sympy as sp
 
 import symcalc
@@ -85,7 +86,7 @@ def read_back(
     shapes = {symbol.name: shape for symbol, shape in model.shaped.shapes}
     names = model.symbols | {symbol.name: symbol for symbol, _ in model.shaped.shapes}
     written, placeholders = adjoint_names(text)
-    arrays = model.shaped.arrays()
+    arrays = written_out(model.shaped)
     values = dict(point.values)
     for placeholder, node in placeholders.items():
         symbol = sp.Symbol(placeholder)
@@ -114,3 +115,9 @@ def read_back(
 
 def close(left: Any, right: Any) -> bool:
     return bool(abs(left - right) <= TOLERANCE * max(1, abs(right)))
+
+
+def written_out(shaped: Any) -> dict[Any, Any]:
+    """Each vector's and matrix's entries (`Shaped.arrays` also maps each dimension's name, used as a
+    number, to its size)."""
+    return {symbol: array for symbol, array in shaped.arrays().items() if isinstance(array, np.ndarray)}

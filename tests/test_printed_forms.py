@@ -22,7 +22,7 @@ from symcalc.render.console import pretty
 from symcalc.render.json import derivation_dict
 from symcalc.symbolic.expand import flat
 from tests.conftest import DERIVATIONS
-from tests.printed import Point, close, oracle_entries, read_back
+from tests.printed import Point, close, oracle_entries, read_back, written_out
 from tests.terminal import agrees, evaluate, python_text
 
 SHIPPED = sorted(
@@ -39,7 +39,7 @@ def oracle_of(derivation: symcalc.Derivation, point: Point) -> dict[str, list[An
     """Each vector result's node → the oracle's value of d(loss)/d(each entry) at `point`."""
     model, vector = derivation.model, derivation.vector
     assert model.shaped is not None and vector is not None
-    arrays = model.shaped.arrays()
+    arrays = written_out(model.shaped)
     found = {}
     for result in vector.results:
         targets = flat(arrays.get(result.node, result.node), 1)
@@ -53,7 +53,7 @@ def index_entries(model: symcalc.Model, text: str, point: Point, shape: tuple[in
     assert model.shaped is not None
     _, value = text.split(" = ", 1)
     sizes = dict(model.shaped.sizes)
-    arrays = model.shaped.arrays()
+    arrays = written_out(model.shaped)
     locals_: dict[str, Any] = {name: sp.Integer(size) for name, size in sizes.items()}
     for symbol in arrays:
         locals_[symbol.name] = sp.IndexedBase(symbol.name)
@@ -88,7 +88,7 @@ def check_json(
     entry."""
     model = derivation.model
     assert model.shaped is not None
-    arrays = model.shaped.arrays()
+    arrays = written_out(model.shaped)
     for entry in derivation_dict(derivation)["vector_form"]:
         node = entry["name"].split("/d", 1)[1]
         expected = oracle[node]
@@ -155,7 +155,7 @@ def terminal_values(model: symcalc.Model, point: Point) -> dict[str, Any]:
     """Each name's value as the terminal reader takes it, under the name the terminal draws (λ, W₂):
     a vector as a column, a matrix as it is."""
     assert model.shaped is not None
-    arrays = model.shaped.arrays()
+    arrays = written_out(model.shaped)
     values: dict[str, Any] = {}
     for name, symbol in model.symbols.items():
         if symbol in point.values:
@@ -177,7 +177,7 @@ def check_terminal(derivation: symcalc.Derivation, point: Point, oracle: dict[st
     model, vector = derivation.model, derivation.vector
     assert model.shaped is not None and vector is not None
     values = terminal_values(model, point)
-    arrays = model.shaped.arrays()
+    arrays = written_out(model.shaped)
     read = 0
     for result in vector.results:
         drawn = pretty(vector.marked(result.result))

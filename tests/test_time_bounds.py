@@ -207,7 +207,9 @@ def test_a_pass_on_a_cluster_without_workers_is_given_up_after_the_timeout(
 ) -> None:
     distributed = pytest.importorskip("distributed", reason="needs the extra symcalc-gradients[dask]")
     pattern = _parts(tmp_path / "parts")
-    with distributed.LocalCluster(n_workers=0, dashboard_address=":0", processes=False) as empty:
+    with distributed.LocalCluster(
+        n_workers=0, dashboard_address=":0", processes=False, protocol="tcp://", host="127.0.0.1"
+    ) as empty:
         start = time.perf_counter()
         code, _, err = run(
             ["train", "--data", pattern, "--scheduler", empty.scheduler_address, "--timeout", "3"]
