@@ -166,8 +166,10 @@ BLOCKS = {
     "attention": ['p = "softmax(t)"', 'g = "transpose(U) @ p"'],
     "residual": ['r = "{act}"', 'g = "t + U @ r"'],
 }
-#: Layer normalisation of s: its mean and variance over the vector, written with sum(...)/3.
-NORMALISED = ['m = "sum(s)/3"', 'd = "s - m"', 'var = "sum(d*d)/3"', 't = "d/sqrt(var + eps)"']
+#: Layer normalisation of s: its mean and variance over the vector, written with sum(...)/h, at
+#: h = 2 (at h = 3, attention after it took 240 s: SymPy's diff of the loss composed through the
+#: softmax of the normalised units, and its proof, grow with h).
+NORMALISED = ['m = "sum(s)/2"', 'd = "s - m"', 'var = "sum(d*d)/2"', 't = "d/sqrt(var + eps)"']
 #: The loss from g: a regression, a Gaussian likelihood with a log-variance head, a classifier.
 HEADS = {
     "regression": ['z = "v @ g + b"', 'L = "(z - y)^2/2"'],
@@ -193,13 +195,14 @@ class CourseModel:
         constants = "[constants]\neps = 0.00001\n" if self.normalised else ""
         return (
             'title = "random"\ninputs = ["x[n]"]\ntargets = ["y"]\n'
-            f"parameters = {json.dumps(parameters)}\n[dimensions]\nn = 2\nh = 3\n{constants}"
+            f"parameters = {json.dumps(parameters)}\n[dimensions]\nn = 2\nh = {2 if self.normalised else 3}\n"
+            f"{constants}"
             '[definitions]\ns = "W @ x + c"\n' + "\n".join(lines) + "\n"
         )
 
 
-#: Not yet within 30 s: a residual connection after layer normalisation (t used twice, so the
-#: composed loss the proofs reach doubles; over 120 s of processor time with a variance head).
+#: Left out: a residual connection after layer normalisation (t used twice, so the composed loss
+#: the oracle differentiates doubles) takes 23-26 s of the 30, too near the bound for a test.
 COURSE_MODELS = st.builds(
     CourseModel,
     st.booleans(),
