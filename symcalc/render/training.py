@@ -23,7 +23,7 @@ from rich.text import Text
 from symcalc.errors import SymcalcError
 from symcalc.files import write_atomic
 from symcalc.numeric.descent import Epoch, Stop
-from symcalc.numeric.saved_code import FORMAT, SAVED_BY
+from symcalc.numeric.runtime import FORMAT, SAVED_BY
 from symcalc.render.text import printable
 from symcalc.spec.shapes import component, components, entry_label, indices
 
@@ -122,7 +122,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
 
 
 def saved_dict(summary: Summary, title: str, model: str) -> dict[str, Any]:
-    """What --save writes, for a codegen module's load_parameters (`symcalc.numeric.saved_code`): the
+    """What --save writes, for a codegen module's load_parameters (`symcalc.numeric.runtime`): the
     parameters (a vector's as a list, a matrix's as rows), the run's constants, the standardization
     of the inputs if any, and what the run was."""
     final = summary.final
