@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from symcalc.render.markdown import render_markdown as markdown
     from symcalc.spec.toml import Spec, builtin_models
     from symcalc.spec.toml import load as load_spec
+    from symcalc.symbolic.claims import Claim
     from symcalc.symbolic.engine import derive
     from symcalc.symbolic.functions import relu, sigmoid, softplus
-    from symcalc.symbolic.graph import Claim, Model
+    from symcalc.symbolic.graph import Model
     from symcalc.symbolic.steps import (
         ChainRule,
         Derivation,
@@ -45,7 +46,7 @@ _LAZY = {
     "relu": ("symcalc.symbolic.functions", "relu"),
     "sigmoid": ("symcalc.symbolic.functions", "sigmoid"),
     "softplus": ("symcalc.symbolic.functions", "softplus"),
-    "Claim": ("symcalc.symbolic.graph", "Claim"),
+    "Claim": ("symcalc.symbolic.claims", "Claim"),
     "Model": ("symcalc.symbolic.graph", "Model"),
     "Spec": ("symcalc.spec.toml", "Spec"),
     "builtin_models": ("symcalc.spec.toml", "builtin_models"),

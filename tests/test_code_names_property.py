@@ -38,7 +38,7 @@ from symcalc.numeric.c.source import kernel_source
 from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import NumericModel
 from symcalc.spec.names import check_name
-from symcalc.symbolic.graph import RESERVED
+from symcalc.symbolic.building import RESERVED
 from tests.conftest import DERIVATIONS
 from tests.numeric_oracle import exact_outputs
 from tests.test_vectors import BREAST_CANCER_MODEL

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from symcalc.errors import ParseError
+from symcalc.symbolic.building import make_symbol
 from symcalc.symbolic.functions import sigmoid
-from symcalc.symbolic.graph import make_symbol
 from symcalc.symbolic.parse import parse_expression
 
 NAMES = {n: make_symbol(n) for n in ("x", "y", "w1", "b", "E", "I", "N", "S", "beta", "gamma")}

@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 from symcalc.errors import ParseError, SpecErrors, SymcalcError
 from symcalc.spec.toml import check
+from symcalc.symbolic.building import make_symbol
 from symcalc.symbolic.functions import FUNCTIONS
-from symcalc.symbolic.graph import Model, make_symbol
+from symcalc.symbolic.graph import Model
 from symcalc.symbolic.parse import parse_expression
 
 FUZZ = settings(

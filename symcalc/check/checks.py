@@ -16,10 +16,11 @@ from symcalc.check.differences import finite_differences
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
 from symcalc.check.oracle import elementary, independent_derivative, second_derivative, value_of
 from symcalc.check.records import Check, Checks, strictly
+from symcalc.symbolic.claims import Claim
 from symcalc.symbolic.engine import derive
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
-from symcalc.symbolic.graph import Claim, Model
+from symcalc.symbolic.graph import Model
 from symcalc.symbolic.notation import Partial, Total
 from symcalc.symbolic.parting import parting
 from symcalc.symbolic.steps import (

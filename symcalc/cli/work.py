@@ -56,7 +56,7 @@ def data_sizes(
     from symcalc.numeric.data import columns_of, renamed_header
     from symcalc.spec.shapes import sizes_from_columns
     from symcalc.spec.toml import check, read
-    from symcalc.symbolic.graph import RESERVED
+    from symcalc.symbolic.building import RESERVED
 
     try:
         spec, _ = check(*read(target), reserved=RESERVED)
@@ -285,7 +285,7 @@ def declares_shapes(target: str | None) -> bool:
     file that does not load, which loading it reports."""
     from symcalc.errors import SymcalcError
     from symcalc.spec.toml import check, read
-    from symcalc.symbolic.graph import RESERVED
+    from symcalc.symbolic.building import RESERVED
 
     try:
         spec, _ = check(*read(target), reserved=RESERVED)

@@ -1,4 +1,4 @@
-"""What a declared name may be (the SymPy symbol it becomes is `symcalc.symbolic.graph.make_symbol`)."""
+"""What a declared name may be (the SymPy symbol it becomes is `symcalc.symbolic.building.make_symbol`)."""
 
 from __future__ import annotations
 

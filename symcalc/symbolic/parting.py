@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symcalc.symbolic.claims import Claim
 from symcalc.symbolic.forms import as_teacher_writes, expands_cheaply, size, tidy
-from symcalc.symbolic.graph import Claim
 from symcalc.symbolic.notation import Partial, Total
 from symcalc.symbolic.steps import Derivation
 
