@@ -15,9 +15,9 @@ import sympy as sp
 import symcalc
 from symcalc.check.checks import check_claim
 from symcalc.errors import SymcalcError
-from symcalc.render.console import pretty
 from symcalc.render.latex import render_latex
 from symcalc.render.pdf import compile_pdf
+from symcalc.render.pretty import pretty
 from symcalc.symbolic.functions import heaviside_as_step, step, text
 from symcalc.symbolic.parse import parse_expression
 from tests.conftest import DERIVATIONS, Runner, WriteToml

@@ -23,13 +23,14 @@ from rich.console import Console
 
 import symcalc
 from symcalc.errors import SymcalcError
-from symcalc.render import console
-from symcalc.render.console import pretty, render_derivation
+from symcalc.render import pretty as maths_printing
+from symcalc.render.console import render_derivation
 from symcalc.render.html import cards_html
 from symcalc.render.json import derivation_dict, text
 from symcalc.render.latex import latex, render_latex
 from symcalc.render.markdown import render_markdown
 from symcalc.render.pdf import compile_pdf
+from symcalc.render.pretty import pretty
 from symcalc.symbolic.entries import printing
 from tests.conftest import REPO
 from tests.pdf import needs_pdflatex
@@ -79,12 +80,12 @@ def _katex_errors(formulas: list[str]) -> list[str]:
 def _terminal(derivation: symcalc.Derivation, ascii_only: bool) -> str:
     file = io.StringIO()
     out = Console(file=file, width=100, color_system=None, legacy_windows=False)
-    console.set_ascii(ascii_only)
+    maths_printing.set_ascii(ascii_only)
     try:
         for part in render_derivation(derivation, 100):
             out.print(part)
     finally:
-        console.set_ascii(False)
+        maths_printing.set_ascii(False)
     return file.getvalue()
 
 
@@ -117,11 +118,11 @@ def test_generated_names_print_apart_in_every_format(
             "latex": [_seen_by_eye(latex(s)) for s in every],
             "json": [text(s) for s in every],
         }
-        console.set_ascii(True)
+        maths_printing.set_ascii(True)
         try:
             forms["ascii"] = [pretty(s) for s in every]
         finally:
-            console.set_ascii(False)
+            maths_printing.set_ascii(False)
     for kind, shown in forms.items():
         assert len(set(shown)) == len(shown), (kind, sorted(x for x in shown if shown.count(x) > 1))
 

@@ -7,7 +7,7 @@ import re
 import pytest
 import sympy as sp
 
-from symcalc.render.console import inline
+from symcalc.render.pretty import inline
 from tests.conftest import DERIVATIONS, Runner
 
 RAW_PYTHON = re.compile(r"\*\*|[A-Za-z0-9)]\*[A-Za-z(]")

@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symcalc
-from symcalc.render.console import pretty
 from symcalc.render.json import derivation_dict
+from symcalc.render.pretty import pretty
 from symcalc.symbolic.expand import flat
 from tests.conftest import DERIVATIONS
 from tests.printed import Point, close, oracle_entries, read_back, written_out

@@ -8,9 +8,9 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 import symcalc
-from symcalc.render.console import inline, pretty
 from symcalc.render.latex import SymcalcLatexPrinter
 from symcalc.render.order import PositiveFirst, positive_first
+from symcalc.render.pretty import inline, pretty
 from symcalc.spec.toml import builtin_models
 from tests.conftest import Runner
 

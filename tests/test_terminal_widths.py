@@ -162,7 +162,7 @@ def test_a_title_that_fits_is_not_cut() -> None:
 
 
 def test_a_sum_too_wide_breaks_between_its_terms_in_two_dimensions() -> None:
-    from symcalc.render.console import pretty_chain
+    from symcalc.render.pretty import pretty_chain
 
     seed = _derivation("logistic_regression")
     loss = dict(seed.model.definitions)[seed.loss]
@@ -173,7 +173,8 @@ def test_a_sum_too_wide_breaks_between_its_terms_in_two_dimensions() -> None:
 
 
 def test_a_product_too_wide_falls_back_to_one_line_broken_between_factors() -> None:
-    from symcalc.render.console import equation_parts, pretty_chain
+    from symcalc.render.console import equation_parts
+    from symcalc.render.pretty import pretty_chain
 
     network = _derivation("two_layer_network")
     u11 = network.model.symbols["u11"]

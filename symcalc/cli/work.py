@@ -103,7 +103,7 @@ def _for_this_terminal() -> bool:
     import sys
 
     from symcalc.render.ascii import encodes
-    from symcalc.render.console import set_ascii
+    from symcalc.render.pretty import set_ascii
 
     unicode = encodes(sys.stdout)
     set_ascii(not unicode)

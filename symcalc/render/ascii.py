@@ -4,7 +4,7 @@
 `register()` installs the codec error handler "symcalc-ascii", which writes each character
 the stream cannot take as its ASCII spelling (σ as sigmoid, ∂ as d, ⋅ as *, ✓ as ok), and
 "?" for any other; renderers also draw their maths in SymPy's ASCII forms then
-(`render.console.set_ascii`), so that multi-line formulas stay aligned.
+(`render.pretty.set_ascii`), so that multi-line formulas stay aligned.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def statement(check: Check) -> str:
         return check.statement
     if all(isinstance(part, str) for part in check.shown):
         return " = ".join(str(part) for part in check.shown)
-    from symcalc.render.console import inline  # loads SymPy: `printed` spares the command's own process
+    from symcalc.render.pretty import inline  # loads SymPy: `printed` spares the command's own process
 
     return " = ".join(part if isinstance(part, str) else inline(part) for part in check.shown)
 
@@ -148,7 +148,7 @@ def _failures(checks: Sequence[Check]) -> Iterator[RenderableType]:
 def _parting_lines(check: Check) -> list[str]:
     """The engine's result beside a failed claim, in the terminal's inline maths (SymPy is loaded
     here only when a claim failed: the process that prints the table does not need it otherwise)."""
-    from symcalc.render.console import inline
+    from symcalc.render.pretty import inline
     from symcalc.render.wording import parting_lines
 
     assert check.parting is not None

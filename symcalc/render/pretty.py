@@ -1,0 +1,301 @@
+"""Maths as terminal text: SymPy's 2-D pretty forms (unicode, or ASCII for a stream that cannot encode
+it), a chain of equal forms broken to a width, and one-line maths for use inside a sentence."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import sympy as sp
+from rich.cells import cell_len
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.stringpict import prettyForm
+
+from symcalc.render.lines import wrap_maths
+from symcalc.render.order import PositiveFirst
+from symcalc.spec.shapes import bracketed, entry_label
+from symcalc.symbolic.entries import entry, unicode_entry
+from symcalc.symbolic.functions import TextPrinter
+from symcalc.symbolic.notation import (
+    Adjoint,
+    AsWritten,
+    AtSample,
+    Hadamard,
+    Partial,
+    Product,
+    SampleMean,
+    Second,
+    Sum,
+)
+
+
+class UnicodePrinter(PositiveFirst, PrettyPrinter):
+    """SymPy's pretty printer, without the import of sympy.physics.units its products make.
+
+    SymPy's `_print_Mul` imports sympy.physics.units (about 65 ms, more than printing a whole
+    derivation) only to move unit quantities to the end of a product. A quantity cannot exist
+    before that module is loaded, so until then the same method without that sort prints the same.
+    """
+
+    def _print_Symbol(self, symbol: sp.Symbol, bold_name: bool = False) -> prettyForm:
+        """An entry of the model being printed as `symbolic.entries` writes it: (W₁)₁ ₂, W1[1,2] in ASCII."""
+        found = entry(symbol)
+        if found is None:
+            return super()._print_Symbol(symbol, bold_name)
+        name, index = found
+        if not self._use_unicode:
+            return prettyForm(entry_label(name, index))
+        return prettyForm(unicode_entry(name, "".join(self._print(sp.Symbol(name)).picture), index))
+
+    def _print_Indexed(self, entry: sp.Indexed) -> prettyForm:
+        """Wᵢⱼ and (dL/ds)ᵢ, as a lecture writes an entry; W[i, j] where an index has no subscript letter."""
+        base = self._print(entry.base.label)
+        if base.height() > 1 or _bracketed(entry.base.label):  # (W₁)ᵢⱼ, not W₁ᵢⱼ
+            base = prettyForm(*base.parens())
+        indices = [str(i) for i in entry.indices]
+        if self._use_unicode and all(len(i) == 1 and i in _SUBSCRIPTS for i in indices):
+            return prettyForm(*base.right("".join(_SUBSCRIPTS[i] for i in indices)))
+        return prettyForm(*base.right(f"[{', '.join(indices)}]"))
+
+    def _print_Mul(self, product: sp.Mul) -> prettyForm:
+        if "sympy.physics.units" in sys.modules:
+            return super()._print_Mul(product)
+        return self.print_mul_without_units(product)
+
+    def print_mul_without_units(self, product: sp.Mul) -> prettyForm:
+        """SymPy 1.14's `PrettyPrinter._print_Mul` less the quantities' sort (a no-op without them)."""
+        args = product.args
+        # An unevaluated Mul (1*x, x*2): every factor shown, in the order given.
+        if args[0] is sp.S.One or any(isinstance(arg, sp.Number) for arg in args[1:]):
+            strargs = [self._print(arg) for arg in args]
+            # prettyForm.__mul__ absorbs a leading -1.
+            negone = strargs[0] == "-1"
+            if negone:
+                strargs[0] = prettyForm("1", 0, 0)
+            obj = prettyForm.__mul__(*strargs)
+            if negone:
+                obj = prettyForm("-" + obj.s, obj.baseline, obj.binding)
+            return obj
+        factors = product.as_ordered_factors() if self.order not in ("old", "none") else list(args)
+        numerator: list[Any] = []
+        denominator: list[Any] = []
+        for item in factors:
+            if item.is_commutative and item.is_Pow and item.exp.is_Rational and item.exp.is_negative:
+                if item.exp != -1:
+                    denominator.append(sp.Pow(item.base, -item.exp, evaluate=False))
+                else:
+                    denominator.append(sp.Pow(item.base, -item.exp))
+            elif item.is_Rational and item is not sp.S.Infinity:
+                if item.p != 1:
+                    numerator.append(sp.Rational(item.p))
+                if item.q != 1:
+                    denominator.append(sp.Rational(item.q))
+            else:
+                numerator.append(item)
+        # Parentheses are added by prettyForm.__mul__.
+        top = [self._print(factor) for factor in numerator]
+        bottom = [self._print(factor) for factor in denominator]
+        if not bottom:
+            return prettyForm.__mul__(*top)
+        if not top:
+            top.append(self._print(sp.S.One))
+        return prettyForm.__mul__(*top) / prettyForm.__mul__(*bottom)
+
+
+def _bracketed(label: sp.Basic) -> bool:
+    return isinstance(label, sp.Symbol) and bracketed(label.name)
+
+
+#: Whether maths is drawn in SymPy's ASCII forms (`set_ascii`), for a stream that cannot encode it.
+_ASCII = [False]
+
+
+def set_ascii(ascii_only: bool) -> None:
+    """Draw the maths of every later rendering in ASCII (True) or in unicode (False, the default)."""
+    _ASCII[0] = ascii_only
+
+
+def is_ascii() -> bool:
+    """Whether maths is drawn in ASCII (`set_ascii`)."""
+    return _ASCII[0]
+
+
+def _printer() -> PrettyPrinter:
+    return UnicodePrinter({"use_unicode": not _ASCII[0], "wrap_line": False})
+
+
+def pretty(expr: sp.Basic) -> str:
+    """SymPy's unicode rendering of one expression, never wrapped."""
+    printer = _printer()
+    return str(printer._print(expr).render(**printer._settings))
+
+
+def pretty_chain(parts: list[sp.Basic], joiner: str = " = ", width: int = 10_000) -> str:
+    """`parts` joined by `joiner`, every line at most `width` columns wide where the maths allows.
+
+    On one line when it fits; else one part per line ("= …" under the first joiner); a part still
+    too wide is broken between its terms (before each + or -), each piece still drawn in 2-D; where a
+    single term is too wide, the whole chain is written in its one-line form (`inline`), broken only
+    at the spaces before an operator. A symbol, a fraction and a power are never split.
+    """
+    printer = _printer()
+    forms = [printer._print(p) for p in parts]
+    line = forms[0]
+    for form in forms[1:]:
+        line = prettyForm(*line.right(joiner, form))
+    if line.width() <= width:
+        return _render(printer, line)
+    drawn = _rows_2d(printer, parts, forms, joiner, width)
+    if drawn is not None:
+        return "\n".join(_render(printer, row) for row in drawn)
+    return "\n".join(_rows_inline(parts, joiner, width))
+
+
+def _render(printer: PrettyPrinter, form: prettyForm) -> str:
+    return "\n".join(line.rstrip() for line in str(form.render(**printer._settings)).split("\n"))
+
+
+def _blank(width: int) -> prettyForm:
+    return prettyForm(" " * width)
+
+
+def _rows_2d(
+    printer: PrettyPrinter, parts: list[sp.Basic], forms: list[prettyForm], joiner: str, width: int
+) -> list[prettyForm] | None:
+    """The chain one part per row, a part broken between its terms where it must be; None if a term
+    (or the left-hand side) is too wide for that."""
+    if len(forms) == 1:
+        return _terms(printer, parts[0], width)
+    lhs = forms[0]
+    indent = lhs.width() + len(joiner)
+    if indent > width // 2:
+        return None
+    rows: list[prettyForm] = []
+    for i, (part, form) in enumerate(zip(parts[1:], forms[1:], strict=True)):
+        head = lhs if i == 0 else _blank(lhs.width())
+        row = prettyForm(*head.right(joiner, form))
+        if row.width() <= width:
+            rows.append(row)
+            continue
+        pieces = _terms(printer, part, width - indent)
+        if pieces is None:
+            return None
+        rows.append(prettyForm(*head.right(joiner, pieces[0])))
+        rows += [prettyForm(*_blank(indent).right(piece)) for piece in pieces[1:]]
+    return rows
+
+
+def _signed_terms(printer: PrettyPrinter, expr: sp.Basic) -> list[tuple[str, prettyForm]] | None:
+    """The terms of a sum as SymPy prints them, each with the sign before it ("" for the first)."""
+    order = None
+    if isinstance(expr, AsWritten):  # a file's expression: its terms in the file's order
+        expr, order = expr.args[0], "none"
+    if isinstance(expr, Sum):
+        signed = expr._signed()
+    elif isinstance(expr, sp.Add):
+        signed = []
+        for i, term in enumerate(printer._as_ordered_terms(expr, order=order)):
+            negative = i > 0 and term.could_extract_minus_sign()
+            signed.append(("-" if negative else "+", -term if negative else term))
+    else:
+        return None
+    out = []
+    for i, (sign, term) in enumerate(signed):
+        form = printer._print(term)
+        binding = form.binding or prettyForm.ATOM
+        if i and (binding > prettyForm.NEG or binding == prettyForm.ADD):
+            form = prettyForm(*form.parens())
+        out.append(("" if i == 0 else sign, form))
+    return out
+
+
+def _terms(printer: PrettyPrinter, expr: sp.Basic, width: int) -> list[prettyForm] | None:
+    """A sum's terms packed into rows at most `width` wide, each row after the first starting with its
+    sign; None when `expr` is no sum or one of its terms alone is too wide."""
+    signed = _signed_terms(printer, expr)
+    if signed is None or width < 8:
+        return None
+    rows: list[prettyForm] = []
+    current = signed[0][1]
+    for sign, form in signed[1:]:
+        joined = prettyForm(*current.right(f" {sign} ", form))
+        if joined.width() <= width:
+            current = joined
+            continue
+        rows.append(current)
+        current = prettyForm(*form.left(f"{sign} "))
+    rows.append(current)
+    return rows if all(row.width() <= width for row in rows) else None
+
+
+def _rows_inline(parts: list[sp.Basic], joiner: str, width: int) -> list[str]:
+    """The chain in its one-line form, one part per line, each broken at spaces before an operator."""
+    texts = [inline(p) for p in parts]
+    if len(texts) == 1:
+        return wrap_maths(texts[0], width, 2)
+    head = texts[0]
+    indent = cell_len(head) + len(joiner)
+    lines: list[str] = []
+    if indent > width // 2:  # the left-hand side alone, then each part under it
+        lines.append(head)
+        head, indent = "", len(joiner.lstrip())
+        joiner = joiner.lstrip()
+    for i, text in enumerate(texts[1:]):
+        prefix = (head if i == 0 else " " * cell_len(head)) + joiner
+        lines += wrap_maths(prefix + text, width, indent)
+    return lines
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+#: The index letters with a unicode subscript (`symbolic.index.INDEX_LETTERS`), and digits.
+_SUBSCRIPTS = dict(zip("ijklprstu0123456789", "ᵢⱼₖₗₚᵣₛₜᵤ₀₁₂₃₄₅₆₇₈₉", strict=True))
+
+
+class _InlinePrinter(PositiveFirst, TextPrinter):
+    """The file's one-line syntax with the terminal's symbols: h₁ for h1, a² for a**2, ⋅ for *."""
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        # Our notation prints its names through this printer, so that dL/dw₁ has w₁ as the maths has.
+        if isinstance(expr, Partial):
+            return f"{expr.mark}{self._print(expr.of)}/{expr.mark}{self._print(expr.wrt)}"
+        if isinstance(expr, Adjoint):
+            return f"d{self._print(expr.loss)}/d{self._print(expr.node)}"
+        if isinstance(expr, Second):
+            two = "^2" if _ASCII[0] else "²"
+            below = f"d{self._print(expr.wrt)}" + (
+                two if expr.wrt == expr.second else f" d{self._print(expr.second)}"
+            )
+            return f"d{two}{self._print(expr.of)}/({below})"
+        if isinstance(expr, Product):
+            return "⋅".join(expr._parts(self, "str"))
+        if isinstance(expr, AtSample):
+            return f"{self._print(expr.args[0])}{'[k]' if _ASCII[0] else '⁽ᵏ⁾'}"
+        if isinstance(expr, SampleMean):
+            term = self.parenthesize(expr.args[0], PRECEDENCE["Mul"], strict=True)
+            return f"(1/m)*sum_k {term}" if _ASCII[0] else f"(1/m)⋅Σₖ {term}"
+        if isinstance(expr, Hadamard):
+            return " ⊙ ".join(self.parenthesize(f, PRECEDENCE["Mul"], strict=True) for f in expr.args)
+        return str(super()._print(expr, **kwargs))
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        shown = pretty(expr)
+        return shown if "\n" not in shown else expr.name
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, exponent = expr.args
+        if exponent.is_Integer and 2 <= exponent <= 9 and not _ASCII[0]:
+            shown = self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
+            return shown + str(exponent).translate(_SUPERSCRIPTS)
+        return str(super()._print_Pow(expr, rational)).replace("**", "^")
+
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        return str(super()._print_Mul(expr)).replace("*", "⋅")
+
+
+def inline(expr: sp.Basic) -> str:
+    """One line of unicode maths for use inside a sentence: ∂a/∂z, dL/dz, a⋅(1 - a), 1 - h₁², ½ as 1/2."""
+    if isinstance(expr, Partial):
+        return f"{expr.mark}{pretty(expr.of)}/{expr.mark}{pretty(expr.wrt)}"
+    shown = pretty(expr)
+    return shown if "\n" not in shown else str(_InlinePrinter().doprint(expr))
