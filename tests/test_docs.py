@@ -17,6 +17,8 @@ PACKAGE = Path(symcalc.__file__).parent
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 #: A module's row in the architecture page's tables: "| `numeric/c/kernel.py` | ... |".
 MODULE_ROW = re.compile(r"^\| `([\w/]+\.py)` \|", re.MULTILINE)
+#: A Markdown link or image whose target is a relative path: [text](path#anchor).
+LINK = re.compile(r"!?\[[^\]]*\]\((?!https?://|mailto:|#)([^)#\s]+)(#[^)\s]*)?\)")
 
 
 def _modules_in_tree() -> set[str]:
@@ -39,3 +41,43 @@ def test_the_architecture_check_sees_a_module_that_is_not_listed(tmp_path: Path)
     assert row in page
     without = set(MODULE_ROW.findall(page.replace(row, "| numeric/c/kernel.py |")))
     assert _modules_in_tree() - without == {"numeric/c/kernel.py"}
+
+
+def _relative_links(path: Path) -> list[tuple[str, str]]:
+    text = re.sub(r"```.*?```", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)  # not in code
+    return [(target, anchor) for target, anchor in LINK.findall(text)]
+
+
+def test_every_relative_link_of_the_top_level_pages_resolves() -> None:
+    pages = [ROOT / "README.md", ROOT / "SECURITY.md", ROOT / "CONTRIBUTING.md"]
+    checked = 0
+    for page in pages:
+        for target, _ in _relative_links(page):
+            assert (page.parent / target).exists(), f"{page.name}: link to {target!r}, which does not exist"
+            checked += 1
+    assert checked >= 10  # the README links into docs/
+
+
+def test_security_and_contributing_have_no_relative_links() -> None:
+    # docs/security.md and docs/contributing.md include these files as they are, so a relative link
+    # would resolve from docs/ on the site and from the top level on GitHub: one of them would break.
+    for page in (ROOT / "SECURITY.md", ROOT / "CONTRIBUTING.md"):
+        assert _relative_links(page) == [], page.name
+
+
+def _github_anchor(heading: str) -> str:
+    anchor = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return anchor.replace(" ", "-")
+
+
+def test_the_readme_is_a_short_manual_with_a_table_of_contents() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 300
+    headings = re.findall(r"^###? (.+)$", re.sub(r"```.*?```", "", readme, flags=re.DOTALL), re.MULTILINE)
+    assert len(headings) >= 8
+    contents = [anchor for target, anchor in LINK.findall(readme) if target == "README.md"]
+    contents += re.findall(r"\]\((#[\w\-]+)\)", readme)
+    for heading in headings:
+        if heading.lower() == "contents":
+            continue
+        assert "#" + _github_anchor(heading) in contents, f"no entry in the contents for {heading!r}"
