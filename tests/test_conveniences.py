@@ -160,7 +160,7 @@ def test_derive_reads_a_model_from_standard_input(run: Runner, monkeypatch: pyte
 
 
 def test_the_python_api_gives_the_documents_and_trains_as_the_commands_do(run: Runner) -> None:
-    """README's Python API: symcalc.latex / markdown / html give the commands' text, and descend on
+    """docs/python-api.md: symcalc.latex / markdown / html give the commands' text, and descend on
     compile_model converges where `symcalc train` does (the same parameters)."""
     import json
 

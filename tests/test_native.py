@@ -653,7 +653,7 @@ def test_a_lower_tier_in_the_cache_does_not_stop_a_better_build(
 @pytest.mark.slow
 def test_a_cached_library_without_the_kernel_is_built_again(tmp_path: Path) -> None:
     """A valid shared library under the kernel's name that lacks its function (another library,
-    or one cut short): rebuilt, as the README promises, not an internal error."""
+    or one cut short): rebuilt, as docs/performance.md promises, not an internal error."""
     path, works = _python(_LOAD, os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path)}).split()
     assert works == "True"
     other = tmp_path / "other.c"
