@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sympy as sp
 
 import symcalc
 
@@ -81,3 +86,30 @@ def test_the_readme_is_a_short_manual_with_a_table_of_contents() -> None:
         if heading.lower() == "contents":
             continue
         assert "#" + _github_anchor(heading) in contents, f"no entry in the contents for {heading!r}"
+
+
+@pytest.mark.slow
+def test_the_readmes_python_api_example_runs_and_means_what_it_says() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Python API") :]
+    [example] = re.findall(r"```python\n(.*?)```", section[: section.index("\n## ", 1)], flags=re.DOTALL)
+    printed: list[tuple[object, ...]] = []
+    namespace: dict[str, Any] = {"print": lambda *values: printed.append(values)}
+    exec(compile(example, "README.md", "exec"), namespace)
+
+    x1, a, y = sp.symbols("x1 a y", real=True)
+    assert sp.simplify(namespace["derivation"].gradient("w1") - x1 * (a - y)) == 0
+    assert all(check.holds for check in namespace["checks"])
+    assert [kind for _, kind, _ in printed][:2] == ["LocalDerivatives", "LocalDerivatives"]
+    assert not namespace["wrong"].holds and namespace["wrong"].counterexample is not None
+    # The mean gradient by hand, from the same columns and starting values: σ(z) − y times the input.
+    columns, params = namespace["data"].columns, namespace["numeric"].start(0)
+    z = params["w1"] * columns["x1"] + params["w2"] * columns["x2"] + params["b"]
+    error = 1 / (1 + np.exp(-z)) - columns["y"]
+    by_hand = {
+        "w1": np.mean(error * columns["x1"]),
+        "w2": np.mean(error * columns["x2"]),
+        "b": np.mean(error),
+    }
+    for name, value in by_hand.items():
+        assert namespace["gradient"][name] == pytest.approx(value, rel=1e-12, abs=1e-15)
