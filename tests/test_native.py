@@ -23,11 +23,12 @@ import numpy as np
 import pytest
 
 import symcalc
+from symcalc.errors import NativeUnavailable, NumericError
 from symcalc.numeric.c import build, source
 from symcalc.numeric.c.kernel import compile_kernel
-from symcalc.numeric.c.source import BLOCK, NativeUnavailable, kernel_source
+from symcalc.numeric.c.source import BLOCK, kernel_source
 from symcalc.numeric.codegen import numeric_program
-from symcalc.numeric.model import NumericError, NumericModel
+from symcalc.numeric.model import NumericModel
 from symcalc.numeric.program import build_program
 from tests.conftest import Runner, WriteToml
 from tests.numeric_oracle import MODELS, STEP_OF_AN_INPUT, evaluated, program_of, random_data, reference

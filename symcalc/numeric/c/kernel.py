@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from symcalc.errors import NativeUnavailable
 from symcalc.numeric.c.build import COMPILE_TIMEOUT, build
-from symcalc.numeric.c.source import MAX_SOURCE, NativeUnavailable, Source, kernel_source
+from symcalc.numeric.c.source import MAX_SOURCE, Source, kernel_source
 from symcalc.numeric.program import Program
 from symcalc.settings import IMPORTED_IN
 
