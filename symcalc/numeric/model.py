@@ -109,7 +109,8 @@ class NumericModel:
 
     @property
     def backend(self) -> str:
-        """What evaluates 1-D columns: "native" (C kernel), "numpy" (the batch module) or "generic"."""
+        """What evaluates 1-D columns: "c" (the C kernel), "numpy" (the batch module) or "generic",
+        the names `backend=` takes."""
         return self._first.name
 
     @property

@@ -50,7 +50,7 @@ class Kernel:
     source: Source
     path: Path
     _function: Any = field(repr=False)
-    name: str = field(default="native", init=False)
+    name: str = field(default="c", init=False)
 
     def evaluate(
         self, params: Sequence[float], columns: Sequence[Any], constants: Sequence[float]
@@ -93,7 +93,7 @@ class Kernel:
         return float(out[0]), out[1:].tolist()
 
     def describe(self) -> str:
-        return "C kernel (native)"
+        return "C kernel"
 
 
 def compile_kernel(
