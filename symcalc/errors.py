@@ -1,4 +1,8 @@
-"""The project's exceptions: every problem a user can cause is one of these, with a one-line message."""
+"""The project's exceptions: every problem a user can cause is a `SymcalcError`, with a one-line message.
+
+Below those, every other exception symcalc raises and catches: a form it cannot write, a point
+with no value, a back end that is not there here, a child process that failed.
+"""
 
 from __future__ import annotations
 
@@ -85,3 +89,102 @@ class SpecErrors(SymcalcError):
     @property
     def lines(self) -> list[str]:
         return [e.message for e in self.errors]
+
+
+# -- Reading files and expressions -----------------------------------------------------------------------
+
+
+class DomainError(ValueError):
+    """The text of a domain is not a set or interval symcalc can read; the message says why."""
+
+
+class ShapeError(ValueError):
+    """Shapes that do not fit an operation; the message names the operation and the shapes."""
+
+
+# -- Forms the symbolic work cannot write (the message says where): the derivation goes on without them
+
+
+class MatrixUnsupported(ValueError):
+    """A matrix expression the vector syntax has no word for; the message names it."""
+
+
+class VectorUnsupported(ValueError):
+    """A model whose adjoints the vector syntax cannot write; the message says where."""
+
+
+class BatchUnsupported(ValueError):
+    """The model has no batch form (a sample would carry a matrix); the message says where."""
+
+
+class VectorHessianUnsupported(ValueError):
+    """The model's second derivatives have no vector form here; the message says why."""
+
+
+class SecondOrderUnsupported(Exception):
+    """The model's second derivatives cannot be derived entry by entry; the message says why."""
+
+
+# -- Verification's evaluators: no value at a point, nothing to compute with, too large to multiply out
+
+
+class Undefined(Exception):
+    """A side has no real value at this point (log of a negative, division by zero, a kink)."""
+
+
+class EvaluationUnsupported(Exception):
+    """An expression contains something this evaluator does not know how to compute."""
+
+
+class TooLarge(Exception):
+    """Multiplying out would pass a bound: the question is left undecided."""
+
+
+# -- Numbers and training --------------------------------------------------------------------------------
+
+
+class NumericError(SymcalcError):
+    """Parameters or data passed to the numeric functions do not fit the model, or a back end asked
+    for cannot run it."""
+
+
+class DescentError(SymcalcError):
+    """Settings for gradient descent that cannot work."""
+
+
+class NativeUnavailable(Exception):
+    """No native kernel for this program here: no compiler, a failed build, or a function C cannot print."""
+
+
+class DaskMissing(SymcalcError):
+    """Dask (or pyarrow, for Parquet) is asked for but not installed."""
+
+
+# -- Output ----------------------------------------------------------------------------------------------
+
+
+class PlotError(SymcalcError):
+    """A plot was asked for and cannot be drawn."""
+
+
+class PdfError(SymcalcError):
+    """pdflatex is missing, failed, or produced no PDF."""
+
+
+class OutputError(SymcalcError):
+    """An output file cannot be written."""
+
+
+# -- Running work in a bounded child process or an external program --------------------------------------
+
+
+class InternalError(Exception):
+    """An exception nobody foresaw, raised in the child; carries its traceback text."""
+
+    def __init__(self, summary: str, trace: str):
+        super().__init__(summary)
+        self.trace = trace
+
+
+class ProgramTimeout(Exception):
+    """An external program ran out of time; it and every process it started were killed."""

@@ -11,11 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from symcalc.errors import Location, SymcalcError
-
-
-class OutputError(SymcalcError):
-    """An output file cannot be written."""
+from symcalc.errors import Location, OutputError
 
 
 def write_atomic(path: str | Path, content: str | bytes, *, replace: bool = True) -> Path:

@@ -24,21 +24,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
-from symcalc.errors import LimitError, SymcalcError
+from symcalc.errors import InternalError, LimitError, ProgramTimeout, SymcalcError
 
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 60.0  # seconds; the largest shipped model derives and verifies in a few
 MAX_TIMEOUT = 1_000_000.0  # seconds (11 days); longer waits overflow the operating system's timers
 MEMORY_LIMIT = 8 * 1024**3  # bytes of address space for the child
-
-
-class InternalError(Exception):
-    """An exception nobody foresaw, raised in the child; carries its traceback text."""
-
-    def __init__(self, summary: str, trace: str):
-        super().__init__(summary)
-        self.trace = trace
 
 
 def run_limited(function: Callable[..., T], *args: Any, timeout: float = DEFAULT_TIMEOUT) -> T:
@@ -146,10 +138,6 @@ def _bare(err: SymcalcError) -> SymcalcError:
     err.__context__ = None
     err.__cause__ = None
     return err
-
-
-class ProgramTimeout(Exception):
-    """An external program ran out of time; it and every process it started were killed."""
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def test_the_numpy_back_end_runs_the_bytes_codegen_writes(name: str) -> None:
 
 def test_an_input_outside_a_linear_form_is_in_the_batch_module_too(write_toml: WriteToml) -> None:
     program = numeric_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
-    assert program.batch_source and NumericModel(program).backend in ("native", "numpy")
+    assert program.batch_source and NumericModel(program).backend in ("c", "numpy")
 
 
 @pytest.mark.parametrize("name", MODELS)

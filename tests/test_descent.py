@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import symcalc
-from symcalc.numeric.descent import DescentError, Epoch, Stop, descend, train
+from symcalc.errors import DescentError
+from symcalc.numeric.descent import Epoch, Stop, descend, train
 from symcalc.numeric.model import compile_model
 from tests.conftest import DERIVATIONS
 

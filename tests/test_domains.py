@@ -18,8 +18,8 @@ import symcalc
 from symcalc.check.checks import check_claim
 from symcalc.check.ladder import ProofLimits
 from symcalc.check.sample import Sampler
-from symcalc.errors import SymcalcError
-from symcalc.spec.domains import DomainError, parse_domain
+from symcalc.errors import DomainError, SymcalcError
+from symcalc.spec.domains import parse_domain
 from symcalc.spec.toml import loads
 
 from .conftest import Runner

@@ -82,8 +82,7 @@ def _means(
     if backend == "c" and compiler() is None:
         pytest.skip("no C compiler on this machine (set CC or install cc)")
     numeric = NumericModel(program, backend=backend)  # type: ignore[arg-type]
-    expected = {"c": "native", "numpy": "numpy", "generic": "generic"}[backend]
-    assert numeric.backend == expected, numeric.describe()
+    assert numeric.backend == backend, numeric.describe()  # the name asked for is the name reported
     return evaluated(numeric, params, data)
 
 

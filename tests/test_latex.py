@@ -12,9 +12,9 @@ import sympy as sp
 
 import symcalc
 from symcalc.cli.main import main
-from symcalc.errors import LimitError
+from symcalc.errors import LimitError, PdfError
 from symcalc.render.latex import MAX_LINE, escape_latex, latex, render_latex
-from symcalc.render.pdf import PdfError, compile_pdf
+from symcalc.render.pdf import compile_pdf
 from tests.conftest import DERIVATIONS
 from tests.pdf import needs_pdflatex, pdf_text
 

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from symcalc.cli.main import main
-from symcalc.errors import LimitError, SpecError, SpecErrors
-from symcalc.isolate import InternalError, run_limited
+from symcalc.errors import InternalError, LimitError, SpecError, SpecErrors
+from symcalc.isolate import run_limited
 
 from .conftest import WriteToml
 

@@ -23,11 +23,12 @@ import numpy as np
 import pytest
 
 import symcalc
+from symcalc.errors import NativeUnavailable, NumericError
 from symcalc.numeric.c import build, source
 from symcalc.numeric.c.kernel import compile_kernel
-from symcalc.numeric.c.source import BLOCK, NativeUnavailable, kernel_source
+from symcalc.numeric.c.source import BLOCK, kernel_source
 from symcalc.numeric.codegen import numeric_program
-from symcalc.numeric.model import NumericError, NumericModel
+from symcalc.numeric.model import NumericModel
 from symcalc.numeric.program import build_program
 from tests.conftest import Runner, WriteToml
 from tests.numeric_oracle import MODELS, STEP_OF_AN_INPUT, evaluated, program_of, random_data, reference
@@ -72,7 +73,7 @@ def _python(script: str, env: dict[str, str], *args: str) -> str:
 def _pair(name: str) -> tuple[NumericModel, NumericModel]:
     program = program_of(name)
     ours = NumericModel(program)
-    assert ours.backend == "native", ours.native_problem
+    assert ours.backend == "c", ours.native_problem
     return ours, NumericModel(program, backend="generic")
 
 
@@ -227,7 +228,7 @@ def test_no_name_from_the_file_reaches_the_c_source(write_toml: Callable[[str], 
     text = kernel_source(program).text
     assert "system" not in text and "main" not in text and "double double" not in text
     ours, generic = NumericModel(program), NumericModel(program, backend="generic")
-    assert ours.backend == "native", ours.native_problem
+    assert ours.backend == "c", ours.native_problem
     rng = np.random.default_rng(1)
     data = random_data(program, 500, rng)
     params = {p: float(rng.normal()) for p in program.parameters}
@@ -296,11 +297,11 @@ def test_a_failing_compiler_is_reported_not_raised(monkeypatch: pytest.MonkeyPat
 
 def test_each_back_end_can_be_asked_for_by_name(write_toml: WriteToml) -> None:
     program = program_of("logistic_regression")
-    assert NumericModel(program, backend="c").backend == "native"
+    assert NumericModel(program, backend="c").backend == "c"
     assert NumericModel(program, backend="numpy").backend == "numpy"
     assert NumericModel(program, backend="generic").backend == "generic"
     outside = numeric_program(symcalc.derive(symcalc.load(str(write_toml(STEP_OF_AN_INPUT)))))
-    assert NumericModel(outside).backend == "native"
+    assert NumericModel(outside).backend == "c"
     assert NumericModel(outside, backend="numpy").backend == "numpy"
     bare = build_program(symcalc.derive(symcalc.load("logistic_regression")))  # no batch module
     with pytest.raises(NumericError, match="no batch module: the program was built without"):
@@ -331,7 +332,7 @@ def test_constructing_compiles_nothing(compiler_runs: Callable[[], int]) -> None
     data = random_data(program, 10, np.random.default_rng(0))
     numeric.evaluate(numeric.start(), data)
     numeric.evaluate(numeric.start(), data)
-    assert compiler_runs() == 1 and numeric.backend == "native"
+    assert compiler_runs() == 1 and numeric.backend == "c"
     ahead = NumericModel(program_of("tanh_unit"))
     ahead.build()  # what train does before its first epoch, so that its timing leaves the compile out
     assert compiler_runs() == 2
@@ -341,7 +342,7 @@ def test_constructing_compiles_nothing(compiler_runs: Callable[[], int]) -> None
 
 def test_train_says_what_computed_it(run: Runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     code, out, _ = run(["train", "--json", "--epochs", "5"])
-    assert code == 0 and json.loads(out)["backend"] == "C kernel (native)"
+    assert code == 0 and json.loads(out)["backend"] == "C kernel"
     monkeypatch.setenv("CC", "no-such-compiler-here")
     monkeypatch.setenv("SYMCALC_CACHE_DIR", str(tmp_path))
     code, out, _ = run(["train", "--json", "--epochs", "5"])
@@ -375,7 +376,7 @@ def test_threads_share_the_blocks_and_agree(name: str, kernel_cache: Path) -> No
     for threads in (1, 2):
         env = os.environ | {"OMP_NUM_THREADS": str(threads), "SYMCALC_CACHE_DIR": str(kernel_cache)}
         backend, first, second = json.loads(_python(_THREADED, env, name, str(n)))
-        assert backend == "native" and first == second  # deterministic for a thread count
+        assert backend == "c" and first == second  # deterministic for a thread count
         results[threads] = np.array(first)
     program = program_of(name)
     rng = np.random.default_rng(23)
@@ -416,7 +417,7 @@ def _model(write_toml: Callable[[str], Path], loss: str, inputs: str = '["x"]') 
 
 def _agree(program: symcalc.Program, data: dict[str, np.ndarray]) -> None:
     ours, generic = NumericModel(program), NumericModel(program, backend="generic")
-    assert ours.backend == "native", ours.native_problem
+    assert ours.backend == "c", ours.native_problem
     params = {"w": 0.7, "b": 0.2}
     got, want = evaluated(ours, params, data), evaluated(generic, params, data)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
@@ -473,7 +474,7 @@ def test_cc_may_carry_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CC", "cc -DSYMCALC_UNUSED=1")
     command = build.compiler()
     assert command is not None and command[1:] == ("-DSYMCALC_UNUSED=1",)
-    assert NumericModel(program_of("linear_regression")).backend == "native"
+    assert NumericModel(program_of("linear_regression")).backend == "c"
 
 
 @pytest.mark.slow
@@ -563,7 +564,7 @@ def test_kinks_whose_conditions_mix_parameters_and_data(write_toml: Callable[[st
     NumPy's logical_and.reduce((…)) failed on that mix, in the generic program and its codegen."""
     program = numeric_program(symcalc.derive(symcalc.load(str(write_toml(KINKS)))))
     ours, generic = NumericModel(program), NumericModel(program, backend="generic")
-    assert ours.backend == "native", ours.native_problem
+    assert ours.backend == "c", ours.native_problem
     rng = np.random.default_rng(9)
     data = {"x": rng.standard_normal(500), "u": rng.standard_normal(500), "y": rng.standard_normal(500)}
     for _ in range(3):
@@ -600,7 +601,7 @@ def test_a_forked_child_leaves_the_parents_temporary_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = _python(_FORK_EXIT, os.environ | {"SYMCALC_CACHE_DIR": str(tmp_path / "shared" / "kernels")})
-    assert out.split() == ["True", "native"]
+    assert out.split() == ["True", "c"]
 
 
 _FORK_EXIT = """

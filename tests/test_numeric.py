@@ -13,8 +13,9 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 import symcalc
+from symcalc.errors import NumericError
 from symcalc.numeric.codegen import numeric_program
-from symcalc.numeric.model import BackendChoice, NumericError, NumericModel, compile_model
+from symcalc.numeric.model import BackendChoice, NumericModel, compile_model
 from symcalc.numeric.program import Assignment, stable
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
 from tests.conftest import Runner

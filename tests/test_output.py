@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from symcalc.files import OutputError, write_atomic
+from symcalc.errors import OutputError
+from symcalc.files import write_atomic
 
 
 def test_writes_and_replaces_named_file(tmp_path: Path) -> None:

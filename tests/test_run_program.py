@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from symcalc.isolate import ProgramTimeout, run_program
+from symcalc.errors import ProgramTimeout
+from symcalc.isolate import run_program
 
 
 def test_output_and_status_come_back_when_captured() -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from symcalc.errors import LimitError
-from symcalc.render.pdf import PdfError, compile_pdf
+from symcalc.errors import LimitError, PdfError
+from symcalc.render.pdf import compile_pdf
 
 from .conftest import Runner
 from .pdf import needs_pdflatex, pdf_text

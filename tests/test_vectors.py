@@ -646,8 +646,9 @@ def test_numeric_model_takes_arrays_and_gives_gradients_of_their_shapes(tmp_path
     """The written-out program (the lambdified per-sample program) and the batch module, two
     independent back ends, agree on the mean loss and every gradient; the batch module takes arrays
     of any sizes, and a shape that does not fit is one clear error."""
+    from symcalc.errors import NumericError
     from symcalc.numeric.codegen import numeric_program
-    from symcalc.numeric.model import NumericError, NumericModel
+    from symcalc.numeric.model import NumericModel
 
     path = DERIVATIONS / "two_layer_network_vector.toml"
     derivation = symcalc.derive(symcalc.Model.load(path, {"n": 4, "h": 5}))

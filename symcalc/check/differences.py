@@ -17,10 +17,11 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from symcalc.check.evaluate import DIGITS, Evaluator, Undefined, Unsupported, kinks
+from symcalc.check.evaluate import DIGITS, Evaluator, kinks
 from symcalc.check.ladder import Ladder
 from symcalc.check.records import Check, check_maker
 from symcalc.check.sample import Point
+from symcalc.errors import EvaluationUnsupported, Undefined
 from symcalc.symbolic.notation import Total
 
 FD_POINTS = 5  # points per finite-difference check
@@ -69,7 +70,7 @@ def finite_differences(
             derived, difference = differ.at(point)
         except (Undefined, _Inconclusive):
             continue
-        except Unsupported as err:
+        except EvaluationUnsupported as err:
             return make("undecided", "finite differences", str(err))
         if abs(derived - difference.estimate) > FD_ATOL + FD_RTOL * abs(difference.estimate):
             sides = ("derived", "central difference")

@@ -9,19 +9,12 @@ from typing import Any
 import mpmath
 import sympy as sp
 
+from symcalc.errors import EvaluationUnsupported, Undefined
 from symcalc.symbolic.functions import calls, spec_of
 from symcalc.symbolic.graph import Model
 
 DIGITS = 50  # working precision of the numeric rung
 CONFIRM_DIGITS = 100  # a mismatch must survive this precision to count
-
-
-class Undefined(Exception):
-    """A side has no real value at this point (log of a negative, division by zero, a kink)."""
-
-
-class Unsupported(Exception):
-    """An expression contains something this evaluator does not know how to compute."""
 
 
 class Evaluator:
@@ -52,7 +45,7 @@ class Evaluator:
         except (ZeroDivisionError, OverflowError, ValueError):
             raise Undefined from None
         except RecursionError:
-            raise Unsupported("an expression too deeply nested to evaluate") from None
+            raise EvaluationUnsupported("an expression too deeply nested to evaluate") from None
         self.memo[expr] = value
         return value
 
@@ -112,7 +105,7 @@ class Evaluator:
             if isinstance(expr, sp.DiracDelta):
                 return ctx.mpf(0)
             return ctx.mpf(1) if x > 0 else ctx.mpf(0)
-        raise Unsupported(f"cannot evaluate {type(expr).__name__} numerically")
+        raise EvaluationUnsupported(f"cannot evaluate {type(expr).__name__} numerically")
 
 
 def kinks(expr: sp.Expr) -> list[sp.Expr]:

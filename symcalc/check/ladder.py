@@ -22,11 +22,12 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from symcalc.check.evaluate import CONFIRM_DIGITS, DIGITS, Undefined, Unsupported, kinks
+from symcalc.check.evaluate import CONFIRM_DIGITS, DIGITS, kinks
 from symcalc.check.oracle import elementary, independent_derivative
 from symcalc.check.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
 from symcalc.check.records import Check, check_maker
 from symcalc.check.sample import ATTEMPTS_PER_POINT, Sampler
+from symcalc.errors import EvaluationUnsupported, Undefined
 from symcalc.symbolic.graph import Model
 
 SCREEN_POINTS = 2  # points compared before any proof is tried: most wrong claims fail here
@@ -156,7 +157,7 @@ class Ladder:
                         return make("fails", "numerically", detail, example), agreed
             except Undefined:
                 continue  # a side is undefined here: another point, not a mismatch
-            except Unsupported as err:
+            except EvaluationUnsupported as err:
                 return make("undecided", "numerically", f"not proved, and {err}"), agreed
             agreed += 1
         return None, agreed
@@ -177,7 +178,7 @@ class Ladder:
                 lhs, rhs = point.confirmed(left), point.confirmed(right)
             except Undefined:
                 continue
-            except Unsupported:
+            except EvaluationUnsupported:
                 break
             example = point.counterexample(lhs, rhs, sp.Float(constant, CONFIRM_DIGITS), sides)
             return make("fails", "numerically", detail, example)

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from symcalc.errors import TooLarge
+
 FIELD = 16  # bits per exponent
 MASK = (1 << FIELD) - 1
 MAX_DEGREE = MASK  # a total degree at most this keeps every exponent inside its field
 MAX_PRODUCT = 4_000_000  # term pairs in one product (about a second); past it, no decision
-
-
-class TooLarge(Exception):
-    """Multiplying out would pass a bound: the question is left undecided."""
 
 
 class Poly:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from symcalc.check.polynomial import FIELD, Poly, TooLarge, exponent, generators_in
+from symcalc.check.polynomial import FIELD, Poly, exponent, generators_in
+from symcalc.errors import TooLarge
 
 MAX_ROUNDS = 4  # rounds of r^q = b, for roots inside roots
 

@@ -33,8 +33,8 @@ from symcalc.cli.commands import (
     print_error,
 )
 from symcalc.cli.train import cmd_train
-from symcalc.errors import SpecErrors, SymcalcError
-from symcalc.isolate import DEFAULT_TIMEOUT, InternalError
+from symcalc.errors import InternalError, SpecErrors, SymcalcError
+from symcalc.isolate import DEFAULT_TIMEOUT
 from symcalc.render.ascii import plain
 from symcalc.settings import MAX_SECOND_ORDER_PARAMETERS
 from symcalc.spec.names import suggestion

@@ -31,10 +31,9 @@ def derive_file(
     (`Model.from_spec`). With `hessian`, the second derivatives too; a model with too many
     parameters for them is bad input. `constants` set some constants' values (`--set`).
     """
-    from symcalc.errors import Location, SpecError
+    from symcalc.errors import Location, SecondOrderUnsupported, SpecError
     from symcalc.symbolic.engine import derive
     from symcalc.symbolic.graph import Model
-    from symcalc.symbolic.second import SecondOrderUnsupported
 
     model = Model.load(target, sizes, constants)
     try:

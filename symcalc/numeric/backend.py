@@ -11,7 +11,7 @@ class Backend(Protocol):
 
     @property
     def name(self) -> str:
-        """What `NumericModel.backend` reports: "native", "numpy" or "generic"."""
+        """What `NumericModel.backend` reports: "c", "numpy" or "generic", the names `backend=` takes."""
         ...
 
     def evaluate(

@@ -13,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 from types import ModuleType
 
+from symcalc.errors import BatchUnsupported
 from symcalc.numeric.batch_code import generate_batch
 from symcalc.numeric.frameworks import generate_framework
 from symcalc.numeric.program import Program, build_program, refuse_numbers_beyond_float64
-from symcalc.symbolic.batch import BatchUnsupported
 from symcalc.symbolic.steps import Derivation
 
 #: What `codegen` writes for: the array library each module uses.

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from symcalc.errors import SymcalcError
+from symcalc.errors import DescentError
 
 #: Consecutive rising epochs after which descent is called diverging.
 RISING_PATIENCE = 10
@@ -65,10 +65,6 @@ class Epoch:
     @property
     def converged(self) -> bool:
         return self.stop is Stop.CONVERGED
-
-
-class DescentError(SymcalcError):
-    """Settings for gradient descent that cannot work."""
 
 
 def _finite(loss: float, gradient: Mapping[str, Any]) -> bool:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from symcalc.errors import DataError, Location, SymcalcError
+from symcalc.errors import DaskMissing, DataError, Location, SymcalcError
 from symcalc.numeric.data import quoted
 from symcalc.numeric.partitions import Job, Numeric, built, data_files, read_partition
 from symcalc.numeric.program import Program
@@ -43,10 +43,6 @@ INSTALL = "pip install 'symcalc-gradients[dask]'"
 #: Files are read into the workers' memory once (persisted) when they take at most this share of
 #: the cluster's memory limit; otherwise every epoch reads them again.
 PERSIST_SHARE = 0.5
-
-
-class DaskMissing(SymcalcError):
-    """Dask (or pyarrow, for Parquet) is asked for but not installed."""
 
 
 def needs_dask() -> None:

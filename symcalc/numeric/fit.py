@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
-from symcalc.numeric.descent import DescentError, Stop
+from symcalc.errors import DescentError
+from symcalc.numeric.descent import Stop
 
 if TYPE_CHECKING:
     from symcalc.symbolic.steps import Derivation

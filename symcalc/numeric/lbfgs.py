@@ -17,16 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from symcalc.numeric.descent import (
-    DescentError,
-    Epoch,
-    Evaluate,
-    Flat,
-    Stop,
-    check_settings,
-    non_finite,
-    stopping,
-)
+from symcalc.errors import DescentError
+from symcalc.numeric.descent import Epoch, Evaluate, Flat, Stop, check_settings, non_finite, stopping
 
 #: Gradient pairs L-BFGS keeps (SciPy's default is 10).
 MEMORY = 10

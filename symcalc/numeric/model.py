@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 
-from symcalc.errors import SymcalcError
+from symcalc.errors import NumericError
 from symcalc.numeric.backend import Backend
 from symcalc.numeric.distributed import Partitioned, from_dask, is_dask, partitioned
 from symcalc.numeric.generic import Generic, lambdified
@@ -31,11 +31,6 @@ if TYPE_CHECKING:
 
 #: What `NumericModel` may be asked to run on: the fastest that applies, or one back end by name.
 BackendChoice = Literal["auto", "c", "numpy", "generic"]
-
-
-class NumericError(SymcalcError):
-    """Parameters or data passed to the numeric functions do not fit the model, or a back end asked
-    for cannot run it."""
 
 
 class NumericModel:
@@ -74,8 +69,8 @@ class NumericModel:
         fast: list[Backend] = []
         problem = None
         if choice in ("auto", "c"):
+            from symcalc.errors import NativeUnavailable
             from symcalc.numeric.c.kernel import compile_kernel
-            from symcalc.numeric.c.source import NativeUnavailable
 
             try:
                 fast.append(compile_kernel(self.program))
@@ -114,7 +109,8 @@ class NumericModel:
 
     @property
     def backend(self) -> str:
-        """What evaluates 1-D columns: "native" (C kernel), "numpy" (the batch module) or "generic"."""
+        """What evaluates 1-D columns: "c" (the C kernel), "numpy" (the batch module) or "generic",
+        the names `backend=` takes."""
         return self._first.name
 
     @property

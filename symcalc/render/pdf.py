@@ -14,17 +14,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from symcalc.errors import LimitError, SymcalcError
-from symcalc.isolate import ProgramTimeout, run_program
+from symcalc.errors import LimitError, PdfError, ProgramTimeout
+from symcalc.isolate import run_program
 
 PDFLATEX_FLAGS = ("-no-shell-escape", "-interaction=nonstopmode", "-halt-on-error")
 DEFAULT_TIMEOUT = 60.0  # seconds; the seed compiles in well under one
 MAX_OUTPUT_BYTES = 256 * 1024**2  # any file pdflatex writes; a runaway \shipout loop stops here
 INSTALL_HINT = "install TeX Live, e.g. apt-get install texlive-latex-base texlive-latex-recommended"
-
-
-class PdfError(SymcalcError):
-    """pdflatex is missing, failed, or produced no PDF."""
 
 
 def compile_pdf(tex: str, *, timeout: float = DEFAULT_TIMEOUT, pdflatex: str = "pdflatex") -> bytes:

@@ -20,16 +20,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from symcalc.errors import SymcalcError
+from symcalc.errors import PlotError
 from symcalc.files import write_atomic
 from symcalc.numeric.descent import Epoch, Stop
 from symcalc.numeric.runtime import FORMAT, SAVED_BY
 from symcalc.render.text import printable
 from symcalc.spec.shapes import component, components, entry_label, indices
-
-
-class PlotError(SymcalcError):
-    """A plot was asked for and cannot be drawn."""
 
 
 @dataclass(frozen=True)

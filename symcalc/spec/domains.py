@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from symcalc.errors import DomainError
+
 MAX_TEXT = 200  # characters in one domain's text
 MAX_MEMBERS = 64  # members of a finite set
 GRID = 128  # sampled values are multiples of 1/GRID where the domain allows
@@ -22,10 +24,6 @@ LARGE = 64  # unbounded names are sampled up to this magnitude
 
 _NUMBER = re.compile(r"[+-]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?:[eE][+-]?\d{1,3})?")
 _INTERVAL = re.compile(r"([(\[])\s*([^,]*?)\s*,\s*([^,]*?)\s*([)\]])")
-
-
-class DomainError(ValueError):
-    """The text of a domain is not a set or interval symcalc can read; the message says why."""
 
 
 @dataclass(frozen=True)

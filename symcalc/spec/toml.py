@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
-from symcalc.spec.domains import Domain, DomainError, parse_domain
+from symcalc.errors import DomainError, Location, SpecError, SpecErrors, SymcalcError
+from symcalc.spec.domains import Domain, parse_domain
 from symcalc.spec.names import check_name, suggestion
 from symcalc.spec.shapes import Axis, check_size, split_declaration
 

@@ -28,14 +28,12 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.stringpict import prettyForm
 
+from symcalc.errors import ShapeError
+
 Axis = str | int
 Shape = tuple[Axis, ...]
 #: A value at concrete sizes: a SymPy scalar, or a NumPy array (dtype object) of SymPy scalars.
 Value = Any
-
-
-class ShapeError(ValueError):
-    """Shapes that do not fit an operation; the message names the operation and the shapes."""
 
 
 def shown(shape: Shape) -> str:

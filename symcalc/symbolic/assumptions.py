@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from symcalc.spec.domains import DomainError
+from symcalc.errors import DomainError
 from symcalc.symbolic.forms import solve_linear
 
 MAX_ASSUMPTION_DEGREE = 8

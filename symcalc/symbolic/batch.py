@@ -23,6 +23,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.stringpict import prettyForm
 
+from symcalc.errors import BatchUnsupported
 from symcalc.symbolic.arrays import (
     Shape,
     diag,
@@ -48,10 +49,6 @@ class SampleCount(sp.Symbol):
 
 #: The number of samples in a batch.
 M = SampleCount("m", integer=True, positive=True)
-
-
-class BatchUnsupported(ValueError):
-    """The model has no batch form (a sample would carry a matrix); the message says where."""
 
 
 class column(sp.Function):

@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from symcalc.symbolic.batch import BatchUnsupported, derive_batch_form
+from symcalc.errors import BatchUnsupported, VectorUnsupported
+from symcalc.symbolic.batch import derive_batch_form
 from symcalc.symbolic.forms import (
     as_teacher_writes,
     has_fraction,
@@ -41,7 +42,7 @@ from symcalc.symbolic.steps import (
     Step,
     Update,
 )
-from symcalc.symbolic.vector import VectorUnsupported, derive_vector_form
+from symcalc.symbolic.vector import derive_vector_form
 from symcalc.symbolic.vector_hessian import VectorSecond, vector_hessian_or_reason
 
 LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import sympy as sp
 
-from symcalc.errors import Location, SpecError, SymcalcError
+from symcalc.errors import Location, MatrixUnsupported, SpecError, SymcalcError
 from symcalc.spec.toml import Spec, check
 from symcalc.symbolic.building import RESERVED
-from symcalc.symbolic.matrices import Unsupported, as_text, axes, declaration
+from symcalc.symbolic.matrices import as_text, axes, declaration
 
 
 def scalars_only(definitions: Mapping[sp.Symbol, sp.Expr], names: Iterable[object]) -> None:
@@ -80,7 +80,7 @@ def matrix_spec(
         inputs = sorted((s for s in free if str(s) not in declared), key=str)
     try:
         written = {str(symbol): as_text(sp.sympify(expr)) for symbol, expr in definitions.items()}
-    except Unsupported as err:
+    except MatrixUnsupported as err:
         raise SpecError(str(err), Location(key="definitions"), fix=_SCALARS_FIX) from None
     last = list(definitions)[-1] if definitions else None
     lines = [

@@ -5,7 +5,7 @@ matrix `W[h,n]`. `W*x` is `W @ x`, `v.T*g` the dot product `v @ g`, `x.T*W` the 
 product `x @ W`, a `hadamard_product` is `*`, `s.applyfunc(tanh)` is `tanh(s)`, and a
 `Sum` over the entries of vectors, such as SymPy writes `(v.T*g)[0, 0]`, is `sum(...)`.
 The text then goes through the same safe parser and checks as a file's. Anything else is
-refused with `Unsupported`, saying what.
+refused with `MatrixUnsupported`, saying what.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from symcalc.errors import MatrixUnsupported
 from symcalc.symbolic.functions import text
-
-
-class Unsupported(ValueError):
-    """A matrix expression the vector syntax has no word for; the message names it."""
 
 
 def is_matrix_model(*things: object) -> bool:
@@ -50,7 +47,7 @@ def declaration(symbol: sp.Basic) -> str:
 
 
 def as_text(expr: sp.Basic) -> str:
-    """`expr` in the file format's syntax (Unsupported where it has none)."""
+    """`expr` in the file format's syntax (MatrixUnsupported where it has none)."""
     if isinstance(expr, sp.MatrixSymbol):
         return str(expr.name)
     if isinstance(expr, sp.Transpose):
@@ -72,11 +69,11 @@ def as_text(expr: sp.Basic) -> str:
     if isinstance(expr, MatrixElement):
         if expr.parent.shape == (1, 1):
             return as_text(expr.parent)
-        raise Unsupported(f"{expr} is one entry of a vector or matrix: write the whole vector or a sum")
+        raise MatrixUnsupported(f"{expr} is one entry of a vector or matrix: write the whole vector or a sum")
     if isinstance(expr, sp.Sum):
         return _sum(expr)
     if isinstance(expr, sp.MatrixExpr):
-        raise Unsupported(f"{type(expr).__name__} ({expr}) has no word in the vector syntax")
+        raise MatrixUnsupported(f"{type(expr).__name__} ({expr}) has no word in the vector syntax")
     return _scalar(expr)
 
 
@@ -88,14 +85,14 @@ def axes_of(expr: sp.MatrixExpr) -> int:
 def _sum(total: sp.Sum) -> str:
     """Σ_i over the entries of vectors, e.g. Σ_i v[i, 0]·g[i, 0], as sum(v*g)."""
     if len(total.limits) != 1:
-        raise Unsupported(f"{total} sums over more than one index")
+        raise MatrixUnsupported(f"{total} sums over more than one index")
     index, _, _ = total.limits[0]
     entries = total.function.atoms(MatrixElement)
     if not entries or any(index not in (e.i, e.j) or {e.i, e.j} - {index, 0} for e in entries):
-        raise Unsupported(f"{total} is not a sum over the entries of vectors")
+        raise MatrixUnsupported(f"{total} is not a sum over the entries of vectors")
     placeholders = {e: sp.Symbol(e.parent.name) for e in entries if isinstance(e.parent, sp.MatrixSymbol)}
     if len(placeholders) != len(entries):
-        raise Unsupported(f"{total} sums entries of a matrix expression, not of named vectors")
+        raise MatrixUnsupported(f"{total} sums entries of a matrix expression, not of named vectors")
     return f"sum({text(total.function.xreplace(placeholders))})"
 
 

@@ -27,19 +27,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.errors import Location, ParseError
+from symcalc.errors import Location, ParseError, ShapeError
 from symcalc.spec.names import suggestion
 from symcalc.spec.shapes import MAX_SIZE
-from symcalc.symbolic.arrays import (
-    ARRAY_FUNCTIONS,
-    MATMUL,
-    ArrayFunction,
-    Shape,
-    ShapeError,
-    dimension,
-    eye,
-    shown,
-)
+from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, MATMUL, ArrayFunction, Shape, dimension, eye, shown
 from symcalc.symbolic.functions import FUNCTIONS, fold
 
 MAX_LENGTH = 50_000  # characters in one expression

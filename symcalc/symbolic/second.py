@@ -15,14 +15,11 @@ from collections.abc import Mapping
 
 import sympy as sp
 
+from symcalc.errors import SecondOrderUnsupported
 from symcalc.settings import MAX_SECOND_ORDER_PARAMETERS
 from symcalc.symbolic.forms import as_teacher_writes, reduce_with, tidy
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.notation import Total, product, total
-
-
-class SecondOrderUnsupported(Exception):
-    """The model's second derivatives cannot be derived entry by entry; the message says why."""
 
 
 def tangents(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from symcalc.errors import VectorUnsupported
 from symcalc.symbolic.arrays import (
     BY_CLASS,
     Shape,
@@ -41,10 +42,6 @@ from symcalc.symbolic.functions import heaviside_as_step
 from symcalc.symbolic.functions import text as text_of
 from symcalc.symbolic.index import index_form
 from symcalc.symbolic.notation import Adjoint, Hadamard, Total, product
-
-
-class VectorUnsupported(ValueError):
-    """A model whose adjoints the vector syntax cannot write; the message says where."""
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,12 @@ from typing import Any
 import sympy as sp
 from sympy.printing.pretty.stringpict import prettyForm
 
+from symcalc.errors import VectorHessianUnsupported
 from symcalc.symbolic.arrays import Shape, Value, outer, shape_of
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import as_teacher_writes, tidy
 from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.vector import VectorForm, derive_vector_form
-
-
-class VectorHessianUnsupported(ValueError):
-    """The model's second derivatives have no vector form here; the message says why."""
 
 
 class identity(sp.Function):

@@ -19,8 +19,9 @@ from functools import cache
 from pathlib import Path
 from subprocess import SubprocessError
 
-from symcalc.isolate import MEMORY_LIMIT, ProgramTimeout, run_program
-from symcalc.numeric.c.source import NativeUnavailable, Source
+from symcalc.errors import NativeUnavailable, ProgramTimeout
+from symcalc.isolate import MEMORY_LIMIT, run_program
+from symcalc.numeric.c.source import Source
 
 #: Seconds the compiler may take for one kernel.
 COMPILE_TIMEOUT = 120.0

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from symcalc.errors import NativeUnavailable
 from symcalc.numeric.c.build import COMPILE_TIMEOUT, build
-from symcalc.numeric.c.source import MAX_SOURCE, NativeUnavailable, Source, kernel_source
+from symcalc.numeric.c.source import MAX_SOURCE, Source, kernel_source
 from symcalc.numeric.program import Program
 from symcalc.settings import IMPORTED_IN
 
@@ -49,7 +50,7 @@ class Kernel:
     source: Source
     path: Path
     _function: Any = field(repr=False)
-    name: str = field(default="native", init=False)
+    name: str = field(default="c", init=False)
 
     def evaluate(
         self, params: Sequence[float], columns: Sequence[Any], constants: Sequence[float]
@@ -92,7 +93,7 @@ class Kernel:
         return float(out[0]), out[1:].tolist()
 
     def describe(self) -> str:
-        return "C kernel (native)"
+        return "C kernel"
 
 
 def compile_kernel(

@@ -10,6 +10,7 @@ from typing import Any
 import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
+from symcalc.errors import NativeUnavailable
 from symcalc.numeric.program import Program, nested_calls
 from symcalc.symbolic.functions import FUNCTIONS, spec_of
 
@@ -60,10 +61,6 @@ def _helper_name(helper: str) -> str:
 _HELPERS = (
     "".join(dict.fromkeys(spec.c_helper for spec in FUNCTIONS.values() if spec.c_helper)) + _GENERAL_HELPERS
 )
-
-
-class NativeUnavailable(Exception):
-    """No native kernel for this program here: no compiler, a failed build, or a function C cannot print."""
 
 
 class KernelPrinter(C99CodePrinter):
