@@ -8,14 +8,16 @@ line breaks, which bound its rows. The second parses it into columns allocated o
 from. A value takes at least two bytes of the file (a digit and a comma or line break), so the
 columns take at most 6 bytes per byte of file (one column of one-digit values; 31 columns of
 ten-character numbers take 0.8); besides them, the reader holds one block of complete lines at a time
-(`BLOCK_BYTES`, plus a line of at most `MAX_ROW_BYTES`) and the Python objects of its cells.
+(`BLOCK_BYTES`, plus a line of at most `MAX_ROW_BYTES`) and the arrays that parse it (at most about
+25 bytes per byte of block, `symcalc.numeric.decimals`).
 
-A block without quotes is split on bytes and converted column by column (`float`, after checking each
-column holds only the characters of decimal numbers); any block where that does not hold is read again
-row by row by Python's csv module, which words each problem, as is every block from the first with a
-quote on (a quoted cell may hold a line break). Either way the rules are those of `symcalc.numeric.data`:
-ASCII decimal numbers only, finite, |value| ≤ `MAX_ABS_VALUE`, blank lines skipped, errors naming the
-file, the line and the column.
+A block without quotes, with every line its fields, is parsed by NumPy operations on its bytes
+(`decimals.columns`: plain decimals in bulk, bit for bit what `float` gives, any other cell by `float`
+after the same checks); any block where that does not hold is read again row by row by Python's csv
+module, which words each problem, as is every block from the first with a quote on (a quoted cell may
+hold a line break). Either way the rules are those of `symcalc.numeric.data`: ASCII decimal numbers
+only, finite, |value| ≤ `MAX_ABS_VALUE`, blank lines skipped, errors naming the file, the line and the
+column.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from symcalc.errors import DataError, Location
+from symcalc.numeric import decimals
 from symcalc.spec.names import suggestion
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
@@ -45,10 +48,6 @@ MAX_ROW_BYTES = 4 * 1024**2  # one row: a line, or the lines of a record with a 
 NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
-#: A column of cells (joined by line breaks) holding nothing but what decimal numbers and the space
-#: around them are made of: where `float` then reads every cell, each is a `NUMBER` (float() takes
-#: nothing else made of these characters), so the block need not be read row by row.
-_NUMBER_BYTES = re.compile(rb"[0-9eE.+\- \t\r\n\x0b\x0c]*")
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
 _BOM = codecs.BOM_UTF8
 
@@ -315,23 +314,15 @@ class _Parse:
         starts = np.concatenate(([0], ends[:-1] + 1))
         if int(np.max(ends - starts)) > csv.field_size_limit():
             return False
-        commas = np.searchsorted(np.flatnonzero(buffer == 44), ends)
-        if np.any(np.diff(commas, prepend=0) != self.fields - 1):
-            return False  # a blank line, or a row of the wrong length: row by row, which words it
-        cells = block.replace(b"\n", b",").split(b",")
         rows = len(ends)
-        columns = {}
-        for name in self.needed:
-            column = cells[self.index[name] : rows * self.fields : self.fields]
-            if not _NUMBER_BYTES.fullmatch(b"\n".join(column)):
-                return False
-            try:
-                values = np.fromiter(map(float, column), dtype=np.float64, count=rows)
-            except ValueError:
-                return False
-            if not np.all(np.abs(values) <= MAX_ABS_VALUE):
-                return False
-            columns[name] = values
+        del buffer, ends, starts
+        if b"\r" in block:
+            block = block.replace(b"\r\n", b"\n")
+        wanted = [self.index[name] for name in self.needed]
+        found = decimals.columns(block, self.fields, wanted, MAX_ABS_VALUE)
+        if found is None:
+            return False  # a blank line, a row of the wrong length, a cell not a number: row by row
+        columns = dict(zip(self.needed, found, strict=True))
         self.out.add(columns, np.arange(self.line, self.line + rows, dtype=np.int32))
         self.line += rows
         return True
