@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from symcalc.numeric import decimals
 
 LIMIT = 1e150
+LONGEST = 131072
 #: The reader's rule, written out here: ASCII digits, an optional point and exponent, space around.
 RULE = re.compile(r"[ \t\x0b\x0c]*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ \t\x0b\x0c]*")
 
@@ -57,7 +58,7 @@ def test_cells_read_as_float_reads_them(rows: list[list[str]]) -> None:
     block = "".join(",".join(row) + "\n" for row in rows).encode()
     if block.count(b",") != 2 * len(rows):  # a cell with a comma in it: not what this test draws
         return
-    found = decimals.columns(block, 3, [0, 2], LIMIT)
+    found = decimals.columns(block, 3, [0, 2], LIMIT, LONGEST)
     expected = [[_expected(row[field]) for row in rows] for field in (0, 2)]
     if any(value is None for column in expected for value in column):
         assert found is None
@@ -77,7 +78,7 @@ def test_plain_decimals_are_read_in_bulk(cells: list[str]) -> None:
     padded = np.frombuffer(b"0" * decimals._WIDTH + block, dtype=np.uint8)
     ends = np.flatnonzero(padded[decimals._WIDTH :] == ord("\n"))
     starts = np.concatenate(([0], ends[:-1] + 1))
-    values, regular = decimals._plain(padded, starts, ends)
+    values, regular = decimals._plain(padded, starts, ends, other=True, point=True, sign=True)
     assert regular.all()
     assert _bits(values.tolist()) == _bits([float(c) for c in cells])
 
@@ -89,16 +90,16 @@ def test_plain_decimals_are_read_in_bulk(cells: list[str]) -> None:
 )  # fmt: skip
 def test_a_cell_the_reader_refuses_leaves_the_block(cell: str) -> None:
     block = f"1,{cell}\n2,3\n".encode()
-    assert decimals.columns(block, 2, [0, 1], LIMIT) is None
-    assert decimals.columns(block, 2, [0], LIMIT) is not None  # a field not wanted is not read
+    assert decimals.columns(block, 2, [0, 1], LIMIT, LONGEST) is None
+    assert decimals.columns(block, 2, [0], LIMIT, LONGEST) is not None  # a field not wanted is not read
 
 
 def test_the_densest_block_reads_and_a_row_of_the_wrong_length_does_not() -> None:
     rng = np.random.default_rng(1)
     values = rng.integers(0, 10, (100_000, 2))
     block = "".join(f"{a},{b}\n" for a, b in values).encode()
-    found = decimals.columns(block, 2, [1, 0], LIMIT)
+    found = decimals.columns(block, 2, [1, 0], LIMIT, LONGEST)
     assert found is not None
     assert np.array_equal(found[0], values[:, 1]) and np.array_equal(found[1], values[:, 0])
     for ragged in (b"1,2\n3\n", b"1,2\n3,4,5\n", b"1,2\n\n", b"1,2,\n3\n"):
-        assert decimals.columns(ragged, 2, [0, 1], LIMIT) is None
+        assert decimals.columns(ragged, 2, [0, 1], LIMIT, LONGEST) is None

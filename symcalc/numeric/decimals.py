@@ -42,27 +42,37 @@ _POW10_FLOAT = _POW10.astype(np.float64)  # each exact (up to 10**22 is)
 _EXACT = 2**53
 
 
-def columns(block: bytes, fields: int, wanted: Sequence[int], limit: float) -> list[Array] | None:
+def columns(
+    block: bytes, fields: int, wanted: Sequence[int], limit: float, longest: int
+) -> list[Array] | None:
     """The cells of the fields `wanted` (0-based) of every line of `block` as float64 columns; None when
-    a cell is not a number in [-`limit`, `limit`] by the reader's rule (nothing is worded here).
+    a line has not `fields` fields or is longer than `longest` bytes (its line break included), or a
+    wanted cell is not a number in [-`limit`, `limit`] by the reader's rule (nothing is worded here).
 
     `block` is whole lines, each ending in b'\\n', with no quote and no carriage return."""
     padded = np.empty(_WIDTH + len(block), dtype=np.uint8)  # room for a window before the first cell
     padded[:_WIDTH] = ord("0")
     buffer = padded[_WIDTH:]
     buffer[:] = np.frombuffer(block, dtype=np.uint8)
+    counts = np.bincount(buffer, minlength=256)
     ends = np.flatnonzero((buffer == ord(",")) | (buffer == ord("\n")))
     rows = len(ends) // fields  # cell k = row * fields + field is block[ends[k - 1] + 1 : ends[k]]
-    lines = np.count_nonzero(buffer == ord("\n"))
-    if rows != lines or len(ends) != rows * fields or np.any(buffer[ends[fields - 1 :: fields]] != ord("\n")):
+    lines = ends[fields - 1 :: fields]
+    if rows != counts[ord("\n")] or len(ends) != rows * fields or np.any(buffer[lines] != ord("\n")):
         return None  # a line without `fields` - 1 commas (every fields-th separator ends a line)
+    if np.max(np.diff(lines, prepend=-1)) > longest:
+        return None
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
     if list(wanted) != list(range(fields)):
         ends = ends.reshape(rows, fields)[:, wanted].ravel()
         starts = starts.reshape(rows, fields)[:, wanted].ravel()
-    values, regular = _plain(padded, starts, ends)
+    # what the block holds besides digits: the checks for what it has not are left out
+    other = int(counts[_CLASS == _OTHER].sum()) > int(counts[ord(",")] + counts[ord("\n")])
+    point = bool(counts[ord(".")])
+    sign = bool(counts[ord("+")] + counts[ord("-")])
+    values, regular = _plain(padded, starts, ends, other=other, point=point, sign=sign)
     for k in np.flatnonzero(~regular).tolist():
         value = _single(block[int(starts[k]) : int(ends[k])], limit)
         if value is None:
@@ -72,56 +82,63 @@ def columns(block: bytes, fields: int, wanted: Sequence[int], limit: float) -> l
     return [table[:, j].copy() for j in range(len(wanted))]
 
 
-def _plain(padded: Bytes, start: Ints, end: Ints) -> tuple[Array, Bools]:
+def _plain(
+    padded: Bytes, start: Ints, end: Ints, *, other: bool, point: bool, sign: bool
+) -> tuple[Array, Bools]:
     """The value of each cell `padded[_WIDTH:][start:end]`, and whether it is a plain decimal (see the
     module): where not, its value is meaningless. Each cell is cut from a window of the bytes before its
-    end as wide as the widest cell (at most `_WIDTH`), the bytes before its start set to '0'."""
+    end as wide as the widest cell (at most `_WIDTH`), the bytes before its start set to '0'. `other`,
+    `point` and `sign`: whether any cell may hold a byte of that kind (another than a digit, '.',
+    '+' or '-'); where not, nothing looks for one."""
     length = end - start
     width = int(min(_WIDTH, max(1, int(length.max()))))
     windows = np.lib.stride_tricks.sliding_window_view(padded, width)
     text = windows[end + (_WIDTH - width)]  # row i: the `width` bytes before cell i's end
     del windows
-    lead = padded[start + _WIDTH]  # each cell's first byte (its separator if it is empty)
     if width > 1:
         first = width - np.minimum(length, width)  # the column of each cell's first byte
         text[np.arange(width) < first[:, None]] = ord("0")
         del first
-    kind = _CLASS[text]
-    regular = (length <= width) & ~(kind == _OTHER).any(axis=1)
-    signed = _CLASS[lead] == _SIGN
-    point = kind == _POINT
-    points = point.sum(axis=1, dtype=np.int32) if point.any() else None
-    signs = (kind == _SIGN).sum(axis=1, dtype=np.int32) if signed.any() or (kind == _SIGN).any() else None
-    del kind
     digits = length
-    if signs is not None:
+    regular = (length <= width) & (length >= 1)
+    if other:
+        regular &= ~(_CLASS[text] == _OTHER).any(axis=1)
+    if sign:
+        lead = padded[start + _WIDTH]  # each cell's first byte (its separator if it is empty)
+        signed = (lead == ord("+")) | (lead == ord("-"))
+        signs = ((text == ord("+")) | (text == ord("-"))).sum(axis=1, dtype=np.int32)
         regular &= signs == signed  # one sign at most, the first byte
         digits = digits - signed
-    if points is not None:
-        regular &= points <= 1
-        digits = digits - points
+        del signs
+    if point:
+        points = text == ord(".")
+        count = points.sum(axis=1, dtype=np.int32)
+        regular &= count <= 1
+        digits = digits - count
+        has_point = count == 1
+        after = np.where(has_point, width - 1 - points.argmax(axis=1), 0)  # f: the digits after the point
+        del points, count
     regular &= (digits >= 1) & (digits <= _MAX_DIGITS)
     del digits
     digit = text - np.uint8(ord("0"))
     del text
-    if points is not None or signs is not None:
+    if point or sign or other:
         digit[digit > 9] = 0  # the sign and the point weigh nothing
     # the digits as one integer (the point's place is a 0)
     whole = digit.astype(np.int64) @ _POW10[width - 1 :: -1] if width > 1 else digit[:, 0].astype(np.int64)
     del digit
-    if points is not None:
-        has_point = points == 1
-        after = np.where(has_point, width - 1 - point.argmax(axis=1), 0)  # f: the digits after the point
+    if point:
         tail = whole % _POW10[after]
         # the digits before the point stood one place too far left
         whole = np.where(has_point, (whole - tail) // 10 + tail, whole)
         del tail
-    regular &= whole < _EXACT
+    if width > 15:  # below, fewer than 16 digits are below 2**53
+        regular &= whole < _EXACT
     values = whole.astype(np.float64)
     del whole
-    if points is not None:
+    if point:
         values /= _POW10_FLOAT[after]
-    if signs is not None:
+    if sign:
         np.negative(values, out=values, where=lead == ord("-"))
     return values, regular
 

@@ -305,23 +305,19 @@ class _Parse:
         """The block's rows by columns of bytes, when it has no quote, no NUL, no lone carriage return,
         no line longer than a csv field may be, every line its fields, and every needed cell a number
         in range; False (nothing read) otherwise."""
-        if b'"' in block or b"\x00" in block or block.count(b"\r") != block.count(b"\r\n"):
+        if b'"' in block or b"\x00" in block:
             return False
+        if b"\r" in block:
+            if block.count(b"\r") != block.count(b"\r\n"):
+                return False  # a lone carriage return ends a line for the csv module
+            block = block.replace(b"\r\n", b"\n")
         if not block.endswith(b"\n"):
             block += b"\n"
-        buffer = np.frombuffer(block, dtype=np.uint8)
-        ends = np.flatnonzero(buffer == 10)
-        starts = np.concatenate(([0], ends[:-1] + 1))
-        if int(np.max(ends - starts)) > csv.field_size_limit():
-            return False
-        rows = len(ends)
-        del buffer, ends, starts
-        if b"\r" in block:
-            block = block.replace(b"\r\n", b"\n")
         wanted = [self.index[name] for name in self.needed]
-        found = decimals.columns(block, self.fields, wanted, MAX_ABS_VALUE)
+        found = decimals.columns(block, self.fields, wanted, MAX_ABS_VALUE, csv.field_size_limit())
         if found is None:
             return False  # a blank line, a row of the wrong length, a cell not a number: row by row
+        rows = len(found[0]) if found else block.count(b"\n")
         columns = dict(zip(self.needed, found, strict=True))
         self.out.add(columns, np.arange(self.line, self.line + rows, dtype=np.int32))
         self.line += rows
