@@ -1,16 +1,16 @@
 """Plain decimal cells parsed in bulk: a block of CSV lines into float64 columns by NumPy operations on
 its bytes, bit for bit the floats Python's `float` gives.
 
-A cell read here is a plain decimal: an optional sign, then digits with at most one '.', at least one
-digit, at most 18 digits in all and its digits, read as one integer M, below 2**53 (no exponent, no
-space). Then M and 10**f (f digits after the point, f ≤ 18 ≤ 22) are exact float64s and their quotient,
-rounded once by IEEE division, is the correctly rounded value of the decimal: what `float` returns
-(Clinger's fast path). Any other cell of a needed column is read alone by `float` after the reader's own
-check (`NUMBER_BYTES`, finite, within `MAX_ABS_VALUE`); a cell failing that leaves the whole block to the
-row-by-row reading, which words the problem.
+A plain decimal is an optional sign, then digits with at most one '.' among them: at least one digit,
+at most 18 bytes in all, no exponent, no space. Its digits, read as one integer M (exact in int64), and
+10**f (f digits after the point) are exact float64s when M < 2**53, and their quotient, rounded once by
+IEEE division, is the correctly rounded value of the decimal: what `float` returns (Clinger's fast
+path). Any other cell of a wanted field (an exponent, space around it, more digits) is read alone by
+`float` after the reader's own check (`NUMBER`, finite, within the limit); a cell failing it leaves the
+whole block to the row-by-row reading, which words the problem.
 
-Memory: besides the block, about 40 bytes per byte of it while it is parsed (positions and cell numbers
-as int32, digit weights as float64), freed before the next block.
+Memory: besides the block, its copy and a few arrays of its cells (8 bytes each), at most about 25
+bytes per byte of block while it is parsed (the densest, one-digit cells: 21), freed before the next.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ Ints = np.ndarray[Any, np.dtype[np.int64]]
 Bools = np.ndarray[Any, np.dtype[np.bool_]]
 Bytes = np.ndarray[Any, np.dtype[np.uint8]]
 
-#: The reader's rule for a cell, on bytes (`reader.NUMBER`): ASCII digits only, no '_'.
-NUMBER_BYTES = re.compile(rb"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: The reader's rule for a cell. ASCII digits only: \d and float() would also take '３' (fullwidth) or
+#: '٣' (Arabic-Indic) for 3, and float() '1_0' for 10.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+NUMBER_BYTES = re.compile(NUMBER.pattern.encode())
 _ASCII_SPACE = b" \t\r\n\x0b\x0c"
 
 _OTHER, _DIGIT, _POINT, _SIGN = 0, 1, 2, 3

@@ -34,6 +34,7 @@ import numpy as np
 
 from symcalc.errors import DataError, Location
 from symcalc.numeric import decimals
+from symcalc.numeric.decimals import NUMBER as NUMBER  # the rule for a cell; numeric.partitions reads it
 from symcalc.spec.names import suggestion
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
@@ -44,8 +45,6 @@ MAX_CSV_BYTES = 256 * 1024**2  # the cap on a file, whose columns are held in me
 BLOCK_BYTES = 1024**2  # read and parsed at a time
 MAX_ROW_BYTES = 4 * 1024**2  # one row: a line, or the lines of a record with a quoted line break
 
-# ASCII digits only: \d and float() would also take '３' (fullwidth) or '٣' (Arabic-Indic) for 3.
-NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
