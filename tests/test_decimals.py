@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import symcalc
+import symcalc.numeric.reader as reader
+from symcalc.errors import DataError
 from symcalc.numeric import decimals
+from symcalc.numeric.data import load_csv
 
 LIMIT = 1e150
 LONGEST = 131072
@@ -103,3 +108,53 @@ def test_the_densest_block_reads_and_a_row_of_the_wrong_length_does_not() -> Non
     assert np.array_equal(found[0], values[:, 1]) and np.array_equal(found[1], values[:, 0])
     for ragged in (b"1,2\n3\n", b"1,2\n3,4,5\n", b"1,2\n\n", b"1,2,\n3\n"):
         assert decimals.columns(ragged, 2, [0, 1], LIMIT, LONGEST) is None
+
+
+def _plain_file(path: Path, rows: int) -> list[list[str]]:
+    """x1, x2, y of `rows` rows, written as people and programs write decimals: 0 to 9 places, signs,
+    leading points, repr()'s 17 digits; two 1 MiB blocks and more."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((rows, 2)) * 10.0 ** rng.integers(-3, 6, (rows, 2))
+    places = rng.integers(0, 10, (rows, 2))
+    cells = [
+        [
+            repr(float(v)) if p == 9 else (f"{v:.{p}f}".replace("0.", ".", 1) if p == 8 else f"{v:+.{p}f}")
+            for v, p in zip(row, prow, strict=True)
+        ]
+        + [str(int(rng.integers(0, 2)))]
+        for row, prow in zip(x, places, strict=True)
+    ]
+    path.write_text("x1,x2,y\n" + "".join(",".join(row) + "\n" for row in cells))
+    return cells
+
+
+@pytest.mark.slow
+def test_a_file_reads_as_float_reads_its_cells(seed_model: symcalc.Model, tmp_path: Path) -> None:
+    path = tmp_path / "data.csv"
+    cells = _plain_file(path, 100_000)
+    assert path.stat().st_size > 2 * reader.BLOCK_BYTES
+    dataset = load_csv(path, seed_model)
+    for j, name in enumerate(["x1", "x2", "y"]):
+        assert _bits(dataset.columns[name].tolist()) == _bits([float(row[j]) for row in cells])
+    assert dataset.lines.tolist() == list(range(2, 100_002))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", ["1_0", "\uff13", "nan", "1e151", "", "1.2.3", "--1", "0x10"])
+def test_a_refused_cell_deep_in_a_file_is_named_as_before(
+    cell: str, seed_model: symcalc.Model, tmp_path: Path
+) -> None:
+    """Past the first block, among plain decimals: the row-by-row reading's one line, file, line and
+    column, as for a cell on the first data line."""
+    path = tmp_path / "data.csv"
+    cells = _plain_file(path, 60_000)
+    cells[45_678][1] = cell
+    path.write_text("x1,x2,y\n" + "".join(",".join(row) + "\n" for row in cells))
+    with pytest.raises(DataError) as deep:
+        load_csv(path, seed_model)
+    short = tmp_path / "short.csv"
+    short.write_text(f"x1,x2,y\n1,{cell},0\n")
+    with pytest.raises(DataError) as first:
+        load_csv(short, seed_model)
+    assert deep.value.message.startswith(f"{path}, line 45680, column 'x2': ")
+    assert deep.value.message.split(": ", 1)[1] == first.value.message.split(": ", 1)[1]
