@@ -64,6 +64,8 @@ def columns(
         return None  # a line without `fields` - 1 commas (every fields-th separator ends a line)
     if np.max(np.diff(lines, prepend=-1)) > longest:
         return None
+    if not wanted:
+        return []
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1

@@ -316,7 +316,7 @@ class _Parse:
         found = decimals.columns(block, self.fields, wanted, MAX_ABS_VALUE, csv.field_size_limit())
         if found is None:
             return False  # a blank line, a row of the wrong length, a cell not a number: row by row
-        rows = len(found[0]) if found else block.count(b"\n")
+        rows = len(found[0]) if found else block.count(b"\n")  # no column wanted: rows all the same
         columns = dict(zip(self.needed, found, strict=True))
         self.out.add(columns, np.arange(self.line, self.line + rows, dtype=np.int32))
         self.line += rows
