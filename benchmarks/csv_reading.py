@@ -2,9 +2,10 @@
 
     python benchmarks/csv_reading.py [--quick]
 
-Each file is read in a fresh process whose peak resident memory (Linux's VmHWM, reset before
-reading) is the reading's plus the interpreter with NumPy and SymPy loaded, printed separately as
-"before". The files:
+Each file is read in a fresh process, timed by the wall clock and by its processor time (the machine
+may be shared: the load average before each reading is printed too), whose peak resident memory
+(Linux's VmHWM, reset before reading) is the reading's plus the interpreter with NumPy and SymPy
+loaded, printed separately as "before". The files:
 
 - "typical": x1 … x30 and a 0/1 label y, each value written to 6 decimals (about 310 bytes a row),
   read for logistic_regression_vector at n = 30;
@@ -55,12 +56,13 @@ def status(field):
 with open("/proc/self/clear_refs", "w") as clear:
     clear.write("5")  # the peak (VmHWM) starts again from what is resident now
 before = status("VmRSS")
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 data = load_csv(sys.argv[2], model)
-seconds = time.perf_counter() - start
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 peak = status("VmHWM")
 held = sum(c.nbytes for c in data.columns.values()) + data.lines.nbytes
-print(json.dumps({"rows": len(data), "seconds": seconds, "before": before, "peak": peak, "held": held}))
+found = {"rows": len(data), "seconds": seconds, "cpu": cpu, "before": before, "peak": peak, "held": held}
+print(json.dumps(found))
 """
 
 
@@ -123,11 +125,13 @@ def main() -> None:
                 path = Path(folder) / f"{kind}.csv"
                 _write(path, head, block, size)
                 bytes_ = path.stat().st_size
+                load = os.getloadavg()[0]
                 r = _read(reader, path)
                 path.unlink()
                 used = r["peak"] - r["before"]
                 line = (
-                    f"{kind} {bytes_ / MIB:.0f} MiB ({int(r['rows'])} rows): {r['seconds']:.1f} s, "
+                    f"{kind} {bytes_ / MIB:.0f} MiB ({int(r['rows'])} rows): {r['seconds']:.1f} s "
+                    f"({r['cpu']:.1f} s of processor time, load {load:.1f} before), "
                     f"peak {r['peak'] / 1e6:.0f} MB ({r['before'] / 1e6:.0f} MB before reading; "
                     f"{used / bytes_:.2f} bytes per byte of file; columns held {r['held'] / 1e6:.0f} MB)"
                 )

@@ -8,14 +8,16 @@ line breaks, which bound its rows. The second parses it into columns allocated o
 from. A value takes at least two bytes of the file (a digit and a comma or line break), so the
 columns take at most 6 bytes per byte of file (one column of one-digit values; 31 columns of
 ten-character numbers take 0.8); besides them, the reader holds one block of complete lines at a time
-(`BLOCK_BYTES`, plus a line of at most `MAX_ROW_BYTES`) and the Python objects of its cells.
+(`BLOCK_BYTES`, plus a line of at most `MAX_ROW_BYTES`) and the arrays that parse it (at most about
+25 bytes per byte of block, `symcalc.numeric.decimals`).
 
-A block without quotes is split on bytes and converted column by column (`float`, after checking each
-column holds only the characters of decimal numbers); any block where that does not hold is read again
-row by row by Python's csv module, which words each problem, as is every block from the first with a
-quote on (a quoted cell may hold a line break). Either way the rules are those of `symcalc.numeric.data`:
-ASCII decimal numbers only, finite, |value| ≤ `MAX_ABS_VALUE`, blank lines skipped, errors naming the
-file, the line and the column.
+A block without quotes, with every line its fields, is parsed by NumPy operations on its bytes
+(`decimals.columns`: plain decimals in bulk, bit for bit what `float` gives, any other cell by `float`
+after the same checks); any block where that does not hold is read again row by row by Python's csv
+module, which words each problem, as is every block from the first with a quote on (a quoted cell may
+hold a line break). Either way the rules are those of `symcalc.numeric.data`: ASCII decimal numbers
+only, finite, |value| ≤ `MAX_ABS_VALUE`, blank lines skipped, errors naming the file, the line and the
+column.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from symcalc.errors import DataError, Location
+from symcalc.numeric import decimals
+from symcalc.numeric.decimals import NUMBER as NUMBER  # the rule for a cell; numeric.partitions reads it
 from symcalc.spec.names import suggestion
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
@@ -41,14 +45,8 @@ MAX_CSV_BYTES = 256 * 1024**2  # the cap on a file, whose columns are held in me
 BLOCK_BYTES = 1024**2  # read and parsed at a time
 MAX_ROW_BYTES = 4 * 1024**2  # one row: a line, or the lines of a record with a quoted line break
 
-# ASCII digits only: \d and float() would also take '３' (fullwidth) or '٣' (Arabic-Indic) for 3.
-NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
 _NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
-#: A column of cells (joined by line breaks) holding nothing but what decimal numbers and the space
-#: around them are made of: where `float` then reads every cell, each is a `NUMBER` (float() takes
-#: nothing else made of these characters), so the block need not be read row by row.
-_NUMBER_BYTES = re.compile(rb"[0-9eE.+\- \t\r\n\x0b\x0c]*")
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
 _BOM = codecs.BOM_UTF8
 
@@ -306,32 +304,20 @@ class _Parse:
         """The block's rows by columns of bytes, when it has no quote, no NUL, no lone carriage return,
         no line longer than a csv field may be, every line its fields, and every needed cell a number
         in range; False (nothing read) otherwise."""
-        if b'"' in block or b"\x00" in block or block.count(b"\r") != block.count(b"\r\n"):
+        if b'"' in block or b"\x00" in block:
             return False
+        if b"\r" in block:
+            if block.count(b"\r") != block.count(b"\r\n"):
+                return False  # a lone carriage return ends a line for the csv module
+            block = block.replace(b"\r\n", b"\n")
         if not block.endswith(b"\n"):
             block += b"\n"
-        buffer = np.frombuffer(block, dtype=np.uint8)
-        ends = np.flatnonzero(buffer == 10)
-        starts = np.concatenate(([0], ends[:-1] + 1))
-        if int(np.max(ends - starts)) > csv.field_size_limit():
-            return False
-        commas = np.searchsorted(np.flatnonzero(buffer == 44), ends)
-        if np.any(np.diff(commas, prepend=0) != self.fields - 1):
-            return False  # a blank line, or a row of the wrong length: row by row, which words it
-        cells = block.replace(b"\n", b",").split(b",")
-        rows = len(ends)
-        columns = {}
-        for name in self.needed:
-            column = cells[self.index[name] : rows * self.fields : self.fields]
-            if not _NUMBER_BYTES.fullmatch(b"\n".join(column)):
-                return False
-            try:
-                values = np.fromiter(map(float, column), dtype=np.float64, count=rows)
-            except ValueError:
-                return False
-            if not np.all(np.abs(values) <= MAX_ABS_VALUE):
-                return False
-            columns[name] = values
+        wanted = [self.index[name] for name in self.needed]
+        found = decimals.columns(block, self.fields, wanted, MAX_ABS_VALUE, csv.field_size_limit())
+        if found is None:
+            return False  # a blank line, a row of the wrong length, a cell not a number: row by row
+        rows = len(found[0]) if found else block.count(b"\n")  # no column wanted: rows all the same
+        columns = dict(zip(self.needed, found, strict=True))
         self.out.add(columns, np.arange(self.line, self.line + rows, dtype=np.int32))
         self.line += rows
         return True
