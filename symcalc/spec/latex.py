@@ -31,6 +31,7 @@ TABLE = (
     | frozenset(("ln", "tanh", "sinh", "cosh", "sin", "cos", "tan"))
 )
 _SIMPLE = {"ln": "log"}
+MAX_TERMS = 100  # a sum with a bound is written out term by term up to this many
 _TRANSPOSE_MARKS = ("top", "intercal", "T", "mathsf")
 #: Where a factor cannot start: what ends a term or a bracket.
 _ENDS = frozenset(("+", "-", "=", ")", "]", "}", ",", "&", "|", "/", "<", ">"))
@@ -53,14 +54,16 @@ def read_latex(
     names: Mapping[str, int],
     indices: Mapping[str, int] | None = None,
     source: str | None = None,
+    sizes: Mapping[str, int] | None = None,
     line: int = 1,
     offset: int = 0,
 ) -> list[Reading]:
     """Each side of the chain `A = B = …` in `text`: names are `names` (each with its number of axes:
     0, 1 or 2; a dimension's name is a scalar), `indices` the values of free index letters
-    (i, j in W_{ij}); LatexError (at `line`, with the column, `offset` + 1 being the text's first)
-    otherwise."""
-    return _Reader(tokens(text, source, line, offset), names, indices or {}, source, line).chain()
+    (i, j in W_{ij}), `sizes` the dimensions' (a sum's bound); LatexError (at `line`, with the
+    column, `offset` + 1 being the text's first) otherwise."""
+    items = tokens(text, source, line, offset)
+    return _Reader(items, names, indices or {}, source, line, sizes=sizes or {}).chain()
 
 
 @dataclass
@@ -77,9 +80,11 @@ class _Reader(Cursor):
             if self.peek() is None or self.is_("char", "="):
                 raise self.fail("an empty side of '='")
             piece = self.expression()
+            sides.append(Reading(piece.text, piece.axes, tuple(self.found.values()), start))
+            if (self.is_("char", "&") and self.is_("char", "&", 1)) or self.peek() is None:
+                return sides  # && starts an align's column of notes: "&& \text{using } …"
             while self.is_("char", "&"):
                 self.at += 1
-            sides.append(Reading(piece.text, piece.axes, tuple(self.found.values()), start))
             if self.peek() is None:
                 return sides
             if not self.is_("char", "="):
@@ -87,6 +92,7 @@ class _Reader(Cursor):
             self.at += 1
 
     def expression(self) -> Piece:
+        """Terms added and subtracted."""
         sign = self.take().text if self.is_("char", "+") or self.is_("char", "-") else "+"
         piece = self.term()
         if sign == "-":
@@ -108,12 +114,8 @@ class _Reader(Cursor):
                 return piece
             if token.kind == "char" and token.text == "/":
                 self.at += 1
-                right = self.factor()
-                if right.axes:
-                    raise self.fail(
-                        "division by a vector or matrix", token, "write it entry by entry with \\odot"
-                    )
-                piece = Piece(f"{piece.wrapped}/{right.wrapped}", piece.axes, False)
+                right = self.factor()  # by a vector: entry by entry, as the file's syntax reads it
+                piece = Piece(f"{piece.wrapped}/{right.wrapped}", _sum_axes(piece.axes, right.axes), False)
             elif (token.kind == "control" and token.text == "odot") or (
                 token.kind == "char" and token.text == "*"
             ):
@@ -266,9 +268,6 @@ class _Reader(Cursor):
             power = self.group_or_single()
             return Piece(f"exp({power.text})", power.axes)
         return self.named(text, token, subscripts)
-
-    def known(self, base: str) -> bool:
-        return base in self.names or base in self.summed or base in self.indices
 
     def named(self, base: str, token: Token, subscripts: bool = True) -> Piece:
         """The name `base` (with the subscript that follows, when `subscripts`) as declared."""
@@ -493,31 +492,51 @@ class _Reader(Cursor):
         return args
 
     def summation(self, token: Token) -> Piece:
-        """\\sum_{i} t, \\sum_{i=1}^{n} t: the sum over i of t, where x_i is the whole vector x."""
+        """\\sum_{l=1}^{m} t: t written out for l = 1 … m where the bound's size is known (so C_{lj}, a
+        column's entry, reads); \\sum_{i} t otherwise: the sum over i of t, where x_i is the whole x."""
         self.at += 1
         if not self.is_("char", "_"):
             args = self.arguments()
             return Piece(f"sum({args[0].text})")
         self.at += 1
         braced = self.is_("char", "{")
-        if braced:
-            self.at += 1
+        self.at += braced
         letter = self.take()
         if letter.kind != "word" or len(letter.text) != 1:
             raise self.fail("a sum runs over one index letter", letter)
+        first = 1
         if braced:
-            while not self.is_("char", "}"):
-                self.take()  # i = 1: the range is the vector's
-            self.at += 1
-        if self.is_("char", "^"):
-            self.at += 1
-            self.group_or_single()
-        self.summed.add(letter.text)
+            if self.is_("char", "=") and self.is_("number", None, 1):
+                first = int(float(self.peek(1).text))  # type: ignore[union-attr]
+                self.at += 2
+            self.expect("char", "}")
+        last = self.upper_bound() if self.is_("char", "^") else None
         self.nested()
-        body = self.term()
-        self.depth -= 1
+        if last is not None and last - first < MAX_TERMS:
+            body, saved, terms = self.at, self.indices, []
+            for value in range(first, last + 1):
+                self.at, self.indices = body, {**saved, letter.text: value}
+                terms.append(self.term().wrapped)
+            self.indices = saved
+            self.depth -= 1
+            return Piece(" + ".join(terms) or "0", 0, len(terms) < 2)
+        self.summed.add(letter.text)
+        inside = self.term()
         self.summed.discard(letter.text)
-        return Piece(f"sum({body.text})")
+        self.depth -= 1
+        return Piece(f"sum({inside.text})")
+
+    def upper_bound(self) -> int | None:
+        """A sum's upper bound after ^: its value where it is a number or a dimension of known size."""
+        self.at += 1
+        braced = self.is_("char", "{")
+        self.at += braced
+        token = self.take()
+        if braced:
+            self.expect("char", "}")
+        if token.kind == "number" and token.text.isdigit():
+            return int(token.text)
+        return self.sizes.get(token.text) if token.kind == "word" else None
 
 
 def _sum_axes(a: int, b: int) -> int:

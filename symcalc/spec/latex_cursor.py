@@ -50,6 +50,7 @@ class Cursor:
     depth: int = 0
     summed: set[str] = field(default_factory=set)
     found: dict[tuple[str, str, bool], Derivative] = field(default_factory=dict)
+    sizes: Mapping[str, int] = field(default_factory=dict)
 
     # -- tokens ----------------------------------------------------------------------------------------
     def peek(self, ahead: int = 0) -> Token | None:
@@ -122,10 +123,9 @@ class Cursor:
         if derivative is not None:
             return derivative
         top = self.group()
-        bottom = self.group()
-        if bottom.axes:
-            raise self.fail("division by a vector or matrix", token)
-        return Piece(f"{top.wrapped}/{bottom.wrapped}", top.axes, False)
+        bottom = self.group()  # by a vector: entry by entry
+        axes = top.axes if top.axes == bottom.axes or not bottom.axes else top.axes or bottom.axes
+        return Piece(f"{top.wrapped}/{bottom.wrapped}", axes, False)
 
     def derivative_fraction(self, token: Token) -> Piece | None:
         """\\frac{\\partial L}{\\partial z}, \\frac{dL}{dz}, \\frac{\\mathrm{d} L}{\\mathrm{d} z}, or None."""
