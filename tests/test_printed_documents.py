@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -39,10 +40,15 @@ from tests.test_printed_forms import (
     transposed_model,
 )
 
-RENDERERS = {
-    "latex": lambda d: render_latex(d),
-    "markdown": lambda d: render_markdown(d),
-    "html": lambda d: html.unescape(render_html(d)),
+
+def _html(derivation: symcalc.Derivation) -> str:
+    return html.unescape(render_html(derivation))
+
+
+RENDERERS: dict[str, Callable[[symcalc.Derivation], str]] = {
+    "latex": render_latex,
+    "markdown": render_markdown,
+    "html": _html,
 }
 _BLOCK = re.compile(r"\\begin\{(align\*|aligned)\}(.*?)\\end\{\1\}", re.S)
 
@@ -137,7 +143,7 @@ class Document:
         symbols = dict(self.model.symbols)
         values = dict(self.point.values)
         for d in side.derivatives:
-            vector, flat = self.entries[d.wrt] if d.wrt in self.entries else (d.wrt, 0)
+            vector, flat = self.entries.get(d.wrt, (d.wrt, 0))
             symbols[d.name] = sp.Symbol(d.name)
             values[symbols[d.name]] = self.oracle[vector][flat]
         expr, _ = parse_shaped(side.text, symbols, {})
@@ -179,10 +185,14 @@ def test_every_document_of_a_shipped_model_reads_back_as_sympys_diff(name: str) 
 
 #: dL/dW = AᵀA((1 − g²) ⊙ Aᵀ(v(z − y)))xᵀ: a ⊙ inside a matrix product.
 NESTED = transposed_model("transpose(transpose(A @ W) @ A)", "tanh({})", "v @ (A @ g) + b", "(z - y)^2 / 2")
+#: dL/dv = dL/dz (A g): the file's g @ transpose(A), a row, was printed g A^T, a column times a matrix.
+ROW = transposed_model("W", "sigmoid({})", "g @ transpose(A) @ v + b", "log(cosh(z - y))")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("text", [TRANSPOSES, RESIDUAL, NESTED], ids=["transposes", "residual", "nested"])
+@pytest.mark.parametrize(
+    "text", [TRANSPOSES, RESIDUAL, NESTED, ROW], ids=["transposes", "residual", "nested", "row"]
+)
 def test_documents_of_nested_transposes_and_a_residual_block_read_back(text: str, tmp_path: Any) -> None:
     path = tmp_path / "model.toml"
     path.write_text(text, encoding="utf-8")
