@@ -19,6 +19,7 @@ from symcalc.render.pdf import compile_pdf
 from symcalc.render.text import json_escaped, printable
 from symcalc.spec.toml import builtin_models
 from symcalc.spec.toml import load as load_spec
+from symcalc.spec.work import read_work
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -189,6 +190,27 @@ def _cmd_check(args: argparse.Namespace) -> int:
         timeout=args.timeout,
     )
     reports = [(source_name(args.file), title, checks)]
+    _report(reports, [], args.json)
+    return _exit_code(reports, [])
+
+
+def _cmd_check_work(args: argparse.Namespace) -> int:
+    text, source, kind = read_work(args.work)
+    constants = parse_settings(args.set, source_name(args.file))
+    title, checks = limited(
+        work.check_work_file,
+        args.file,
+        text,
+        source,
+        kind,
+        args.strict,
+        args.points,
+        args.seed,
+        constants,
+        not args.json,
+        timeout=args.timeout,
+    )
+    reports = [(source, title, checks)]
     _report(reports, [], args.json)
     return _exit_code(reports, [])
 

@@ -263,6 +263,16 @@ class _Reader(Cursor):
         if len(text) > 1 and not self.known(text):
             self.items.insert(self.at, Token("word", text[1:], token.column + 1))
             text = text[0]
+        after = self.peek()
+        if (
+            text == token.text
+            and after is not None
+            and after.kind == "number"
+            and after.column == token.column + len(text)
+            and text + after.text in self.names
+        ):  # x1 written as the file writes it
+            self.at += 1
+            return self.declared(text + after.text)
         if text == "e" and "e" not in self.names and self.is_("char", "^"):
             self.at += 1
             power = self.group_or_single()
