@@ -175,3 +175,27 @@ def test_a_derivation_without_maths_or_of_another_kind_is_bad_input(run: Runner,
     assert code == 2 and "no display maths" in err
     code, _, err = run(["check-work", str(SEED), work(tmp_path, "x", "work.docx")])
     assert code == 2 and ".tex, .md or .txt" in err
+
+
+VECTOR_TEX = r"""\begin{align}
+\frac{\partial L}{\partial z} &= a - y \\
+\frac{\partial L}{\partial g} &= \frac{\partial L}{\partial z} v = (a - y) v \\
+\frac{\partial L}{\partial s} &= (1 - g^2) \odot \frac{\partial L}{\partial g} \\
+\frac{\partial L}{\partial W} &= \frac{\partial L}{\partial s} x^\top \\
+\frac{\partial L}{\partial W} &= x \left(\frac{\partial L}{\partial s}\right)^\top \\
+\frac{\partial L}{\partial W_{12}} &= (a - y) v_1 (1 - g_1^2) x_2
+\end{align}
+"""
+
+
+@pytest.mark.slow
+def test_a_transposed_outer_product_in_a_vector_derivation_is_the_wrong_line(
+    run: Runner, tmp_path: Path
+) -> None:
+    model = symcalc.load("two_layer_network_vector")
+    v1, g1, x2 = sp.symbols("v1 g1 x2")
+    assert oracle_holds(model, "L", "W1_2", (a - y) * v1 * (1 - g1**2) * x2)
+    code, checks = checks_of(run, "two_layer_network_vector", work(tmp_path, VECTOR_TEX))
+    assert code == 1
+    assert [c["status"] for c in checks] == ["holds"] * 5 + ["fails", "holds"]
+    assert "h × n on the left, n × h on the right" in checks[5]["detail"]

@@ -12,8 +12,10 @@ with `=` continues the previous line's left-hand side.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 
@@ -24,8 +26,9 @@ from symcalc.errors import LatexError, Location, ParseError, SpecError
 from symcalc.spec.latex import Reading, read_latex
 from symcalc.spec.latex_cursor import Derivative
 from symcalc.spec.work import WorkLine, place, work_lines
+from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.graph import Model
-from symcalc.symbolic.parse import parse_expression
+from symcalc.symbolic.parse import parse_shaped
 
 KIND = "work"
 
@@ -59,15 +62,30 @@ class _Side:
     step read as one (`ambiguous` names them)."""
 
     written: str
-    total: sp.Expr
-    local: sp.Expr
+    total: tuple[sp.Expr, ...]  # entry by entry, row by row: one for a scalar
+    local: tuple[sp.Expr, ...]
     ambiguous: tuple[str, ...] = ()
+    shape: tuple[object, ...] = ()
 
 
 class _Checker:
     def __init__(self, model: Model, ladder: Ladder, text: str, source: str):
         self.model, self.ladder, self.text, self.source = model, ladder, text, source
-        self.names = dict.fromkeys(model.symbols, 0)
+        shaped = model.shaped
+        self.symbols = dict(model.symbols)
+        self.shapes: dict[str, tuple[object, ...]] = {}
+        self.arrays: dict[sp.Basic, Any] = {}
+        self.sizes: dict[str, int] = {}
+        if shaped is not None:
+            self.symbols |= {symbol.name: symbol for symbol, _ in shaped.shapes}
+            self.symbols |= {
+                symbol.name: symbol for symbol in shaped.numbers() if isinstance(symbol, sp.Symbol)
+            }
+            self.shapes = {symbol.name: shape for symbol, shape in shaped.shapes}
+            self.arrays, self.sizes = shaped.arrays(), dict(shaped.sizes)
+        self.names = dict.fromkeys(self.symbols, 0) | {
+            name: len(shape) for name, shape in self.shapes.items()
+        }
         #: The left side a line starting with '=' continues.
         self.previous: _Side | None = None
 
@@ -81,7 +99,7 @@ class _Checker:
             cut = len(body) - len(stripped) + 1
             body = " " * cut + body[cut:]
         try:
-            sides = read_latex(body, self.names, source=self.source)
+            sides = read_latex(body, self.names, source=self.source, sizes=self.sizes)
         except LatexError as err:
             raise self.located(err, line, err.location.column or 1) from None
         parts = [self.previous] if continued and self.previous is not None else []
@@ -101,40 +119,62 @@ class _Checker:
         """One `=`, read through the model; where a ∂ could also be read as a local step and only that
         reading holds, that one, said in the verdict."""
         statement = f"{left.written} = {right.written}"
-        sides = ("left side", "right side")
-        check = self.ladder.decide(name, KIND, statement, left.total, right.total, sides)
+        if len(left.total) != len(right.total) or (left.shape and right.shape and left.shape != right.shape):
+            make = check_maker(name, KIND, statement, self.ladder.assuming)
+            shapes = f"{_shown(left.shape)} on the left, {_shown(right.shape)} on the right"
+            return make("fails", "proved", f"the two sides have different shapes: {shapes}")
+        check = self.entries(name, statement, left.total, right.total)
         marks = ", ".join(left.ambiguous + right.ambiguous)
         if not marks:
             return check
         if not check.holds:
-            local = self.ladder.decide(name, KIND, statement, left.local, right.local, sides)
+            local = self.entries(name, statement, left.local, right.local)
             if local.holds:
                 note = f"{marks} read as the derivative of a definition alone (a local step)"
                 return dataclasses.replace(local, detail=f"{local.detail}; {note}")
-        return dataclasses.replace(
-            check, detail=f"{check.detail}; {marks} read as the derivative through the model"
-        )
+        note = f"{marks} read as the derivative through the model"
+        return dataclasses.replace(check, detail=f"{check.detail}; {note}")
+
+    def entries(self, name: str, statement: str, left: Sequence[sp.Expr], right: Sequence[sp.Expr]) -> Check:
+        """Both sides entry by entry: the first entry that fails, else the first not proved, else the
+        first."""
+        checks = []
+        for k, (one, other) in enumerate(zip(left, right, strict=True)):
+            check = self.ladder.decide(name, KIND, statement, one, other, ("left side", "right side"))
+            if len(left) > 1 and not check.proved:
+                check = dataclasses.replace(check, detail=f"entry {k + 1} of {len(left)}: {check.detail}")
+            if not check.holds:
+                return check
+            checks.append(check)
+        return next((c for c in checks if not c.proved), checks[0])
 
     def value(self, written: str, side: Reading, line: WorkLine) -> _Side:
-        """The side as SymPy expressions: each derivative the model's through the graph, and (where it
-        differs) a ∂ as the derivative of its definition alone."""
-        symbols = dict(self.model.symbols)
-        total: dict[sp.Symbol, sp.Expr] = {}
-        local: dict[sp.Symbol, sp.Expr] = {}
+        """The side entry by entry: each derivative the model's through the graph, and (where it
+        differs) a ∂ of scalars as the derivative of its definition alone."""
+        symbols, shapes = dict(self.symbols), dict(self.shapes)
+        total: dict[sp.Basic, Any] = dict(self.arrays)
+        local: dict[sp.Basic, Any] = dict(self.arrays)
         ambiguous = []
         for d in side.derivatives:
             of, wrt = self.symbol(d.of, d, line), self.symbol(d.wrt, d, line)
             symbols[d.name] = stand_in = sp.Symbol(d.name)
+            if of in self.arrays:
+                raise self.located(LatexError(f"d{d.of}/d{d.wrt}: a Jacobian is not read"), line, d.column)
+            if wrt in self.arrays:
+                shapes[d.name] = self.shapes[wrt.name]
+                by_entry = _each(self.arrays[wrt], functools.partial(self.ladder.through, of))
+                total[stand_in] = local[stand_in] = by_entry
+                continue
             total[stand_in] = local[stand_in] = self.ladder.through(of, wrt)
             own = self.own(of, wrt) if d.partial else None
             if own is not None:
                 local[stand_in] = own
                 ambiguous.append(f"∂{of.name}/∂{wrt.name}")
         try:
-            expr = parse_expression(side.text, symbols)
+            expr, shape = parse_shaped(side.text, symbols, shapes)  # type: ignore[arg-type]
         except ParseError as err:  # read, but not an expression of the model (a shape, a function)
             raise self.located(LatexError(err.problem, fix=err.fix), line, side.column) from None
-        return _Side(written, expr.xreplace(total), expr.xreplace(local), tuple(ambiguous))
+        return _Side(written, _entries(expr, total), _entries(expr, local), tuple(ambiguous), shape)
 
     def own(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr | None:
         """∂(of)/∂(wrt) of `of`'s definition alone, where it differs from the derivative through the model."""
@@ -148,7 +188,7 @@ class _Checker:
         return own if differ is not None else None
 
     def symbol(self, name: str, d: Derivative, line: WorkLine) -> sp.Symbol:
-        found = self.model.symbols.get(name)
+        found = self.symbols.get(name)
         if found is None:
             raise self.located(LatexError(f"unknown name '{name}' in a derivative"), line, d.column)
         return found
@@ -156,6 +196,33 @@ class _Checker:
     def located(self, err: LatexError, line: WorkLine, column: int) -> LatexError:
         at_line, at_column = place(self.text, line.at + column - 1)
         return LatexError(err.problem, Location(self.source, line=at_line, column=at_column), err.fix)
+
+
+def _shown(shape: tuple[object, ...]) -> str:
+    return " × ".join(str(axis) for axis in shape) if shape else "a scalar"
+
+
+def _each(array: Any, function: Callable[[sp.Expr], sp.Expr]) -> Any:
+    """`function` of each entry of a NumPy array of SymPy expressions, in its shape."""
+    import numpy as np
+
+    result = np.empty(array.shape, dtype=object)
+    for index, entry in np.ndenumerate(array):
+        result[index] = function(entry)
+    return result
+
+
+def _entries(expr: sp.Expr, values: dict[sp.Basic, Any]) -> tuple[sp.Expr, ...]:
+    """`expr` at the model's sizes, entry by entry (a scalar's one), each stand-in put in."""
+    scalars = {k: v for k, v in values.items() if isinstance(v, sp.Basic)}
+    if not any(k in expr.free_symbols for k, v in values.items() if not isinstance(v, sp.Basic)):
+        return (expr.xreplace(scalars),)
+    arrays = {k: v for k, v in values.items() if not isinstance(v, sp.Basic)}
+    return tuple(sp.sympify(e).xreplace(scalars) for e in flat(concrete(expr, arrays | _numbers(values)), 1))
+
+
+def _numbers(values: dict[sp.Basic, Any]) -> dict[sp.Basic, Any]:
+    return {k: v for k, v in values.items() if isinstance(v, sp.Integer)}
 
 
 def _end(body: str, sides: Sequence[Reading], k: int) -> int:
