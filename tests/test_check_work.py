@@ -199,3 +199,42 @@ def test_a_transposed_outer_product_in_a_vector_derivation_is_the_wrong_line(
     assert code == 1
     assert [c["status"] for c in checks] == ["holds"] * 5 + ["fails", "holds"]
     assert "h × n on the left, n × h on the right" in checks[5]["detail"]
+
+
+BATCH = """
+title = "least squares over a batch"
+inputs = ["X[m,n]"]
+targets = ["y[m]"]
+parameters = ["w[n]"]
+[dimensions]
+m = 3
+n = 2
+[definitions]
+r = "X @ w - y"
+L = "sum(r^2)/(2*m)"
+"""
+BATCH_TEX = r"""\[
+\frac{\partial L}{\partial r} = \frac{1}{m} r.
+\]
+\begin{align*}
+\frac{\partial L}{\partial w} &= \frac{1}{m} X^\top (X w - y) \\
+\frac{\partial L}{\partial w} &= X^\top (X w - y)
+\end{align*}
+"""
+
+
+@pytest.mark.slow
+def test_a_dropped_one_over_m_is_the_wrong_line(run: Runner, tmp_path: Path) -> None:
+    model_path = tmp_path / "batch.toml"
+    model_path.write_text(BATCH, encoding="utf-8")
+    model = symcalc.load(str(model_path))
+    X11, X21, X31, r1, r2, r3 = sp.symbols("X1_1 X2_1 X3_1 r1 r2 r3")
+    mean = (X11 * r1 + X21 * r2 + X31 * r3) / 3
+    assert oracle_holds(model, "L", "w1", mean) and not oracle_holds(model, "L", "w1", 3 * mean)
+    code, checks = checks_of(run, str(model_path), work(tmp_path, BATCH_TEX))
+    assert code == 1
+    assert [(c["name"], c["status"]) for c in checks] == [
+        ("line 2, column 31", "holds"),
+        ("line 5, column 32", "holds"),
+        ("line 6, column 32", "fails"),
+    ]

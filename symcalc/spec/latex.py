@@ -34,7 +34,7 @@ _SIMPLE = {"ln": "log"}
 MAX_TERMS = 100  # a sum with a bound is written out term by term up to this many
 _TRANSPOSE_MARKS = ("top", "intercal", "T", "mathsf")
 #: Where a factor cannot start: what ends a term or a bracket.
-_ENDS = frozenset(("+", "-", "=", ")", "]", "}", ",", "&", "|", "/", "<", ">"))
+_ENDS = frozenset(("+", "-", "=", ")", "]", "}", ",", "&", "|", "/", "<", ">", "."))
 _HINT = "vectors are columns: u^{\\top} v is a dot product, u v^{\\top} an outer one, \\odot entry by entry"
 
 
@@ -81,6 +81,11 @@ class _Reader(Cursor):
                 raise self.fail("an empty side of '='")
             piece = self.expression()
             sides.append(Reading(piece.text, piece.axes, tuple(self.found.values()), start))
+            if self.is_("char", ",") or self.is_("char", "."):  # the sentence's punctuation: "= a - y."
+                self.at += 1
+                if self.peek() is None:
+                    return sides
+                raise self.fail("text after punctuation is not read")
             if (self.is_("char", "&") and self.is_("char", "&", 1)) or self.peek() is None:
                 return sides  # && starts an align's column of notes: "&& \text{using } …"
             while self.is_("char", "&"):

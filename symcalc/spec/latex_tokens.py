@@ -239,7 +239,7 @@ def tokens(text: object, source: str | None = None, line: int = 1, offset: int =
                 raise refuse(f"{number!r} is not a number", column, source, line=line)
             found.append(Token("number", number, column))
             k = end
-        elif char in "+-*/=()[]{}^_',|&<>":
+        elif char in "+-*/=()[]{}^_',|&<>.":
             found.append(Token("char", char, column))
             k += 1
         elif not char.isascii():
