@@ -101,6 +101,7 @@ def test_a_sign_slip_is_the_first_wrong_line_with_its_place_the_point_and_both_v
     assert code == 1
     assert "✗ line 9, column 4:" in out and "y - a" in out
     assert "left side  =" in out and "right side =" in out
+    assert "the derivation has dL/dz = a - y (step 3)" in out and "a sign slip" in out
     code, checks = checks_of(run, str(SEED), work(tmp_path, slipped))
     failed = [c for c in checks if c["status"] == "fails"]
     assert [c["name"] for c in failed] == ["line 9, column 4"]

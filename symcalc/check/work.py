@@ -26,9 +26,12 @@ from symcalc.errors import LatexError, Location, ParseError, SpecError
 from symcalc.spec.latex import Reading, read_latex
 from symcalc.spec.latex_cursor import Derivative
 from symcalc.spec.work import WorkLine, place, work_lines
+from symcalc.symbolic.engine import derive
 from symcalc.symbolic.expand import concrete, flat
-from symcalc.symbolic.graph import Model
+from symcalc.symbolic.graph import Claim, Model
 from symcalc.symbolic.parse import parse_shaped
+from symcalc.symbolic.parting import parting
+from symcalc.symbolic.steps import Derivation
 
 KIND = "work"
 
@@ -66,6 +69,8 @@ class _Side:
     local: tuple[sp.Expr, ...]
     ambiguous: tuple[str, ...] = ()
     shape: tuple[object, ...] = ()
+    #: The side is one derivative of scalars alone, d(of)/d(wrt): a line about it is a claim.
+    alone: tuple[sp.Symbol, sp.Symbol] | None = None
 
 
 class _Checker:
@@ -86,6 +91,7 @@ class _Checker:
         self.names = dict.fromkeys(self.symbols, 0) | {
             name: len(shape) for name, shape in self.shapes.items()
         }
+        self.derivation: Derivation | None = None  # derived only to explain a failed line
         #: The left side a line starting with '=' continues.
         self.previous: _Side | None = None
 
@@ -112,7 +118,8 @@ class _Checker:
         checks = []
         for k, at in enumerate(equals):
             at_line, at_column = place(self.text, line.at + max(at, 0))
-            checks.append(self.decide(f"line {at_line}, column {at_column}", parts[k], parts[k + 1]))
+            check = self.decide(f"line {at_line}, column {at_column}", parts[k], parts[k + 1])
+            checks.append(self.explained(check, parts[k], parts[k + 1]))
         return checks
 
     def decide(self, name: str, left: _Side, right: _Side) -> Check:
@@ -134,6 +141,16 @@ class _Checker:
                 return dataclasses.replace(local, detail=f"{local.detail}; {note}")
         note = f"{marks} read as the derivative through the model"
         return dataclasses.replace(check, detail=f"{check.detail}; {note}")
+
+    def explained(self, check: Check, left: _Side, right: _Side) -> Check:
+        """A failed d(of)/d(wrt) = … with the engine's result and where the two part, as a failed claim
+        is explained (`symbolic.parting`); the verdict itself never reads the derivation."""
+        if check.status != "fails" or left.alone is None or len(right.total) != 1:
+            return check
+        if self.derivation is None:
+            self.derivation = derive(self.model)
+        claim = Claim(*left.alone, right.total[0], right.written)
+        return dataclasses.replace(check, parting=parting(self.derivation, claim))
 
     def entries(self, name: str, statement: str, left: Sequence[sp.Expr], right: Sequence[sp.Expr]) -> Check:
         """Both sides entry by entry: the first entry that fails, else the first not proved, else the
@@ -174,7 +191,11 @@ class _Checker:
             expr, shape = parse_shaped(side.text, symbols, shapes)  # type: ignore[arg-type]
         except ParseError as err:  # read, but not an expression of the model (a shape, a function)
             raise self.located(LatexError(err.problem, fix=err.fix), line, side.column) from None
-        return _Side(written, _entries(expr, total), _entries(expr, local), tuple(ambiguous), shape)
+        alone = None
+        if len(side.derivatives) == 1 and side.text == side.derivatives[0].name and not shape:
+            d = side.derivatives[0]
+            alone = (self.symbols[d.of], self.symbols[d.wrt])
+        return _Side(written, _entries(expr, total), _entries(expr, local), tuple(ambiguous), shape, alone)
 
     def own(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr | None:
         """∂(of)/∂(wrt) of `of`'s definition alone, where it differs from the derivative through the model."""
