@@ -7,6 +7,7 @@ points), never by symcalc; then the command must agree, and name the first wrong
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import time
@@ -239,3 +240,16 @@ def test_a_dropped_one_over_m_is_the_wrong_line(run: Runner, tmp_path: Path) -> 
         ("line 5, column 32", "holds"),
         ("line 6, column 32", "fails"),
     ]
+
+
+@pytest.mark.slow
+def test_standard_input_is_read_as_text_lines_or_as_latex(
+    run: Runner, monkeypatch: pytest.MonkeyPatch, seed_model: symcalc.Model
+) -> None:
+    assert oracle_holds(seed_model, "L", "w1", (a - y) * x1)
+    monkeypatch.setattr("sys.stdin", io.StringIO("dL/dw1 = (a - y)*x1\n"))
+    code, checks = checks_of(run, str(SEED), "-")
+    assert code == 0 and [c["name"] for c in checks] == ["line 1, column 8"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("prose $$\\frac{dL}{dw_1} = x_1 (a - y)$$\n"))
+    code, checks = checks_of(run, str(SEED), "-")
+    assert code == 0 and [c["name"] for c in checks] == ["line 1, column 25"]
