@@ -7,6 +7,7 @@ random points; the reader's text is parsed by symcalc's own parser, as a claim w
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from typing import Any
@@ -17,11 +18,11 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symcalc.errors import LatexError
+from symcalc.errors import LatexError, ParseError
 from symcalc.render.latex import latex
 from symcalc.spec.latex import read_latex
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
-from symcalc.symbolic.parse import parse_expression
+from symcalc.symbolic.parse import parse_expression, parse_shaped
 
 SCALARS = ("x", "w1", "alpha", "lam", "x_hidden", "yhat", "b_2", "theta0")
 SYMBOLS = {name: sp.Symbol(name) for name in (*SCALARS, "lamda")}
@@ -193,3 +194,75 @@ def test_products_follow_the_printers_convention_vectors_being_columns() -> None
         assert (side.text, side.axes) == (text, axes), tex
     with pytest.raises(LatexError, match="column 3: a column vector times a column vector does not multiply"):
         read_latex("v x", names)
+
+
+PIECES = (
+    r"\frac",
+    r"\partial",
+    r"\left(",
+    r"\right)",
+    r"\left|",
+    r"\right|",
+    r"\sum",
+    r"\sigma",
+    r"\sqrt",
+    r"\mathbf",
+    r"\hat",
+    r"\operatorname{sum}",
+    r"\cdot",
+    r"\odot",
+    r"\top",
+    r"\mathbb{1}",
+    r"\log",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "^",
+    "_",
+    "'",
+    "/",
+    "=",
+    "&",
+    ",",
+    ".",
+    "|",
+    "-",
+    "+",
+    " ",
+    "d",
+    "e",
+    "x",
+    "w",
+    "W",
+    "L",
+    "v",
+    "1",
+    "2",
+    "12",
+    "i",
+    "j",
+    "dL",
+    "dz",
+)
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(PIECES), max_size=30))
+def test_any_string_of_tex_pieces_is_read_or_refused_in_one_line_never_a_crash(pieces: list[str]) -> None:
+    tex = "".join(pieces)
+    names = {"x": 1, "w": 1, "W": 2, "L": 0, "v": 1, "z": 0}
+    symbols = {name: sp.Symbol(name) for name in names}
+    shapes = {"x": (2,), "w": (2,), "v": (2,), "W": (2, 2)}
+    try:
+        sides = read_latex(tex, names, {"i": 1, "j": 2}, sizes={"n": 2})
+    except LatexError as err:
+        assert "\n" not in err.message and "column" in err.message
+        return
+    for side in sides:
+        stand_ins = {d.name: sp.Symbol(d.name) for d in side.derivatives}
+        with contextlib.suppress(ParseError):
+            parse_shaped(side.text, symbols | stand_ins, shapes | {d: () for d in stand_ins})
