@@ -253,3 +253,20 @@ def test_standard_input_is_read_as_text_lines_or_as_latex(
     monkeypatch.setattr("sys.stdin", io.StringIO("prose $$\\frac{dL}{dw_1} = x_1 (a - y)$$\n"))
     code, checks = checks_of(run, str(SEED), "-")
     assert code == 0 and [c["name"] for c in checks] == ["line 1, column 25"]
+
+
+@pytest.mark.slow
+def test_the_html_page_typesets_each_equals_escaped_and_marks_it(run: Runner, tmp_path: Path) -> None:
+    slipped = SEED_TEX.replace("  &= a - y \\\\", "  &= y - a \\\\")
+    page = tmp_path / "work.html"
+    code, _, err = run(["check-work", str(SEED), work(tmp_path, slipped), "--html", str(page)])
+    assert code == 1 and "wrote" in err
+    text = page.read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in text
+    assert '<h2 class="fails">✗ line 9, column 4</h2>' in text
+    assert '<div class="math">\\frac{\\partial L}{\\partial z} = y - a</div>' in text
+    assert text.count('class="holds"') == 8
+    code, _, err = run(
+        ["check-work", str(SEED), work(tmp_path, slipped), "--html", str(tmp_path / "page.pdf")]
+    )
+    assert code == 2 and not (tmp_path / "page.pdf").exists()

@@ -195,6 +195,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_work(args: argparse.Namespace) -> int:
+    if args.html is not None:
+        check_output(args.html, {".html": "html", ".htm": "html"}, "check-work --html")
     text, source, kind = read_work(args.work)
     constants = parse_settings(args.set, source_name(args.file))
     title, checks = limited(
@@ -210,6 +212,11 @@ def _cmd_check_work(args: argparse.Namespace) -> int:
         not args.json,
         timeout=args.timeout,
     )
+    if args.html is not None:
+        from symcalc.render.work_page import render_work_page
+
+        write_atomic(args.html, render_work_page(source, title, checks))
+        say_wrote(Path(args.html))
     reports = [(source, title, checks)]
     _report(reports, [], args.json)
     return _exit_code(reports, [])

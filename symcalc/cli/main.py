@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     work_parser.add_argument("file", metavar="MODEL", help="a derivation file or a built-in model's name")
     work_parser.add_argument("work", metavar="WORK", help="a .tex, .md or .txt file, or - for standard input")
     _add_verify_options(work_parser)
+    work_parser.add_argument(
+        "--html", metavar="OUT.html", help="also write a page with each = typeset and marked"
+    )
     latex_parser = command("latex", _cmd_latex, "write the derivation as a LaTeX document")
     _file_argument(latex_parser)
     latex_parser.add_argument("-o", "--output", metavar="OUT.tex", help="write here instead of stdout")
