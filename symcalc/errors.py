@@ -64,6 +64,10 @@ class ParseError(SymcalcError):
     """An expression is not in the documented grammar or breaks a size cap."""
 
 
+class LatexError(ParseError):
+    """LaTeX maths the reader does not take: a macro, an unknown control word, a size cap."""
+
+
 class SpecError(SymcalcError):
     """A derivation file is unreadable or breaks the format's rules."""
 

@@ -19,6 +19,7 @@ from symcalc.render.pdf import compile_pdf
 from symcalc.render.text import json_escaped, printable
 from symcalc.spec.toml import builtin_models
 from symcalc.spec.toml import load as load_spec
+from symcalc.spec.work import read_work
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -189,6 +190,34 @@ def _cmd_check(args: argparse.Namespace) -> int:
         timeout=args.timeout,
     )
     reports = [(source_name(args.file), title, checks)]
+    _report(reports, [], args.json)
+    return _exit_code(reports, [])
+
+
+def _cmd_check_work(args: argparse.Namespace) -> int:
+    if args.html is not None:
+        check_output(args.html, {".html": "html", ".htm": "html"}, "check-work --html")
+    text, source, kind = read_work(args.work)
+    constants = parse_settings(args.set, source_name(args.file))
+    title, checks = limited(
+        work.check_work_file,
+        args.file,
+        text,
+        source,
+        kind,
+        args.strict,
+        args.points,
+        args.seed,
+        constants,
+        not args.json,
+        timeout=args.timeout,
+    )
+    if args.html is not None:
+        from symcalc.render.work_page import render_work_page
+
+        write_atomic(args.html, render_work_page(source, title, checks))
+        say_wrote(Path(args.html))
+    reports = [(source, title, checks)]
     _report(reports, [], args.json)
     return _exit_code(reports, [])
 

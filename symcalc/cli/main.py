@@ -22,6 +22,7 @@ from symcalc.cli.commands import (
     EXIT_INTERRUPTED,
     MAX_POINTS,
     _cmd_check,
+    _cmd_check_work,
     _cmd_codegen,
     _cmd_derive,
     _cmd_html,
@@ -222,6 +223,15 @@ def build_parser() -> argparse.ArgumentParser:
     check_parser.add_argument("claim", metavar="CLAIM", help="the derivative claimed, as dA/dB")
     check_parser.add_argument("expression", metavar="EXPRESSION", help="what it is claimed to equal")
     _add_verify_options(check_parser)
+    work_parser = command(
+        "check-work", _cmd_check_work, "check each = of a derivation in LaTeX, Markdown or text"
+    )
+    work_parser.add_argument("file", metavar="MODEL", help="a derivation file or a built-in model's name")
+    work_parser.add_argument("work", metavar="WORK", help="a .tex, .md or .txt file, or - for standard input")
+    _add_verify_options(work_parser)
+    work_parser.add_argument(
+        "--html", metavar="OUT.html", help="also write a page with each = typeset and marked"
+    )
     latex_parser = command("latex", _cmd_latex, "write the derivation as a LaTeX document")
     _file_argument(latex_parser)
     latex_parser.add_argument("-o", "--output", metavar="OUT.tex", help="write here instead of stdout")

@@ -217,6 +217,28 @@ def check_file(
     return exact.title, shown([check_claim(exact, lhs, rhs, strict=strict, points=points, seed=seed)])
 
 
+def check_work_file(
+    target: str,
+    text: str,
+    source: str,
+    kind: str,
+    strict: bool,
+    points: int,
+    seed: int,
+    constants: Mapping[str, float] | None = None,
+    for_terminal: bool = True,
+) -> tuple[str, list[Check]]:
+    """Check each `=` of a person's derivation `text` against a model; what `symcalc check-work` computes."""
+    from symcalc.check.records import strictly
+    from symcalc.check.work import check_work
+    from symcalc.symbolic.graph import Model
+
+    model = Model.load(target, constants=constants)
+    checks = check_work(model, text, source, kind, points=points, seed=seed)
+    checks = [strictly(check) for check in checks] if strict else checks
+    return model.title, _terminal_checks(checks) if for_terminal else checks
+
+
 def program_file(
     target: str | None,
     sizes: Mapping[str, int],

@@ -317,6 +317,9 @@ class Hadamard(sp.Expr):
     """u ⊙ v: vectors or matrices multiplied entry by entry, as a lecture marks it (display only)."""
 
     is_commutative = True
+    #: A product's, so that a matrix product or an outer product around it brackets it: A(u ⊙ v)xᵀ,
+    #: where A u ⊙ v xᵀ would read as (A u) ⊙ (v xᵀ).
+    precedence = PRECEDENCE["Mul"]
 
     def __new__(cls, *factors: sp.Expr) -> Hadamard:
         return sp.Expr.__new__(cls, *factors)

@@ -68,6 +68,8 @@ def marked(expr: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> sp.Expr:
     args = [marked(arg, shapes) for arg in expr.args]
     if isinstance(expr, matmul) and all(len(shape_of(a, shapes)) == 1 for a in expr.args):
         return matmul(transpose(args[0]), args[1])  # the dot product as uᵀv
+    if isinstance(expr, matmul) and [len(shape_of(a, shapes)) for a in expr.args] == [1, 2]:
+        return matmul(transpose(args[1]), args[0])  # g @ M as Mᵀg: vectors are columns on paper
     if not isinstance(expr, sp.Mul):
         return expr.func(*args)
     scalars = [m for a, m in zip(expr.args, args, strict=True) if not shape_of(a, shapes)]
