@@ -26,9 +26,10 @@ from symcalc.errors import LatexError, Location, ParseError, SpecError
 from symcalc.spec.latex import Reading, read_latex
 from symcalc.spec.latex_cursor import Derivative
 from symcalc.spec.work import WorkLine, place, work_lines
+from symcalc.symbolic.claims import Claim
 from symcalc.symbolic.engine import derive
 from symcalc.symbolic.expand import concrete, flat
-from symcalc.symbolic.graph import Claim, Model
+from symcalc.symbolic.graph import Model
 from symcalc.symbolic.parse import parse_shaped
 from symcalc.symbolic.parting import parting
 from symcalc.symbolic.steps import Derivation
