@@ -22,6 +22,33 @@ class WriteToml(Protocol):
     def __call__(self, text: str, name: str = "model.toml") -> Path: ...
 
 
+#: Test files whose every test is under one marker (set in the file): when a run leaves that marker
+#: out, the file is not even imported, so the quick set does not pay for importing Dask or JAX.
+WHOLE_FILES = {"test_dask.py": "dask", "test_dask_scheduler.py": "dask", "test_frameworks.py": "frameworks"}
+#: Fixtures that put a test under a marker: a test that loads a page in Chromium is a browser test.
+FIXTURE_MARKERS = {"chromium": "browser", "jax": "frameworks", "torch": "frameworks"}
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    marker = WHOLE_FILES.get(collection_path.name)
+    expression = config.getoption("markexpr")
+    if marker is None or not expression:
+        return None
+    from _pytest.mark.expression import Expression  # how pytest itself reads -m
+
+    def present(name: str, /, **_: str | int | bool | None) -> bool:
+        return name == marker
+
+    return not Expression.compile(expression).evaluate(present) or None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & set(FIXTURE_MARKERS):
+            item.add_marker(FIXTURE_MARKERS[fixture])
+
+
 REPO = Path(__file__).resolve().parent.parent
 DERIVATIONS = REPO / "derivations"
 SEED = DERIVATIONS / "logistic_regression.toml"

@@ -77,7 +77,9 @@ def _by_hand(params: dict[str, Any], data: dict[str, Any], p: str) -> tuple[floa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize(
+    "target", ["numpy", *(pytest.param(t, marks=pytest.mark.frameworks) for t in ("jax", "torch"))]
+)
 @pytest.mark.parametrize("name", NAMES)
 def test_a_parameter_named_as_the_codes_own_names_gets_its_own_numbers(
     name: str, target: str, tmp: Path
@@ -106,6 +108,7 @@ L = "(p - y)^2"
 
 
 @pytest.mark.slow
+@pytest.mark.frameworks
 @pytest.mark.parametrize("target", ["jax", "torch"])
 def test_y_equals_m_x_plus_c_has_no_loss_at_an_exact_fit(target: str, tmp: Path) -> None:
     path = tmp / "slope.toml"

@@ -274,7 +274,9 @@ def test_every_shipped_models_batch_module_passes_ruff_check_and_format(target: 
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("target", ["numpy", "jax", "torch"])
+@pytest.mark.parametrize(
+    "target", ["numpy", *(pytest.param(t, marks=pytest.mark.frameworks) for t in ("jax", "torch"))]
+)
 def test_a_scalar_models_batch_module_predicts_its_output_not_its_loss(target: str) -> None:
     """logistic_regression_l2's loss J = L + penalty reads L, which reads the target: the prediction
     is a (σ of z), where it was L, whose code read the target predict is not given (a NameError)."""

@@ -45,6 +45,8 @@ from symcalc.numeric.model import NumericModel
 
 from .conftest import REPO
 
+pytestmark = pytest.mark.dask  # run by `.ci/run`; the quick set leaves Dask out
+
 ROWS, FEATURES, FILES = 3_000_000, 30, 20
 MEMORY_LIMIT = 600 * 1000**2
 NAMES = [f"x{i}" for i in range(1, FEATURES + 1)]

@@ -22,6 +22,8 @@ import pyarrow.parquet as pq
 
 from symcalc.cli.main import main
 
+pytestmark = pytest.mark.dask  # run by `.ci/run`; the quick set leaves Dask out
+
 SERVED_FOR = 30.0  # seconds each server accepts connections, at most
 
 

@@ -16,7 +16,6 @@ from symcalc.numeric.descent import Epoch, Stop, descend, train
 from symcalc.numeric.model import compile_model
 from tests.conftest import DERIVATIONS
 
-sklearn_datasets = pytest.importorskip("sklearn.datasets")
 sklearn_linear = pytest.importorskip("sklearn.linear_model")
 
 # Columns of the breast-cancer data chosen so that plain gradient descent can reach the
@@ -30,6 +29,7 @@ FOUR = ["mean texture", "mean smoothness", "mean symmetry", "mean fractal dimens
 
 
 def _breast_cancer(columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")  # here: importing it takes seconds
     bunch = sklearn_datasets.load_breast_cancer()
     names = list(bunch.feature_names)
     x = bunch.data[:, [names.index(c) for c in columns]]

@@ -66,6 +66,7 @@ def _torch_loop(
 
 
 @pytest.mark.slow
+@pytest.mark.frameworks
 @pytest.mark.parametrize(("method", "rate"), [("adam", 1e-3), ("sgd", 0.05)])
 def test_five_epochs_equal_a_pytorch_loop(network: Any, method: Method, rate: float) -> None:
     x, labels = _digits()

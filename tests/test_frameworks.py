@@ -14,6 +14,8 @@ import symcalc
 from symcalc.numeric.model import compile_model
 from tests.conftest import DERIVATIONS, Runner, WriteToml
 
+pytestmark = pytest.mark.frameworks  # run by `.ci/run`; the quick set leaves JAX and PyTorch out
+
 MODELS = [
     "logistic_regression",
     "logistic_regression_l2",

@@ -185,6 +185,7 @@ def _parts(folder: Path) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.dask
 def test_a_scheduler_that_never_answers_is_given_up_after_the_timeout(
     run: Runner, silent_server: str, tmp_path: Path
 ) -> None:
@@ -202,6 +203,7 @@ def test_a_scheduler_that_never_answers_is_given_up_after_the_timeout(
 
 
 @pytest.mark.slow
+@pytest.mark.dask
 def test_a_pass_on_a_cluster_without_workers_is_given_up_after_the_timeout(
     run: Runner, tmp_path: Path
 ) -> None:

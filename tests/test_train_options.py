@@ -463,6 +463,7 @@ def test_a_vector_models_save_with_standardize_and_held_out_rows(run: Runner, tm
     assert accuracy == result["test"]["accuracy"]
 
 
+@pytest.mark.frameworks
 def test_a_framework_module_loads_its_arrays(run: Runner, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     saved = tmp_path / "net.json"

@@ -4,12 +4,15 @@ it), a chain of equal forms broken to a width, and one-line maths for use inside
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sympy as sp
 from rich.cells import cell_len
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.render.lines import wrap_maths
@@ -125,10 +128,26 @@ def _printer() -> PrettyPrinter:
     return UnicodePrinter({"use_unicode": not _ASCII[0], "wrap_line": False})
 
 
+@contextmanager
+def _drawing() -> Iterator[None]:
+    """While maths is drawn: in ASCII, SymPy's own switch off too. A printer told use_unicode=False
+    takes SymPy's process-wide default, which anything in the process (a notebook's init_printing)
+    may have turned on, and would draw fraction bars and brackets in unicode."""
+    if not _ASCII[0]:
+        yield
+        return
+    previous = pretty_use_unicode(False)
+    try:
+        yield
+    finally:
+        pretty_use_unicode(previous)
+
+
 def pretty(expr: sp.Basic) -> str:
     """SymPy's unicode rendering of one expression, never wrapped."""
     printer = _printer()
-    return str(printer._print(expr).render(**printer._settings))
+    with _drawing():
+        return str(printer._print(expr).render(**printer._settings))
 
 
 def pretty_chain(parts: list[sp.Basic], joiner: str = " = ", width: int = 10_000) -> str:
@@ -140,16 +159,17 @@ def pretty_chain(parts: list[sp.Basic], joiner: str = " = ", width: int = 10_000
     at the spaces before an operator. A symbol, a fraction and a power are never split.
     """
     printer = _printer()
-    forms = [printer._print(p) for p in parts]
-    line = forms[0]
-    for form in forms[1:]:
-        line = prettyForm(*line.right(joiner, form))
-    if line.width() <= width:
-        return _render(printer, line)
-    drawn = _rows_2d(printer, parts, forms, joiner, width)
-    if drawn is not None:
-        return "\n".join(_render(printer, row) for row in drawn)
-    return "\n".join(_rows_inline(parts, joiner, width))
+    with _drawing():
+        forms = [printer._print(p) for p in parts]
+        line = forms[0]
+        for form in forms[1:]:
+            line = prettyForm(*line.right(joiner, form))
+        if line.width() <= width:
+            return _render(printer, line)
+        drawn = _rows_2d(printer, parts, forms, joiner, width)
+        if drawn is not None:
+            return "\n".join(_render(printer, row) for row in drawn)
+        return "\n".join(_rows_inline(parts, joiner, width))
 
 
 def _render(printer: PrettyPrinter, form: prettyForm) -> str:
