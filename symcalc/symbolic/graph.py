@@ -26,6 +26,7 @@ from symcalc.spec.domains import Domain, DomainError
 from symcalc.spec.names import NAME_PATTERN, check_name
 from symcalc.spec.toml import MAX_NAMES, Spec, check, read, with_constants
 from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, dimension, shown
+from symcalc.symbolic.claimed_adjoints import adjoint_arrays, read_adjoints
 from symcalc.symbolic.entries import entry as entry_of
 from symcalc.symbolic.entries import latex_entry, printing, unicode_entry
 from symcalc.symbolic.expand import Shaped, concrete, entry_array, flat, resolve
@@ -132,10 +133,13 @@ def parse_claim(
             f"{of.name!r} is not a definition, so it has no local partial derivative",
             fix=f'write the total derivative "d{of.name}/d{wrt.name}"',
         )
+    # dL/dmu in the right-hand side, as a result that reads an upstream derivative prints it
+    read, adjoints, adjoint_shapes = read_adjoints(rhs, symbols, definitions, shapes)
+    symbols = {**symbols, **adjoints}
     if not shapes:
-        return Claim(of, wrt, parse_expression(rhs, symbols), rhs, local=partial is not None)
+        return Claim(of, wrt, parse_expression(read, symbols), rhs, local=partial is not None)
     wanted = _claim_shape(shapes.get(of.name, ()), shapes.get(wrt.name, ()), of.name, wrt.name)
-    expected, shape = parse_shaped(rhs, symbols, shapes, square=wanted)
+    expected, shape = parse_shaped(read, symbols, {**shapes, **adjoint_shapes}, square=wanted)
     if shape and shape != wanted:
         raise SpecError(
             f"d{of.name}/d{wrt.name} has the shape {shown(wanted)}; the right-hand side is {shown(shape)}"
@@ -466,7 +470,7 @@ class Model:
             claim = parse_claim(lhs, rhs, names, self.definition_names + list(shapes), shapes)
         except SymcalcError as err:
             raise err.at(Location(source=self.source, key=str(lhs))) from None
-        return _claim_entries(claim, arrays)
+        return _claim_entries(claim, {**arrays, **adjoint_arrays(claim.expected, arrays)})
 
 
 # Capital Greek letters SymPy prints (upright in LaTeX, as Greek in unicode) that look like Latin ones,
