@@ -470,7 +470,7 @@ class Model:
             claim = parse_claim(lhs, rhs, names, self.definition_names + list(shapes), shapes)
         except SymcalcError as err:
             raise err.at(Location(source=self.source, key=str(lhs))) from None
-        return _claim_entries(claim, {**arrays, **adjoint_arrays(claim.expected, arrays)})
+        return _claim_entries(claim, arrays)
 
 
 # Capital Greek letters SymPy prints (upright in LaTeX, as Greek in unicode) that look like Latin ones,
@@ -846,6 +846,7 @@ class _SpecBuilder:
 def _claim_entries(claim: Claim, values: Mapping[sp.Basic, Any]) -> list[Claim]:
     """A claim about vectors or matrices as one claim per entry: dL/dW1_2, or ∂a2/∂z1 of a Jacobian."""
     names = (claim.of, claim.wrt) if claim.second is None else (claim.of, claim.wrt, claim.second)
+    values = {**values, **adjoint_arrays(claim.expected, values)}  # dL/ds named: its entries dL/ds1 …
     if not any(name in values for name in names):
         # dL/dq of a scalar q may still be stated with vectors, (sum(s) - y)*sum(w): written out too
         if not any(name in values for name in claim.expected.free_symbols):
