@@ -88,6 +88,10 @@ def read_back(
     written, placeholders = adjoint_names(text)
     arrays = written_out(model.shaped)
     values = dict(point.values)
+    for dimension, size in model.shaped.numbers().items():  # sum(s)/h: a dimension as a number
+        assert isinstance(dimension, sp.Symbol)
+        names[dimension.name] = dimension
+        values[dimension] = size
     for placeholder, node in placeholders.items():
         symbol = sp.Symbol(placeholder)
         names[placeholder] = symbol

@@ -40,7 +40,8 @@ def _check_independently(insight: Insight, derivation: symcalc.Derivation) -> No
     model = derivation.model
     if insight.kind == "shared-factor":
         (factor,) = insight.expressions
-        for gradient in derivation.gradients.values():
+        for read in derivation.gradients.values():
+            gradient = derivation.in_names(read)  # dL/dmu in layer norm's dL/dW1_1: its value
             # The quotient has no denominator in the factor's names: the factor truly divides.
             _, denominator = sp.fraction(sp.together(sp.cancel(gradient / factor)))
             assert not denominator.free_symbols & factor.free_symbols

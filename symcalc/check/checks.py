@@ -16,6 +16,7 @@ from symcalc.check.differences import finite_differences
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
 from symcalc.check.oracle import elementary, independent_derivative, second_derivative, value_of
 from symcalc.check.records import Check, Checks, strictly
+from symcalc.symbolic.claimed_adjoints import put_in
 from symcalc.symbolic.claims import Claim
 from symcalc.symbolic.engine import derive
 from symcalc.symbolic.expand import concrete, flat
@@ -295,12 +296,14 @@ def _claim(ladder: Ladder, claim: Claim) -> Check:
         oracle = sp.diff(elementary(ladder.model.definition_map[claim.of]), claim.wrt)
     else:
         oracle = ladder.through(claim.of, claim.wrt)
+    # a dL/dc the claim names is SymPy's derivative through the graph too, never the engine's
+    expected = put_in(claim.expected, ladder.model.symbols, ladder.through)
     # no `shown`: a claim is shown as its file wrote it
     return ladder.decide(
         f"claim {claim.name}",
         "claim",
         f"{claim.name} = {claim.text}",
-        claim.expected,
+        expected,
         oracle,
         ("claimed", "SymPy's diff"),
     )

@@ -15,6 +15,7 @@ import sympy as sp
 
 from symcalc.spec.shapes import entry_label
 from symcalc.symbolic.entries import entry
+from symcalc.symbolic.functions import text
 from symcalc.symbolic.insights import Insight
 from symcalc.symbolic.parting import Parting
 from symcalc.symbolic.steps import (
@@ -30,7 +31,7 @@ _FUNCTION_WORDS = {"σ": "the sigmoid σ", "tanh": "tanh", "softplus": "softplus
 
 
 #: Words, and the model's names as symbols, for each renderer to print the names as its maths does.
-Phrase = tuple[str | sp.Symbol, ...]
+Phrase = tuple[str | sp.Expr, ...]
 
 
 def plain(phrase: Phrase) -> str:
@@ -38,9 +39,11 @@ def plain(phrase: Phrase) -> str:
     return "".join(part if isinstance(part, str) else _spelled(part) for part in phrase)
 
 
-def _spelled(name: sp.Symbol) -> str:
+def _spelled(name: sp.Expr) -> str:
     found = entry(name)
-    return name.name if found is None else entry_label(*found)
+    if found is not None:
+        return entry_label(*found)
+    return name.name if isinstance(name, sp.Symbol) else text(name)
 
 
 def step_title(step: Step) -> str:
@@ -88,8 +91,24 @@ def step_rule_parts(step: Step) -> Phrase:
         return (
             "differentiate each gradient once more, through the graph: the sum over the names it uses "
             "of its partial derivative times that name's derivative; the Hessian is symmetric",
+            *kinks_parts(step.kinks),
         )
     raise TypeError(f"no wording for a step of kind {type(step).__name__}")
+
+
+def kinks_parts(kinks: tuple[sp.Expr, ...]) -> Phrase:
+    """What a Hessian leaves out, said as relu′(0) = 0 is a stated convention: "; a kink at w₁ = 0 and
+    u = 0: any point mass of the second derivative there is left out (…)"; () for none."""
+    if not kinks:
+        return ()
+    at: list[str | sp.Expr] = []
+    for k, kink in enumerate(kinks):
+        at += [", " if 0 < k < len(kinks) - 1 else " and " if k else "", kink, " = 0"]
+    return (
+        "; a kink at ",
+        *at,
+        ": any point mass of the second derivative there is left out (the values hold everywhere else)",
+    )
 
 
 def sentence_parts(phrase: Phrase) -> Phrase:

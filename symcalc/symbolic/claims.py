@@ -12,6 +12,7 @@ import sympy as sp
 
 from symcalc.errors import SpecError
 from symcalc.symbolic.arrays import Shape, shown
+from symcalc.symbolic.claimed_adjoints import adjoint_arrays, read_adjoints
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text as text_of
 from symcalc.symbolic.parse import parse_expression, parse_shaped
@@ -88,10 +89,13 @@ def parse_claim(
             f"{of.name!r} is not a definition, so it has no local partial derivative",
             fix=f'write the total derivative "d{of.name}/d{wrt.name}"',
         )
+    # dL/dmu in the right-hand side, as a result that reads an upstream derivative prints it
+    read, adjoints, adjoint_shapes = read_adjoints(rhs, symbols, definitions, shapes)
+    symbols = {**symbols, **adjoints}
     if not shapes:
-        return Claim(of, wrt, parse_expression(rhs, symbols), rhs, local=partial is not None)
+        return Claim(of, wrt, parse_expression(read, symbols), rhs, local=partial is not None)
     wanted = _claim_shape(shapes.get(of.name, ()), shapes.get(wrt.name, ()), of.name, wrt.name)
-    expected, shape = parse_shaped(rhs, symbols, shapes, square=wanted)
+    expected, shape = parse_shaped(read, symbols, {**shapes, **adjoint_shapes}, square=wanted)
     if shape and shape != wanted:
         raise SpecError(
             f"d{of.name}/d{wrt.name} has the shape {shown(wanted)}; the right-hand side is {shown(shape)}"
@@ -140,6 +144,7 @@ def _claim_shape(of: Shape, wrt: Shape, of_name: str, wrt_name: str) -> Shape:
 def claim_entries(claim: Claim, values: Mapping[sp.Basic, Any]) -> list[Claim]:
     """A claim about vectors or matrices as one claim per entry: dL/dW1_2, or ∂a2/∂z1 of a Jacobian."""
     names = (claim.of, claim.wrt) if claim.second is None else (claim.of, claim.wrt, claim.second)
+    values = {**values, **adjoint_arrays(claim.expected, values)}  # dL/ds named: its entries dL/ds1 …
     if not any(name in values for name in names):
         # dL/dq of a scalar q may still be stated with vectors, (sum(s) - y)*sum(w): written out too
         if not any(name in values for name in claim.expected.free_symbols):

@@ -28,6 +28,7 @@ from symcalc.symbolic.forms import (
 )
 from symcalc.symbolic.functions import heaviside_as_step
 from symcalc.symbolic.graph import Model
+from symcalc.symbolic.kinks import away_from_kinks, kinks_of, without_point_masses
 from symcalc.symbolic.notation import Adjoint, Partial, Total, product, total
 from symcalc.symbolic.recognise import Recognised, recognise_all
 from symcalc.symbolic.second import hessian_pairs, second_derivative, tangents
@@ -201,12 +202,17 @@ def _second_order(derivation: Derivation) -> Derivation:
     gradients = {p: derivation.in_names(g) for p, g in derivation.gradients.items()}
     results: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
     equations = []
+    raw = []
     for first, second in pairs:
         result, chain, values = second_derivative(model, gradients[first], second, carried[second])
+        raw.append(result)
+        result = away_from_kinks(result)  # a point mass left out, said in words (`SecondDerivatives.kinks`)
+        values = None if values is None else away_from_kinks(values)
+        chain = None if chain is None else without_point_masses(chain)
         results[(first, second)] = result
         shown = values if values is not None and values != result else None
         equations.append(Equation(model.loss, first, result, chain=chain, unsimplified=shown, second=second))
-    step = SecondDerivatives(len(derivation.steps) + 1, model.loss, tuple(equations))
+    step = SecondDerivatives(len(derivation.steps) + 1, model.loss, tuple(equations), kinks_of(raw))
     return dataclasses.replace(derivation, steps=(*derivation.steps, step), hessian=results)
 
 

@@ -159,12 +159,14 @@ class SecondDerivatives(Step):
 
     Each equation reads d/dθⱼ of the gradient dL/dθᵢ as Σ ∂(dL/dθᵢ)/∂s · ds/dθⱼ over the
     names s it uses, with ds/dθⱼ carried forward through the local derivatives. The Hessian is
-    symmetric, so the entries below the diagonal are not repeated.
+    symmetric, so the entries below the diagonal are not repeated. Each is the value away from the
+    kinks; `kinks` holds each u where a point mass at u = 0 was left out (`symbolic.kinks`).
     """
 
     number: int
     loss: sp.Symbol
     equations: tuple[Equation, ...]
+    kinks: tuple[sp.Expr, ...] = ()
 
 
 @dataclass(frozen=True)

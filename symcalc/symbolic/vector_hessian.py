@@ -25,6 +25,7 @@ from symcalc.errors import VectorHessianUnsupported
 from symcalc.symbolic.arrays import Shape, Value, outer, shape_of
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import as_teacher_writes, tidy
+from symcalc.symbolic.kinks import away_from_kinks
 from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.vector import VectorForm, derive_vector_form
 
@@ -98,7 +99,7 @@ def derive_vector_hessian(shaped: Shaped, vector: VectorForm, loss: sp.Symbol) -
     for i, first in enumerate(parameters):
         for second in parameters[i:]:
             derivative = _derivative(gradients[first], second, shapes, depends[second], gradient_of)
-            value = as_teacher_writes(tidy(derivative), dict(shaped.definitions))
+            value = as_teacher_writes(away_from_kinks(tidy(derivative)), dict(shaped.definitions))
             shape = (*shapes.get(first, ()), *shapes.get(second, ()))
             results.append(VectorSecond(loss, first, second, shape, value))
     return tuple(results)
