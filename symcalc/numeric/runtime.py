@@ -252,6 +252,15 @@ def load_constants(path: str | os.PathLike[str]) -> dict[str, float]:
     return {name: float(value) for name, value in values.items()}
 
 
+def load_columns(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The columns of the data the saved run read each name from, as `--columns` mapped them
+    ({name: column}); a name not in it was read from a column of its own name."""
+    values = _saved(path).get("columns", {})
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise ValueError(f"{path}: 'columns' is not a table of column names")
+    return dict(values)
+
+
 def load_parameters(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The parameters `symcalc train --save` wrote to `path`, as this module's functions take them:
     each an array of its shape in PARAMETERS. ValueError when they are not exactly this module's:
