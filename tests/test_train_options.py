@@ -674,3 +674,15 @@ def test_gd_and_lbfgs_train_a_network_past_the_written_out_limit_on_its_batch_mo
             np.asarray(result["parameters"][name]), last.parameters[name], rtol=1e-12, atol=1e-15
         )
     assert result["loss"] == pytest.approx(last.loss, rel=1e-12)
+
+
+def test_train_help_names_every_method_not_only_gradient_descent() -> None:
+    for argv in (("train", "--help"), ("--help",)):
+        code, out, err = _symcalc(*argv)
+        assert (code, err) == (0, "")
+        flat = " ".join(out.split())
+        assert "full-batch" not in flat
+        assert (
+            "train a model's parameters on data: gradient descent (default), Newton's method, L-BFGS, "
+            "or SGD and Adam in minibatches" in flat
+        )
