@@ -231,7 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     latex_parser.add_argument(
         "--pdf",
         action="store_true",
-        help="also run pdflatex and write OUT.pdf beside OUT.tex (needs -o; --timeout bounds it too)",
+        help="also run pdflatex and write OUT.pdf beside OUT.tex (without -o: MODEL.tex and MODEL.pdf "
+        "in this folder); --timeout bounds it too",
+    )
+    latex_parser.add_argument(
+        "--force", action="store_true", help="let --pdf without -o write over MODEL.tex and MODEL.pdf"
     )
     _hessian_option(latex_parser)
     _compact_option(latex_parser)
