@@ -686,3 +686,19 @@ def test_train_help_names_every_method_not_only_gradient_descent() -> None:
             "train a model's parameters on data: gradient descent (default), Newton's method, L-BFGS, "
             "or SGD and Adam in minibatches" in flat
         )
+
+
+@pytest.mark.parametrize("model", ["logistic_regression", "logistic_regression_vector"])
+@pytest.mark.parametrize("name", ["data.parquet", "data.csv"])
+def test_parquet_without_dask_says_it_needs_dask(model: str, name: str, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / name  # the file's bytes say it is Parquet, whatever its name
+    x, y = _builtin_xy()
+    parquet.write_table(pa.table({"x1": x[:, 0], "x2": x[:, 1], "y": y}), path)
+    code, out, err = _symcalc("train", model, "--data", str(path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"symcalc: error: {path}: is Parquet, not CSV: Parquet needs --dask "
+        "(pip install symcalc-gradients[dask])\n"
+    )
