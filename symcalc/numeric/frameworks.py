@@ -143,6 +143,7 @@ def generate_framework(derivation: Derivation, target: str) -> str:
 #: What a framework module copies from the NumPy module's runtime: reading its arguments and a saved run.
 _SHARED = (
     "_arguments",
+    "_check_sizes",
     "SAVED_BY",
     "FORMAT",
     "_saved",
