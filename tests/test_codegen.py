@@ -178,6 +178,40 @@ def test_bad_data_is_refused(generated: tuple[symcalc.Derivation, Path, ModuleTy
         module.loss(params, data | {"y": data["y"][:5]})
 
 
+def test_a_wrong_shape_is_one_error_naming_the_array_and_its_shape() -> None:
+    """two_layer_network_vector: W is (h, n), c and v (h,), x n per row; the data decide n."""
+    module = symcalc.load_module(generate(symcalc.derive(symcalc.load("two_layer_network_vector"))))
+    assert module.PARAMETERS == {"W": ("h", "n"), "c": ("h",), "v": ("h",), "b": ()}
+    right = {"W": np.zeros((3, 2)), "c": np.zeros(3), "v": np.zeros(3), "b": 0.0}
+    data = {"x": np.zeros((5, 2)), "y": np.zeros(5)}
+    assert module.loss(right, data) == pytest.approx(np.log(2))  # σ(0) = 1/2 for every row
+    cases = [
+        (
+            right | {"W": np.zeros((3, 3))},
+            data,
+            "parameter 'W' must have shape (h, n) = (3, 2), not (3, 3) (n = 2 from data['x'])",
+        ),
+        (
+            right | {"c": np.zeros(4)},
+            data,
+            "parameter 'c' must have shape (h,) = (3,), not (4,) (h = 3 from parameter 'W')",
+        ),
+        (
+            right,
+            data | {"x": np.zeros((5, 4))},
+            "parameter 'W' must have shape (h, n) = (3, 4), not (3, 2) (n = 4 from data['x'])",
+        ),
+    ]
+    for params, given, message in cases:
+        for function in (module.loss, module.gradient, module.loss_and_gradient):
+            with pytest.raises(ValueError) as info:
+                function(params, given)
+            assert str(info.value) == message
+        with pytest.raises(ValueError) as info:
+            module.predict(params, {"x": given["x"]})
+        assert str(info.value) == message
+
+
 def test_formulas_in_docstring(write_toml: Callable[[str], Path]) -> None:
     text = generate(symcalc.derive(symcalc.load(str(SEED))))
     assert "    a = sigmoid(z)" in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from symcalc.spec.names import nearest
-from tests.conftest import Runner, WriteToml
+from tests.conftest import DERIVATIONS, Runner, WriteToml
 
 MODEL = """
 {title} = "typos"
@@ -106,3 +106,37 @@ def test_the_commands_options_after_a_separator_are_options(after: list[str], ru
 def test_a_derive_option_after_a_separator_is_an_option(run: Runner) -> None:
     code, out, err = run(["derive", "--", "logistic_regression", "--json"])
     assert code == 0 and err == "" and out.startswith("{")
+
+
+@pytest.mark.parametrize(
+    ("written", "misspelt", "line", "meant"),
+    [
+        ("[definitions]", "[definitons]", 10, "definitions"),
+        ("parameters = ", "paramters = ", 7, "parameters"),
+        ("[claims]", "[claim]", 15, "claims"),
+    ],
+)
+@pytest.mark.parametrize("command", ["derive", "verify"])
+def test_a_misspelt_key_is_one_line_not_a_cascade_of_unknown_names(
+    written: str, misspelt: str, line: int, meant: str, command: str, run: Runner, write_toml: WriteToml
+) -> None:
+    text = (DERIVATIONS / "logistic_regression.toml").read_text(encoding="utf-8")
+    assert text.count(written) == 1
+    path = write_toml(text.replace(written, misspelt))
+    code, out, err = run([command, str(path)])
+    key = misspelt.strip("[] =")
+    assert (code, out) == (2, "")
+    assert (
+        err == f"symcalc: error: {path}, line {line}, {key}: unknown key {key!r} (did you mean {meant!r}?)\n"
+    )
+
+
+def test_a_misspelt_key_beside_the_right_one_still_reports_the_rest(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    # 'claim' beside [claims] does not stand for a missing key: the other problems are reported too
+    path = write_toml(
+        'claim = "x"\n' + MODEL.format(title="title", function="sigmoid", target="yy") + "[claims]\n"
+    )
+    code, _, err = run(["derive", str(path)])
+    assert code == 2 and "unknown key 'claim'" in err and "unknown name 'yy'" in err

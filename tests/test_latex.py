@@ -375,9 +375,52 @@ def test_cli_latex_pdf_writes_both_files(tmp_path: Path) -> None:
     assert (tmp_path / "seed.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_cli_pdf_needs_an_output_file(capsys: pytest.CaptureFixture[str]) -> None:
+@needs_pdflatex
+@pytest.mark.slow
+def test_cli_pdf_without_an_output_file_writes_model_tex_here_and_never_over_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["latex", "--pdf"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "logistic_regression.pdf",
+        "logistic_regression.tex",
+    ]
+    assert (tmp_path / "logistic_regression.pdf").read_bytes().startswith(b"%PDF")
+    assert "\\documentclass" in (tmp_path / "logistic_regression.tex").read_text(encoding="utf-8")
+    assert (
+        capsys.readouterr().err
+        == "symcalc: wrote logistic_regression.tex\nsymcalc: wrote logistic_regression.pdf\n"
+    )
+    # a file the user wrote under that name is theirs: refused before any work, in one line
+    (tmp_path / "logistic_regression.tex").unlink()
+    (tmp_path / "logistic_regression.pdf").write_text("mine\n", encoding="utf-8")
     assert main(["latex", "--pdf"]) == 2
-    assert "--pdf needs -o OUT.tex" in capsys.readouterr().err
+    assert capsys.readouterr() == (
+        "",
+        "symcalc: error: logistic_regression.pdf: already exists: latex --pdf without -o writes "
+        "logistic_regression.tex and logistic_regression.pdf here, over a file only with --force "
+        "(add --force, or name the file with -o OUT.tex)\n",
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["logistic_regression.pdf"]
+    assert main(["latex", "--pdf", "--force"]) == 0
+    assert (tmp_path / "logistic_regression.pdf").read_bytes().startswith(b"%PDF")
+    # a model file's name, in the current folder (not beside the model)
+    source = tmp_path / "models" / "tanh_unit.toml"
+    source.parent.mkdir()
+    source.write_text((DERIVATIONS / "tanh_unit.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["latex", str(source), "--pdf"]) == 0
+    assert (tmp_path / "tanh_unit.pdf").read_bytes().startswith(b"%PDF")
+    assert sorted(p.name for p in source.parent.iterdir()) == ["tanh_unit.toml"]
+
+
+def test_cli_pdf_of_a_body_is_refused_before_choosing_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["latex", "--body", "--pdf"]) == 2
+    assert "drop --body" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_pdf_needs_a_whole_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -58,7 +58,7 @@ def test_declared_names_are_plain_symbols() -> None:
         ("'abc'", "str literal"),
         ("x == y", "comparisons"),
         ("x if y else b", "'if ... else'"),
-        ("2x", "write 2*x"),
+        ("2x", "write a product with '*': 2*x"),
         ("x!", "syntax error"),
         ("x % y", "operator '%'"),
         ("x // y", "operator '//'"),

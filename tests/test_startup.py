@@ -18,8 +18,8 @@ import sympy as sp
 from sympy.printing.pretty.pretty import PrettyPrinter
 
 import symcalc
-from symcalc.render.order import PositiveFirst
 from symcalc.render.pretty import UnicodePrinter
+from symcalc.symbolic.order import PositiveFirst
 from tests.conftest import DERIVATIONS
 
 SETTINGS = {"use_unicode": True, "wrap_line": False}

@@ -138,7 +138,7 @@ def test_a_non_ascii_name_in_an_expression_is_refused(run: Runner, write_toml: W
     ("text", "rule"),
     [
         ("x^2", None),  # ^ is power
-        ("2x", "write 2*x for a product, not 2x"),
+        ("2x", "write a product with '*': w*(2*x)"),
         ("x!", "'!' is not supported"),
         ("x == y", "comparisons ('==', '<', ...) are not allowed"),
     ],

@@ -439,6 +439,29 @@ def test_save_is_read_back_by_the_codegen_module(run: Runner, tmp_path: Path) ->
     assert module.standardize({"x1": first}, saved)["x1"] is first  # not standardized: as given
 
 
+def test_save_records_the_columns_mapping_that_load_columns_reads(
+    run: Runner, renamed_csv: Path, tmp_path: Path
+) -> None:
+    """The saved run says which column of the data each name was read from: reading the same file by
+    load_columns' mapping gives the trained loss again."""
+    saved, plain = tmp_path / "mapped.json", tmp_path / "plain.json"
+    mapping = f"x1={RENAMED['x1']},x2={RENAMED['x2']},y=diagnosis"
+    args = ["train", "--data", str(renamed_csv), "--columns", mapping, "--method", "newton"]
+    code, out, err = run([*args, "--save", str(saved), "--json"])
+    assert code == 0, err
+    assert json.loads(saved.read_text(encoding="utf-8"))["columns"] == RENAMED
+    module = symcalc.load_module(generate(symcalc.derive(symcalc.load("logistic_regression"))))
+    columns = module.load_columns(saved)
+    assert columns == RENAMED
+    x, y = _builtin_xy()
+    by_header = {RENAMED["x1"]: x[:, 0], RENAMED["x2"]: x[:, 1], RENAMED["y"]: y}
+    data = {name: by_header[column] for name, column in columns.items()}
+    loss = module.loss(module.load_parameters(saved), data)
+    assert loss == pytest.approx(json.loads(out)["loss"], rel=1e-12)
+    assert run(["train", "--epochs", "3", "--save", str(plain)])[0] == 0
+    assert module.load_columns(plain) == {}  # each name read from its own column
+
+
 def test_a_vector_models_save_with_standardize_and_held_out_rows(run: Runner, tmp_path: Path) -> None:
     data, x, y = _blobs(tmp_path, 1000.0)
     saved = tmp_path / "vector.json"
@@ -532,16 +555,19 @@ def test_load_parameters_refuses_a_file_of_another_model_or_shape(run: Runner, t
         module.load_parameters(tmp_path / "text.json")
 
 
-def test_save_never_writes_over_a_file_and_checks_before_training(tmp_path: Path) -> None:
+def test_save_writes_over_a_file_only_with_force_and_checks_before_training(tmp_path: Path) -> None:
     mine = tmp_path / "params.json"
     mine.write_text("mine\n", encoding="utf-8")
     code, out, err = _symcalc("train", "--save", str(mine))
     assert (code, out) == (2, "")
     assert err == (
-        f"symcalc: error: {mine}: already exists: --save never writes over a file "
-        "(remove it, or choose another name)\n"
+        f"symcalc: error: {mine}: already exists: --save writes over a file only with --force "
+        "(add --force, or choose another name)\n"
     )
     assert mine.read_text(encoding="utf-8") == "mine\n"
+    code, out, err = _symcalc("train", "--epochs", "3", "--save", str(mine), "--force", "--json")
+    assert (code, err) == (0, f"symcalc: wrote {mine}\n")
+    assert json.loads(mine.read_text(encoding="utf-8"))["parameters"] == json.loads(out)["parameters"]
     for path, message in (
         (tmp_path / "no" / "p.json", "folder does not exist"),
         (tmp_path / "p.png", "--save writes JSON, not PNG (name it OUT.json)"),
@@ -649,3 +675,31 @@ def test_gd_and_lbfgs_train_a_network_past_the_written_out_limit_on_its_batch_mo
             np.asarray(result["parameters"][name]), last.parameters[name], rtol=1e-12, atol=1e-15
         )
     assert result["loss"] == pytest.approx(last.loss, rel=1e-12)
+
+
+def test_train_help_names_every_method_not_only_gradient_descent() -> None:
+    for argv in (("train", "--help"), ("--help",)):
+        code, out, err = _symcalc(*argv)
+        assert (code, err) == (0, "")
+        flat = " ".join(out.split())
+        assert "full-batch" not in flat
+        assert (
+            "train a model's parameters on data: gradient descent (default), Newton's method, L-BFGS, "
+            "or SGD and Adam in minibatches" in flat
+        )
+
+
+@pytest.mark.parametrize("model", ["logistic_regression", "logistic_regression_vector"])
+@pytest.mark.parametrize("name", ["data.parquet", "data.csv"])
+def test_parquet_without_dask_says_it_needs_dask(model: str, name: str, tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    parquet = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / name  # the file's bytes say it is Parquet, whatever its name
+    x, y = _builtin_xy()
+    parquet.write_table(pa.table({"x1": x[:, 0], "x2": x[:, 1], "y": y}), path)
+    code, out, err = _symcalc("train", model, "--data", str(path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"symcalc: error: {path}: is Parquet, not CSV: Parquet needs --dask "
+        "(pip install symcalc-gradients[dask])\n"
+    )

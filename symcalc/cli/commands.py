@@ -223,6 +223,10 @@ def _cmd_check_work(args: argparse.Namespace) -> int:
 
 
 def _cmd_latex(args: argparse.Namespace) -> int:
+    # Files the user named are theirs to replace; MODEL.tex and MODEL.pdf, named by us, only with --force.
+    named = args.output is not None or not args.pdf
+    if args.pdf and args.output is None and not args.body:
+        args.output = _default_tex(args.file, args.force)
     if args.output is not None:
         hint = ", and add --pdf for the PDF beside it"
         check_output(args.output, {".tex": "latex", ".ltx": "latex"}, "latex -o", hint)
@@ -230,18 +234,35 @@ def _cmd_latex(args: argparse.Namespace) -> int:
     text = limited(work.latex_file, args.file, args.body, args.hessian, args.compact, timeout=args.timeout)
     # Compile before writing anything, so that a failed run leaves no output at all.
     pdf = compile_pdf(text, timeout=args.timeout) if pdf_path is not None else None
-    _emit(text, args.output)
+    _emit(text, args.output, replace=named or args.force)
     if pdf_path is not None and pdf is not None:
-        write_atomic(pdf_path, pdf)  # OUT.pdf beside the named OUT.tex counts as named
+        # OUT.pdf beside the named OUT.tex counts as named
+        write_atomic(pdf_path, pdf, replace=named or args.force)
         say_wrote(pdf_path)
     return EXIT_OK
 
 
+def _default_tex(file: str | None, force: bool) -> str:
+    """`latex --pdf` without -o: MODEL.tex (and MODEL.pdf) in this folder, after the model's name;
+    neither may be a file already there unless `force`."""
+    name = Path(file).name.removesuffix(".toml") if file is not None else DEFAULT_MODEL
+    tex = Path(f"{name}.tex")
+    for path in (tex, tex.with_suffix(".pdf")):
+        if path.exists() and not force:
+            raise SymcalcError(
+                f"already exists: latex --pdf without -o writes {tex} and {tex.with_suffix('.pdf')} "
+                "here, over a file only with --force",
+                Location(source=str(path)),
+                fix="add --force, or name the file with -o OUT.tex",
+            )
+    return str(tex)
+
+
 def _pdf_path(args: argparse.Namespace) -> Path:
-    if args.output is None:
-        raise SymcalcError("--pdf needs -o OUT.tex: the PDF is written beside it")
     if args.body:
         raise SymcalcError("--pdf compiles a whole document", fix="drop --body")
+    if args.output is None:
+        raise SymcalcError("--pdf needs -o OUT.tex: the PDF is written beside it")
     # OUT.tex itself was checked by check_output (an OUT.pdf there is refused by its extension);
     # the PDF beside it is checked now, not after compiling, so that neither file is written.
     pdf = Path(args.output).with_suffix(".pdf")
@@ -283,12 +304,13 @@ def _cmd_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _emit(text: str, output: str | None) -> None:
-    """`text` to the file the user named (replacing it, and saying so on stderr), or to stdout."""
+def _emit(text: str, output: str | None, replace: bool = True) -> None:
+    """`text` to the file the user named (replacing it unless not to `replace`, and saying so on
+    stderr), or to stdout."""
     if output is None:
         sys.stdout.write(text)
     else:
-        write_atomic(output, text)
+        write_atomic(output, text, replace=replace)
         say_wrote(output)
 
 

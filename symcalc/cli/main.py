@@ -241,7 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     latex_parser.add_argument(
         "--pdf",
         action="store_true",
-        help="also run pdflatex and write OUT.pdf beside OUT.tex (needs -o; --timeout bounds it too)",
+        help="also run pdflatex and write OUT.pdf beside OUT.tex (without -o: MODEL.tex and MODEL.pdf "
+        "in this folder); --timeout bounds it too",
+    )
+    latex_parser.add_argument(
+        "--force", action="store_true", help="let --pdf without -o write over MODEL.tex and MODEL.pdf"
     )
     _hessian_option(latex_parser)
     _compact_option(latex_parser)
@@ -257,7 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     _hessian_option(markdown_parser)
     _compact_option(markdown_parser)
     file_help = f"a derivation file, or a built-in model's name (default: {DEFAULT_MODEL})"
-    train = command("train", cmd_train, "train a model's parameters by full-batch gradient descent")
+    train = command(
+        "train",
+        cmd_train,
+        "train a model's parameters on data: gradient descent (default), Newton's method, L-BFGS, "
+        "or SGD and Adam in minibatches",
+    )
     train.add_argument("file", nargs="?", help=file_help)
     train.add_argument(
         "--data",
@@ -338,9 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--save",
         metavar="PARAMS.json",
-        help="write the fitted parameters (with the constants and any standardization) for codegen's "
-        "load_parameters; never over a file",
+        help="write the fitted parameters (with the constants, any standardization and --columns' "
+        "mapping) for codegen's load_parameters; not over a file without --force",
     )
+    train.add_argument("--force", action="store_true", help="let --save write over an existing file")
     dask = train.add_argument_group(
         "on Dask", "train on data beyond one machine's memory (needs symcalc-gradients[dask])"
     )

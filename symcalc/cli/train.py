@@ -56,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         training.check_plotting()
     if args.save is not None:
-        _check_save(args.save)
+        _check_save(args.save, args.force)
     mapping = parse_columns(args.columns)
     # the data decide a vector's size for this run: from a pattern's first file
     first = data_files(args.data)[0][0] if on_dask else args.data
@@ -247,6 +247,7 @@ def _report(args: argparse.Namespace, summary: Summary, model: Model, draw: Call
     """The summary (table or --json), the plot (`draw`) and --save; the exit status for how it stopped."""
     from rich.console import Console
 
+    from symcalc.numeric.data import parse_columns
     from symcalc.numeric.descent import Stop
     from symcalc.render import training
 
@@ -258,8 +259,9 @@ def _report(args: argparse.Namespace, summary: Summary, model: Model, draw: Call
         draw(args.plot)
         say_wrote(args.plot)
     if args.save is not None:
-        saved = training.saved_dict(summary, model.title, _model_name(model.source))
-        write_atomic(args.save, json.dumps(saved, indent=2, allow_nan=False) + "\n", replace=False)
+        columns = parse_columns(args.columns)
+        saved = training.saved_dict(summary, model.title, _model_name(model.source), columns)
+        write_atomic(args.save, json.dumps(saved, indent=2, allow_nan=False) + "\n", replace=args.force)
         say_wrote(args.save)
     stop = summary.final.stop
     if stop is Stop.INTERRUPTED:
@@ -267,14 +269,15 @@ def _report(args: argparse.Namespace, summary: Summary, model: Model, draw: Call
     return EXIT_FAILED if stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
 
 
-def _check_save(path: str) -> None:
-    """--save PARAMS.json names a new JSON file in a folder that exists: checked before training."""
+def _check_save(path: str, force: bool) -> None:
+    """--save PARAMS.json names a JSON file in a folder that exists, a new one unless `force`:
+    checked before training."""
     check_output(path, {".json": "json"}, "--save")
-    if Path(path).exists():
+    if Path(path).exists() and not force:
         raise SymcalcError(
-            "already exists: --save never writes over a file",
+            "already exists: --save writes over a file only with --force",
             Location(source=path),
-            fix="remove it, or choose another name",
+            fix="add --force, or choose another name",
         )
 
 

@@ -537,7 +537,8 @@ def _docstring(derivation: Derivation, forward: Sequence[BatchLine], batch: Batc
         "",
         "`params` maps each name in PARAMETERS to an array of its shape (a float for a scalar);",
         "`data` maps each input and target to an array with one row per sample. load_parameters(path),",
-        "load_constants(path) and standardize(data, path) read what `symcalc train --save` wrote.",
+        "load_constants(path), load_columns(path) (the data's column of each name, as --columns",
+        "mapped them) and standardize(data, path) read what `symcalc train --save` wrote.",
         '"""',
     ]
     return [wrapped for line in lines for wrapped in _wrapped(line)]

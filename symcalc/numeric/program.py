@@ -36,6 +36,7 @@ from symcalc.symbolic.forms import tree_size
 from symcalc.symbolic.functions import sigmoid, softplus, spec_of
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.notation import Adjoint
+from symcalc.symbolic.order import PositiveFirst
 from symcalc.symbolic.steps import ChainRule, Derivation, LocalDerivatives
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
@@ -239,8 +240,9 @@ def nested_calls(function: str, arguments: Sequence[str]) -> str:
     return text
 
 
-class StablePrinter(NumPyPrinter):
-    """NumPy code in the table's forms (σ and softplus never overflow); max and min pairwise."""
+class StablePrinter(PositiveFirst, NumPyPrinter):
+    """NumPy code in the table's forms (σ and softplus never overflow); max and min pairwise; each
+    sum in the terminal's order (yhat - y)."""
 
     def _print(self, expr: Any, **kwargs: Any) -> str:
         # The table first: its NumPy form wins over SymPy's own (math.erf would take scalars only).

@@ -137,6 +137,10 @@ def survey(handle: BinaryIO, source: str) -> Survey:
         )
     if start.startswith(_UTF16):
         raise error(source, "is UTF-16 text", fix="save the file as UTF-8")
+    if start.startswith(b"PAR1"):  # Parquet's magic number: its files start and end with it
+        raise error(
+            source, "is Parquet, not CSV: Parquet needs --dask", fix="pip install symcalc-gradients[dask]"
+        )
     if b"\x00" in start:
         raise error(source, "is a binary file, not CSV text (it contains NUL bytes)")
     if bad is not None:

@@ -156,7 +156,8 @@ def _arguments(
         merged[name] = float(number)
     values.extend(_array(number) for number in merged.values())
     rows = None
-    for name in names:
+    read = list(names)
+    for name in read:
         if name not in data:
             raise KeyError(f"no data for {name!r}")
         array = _array(data[name])
@@ -165,7 +166,30 @@ def _arguments(
             raise ValueError(f"data[{name!r}] must have {axes} axes and one row per sample")
         rows = array.shape[0]
         values.append(array)
+    # the data's sizes first: they decide each dimension, and a parameter that disagrees is named
+    arrays = values[len(values) - len(read) :] + values[: len(PARAMETERS)]
+    declared = [DATA[name][1] for name in read] + list(PARAMETERS.values())
+    labels = [f"data[{name!r}]" for name in read] + [f"parameter {name!r}" for name in PARAMETERS]
+    found = [tuple(a.shape[1:]) for a in arrays[: len(read)]] + [tuple(a.shape) for a in arrays[len(read) :]]
+    _check_sizes(list(zip(labels, declared, found, strict=True)))
     return values
+
+
+def _check_sizes(arrays: list[tuple[str, tuple[str | int, ...], tuple[int, ...]]]) -> None:
+    """ValueError unless each array's sizes are its declared axes': a number, or a dimension that
+    every array holding it gives the same size (the data's, which come first, decide)."""
+    sizes: dict[str | int, tuple[int, str]] = {}
+    for what, axes, found in arrays:
+        for axis, size in zip(axes, found, strict=True):
+            wanted, source = (axis, "") if isinstance(axis, int) else sizes.setdefault(axis, (size, what))
+            if size != wanted:
+                expected = tuple(
+                    a if isinstance(a, int) else sizes.get(a, (n, ""))[0]
+                    for a, n in zip(axes, found, strict=True)
+                )
+                named = str(tuple(axes)).replace("'", "")
+                since = f" ({axis} = {wanted} from {source})" if source else ""
+                raise ValueError(f"{what} must have shape {named} = {expected}, not {found}{since}")
 
 
 #: The mark `symcalc train --save` puts in its files, and the format this module reads.
@@ -250,6 +274,15 @@ def load_constants(path: str | os.PathLike[str]) -> dict[str, float]:
     values = _section(_saved(path), path, "constants")
     _same_names(values, tuple(CONSTANTS), path, "constant")
     return {name: float(value) for name, value in values.items()}
+
+
+def load_columns(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The columns of the data the saved run read each name from, as `--columns` mapped them
+    ({name: column}); a name not in it was read from a column of its own name."""
+    values = _saved(path).get("columns", {})
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise ValueError(f"{path}: 'columns' is not a table of column names")
+    return dict(values)
 
 
 def load_parameters(path: str | os.PathLike[str]) -> dict[str, Any]:

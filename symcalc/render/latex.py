@@ -20,11 +20,11 @@ from sympy.printing.latex import LatexPrinter, translate
 
 from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, outline
 from symcalc.render.figures import figures, legend, picture
-from symcalc.render.order import PositiveFirst
 from symcalc.render.text import printable
 from symcalc.spec.names import NAME_PATTERN
 from symcalc.spec.shapes import bracketed
 from symcalc.symbolic.entries import entries_named, entry, latex_entry
+from symcalc.symbolic.order import PositiveFirst
 from symcalc.symbolic.steps import Derivation, Equation, Step, Update
 
 # -- the printer ----------------------------------------------------------------------------

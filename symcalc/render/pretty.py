@@ -16,7 +16,6 @@ from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.render.lines import wrap_maths
-from symcalc.render.order import PositiveFirst
 from symcalc.spec.shapes import bracketed, entry_label
 from symcalc.symbolic.entries import entry, unicode_entry
 from symcalc.symbolic.functions import TextPrinter
@@ -31,6 +30,7 @@ from symcalc.symbolic.notation import (
     Second,
     Sum,
 )
+from symcalc.symbolic.order import PositiveFirst
 
 
 class UnicodePrinter(PositiveFirst, PrettyPrinter):
@@ -272,7 +272,7 @@ _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 _SUBSCRIPTS = dict(zip("ijklprstu0123456789", "ᵢⱼₖₗₚᵣₛₜᵤ₀₁₂₃₄₅₆₇₈₉", strict=True))
 
 
-class _InlinePrinter(PositiveFirst, TextPrinter):
+class _InlinePrinter(TextPrinter):
     """The file's one-line syntax with the terminal's symbols: h₁ for h1, a² for a**2, ⋅ for *."""
 
     def _print(self, expr: Any, **kwargs: Any) -> str:

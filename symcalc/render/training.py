@@ -117,10 +117,13 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
     }
 
 
-def saved_dict(summary: Summary, title: str, model: str) -> dict[str, Any]:
+def saved_dict(
+    summary: Summary, title: str, model: str, columns: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """What --save writes, for a codegen module's load_parameters (`symcalc.numeric.runtime`): the
     parameters (a vector's as a list, a matrix's as rows), the run's constants, the standardization
-    of the inputs if any, and what the run was."""
+    of the inputs if any, the data's `columns` each name was read from (--columns), and what the
+    run was."""
     final = summary.final
     return {
         "saved_by": SAVED_BY,
@@ -130,6 +133,7 @@ def saved_dict(summary: Summary, title: str, model: str) -> dict[str, Any]:
         "parameters": _nested(final.parameters, summary.shapes),
         "constants": dict(summary.constants),
         "standardized": standardized_dict(summary.standardized, summary.input_shapes),
+        "columns": dict(columns or {}),
         "loss": _number(final.loss),
         "converged": final.converged,
         "method": summary.method,

@@ -18,7 +18,7 @@ from typing import Any
 
 from symcalc.errors import DomainError, Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain, parse_domain
-from symcalc.spec.names import check_name, suggestion
+from symcalc.spec.names import check_name, nearest, suggestion
 from symcalc.spec.shapes import Axis, check_size, split_declaration
 
 MAX_FILE_BYTES = 1_000_000
@@ -299,10 +299,17 @@ class _Checker:
         self.errors.append(SpecError(problem, where, fix))
 
     def spec(self) -> tuple[Spec, list[SymcalcError]]:
+        misspelt = False
         for key in self.data:
             if key not in KNOWN_KEYS:
                 known = "known: " + ", ".join(sorted(KNOWN_KEYS))
                 self.error(key, f"unknown key {key!r}", fix=suggestion(key, KNOWN_KEYS, known))
+                meant = nearest(key, KNOWN_KEYS)
+                misspelt = misspelt or (meant is not None and meant not in self.data)
+        if misspelt:
+            # [definitons] stands for a missing [definitions]: every name it declares would be
+            # "unknown" in what follows; the misspelling alone is the problem to report.
+            raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
         title = self.string("title", required=False) or "Untitled derivation"
         lists = {key: self.name_list(key) for key in NAME_LISTS}
         constants = self.constants()

@@ -76,6 +76,10 @@ def parse_claim(
     match = total or partial or second
     if match is None:
         example = 'e.g. "d2L/dw1 dw2" or "d2L/dw1^2"' if text.lstrip().startswith("d2") else 'e.g. "dL/dw1"'
+        # A textbook's d²L/dw1², typed as d^2L/dw1^2, is the second-derivative form spelt d2L/dw1^2.
+        spelt = re.sub(r"^(\s*)d\s*(?:\^\s*2|²)", r"\1d2", text).replace("²", "^2")
+        if spelt != text and SECOND_CLAIM_PATTERN.fullmatch(spelt):
+            example = f"write {spelt.strip()!r}"
         raise SpecError(f"claim {lhs!r} is not of the form {CLAIM_FORMS}", fix=example)
     named = [name for name in match.groups() if name is not None]
     unknown = [name for name in named if name not in symbols]

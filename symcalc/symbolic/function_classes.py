@@ -22,6 +22,8 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 from sympy.printing.str import StrPrinter
 
+from symcalc.symbolic.order import PositiveFirst
+
 
 class sigmoid(sp.Function):
     """The logistic function σ(x) = 1 / (1 + e^(−x))."""
@@ -273,8 +275,9 @@ def heaviside_as_step(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: step(e.args[0]))
 
 
-class TextPrinter(StrPrinter):
-    """SymPy's str() with the function names of the table, so that the text parses back."""
+class TextPrinter(PositiveFirst, StrPrinter):
+    """SymPy's str() with the function names of the table, so that the text parses back, and each
+    sum in the terminal's order (yhat - y, not -y + yhat)."""
 
     def _print_Abs(self, expr: sp.Abs) -> str:
         return f"abs({self._print(expr.args[0])})"

@@ -18,10 +18,8 @@ is first evaluated in Python floats, and anything non-finite or larger than
 from __future__ import annotations
 
 import ast
-import keyword
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -32,6 +30,7 @@ from symcalc.spec.names import suggestion
 from symcalc.spec.shapes import MAX_SIZE
 from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, MATMUL, ArrayFunction, Shape, dimension, eye, shown
 from symcalc.symbolic.functions import FUNCTIONS, fold
+from symcalc.symbolic.spellings import ascii_fix, spelling, syntax_error
 
 MAX_LENGTH = 50_000  # characters in one expression
 MAX_NODES = 20_000  # parse-tree nodes in one expression
@@ -84,7 +83,7 @@ def parse_shaped(
             raise ParseError(
                 f"character {char!r} is not allowed",
                 Location(column=column),
-                fix="expressions are ASCII",
+                fix=ascii_fix(text, char),
             )
     # A newline is whitespace (a TOML multi-line string wraps a long sum); one character for one,
     # so columns stay right.
@@ -93,7 +92,9 @@ def parse_shaped(
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as err:
-        raise _syntax_error(err, source, columns) from None
+        # Python's offset is 1-based; 0 means the text ended too soon: point past its last character.
+        column = columns(err.offset - 1 if err.offset else len(source.strip()))
+        raise syntax_error(err, source, column) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         # Python's own parser recurses on long chains (about 2 500 terms of x+x+...) as on nesting.
         raise ParseError(
@@ -141,25 +142,6 @@ class _Columns:
     def __call__(self, offset: int) -> int:
         """The 1-based column of the 0-based `offset` into the parsed text (its end past the last)."""
         return self.origin[min(offset + self.lead, len(self.origin) - 1)] + 1
-
-
-def _syntax_error(err: SyntaxError, source: str, columns: _Columns) -> ParseError:
-    # Python's offset is 1-based; 0 means the text ended too soon: point past its last character.
-    column = columns(err.offset - 1 if err.offset else len(source.strip()))
-    msg = (err.msg or "invalid syntax").replace("invalid decimal literal", "invalid number")
-    fix = None
-    if "decimal literal" in (err.msg or "") or "invalid number" in msg:
-        fix = "write 2*x for a product, not 2x"
-    elif "!" in source:
-        fix = "'!' is not supported"
-    elif "parenthes" in msg:
-        fix = "check that every '(' has its ')'"
-    if keywords := [word for word in re.findall(r"[A-Za-z_]+", source) if keyword.iskeyword(word)]:
-        word = keywords[0]
-        fix = f"{word!r} is a Python keyword and cannot be a name" + (
-            ": write 'lamda'" if word == "lambda" else f": rename it, e.g. 'my_{word}'"
-        )
-    return ParseError(f"syntax error: {msg}", Location(column=column), fix=fix)
 
 
 def _written_product(factors: list[sp.Expr]) -> sp.Expr:
@@ -449,7 +431,9 @@ class _Converter:
 
     def call(self, node: ast.Call) -> _Term:
         if not isinstance(node.func, ast.Name):
-            raise self.fail(node, "only functions from the table can be called, by name")
+            raise self.fail(
+                node, "only functions from the table can be called, by name", self.unqualified(node)
+            )
         fname = node.func.id
         if node.keywords:
             raise self.fail(node, f"{fname}() takes no keyword arguments")
@@ -462,7 +446,11 @@ class _Converter:
         spec = FUNCTIONS.get(fname)
         if spec is None:
             if fname in self.names:
-                raise self.fail(node, f"'{fname}' is a name, not a function")
+                product = f"{fname}*({self.segment(node.args[0])})" if len(node.args) == 1 else None
+                fix = f"write a product with '*': {product}" if product else None
+                raise self.fail(node, f"'{fname}' is a name, not a function", fix)
+            if (spelling := self.spelling(fname, node.args)) is not None:
+                raise self.fail(node, f"unknown function {fname!r}", fix=f"write {spelling}")
             every = [*FUNCTIONS, *ARRAY_FUNCTIONS, *SHORTHANDS]
             known = f"known: {', '.join(sorted(every))}"
             raise self.fail(node, f"unknown function {fname!r}", fix=suggestion(fname, every, known))
@@ -486,6 +474,24 @@ class _Converter:
             self.check_magnitude(node, value)
         unsized = any(arg.unsized for arg in args)
         return _Term(spec.build(*[arg.expr for arg in args]), value, shape, unsized)
+
+    def segment(self, node: ast.expr) -> str:
+        """The text of `node` as written."""
+        return ast.get_source_segment(self.parsed, node) or "..."
+
+    def spelling(self, fname: str, args: list[ast.expr]) -> str | None:
+        """The table's spelling of a call another language writes: log10(x), pow(z, 2)."""
+        return spelling(fname, [self.segment(arg) for arg in args])
+
+    def unqualified(self, node: ast.Call) -> str | None:
+        """For np.tanh(z), math.exp(z) and the like: the call without its module, when it is known."""
+        if not isinstance(node.func, ast.Attribute):
+            return None
+        args = [self.segment(arg) for arg in node.args]
+        if node.func.attr in {*FUNCTIONS, *ARRAY_FUNCTIONS, *SHORTHANDS}:
+            return f"write {node.func.attr}({', '.join(args)}), without the module"
+        spelt = spelling(node.func.attr, args)
+        return None if spelt is None else f"write {spelt}"
 
     def shorthand(self, node: ast.Call, fname: str) -> _Term:
         """A lecture's name for a form of the table's own: dot(u, v) is u @ v, trace(M) sum(diag(M)),
