@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    import sympy as sp
+
     from symcalc.symbolic.parting import Parting
 
 Status = Literal["holds", "fails", "undecided"]
@@ -31,6 +33,17 @@ class Counterexample:
 
 
 @dataclass(frozen=True)
+class Meant:
+    """A failed ∂-claim whose d-claim holds: what the local derivative is and which total derivative
+    the claim states (most courses write ∂L/∂w for the gradient)."""
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    local: sp.Expr  # ∂of/∂wrt of `of`'s own definition, every other name held fixed
+    claimed: sp.Expr  # the claim's right-hand side, which d(of)/d(wrt) equals
+
+
+@dataclass(frozen=True)
 class Check:
     """One verified statement: what was checked, whether it holds, and which rung decided it."""
 
@@ -46,6 +59,8 @@ class Check:
     #: The statement's sides for the terminal's notation (σ(z), x₁, ⋅): SymPy expressions, or text
     #: shown as it is. Empty (a claim: as its file wrote it): the statement as it is.
     shown: tuple[object, ...] = ()
+    #: For a failed ∂-claim: the total derivative it does state, when that holds.
+    meant: Meant | None = None
 
     @property
     def holds(self) -> bool:

@@ -138,11 +138,21 @@ def _failures(checks: Sequence[Check]) -> Iterator[RenderableType]:
         lines = Text()
         lines.append(f"{STATUS_MARK[check.status]} {check.name}: ", style=STATUS_STYLE[check.status])
         lines.append(f"{statement(check)}\n  {check.detail}")
+        if check.meant is not None:
+            lines.append(f"\n  {_meant_line(check)}")
         if check.counterexample is not None:
             lines.append("\n" + counterexample_text(check.counterexample))
         if check.parting is not None:
             lines.append("".join(f"\n  {line}" for line in _parting_lines(check)))
         yield lines
+
+
+def _meant_line(check: Check) -> str:
+    from symcalc.render.console import inline
+    from symcalc.render.wording import meant_line
+
+    assert check.meant is not None
+    return meant_line(check.meant, inline)
 
 
 def _parting_lines(check: Check) -> list[str]:
@@ -192,6 +202,21 @@ def check_dict(check: Check) -> dict[str, Any]:
         "detail": check.detail,
         "counterexample": None if check.counterexample is None else counterexample_dict(check.counterexample),
         "derivation": None if check.parting is None else parting_dict(check),
+        "meant": None if check.meant is None else meant_dict(check),
+    }
+
+
+def meant_dict(check: Check) -> dict[str, Any]:
+    """A failed ∂-claim whose d-claim holds, for machines: the local derivative and the total one meant."""
+    from symcalc.render.wording import meant_line
+
+    meant = check.meant
+    assert meant is not None
+    return {
+        "local": str(meant.local),
+        "total": f"d{meant.of.name}/d{meant.wrt.name}",
+        "holds": True,
+        "explanation": meant_line(meant),
     }
 
 
