@@ -31,6 +31,12 @@ class Counterexample:
     sides: tuple[str, str]  # what the left and right values are, e.g. ("claimed", "SymPy's diff")
     intermediates: tuple[tuple[str, float], ...] = ()  # each definition's value there, for reading
 
+    @property
+    def relative(self) -> float:
+        """The difference relative to the larger side: 1 when one side is 0, 2 for opposite signs."""
+        larger = max(abs(self.left), abs(self.right))
+        return abs(self.difference) / larger if larger else 0.0
+
 
 @dataclass(frozen=True)
 class Meant:

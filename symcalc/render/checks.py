@@ -175,7 +175,7 @@ def counterexample_text(example: Counterexample) -> str:
     width = max(len(side) for side in (*example.sides, "difference"))
     for side, value in zip(example.sides, (example.left, example.right), strict=True):
         lines.append(f"  {side:<{width}} = {value!r}")
-    lines.append(f"  {'difference':<{width}} = {example.difference!r}")
+    lines.append(f"  {'difference':<{width}} = {example.difference!r} (relative {example.relative:.3g})")
     return "\n".join(lines)
 
 
@@ -187,6 +187,7 @@ def counterexample_dict(example: Counterexample) -> dict[str, Any]:
         "left": example.left,
         "right": example.right,
         "difference": example.difference,
+        "relative": example.relative,
     }
 
 
