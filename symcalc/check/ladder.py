@@ -152,10 +152,7 @@ class Ladder:
                         continue  # ill-conditioned here (1 − σ(200) is 0 at 50 digits): another point
                     if not _close(lhs_100, rhs_100):
                         example = self.clearest(left, right, sides, (point, lhs_100, rhs_100))
-                        detail = (
-                            f"differs by {_shown(example.difference)} (relative {example.relative:.3g}) "
-                            f"at a point ({DIGITS}+ digits)"
-                        )
+                        detail = f"differs by {_shown(example.difference)} at a point ({DIGITS}+ digits)"
                         return make("fails", "numerically", detail, example), agreed
             except Undefined:
                 continue  # a side is undefined here: another point, not a mismatch

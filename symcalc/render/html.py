@@ -17,6 +17,7 @@ from functools import cache
 from importlib import resources
 
 from symcalc.check.records import Check
+from symcalc.render.checks import STATUS_MARK, failure_lines, how, statement, summary
 from symcalc.render.document import Block, Display, Heading, Inline, Items, Math, Paragraph, Text, outline
 from symcalc.render.figures import figures, svg
 from symcalc.render.latex import SymcalcLatexPrinter
@@ -113,19 +114,26 @@ def _cards(blocks: Sequence[Block]) -> list[str]:
 
 
 def verification_table(checks: Sequence[Check]) -> str:
-    """The verification table: each check, its result, what decided it and the statement checked."""
+    """The verification table: each check, its result, what decided it and the statement checked; then
+    what the terminal says under its table of each check that does not hold."""
     rows = "".join(
         f'<tr><td>{escape(c.name)}</td><td class="{"holds" if c.holds else "fails"}">'
-        f"{'✓ holds' if c.holds else '✗ fails'}</td><td>{escape(c.method)}</td>"
-        f'<td class="statement">{escape(c.statement)}</td></tr>'
+        f"{STATUS_MARK[c.status]} {c.status}</td><td>{escape(how(c))}</td>"
+        f'<td class="statement">{escape(statement(c))}</td></tr>'
         for c in checks
     )
     header = "<tr><th>check</th><th>result</th><th>decided by</th><th>statement</th></tr>"
-    held = sum(c.holds for c in checks)
-    summary = f"{len(checks)} checks: {held} hold, {len(checks) - held} fail"
+    failures = "".join(
+        f'<div class="failure"><p><strong>{STATUS_MARK[c.status]} {escape(c.name)}:</strong> '
+        f"{escape(statement(c))}</p><ul>"
+        + "".join(f"<li>{escape(line)}</li>" for line in failure_lines(c))
+        + "</ul></div>"
+        for c in checks
+        if c.status != "holds"
+    )
     return (
-        f'<details class="card" open><summary><h2>Verification: {escape(summary)}</h2></summary>'
-        f"<table>{header}{rows}</table></details>"
+        f'<details class="card" open><summary><h2>Verification: {escape(summary(checks))}</h2></summary>'
+        f"<table>{header}{rows}</table>{failures}</details>"
     )
 
 
