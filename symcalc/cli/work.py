@@ -51,13 +51,16 @@ def data_sizes(
     target: str | None, data: str | None, mapping: Mapping[str, str] | None = None
 ) -> dict[str, int]:
     """The sizes of a model's dimensions that its data decide (columns x1 … x30 make n = 30, a column
-    --columns maps to x30 counting as x30); {} if none."""
+    --columns maps to x30 counting as x30); {} if none, and {} without data: the built-in two-feature
+    data never decide a size (a model written for n = 4 is refused there, not trained at n = 2)."""
     from symcalc.errors import SymcalcError
     from symcalc.numeric.data import columns_of, renamed_header
     from symcalc.spec.shapes import sizes_from_columns
     from symcalc.spec.toml import check, read
     from symcalc.symbolic.graph import RESERVED
 
+    if data is None:
+        return {}
     try:
         spec, _ = check(*read(target), reserved=RESERVED)
     except SymcalcError:
