@@ -26,6 +26,7 @@ from symcalc.render.console import render_derivation
 from symcalc.render.latex import render_latex
 from symcalc.render.markdown import render_markdown
 from symcalc.render.pdf import compile_pdf
+from symcalc.render.views import EVERYTHING
 from tests.conftest import Runner, WriteToml
 from tests.pdf import needs_pdflatex
 from tests.test_html import chromium, load  # noqa: F401  (chromium is a fixture)
@@ -91,7 +92,7 @@ def test_the_page_of_indexed_names_typesets_every_formula(
 def _terminal(mlp: Path, width: int) -> str:
     file = io.StringIO()
     console = Console(file=file, width=width, color_system=None, legacy_windows=False)
-    for part in render_derivation(symcalc.derive(symcalc.load(str(mlp))), width):
+    for part in render_derivation(symcalc.derive(symcalc.load(str(mlp))), width, views=EVERYTHING):
         console.print(part)
     return file.getvalue()
 

@@ -48,7 +48,7 @@ def limited(function: Callable[..., T], target: str | None, *args: Any, timeout:
 
 def _cmd_derive(args: argparse.Namespace) -> int:
     text, warnings = limited(
-        work.derive_output, args.file, args.json, args.hessian, args.compact, timeout=args.timeout
+        work.derive_output, args.file, args.json, args.hessian, args.compact, args.view, timeout=args.timeout
     )
     for warning in warnings:
         print(f"symcalc: warning: {printable(warning)}", file=sys.stderr)
@@ -198,7 +198,9 @@ def _cmd_latex(args: argparse.Namespace) -> int:
         hint = ", and add --pdf for the PDF beside it"
         check_output(args.output, {".tex": "latex", ".ltx": "latex"}, "latex -o", hint)
     pdf_path = _pdf_path(args) if args.pdf else None
-    text = limited(work.latex_file, args.file, args.body, args.hessian, args.compact, timeout=args.timeout)
+    text = limited(
+        work.latex_file, args.file, args.body, args.hessian, args.compact, args.view, timeout=args.timeout
+    )
     # Compile before writing anything, so that a failed run leaves no output at all.
     pdf = compile_pdf(text, timeout=args.timeout) if pdf_path is not None else None
     _emit(text, args.output)
@@ -225,7 +227,8 @@ def _cmd_markdown(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, {".md": "markdown", ".markdown": "markdown"}, "markdown -o")
     _emit(
-        limited(work.markdown_file, args.file, args.hessian, args.compact, timeout=args.timeout), args.output
+        limited(work.markdown_file, args.file, args.hessian, args.compact, args.view, timeout=args.timeout),
+        args.output,
     )
     return EXIT_OK
 
@@ -233,7 +236,7 @@ def _cmd_markdown(args: argparse.Namespace) -> int:
 def _cmd_html(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, {".html": "html", ".htm": "html"}, "html -o")
-    _emit(limited(work.html_file, args.file, args.compact, timeout=args.timeout), args.output)
+    _emit(limited(work.html_file, args.file, args.compact, args.view, timeout=args.timeout), args.output)
     return EXIT_OK
 
 

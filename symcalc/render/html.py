@@ -22,6 +22,7 @@ from symcalc.render.document import Block, Display, Heading, Inline, Items, Math
 from symcalc.render.figures import figures, svg
 from symcalc.render.latex import SymcalcLatexPrinter
 from symcalc.render.text import printable
+from symcalc.render.views import Views
 from symcalc.symbolic.steps import Derivation
 
 #: No request leaves the page: scripts, styles, fonts and images are inline or data URIs.
@@ -137,9 +138,11 @@ def verification_table(checks: Sequence[Check]) -> str:
     )
 
 
-def cards_html(derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False) -> str:
+def cards_html(
+    derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False, views: Views | None = None
+) -> str:
     """The page's body: the document as cards, the pictures, and the verification table (if given)."""
-    parts = _cards(outline(derivation, SymcalcLatexPrinter()._print, compact))
+    parts = _cards(outline(derivation, SymcalcLatexPrinter()._print, compact, views))
     pictures = figures(derivation)
     if pictures:
         inner = "".join(
@@ -159,7 +162,9 @@ def notebook_html(derivation: Derivation) -> str:
     )
 
 
-def render_html(derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False) -> str:
+def render_html(
+    derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False, views: Views | None = None
+) -> str:
     """The whole page: self-contained, offline, readable on a phone and printable."""
     title = escape(derivation.title or "Derivation")
     return "\n".join(
@@ -175,7 +180,7 @@ def render_html(derivation: Derivation, checks: Sequence[Check] = (), compact: b
             f"<style>{_STYLE}</style>",
             "</head>",
             "<body>",
-            cards_html(derivation, checks, compact),
+            cards_html(derivation, checks, compact, views),
             f"<script>{_katex('katex.min.js')}</script>",
             f"<script>{_RENDER}</script>",
             "</body>",
