@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
@@ -16,7 +17,7 @@ from symcalc.errors import LimitError
 from symcalc.render.latex import MAX_LINE, escape_latex, latex, render_latex
 from symcalc.render.pdf import PdfError, compile_pdf
 from symcalc.render.views import EVERYTHING
-from tests.conftest import DERIVATIONS
+from tests.conftest import DERIVATIONS, SEED
 from tests.pdf import needs_pdflatex, pdf_text
 
 # The seed page's steps, written out by hand from the page and checked against it line by line.
@@ -376,9 +377,22 @@ def test_cli_latex_pdf_writes_both_files(tmp_path: Path) -> None:
     assert (tmp_path / "seed.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_cli_pdf_needs_an_output_file(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["latex", "--pdf"]) == 2
-    assert "--pdf needs -o OUT.tex" in capsys.readouterr().err
+@needs_pdflatex
+def test_cli_pdf_without_output_writes_the_models_name_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["latex", "tanh_unit", "--pdf"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tanh_unit.pdf", "tanh_unit.tex"]
+    assert (tmp_path / "tanh_unit.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_cli_pdf_of_standard_input_needs_an_output_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SEED.read_bytes())))
+    assert main(["latex", "-", "--pdf"]) == 2
+    assert "needs -o OUT.tex" in capsys.readouterr().err
 
 
 def test_cli_pdf_needs_a_whole_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

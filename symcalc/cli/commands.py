@@ -194,6 +194,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_latex(args: argparse.Namespace) -> int:
+    if args.pdf and args.output is None and args.file != "-":  # --pdf alone: MODEL.tex and MODEL.pdf here
+        args.output = Path(args.file or DEFAULT_MODEL).name.removesuffix(".toml") + ".tex"
     if args.output is not None:
         hint = ", and add --pdf for the PDF beside it"
         check_output(args.output, {".tex": "latex", ".ltx": "latex"}, "latex -o", hint)
@@ -212,7 +214,9 @@ def _cmd_latex(args: argparse.Namespace) -> int:
 
 def _pdf_path(args: argparse.Namespace) -> Path:
     if args.output is None:
-        raise SymcalcError("--pdf needs -o OUT.tex: the PDF is written beside it")
+        raise SymcalcError(
+            "--pdf of a model read from standard input needs -o OUT.tex: the PDF is written beside it"
+        )
     if args.body:
         raise SymcalcError("--pdf compiles a whole document", fix="drop --body")
     # OUT.tex itself was checked by check_output (an OUT.pdf there is refused by its extension);

@@ -247,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     latex_parser.add_argument(
         "--pdf",
         action="store_true",
-        help="also run pdflatex and write OUT.pdf beside OUT.tex (needs -o; --timeout bounds it too)",
+        help="also run pdflatex and write OUT.pdf beside OUT.tex (without -o: MODEL.tex and MODEL.pdf here; "
+        "--timeout bounds it too)",
     )
     _hessian_option(latex_parser)
     _compact_option(latex_parser)
@@ -263,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     _hessian_option(markdown_parser)
     _compact_option(markdown_parser)
     file_help = f"a derivation file, or a built-in model's name (default: {DEFAULT_MODEL})"
-    train = command("train", cmd_train, "train a model's parameters by full-batch gradient descent")
+    train = command(
+        "train", cmd_train, "train a model's parameters (gradient descent, Newton, L-BFGS, SGD or Adam)"
+    )
     train.add_argument("file", nargs="?", help=file_help)
     train.add_argument(
         "--data",

@@ -192,6 +192,12 @@ def survey(handle: BinaryIO, source: str) -> Survey:
         )
     if start.startswith(_UTF16):
         raise error(source, "is UTF-16 text", fix="save the file as UTF-8")
+    if start.startswith(b"PAR1"):  # Parquet's magic number
+        raise error(
+            source,
+            "is a Parquet file: without --dask, train reads CSV",
+            fix="add --dask, which reads Parquet with symcalc-gradients[dask] installed; or save it as CSV",
+        )
     if b"\x00" in start:
         raise error(source, "is a binary file, not CSV text (it contains NUL bytes)")
     if bad is not None:
