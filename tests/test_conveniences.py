@@ -140,8 +140,9 @@ def test_a_notebook_shows_checks_as_a_table(seed: symcalc.Derivation) -> None:
     html = checks._repr_html_()
     assert html.count("<tr>") == len(checks) + 1 and "✓ holds" in html
     markdown = checks._repr_markdown_()
-    assert markdown.startswith("| check | result | decided by | statement |")
-    assert markdown.count("\n| ") == len(checks) and f"{len(checks)} checks" in markdown
+    assert markdown.startswith(f"**Verification: {len(checks)} checks: ")
+    assert "\n| check | result | decided by | statement |\n" in markdown
+    assert markdown.count("\n| ") == len(checks) + 1
     single = symcalc.check_claim(seed.model, "dL/dz", "a - y")
     assert "| claim dL/dz | ✓ holds | proved | dL/dz = a - y |" in single._repr_markdown_()
 

@@ -270,7 +270,8 @@ def _good_rows(folder: Path, files: int) -> None:
 BAD_PARQUET = {
     "a missing column": (
         pa.table({"x1": [0.5, 1.0], "y": [0.0, 1.0]}),
-        "p9.parquet: no column 'x2': the model needs x1, x2, y; the file has 'x1', 'y'",
+        "p9.parquet: no column 'x2': the model needs x1, x2, y; the file has 'x1', 'y' "
+        "(name the file's column for each with --columns NAME=COLUMN[,...], e.g. --columns x2=COLUMN)",
     ),
     "a non-number": (
         pa.table({"x1": [0.5, 1.0, 2.0], "x2": ["1.5", "2", "abc"], "y": [0.0, 1.0, 0.0]}),

@@ -39,7 +39,8 @@ BAD = {
     "(a CSV needs a header line naming the columns, then one row per sample)",
     "header_only.csv": "header_only.csv: has a header but no data rows",
     "missing_column.csv": "missing_column.csv, line 1: no column 'x2': the model needs x1, x2, y; "
-    "the file has 'x1', 'x3', 'y'",
+    "the file has 'x1', 'x3', 'y' "
+    "(name the file's column for each with --columns NAME=COLUMN[,...], e.g. --columns x2=x3)",
     "duplicate_column.csv": "duplicate_column.csv, line 1: column 'x1' appears twice (fields 1 and 3) "
     "(rename or remove one of them)",
     "non_numeric.csv": "non_numeric.csv, line 7, column 'x2': 'abc' is not a number",

@@ -26,6 +26,7 @@ from symcalc.render.console import render_derivation
 from symcalc.render.latex import render_latex
 from symcalc.render.markdown import render_markdown
 from symcalc.render.pdf import compile_pdf
+from symcalc.render.views import EVERYTHING
 from tests.conftest import Runner, WriteToml
 from tests.pdf import needs_pdflatex
 from tests.test_html import chromium, load  # noqa: F401  (chromium is a fixture)
@@ -62,13 +63,13 @@ DOUBLE_SUBSCRIPT = re.compile(r"_\{[^{}]*\}_\{|_[A-Za-z0-9]_\{")
 @needs_pdflatex
 @pytest.mark.slow
 def test_the_latex_of_indexed_names_compiles(mlp: Path) -> None:
-    tex = render_latex(symcalc.derive(symcalc.load(str(mlp))))
+    tex = render_latex(symcalc.derive(symcalc.load(str(mlp))), views=EVERYTHING)
     assert not DOUBLE_SUBSCRIPT.search(tex)
     assert compile_pdf(tex).startswith(b"%PDF")
 
 
 def test_markdown_has_no_double_subscript(mlp: Path) -> None:
-    text = render_markdown(symcalc.derive(symcalc.load(str(mlp))))
+    text = render_markdown(symcalc.derive(symcalc.load(str(mlp))), views=EVERYTHING)
     assert not DOUBLE_SUBSCRIPT.search(text)
     assert r"\left(W_{1}\right)_{ij}" in text  # the vector form's entry of W1
 
@@ -81,7 +82,7 @@ def test_the_page_of_indexed_names_typesets_every_formula(
     tmp_path: Path,
 ) -> None:
     page = tmp_path / "mlp.html"
-    code, _, err = run(["html", str(mlp), "-o", str(page)])
+    code, _, err = run(["html", str(mlp), "--view", "all", "-o", str(page)])
     assert code == 0, err
     dom, _ = load(chromium, page, tmp_path)
     assert dom.count('<span class="katex">') + dom.count('<span class="katex-display">') > 10
@@ -91,7 +92,7 @@ def test_the_page_of_indexed_names_typesets_every_formula(
 def _terminal(mlp: Path, width: int) -> str:
     file = io.StringIO()
     console = Console(file=file, width=width, color_system=None, legacy_windows=False)
-    for part in render_derivation(symcalc.derive(symcalc.load(str(mlp))), width):
+    for part in render_derivation(symcalc.derive(symcalc.load(str(mlp))), width, views=EVERYTHING):
         console.print(part)
     return file.getvalue()
 
@@ -107,7 +108,7 @@ def test_the_terminal_writes_an_entry_with_its_name_bracketed(mlp: Path, width: 
 def test_ascii_writes_an_entry_as_the_file_indexes_it(mlp: Path) -> None:
     environment = {**os.environ, "PYTHONIOENCODING": "ascii", "COLUMNS": "80"}
     result = subprocess.run(
-        [sys.executable, "-m", "symcalc", "derive", str(mlp)],
+        [sys.executable, "-m", "symcalc", "derive", str(mlp), "--view", "all"],
         capture_output=True,
         env=environment,
         timeout=300,

@@ -31,6 +31,7 @@ from symcalc.render.latex import latex, render_latex
 from symcalc.render.markdown import render_markdown
 from symcalc.render.pdf import compile_pdf
 from symcalc.render.pretty import pretty
+from symcalc.render.views import EVERYTHING
 from symcalc.symbolic.entries import printing
 from tests.conftest import REPO
 from tests.pdf import needs_pdflatex
@@ -131,13 +132,13 @@ def test_generated_names_print_apart_in_every_format(
         document = _terminal(derivation, ascii_only)
         missing = [f for f in forms[kind][: len(model.parameters)] if f not in document]
         assert not missing, (kind, missing)
-    tex = render_latex(derivation)
-    markdown = render_markdown(derivation)
+    tex = render_latex(derivation, views=EVERYTHING)
+    markdown = render_markdown(derivation, views=EVERYTHING)
     for document in (tex, markdown):
         assert not DOUBLE_SUBSCRIPT.search(document)
 
     # KaTeX typesets every formula of the page.
-    page = cards_html(derivation)
+    page = cards_html(derivation, views=EVERYTHING)
     formulas = [html.unescape(f) for f in re.findall(r'class="math(?: display)?">(.*?)</(?:span|div)>', page)]
     assert len(formulas) > 10
     assert _katex_errors(formulas) == []
@@ -163,6 +164,6 @@ def test_generated_names_print_apart_in_every_format(
 def test_a_handful_of_such_documents_compile(names: list[str], tmp_path: Path) -> None:
     path = tmp_path / "model.toml"
     path.write_text(_model(names, 10))
-    tex = render_latex(symcalc.derive(symcalc.load(str(path))))
+    tex = render_latex(symcalc.derive(symcalc.load(str(path))), views=EVERYTHING)
     assert not DOUBLE_SUBSCRIPT.search(tex)
     assert compile_pdf(tex).startswith(b"%PDF")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
@@ -15,7 +16,8 @@ from symcalc.cli.main import main
 from symcalc.errors import LimitError, PdfError
 from symcalc.render.latex import MAX_LINE, escape_latex, latex, render_latex
 from symcalc.render.pdf import compile_pdf
-from tests.conftest import DERIVATIONS
+from symcalc.render.views import EVERYTHING
+from tests.conftest import DERIVATIONS, SEED
 from tests.pdf import needs_pdflatex, pdf_text
 
 # The seed page's steps, written out by hand from the page and checked against it line by line.
@@ -219,7 +221,7 @@ def test_long_text_is_broken_into_lines_tex_can_read() -> None:
 def test_every_shipped_derivation_compiles(path: Path, tmp_path: Path) -> None:
     derivation = symcalc.derive(symcalc.load(str(path)))
     started = time.monotonic()
-    pdf = compile_pdf(render_latex(derivation))
+    pdf = compile_pdf(render_latex(derivation, views=EVERYTHING))
     assert time.monotonic() - started < 30
     assert pdf.startswith(b"%PDF")
     assert f"Step {len(derivation.steps)} of {len(derivation.steps)}" in pdf_text(pdf)
@@ -421,6 +423,14 @@ def test_cli_pdf_of_a_body_is_refused_before_choosing_a_file(
     assert main(["latex", "--body", "--pdf"]) == 2
     assert "drop --body" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_pdf_of_standard_input_needs_an_output_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(SEED.read_bytes())))
+    assert main(["latex", "-", "--pdf"]) == 2
+    assert "needs -o OUT.tex" in capsys.readouterr().err
 
 
 def test_cli_pdf_needs_a_whole_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,9 +18,11 @@ from functools import cache
 
 import pytest
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, Group
 
 import symcalc
+from symcalc.render.console import render_derivation
+from symcalc.render.views import EVERYTHING
 
 from .conftest import DERIVATIONS
 
@@ -55,6 +57,11 @@ def _columns(line: str) -> list[str]:
 @cache
 def _derivation(name: str) -> symcalc.Derivation:
     return symcalc.derive(symcalc.load(str(DERIVATIONS / f"{name}.toml")))
+
+
+def _written_out(derivation: symcalc.Derivation, width: int) -> object:
+    """Every form of a derivation, the entries written out too (a vector model shows fewer by default)."""
+    return Group(*render_derivation(derivation, width, views=EVERYTHING))
 
 
 def render(renderable: object, width: int) -> str:
@@ -94,7 +101,7 @@ def cut_maths(text: str) -> list[str]:
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", MODELS)
 def test_no_line_is_wider_than_the_terminal(name: str, width: int) -> None:
-    text = render(_derivation(name), width)
+    text = render(_written_out(_derivation(name), width), width)
     wide = [line for line in text.splitlines() if cell_len(line) > width]
     assert not wide, "\n".join(wide)
 
@@ -118,7 +125,7 @@ TOO_WIDE = {"softmax_network_vector", "layer_norm_linear"}
     ],
 )
 def test_maths_is_never_cut_apart(name: str, width: int) -> None:
-    problems = cut_maths(render(_derivation(name), width))
+    problems = cut_maths(render(_written_out(_derivation(name), width), width))
     assert not problems, "\n".join(problems)
 
 
@@ -254,7 +261,7 @@ def test_a_narrow_verify_stacks_each_check_over_its_statement_and_crops_nothing(
 @pytest.mark.parametrize("width", WIDTHS)
 def test_prose_keeps_every_name_whole_and_loses_none(width: int) -> None:
     """SymPy writes W1_1 as "W₁ ₁": a sentence may break at that space neither inside it."""
-    text = render(_derivation("softmax_regression_vector"), width)
+    text = render(_written_out(_derivation("softmax_regression_vector"), width), width)
     header = text[: text.index("Model")]
     words = " ".join(line.strip("│ ") for line in header.splitlines()[1:])
     for name in ("W₁ ₁", "W₁ ₂", "W₂ ₁", "W₂ ₂", "W₃ ₁", "W₃ ₂", "c₁", "c₂", "c₃"):

@@ -121,7 +121,8 @@ def test_a_column_of_the_file_may_swap_with_a_name(run: Runner, tmp_path: Path) 
             "x1=mean radius",
             "symcalc: error: {csv}, line 1: no columns 'x2', 'y': the model needs x1, x2, y; the file has "
             "'mean radius', 'mean texture, first', 'diagnosis' "
-            "(map a column to each with --columns NAME=COLUMN)",
+            "(name the file's column for each with --columns NAME=COLUMN[,...], "
+            "e.g. --columns 'x2=mean texture, first')",
         ),
     ],
 )

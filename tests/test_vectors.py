@@ -22,6 +22,7 @@ import symcalc
 from symcalc.render.latex import render_latex
 from symcalc.render.markdown import render_markdown
 from symcalc.render.pdf import compile_pdf
+from symcalc.render.views import EVERYTHING
 from symcalc.spec.shapes import components
 from symcalc.symbolic.arrays import matmul, transpose
 from symcalc.symbolic.batch import M
@@ -377,7 +378,7 @@ def test_derive_json_gives_the_sizes_and_the_vector_form(run: Runner) -> None:
 @needs_pdflatex
 def test_the_pdf_shows_the_model_as_written_and_its_vector_form_before_the_steps() -> None:
     derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / "two_layer_network_vector.toml"))
-    source = render_latex(derivation)
+    source = render_latex(derivation, views=EVERYTHING)
     assert r"z &= b + v^{\top} g" in source and r"s &= c + W x" in source
     assert r"\frac{\mathrm{d} L}{\mathrm{d} W} &= \frac{\mathrm{d} L}{\mathrm{d} s} x^{\top}" in source
     assert r"\odot" in source
@@ -387,7 +388,7 @@ def test_the_pdf_shows_the_model_as_written_and_its_vector_form_before_the_steps
 
 def test_markdown_shows_the_vector_form_and_the_assumption_it_used() -> None:
     derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / "softmax_regression_vector.toml"))
-    document = render_markdown(derivation)
+    document = render_markdown(derivation, views=EVERYTHING)
     section = document[document.index("## Vector form") : document.index("## Step 1 of")]
     for name in ("p", "z", "W", "c"):
         assert rf"\frac{{\mathrm{{d}} L}}{{\mathrm{{d}} {name}}} &=" in section
@@ -600,7 +601,7 @@ def test_the_steps_for_reading_are_the_same_at_n_30_and_n_3000(write_toml: Write
     documents = []
     for n in (30, 3000):
         path = write_toml(text.replace("n = 2", f"n = {n}"), f"n{n}.toml")
-        document = render_markdown(symcalc.derive(symcalc.load(str(path))))
+        document = render_markdown(symcalc.derive(symcalc.load(str(path))), views=EVERYTHING)
         assert f"(at n = {n}; written out at n = 3)" in document
         documents.append(document.replace(f"n = {n};", "n = N;").replace(f"n{n}", "nN"))
     assert documents[0] == documents[1]

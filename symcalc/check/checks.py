@@ -15,7 +15,7 @@ from symcalc.check.batch import batch_checks
 from symcalc.check.differences import finite_differences
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
 from symcalc.check.oracle import elementary, independent_derivative, second_derivative, value_of
-from symcalc.check.records import Check, Checks, strictly
+from symcalc.check.records import Check, Checks, Meant, strictly
 from symcalc.symbolic.claimed_adjoints import put_in
 from symcalc.symbolic.claims import Claim
 from symcalc.symbolic.engine import derive
@@ -290,6 +290,18 @@ def _explained(check: Check, claim: Claim, derivation: Derivation) -> Check:
 
 
 def _claim(ladder: Ladder, claim: Claim) -> Check:
+    """A claim against SymPy's diff; a failed ∂-claim whose d-claim holds says so (`Meant`)."""
+    check = _claim_alone(ladder, claim)
+    if check.status != "fails" or not claim.local or claim.second is not None:
+        return check
+    total = dataclasses.replace(claim, local=False)
+    if not _claim_alone(ladder, total).holds:
+        return check
+    local = sp.diff(elementary(ladder.model.definition_map[claim.of]), claim.wrt)
+    return dataclasses.replace(check, meant=Meant(claim.of, claim.wrt, local, claim.expected))
+
+
+def _claim_alone(ladder: Ladder, claim: Claim) -> Check:
     if claim.second is not None:  # d2L/dA dB: SymPy's diff through the graph, twice
         oracle = second_derivative(ladder.model, claim.of, claim.wrt, claim.second)
     elif claim.local:  # ∂a/∂z: SymPy's diff of that one definition, every other name held fixed

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +23,12 @@ from typing import Any
 import mpmath
 import sympy as sp
 
+from symcalc.check.clearest import SEARCH_POINTS, activations, clearest, saturated
 from symcalc.check.evaluate import CONFIRM_DIGITS, DIGITS, kinks
 from symcalc.check.oracle import elementary, independent_derivative
 from symcalc.check.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
-from symcalc.check.records import Check, check_maker
-from symcalc.check.sample import ATTEMPTS_PER_POINT, Sampler
+from symcalc.check.records import Check, Counterexample, check_maker
+from symcalc.check.sample import ATTEMPTS_PER_POINT, Point, Sampler
 from symcalc.errors import EvaluationUnsupported, Undefined
 from symcalc.symbolic.graph import Model
 
@@ -71,6 +73,7 @@ class Ladder:
         self.signs = known_signs(_signs_of(model))
         self._through: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
         self._composed: dict[sp.Symbol, sp.Expr] = {}
+        self._activations: tuple[tuple[sp.Expr, tuple[int, ...]], ...] | None = None
 
     def through(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
         """SymPy's d(of)/d(wrt) through the graph (`oracle.independent_derivative`), worked out once:
@@ -148,12 +151,9 @@ class Ladder:
                     lhs_100, rhs_100 = confirm(left), confirm(right)
                     if not (_stable(lhs, lhs_100) and _stable(rhs, rhs_100)):
                         continue  # ill-conditioned here (1 − σ(200) is 0 at 50 digits): another point
-                    lhs, rhs = lhs_100, rhs_100
-                    if not _close(lhs, rhs):
-                        with mpmath.workdps(CONFIRM_DIGITS):
-                            difference = lhs - rhs
-                        example = point.counterexample(lhs, rhs, difference, sides)
-                        detail = f"differs by {mpmath.nstr(difference, 3)} at a point ({DIGITS}+ digits)"
+                    if not _close(lhs_100, rhs_100):
+                        example = self.clearest(left, right, sides, (point, lhs_100, rhs_100))
+                        detail = f"differs by {_shown(example.difference)} at a point ({DIGITS}+ digits)"
                         return make("fails", "numerically", detail, example), agreed
             except Undefined:
                 continue  # a side is undefined here: another point, not a mismatch
@@ -161,6 +161,34 @@ class Ladder:
                 return make("undecided", "numerically", f"not proved, and {err}"), agreed
             agreed += 1
         return None, agreed
+
+    def clearest(
+        self, left: sp.Expr, right: sp.Expr, sides: tuple[str, str], first: tuple[Point, Any, Any]
+    ) -> Counterexample:
+        """Where to show a mismatch found at `first`: of the first SEARCH_POINTS points, where the two
+        sides differ most in relative terms with no activation saturated (`symcalc.check.clearest`)."""
+        if self._activations is None:
+            self._activations = activations(self.model)
+        found = self._activations
+        suspects = kinks(left) + kinks(right)
+        candidates = [(*first, saturated(first[0].confirmed, found))]
+        for point in itertools.islice(self.sampler.points(), SEARCH_POINTS):
+            if point is first[0]:
+                continue
+            try:
+                if any(abs(point.at(k)) <= KINK_MARGIN for k in suspects):
+                    continue
+                lhs, rhs = point.at(left), point.at(right)
+                if _negligible(lhs, rhs) or _close(lhs, rhs):
+                    continue
+                lhs_100, rhs_100 = point.confirmed(left), point.confirmed(right)
+                if _stable(lhs, lhs_100) and _stable(rhs, rhs_100) and not _close(lhs_100, rhs_100):
+                    candidates.append((point, lhs_100, rhs_100, saturated(point.at, found)))
+            except (Undefined, EvaluationUnsupported):
+                continue
+        point, lhs, rhs, _ = candidates[clearest(candidates)]
+        with mpmath.workdps(CONFIRM_DIGITS):
+            return point.counterexample(lhs, rhs, lhs - rhs, sides)
 
     def refute_by_constant(
         self,
@@ -173,16 +201,22 @@ class Ladder:
         """A difference equal to a non-zero number fails, shown at the first point where both sides exist."""
         shown = mpmath.nstr(mpmath.mpf(sp.Float(constant, CONFIRM_DIGITS)), 3)
         detail = f"the difference simplifies to the constant {shown}, not 0"
-        for point in self.sampler.points():
+        if self._activations is None:
+            self._activations = activations(self.model)
+        candidates = []
+        for point in itertools.islice(self.sampler.points(), SEARCH_POINTS):
             try:
                 lhs, rhs = point.confirmed(left), point.confirmed(right)
             except Undefined:
                 continue
             except EvaluationUnsupported:
                 break
-            example = point.counterexample(lhs, rhs, sp.Float(constant, CONFIRM_DIGITS), sides)
-            return make("fails", "numerically", detail, example)
-        return make("fails", "numerically", detail)
+            candidates.append((point, lhs, rhs, saturated(point.confirmed, self._activations)))
+        if not candidates:
+            return make("fails", "numerically", detail)
+        point, lhs, rhs, _ = candidates[clearest(candidates)]
+        example = point.counterexample(lhs, rhs, sp.Float(constant, CONFIRM_DIGITS), sides)
+        return make("fails", "numerically", detail, example)
 
     def prove_cheaply(self, left: sp.Expr, right: sp.Expr) -> tuple[bool, sp.Expr]:
         """Whether left − right cancels to 0 cheaply, and the difference in independent names.
@@ -286,6 +320,10 @@ def _signs_of(model: Model) -> dict[sp.Symbol, int]:
         elif high is not None and high <= 0:
             signs[sym] = -1
     return signs
+
+
+def _shown(value: float) -> str:
+    return mpmath.nstr(mpmath.mpf(value), 3)
 
 
 def _close(left: Any, right: Any) -> bool:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    import sympy as sp
+
     from symcalc.symbolic.parting import Parting
 
 Status = Literal["holds", "fails", "undecided"]
@@ -29,6 +31,23 @@ class Counterexample:
     sides: tuple[str, str]  # what the left and right values are, e.g. ("claimed", "SymPy's diff")
     intermediates: tuple[tuple[str, float], ...] = ()  # each definition's value there, for reading
 
+    @property
+    def relative(self) -> float:
+        """The difference relative to the larger side: 1 when one side is 0, 2 for opposite signs."""
+        larger = max(abs(self.left), abs(self.right))
+        return abs(self.difference) / larger if larger else 0.0
+
+
+@dataclass(frozen=True)
+class Meant:
+    """A failed ∂-claim whose d-claim holds: what the local derivative is and which total derivative
+    the claim states (most courses write ∂L/∂w for the gradient)."""
+
+    of: sp.Symbol
+    wrt: sp.Symbol
+    local: sp.Expr  # ∂of/∂wrt of `of`'s own definition, every other name held fixed
+    claimed: sp.Expr  # the claim's right-hand side, which d(of)/d(wrt) equals
+
 
 @dataclass(frozen=True)
 class Check:
@@ -46,6 +65,8 @@ class Check:
     #: The statement's sides for the terminal's notation (σ(z), x₁, ⋅): SymPy expressions, or text
     #: shown as it is. Empty (a claim: as its file wrote it): the statement as it is.
     shown: tuple[object, ...] = ()
+    #: For a failed ∂-claim: the total derivative it does state, when that holds.
+    meant: Meant | None = None
 
     @property
     def holds(self) -> bool:

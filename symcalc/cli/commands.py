@@ -49,7 +49,7 @@ def limited(function: Callable[..., T], target: str | None, *args: Any, timeout:
 
 def _cmd_derive(args: argparse.Namespace) -> int:
     text, warnings = limited(
-        work.derive_output, args.file, args.json, args.hessian, args.compact, timeout=args.timeout
+        work.derive_output, args.file, args.json, args.hessian, args.compact, args.view, timeout=args.timeout
     )
     for warning in warnings:
         print(f"symcalc: warning: {printable(warning)}", file=sys.stderr)
@@ -225,13 +225,15 @@ def _cmd_check_work(args: argparse.Namespace) -> int:
 def _cmd_latex(args: argparse.Namespace) -> int:
     # Files the user named are theirs to replace; MODEL.tex and MODEL.pdf, named by us, only with --force.
     named = args.output is not None or not args.pdf
-    if args.pdf and args.output is None and not args.body:
+    if args.pdf and args.output is None and not args.body and args.file != "-":
         args.output = _default_tex(args.file, args.force)
     if args.output is not None:
         hint = ", and add --pdf for the PDF beside it"
         check_output(args.output, {".tex": "latex", ".ltx": "latex"}, "latex -o", hint)
     pdf_path = _pdf_path(args) if args.pdf else None
-    text = limited(work.latex_file, args.file, args.body, args.hessian, args.compact, timeout=args.timeout)
+    text = limited(
+        work.latex_file, args.file, args.body, args.hessian, args.compact, args.view, timeout=args.timeout
+    )
     # Compile before writing anything, so that a failed run leaves no output at all.
     pdf = compile_pdf(text, timeout=args.timeout) if pdf_path is not None else None
     _emit(text, args.output, replace=named or args.force)
@@ -262,7 +264,9 @@ def _pdf_path(args: argparse.Namespace) -> Path:
     if args.body:
         raise SymcalcError("--pdf compiles a whole document", fix="drop --body")
     if args.output is None:
-        raise SymcalcError("--pdf needs -o OUT.tex: the PDF is written beside it")
+        raise SymcalcError(
+            "--pdf of a model read from standard input needs -o OUT.tex: the PDF is written beside it"
+        )
     # OUT.tex itself was checked by check_output (an OUT.pdf there is refused by its extension);
     # the PDF beside it is checked now, not after compiling, so that neither file is written.
     pdf = Path(args.output).with_suffix(".pdf")
@@ -275,7 +279,8 @@ def _cmd_markdown(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, {".md": "markdown", ".markdown": "markdown"}, "markdown -o")
     _emit(
-        limited(work.markdown_file, args.file, args.hessian, args.compact, timeout=args.timeout), args.output
+        limited(work.markdown_file, args.file, args.hessian, args.compact, args.view, timeout=args.timeout),
+        args.output,
     )
     return EXIT_OK
 
@@ -283,7 +288,7 @@ def _cmd_markdown(args: argparse.Namespace) -> int:
 def _cmd_html(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, {".html": "html", ".htm": "html"}, "html -o")
-    _emit(limited(work.html_file, args.file, args.compact, timeout=args.timeout), args.output)
+    _emit(limited(work.html_file, args.file, args.compact, args.view, timeout=args.timeout), args.output)
     return EXIT_OK
 
 

@@ -71,6 +71,22 @@ def _compact_option(sub: argparse.ArgumentParser) -> None:
         action="store_true",
         help="leave out the notes under each step (the model's names and notes are listed once)",
     )
+    sub.add_argument(
+        "--view",
+        type=_views,
+        metavar="VIEW[,...]",
+        help="for a model with vectors, which forms to show: vector, index, batch, entries or all "
+        "(default: vector,index,batch; entries writes every step out at small sizes)",
+    )
+
+
+def _views(text: str) -> frozenset[str]:
+    from symcalc.render.views import parse_views
+
+    try:
+        return parse_views(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _set_option(sub: argparse.ArgumentParser) -> None:

@@ -50,13 +50,16 @@ def data_sizes(
     target: str | None, data: str | None, mapping: Mapping[str, str] | None = None
 ) -> dict[str, int]:
     """The sizes of a model's dimensions that its data decide (columns x1 … x30 make n = 30, a column
-    --columns maps to x30 counting as x30); {} if none."""
+    --columns maps to x30 counting as x30); {} if none, and {} without data: the built-in two-feature
+    data never decide a size (a model written for n = 4 is refused there, not trained at n = 2)."""
     from symcalc.errors import SymcalcError
     from symcalc.numeric.data import columns_of, renamed_header
     from symcalc.spec.shapes import sizes_from_columns
     from symcalc.spec.toml import check, read
     from symcalc.symbolic.building import RESERVED
 
+    if data is None:
+        return {}
     try:
         spec, _ = check(*read(target), reserved=RESERVED)
     except SymcalcError:
@@ -76,13 +79,17 @@ def unused_parameters(loss: str, parameters: Sequence[str], zero: Sequence[str])
 
 
 def derive_output(
-    target: str | None, as_json: bool, hessian: bool = False, compact: bool = False
+    target: str | None,
+    as_json: bool,
+    hessian: bool = False,
+    compact: bool = False,
+    views: frozenset[str] | None = None,
 ) -> tuple[str, list[str]]:
     """What `symcalc derive` prints (`derive_text`), and its warnings for standard error."""
     derivation = derive_file(target, hessian=hessian)
     zero = [p.name for p, g in derivation.gradients.items() if g == 0]
     names = [p.name for p in derivation.model.parameters]
-    return _derivation_text(derivation, as_json, compact), unused_parameters(
+    return _derivation_text(derivation, as_json, compact, views), unused_parameters(
         derivation.loss.name, names, zero
     )
 
@@ -109,7 +116,9 @@ def _for_this_terminal() -> bool:
     return unicode
 
 
-def _derivation_text(derivation: Derivation, as_json: bool, compact: bool = False) -> str:
+def _derivation_text(
+    derivation: Derivation, as_json: bool, compact: bool = False, views: frozenset[str] | None = None
+) -> str:
     unicode = _for_this_terminal()
     if as_json:
         from symcalc.render.json import derivation_dict
@@ -121,44 +130,53 @@ def _derivation_text(derivation: Derivation, as_json: bool, compact: bool = Fals
 
     width = Console().width  # sees the same stdout, terminal and environment as the parent
     if unicode:
-        return _rendered(derivation, width, compact)
+        return _rendered(derivation, width, compact, views)
     from symcalc.render.ascii import fitted
 
-    return fitted(lambda narrower: _rendered(derivation, narrower, compact), width)
+    return fitted(lambda narrower: _rendered(derivation, narrower, compact, views), width)
 
 
-def _rendered(derivation: Derivation, width: int, compact: bool) -> str:
+def _rendered(derivation: Derivation, width: int, compact: bool, views: frozenset[str] | None) -> str:
     from rich.console import Console
 
     from symcalc.render.console import render_derivation
 
     console = Console(width=width)
     with console.capture() as capture:
-        console.print(*render_derivation(derivation, width, compact))
+        console.print(*render_derivation(derivation, width, compact, views))
     return capture.get()
 
 
-def latex_file(target: str | None, body_only: bool, hessian: bool = False, compact: bool = False) -> str:
+def latex_file(
+    target: str | None,
+    body_only: bool,
+    hessian: bool = False,
+    compact: bool = False,
+    views: frozenset[str] | None = None,
+) -> str:
     """The LaTeX of one file's derivation; what `symcalc latex` computes (printing can be slow too)."""
     from symcalc.render.latex import render_latex
 
-    return render_latex(derive_file(target, hessian=hessian), body_only=body_only, compact=compact)
+    derivation = derive_file(target, hessian=hessian)
+    return render_latex(derivation, body_only=body_only, compact=compact, views=views)
 
 
-def markdown_file(target: str | None, hessian: bool = False, compact: bool = False) -> str:
+def markdown_file(
+    target: str | None, hessian: bool = False, compact: bool = False, views: frozenset[str] | None = None
+) -> str:
     """The Markdown of one file's derivation; what `symcalc markdown` computes."""
     from symcalc.render.markdown import render_markdown
 
-    return render_markdown(derive_file(target, hessian=hessian), compact)
+    return render_markdown(derive_file(target, hessian=hessian), compact, views)
 
 
-def html_file(target: str | None, compact: bool = False) -> str:
+def html_file(target: str | None, compact: bool = False, views: frozenset[str] | None = None) -> str:
     """The web page of one file's derivation, with its verification table; what `symcalc html` computes."""
     from symcalc.check.checks import verify
     from symcalc.render.html import render_html
 
     derivation = derive_file(target)
-    return render_html(derivation, verify(derivation), compact)
+    return render_html(derivation, verify(derivation), compact, views)
 
 
 def verify_file(

@@ -312,6 +312,7 @@ def columns_dataset(
     mapping = mapping or {}
     if path is None:
         source = f"{BUILTIN_DATASET} (built in)"
+        _check_builtin_has(needed, source)
         data = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_bytes()
         handle: BinaryIO = io.BytesIO(data)
     else:
@@ -328,15 +329,22 @@ def load_builtin(model: Model | Program, mapping: Mapping[str, str] | None = Non
     source = f"{BUILTIN_DATASET} (built in)"
     text = resources.files("symcalc").joinpath("datasets", BUILTIN_DATASET).read_text(encoding="utf-8")
     wanted = Wanted.of(model)
-    needed = {mapping.get(name, name) for name in wanted.names}
+    _check_builtin_has([mapping.get(name, name) for name in wanted.names], source)
+    return _dataset(wanted, io.BytesIO(text.encode("utf-8")), source, mapping)
+
+
+def _check_builtin_has(needed: Sequence[str], source: str) -> None:
+    """A DataError unless the built-in dataset has every column a model needs (its sizes are the file's:
+    the built-in data never decide them)."""
     available = {"x1", "x2", "y"}
-    if not needed <= available:
+    if not set(needed) <= available:
+        wanted = list(dict.fromkeys(needed))
+        shown = wanted if len(wanted) <= 8 else [*wanted[:3], "…", *wanted[-2:]]
         raise error(
             source,
-            f"the built-in dataset has columns x1, x2, y; this model needs {names_of(sorted(needed))}",
+            f"the built-in dataset has columns x1, x2, y; this model needs {names_of(shown)}",
             fix="give the data with --data FILE.csv",
         )
-    return _dataset(wanted, io.BytesIO(text.encode("utf-8")), source, mapping)
 
 
 def check_finite_loss(dataset: Dataset, per_sample_loss: Array) -> None:

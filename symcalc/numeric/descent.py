@@ -57,6 +57,8 @@ class Epoch:
     stop: Stop | None = None
     message: str = ""
     history: tuple[float, ...] = field(default=(), repr=False)
+    #: The gradient norm at the start (set by `descend` on its last record): how far the run got.
+    start_norm: float = math.nan
 
     @property
     def gradient_norm(self) -> float:
@@ -187,6 +189,7 @@ def descend(
     history: list[float] = []
     previous: Epoch | None = None
     rising = 0
+    start_norm = math.nan
     for epoch in range(epochs + 1):
         loss, given = evaluate(params)
         gradient = dict(given)
@@ -208,8 +211,10 @@ def descend(
                 f"the loss rose for {rising} epochs in a row (to {loss:.6g} at epoch {epoch}); "
                 f"try a smaller learning rate than {learning_rate:g}"
             )
+        if epoch == 0:
+            start_norm = record.gradient_norm
         if stop is not None:
-            yield Epoch(epoch, params, loss, gradient, elapsed, stop, message, tuple(history))
+            yield Epoch(epoch, params, loss, gradient, elapsed, stop, message, tuple(history), start_norm)
             return
         yield record
         previous = record
@@ -217,6 +222,43 @@ def descend(
             p: v - learning_rate * gradient[p] if np.ndim(v) else float(v - learning_rate * gradient[p])
             for p, v in params.items()
         }
+
+
+#: Descent that ran out of epochs is far from a minimum when its gradient norm is still this fraction
+#: of the start's, or when its loss fell by this fraction over its last tenth of epochs.
+FAR_NORM_RATIO = 1e-2
+STILL_FALLING = 1e-3
+
+
+@dataclass(frozen=True)
+class Unfinished:
+    """Descent that ran out of epochs far from a minimum: its gradient norm at the end and the start,
+    and how much its loss fell (relative) over its last `tail` epochs."""
+
+    norm: float
+    start_norm: float
+    fall: float
+    tail: int
+
+    @property
+    def far(self) -> bool:
+        return self.norm >= FAR_NORM_RATIO * self.start_norm
+
+    @property
+    def falling(self) -> bool:
+        return self.fall > STILL_FALLING
+
+
+def unfinished(record: Epoch) -> Unfinished | None:
+    """For the last record of `descend` that ran out of epochs: how it ended, if far from a minimum
+    (the gradient still large against the start's, or the loss still falling); else None."""
+    if record.stop is not Stop.EPOCHS or not math.isfinite(record.start_norm) or len(record.history) < 10:
+        return None
+    tail = max(1, len(record.history) // 10)
+    before, after = record.history[-1 - tail], record.history[-1]
+    fall = (before - after) / abs(before) if before else 0.0
+    found = Unfinished(record.gradient_norm, record.start_norm, fall, tail)
+    return found if found.far or found.falling else None
 
 
 def train(

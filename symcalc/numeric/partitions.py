@@ -22,7 +22,15 @@ import numpy as np
 from symcalc.errors import DataError, Location
 from symcalc.numeric.data import labels_of, load_csv
 from symcalc.numeric.program import Program
-from symcalc.numeric.reader import EMPTY_CELL, MAX_ABS_VALUE, NUMBER, not_finite, quoted, too_large
+from symcalc.numeric.reader import (
+    EMPTY_CELL,
+    MAX_ABS_VALUE,
+    NUMBER,
+    missing_columns,
+    not_finite,
+    quoted,
+    too_large,
+)
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -195,14 +203,9 @@ def _checked(job: Job, source: str, names: Sequence[str], column: ColumnReader) 
     wanted = {name: mapping.get(name, name) for name in job.needed}
     missing = [name for name in job.needed if wanted[name] not in names]
     if missing:
-        plural = "s" if len(missing) > 1 else ""
-        shown = ", ".join(quoted(wanted[n]) for n in missing)
-        has = ", ".join(quoted(str(n)) for n in names) or "(none)"
-        raise DataError(
-            f"no column{plural} {shown}: the model needs {', '.join(job.needed)}; the file has {has}",
-            Location(source=source),
-            "map a column to each with --columns NAME=COLUMN" if mapping else None,
-        )
+        header = [str(n) for n in names]
+        problem, fix = missing_columns([wanted[n] for n in missing], job.needed, header, mapping)
+        raise DataError(problem, Location(source=source), fix)
     columns = {}
     for name in job.needed:
         values, nulls = column(wanted[name])

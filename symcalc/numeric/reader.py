@@ -61,6 +61,59 @@ def names_of(names: Iterable[str]) -> str:
     return ", ".join(names) or "(none)"
 
 
+#: A file's header is listed in a message up to this many columns (a table of 31 read as a wall).
+LISTED_COLUMNS = 12
+
+
+def missing_columns(
+    missing: Sequence[str], needed: Sequence[str], names: Sequence[str], mapping: Mapping[str, str]
+) -> tuple[str, str]:
+    """The problem and fix for columns a model needs that a file lacks: --columns, with the file's
+    near matches filled in (x1 for a header 'x 1' or 'X1') when it has them."""
+    plural = "s" if len(missing) > 1 else ""
+    listed = [quoted(n) for n in names[:LISTED_COLUMNS]]
+    if len(names) > LISTED_COLUMNS:
+        listed.append(f"… ({len(names)} in all)")
+    problem = (
+        f"no column{plural} {', '.join(quoted(n) for n in missing)}: the model needs {names_of(needed)}; "
+        f"the file has {names_of(listed)}"
+    )
+    unused = [n for n in names if n not in needed and n not in mapping.values()]
+    near = _near_columns(missing, unused)
+    if near:
+        pairs = ",".join(f"{name}={column}" for name, column in near.items())
+        return problem, f"did you mean --columns {_shell_quoted(pairs)}?"
+    example = f"{missing[0]}={unused[0]}" if unused else f"{missing[0]}=COLUMN"
+    return (
+        problem,
+        "name the file's column for each with --columns NAME=COLUMN[,...], "
+        f"e.g. --columns {_shell_quoted(example)}",
+    )
+
+
+def _near_columns(missing: Sequence[str], headers: Sequence[str]) -> dict[str, str]:
+    """For each missing name, the header it most likely is: the same but for case, spaces, '_' and '-'
+    ('x 1', 'X_1' for x1), else a close spelling; each header used once."""
+    import difflib
+
+    def bare(text: str) -> str:
+        return re.sub(r"[\s_\-]+", "", text).lower()
+
+    found: dict[str, str] = {}
+    left = list(headers)
+    for name in missing:
+        same = [h for h in left if bare(h) == bare(name)]
+        close = same or difflib.get_close_matches(name, left, n=1, cutoff=0.75)
+        if close:
+            found[name] = close[0]
+            left.remove(close[0])
+    return found
+
+
+def _shell_quoted(text: str) -> str:
+    return text if re.fullmatch(r"[\w=,.\-]+", text) else "'" + text.replace("'", "'\\''") + "'"
+
+
 #: A cell's problems, each with its fix, as every reader of data words them (CSV here, Parquet and
 #: dataframe partitions in `numeric.partitions`).
 EMPTY_CELL = ("empty cell", "every row needs a value in every column the model uses")
@@ -183,15 +236,8 @@ def header_index(
     wanted = {name: mapping.get(name, name) for name in needed}
     missing = [n for n in needed if wanted[n] not in index]
     if missing:
-        plural = "s" if len(missing) > 1 else ""
-        shown = ", ".join(quoted(n) for n in missing)
-        raise error(
-            source,
-            f"no column{plural} {shown}: the model needs {names_of(needed)}; "
-            f"the file has {names_of(quoted(n) for n in names)}",
-            line=1,
-            fix="map a column to each with --columns NAME=COLUMN" if mapping else None,
-        )
+        problem, fix = missing_columns([wanted[n] for n in missing], needed, names, mapping)
+        raise error(source, problem, line=1, fix=fix)
     readers: dict[str, str] = {}
     for name, column in wanted.items():
         if column in readers:

@@ -137,12 +137,29 @@ def _failures(checks: Sequence[Check]) -> Iterator[RenderableType]:
             continue
         lines = Text()
         lines.append(f"{STATUS_MARK[check.status]} {check.name}: ", style=STATUS_STYLE[check.status])
-        lines.append(f"{statement(check)}\n  {check.detail}")
-        if check.counterexample is not None:
-            lines.append("\n" + counterexample_text(check.counterexample))
-        if check.parting is not None:
-            lines.append("".join(f"\n  {line}" for line in _parting_lines(check)))
+        lines.append(statement(check) + "".join(f"\n  {line}" for line in failure_lines(check)))
         yield lines
+
+
+def failure_lines(check: Check) -> list[str]:
+    """What a check that does not hold says under the table, in every form (terminal, notebook):
+    why, which derivative was meant, the point and both sides there, where it leaves the derivation."""
+    lines = [check.detail]
+    if check.meant is not None:
+        lines.append(_meant_line(check))
+    if check.counterexample is not None:
+        lines += counterexample_lines(check.counterexample)
+    if check.parting is not None:
+        lines += _parting_lines(check)
+    return lines
+
+
+def _meant_line(check: Check) -> str:
+    from symcalc.render.pretty import inline
+    from symcalc.render.wording import meant_line
+
+    assert check.meant is not None
+    return meant_line(check.meant, inline)
 
 
 def _parting_lines(check: Check) -> list[str]:
@@ -155,18 +172,18 @@ def _parting_lines(check: Check) -> list[str]:
     return parting_lines(check.parting, inline)
 
 
-def counterexample_text(example: Counterexample) -> str:
+def counterexample_lines(example: Counterexample) -> list[str]:
     """The point (exact values) and both sides there, one fact per line."""
     # name=value without spaces, so a narrow terminal wraps between values, never inside one
     point = ", ".join(f"{name}={value!r}" for name, value in example.point)
-    lines = [f"  at {point}"]
+    lines = [f"at {point}"]
     if example.intermediates:
-        lines.append("  where " + ", ".join(f"{name}={value:.10g}" for name, value in example.intermediates))
+        lines.append("where " + ", ".join(f"{name}={value:.10g}" for name, value in example.intermediates))
     width = max(len(side) for side in (*example.sides, "difference"))
     for side, value in zip(example.sides, (example.left, example.right), strict=True):
-        lines.append(f"  {side:<{width}} = {value!r}")
-    lines.append(f"  {'difference':<{width}} = {example.difference!r}")
-    return "\n".join(lines)
+        lines.append(f"{side:<{width}} = {value!r}")
+    lines.append(f"{'difference':<{width}} = {example.difference!r} (relative {example.relative:.3g})")
+    return lines
 
 
 def counterexample_dict(example: Counterexample) -> dict[str, Any]:
@@ -177,6 +194,7 @@ def counterexample_dict(example: Counterexample) -> dict[str, Any]:
         "left": example.left,
         "right": example.right,
         "difference": example.difference,
+        "relative": example.relative,
     }
 
 
@@ -192,6 +210,21 @@ def check_dict(check: Check) -> dict[str, Any]:
         "detail": check.detail,
         "counterexample": None if check.counterexample is None else counterexample_dict(check.counterexample),
         "derivation": None if check.parting is None else parting_dict(check),
+        "meant": None if check.meant is None else meant_dict(check),
+    }
+
+
+def meant_dict(check: Check) -> dict[str, Any]:
+    """A failed ∂-claim whose d-claim holds, for machines: the local derivative and the total one meant."""
+    from symcalc.render.wording import meant_line
+
+    meant = check.meant
+    assert meant is not None
+    return {
+        "local": str(meant.local),
+        "total": f"d{meant.of.name}/d{meant.wrt.name}",
+        "holds": True,
+        "explanation": meant_line(meant),
     }
 
 
@@ -231,13 +264,28 @@ def report_dict(source: str, title: str, checks: Sequence[Check]) -> dict[str, A
 
 
 def checks_markdown(checks: Sequence[Check]) -> str:
-    """The verification table in Markdown, for a notebook: check, result, how it was decided, statement."""
+    """The verification table in Markdown, for a notebook, as `render.html.verification_table` has it:
+    the summary, each check (result, how it was decided, statement), then what the terminal says
+    under its table of each check that does not hold."""
     from symcalc.render.markdown import escape_markdown
 
     rows = [
-        f"| {escape_markdown(c.name)} | {'✓ holds' if c.holds else '✗ fails'} | {escape_markdown(how(c))} "
-        f"| {escape_markdown(c.statement)} |"
+        f"| {escape_markdown(c.name)} | {STATUS_MARK[c.status]} {c.status} | {escape_markdown(how(c))} "
+        f"| {escape_markdown(statement(c))} |"
         for c in checks
     ]
     header = ["| check | result | decided by | statement |", "|---|---|---|---|"]
-    return "\n".join([*header, *rows, "", escape_markdown(summary(checks))]) + "\n"
+    failures = [
+        "\n".join(
+            [
+                f"**{STATUS_MARK[c.status]} {escape_markdown(c.name)}:** {escape_markdown(statement(c))}",
+                "",
+                *(f"- {escape_markdown(line)}" for line in failure_lines(c)),
+                "",
+            ]
+        )
+        for c in checks
+        if c.status != "holds"
+    ]
+    title = f"**Verification: {escape_markdown(summary(checks))}**"
+    return "\n".join([title, "", *header, *rows, "", *failures]).rstrip("\n") + "\n"

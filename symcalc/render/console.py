@@ -20,6 +20,8 @@ from rich.text import Text
 from symcalc.render.lines import wrap_maths
 from symcalc.render.pretty import inline, is_ascii, pretty, pretty_chain
 from symcalc.render.text import printable
+from symcalc.render.vector_names import declared_names
+from symcalc.render.views import Views, views_for
 from symcalc.render.wording import (
     BATCH_MEAN,
     Phrase,
@@ -51,18 +53,22 @@ def equation_parts(equation: Equation) -> list[sp.Basic]:
 
 @entries_named
 def render_derivation(
-    derivation: Derivation, width: int = 100, compact: bool = False
+    derivation: Derivation, width: int = 100, compact: bool = False, views: Views | None = None
 ) -> Iterator[RenderableType]:
     """Everything `symcalc derive` prints, as rich renderables; `compact` leaves out each step's notes
-    (the model's panel lists them once)."""
+    (the model's panel lists them once); `views` (`symcalc.render.views`) which forms a vector model shows."""
     inner = max(width - PANEL_PADDING, 20)
-    yield _header(derivation, inner)
-    if derivation.vector is not None:
-        yield _vector_panel(derivation, inner)
-    elif derivation.vector_problem:
+    shown = views_for(derivation, views)
+    entries = "entries" in shown
+    yield _header(derivation, inner, entries)
+    if derivation.vector is not None and shown & {"vector", "index"}:
+        yield _vector_panel(derivation, inner, "vector" in shown, "index" in shown, entries)
+    elif derivation.vector_problem and shown & {"vector", "index"}:
         yield Text(vector_form_missing(derivation.vector_problem), style="italic dim")
-    if derivation.batch is not None:
+    if derivation.batch is not None and "batch" in shown:
         yield _batch_panel(derivation, inner)
+    if not entries:
+        return
     total = len(derivation.steps)
     for step in derivation.steps:
         yield _step_panel(derivation, step, total, inner, compact)
@@ -81,9 +87,11 @@ def maths(text: str, style: str = "") -> Text:
     return Text(text, style=style, no_wrap=True, overflow="ellipsis")
 
 
-def _header(derivation: Derivation, width: int) -> Panel:
+def _header(derivation: Derivation, width: int, entries: bool = True) -> Panel:
     model = derivation.model
-    wanted = [(inline(Total(model.loss, p)), True) for p in model.parameters]
+    shaped = None if entries else model.shaped  # the vector views: names as the file declares them
+    parameters = model.parameters if shaped is None else shaped.parameters
+    wanted = [(inline(Total(model.loss, p)), True) for p in parameters]
     listed = [part for i, name in enumerate(wanted) for part in ([(", ", False)] if i else []) + [name]]
     objective = Text(
         prose([("Objective: find ", False), *listed, (" and update the parameters.", False)], width),
@@ -94,10 +102,20 @@ def _header(derivation: Derivation, width: int) -> Panel:
     names.add_column(style="bold", no_wrap=True)
     names.add_column(style="italic", no_wrap=True)
     names.add_column(style="dim")
+    if shaped is not None:
+        names.columns[2].style = ""  # the sizes, then the notes
+        names.add_column(style="dim")
+        for sym, role, size, said in declared_names(derivation):
+            names.add_row(pretty(sym), role, size, Text(printable(said)))
+        heading = Text(f"Names (sizes: {shaped.describe()})", style="bold")
+        body: list[RenderableType] = [objective, Text(""), heading, names]
+        return _panel(
+            body, Text(words(title_parts(printable(derivation.title), model.symbols)), style="bold"), width
+        )
     for role, symbols in _roles(derivation):
         for sym in symbols:
             names.add_row(pretty(sym), role, note(derivation, sym))
-    body: list[RenderableType] = [
+    body = [
         objective,
         Text(""),
         Text("Model", style="bold"),
@@ -206,15 +224,21 @@ def _step_panel(derivation: Derivation, step: Step, total: int, width: int, comp
     return _panel(body, title, width, "cyan")
 
 
-def _vector_panel(derivation: Derivation, width: int) -> Panel:
-    """Each adjoint and gradient in vector form: by the chain rule, then in the model's names."""
+def _vector_panel(
+    derivation: Derivation, width: int, whole: bool = True, index: bool = True, entries: bool = True
+) -> Panel:
+    """Each adjoint and gradient in vector form: by the chain rule, then in the model's names; `whole`
+    on whole vectors and matrices, `index` entry by entry (`entries`: the steps follow)."""
     assert derivation.vector is not None and derivation.model.shaped is not None
     sizes = derivation.model.shaped.describe()
+    written = (
+        f"the steps below write it out at {sizes}" if entries else f"the file's are {sizes.split(';')[0]}"
+    )
     body: list[RenderableType] = [
         Text(
             "The chain rule on whole vectors and matrices (⊙ multiplies entry by entry, a function "
             f"acts on each entry, uᵀ⋅v is the dot product and u⋅xᵀ the outer product); it holds for "
-            f"any sizes, and the steps below write it out at {sizes}.",
+            f"any sizes, and {written}.",
             style="italic dim",
         ),
         Text(""),
@@ -227,11 +251,12 @@ def _vector_panel(derivation: Derivation, width: int) -> Panel:
         parts = [Total(result.loss, result.node), vector.marked(result.chain), vector.marked(result.result)]
         if result.chain == result.result:
             parts.pop(1)
-        body.append(maths(pretty_chain(parts, width=width)))
-        if result.shape:  # the same entry by entry
+        if whole or not result.shape:
+            body.append(maths(pretty_chain(parts, width=width)))
+        if result.shape and index:  # the same entry by entry
             lhs, chain, value = vector.index(result)
             index_parts = [lhs, chain, value] if chain != value else [lhs, value]
-            body.append(maths(pretty_chain(index_parts, width=width), style="dim"))
+            body.append(maths(pretty_chain(index_parts, width=width), style="dim" if whole else ""))
         if result.using:
             body.append(Text(f"  using {', '.join(result.using)}", style="italic dim"))
     if derivation.vector_hessian:

@@ -16,6 +16,7 @@ from typing import Any
 
 import sympy as sp
 
+from symcalc.render.views import Views, views_for
 from symcalc.render.wording import (
     BATCH_MEAN,
     Phrase,
@@ -82,19 +83,31 @@ Block = Heading | Paragraph | Display | Items
 
 
 @entries_named
-def outline(derivation: Derivation, tex: Tex, compact: bool = False) -> list[Block]:
+def outline(
+    derivation: Derivation, tex: Tex, compact: bool = False, views: Views | None = None
+) -> list[Block]:
     """The whole document as blocks: what both the LaTeX and the Markdown writers lay out. `compact`
     leaves out the overview of the steps, which repeats their results, and the "where" list of
-    notes under each step (the model's section lists every note once)."""
+    notes under each step (the model's section lists every note once); `views` which forms of a
+    model with vectors it shows (`symcalc.render.views`)."""
     model = derivation.model
+    shown = views_for(derivation, views)
+    entries = "entries" in shown
     names = {sym.name: tex(sym) for sym in model.symbols.values()}
     title = title_parts(derivation.title, model.symbols) if derivation.title else ("Derivation",)
     blocks: list[Block] = [Heading(0, inlines(title, tex))]
     blocks += _alike(names)
-    blocks += _objective(derivation, tex)
-    blocks += _model_section(derivation, tex)
-    blocks += _vector_section(derivation, tex)
-    blocks += _batch_section(derivation, tex)
+    shaped = model.shaped
+    whole = shaped.parameters if shaped is not None and not entries else model.parameters
+    blocks += _objective(derivation, tex, whole)
+    if entries:
+        blocks += _model_section(derivation, tex)
+    if shown & {"vector", "index"}:
+        blocks += _vector_section(derivation, tex, "vector" in shown, "index" in shown, entries)
+    if "batch" in shown:
+        blocks += _batch_section(derivation, tex)
+    if not entries:
+        return blocks
     if not compact:  # the overview repeats each step's results
         blocks += _overview(derivation, tex)
     for step in derivation.steps:
@@ -104,8 +117,11 @@ def outline(derivation: Derivation, tex: Tex, compact: bool = False) -> list[Blo
     return blocks
 
 
-def _vector_section(derivation: Derivation, tex: Tex) -> list[Block]:
-    """For a model with vectors and matrices: each adjoint and gradient in vector form, any size."""
+def _vector_section(
+    derivation: Derivation, tex: Tex, whole: bool = True, index: bool = True, entries: bool = True
+) -> list[Block]:
+    """For a model with vectors and matrices: each adjoint and gradient in vector form, any size;
+    `whole` on whole vectors and matrices, `index` entry by entry (`entries`: the steps follow)."""
     vector, shaped = derivation.vector, derivation.model.shaped
     if vector is None or shaped is None:
         return []
@@ -117,11 +133,12 @@ def _vector_section(derivation: Derivation, tex: Tex) -> list[Block]:
         assumed = dict(shaped.assumptions)
         used = ", ".join(f"{tex(assumed[text])} = 0" for text in result.using)
         using = rf" && \text{{using }} {used}" if result.using else ""
-        rows.append(f"{tex(Total(result.loss, result.node))} &= " + " = ".join(parts) + using)
-        if result.shape:  # the same entry by entry: the index form
+        if whole or not result.shape:
+            rows.append(f"{tex(Total(result.loss, result.node))} &= " + " = ".join(parts) + using)
+        if result.shape and index:  # the same entry by entry: the index form
             lhs, chain, value = vector.index(result)
-            entries = [tex(chain), tex(value)] if chain != value else [tex(value)]
-            rows.append(f"{tex(lhs)} &= " + " = ".join(entries))
+            sides = [tex(chain), tex(value)] if chain != value else [tex(value)]
+            rows.append(f"{tex(lhs)} &= " + " = ".join(sides))
     for second in derivation.vector_hessian:
         rows.append(
             f"{tex(Second(second.loss, second.first, second.second))} &= {tex(vector.marked(second.result))}"
@@ -141,8 +158,12 @@ def _vector_section(derivation: Derivation, tex: Tex) -> list[Block]:
                 Text(" is the dot product and "),
                 Math(r"u x^{\top}"),
                 Text(
-                    f" is the outer product. Each result is checked entry by entry; the steps below "
-                    f"write the model out at {shaped.describe()}."
+                    " is the outer product. Each result is checked entry by entry; "
+                    + (
+                        f"the steps below write the model out at {shaped.describe()}."
+                        if entries
+                        else f"the file's sizes are {shaped.describe().split(';')[0]}."
+                    )
                 ),
             )
         ),
@@ -225,8 +246,8 @@ def _alike(names: dict[str, str]) -> list[Block]:
     return blocks
 
 
-def _objective(derivation: Derivation, tex: Tex) -> list[Block]:
-    loss, params = derivation.loss, derivation.model.parameters
+def _objective(derivation: Derivation, tex: Tex, params: Sequence[sp.Symbol]) -> list[Block]:
+    loss = derivation.loss
     plural = "parameters" if len(params) != 1 else "parameter"
     unknowns = [rf"{tex(Total(loss, x))} = \,?" for x in params]
     return [

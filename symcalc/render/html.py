@@ -17,10 +17,12 @@ from functools import cache
 from importlib import resources
 
 from symcalc.check.records import Check
+from symcalc.render.checks import STATUS_MARK, failure_lines, how, statement, summary
 from symcalc.render.document import Block, Display, Heading, Inline, Items, Math, Paragraph, Text, outline
 from symcalc.render.figures import figures, svg
 from symcalc.render.latex import SymcalcLatexPrinter
 from symcalc.render.text import printable
+from symcalc.render.views import Views
 from symcalc.symbolic.steps import Derivation
 
 #: No request leaves the page: scripts, styles, fonts and images are inline or data URIs.
@@ -113,25 +115,34 @@ def _cards(blocks: Sequence[Block]) -> list[str]:
 
 
 def verification_table(checks: Sequence[Check]) -> str:
-    """The verification table: each check, its result, what decided it and the statement checked."""
+    """The verification table: each check, its result, what decided it and the statement checked; then
+    what the terminal says under its table of each check that does not hold."""
     rows = "".join(
         f'<tr><td>{escape(c.name)}</td><td class="{"holds" if c.holds else "fails"}">'
-        f"{'✓ holds' if c.holds else '✗ fails'}</td><td>{escape(c.method)}</td>"
-        f'<td class="statement">{escape(c.statement)}</td></tr>'
+        f"{STATUS_MARK[c.status]} {c.status}</td><td>{escape(how(c))}</td>"
+        f'<td class="statement">{escape(statement(c))}</td></tr>'
         for c in checks
     )
     header = "<tr><th>check</th><th>result</th><th>decided by</th><th>statement</th></tr>"
-    held = sum(c.holds for c in checks)
-    summary = f"{len(checks)} checks: {held} hold, {len(checks) - held} fail"
+    failures = "".join(
+        f'<div class="failure"><p><strong>{STATUS_MARK[c.status]} {escape(c.name)}:</strong> '
+        f"{escape(statement(c))}</p><ul>"
+        + "".join(f"<li>{escape(line)}</li>" for line in failure_lines(c))
+        + "</ul></div>"
+        for c in checks
+        if c.status != "holds"
+    )
     return (
-        f'<details class="card" open><summary><h2>Verification: {escape(summary)}</h2></summary>'
-        f"<table>{header}{rows}</table></details>"
+        f'<details class="card" open><summary><h2>Verification: {escape(summary(checks))}</h2></summary>'
+        f"<table>{header}{rows}</table>{failures}</details>"
     )
 
 
-def cards_html(derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False) -> str:
+def cards_html(
+    derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False, views: Views | None = None
+) -> str:
     """The page's body: the document as cards, the pictures, and the verification table (if given)."""
-    parts = _cards(outline(derivation, SymcalcLatexPrinter()._print, compact))
+    parts = _cards(outline(derivation, SymcalcLatexPrinter()._print, compact, views))
     pictures = figures(derivation)
     if pictures:
         inner = "".join(
@@ -151,7 +162,9 @@ def notebook_html(derivation: Derivation) -> str:
     )
 
 
-def render_html(derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False) -> str:
+def render_html(
+    derivation: Derivation, checks: Sequence[Check] = (), compact: bool = False, views: Views | None = None
+) -> str:
     """The whole page: self-contained, offline, readable on a phone and printable."""
     title = escape(derivation.title or "Derivation")
     return "\n".join(
@@ -167,7 +180,7 @@ def render_html(derivation: Derivation, checks: Sequence[Check] = (), compact: b
             f"<style>{_STYLE}</style>",
             "</head>",
             "<body>",
-            cards_html(derivation, checks, compact),
+            cards_html(derivation, checks, compact, views),
             f"<script>{_katex('katex.min.js')}</script>",
             f"<script>{_RENDER}</script>",
             "</body>",

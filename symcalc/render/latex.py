@@ -21,6 +21,7 @@ from sympy.printing.latex import LatexPrinter, translate
 from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, outline
 from symcalc.render.figures import figures, legend, picture
 from symcalc.render.text import printable
+from symcalc.render.views import Views
 from symcalc.spec.names import NAME_PATTERN
 from symcalc.spec.shapes import bracketed
 from symcalc.symbolic.entries import entries_named, entry, latex_entry
@@ -221,14 +222,16 @@ PREAMBLE = r"""% Written by symcalc. Compiles with pdflatex (packages: amsmath, 
 """
 
 
-def render_latex(derivation: Derivation, *, body_only: bool = False, compact: bool = False) -> str:
+def render_latex(
+    derivation: Derivation, *, body_only: bool = False, compact: bool = False, views: Views | None = None
+) -> str:
     """The derivation as a standalone LaTeX document, or only its body for an existing document.
 
     The body starts with a ``\\section*`` holding the title, its parts are
     ``\\subsection*``; the standalone document sets the title in a centred line and its
     parts as ``\\section*``.
     """
-    blocks = outline(derivation, SymcalcLatexPrinter()._print, compact)
+    blocks = outline(derivation, SymcalcLatexPrinter()._print, compact, views)
     if body_only:
         return "".join(_block(b, offset=1) for b in blocks) + _pictures(derivation, offset=1)
     title, rest = blocks[0], blocks[1:]

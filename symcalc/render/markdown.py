@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, Text, inlines, outline
 from symcalc.render.latex import SymcalcLatexPrinter
 from symcalc.render.text import printable
+from symcalc.render.views import Views
 from symcalc.render.wording import step_title_parts
 from symcalc.symbolic.steps import Derivation, Step
 
@@ -68,9 +69,12 @@ def _block(block: Block) -> str:
     )
 
 
-def render_markdown(derivation: Derivation, compact: bool = False) -> str:
+def render_markdown(derivation: Derivation, compact: bool = False, views: Views | None = None) -> str:
     """The derivation as a Markdown document, blocks separated by blank lines."""
-    return "\n\n".join(_block(b) for b in outline(derivation, SymcalcLatexPrinter()._print, compact)) + "\n"
+    return (
+        "\n\n".join(_block(b) for b in outline(derivation, SymcalcLatexPrinter()._print, compact, views))
+        + "\n"
+    )
 
 
 def step_markdown(step: Step) -> str:

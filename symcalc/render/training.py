@@ -22,7 +22,7 @@ from rich.text import Text
 
 from symcalc.errors import PlotError
 from symcalc.files import write_atomic
-from symcalc.numeric.descent import Epoch, Stop
+from symcalc.numeric.descent import Epoch, Stop, unfinished
 from symcalc.numeric.runtime import FORMAT, SAVED_BY
 from symcalc.render.text import printable
 from symcalc.spec.shapes import component, components, entry_label, indices
@@ -94,6 +94,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "converged": final.converged,
         "stopped": final.stop.value if final.stop else None,
         "message": final.message,
+        "advice": advice(summary),
         "accuracy": summary.accuracy,
         "gradient_norm": _number(final.gradient_norm),
         "seconds": round(final.elapsed, 6),
@@ -254,6 +255,35 @@ def print_summary(console: Console, summary: Summary) -> None:
     console.print(summary_table(summary))
     style = "green" if summary.final.stop in (Stop.CONVERGED, Stop.EPOCHS) else "yellow"
     console.print(summary.final.message, style=style, highlight=False, soft_wrap=True, markup=False)
+    line = advice(summary)
+    if line is not None:
+        console.print(line, style="yellow", highlight=False, soft_wrap=True, markup=False)
+
+
+def advice(summary: Summary) -> str | None:
+    """One line when gradient descent ran out of epochs far from a minimum: how far, and what reaches one."""
+    if summary.method != "gd":
+        return None
+    found = unfinished(summary.final)
+    if found is None:
+        return None
+    facts = []
+    if found.far:
+        share = found.norm / found.start_norm
+        part = f"{share:.0%} of" if share < 1 else f"{share:.3g} times"
+        facts.append(
+            f"the gradient norm is {found.norm:.3g}, {part} the {found.start_norm:.3g} it started at"
+        )
+    if found.falling:
+        plural = "" if found.tail == 1 else "s"
+        facts.append(
+            f"the loss was still falling, by {found.fall:.2%} over the last {found.tail} epoch{plural}"
+        )
+    more = "" if summary.standardized else "--standardize, "
+    return (
+        f"gradient descent ended far from a minimum: {'; '.join(facts)}; "
+        f"try {more}--method newton, lbfgs or adam, or more --epochs"
+    )
 
 
 class ProgressUpdate(Protocol):

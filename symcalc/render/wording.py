@@ -13,10 +13,12 @@ from collections.abc import Callable
 
 import sympy as sp
 
+from symcalc.check.records import Meant
 from symcalc.spec.shapes import entry_label
 from symcalc.symbolic.entries import entry
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.insights import Insight
+from symcalc.symbolic.notation import Partial, Total
 from symcalc.symbolic.parting import Parting
 from symcalc.symbolic.steps import (
     ChainRule,
@@ -216,6 +218,15 @@ def _convex_template(insight: Insight) -> str:
 def insight_text(insight: Insight, show: Callable[[sp.Expr], str] = str) -> str:
     """An insight's sentence with each expression written by `show`."""
     return insight_template(insight).format(*(show(e) for e in insight.expressions))
+
+
+def meant_line(meant: Meant, show: Callable[[sp.Basic], str] = str) -> str:
+    """A failed ∂-claim whose d-claim holds: the local derivative it stated, and the total one it meant."""
+    local, total = show(Partial(meant.of, meant.wrt)), show(Total(meant.of, meant.wrt))
+    return (
+        f"{local} is the local derivative of {show(meant.of)}'s own definition, {show(meant.local)} here; "
+        f"the total derivative {total} = {show(meant.claimed)} holds: did you mean {total}?"
+    )
 
 
 def parting_lines(parting: Parting, show: Callable[[sp.Basic], str] = str) -> list[str]:

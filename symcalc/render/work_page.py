@@ -11,7 +11,7 @@ import html
 from collections.abc import Sequence
 
 from symcalc.check.records import Check
-from symcalc.render.checks import counterexample_text, summary
+from symcalc.render.checks import counterexample_lines, summary
 from symcalc.render.html import _STYLE, POLICY, _katex, escape
 
 _MARKS = {"holds": ("✓", "holds"), "fails": ("✗", "fails"), "undecided": ("?", "fails")}
@@ -29,7 +29,7 @@ def render_work_page(source: str, title: str, checks: Sequence[Check]) -> str:
         mark, style = _MARKS[check.status]
         detail = check.detail
         if check.counterexample is not None:
-            detail += "\n" + counterexample_text(check.counterexample)
+            detail += "".join(f"\n  {line}" for line in counterexample_lines(check.counterexample))
         rows.append(
             f'<section class="card"><h2 class="{style}">{mark} {escape(check.name)}</h2>'
             f'<div class="math">{html.escape(check.statement)}</div>'
