@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 import symcalc
+from symcalc.symbolic.arrays import dimension
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import step, to_elementary
 from symcalc.symbolic.parse import parse_shaped
@@ -85,8 +86,9 @@ def read_back(
     assert model.shaped is not None
     shapes = {symbol.name: shape for symbol, shape in model.shaped.shapes}
     names = model.symbols | {symbol.name: symbol for symbol, _ in model.shaped.shapes}
+    names |= {name: dimension(name) for name, _ in model.shaped.sizes if name not in names}  # sqrt(d)
     written, placeholders = adjoint_names(text)
-    arrays = written_out(model.shaped)
+    arrays = written_out(model.shaped) | model.shaped.numbers()
     values = dict(point.values)
     for placeholder, node in placeholders.items():
         symbol = sp.Symbol(placeholder)

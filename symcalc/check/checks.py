@@ -20,6 +20,7 @@ from symcalc.symbolic.engine import derive
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Claim, Model
+from symcalc.symbolic.named_adjoints import adjoints_in
 from symcalc.symbolic.notation import Partial, Total
 from symcalc.symbolic.parting import parting
 from symcalc.symbolic.steps import (
@@ -294,12 +295,18 @@ def _claim(ladder: Ladder, claim: Claim) -> Check:
         oracle = sp.diff(elementary(ladder.model.definition_map[claim.of]), claim.wrt)
     else:
         oracle = ladder.through(claim.of, claim.wrt)
+    expected = claim.expected
+    if held := adjoints_in(expected):  # dL/dq1 named in the claim: SymPy's diff through the graph
+        symbols = ladder.model.symbols
+        expected = expected.xreplace(
+            {a: ladder.through(symbols[a.loss.name], symbols[a.node.name]) for a in held}
+        )
     # no `shown`: a claim is shown as its file wrote it
     return ladder.decide(
         f"claim {claim.name}",
         "claim",
         f"{claim.name} = {claim.text}",
-        claim.expected,
+        expected,
         oracle,
         ("claimed", "SymPy's diff"),
     )

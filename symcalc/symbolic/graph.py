@@ -33,6 +33,7 @@ from symcalc.symbolic.forms import solve_linear
 from symcalc.symbolic.functions import FUNCTIONS, calls
 from symcalc.symbolic.functions import text as text_of
 from symcalc.symbolic.matrices import Unsupported, as_text, axes, declaration, is_matrix_model
+from symcalc.symbolic.named_adjoints import named_adjoints
 from symcalc.symbolic.parse import SHORTHANDS, parse_expression, parse_shaped
 
 _NAME = r"([A-Za-z][A-Za-z0-9_]*)"
@@ -132,10 +133,12 @@ def parse_claim(
             f"{of.name!r} is not a definition, so it has no local partial derivative",
             fix=f'write the total derivative "d{of.name}/d{wrt.name}"',
         )
+    written, adjoints = named_adjoints(rhs, symbols, shapes or {})  # dL/dq1 as derive prints it
+    symbols = {**symbols, **adjoints}
     if not shapes:
-        return Claim(of, wrt, parse_expression(rhs, symbols), rhs, local=partial is not None)
+        return Claim(of, wrt, parse_expression(written, symbols), rhs, local=partial is not None)
     wanted = _claim_shape(shapes.get(of.name, ()), shapes.get(wrt.name, ()), of.name, wrt.name)
-    expected, shape = parse_shaped(rhs, symbols, shapes, square=wanted)
+    expected, shape = parse_shaped(written, symbols, shapes, square=wanted)
     if shape and shape != wanted:
         raise SpecError(
             f"d{of.name}/d{wrt.name} has the shape {shown(wanted)}; the right-hand side is {shown(shape)}"
