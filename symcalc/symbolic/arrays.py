@@ -1,4 +1,5 @@
-"""The functions of vectors and matrices (@, sum, outer, transpose, diag, softmax, logsumexp, eye).
+"""The functions of vectors and matrices (@, sum, outer, transpose, diag, softmax, logsumexp, eye,
+max and min over a vector).
 
 In a model with shaped names (`x[n]`, `W[h,n]`), arithmetic and every function of
 `symcalc.symbolic.functions` apply elementwise, a scalar broadcasting; these are the
@@ -209,6 +210,30 @@ class eye(sp.Function):
         return f"I^{{{exp}}}" if exp else "I"
 
 
+class largest(sp.Function):
+    """max(v): the largest entry of a vector (max with two or more arguments is elementwise)."""
+
+    nargs = 1
+    #: The file's name for it, which also names an elementwise function of the table.
+    called = "max"
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"{self.called}({printer._print(self.args[0])})"
+
+    def _pretty(self, printer: Any) -> Any:
+        return printer._print_Function(self, func_name=self.called)
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        base = rf"\{self.called}\left({printer._print(self.args[0])}\right)"
+        return f"{base}^{{{exp}}}" if exp else base
+
+
+class smallest(largest):
+    """min(v): the smallest entry of a vector."""
+
+    called = "min"
+
+
 class softmax(sp.Function):
     """softmax(z): the vector exp(zᵢ) / Σⱼ exp(zⱼ)."""
 
@@ -326,6 +351,19 @@ def _eye_value(size: Value) -> Value:
     return np.array(rows, dtype=object)
 
 
+class NoVectorForm(ValueError):
+    """A call whose vector-Jacobian product the file's syntax cannot write; the message says why."""
+
+
+def _extreme_backward(args: Shares, shapes: tuple[Shape, ...], call: sp.Expr, g: sp.Expr) -> Shares:
+    # G goes to the largest entry: its indicator, 1 − step(max(v) − v), is step at its kink (0) on
+    # that very entry, so no point could check it; the written-out steps carry the derivative.
+    raise NoVectorForm(
+        f"{call.called}(v) passes its adjoint to the {'largest' if call.called == 'max' else 'smallest'}"
+        " entry, an indicator the file's syntax has no word for"
+    )
+
+
 def _logsumexp_value(value: Value) -> Value:
     return sp.log(sp.Add(*[sp.exp(entry) for entry in value]))
 
@@ -384,12 +422,19 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
     "eye": ArrayFunction(eye, 1, _eye_shape, lambda args, shapes, call, g: (sp.S.Zero,), _eye_value),
 }
 
+#: max(v) and min(v) over a vector: called by the names of the table's elementwise max and min,
+#: with one argument (`parse._Converter.call`).
+EXTREMES: dict[str, ArrayFunction] = {
+    "max": ArrayFunction(largest, 1, _vector_to_scalar("max"), _extreme_backward, lambda v: sp.Max(*v.flat)),
+    "min": ArrayFunction(smallest, 1, _vector_to_scalar("min"), _extreme_backward, lambda v: sp.Min(*v.flat)),
+}
+
 #: The matrix product, written `@` (it has no name to call it by).
 MATMUL = ArrayFunction(matmul, 2, _matmul_shape, _matmul_backward, _matmul_value)
 
 #: Entries by the class a call builds.
 BY_CLASS: dict[type[sp.Basic], ArrayFunction] = {
-    entry.function: entry for entry in (*ARRAY_FUNCTIONS.values(), MATMUL)
+    entry.function: entry for entry in (*ARRAY_FUNCTIONS.values(), *EXTREMES.values(), MATMUL)
 }
 
 

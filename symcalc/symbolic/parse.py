@@ -32,6 +32,7 @@ from symcalc.spec.names import suggestion
 from symcalc.spec.shapes import MAX_SIZE
 from symcalc.symbolic.arrays import (
     ARRAY_FUNCTIONS,
+    EXTREMES,
     MATMUL,
     ArrayFunction,
     Shape,
@@ -468,6 +469,8 @@ class _Converter:
             return self.shorthand(node, fname)
         if fname in ARRAY_FUNCTIONS:
             return self.array_call(node, ARRAY_FUNCTIONS[fname], f"{fname}()", node.args)
+        if fname in EXTREMES and len(node.args) == 1:  # max(v): over a vector's entries
+            return self.array_call(node, EXTREMES[fname], f"{fname}()", node.args)
         spec = FUNCTIONS.get(fname)
         if spec is None:
             if fname in self.names:

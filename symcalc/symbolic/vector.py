@@ -24,6 +24,7 @@ import sympy as sp
 
 from symcalc.symbolic.arrays import (
     BY_CLASS,
+    NoVectorForm,
     Shape,
     diag,
     dimension,
@@ -191,7 +192,10 @@ def _local(
         return list(zip(node.args, by_value, by_chain, strict=True))
     if entry is not None:
         arg_shapes = tuple(shape_of(arg, shapes) for arg in node.args)
-        by_value = entry.backward(node.args, arg_shapes, node, g_value)
+        try:
+            by_value = entry.backward(node.args, arg_shapes, node, g_value)
+        except NoVectorForm as err:
+            raise VectorUnsupported(str(err)) from None
         by_chain = entry.backward(node.args, arg_shapes, node, g_chain)
         return list(zip(node.args, by_value, by_chain, strict=True))
     if isinstance(node, sp.Add):
