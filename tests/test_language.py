@@ -16,7 +16,7 @@ import sympy as sp
 
 import symcalc
 from symcalc.errors import SymcalcError
-from tests.conftest import Runner, WriteToml
+from tests.conftest import DERIVATIONS, Runner, WriteToml
 from tests.generated import generated_module
 
 
@@ -541,3 +541,39 @@ def test_a_claim_may_name_an_adjoint_as_derive_prints_it(lhs: str, rhs: str, hol
     wrt = Wq[0, 0] if lhs == "dL/dWq1_1" else Wk[0, 1]
     assert _agrees(claimed, sp.diff(loss, wrt)) is holds
     assert (symcalc.check_claim(model, lhs, rhs).status == "holds") is holds
+
+
+# -- the shipped multinomial regression trains on class numbers -----------------------------------
+
+
+@pytest.mark.slow
+def test_multinomial_regression_trained_on_class_numbers_is_scikit_learn_s(
+    run: Runner, tmp_path: Path
+) -> None:
+    """y is one CSV column of class numbers 0 … 2, read as one-hot for y[k]. Oracle: scikit-learn's
+    multinomial LogisticRegression, whose 0.5‖W‖² + C·Σ cross-entropy is m·C times ours at
+    C = 1/(lam·m); the biases are unpenalised, so only their differences are determined."""
+    np = pytest.importorskip("numpy")
+    datasets = pytest.importorskip("sklearn.datasets")
+    linear = pytest.importorskip("sklearn.linear_model")
+    iris = datasets.load_iris()
+    rows = [
+        "x1,x2,x3,x4,y",
+        *(
+            ",".join([*(repr(float(v)) for v in r), str(int(t))])
+            for r, t in zip(iris.data, iris.target, strict=True)
+        ),
+    ]
+    data = tmp_path / "iris.csv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    model = str(DERIVATIONS / "multinomial_logistic_regression.toml")
+    code, out, err = run(
+        ["train", model, "--data", str(data), "--method", "lbfgs", "--tol", "1e-9", "--json"]
+    )
+    assert code == 0, err
+    fitted = json.loads(out)["parameters"]
+    oracle = linear.LogisticRegression(C=1 / (0.01 * len(rows[1:])), tol=1e-12, max_iter=10_000)
+    oracle.fit(iris.data, iris.target)
+    assert np.allclose(fitted["W"], oracle.coef_, atol=2e-5)
+    c = np.array(fitted["c"])
+    assert np.allclose(c - c.mean(), oracle.intercept_ - oracle.intercept_.mean(), atol=2e-4)
