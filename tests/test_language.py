@@ -577,3 +577,81 @@ def test_multinomial_regression_trained_on_class_numbers_is_scikit_learn_s(
     assert np.allclose(fitted["W"], oracle.coef_, atol=2e-5)
     c = np.array(fitted["c"])
     assert np.allclose(c - c.mean(), oracle.intercept_ - oracle.intercept_.mean(), atol=2e-4)
+
+
+# -- ones(d), and the vector form of a summed layer ---------------------------------------------------
+
+SUMMED = """
+title = "a layer summed, a vector of ones"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["W[h,n]", "V[h,n]"]
+[dimensions]
+n = 2
+h = 3
+[definitions]
+z = "sum(W @ x) + sum(V @ (W.T @ ones(h))) + ones(n) @ x"
+L = "(z - y)^2/2"
+[claims]
+"dL/dW" = "(z - y)*(outer(ones(h), x) + outer(ones(h), V.T @ ones(h)))"
+"dL/dV" = "(z - y)*outer(ones(h), W.T @ ones(h))"
+"""
+
+
+def _summed_loss() -> tuple[sp.Expr, list[sp.Symbol]]:
+    x = sp.Matrix(_entries("x", 2))
+    W, V = (sp.Matrix(3, 2, lambda i, j, n=n: sp.Symbol(f"{n}{i + 1}_{j + 1}", real=True)) for n in "WV")
+    y = sp.Symbol("y", real=True)
+    z = sum(W * x) + sum(V * (W.T * sp.ones(3, 1))) + sum(x)
+    return (z - y) ** 2 / 2, [*W, *V]
+
+
+@pytest.mark.slow
+def test_a_summed_layer_has_a_vector_form_through_ones(write_toml: WriteToml, run: Runner) -> None:
+    """sum(W @ x) gave no vector form ("needs a vector of ones"); now dL/dW = outer(g·ones(h), x).
+    Oracle: SymPy's diff of the model written out by hand; every vector result derive --json prints
+    reads back as a claim that holds."""
+    loss, names = _summed_loss()
+    path = write_toml(SUMMED)
+    model = symcalc.load(str(path))
+    derivation = symcalc.derive(model)
+    assert derivation.vector is not None, derivation.vector_problem
+    assert derivation.batch is not None, derivation.batch_problem
+    vector = {r.node.name: r.result for r in derivation.vector.gradients}
+    assert "ones(h)" in symcalc.symbolic.functions.text(vector["W"])
+    for claim in (c for c in model.claims if c.wrt in names):
+        assert _agrees(_substituted(model, claim.expected), sp.diff(loss, claim.wrt)), claim.wrt
+    checks = symcalc.verify(derivation, points=3)
+    assert all(c.status == "holds" for c in checks), [c for c in checks if c.status != "holds"]
+    code, out, _ = run(["derive", str(path), "--json"])
+    assert code == 0
+    for entry in json.loads(out)["vector_form"]:
+        assert symcalc.check_claim(model, entry["name"], entry["result"]).status == "holds", entry
+    assert symcalc.check_claim(model, "dL/dV", "(z - y)*outer(ones(h), W.T @ ones(h) + x)").status == "fails"
+
+
+@pytest.mark.slow
+def test_a_summed_layer_computes_in_the_generated_module(write_toml: WriteToml, tmp_path: Path) -> None:
+    """The module reads h and n from W's shape (numpy.ones(W.shape[0])); oracle: SymPy's diff."""
+    loss, names = _summed_loss()
+    module = generated_module(symcalc.derive(symcalc.load(str(write_toml(SUMMED)))), tmp_path)
+    rng = random.Random(11)
+    W, V = ([[rng.uniform(-1, 1) for _ in range(2)] for _ in range(3)] for _ in range(2))
+    xs, ys = [[0.5, -1.25], [2.0, 0.75]], [0.25, -0.5]
+    value, grads = module.loss_and_gradient({"W": W, "V": V}, {"x": xs, "y": ys})
+    base = {
+        sp.Symbol(f"{n}{i + 1}_{j + 1}", real=True): M[i][j]
+        for n, M in (("W", W), ("V", V))
+        for i in range(3)
+        for j in range(2)
+    }
+    samples = [
+        base
+        | {sp.Symbol("x1", real=True): x[0], sp.Symbol("x2", real=True): x[1], sp.Symbol("y", real=True): t}
+        for x, t in zip(xs, ys, strict=True)
+    ]
+    expected = sum(float(loss.evalf(30, subs=p)) for p in samples) / 2
+    assert value == pytest.approx(expected, rel=1e-13)
+    got = [*(g for row in grads["W"] for g in row), *(g for row in grads["V"] for g in row)]
+    oracle = [sum(float(sp.diff(loss, n).evalf(30, subs=p)) for p in samples) / 2 for n in names]
+    assert got == pytest.approx(oracle, rel=1e-12)

@@ -1,5 +1,5 @@
 """The functions of vectors and matrices (@, sum, outer, transpose, diag, softmax, logsumexp, eye,
-max and min over a vector).
+ones, max and min over a vector).
 
 In a model with shaped names (`x[n]`, `W[h,n]`), arithmetic and every function of
 `symcalc.symbolic.functions` apply elementwise, a scalar broadcasting; these are the
@@ -234,6 +234,30 @@ class smallest(largest):
     called = "min"
 
 
+class ones(sp.Function):
+    """ones(d): the vector of d ones, 𝟙; what a scalar adjoint g is, spread over a vector (g·𝟙)."""
+
+    nargs = 1
+
+    @property
+    def free_symbols(self) -> set[sp.Basic]:
+        return set()  # a size, not a variable: its derivative by anything is 0
+
+    @property
+    def axes(self) -> Shape:
+        size = self.args[0]
+        return (size.name if isinstance(size, sp.Symbol) else int(size),)
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"ones({printer._print(self.args[0])})"
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        return prettyForm("𝟙" if printer._use_unicode else "1")
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        return rf"\mathbf{{1}}^{{{exp}}}" if exp else r"\mathbf{1}"
+
+
 class softmax(sp.Function):
     """softmax(z): the vector exp(zᵢ) / Σⱼ exp(zⱼ)."""
 
@@ -340,7 +364,7 @@ def _diag_value(value: Value) -> Value:
 
 
 def _eye_shape(size: Shape) -> Shape:
-    raise ShapeError("eye() takes a dimension's name or a size, eye(n)")  # the parser builds it
+    raise ShapeError("eye() and ones() take a dimension's name or a size, eye(n)")  # the parser builds them
 
 
 def _eye_value(size: Value) -> Value:
@@ -362,6 +386,18 @@ def _extreme_backward(args: Shares, shapes: tuple[Shape, ...], call: sp.Expr, g:
         f"{call.called}(v) passes its adjoint to the {'largest' if call.called == 'max' else 'smallest'}"
         " entry, an indicator the file's syntax has no word for"
     )
+
+
+def _ones_value(size: Value) -> Value:
+    import numpy as np
+
+    return np.array([sp.S.One] * int(size), dtype=object)
+
+
+def ones_of(shape: Shape) -> sp.Expr:
+    """The array of ones of a vector's or a matrix's `shape`: ones(n), or outer(ones(h), ones(n))."""
+    sizes = [dimension(axis) if isinstance(axis, str) else sp.Integer(axis) for axis in shape]
+    return ones(sizes[0]) if len(sizes) == 1 else outer(ones(sizes[0]), ones(sizes[1]))
 
 
 def _logsumexp_value(value: Value) -> Value:
@@ -420,6 +456,7 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
         _logsumexp_value,
     ),
     "eye": ArrayFunction(eye, 1, _eye_shape, lambda args, shapes, call, g: (sp.S.Zero,), _eye_value),
+    "ones": ArrayFunction(ones, 1, _eye_shape, lambda args, shapes, call, g: (sp.S.Zero,), _ones_value),
 }
 
 #: max(v) and min(v) over a vector: called by the names of the table's elementwise max and min,
@@ -442,7 +479,7 @@ def shape_of(expr: sp.Basic, shapes: Mapping[sp.Basic, Shape]) -> Shape:
     """The shape of an expression over names of the given `shapes` (others are scalars)."""
     if expr in shapes:
         return shapes[expr]
-    if isinstance(expr, eye):
+    if isinstance(expr, eye | ones):
         return expr.axes
     if not expr.args:
         return ()

@@ -39,6 +39,7 @@ from symcalc.symbolic.arrays import (
     ShapeError,
     dimension,
     eye,
+    ones,
     shown,
 )
 from symcalc.symbolic.functions import FUNCTIONS, fold
@@ -463,8 +464,8 @@ class _Converter:
         fname = node.func.id
         if node.keywords:
             raise self.fail(node, f"{fname}() takes no keyword arguments")
-        if fname == "eye":
-            return self.identity(node)
+        if fname in ("eye", "ones"):
+            return self.sized(node, fname)
         if fname in SHORTHANDS:
             return self.shorthand(node, fname)
         if fname in ARRAY_FUNCTIONS:
@@ -530,14 +531,16 @@ class _Converter:
         sizes = [dimension(axis) if isinstance(axis, str) else sp.Integer(axis) for axis in shapes[0]]
         return _Term(total.expr / sp.Mul(*sizes), None, ())
 
-    def identity(self, node: ast.Call) -> _Term:
-        """eye(d): the identity matrix of a dimension d (or of a whole number of rows)."""
+    def sized(self, node: ast.Call, fname: str) -> _Term:
+        """eye(d), the identity matrix of a dimension d, or ones(d), its vector of ones (or of a size)."""
         (size,) = node.args if len(node.args) == 1 else (None,)
+        build, square = (eye, True) if fname == "eye" else (ones, False)
         if isinstance(size, ast.Name) and self.names.get(size.id) == dimension(size.id):
-            return _Term(eye(dimension(size.id)), shape=(size.id, size.id))
+            return _Term(build(dimension(size.id)), shape=(size.id,) * (1 + square))
         if isinstance(size, ast.Constant) and type(size.value) is int and 1 <= size.value <= MAX_SIZE:
-            return _Term(eye(sp.Integer(size.value)), shape=(size.value, size.value))
-        raise self.fail(node, "eye() takes one dimension's name or a size: eye(n) is the n × n identity")
+            return _Term(build(sp.Integer(size.value)), shape=(size.value,) * (1 + square))
+        shown_as = "the n × n identity" if square else "the vector of n ones"
+        raise self.fail(node, f"{fname}() takes one dimension's name or a size: {fname}(n) is {shown_as}")
 
     def array_call(self, node: ast.AST, entry: ArrayFunction, called: str, operands: list[ast.expr]) -> _Term:
         """A call of a function of vectors and matrices (or '@'): its shape from its arguments' shapes."""
@@ -551,7 +554,7 @@ class _Converter:
         except ShapeError as err:
             raise self.fail(node, str(err)) from None
         for operand, arg in zip(operands, args, strict=True):
-            named = arg.expr.has(eye) or any(self.shapes.get(s.name) for s in arg.expr.free_symbols)
+            named = arg.expr.has(eye, ones) or any(self.shapes.get(s.name) for s in arg.expr.free_symbols)
             if arg.shape and not named:
                 # x - x is 0: SymPy keeps no vector in it, so its size would be lost
                 raise self.fail(
