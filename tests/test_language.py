@@ -655,3 +655,91 @@ def test_a_summed_layer_computes_in_the_generated_module(write_toml: WriteToml, 
     got = [*(g for row in grads["W"] for g in row), *(g for row in grads["V"] for g in row)]
     oracle = [sum(float(sp.diff(loss, n).evalf(30, subs=p)) for p in samples) / 2 for n in names]
     assert got == pytest.approx(oracle, rel=1e-12)
+
+
+# -- indexing and slices, 1-based and inclusive ---------------------------------------------------
+
+GLU = """
+title = "a gated linear unit: one layer's two halves"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["W[4,n]", "v[2]", "u[n]"]
+[dimensions]
+n = 3
+h = 2
+[definitions]
+s = "W @ x"
+g = "s[1:2] * sigmoid(s[3:4])"
+z = "v @ g + s[1] + sum(u[1:2]*x[2:3]) + u[1:h] @ x[1:h] + x[n]*u[n]"
+L = "(z - y)^2/2"
+[claims]
+"dL/dv" = "(z - y)*g"
+"dL/dg" = "(z - y)*v"
+"""
+
+
+@pytest.mark.slow
+def test_indexing_and_slices_are_the_entries_they_name(write_toml: WriteToml, run: Runner) -> None:
+    """s[1:2] is s1, s2 and s[3:4] is s3, s4 (1-based, both ends in); oracle: SymPy's diff of the
+    GLU written out by hand; every result derive --json prints reads back as a claim that holds."""
+    x, v, u = sp.Matrix(_entries("x", 3)), _entries("v", 2), _entries("u", 3)
+    W = sp.Matrix(4, 3, lambda i, j: sp.Symbol(f"W{i + 1}_{j + 1}", real=True))
+    y = sp.Symbol("y", real=True)
+    s = W * x
+    g = [s[0] * sp.exp(s[2]) / (1 + sp.exp(s[2])), s[1] / (1 + sp.exp(-s[3]))]
+    z = v[0] * g[0] + v[1] * g[1] + s[0] + u[0] * x[1] + u[1] * x[2] + u[0] * x[0] + u[1] * x[1] + x[2] * u[2]
+    loss = (z - y) ** 2 / 2
+    path = write_toml(GLU)
+    model = symcalc.load(str(path))
+    derivation = symcalc.derive(model)
+    for name in [*W, *v, *u]:
+        assert _agrees(
+            _substituted(model, derivation.in_names(derivation.gradients[name])), sp.diff(loss, name)
+        )
+    assert derivation.vector is None and "vector of zeros" in (derivation.vector_problem or "")
+    checks = symcalc.verify(derivation, points=3)
+    assert all(c.status == "holds" for c in checks), [c for c in checks if c.status != "holds"]
+    assert symcalc.check_claim(model, "dL/dg", "(z - y)*v*g").status == "fails"
+    code, out, _ = run(["derive", str(path), "--json"])
+    assert code == 0
+    data = json.loads(out)
+    for lhs, result in [*((f"dL/d{p}", g) for p, g in data["gradients"].items())]:
+        assert symcalc.check_claim(model, lhs, result).status == "holds", (lhs, result)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("x[0]", "an index is a whole number from 1"),
+        ("x[y]", "an index is a whole number from 1"),
+        ("x[1.5]", "an index is a whole number from 1"),
+        ("W[1, 2]", "subscripts ('[...]') index not a matrix's rows or entries"),
+        ("W[1]", "subscripts ('[...]') index a vector only"),
+        ("x[1:]", "a slice names both ends"),
+        ("x[1:3:2]", "a slice names both ends"),
+        ("x[2:n]", "a slice's length must be a dimension or a number; here it is n - 1"),
+        ("z[1:4]", "the slice ends at 4, past the vector's 3 entries"),
+    ],
+)
+def test_an_index_that_does_not_fit_is_one_line(text: str, problem: str) -> None:
+    from symcalc.symbolic.arrays import dimension
+    from symcalc.symbolic.parse import parse_shaped
+
+    names = {name: sp.Symbol(name, real=True) for name in ("x", "W", "y", "z")} | {"n": dimension("n")}
+    with pytest.raises(SymcalcError, match=re.escape(problem)):
+        parse_shaped(text, names, {"x": ("n",), "W": ("n", "n"), "z": (3,)})
+
+
+def test_a_slice_past_the_end_at_the_written_out_sizes_is_one_line(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    """k = 4 is written out at 3 (each dimension is cut to 3 for reading), so s[h+1:2*h] runs past s."""
+    path = write_toml(
+        'title = "t"\ninputs = ["x[k]"]\ntargets = ["y"]\nparameters = ["w"]\n'
+        "[dimensions]\nk = 4\nh = 2\n[definitions]\n"
+        'g = "x[1:h]*sigmoid(x[h+1:2*h])"\nL = "(w*sum(g) - y)^2"\n'
+    )
+    code, out, err = run(["derive", str(path)])
+    assert (code, out) == (2, "")
+    assert len(err.strip().splitlines()) == 1, err
+    assert "definitions.g: index 4 is outside 1 … 3, written out at k = 3, h = 2" in err and str(path) in err

@@ -25,7 +25,7 @@ from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain, DomainError
 from symcalc.spec.names import NAME_PATTERN, check_name
 from symcalc.spec.toml import MAX_NAMES, Spec, check, read, with_constants
-from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, dimension, shown
+from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, ShapeError, dimension, shown
 from symcalc.symbolic.entries import entry as entry_of
 from symcalc.symbolic.entries import latex_entry, printing, unicode_entry
 from symcalc.symbolic.expand import Shaped, concrete, entry_array, flat, resolve
@@ -749,7 +749,12 @@ class _SpecBuilder:
         scalars: list[tuple[sp.Symbol, sp.Expr]] = []
         numbers = self.numbers
         for symbol, expr in definitions:
-            value = concrete(expr, numbers | values)
+            try:
+                value = concrete(expr, numbers | values)
+            except ShapeError as err:  # a slice past its vector's end at these sizes (s[h+1:2*h])
+                at = ", ".join(f"{name} = {size}" for name, size in self.sizes.items())
+                key = f"definitions.{symbol.name}"
+                raise SpecError(f"{err}, written out at {at}").at(self.spec.location(key)) from None
             shape = self.shapes.get(symbol.name, ())
             if not shape:
                 scalars.append((symbol, sp.sympify(value)))

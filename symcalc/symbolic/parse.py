@@ -43,6 +43,8 @@ from symcalc.symbolic.arrays import (
     shown,
 )
 from symcalc.symbolic.functions import FUNCTIONS, fold
+from symcalc.symbolic.refused import FORBIDDEN, OPERATOR_NAMES, SYMBOLS
+from symcalc.symbolic.slices import axis_of, entry_of, span
 
 MAX_LENGTH = 50_000  # characters in one expression
 MAX_NODES = 20_000  # parse-tree nodes in one expression
@@ -226,39 +228,6 @@ def _chain_kind(op: ast.operator) -> str | None:
     return None
 
 
-_OPERATOR_NAMES: dict[type, str] = {
-    ast.Mod: "%",
-    ast.FloorDiv: "//",
-    ast.LShift: "<<",
-    ast.RShift: ">>",
-    ast.BitOr: "|",
-    ast.BitAnd: "&",
-    ast.BitXor: "^",
-    ast.Not: "not",
-    ast.Invert: "~",
-}
-
-_FORBIDDEN: dict[type, str] = {
-    ast.Attribute: "attribute access ('.') is not allowed; only .T, on a name or in parentheses",
-    ast.Subscript: "subscripts ('[...]') are not allowed",
-    ast.Lambda: "lambda is not allowed",
-    ast.Compare: "comparisons ('==', '<', ...) are not allowed",
-    ast.BoolOp: "'and' / 'or' are not allowed",
-    ast.IfExp: "'if ... else' is not allowed",
-    ast.Tuple: "tuples (',') are not allowed",
-    ast.List: "lists are not allowed",
-    ast.Dict: "dictionaries are not allowed",
-    ast.Set: "sets are not allowed",
-    ast.JoinedStr: "strings are not allowed",
-    ast.Starred: "'*' unpacking is not allowed",
-    ast.NamedExpr: "':=' is not allowed",
-    ast.ListComp: "comprehensions are not allowed",
-    ast.GeneratorExp: "comprehensions are not allowed",
-    ast.Await: "'await' is not allowed",
-    ast.Yield: "'yield' is not allowed",
-}
-
-
 class _Converter:
     """Walks a checked parse tree and builds SymPy objects from whitelisted nodes only."""
 
@@ -311,9 +280,11 @@ class _Converter:
             return self.held_to_the_cap(node, self.binary(node))
         if isinstance(node, ast.Call):
             return self.held_to_the_cap(node, self.call(node))
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
         if isinstance(node, ast.Attribute) and node.attr == "T" and self.transposable(node.value):
             return self.array_call(node, ARRAY_FUNCTIONS["transpose"], "'.T'", [node.value])
-        problem = _FORBIDDEN.get(type(node), f"{type(node).__name__} is not allowed")
+        problem = FORBIDDEN.get(type(node), f"{type(node).__name__} is not allowed")
         raise self.fail(node, problem)
 
     def held_to_the_cap(self, node: ast.expr, term: _Term) -> _Term:
@@ -358,6 +329,35 @@ class _Converter:
             declare = "Euler's number is exp(1), and e^z is written exp(z); or " + declare
         raise self.fail(node, f"unknown name {ident!r}", fix=suggestion(ident, self.names, declare))
 
+    def subscript(self, node: ast.Subscript) -> _Term:
+        """s[i] or s[a:b]: an entry, or the entries a … b, of a vector (1-based, inclusive; `slices`)."""
+        vector, index = self.convert(node.value), node.slice
+        if len(vector.shape) != 1 or isinstance(index, ast.Tuple):
+            kind = "not a matrix's rows or entries" if isinstance(index, ast.Tuple) else "a vector only"
+            example = "s[1] is an entry of a vector s, s[1:h] its first h"
+            raise self.fail(node, f"subscripts ('[...]') index {kind}: {example}")
+        if not isinstance(index, ast.Slice):
+            return _Term(entry_of(vector.expr, self.bound(index)), None, ())
+        if index.lower is None or index.upper is None or index.step is not None:
+            raise self.fail(node, "a slice names both ends: s[a:b] holds entries a … b, both included")
+        start, end = self.bound(index.lower), self.bound(index.upper)
+        try:
+            axis = axis_of(end - start + 1)
+        except ShapeError as err:
+            raise self.fail(node, str(err)) from None
+        (size,) = vector.shape
+        if isinstance(size, int) and end.is_Integer and end > size:
+            raise self.fail(node, f"the slice ends at {end}, past the vector's {size} entries")
+        return _Term(span(vector.expr, start, end), None, (axis,))
+
+    def bound(self, node: ast.expr) -> sp.Expr:
+        """An index: a whole number from 1, or an expression in dimensions' names (h + 1)."""
+        expr = self.convert(node).expr
+        sizes = {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s == dimension(s.name)}
+        if expr.free_symbols - sizes or not expr.is_integer or (expr.is_Integer and expr < 1):
+            raise self.fail(node, "an index is a whole number from 1, or an expression in dimensions' names")
+        return expr
+
     def transposable(self, node: ast.expr) -> bool:
         """Whether `.T` may follow `node`: a name, or an expression in parentheses (W.T, (A @ B).T)."""
         if isinstance(node, ast.Name):
@@ -369,7 +369,7 @@ class _Converter:
 
     def unary(self, node: ast.UnaryOp) -> _Term:
         if not isinstance(node.op, ast.USub | ast.UAdd):
-            op = _OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
+            op = OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
             raise self.fail(node, f"operator '{op}' is not allowed")
         inner = self.convert(node.operand)
         if isinstance(node.op, ast.UAdd):
@@ -385,7 +385,7 @@ class _Converter:
             return self.power(node)
         if isinstance(node.op, ast.MatMult):
             return self.array_call(node, MATMUL, "@", [node.left, node.right])
-        op = _OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
+        op = OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
         fix = "use ** or ^ for powers" if op in {"//", "%"} else None
         raise self.fail(node, f"operator '{op}' is not allowed", fix=fix)
 
@@ -407,7 +407,7 @@ class _Converter:
             term = self.convert(operand)
             unsized = unsized or term.unsized
             at = None if previous is None else self.operator_column(previous, operand)
-            shape = self.broadcast(operand, shape, term.shape, _SYMBOLS.get(type(op), "+"), at)
+            shape = self.broadcast(operand, shape, term.shape, SYMBOLS.get(type(op), "+"), at)
             previous = operand
             inverse = isinstance(op, ast.Sub | ast.Div)
             if kind == "sum":
@@ -568,9 +568,6 @@ class _Converter:
     def check_magnitude(self, node: ast.AST, value: float | None) -> None:
         if value is not None and (not math.isfinite(value) or abs(value) > MAX_MAGNITUDE):
             raise self.fail(node, f"constant is too large (limit {MAX_MAGNITUDE:g})")
-
-
-_SYMBOLS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 def _int_to_float(value: int) -> float | None:

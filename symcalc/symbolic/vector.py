@@ -128,7 +128,11 @@ def derive_vector_form(shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.
         if node != loss:
             symbol = Adjoint.of(loss, node)
             shapes[symbol] = shapes.get(node, ())
-        for name, value_share, chain_share in _backward(expr, values[node], symbol, shapes):
+        try:
+            found = _backward(expr, values[node], symbol, shapes)
+        except NoVectorForm as err:
+            raise VectorUnsupported(str(err)) from None
+        for name, value_share, chain_share in found:
             shares[name].append((chain_share.xreplace(names), value_share.xreplace(names), node == loss))
     gradients = tuple(
         _result(loss, p, shares[p], shapes, solutions, shaped)
@@ -192,10 +196,7 @@ def _local(
         return list(zip(node.args, by_value, by_chain, strict=True))
     if entry is not None:
         arg_shapes = tuple(shape_of(arg, shapes) for arg in node.args)
-        try:
-            by_value = entry.backward(node.args, arg_shapes, node, g_value)
-        except NoVectorForm as err:
-            raise VectorUnsupported(str(err)) from None
+        by_value = entry.backward(node.args, arg_shapes, node, g_value)
         by_chain = entry.backward(node.args, arg_shapes, node, g_chain)
         return list(zip(node.args, by_value, by_chain, strict=True))
     if isinstance(node, sp.Add):
