@@ -336,11 +336,13 @@ class _Converter:
             kind = "not a matrix's rows or entries" if isinstance(index, ast.Tuple) else "a vector only"
             example = "s[1] is an entry of a vector s, s[1:h] its first h"
             raise self.fail(node, f"subscripts ('[...]') index {kind}: {example}")
+        self.kept(node.value, vector, "'[...]'")
         if not isinstance(index, ast.Slice):
             return _Term(entry_of(vector.expr, self.bound(index)), None, ())
-        if index.lower is None or index.upper is None or index.step is not None:
+        lower, upper, stride = (getattr(index, field) for field in index._fields)  # a[lower:upper:stride]
+        if lower is None or upper is None or stride is not None:
             raise self.fail(node, "a slice names both ends: s[a:b] holds entries a … b, both included")
-        start, end = self.bound(index.lower), self.bound(index.upper)
+        start, end = self.bound(lower), self.bound(upper)
         try:
             axis = axis_of(end - start + 1)
         except ShapeError as err:
@@ -554,16 +556,19 @@ class _Converter:
         except ShapeError as err:
             raise self.fail(node, str(err)) from None
         for operand, arg in zip(operands, args, strict=True):
-            named = arg.expr.has(eye, ones) or any(self.shapes.get(s.name) for s in arg.expr.free_symbols)
-            if arg.shape and not named:
-                # x - x is 0: SymPy keeps no vector in it, so its size would be lost
-                raise self.fail(
-                    operand,
-                    f"{called}'s argument has the shape {shown(arg.shape)} but simplifies to "
-                    f"{arg.expr}, which has no vector or matrix in it",
-                    fix="write the scalar times a vector of ones, or leave the term out",
-                )
+            self.kept(operand, arg, called)
         return _Term(entry.function(*[arg.expr for arg in args]), None, shape)
+
+    def kept(self, node: ast.AST, arg: _Term, called: str) -> None:
+        """A shaped operand whose vector SymPy did not simplify away (x - x is 0: its size is lost)."""
+        named = arg.expr.has(eye, ones) or any(self.shapes.get(s.name) for s in arg.expr.free_symbols)
+        if arg.shape and not named:
+            raise self.fail(
+                node,
+                f"{called}'s argument has the shape {shown(arg.shape)} but simplifies to "
+                f"{arg.expr}, which has no vector or matrix in it",
+                fix="write the scalar times a vector of ones, or leave the term out",
+            )
 
     def check_magnitude(self, node: ast.AST, value: float | None) -> None:
         if value is not None and (not math.isfinite(value) or abs(value) > MAX_MAGNITUDE):
