@@ -743,3 +743,15 @@ def test_a_slice_past_the_end_at_the_written_out_sizes_is_one_line(
     assert (code, out) == (2, "")
     assert len(err.strip().splitlines()) == 1, err
     assert "definitions.g: index 4 is outside 1 … 3, written out at k = 3, h = 2" in err and str(path) in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("text", [CLIPPED, POOLED, GLU, SUMMED], ids=["clip", "max-min", "slices", "ones"])
+def test_every_printed_step_and_gradient_with_the_new_forms_reads_back(
+    text: str, write_toml: WriteToml
+) -> None:
+    """Each equation of each step and each gradient derive --json prints, pasted back as a claim of its
+    kind (total or local), holds: min(max(...)), max(s), s[1:2] and ones(h) print as the file writes them."""
+    from tests.test_round_trip import assert_round_trip
+
+    assert assert_round_trip(write_toml(text)) > 0
