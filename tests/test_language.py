@@ -718,7 +718,8 @@ def test_indexing_and_slices_are_the_entries_they_name(write_toml: WriteToml, ru
         ("x[1:]", "a slice names both ends"),
         ("x[1:3:2]", "a slice names both ends"),
         ("x[2:n]", "a slice's length must be a dimension or a number; here it is n - 1"),
-        ("z[1:4]", "the slice ends at 4, past the vector's 3 entries"),
+        ("z[1:4]", "the index 4 is past the vector's 3 entries"),
+        ("z[4]", "the index 4 is past the vector's 3 entries"),
     ],
 )
 def test_an_index_that_does_not_fit_is_one_line(text: str, problem: str) -> None:

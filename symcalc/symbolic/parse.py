@@ -18,10 +18,8 @@ is first evaluated in Python floats, and anything non-finite or larger than
 from __future__ import annotations
 
 import ast
-import keyword
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -43,7 +41,7 @@ from symcalc.symbolic.arrays import (
     shown,
 )
 from symcalc.symbolic.functions import FUNCTIONS, fold
-from symcalc.symbolic.refused import FORBIDDEN, OPERATOR_NAMES, SYMBOLS
+from symcalc.symbolic.refused import FORBIDDEN, OPERATOR_NAMES, SYMBOLS, syntax_error
 from symcalc.symbolic.slices import axis_of, entry_of, span
 
 MAX_LENGTH = 50_000  # characters in one expression
@@ -106,7 +104,7 @@ def parse_shaped(
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as err:
-        raise _syntax_error(err, source, columns) from None
+        raise syntax_error(err, source, columns) from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         # Python's own parser recurses on long chains (about 2 500 terms of x+x+...) as on nesting.
         raise ParseError(
@@ -154,25 +152,6 @@ class _Columns:
     def __call__(self, offset: int) -> int:
         """The 1-based column of the 0-based `offset` into the parsed text (its end past the last)."""
         return self.origin[min(offset + self.lead, len(self.origin) - 1)] + 1
-
-
-def _syntax_error(err: SyntaxError, source: str, columns: _Columns) -> ParseError:
-    # Python's offset is 1-based; 0 means the text ended too soon: point past its last character.
-    column = columns(err.offset - 1 if err.offset else len(source.strip()))
-    msg = (err.msg or "invalid syntax").replace("invalid decimal literal", "invalid number")
-    fix = None
-    if "decimal literal" in (err.msg or "") or "invalid number" in msg:
-        fix = "write 2*x for a product, not 2x"
-    elif "!" in source:
-        fix = "'!' is not supported"
-    elif "parenthes" in msg:
-        fix = "check that every '(' has its ')'"
-    if keywords := [word for word in re.findall(r"[A-Za-z_]+", source) if keyword.iskeyword(word)]:
-        word = keywords[0]
-        fix = f"{word!r} is a Python keyword and cannot be a name" + (
-            ": write 'lamda'" if word == "lambda" else f": rename it, e.g. 'my_{word}'"
-        )
-    return ParseError(f"syntax error: {msg}", Location(column=column), fix=fix)
 
 
 def _written_product(factors: list[sp.Expr]) -> sp.Expr:
@@ -334,23 +313,28 @@ class _Converter:
         vector, index = self.convert(node.value), node.slice
         if len(vector.shape) != 1 or isinstance(index, ast.Tuple):
             kind = "not a matrix's rows or entries" if isinstance(index, ast.Tuple) else "a vector only"
-            example = "s[1] is an entry of a vector s, s[1:h] its first h"
-            raise self.fail(node, f"subscripts ('[...]') index {kind}: {example}")
+            raise self.fail(
+                node, f"subscripts ('[...]') index {kind}: s[1] is an entry of s, s[1:h] its first h"
+            )
         self.kept(node.value, vector, "'[...]'")
-        if not isinstance(index, ast.Slice):
-            return _Term(entry_of(vector.expr, self.bound(index)), None, ())
-        lower, upper, stride = (getattr(index, field) for field in index._fields)  # a[lower:upper:stride]
-        if lower is None or upper is None or stride is not None:
-            raise self.fail(node, "a slice names both ends: s[a:b] holds entries a … b, both included")
-        start, end = self.bound(lower), self.bound(upper)
-        try:
-            axis = axis_of(end - start + 1)
-        except ShapeError as err:
-            raise self.fail(node, str(err)) from None
+        if isinstance(index, ast.Slice):
+            lower, upper, stride = (getattr(index, field) for field in index._fields)  # a[lower:upper:stride]
+            if lower is None or upper is None or stride is not None:
+                raise self.fail(node, "a slice names both ends: s[a:b] holds entries a … b, both included")
+        start, end = (
+            (self.bound(lower), self.bound(upper))
+            if isinstance(index, ast.Slice)
+            else (self.bound(index),) * 2
+        )
         (size,) = vector.shape
         if isinstance(size, int) and end.is_Integer and end > size:
-            raise self.fail(node, f"the slice ends at {end}, past the vector's {size} entries")
-        return _Term(span(vector.expr, start, end), None, (axis,))
+            raise self.fail(node, f"the index {end} is past the vector's {size} entries")
+        if not isinstance(index, ast.Slice):
+            return _Term(entry_of(vector.expr, start), None, ())
+        try:
+            return _Term(span(vector.expr, start, end), None, (axis_of(end - start + 1),))
+        except ShapeError as err:
+            raise self.fail(node, str(err)) from None
 
     def bound(self, node: ast.expr) -> sp.Expr:
         """An index: a whole number from 1, or an expression in dimensions' names (h + 1)."""
