@@ -113,6 +113,10 @@ class MatrixUnsupported(ValueError):
     """A matrix expression the vector syntax has no word for; the message names it."""
 
 
+class NoVectorForm(ValueError):
+    """A call whose vector-Jacobian product the file's syntax cannot write; the message says why."""
+
+
 class VectorUnsupported(ValueError):
     """A model whose adjoints the vector syntax cannot write; the message says where."""
 

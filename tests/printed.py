@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 import symcalc
+from symcalc.symbolic.arrays import dimension
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import step, to_elementary
 from symcalc.symbolic.parse import parse_shaped
@@ -85,13 +86,13 @@ def read_back(
     assert model.shaped is not None
     shapes = {symbol.name: shape for symbol, shape in model.shaped.shapes}
     names = model.symbols | {symbol.name: symbol for symbol, _ in model.shaped.shapes}
+    names |= {name: dimension(name) for name, _ in model.shaped.sizes if name not in names}  # sqrt(d)
     written, placeholders = adjoint_names(text)
-    arrays = written_out(model.shaped)
+    arrays = written_out(model.shaped) | model.shaped.numbers()
     values = dict(point.values)
-    for dimension, size in model.shaped.numbers().items():  # sum(s)/h: a dimension as a number
-        assert isinstance(dimension, sp.Symbol)
-        names[dimension.name] = dimension
-        values[dimension] = size
+    for dim, size in model.shaped.numbers().items():  # sum(s)/h: a dimension as a number
+        assert isinstance(dim, sp.Symbol)
+        values[dim] = size
     for placeholder, node in placeholders.items():
         symbol = sp.Symbol(placeholder)
         names[placeholder] = symbol
@@ -99,8 +100,6 @@ def read_back(
         shape = shapes.get(node, ())
         if shape:
             shapes[placeholder] = shape
-            import numpy as np
-
             stand_ins = np.array([sp.Symbol(f"{placeholder}_{k}") for k in range(len(entries))], dtype=object)
             arrays[symbol] = stand_ins.reshape(arrays[names[node]].shape)
             values |= dict(zip(stand_ins.flat, entries, strict=True))

@@ -27,6 +27,7 @@ MODELS = [
     "logistic_regression_vector",
     "softmax_regression_vector",
     "two_layer_network_vector",
+    "multinomial_logistic_regression",
 ]
 
 
@@ -197,7 +198,7 @@ parameters = ["w1", "w2", "b"]
 z = "w1*x1 + w2*x2 + b"
 u = "gelu(z) + erf(z) + relu(z) + softplus(z) + leaky_relu(z, 0.1) + abs(z) + sign(z)*z + step(z)*z"
 v = "sin(z) + cos(z) + tan(z/10) + sinh(z/3) + cosh(z/3) + tanh(z) + sigmoid(z) + exp(z/4)"
-t = "max(z, 0.5) + min(z, -0.5) + sqrt(1 + z^2) + log(2 + z^2) + ln(3 + z^2)"
+t = "max(z, 0.5) + min(z, -0.5) + sqrt(1 + z^2) + log(2 + z^2) + ln(3 + z^2) + clip(z, -0.5, 0.5)"
 L = "(u + v + t - y)^2"
 """
 
@@ -212,6 +213,43 @@ def test_every_function_of_the_table_in_each_framework(
     numpy_module = symcalc.load_module(symcalc.codegen(derivation), "every_numpy")
     module = symcalc.load_module(symcalc.codegen(derivation, target=target), f"every_{target}")
     params, data = _example(module, seed=3)
+    expected = numpy_module.gradient(params, data)
+    if target == "jax":
+        jparams = {k: jax.numpy.asarray(v) for k, v in params.items()}
+        _close(module.gradient(jparams, data), expected)
+        _close(jax.grad(module.loss)(jparams, data), expected)
+        return
+    tparams = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    tdata = {k: torch.tensor(v, dtype=torch.float64) for k, v in data.items()}
+    _close({k: g.detach().numpy() for k, g in module.gradient(tparams, tdata).items()}, expected)
+    own = torch.autograd.grad(module.loss(tparams, tdata), list(tparams.values()))
+    _close(dict(zip(tparams, (g.numpy() for g in own), strict=True)), expected)
+
+
+SUMMED_LAYER = """
+title = "a summed layer: its gradient passes a vector of ones"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["W[h,n]", "V[h,n]"]
+[dimensions]
+n = 2
+h = 3
+[definitions]
+z = "sum(W @ x) + sum(V @ (W.T @ ones(h))) + ones(n) @ x"
+L = "(z - y)^2/2"
+"""
+
+
+@pytest.mark.parametrize("target", ["jax", "torch"])
+def test_ones_in_each_framework(
+    jax: ModuleType, torch: ModuleType, write_toml: WriteToml, target: str
+) -> None:
+    """ones(h) is the framework's vector of ones in float64 (torch.ones alone is float32); the module's
+    gradient equals the NumPy module's and the framework's own autodiff of its loss, to 1e-12."""
+    derivation = symcalc.derive(symcalc.load(str(write_toml(SUMMED_LAYER))))
+    numpy_module = symcalc.load_module(symcalc.codegen(derivation), "ones_numpy")
+    module = symcalc.load_module(symcalc.codegen(derivation, target=target), f"ones_{target}")
+    params, data = _example(module, seed=5)
     expected = numpy_module.gradient(params, data)
     if target == "jax":
         jparams = {k: jax.numpy.asarray(v) for k, v in params.items()}

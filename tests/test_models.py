@@ -31,7 +31,7 @@ def test_every_shipped_model_matches_the_oracle(path: Path) -> None:
     assert set(derivation.gradients) == set(model.parameters)
     for parameter, gradient in derivation.gradients.items():
         oracle = composed_gradient(model, parameter)
-        # a result past a size reads an upstream dL/dc (layer norm's dL/dmu): its value is the engine's
+        # a result may read an upstream dL/dc (layer norm's dL/dmu, attention's dL/dq): in_names writes it out
         named = derivation.in_names(gradient)
         assert agree_numerically(model, named, oracle, points=4), (path.stem, parameter)
 

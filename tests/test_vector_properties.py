@@ -43,7 +43,7 @@ def _arrays() -> dict[sp.Basic, np.ndarray]:
     return {NAMES[name]: entry_array(name, shape, SIZES, make) for name, shape in SHAPES.items()}
 
 
-ATOMS = st.sampled_from([*SHAPES, *SCALARS, "2", "0.5"])
+ATOMS = st.sampled_from([*SHAPES, *SCALARS, "2", "0.5", "ones(h)"])
 UNARY = (
     "tanh({})",
     "sigmoid({})",
@@ -53,6 +53,12 @@ UNARY = (
     "logsumexp({})",
     "transpose({})",
     "diag({})",
+    "max({})",
+    "min({})",
+    "clip({}, -1, 1)",
+    "({})[1]",
+    "({})[1:2]",
+    "({}).T",
 )
 BINARY = ("{} + {}", "{} - {}", "{} * {}", "{} / ({} + 3)", "{} @ {}", "outer({}, {})", "({})^2")
 
@@ -84,7 +90,7 @@ def test_the_inferred_shape_is_the_shape_of_the_computed_value(text: str) -> Non
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(st.text(alphabet="xWcvb@[]()+-*/^,.0123 sumoterdiagfxl", max_size=30))
+@given(st.text(alphabet="xWcvb@[]()+-*/^,.:0123 sumoterdiagfxlnpc", max_size=30))
 def test_any_text_is_parsed_or_refused_with_the_projects_error(text: str) -> None:
     with contextlib.suppress(SymcalcError):
         parse_shaped(text, NAMES, SHAPES)
@@ -92,8 +98,9 @@ def test_any_text_is_parsed_or_refused_with_the_projects_error(text: str) -> Non
 
 # -- random vector models -----------------------------------------------------------------------
 
-ACTIVATIONS = ("tanh({})", "sigmoid({})", "softplus({})", "({})^2", "{} * sigmoid({})")
-OUTPUTS = ("v @ g + b", "sum(v * g) + b", "v @ g + b * sum(g)")
+ACTIVATIONS = ("tanh({})", "sigmoid({})", "softplus({})", "({})^2", "{} * sigmoid({})", "clip({}, -1, 1)")
+#: The last passes a scalar adjoint to a summed W @ x: its vector form is outer(g·ones(h), x).
+OUTPUTS = ("v @ g + b", "sum(v * g) + b", "v @ g + b * sum(g)", "v @ g + b * sum(W @ x)")
 LOSSES = ("(z - y)^2 / 2", "-(y*log(sigmoid(z)) + (1 - y)*log(1 - sigmoid(z)))", "log(cosh(z - y))")
 
 

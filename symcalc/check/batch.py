@@ -20,7 +20,16 @@ from symcalc.check.oracle import elementary
 from symcalc.check.prove import is_zero
 from symcalc.check.records import Check, Counterexample
 from symcalc.check.sample import Sampler
-from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Value, logsumexp, softmax, total
+from symcalc.symbolic.arrays import (
+    ARRAY_FUNCTIONS,
+    EXTREMES,
+    Value,
+    largest,
+    logsumexp,
+    smallest,
+    softmax,
+    total,
+)
 from symcalc.symbolic.batch import BatchForm, BatchLine, M, column, column_sums, row_sums
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
@@ -47,7 +56,7 @@ def _rows(function: Callable[[Value], Value]) -> Callable[[Value], Value]:
 
 
 #: What the batch form's calls mean at concrete values: sums over samples or entries, a sample's
-#: scalar against its row, and softmax and logsumexp row by row.
+#: scalar against its row, and softmax, logsumexp, max and min row by row.
 MEANINGS: dict[type[sp.Basic], Callable[..., Value]] = {
     column: lambda v: v[:, None],
     column_sums: lambda m: m.sum(axis=0),
@@ -55,6 +64,8 @@ MEANINGS: dict[type[sp.Basic], Callable[..., Value]] = {
     total: lambda v: sp.Add(*v.flat) if isinstance(v, np.ndarray) else v,
     softmax: _rows(ARRAY_FUNCTIONS["softmax"].value),
     logsumexp: _rows(ARRAY_FUNCTIONS["logsumexp"].value),
+    largest: _rows(EXTREMES["max"].value),
+    smallest: _rows(EXTREMES["min"].value),
     identity: identity_value,
 }
 

@@ -26,7 +26,17 @@ from symcalc.numeric.code_style import LINE, assignment, comment, display, retur
 from symcalc.numeric.names import SAMPLES, CodeNames
 from symcalc.numeric.program import _LOOK_INTO, StablePrinter, _softmax_parts, _stable_line
 from symcalc.numeric.runtime_text import copied, imports, used
-from symcalc.symbolic.arrays import diag, dimension, logsumexp, matmul, softmax, total, transpose
+from symcalc.symbolic.arrays import (
+    diag,
+    dimension,
+    logsumexp,
+    matmul,
+    ones,
+    outer,
+    softmax,
+    total,
+    transpose,
+)
 from symcalc.symbolic.batch import (
     BatchForm,
     BatchLine,
@@ -103,6 +113,13 @@ class BatchPrinter(StablePrinter):
 
     def _print_identity(self, expr: identity) -> str:
         return f"{self._module_format('numpy.eye')}({self._operand(expr.args[0])}.shape[0])"
+
+    def _print_outer(self, expr: outer) -> str:
+        left, right = (self._print(arg) for arg in expr.args)
+        return f"{self._module_format('numpy.outer')}({left}, {right})"
+
+    def _print_ones(self, expr: ones) -> str:
+        return f"{self._module_format('numpy.ones')}({self._print(expr.args[0])})"
 
     def _print_transpose(self, expr: transpose) -> str:
         return f"{self._operand(expr.args[0])}.T"
@@ -301,12 +318,10 @@ class Layout:
         an axis (n as w.shape[0]): the data, not the file, decide the sizes of a run. A SpecError for
         one that no parameter has (the parts of a loss that are the same for every row see no data)."""
         batch, shaped = self.batch, self.shaped
-        used = {
-            symbol
-            for line in (*batch.forward, *batch.backward, *batch.hessian)
-            for symbol in line.value.free_symbols
-            if symbol in {dimension(name) for name, _ in shaped.sizes}
-        }
+        lines = (*batch.forward, *batch.backward, *batch.hessian)
+        found = {s for line in lines for s in line.value.free_symbols}
+        found |= {call.args[0] for line in lines for call in line.value.atoms(ones)}  # ones(n): no free n
+        used = found & {dimension(name) for name, _ in shaped.sizes}
         shapes = dict(shaped.shapes)
         read: dict[sp.Symbol, tuple[sp.Symbol, int]] = {}
         for size in sorted(used, key=sp.default_sort_key):

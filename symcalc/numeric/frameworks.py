@@ -185,6 +185,7 @@ FRAMEWORKS: dict[str, Framework] = {
             "minimum": "_minimum",
             "heaviside": "_heaviside",
             "logaddexp": "_logaddexp",
+            "ones": "_ones",
             "vectorize": "_elementwise",
             "float64": "torch.float64",
         },

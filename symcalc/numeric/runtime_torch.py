@@ -31,6 +31,11 @@ def _minimum(a: Any, b: Any) -> torch.Tensor:
     return torch.minimum(_array(a), _array(b))
 
 
+def _ones(size: int) -> torch.Tensor:
+    """The vector of `size` ones in float64 (torch.ones would give float32)."""
+    return torch.ones(size, dtype=torch.float64)
+
+
 def _heaviside(u: Any, at_zero: Any) -> torch.Tensor:
     """NumPy's heaviside in a form autograd differentiates (to 0): 1 above 0, `at_zero` at 0, 0 below,
     NaN stays NaN (torch.heaviside has no derivative)."""

@@ -52,4 +52,9 @@ def views_for(derivation: Derivation, asked: Views | None) -> Views:
         return asked
     if derivation.vector is None and derivation.batch is None:  # no vector form to show: the entries
         return EVERYTHING
+    kinked = any(getattr(step, "kinks", ()) for step in derivation.steps)
+    if derivation.hessian is not None and (kinked or not derivation.vector_hessian):
+        # second derivatives asked for with no vector form, or with a kink said in words: the entries'
+        # last step is where they are, and where the words are
+        return DEFAULT_VECTOR_VIEWS | {"entries"}
     return DEFAULT_VECTOR_VIEWS

@@ -1,4 +1,5 @@
-"""The functions of vectors and matrices (@, sum, outer, transpose, diag, softmax, logsumexp, eye).
+"""The functions of vectors and matrices (@, sum, outer, transpose, diag, softmax, logsumexp, eye,
+ones, max and min over a vector).
 
 In a model with shaped names (`x[n]`, `W[h,n]`), arithmetic and every function of
 `symcalc.symbolic.functions` apply elementwise, a scalar broadcasting; these are the
@@ -28,7 +29,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.pretty.stringpict import prettyForm
 
-from symcalc.errors import ShapeError
+from symcalc.errors import NoVectorForm, ShapeError
 
 Axis = str | int
 Shape = tuple[Axis, ...]
@@ -207,6 +208,54 @@ class eye(sp.Function):
         return f"I^{{{exp}}}" if exp else "I"
 
 
+class largest(sp.Function):
+    """max(v): the largest entry of a vector (max with two or more arguments is elementwise)."""
+
+    nargs = 1
+    #: The file's name for it, which also names an elementwise function of the table.
+    called = "max"
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"{self.called}({printer._print(self.args[0])})"
+
+    def _pretty(self, printer: Any) -> Any:
+        return printer._print_Function(self, func_name=self.called)
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        base = rf"\{self.called}\left({printer._print(self.args[0])}\right)"
+        return f"{base}^{{{exp}}}" if exp else base
+
+
+class smallest(largest):
+    """min(v): the smallest entry of a vector."""
+
+    called = "min"
+
+
+class ones(sp.Function):
+    """ones(d): the vector of d ones, 𝟙; what a scalar adjoint g is, spread over a vector (g·𝟙)."""
+
+    nargs = 1
+
+    @property
+    def free_symbols(self) -> set[sp.Basic]:
+        return set()  # a size, not a variable: its derivative by anything is 0
+
+    @property
+    def axes(self) -> Shape:
+        size = self.args[0]
+        return (size.name if isinstance(size, sp.Symbol) else int(size),)
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"ones({printer._print(self.args[0])})"
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        return prettyForm("𝟙" if printer._use_unicode else "1")
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        return rf"\mathbf{{1}}^{{{exp}}}" if exp else r"\mathbf{1}"
+
+
 class softmax(sp.Function):
     """softmax(z): the vector exp(zᵢ) / Σⱼ exp(zⱼ)."""
 
@@ -313,7 +362,7 @@ def _diag_value(value: Value) -> Value:
 
 
 def _eye_shape(size: Shape) -> Shape:
-    raise ShapeError("eye() takes a dimension's name or a size, eye(n)")  # the parser builds it
+    raise ShapeError("eye() and ones() take a dimension's name or a size, eye(n)")  # the parser builds them
 
 
 def _eye_value(size: Value) -> Value:
@@ -322,6 +371,27 @@ def _eye_value(size: Value) -> Value:
     count = int(size)
     rows = [[sp.S.One if i == j else sp.S.Zero for j in range(count)] for i in range(count)]
     return np.array(rows, dtype=object)
+
+
+def _extreme_backward(args: Shares, shapes: tuple[Shape, ...], call: sp.Expr, g: sp.Expr) -> Shares:
+    # G goes to the largest entry: its indicator, 1 − step(max(v) − v), is step at its kink (0) on
+    # that very entry, so no point could check it; the written-out steps carry the derivative.
+    raise NoVectorForm(
+        f"{call.called}(v) passes its adjoint to the {'largest' if call.called == 'max' else 'smallest'}"
+        " entry, an indicator the file's syntax has no word for"
+    )
+
+
+def _ones_value(size: Value) -> Value:
+    import numpy as np
+
+    return np.array([sp.S.One] * int(size), dtype=object)
+
+
+def ones_of(shape: Shape) -> sp.Expr:
+    """The array of ones of a vector's or a matrix's `shape`: ones(n), or outer(ones(h), ones(n))."""
+    sizes = [dimension(axis) if isinstance(axis, str) else sp.Integer(axis) for axis in shape]
+    return ones(sizes[0]) if len(sizes) == 1 else outer(ones(sizes[0]), ones(sizes[1]))
 
 
 def _logsumexp_value(value: Value) -> Value:
@@ -380,6 +450,14 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
         _logsumexp_value,
     ),
     "eye": ArrayFunction(eye, 1, _eye_shape, lambda args, shapes, call, g: (sp.S.Zero,), _eye_value),
+    "ones": ArrayFunction(ones, 1, _eye_shape, lambda args, shapes, call, g: (sp.S.Zero,), _ones_value),
+}
+
+#: max(v) and min(v) over a vector: called by the names of the table's elementwise max and min,
+#: with one argument (`parse._Converter.call`).
+EXTREMES: dict[str, ArrayFunction] = {
+    "max": ArrayFunction(largest, 1, _vector_to_scalar("max"), _extreme_backward, lambda v: sp.Max(*v.flat)),
+    "min": ArrayFunction(smallest, 1, _vector_to_scalar("min"), _extreme_backward, lambda v: sp.Min(*v.flat)),
 }
 
 #: The matrix product, written `@` (it has no name to call it by).
@@ -387,7 +465,7 @@ MATMUL = ArrayFunction(matmul, 2, _matmul_shape, _matmul_backward, _matmul_value
 
 #: Entries by the class a call builds.
 BY_CLASS: dict[type[sp.Basic], ArrayFunction] = {
-    entry.function: entry for entry in (*ARRAY_FUNCTIONS.values(), MATMUL)
+    entry.function: entry for entry in (*ARRAY_FUNCTIONS.values(), *EXTREMES.values(), MATMUL)
 }
 
 
@@ -395,7 +473,7 @@ def shape_of(expr: sp.Basic, shapes: Mapping[sp.Basic, Shape]) -> Shape:
     """The shape of an expression over names of the given `shapes` (others are scalars)."""
     if expr in shapes:
         return shapes[expr]
-    if isinstance(expr, eye):
+    if isinstance(getattr(type(expr), "axes", None), property):  # eye(n), ones(n), s[a:b]: their own
         return expr.axes
     if not expr.args:
         return ()

@@ -274,7 +274,9 @@ class _Lifter:
             u, v = expr.args
             if self.batched(u) and self.batched(v):
                 return matmul(transpose(self.lift(u)), self.lift(v))  # Σ u xᵀ = Uᵀ X
-            raise BatchUnsupported("an outer product with a per-sample factor on one side only")
+            if self.batched(u):  # Σ u_k vᵀ = (Σ u_k) vᵀ, a v the same in every sample (ones(h))
+                return outer(self.sum_over_samples(u), v)
+            return outer(u, self.sum_over_samples(v))
         if isinstance(expr, sp.Mul):
             fixed = [f for f in expr.args if not self.batched(f)]
             rows = [f for f in expr.args if self.batched(f)]

@@ -9,7 +9,7 @@ from typing import Any
 
 import sympy as sp
 
-from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
+from symcalc.errors import Location, ShapeError, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.names import NAME_PATTERN, check_name
 from symcalc.spec.toml import MAX_NAMES, Spec
 from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, dimension, shown
@@ -264,7 +264,12 @@ class SpecBuilder:
         scalars: list[tuple[sp.Symbol, sp.Expr]] = []
         numbers = self.numbers
         for symbol, expr in definitions:
-            value = concrete(expr, numbers | values)
+            try:
+                value = concrete(expr, numbers | values)
+            except ShapeError as err:  # a slice past its vector's end at these sizes (s[h+1:2*h])
+                at = ", ".join(f"{name} = {size}" for name, size in self.sizes.items())
+                key = f"definitions.{symbol.name}"
+                raise SpecError(f"{err}, written out at {at}").at(self.spec.location(key)) from None
             shape = self.shapes.get(symbol.name, ())
             if not shape:
                 scalars.append((symbol, sp.sympify(value)))

@@ -70,6 +70,12 @@ class FunctionSpec:
     kinks: Callable[..., list[sp.Expr]] | None = None
 
 
+def _clip(x: sp.Expr, lo: sp.Expr, hi: sp.Expr) -> sp.Expr:
+    """clip(x, lo, hi) = min(max(x, lo), hi): its derivative in x is 1 strictly between the bounds
+    and 0 at and past them (as relu′(0) = 0, and PyTorch's hardtanh and relu6)."""
+    return sp.Min(sp.Max(x, lo), hi)
+
+
 def _max(*args: sp.Expr) -> sp.Expr:
     return sp.Max(*args)
 
@@ -275,6 +281,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         written_out=lambda x: sp.exp(x) - 1,
         real=math.expm1,
         mp=lambda c, x: c.expm1(x),
+    ),
+    "clip": FunctionSpec(
+        _clip,
+        min_args=3,
+        max_args=3,
+        arguments=("x", "lo", "hi"),
+        real=lambda x, lo, hi: min(max(x, lo), hi),
+        mp=lambda c, x, lo, hi: min(max(x, lo), hi),
     ),
     "max": FunctionSpec(
         _max, min_args=2, max_args=8, function=sp.Max, real=max, mp=lambda c, *v: max(v), kinks=_pairwise

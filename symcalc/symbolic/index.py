@@ -13,7 +13,18 @@ from collections.abc import Iterator, Mapping
 
 import sympy as sp
 
-from symcalc.symbolic.arrays import Shape, diag, logsumexp, matmul, outer, shape_of, softmax, total, transpose
+from symcalc.symbolic.arrays import (
+    Shape,
+    diag,
+    logsumexp,
+    matmul,
+    ones,
+    outer,
+    shape_of,
+    softmax,
+    total,
+    transpose,
+)
 
 #: Letters for indices, in the order a lecture takes them (each has a unicode subscript).
 INDEX_LETTERS = "ijklprstu"
@@ -64,6 +75,8 @@ class _Entry:
             where = ()
         if isinstance(expr, sp.Symbol):
             return sp.IndexedBase(expr)[where] if where else expr
+        if isinstance(expr, ones):  # every entry of 𝟙 is 1
+            return sp.S.One
         if not expr.args:
             return expr
         args = expr.args

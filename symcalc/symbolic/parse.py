@@ -28,8 +28,20 @@ import sympy as sp
 from symcalc.errors import Location, ParseError, ShapeError
 from symcalc.spec.names import suggestion
 from symcalc.spec.shapes import MAX_SIZE
-from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, MATMUL, ArrayFunction, Shape, dimension, eye, shown
+from symcalc.symbolic.arrays import (
+    ARRAY_FUNCTIONS,
+    EXTREMES,
+    MATMUL,
+    ArrayFunction,
+    Shape,
+    dimension,
+    eye,
+    ones,
+    shown,
+)
 from symcalc.symbolic.functions import FUNCTIONS, fold
+from symcalc.symbolic.refused import FORBIDDEN, OPERATOR_NAMES, SYMBOLS
+from symcalc.symbolic.slices import axis_of, entry_of, span
 from symcalc.symbolic.spellings import ascii_fix, spelling, syntax_error
 
 MAX_LENGTH = 50_000  # characters in one expression
@@ -197,39 +209,6 @@ def _chain_kind(op: ast.operator) -> str | None:
     return None
 
 
-_OPERATOR_NAMES: dict[type, str] = {
-    ast.Mod: "%",
-    ast.FloorDiv: "//",
-    ast.LShift: "<<",
-    ast.RShift: ">>",
-    ast.BitOr: "|",
-    ast.BitAnd: "&",
-    ast.BitXor: "^",
-    ast.Not: "not",
-    ast.Invert: "~",
-}
-
-_FORBIDDEN: dict[type, str] = {
-    ast.Attribute: "attribute access ('.') is not allowed; only .T, on a name or in parentheses",
-    ast.Subscript: "subscripts ('[...]') are not allowed",
-    ast.Lambda: "lambda is not allowed",
-    ast.Compare: "comparisons ('==', '<', ...) are not allowed",
-    ast.BoolOp: "'and' / 'or' are not allowed",
-    ast.IfExp: "'if ... else' is not allowed",
-    ast.Tuple: "tuples (',') are not allowed",
-    ast.List: "lists are not allowed",
-    ast.Dict: "dictionaries are not allowed",
-    ast.Set: "sets are not allowed",
-    ast.JoinedStr: "strings are not allowed",
-    ast.Starred: "'*' unpacking is not allowed",
-    ast.NamedExpr: "':=' is not allowed",
-    ast.ListComp: "comprehensions are not allowed",
-    ast.GeneratorExp: "comprehensions are not allowed",
-    ast.Await: "'await' is not allowed",
-    ast.Yield: "'yield' is not allowed",
-}
-
-
 class _Converter:
     """Walks a checked parse tree and builds SymPy objects from whitelisted nodes only."""
 
@@ -282,9 +261,11 @@ class _Converter:
             return self.held_to_the_cap(node, self.binary(node))
         if isinstance(node, ast.Call):
             return self.held_to_the_cap(node, self.call(node))
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
         if isinstance(node, ast.Attribute) and node.attr == "T" and self.transposable(node.value):
             return self.array_call(node, ARRAY_FUNCTIONS["transpose"], "'.T'", [node.value])
-        problem = _FORBIDDEN.get(type(node), f"{type(node).__name__} is not allowed")
+        problem = FORBIDDEN.get(type(node), f"{type(node).__name__} is not allowed")
         raise self.fail(node, problem)
 
     def held_to_the_cap(self, node: ast.expr, term: _Term) -> _Term:
@@ -329,6 +310,42 @@ class _Converter:
             declare = "Euler's number is exp(1), and e^z is written exp(z); or " + declare
         raise self.fail(node, f"unknown name {ident!r}", fix=suggestion(ident, self.names, declare))
 
+    def subscript(self, node: ast.Subscript) -> _Term:
+        """s[i] or s[a:b]: an entry, or the entries a … b, of a vector (1-based, inclusive; `slices`)."""
+        vector, index = self.convert(node.value), node.slice
+        if len(vector.shape) != 1 or isinstance(index, ast.Tuple):
+            kind = "not a matrix's rows or entries" if isinstance(index, ast.Tuple) else "a vector only"
+            raise self.fail(
+                node, f"subscripts ('[...]') index {kind}: s[1] is an entry of s, s[1:h] its first h"
+            )
+        self.kept(node.value, vector, "'[...]'")
+        if isinstance(index, ast.Slice):
+            lower, upper, stride = (getattr(index, field) for field in index._fields)  # a[lower:upper:stride]
+            if lower is None or upper is None or stride is not None:
+                raise self.fail(node, "a slice names both ends: s[a:b] holds entries a … b, both included")
+        start, end = (
+            (self.bound(lower), self.bound(upper))
+            if isinstance(index, ast.Slice)
+            else (self.bound(index),) * 2
+        )
+        (size,) = vector.shape
+        if isinstance(size, int) and end.is_Integer and end > size:
+            raise self.fail(node, f"the index {end} is past the vector's {size} entries")
+        if not isinstance(index, ast.Slice):
+            return _Term(entry_of(vector.expr, start), None, ())
+        try:
+            return _Term(span(vector.expr, start, end), None, (axis_of(end - start + 1),))
+        except ShapeError as err:
+            raise self.fail(node, str(err)) from None
+
+    def bound(self, node: ast.expr) -> sp.Expr:
+        """An index: a whole number from 1, or an expression in dimensions' names (h + 1)."""
+        expr = self.convert(node).expr
+        sizes = {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s == dimension(s.name)}
+        if expr.free_symbols - sizes or not expr.is_integer or (expr.is_Integer and expr < 1):
+            raise self.fail(node, "an index is a whole number from 1, or an expression in dimensions' names")
+        return expr
+
     def transposable(self, node: ast.expr) -> bool:
         """Whether `.T` may follow `node`: a name, or an expression in parentheses (W.T, (A @ B).T)."""
         if isinstance(node, ast.Name):
@@ -340,7 +357,7 @@ class _Converter:
 
     def unary(self, node: ast.UnaryOp) -> _Term:
         if not isinstance(node.op, ast.USub | ast.UAdd):
-            op = _OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
+            op = OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
             raise self.fail(node, f"operator '{op}' is not allowed")
         inner = self.convert(node.operand)
         if isinstance(node.op, ast.UAdd):
@@ -356,7 +373,7 @@ class _Converter:
             return self.power(node)
         if isinstance(node.op, ast.MatMult):
             return self.array_call(node, MATMUL, "@", [node.left, node.right])
-        op = _OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
+        op = OPERATOR_NAMES.get(type(node.op), type(node.op).__name__)
         fix = "use ** or ^ for powers" if op in {"//", "%"} else None
         raise self.fail(node, f"operator '{op}' is not allowed", fix=fix)
 
@@ -378,7 +395,7 @@ class _Converter:
             term = self.convert(operand)
             unsized = unsized or term.unsized
             at = None if previous is None else self.operator_column(previous, operand)
-            shape = self.broadcast(operand, shape, term.shape, _SYMBOLS.get(type(op), "+"), at)
+            shape = self.broadcast(operand, shape, term.shape, SYMBOLS.get(type(op), "+"), at)
             previous = operand
             inverse = isinstance(op, ast.Sub | ast.Div)
             if kind == "sum":
@@ -437,12 +454,14 @@ class _Converter:
         fname = node.func.id
         if node.keywords:
             raise self.fail(node, f"{fname}() takes no keyword arguments")
-        if fname == "eye":
-            return self.identity(node)
+        if fname in ("eye", "ones"):
+            return self.sized(node, fname)
         if fname in SHORTHANDS:
             return self.shorthand(node, fname)
         if fname in ARRAY_FUNCTIONS:
             return self.array_call(node, ARRAY_FUNCTIONS[fname], f"{fname}()", node.args)
+        if fname in EXTREMES and len(node.args) == 1:  # max(v): over a vector's entries
+            return self.array_call(node, EXTREMES[fname], f"{fname}()", node.args)
         spec = FUNCTIONS.get(fname)
         if spec is None:
             if fname in self.names:
@@ -524,14 +543,16 @@ class _Converter:
         sizes = [dimension(axis) if isinstance(axis, str) else sp.Integer(axis) for axis in shapes[0]]
         return _Term(total.expr / sp.Mul(*sizes), None, ())
 
-    def identity(self, node: ast.Call) -> _Term:
-        """eye(d): the identity matrix of a dimension d (or of a whole number of rows)."""
+    def sized(self, node: ast.Call, fname: str) -> _Term:
+        """eye(d), the identity matrix of a dimension d, or ones(d), its vector of ones (or of a size)."""
         (size,) = node.args if len(node.args) == 1 else (None,)
+        build, square = (eye, True) if fname == "eye" else (ones, False)
         if isinstance(size, ast.Name) and self.names.get(size.id) == dimension(size.id):
-            return _Term(eye(dimension(size.id)), shape=(size.id, size.id))
+            return _Term(build(dimension(size.id)), shape=(size.id,) * (1 + square))
         if isinstance(size, ast.Constant) and type(size.value) is int and 1 <= size.value <= MAX_SIZE:
-            return _Term(eye(sp.Integer(size.value)), shape=(size.value, size.value))
-        raise self.fail(node, "eye() takes one dimension's name or a size: eye(n) is the n × n identity")
+            return _Term(build(sp.Integer(size.value)), shape=(size.value,) * (1 + square))
+        shown_as = "the n × n identity" if square else "the vector of n ones"
+        raise self.fail(node, f"{fname}() takes one dimension's name or a size: {fname}(n) is {shown_as}")
 
     def array_call(self, node: ast.AST, entry: ArrayFunction, called: str, operands: list[ast.expr]) -> _Term:
         """A call of a function of vectors and matrices (or '@'): its shape from its arguments' shapes."""
@@ -545,23 +566,23 @@ class _Converter:
         except ShapeError as err:
             raise self.fail(node, str(err)) from None
         for operand, arg in zip(operands, args, strict=True):
-            named = arg.expr.has(eye) or any(self.shapes.get(s.name) for s in arg.expr.free_symbols)
-            if arg.shape and not named:
-                # x - x is 0: SymPy keeps no vector in it, so its size would be lost
-                raise self.fail(
-                    operand,
-                    f"{called}'s argument has the shape {shown(arg.shape)} but simplifies to "
-                    f"{arg.expr}, which has no vector or matrix in it",
-                    fix="write the scalar times a vector of ones, or leave the term out",
-                )
+            self.kept(operand, arg, called)
         return _Term(entry.function(*[arg.expr for arg in args]), None, shape)
+
+    def kept(self, node: ast.AST, arg: _Term, called: str) -> None:
+        """A shaped operand whose vector SymPy did not simplify away (x - x is 0: its size is lost)."""
+        named = arg.expr.has(eye, ones) or any(self.shapes.get(s.name) for s in arg.expr.free_symbols)
+        if arg.shape and not named:
+            raise self.fail(
+                node,
+                f"{called}'s argument has the shape {shown(arg.shape)} but simplifies to "
+                f"{arg.expr}, which has no vector or matrix in it",
+                fix="write the scalar times a vector of ones, or leave the term out",
+            )
 
     def check_magnitude(self, node: ast.AST, value: float | None) -> None:
         if value is not None and (not math.isfinite(value) or abs(value) > MAX_MAGNITUDE):
             raise self.fail(node, f"constant is too large (limit {MAX_MAGNITUDE:g})")
-
-
-_SYMBOLS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
 def _int_to_float(value: int) -> float | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symcalc.errors import VectorUnsupported
+from symcalc.errors import NoVectorForm, VectorUnsupported
 from symcalc.symbolic.arrays import (
     BY_CLASS,
     Shape,
@@ -30,6 +30,7 @@ from symcalc.symbolic.arrays import (
     dimension,
     eye,
     matmul,
+    ones_of,
     outer,
     shape_of,
     softmax,
@@ -39,7 +40,6 @@ from symcalc.symbolic.arrays import (
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import as_teacher_writes, solve_linear, tidy
 from symcalc.symbolic.functions import heaviside_as_step
-from symcalc.symbolic.functions import text as text_of
 from symcalc.symbolic.index import index_form
 from symcalc.symbolic.notation import Adjoint, Hadamard, Total, product
 
@@ -126,7 +126,11 @@ def derive_vector_form(shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.
         if node != loss:
             symbol = Adjoint.of(loss, node)
             shapes[symbol] = shapes.get(node, ())
-        for name, value_share, chain_share in _backward(expr, values[node], symbol, shapes):
+        try:
+            found = _backward(expr, values[node], symbol, shapes)
+        except NoVectorForm as err:
+            raise VectorUnsupported(str(err)) from None
+        for name, value_share, chain_share in found:
             shares[name].append((chain_share.xreplace(names), value_share.xreplace(names), node == loss))
     gradients = tuple(
         _result(loss, p, shares[p], shapes, solutions, shaped)
@@ -207,10 +211,8 @@ def _local(
 def _broadcast(node: sp.Expr, g: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> tuple[sp.Expr, ...]:
     """Each argument's share of a scalar adjoint g of a vector or matrix call, g in every entry
     (the call was summed, sum(outer(u, v)), or added to a scalar): the call's vector-Jacobian
-    product with G = g𝟙, where the file's syntax can write it.
-
-    VectorUnsupported where it cannot: W @ x summed gives W the share g𝟙xᵀ, a matrix whose rows
-    are all x, which needs a vector of ones the syntax has no word for.
+    product with G = g𝟙, written shorter where the file's syntax can (sum(u vᵀ) = sum(u) sum(v)),
+    else with a vector of ones: sum(W @ x) gives W the share outer(g·ones(h), x).
     """
     if isinstance(node, outer):  # sum(u vᵀ) = sum(u) sum(v)
         return (g * total(node.args[1]), g * total(node.args[0]))
@@ -221,10 +223,9 @@ def _broadcast(node: sp.Expr, g: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> t
         return (g * eye(dimension(axis) if isinstance(axis, str) else sp.Integer(axis)),)
     if isinstance(node, softmax):  # p ⊙ (G − (G·p)) with G = g𝟙
         return (node * (g - g * total(node)),)
-    raise VectorUnsupported(
-        f"{text_of(node)} is summed or added to a scalar, and its derivative needs a vector of ones, "
-        "which the file's syntax has no word for"
-    )
+    arg_shapes = tuple(shape_of(arg, shapes) for arg in node.args)
+    spread = g * ones_of(shape_of(node, shapes))
+    return BY_CLASS[type(node)].backward(node.args, arg_shapes, node, spread)
 
 
 def _elementwise_derivative(node: sp.Expr, index: int) -> sp.Expr:
