@@ -91,6 +91,7 @@ def cut_maths(text: str) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", MODELS)
 def test_no_line_is_wider_than_the_terminal(name: str, width: int) -> None:
@@ -105,6 +106,7 @@ def test_no_line_is_wider_than_the_terminal(name: str, width: int) -> None:
 TOO_WIDE = {"softmax_network_vector"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize(
     "name",
