@@ -29,6 +29,7 @@ from tests.numeric_oracle import (
 RTOL = 1e-12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 def test_the_numpy_back_end_runs_the_bytes_codegen_writes(name: str) -> None:
     """What NumericModel runs is the module `symcalc codegen` writes for the model, byte for byte."""
@@ -44,6 +45,7 @@ def test_an_input_outside_a_linear_form_is_in_the_batch_module_too(write_toml: W
     assert program.batch_source and NumericModel(program).backend in ("c", "numpy")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("scale", [1.0, 30.0])
 def test_equals_plain_lambdify_on_random_data(name: str, scale: float) -> None:

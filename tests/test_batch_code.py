@@ -90,6 +90,7 @@ def test_every_gradient_entry_is_the_central_difference_of_the_hand_written_mean
             assert grads[key][index] == pytest.approx(estimate, rel=1e-6, abs=1e-8), (key, index)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "sizes"), CASES[:1] + CASES[2:])
 def test_every_gradient_equals_mpmaths_value_of_sympys_diff_of_the_written_out_loss(
     name: str, sizes: dict[str, int], tmp_path: Path
@@ -144,6 +145,7 @@ def test_the_module_reads_like_the_batch_form_and_gradient_computes_no_loss(tmp_
     assert imported - set(sys.stdlib_module_names) == {"numpy"}
 
 
+@pytest.mark.slow
 def test_a_penalty_is_added_once_per_call(tmp_path: Path) -> None:
     """The L2 penalty depends on no row: summed in every block of rows it was computed once per
     minibatch of a network (sum(W**2) over 784 x 128 entries)."""

@@ -143,6 +143,7 @@ def test_check_json_is_one_report_with_one_check(capsys: pytest.CaptureFixture[s
 BEYOND_PROOF = "x*sin(2*w*x) + " + " + ".join(f"abs(x - {k}) - max(x - {k}, {k} - x)" for k in range(1, 8))
 
 
+@pytest.mark.slow
 def test_strict_turns_numeric_agreement_into_failure(
     capsys: pytest.CaptureFixture[str], write_toml: Callable[[str], Path]
 ) -> None:

@@ -308,6 +308,7 @@ def test_every_shipped_models_batch_module_passes_ruff_check_and_format(target: 
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "target", ["numpy", *(pytest.param(t, marks=pytest.mark.frameworks) for t in ("jax", "torch"))]
 )

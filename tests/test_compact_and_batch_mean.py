@@ -58,6 +58,7 @@ def test_derive_and_the_documents_show_the_batch_mean_update(run: Runner) -> Non
     assert "w₁ := w₁ - α⋅λ⋅w₁ - α⋅(1/m)⋅Σₖ (a⁽ᵏ⁾ - y⁽ᵏ⁾)⋅x₁⁽ᵏ⁾" in out
 
 
+@pytest.mark.slow
 def test_compact_lists_each_note_once(run: Runner) -> None:
     note = "weight from x1 to hidden unit 1"
     code, full, _ = run(["derive", "two_layer_network"])

@@ -160,6 +160,7 @@ def test_derive_reads_a_model_from_standard_input(run: Runner, monkeypatch: pyte
         assert status == code and expected in (out if code == 0 else err)
 
 
+@pytest.mark.slow
 def test_the_python_api_gives_the_documents_and_trains_as_the_commands_do(run: Runner) -> None:
     """docs/python-api.md: symcalc.latex / markdown / html give the commands' text, and descend on
     compile_model converges where `symcalc train` does (the same parameters)."""

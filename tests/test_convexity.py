@@ -62,6 +62,7 @@ def test_convexity_is_claimed_with_its_proof_and_holds(name: str) -> None:
     assert min(_smallest_eigenvalues(model, 4)) > -1e-9
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NOT_CONVEX)
 def test_convexity_is_never_claimed_for_a_model_that_is_not_convex(name: str) -> None:
     model = symcalc.Model.load(DERIVATIONS / f"{name}.toml")

@@ -66,6 +66,7 @@ def _nested(depth: int) -> int:
     return len(expr.free_symbols)
 
 
+@pytest.mark.slow
 def test_the_child_recurses_deeply_and_still_stops_cleanly() -> None:
     """1500 levels (about 3000 frames) work; 20 000 levels are a one-line LimitError, never a crash."""
     assert run_limited(_nested, 1500, timeout=60) == 1

@@ -46,6 +46,7 @@ def _data(program: symcalc.Program, n: int, rng: np.random.Generator) -> dict[st
     return data | {name: rng.integers(0, 2, n).astype(float) for name in program.targets}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_the_generated_gradient_equals_sympys_diff_of_the_composed_loss(family: str, tmp_path: Path) -> None:
     derivation = _derive(FAMILIES[family](COMPOSABLE[family]), tmp_path)

@@ -90,6 +90,7 @@ def test_five_epochs_equal_a_pytorch_loop(network: Any, method: Method, rate: fl
         assert np.max(np.abs(fitted.parameters[name] - value)) < 1e-10, name
 
 
+@pytest.mark.slow
 def test_fit_from_a_derivation_starts_as_train_does_and_shuffles_by_seed() -> None:
     x, labels = _digits(200)
     data = {"x": x, "y": np.eye(10)[labels]}
@@ -103,6 +104,7 @@ def test_fit_from_a_derivation_starts_as_train_does_and_shuffles_by_seed() -> No
     assert once.history[-1].loss < once.history[0].loss
 
 
+@pytest.mark.slow
 def test_the_loss_at_the_start_is_the_forward_pass_alone(network: Any) -> None:
     """Over every row, the start's loss with its gradients cost a third of an epoch of a 784-128-10
     network; its gradients were thrown away."""

@@ -112,6 +112,7 @@ def _batch_means(
     return np.array([loss, *(by_entry[p.name] for p in model.parameters)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(

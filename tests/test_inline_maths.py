@@ -13,6 +13,7 @@ from tests.conftest import DERIVATIONS, Runner
 RAW_PYTHON = re.compile(r"\*\*|[A-Za-z0-9)]\*[A-Za-z(]")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(p.stem for p in DERIVATIONS.glob("*.toml")))
 def test_no_shipped_derivation_prints_raw_python(name: str, run: Runner) -> None:
     code, out, _ = run(["derive", name])

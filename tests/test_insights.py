@@ -70,6 +70,7 @@ def _check_independently(insight: Insight, derivation: symcalc.Derivation) -> No
             assert sp.expand(adjoint - insight.expressions[1]) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", MODELS, ids=[p.stem for p in MODELS])
 def test_every_printed_insight_holds(path: Path) -> None:
     derivation = symcalc.derive(symcalc.load(str(path)))

@@ -216,6 +216,7 @@ def test_long_text_is_broken_into_lines_tex_can_read() -> None:
 # -- compiling -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @needs_pdflatex
 @pytest.mark.parametrize("path", sorted(DERIVATIONS.glob("*.toml")), ids=lambda p: p.stem)
 def test_every_shipped_derivation_compiles(path: Path, tmp_path: Path) -> None:

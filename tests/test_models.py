@@ -18,6 +18,7 @@ from .oracle import agree_numerically, composed_gradient
 MODELS = sorted(DERIVATIONS.glob("*.toml"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
     [

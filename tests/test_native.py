@@ -425,6 +425,7 @@ def _agree(program: symcalc.Program, data: dict[str, np.ndarray]) -> None:
     assert np.allclose(got[finite], want[finite], rtol=RTOL, atol=0), (got, want)
 
 
+@pytest.mark.slow
 def test_exact_fractions_print_as_rounded_doubles(write_toml: Callable[[str], Path]) -> None:
     """0.99^200 is 99^200/100^200 to SymPy: both halves overflow a double, their quotient does not."""
     rng = np.random.default_rng(4)

@@ -45,6 +45,7 @@ def _mp(expr: sp.Expr, at: float) -> mpmath.mpf:
         return mpmath.mpf(str(sp.N(expr.subs({x: sp.Rational(repr(at)), s: sp.Rational(repr(SLOPE))}), 40)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(WRITTEN_OUT))
 def test_derivative_equals_central_differences_and_sympy_diff_of_the_written_out_form(name: str) -> None:
     ours, by_hand = WRITTEN_OUT[name]

@@ -126,6 +126,7 @@ def test_the_hessian_newton_reads_is_the_mean_of_sympys_diff_twice(seed_model: s
     assert np.allclose(gradient, list(numeric.evaluate(params, data)[1].values()), rtol=1e-14, atol=0)
 
 
+@pytest.mark.slow
 def test_the_hessian_equals_central_differences_of_the_gradient() -> None:
     """For a network (where the Hessian is not positive definite everywhere)."""
     model = symcalc.load("two_layer_network")
@@ -166,6 +167,7 @@ def test_newton_on_a_network_goes_downhill_where_the_hessian_is_indefinite() -> 
     assert last.loss < seen[0] and last.stop in (Stop.CONVERGED, Stop.EPOCHS, Stop.STALLED)
 
 
+@pytest.mark.slow
 def test_newton_shows_its_iterations_and_the_plot_names_the_method(run: Runner, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     plot = tmp_path / "newton.svg"
@@ -260,6 +262,7 @@ def test_the_batch_modules_hessian_is_the_mean_of_sympys_diff_twice(write_toml: 
     assert np.allclose(generic.second_order(params, columns)[2], hessian, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_newton_on_a_vector_model_computes_the_hessian_by_the_batch_module(
     run: Runner, write_toml: WriteToml, tmp_path: Path, breast_cancer: tuple[np.ndarray, np.ndarray]
 ) -> None:

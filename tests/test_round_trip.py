@@ -69,6 +69,7 @@ def assert_round_trip(path: Path) -> int:
     return len(claims)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SHIPPED)
 def test_every_printed_result_of_a_shipped_model_holds_as_a_claim(path: Path) -> None:
     assert assert_round_trip(path) > 0

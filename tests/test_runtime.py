@@ -30,6 +30,7 @@ from symcalc.numeric.runtime_text import definitions
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["numpy", "jax", "torch"])
 def test_each_module_holds_the_runtime_as_its_source_spells_it(target: str) -> None:
     derivation = symcalc.derive(symcalc.load("softmax_network_vector"))

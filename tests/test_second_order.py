@@ -145,6 +145,7 @@ def test_check_on_the_command_line_takes_a_second_derivative(run: Runner, tmp_pa
 SCALAR_MODELS = sorted(p.stem for p in DERIVATIONS.glob("*.toml") if not p.stem.endswith("_vector"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [*SCALAR_MODELS, "logistic_regression_vector", "softmax_regression_vector"])
 def test_every_derived_second_derivative_is_sympys_diff_twice_of_the_composed_loss(name: str) -> None:
     """The oracle of tests/oracle.py: SymPy's diff of the fully composed loss, twice, at mpmath points."""
@@ -169,6 +170,7 @@ def test_the_seed_hessian_reads_as_a_teacher_writes_it(seed: symcalc.Derivation)
     assert str(step.equations[1].chain) == "x1*da/dw2"
 
 
+@pytest.mark.slow
 def test_verify_checks_each_second_derivative_twice() -> None:
     derivation = symcalc.derive(symcalc.load("two_layer_network"), hessian=True)
     checks = [c for c in symcalc.verify(derivation) if c.kind == "second" or " d2" in c.name]
@@ -192,6 +194,7 @@ def test_a_wrong_second_derivative_fails_both_checks(seed: symcalc.Derivation) -
     assert failed == {"second", "finite differences"}
 
 
+@pytest.mark.slow
 def test_derive_hessian_in_every_output(run: Runner, tmp_path: Path) -> None:
     import json
 
@@ -269,6 +272,7 @@ def test_a_wrong_vector_or_batch_second_derivative_fails(seed: symcalc.Derivatio
     assert any("entry x1" in c.name or "entry w1" in c.name for c in failed)
 
 
+@pytest.mark.slow
 def test_a_network_has_no_vector_form_of_its_hessian_and_says_why(run: Runner) -> None:
     derivation = symcalc.derive(symcalc.load("two_layer_network_vector"), hessian=True)
     assert derivation.vector_hessian == () and "W is a matrix" in derivation.vector_hessian_problem

@@ -51,6 +51,7 @@ def test_the_contracts_example_is_read_with_its_shapes_and_sizes() -> None:
     assert spec.dimensions == (("n", 2), ("h", 3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["derive"], ["verify"], ["latex"], ["codegen"]])
 def test_the_contracts_example_is_derived_written_out_at_its_sizes(
     command: list[str], run: Runner, write_toml: WriteToml

@@ -66,6 +66,7 @@ class _SympysInOurOrder(PositiveFirst, PrettyPrinter):
     """SymPy's own printer, its sums in the renderers' order (z - y): only the products may differ."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", [None, "none"])
 def test_products_print_as_sympys_own_printer_prints_them(order: str | None) -> None:
     ours = UnicodePrinter({**SETTINGS, "order": order})
@@ -137,6 +138,7 @@ print(code, "Step 5 of 5" in out.getvalue(), "sympy" in sys.modules, "rich" in s
     assert _fresh(code) == "0 True False False"
 
 
+@pytest.mark.slow
 def test_deriving_and_printing_a_scalar_model_never_loads_numpy() -> None:
     # NumPy (about 0.1 s to import) serves models with vectors, and the numbers: neither the process
     # `symcalc derive` starts nor the child that derives the seed waits for it.
@@ -157,6 +159,7 @@ print("numpy" in sys.modules)
     assert "b := b - α⋅(a - y)" in result.stdout
 
 
+@pytest.mark.slow
 def test_verifys_own_process_prints_the_checks_without_loading_sympy() -> None:
     # the checks come back from the time-limited child with their statements already printed as text
     code = """

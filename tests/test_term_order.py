@@ -40,6 +40,7 @@ def test_a_positive_term_leads_the_sum(expr: sp.Expr, text: str) -> None:
     assert positive_first(list(sp.Add.make_args(-y + z))) == [z, -y]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", builtin_models())
 def test_every_result_of_every_shipped_model_reads_back_unchanged(name: str) -> None:
     derivation = symcalc.derive(symcalc.load(name))

@@ -98,6 +98,7 @@ def cut_maths(text: str) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name", MODELS)
 def test_no_line_is_wider_than_the_terminal(name: str, width: int) -> None:
@@ -121,6 +122,7 @@ TOO_WIDE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "width"),
     [
@@ -232,6 +234,7 @@ def _table_words(text: str) -> list[str]:
     return [word for row in rows for cell in _CELL.split(row) for word in cell.split()]
 
 
+@pytest.mark.slow
 def test_the_verify_table_shows_every_column_at_60_and_breaks_no_word() -> None:
     narrow, wide = _verify("two_layer_network", 60), _verify("two_layer_network", 200)
     rows = [line for line in narrow.splitlines() if line.startswith(("│", "┃", "┏", "┡", "└"))]
@@ -249,6 +252,7 @@ def test_the_verify_table_shows_every_column_at_60_and_breaks_no_word() -> None:
     assert "finite" in _table_words(narrow) and "differences" in _table_words(narrow)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width", [40, 50])
 def test_a_narrow_verify_stacks_each_check_over_its_statement_and_crops_nothing(width: int) -> None:
     narrow, wide = _verify("two_layer_network", width), _verify("two_layer_network", 200)

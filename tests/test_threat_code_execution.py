@@ -166,6 +166,7 @@ def test_code_hidden_in_a_name_runs_nothing(run: Runner, workdir: Path, command:
         assert_refused(code, err, marker)
 
 
+@pytest.mark.slow
 def test_a_function_name_outside_the_table_is_never_built(run: Runner, workdir: Path) -> None:
     # sympy.Function("__import__('os').system(...)") would carry code into lambdify; we never build one.
     marker = workdir / "PWNED"

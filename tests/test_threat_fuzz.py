@@ -94,6 +94,7 @@ def _assert_one_line(err: SymcalcError) -> None:
         assert line and "\n" not in line and "\r" not in line, line
 
 
+@pytest.mark.slow
 @FUZZ
 @given(text=EXPRESSIONS)
 def test_adversarial_expressions_give_an_expression_or_a_parse_error(text: str) -> None:
@@ -212,6 +213,7 @@ def test_random_files_give_a_model_or_the_projects_own_error(
     assert model.loss in model.definition_map
 
 
+@pytest.mark.slow
 @settings(derandomize=True, max_examples=200, deadline=None)
 @given(text=st.text(max_size=200))
 def test_arbitrary_text_as_a_file_gives_a_model_or_the_projects_own_error(text: str) -> None:

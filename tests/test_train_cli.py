@@ -290,6 +290,7 @@ def test_dask_without_the_extra_installed_is_one_line(
     assert err == "symcalc: error: training on Dask needs dask (pip install 'symcalc-gradients[dask]')\n"
 
 
+@pytest.mark.slow
 def test_training_in_memory_imports_nothing_of_dask() -> None:
     import subprocess
 

@@ -55,6 +55,7 @@ def renamed_csv(tmp_path: Path) -> Path:
 # -- --columns ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_columns_map_headers_that_are_not_names(run: Runner, renamed_csv: Path) -> None:
     columns = f"x1={RENAMED['x1']},x2={RENAMED['x2']}"
     code, out, err = run(
@@ -66,6 +67,7 @@ def test_columns_map_headers_that_are_not_names(run: Runner, renamed_csv: Path) 
     assert json.loads(out)["samples"] == 200
 
 
+@pytest.mark.slow
 def test_columns_name_the_entries_of_a_vector_input(run: Runner, renamed_csv: Path, tmp_path: Path) -> None:
     mapping = f"x1={RENAMED['x1']},x2={RENAMED['x2']},y=diagnosis"  # as the shell passes x1="mean radius"
     code, out, err = run(
@@ -91,6 +93,7 @@ def test_a_column_of_the_file_may_swap_with_a_name(run: Runner, tmp_path: Path) 
     assert swapped["w2"] == pytest.approx(reference["w1"], abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("columns", "line"),
     [
@@ -132,6 +135,7 @@ def test_a_bad_columns_option_is_one_line_and_exit_2(renamed_csv: Path, columns:
     assert err == line.format(csv=renamed_csv) + "\n"
 
 
+@pytest.mark.slow
 def test_a_column_read_for_two_names_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "blobs.csv"
     data.write_text(two_blobs(), encoding="utf-8")
@@ -175,6 +179,7 @@ def _blobs(
     return path, x, y
 
 
+@pytest.mark.slow
 def test_columns_of_very_different_scales_are_one_warning(tmp_path: Path) -> None:
     data, x, _ = _blobs(tmp_path, 1000.0)
     code, out, err = _symcalc("train", "--data", str(data), "--epochs", "5", "--json")
@@ -243,6 +248,7 @@ def test_standardize_lets_gradient_descent_converge(run: Runner, tmp_path: Path)
     assert scaled["converged"] is True and scaled["epochs"] < 1000
 
 
+@pytest.mark.slow
 def test_a_standardized_runs_plot_draws_the_data_in_their_own_units(run: Runner, tmp_path: Path) -> None:
     from symcalc.numeric.descent import Epoch
     from symcalc.render.training import boundary_points
@@ -367,6 +373,7 @@ def test_a_model_without_a_0_1_prediction_has_a_test_loss_only(run: Runner, tmp_
     assert "test accuracy" not in run(args)[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("fraction", "line"),
     [
@@ -392,6 +399,7 @@ def test_a_bad_test_fraction_is_refused(fraction: str, line: str) -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_training_part_of_one_class_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "few.csv"
     data.write_text("x1,x2,y\n0,0,0\n1,1,1\n2,2,1\n3,3,1\n", encoding="utf-8")
@@ -556,6 +564,7 @@ def test_load_parameters_refuses_a_file_of_another_model_or_shape(run: Runner, t
         module.load_parameters(tmp_path / "text.json")
 
 
+@pytest.mark.slow
 def test_save_writes_over_a_file_only_with_force_and_checks_before_training(tmp_path: Path) -> None:
     mine = tmp_path / "params.json"
     mine.write_text("mine\n", encoding="utf-8")

@@ -136,6 +136,7 @@ MODELS = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=12,
     deadline=None,

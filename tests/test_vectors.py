@@ -115,6 +115,7 @@ def _evaluate(expr: sp.Expr, model: symcalc.Model, values: Mapping[str, float]) 
 CASES = [(name, sizes) for name, (_, _, tried) in MODELS.items() for sizes in tried]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "sizes"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
 def test_the_written_out_loss_is_the_hand_written_one(name: str, sizes: dict[str, int]) -> None:
     forward, shapes, _ = MODELS[name]
@@ -125,6 +126,7 @@ def test_the_written_out_loss_is_the_hand_written_one(name: str, sizes: dict[str
         assert written_out == pytest.approx(float(forward(point)), rel=1e-12, abs=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "sizes"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
 def test_every_gradient_entry_is_the_finite_difference_of_the_hand_written_loss(
     name: str, sizes: dict[str, int]
@@ -163,6 +165,7 @@ def test_a_vector_file_names_its_sizes_and_its_entries_as_the_csv_does() -> None
     assert model.shaped is not None and model.shaped.sizes == (("n", 2), ("h", 3))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_claim_of_the_shipped_vector_models_holds_entry_by_entry(name: str) -> None:
     model = symcalc.Model.load(DERIVATIONS / f"{name}.toml")
@@ -313,6 +316,7 @@ def test_two_names_that_the_data_give_different_sizes_are_an_error_naming_both(
 # -- the vector form: derived once for any sizes, checked entry by entry ----------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "sizes"), CASES, ids=[f"{n}-{s}" for n, s in CASES])
 def test_every_vector_form_result_equals_sympys_diff_of_the_written_out_model_entry_by_entry(
     name: str, sizes: dict[str, int]
@@ -349,6 +353,7 @@ def test_the_vector_form_is_what_the_files_claims_say_a_lecture_writes(name: str
     assert compared >= 2
 
 
+@pytest.mark.slow
 def test_a_wrong_vector_form_result_fails_verification_naming_an_entry() -> None:
     derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / "softmax_regression_vector.toml"))
     assert derivation.vector is not None
@@ -398,6 +403,7 @@ def test_markdown_shows_the_vector_form_and_the_assumption_it_used() -> None:
 # -- the batch form: J = (1/m) Σ L over m samples ---------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_batch_gradient_is_proved_to_be_the_mean_of_the_written_out_gradients(name: str) -> None:
     derivation = symcalc.derive(symcalc.Model.load(DERIVATIONS / f"{name}.toml"))
@@ -464,6 +470,7 @@ J = "L + lamda/2*(w @ w)"
 """
 
 
+@pytest.mark.slow
 def test_train_on_breast_cancer_with_the_vector_model_equals_scikit_learn(
     run: Runner, write_toml: WriteToml, tmp_path: Path
 ) -> None:
@@ -507,6 +514,7 @@ MNIST_SIZED = (
 )
 
 
+@pytest.mark.slow
 def test_a_large_model_is_derived_in_vector_and_batch_form_and_written_out_small_for_reading(
     write_toml: WriteToml,
 ) -> None:
@@ -559,6 +567,7 @@ def test_train_refuses_sizes_it_cannot_write_out_in_one_line(
     assert "what computes on the written-out model (Dask, Newton's method" in err
 
 
+@pytest.mark.slow
 def test_symcalc_check_takes_a_claim_about_a_whole_matrix(run: Runner) -> None:
     right = ["check", "two_layer_network_vector", "dL/dW", "outer((a - y)*v*(1 - g^2), x)"]
     code, out, _ = run(right)
@@ -607,6 +616,7 @@ def test_the_steps_for_reading_are_the_same_at_n_30_and_n_3000(write_toml: Write
     assert documents[0] == documents[1]
 
 
+@pytest.mark.slow
 def test_model_build_takes_matrix_symbols_and_derives_the_files_vector_form() -> None:
     n, h = sp.symbols("n h", integer=True, positive=True)
     W, x = sp.MatrixSymbol("W", h, n), sp.MatrixSymbol("x", n, 1)

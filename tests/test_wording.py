@@ -67,6 +67,7 @@ def test_scaled_by_input_says_whether_every_weight_is_scaled() -> None:
     assert some.startswith("These weight gradients are f scaled")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(DERIVATIONS.glob("*.toml")), ids=lambda p: p.stem)
 def test_every_insight_found_has_a_slot_for_each_expression(path: Path) -> None:
     for insight in symcalc.derive(symcalc.load(str(path))).insights:
