@@ -21,7 +21,7 @@ import symcalc
 from symcalc.render.json import derivation_dict
 from symcalc.render.pretty import pretty
 from symcalc.symbolic.expand import flat
-from symcalc.symbolic.functions import relu, sigmoid, softplus, step
+from symcalc.symbolic.functions import FUNCTIONS
 from tests.conftest import DERIVATIONS
 from tests.printed import Point, close, oracle_entries, read_back, written_out
 from tests.terminal import agrees, evaluate, python_text
@@ -62,7 +62,7 @@ def index_entries(model: symcalc.Model, text: str, point: Point, shape: tuple[in
         locals_.setdefault(name, symbol)
     i, j = sp.symbols("i j", integer=True)
     locals_ |= {"i": i, "j": j, "Sum": sp.Sum}
-    locals_ |= {f.__name__: f for f in (sigmoid, softplus, relu, step)}  # written out by Point.at
+    locals_ |= {name: spec.build for name, spec in FUNCTIONS.items() if name not in locals_}  # σ as sigmoid
     parsed = sp.parse_expr(value, local_dict=locals_, evaluate=False)
     entries = []
     for position in _positions(shape):

@@ -255,7 +255,10 @@ def _pretty_call(name: str, fn: sp.Function, printer: PrettyPrinter) -> prettyFo
         name = type(fn).__name__  # σ as sigmoid where the stream takes ASCII only
     arg = printer._print(fn.args[0])
     arg = prettyForm(*arg.parens())
-    return prettyForm(*arg.left(name), binding=prettyForm.FUNC)
+    form = prettyForm(*arg.left(name), binding=prettyForm.FUNC)
+    # What SymPy's power of a function reads (σ²(t), as tanh²(t)): without them σ(t)² crashed
+    form.prettyFunc, form.prettyArgs = prettyForm(name), arg
+    return form
 
 
 CUSTOM_FUNCTIONS = (sigmoid, softplus, relu)
