@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 
 import symcalc
 from symcalc.cli.work import derive_text
-from symcalc.render.console import pretty
 from symcalc.render.html import notebook_html
 from symcalc.render.latex import render_latex
 from symcalc.render.markdown import render_markdown
+from symcalc.render.pretty import pretty
 from symcalc.symbolic.functions import sigmoid
 from tests.conftest import DERIVATIONS, Runner, WriteToml
 from tests.test_course_models import LAYER_NORM
