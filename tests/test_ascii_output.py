@@ -46,7 +46,7 @@ def test_every_command_writes_what_the_console_can_encode(arguments: list[str], 
 
 def test_the_seed_reads_in_ascii() -> None:
     out = _run(["derive"], "ascii").stdout.decode("ascii")
-    assert "a = sigmoid(z)" in out and "dL   dL da" in out and "+- Step 1 of 5" in out
+    assert "a = sigmoid(z)" in out and "dL   dL partial a" in out and "+- Step 1 of 5" in out
 
 
 @pytest.mark.parametrize("width", [40, 60, 80])
