@@ -65,3 +65,15 @@ def test_ascii_says_which_derivative_was_meant() -> None:
     assert result.returncode == 1
     assert "partial L/partial w1 is the local derivative of L's own definition" in out
     assert "did you mean dL/dw1?" in out
+
+
+def test_save_with_force_replaces_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    saved = tmp_path / "params.json"
+    saved.write_text("an older run\n", encoding="utf-8")
+    assert main(["train", "--epochs", "5", "--save", str(saved)]) == 2
+    assert saved.read_text(encoding="utf-8") == "an older run\n"
+    assert main(["train", "--epochs", "5", "--save", str(saved), "--force", "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)["parameters"]
+    assert json.loads(saved.read_text(encoding="utf-8"))["parameters"] == trained

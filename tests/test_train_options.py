@@ -538,8 +538,8 @@ def test_save_never_writes_over_a_file_and_checks_before_training(tmp_path: Path
     code, out, err = _symcalc("train", "--save", str(mine))
     assert (code, out) == (2, "")
     assert err == (
-        f"symcalc: error: {mine}: already exists: --save never writes over a file "
-        "(remove it, or choose another name)\n"
+        f"symcalc: error: {mine}: already exists: --save writes over a file only with --force "
+        "(add --force, remove it, or choose another name)\n"
     )
     assert mine.read_text(encoding="utf-8") == "mine\n"
     for path, message in (

@@ -348,8 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--save",
         metavar="PARAMS.json",
         help="write the fitted parameters (with the constants and any standardization) for codegen's "
-        "load_parameters; never over a file",
+        "load_parameters; never over a file without --force",
     )
+    train.add_argument("--force", action="store_true", help="let --save replace an existing file")
     dask = train.add_argument_group(
         "on Dask", "train on data beyond one machine's memory (needs symcalc-gradients[dask])"
     )

@@ -56,7 +56,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         training.check_plotting()
     if args.save is not None:
-        _check_save(args.save)
+        _check_save(args.save, args.force)
     mapping = parse_columns(args.columns)
     # the data decide a vector's size for this run: from a pattern's first file
     first = data_files(args.data)[0][0] if on_dask else args.data
@@ -259,7 +259,7 @@ def _report(args: argparse.Namespace, summary: Summary, model: Model, draw: Call
         say_wrote(args.plot)
     if args.save is not None:
         saved = training.saved_dict(summary, model.title, _model_name(model.source))
-        write_atomic(args.save, json.dumps(saved, indent=2, allow_nan=False) + "\n", replace=False)
+        write_atomic(args.save, json.dumps(saved, indent=2, allow_nan=False) + "\n", replace=args.force)
         say_wrote(args.save)
     stop = summary.final.stop
     if stop is Stop.INTERRUPTED:
@@ -267,14 +267,15 @@ def _report(args: argparse.Namespace, summary: Summary, model: Model, draw: Call
     return EXIT_FAILED if stop in (Stop.NON_FINITE, Stop.DIVERGING) else EXIT_OK
 
 
-def _check_save(path: str) -> None:
-    """--save PARAMS.json names a new JSON file in a folder that exists: checked before training."""
+def _check_save(path: str, force: bool) -> None:
+    """--save PARAMS.json names a new JSON file in a folder that exists (or, with --force, an existing
+    file to replace): checked before training."""
     check_output(path, {".json": "json"}, "--save")
-    if Path(path).exists():
+    if Path(path).exists() and not (force and Path(path).is_file()):
         raise SymcalcError(
-            "already exists: --save never writes over a file",
+            "already exists: --save writes over a file only with --force",
             Location(source=path),
-            fix="remove it, or choose another name",
+            fix="add --force, remove it, or choose another name",
         )
 
 
