@@ -72,7 +72,7 @@ def test_every_command_writes_what_the_console_can_encode(
 
 def test_the_seed_reads_in_ascii(console: Console) -> None:
     out = console(["derive"], "ascii")[1].decode("ascii")
-    assert "a = sigmoid(z)" in out and "dL   dL da" in out and "+- Step 1 of 5" in out
+    assert "a = sigmoid(z)" in out and "dL   dL partial a" in out and "+- Step 1 of 5" in out
 
 
 @pytest.mark.slow

@@ -83,7 +83,7 @@ def _terminal(derivation: symcalc.Derivation, ascii_only: bool) -> str:
     out = Console(file=file, width=100, color_system=None, legacy_windows=False)
     maths_printing.set_ascii(ascii_only)
     try:
-        for part in render_derivation(derivation, 100):
+        for part in render_derivation(derivation, 100, views=EVERYTHING):
             out.print(part)
     finally:
         maths_printing.set_ascii(False)

@@ -92,3 +92,15 @@ def test_a_view_a_model_cannot_show_is_one_line_and_exit_2(capsys: pytest.Captur
 def test_json_is_unchanged_by_the_views(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["derive", NETWORK, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["steps"]
+
+
+def test_a_size_written_as_a_number_is_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "literal.toml"
+    path.write_text(
+        'inputs = ["x[3]"]\ntargets = ["y"]\nparameters = ["w[3]", "b"]\n'
+        '[definitions]\nz = "w @ x + b"\nL = "(z - y)^2/2"\n'
+    )
+    out = _derive(capsys, monkeypatch, str(path))
+    assert "w   parameter   3" in out and "Vector form" in out

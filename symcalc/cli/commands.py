@@ -83,6 +83,7 @@ def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, 
     from rich.console import Console
 
     from symcalc.check.records import all_hold
+    from symcalc.render.ascii import encodes
     from symcalc.render.checks import render_checks, report_dict
 
     if as_json:
@@ -92,6 +93,10 @@ def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, 
         return
     console = Console()
     for source, title, checks in reports:
+        if any(check.meant or check.parting for check in checks) and not encodes(console.file):
+            from symcalc.render.pretty import set_ascii
+
+            set_ascii(True)  # the explanations' maths in ASCII forms: "partial L/partial w1", not dL/dw1
         _print_fitted(console, render_checks(source, title, checks))
     if len(reports) + len(errors) > 1:
         failing = sum(not all_hold(checks) for _, _, checks in reports)

@@ -270,10 +270,10 @@ def _report(args: argparse.Namespace, summary: Summary, model: Model, draw: Call
 
 
 def _check_save(path: str, force: bool) -> None:
-    """--save PARAMS.json names a JSON file in a folder that exists, a new one unless `force`:
-    checked before training."""
+    """--save PARAMS.json names a new JSON file in a folder that exists (or, with --force, an existing
+    file to replace): checked before training."""
     check_output(path, {".json": "json"}, "--save")
-    if Path(path).exists() and not force:
+    if Path(path).exists() and not (force and Path(path).is_file()):
         raise SymcalcError(
             "already exists: --save writes over a file only with --force",
             Location(source=path),

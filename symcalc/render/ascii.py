@@ -17,7 +17,7 @@ from typing import Any, TextIO
 #: The characters symcalc prints beyond ASCII, spelled in ASCII.
 SPELLINGS = {
     "σ": "sigmoid",
-    "∂": "d",
+    "∂": "d",  # maths and inline maths say "partial" themselves (`render.console.set_ascii`)
     "⋅": "*",
     "⊙": ".*",
     "α": "alpha",

@@ -17,7 +17,7 @@ def declared_names(derivation: Derivation) -> list[tuple[sp.Symbol, str, str, st
     for sym in (*shaped.data, *shaped.parameters):
         first = entries.get(sym, (sym,))[0]
         role = "input" if first in model.inputs else "target" if first in model.targets else "parameter"
-        size = " × ".join(shapes.get(sym, ())) or "scalar"
+        size = " × ".join(str(axis) for axis in shapes.get(sym, ())) or "scalar"
         rows.append((sym, role, size, model.note(sym) or model.note(first) or ""))
     rows += [(sym, "constant", "scalar", model.note(sym) or "") for sym, _ in model.constants]
     return rows

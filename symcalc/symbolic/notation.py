@@ -46,7 +46,8 @@ class Partial(sp.Expr):
         return rf"\frac{{{self.tex_mark} {of}}}{{{self.tex_mark} {wrt}}}"
 
     def _pretty(self, printer: Any) -> prettyForm:
-        mark = self.mark if printer._use_unicode else "d"
+        # In ASCII a local derivative is spelled "partial": d for both would erase ∂ versus d.
+        mark = self.mark if printer._use_unicode else "partial " if self.kind == "local" else "d"
         top = prettyForm(*printer._print(self.of).left(mark))
         bottom = prettyForm(*printer._print(self.wrt).left(mark))
         return top / bottom  # prettyForm division stacks a fraction
