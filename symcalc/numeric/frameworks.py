@@ -139,7 +139,8 @@ def generate_framework(derivation: Derivation, target: str) -> str:
     return "\n".join(header) + "\n" + text + "\n"
 
 
-#: What a framework module copies from the NumPy module's runtime: reading its arguments and a saved run.
+#: What a framework module copies from the NumPy module's runtime: reading its arguments and a saved
+#: run, predicting and stepping (the rest of its functions are `runtime_frameworks`').
 _SHARED = (
     "_arguments",
     "SAVED_BY",
@@ -153,6 +154,8 @@ _SHARED = (
     "load_constants",
     "load_parameters",
     "standardize",
+    "predict",
+    "step",
 )
 
 #: NumPy left in a framework's code: a function the printer has no translation for.

@@ -294,11 +294,17 @@ def standardize(data: Mapping[str, Any], path: str | os.PathLike[str]) -> dict[s
     return result
 
 
+def _quiet() -> Any:
+    """NumPy's warnings of overflow and 0/0 held back: an inf or NaN in the result says it (a JAX or
+    PyTorch module's `_quiet` holds back nothing: those warn of neither)."""
+    return numpy.errstate(all="ignore")
+
+
 def loss(
     params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None = None
 ) -> float:
     """The mean loss over the samples: the forward pass only."""
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         values = _arguments(params, data, constants, INPUTS + TARGETS)
         return float(_means(_loss_sums, [_loss_fixed], values)[0])
 
@@ -307,7 +313,7 @@ def gradient(
     params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None = None
 ) -> dict[str, Any]:
     """The mean gradient of the loss by each parameter, an array of its shape; no loss is computed."""
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         values = _arguments(params, data, constants, INPUTS + TARGETS)
         grads = _means(_gradient_sums, [_gradient_fixed], values)
     return {name: _array(g) for name, g in zip(PARAMETERS, grads, strict=True)}
@@ -317,7 +323,7 @@ def loss_and_gradient(
     params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None = None
 ) -> tuple[float, dict[str, Any]]:
     """The mean loss and each mean gradient, from one pass forward and one backward."""
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         values = _arguments(params, data, constants, INPUTS + TARGETS)
         value, *grads = _means(_both_sums, [_loss_fixed, _gradient_fixed], values)
     return float(value), {name: _array(g) for name, g in zip(PARAMETERS, grads, strict=True)}
@@ -327,7 +333,7 @@ def predict(
     params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None = None
 ) -> dict[str, Any]:
     """The model's predictions for each sample, by name (PREDICTIONS); needs the inputs only."""
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         outputs = _predict(*_arguments(params, data, constants, INPUTS))
     return dict(zip(PREDICTIONS, outputs, strict=True))
 
@@ -373,7 +379,7 @@ def loss_gradient_hessian(
     The Hessian is one square array over every entry of every parameter, in PARAMETERS order
     and each parameter's entries in order (a vector's entries in turn): what Newton's method solves with.
     """
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         values = _arguments(params, data, constants, INPUTS + TARGETS)
         fixed = [_loss_fixed, _gradient_fixed, _hessian_fixed]
         # a Hessian's matrix products run faster on blocks of 16 MB, and on BLAS's own threads alone
