@@ -561,13 +561,3 @@ def _wrapped(line: str) -> list[str]:
     return textwrap.wrap(
         line, LINE, subsequent_indent=indent + "    ", break_on_hyphens=False, break_long_words=False
     )
-
-
-#: Generated code: the file's constants, overridden by name by a call's `constants` (both modules).
-CONSTANTS_SOURCE = """    merged = dict(CONSTANTS)
-    for name, value in (constants or {}).items():
-        if name not in merged:
-            raise KeyError(f"{name!r} is not a constant of the model")
-        merged[name] = float(value)
-    values.extend(numpy.float64(value) for value in merged.values())
-"""
