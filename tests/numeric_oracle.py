@@ -106,18 +106,20 @@ class Exact:
 def exact_outputs(model: symcalc.Model) -> list[sp.Expr]:
     """The composed loss with every definition substituted, and SymPy's `diff` of it by each parameter."""
     composed = to_elementary(model.composed[model.loss])
-    # step(u) is 1 for u > 0, else 0 (as the function table defines it), and so is Heaviside(u, 0)
-    # from SymPy's diff of Max/Abs: written as Piecewise so that SymPy's mpmath printer evaluates them.
-    outputs = [composed, *(sp.diff(composed, p) for p in model.parameters)]
-    return [
-        o.replace(lambda e: isinstance(e, step), lambda e: sp.Piecewise((1, e.args[0] > 0), (0, True)))
+    return [as_piecewise(o) for o in [composed, *(sp.diff(composed, p) for p in model.parameters)]]
+
+
+def as_piecewise(expr: sp.Expr) -> sp.Expr:
+    """step(u) is 1 for u > 0, else 0 (as the function table defines it), and so is Heaviside(u, 0)
+    from SymPy's diff of Max/Abs: written as Piecewise so that SymPy's mpmath printer evaluates them."""
+    return (
+        expr.replace(lambda e: isinstance(e, step), lambda e: sp.Piecewise((1, e.args[0] > 0), (0, True)))
         .replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Piecewise((1, e.args[0] > 0), (0, True)))
         .replace(
             lambda e: isinstance(e, sp.sign),
             lambda e: sp.Piecewise((1, e.args[0] > 0), (-1, e.args[0] < 0), (0, True)),
         )
-        for o in outputs
-    ]
+    )
 
 
 #: The oracle's batches: parameters of unit size with half the rows' inputs 10 to 120 times larger,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import subprocess
@@ -73,15 +74,47 @@ def test_passes_ruff(generated: tuple[symcalc.Derivation, Path, ModuleType]) -> 
 
 def test_imports_only_numpy_and_no_user_text(generated: tuple[symcalc.Derivation, Path, ModuleType]) -> None:
     derivation, path, _ = generated
-    text = path.read_text(encoding="utf-8")
-    tree = ast.parse(text)
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    # json: load_parameters reads what train --save wrote; os and concurrent.futures: the threads
-    assert imported == {"numpy", "json", "os", "concurrent.futures"}
-    # the runtime's annotations, copied with it: the standard library's
-    from_imports = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert from_imports <= {"collections.abc", "typing"}
-    assert "pwned" not in text and "__import__" not in text and derivation.title not in text
+    for text in (path.read_text(encoding="utf-8"), generate(derivation, standalone=True)):
+        tree = ast.parse(text)
+        imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        from_imports = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        if "def load_parameters" in text:  # standalone
+            # json: load_parameters reads what train --save wrote; os and concurrent.futures: the threads
+            assert imported == {"numpy", "json", "os", "concurrent.futures"}
+            # the runtime's annotations, copied with it: the standard library's
+            assert from_imports <= {"collections.abc", "typing"}
+        else:
+            assert not imported and from_imports == {"symcalc.numeric.runtime"}
+        assert "pwned" not in text and "__import__" not in text and derivation.title not in text
+
+
+def test_a_standalone_module_runs_without_symcalc_and_computes_what_the_short_one_does(
+    tmp_path: Path,
+) -> None:
+    """`codegen --standalone` copies the runtime in: it imports and trains with symcalc unimportable,
+    to the same bits as the module that installs symcalc's runtime (the same definitions)."""
+    derivation = symcalc.derive(symcalc.load("two_layer_network"))
+    short, standalone = generate(derivation), generate(derivation, standalone=True)
+    assert len(short.splitlines()) <= 200 < len(standalone.splitlines())
+    (tmp_path / "standalone_module.py").write_text(standalone, encoding="utf-8")
+    script = (
+        "import sys, json; sys.modules['symcalc'] = None; import numpy; import standalone_module as m\n"
+        "p = {n: 0.1 * i - 0.3 for i, n in enumerate(m.PARAMETERS)}\n"
+        "x = numpy.arange(9.0)\n"
+        "d = {'x1': numpy.linspace(-2, 2, 9), 'x2': numpy.cos(x), 'y': x % 2}\n"
+        "for _ in range(3): p = m.step(p, d, 0.5)\n"
+        "print(json.dumps({n: float(v).hex() for n, v in p.items()}))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert ran.returncode == 0, ran.stderr
+    module = symcalc.load_module(short)
+    params = {n: 0.1 * i - 0.3 for i, n in enumerate(module.PARAMETERS)}
+    data = {"x1": np.linspace(-2, 2, 9), "x2": np.cos(np.arange(9.0)), "y": np.arange(9.0) % 2}
+    for _ in range(3):
+        params = module.step(params, data, 0.5)
+    assert ran.stdout.strip() == json.dumps({n: float(v).hex() for n, v in params.items()})
 
 
 def test_equals_symcalcs_own_numbers(generated: tuple[symcalc.Derivation, Path, ModuleType]) -> None:

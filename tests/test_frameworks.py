@@ -169,7 +169,9 @@ def test_codegen_target_on_the_command_line(run: Runner, tmp_path: object) -> No
     code, out, _ = run(["codegen", "--target", "torch", "two_layer_network_vector"])
     assert code == 0 and "class DerivedLoss(torch.autograd.Function)" in out and "X @ W.T" in out
     code, out, _ = run(["codegen"])
-    assert code == 0 and "import numpy" in out and "torch" not in out
+    assert code == 0 and "import install, numpy" in out and "torch" not in out
+    code, out, _ = run(["codegen", "--standalone"])
+    assert code == 0 and "\nimport numpy\n" in out and "symcalc.numeric" not in out and "torch" not in out
 
 
 def test_an_unknown_target_is_refused(capsys: pytest.CaptureFixture[str], run: Runner) -> None:

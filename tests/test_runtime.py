@@ -34,7 +34,7 @@ from tests.conftest import REPO
 @pytest.mark.parametrize("target", ["numpy", "jax", "torch"])
 def test_each_module_holds_the_runtime_as_its_source_spells_it(target: str) -> None:
     derivation = symcalc.derive(symcalc.load("softmax_network_vector"))
-    text = generate_batch(derivation) if target == "numpy" else generate_framework(derivation, target)
+    text = generate_batch(derivation, True) if target == "numpy" else generate_framework(derivation, target)
     files = {"numpy": ["runtime.py"], "jax": ["runtime_jax.py"], "torch": ["runtime_torch.py"]}[target]
     expected = [d for file in files for d in definitions(file)]
     if target != "numpy":

@@ -333,7 +333,10 @@ def _cmd_codegen(args: argparse.Namespace) -> int:
     if args.output is not None:
         check_output(args.output, {".py": "python"}, "codegen -o")
     constants = parse_settings(args.set, source_name(args.file))
-    _emit(limited(work.codegen_file, args.file, args.target, constants, timeout=args.timeout), args.output)
+    text = limited(
+        work.codegen_file, args.file, args.target, constants, args.standalone, timeout=args.timeout
+    )
+    _emit(text, args.output)
     return EXIT_OK
 
 

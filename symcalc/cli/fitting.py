@@ -54,10 +54,11 @@ def array_run(
     minibatches = args.method in MINIBATCH_EPOCHS
     epochs = args.epochs if args.epochs is not None else MINIBATCH_EPOCHS.get(args.method, FULL_BATCH_EPOCHS)
     with training.progress_bar(Console(stderr=True), epochs) as update:
+        job = _Job(args, batch, module, data, sizes, constants, epochs, update)
         if minibatches:
-            final = _minibatches(args, batch, module, data, sizes, constants, epochs, update)
+            final = _minibatches(job)
         else:
-            final, seen = _full_batch(args, batch, module, data, sizes, constants, epochs, update)
+            final, seen = _full_batch(job)
     shapes = tuple((name, batch.shape(name, sizes)) for name in batch.parameters)
     params = final.parameters
     last = dataclasses.replace(
@@ -89,36 +90,42 @@ def array_run(
     return summary, plot, batch.model
 
 
-def _minibatches(
-    args: argparse.Namespace,
-    batch: BatchModel,
-    module: ModuleType,
-    data: dict[str, Any],
-    sizes: Mapping[str, int],
-    constants: dict[str, float],
-    epochs: int,
-    update: Callable[[Epoch], None],
-) -> Epoch:
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """What a method trains: the options, the model and its module, the training arrays at their
+    sizes, the constants, how many epochs, and what shows each epoch's record."""
+
+    args: argparse.Namespace
+    batch: BatchModel
+    module: ModuleType
+    data: dict[str, Any]
+    sizes: Mapping[str, int]
+    constants: dict[str, float]
+    epochs: int
+    update: Callable[[Epoch], None]
+
+
+def _minibatches(job: _Job) -> Epoch:
     """--method sgd | adam by `symcalc.fit`, from the start that suits the activation; the last record."""
     from symcalc.numeric.batch_fit import initial_parameters
     from symcalc.numeric.descent import Epoch
     from symcalc.numeric.fit import fit
 
     fitted = fit(
-        module,
-        data,
-        initial_parameters(batch, sizes, args.seed),
-        method=args.method,
-        learning_rate=args.lr,
-        epochs=epochs,
-        batch_size=args.batch_size,
-        momentum=args.momentum,
-        seed=args.seed,
-        constants=constants,
-        on_epoch=lambda record: update(Epoch(record.epoch, {}, record.loss, {}, record.elapsed)),
+        job.module,
+        job.data,
+        initial_parameters(job.batch, job.sizes, job.args.seed),
+        method=job.args.method,
+        learning_rate=job.args.lr,
+        epochs=job.epochs,
+        batch_size=job.args.batch_size,
+        momentum=job.args.momentum,
+        seed=job.args.seed,
+        constants=job.constants,
+        on_epoch=lambda record: job.update(Epoch(record.epoch, {}, record.loss, {}, record.elapsed)),
     )
     params = fitted.parameters
-    loss, gradients = module.loss_and_gradient(params, data, constants)
+    loss, gradients = job.module.loss_and_gradient(params, job.data, job.constants)
     return Epoch(
         fitted.history[-1].epoch if fitted.history else 0,
         params,
@@ -131,16 +138,7 @@ def _minibatches(
     )
 
 
-def _full_batch(
-    args: argparse.Namespace,
-    batch: BatchModel,
-    module: ModuleType,
-    data: dict[str, Any],
-    sizes: Mapping[str, int],
-    constants: dict[str, float],
-    epochs: int,
-    update: Callable[[Epoch], None],
-) -> tuple[Epoch, list[Epoch]]:
+def _full_batch(job: _Job) -> tuple[Epoch, list[Epoch]]:
     """--method gd | newton | lbfgs on the arrays, from small normal values drawn from --seed as for a
     model of scalars (the same numbers, in the written-out order); the last record and all of them."""
     import numpy as np
@@ -151,15 +149,15 @@ def _full_batch(
     from symcalc.numeric.newton import newton
 
     def evaluate(params: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
-        loss, gradients = module.loss_and_gradient(params, data, constants)
+        loss, gradients = job.module.loss_and_gradient(params, job.data, job.constants)
         return float(loss), gradients
 
-    start = small_start(batch, sizes, args.seed)
-    tol = args.tol
-    if args.method == "newton":
+    start = small_start(job.batch, job.sizes, job.args.seed)
+    tol = job.args.tol
+    if job.args.method == "newton":
         entries = sum(int(np.size(value)) for value in start.values())
         if entries > MAX_NEWTON_ENTRIES:
-            shown = ", ".join(f"{name} = {size}" for name, size in sizes.items())
+            shown = ", ".join(f"{name} = {size}" for name, size in job.sizes.items())
             raise SymcalcError(
                 f"Newton's method solves with the Hessian of every parameter entry: {entries} entries "
                 f"at {shown}; the limit is {MAX_NEWTON_ENTRIES}",
@@ -167,22 +165,30 @@ def _full_batch(
             )
 
         def second(params: Mapping[str, Any]) -> tuple[float, Any, Any]:
-            loss, gradients, hessian = module.loss_gradient_hessian(params, data, constants)
-            return float(loss), np.concatenate([np.ravel(gradients[n]) for n in batch.parameters]), hessian
+            loss, gradients, hessian = job.module.loss_gradient_hessian(params, job.data, job.constants)
+            return (
+                float(loss),
+                np.concatenate([np.ravel(gradients[n]) for n in job.batch.parameters]),
+                hessian,
+            )
 
         records = newton(
-            second, lambda params: float(module.loss(params, data, constants)), start, epochs, tol
+            second,
+            lambda params: float(job.module.loss(params, job.data, job.constants)),
+            start,
+            job.epochs,
+            tol,
         )
-    elif args.method == "lbfgs":
-        records = lbfgs(evaluate, start, epochs, tol)
+    elif job.args.method == "lbfgs":
+        records = lbfgs(evaluate, start, job.epochs, tol)
     else:
-        learning_rate = FULL_BATCH_LEARNING_RATE if args.lr is None else args.lr
-        records = descend(evaluate, start, learning_rate, epochs, tol)
+        learning_rate = FULL_BATCH_LEARNING_RATE if job.args.lr is None else job.args.lr
+        records = descend(evaluate, start, learning_rate, job.epochs, tol)
     seen: list[Epoch] = []
 
     def on_epoch(record: Epoch) -> None:
         seen.append(record)
-        update(record)
+        job.update(record)
 
     return run(records, on_epoch), seen
 

@@ -413,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     codegen = command(
         "codegen",
         _cmd_codegen,
-        "write a standalone module (NumPy, JAX or PyTorch) with the loss, gradient and step",
+        "write a module (NumPy, JAX or PyTorch) with the loss, gradient and step",
     )
     codegen.add_argument("file", nargs="?", help=file_help)
     codegen.add_argument(
@@ -424,6 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("numpy", "jax", "torch"),
         default="numpy",
         help="the array library the module uses (default numpy; jax and torch need that library to run)",
+    )
+    codegen.add_argument(
+        "--standalone",
+        action="store_true",
+        help="copy the runtime into a NumPy module, so that it runs where symcalc is not installed "
+        "(without it the module imports symcalc's; JAX and PyTorch modules always hold theirs)",
     )
     _set_option(codegen)
     return parser

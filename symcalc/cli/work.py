@@ -310,13 +310,17 @@ def method_records(
 
 
 def codegen_file(
-    target: str | None, library: str = "numpy", constants: Mapping[str, float] | None = None
+    target: str | None,
+    library: str = "numpy",
+    constants: Mapping[str, float] | None = None,
+    standalone: bool = False,
 ) -> str:
-    """The standalone module for one file, for NumPy, JAX or PyTorch; what `symcalc codegen` computes.
-    Its CONSTANTS hold the file's values, or those `constants` set."""
+    """The module for one file, for NumPy, JAX or PyTorch; what `symcalc codegen` computes. Its
+    CONSTANTS hold the file's values, or those `constants` set; `standalone`, a NumPy module holds
+    its runtime rather than importing symcalc's."""
     from symcalc.numeric.codegen import codegen
 
-    return codegen(derive_file(target, constants=constants), library)
+    return codegen(derive_file(target, constants=constants), library, standalone)
 
 
 def declares_shapes(target: str | None) -> bool:

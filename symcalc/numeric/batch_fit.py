@@ -1,6 +1,6 @@
-"""A model with vectors and matrices as `fit` trains it: the batch module's text (the bytes `codegen`
-writes), each parameter's and datum's shape at a run's sizes, how each parameter starts, and how
-its predictions are scored.
+"""A model as `fit` trains it, by its batch form (a model of scalars by its scalar batch form, each
+name a column): the batch module's text (the bytes `codegen` writes), each parameter's and datum's
+shape at a run's sizes, how each parameter starts, and how its predictions are scored.
 
 `BatchModel` is built from the derivation at reading sizes (the batch form does not depend on
 the sizes) where SymPy is loaded, and holds only text, names and numbers, so the process that
@@ -8,7 +8,7 @@ trains never derives. Starting values suit the activation: a parameter that ente
 product (W in W @ x, v in v @ g) is drawn normal with standard deviation √(1/fan-in) (Glorot's
 scale by fan-in; tanh, σ, softmax, a linear output) or √(2/fan-in) (He's, where the product
 feeds relu), its fan-in the size of the axis the product sums over; every other parameter (the
-biases) starts at 0.
+biases) starts at 0. A model of scalars starts where gd, newton and lbfgs start it (`small_start`).
 """
 
 from __future__ import annotations
@@ -25,14 +25,18 @@ from symcalc.numeric.codegen import codegen
 from symcalc.numeric.data import binary_targets
 from symcalc.symbolic.arrays import Shape, matmul, softmax
 from symcalc.symbolic.batch import BatchForm
+from symcalc.symbolic.batch_of import batch_form_of
 from symcalc.symbolic.expand import Shaped, resolve
 from symcalc.symbolic.functions import relu, sigmoid
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.steps import Derivation
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
-#: How a parameter starts: normal by Glorot's or He's scale of its fan-in, or 0.
-Start = Literal["glorot", "he", "zero"]
+#: How a parameter starts: normal by Glorot's or He's scale of its fan-in, or 0; a model of scalars,
+#: which has no matrix products to read a fan-in from, starts "small" as gd, newton and lbfgs do.
+Start = Literal["glorot", "he", "zero", "small"]
+#: The standard deviation of a "small" start (`small_start`, a model of scalars).
+SMALL = 0.01
 
 
 @dataclass(frozen=True)
@@ -94,35 +98,30 @@ class BatchModel:
 
 
 def batch_model(derivation: Derivation) -> BatchModel:
-    """The `BatchModel` of a derivation with vectors and matrices; SpecError when it has no batch form."""
-    model, batch, shaped = derivation.model, derivation.batch, derivation.model.shaped
-    if shaped is None:
-        raise SpecError(
-            "sgd and adam train a model with vectors and matrices, by its batch form; this one is "
-            "written in scalars",
-            Location(source=model.source),
-            fix="declare vectors (x[n], w[n]), or train it with --method gd, newton or lbfgs",
-        )
-    if batch is None:
+    """The `BatchModel` of a derivation: a model with vectors by its own batch form, a model of
+    scalars by its scalar batch form (every name a column); SpecError for a model with vectors that
+    has no batch form."""
+    model = derivation.model
+    if model.shaped is not None and derivation.batch is None:
         raise SpecError(
             f"sgd and adam train a model by its batch form; this one has none: {derivation.batch_problem}",
             Location(source=model.source),
             fix="train it with --method gd, newton or lbfgs",
         )
+    shaped, batch = batch_form_of(derivation)
     spec = model.spec
     assert spec is not None
-    parameters = tuple(p.name for p in shaped.parameters)
     sizes = {**dict(shaped.sizes), **dict(shaped.declared)}
     return BatchModel(
         source=codegen(derivation, "numpy"),
         model=model,
-        parameters=parameters,
+        parameters=tuple(p.name for p in shaped.parameters),
         inputs=tuple(spec.inputs),
         targets=tuple(spec.targets),
         shapes=tuple((s.name, shape) for s, shape in shaped.shapes),
         sizes=tuple(sizes.items()),
-        starts=tuple(_starts(shaped)),
-        scoring=_scoring(derivation, batch, spec.targets),
+        starts=tuple(_starts(shaped) if model.shaped else ((p.name, "small", 0) for p in shaped.parameters)),
+        scoring=_scoring(derivation, shaped, batch, spec.targets),
     )
 
 
@@ -149,12 +148,12 @@ def _starts(shaped: Shaped) -> Iterable[tuple[str, Start, int]]:
         yield (parameter.name, *found) if found else (parameter.name, "zero", 0)
 
 
-def _scoring(derivation: Derivation, batch: BatchForm, targets: Sequence[str]) -> Scoring | None:
+def _scoring(
+    derivation: Derivation, shaped: Shaped, batch: BatchForm, targets: Sequence[str]
+) -> Scoring | None:
     """Classes where a vector target meets a softmax output; 0/1 where the loss is binary cross-entropy."""
     from symcalc.numeric.batch_code import predictions_of
 
-    shaped = derivation.model.shaped
-    assert shaped is not None
     lines = {line.target: line.value for line in batch.forward}
     predictions = [p for p in predictions_of(batch, derivation, shaped) if isinstance(p, sp.Symbol)]
     shapes = {s.name: shape for s, shape in shaped.shapes}
@@ -184,13 +183,13 @@ def initial_parameters(batch: BatchModel, sizes: Mapping[str, int], seed: int = 
             result[name] = np.zeros(shape)
             continue
         fan_in = shape[axis] if shape else 1
-        scale = np.sqrt((2.0 if start == "he" else 1.0) / fan_in)
+        scale = SMALL if start == "small" else np.sqrt((2.0 if start == "he" else 1.0) / fan_in)
         result[name] = scale * rng.standard_normal(shape)
     return result
 
 
 def small_start(
-    batch: BatchModel, sizes: Mapping[str, int], seed: int = 0, scale: float = 0.01
+    batch: BatchModel, sizes: Mapping[str, int], seed: int = 0, scale: float = SMALL
 ) -> dict[str, Any]:
     """Each parameter drawn normal with standard deviation `scale` from `numpy.random.default_rng(seed)`,
     entry by entry in parameter order: the numbers `NumericModel.start` gives the written-out model, where

@@ -1,4 +1,4 @@
-"""`symcalc codegen`: a standalone module with one model's loss, gradient and predictions over a batch.
+"""`symcalc codegen`: a module with one model's loss, gradient and predictions over a batch.
 
 Every model's module is the text of its batch form (`symcalc.numeric.batch_code`): a model
 with vectors as derived (`S = c + X @ W.T`), a model of scalars with each per-sample name a
@@ -23,17 +23,18 @@ from symcalc.symbolic.steps import Derivation
 TARGETS = ("numpy", "jax", "torch")
 
 
-def codegen(derivation: Derivation, target: str = "numpy") -> str:
-    """The source of the standalone module for `derivation` that uses `target` (NumPy, JAX or PyTorch).
+def codegen(derivation: Derivation, target: str = "numpy", standalone: bool = False) -> str:
+    """The source of the module for `derivation` that uses `target` (NumPy, JAX or PyTorch).
 
-    NumPy's is `generate`'s; JAX's and PyTorch's (`symcalc.numeric.frameworks`) have the same
+    NumPy's is `generate`'s (`standalone`: with its runtime copied in); JAX's and PyTorch's, always
+    standalone, (`symcalc.numeric.frameworks`) have the same
     functions and conventions, plus `loss_with_derived_gradient`. No framework is imported here.
     """
     if target not in TARGETS:
         raise ValueError(f"no codegen target {target!r}: the targets are {', '.join(TARGETS)}")
     refuse_numbers_beyond_float64(derivation)
     if target == "numpy":
-        return generate(derivation)
+        return generate(derivation, standalone)
     return generate_framework(derivation, target)
 
 
@@ -48,10 +49,11 @@ def load_module(source: str, name: str = "symcalc_generated") -> ModuleType:
     return module
 
 
-def generate(derivation: Derivation) -> str:
-    """The text of the NumPy module for `derivation`: its batch form's (`batch_form_of`)."""
+def generate(derivation: Derivation, standalone: bool = False) -> str:
+    """The text of the NumPy module for `derivation`: its batch form's (`batch_form_of`), which
+    imports symcalc's runtime, or, `standalone`, holds a copy of it and runs without symcalc."""
     refuse_numbers_beyond_float64(derivation)
-    return generate_batch(derivation)
+    return generate_batch(derivation, standalone)
 
 
 def numeric_program(derivation: Derivation) -> Program:

@@ -153,12 +153,12 @@ def fit(
     name, a row per sample: x as an m × n array, a vector target one-hot) and return the fitted
     parameters with each epoch's loss.
 
-    `model` is a derivation of a model with vectors and matrices (trained by its batch module, the
-    text `symcalc.codegen` writes; without `start`, the parameters start as `train`'s do, drawn
-    from `seed` at the data's sizes), a batch module (loaded by `symcalc.load_module`), or any
-    function (params, rows) -> (mean loss, {name: mean gradient}). Training stops after `epochs`
-    epochs, at the first non-finite loss or gradient (keeping the parameters before that step),
-    or on Ctrl-C (keeping those it got to).
+    `model` is a derivation (trained by its batch module, the text `symcalc.codegen` writes, which
+    for a model of scalars takes each datum as a column of m values; without `start`, the
+    parameters start as `train`'s do, drawn from `seed` at the data's sizes), a batch module (loaded
+    by `symcalc.load_module`), or any function (params, rows) -> (mean loss, {name: mean gradient}).
+    Training stops after `epochs` epochs, at the first non-finite loss or gradient (keeping the
+    parameters before that step), or on Ctrl-C (keeping those it got to).
     """
     _check(method, learning_rate, epochs, batch_size, momentum)
     rate = DEFAULT_LEARNING_RATES[method] if learning_rate is None else learning_rate

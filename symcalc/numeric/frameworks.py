@@ -140,7 +140,8 @@ def generate_framework(derivation: Derivation, target: str) -> str:
     return "\n".join(header) + "\n" + text + "\n"
 
 
-#: What a framework module copies from the NumPy module's runtime: reading its arguments and a saved run.
+#: What a framework module copies from the NumPy module's runtime: reading its arguments and a saved
+#: run, predicting and stepping (the rest of its functions are `runtime_frameworks`').
 _SHARED = (
     "_arguments",
     "_check_sizes",
@@ -156,6 +157,8 @@ _SHARED = (
     "load_columns",
     "load_parameters",
     "standardize",
+    "predict",
+    "step",
 )
 
 #: NumPy left in a framework's code: a function the printer has no translation for.

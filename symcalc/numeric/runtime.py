@@ -4,9 +4,11 @@ A generated module defines its own tables (PARAMETERS, DATA, INPUTS, TARGETS, CO
 PREDICTIONS) and formulas: `_loss_sums`, `_gradient_sums`, `_both_sums` (with second derivatives
 `_second_sums`), each of the parameters, the constants and some rows of each data array, giving
 sums over those rows; `_loss_fixed`, `_gradient_fixed` (`_hessian_fixed`), the parts that are the
-same for every row; and `_predict`. Then it holds the definitions below from `THREADS` on, copied
-from this file verbatim (`symcalc.numeric.runtime_text`), so that it runs where symcalc is not
-installed; this file is the one that is linted, type-checked and tested. Those from `_arguments`
+same for every row; and `_predict`. Then it ends with `install(globals())`, which defines there the
+definitions below from `THREADS` on, run against the module's own tables and formulas; or, written
+with `codegen --standalone`, it holds them copied from this file verbatim
+(`symcalc.numeric.runtime_text`), so that it runs where symcalc is not installed. This file is the
+one that is linted, type-checked and tested. Those from `_arguments`
 to `standardize` are written against `_array` alone: the JAX and PyTorch modules copy them too,
 with their own `_array` (`runtime_jax`, `runtime_torch`).
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import types
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -41,6 +44,38 @@ def _loss_sums(*values: Any) -> list[Any]:
 _gradient_sums = _both_sums = _second_sums = _predict = _loss_sums
 _loss_fixed = _gradient_fixed = _hessian_fixed = _loss_sums
 _loss = _gradient = _loss_and_gradient = _loss_sums  # a JAX or PyTorch module's, in one pass
+
+
+def install(namespace: dict[str, Any], leave_out: Iterable[str] = ()) -> None:
+    """Define in `namespace`, a generated module's globals, each definition below (but those in
+    `leave_out`), as `codegen --standalone` copies them into the module: each function runs against
+    the module's own tables and formulas, as its copy there would, and THREADS is the module's own.
+    The modules they call (numpy, os, json, concurrent.futures) are bound there too."""
+    from symcalc.numeric.runtime_text import definitions
+
+    own = globals()
+    for name, value in own.items():
+        if isinstance(value, types.ModuleType):
+            namespace.setdefault(name, value)
+    skipped = set(leave_out)
+    for definition in definitions("runtime.py"):
+        if definition.name not in skipped:
+            namespace[definition.name] = _rebound(own[definition.name], namespace)
+
+
+def _rebound(value: Any, namespace: dict[str, Any]) -> Any:
+    """A function of this file as if defined in `namespace` (its globals); any other value itself."""
+    if not isinstance(value, types.FunctionType):
+        return value
+    function = types.FunctionType(
+        value.__code__, namespace, value.__name__, value.__defaults__, value.__closure__
+    )
+    function.__kwdefaults__ = value.__kwdefaults__
+    function.__doc__ = value.__doc__
+    function.__annotations__ = value.__annotations__
+    function.__module__ = namespace.get("__name__", value.__module__)
+    return function
+
 
 # -- copied into every NumPy module from here on --
 
@@ -327,11 +362,17 @@ def standardize(data: Mapping[str, Any], path: str | os.PathLike[str]) -> dict[s
     return result
 
 
+def _quiet() -> Any:
+    """NumPy's warnings of overflow and 0/0 held back: an inf or NaN in the result says it (a JAX or
+    PyTorch module's `_quiet` holds back nothing: those warn of neither)."""
+    return numpy.errstate(all="ignore")
+
+
 def loss(
     params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None = None
 ) -> float:
     """The mean loss over the samples: the forward pass only."""
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         values = _arguments(params, data, constants, INPUTS + TARGETS)
         return float(_means(_loss_sums, [_loss_fixed], values)[0])
 
@@ -340,7 +381,7 @@ def gradient(
     params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None = None
 ) -> dict[str, Any]:
     """The mean gradient of the loss by each parameter, an array of its shape; no loss is computed."""
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         values = _arguments(params, data, constants, INPUTS + TARGETS)
         grads = _means(_gradient_sums, [_gradient_fixed], values)
     return {name: _array(g) for name, g in zip(PARAMETERS, grads, strict=True)}
@@ -350,7 +391,7 @@ def loss_and_gradient(
     params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None = None
 ) -> tuple[float, dict[str, Any]]:
     """The mean loss and each mean gradient, from one pass forward and one backward."""
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         values = _arguments(params, data, constants, INPUTS + TARGETS)
         value, *grads = _means(_both_sums, [_loss_fixed, _gradient_fixed], values)
     return float(value), {name: _array(g) for name, g in zip(PARAMETERS, grads, strict=True)}
@@ -360,7 +401,7 @@ def predict(
     params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None = None
 ) -> dict[str, Any]:
     """The model's predictions for each sample, by name (PREDICTIONS); needs the inputs only."""
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         outputs = _predict(*_arguments(params, data, constants, INPUTS))
     return dict(zip(PREDICTIONS, outputs, strict=True))
 
@@ -406,7 +447,7 @@ def loss_gradient_hessian(
     The Hessian is one square array over every entry of every parameter, in PARAMETERS order
     and each parameter's entries in order (a vector's entries in turn): what Newton's method solves with.
     """
-    with numpy.errstate(all="ignore"):
+    with _quiet():
         values = _arguments(params, data, constants, INPUTS + TARGETS)
         fixed = [_loss_fixed, _gradient_fixed, _hessian_fixed]
         # a Hessian's matrix products run faster on blocks of 16 MB, and on BLAS's own threads alone
