@@ -49,15 +49,49 @@ def check_work(
 ) -> list[Check]:
     """One check per `=` of the derivation `text` (a .tex, .md or .txt file's, by `kind`) read from
     `source`; SymcalcError (one line, with the file's line and column) for what cannot be read."""
+    return [
+        check
+        for chain in _checked(model, text, source, kind, points, seed, limits)[1]
+        for check in chain.checks
+    ]
+
+
+@dataclass
+class Chain:
+    """One chain of `=` (a line, and the lines starting with `=` that continue it): the derivative
+    d(of)/d(wrt) its first side is alone (names, else None), its checks, and whether its last side
+    is written without a derivative (a result, not a step on the way)."""
+
+    derivative: tuple[str, str] | None
+    checks: list[Check]
+    closed: bool
+
+
+def work_chains(
+    model: Model,
+    text: str,
+    source: str,
+    kind: str,
+    *,
+    points: int,
+    seed: int,
+    limits: ProofLimits = DEFAULT_LIMITS,
+) -> tuple[int, list[Chain]]:
+    """The derivation's lines of maths counted, and its chains checked (as `check_work` checks them)."""
+    return _checked(model, text, source, kind, points, seed, limits)
+
+
+def _checked(
+    model: Model, text: str, source: str, kind: str, points: int, seed: int, limits: ProofLimits
+) -> tuple[int, list[Chain]]:
     lines = work_lines(text, source, kind)
     if not lines:
         where = "no display maths ($$ … $$, \\[ … \\], align, equation)" if kind != "txt" else "no lines"
         raise SpecError(f"{where} to check", Location(source))
     checker = _Checker(model, Ladder(model, points=points, seed=seed, limits=limits), text, source)
-    checks: list[Check] = []
     for line in lines:
-        checks += checker.line(line)
-    return checks
+        checker.line(line)
+    return len(lines), checker.chains
 
 
 @dataclass(frozen=True)
@@ -72,6 +106,8 @@ class _Side:
     shape: tuple[object, ...] = ()
     #: The side is one derivative of scalars alone, d(of)/d(wrt): a line about it is a claim.
     alone: tuple[sp.Symbol, sp.Symbol] | None = None
+    #: The side holds no derivative.
+    closed: bool = True
 
 
 class _Checker:
@@ -95,6 +131,7 @@ class _Checker:
         self.derivation: Derivation | None = None  # derived only to explain a failed line
         #: The left side a line starting with '=' continues.
         self.previous: _Side | None = None
+        self.chains: list[Chain] = []
 
     def line(self, line: WorkLine) -> list[Check]:
         original = body = line.text
@@ -121,6 +158,13 @@ class _Checker:
             at_line, at_column = place(self.text, line.at + max(at, 0))
             check = self.decide(f"line {at_line}, column {at_column}", parts[k], parts[k + 1])
             checks.append(self.explained(check, parts[k], parts[k + 1]))
+        if continued and self.chains:
+            self.chains[-1].checks += checks
+            self.chains[-1].closed = parts[-1].closed
+        else:
+            alone = parts[0].alone
+            named = (alone[0].name, alone[1].name) if alone is not None else None
+            self.chains.append(Chain(named, checks, parts[-1].closed))
         return checks
 
     def decide(self, name: str, left: _Side, right: _Side) -> Check:
@@ -196,7 +240,10 @@ class _Checker:
         if len(side.derivatives) == 1 and side.text == side.derivatives[0].name and not shape:
             d = side.derivatives[0]
             alone = (self.symbols[d.of], self.symbols[d.wrt])
-        return _Side(written, _entries(expr, total), _entries(expr, local), tuple(ambiguous), shape, alone)
+        closed = not side.derivatives
+        return _Side(
+            written, _entries(expr, total), _entries(expr, local), tuple(ambiguous), shape, alone, closed
+        )
 
     def own(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr | None:
         """∂(of)/∂(wrt) of `of`'s definition alone, where it differs from the derivative through the model."""
