@@ -221,7 +221,9 @@ class _Checker:
             of, wrt = self.symbol(d.of, d, line), self.symbol(d.wrt, d, line)
             symbols[d.name] = stand_in = sp.Symbol(d.name)
             if of in self.arrays:
-                raise self.located(LatexError(f"d{d.of}/d{d.wrt}: a Jacobian is not read"), line, d.column)
+                shapes[d.name], jacobian = self.jacobian(of, wrt, d, line)
+                total[stand_in] = local[stand_in] = jacobian
+                continue
             if wrt in self.arrays:
                 shapes[d.name] = self.shapes[wrt.name]
                 by_entry = _each(self.arrays[wrt], functools.partial(self.ladder.through, of))
@@ -244,6 +246,27 @@ class _Checker:
         return _Side(
             written, _entries(expr, total), _entries(expr, local), tuple(ambiguous), shape, alone, closed
         )
+
+    def jacobian(
+        self, of: sp.Symbol, wrt: sp.Symbol, d: Derivative, line: WorkLine
+    ) -> tuple[tuple[object, ...], Any]:
+        """d(of)/d(wrt) of two vectors: the Jacobian, entry (i, j) the derivative of of's entry i by
+        wrt's entry j through the model (as a claim about dg/ds reads it)."""
+        import numpy as np
+
+        of_shape, wrt_shape = self.shapes[of.name], self.shapes.get(wrt.name, ())
+        if len(of_shape) != 1 or len(wrt_shape) != 1:
+            problem = (
+                f"d{d.of}/d{d.wrt}: a derivative of a vector is read by a vector (the Jacobian); "
+                f"{d.of} is {_shown(of_shape)} and {d.wrt} {_shown(wrt_shape)}"
+            )
+            raise self.located(LatexError(problem), line, d.column)
+        rows, columns = self.arrays[of], self.arrays[wrt]
+        table = np.empty((len(rows), len(columns)), dtype=object)
+        for i, entry in enumerate(rows):
+            for j, by in enumerate(columns):
+                table[i, j] = self.ladder.through(entry, by)
+        return (of_shape[0], wrt_shape[0]), table
 
     def own(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr | None:
         """∂(of)/∂(wrt) of `of`'s definition alone, where it differs from the derivative through the model."""
