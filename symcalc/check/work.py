@@ -20,7 +20,7 @@ from typing import Any
 import sympy as sp
 
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
-from symcalc.check.oracle import elementary
+from symcalc.check.oracle import elementary, second_derivative
 from symcalc.check.records import Check, check_maker
 from symcalc.errors import LatexError, Location, ParseError, SpecError
 from symcalc.spec.latex import Reading, read_latex
@@ -220,6 +220,11 @@ class _Checker:
         for d in side.derivatives:
             of, wrt = self.symbol(d.of, d, line), self.symbol(d.wrt, d, line)
             symbols[d.name] = stand_in = sp.Symbol(d.name)
+            if d.second is not None:
+                total[stand_in] = local[stand_in] = self.second(
+                    of, wrt, self.symbol(d.second, d, line), d, line
+                )
+                continue
             if of in self.arrays:
                 shapes[d.name], jacobian = self.jacobian(of, wrt, d, line)
                 total[stand_in] = local[stand_in] = jacobian
@@ -239,7 +244,8 @@ class _Checker:
         except ParseError as err:  # read, but not an expression of the model (a shape, a function)
             raise self.located(LatexError(err.problem, fix=err.fix), line, side.column) from None
         alone = None
-        if len(side.derivatives) == 1 and side.text == side.derivatives[0].name and not shape:
+        first = len(side.derivatives) == 1 and side.derivatives[0].second is None
+        if first and side.text == side.derivatives[0].name and not shape:
             d = side.derivatives[0]
             alone = (self.symbols[d.of], self.symbols[d.wrt])
         closed = not side.derivatives
@@ -267,6 +273,13 @@ class _Checker:
             for j, by in enumerate(columns):
                 table[i, j] = self.ladder.through(entry, by)
         return (of_shape[0], wrt_shape[0]), table
+
+    def second(self, of: sp.Symbol, wrt: sp.Symbol, by: sp.Symbol, d: Derivative, line: WorkLine) -> sp.Expr:
+        """d²(of)/d(wrt)d(by) of scalars through the model: SymPy's diff of d(of)/d(wrt), once more."""
+        if any(name in self.arrays for name in (of, wrt, by)):
+            problem = f"d²{d.of}/d{d.wrt}d{d.second}: second derivatives are read of scalars by scalars"
+            raise self.located(LatexError(problem), line, d.column)
+        return second_derivative(self.model, of, wrt, by, self.ladder.through(of, wrt))
 
     def own(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr | None:
         """∂(of)/∂(wrt) of `of`'s definition alone, where it differs from the derivative through the model."""
