@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -276,3 +278,22 @@ def test_each_call_is_its_own_child_and_a_hung_or_crashed_one_is_only_its_own_er
     assert results[0] == 2 and results[3] == 8 and results[4] == 10
     assert isinstance(results[1], LimitError) and "stopped after 2 s" in results[1].problem
     assert isinstance(results[2], LimitError) and "crashed" in results[2].problem
+
+
+@pytest.mark.slow
+def test_grades_written_inside_the_folder_are_not_a_submission_and_sympy_stays_in_the_children(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "one.txt").write_text("dL/dz = a - y\n", encoding="utf-8")
+    script = (
+        "import sys\n"
+        "from symcalc.cli.main import main\n"
+        f"words = ['grade', 'logistic_regression', {str(folder)!r}, '-o', {str(folder / 'grades')!r}]\n"
+        "codes = [main(words + more) for more in ([], ['--force'])]\n"
+        "print(codes, 'sympy' in sys.modules)\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert finished.stdout.strip().splitlines()[-1] == "[0, 0] False", finished.stderr
+    assert list(rows_of(folder / "grades")) == ["one.txt"]

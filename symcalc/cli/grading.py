@@ -52,8 +52,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     if not 1 <= args.jobs <= 256:
         raise SymcalcError(f"--jobs must be from 1 to 256, not {args.jobs}")
     constants = parse_settings(args.set, source_name(args.file))
-    submissions = read_folder(args.folder)
     out = Path(args.output)
+    submissions = read_folder(args.folder, skip=out)
     targets = _targets(out, [s.file for s in submissions], args.force)
     total = min(MAX_TIMEOUT, 60.0 + args.timeout * (len(submissions) // args.jobs + 1))
     rows: list[Graded] = limited(
@@ -77,8 +77,9 @@ def cmd_grade(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def read_folder(folder: str) -> list[Submission]:
-    """Each entry of `folder`, sorted by name, read or refused; SpecError when it is not a folder."""
+def read_folder(folder: str, skip: Path | None = None) -> list[Submission]:
+    """Each entry of `folder`, sorted by name, read or refused (but names starting with '.', and the
+    folder `skip`, where the grades go, when it is inside); SpecError when it is not a folder."""
     where = Location(source=folder)
     try:
         names = sorted(os.listdir(folder))
@@ -87,6 +88,8 @@ def read_folder(folder: str) -> list[Submission]:
     except OSError as err:
         raise SpecError(f"cannot read the folder: {err.strerror or err}", where) from None
     names = [name for name in names if not name.startswith(".")]
+    if skip is not None and skip.resolve().parent == Path(folder).resolve():
+        names = [name for name in names if name != skip.name]
     if not names:
         raise SpecError("no submissions in the folder", where)
     if len(names) > MAX_SUBMISSIONS:
