@@ -79,10 +79,10 @@ def _graded(submission: Submission, result: Graded | SymcalcError | None, rubric
 def unreadable(file: str, problem: str | SymcalcError, rubric: Rubric) -> Graded:
     """The row of a file that is not a derivation that can be read: why, and where when known."""
     if isinstance(problem, str):
-        return _nothing(file, "unreadable", problem, rubric)
+        return _nothing(file, "unreadable", _short(problem), rubric)
     where = problem.location
     fix = f" ({problem.fix})" if problem.fix else ""
-    return _nothing(file, "unreadable", problem.problem + fix, rubric, where.line, where.column)
+    return _nothing(file, "unreadable", _short(problem.problem + fix), rubric, where.line, where.column)
 
 
 def _nothing(
@@ -198,6 +198,14 @@ def _place(name: str) -> tuple[int | None, int | None]:
 
 
 def _why(check: Check) -> str:
-    """One line: the `=` as written, and the ladder's verdict on it."""
-    text = f"{check.statement}: {check.status}, {check.detail}"
-    return " ".join(text.split())
+    """One line: the `=` as written (its first MAX_SHOWN characters), and the ladder's verdict on it."""
+    return f"{_short(check.statement)}: {check.status}, {_short(check.detail)}"
+
+
+MAX_SHOWN = 300  # characters of a person's line, or of a problem, in a row or a results file
+
+
+def _short(text: str) -> str:
+    """`text` on one line, cut to MAX_SHOWN characters: a line of maths may be a million long."""
+    flat = " ".join(text[: MAX_SHOWN * 4].split())
+    return flat if len(flat) <= MAX_SHOWN else flat[: MAX_SHOWN - 1] + "…"
