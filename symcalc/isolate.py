@@ -17,10 +17,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,6 +61,88 @@ def run_limited(function: Callable[..., T], *args: Any, timeout: float = DEFAULT
     if status == "error":
         raise payload
     raise InternalError(*payload)
+
+
+def run_limited_each(
+    function: Callable[..., T], calls: Sequence[tuple[Any, ...]], *, timeout: float, jobs: int
+) -> list[T | SymcalcError]:
+    """`function(*args)` for each `args` of `calls`, each in its own forked child limited as
+    `run_limited`'s is (`timeout` seconds each, the same memory), `jobs` at a time; in `calls`' order,
+    each result or the SymcalcError (a LimitError for a child killed or crashed) that call ended with.
+
+    The children are forked with `os.fork`, not `multiprocessing`, so that a `run_limited` child can
+    start them (multiprocessing lets no daemonic process have children): each inherits what this
+    process has loaded (SymPy, a model), so a call costs a fork, not an import.
+    """
+    check_timeout(timeout)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [_unforked(function, args) for args in calls]
+    results: list[T | SymcalcError | None] = [None] * len(calls)
+    waiting = list(range(len(calls)))[::-1]
+    running: dict[Connection, tuple[int, int, float]] = {}  # receiver → (call, pid, deadline)
+    try:
+        while waiting or running:
+            while waiting and len(running) < max(1, jobs):
+                index = waiting.pop()
+                receiver, sender = multiprocessing.Pipe(duplex=False)
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child
+                    receiver.close()
+                    try:
+                        _child(sender, function, calls[index])
+                    finally:
+                        os._exit(0)
+                sender.close()
+                running[receiver] = (index, pid, time.monotonic() + timeout)
+            soonest = min(deadline for _, _, deadline in running.values())
+            ready = wait(list(running), timeout=max(0.0, soonest - time.monotonic()))
+            now = time.monotonic()
+            for receiver in list(running):
+                index, pid, deadline = running[receiver]
+                if receiver in ready:
+                    results[index] = _answer(receiver, timeout)
+                elif now >= deadline:
+                    results[index] = _stopped(timeout)
+                else:
+                    continue
+                del running[receiver]
+                _end(receiver, pid)
+    finally:
+        for receiver, (_, pid, _) in running.items():  # an exception or Ctrl-C here: no child left
+            _end(receiver, pid)
+    return [result for result in results if result is not None]
+
+
+def _unforked(function: Callable[..., T], args: tuple[Any, ...]) -> T | SymcalcError:
+    try:
+        return function(*args)
+    except SymcalcError as err:
+        return err
+
+
+def _answer(receiver: Connection, timeout: float) -> Any:
+    """What a child of `run_limited_each` sent: its result, or its error as a value."""
+    try:
+        status, payload = _receive(receiver, timeout)
+    except LimitError as err:
+        return err
+    if status == "ok":
+        return payload
+    if status == "error":
+        return payload
+    return LimitError(f"an internal error: {payload[0]}")
+
+
+def _stopped(timeout: float) -> LimitError:
+    return LimitError(f"stopped after {timeout:g} s: the symbolic work did not finish")
+
+
+def _end(receiver: Connection, pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    receiver.close()
 
 
 def check_timeout(timeout: float) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import sympy as sp
 
 from symcalc.check.ladder import DEFAULT_LIMITS, Ladder, ProofLimits
-from symcalc.check.oracle import elementary
+from symcalc.check.oracle import elementary, second_derivative
 from symcalc.check.records import Check, check_maker
 from symcalc.errors import LatexError, Location, ParseError, SpecError
 from symcalc.spec.latex import Reading, read_latex
@@ -49,15 +49,49 @@ def check_work(
 ) -> list[Check]:
     """One check per `=` of the derivation `text` (a .tex, .md or .txt file's, by `kind`) read from
     `source`; SymcalcError (one line, with the file's line and column) for what cannot be read."""
+    return [
+        check
+        for chain in _checked(model, text, source, kind, points, seed, limits)[1]
+        for check in chain.checks
+    ]
+
+
+@dataclass
+class Chain:
+    """One chain of `=` (a line, and the lines starting with `=` that continue it): the derivative
+    d(of)/d(wrt) its first side is alone (names, else None), its checks, and whether its last side
+    is written without a derivative (a result, not a step on the way)."""
+
+    derivative: tuple[str, str] | None
+    checks: list[Check]
+    closed: bool
+
+
+def work_chains(
+    model: Model,
+    text: str,
+    source: str,
+    kind: str,
+    *,
+    points: int,
+    seed: int,
+    limits: ProofLimits = DEFAULT_LIMITS,
+) -> tuple[int, list[Chain]]:
+    """The derivation's lines of maths counted, and its chains checked (as `check_work` checks them)."""
+    return _checked(model, text, source, kind, points, seed, limits)
+
+
+def _checked(
+    model: Model, text: str, source: str, kind: str, points: int, seed: int, limits: ProofLimits
+) -> tuple[int, list[Chain]]:
     lines = work_lines(text, source, kind)
     if not lines:
         where = "no display maths ($$ … $$, \\[ … \\], align, equation)" if kind != "txt" else "no lines"
         raise SpecError(f"{where} to check", Location(source))
     checker = _Checker(model, Ladder(model, points=points, seed=seed, limits=limits), text, source)
-    checks: list[Check] = []
     for line in lines:
-        checks += checker.line(line)
-    return checks
+        checker.line(line)
+    return len(lines), checker.chains
 
 
 @dataclass(frozen=True)
@@ -72,6 +106,8 @@ class _Side:
     shape: tuple[object, ...] = ()
     #: The side is one derivative of scalars alone, d(of)/d(wrt): a line about it is a claim.
     alone: tuple[sp.Symbol, sp.Symbol] | None = None
+    #: The side holds no derivative.
+    closed: bool = True
 
 
 class _Checker:
@@ -95,6 +131,7 @@ class _Checker:
         self.derivation: Derivation | None = None  # derived only to explain a failed line
         #: The left side a line starting with '=' continues.
         self.previous: _Side | None = None
+        self.chains: list[Chain] = []
 
     def line(self, line: WorkLine) -> list[Check]:
         original = body = line.text
@@ -121,6 +158,13 @@ class _Checker:
             at_line, at_column = place(self.text, line.at + max(at, 0))
             check = self.decide(f"line {at_line}, column {at_column}", parts[k], parts[k + 1])
             checks.append(self.explained(check, parts[k], parts[k + 1]))
+        if continued and self.chains:
+            self.chains[-1].checks += checks
+            self.chains[-1].closed = parts[-1].closed
+        else:
+            alone = parts[0].alone
+            named = (alone[0].name, alone[1].name) if alone is not None else None
+            self.chains.append(Chain(named, checks, parts[-1].closed))
         return checks
 
     def decide(self, name: str, left: _Side, right: _Side) -> Check:
@@ -176,8 +220,15 @@ class _Checker:
         for d in side.derivatives:
             of, wrt = self.symbol(d.of, d, line), self.symbol(d.wrt, d, line)
             symbols[d.name] = stand_in = sp.Symbol(d.name)
+            if d.second is not None:
+                total[stand_in] = local[stand_in] = self.second(
+                    of, wrt, self.symbol(d.second, d, line), d, line
+                )
+                continue
             if of in self.arrays:
-                raise self.located(LatexError(f"d{d.of}/d{d.wrt}: a Jacobian is not read"), line, d.column)
+                shapes[d.name], jacobian = self.jacobian(of, wrt, d, line)
+                total[stand_in] = local[stand_in] = jacobian
+                continue
             if wrt in self.arrays:
                 shapes[d.name] = self.shapes[wrt.name]
                 by_entry = _each(self.arrays[wrt], functools.partial(self.ladder.through, of))
@@ -193,10 +244,42 @@ class _Checker:
         except ParseError as err:  # read, but not an expression of the model (a shape, a function)
             raise self.located(LatexError(err.problem, fix=err.fix), line, side.column) from None
         alone = None
-        if len(side.derivatives) == 1 and side.text == side.derivatives[0].name and not shape:
+        first = len(side.derivatives) == 1 and side.derivatives[0].second is None
+        if first and side.text == side.derivatives[0].name and not shape:
             d = side.derivatives[0]
             alone = (self.symbols[d.of], self.symbols[d.wrt])
-        return _Side(written, _entries(expr, total), _entries(expr, local), tuple(ambiguous), shape, alone)
+        closed = not side.derivatives
+        return _Side(
+            written, _entries(expr, total), _entries(expr, local), tuple(ambiguous), shape, alone, closed
+        )
+
+    def jacobian(
+        self, of: sp.Symbol, wrt: sp.Symbol, d: Derivative, line: WorkLine
+    ) -> tuple[tuple[object, ...], Any]:
+        """d(of)/d(wrt) of two vectors: the Jacobian, entry (i, j) the derivative of of's entry i by
+        wrt's entry j through the model (as a claim about dg/ds reads it)."""
+        import numpy as np
+
+        of_shape, wrt_shape = self.shapes[of.name], self.shapes.get(wrt.name, ())
+        if len(of_shape) != 1 or len(wrt_shape) != 1:
+            problem = (
+                f"d{d.of}/d{d.wrt}: a derivative of a vector is read by a vector (the Jacobian); "
+                f"{d.of} is {_shown(of_shape)} and {d.wrt} {_shown(wrt_shape)}"
+            )
+            raise self.located(LatexError(problem), line, d.column)
+        rows, columns = self.arrays[of], self.arrays[wrt]
+        table = np.empty((len(rows), len(columns)), dtype=object)
+        for i, entry in enumerate(rows):
+            for j, by in enumerate(columns):
+                table[i, j] = self.ladder.through(entry, by)
+        return (of_shape[0], wrt_shape[0]), table
+
+    def second(self, of: sp.Symbol, wrt: sp.Symbol, by: sp.Symbol, d: Derivative, line: WorkLine) -> sp.Expr:
+        """d²(of)/d(wrt)d(by) of scalars through the model: SymPy's diff of d(of)/d(wrt), once more."""
+        if any(name in self.arrays for name in (of, wrt, by)):
+            problem = f"d²{d.of}/d{d.wrt}d{d.second}: second derivatives are read of scalars by scalars"
+            raise self.located(LatexError(problem), line, d.column)
+        return second_derivative(self.model, of, wrt, by, self.ladder.through(of, wrt))
 
     def own(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr | None:
         """∂(of)/∂(wrt) of `of`'s definition alone, where it differs from the derivative through the model."""

@@ -33,6 +33,7 @@ from symcalc.cli.commands import (
     _cmd_verify,
     print_error,
 )
+from symcalc.cli.grading import DEFAULT_GRADE_TIMEOUT, add_grade_parser, cmd_grade
 from symcalc.cli.train import cmd_train
 from symcalc.errors import InternalError, SpecErrors, SymcalcError
 from symcalc.isolate import DEFAULT_TIMEOUT
@@ -248,6 +249,23 @@ def build_parser() -> argparse.ArgumentParser:
     work_parser.add_argument(
         "--html", metavar="OUT.html", help="also write a page with each = typeset and marked"
     )
+    grade_parser = command("grade", cmd_grade, "check every submission in a folder and write the grades")
+    grade_parser.set_defaults(timeout=DEFAULT_GRADE_TIMEOUT)
+    _timeout_help(
+        grade_parser, f"stop one submission's checking after this long (default {DEFAULT_GRADE_TIMEOUT:g})"
+    )
+    add_grade_parser(grade_parser)
+    grade_parser.add_argument(
+        "--points",
+        type=_points,
+        default=DEFAULT_POINTS,
+        metavar="N",
+        help=f"random points per numeric comparison (default {DEFAULT_POINTS}, at most {MAX_POINTS})",
+    )
+    grade_parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help=f"seed of the random points (default {DEFAULT_SEED})"
+    )
+    _set_option(grade_parser)
     latex_parser = command("latex", _cmd_latex, "write the derivation as a LaTeX document")
     _file_argument(latex_parser)
     latex_parser.add_argument("-o", "--output", metavar="OUT.tex", help="write here instead of stdout")
@@ -433,6 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _set_option(codegen)
     return parser
+
+
+def _timeout_help(sub: argparse.ArgumentParser, text: str) -> None:
+    for action in sub._actions:
+        if action.dest == "timeout":
+            action.help = text
 
 
 def _file_argument(sub: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from symcalc.check.graded import Graded, Submission
     from symcalc.check.records import Check
     from symcalc.numeric.batch_fit import BatchModel
     from symcalc.numeric.descent import Epoch
@@ -355,3 +356,22 @@ def batch_file(
     if not required and (derivation.batch is None or (hessian and not derivation.batch.hessian)):
         return None
     return batch_model(derivation)
+
+
+def grade_folder(
+    target: str,
+    submissions: Sequence[Submission],
+    rubric: str | None,
+    points: int,
+    seed: int,
+    timeout: float,
+    jobs: int,
+    constants: Mapping[str, float] | None = None,
+) -> list[Graded]:
+    """Each submission checked against the model and scored by the rubric; what `symcalc grade`
+    computes (the model loaded once, here; each submission in its own child of this one)."""
+    from symcalc.check.grading import grade_all
+
+    return grade_all(
+        target, submissions, rubric, points=points, seed=seed, timeout=timeout, jobs=jobs, constants=constants
+    )

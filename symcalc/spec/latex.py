@@ -344,7 +344,7 @@ class _Reader(Cursor):
         index = tuple(item for item in items if item is not None)
         derivative = next((d for d in self.found.values() if d.name == piece.name), None)
         if derivative is not None:  # (dL/ds)_i is dL/ds_i
-            del self.found[(derivative.of, derivative.wrt, derivative.partial)]
+            del self.found[(derivative.of, derivative.wrt, derivative.partial, derivative.second)]
             return self.derivative(derivative.of, component(derivative.wrt, index), derivative.partial, token)
         return Piece(component(piece.name, index), 0, True, component(piece.name, index))
 

@@ -23,6 +23,8 @@ class Derivative:
     wrt: str
     partial: bool
     column: int
+    #: The second name of a second derivative, d²(of)/d(wrt)d(second); None for a first derivative.
+    second: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Cursor:
     at: int = 0
     depth: int = 0
     summed: set[str] = field(default_factory=set)
-    found: dict[tuple[str, str, bool], Derivative] = field(default_factory=dict)
+    found: dict[tuple[str, str, bool, str | None], Derivative] = field(default_factory=dict)
     sizes: Mapping[str, int] = field(default_factory=dict)
 
     # -- tokens ----------------------------------------------------------------------------------------
@@ -97,6 +99,12 @@ class Cursor:
     def factor(self) -> Piece:
         raise NotImplementedError
 
+    def primary(self) -> Piece:
+        raise NotImplementedError
+
+    def entry_of(self, piece: Piece, token: Token) -> Piece:
+        raise NotImplementedError
+
     def known(self, base: str) -> bool:
         return base in self.names or base in self.summed or base in self.indices
 
@@ -133,26 +141,62 @@ class Cursor:
         if not self.is_("char", "{"):
             return None
         self.at += 1
-        partial = self.differential()
+        partial = self.differential(second=True)
         if partial is None:
             self.at = mark
             return None
+        order = self.order()
         of = self.derivative_name()
         self.expect("char", "}")
         self.expect("char", "{")
         if self.differential() is None:
             raise self.fail("the denominator of a derivative is d or \\partial and a name")
-        wrt = self.derivative_name()
+        if order == 1:
+            wrt = self.derivative_name()
+            self.expect("char", "}")
+            return self.derivative(of, wrt, partial, token)
+        wrt = self.bare_name()
+        if self.order() == 2:  # \partial w^2
+            second = wrt
+        elif self.differential() is None:
+            raise self.fail("a second derivative's denominator is \\partial x^2 or \\partial x \\partial y")
+        else:
+            second = self.bare_name()
         self.expect("char", "}")
-        return self.derivative(of, wrt, partial, token)
+        return self.derivative(of, wrt, partial, token, second)
 
-    def differential(self) -> bool | None:
-        """Reads a d, \\mathrm{d} or \\partial: whether it is ∂; None (reading nothing) if there is none."""
+    def order(self) -> int:
+        """Reads a ^2 (or ^{2}) after a differential or a name: 2; 1 (reading nothing) if there is none."""
+        if not self.is_("char", "^"):
+            return 1
+        braced = self.is_("char", "{", 1)
+        k = 2 if braced else 1
+        if not self.is_("number", "2", k) or (braced and not self.is_("char", "}", k + 1)):
+            raise self.fail("derivatives of order 1 and 2 are read, not higher", self.peek())
+        self.at += k + (2 if braced else 1)
+        return 2
+
+    def bare_name(self) -> str:
+        """A name in a second derivative's denominator, with its subscripts but not the power after it."""
+        token = self.peek()
+        piece = self.primary()
+        while self.is_("char", "_"):
+            piece = self.entry_of(piece, self.take())
+        if piece.name is None or piece.name.startswith("d_") or piece.axes:
+            raise self.fail("a second derivative is of a name and by scalar names", token)
+        return piece.name
+
+    def differential(self, second: bool = False) -> bool | None:
+        """Reads a d, \\mathrm{d} or \\partial: whether it is ∂; None (reading nothing) if there is none.
+        With `second` (a fraction's numerator), a ^2 may follow it, which the caller reads."""
         if self.is_("control", "partial"):
             self.at += 1
-            if self.is_("char", "^"):
-                raise self.fail("second derivatives are not read in maths", self.peek())
+            if self.is_("char", "^") and not second:
+                raise self.fail("second derivatives are read written as fractions", self.peek())
             return True
+        if second and self.is_("word", "d") and self.is_("char", "^", 1) and "d" not in self.names:
+            self.at += 1
+            return False
         mathrm = self.is_("control", "mathrm") and self.is_("char", "{", 1) and self.is_("word", "d", 2)
         if mathrm and self.is_("char", "}", 3):
             self.at += 4
@@ -206,17 +250,19 @@ class Cursor:
         self.at = mark
         return None
 
-    def derivative(self, of: str, wrt: str, partial: bool, token: Token) -> Piece:
-        key = (of, wrt, partial)
+    def derivative(self, of: str, wrt: str, partial: bool, token: Token, second: str | None = None) -> Piece:
+        key = (of, wrt, partial, second)
         found = self.found.get(key)
         if found is None:
-            stem = f"d_{of}_d_{wrt}"
+            stem = f"d_{of}_d_{wrt}" if second is None else f"d2_{of}_d_{wrt}_d_{second}"
             name, k = stem, 1
             while name in self.names or any(d.name == name for d in self.found.values()):
                 k += 1
                 name = f"{stem}_{k}"
-            found = Derivative(name, of, wrt, partial, token.column)
+            found = Derivative(name, of, wrt, partial, token.column, second)
             self.found[key] = found
+        if second is not None:
+            return Piece(found.name, 0, True, found.name)
         of_axes, wrt_axes = abs(self.names.get(of, 0)), abs(self.names.get(wrt, 0))
         axes = wrt_axes if of_axes == 0 else (1 if wrt_axes == 0 else 2)
         return Piece(found.name, axes, True, found.name)

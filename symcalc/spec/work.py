@@ -50,22 +50,34 @@ def read_work(path: str) -> tuple[str, str, str]:
         source = "standard input"
         kind = "tex" if re.search(r"\$\$|\\\[|\\begin\{", text) else "txt"
     else:
-        kind = _KINDS.get(Path(path).suffix.lower(), "")
-        if not kind:
-            raise SpecError("a derivation to check is a .tex, .md or .txt file", Location(path))
+        kind = work_kind(path)
         try:
             with open(path, "rb") as handle:
                 raw = handle.read(MAX_WORK + 1)
         except OSError as err:
             raise SpecError(f"cannot read it: {err.strerror or err}", Location(path)) from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise SpecError(f"not UTF-8 text (byte {err.start + 1})", Location(path)) from None
-        source = path
+        text, source = decoded(raw, path), path
     if len(text) > MAX_WORK:
         raise SpecError(f"more than {MAX_WORK} characters", Location(source))
     return text, source, kind
+
+
+def work_kind(path: str) -> str:
+    """The kind of derivation a file's name says it holds ("tex", "md", "txt"); SpecError for others."""
+    kind = _KINDS.get(Path(path).suffix.lower(), "")
+    if not kind:
+        raise SpecError("a derivation to check is a .tex, .md or .txt file", Location(path))
+    return kind
+
+
+def decoded(raw: bytes, source: str) -> str:
+    """The first MAX_WORK + 1 bytes of a derivation file as text; SpecError for bytes that are not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start > MAX_WORK - 4:  # cut inside a character: the file is too long anyway
+            raise SpecError(f"more than {MAX_WORK} characters", Location(source)) from None
+        raise SpecError(f"not UTF-8 text (byte {err.start + 1})", Location(source)) from None
 
 
 def work_lines(text: str, source: str, kind: str) -> list[WorkLine]:
