@@ -46,7 +46,7 @@ def test_every_command_writes_what_the_console_can_encode(arguments: list[str], 
 
 def test_the_seed_reads_in_ascii() -> None:
     out = _run(["derive"], "ascii").stdout.decode("ascii")
-    assert "a = sigmoid(z)" in out and "dL   dL da" in out and "+- Step 1 of 5" in out
+    assert "a = sigmoid(z)" in out and "dL   dL partial a" in out and "+- Step 1 of 5" in out
 
 
 @pytest.mark.parametrize("width", [40, 60, 80])
@@ -63,3 +63,51 @@ def test_spelled_in_ascii_the_output_still_fits_the_terminal(command: str, model
 def test_json_escapes_what_the_console_cannot_encode() -> None:
     document = json.loads(_run(["derive", "two_layer_network_vector", "--json"], "cp1252").stdout)
     assert document["vector_form"][0]["name"] == "dL/da" and document["sizes"] == {"n": 2, "h": 3}
+
+
+def _boxes(text: str) -> list[list[str]]:
+    """Each run of lines that start and end with a border character (+ or |): a box or a table."""
+    boxes: list[list[str]] = []
+    run: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        bare = line.rstrip()
+        if len(bare) > 1 and bare[0] in "+|" and bare[-1] in "+|":
+            run.append(bare)
+        elif run:
+            boxes.append(run)
+            run = []
+    return boxes
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["derive", "two_layer_network_vector"],
+        ["derive", "softmax_regression_vector"],
+        ["verify", "two_layer_network_vector"],
+        ["train", "--epochs", "3"],
+    ],
+    ids=" ".join,
+)
+def test_in_ascii_every_box_has_one_straight_right_border(arguments: list[str]) -> None:
+    # σ as sigmoid, … as ..., ᵀ as ^T lengthen a line after it was laid out: no border may stick out
+    out = _run(arguments, "ascii", 80).stdout.decode("ascii")
+    boxes = _boxes(out)
+    assert boxes
+    for box in boxes:
+        assert len({len(line) for line in box}) == 1, "\n".join(box)
+        assert len(box[0]) <= 80
+
+
+def test_in_ascii_partial_and_total_derivatives_stay_apart_and_the_entrywise_product_reads() -> None:
+    out = _run(["derive", "two_layer_network_vector"], "ascii", 100).stdout.decode("ascii")
+    assert ".*" not in out
+    assert "(a - y)*v o " in out  # u ⊙ v as u o v
+    assert "(o multiplies entry by entry" in out
+    assert "partial L" in out and "partial a" in out  # ∂L/∂a, stacked
+    lines = out.splitlines()
+    stacked = [i for i, line in enumerate(lines) if "partial a   1 - a" in line]
+    assert stacked and "partial L" in lines[stacked[0] - 2]
+    verified = _run(["verify"], "ascii", 120).stdout.decode("ascii")
+    assert "step 1: partial L/partial a" in verified and "claim dL/dw1" in verified
+    assert "step 1: dL/da" not in verified  # the local derivative is not written as the total one

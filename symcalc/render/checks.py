@@ -42,6 +42,22 @@ def printed(checks: Sequence[Check]) -> list[Check]:
     return [replace(check, shown=(statement(check),)) if check.shown else check for check in checks]
 
 
+def in_ascii(checks: Sequence[Check]) -> list[Check]:
+    """The checks with their names and statements spelled in ASCII (∂L/∂a as partial L/partial a), for a
+    terminal that cannot encode them: spelled before the table is laid out, so that its columns fit."""
+    from symcalc.render.ascii import spelled
+
+    return [
+        replace(
+            check,
+            name=spelled(check.name),
+            statement=spelled(check.statement),
+            shown=(spelled(statement(check)),) if check.shown else (),
+        )
+        for check in checks
+    ]
+
+
 def how(check: Check) -> str:
     """The rung that decided a check, as the table shows it."""
     if check.method == "numerically" and check.status == "holds":

@@ -258,7 +258,7 @@ class _InlinePrinter(TextPrinter):
     def _print(self, expr: Any, **kwargs: Any) -> str:
         # Our notation prints its names through this printer, so that dL/dw₁ has w₁ as the maths has.
         if isinstance(expr, Partial):
-            return f"{expr.mark}{self._print(expr.of)}/{expr.mark}{self._print(expr.wrt)}"
+            return f"{_mark(expr)}{self._print(expr.of)}/{_mark(expr)}{self._print(expr.wrt)}"
         if isinstance(expr, Adjoint):
             return f"d{self._print(expr.loss)}/d{self._print(expr.node)}"
         if isinstance(expr, Second):
@@ -293,9 +293,14 @@ class _InlinePrinter(TextPrinter):
         return str(super()._print_Mul(expr)).replace("*", "⋅")
 
 
+def _mark(expr: Partial) -> str:
+    """How a derivative is marked: ∂ or d; in ASCII, ∂ as the claims' "partial " (d stays d)."""
+    return "partial " if _ASCII[0] and expr.kind == "local" else expr.mark
+
+
 def inline(expr: sp.Basic) -> str:
     """One line of unicode maths for use inside a sentence: ∂a/∂z, dL/dz, a⋅(1 - a), 1 - h₁², ½ as 1/2."""
     if isinstance(expr, Partial):
-        return f"{expr.mark}{pretty(expr.of)}/{expr.mark}{pretty(expr.wrt)}"
+        return f"{_mark(expr)}{pretty(expr.of)}/{_mark(expr)}{pretty(expr.wrt)}"
     shown = pretty(expr)
     return shown if "\n" not in shown else str(_InlinePrinter().doprint(expr))

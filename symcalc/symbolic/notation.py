@@ -46,7 +46,8 @@ class Partial(sp.Expr):
         return rf"\frac{{{self.tex_mark} {of}}}{{{self.tex_mark} {wrt}}}"
 
     def _pretty(self, printer: Any) -> prettyForm:
-        mark = self.mark if printer._use_unicode else "d"
+        # in ASCII, ∂ is the claims' own spelling "partial ", so that ∂L/∂a and dL/da stay two things
+        mark = self.mark if printer._use_unicode else ("d" if self.kind == "total" else "partial ")
         top = prettyForm(*printer._print(self.of).left(mark))
         bottom = prettyForm(*printer._print(self.wrt).left(mark))
         return top / bottom  # prettyForm division stacks a fraction
@@ -335,7 +336,7 @@ class Hadamard(sp.Expr):
         ]
         result = forms[0]
         for form in forms[1:]:
-            result = prettyForm(*result.right(" ⊙ " if printer._use_unicode else " .* ", form))
+            result = prettyForm(*result.right(" ⊙ " if printer._use_unicode else " o ", form))
         result.binding = prettyForm.MUL
         return result
 
