@@ -285,3 +285,17 @@ def test_at_80_columns_verify_wraps_each_statement_and_cuts_none(name: str) -> N
     assert cell_len(_CELL.split(header)[4]) >= 24  # the statement's column, with its padding
     assert _statements(text) == _statements(wide)
     assert "…" not in wide
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_insight_bullets_wrap_with_a_hanging_indent(width: int) -> None:
+    text = render(_derivation("logistic_regression"), width)
+    panel = text[text.index("Key insights") :].splitlines()[1:]
+    lines = [
+        line[2:-2].rstrip() for line in panel[: next(i for i, x in enumerate(panel) if x.startswith("╰"))]
+    ]
+    bullets = [line for line in lines if line.startswith("• ")]
+    assert len(bullets) == len(_derivation("logistic_regression").insights)
+    continued = [line for line in lines if not line.startswith("• ")]
+    assert continued  # at these widths some insight takes two lines
+    assert all(line.startswith("  ") and line[2] != " " for line in continued), continued

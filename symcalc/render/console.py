@@ -312,7 +312,9 @@ def _insights_panel(derivation: Derivation, width: int) -> Panel:
             (inline(insight.expressions[int(p[1:-1])]), True) if _SLOT.fullmatch(p) else (p, False)
             for p in parts
         ]
-        line = Text(prose([("• ", False), *shown], width), no_wrap=True)
+        # a hanging indent: the lines after a bullet's first start under its text, not under the •
+        first, *rest = prose(shown, width - 2).split("\n")
+        line = Text("\n".join([f"• {first}", *(f"  {more}" for more in rest)]), no_wrap=True)
         line.stylize("yellow", 0, 1)
         body.append(line)
     title = Text("Key insights", style="bold yellow")
