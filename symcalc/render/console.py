@@ -209,12 +209,12 @@ def _step_panel(derivation: Derivation, step: Step, total: int, width: int, comp
 def _vector_panel(derivation: Derivation, width: int) -> Panel:
     """Each adjoint and gradient in vector form: by the chain rule, then in the model's names."""
     assert derivation.vector is not None and derivation.model.shaped is not None
-    sizes = derivation.model.shaped.describe()
+    sizes = derivation.model.shaped.written_out()
     body: list[RenderableType] = [
         Text(
             "The chain rule on whole vectors and matrices (⊙ multiplies entry by entry, a function "
             f"acts on each entry, uᵀ⋅v is the dot product and u⋅xᵀ the outer product); it holds for "
-            f"any sizes, and the steps below write it out at {sizes}.",
+            f"any sizes, and the steps below write it out {sizes}.",
             style="italic dim",
         ),
         Text(""),

@@ -142,7 +142,7 @@ def _vector_section(derivation: Derivation, tex: Tex) -> list[Block]:
                 Math(r"u x^{\top}"),
                 Text(
                     f" is the outer product. Each result is checked entry by entry; the steps below "
-                    f"write the model out at {shaped.describe()}."
+                    f"write the model out {shaped.written_out()}."
                 ),
             )
         ),
