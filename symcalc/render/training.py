@@ -266,7 +266,11 @@ class ProgressUpdate(Protocol):
 
 @contextmanager
 def progress_bar(console: Console, epochs: int) -> Iterator[ProgressUpdate]:
-    """A rich progress bar over the epochs with the live loss; silent when `console` is not a terminal."""
+    """A rich progress bar over the epochs with the live loss; silent when `console` is not a terminal.
+
+    The bar stops 2 columns short of the terminal's edge: Ctrl-C echoes "^C" after it, which on a
+    full line would wrap, and the bar's last drawing would then leave the line it meant to replace."""
+    console.width = max(console.width - 2, 20)
     progress = Progress(
         TextColumn("training"),
         BarColumn(),
