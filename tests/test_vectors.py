@@ -595,14 +595,20 @@ def _entry(arrays: dict[sp.Basic, np.ndarray], indexed: sp.Indexed) -> sp.Expr:
 
 
 def test_the_steps_for_reading_are_the_same_at_n_30_and_n_3000(write_toml: WriteToml) -> None:
-    """A long sum is never printed term by term: past 3, the sizes change only the title."""
+    """A long sum is never printed term by term: past 3, the sizes change only the title and the
+    vector form's note of the model's own sizes."""
     text = (DERIVATIONS / "logistic_regression_vector.toml").read_text()
     documents = []
     for n in (30, 3000):
         path = write_toml(text.replace("n = 2", f"n = {n}"), f"n{n}.toml")
         document = render_markdown(symcalc.derive(symcalc.load(str(path))))
         assert f"(at n = {n}; written out at n = 3)" in document
-        documents.append(document.replace(f"n = {n};", "n = N;").replace(f"n{n}", "nN"))
+        assert f"write the model out at n = 3 (the model's are n = {n})." in document
+        documents.append(
+            document.replace(f"n = {n};", "n = N;")
+            .replace(f"are n = {n})", "are n = N)")
+            .replace(f"n{n}", "nN")
+        )
     assert documents[0] == documents[1]
 
 
