@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -158,6 +159,30 @@ def test_a_notebook_shows_the_same_cards() -> None:
     shown = symcalc.derive(symcalc.load())._repr_html_()
     assert shown.startswith('<div class="symcalc">') and "katex.render" in shown
     assert "Step 5 of 5" in shown and '<details class="card" open>' in shown
+
+
+def test_a_notebook_embeds_katex_once_and_typesets_every_display(
+    chromium: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0.66 MB of KaTeX went into every display: the session's first embeds it, later ones are their
+    cards (23 KB for the seed); a display shown above the one holding KaTeX is typeset too."""
+    from symcalc.render import html
+
+    monkeypatch.setattr(html, "_EMBEDDED", [False])
+    katex = (REPO / "symcalc" / "render" / "katex" / "katex.min.js").read_text(encoding="utf-8")
+    first = symcalc.derive(symcalc.load("two_layer_network_vector"))._repr_html_()
+    later = symcalc.derive(symcalc.load())._repr_html_()
+    assert katex in first and katex not in later
+    assert len(first.encode()) > 600_000 and len(later.encode()) < 30_000
+    page = tmp_path / "notebook.html"
+    page.write_text(f"<!DOCTYPE html><html><body>{later}{first}</body></html>", encoding="utf-8")
+    dom, requests = load(chromium, page, tmp_path)
+    assert requests == [] and 'class="katex-error"' not in dom
+    maths = len(re.findall(r'class="math[ "]', dom))
+    assert maths > 20 and dom.count('data-typeset=""') == maths  # the first display's maths as well
+    # where scripts are stripped, each piece of maths is the LaTeX it is written in
+    stripped = re.sub(r"<script>.*?</script>", "", later, flags=re.DOTALL)
+    assert r'<span class="math">\frac{\partial L}{\partial a} = \frac{1 - y}{1 - a}' in stripped
 
 
 def test_pictures_show_each_activation_with_its_derivative_and_the_loss() -> None:

@@ -229,9 +229,10 @@ def _verify(name: str, width: int) -> str:
     return result.stdout.decode("utf-8")
 
 
-def _table_words(text: str) -> list[str]:
+def _table_words(text: str, columns: int = 4) -> list[str]:
+    """The words of a verify table's first `columns` columns."""
     rows = [line for line in text.splitlines() if line.startswith(("│", "┃"))]
-    return [word for row in rows for cell in _CELL.split(row) for word in cell.split()]
+    return [word for row in rows for cell in _CELL.split(row)[1 : columns + 1] for word in cell.split()]
 
 
 @pytest.mark.slow
@@ -246,10 +247,12 @@ def test_the_verify_table_shows_every_column_at_60_and_breaks_no_word() -> None:
     cells = [line for line in rows if line.startswith(("│", "┃"))]
     assert all(len(_CELL.split(line)) == 6 for line in cells), cells
     assert all(line.rstrip()[-1] in "│┃┓┩┘" for line in rows), rows
-    known = set(_table_words(wide))
-    broken = [w for w in _table_words(narrow) if w not in known and not (w.endswith("…") and len(w) > 1)]
+    # names and methods wrap at spaces; statements as maths does (after an operator), none cut
+    known = set(_table_words(wide, 3))
+    broken = [w for w in _table_words(narrow, 3) if w not in known]
     assert not broken, broken
     assert "finite" in _table_words(narrow) and "differences" in _table_words(narrow)
+    assert _statements(narrow) == _statements(wide)
 
 
 @pytest.mark.slow
@@ -277,3 +280,42 @@ def test_prose_keeps_every_name_whole_and_loses_none(width: int) -> None:
     words = " ".join(line.strip("│ ") for line in header.splitlines()[1:])
     for name in ("W₁ ₁", "W₁ ₂", "W₂ ₁", "W₂ ₂", "W₃ ₁", "W₃ ₂", "c₁", "c₂", "c₃"):
         assert f"dL/d{name}," in words or f"dL/d{name} and" in words, (name, words)
+
+
+def _statements(text: str) -> list[str]:
+    """Each check's statement in a verify table, its lines joined (a check's first line has a result)."""
+    statements: list[str] = []
+    for line in text.splitlines():
+        if not line.startswith("│"):
+            continue
+        _, _, result, _, statement, _ = (cell.strip() for cell in _CELL.split(line))
+        if result:
+            statements.append(statement)
+        else:
+            statements[-1] += statement
+    return ["".join(statement.split()) for statement in statements]
+
+
+@pytest.mark.parametrize("name", ["logistic_regression", "two_layer_network_vector"])
+def test_at_80_columns_verify_wraps_each_statement_and_cuts_none(name: str) -> None:
+    text, wide = _verify(name, 80), _verify(name, 250)
+    assert all(cell_len(line) <= 80 for line in text.splitlines())
+    assert "…" not in text
+    header = next(line for line in text.splitlines() if line.startswith("┃"))
+    assert cell_len(_CELL.split(header)[4]) >= 24  # the statement's column, with its padding
+    assert _statements(text) == _statements(wide)
+    assert "…" not in wide
+
+
+@pytest.mark.parametrize("width", [40, 60, 80])
+def test_insight_bullets_wrap_with_a_hanging_indent(width: int) -> None:
+    text = render(_derivation("logistic_regression"), width)
+    panel = text[text.index("Key insights") :].splitlines()[1:]
+    lines = [
+        line[2:-2].rstrip() for line in panel[: next(i for i, x in enumerate(panel) if x.startswith("╰"))]
+    ]
+    bullets = [line for line in lines if line.startswith("• ")]
+    assert len(bullets) == len(_derivation("logistic_regression").insights)
+    continued = [line for line in lines if not line.startswith("• ")]
+    assert continued  # at these widths some insight takes two lines
+    assert all(line.startswith("  ") and line[2] != " " for line in continued), continued

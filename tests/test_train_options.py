@@ -713,3 +713,28 @@ def test_parquet_without_dask_says_it_needs_dask(model: str, name: str, tmp_path
         f"symcalc: error: {path}: is Parquet, not CSV: Parquet needs --dask "
         "(pip install symcalc-gradients[dask])\n"
     )
+
+
+def test_the_plots_axes_and_legend_are_named_after_the_datas_columns(
+    run: Runner, renamed_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("matplotlib", reason="--plot needs the extra symcalc-gradients[plot]")
+    from symcalc.render import training
+
+    drawn: list[tuple[str, str, str]] = []
+    real = training._boundary
+
+    def seen(ax: Any, points: training.BoundaryPoints) -> None:
+        drawn.append((*points.names, points.target))
+        real(ax, points)
+
+    monkeypatch.setattr(training, "_boundary", seen)
+    mapping = f"x1={RENAMED['x1']},x2={RENAMED['x2']},y=diagnosis"
+    picture = tmp_path / "renamed.png"
+    code, _, err = run(["train", "--data", str(renamed_csv), "--columns", mapping, "--plot", str(picture)])
+    assert code == 0, err
+    assert drawn == [(RENAMED["x1"], RENAMED["x2"], "diagnosis")]
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    code, _, err = run(["train", "--epochs", "3", "--plot", str(tmp_path / "plain.png")])
+    assert code == 0, err
+    assert drawn[-1] == ("x1", "x2", "y")  # read under the model's own names: named so

@@ -605,14 +605,20 @@ def _entry(arrays: dict[sp.Basic, np.ndarray], indexed: sp.Indexed) -> sp.Expr:
 
 
 def test_the_steps_for_reading_are_the_same_at_n_30_and_n_3000(write_toml: WriteToml) -> None:
-    """A long sum is never printed term by term: past 3, the sizes change only the title."""
+    """A long sum is never printed term by term: past 3, the sizes change only the title and the
+    vector form's note of the model's own sizes."""
     text = (DERIVATIONS / "logistic_regression_vector.toml").read_text()
     documents = []
     for n in (30, 3000):
         path = write_toml(text.replace("n = 2", f"n = {n}"), f"n{n}.toml")
         document = render_markdown(symcalc.derive(symcalc.load(str(path))), views=EVERYTHING)
         assert f"(at n = {n}; written out at n = 3)" in document
-        documents.append(document.replace(f"n = {n};", "n = N;").replace(f"n{n}", "nN"))
+        assert f"write the model out at n = 3 (the model's are n = {n})." in document
+        documents.append(
+            document.replace(f"n = {n};", "n = N;")
+            .replace(f"are n = {n})", "are n = N)")
+            .replace(f"n{n}", "nN")
+        )
     assert documents[0] == documents[1]
 
 
@@ -688,3 +694,20 @@ def test_numeric_model_takes_arrays_and_gives_gradients_of_their_shapes(tmp_path
     wider = {"W": rng.normal(size=(5, 9)), "c": params["c"], "v": params["v"], "b": params["b"]}
     at_nine = {"x": rng.normal(size=(40, 9)), "y": data["y"][:40]}  # not the sizes written out
     assert numeric.evaluate_arrays(wider, at_nine)[0] == module.loss_and_gradient(wider, at_nine)[0]
+
+
+def test_the_vector_form_prose_gives_one_set_of_sizes_and_says_which(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    """At n = 4, h = 8 the steps are written out smaller: the prose says so once, not 'at n = 4, h = 8;
+    written out at n = 3, h = 3' after 'the steps below write it out'."""
+    text = (DERIVATIONS / "two_layer_network_vector.toml").read_text(encoding="utf-8")
+    path = write_toml(text.replace("\nn = 2\n", "\nn = 4\n").replace("\nh = 3\n", "\nh = 8\n"))
+    code, out, err = run(["derive", str(path)])
+    assert code == 0, err
+    flowing = " ".join(" ".join(line.strip("│ ").split()) for line in out.splitlines())
+    wanted = "the steps below write it out at n = 3, h = 3 (the model's are n = 4, h = 8)."
+    assert wanted in flowing
+    assert "written out at n = 3, h = 3." not in flowing.split("Vector form")[1].split("Step 1")[0]
+    document = render_markdown(symcalc.derive(symcalc.load(str(path))))
+    assert "the steps below write the model out at n = 3, h = 3 (the model's are n = 4, h = 8)." in document

@@ -84,7 +84,7 @@ def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, 
 
     from symcalc.check.records import all_hold
     from symcalc.render.ascii import encodes
-    from symcalc.render.checks import render_checks, report_dict
+    from symcalc.render.checks import in_ascii, render_checks, report_dict
 
     if as_json:
         files = [report_dict(*report) for report in reports] + errors
@@ -93,11 +93,8 @@ def _report(reports: list[tuple[str, str, list[Check]]], errors: list[dict[str, 
         return
     console = Console()
     for source, title, checks in reports:
-        if any(check.meant or check.parting for check in checks) and not encodes(console.file):
-            from symcalc.render.pretty import set_ascii
-
-            set_ascii(True)  # the explanations' maths in ASCII forms: "partial L/partial w1", not dL/dw1
-        _print_fitted(console, render_checks(source, title, checks))
+        shown = checks if encodes(console.file) else in_ascii(checks)
+        _print_fitted(console, render_checks(source, title, shown))
     if len(reports) + len(errors) > 1:
         failing = sum(not all_hold(checks) for _, _, checks in reports)
         console.print(

@@ -189,6 +189,7 @@ def _train(
     from rich.console import Console
 
     from symcalc.cli.fitting import FULL_BATCH_EPOCHS, FULL_BATCH_LEARNING_RATE
+    from symcalc.numeric.data import parse_columns
     from symcalc.numeric.descent import Epoch, Stop, run
     from symcalc.render import training
 
@@ -238,6 +239,7 @@ def _train(
             args.plot_format,
             args.method,
             where.standardized,
+            parse_columns(args.columns),
         )
 
     return _report(args, summary, model, draw)

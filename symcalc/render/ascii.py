@@ -2,7 +2,7 @@
 
 `encodes(stream)` tells whether a stream takes symcalc's characters. Where it does not,
 `register()` installs the codec error handler "symcalc-ascii", which writes each character
-the stream cannot take as its ASCII spelling (σ as sigmoid, ∂ as d, ⋅ as *, ✓ as ok), and
+the stream cannot take as its ASCII spelling (σ as sigmoid, ∂ as "partial ", ⋅ as *, ✓ as +), and
 "?" for any other; renderers also draw their maths in SymPy's ASCII forms then
 (`render.pretty.set_ascii`), so that multi-line formulas stay aligned.
 """
@@ -17,9 +17,9 @@ from typing import Any, TextIO
 #: The characters symcalc prints beyond ASCII, spelled in ASCII.
 SPELLINGS = {
     "σ": "sigmoid",
-    "∂": "d",  # maths and inline maths say "partial" themselves (`render.console.set_ascii`)
+    "∂": "partial ",  # ∂a/∂z as "partial a/partial z", the claims' own ASCII form; d stays d
     "⋅": "*",
-    "⊙": ".*",
+    "⊙": "o",  # the entrywise product, u ⊙ v as u o v (a ring, as ∘ is written for it)
     "α": "alpha",
     "η": "eta",
     "λ": "lambda",
@@ -100,7 +100,8 @@ _STYLE_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 def fitted(render: Callable[[int], str], width: int) -> str:
     """What `render(width)` draws, spelled in ASCII and, where spelling lengthened a line (σ as sigmoid,
-    … as ...), drawn again narrower by as much, until no line is wider than `width` (a few rounds)."""
+    … as ...), drawn again narrower by as much, until no line is wider than `width` (a few rounds);
+    then each box is widened to its longest line, so that its right border is one straight line."""
     narrower = width
     for _ in range(4):
         text = spelled(render(narrower))
@@ -108,7 +109,48 @@ def fitted(render: Callable[[int], str], width: int) -> str:
         if widest <= width or narrower <= MIN_WIDTH:
             break
         narrower = max(narrower - (widest - width), MIN_WIDTH)
-    return text
+    return _squared(text)
+
+
+def _squared(text: str) -> str:
+    """`text` with each box (a run of lines that start and end with a border, + or |) as wide as
+    its longest line: a border line gets more '-' and any other line more ' ' before its last
+    character, where spelling left it shorter than a line the box holds."""
+    lines = text.split("\n")
+    edges = [_edge(line) for line in lines]
+    start = 0
+    while start < len(lines):
+        if edges[start] is None:
+            start += 1
+            continue
+        end = start
+        while end < len(lines) and edges[end] is not None:
+            end += 1
+        box = max(len(_STYLE_CODES.sub("", line.rstrip())) for line in lines[start:end])
+        for index in range(start, end):
+            lines[index] = _widened(lines[index].rstrip(), box)
+        start = end
+    return "\n".join(lines)
+
+
+def _edge(line: str) -> str | None:
+    """The border character a line of a box ends with (+ for a border line, | for the others), or None."""
+    bare = _STYLE_CODES.sub("", line).rstrip()
+    if len(bare) > 1 and bare[0] in "+|" and bare[-1] in "+|":
+        return bare[-1]
+    return None
+
+
+def _widened(line: str, box: int) -> str:
+    """`line` (of a box) made `box` columns wide before its last character: '-' within a border
+    (+----+, |----+----|), else ' '."""
+    bare = _STYLE_CODES.sub("", line)
+    short = box - len(bare)
+    if short <= 0:
+        return line
+    last = line.rfind(bare[-1])
+    fill = "-" if bare[-2] == "-" else " "
+    return line[:last] + fill * short + line[last:]
 
 
 def plain(stream: TextIO | Any) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
@@ -40,6 +41,22 @@ def printed(checks: Sequence[Check]) -> list[Check]:
     """The checks with their statements already in the terminal's notation, as text: what the time-limited
     child sends back, so that the process the user started prints them without loading SymPy."""
     return [replace(check, shown=(statement(check),)) if check.shown else check for check in checks]
+
+
+def in_ascii(checks: Sequence[Check]) -> list[Check]:
+    """The checks with their names and statements spelled in ASCII (∂L/∂a as partial L/partial a), for a
+    terminal that cannot encode them: spelled before the table is laid out, so that its columns fit."""
+    from symcalc.render.ascii import spelled
+
+    return [
+        replace(
+            check,
+            name=spelled(check.name),
+            statement=spelled(check.statement),
+            shown=(spelled(statement(check)),) if check.shown else (),
+        )
+        for check in checks
+    ]
 
 
 def how(check: Check) -> str:
@@ -106,27 +123,37 @@ def _stacked(source: str, title: str, checks: Sequence[Check], width: int) -> Gr
     return Group(*lines)
 
 
+#: The widest the check and "decided by" columns grow before they wrap at spaces ("finite
+#: differences dL/dw1" in two lines), so that the statement keeps the room it needs.
+NAME_WIDTH, HOW_WIDTH = 20, 14
+
+
 def _table(source: str, title: str, checks: Sequence[Check], width: int) -> Table:
-    """The table of checks, `width` wide at most: where the names and methods leave the statement
-    too little room they wrap, at spaces only; a word wider than its column ends in "…", never
-    folds (sigmo|id)."""
-    widest = max((len(c.name) for c in checks), default=5) + max((len(how(c)) for c in checks), default=10)
-    roomy = widest + 11 + 13 + 12 <= width  # the result, the borders and padding, the least statement
+    """The table of checks, `width` wide at most: the names and methods wrap at spaces past their
+    widths, and the statement has the rest, broken as maths is (`wrap_maths`: after an operator,
+    never inside a bracket where a line can break outside it); no claim is cut with "…"."""
+    results = [f"{STATUS_MARK[c.status]} {c.status}" for c in checks]
+    name = max((len(c.name) for c in checks), default=5)
+    method = max((len(how(c)) for c in checks), default=10)
+    result = max(len(r) for r in [*results, "result"])
+    longest = max((cell_len(statement(c)) for c in checks), default=9)
+    if name + method + result + longest + 13 > width:  # 13: the borders and the padding
+        name, method = min(name, max(NAME_WIDTH * width // 80, 12)), min(method, HOW_WIDTH)
+    room = max(width - name - method - result - 13, 12)
     heading = Text.assemble(printable(title), "\n", (printable(source), "dim"))
     table = Table(title=heading, title_justify="left", expand=False)
-    table.add_column("check", no_wrap=roomy, overflow="ellipsis")
+    table.add_column("check", max_width=max(name, 5), overflow="fold")
     table.add_column("result", no_wrap=True)
-    table.add_column("decided by", no_wrap=roomy, overflow="ellipsis")
-    table.add_column("statement", overflow="ellipsis", min_width=12)
-    for check in checks:
+    table.add_column("decided by", max_width=max(method, 10), overflow="fold")
+    table.add_column("statement", overflow="fold", max_width=room)
+    for check, shown in zip(checks, results, strict=True):
         style = STATUS_STYLE[check.status]
-        result = Text(f"{STATUS_MARK[check.status]} {check.status}", style=style)
         flagged = check.method == "numerically" and check.status == "holds"
         table.add_row(
             Text(check.name),
-            result,
+            Text(shown, style=style),
             Text(how(check), style="yellow" if flagged else ""),
-            Text(statement(check)),
+            Text("\n".join(wrap_maths(statement(check), room, 2))),
         )
     return table
 

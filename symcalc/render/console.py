@@ -230,9 +230,11 @@ def _vector_panel(
     """Each adjoint and gradient in vector form: by the chain rule, then in the model's names; `whole`
     on whole vectors and matrices, `index` entry by entry (`entries`: the steps follow)."""
     assert derivation.vector is not None and derivation.model.shaped is not None
-    sizes = derivation.model.shaped.describe()
+    shaped = derivation.model.shaped
     written = (
-        f"the steps below write it out at {sizes}" if entries else f"the file's are {sizes.split(';')[0]}"
+        f"the steps below write it out {shaped.written_out()}"
+        if entries
+        else f"the file's are {shaped.describe().split(';')[0]}"
     )
     body: list[RenderableType] = [
         Text(
@@ -337,7 +339,9 @@ def _insights_panel(derivation: Derivation, width: int) -> Panel:
             (inline(insight.expressions[int(p[1:-1])]), True) if _SLOT.fullmatch(p) else (p, False)
             for p in parts
         ]
-        line = Text(prose([("• ", False), *shown], width), no_wrap=True)
+        # a hanging indent: the lines after a bullet's first start under its text, not under the •
+        first, *rest = prose(shown, width - 2).split("\n")
+        line = Text("\n".join([f"• {first}", *(f"  {more}" for more in rest)]), no_wrap=True)
         line.stylize("yellow", 0, 1)
         body.append(line)
     title = Text("Key insights", style="bold yellow")

@@ -160,7 +160,7 @@ def _vector_section(
                 Text(
                     " is the outer product. Each result is checked entry by entry; "
                     + (
-                        f"the steps below write the model out at {shaped.describe()}."
+                        f"the steps below write the model out {shaped.written_out()}."
                         if entries
                         else f"the file's sizes are {shaped.describe().split(';')[0]}."
                     )

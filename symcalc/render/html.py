@@ -48,11 +48,17 @@ figure { display: inline-block; margin: 0.5rem; } figcaption { font-size: 0.85re
                .card { break-inside: avoid; border: none; } }
 """
 
+#: Typesets each piece of maths not yet typeset, on the page or anywhere in a notebook (a display
+#: shown before the one that holds KaTeX too); without KaTeX, the LaTeX stays as it is written.
 _RENDER = """
-document.querySelectorAll(".math").forEach(function (node) {
-  var display = node.classList.contains("display");
-  katex.render(node.textContent, node, {displayMode: display, throwOnError: false});
-});
+(function () {
+  if (typeof katex === "undefined") { return; }
+  document.querySelectorAll(".math:not([data-typeset])").forEach(function (node) {
+    var display = node.classList.contains("display");
+    katex.render(node.textContent, node, {displayMode: display, throwOnError: false});
+    node.setAttribute("data-typeset", "");
+  });
+})();
 """
 
 
@@ -154,10 +160,21 @@ def cards_html(
     return "\n".join(p for p in parts if p)
 
 
+#: Whether this session's notebook holds KaTeX already: an earlier display embedded it (0.64 MB).
+_EMBEDDED = [False]
+
+
 def notebook_html(derivation: Derivation) -> str:
-    """The page's cards for Jupyter (`Derivation._repr_html_`), with KaTeX inline to typeset them."""
+    """The page's cards for Jupyter (`Derivation._repr_html_`). The session's first display embeds
+    KaTeX (its style sheet, fonts and script) and typesets every display's maths; later ones only
+    call it. Where a notebook is shown without running scripts (or the display holding KaTeX was
+    cleared), the maths stays readable as the LaTeX it is written in."""
+    cards = cards_html(derivation)
+    if _EMBEDDED[0]:
+        return f'<div class="symcalc">{cards}<script>{_RENDER}</script></div>'
+    _EMBEDDED[0] = True
     return (
-        f'<div class="symcalc"><style>{_katex("katex.min.css")}</style>{cards_html(derivation)}'
+        f'<div class="symcalc"><style>{_katex("katex.min.css")}</style>{cards}'
         f"<script>{_katex('katex.min.js')}</script><script>{_RENDER}</script></div>"
     )
 

@@ -292,7 +292,11 @@ class ProgressUpdate(Protocol):
 
 @contextmanager
 def progress_bar(console: Console, epochs: int) -> Iterator[ProgressUpdate]:
-    """A rich progress bar over the epochs with the live loss; silent when `console` is not a terminal."""
+    """A rich progress bar over the epochs with the live loss; silent when `console` is not a terminal.
+
+    The bar stops 2 columns short of the terminal's edge: Ctrl-C echoes "^C" after it, which on a
+    full line would wrap, and the bar's last drawing would then leave the line it meant to replace."""
+    console.width = max(console.width - 2, 20)
     progress = Progress(
         TextColumn("training"),
         BarColumn(),
@@ -353,10 +357,12 @@ def plot(
     image_format: str = "png",
     method: str = "gd",
     standardized: Sequence[tuple[str, float, float]] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> Path:
     """The loss curve (titled with the method), and for two inputs the data with the decision boundary
     u = 0: PNG, SVG or PDF. With `standardized` (each input's name, mean and scale, as --standardize
-    trained on them) the data are drawn in their own units, as they were read."""
+    trained on them) the data are drawn in their own units, as they were read; `labels` names an
+    axis or the legend after the data's column a name was read from (--columns)."""
     plt = _pyplot()
     boundary = len(inputs) == 2 and target is not None and scores(final.parameters, columns) is not None
     figure, axes = plt.subplots(1, 2 if boundary else 1, figsize=(11 if boundary else 6, 4.5), squeeze=False)
@@ -369,7 +375,7 @@ def plot(
     curve.set_title(f"Loss: {METHODS[method]}")
     curve.grid(alpha=0.3)
     if boundary and target is not None:
-        _boundary(axes[0][1], boundary_points(final, columns, inputs, target, scores, standardized))
+        _boundary(axes[0][1], boundary_points(final, columns, inputs, target, scores, standardized, labels))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format=image_format, dpi=110)
@@ -398,9 +404,11 @@ def boundary_points(
     target: str,
     scores: Scores,
     standardized: Sequence[tuple[str, float, float]] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> BoundaryPoints:
     """The data of two inputs (back in their own units when the model trained on them standardized)
-    and the score on a 200 × 200 grid over them, evaluated where the model reads them: standardized."""
+    and the score on a 200 × 200 grid over them, evaluated where the model reads them: standardized;
+    each named as its column of the data (`labels`, by model name; else its own name)."""
     shift = {name: (mean, scale) for name, mean, scale in standardized}
     mean_1, scale_1 = shift.get(inputs[0], (0.0, 1.0))
     mean_2, scale_2 = shift.get(inputs[1], (0.0, 1.0))
@@ -417,7 +425,9 @@ def boundary_points(
     }
     u = scores(final.parameters, read)
     values = None if u is None else np.broadcast_to(u, (gx.size,)).reshape(gx.shape)
-    return BoundaryPoints((inputs[0], inputs[1]), first, second, target, columns[target], (gx, gy), values)
+    named = dict(labels or {})
+    shown = (named.get(inputs[0], inputs[0]), named.get(inputs[1], inputs[1]))
+    return BoundaryPoints(shown, first, second, named.get(target, target), columns[target], (gx, gy), values)
 
 
 def _boundary(ax: Any, points: BoundaryPoints) -> None:

@@ -49,6 +49,14 @@ class Shaped:
             return written
         return ", ".join(f"{name} = {size}" for name, size in self.declared) + f"; written out at {written}"
 
+    def written_out(self) -> str:
+        """The sentence's end about the sizes the steps write the model out at: 'at n = 2, h = 3', or
+        'at n = 3, h = 3 (the file's are n = 784, h = 128)' — each set of sizes once, saying which."""
+        written = "at " + ", ".join(f"{name} = {size}" for name, size in self.sizes)
+        if not self.declared:
+            return written
+        return written + " (the model's are " + ", ".join(f"{n} = {size}" for n, size in self.declared) + ")"
+
     def arrays(self) -> dict[sp.Basic, Value]:
         """Each shaped name → the array of its entries' symbols, in its shape; each dimension → its size."""
         import numpy as np  # only for models with vectors: a scalar model's derive never loads NumPy

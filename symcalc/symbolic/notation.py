@@ -339,7 +339,7 @@ class Hadamard(sp.Expr):
         ]
         result = forms[0]
         for form in forms[1:]:
-            result = prettyForm(*result.right(" ⊙ " if printer._use_unicode else " .* ", form))
+            result = prettyForm(*result.right(" ⊙ " if printer._use_unicode else " o ", form))
         result.binding = prettyForm.MUL
         return result
 
