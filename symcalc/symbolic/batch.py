@@ -302,6 +302,13 @@ class _Lifter:
             return M * expr
         if isinstance(expr, sp.Add):
             return sp.Add(*(self.sum_over_samples(term) for term in expr.args))
+        if isinstance(expr, matmul) and not all(self.batched(arg) for arg in expr.args):
+            left, right = expr.args  # Σ Aᵀ u xᵀ = Aᵀ (Σ u xᵀ): a factor the same in every sample comes out
+            if self.batched(right):
+                return matmul(left, self.sum_over_samples(right))
+            return matmul(self.sum_over_samples(left), right)
+        if isinstance(expr, transpose):
+            return transpose(self.sum_over_samples(expr.args[0]))
         if isinstance(expr, outer):
             u, v = expr.args
             if self.batched(u) and self.batched(v):
