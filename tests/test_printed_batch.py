@@ -270,7 +270,7 @@ def test_every_batch_line_of_a_shipped_model_reads_back_in_every_rendering(name:
 
 @pytest.mark.slow
 @settings(
-    max_examples=6,
+    max_examples=12,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -310,3 +310,13 @@ def test_a_weight_reached_through_a_product_of_parameters_has_a_batch_form_that_
         batch_model(matrix, "tanh({})", "g @ transpose(A) @ v + b", "log(cosh(z - y))"), encoding="utf-8"
     )
     check_all(symcalc.derive(symcalc.load(str(path))))
+
+
+@pytest.mark.slow
+def test_a_scaled_entrywise_product_inside_a_matrix_product_is_bracketed_on_one_line(tmp_path: Any) -> None:
+    """dJ/dM = Xᵀ(2 (z − y)vᵀ ⊙ S)/m was written on one line as transpose(X) @ 2⋅outer(z - y, v) ⊙ S,
+    which reads as ((Xᵀ @ 2)⋅(z − y)vᵀ) ⊙ S: a matrix of m rows where an n × h one was meant."""
+    path = tmp_path / "model.toml"
+    path.write_text(batch_model("transpose(M)", "({})^2", "v @ g + b", "(z - y)^2 / 2"), encoding="utf-8")
+    derivation = symcalc.derive(symcalc.load(str(path)))
+    assert check_terminal(derivation, Oracle(derivation)) > 10
