@@ -46,6 +46,18 @@ class Ones:
         self.transposed = transposed
 
 
+class Identity:
+    """I times `factor`, as large as the square matrix it is added to needs."""
+
+    def __init__(self, factor: Any = 1):
+        self.factor = factor
+
+    def like(self, other: Batch) -> Batch:
+        size = other.array.shape[0]
+        eye = np.array([[self.factor if r == c else mpmath.mpf(0) for c in range(size)] for r in range(size)])
+        return Batch(eye.astype(object), other.rows, other.columns)
+
+
 def _map(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
     each = np.vectorize(function, otypes=[object])
 
@@ -125,6 +137,9 @@ def _size(value: Any) -> int | None:
 
 
 def scale(left: Any, right: Any) -> Any:
+    if isinstance(left, Identity) or isinstance(right, Identity):
+        identity, factor = (left, right) if isinstance(left, Identity) else (right, left)
+        return Identity(identity.factor * factor)
     if isinstance(left, Batch):
         return Batch(left.array * right, left.rows, left.columns)
     if isinstance(right, Batch):
@@ -134,6 +149,13 @@ def scale(left: Any, right: Any) -> Any:
 
 def entrywise(op: Callable[[Any, Any], Any], left: Any, right: Any) -> Any:
     """`op` entry by entry, with the batch form's rules for a vector meeting a matrix of m rows."""
+    if isinstance(left, Identity) and isinstance(right, Batch):
+        left = left.like(right)
+    if isinstance(right, Identity) and isinstance(left, Batch):
+        right = right.like(left)
+    if isinstance(left, Identity) or isinstance(right, Identity):  # λ⋅I or I/m: I scaled
+        assert op(mpmath.mpf(6), mpmath.mpf(3)) in (18, 2), "I added to a number"
+        return Identity(op(left.factor, right) if isinstance(left, Identity) else op(left, right.factor))
     if not isinstance(left, Batch) and not isinstance(right, Batch):
         return op(left, right)
     if not isinstance(left, Batch):
@@ -192,6 +214,8 @@ def evaluate(text: str, values: Mapping[str, Any], star: str) -> Any:
             assert isinstance(node.value, int | float)
             return mpmath.mpf(node.value)
         if isinstance(node, ast.Name):
+            if node.id == "I":
+                return Identity()
             return Ones() if node.id in ("ONES", "ones") else values[node.id]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return scale(mpmath.mpf(-1), walk(node.operand))

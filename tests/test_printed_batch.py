@@ -48,7 +48,7 @@ class Oracle:
     def __init__(self, derivation: symcalc.Derivation, m: int = SAMPLES, seed: int = 0):
         model, batch = derivation.model, derivation.batch
         assert model.shaped is not None and batch is not None
-        self.model, self.batch, self.m = model, batch, m
+        self.model, self.batch, self.m, self.derivation = model, batch, m, derivation
         self.arrays = written_out(model.shaped)
         data = set(model.inputs) | set(model.targets)
         base = Point(model, seed)
@@ -85,17 +85,21 @@ class Oracle:
         entries = np.array([values(e) for e in array.flat], dtype=object)
         return Batch(entries.reshape(array.shape if array.ndim == 2 else (-1, 1)))
 
-    def gradient(self, symbol: sp.Symbol) -> Any:
-        """dJ/d(parameter) of J = (1/m) Σ_k L_k, the loss written out at each sample's data."""
+    def mean(self) -> tuple[sp.Expr, Point]:
+        """J = (1/m) Σ_k L_k, the loss written out at each sample's data, and the point to evaluate it at."""
         composed = to_elementary(self.model.composed[self.model.loss])
         copies, values = [], dict(self.base.values)
         for k, point in enumerate(self.points):
             renamed = {d: sp.Symbol(f"{d.name}__sample{k}", real=True) for d in self.data}
             copies.append(composed.xreplace(renamed))
             values |= {renamed[d]: point.values[d] for d in self.data}
-        mean = sp.Add(*copies) / self.m
         at = Point.__new__(Point)
         at.values = values
+        return sp.Add(*copies) / self.m, at
+
+    def gradient(self, symbol: sp.Symbol) -> Any:
+        """dJ/d(parameter) of the mean loss, by SymPy's diff."""
+        mean, at = self.mean()
         return self.parameter(symbol, lambda entry: at.at(sp.diff(mean, entry)))
 
     def mean_loss(self) -> Any:
@@ -132,6 +136,22 @@ class Oracle:
         by_name = {p.name: p for p in shaped.parameters}
         for line in self.batch.gradients:
             yield line.label, line.target, self.gradient(by_name[line.label.split("/d")[-1]])
+        for line, second in zip(self.batch.hessian, self.derivation.vector_hessian, strict=True):
+            yield (
+                line.label,
+                line.target,
+                self.second(by_name[second.first.name], by_name[second.second.name]),
+            )
+
+    def second(self, first: sp.Symbol, second: sp.Symbol) -> Any:
+        """d²J/d(first)d(second) of the mean loss, by SymPy's diff twice: a matrix for two vectors, a
+        column for a vector and a scalar, a number for two scalars."""
+        mean, at = self.mean()
+        rows, columns = self.entries(first), self.entries(second)
+        values = [[at.at(sp.diff(mean, r, c)) for c in columns] for r in rows]
+        if len(rows) == len(columns) == 1 and first not in self.arrays and second not in self.arrays:
+            return values[0][0]
+        return Batch(np.array(values, dtype=object))
 
 
 def same(got: Any, expected: Any, where: object) -> None:
@@ -166,6 +186,7 @@ def check_json(derivation: symcalc.Derivation, oracle: Oracle) -> int:
             [(line["name"], line["expanded"])] if line["expanded"] else []
         )
     texts.append(("objective", form["objective"].split(" = ", 1)[1]))
+    texts += [(line["name"], line["value"]) for line in form.get("hessian", [])]
     for label, text in texts:
         same(read_file_syntax(text, values), expected[label], (label, text))
     return len(texts)
@@ -200,6 +221,7 @@ def check_terminal(derivation: symcalc.Derivation, oracle: Oracle) -> int:
             [(line.label, line.expanded)] if line.expanded is not None else []
         )
     texts.append(("objective", batch.objective))
+    texts += [(line.label, line.value) for line in batch.hessian]
     for label, expr in texts:
         drawn = inline(batch.marked(expr))
         written, placeholders = adjoints_named(terminal_text(drawn))
@@ -320,3 +342,19 @@ def test_a_scaled_entrywise_product_inside_a_matrix_product_is_bracketed_on_one_
     path.write_text(batch_model("transpose(M)", "({})^2", "v @ g + b", "(z - y)^2 / 2"), encoding="utf-8")
     derivation = symcalc.derive(symcalc.load(str(path)))
     assert check_terminal(derivation, Oracle(derivation)) > 10
+
+
+SECOND_ORDER = ["logistic_regression_vector", "ridge_regression_vector"]  # the others have matrices
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SECOND_ORDER)
+def test_every_batch_second_derivative_reads_back_from_json_and_the_terminal(name: str) -> None:
+    """With --hessian, each d²J/dθᵢdθⱼ of the batch form (Xᵀ diag(a ⊙ (1 − a)) X/m) is SymPy's diff of
+    the mean loss twice (the documents' rows of second derivatives are not read: the LaTeX reader
+    takes no d²)."""
+    derivation = symcalc.derive(symcalc.load(str(DERIVATIONS / f"{name}.toml")), hessian=True)
+    assert derivation.batch is not None and derivation.batch.hessian
+    oracle = Oracle(derivation)
+    lines = len(derivation.batch.gradients) + len(derivation.batch.hessian)
+    assert check_json(derivation, oracle) > lines and check_terminal(derivation, oracle) > lines
