@@ -266,3 +266,14 @@ def test_any_string_of_tex_pieces_is_read_or_refused_in_one_line_never_a_crash(p
         stand_ins = {d.name: sp.Symbol(d.name) for d in side.derivatives}
         with contextlib.suppress(ParseError):
             parse_shaped(side.text, symbols | stand_ins, shapes | {d: () for d in stand_ins})
+
+
+def test_a_bold_one_is_a_vector_of_ones_never_the_number_one() -> None:
+    """𝟙ᵀM (the batch form's sum over samples) was read as 1ᵀ⋅M, that is M: a matrix where a row was
+    written. Without a declared vector of ones it is refused in one line; with one (a batch form's
+    reader declares it) it is that vector, transposed as written."""
+    with pytest.raises(LatexError, match=r"line 1, column 1: \\mathbf\{1\} is a vector of ones"):
+        read_latex(r"\mathbf{1}^{\top} M", {"M": 2})
+    (row,) = read_latex(r"\mathbf{1}^{\top} M", {"M": 2, "ones": 1})
+    (column,) = read_latex(r"M^{\top} \mathbf{1}", {"M": 2, "ones": 1})
+    assert (row.text, row.axes, column.text, column.axes) == ("ones @ M", -1, "transpose(M) @ ones", 1)

@@ -285,7 +285,7 @@ def test_the_vector_hessian_in_every_output(run: Runner) -> None:
     import json
 
     code, out, _ = run(["derive", "logistic_regression_vector", "--hessian"])
-    assert code == 0 and "a⋅(1 - a)⋅x⋅xᵀ" in out and "Xᵀ⋅diag(a⋅(1 - a))⋅X" in out
+    assert code == 0 and "a⋅(1 - a)⋅x⋅xᵀ" in out and "Xᵀ⋅diag(a ⊙ (1 - a))⋅X" in out
     document = json.loads(run(["derive", "logistic_regression_vector", "--hessian", "--json"])[1])
     assert document["vector_hessian"][0] == {
         "name": "d2L/dw^2",
@@ -295,4 +295,4 @@ def test_the_vector_hessian_in_every_output(run: Runner) -> None:
     assert document["batch_form"]["hessian"][0]["value"] == "(transpose(X) @ (diag(a*(1 - a)) @ X))/m"
     code, out, _ = run(["markdown", "logistic_regression_vector", "--hessian"])
     assert code == 0 and r"a \left(1 - a\right) x x^{\top}" in out
-    assert r"\frac{X^{\top} \operatorname{diag}{\left(a \left(1 - a\right) \right)} X}{m}" in out
+    assert r"\frac{X^{\top} \operatorname{diag}{\left(a \odot \left(1 - a\right) \right)} X}{m}" in out

@@ -24,6 +24,7 @@ from symcalc.render.vector_names import declared_names
 from symcalc.render.views import Views, views_for
 from symcalc.render.wording import (
     BATCH_MEAN,
+    BATCH_NOTATION,
     Phrase,
     insight_template,
     second_order_missing,
@@ -281,26 +282,33 @@ def _batch_panel(derivation: Derivation, width: int) -> Panel:
         Text(
             f"Over a batch of m samples (row k of a capital is sample k; a lower-case name is a column of m "
             f"values), training minimises {pretty(objective)} = the mean of {derivation.loss.name}; "
-            "each gradient is the sum over the samples, by linearity.",
+            f"each gradient is the sum over the samples, by linearity. {BATCH_NOTATION}",
             style="italic dim",
         ),
         Text(""),
     ]
     for line in (*batch.forward, *batch.backward):
-        body.append(maths(pretty_chain([line.target, line.value], width=width)))
+        body.append(maths(pretty_chain([line.target, batch.marked(line.value)], width=width)))
     body.append(maths(pretty_chain([objective, batch.objective], width=width)))
     body.append(Text(""))
     parameters = {p.name: p for p in derivation.model.shaped.parameters} if derivation.model.shaped else {}
     for line in batch.gradients:
-        parts = [Total(objective, parameters.get(line.label.split("/d")[-1], line.target)), line.value]
+        parts = [
+            Total(objective, parameters.get(line.label.split("/d")[-1], line.target)),
+            batch.marked(line.value),
+        ]
         if line.expanded is not None:
-            parts.append(line.expanded)
+            parts.append(batch.marked(line.expanded))
         body.append(maths(pretty_chain(parts, width=width)))
     if batch.hessian:
         body.append(Text(""))
     for line, second in zip(batch.hessian, derivation.vector_hessian, strict=True):
         body.append(
-            maths(pretty_chain([Second(objective, second.first, second.second), line.value], width=width))
+            maths(
+                pretty_chain(
+                    [Second(objective, second.first, second.second), batch.marked(line.value)], width=width
+                )
+            )
         )
     title = Text("Batch form", style="bold blue")
     return _panel(body, title, width, "blue")

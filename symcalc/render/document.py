@@ -178,16 +178,21 @@ def _batch_section(derivation: Derivation, tex: Tex) -> list[Block]:
     if batch is None or shaped is None:
         return []
     objective = batch.objective_name
-    lines = [f"{tex(line.target)} &= {tex(line.value)}" for line in (*batch.forward, *batch.backward)]
+    lines = [
+        f"{tex(line.target)} &= {tex(batch.marked(line.value))}" for line in (*batch.forward, *batch.backward)
+    ]
     lines.append(f"{tex(objective)} &= {tex(batch.objective)}")
     parameters = {p.name: p for p in shaped.parameters}
     gradients = []
     for line in batch.gradients:
-        parts = [tex(line.value)] + ([tex(line.expanded)] if line.expanded is not None else [])
+        parts = [tex(batch.marked(line.value))]
+        parts += [tex(batch.marked(line.expanded))] if line.expanded is not None else []
         wrt = parameters.get(line.label.split("/d")[-1], line.target)
         gradients.append(f"{tex(Total(objective, wrt))} &= " + " = ".join(parts))
     for line, second in zip(batch.hessian, derivation.vector_hessian, strict=True):
-        gradients.append(f"{tex(Second(objective, second.first, second.second))} &= {tex(line.value)}")
+        gradients.append(
+            f"{tex(Second(objective, second.first, second.second))} &= {tex(batch.marked(line.value))}"
+        )
     return [
         Heading(1, (Text("Batch form"),)),
         Paragraph(
@@ -195,7 +200,18 @@ def _batch_section(derivation: Derivation, tex: Tex) -> list[Block]:
                 Text("Over a batch of m samples, row k of a capital letter's matrix is sample k and a "),
                 Text("lower-case name is a column of m values; training minimises the mean loss "),
                 Math(tex(objective)),
-                Text(", and each gradient is the sum over the samples, by linearity:"),
+                Text(", and each gradient is the sum over the samples, by linearity. "),
+                Math(r"\odot"),
+                Text(" multiplies entry by entry, a function acts on each entry (softmax on each row) and "),
+                Math(r"c v^{\top}"),
+                Text(
+                    " is an outer product (an m × h matrix); a parameter's vector added to or multiplied "
+                    "entry by entry with a matrix of m rows acts on each row ("
+                ),
+                Math(r"c + X W^{\top}"),
+                Text("), as a column of m values does on each column; "),
+                Math(r"\mathbf{1}"),
+                Text(" is a column of ones:"),
             )
         ),
         Display(tuple(lines)),

@@ -167,19 +167,23 @@ def _batch_form(derivation: Derivation) -> dict[str, Any] | None:
     return {
         "objective": f"{batch.objective_name} = {text(batch.objective)}",
         "lines": [
-            {"name": line.target.name, "value": text(line.value)}
+            {"name": line.target.name, "value": text(batch.explicit(line.value))}
             for line in (*batch.forward, *batch.backward)
         ],
         "gradients": [
             {
                 "name": line.label,
-                "value": text(line.value),
-                "expanded": None if line.expanded is None else text(line.expanded),
+                "value": text(batch.explicit(line.value)),
+                "expanded": None if line.expanded is None else text(batch.explicit(line.expanded)),
             }
             for line in batch.gradients
         ],
         **(
-            {"hessian": [{"name": line.label, "value": text(line.value)} for line in batch.hessian]}
+            {
+                "hessian": [
+                    {"name": line.label, "value": text(batch.explicit(line.value))} for line in batch.hessian
+                ]
+            }
             if batch.hessian
             else {}
         ),

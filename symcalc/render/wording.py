@@ -140,6 +140,15 @@ def title_parts(title: str, symbols: dict[str, sp.Symbol]) -> Phrase:
     return tuple(part for part in parts if part != "")
 
 
+#: How the batch form reads, vectors being columns (every rendering states it under its lines).
+BATCH_NOTATION = (
+    "⊙ multiplies entry by entry, a function acts on each entry (softmax on each row) and c vᵀ is an"
+    " outer product (an m × h matrix); a parameter's vector"
+    " added to or multiplied entry by entry with a matrix of m rows acts on each row (c + X Wᵀ), as a"
+    " column of m values does on each column; 𝟙 is a column of ones."
+)
+
+
 #: Before the updates `train` applies, each gradient's mean over the batch (notation.SampleMean);
 #: {} is where a renderer puts the mark of a value at sample k, ⁽ᵏ⁾.
 BATCH_MEAN = (

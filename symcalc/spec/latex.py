@@ -31,6 +31,8 @@ TABLE = (
     | frozenset(("ln", "tanh", "sinh", "cosh", "sin", "cos", "tan"))
 )
 _SIMPLE = {"ln": "log"}
+#: The name \\mathbf{1} (𝟙, a vector of ones) is read as where the caller declares one (a batch form's).
+ONES = "ones"
 MAX_TERMS = 100  # a sum with a bound is written out term by term up to this many
 _TRANSPOSE_MARKS = ("top", "intercal", "T", "mathsf")
 #: Where a factor cannot start: what ends a term or a bracket.
@@ -438,6 +440,12 @@ class _Reader(Cursor):
                 if candidate in self.names:
                     return self.named(candidate, token)
             raise self.unknown(f"{word}_{token.text}", token)
+        if token.text == "mathbf" and word == "1":
+            if ONES not in self.names:  # read as the number 1, 𝟙ᵀM would be M
+                raise self.fail(
+                    "\\mathbf{1} is a vector of ones, which the derivation format has no word for", token
+                )
+            return self.declared(ONES)
         if word.isdigit():
             return Piece(word)
         return self.named(word, token)

@@ -25,8 +25,12 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.errors import BatchUnsupported
 from symcalc.symbolic.arrays import (
+    BY_CLASS,
     Shape,
+    _latex_marked,
+    _operand_form,
     diag,
+    eye,
     logsumexp,
     matmul,
     outer,
@@ -37,7 +41,7 @@ from symcalc.symbolic.arrays import (
 )
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import tree_size
-from symcalc.symbolic.notation import Adjoint
+from symcalc.symbolic.notation import Adjoint, Hadamard, Product, product
 from symcalc.symbolic.vector import VectorForm, VectorResult, derive_vector_form
 from symcalc.symbolic.vector_hessian import VectorSecond
 
@@ -70,17 +74,17 @@ class column(sp.Function):
 
 
 class column_sums(sp.Function):
-    """𝟙ᵀM: the sum over samples (the rows) of M."""
+    """Mᵀ𝟙: the sum over samples (the rows) of M, a column as the parameter it is the gradient of."""
 
     nargs = 1
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        base = rf"\mathbf{{1}}^{{\top}} {printer.parenthesize(self.args[0], 50)}"
+        base = rf"{_latex_marked(printer, self.args[0])}^{{\top}} \mathbf{{1}}"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:
-        ones = "𝟙ᵀ⋅" if printer._use_unicode else "1^T*"
-        return prettyForm(*prettyForm(ones).right(_operand(printer, self.args[0])))
+        ones = "ᵀ⋅𝟙" if printer._use_unicode else "^T*1"
+        return prettyForm(*_operand_form(printer, self.args[0], marked=True).right(ones))
 
 
 class row_sums(sp.Function):
@@ -98,7 +102,7 @@ class row_sums(sp.Function):
 
 def _operand(printer: Any, arg: sp.Expr) -> prettyForm:
     form = printer._print(arg)
-    return prettyForm(*form.parens()) if isinstance(arg, sp.Add | sp.Mul) else form
+    return prettyForm(*form.parens()) if isinstance(arg, sp.Add | sp.Mul | Hadamard | Product) else form
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,18 @@ class BatchForm:
     batched: tuple[sp.Symbol, ...]  # the batch names that carry a sample axis
     #: With the vector form's second derivatives: each d²J/dθᵢdθⱼ over the batch, Xᵀ S X/m.
     hessian: tuple[BatchLine, ...] = ()
+    #: The shape of every name the lines use, a batch name's first axis `SAMPLES`: X[m, n], z[m].
+    shapes: tuple[tuple[sp.Basic, Shape], ...] = ()
+
+    def explicit(self, expr: sp.Expr) -> sp.Expr:
+        """`expr` with each per-sample scalar that scales a parameter's vector written as the outer
+        product it is over the batch: v ⊙ dL/dz per sample is dL/dz vᵀ (an m × h matrix)."""
+        return explicit(expr, dict(self.shapes))
+
+    def marked(self, expr: sp.Expr) -> sp.Expr:
+        """`expr` for reading, vectors being columns: `explicit`, ⊙ between arrays multiplied entry by
+        entry, and a dot product of parameters as uᵀv (display only)."""
+        return marked(explicit(expr, dict(self.shapes)), dict(self.shapes))
 
 
 def derive_batch_form(
@@ -180,6 +196,7 @@ class _Lifter:
             for node, expr in self.shaped.definitions
         )
         by_node = {r.node: r for r in self.vector.results}
+        gradient_of = {Adjoint.of(self.loss, r.node) for r in self.vector.gradients}
         gradients = []
         needed: set[sp.Symbol] = set()
         for result in self.vector.gradients:
@@ -201,7 +218,22 @@ class _Lifter:
         batched = tuple(v for k, v in self.names.items())
         taken = {s.name for s, _ in self.shaped.shapes} | {n.name for n, _ in self.shaped.definitions}
         name = sp.Symbol("J" if "J" not in taken else f"{self.loss.name}bar", real=True)
-        return BatchForm(forward, tuple(backward), tuple(gradients), objective, name, names, batched)
+        shapes = {s: self.shapes.get(s, ()) for s in self.shaped.parameters} | {
+            new: (SAMPLES, *self.shapes.get(old, ()))
+            for old, new in self.names.items()
+            if old not in gradient_of
+        }
+        return BatchForm(
+            forward,
+            tuple(backward),
+            tuple(gradients),
+            objective,
+            name,
+            names,
+            batched,
+            (),
+            tuple(shapes.items()),
+        )
 
     def closure(self, needed: set[sp.Symbol], by_node: Mapping[sp.Symbol, VectorResult]) -> set[str]:
         """The names of the adjoints that the gradients read, directly or through other adjoints."""
@@ -270,6 +302,13 @@ class _Lifter:
             return M * expr
         if isinstance(expr, sp.Add):
             return sp.Add(*(self.sum_over_samples(term) for term in expr.args))
+        if isinstance(expr, matmul) and not all(self.batched(arg) for arg in expr.args):
+            left, right = expr.args  # Σ Aᵀ u xᵀ = Aᵀ (Σ u xᵀ): a factor the same in every sample comes out
+            if self.batched(right):
+                return matmul(left, self.sum_over_samples(right))
+            return matmul(self.sum_over_samples(left), right)
+        if isinstance(expr, transpose):
+            return transpose(self.sum_over_samples(expr.args[0]))
         if isinstance(expr, outer):
             u, v = expr.args
             if self.batched(u) and self.batched(v):
@@ -293,6 +332,87 @@ class _Lifter:
         if self.shape(expr):
             return column_sums(self.lift(expr))
         return total(self.lift(expr))
+
+
+#: The sample axis of a batch name's shape: X is [SAMPLES, n] (never a name of a file's dimension).
+SAMPLES = "#m"
+
+
+def batch_shape(expr: sp.Basic, shapes: Mapping[sp.Basic, Shape]) -> Shape:
+    """The shape of a batch line's expression; a per-sample scalar meeting a parameter's vector v[h]
+    makes a matrix [SAMPLES, h], as does a function of rows (softmax) of one."""
+    if expr in shapes:
+        return shapes[expr]
+    if isinstance(expr, column):
+        return (SAMPLES,)
+    if isinstance(expr, eye):
+        return expr.axes
+    if not expr.args or isinstance(expr, total):
+        return ()
+    inner = [batch_shape(arg, shapes) for arg in expr.args]
+    if isinstance(expr, row_sums | logsumexp):
+        return inner[0][:1] if len(inner[0]) == 2 else ()
+    if isinstance(expr, column_sums):
+        return inner[0][1:]
+    entry = BY_CLASS.get(type(expr))
+    if entry is not None and not isinstance(expr, softmax):
+        return entry.shape(*inner)
+    rows = any(shape[:1] == (SAMPLES,) for shape in inner)
+    rest = max((shape[1:] if shape[:1] == (SAMPLES,) else shape for shape in inner), key=len)
+    return (SAMPLES, *rest) if rows else rest
+
+
+def explicit(expr: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> sp.Expr:
+    """`expr` with each product of per-sample scalars (columns of m values) and parameters' vectors
+    written as the outer product it is: v ⊙ column(c) → outer(c, v), c vᵀ."""
+    if not expr.args or expr.is_Atom:
+        return expr
+    args = [explicit(arg, shapes) for arg in expr.args]
+    if not isinstance(expr, sp.Mul):
+        return expr.func(*args)
+    found = [batch_shape(arg, shapes) for arg in expr.args]
+    columns = [a for a, shape in zip(args, found, strict=True) if shape == (SAMPLES,)]
+    vectors = [a for a, shape in zip(args, found, strict=True) if len(shape) == 1 and shape[0] != SAMPLES]
+    if not columns or not vectors:
+        return expr.func(*args)
+    rest = [a for a in args if not any(a is f for f in (*columns, *vectors))]
+    plain = [c.args[0] if isinstance(c, column) else c for c in columns]
+    return sp.Mul(*rest) * outer(sp.Mul(*plain), sp.Mul(*vectors))
+
+
+def marked(expr: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> sp.Expr:
+    """`expr` for reading: scalar factors first, then the arrays it multiplies entry by entry joined by
+    ⊙; a dot product of two parameters' vectors as uᵀv, g @ M as Mᵀg (display only)."""
+    if not expr.args or expr.is_Atom:
+        return expr
+    args = [marked(arg, shapes) for arg in expr.args]
+    square = expr.is_Pow and expr.exp.is_Integer and 1 < expr.exp <= MAX_POWER
+    if square and len(batch_shape(expr.base, shapes)) == 2:  # G² of a matrix would be G⋅G
+        return Hadamard(*[args[0]] * int(expr.exp))
+    if isinstance(expr, matmul):
+        axes = [len(batch_shape(a, shapes)) for a in expr.args]
+        if axes == [1, 1]:
+            return matmul(transpose(args[0]), args[1])
+        if axes == [1, 2]:
+            return matmul(transpose(args[1]), args[0])
+    if not isinstance(expr, sp.Mul):
+        return expr.func(*args)
+    found = [batch_shape(a, shapes) for a in expr.args]
+    scalars = [m for m, shape in zip(args, found, strict=True) if not shape]
+    arrays = [m for m, shape in zip(args, found, strict=True) if shape]
+    if len(arrays) < 2 or any(f.is_Pow and f.exp.is_negative for f in arrays):
+        return expr.func(*args)
+    # An outer product first, so that c vᵀ ⊙ M reads left to right as it means
+    arrays = [g for f in arrays for g in (f.args if isinstance(f, Hadamard) else (f,))]
+    arrays.sort(key=lambda f: not isinstance(f, outer))
+    scale = sp.Mul(*scalars)
+    if scale.could_extract_minus_sign():
+        return -product(-scale, Hadamard(*arrays))
+    return product(scale, Hadamard(*arrays))
+
+
+#: The highest power of a matrix shown entry by entry as G ⊙ G ⊙ G (a higher one stays G⁴).
+MAX_POWER = 3
 
 
 #: The most tree nodes a gradient may have with its adjoints put in to be shown that way too.
@@ -319,16 +439,28 @@ def _shorter(result: VectorResult) -> sp.Expr:
     return result.result if tree_size(result.result, size) <= size else result.chain
 
 
+#: Capital Greek letters that print as Latin ones: the batch name of μ is not Mu, which prints as M.
+_LATIN_LOOKING = frozenset("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ")
+
+
 def _batch_name(symbol: sp.Symbol, shape: Shape, loss: sp.Symbol, taken: set[str]) -> sp.Symbol:
     """A per-sample vector x becomes X (its rows the samples); a per-sample scalar keeps its name."""
     if isinstance(symbol, Adjoint):
         node = symbol.name[symbol.name.index("/") + 2 :]
-        inner = node[0].upper() + node[1:] if shape else node
-        return Adjoint(f"d{loss.name}/d{inner}")
+        return Adjoint(f"d{loss.name}/d{_rows_name(node) if shape else node}")
     if not shape:
         return symbol
-    name = symbol.name[0].upper() + symbol.name[1:] if symbol.name[0].islower() else f"{symbol.name}_rows"
+    name = _rows_name(symbol.name)
     while name in taken and name != symbol.name:
         name += "_rows"
     taken.add(name)
     return sp.Symbol(name, real=True)
+
+
+def _rows_name(name: str) -> str:
+    """The name of a per-sample vector's matrix of m rows: x → X; W → W_rows, mu → mu_rows (Mu would
+    print as M)."""
+    capital = name[0].upper() + name[1:] if name[0].islower() else f"{name}_rows"
+    return (
+        f"{name}_rows" if set(sp.pretty(sp.Symbol(capital), use_unicode=True)) & _LATIN_LOOKING else capital
+    )

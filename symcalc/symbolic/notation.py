@@ -238,6 +238,8 @@ class Product(sp.Expr):
     """Factors multiplied in the order given: ``[−y/a + (1−y)/(1−a)] · [a(1−a)]``."""
 
     is_commutative = True
+    #: A product's, so that an operand of @ that is one is bracketed: Xᵀ @ (2⋅S ⊙ G), not (Xᵀ @ 2)⋅S ⊙ G.
+    precedence = PRECEDENCE["Mul"]
 
     def __new__(cls, *factors: sp.Expr) -> Product:
         return sp.Expr.__new__(cls, *factors)
