@@ -118,6 +118,9 @@ class BatchPrinter(StablePrinter):
         left, right = (self._print(arg) for arg in expr.args)
         return f"{self._module_format('numpy.outer')}({left}, {right})"
 
+    def _print__ZerosLike(self, expr: _ZerosLike) -> str:
+        return f"{self._module_format('numpy.zeros_like')}({self._print(expr.args[0])})"
+
     def _print_ones(self, expr: ones) -> str:
         return f"{self._module_format('numpy.ones')}({self._print(expr.args[0])})"
 
@@ -141,6 +144,13 @@ class BatchPrinter(StablePrinter):
 
     def _print_logsumexp(self, expr: logsumexp) -> str:
         return f"_logsumexp({self._print(expr.args[0])})"
+
+
+class _ZerosLike(sp.Function):
+    """zeros_like(W): the gradient of a parameter the loss does not read, an array of W's shape (not
+    the number 0, which would give a gradient entry of the wrong shape)."""
+
+    nargs = 1
 
 
 def batch_printer(names: CodeNames) -> BatchPrinter:
@@ -340,6 +350,15 @@ class Layout:
             read[size] = carriers[0]
         return read
 
+    def shaped_gradients(self, values: Sequence[sp.Expr]) -> list[sp.Expr]:
+        """Each parameter's gradient as given, in PARAMETERS order, but zeros of the parameter's shape
+        where it is 0 and the parameter is a vector or matrix."""
+        shapes = dict(self.shaped.shapes)
+        return [
+            _ZerosLike(p) if value == 0 and shapes.get(p) else value
+            for p, value in zip(self.shaped.parameters, values, strict=True)
+        ]
+
     @property
     def printer(self) -> BatchPrinter:
         return batch_printer(self.names)
@@ -434,7 +453,7 @@ def generate_batch(derivation: Derivation, standalone: bool = False) -> str:
     batched = set(batch.batched)
     objective_sum, objective_fixed = _objective_parts(layout)
     parts = [_split(line.value, batched) for line in batch.gradients]
-    sums = [summed for summed, _ in parts]
+    sums = layout.shaped_gradients([summed for summed, _ in parts])
     hessian = [_split(line.value, batched) for line in batch.hessian]
 
     def function(

@@ -83,7 +83,7 @@ def generate_framework(derivation: Derivation, target: str) -> str:
     layout = Layout(derivation, shaped, batch)
     printer = printer_for(framework, layout.names)
     preamble = [f"{SAMPLES} = {layout.data_names[-1]}.shape[0]"]
-    gradients = [line.value for line in batch.gradients]
+    gradients = layout.shaped_gradients([line.value for line in batch.gradients])
 
     def function(name: str, doc: str, lines: list[Any], outputs: list[sp.Expr]) -> list[str]:
         return ["", "", *function_lines(name, doc, layout.arguments, lines, outputs, printer, preamble)]
