@@ -18,7 +18,7 @@ import symcalc
 from symcalc.numeric.descent import Stop, run
 from symcalc.numeric.model import NumericModel, compile_model
 from symcalc.numeric.newton import newton
-from tests.conftest import Runner, WriteToml
+from tests.conftest import REPO, Runner, WriteToml
 from tests.oracle import composed_gradient
 from tests.test_vectors import BREAST_CANCER_MODEL  # λ = 0.1
 
@@ -277,3 +277,27 @@ def test_newton_on_a_vector_model_computes_the_hessian_by_the_batch_module(
     code, out, err = run(args)
     assert code == 0, err
     assert "lambdify for the Hessian, entry by entry" in json.loads(out)["backend"]
+
+
+def test_newton_refuses_too_many_parameter_entries_before_deriving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Runner
+) -> None:
+    """64-32-10 at n = 100, h = 64: 7 114 parameter entries, past the 4 096 of one Hessian. The refusal
+    comes before anything is derived (a Hessian derived first ran into the time limit under load)."""
+    from symcalc.cli import train
+
+    def derived(*args: object, **kwargs: object) -> None:
+        raise AssertionError("derived before refusing")
+
+    monkeypatch.setattr(train, "limited", derived)
+    model = (REPO / "symcalc" / "derivations" / "softmax_network_vector.toml").read_text(encoding="utf-8")
+    path = tmp_path / "wide.toml"
+    path.write_text(model.replace("\nh = 32\n", "\nh = 64\n"), encoding="utf-8")
+    rows = [",".join([*(f"x{i}" for i in range(1, 101)), "y"])]
+    rows += [",".join(["0.5"] * 100 + [str(i % 10)]) for i in range(12)]
+    data = tmp_path / "wide.csv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, _, err = run(["train", str(path), "--data", str(data), "--method", "newton"])
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "7114 entries at n = 100, h = 64, k = 10; the limit is 4096" in lines[0], err

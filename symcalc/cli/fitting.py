@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from symcalc.cli import work
-from symcalc.errors import SymcalcError
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
 
 #: The methods that train in minibatches, and each one's epochs when --epochs is not given.
 MINIBATCH_EPOCHS = {"sgd": 20, "adam": 20}
-#: The most entries of all the parameters Newton's method takes on arrays: its Hessian has the square.
-MAX_NEWTON_ENTRIES = 4096
 #: --epochs and --lr of gd, newton and lbfgs when not given.
 FULL_BATCH_EPOCHS = 5000
 FULL_BATCH_LEARNING_RATE = 0.1
@@ -155,14 +152,6 @@ def _full_batch(job: _Job) -> tuple[Epoch, list[Epoch]]:
     start = small_start(job.batch, job.sizes, job.args.seed)
     tol = job.args.tol
     if job.args.method == "newton":
-        entries = sum(int(np.size(value)) for value in start.values())
-        if entries > MAX_NEWTON_ENTRIES:
-            shown = ", ".join(f"{name} = {size}" for name, size in job.sizes.items())
-            raise SymcalcError(
-                f"Newton's method solves with the Hessian of every parameter entry: {entries} entries "
-                f"at {shown}; the limit is {MAX_NEWTON_ENTRIES}",
-                fix="train with --method lbfgs or gd",
-            )
 
         def second(params: Mapping[str, Any]) -> tuple[float, Any, Any]:
             loss, gradients, hessian = job.module.loss_gradient_hessian(params, job.data, job.constants)

@@ -66,6 +66,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_method_options(args)
     newton = args.method == "newton"
     minibatches = args.method in MINIBATCH_METHODS
+    if newton:
+        _check_newton_size(args.file, sizes)
     if minibatches or (not on_dask and work.declares_shapes(args.file)):
         from symcalc.cli.fitting import array_run
 
@@ -120,6 +122,8 @@ class Run:
 
 #: The methods that train in minibatches (`symcalc.cli.fitting`), on the model's batch module.
 MINIBATCH_METHODS = ("sgd", "adam")
+#: The most entries of all the parameters Newton's method takes on arrays: its Hessian has the square.
+MAX_NEWTON_ENTRIES = 4096
 
 
 def _check_method_options(args: argparse.Namespace) -> None:
@@ -331,3 +335,17 @@ def _test_result(
         return None
     loss = numeric.loss(params, test.columns, constants)
     return TestResult(len(test), loss, numeric.accuracy(params, test.columns, constants))
+
+
+def _check_newton_size(target: str | None, sizes: dict[str, int]) -> None:
+    """Refuse Newton's method for parameters too many for one Hessian, before anything is derived (a
+    Hessian derived at those sizes first could take longer than --timeout to end in the refusal)."""
+    entries, dimensions = work.parameter_entries(target, sizes)
+    if entries > MAX_NEWTON_ENTRIES:
+        shown = ", ".join(f"{name} = {size}" for name, size in dimensions.items())
+        at = f" at {shown}" if shown else ""
+        raise SymcalcError(
+            f"Newton's method solves with the Hessian of every parameter entry: {entries} entries{at}; "
+            f"the limit is {MAX_NEWTON_ENTRIES}",
+            fix="train with --method lbfgs or gd",
+        )

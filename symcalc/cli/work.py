@@ -338,6 +338,28 @@ def declares_shapes(target: str | None) -> bool:
     return bool(spec.shapes)
 
 
+def parameter_entries(target: str | None, sizes: Mapping[str, int]) -> tuple[int, dict[str, int]]:
+    """How many numbers the parameters of a model file hold at its [dimensions] with `sizes` (the
+    data's) over them, and those dimensions: its TOML read, nothing derived; 0 for a file that does not
+    load, which loading it reports."""
+    import math
+
+    from symcalc.errors import SymcalcError
+    from symcalc.spec.toml import check, read
+    from symcalc.symbolic.building import RESERVED
+
+    try:
+        spec, _ = check(*read(target), reserved=RESERVED)
+    except SymcalcError:
+        return 0, {}
+    dimensions, shapes = {**dict(spec.dimensions), **sizes}, dict(spec.shapes)
+    entries = sum(
+        math.prod(dimensions.get(a, 0) if isinstance(a, str) else int(a) for a in shapes.get(name, ()))
+        for name in spec.parameters
+    )
+    return entries, dimensions
+
+
 def batch_file(
     target: str | None,
     constants: Mapping[str, float] | None = None,
