@@ -301,3 +301,19 @@ def test_newton_refuses_too_many_parameter_entries_before_deriving(
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "7114 entries at n = 100, h = 64, k = 10; the limit is 4096" in lines[0], err
+
+
+@pytest.mark.slow
+def test_training_on_arrays_derives_no_written_out_hessian(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch module reads the batch form's second derivatives only: the written-out ones of the
+    64-32-10 network (300 pairs at reading sizes) took most of the time before Newton's refusal."""
+    from symcalc.cli import work
+    from symcalc.symbolic import engine
+
+    def written_out(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the written-out Hessian was derived")
+
+    monkeypatch.setattr(engine, "_second_order", written_out)
+    assert work.batch_file("softmax_network_vector", hessian=True, required=False) is None
+    batch = work.batch_file("logistic_regression_vector", hessian=True)
+    assert batch is not None and "def _second_sums(" in batch.source

@@ -373,8 +373,11 @@ def batch_file(
     Unless `required`, None where there is no such module (no batch form; with `hessian`, no batch
     form of the second derivatives): `train` then computes on the model written out."""
     from symcalc.numeric.batch_fit import batch_model
+    from symcalc.symbolic.engine import derive
+    from symcalc.symbolic.graph import Model
 
-    derivation = derive_file(target, constants=constants, hessian=hessian)
+    # the batch module reads the batch form's second derivatives, never the written-out ones
+    derivation = derive(Model.load(target, None, constants), hessian=hessian, written_out_hessian=False)
     if not required and (derivation.batch is None or (hessian and not derivation.batch.hessian)):
         return None
     return batch_model(derivation)

@@ -53,14 +53,16 @@ LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
 INLINE_NODES = 60
 
 
-def derive(model: Model, *, hessian: bool = False) -> Derivation:
+def derive(model: Model, *, hessian: bool = False, written_out_hessian: bool = True) -> Derivation:
     """Apply the chain rule through `model`'s graph and record every step.
 
     A definition that is σ, tanh or softplus written out with exp and log is first
     replaced by the named function (a step of its own), so that it derives to the
     textbook answer; the derivation's model is the one with the named functions.
     With `hessian`, a last step differentiates each gradient once more (`SecondDerivatives`);
-    SecondOrderUnsupported past `MAX_SECOND_ORDER_PARAMETERS` parameters.
+    SecondOrderUnsupported past `MAX_SECOND_ORDER_PARAMETERS` parameters. Without
+    `written_out_hessian`, only the batch form's second derivatives (what training on arrays reads):
+    the written-out ones of a network cost far more and are not used there.
     """
     recognised = recognise_all(model.definitions)
     if recognised:
@@ -68,7 +70,7 @@ def derive(model: Model, *, hessian: bool = False) -> Derivation:
         definitions = tuple((node, named.get(node, expr)) for node, expr in model.definitions)
         model = dataclasses.replace(model, definitions=definitions)
     derivation = _Backprop(model, recognised).run()
-    if hessian:
+    if hessian and written_out_hessian:
         derivation = _second_order(derivation)
     if model.shaped is None:
         return derivation
