@@ -703,11 +703,11 @@ def test_the_vector_form_prose_gives_one_set_of_sizes_and_says_which(
     written out at n = 3, h = 3' after 'the steps below write it out'."""
     text = (DERIVATIONS / "two_layer_network_vector.toml").read_text(encoding="utf-8")
     path = write_toml(text.replace("\nn = 2\n", "\nn = 4\n").replace("\nh = 3\n", "\nh = 8\n"))
-    code, out, err = run(["derive", str(path)])
+    code, out, err = run(["derive", str(path), "--view", "all"])  # the entries' steps shown
     assert code == 0, err
     flowing = " ".join(" ".join(line.strip("│ ").split()) for line in out.splitlines())
     wanted = "the steps below write it out at n = 3, h = 3 (the model's are n = 4, h = 8)."
     assert wanted in flowing
     assert "written out at n = 3, h = 3." not in flowing.split("Vector form")[1].split("Step 1")[0]
-    document = render_markdown(symcalc.derive(symcalc.load(str(path))))
+    document = render_markdown(symcalc.derive(symcalc.load(str(path))), views=EVERYTHING)
     assert "the steps below write the model out at n = 3, h = 3 (the model's are n = 4, h = 8)." in document
