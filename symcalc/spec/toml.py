@@ -19,7 +19,7 @@ from typing import Any
 from symcalc.errors import DomainError, Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain, parse_domain
 from symcalc.spec.names import check_name, nearest, suggestion
-from symcalc.spec.shapes import Axis, check_size, split_declaration
+from symcalc.spec.shapes import MAX_SIZE, Axis, check_size, split_declaration
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NAMES = 2_000
@@ -53,6 +53,9 @@ class Spec:
     definitions: tuple[tuple[str, str], ...]
     loss: str
     constants: tuple[tuple[str, float], ...] = ()
+    #: Vector and matrix constants (`cw = [1, 2, 5]`): each name, its sizes and its entries row by
+    #: row; its axes (a dimension's name where one has its size) are in `shapes`.
+    arrays: tuple[tuple[str, tuple[int, ...], tuple[float, ...]], ...] = ()
     claims: tuple[tuple[str, str], ...] = ()
     notes: tuple[tuple[str, str], ...] = ()
     assume: tuple[str, ...] = ()
@@ -293,6 +296,7 @@ class _Checker:
         self.lines = lines
         self.errors: list[SymcalcError] = []
         self.shapes: dict[str, tuple[str, tuple[Axis, ...]]] = {}  # name → (its list, its axes)
+        self.arrays: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {}  # name → (sizes, entries)
 
     def error(self, key: str, problem: str, fix: str | None = None) -> None:
         where = Location(source=self.source, key=printable(key), line=self.lines.get(key))
@@ -317,8 +321,9 @@ class _Checker:
         claims = self.table_of_strings("claims", required=False, names_as_keys=False)
         notes = self.table_of_strings("notes", required=False, names_as_keys=False)
         assume = self.string_list("assume")
-        declared = self.check_declarations(lists, constants, definitions)
+        declared = self.check_declarations(lists, (*constants, *self.arrays.items()), definitions)
         dimensions = self.dimensions(declared)
+        self.array_axes(dimensions)
         loss = self.loss(definitions)
         domains = self.domains(lists, constants, definitions)
         for name, _ in notes:
@@ -332,6 +337,7 @@ class _Checker:
             definitions=definitions,
             loss=loss,
             constants=constants,
+            arrays=tuple((name, sizes, entries) for name, (sizes, entries) in self.arrays.items()),
             claims=claims,
             notes=notes,
             assume=assume,
@@ -435,13 +441,58 @@ class _Checker:
             key = f"constants.{name}"
             if self.valid_name(key, name) is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                self.error(key, f"must be a number, not {type(value).__name__}")
+            if isinstance(value, list):
+                self.array(key, name, value)
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                self.error(key, f"must be a number or a list of numbers, not {type(value).__name__}")
             elif not math.isfinite(float(value)) or abs(float(value)) > 1e300:
                 self.error(key, f"must be a finite number, not {value!r}")
             else:
                 result.append((name, float(value)))
         return tuple(result)
+
+    def array(self, key: str, name: str, value: list[Any]) -> None:
+        """A vector constant (a list of numbers) or a matrix constant (a list of equal rows), kept in
+        `arrays`, or one line saying what is wrong with it."""
+        rows = value if value and all(isinstance(row, list) for row in value) else [value]
+        matrix = rows is value
+        if not value or any(not row for row in rows):
+            self.error(key, "is an empty list; a vector constant needs at least one number")
+            return
+        if len({len(row) for row in rows}) > 1:
+            lengths = ", ".join(str(len(row)) for row in rows)
+            self.error(key, f"has rows of different lengths ({lengths}); a matrix needs equal rows")
+            return
+        sizes = (len(rows), len(rows[0])) if matrix else (len(rows[0]),)
+        if max(sizes) > MAX_SIZE or math.prod(sizes) > MAX_NAMES:
+            self.error(key, f"has {math.prod(sizes)} entries; the limit is {MAX_NAMES}")
+            return
+        entries: list[float] = []
+        for row in rows:
+            for item in row:
+                if isinstance(item, bool) or not isinstance(item, int | float):
+                    kind = (
+                        "a list (a matrix's rows must all be lists)"
+                        if isinstance(item, list)
+                        else (type(item).__name__)
+                    )
+                    self.error(key, f"must hold numbers only, not {kind}")
+                    return
+                if not math.isfinite(float(item)) or abs(float(item)) > 1e300:
+                    self.error(key, f"must hold finite numbers, not {item!r}")
+                    return
+                entries.append(float(item))
+        self.arrays[name] = (sizes, tuple(entries))
+
+    def array_axes(self, dimensions: tuple[tuple[str, int], ...]) -> None:
+        """Each vector or matrix constant's axes: the dimension of its length where exactly one has that
+        size (so `cw * y` goes with `y[k]`, k = 3), else the length as a number."""
+        for name, (sizes, _) in self.arrays.items():
+            axes: list[Axis] = []
+            for size in sizes:
+                named = [dim for dim, value in dimensions if value == size]
+                axes.append(named[0] if len(named) == 1 else size)
+            self.shapes[name] = (f"constants.{name}", tuple(axes))
 
     def table_of_strings(self, key: str, required: bool, names_as_keys: bool) -> tuple[tuple[str, str], ...]:
         table = self.data.get(key)
@@ -471,7 +522,7 @@ class _Checker:
     def check_declarations(
         self,
         lists: dict[str, tuple[str, ...]],
-        constants: tuple[tuple[str, float], ...],
+        constants: tuple[tuple[str, object], ...],
         definitions: tuple[tuple[str, str], ...],
     ) -> set[str]:
         first_seen: dict[str, str] = {}

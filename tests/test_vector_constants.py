@@ -1,0 +1,188 @@
+"""Vector and matrix constants in [constants] (`cw = [1, 2, 5]`, a list of lists a matrix).
+
+The oracle is the model written out by hand with the constant's numbers in it, differentiated by
+SymPy and evaluated with mpmath: it never reads symcalc's parse of the list, its vector form, its
+batch form or its printer.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+import symcalc
+from symcalc.cli.main import main
+from symcalc.errors import SymcalcError
+from tests.generated import generated_module
+
+WEIGHTED = """
+title = "Weighted softmax cross-entropy"
+inputs = ["x[n]"]
+targets = ["y[k]"]
+parameters = ["W[k,n]", "b[k]"]
+
+[dimensions]
+n = 2
+k = 3
+
+[constants]
+cw = [1, 2, 5]
+
+[definitions]
+z = "W @ x + b"
+p = "softmax(z)"
+L = "-sum(cw*y*log(p))"
+"""
+
+MATRIX = """
+title = "A fixed mixing matrix"
+inputs = ["x[2]"]
+targets = ["t"]
+parameters = ["w[2]"]
+
+[constants]
+A = [[1.5, -2], [0.25, 3]]
+
+[definitions]
+u = "A @ x"
+L = "(sum(w*tanh(u)) - t)**2"
+"""
+
+CW = (1, 2, 5)
+A = ((1.5, -2), (0.25, 3))
+
+
+def _file(tmp_path: Path, text: str, name: str = "model.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _weighted_oracle() -> tuple[sp.Expr, list[sp.Symbol], list[sp.Symbol]]:
+    """The loss of WEIGHTED written out with the numbers 1, 2, 5; its parameters and its data."""
+    w = sp.Matrix(3, 2, lambda i, j: sp.Symbol(f"W{i + 1}_{j + 1}"))
+    b = sp.Matrix(3, 1, lambda i, _: sp.Symbol(f"b{i + 1}"))
+    x = sp.Matrix(2, 1, lambda i, _: sp.Symbol(f"x{i + 1}"))
+    y = [sp.Symbol(f"y{i + 1}") for i in range(3)]
+    z = w * x + b
+    total = sum(sp.exp(z[i]) for i in range(3))
+    loss = -sum(CW[i] * y[i] * sp.log(sp.exp(z[i]) / total) for i in range(3))
+    return loss, [*w, *b], [*x, *y]
+
+
+def _point(names: list[sp.Symbol], rng: random.Random) -> dict[sp.Symbol, float]:
+    return {s: round(rng.uniform(-1.5, 1.5) * 1024) / 1024 for s in names}
+
+
+def test_weighted_cross_entropy_gradients_match_sympy_diff_of_the_written_out_loss(tmp_path: Path) -> None:
+    loss, parameters, data = _weighted_oracle()
+    derivation = symcalc.derive(symcalc.load(str(_file(tmp_path, WEIGHTED))))
+    by_name = {s.name: e for s, e in derivation.expanded_gradients().items()}
+    rng = random.Random(31)
+    for _ in range(3):
+        point = _point([*parameters, *data], rng)
+        for parameter in parameters:
+            expected = sp.lambdify([*point], sp.diff(loss, parameter), "mpmath")(*point.values())
+            got = by_name[parameter.name]
+            named = {s.name: v for s, v in point.items()}
+            value = got.subs({s: named[s.name] for s in got.free_symbols})
+            assert not value.free_symbols, got
+            assert mpmath.almosteq(mpmath.mpf(str(sp.N(value, 30))), expected, 1e-15), (parameter, got)
+
+
+def test_vector_form_keeps_the_constant_by_its_name(tmp_path: Path) -> None:
+    derivation = symcalc.derive(symcalc.load(str(_file(tmp_path, WEIGHTED))))
+    assert derivation.vector is not None
+    texts = [str(result.result) for result in derivation.vector.gradients]
+    assert any("cw" in text for text in texts), texts
+
+
+def test_generated_numpy_module_matches_the_oracle_over_a_batch(tmp_path: Path) -> None:
+    loss, parameters, data = _weighted_oracle()
+    derivation = symcalc.derive(symcalc.load(str(_file(tmp_path, WEIGHTED))))
+    module = generated_module(derivation, tmp_path)
+    rng = np.random.default_rng(31)
+    params = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3)}
+    x = rng.normal(size=(5, 2))
+    y = rng.uniform(0.1, 0.9, size=(5, 3))
+    value, grads = module.loss_and_gradient(params, {"x": x, "y": y})
+    values = {s.name: float(v) for s, v in zip(parameters, [*params["W"].flat, *params["b"]], strict=True)}
+    mean_loss = mpmath.mpf(0)
+    mean_grad = [mpmath.mpf(0)] * len(parameters)
+    for row in range(5):
+        point = {**values, **{f"x{j + 1}": x[row, j] for j in range(2)}}
+        point |= {f"y{j + 1}": y[row, j] for j in range(3)}
+        args = [point[s.name] for s in [*parameters, *data]]
+        mean_loss += sp.lambdify([*parameters, *data], loss, "mpmath")(*args) / 5
+        for i, parameter in enumerate(parameters):
+            mean_grad[i] += sp.lambdify([*parameters, *data], sp.diff(loss, parameter), "mpmath")(*args) / 5
+    assert value == pytest.approx(float(mean_loss), rel=1e-12)
+    got = [*np.asarray(grads["W"]).flat, *np.asarray(grads["b"])]
+    assert got == pytest.approx([float(g) for g in mean_grad], rel=1e-10, abs=1e-14)
+
+
+def test_matrix_constant_gradient_matches_sympy_diff(tmp_path: Path) -> None:
+    x = [sp.Symbol("x1"), sp.Symbol("x2")]
+    w = [sp.Symbol("w1"), sp.Symbol("w2")]
+    t = sp.Symbol("t")
+    u = [sum(sp.nsimplify(A[i][j]) * x[j] for j in range(2)) for i in range(2)]
+    loss = (sum(w[i] * sp.tanh(u[i]) for i in range(2)) - t) ** 2
+    derivation = symcalc.derive(symcalc.load(str(_file(tmp_path, MATRIX))))
+    by_name = {s.name: e for s, e in derivation.expanded_gradients().items()}
+    rng = random.Random(7)
+    names = [*x, *w, t]
+    for _ in range(3):
+        point = _point(names, rng)
+        for parameter in w:
+            expected = sp.lambdify(names, sp.diff(loss, parameter), "mpmath")(*point.values())
+            named = {s.name: v for s, v in point.items()}
+            got = by_name[parameter.name]
+            got = got.subs({s: named[s.name] for s in got.free_symbols})
+            assert mpmath.almosteq(mpmath.mpf(str(sp.N(got, 30))), expected, 1e-15), parameter
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("[[1, 2], [3]]", "rows of different lengths"),
+        ('[1, "a", 3]', "numbers only"),
+        ("[1, [2], 3]", "numbers only"),
+        ("[[[1]]]", "numbers only"),
+        ("[]", "empty list"),
+        ("[1, nan]", "finite numbers"),
+        ("[" + ", ".join(["1"] * 2001) + "]", "the limit is 2000"),
+    ],
+)
+def test_a_bad_list_is_one_line_naming_the_file_and_key(
+    tmp_path: Path, value: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path, WEIGHTED.replace("cw = [1, 2, 5]", f"cw = {value}"), "bad.toml")
+    assert main(["derive", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "bad.toml" in err and "constants.cw" in err and problem in err, err
+    assert "Traceback" not in err
+    with pytest.raises(SymcalcError):
+        symcalc.load(str(path))
+
+
+def test_a_list_whose_length_is_not_k_does_not_go_with_y_of_k(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path, WEIGHTED.replace("cw = [1, 2, 5]", "cw = [1, 2]"), "short.toml")
+    assert main(["derive", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "short.toml" in err and "shape" in err, err
+
+
+def test_set_of_a_vector_constant_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path, WEIGHTED)
+    assert main(["verify", str(path), "--set", "cw=[1,2,5]"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cw" in err, err
