@@ -179,10 +179,61 @@ def test_a_list_whose_length_is_not_k_does_not_go_with_y_of_k(
     assert "short.toml" in err and "shape" in err, err
 
 
+@pytest.mark.parametrize("setting", ["cw=[1,2,5]", "cw=2"])
 def test_set_of_a_vector_constant_is_refused_in_one_line(
+    tmp_path: Path, setting: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path, WEIGHTED)
+    assert main(["verify", str(path), "--set", setting]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "vector or matrix constant" in err, err
+
+
+def test_data_that_make_k_other_than_the_constants_length_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = _file(tmp_path, WEIGHTED)
-    assert main(["verify", str(path), "--set", "cw=[1,2,5]"]) == 2
+    data = tmp_path / "four.csv"
+    data.write_text("x1,x2,y1,y2,y3,y4\n0.5,1,1,0,0,0\n-1,2,0,0,1,0\n", encoding="utf-8")
+    assert main(["train", str(path), "--data", str(data), "--epochs", "2"]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "cw" in err, err
+    assert "four.csv" in err and "k = 4" in err and "cw" in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("target", ["jax", "torch"])
+def test_framework_modules_match_the_oracle(tmp_path: Path, target: str) -> None:
+    library = pytest.importorskip(target)
+    if target == "jax":
+        library.config.update("jax_enable_x64", True)
+    from symcalc.numeric.frameworks import generate_framework
+    from tests.generated import import_file
+
+    loss, parameters, data = _weighted_oracle()
+    derivation = symcalc.derive(symcalc.load(str(_file(tmp_path, WEIGHTED))))
+    path = tmp_path / f"weighted_{target}.py"
+    path.write_text(generate_framework(derivation, target), encoding="utf-8")
+    module = import_file(path)
+    rng = np.random.default_rng(5)
+    params = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3)}
+    x, y = rng.normal(size=(4, 2)), rng.uniform(0.1, 0.9, size=(4, 3))
+    value, grads = module.loss_and_gradient(params, {"x": x, "y": y})
+    names = [*parameters, *data]
+    function = sp.lambdify(names, [loss, *(sp.diff(loss, p) for p in parameters)], "mpmath")
+    flat = [*params["W"].flat, *params["b"]]
+    rows = [function(*flat, *x[r], *y[r]) for r in range(4)]
+    means = [float(sum(row[i] for row in rows) / 4) for i in range(len(parameters) + 1)]
+    assert float(value) == pytest.approx(means[0], rel=1e-12)
+    got = [*np.asarray(grads["W"]).flat, *np.asarray(grads["b"])]
+    assert got == pytest.approx(means[1:], rel=1e-10, abs=1e-14)
+
+
+def test_the_names_table_and_the_documents_give_the_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path, MATRIX)
+    assert main(["derive", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "= [[1.5, -2], [0.25, 3]]" in out, out
+    markdown = tmp_path / "m.md"
+    assert main(["markdown", str(path), "-o", str(markdown)]) == 0
+    assert r"A &= \left[\begin{matrix}1.5 & -2\\0.25 & 3\end{matrix}\right]" in markdown.read_text("utf-8")

@@ -176,6 +176,12 @@ def with_constants(spec: Spec, values: Mapping[str, float]) -> Spec:
     domains = dict(spec.domains)
     for name, value in values.items():
         where = Location(source=spec.source, key=f"--set {name}={value:g}")
+        if name in {array for array, _, _ in spec.arrays}:
+            raise SpecError(
+                f"{name!r} is a vector or matrix constant; --set sets a number",
+                where,
+                fix=f"change {name} = [...] under [constants] in the file",
+            )
         if name not in defaults:
             listed = ", ".join(defaults) or "none"
             fix = suggestion(name, defaults, f"the file's constants: {listed}")
