@@ -237,3 +237,45 @@ def test_the_names_table_and_the_documents_give_the_numbers(
     markdown = tmp_path / "m.md"
     assert main(["markdown", str(path), "-o", str(markdown)]) == 0
     assert r"A &= \left[\begin{matrix}1.5 & -2\\0.25 & 3\end{matrix}\right]" in markdown.read_text("utf-8")
+
+
+def test_a_declared_dimension_settles_a_length_two_dimensions_share(tmp_path: Path) -> None:
+    """With n = k = 3 the list's length names no one dimension; "cw[k]" says which, and the
+    derivation is the oracle's at n = 3."""
+    text = WEIGHTED.replace("n = 2", "n = 3").replace("cw = [1, 2, 5]", '"cw[k]" = [1, 2, 5]')
+    model = symcalc.load(str(_file(tmp_path, text)))
+    derivation = symcalc.derive(model)
+    by_name = {s.name: e for s, e in derivation.expanded_gradients().items()}
+    y = [sp.Symbol(f"y{i}") for i in range(1, 4)]
+    z = [
+        sp.Symbol(f"b{i}") + sum(sp.Symbol(f"W{i}_{j}") * sp.Symbol(f"x{j}") for j in range(1, 4))
+        for i in (1, 2, 3)
+    ]
+    soft = [sp.exp(zi) / sum(sp.exp(zj) for zj in z) for zi in z]
+    loss = -sum(c * yi * sp.log(si) for c, yi, si in zip(CW, y, soft, strict=True))
+    expected = sp.diff(loss, sp.Symbol("b3"))
+    got = by_name["b3"]
+    rng = random.Random(3)
+    point = {name: rng.uniform(-1, 1) for name in {s.name for s in got.free_symbols}}
+    value = got.subs({s: point[s.name] for s in got.free_symbols})
+    oracle = expected.subs({s: point[s.name] for s in expected.free_symbols})
+    assert mpmath.almosteq(mpmath.mpf(str(sp.N(value, 30))), mpmath.mpf(str(sp.N(oracle, 30))), 1e-15)
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [
+        ('"cw[k]" = [1, 2]', "has 2 entries along k, which is 3"),
+        ('"cw[h]" = [1, 2, 5]', "dimension 'h' of 'cw' is not in [dimensions]"),
+        ('"cw[k,n]" = [1, 2, 5]', "declares 2 axes, and its list is a vector"),
+    ],
+)
+def test_a_declared_dimension_that_does_not_fit_is_one_line(
+    tmp_path: Path, key: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path, WEIGHTED.replace("cw = [1, 2, 5]", key), "declared.toml")
+    assert main(["derive", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert (
+        len(err.splitlines()) == 1 and "declared.toml" in err and "constants.cw[" in err and problem in err
+    ), err

@@ -303,6 +303,7 @@ class _Checker:
         self.errors: list[SymcalcError] = []
         self.shapes: dict[str, tuple[str, tuple[Axis, ...]]] = {}  # name → (its list, its axes)
         self.arrays: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {}  # name → (sizes, entries)
+        self.declared_axes: dict[str, tuple[str, tuple[Axis, ...]]] = {}  # "cw[k]": cw → (its key, ("k",))
 
     def error(self, key: str, problem: str, fix: str | None = None) -> None:
         where = Location(source=self.source, key=printable(key), line=self.lines.get(key))
@@ -445,10 +446,18 @@ class _Checker:
         result: list[tuple[str, float]] = []
         for name, value in table.items():
             key = f"constants.{name}"
+            axes: tuple[Axis, ...] = ()
+            if isinstance(value, list) and "[" in name:  # "cw[k]" = [1, 2, 5]: its dimension declared
+                try:
+                    name, axes = split_declaration(name)
+                except SymcalcError as err:
+                    self.error(key, err.problem, err.fix)
+                    continue
             if self.valid_name(key, name) is None:
                 continue
             if isinstance(value, list):
                 self.array(key, name, value)
+                self.declared_axes[name] = (key, axes)
             elif isinstance(value, bool) or not isinstance(value, int | float):
                 self.error(key, f"must be a number or a list of numbers, not {type(value).__name__}")
             elif not math.isfinite(float(value)) or abs(float(value)) > 1e300:
@@ -493,12 +502,33 @@ class _Checker:
     def array_axes(self, dimensions: tuple[tuple[str, int], ...]) -> None:
         """Each vector or matrix constant's axes: the dimension of its length where exactly one has that
         size (so `cw * y` goes with `y[k]`, k = 3), else the length as a number."""
+        known = dict(dimensions)
         for name, (sizes, _) in self.arrays.items():
+            key, declared = self.declared_axes[name]
+            if declared:
+                given = "a vector" if len(sizes) == 1 else "a matrix"
+                # (with a problem, it keeps its list's own sizes: the error is reported, not another)
+                self.shapes[name] = (key, sizes)
+                if len(declared) != len(sizes):
+                    self.error(key, f"declares {len(declared)} axes, and its list is {given}")
+                    continue
+                agree = True
+                for axis, size in zip(declared, sizes, strict=True):
+                    length = known.get(axis) if isinstance(axis, str) else axis
+                    if length is None:
+                        fix = f"add [dimensions] with {axis} = {size}"
+                        self.error(key, f"dimension {axis!r} of {name!r} is not in [dimensions]", fix)
+                    elif length != size:
+                        self.error(key, f"has {size} entries along {axis}, which is {length}")
+                    agree = agree and length == size
+                if agree:
+                    self.shapes[name] = (key, declared)
+                continue
             axes: list[Axis] = []
             for size in sizes:
                 named = [dim for dim, value in dimensions if value == size]
                 axes.append(named[0] if len(named) == 1 else size)
-            self.shapes[name] = (f"constants.{name}", tuple(axes))
+            self.shapes[name] = (key, tuple(axes))
 
     def table_of_strings(self, key: str, required: bool, names_as_keys: bool) -> tuple[tuple[str, str], ...]:
         table = self.data.get(key)
