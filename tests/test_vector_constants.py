@@ -279,3 +279,12 @@ def test_a_declared_dimension_that_does_not_fit_is_one_line(
     assert (
         len(err.splitlines()) == 1 and "declared.toml" in err and "constants.cw[" in err and problem in err
     ), err
+
+
+def test_a_domain_for_a_vector_constant_is_one_line_saying_what_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _file(tmp_path, WEIGHTED + '\n[domains]\ncw = "(0, inf)"\n', "domain.toml")
+    assert main(["derive", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "domains.cw" in err and "vector or matrix constant" in err, err

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from symcalc.errors import DomainError, Location, SpecError, SpecErrors, SymcalcError
+from symcalc.spec.constant_lists import constant_axes, read_list
 from symcalc.spec.domains import Domain, parse_domain
 from symcalc.spec.names import check_name, nearest, suggestion
-from symcalc.spec.shapes import MAX_SIZE, Axis, check_size, split_declaration
+from symcalc.spec.shapes import Axis, check_size, split_declaration
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NAMES = 2_000
@@ -467,68 +468,22 @@ class _Checker:
         return tuple(result)
 
     def array(self, key: str, name: str, value: list[Any]) -> None:
-        """A vector constant (a list of numbers) or a matrix constant (a list of equal rows), kept in
-        `arrays`, or one line saying what is wrong with it."""
-        rows = value if value and all(isinstance(row, list) for row in value) else [value]
-        matrix = rows is value
-        if not value or any(not row for row in rows):
-            self.error(key, "is an empty list; a vector constant needs at least one number")
-            return
-        if len({len(row) for row in rows}) > 1:
-            lengths = ", ".join(str(len(row)) for row in rows)
-            self.error(key, f"has rows of different lengths ({lengths}); a matrix needs equal rows")
-            return
-        sizes = (len(rows), len(rows[0])) if matrix else (len(rows[0]),)
-        if max(sizes) > MAX_SIZE or math.prod(sizes) > MAX_NAMES:
-            self.error(key, f"has {math.prod(sizes)} entries; the limit is {MAX_NAMES}")
-            return
-        entries: list[float] = []
-        for row in rows:
-            for item in row:
-                if isinstance(item, bool) or not isinstance(item, int | float):
-                    kind = (
-                        "a list (a matrix's rows must all be lists)"
-                        if isinstance(item, list)
-                        else (type(item).__name__)
-                    )
-                    self.error(key, f"must hold numbers only, not {kind}")
-                    return
-                if not math.isfinite(float(item)) or abs(float(item)) > 1e300:
-                    self.error(key, f"must hold finite numbers, not {item!r}")
-                    return
-                entries.append(float(item))
-        self.arrays[name] = (sizes, tuple(entries))
+        """A vector or matrix constant kept in `arrays`, or one line saying what is wrong with it."""
+        try:
+            self.arrays[name] = read_list(value)
+        except SymcalcError as err:
+            self.error(key, err.problem, err.fix)
 
     def array_axes(self, dimensions: tuple[tuple[str, int], ...]) -> None:
-        """Each vector or matrix constant's axes: the dimension of its length where exactly one has that
-        size (so `cw * y` goes with `y[k]`, k = 3), else the length as a number."""
-        known = dict(dimensions)
+        """Each vector or matrix constant's axes (`constant_axes`); with a problem, its list's own sizes,
+        so that the problem is reported and not another."""
         for name, (sizes, _) in self.arrays.items():
             key, declared = self.declared_axes[name]
-            if declared:
-                given = "a vector" if len(sizes) == 1 else "a matrix"
-                # (with a problem, it keeps its list's own sizes: the error is reported, not another)
+            try:
+                self.shapes[name] = (key, constant_axes(name, sizes, declared, dimensions))
+            except SymcalcError as err:
+                self.error(key, err.problem, err.fix)
                 self.shapes[name] = (key, sizes)
-                if len(declared) != len(sizes):
-                    self.error(key, f"declares {len(declared)} axes, and its list is {given}")
-                    continue
-                agree = True
-                for axis, size in zip(declared, sizes, strict=True):
-                    length = known.get(axis) if isinstance(axis, str) else axis
-                    if length is None:
-                        fix = f"add [dimensions] with {axis} = {size}"
-                        self.error(key, f"dimension {axis!r} of {name!r} is not in [dimensions]", fix)
-                    elif length != size:
-                        self.error(key, f"has {size} entries along {axis}, which is {length}")
-                    agree = agree and length == size
-                if agree:
-                    self.shapes[name] = (key, declared)
-                continue
-            axes: list[Axis] = []
-            for size in sizes:
-                named = [dim for dim, value in dimensions if value == size]
-                axes.append(named[0] if len(named) == 1 else size)
-            self.shapes[name] = (key, tuple(axes))
 
     def table_of_strings(self, key: str, required: bool, names_as_keys: bool) -> tuple[tuple[str, str], ...]:
         table = self.data.get(key)
@@ -595,6 +550,8 @@ class _Checker:
             key = f"domains.{name}"
             if name in defined:
                 self.error(key, f"{name!r} is a definition; only independent names have domains")
+            elif name in self.arrays:
+                self.error(key, f"{name!r} is a vector or matrix constant: its numbers are fixed")
             elif name not in independent:
                 self.error(key, f"domain of undeclared name {name!r}")
             elif not isinstance(value, str):
