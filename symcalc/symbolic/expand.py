@@ -75,11 +75,11 @@ class Shaped:
     def numbers(self) -> dict[sp.Basic, Value]:
         """Each dimension's name, as a number in an expression (sum(s)/n), → its size; each vector or
         matrix constant → the array of its numbers."""
-        import numpy as np
-
         sizes, shapes = dict(self.sizes), dict(self.shapes)
         result: dict[sp.Basic, Value] = {}
         for symbol, numbers in self.fixed:
+            import numpy as np  # only where a constant is a list
+
             array = np.empty(len(numbers), dtype=object)
             array[:] = numbers
             result[symbol] = array.reshape(resolve(shapes[symbol], sizes))
