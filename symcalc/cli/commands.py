@@ -346,6 +346,12 @@ def parse_settings(settings: Sequence[str], source: str) -> dict[str, float]:
         where = Location(source=source, key=f"--set {setting}")
         if not equals:
             raise SymcalcError("is not NAME=VALUE", where, fix="e.g. --set lamda=0.5")
+        if text.strip().startswith("["):
+            raise SymcalcError(
+                "--set takes one number; a vector or matrix constant is set in the file",
+                where,
+                fix=f"change {name} = [...] under [constants]",
+            )
         try:
             value = float(text)
         except ValueError:

@@ -53,7 +53,7 @@ def data_sizes(
     """The sizes of a model's dimensions that its data decide (columns x1 … x30 make n = 30, a column
     --columns maps to x30 counting as x30); {} if none, and {} without data: the built-in two-feature
     data never decide a size (a model written for n = 4 is refused there, not trained at n = 2)."""
-    from symcalc.errors import SymcalcError
+    from symcalc.errors import DataError, Location, SymcalcError
     from symcalc.numeric.data import columns_of, renamed_header
     from symcalc.spec.shapes import sizes_from_columns
     from symcalc.spec.toml import check, read
@@ -69,7 +69,18 @@ def data_sizes(
     if not declared:
         return {}
     header, source = columns_of(data)
-    return sizes_from_columns(declared, renamed_header(header, mapping or {}), source)
+    sizes = sizes_from_columns(declared, renamed_header(header, mapping or {}), source)
+    shapes = dict(spec.shapes)
+    for name, own, _ in spec.arrays:  # a constant's numbers are fixed: the data cannot resize it
+        for axis, length in zip(shapes[name], own, strict=True):
+            if isinstance(axis, str) and sizes.get(axis, length) != length:
+                raise DataError(
+                    f"the columns make {axis} = {sizes[axis]}, "
+                    f"but the constant {name} has {length} along {axis}",
+                    Location(source=source),
+                    fix=f"give the data {length} for {axis}, or change {name} under [constants]",
+                )
+    return sizes
 
 
 def unused_parameters(loss: str, parameters: Sequence[str], zero: Sequence[str]) -> list[str]:

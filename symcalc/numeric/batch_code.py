@@ -315,6 +315,11 @@ class Layout:
             *(node for node, _ in shaped.definitions),
         ]
         names = CodeNames(declared)
+        spec = self.derivation.model.spec
+        by_name = {symbol.name: symbol for symbol, _ in shaped.fixed}
+        for name, sizes, entries in spec.arrays if spec is not None else ():
+            # a vector or matrix constant is its numbers, all of them (the data decide a run's sizes)
+            names.derive(by_name[name], f"_array({_nested(sizes, entries)})")
         for _, batched in batch.names:
             names[batched]
         for line in (*batch.forward, *batch.backward, *batch.hessian):
@@ -437,6 +442,14 @@ class Layout:
 
 def _quoted(symbols: Sequence[sp.Symbol]) -> list[str]:
     return [f'"{s.name}"' for s in symbols]
+
+
+def _nested(sizes: tuple[int, ...], entries: tuple[float, ...]) -> str:
+    """A vector's or matrix's numbers as a Python list, [1.0, 2.0] or [[1.0, 0.0], [0.0, 1.0]]."""
+    if len(sizes) == 1:
+        return "[" + ", ".join(map(_number, entries)) + "]"
+    rows = [entries[i * sizes[1] : (i + 1) * sizes[1]] for i in range(sizes[0])]
+    return "[" + ", ".join(_nested(sizes[1:], row) for row in rows) + "]"
 
 
 def _number(value: float) -> str:

@@ -117,6 +117,22 @@ def outline(
     return blocks
 
 
+def _constant_rows(derivation: Derivation, tex: Tex) -> list[str]:
+    """Each vector or matrix constant with its numbers (a vector as a column), as the file gives them;
+    one of more than twelve numbers is left to the file."""
+    model = derivation.model
+    rows = []
+    for name, sizes, values in model.spec.arrays if model.spec else ():
+        if len(values) > 12:
+            continue
+        numbers = [sp.Integer(int(v)) if v.is_integer() else sp.Float(v, 6) for v in values]
+        matrix = sp.Matrix(sizes[0], sizes[1] if len(sizes) == 2 else 1, numbers)
+        rows.append(
+            f"{tex(model.symbols[name] if name in model.symbols else sp.Symbol(name))} &= {tex(matrix)}"
+        )
+    return rows
+
+
 def _vector_section(
     derivation: Derivation, tex: Tex, whole: bool = True, index: bool = True, entries: bool = True
 ) -> list[Block]:
@@ -143,7 +159,10 @@ def _vector_section(
         rows.append(
             f"{tex(Second(second.loss, second.first, second.second))} &= {tex(vector.marked(second.result))}"
         )
-    written = tuple(f"{tex(node)} &= {tex(vector.marked(expr))}" for node, expr in shaped.definitions)
+    written = (
+        *_constant_rows(derivation, tex),
+        *(f"{tex(node)} &= {tex(vector.marked(expr))}" for node, expr in shaped.definitions),
+    )
     missing = derivation.vector_hessian_problem
     return [
         Heading(1, (Text("Vector form"),)),

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from symcalc.errors import DomainError, Location, SpecError, SpecErrors, SymcalcError
+from symcalc.spec.constant_lists import constant_axes, read_list
 from symcalc.spec.domains import Domain, parse_domain
 from symcalc.spec.names import check_name, nearest, suggestion
 from symcalc.spec.shapes import Axis, check_size, split_declaration
@@ -53,6 +54,9 @@ class Spec:
     definitions: tuple[tuple[str, str], ...]
     loss: str
     constants: tuple[tuple[str, float], ...] = ()
+    #: Vector and matrix constants (`cw = [1, 2, 5]`): each name, its sizes and its entries row by
+    #: row; its axes (a dimension's name where one has its size) are in `shapes`.
+    arrays: tuple[tuple[str, tuple[int, ...], tuple[float, ...]], ...] = ()
     claims: tuple[tuple[str, str], ...] = ()
     notes: tuple[tuple[str, str], ...] = ()
     assume: tuple[str, ...] = ()
@@ -173,6 +177,12 @@ def with_constants(spec: Spec, values: Mapping[str, float]) -> Spec:
     domains = dict(spec.domains)
     for name, value in values.items():
         where = Location(source=spec.source, key=f"--set {name}={value:g}")
+        if name in {array for array, _, _ in spec.arrays}:
+            raise SpecError(
+                f"{name!r} is a vector or matrix constant; --set sets a number",
+                where,
+                fix=f"change {name} = [...] under [constants] in the file",
+            )
         if name not in defaults:
             listed = ", ".join(defaults) or "none"
             fix = suggestion(name, defaults, f"the file's constants: {listed}")
@@ -293,6 +303,8 @@ class _Checker:
         self.lines = lines
         self.errors: list[SymcalcError] = []
         self.shapes: dict[str, tuple[str, tuple[Axis, ...]]] = {}  # name → (its list, its axes)
+        self.arrays: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {}  # name → (sizes, entries)
+        self.declared_axes: dict[str, tuple[str, tuple[Axis, ...]]] = {}  # "cw[k]": cw → (its key, ("k",))
 
     def error(self, key: str, problem: str, fix: str | None = None) -> None:
         where = Location(source=self.source, key=printable(key), line=self.lines.get(key))
@@ -317,8 +329,9 @@ class _Checker:
         claims = self.table_of_strings("claims", required=False, names_as_keys=False)
         notes = self.table_of_strings("notes", required=False, names_as_keys=False)
         assume = self.string_list("assume")
-        declared = self.check_declarations(lists, constants, definitions)
+        declared = self.check_declarations(lists, (*constants, *self.arrays.items()), definitions)
         dimensions = self.dimensions(declared)
+        self.array_axes(dimensions)
         loss = self.loss(definitions)
         domains = self.domains(lists, constants, definitions)
         for name, _ in notes:
@@ -332,6 +345,7 @@ class _Checker:
             definitions=definitions,
             loss=loss,
             constants=constants,
+            arrays=tuple((name, sizes, entries) for name, (sizes, entries) in self.arrays.items()),
             claims=claims,
             notes=notes,
             assume=assume,
@@ -433,15 +447,43 @@ class _Checker:
         result: list[tuple[str, float]] = []
         for name, value in table.items():
             key = f"constants.{name}"
+            axes: tuple[Axis, ...] = ()
+            if isinstance(value, list) and "[" in name:  # "cw[k]" = [1, 2, 5]: its dimension declared
+                try:
+                    name, axes = split_declaration(name)
+                except SymcalcError as err:
+                    self.error(key, err.problem, err.fix)
+                    continue
             if self.valid_name(key, name) is None:
                 continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                self.error(key, f"must be a number, not {type(value).__name__}")
+            if isinstance(value, list):
+                self.array(key, name, value)
+                self.declared_axes[name] = (key, axes)
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                self.error(key, f"must be a number or a list of numbers, not {type(value).__name__}")
             elif not math.isfinite(float(value)) or abs(float(value)) > 1e300:
                 self.error(key, f"must be a finite number, not {value!r}")
             else:
                 result.append((name, float(value)))
         return tuple(result)
+
+    def array(self, key: str, name: str, value: list[Any]) -> None:
+        """A vector or matrix constant kept in `arrays`, or one line saying what is wrong with it."""
+        try:
+            self.arrays[name] = read_list(value)
+        except SymcalcError as err:
+            self.error(key, err.problem, err.fix)
+
+    def array_axes(self, dimensions: tuple[tuple[str, int], ...]) -> None:
+        """Each vector or matrix constant's axes (`constant_axes`); with a problem, its list's own sizes,
+        so that the problem is reported and not another."""
+        for name, (sizes, _) in self.arrays.items():
+            key, declared = self.declared_axes[name]
+            try:
+                self.shapes[name] = (key, constant_axes(name, sizes, declared, dimensions))
+            except SymcalcError as err:
+                self.error(key, err.problem, err.fix)
+                self.shapes[name] = (key, sizes)
 
     def table_of_strings(self, key: str, required: bool, names_as_keys: bool) -> tuple[tuple[str, str], ...]:
         table = self.data.get(key)
@@ -471,7 +513,7 @@ class _Checker:
     def check_declarations(
         self,
         lists: dict[str, tuple[str, ...]],
-        constants: tuple[tuple[str, float], ...],
+        constants: tuple[tuple[str, object], ...],
         definitions: tuple[tuple[str, str], ...],
     ) -> set[str]:
         first_seen: dict[str, str] = {}
@@ -508,6 +550,8 @@ class _Checker:
             key = f"domains.{name}"
             if name in defined:
                 self.error(key, f"{name!r} is a definition; only independent names have domains")
+            elif name in self.arrays:
+                self.error(key, f"{name!r} is a vector or matrix constant: its numbers are fixed")
             elif name not in independent:
                 self.error(key, f"domain of undeclared name {name!r}")
             elif not isinstance(value, str):

@@ -79,11 +79,14 @@ class SpecBuilder:
         #: Each declared vector or matrix → the array of its entries' symbols.
         self.values: dict[sp.Basic, Any] = {}
         self.shaped_assumptions: list[tuple[str, sp.Expr]] = []
+        #: Each vector or matrix constant → the array of its numbers, at this builder's sizes.
+        self.fixed: dict[sp.Basic, Any] = {}
 
     @property
     def numbers(self) -> dict[sp.Basic, Any]:
         """Each declared vector or matrix → its entries, and each dimension → its size, written out."""
-        return {**self.values, **{dimension(name): sp.Integer(size) for name, size in self.sizes.items()}}
+        sizes = {dimension(name): sp.Integer(size) for name, size in self.sizes.items()}
+        return {**self.values, **self.fixed, **sizes}
 
     def fail(self, key: str, err: SymcalcError) -> None:
         self.errors.append(err.at(self.spec.location(key)))
@@ -111,6 +114,7 @@ class SpecBuilder:
             *spec.targets,
             *spec.parameters,
             *(n for n, _ in spec.constants),
+            *(n for n, _, _ in spec.arrays),
         ):
             self.symbols[name] = make_symbol(name)
         # A constant whose value was refused (nan, text) is declared all the same: its error is
@@ -122,8 +126,15 @@ class SpecBuilder:
         all_names = dict(self.symbols)
         for name, _ in spec.definitions:
             all_names[name] = make_symbol(name)
+        arrays = {name for name, _, _ in spec.arrays}
         self.values = {
-            all_names[name]: entry_array(name, shape, self.sizes, make_symbol) for name, shape in spec.shapes
+            all_names[name]: entry_array(name, shape, self.sizes, make_symbol)
+            for name, shape in spec.shapes
+            if name not in arrays
+        }
+        self.fixed = {
+            all_names[name]: self.numbers_of(name, dict(spec.shapes)[name], own, entries)
+            for name, own, entries in spec.arrays
         }
         definitions = self.definitions(all_names)
         claims = self.claims(all_names)
@@ -217,6 +228,24 @@ class SpecBuilder:
             return [(text, sp.sympify(pairs[0][0] - pairs[0][1]))]
         return [(f"{entry_text(a)} = {entry_text(b)}", sp.sympify(a - b)) for a, b in pairs]
 
+    def numbers_of(self, name: str, shape: Shape, own: tuple[int, ...], entries: tuple[float, ...]) -> Any:
+        """A vector or matrix constant's numbers at this builder's sizes: all of them, or the leading
+        ones where a dimension is cut for reading; an error where a run's sizes differ from its own."""
+        import numpy as np
+
+        sizes = resolve(shape, self.sizes)
+        numbers = [sp.Integer(int(v)) if v.is_integer() else sp.Float(v) for v in entries]
+        array = np.array(numbers, dtype=object).reshape(own)
+        pairs = list(zip(sizes, own, strict=True))
+        if any(size > length or (self.exact and size != length) for size, length in pairs):
+            at = ", ".join(f"{axis} = {self.sizes[axis]}" for axis in shape if isinstance(axis, str))
+            self.fail(
+                f"constants.{name}",
+                SpecError(f"has {' × '.join(map(str, own))} entries, but the run has {at}"),
+            )
+            return array
+        return array[tuple(slice(0, size) for size in sizes)]
+
     def check_size(self) -> None:
         """The sizes to write the model out at: exactly the given ones, or each dimension cut to
         WRITTEN_OUT for reading; an error past MAX_NAMES entries (a literal x[5000] is not cut)."""
@@ -294,6 +323,7 @@ class SpecBuilder:
             assumptions=tuple(self.shaped_assumptions),
             parameters=_symbols(spec.parameters, all_names),
             data=_symbols((*spec.inputs, *spec.targets), all_names),
+            fixed=tuple((symbol, tuple(array.flat)) for symbol, array in self.fixed.items()),
         )
         return dict(
             title=f"{spec.title} (at {shaped.describe()})",

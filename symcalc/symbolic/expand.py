@@ -41,6 +41,8 @@ class Shaped:
     #: The sizes of the file (or the data) where they were too large to write out at: `sizes` are
     #: then smaller ones, and the written-out steps illustrate rather than compute the model.
     declared: tuple[tuple[str, int], ...] = ()
+    #: Each vector or matrix constant (`cw = [1, 2, 5]`) and its numbers, row by row, at `sizes`.
+    fixed: tuple[tuple[sp.Symbol, tuple[sp.Expr, ...]], ...] = ()
 
     def describe(self) -> str:
         """The sizes for a reader: 'n = 2, h = 3', or 'n = 784, h = 128; written out at n = 3, h = 3'."""
@@ -71,8 +73,17 @@ class Shaped:
         return result | self.numbers()
 
     def numbers(self) -> dict[sp.Basic, Value]:
-        """Each dimension's name, as a number in an expression (sum(s)/n), → its size."""
-        return {dimension(name): sp.Integer(size) for name, size in self.sizes}
+        """Each dimension's name, as a number in an expression (sum(s)/n), → its size; each vector or
+        matrix constant → the array of its numbers."""
+        sizes, shapes = dict(self.sizes), dict(self.shapes)
+        result: dict[sp.Basic, Value] = {}
+        for symbol, numbers in self.fixed:
+            import numpy as np  # only where a constant is a list
+
+            array = np.empty(len(numbers), dtype=object)
+            array[:] = numbers
+            result[symbol] = array.reshape(resolve(shapes[symbol], sizes))
+        return result | {dimension(name): sp.Integer(size) for name, size in self.sizes}
 
     def naming(self) -> dict[str, tuple[str, tuple[int, ...]]]:
         """Each entry's scalar name → its vector's or matrix's name and its index: W11_2 → ("W1", (1, 2))."""
