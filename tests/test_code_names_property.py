@@ -88,6 +88,8 @@ def code_names() -> tuple[str, ...]:
         found |= set(re.findall(r"[A-Za-z_]\w*", c))
         for target in TARGETS:
             found |= _python_names(symcalc.codegen(derivation, target=target))
+        # the runtime a NumPy module installs into its namespace, as --standalone writes it out
+        found |= _python_names(symcalc.codegen(derivation, target="numpy", standalone=True))
     return tuple(sorted(name for name in found if _allowed(name)))
 
 

@@ -24,12 +24,6 @@ from symcalc.spec.latex_tokens import FUNCTION_WORDS, GREEK, STYLES, Token, toke
 from symcalc.spec.names import nearest
 from symcalc.spec.shapes import component
 
-TABLE = (
-    frozenset(("sigmoid", "softplus", "relu", "sum", "mean", "norm", "softmax", "logsumexp", "log1p"))
-    | frozenset(("expm1", "trace", "diag", "outer", "transpose", "dot", "abs", "sign", "step"))
-    | frozenset(("erf", "gelu", "leaky_relu", "max", "min", "clip", "sqrt", "exp", "log"))
-    | frozenset(("ln", "tanh", "sinh", "cosh", "sin", "cos", "tan"))
-)
 _SIMPLE = {"ln": "log"}
 #: The name \\mathbf{1} (𝟙, a vector of ones) is read as where the caller declares one (a batch form's).
 ONES = "ones"
@@ -428,7 +422,8 @@ class _Reader(Cursor):
             self.at = start  # \mathbf{W x}: the group as it is
             return self.group()
         self.at += 1
-        if token.text in ("operatorname", "mathrm") and word in TABLE:
+        if token.text in ("operatorname", "mathrm") and word not in self.names:
+            # a function's name: which ones exist is the function table's to say, when the text is parsed
             return self.call(_SIMPLE.get(word, word), token)
         if token.text in ("hat", "bar", "tilde"):
             for candidate in (
