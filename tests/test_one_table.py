@@ -55,7 +55,7 @@ ALLOWED: dict[str, set[str]] = {
     "numeric/batch_fit.py": {"relu", "sigmoid"},
     # stability rewrites between two functions: log σ → −softplus, 1 − σ(u) → σ(−u), hand-written σ
     "numeric/program.py": {"sigmoid", "softplus"},
-    # the LaTeX reader reads \\sigma(z) (and σ′) as the sigmoid: the one Greek letter that is a function
+    # the LaTeX reader reads \sigma(z) (and σ′) as the sigmoid: the one Greek letter that is a function
     "spec/latex.py": {"sigmoid"},
     # σ's ASCII spelling, for a console that cannot encode it
     "render/ascii.py": {"sigmoid"},
