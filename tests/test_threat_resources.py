@@ -20,7 +20,7 @@ from symcalc.cli.main import main
 from symcalc.errors import LimitError
 from symcalc.isolate import run_limited
 from symcalc.spec.toml import MAX_FILE_BYTES, MAX_NAMES
-from symcalc.symbolic.parse import MAX_DEPTH, MAX_LENGTH
+from symcalc.symbolic.caps import MAX_DEPTH, MAX_LENGTH
 
 from .conftest import WriteToml
 
