@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from symcalc.check.records import Check
 
 # Copies of symcalc.spec.toml.DEFAULT_MODEL and symcalc.check.checks' defaults, for the help texts
-# (importing those modules loads SymPy); tests/test_startup.py holds them equal.
+# (importing those modules loads SymPy); tests/cli/test_startup.py holds them equal.
 DEFAULT_MODEL = "logistic_regression"
 DEFAULT_POINTS = 20
 DEFAULT_SEED = 0

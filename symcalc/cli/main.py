@@ -8,7 +8,6 @@ a traceback only with --debug.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,6 +33,7 @@ from symcalc.cli.commands import (
     print_error,
 )
 from symcalc.cli.grading import DEFAULT_GRADE_TIMEOUT, add_grade_parser, cmd_grade
+from symcalc.cli.option_types import count, fraction, momentum, points, positive, positive_count
 from symcalc.cli.train import cmd_train
 from symcalc.errors import InternalError, SpecErrors, SymcalcError
 from symcalc.isolate import DEFAULT_TIMEOUT
@@ -55,7 +55,7 @@ def _add_verify_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument(
         "--points",
-        type=_points,
+        type=points,
         default=DEFAULT_POINTS,
         metavar="N",
         help=f"random points per numeric comparison (default {DEFAULT_POINTS}, at most {MAX_POINTS})",
@@ -99,64 +99,6 @@ def _set_option(sub: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="set a constant of the model for this run (e.g. --set lamda=0.5); may be repeated",
     )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def _points(text: str) -> int:
-    value = _positive_int(text)
-    if value > MAX_POINTS:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_POINTS}, not {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), not {text!r}")
-    return value
-
-
-def _momentum(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 0 and below 1, not {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text!r}")
-    return value
-
-
-def _positive_count(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text!r}")
-    return value
 
 
 def _version() -> str:
@@ -257,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_grade_parser(grade_parser)
     grade_parser.add_argument(
         "--points",
-        type=_points,
+        type=points,
         default=DEFAULT_POINTS,
         metavar="N",
         help=f"random points per numeric comparison (default {DEFAULT_POINTS}, at most {MAX_POINTS})",
@@ -321,13 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr",
         "--learning-rate",
         dest="lr",
-        type=_positive,
+        type=positive,
         default=None,
         help="learning rate of gd and sgd (default 0.1) and adam (default 0.001)",
     )
     train.add_argument(
         "--epochs",
-        type=_count,
+        type=count,
         default=None,
         metavar="N",
         help="at most N updates of gd, or iterations of newton and lbfgs (default 5000); "
@@ -335,14 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--batch-size",
-        type=_positive_count,
+        type=positive_count,
         default=None,
         metavar="B",
         help="sgd and adam: B rows per step, shuffled by --seed each epoch (default: all rows)",
     )
     train.add_argument(
         "--momentum",
-        type=_momentum,
+        type=momentum,
         default=0.0,
         metavar="M",
         help="sgd: the momentum, from 0 (default) to below 1",
@@ -357,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         # NumPy's generator takes only seeds >= 0: a negative one was an internal error.
         "--seed",
-        type=_count,
+        type=count,
         default=0,
         metavar="S",
         help="seed for the starting parameters, the held-out rows and sgd's and adam's shuffles (default 0)",
@@ -369,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     _set_option(train)
     train.add_argument(
         "--test-fraction",
-        type=_fraction,
+        type=fraction,
         metavar="F",
         help="hold out this fraction of the rows (drawn by --seed) and report the test loss and accuracy",
     )
@@ -398,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dask.add_argument(
         "--workers",
-        type=_positive_count,
+        type=positive_count,
         metavar="N",
         help="--dask's worker processes (default 2)",
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
@@ -39,16 +39,21 @@ from symcalc.symbolic.arrays import (
     ones,
     shown,
 )
+from symcalc.symbolic.caps import (
+    MAX_DEPTH,
+    MAX_EXPONENT,
+    MAX_LENGTH,
+    MAX_MAGNITUDE,
+    chain_kind,
+    check_size,
+    combine,
+    int_to_float,
+    real_pow,
+)
 from symcalc.symbolic.functions import FUNCTIONS, fold
 from symcalc.symbolic.refused import FORBIDDEN, OPERATOR_NAMES, SYMBOLS
 from symcalc.symbolic.slices import axis_of, entry_of, span
 from symcalc.symbolic.spellings import ascii_fix, spelling, syntax_error
-
-MAX_LENGTH = 50_000  # characters in one expression
-MAX_NODES = 20_000  # parse-tree nodes in one expression
-MAX_DEPTH = 100  # nesting depth, with chains of + or * counted once
-MAX_MAGNITUDE = 1e300  # largest absolute value of a constant sub-expression
-MAX_EXPONENT = 1_000  # largest |n| in x**n when n is a constant
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ def parse_shaped(
             " for Python's parser",
             fix="split it into several definitions",
         ) from None
-    _check_size(tree.body, columns)
+    check_size(tree.body, columns)
     term = _Converter(names, shapes, source.strip(), columns, written).convert(tree.body)
     if term.unsized:
         term = _sized(term, square)
@@ -174,39 +179,6 @@ def _written_product(factors: list[sp.Expr]) -> sp.Expr:
         return others[0]
     parts = others if coefficient == 1 else [coefficient, *others]
     return sp.Mul(*parts, evaluate=False) if parts else coefficient
-
-
-def _check_size(root: ast.expr, columns: _Columns) -> None:
-    """Refuse trees with too many nodes or too deep, iteratively (no recursion to exhaust)."""
-    count = 0
-    stack: list[tuple[ast.AST, int]] = [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise ParseError(f"expression has more than {MAX_NODES} parts")
-        if depth > MAX_DEPTH:
-            raise ParseError(
-                f"expression is nested more than {MAX_DEPTH} levels deep",
-                Location(column=columns(getattr(node, "col_offset", 0))),
-            )
-        for child in ast.iter_child_nodes(node):
-            same_chain = (
-                isinstance(node, ast.BinOp)
-                and isinstance(child, ast.BinOp)
-                and child is node.left
-                and _chain_kind(child.op) == _chain_kind(node.op)
-                and _chain_kind(node.op) is not None
-            )
-            stack.append((child, depth if same_chain else depth + 1))
-
-
-def _chain_kind(op: ast.operator) -> str | None:
-    if isinstance(op, ast.Add | ast.Sub):
-        return "sum"
-    if isinstance(op, ast.Mult | ast.Div):
-        return "product"
-    return None
 
 
 class _Converter:
@@ -286,7 +258,7 @@ class _Converter:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(node, f"{type(value).__name__} literal {value!r} is not allowed")
-        number = float(value) if isinstance(value, float) else _int_to_float(value)
+        number = float(value) if isinstance(value, float) else int_to_float(value)
         if number is None or not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
             raise self.fail(node, f"number is too large (limit {MAX_MAGNITUDE:g})")
         if isinstance(value, int):
@@ -366,7 +338,7 @@ class _Converter:
         return _Term(self.negative(inner.expr), value, inner.shape, inner.unsized)
 
     def binary(self, node: ast.BinOp) -> _Term:
-        kind = _chain_kind(node.op)
+        kind = chain_kind(node.op)
         if kind is not None:
             return self.chain(node, kind)
         if isinstance(node.op, ast.Pow):
@@ -381,7 +353,7 @@ class _Converter:
         """A run of + and − (or * and /) as one flat SymPy Add (or Mul), walked without recursion."""
         operands: list[tuple[ast.operator | None, ast.expr]] = []
         current: ast.expr = node
-        while isinstance(current, ast.BinOp) and _chain_kind(current.op) == kind:
+        while isinstance(current, ast.BinOp) and chain_kind(current.op) == kind:
             operands.append((current.op, current.right))
             current = current.left
         operands.append((None, current))
@@ -400,12 +372,12 @@ class _Converter:
             inverse = isinstance(op, ast.Sub | ast.Div)
             if kind == "sum":
                 terms.append(self.negative(term.expr) if inverse else term.expr)
-                value = _combine(value, term.value, operator.sub if inverse else operator.add)
+                value = combine(value, term.value, operator.sub if inverse else operator.add)
             else:
                 if inverse and term.expr.is_zero:
                     raise self.fail(operand, "division by zero")
                 terms.append(sp.Pow(term.expr, -1, evaluate=not self.written) if inverse else term.expr)
-                value = _combine(value, term.value, operator.truediv if inverse else operator.mul)
+                value = combine(value, term.value, operator.truediv if inverse else operator.mul)
             self.check_magnitude(operand, value)
         if kind == "sum":
             expr = sp.Add(*terms, evaluate=not self.written)
@@ -434,7 +406,7 @@ class _Converter:
         exponent = self.convert(node.right)
         value: float | None = None
         if base.value is not None and exponent.value is not None:
-            value = _combine(base.value, exponent.value, _real_pow)
+            value = combine(base.value, exponent.value, real_pow)
             if value is None:
                 raise self.fail(node, "constant power is too large or not real")
             self.check_magnitude(node, value)
@@ -583,28 +555,3 @@ class _Converter:
     def check_magnitude(self, node: ast.AST, value: float | None) -> None:
         if value is not None and (not math.isfinite(value) or abs(value) > MAX_MAGNITUDE):
             raise self.fail(node, f"constant is too large (limit {MAX_MAGNITUDE:g})")
-
-
-def _int_to_float(value: int) -> float | None:
-    try:
-        return float(value)
-    except OverflowError:
-        return None
-
-
-def _combine(left: float | None, right: float | None, op: Callable[[float, float], float]) -> float | None:
-    """Apply `op` to two constants in floats; None when either side is not constant or on failure."""
-    if left is None or right is None:
-        return None
-    try:
-        result = op(left, right)
-    except (OverflowError, ZeroDivisionError, ValueError):
-        return math.inf
-    return result if isinstance(result, float | int) else None
-
-
-def _real_pow(base: float, exponent: float) -> float:
-    result = base**exponent
-    if isinstance(result, complex):
-        raise ValueError("not real")
-    return float(result)
