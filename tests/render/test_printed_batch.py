@@ -36,8 +36,8 @@ from symcalc.symbolic.notation import Adjoint
 from tests.batch_reader import Batch, adjoints_named, evaluate, terminal_text
 from tests.conftest import DERIVATIONS
 from tests.printed import DIGITS, TOLERANCE, Point, oracle_entries, written_out
-from tests.test_printed_documents import RENDERERS, rows
-from tests.test_printed_forms import ACTIVATIONS, LOSSES, MATRICES, OUTPUTS, SHIPPED, transposed_model
+from tests.render.test_printed_documents import RENDERERS, rows
+from tests.render.test_printed_forms import ACTIVATIONS, LOSSES, MATRICES, OUTPUTS, SHIPPED, transposed_model
 
 SAMPLES = 2
 
