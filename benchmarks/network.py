@@ -12,15 +12,19 @@ softmax cross-entropy, L2 penalty), float64, minibatches of 128 rows in the orde
 - JAX: one `jax.jit`-compiled step (loss, `jax.grad`, Adam's update written out), compiled first.
 
 Each is the best of 3 epochs after a warm-up; `--threads N` limits every library to N threads
-(NumPy's BLAS by threadpoolctl, `torch.set_num_threads`, XLA's Eigen pool off for 1), and the
-line records the load average, which on a shared machine moves these numbers most. "derive +
-compile" is loading and deriving the file, writing the module and importing it. Prints the
+(NumPy's BLAS by threadpoolctl, `torch.set_num_threads`, XLA's Eigen pool off for 1). The line
+records processor seconds beside wall seconds and the load average before and after, which on a
+shared machine move these numbers most. "derive + compile" is loading and deriving the file,
+writing the module and importing it; the peak memory is the process's resident high-water mark
+over one symcalc epoch (reset through /proc first, before PyTorch or JAX is imported), against
+the bytes of x and y. Prints the
 seconds and the ratios, appends a dated line to benchmarks/RESULTS.md, never fails on time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import pathlib
@@ -45,14 +49,32 @@ RATE = 1e-3
 BATCH = 128
 
 
-def best(run: Callable[[], object], repeats: int = 3) -> float:
+def best(run: Callable[[], object], repeats: int = 3) -> tuple[float, float]:
+    """The fastest run's wall seconds and the processor seconds (every thread's) it used."""
     run()  # the warm-up: caches, threads, any compiling
     times = []
     for _ in range(repeats):
-        began = time.perf_counter()
+        began, used = time.perf_counter(), time.process_time()
         run()
-        times.append(time.perf_counter() - began)
+        times.append((time.perf_counter() - began, time.process_time() - used))
     return min(times)
+
+
+def status(field: str) -> int:
+    """This process's VmRSS or VmHWM in bytes, from /proc (0 where there is none)."""
+    try:
+        lines = pathlib.Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) * 1024 for line in lines if line.startswith(field + ":")), 0)
+
+
+def peak_during(run: Callable[[], object]) -> int:
+    """The process's peak resident bytes while `run` runs (the high-water mark reset first)."""
+    with contextlib.suppress(OSError):  # not Linux: the peak is the process's whole life's
+        pathlib.Path("/proc/self/clear_refs").write_text("5")
+    run()
+    return status("VmHWM")
 
 
 def derive_and_compile() -> tuple[Any, Any, float]:
@@ -131,6 +153,10 @@ def jax_epoch(start: dict[str, Any], x: Any, y: Any) -> Callable[[], object]:
     return epoch
 
 
+def shown(label: str, seconds: tuple[float, float]) -> None:
+    print(f"{label} {seconds[0]:.3f} s ({seconds[1]:.3f} s of processor time)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="6 000 rows, not 60 000")
@@ -143,40 +169,51 @@ def main() -> None:
     threadpool_limits(threads)  # NumPy's BLAS; PyTorch's below; XLA's by its flag, set at import
     os.environ["XLA_FLAGS"] = f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
     batch, module, compile_seconds = derive_and_compile()
+    before_data = status("VmRSS")
     rng = np.random.default_rng(1)
     x = rng.standard_normal((rows, 784))
     y = np.eye(10)[rng.integers(0, 10, rows)]
+    data_bytes = x.nbytes + y.nbytes
     start = initial_parameters(batch, batch.run_sizes({"x": x, "y": y}), seed=0)
     data = {"x": x, "y": y}
 
     def ours() -> object:
         return symcalc.fit(module, data, start, method="adam", learning_rate=RATE, epochs=1, batch_size=BATCH)
 
+    load_before = os.getloadavg()[0]
     print(f"784-128-10 network, {rows} x 784 float64, Adam, batches of {BATCH}, {threads} threads")
-    print(f"derive + compile: {compile_seconds:.2f} s")
+    print(f"derive + compile: {compile_seconds:.2f} s (the target: under 5 s)")
+    peak = peak_during(ours)  # before torch and jax are imported, so the peak is symcalc's alone
+    memory = (
+        f"peak {peak / 2**20:.0f} MB = {peak / data_bytes:.2f}x the data ({data_bytes / 2**20:.0f} MB), "
+        f"{(peak - before_data) / data_bytes:.2f}x above the {before_data / 2**20:.0f} MB held before it "
+        "(the target: under 2x)"
+    )
+    print(f"one symcalc epoch: {memory}")
     results = {"symcalc": best(ours)}
-    print(f"symcalc.fit       {results['symcalc']:.3f} s")
+    shown("symcalc.fit      ", results["symcalc"])
     try:
         import torch
 
         torch.set_num_threads(threads)
         results["torch"] = best(torch_epoch(start, x, y))
-        print(f"PyTorch eager     {results['torch']:.3f} s")
+        shown("PyTorch eager    ", results["torch"])
     except ImportError:
         print("PyTorch eager     skipped: torch is not installed")
     try:
         results["jax"] = best(jax_epoch(start, x, y))
-        print(f"jax.jit step      {results['jax']:.3f} s")
+        shown("jax.jit step     ", results["jax"])
     except ImportError:
         print("jax.jit step      skipped: jax is not installed")
     others = [k for k in ("torch", "jax") if k in results]
-    ratios = ", ".join(f"{results['symcalc'] / results[k]:.2f}x {k}" for k in others)
+    ratios = ", ".join(f"{results['symcalc'][0] / results[k][0]:.2f}x {k}" for k in others)
     print(f"symcalc / each: {ratios}")
     line = (
         f"- {datetime.date.today().isoformat()} network.py: 784-128-10, {rows} rows, Adam batch {BATCH}, "
-        f"{threads} threads: symcalc {results['symcalc']:.3f} s"
-        + "".join(f", {k} {results[k]:.3f} s" for k in ("torch", "jax") if k in results)
-        + f" ({ratios}); derive + compile {compile_seconds:.2f} s; load average {os.getloadavg()[0]:.1f}\n"
+        f"{threads} threads: "
+        + ", ".join(f"{k} {results[k][0]:.3f} s ({results[k][1]:.3f} s cpu)" for k in results)
+        + f" ({ratios}); derive + compile {compile_seconds:.2f} s; one symcalc epoch's {memory}; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after\n"
     )
     path = ROOT / "benchmarks" / "RESULTS.md"
     if not path.exists():
