@@ -259,7 +259,11 @@ def check_documents(derivation: symcalc.Derivation, oracle: Oracle) -> int:
         for row in batch_rows(render(derivation)):
             sides = read_latex(row, names)
             head = sides[0]
-            if head.derivatives:
+            if head.derivatives and head.derivatives[0].second is not None:
+                d = head.derivatives[0]
+                assert d.of == batch.objective_name.name, (kind, row)
+                label = f"d2{loss}/d{d.wrt}^2" if d.wrt == d.second else f"d2{loss}/d{d.wrt} d{d.second}"
+            elif head.derivatives:
                 d = head.derivatives[0]
                 label = f"d{loss}/d{d.wrt}" if d.of == batch.objective_name.name else f"d{d.of}/d{d.wrt}"
                 label = targets.get(label, label)
@@ -351,10 +355,11 @@ SECOND_ORDER = ["logistic_regression_vector", "ridge_regression_vector"]  # the 
 @pytest.mark.parametrize("name", SECOND_ORDER)
 def test_every_batch_second_derivative_reads_back_from_json_and_the_terminal(name: str) -> None:
     """With --hessian, each d²J/dθᵢdθⱼ of the batch form (Xᵀ diag(a ⊙ (1 − a)) X/m) is SymPy's diff of
-    the mean loss twice (the documents' rows of second derivatives are not read: the LaTeX reader
-    takes no d²)."""
+    the mean loss twice, in --json, the terminal and each document's rows (d²J/dw², a matrix, read by
+    symcalc's LaTeX reader)."""
     derivation = symcalc.derive(symcalc.load(str(DERIVATIONS / f"{name}.toml")), hessian=True)
     assert derivation.batch is not None and derivation.batch.hessian
     oracle = Oracle(derivation)
     lines = len(derivation.batch.gradients) + len(derivation.batch.hessian)
     assert check_json(derivation, oracle) > lines and check_terminal(derivation, oracle) > lines
+    assert check_documents(derivation, oracle) > 3 * lines

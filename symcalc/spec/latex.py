@@ -303,6 +303,8 @@ class _Reader(Cursor):
             return Piece(str(self.indices[base]))
         if base in self.names:
             return self.declared(base)
+        if base == "I":  # undeclared, the identity matrix, sized where it is parsed (as in a file)
+            return Piece("I", 2, True, "I")
         raise self.unknown(base, token)
 
     def declared(self, name: str) -> Piece:
@@ -485,6 +487,8 @@ class _Reader(Cursor):
         text = f"{name}({', '.join(a.text for a in args)})"
         if name == "outer":
             axes = 2
+        if name == "diag":  # a vector's entries down a matrix's diagonal; a matrix's diagonal
+            axes = 2 if abs(args[0].axes) == 1 else 1
         if name in ("max", "min") and len(args) == 1:
             axes = 0
         if prime:
