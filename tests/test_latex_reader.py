@@ -302,3 +302,14 @@ def test_a_second_derivative_by_vectors_has_their_shape_and_diag_and_i_are_matri
         read_latex(r"\frac{\mathrm{d}^{2} J}{\mathrm{d} X^{2}} = 0", names)
     with pytest.raises(LatexError, match="a second derivative is of a scalar name"):
         read_latex(r"\frac{\mathrm{d}^{2} s}{\mathrm{d} b^{2}} = 0", names)
+
+
+def test_a_numbered_index_letter_is_one_index() -> None:
+    """SymPy's i1 (taken after i … u, as in layer norm's dL/dW_{ij}) is printed i_{1}: \\sum_{i_{1}=1}^{h}
+    d_{i_{1}} was refused ("'_' in a subscript"); it is d's entries summed, beside a d_{i} of its own."""
+    names = {"d": 1, "h": 0}
+    for tex in (r"d_{i} \sum_{i_{1}=1}^{h} d_{i_{1}}", r"d_{i} \sum_{i_1=1}^{3} d_{i_1}"):
+        (side,) = read_latex(tex, names, {"i": 2}, sizes={"h": 3})
+        assert side.text == "d2*(d1 + d2 + d3)", tex
+    with pytest.raises(LatexError, match="an index letter's subscript is a number"):
+        read_latex(r"\sum_{i_{k}=1}^{h} d_{i_{k}}", names, sizes={"h": 3})

@@ -163,8 +163,13 @@ class Document:
         return "index"
 
     def scalar(self, side: Reading) -> Any:
+        assert self.model.shaped is not None
         symbols = dict(self.model.symbols)
         values = dict(self.point.values)
+        for dim, size in self.model.shaped.numbers().items():  # sqrt(d), sum(s)/h: a size as a number
+            assert isinstance(dim, sp.Symbol)
+            symbols.setdefault(dim.name, dim)
+            values[dim] = size
         for d in side.derivatives:
             vector, flat = self.entries.get(d.wrt, (d.wrt, 0))
             symbols[d.name] = sp.Symbol(d.name)

@@ -291,7 +291,13 @@ class _Reader(Cursor):
         if subscripts and self.is_("char", "_"):
             mark = self.at
             self.at += 1
-            sub = self.subscript_text()
+            try:
+                sub = self.subscript_text()
+            except LatexError:  # d_{i_{1}}: an entry at a numbered index, which the factor loop reads
+                if self.names.get(base, 0) == 0:
+                    raise
+                self.at = mark
+                return self.declared(base)
             for candidate in (base + sub, f"{base}_{sub}"):
                 if candidate in self.names:
                     return self.declared(candidate)
@@ -354,23 +360,22 @@ class _Reader(Cursor):
 
     def index_items(self, axes: int) -> list[int | None]:
         """A subscript's indices: numbers, index letters given a value, or a summed letter (None)."""
-        tokens: list[Token] = []
-        if self.is_("char", "{"):
-            self.at += 1
-            while not self.is_("char", "}"):
-                tokens.append(self.take())
-            self.at += 1
-        else:
-            tokens.append(self.take())
+        tokens: list[tuple[Token, str]] = []
+        braced = self.is_("char", "{")
+        self.at += braced
+        while not tokens or (braced and not self.is_("char", "}")):
+            token = self.take()
+            tokens.append((token, self.numbered() if token.kind == "word" else ""))
+        self.at += braced
         items: list[int | None] = []
-        for token in tokens:
+        for token, number in tokens:
             if token.text == ",":
                 continue
             if token.kind == "number" and "." not in token.text:
                 digits = token.text if axes == 2 and len(tokens) == 1 else [token.text]
                 items += [int(d) for d in digits]
             elif token.kind == "word":
-                for letter in token.text:
+                for letter in (*token.text[:-1], token.text[-1] + number):
                     if letter in self.summed:
                         items.append(None)
                     elif letter in self.indices:
@@ -380,6 +385,18 @@ class _Reader(Cursor):
             else:
                 raise self.fail(f"'{token.text}' in an index", token)
         return items
+
+    def numbered(self) -> str:
+        """The number of a numbered index letter, i_{1} or i_1 (SymPy's i1, after i … u are taken), read;
+        "" (reading nothing) where no _ follows."""
+        if not self.is_("char", "_"):
+            return ""
+        self.at += 1
+        token = self.peek()
+        number = self.subscript_text()
+        if not number.isdigit():
+            raise self.fail("an index letter's subscript is a number (i_{1})", token)
+        return number
 
     # -- control words ---------------------------------------------------------------------------------
     def control(self, token: Token) -> Piece:
@@ -528,9 +545,10 @@ class _Reader(Cursor):
         self.at += 1
         braced = self.is_("char", "{")
         self.at += braced
-        letter = self.take()
-        if letter.kind != "word" or len(letter.text) != 1:
-            raise self.fail("a sum runs over one index letter", letter)
+        token = self.take()
+        if token.kind != "word" or len(token.text) != 1:
+            raise self.fail("a sum runs over one index letter", token)
+        letter = Token(token.kind, token.text + self.numbered(), token.column)  # i_{1}: the index i1
         first = 1
         if braced:
             if self.is_("char", "=") and self.is_("number", None, 1):
