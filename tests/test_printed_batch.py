@@ -112,6 +112,9 @@ class Oracle:
         shaped = self.model.shaped
         assert shaped is not None
         found: dict[sp.Symbol, Any] = {M: mpmath.mpf(self.m)}
+        for dim, size in shaped.numbers().items():  # var = sum(d²)/h: a size used as a number
+            assert isinstance(dim, sp.Symbol)
+            found[dim] = mpmath.mpf(size)
         gradients = {Adjoint.of(self.model.loss, p) for p in shaped.parameters}
         for old, new in self.batch.names:
             if old in gradients:
@@ -193,7 +196,7 @@ def check_json(derivation: symcalc.Derivation, oracle: Oracle) -> int:
 
 
 def read_file_syntax(text: str, values: dict[str, Any]) -> Any:
-    written, adjoints = adjoints_named(text)
+    written, adjoints = adjoints_named(text.replace("^", "**"))  # the file's power, Python's **
     names = dict(values)
     for placeholder, node in adjoints.items():
         names[placeholder] = next(v for k, v in values.items() if "/d" in k and k.split("/d", 1)[1] == node)
@@ -224,7 +227,7 @@ def check_terminal(derivation: symcalc.Derivation, oracle: Oracle) -> int:
     texts += [(line.label, line.value) for line in batch.hessian]
     for label, expr in texts:
         drawn = inline(batch.marked(expr))
-        written, placeholders = adjoints_named(terminal_text(drawn))
+        written, placeholders = adjoints_named(terminal_text(drawn).replace("^", "**"))  # (eps + var)^(3/2)
         names = values | {p: adjoints[node] for p, node in placeholders.items()}
         same(evaluate(written, names, star="product"), expected[label], (label, drawn))
     return len(texts)
@@ -249,6 +252,8 @@ def check_documents(derivation: symcalc.Derivation, oracle: Oracle) -> int:
     names = {symbol.name: len(shape) for symbol, shape in shapes.items() if not isinstance(symbol, Adjoint)}
     names |= {name: 0 for name, symbol in derivation.model.symbols.items() if name not in names}
     names |= {loss: 0, batch.objective_name.name: 0, "m": 0, ONES: 1}
+    assert oracle.model.shaped is not None
+    names |= {name: 0 for name, _ in oracle.model.shaped.sizes if name not in names}  # sum(d²)/h
     values = {symbol.name: value for symbol, value in oracle.values().items()}
     expected = {label: value for label, _, value in oracle.expected()}
     targets = {line.target.name: line.label for line in (*batch.forward, *batch.backward)}
