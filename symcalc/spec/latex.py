@@ -285,7 +285,13 @@ class _Reader(Cursor):
         if subscripts and self.is_("char", "_"):
             mark = self.at
             self.at += 1
-            sub = self.subscript_text()
+            try:
+                sub = self.subscript_text()
+            except LatexError:  # d_{i_{1}}: an entry at a numbered index, which the factor loop reads
+                if self.names.get(base, 0) == 0:
+                    raise
+                self.at = mark
+                return self.declared(base)
             for candidate in (base + sub, f"{base}_{sub}"):
                 if candidate in self.names:
                     return self.declared(candidate)
@@ -297,6 +303,8 @@ class _Reader(Cursor):
             return Piece(str(self.indices[base]))
         if base in self.names:
             return self.declared(base)
+        if base == "I":  # undeclared, the identity matrix, sized where it is parsed (as in a file)
+            return Piece("I", 2, True, "I")
         raise self.unknown(base, token)
 
     def declared(self, name: str) -> Piece:
@@ -346,23 +354,22 @@ class _Reader(Cursor):
 
     def index_items(self, axes: int) -> list[int | None]:
         """A subscript's indices: numbers, index letters given a value, or a summed letter (None)."""
-        tokens: list[Token] = []
-        if self.is_("char", "{"):
-            self.at += 1
-            while not self.is_("char", "}"):
-                tokens.append(self.take())
-            self.at += 1
-        else:
-            tokens.append(self.take())
+        tokens: list[tuple[Token, str]] = []
+        braced = self.is_("char", "{")
+        self.at += braced
+        while not tokens or (braced and not self.is_("char", "}")):
+            token = self.take()
+            tokens.append((token, self.numbered() if token.kind == "word" else ""))
+        self.at += braced
         items: list[int | None] = []
-        for token in tokens:
+        for token, number in tokens:
             if token.text == ",":
                 continue
             if token.kind == "number" and "." not in token.text:
                 digits = token.text if axes == 2 and len(tokens) == 1 else [token.text]
                 items += [int(d) for d in digits]
             elif token.kind == "word":
-                for letter in token.text:
+                for letter in (*token.text[:-1], token.text[-1] + number):
                     if letter in self.summed:
                         items.append(None)
                     elif letter in self.indices:
@@ -372,6 +379,18 @@ class _Reader(Cursor):
             else:
                 raise self.fail(f"'{token.text}' in an index", token)
         return items
+
+    def numbered(self) -> str:
+        """The number of a numbered index letter, i_{1} or i_1 (SymPy's i1, after i … u are taken), read;
+        "" (reading nothing) where no _ follows."""
+        if not self.is_("char", "_"):
+            return ""
+        self.at += 1
+        token = self.peek()
+        number = self.subscript_text()
+        if not number.isdigit():
+            raise self.fail("an index letter's subscript is a number (i_{1})", token)
+        return number
 
     # -- control words ---------------------------------------------------------------------------------
     def control(self, token: Token) -> Piece:
@@ -480,6 +499,8 @@ class _Reader(Cursor):
         text = f"{name}({', '.join(a.text for a in args)})"
         if name == "outer":
             axes = 2
+        if name == "diag":  # a vector's entries down a matrix's diagonal; a matrix's diagonal
+            axes = 2 if abs(args[0].axes) == 1 else 1
         if name in ("max", "min") and len(args) == 1:
             axes = 0
         if prime:
@@ -519,9 +540,10 @@ class _Reader(Cursor):
         self.at += 1
         braced = self.is_("char", "{")
         self.at += braced
-        letter = self.take()
-        if letter.kind != "word" or len(letter.text) != 1:
-            raise self.fail("a sum runs over one index letter", letter)
+        token = self.take()
+        if token.kind != "word" or len(token.text) != 1:
+            raise self.fail("a sum runs over one index letter", token)
+        letter = Token(token.kind, token.text + self.numbered(), token.column)  # i_{1}: the index i1
         first = 1
         if braced:
             if self.is_("char", "=") and self.is_("number", None, 1):

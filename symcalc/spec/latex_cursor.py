@@ -177,13 +177,14 @@ class Cursor:
         return 2
 
     def bare_name(self) -> str:
-        """A name in a second derivative's denominator, with its subscripts but not the power after it."""
+        """A name in a second derivative's denominator, with its subscripts but not the power after it: a
+        scalar's or a vector's (d²L/dw² of a vector w is the matrix of second derivatives)."""
         token = self.peek()
         piece = self.primary()
         while self.is_("char", "_"):
             piece = self.entry_of(piece, self.take())
-        if piece.name is None or piece.name.startswith("d_") or piece.axes:
-            raise self.fail("a second derivative is of a name and by scalar names", token)
+        if piece.name is None or piece.name.startswith("d_") or abs(piece.axes) > 1:
+            raise self.fail("a second derivative is of a name and by scalar or vector names", token)
         return piece.name
 
     def differential(self, second: bool = False) -> bool | None:
@@ -261,8 +262,11 @@ class Cursor:
                 name = f"{stem}_{k}"
             found = Derivative(name, of, wrt, partial, token.column, second)
             self.found[key] = found
-        if second is not None:
-            return Piece(found.name, 0, True, found.name)
         of_axes, wrt_axes = abs(self.names.get(of, 0)), abs(self.names.get(wrt, 0))
+        if second is not None:  # of a scalar: a number, a column (one vector) or a matrix (two)
+            axes = wrt_axes + abs(self.names.get(second, 0))
+            if of_axes:
+                raise self.fail("a second derivative is of a scalar name", token)
+            return Piece(found.name, axes, True, found.name)
         axes = wrt_axes if of_axes == 0 else (1 if wrt_axes == 0 else 2)
         return Piece(found.name, axes, True, found.name)

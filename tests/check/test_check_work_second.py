@@ -78,7 +78,7 @@ def test_second_derivatives_are_read_and_checked_through_the_model(run: Runner, 
     [
         ("logistic_regression", r"\frac{\partial^3 L}{\partial w_1^3} = 0", "order 1 and 2"),
         ("logistic_regression", r"\frac{\partial^2 L}{\partial w_1 + b} = 0", "denominator"),
-        ("two_layer_network_vector", r"\frac{\partial^2 L}{\partial \mathbf{v}^2} = 0", "scalar names"),
+        ("two_layer_network_vector", r"\frac{\partial^2 L}{\partial \mathbf{v}^2} = 0", "by scalars"),
     ],
 )
 def test_what_is_not_a_second_derivative_of_scalars_is_one_line_with_its_place(

@@ -112,6 +112,9 @@ class Oracle:
         shaped = self.model.shaped
         assert shaped is not None
         found: dict[sp.Symbol, Any] = {M: mpmath.mpf(self.m)}
+        for dim, size in shaped.numbers().items():  # var = sum(d²)/h: a size used as a number
+            assert isinstance(dim, sp.Symbol)
+            found[dim] = mpmath.mpf(size)
         gradients = {Adjoint.of(self.model.loss, p) for p in shaped.parameters}
         for old, new in self.batch.names:
             if old in gradients:
@@ -193,7 +196,7 @@ def check_json(derivation: symcalc.Derivation, oracle: Oracle) -> int:
 
 
 def read_file_syntax(text: str, values: dict[str, Any]) -> Any:
-    written, adjoints = adjoints_named(text)
+    written, adjoints = adjoints_named(text.replace("^", "**"))  # the file's power, Python's **
     names = dict(values)
     for placeholder, node in adjoints.items():
         names[placeholder] = next(v for k, v in values.items() if "/d" in k and k.split("/d", 1)[1] == node)
@@ -224,7 +227,7 @@ def check_terminal(derivation: symcalc.Derivation, oracle: Oracle) -> int:
     texts += [(line.label, line.value) for line in batch.hessian]
     for label, expr in texts:
         drawn = inline(batch.marked(expr))
-        written, placeholders = adjoints_named(terminal_text(drawn))
+        written, placeholders = adjoints_named(terminal_text(drawn).replace("^", "**"))  # (eps + var)^(3/2)
         names = values | {p: adjoints[node] for p, node in placeholders.items()}
         same(evaluate(written, names, star="product"), expected[label], (label, drawn))
     return len(texts)
@@ -249,6 +252,8 @@ def check_documents(derivation: symcalc.Derivation, oracle: Oracle) -> int:
     names = {symbol.name: len(shape) for symbol, shape in shapes.items() if not isinstance(symbol, Adjoint)}
     names |= {name: 0 for name, symbol in derivation.model.symbols.items() if name not in names}
     names |= {loss: 0, batch.objective_name.name: 0, "m": 0, ONES: 1}
+    assert oracle.model.shaped is not None
+    names |= {name: 0 for name, _ in oracle.model.shaped.sizes if name not in names}  # sum(d²)/h
     values = {symbol.name: value for symbol, value in oracle.values().items()}
     expected = {label: value for label, _, value in oracle.expected()}
     targets = {line.target.name: line.label for line in (*batch.forward, *batch.backward)}
@@ -259,7 +264,11 @@ def check_documents(derivation: symcalc.Derivation, oracle: Oracle) -> int:
         for row in batch_rows(render(derivation)):
             sides = read_latex(row, names)
             head = sides[0]
-            if head.derivatives:
+            if head.derivatives and head.derivatives[0].second is not None:
+                d = head.derivatives[0]
+                assert d.of == batch.objective_name.name, (kind, row)
+                label = f"d2{loss}/d{d.wrt}^2" if d.wrt == d.second else f"d2{loss}/d{d.wrt} d{d.second}"
+            elif head.derivatives:
                 d = head.derivatives[0]
                 label = f"d{loss}/d{d.wrt}" if d.of == batch.objective_name.name else f"d{d.of}/d{d.wrt}"
                 label = targets.get(label, label)
@@ -351,10 +360,11 @@ SECOND_ORDER = ["logistic_regression_vector", "ridge_regression_vector"]  # the 
 @pytest.mark.parametrize("name", SECOND_ORDER)
 def test_every_batch_second_derivative_reads_back_from_json_and_the_terminal(name: str) -> None:
     """With --hessian, each d²J/dθᵢdθⱼ of the batch form (Xᵀ diag(a ⊙ (1 − a)) X/m) is SymPy's diff of
-    the mean loss twice (the documents' rows of second derivatives are not read: the LaTeX reader
-    takes no d²)."""
+    the mean loss twice, in --json, the terminal and each document's rows (d²J/dw², a matrix, read by
+    symcalc's LaTeX reader)."""
     derivation = symcalc.derive(symcalc.load(str(DERIVATIONS / f"{name}.toml")), hessian=True)
     assert derivation.batch is not None and derivation.batch.hessian
     oracle = Oracle(derivation)
     lines = len(derivation.batch.gradients) + len(derivation.batch.hessian)
     assert check_json(derivation, oracle) > lines and check_terminal(derivation, oracle) > lines
+    assert check_documents(derivation, oracle) > 3 * lines

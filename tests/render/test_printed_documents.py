@@ -25,9 +25,10 @@ from symcalc.render.json import derivation_dict
 from symcalc.render.latex import render_latex
 from symcalc.render.markdown import render_markdown
 from symcalc.spec.latex import Reading, read_latex
+from symcalc.spec.latex_cursor import Derivative
 from symcalc.spec.shapes import component
 from symcalc.symbolic.parse import parse_shaped
-from tests.printed import Point, close, read_back, written_out
+from tests.printed import Point, close, oracle_entries, read_back, written_out
 from tests.render.test_printed_forms import (
     ACTIVATIONS,
     LOSSES,
@@ -93,6 +94,8 @@ class Document:
         head = sides[0].derivatives
         if len(sides) < 2 or sides[0].text != (head[0].name if head else None) or head[0].of != self.loss:
             return None
+        if head[0].second is not None:
+            return self.second(head[0], sides[1:])
         if head[0].partial:
             return None  # a local step, ∂J/∂w = λw
         node = head[0].wrt
@@ -105,6 +108,26 @@ class Document:
         if node in self.entries and self.entries[node][0] in self.oracle:
             return self.index(self.entries[node][0], row)
         return None
+
+    def second(self, head: Derivative, sides: list[Reading]) -> str:
+        """d²L/d(wrt)d(second) (--hessian): each side, entry by entry, is SymPy's diff of the written-out
+        loss twice: a matrix for two vectors (row-major), a column for a vector and a scalar."""
+        rows, columns = self.parameter(head.wrt), self.parameter(head.second or "")
+        first = oracle_entries(self.model, self.model.symbols[self.loss], rows)
+        expected = [self.point.at(sp.diff(d, c)) for d in first for c in columns]
+        for side in sides:
+            assert not side.derivatives, side.text
+            got = read_back(self.model, side.text, self.point)
+            if len(got) == 1 and len(expected) > 1:
+                got = got * len(expected)  # λ + 0: a number where every entry is it
+            assert len(got) == len(expected), (head.name, side.text, got, expected)
+            assert all(close(g, e) for g, e in zip(got, expected, strict=True)), (head.name, side.text)
+        return "second"
+
+    def parameter(self, name: str) -> list[sp.Symbol]:
+        """A name's written-out entries (row-major), or its scalar."""
+        array = next((a for s, a in written_out(self.model.shaped).items() if s.name == name), None)
+        return [self.model.symbols[name]] if array is None else list(array.flat)
 
     def local(self, side: Reading) -> str | None:
         """The side's text with each derivative as dL/dN (for `read_back`); None if one is not the loss's
@@ -140,8 +163,13 @@ class Document:
         return "index"
 
     def scalar(self, side: Reading) -> Any:
+        assert self.model.shaped is not None
         symbols = dict(self.model.symbols)
         values = dict(self.point.values)
+        for dim, size in self.model.shaped.numbers().items():  # sqrt(d), sum(s)/h: a size as a number
+            assert isinstance(dim, sp.Symbol)
+            symbols.setdefault(dim.name, dim)
+            values[dim] = size
         for d in side.derivatives:
             vector, flat = self.entries.get(d.wrt, (d.wrt, 0))
             symbols[d.name] = sp.Symbol(d.name)
@@ -166,12 +194,13 @@ def check_documents(derivation: symcalc.Derivation, index: bool = True) -> None:
     results = {r.node.name for r in derivation.vector.results}
     for kind, render in RENDERERS.items():
         document = Document(derivation, point, oracle)
-        read: dict[str, set[str]] = {"vector": set(), "index": set()}
+        read: dict[str, set[str]] = {"vector": set(), "index": set(), "second": set()}
         for row in rows(render(derivation)):
             found = document.check(row)
             if found is not None:
                 read[found].add(row.split("&", 1)[0])
         assert len(read["vector"]) >= len(results), (kind, read["vector"], results)
+        assert len(read["second"]) == len(derivation.vector_hessian), (kind, read["second"])
         if index:
             forms = [e["index_form"] for e in derivation_dict(derivation)["vector_form"] if e["index_form"]]
             assert len(read["index"]) >= len(forms), (kind, read["index"], forms)
@@ -181,6 +210,18 @@ def check_documents(derivation: symcalc.Derivation, index: bool = True) -> None:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_document_of_a_shipped_model_reads_back_as_sympys_diff(name: str) -> None:
     check_documents(symcalc.derive(symcalc.load(f"derivations/{name}.toml")))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["logistic_regression_vector", "ridge_regression_vector"])
+def test_every_documents_second_derivative_of_a_shipped_model_reads_back_as_sympys_diff_twice(
+    name: str,
+) -> None:
+    """With --hessian, each d²L/dθdθ' row of the vector form (a(1 − a) x xᵀ, λI + x xᵀ) is read by the
+    LaTeX reader and equals SymPy's diff of the written-out loss twice; a vector's was refused."""
+    derivation = symcalc.derive(symcalc.load(f"derivations/{name}.toml"), hessian=True)
+    assert derivation.vector_hessian
+    check_documents(derivation)
 
 
 #: dL/dW = AᵀA((1 − g²) ⊙ Aᵀ(v(z − y)))xᵀ: a ⊙ inside a matrix product.

@@ -277,3 +277,39 @@ def test_a_bold_one_is_a_vector_of_ones_never_the_number_one() -> None:
     (row,) = read_latex(r"\mathbf{1}^{\top} M", {"M": 2, "ones": 1})
     (column,) = read_latex(r"M^{\top} \mathbf{1}", {"M": 2, "ones": 1})
     assert (row.text, row.axes, column.text, column.axes) == ("ones @ M", -1, "transpose(M) @ ones", 1)
+
+
+def test_a_second_derivative_by_vectors_has_their_shape_and_diag_and_i_are_matrices() -> None:
+    """The documents' --hessian rows: d²J/dw² of a vector w is a matrix, d²J/dw db a column, d²J/db² a
+    number; Xᵀ diag(s) X is a matrix product (diag of a column being a matrix) and an undeclared I is
+    the identity, as in a file. Each was refused before ("by scalar names", "a column vector times a
+    matrix", "unknown name 'I'"). A second derivative by a matrix, or of a vector, stays refused."""
+    names = {"J": 0, "w": 1, "b": 0, "X": 2, "s": 1, "lamda": 0}
+    hessian = r"\lambda I + X^{\top} \operatorname{diag}{\left(s\right)} X"
+    rows = {
+        rf"\frac{{\mathrm{{d}}^{{2}} J}}{{\mathrm{{d}} w^{{2}}}} = {hessian}": (
+            2,
+            "lamda*I + ((transpose(X) @ diag(s)) @ X)",
+        ),
+        r"\frac{\mathrm{d}^{2} J}{\mathrm{d} w\,\mathrm{d} b} = X^{\top} s": (1, "transpose(X) @ s"),
+        r"\frac{\mathrm{d}^{2} J}{\mathrm{d} b^{2}} = b": (0, "b"),
+    }
+    for tex, (axes, text) in rows.items():
+        head, side = read_latex(tex, names)
+        assert (head.axes, side.axes, side.text) == (axes, axes, text), tex
+        assert head.derivatives[0].second is not None
+    with pytest.raises(LatexError, match="column 36: a second derivative is of a name and by scalar or vec"):
+        read_latex(r"\frac{\mathrm{d}^{2} J}{\mathrm{d} X^{2}} = 0", names)
+    with pytest.raises(LatexError, match="a second derivative is of a scalar name"):
+        read_latex(r"\frac{\mathrm{d}^{2} s}{\mathrm{d} b^{2}} = 0", names)
+
+
+def test_a_numbered_index_letter_is_one_index() -> None:
+    """SymPy's i1 (taken after i … u, as in layer norm's dL/dW_{ij}) is printed i_{1}: \\sum_{i_{1}=1}^{h}
+    d_{i_{1}} was refused ("'_' in a subscript"); it is d's entries summed, beside a d_{i} of its own."""
+    names = {"d": 1, "h": 0}
+    for tex in (r"d_{i} \sum_{i_{1}=1}^{h} d_{i_{1}}", r"d_{i} \sum_{i_1=1}^{3} d_{i_1}"):
+        (side,) = read_latex(tex, names, {"i": 2}, sizes={"h": 3})
+        assert side.text == "d2*(d1 + d2 + d3)", tex
+    with pytest.raises(LatexError, match="an index letter's subscript is a number"):
+        read_latex(r"\sum_{i_{k}=1}^{h} d_{i_{k}}", names, sizes={"h": 3})
