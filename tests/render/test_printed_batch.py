@@ -296,7 +296,11 @@ def check_all(derivation: symcalc.Derivation) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_batch_line_of_a_shipped_model_reads_back_in_every_rendering(name: str) -> None:
-    check_all(symcalc.derive(symcalc.load(str(DERIVATIONS / f"{name}.toml"))))
+    derivation = symcalc.derive(symcalc.load(str(DERIVATIONS / f"{name}.toml")))
+    if derivation.batch is None:  # attention, skip-gram: a matrix computed per sample, no batch form
+        assert derivation.batch_problem, name  # ... and it says why
+        return
+    check_all(derivation)
 
 
 @pytest.mark.slow
