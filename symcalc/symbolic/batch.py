@@ -442,6 +442,9 @@ def _shorter(result: VectorResult) -> sp.Expr:
 
 #: Capital Greek letters that print as Latin ones: the batch name of μ is not Mu, which prints as M.
 _LATIN_LOOKING = frozenset("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ")
+#: Capitals that read as something else: O as 0 (and Python's linters refuse it as a name), I as the
+#: identity matrix.
+_AMBIGUOUS = frozenset(("O", "I"))
 
 
 def _batch_name(symbol: sp.Symbol, shape: Shape, loss: sp.Symbol, taken: set[str]) -> sp.Symbol:
@@ -460,8 +463,8 @@ def _batch_name(symbol: sp.Symbol, shape: Shape, loss: sp.Symbol, taken: set[str
 
 def _rows_name(name: str) -> str:
     """The name of a per-sample vector's matrix of m rows: x → X; W → W_rows, mu → mu_rows (Mu would
-    print as M)."""
+    print as M), o → o_rows and i → i_rows (O reads as 0 and I is the identity)."""
     capital = name[0].upper() + name[1:] if name[0].islower() else f"{name}_rows"
-    return (
-        f"{name}_rows" if set(sp.pretty(sp.Symbol(capital), use_unicode=True)) & _LATIN_LOOKING else capital
-    )
+    if capital in _AMBIGUOUS or set(sp.pretty(sp.Symbol(capital), use_unicode=True)) & _LATIN_LOOKING:
+        return f"{name}_rows"
+    return capital
