@@ -16,7 +16,6 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
 from symcalc.symbolic.arrays import Shape
@@ -57,8 +56,13 @@ def read_adjoints(
 def adjoint_arrays(expr: sp.Expr, arrays: Mapping[sp.Basic, Any]) -> dict[sp.Basic, Any]:
     """For each dA/dB in `expr` with B a vector or matrix: the array of its entries' dA/dBᵢ."""
     found: dict[sp.Basic, Any] = {}
+    adjoints = expr.atoms(Adjoint)
+    if not adjoints:
+        return found
+    import numpy as np  # only a model with vectors has arrays: a scalar model never loads NumPy
+
     by_name = {symbol.name: array for symbol, array in arrays.items() if isinstance(symbol, sp.Symbol)}
-    for adjoint in expr.atoms(Adjoint):
+    for adjoint in adjoints:
         array = by_name.get(adjoint.node.name)
         if isinstance(array, np.ndarray):
             entries = [Adjoint.of(adjoint.loss, entry) for entry in array.flat]
