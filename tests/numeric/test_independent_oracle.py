@@ -112,14 +112,33 @@ def _batch_means(
     return np.array([loss, *(by_entry[p.name] for p in model.parameters)])
 
 
+#: Known gaps, each a strict xfail so that fixing it is noticed: attention's scores at large inputs
+#: and parameters differ by thousands in the exponent, past the oracle's 800 digits; the codegen module
+#: of a model with vectors and no batch form (skip-gram) asks for its written-out entries (U1_1)
+#: where the others take whole arrays.
+KNOWN_GAPS = {
+    ("attention_one_query", backend, case): "attention's softmax at large values needs over 800 digits"
+    for backend in BACKENDS
+    for case in CASES
+} | {
+    ("skipgram_negative_sampling", "codegen", case): "a module without a batch form wants entries"
+    for case in CASES
+}
+
+
+def _cases() -> list[Any]:
+    cases = []
+    for name in MODELS:
+        for backend in BACKENDS:
+            for case in CASES:
+                why = KNOWN_GAPS.get((name, backend, case))
+                marks = [pytest.mark.xfail(strict=True, reason=why)] if why else []
+                cases.append(pytest.param(name, backend, case, marks=marks))
+    return cases
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize(
-    # softmax's 9 gradients of a 3-way log-sum-exp take mpmath about a second per batch
-    "name",
-    [pytest.param(m, marks=pytest.mark.slow) if m == "softmax_regression" else m for m in MODELS],
-)
+@pytest.mark.parametrize(("name", "backend", "case"), _cases())
 def test_back_end_equals_the_exact_gradient(
     name: str, backend: str, case: str, generated: Callable[[str], ModuleType]
 ) -> None:
