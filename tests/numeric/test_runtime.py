@@ -41,7 +41,15 @@ def test_each_module_holds_the_runtime_as_its_source_spells_it(target: str) -> N
         shared = ("_arguments", "_saved", "_shape", "load_parameters", "standardize")
         expected += [d for d in definitions("runtime.py") if d.name in shared]
         expected += list(definitions("runtime_frameworks.py"))
-    optional = {"loss_gradient_hessian", "_maximum", "_minimum", "_heaviside", "_logaddexp", "_elementwise"}
+    optional = {
+        "loss_gradient_hessian",
+        "_maximum",
+        "_minimum",
+        "_heaviside",
+        "_logaddexp",
+        "_elementwise",
+        "_ones",
+    }
     for definition in expected:
         if definition.name not in optional:
             assert definition.text in text, definition.name
