@@ -49,7 +49,7 @@ ALLOWED: dict[str, set[str]] = {
     "numeric/c/source.py": {"log1p", "expm1"},
     # the batch module writes σ and softplus with exp and log1p, so that a line's softplus terms of
     # one u share one log1p(e^−|u|) (NumPy's logaddexp is four times slower): the same relation
-    "numeric/batch_code.py": {"sigmoid", "softplus"},
+    "numeric/batch_stable.py": {"sigmoid", "softplus"},
     # the start of a weight by its activation: He's scale where a product feeds relu; a σ output is a
     # probability, scored as class 1 from 1/2 (a score from 0)
     "numeric/batch_fit.py": {"relu", "sigmoid"},
