@@ -145,7 +145,7 @@ def oracle_batch(
     return params, data
 
 
-def _exact_row(function: Any, arguments: list[float]) -> list[Any] | None:
+def exact_row(function: Any, arguments: list[float]) -> list[Any] | None:
     """The outputs at one row (mpf(float) is exact), to AGREE relative, or None where one is not finite."""
     digits, before = DIGITS, None
     while digits <= 16 * DIGITS:
@@ -184,7 +184,7 @@ def exact(name: str, case: str, seed: int = 29) -> Exact:
     for i in range(len(data[program.inputs[0]])):
         columns = [float(data[c][i]) for c in (*program.inputs, *program.targets)]
         arguments = [*(params[p] for p in program.parameters), *columns, *program.constants.values()]
-        values = _exact_row(function, arguments)
+        values = exact_row(function, arguments)
         if values is None or not all(abs(v) < largest for v in values):
             continue
         kept.append(i)

@@ -19,7 +19,7 @@ string.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -32,7 +32,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from symcalc.errors import Location, SpecError
 from symcalc.numeric.names import CodeNames, code_symbol
-from symcalc.symbolic.forms import tree_size
+from symcalc.symbolic.forms import adds_denominator, tree_size
 from symcalc.symbolic.functions import sigmoid, softplus, spec_of
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.notation import Adjoint
@@ -411,10 +411,11 @@ def build_program(derivation: Derivation) -> Program:
         defined.add(node)
     steps = _steps_by_node(derivation)
     backward = []
+    chosen: dict[sp.Symbol, sp.Expr] = {}  # each adjoint's line, before the float64 rewrites
     for node in derivation.adjoints:
         if node == model.loss:
             continue
-        value = _shorter(derivation.adjoints[node], _chain_sum(node, names), names)
+        value = chosen[names.adjoint(node)] = _shorter(derivation.adjoints[node], node, names, chosen)
         step, rule = steps.get(node, (None, "chain rule"))
         target = names.adjoint(node)
         line = _stable_line(value, inside, defined).xreplace(rename)
@@ -426,7 +427,7 @@ def build_program(derivation: Derivation) -> Program:
         if result == 0:
             gradients.append(sp.S.Zero)
             continue
-        value = _shorter(result, _chain_sum(parameter, names), names)
+        value = _shorter(result, parameter, names, chosen)
         target = names.adjoint(parameter)
         line = _stable_line(value, inside, defined).xreplace(rename)
         backward.append(Assignment(target, line, names.label(parameter), last, "chain rule"))
@@ -477,17 +478,24 @@ def _chain_sum(node: sp.Symbol, names: _Names) -> sp.Expr:
     return sp.Add(*terms)
 
 
-def _shorter(simplified: sp.Expr, chain: sp.Expr, names: _Names) -> sp.Expr:
-    """The derivation's simplified result where it is no longer than the chain rule's sum, else the sum.
+def _shorter(
+    simplified: sp.Expr, node: sp.Symbol, names: _Names, chosen: Mapping[sp.Symbol, sp.Expr]
+) -> sp.Expr:
+    """The derivation's simplified result for dL/dnode where it cancels a division the chain rule's
+    sum would compute, or is no longer than that sum; else the sum.
 
     The simplified form cancels what the sum would compute twice (dL/dz = a − y, not
-    dL/da · a(1 − a), which is 0·∞ where a rounds to 1); the sum keeps a deep chain
-    linear, where the simplified form repeats every factor upstream of it.
+    dL/da · a(1 − a), which is 0·∞ where a rounds to 1; with a class weight, a(1 − y) −
+    cw·y(1 − a), which is longer than the sum); the sum keeps a deep chain linear, where the
+    simplified form repeats every factor upstream of it. `chosen` holds the lines already chosen
+    for the adjoints the sum reads.
     """
+    chain = _chain_sum(node, names)
+    simplified = simplified.xreplace({s: names.adjoint(s.node) for s in simplified.atoms(Adjoint)})
+    if adds_denominator(chain.xreplace(dict(chosen)), simplified):
+        return simplified
     size = tree_size(chain, 10**9)
-    if tree_size(simplified, size) <= size:
-        return simplified.xreplace({s: names.adjoint(s.node) for s in simplified.atoms(Adjoint)})
-    return chain
+    return simplified if tree_size(simplified, size) <= size else chain
 
 
 def _steps_by_node(derivation: Derivation) -> dict[sp.Symbol, tuple[int, str]]:

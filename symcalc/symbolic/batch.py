@@ -40,7 +40,7 @@ from symcalc.symbolic.arrays import (
     transpose,
 )
 from symcalc.symbolic.expand import Shaped
-from symcalc.symbolic.forms import tree_size
+from symcalc.symbolic.forms import adds_denominator, tree_size
 from symcalc.symbolic.notation import Adjoint, Hadamard, Product, product
 from symcalc.symbolic.vector import VectorForm, VectorResult, derive_vector_form
 from symcalc.symbolic.vector_hessian import VectorSecond
@@ -197,20 +197,23 @@ class _Lifter:
         )
         by_node = {r.node: r for r in self.vector.results}
         gradient_of = {Adjoint.of(self.loss, r.node) for r in self.vector.gradients}
+        chosen: dict[sp.Expr, sp.Expr] = {}  # from the loss backwards: what a line reads is chosen first
+        for result in self.vector.adjoints:
+            chosen[Adjoint.of(self.loss, result.node)] = _shorter(result, chosen)
         gradients = []
         needed: set[sp.Symbol] = set()
         for result in self.vector.gradients:
-            per_sample = _shorter(result)
+            per_sample = _shorter(result, chosen)
             needed |= {a.node for a in per_sample.atoms(Adjoint)}
             gradient = sp.Symbol(f"grad_{result.node.name}")
             summed = sp.Add(*(term / M for term in sp.Add.make_args(self.sum_over_samples(per_sample))))
             gradients.append(BatchLine(gradient, summed, result.name))
         backward: list[BatchLine] = []
-        wanted = self.closure(needed, by_node)
+        wanted = self.closure(needed, by_node, chosen)
         for result in self.vector.adjoints:  # from the loss backwards: what a line reads is above it
             if result.node.name in wanted:
                 symbol = Adjoint.of(self.loss, result.node)
-                backward.append(BatchLine(self.names[symbol], self.lift(_shorter(result)), result.name))
+                backward.append(BatchLine(self.names[symbol], self.lift(chosen[symbol]), result.name))
         values = {line.target: line.value for line in backward}
         gradients = [replace(line, expanded=_put_in(line.value, values)) for line in gradients]
         objective = total(self.names.get(self.loss, self.loss)) / M
@@ -236,7 +239,12 @@ class _Lifter:
             tuple(shapes.items()),
         )
 
-    def closure(self, needed: set[sp.Symbol], by_node: Mapping[sp.Symbol, VectorResult]) -> set[str]:
+    def closure(
+        self,
+        needed: set[sp.Symbol],
+        by_node: Mapping[sp.Symbol, VectorResult],
+        chosen: Mapping[sp.Expr, sp.Expr],
+    ) -> set[str]:
         """The names of the adjoints that the gradients read, directly or through other adjoints."""
         wanted: set[str] = set()
         stack = [n.name for n in needed]
@@ -246,7 +254,7 @@ class _Lifter:
             if name in wanted or name not in by_name:
                 continue
             wanted.add(name)
-            stack += [a.node.name for a in _shorter(by_name[name]).atoms(Adjoint)]
+            stack += [a.node.name for a in chosen[Adjoint.of(self.loss, by_name[name].node)].atoms(Adjoint)]
         return wanted
 
     # -- lifting one per-sample expression to the batch ---------------------------------------
@@ -430,12 +438,17 @@ def _put_in(value: sp.Expr, adjoints: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr | 
     return None if expanded == value else expanded
 
 
-def _shorter(result: VectorResult) -> sp.Expr:
-    """The result in names where it is no larger than the chain rule's form, else the chain form.
+def _shorter(result: VectorResult, chosen: Mapping[sp.Expr, sp.Expr]) -> sp.Expr:
+    """The result in names where it cancels a division the chain rule's form would compute, or is
+    no larger than that form; else the chain form.
 
-    As in the scalar program: a − y rather than dL/da·a(1 − a), but dL/ds xᵀ rather than the
-    whole product again for a weight matrix.
+    As in the scalar program: a − y rather than dL/da·a(1 − a) (0·∞ where a rounds to 1), and
+    P·Σ(cw ⊙ Y) − cw ⊙ Y rather than P ⊙ (dL/dP − Σ dL/dP ⊙ P) with dL/dP = −cw ⊙ Y/P, but dL/ds xᵀ
+    rather than the whole product again for a weight matrix. `chosen` holds the forms already
+    chosen for the adjoints the chain form reads.
     """
+    if adds_denominator(result.chain.xreplace(dict(chosen)), result.result):
+        return result.result
     size = tree_size(result.chain, 10**6)
     return result.result if tree_size(result.result, size) <= size else result.chain
 
