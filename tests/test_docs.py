@@ -40,6 +40,19 @@ def test_the_architecture_page_lists_every_module_and_no_other() -> None:
     assert not gone, f"docs/architecture.md lists modules that do not exist: {gone}"
 
 
+#: The house rule on module size (CONTRIBUTING.md): a module that grows past it is split by what it owns.
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_is_longer_than_the_house_rule() -> None:
+    lengths = {
+        p.relative_to(PACKAGE).as_posix(): len(p.read_text(encoding="utf-8").splitlines())
+        for p in PACKAGE.rglob("*.py")
+    }
+    assert len(lengths) > 50
+    assert {m: n for m, n in lengths.items() if n > MAX_MODULE_LINES} == {}
+
+
 def test_the_architecture_check_sees_a_module_that_is_not_listed(tmp_path: Path) -> None:
     page = ARCHITECTURE.read_text(encoding="utf-8")
     row = "| `numeric/c/kernel.py` |"

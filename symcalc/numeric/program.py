@@ -481,14 +481,11 @@ def _chain_sum(node: sp.Symbol, names: _Names) -> sp.Expr:
 def _shorter(
     simplified: sp.Expr, node: sp.Symbol, names: _Names, chosen: Mapping[sp.Symbol, sp.Expr]
 ) -> sp.Expr:
-    """The derivation's simplified result for dL/dnode where it cancels a division the chain rule's
-    sum would compute, or is no longer than that sum; else the sum.
+    """The derivation's simplified dL/dnode where it cancels a division of the chain rule's sum (with
+    the lines it reads, `chosen`, put in) or is no longer than the sum; else the sum.
 
-    The simplified form cancels what the sum would compute twice (dL/dz = a − y, not
-    dL/da · a(1 − a), which is 0·∞ where a rounds to 1; with a class weight, a(1 − y) −
-    cw·y(1 − a), which is longer than the sum); the sum keeps a deep chain linear, where the
-    simplified form repeats every factor upstream of it. `chosen` holds the lines already chosen
-    for the adjoints the sum reads.
+    The simplified form cancels what the sum computes twice (a − y, or a(1 − y) − cw·y(1 − a) with a
+    class weight, not dL/da·a(1 − a), 0·∞ where a rounds to 1); the sum keeps a deep chain linear.
     """
     chain = _chain_sum(node, names)
     simplified = simplified.xreplace({s: names.adjoint(s.node) for s in simplified.atoms(Adjoint)})
