@@ -32,7 +32,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from symcalc.errors import Location, SpecError
 from symcalc.numeric.names import CodeNames, code_symbol
-from symcalc.symbolic.forms import adds_denominator, tree_size
+from symcalc.symbolic.forms import cancels_a_quotient, tree_size
 from symcalc.symbolic.functions import sigmoid, softplus, spec_of
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.notation import Adjoint
@@ -489,7 +489,7 @@ def _shorter(
     """
     chain = _chain_sum(node, names)
     simplified = simplified.xreplace({s: names.adjoint(s.node) for s in simplified.atoms(Adjoint)})
-    if adds_denominator(chain.xreplace(dict(chosen)), simplified):
+    if cancels_a_quotient(chain.xreplace(dict(chosen)), simplified):
         return simplified
     size = tree_size(chain, 10**9)
     return simplified if tree_size(simplified, size) <= size else chain

@@ -40,7 +40,7 @@ from symcalc.symbolic.arrays import (
     transpose,
 )
 from symcalc.symbolic.expand import Shaped
-from symcalc.symbolic.forms import adds_denominator, tree_size
+from symcalc.symbolic.forms import cancels_a_quotient, tree_size
 from symcalc.symbolic.notation import Adjoint, Hadamard, Product, product
 from symcalc.symbolic.vector import VectorForm, VectorResult, derive_vector_form
 from symcalc.symbolic.vector_hessian import VectorSecond
@@ -447,7 +447,7 @@ def _shorter(result: VectorResult, chosen: Mapping[sp.Expr, sp.Expr]) -> sp.Expr
     rather than the whole product again for a weight matrix. `chosen` holds the forms already
     chosen for the adjoints the chain form reads.
     """
-    if adds_denominator(result.chain.xreplace(dict(chosen)), result.result):
+    if cancels_a_quotient(result.chain.xreplace(dict(chosen)), result.result):
         return result.result
     size = tree_size(result.chain, 10**6)
     return result.result if tree_size(result.result, size) <= size else result.chain

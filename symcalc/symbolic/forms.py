@@ -236,6 +236,20 @@ def adds_denominator(
     return not all(_covered(division, allowed) for division in divisions(candidate, back))
 
 
+def cancels_a_quotient(chain: sp.Expr, simplified: sp.Expr) -> bool:
+    """Whether `chain` divides by something it also multiplies by, which `simplified` no longer
+    divides by: ((1 − y)/(1 − a))·a(1 − a) is 0·∞ where a rounds to 1, a(1 − y) is not."""
+    multiplied = {
+        factor
+        for product in chain.atoms(sp.Mul)
+        for factor in product.args
+        if not (isinstance(factor, sp.Pow) and factor.exp.is_negative)
+    }
+    divided = {base for base, _ in divisions(chain)}
+    both = {base for base in divided if base in multiplied or -base in multiplied}
+    return bool(both) and not both & {base for base, _ in divisions(simplified)}
+
+
 def _covered(division: Division, allowed: set[Division]) -> bool:
     base, exponent = division
     if division in allowed:
