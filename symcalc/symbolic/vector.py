@@ -88,10 +88,12 @@ class VectorForm:
     gradients: tuple[VectorResult, ...]
     #: The shape of every name (and adjoint symbol) the results use, for printing them.
     shapes: tuple[tuple[sp.Basic, Shape], ...] = ()
+    #: For a batch-level model, dL/dX for each input X that is a whole batch (after the gradients).
+    inputs: tuple[VectorResult, ...] = ()
 
     @property
     def results(self) -> tuple[VectorResult, ...]:
-        return (*self.adjoints, *self.gradients)
+        return (*self.adjoints, *self.gradients, *self.inputs)
 
     def marked(self, expr: sp.Expr) -> sp.Expr:
         """An expression of these results for reading, with ⊙ between vectors (`marked`)."""
@@ -106,8 +108,11 @@ class VectorForm:
         return Total(result.loss, node), chain, value
 
 
-def derive_vector_form(shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.Symbol]) -> VectorForm:
-    """The adjoints and gradients of a shaped model, in its vector notation."""
+def derive_vector_form(
+    shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.Symbol], inputs: Sequence[sp.Symbol] = ()
+) -> VectorForm:
+    """The adjoints and gradients of a shaped model, in its vector notation (and dL/dX for each of
+    `inputs`, the batches of a batch-level model)."""
     shapes: dict[sp.Basic, Shape] = dict(shaped.shapes)
     names = {expr: node for node, expr in shaped.definitions if not expr.is_Atom}
     solutions = _sum_solutions(shaped.assumptions)
@@ -132,13 +137,16 @@ def derive_vector_form(shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.
             raise VectorUnsupported(str(err)) from None
         for name, value_share, chain_share in found:
             shares[name].append((chain_share.xreplace(names), value_share.xreplace(names), node == loss))
-    gradients = tuple(
-        _result(loss, p, shares[p], shapes, solutions, shaped)
-        if p in shares
-        else VectorResult(loss, p, shapes.get(p, ()), sp.S.Zero, sp.S.Zero)
-        for p in parameters
+    gradients, by_input = (
+        tuple(
+            _result(loss, p, shares[p], shapes, solutions, shaped)
+            if p in shares
+            else VectorResult(loss, p, shapes.get(p, ()), sp.S.Zero, sp.S.Zero)
+            for p in names
+        )
+        for names in (parameters, inputs)
     )
-    return VectorForm(tuple(adjoints), gradients, tuple(shapes.items()))
+    return VectorForm(tuple(adjoints), gradients, tuple(shapes.items()), by_input)
 
 
 def _result(
