@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
@@ -37,6 +37,7 @@ from symcalc.symbolic.arrays import (
     total,
     transpose,
 )
+from symcalc.symbolic.batch_level import compact
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import as_teacher_writes, solve_linear, tidy
 from symcalc.symbolic.functions import heaviside_as_step
@@ -77,7 +78,10 @@ def marked(expr: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> sp.Expr:
     # An entry-by-entry quotient stays a fraction (y/p); ⊙ joins two or more vector factors.
     if len(shaped) < 2 or any(f.is_Pow and f.exp.is_negative for f in shaped):
         return expr.func(*args)
-    return product(sp.Mul(*scalars), Hadamard(*shaped))
+    scalar = sp.Mul(*scalars)
+    if scalar == -1:  # −X̂ ⊙ M, not −1⋅X̂ ⊙ M
+        return -Hadamard(*shaped)
+    return product(scalar, Hadamard(*shaped))
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,11 @@ def derive_vector_form(
             for p in names
         )
         for names in (parameters, inputs)
+    )
+    definitions = dict(shaped.definitions)
+    by_input = tuple(
+        replace(r, result=compact(r.result, r.shape, shapes, definitions, [a.result for a in adjoints]))
+        for r in by_input
     )
     return VectorForm(tuple(adjoints), gradients, tuple(shapes.items()), by_input)
 
