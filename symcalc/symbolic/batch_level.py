@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import sympy as sp
 
 from symcalc.symbolic.arrays import BY_CLASS, Shape, dimension, matmul, ones, outer, shape_of, transpose
-from symcalc.symbolic.forms import tidy, tree_size
+from symcalc.symbolic.forms import adds_denominator, tidy, tree_size
 
 #: Results larger than this (nodes) are left as they are: the search below costs their size squared.
 MAX_NODES = 2_000
@@ -74,7 +74,7 @@ def _through_adjoints(rows: _Rows, expr: sp.Expr, adjoints: Sequence[sp.Expr]) -
             continue
         name = next((s for s in sorted(flat.free_symbols, key=sp.default_sort_key) if rows.in_rows(s)), None)
         solved = None if name is None else _solved(flat - _HELD, name)
-        if solved is None or not expr.has(name):
+        if solved is None or not expr.has(name) or adds_denominator(solved, flat):
             continue
         held = sp.factor_terms(sp.together(rows.apart(expr.subs(name, solved))))
         if not held.has(name):
@@ -117,7 +117,8 @@ def _substitutions(node: sp.Symbol, value: sp.Expr) -> list[dict[sp.Expr, sp.Exp
     for name in sorted(value.free_symbols, key=sp.default_sort_key):
         if isinstance(name, sp.Symbol) and name != node and name.is_integer is not True:
             solved = _solved(value - node, name)
-            if solved is not None:
+            # never a new division: X̂ = (Y − β)/γ written in for X̂ would divide by γ, 0 somewhere
+            if solved is not None and not adds_denominator(solved, value):
                 found.append({name: solved})
     return found
 
