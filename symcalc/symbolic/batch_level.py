@@ -222,8 +222,6 @@ class _Rows:
 
     def write(self, expr: sp.Expr) -> sp.Expr:
         """The file's syntax again: a row beside a matrix as 𝟙uᵀ, Σ(M) as Mᵀ𝟙."""
-        if expr.is_Atom:
-            return expr
         if not self.in_rows(expr):
             value = self._row(expr)
             if not value.free_symbols - {self.batch}:
@@ -231,6 +229,8 @@ class _Rows:
             if value.could_extract_minus_sign():  # −𝟙uᵀ rather than 𝟙(−u)ᵀ
                 return -outer(ones(self.batch), -value)
             return outer(ones(self.batch), value)
+        if expr.is_Atom:
+            return expr
         if isinstance(expr, sp.Mul):
             numbers = [f for f in expr.args if f.free_symbols <= {self.batch}]
             varying = [self.write(f) for f in expr.args if self.in_rows(f)]

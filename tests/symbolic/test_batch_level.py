@@ -187,6 +187,67 @@ def test_the_common_wrong_dl_dx_fails_with_a_counterexample(wrong: str) -> None:
     assert check.counterexample is not None
 
 
+#: Other batch-level models: a regression over the batch (dL/dX a product with a vector over the rows,
+#: which the compact reading leaves alone), centring then tanh (a row γ beside a matrix), batch
+#: normalisation with σ written inline, relu and cross-entropy.
+OTHERS = {
+    "regression": """
+inputs = ["X[m,n]"]
+targets = ["t[m]"]
+parameters = ["w[n]", "b"]
+[dimensions]
+m = 3
+n = 2
+[definitions]
+z = "X @ w + b"
+L = "sum((z - t)^2)/2"
+""",
+    "centred tanh": """
+inputs = ["X[m,n]"]
+targets = ["T[m,n]"]
+parameters = ["g[n]"]
+[dimensions]
+m = 3
+n = 2
+[definitions]
+mu = "X.T @ ones(m)/m"
+D = "X - outer(ones(m), mu)"
+Y = "tanh(D*outer(ones(m), g))"
+L = "sum((Y - T)^2)/2"
+""",
+    "normalised, relu, cross-entropy": """
+inputs = ["X[m,n]"]
+targets = ["T[m,n]"]
+parameters = ["gamma[n]", "beta[n]"]
+[dimensions]
+m = 3
+n = 2
+[constants]
+eps = 0.001
+[definitions]
+mu = "X.T @ ones(m)/m"
+D = "X - outer(ones(m), mu)"
+var = "(D*D).T @ ones(m)/m"
+Xhat = "D/outer(ones(m), sqrt(var + eps))"
+Y = "relu(Xhat*outer(ones(m), gamma) + outer(ones(m), beta))"
+L = "sum(-T*log(sigmoid(Y)) - (1 - T)*log(1 - sigmoid(Y)))"
+""",
+}
+
+
+@pytest.mark.parametrize("name", list(OTHERS))
+def test_another_batch_level_models_dl_dx_is_shown_as_a_claim_that_holds(
+    name: str, write_toml: WriteToml
+) -> None:
+    """Whatever form the engine gives dL/dX, its text is the file's syntax (each row beside a matrix
+    spread as 𝟙uᵀ) and holds as a claim."""
+    model = symcalc.load(str(write_toml(OTHERS[name])))
+    derivation = symcalc.derive(model)
+    assert derivation.vector is not None and [r.name for r in derivation.vector.inputs] == ["dL/dX"]
+    entry = next(e for e in derivation_dict(derivation)["vector_form"] if e["name"] == "dL/dX")
+    assert symcalc.check_claim(model, "dL/dX", entry["result"]).holds
+
+
 def test_a_per_sample_model_with_a_matrix_input_is_not_batch_level() -> None:
     """Attention's X[t,e] is one sample's keys: no target has t first, so no dL/dX and a batch form."""
     derivation = symcalc.derive(symcalc.load(str(DERIVATIONS / "attention_one_query.toml")))
