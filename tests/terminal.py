@@ -4,8 +4,8 @@ The terminal writes a lecture's notation: ⋅ between two vectors or matrices is
 product (u⋅vᵀ an outer product, uᵀ⋅v a dot product, x⋅W a vector used as a row), ⋅ with a
 scalar is a product, ⊙ multiplies entry by entry, ᵀ transposes, a superscript digit is a
 power. Values are NumPy arrays in which a vector is a column, so that these mean what they
-say: Mᵀ is `.T`, and u⋅vᵀ is (n, 1) @ (1, m). A rendering drawn on several lines (a fraction)
-is not read (None).
+say: Mᵀ is `.T`, and u⋅vᵀ is (n, 1) @ (1, m); 𝟙 is the name `ONES`, a column of ones the
+caller sizes. A rendering drawn on several lines (a fraction) is not read (None).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 _SUPERSCRIPTS = {"²": "2", "³": "3", "⁴": "4"}
 #: T stands for ᵀ: a power of it is a transpose.
 _T = "T__"
+#: The name 𝟙 (a column of ones, not a Python name) is read as; its value is the caller's.
+ONES = "ONES__"
 
 
 def _sigmoid(x: Any) -> Any:
@@ -48,7 +50,7 @@ def python_text(drawn: str) -> str | None:
     """The one-line drawing as Python text: ⋅ as *, ⊙ as %, Xᵀ as X**T__, x² as x**2; None for 2-D."""
     if "\n" in drawn.strip():
         return None
-    out = drawn.strip().translate(_SUBSCRIPTS).replace("⋅", "*").replace("⊙", "%")
+    out = drawn.strip().translate(_SUBSCRIPTS).replace("⋅", "*").replace("⊙", "%").replace("𝟙", ONES)
     out = out.replace("ᵀ", f"**{_T}")
     for sup, digit in _SUPERSCRIPTS.items():
         out = out.replace(sup, f"**{digit}")

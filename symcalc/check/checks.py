@@ -82,7 +82,7 @@ def verify(
     for claim in derivation.model.claims:
         checks.append(_explained(_claim(ladder, claim), claim, derivation))
     if derivation.vector is not None:
-        for result in (*derivation.vector.adjoints, *derivation.vector.gradients):
+        for result in derivation.vector.results:
             checks.append(_vector(ladder, result))
     for second in derivation.vector_hessian:
         checks.append(_vector_second(ladder, second))

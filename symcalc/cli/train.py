@@ -40,6 +40,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from symcalc.numeric.partitions import data_files, is_glob
 
     on_dask = args.dask or args.scheduler is not None
+    work.refuse_batch_level(args.file)
     _check_cluster_options(args)
     if on_dask:
         _check_dask_options(args)

@@ -349,6 +349,29 @@ def declares_shapes(target: str | None) -> bool:
     return bool(spec.shapes)
 
 
+def refuse_batch_level(target: str | None) -> None:
+    """SymcalcError (one line) for a batch-level model (`spec.shapes.batch_inputs`): `train` reads one
+    sample per row and minimises the mean of the loss over them, which is not a loss over a batch."""
+    from symcalc.errors import SymcalcError
+    from symcalc.spec.shapes import batch_inputs
+    from symcalc.spec.toml import check, read
+    from symcalc.symbolic.building import RESERVED
+
+    try:
+        spec, _ = check(*read(target), reserved=RESERVED)
+    except SymcalcError:
+        return  # loading the model reports it
+    batches = batch_inputs(spec.inputs, spec.targets, spec.shapes)
+    if batches:
+        axes = dict(spec.shapes)[batches[0]]
+        declared = f"{batches[0]}[{','.join(map(str, axes))}]"
+        raise SymcalcError(
+            f"a batch-level model is not trained: its loss is over the whole batch {declared}, and train "
+            "reads one sample per row and minimises the mean of a loss over them",
+            fix=f"derive, verify and check it; its dL/d{batches[0]} is derived too",
+        )
+
+
 def parameter_entries(target: str | None, sizes: Mapping[str, int]) -> tuple[int, dict[str, int]]:
     """How many numbers the parameters of a model file hold at its [dimensions] with `sizes` (the
     data's) over them, and those dimensions: its TOML read, nothing derived; 0 for a file that does not

@@ -131,7 +131,7 @@ def _vector_form(derivation: Derivation) -> dict[str, Any]:
                 "index_form": _index_form(vector, r),
                 "using": list(r.using),
             }
-            for r in (*vector.adjoints, *vector.gradients)
+            for r in vector.results
         ],
         **_vector_hessian(derivation),
         "batch_form": _batch_form(derivation),

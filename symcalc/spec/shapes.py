@@ -143,3 +143,15 @@ def _counts(name: str, axes: int, present: Collection[str]) -> tuple[int, ...]:
     if axes == 1:
         return (run(name + "{}"),)
     return (run(name + "{}_1"), run(name + "1_{}"))
+
+
+def batch_inputs(
+    inputs: Sequence[str], targets: Sequence[str], shapes: Sequence[tuple[str, tuple[Axis, ...]]]
+) -> tuple[str, ...]:
+    """The inputs that are a whole batch: a matrix `X[m,n]` whose first axis, a dimension's name,
+    is also a target's first axis (`T[m,n]`, `t[m]`). A model with one is batch-level: its loss is
+    over the m samples of that batch, nothing is averaged for it, and dL/dX is derived too.
+    """
+    axes = dict(shapes)
+    firsts = {axes[t][0] for t in targets if axes.get(t) and isinstance(axes[t][0], str)}
+    return tuple(x for x in inputs if len(axes.get(x, ())) == MAX_AXES and axes[x][0] in firsts)

@@ -11,6 +11,7 @@ import sympy as sp
 
 from symcalc.errors import Location, ShapeError, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.names import NAME_PATTERN, check_name
+from symcalc.spec.shapes import batch_inputs
 from symcalc.spec.toml import MAX_NAMES, Spec
 from symcalc.symbolic.arrays import ARRAY_FUNCTIONS, Shape, dimension, shown
 from symcalc.symbolic.assumptions import polynomial_roots, split_equation, usable_assumption
@@ -324,6 +325,7 @@ class SpecBuilder:
             parameters=_symbols(spec.parameters, all_names),
             data=_symbols((*spec.inputs, *spec.targets), all_names),
             fixed=tuple((symbol, tuple(array.flat)) for symbol, array in self.fixed.items()),
+            batch=_symbols(batch_inputs(spec.inputs, spec.targets, spec.shapes), all_names),
         )
         return dict(
             title=f"{spec.title} (at {shaped.describe()})",

@@ -51,6 +51,8 @@ LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
 #: rather than its value: a network's results would otherwise grow by its width at every layer.
 #: Every adjoint of the shipped models is under 25.
 INLINE_NODES = 60
+#: Why a batch-level model (`spec.shapes.batch_inputs`) has no batch form over samples.
+BATCH_LEVEL = "a batch-level model's loss is over its whole batch already; nothing is averaged for it"
 
 
 def derive(model: Model, *, hessian: bool = False, written_out_hessian: bool = True) -> Derivation:
@@ -75,7 +77,7 @@ def derive(model: Model, *, hessian: bool = False, written_out_hessian: bool = T
     if model.shaped is None:
         return derivation
     try:
-        vector = derive_vector_form(model.shaped, model.loss, model.shaped.parameters)
+        vector = derive_vector_form(model.shaped, model.loss, model.shaped.parameters, model.shaped.batch)
     except VectorUnsupported as err:  # the written-out steps stand on their own
         return dataclasses.replace(derivation, vector_problem=str(err), batch_problem=str(err))
     derivation = dataclasses.replace(derivation, vector=vector)
@@ -83,6 +85,8 @@ def derive(model: Model, *, hessian: bool = False, written_out_hessian: bool = T
     if hessian:
         second, problem = vector_hessian_or_reason(model.shaped, vector, model.loss)
         derivation = dataclasses.replace(derivation, vector_hessian=second, vector_hessian_problem=problem)
+    if model.shaped.batch:  # its loss is over a batch already: J = (1/m) Σ L would average batches
+        return dataclasses.replace(derivation, batch_problem=BATCH_LEVEL)
     try:
         batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss, second)
     except BatchUnsupported as err:

@@ -43,6 +43,8 @@ class Shaped:
     declared: tuple[tuple[str, int], ...] = ()
     #: Each vector or matrix constant (`cw = [1, 2, 5]`) and its numbers, row by row, at `sizes`.
     fixed: tuple[tuple[sp.Symbol, tuple[sp.Expr, ...]], ...] = ()
+    #: The inputs that are a whole batch (`spec.shapes.batch_inputs`): the model is batch-level.
+    batch: tuple[sp.Symbol, ...] = ()
 
     def describe(self) -> str:
         """The sizes for a reader: 'n = 2, h = 3', or 'n = 784, h = 128; written out at n = 3, h = 3'."""

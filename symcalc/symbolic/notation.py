@@ -335,9 +335,12 @@ class Hadamard(sp.Expr):
 
     def _pretty(self, printer: Any) -> prettyForm:
         forms = [printer._print(f) for f in self.args]
+        # A product after a ⊙ is bracketed too: A ⊙ (𝟙⋅γᵀ), where A ⊙ 𝟙⋅γᵀ would read as (A ⊙ 𝟙)⋅γᵀ.
         forms = [
-            prettyForm(*f.parens()) if precedence(a) <= PRECEDENCE["Mul"] else f
-            for f, a in zip(forms, self.args, strict=True)
+            prettyForm(*f.parens())
+            if precedence(a) <= PRECEDENCE["Mul"] or (k and f.binding == prettyForm.MUL)
+            else f
+            for k, (f, a) in enumerate(zip(forms, self.args, strict=True))
         ]
         result = forms[0]
         for form in forms[1:]:

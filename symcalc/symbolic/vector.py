@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
@@ -37,6 +37,7 @@ from symcalc.symbolic.arrays import (
     total,
     transpose,
 )
+from symcalc.symbolic.batch_level import compact
 from symcalc.symbolic.expand import Shaped
 from symcalc.symbolic.forms import as_teacher_writes, solve_linear, tidy
 from symcalc.symbolic.functions import heaviside_as_step
@@ -77,7 +78,10 @@ def marked(expr: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> sp.Expr:
     # An entry-by-entry quotient stays a fraction (y/p); ⊙ joins two or more vector factors.
     if len(shaped) < 2 or any(f.is_Pow and f.exp.is_negative for f in shaped):
         return expr.func(*args)
-    return product(sp.Mul(*scalars), Hadamard(*shaped))
+    scalar = sp.Mul(*scalars)
+    if scalar == -1:  # −X̂ ⊙ M, not −1⋅X̂ ⊙ M
+        return -Hadamard(*shaped)
+    return product(scalar, Hadamard(*shaped))
 
 
 @dataclass(frozen=True)
@@ -88,10 +92,12 @@ class VectorForm:
     gradients: tuple[VectorResult, ...]
     #: The shape of every name (and adjoint symbol) the results use, for printing them.
     shapes: tuple[tuple[sp.Basic, Shape], ...] = ()
+    #: For a batch-level model, dL/dX for each input X that is a whole batch (after the gradients).
+    inputs: tuple[VectorResult, ...] = ()
 
     @property
     def results(self) -> tuple[VectorResult, ...]:
-        return (*self.adjoints, *self.gradients)
+        return (*self.adjoints, *self.gradients, *self.inputs)
 
     def marked(self, expr: sp.Expr) -> sp.Expr:
         """An expression of these results for reading, with ⊙ between vectors (`marked`)."""
@@ -106,8 +112,11 @@ class VectorForm:
         return Total(result.loss, node), chain, value
 
 
-def derive_vector_form(shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.Symbol]) -> VectorForm:
-    """The adjoints and gradients of a shaped model, in its vector notation."""
+def derive_vector_form(
+    shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.Symbol], inputs: Sequence[sp.Symbol] = ()
+) -> VectorForm:
+    """The adjoints and gradients of a shaped model, in its vector notation (and dL/dX for each of
+    `inputs`, the batches of a batch-level model)."""
     shapes: dict[sp.Basic, Shape] = dict(shaped.shapes)
     names = {expr: node for node, expr in shaped.definitions if not expr.is_Atom}
     solutions = _sum_solutions(shaped.assumptions)
@@ -132,13 +141,21 @@ def derive_vector_form(shaped: Shaped, loss: sp.Symbol, parameters: Sequence[sp.
             raise VectorUnsupported(str(err)) from None
         for name, value_share, chain_share in found:
             shares[name].append((chain_share.xreplace(names), value_share.xreplace(names), node == loss))
-    gradients = tuple(
-        _result(loss, p, shares[p], shapes, solutions, shaped)
-        if p in shares
-        else VectorResult(loss, p, shapes.get(p, ()), sp.S.Zero, sp.S.Zero)
-        for p in parameters
+    gradients, by_input = (
+        tuple(
+            _result(loss, p, shares[p], shapes, solutions, shaped)
+            if p in shares
+            else VectorResult(loss, p, shapes.get(p, ()), sp.S.Zero, sp.S.Zero)
+            for p in names
+        )
+        for names in (parameters, inputs)
     )
-    return VectorForm(tuple(adjoints), gradients, tuple(shapes.items()))
+    definitions = dict(shaped.definitions)
+    by_input = tuple(
+        replace(r, result=compact(r.result, r.shape, shapes, definitions, [a.result for a in adjoints]))
+        for r in by_input
+    )
+    return VectorForm(tuple(adjoints), gradients, tuple(shapes.items()), by_input)
 
 
 def _result(

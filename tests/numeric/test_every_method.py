@@ -57,6 +57,9 @@ NOT_APPLICABLE = {("softmax_network_vector", "newton")}
 #: Models with no batch form (a matrix computed per sample): train computes them on the written-out
 #: model, there are no exported modules to hold them to, and sgd/adam refuse them (tested below).
 NO_BATCH_FORM = ("attention_one_query", "skipgram_negative_sampling")
+#: Batch-level models, whose loss is over a whole batch X[m,n]: train refuses them in one line (it reads
+#: one sample per row and averages the loss over them), a known gap each method's case marks.
+BATCH_LEVEL = ("batch_norm",)
 #: Parameters of `train` against each module's loop, and every path against the oracle (relative to
 #: the mean absolute per-sample value, as in test_independent_oracle).
 RTOL = 1e-12
@@ -238,7 +241,14 @@ def frameworks() -> tuple[Any, Any]:
 
 @pytest.mark.parametrize(
     ("name", "method"),
-    [(n, m) for n in MODELS for m in METHODS if (n, m) not in NOT_APPLICABLE and n not in NO_BATCH_FORM],
+    [
+        pytest.param(n, m, marks=pytest.mark.xfail(strict=True, reason="train refuses a batch-level model"))
+        if n in BATCH_LEVEL
+        else (n, m)
+        for n in MODELS
+        for m in METHODS
+        if (n, m) not in NOT_APPLICABLE and n not in NO_BATCH_FORM
+    ],
 )
 def test_train_prints_what_every_exported_module_reaches_and_the_oracle_holds_each(
     name: str, method: str, run: Runner, tmp_path: Path, frameworks: tuple[Any, Any]

@@ -20,11 +20,12 @@ from hypothesis import strategies as st
 import symcalc
 from symcalc.render.json import derivation_dict
 from symcalc.render.pretty import pretty
+from symcalc.symbolic.arrays import ones
 from symcalc.symbolic.expand import flat
 from symcalc.symbolic.functions import FUNCTIONS
 from tests.conftest import DERIVATIONS
 from tests.printed import Point, close, oracle_entries, read_back, written_out
-from tests.terminal import agrees, evaluate, python_text
+from tests.terminal import ONES, agrees, evaluate, python_text
 
 SHIPPED = sorted(
     path.stem for path in DERIVATIONS.glob("*.toml") if "[dimensions]" in path.read_text(encoding="utf-8")
@@ -181,11 +182,14 @@ def check_terminal(derivation: symcalc.Derivation, point: Point, oracle: dict[st
     values = terminal_values(model, point)
     arrays = written_out(model.shaped)
     read = 0
+    sizes = dict(model.shaped.sizes)
     for result in vector.results:
         drawn = pretty(vector.marked(result.result))
         text = python_text(drawn)
-        if text is None:
-            continue
+        ones_sizes = {sizes[str(o.args[0])] for o in result.result.atoms(ones)}
+        if text is None or len(ones_sizes) > 1:
+            continue  # a fraction, or ones of two sizes (𝟙 alone does not say which)
+        values[ONES] = np.ones((ones_sizes.pop(), 1)) if ones_sizes else None
         expected = [float(v) for v in oracle[result.node.name]]
         shape = arrays[result.node].shape if result.node in arrays else ()
         got = evaluate(text, values)
