@@ -30,7 +30,6 @@ from symcalc.symbolic.arrays import (
     _latex_marked,
     _operand_form,
     diag,
-    eye,
     logsumexp,
     matmul,
     outer,
@@ -354,7 +353,7 @@ def batch_shape(expr: sp.Basic, shapes: Mapping[sp.Basic, Shape]) -> Shape:
         return shapes[expr]
     if isinstance(expr, column):
         return (SAMPLES,)
-    if isinstance(expr, eye):
+    if isinstance(getattr(type(expr), "axes", None), property):  # eye(n), ones(n), s[a:b]: their own
         return expr.axes
     if not expr.args or isinstance(expr, total):
         return ()
