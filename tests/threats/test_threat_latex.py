@@ -138,7 +138,7 @@ def test_a_looping_document_from_the_cli_is_stopped_and_nothing_is_written(
     import symcalc.cli.work as cli
 
     # As if escaping had failed: the document the CLI compiles loops for ever.
-    monkeypatch.setattr(cli, "latex_file", lambda target, body, hessian, compact: TINY % LOOP)
+    monkeypatch.setattr(cli, "latex_file", lambda target, body, hessian, compact, views: TINY % LOOP)
     out = tmp_path / "loop.tex"
     started = time.monotonic()
     code, _, err = run(["latex", "-o", str(out), "--pdf", "--timeout", "2"])
