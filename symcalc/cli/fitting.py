@@ -165,7 +165,8 @@ def _summary(
 @dataclasses.dataclass(frozen=True)
 class _Job:
     """What a method trains: the options, the model and its module, the training arrays at their
-    sizes, the constants, how many epochs, and what shows each epoch's record."""
+    sizes (none on Dask: the workers hold them), the constants, how many epochs, and what shows
+    each epoch's record."""
 
     args: argparse.Namespace
     batch: BatchModel

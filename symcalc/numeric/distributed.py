@@ -114,8 +114,9 @@ def partition_correct(
 @dataclass
 class Partitioned:
     """Data in partitions, where Dask runs: the files of a --data glob (one partition each), the
-    partitions of a Dask dataframe or the blocks of Dask arrays. `NumericModel.evaluate` takes it
-    wherever it takes NumPy columns; each evaluation is one pass over the partitions."""
+    partitions of a Dask dataframe or the blocks of Dask arrays. `NumericModel.evaluate` and
+    `BatchPartitions.evaluate` take it wherever they take NumPy columns; each evaluation is one pass
+    over the partitions."""
 
     parts: list[Any]
     sources: list[str]
