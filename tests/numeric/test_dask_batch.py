@@ -290,3 +290,28 @@ def test_a_row_outside_the_losss_domain_is_named_by_the_batch_module_on_its_work
         f"symcalc: error: {tmp_path / 'b.parquet'}, row 3: the loss is inf for this row at the starting "
         "parameters: a value outside the loss's domain\n"
     )
+
+
+def test_a_model_with_no_batch_form_still_trains_on_dask_by_the_written_out_model(
+    client: Client, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert work.batch_file("attention_one_query", required=False) is None  # its softmax over tokens
+    names = ["x1", "x2", "X1_1", "X1_2", "X2_1", "X2_2", "X3_1", "X3_2", "y1", "y2"]
+    rows = np.random.default_rng(7).standard_normal((90, len(names)))
+
+    def write(path: Path, part: Array) -> None:
+        path.write_text("\n".join([",".join(names), *(",".join(map(repr, r)) for r in part.tolist())]) + "\n")
+
+    (tmp_path / "parts").mkdir()
+    for k, part in enumerate(np.split(rows, [40])):
+        write(tmp_path / "parts" / f"p{k}.csv", part)
+    write(tmp_path / "all.csv", rows)
+    common = ["attention_one_query", "--epochs", "20", "--json"]
+    address = client.scheduler.address
+    assert main(["train", *common, "--data", str(tmp_path / "parts" / "*.csv"), "--scheduler", address]) == 0
+    on_dask = json.loads(capsys.readouterr().out)
+    assert main(["train", *common, "--data", str(tmp_path / "all.csv")]) == 0
+    in_memory = json.loads(capsys.readouterr().out)
+    assert on_dask["backend"].endswith(" on 2 Dask workers") and "batch module" not in on_dask["backend"]
+    for name in ("Wq", "Wk", "Wv"):
+        assert _relative(on_dask["parameters"][name], in_memory["parameters"][name]) <= 1e-10, name
