@@ -5,8 +5,9 @@ A task's job (`symcalc.numeric.partitions.Job`) carries a `BatchProgram`: the mo
 parameter's shape, and each input's and target's columns and shape at the run's sizes, pickled
 with a hash of its bytes, which keys each worker's cache (a worker process loads the module once).
 A worker reads its partition's columns as a CSV is read in memory (x1 … xn for x[n]; a target
-y[k] from y1 … yk, or from one column of class numbers, checked there), stacks them into the
-arrays the module takes (row k of X is sample k, a class number one-hot), and sends back (rows,
+y[k] from y1 … yk, or from one column of class numbers, checked there) and stacks them into the
+arrays the module takes (row k of X is sample k, a class number one-hot) once, as it reads them
+(`symcalc.numeric.partitions.read_partition`: a persisted partition holds X), and sends back (rows,
 rows × mean loss, rows × mean gradient), every parameter's gradient flattened in parameter order
 into one vector (`symcalc.numeric.distributed.partition_sums`). The client adds those in
 partition order and gives each parameter's mean gradient its shape back. The module takes arrays
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from symcalc.numeric.batch_fit import BatchModel, Scoring, one_hot
+from symcalc.numeric.batch_fit import BatchModel, Scoring
 from symcalc.numeric.codegen import load_module
 from symcalc.numeric.data import Wanted, binary_targets
 from symcalc.numeric.distributed import Partitioned
@@ -44,7 +45,7 @@ class BatchProgram:
 
     source: str
     parameters: tuple[tuple[str, tuple[int, ...]], ...]
-    data: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]
+    arrays: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]
     classes: tuple[tuple[str, int], ...]
     wanted: Wanted
     scoring: Scoring | None
@@ -96,20 +97,6 @@ class BatchPartitions:
     def describe(self) -> str:
         return "the batch module (codegen --target numpy)"
 
-    def arrays(self, columns: Mapping[str, Any]) -> dict[str, Array]:
-        """Each input and target as the module takes it, from a partition's columns: a row per sample."""
-        classes = dict(self.program.classes)
-        result: dict[str, Array] = {}
-        for name, names, shape in self.program.data:
-            if name in classes:
-                result[name] = one_hot(np.asarray(columns[name], dtype=np.float64), classes[name])
-            elif not shape:
-                result[name] = np.asarray(columns[names[0]], dtype=np.float64)
-            else:
-                stacked = np.column_stack([columns[column] for column in names])
-                result[name] = stacked.reshape(len(stacked), *shape)
-        return result
-
     def evaluate(
         self,
         params: Mapping[str, Any],
@@ -117,11 +104,11 @@ class BatchPartitions:
         constants: Mapping[str, float] | None = None,
     ) -> tuple[float, dict[str, Any]]:
         """The mean loss and each parameter's mean gradient (an array of its shape) over a partition's
-        columns, or over every partition of `Partitioned` data, added in partition order."""
+        arrays, or over every partition of `Partitioned` data, added in partition order."""
         if isinstance(data, Partitioned):
             loss, flat = data.summed(self, params, constants)
             return loss, self.shaped(flat)
-        loss, gradients = self.module.loss_and_gradient(params, self.arrays(data), constants)
+        loss, gradients = self.module.loss_and_gradient(params, data, constants)
         return float(loss), gradients
 
     def shaped(self, flat: Array) -> dict[str, Array]:
@@ -135,14 +122,10 @@ class BatchPartitions:
         return result
 
     def per_sample_loss(
-        self,
-        params: Mapping[str, Any],
-        columns: Mapping[str, Any],
-        constants: Mapping[str, float] | None = None,
+        self, params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None = None
     ) -> Array:
         """Each sample's loss, by the module's forward pass over that row alone: one call a row, so only
         to name the row when a partition's loss is not finite, never in training."""
-        data = self.arrays(columns)
         rows = len(next(iter(data.values())))
         return np.array(
             [
@@ -164,6 +147,5 @@ class BatchPartitions:
         scoring = self.program.scoring
         if scoring is None:
             return None
-        arrays = self.arrays(data)
-        predictions = self.module.predict(params, arrays, constants)
-        return scoring.accuracy(predictions, arrays) if scoring.prediction in predictions else None
+        predictions = self.module.predict(params, data, constants)
+        return scoring.accuracy(predictions, data) if scoring.prediction in predictions else None

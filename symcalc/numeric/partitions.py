@@ -84,6 +84,9 @@ class Job:
     wanted: Wanted
     #: Each target read from one column of class numbers 0 … count − 1 (name, count).
     classes: tuple[tuple[str, int], ...]
+    #: Each array a batch module takes (name, its columns, its shape per sample), which a partition's
+    #: columns are stacked into once, as they are read; none for a `Program`, which takes the columns.
+    arrays: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]
     #: Numeric, pickled by name (this module never imports symcalc.numeric.model, which imports it)
     factory: Callable[[Any], Numeric]
 
@@ -100,16 +103,18 @@ class Job:
         program = numeric.program
         payload = pickle.dumps(program)
         classes: tuple[tuple[str, int], ...] = ()
+        arrays: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...] = ()
         if isinstance(program, Program):
             wanted = Wanted.of(program)
         else:
-            wanted, classes = program.wanted, program.classes
+            wanted, classes, arrays = program.wanted, program.classes, program.arrays
         return Job(
             hashlib.sha256(payload).hexdigest(),
             payload,
             tuple((mapping or {}).items()),
             wanted,
             classes,
+            arrays,
             type(numeric),
         )
 
@@ -122,6 +127,9 @@ class Shipped(Protocol):
 
     @property
     def classes(self) -> tuple[tuple[str, int], ...]: ...
+
+    @property
+    def arrays(self) -> tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]: ...
 
     @property
     def classifies(self) -> bool: ...
@@ -166,7 +174,8 @@ class Numeric(Protocol):
 
 @dataclass(frozen=True)
 class Columns:
-    """A partition's columns by model name, checked: what a persisted partition holds."""
+    """A partition's columns by model name, checked, or for a batch module the arrays they stack
+    into (X, a row per sample): what a persisted partition holds."""
 
     source: str
     columns: dict[str, Array] = field(repr=False)
@@ -364,7 +373,25 @@ def read_partition(job: Job, part: Any, source: str) -> Columns:
     else:
         columns = _read_frame(job, part, source)
     _check_classes(job, source, columns, lines)
-    return Columns(source, columns)
+    return Columns(source, _stacked(job, columns) if job.arrays else columns)
+
+
+def _stacked(job: Job, columns: Mapping[str, Array]) -> dict[str, Array]:
+    """Each array of `job.arrays` as the batch module takes it, a row per sample, as `train` stacks
+    them in memory (`symcalc.numeric.batch_data`): a target read as class numbers one-hot."""
+    from symcalc.numeric.batch_fit import one_hot
+
+    classes = dict(job.classes)
+    result: dict[str, Array] = {}
+    for name, names, shape in job.arrays:
+        if name in classes:
+            result[name] = one_hot(columns[name], classes[name])
+        elif not shape:
+            result[name] = columns[names[0]]
+        else:
+            stacked = np.column_stack([columns[column] for column in names])
+            result[name] = stacked.reshape(len(stacked), *shape)
+    return result
 
 
 def _check_classes(
