@@ -1,7 +1,9 @@
 """`symcalc train` for a model with vectors and matrices: its batch module (the text `codegen` writes)
 trained on arrays at the data's sizes, whatever they are; by `symcalc.fit` in minibatches (--method
-sgd | adam), or by full-batch gradient descent, Newton's method or L-BFGS. This module only wires
-the options, the data and the report."""
+sgd | adam), or by full-batch gradient descent, Newton's method or L-BFGS. With --dask or
+--scheduler, gd and lbfgs step on the sums of every partition, each evaluated by the same module on
+its Dask worker (`symcalc.numeric.batch_partitions`). This module only wires the options, the data
+and the report."""
 
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ FULL_BATCH_LEARNING_RATE = 0.1
 def array_run(
     args: argparse.Namespace, mapping: dict[str, str], constants: dict[str, float], batch: BatchModel
 ) -> tuple[Summary, Callable[[str], None], Model]:
-    """Train as --method asks, on the batch module of `batch`; the summary, and what draws the loss
-    curve for --plot."""
+    """Train as --method asks, on the batch module of `batch` (with --dask or --scheduler, on every
+    partition where it is: `_on_dask`); the summary, and what draws the loss curve for --plot."""
     from rich.console import Console
 
     from symcalc.numeric.batch_data import columns_for
@@ -41,6 +43,8 @@ def array_run(
     from symcalc.numeric.data import columns_of, renamed_header
     from symcalc.render import training
 
+    if args.dask or args.scheduler is not None:
+        return _on_dask(args, mapping, constants, batch)
     header, source = columns_of(args.data)
     sizes = {**dict(batch.sizes), **work.data_sizes(args.file, args.data, mapping)}
     columns = columns_for(batch, sizes, renamed_header(header, mapping))
@@ -52,32 +56,103 @@ def array_run(
     epochs = args.epochs if args.epochs is not None else MINIBATCH_EPOCHS.get(args.method, FULL_BATCH_EPOCHS)
     with training.progress_bar(Console(stderr=True), epochs) as update:
         job = _Job(args, batch, module, data, sizes, constants, epochs, update)
+        seen: list[Epoch] = []
         if minibatches:
             final = _minibatches(job)
         else:
             final, seen = _full_batch(job)
-    shapes = tuple((name, batch.shape(name, sizes)) for name in batch.parameters)
-    params = final.parameters
-    last = dataclasses.replace(
-        final, parameters=_flat(params, shapes), gradient=_flat(final.gradient, shapes)
-    )
     rows = f", minibatches of {args.batch_size or len(train)} rows" if minibatches else ""
     if args.method == "newton":
         rows = "; the batch module for the Hessian (Xᵀ S X / m)"
-    summary = training.Summary(
-        last,
-        _accuracy(batch, module, params, data, constants),
+    run = _Run(
         len(train),
         train.source,
         f"the batch module (codegen --target numpy){rows}",
+        _accuracy(batch, module, final.parameters, data, constants),
+        _test(batch, module, final.parameters, columns, test, constants),
+        standardized,
+    )
+    return _summary(args, job, final, seen, run)
+
+
+def _on_dask(
+    args: argparse.Namespace, mapping: dict[str, str], constants: dict[str, float], batch: BatchModel
+) -> tuple[Summary, Callable[[str], None], Model]:
+    """--method gd | lbfgs on the partitions of --data, each evaluated by the batch module on the
+    Dask worker that holds it (`symcalc.numeric.batch_partitions`), from the start in memory."""
+    from rich.console import Console
+
+    from symcalc.numeric.batch_data import columns_for
+    from symcalc.numeric.batch_partitions import BatchPartitions, BatchProgram
+    from symcalc.numeric.data import columns_of, renamed_header
+    from symcalc.numeric.descent import Stop
+    from symcalc.numeric.distributed import cluster, from_files
+    from symcalc.numeric.partitions import data_files
+    from symcalc.render import training
+
+    first = data_files(args.data)[0][0]  # the first file's columns decide the sizes, as for a CSV
+    header, source = columns_of(first)
+    sizes = {**dict(batch.sizes), **work.data_sizes(args.file, first, mapping)}
+    columns = columns_for(batch, sizes, renamed_header(header, mapping))
+    columns.check_mapping(mapping, source)
+    numeric = BatchPartitions(BatchProgram.of(batch, columns))
+    epochs = FULL_BATCH_EPOCHS if args.epochs is None else args.epochs
+    start = _start(batch, sizes, args.seed)
+    with cluster(args.scheduler, args.workers or 2, args.memory_limit or "auto", args.timeout) as client:
+        partitions = from_files(args.data, client, args.timeout)
+        # every partition read and checked (on the workers) before the first epoch, as a CSV is
+        partitions.check(numeric, start, constants, mapping)
+        partitions.persist_if_it_fits(numeric)
+        with training.progress_bar(Console(stderr=True), epochs) as update:
+            job = _Job(args, batch, numeric.module, {}, sizes, constants, epochs, update)
+            final, seen = _full_batch(job, lambda params: numeric.evaluate(params, partitions, constants))
+        # Ctrl-C reaches a local cluster's workers too: no further pass over the partitions after it
+        interrupted = final.stop is Stop.INTERRUPTED
+        accuracy = None if interrupted else numeric.accuracy(final.parameters, partitions, constants)
+    assert partitions.rows is not None
+    run = _Run(partitions.rows, args.data, partitions.where, accuracy, None, ())
+    return _summary(args, job, final, seen, run)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """Where a run trained: its rows, how to name them, what computed, the accuracy on the training
+    rows, the held-out rows' result and the standardization."""
+
+    rows: int
+    source: str
+    computed_by: str
+    accuracy: float | None
+    test: Any
+    standardized: tuple[tuple[str, float, float], ...]
+
+
+def _summary(
+    args: argparse.Namespace, job: _Job, final: Epoch, seen: list[Epoch], run: _Run
+) -> tuple[Summary, Callable[[str], None], Model]:
+    """The summary of a run (each parameter's entries by their written-out names), and what draws
+    the loss curve for --plot."""
+    from symcalc.render import training
+
+    batch, sizes = job.batch, job.sizes
+    shapes = tuple((name, batch.shape(name, sizes)) for name in batch.parameters)
+    last = dataclasses.replace(
+        final, parameters=_flat(final.parameters, shapes), gradient=_flat(final.gradient, shapes)
+    )
+    summary = training.Summary(
+        last,
+        run.accuracy,
+        run.rows,
+        run.source,
+        run.computed_by,
         tuple((name, shape) for name, shape in shapes if shape),
         args.method,
         ()
         if args.method in ("gd", *MINIBATCH_EPOCHS)
         else tuple((r.epoch, r.loss, r.gradient_norm) for r in seen),
-        tuple({**module.CONSTANTS, **constants}.items()),
-        _test(batch, module, params, columns, test, constants),
-        standardized,
+        tuple({**job.module.CONSTANTS, **job.constants}.items()),
+        run.test,
+        run.standardized,
         tuple((name, shape) for name in batch.inputs if (shape := batch.shape(name, sizes))),
     )
 
@@ -90,7 +165,8 @@ def array_run(
 @dataclasses.dataclass(frozen=True)
 class _Job:
     """What a method trains: the options, the model and its module, the training arrays at their
-    sizes, the constants, how many epochs, and what shows each epoch's record."""
+    sizes (none on Dask: the workers hold them), the constants, how many epochs, and what shows
+    each epoch's record."""
 
     args: argparse.Namespace
     batch: BatchModel
@@ -135,21 +211,31 @@ def _minibatches(job: _Job) -> Epoch:
     )
 
 
-def _full_batch(job: _Job) -> tuple[Epoch, list[Epoch]]:
-    """--method gd | newton | lbfgs on the arrays, from small normal values drawn from --seed as for a
-    model of scalars (the same numbers, in the written-out order); the last record and all of them."""
+def _start(batch: BatchModel, sizes: Mapping[str, int], seed: int) -> dict[str, Any]:
+    """Where gd, newton and lbfgs start: small normal values drawn from --seed as for a model of
+    scalars (the same numbers, in the written-out order)."""
+    from symcalc.numeric.batch_fit import small_start
+
+    return small_start(batch, sizes, seed)
+
+
+def _full_batch(
+    job: _Job, evaluate: Callable[[Mapping[str, Any]], tuple[float, Mapping[str, Any]]] | None = None
+) -> tuple[Epoch, list[Epoch]]:
+    """--method gd | newton | lbfgs on the arrays (`evaluate`, else the module on `job.data`), from
+    `_start`; the last record and all of them."""
     import numpy as np
 
-    from symcalc.numeric.batch_fit import small_start
     from symcalc.numeric.descent import descend, run
     from symcalc.numeric.lbfgs import lbfgs
     from symcalc.numeric.newton import newton
 
-    def evaluate(params: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
+    def in_memory(params: Mapping[str, Any]) -> tuple[float, Mapping[str, Any]]:
         loss, gradients = job.module.loss_and_gradient(params, job.data, job.constants)
         return float(loss), gradients
 
-    start = small_start(job.batch, job.sizes, job.args.seed)
+    evaluate = evaluate or in_memory
+    start = _start(job.batch, job.sizes, job.args.seed)
     tol = job.args.tol
     if job.args.method == "newton":
 

@@ -69,7 +69,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     minibatches = args.method in MINIBATCH_METHODS
     if newton:
         _check_newton_size(args.file, sizes)
-    if minibatches or (not on_dask and work.declares_shapes(args.file)):
+    # a model with vectors trains on its batch module, in memory or on Dask (the partitions' sums)
+    if minibatches or work.declares_shapes(args.file):
         from symcalc.cli.fitting import array_run
 
         batch = limited(work.batch_file, args.file, constants, newton, minibatches, timeout=args.timeout)

@@ -18,6 +18,7 @@ import numpy as np
 from symcalc.errors import DataError, Location
 from symcalc.numeric.batch_fit import BatchModel, one_hot
 from symcalc.numeric.data import Dataset, binary_targets
+from symcalc.numeric.reader import not_a_class
 from symcalc.spec.names import suggestion
 from symcalc.spec.shapes import components
 
@@ -60,12 +61,8 @@ class Columns:
             if bad.size:
                 row = int(bad[0])
                 where = Location(dataset.source, f"column {dataset.shown(name)}", dataset.lines[row])
-                raise DataError(
-                    f"{values[row]:g} is not a class number: {name} is declared {name}[{count}] and read "
-                    f"from one column, so each value must be one of 0 … {count - 1}",
-                    where,
-                    fix=f"classes 0 … {count - 1}, or one-hot columns {name}1 … {name}{count}",
-                )
+                problem, fix = not_a_class(name, count, values[row])
+                raise DataError(problem, where, fix)
         for target in binary_targets(self.batch.model):
             if target.name not in self.names:
                 continue

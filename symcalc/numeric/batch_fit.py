@@ -50,6 +50,14 @@ class Scoring:
     target: str
     threshold: float = 0.5
 
+    def accuracy(self, predictions: Mapping[str, Any], data: Mapping[str, Any]) -> float:
+        """The share of samples whose predicted class is the target's (a one-hot or 0/1 target)."""
+        predicted = np.asarray(predictions[self.prediction], dtype=np.float64)
+        target = np.asarray(data[self.target], dtype=np.float64)
+        if self.kind == "classes":
+            return float(np.mean(np.argmax(predicted, axis=-1) == np.argmax(target, axis=-1)))
+        return float(np.mean((predicted >= self.threshold) == (target == 1)))
+
 
 @dataclass(frozen=True)
 class BatchModel:
@@ -207,11 +215,7 @@ def accuracy(batch: BatchModel, predictions: Mapping[str, Any], data: Mapping[st
     scoring = batch.scoring
     if scoring is None or scoring.prediction not in predictions:
         return None
-    predicted = np.asarray(predictions[scoring.prediction], dtype=np.float64)
-    target = np.asarray(data[scoring.target], dtype=np.float64)
-    if scoring.kind == "classes":
-        return float(np.mean(np.argmax(predicted, axis=-1) == np.argmax(target, axis=-1)))
-    return float(np.mean((predicted >= scoring.threshold) == (target == 1)))
+    return scoring.accuracy(predictions, data)
 
 
 def one_hot(labels: Array, classes: int) -> Array:

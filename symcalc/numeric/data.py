@@ -136,7 +136,9 @@ class Wanted:
     labels: tuple[str, ...]
 
     @staticmethod
-    def of(model: Model | Program) -> Wanted:
+    def of(model: Model | Program | Wanted) -> Wanted:
+        if isinstance(model, Wanted):
+            return model
         if isinstance(model, Program):
             return Wanted(model.inputs, model.targets, labels_of(model))
         labels = tuple(t.name for t in binary_targets(model))
@@ -294,10 +296,13 @@ def columns_of(path: str | Path | None) -> tuple[list[str], str]:
         return [], str(path)
 
 
-def load_csv(path: str | Path, model: Model | Program, mapping: Mapping[str, str] | None = None) -> Dataset:
+def load_csv(
+    path: str | Path, model: Model | Program | Wanted, mapping: Mapping[str, str] | None = None
+) -> Dataset:
     """The model's inputs and targets from a CSV file, checked; DataError on the first problem.
 
-    `model` may be the model's program, whose 0/1 labels were decided where it was built. `mapping`
+    `model` may be the model's program, whose 0/1 labels were decided where it was built, or the
+    columns to read themselves (`Wanted`: a batch module's, on a Dask worker). `mapping`
     (--columns) names the file's column for a model name that is not itself a column.
     """
     source = str(path)

@@ -2,15 +2,18 @@
 
 A mean loss and its gradient are sums over samples divided by their count, so they split:
 each partition (a Parquet or CSV file, a partition of a Dask dataframe, a block of Dask
-arrays) is evaluated by the same `NumericModel` back end as in memory (the C kernel where it
-compiles) on the worker that holds it, and sends back (rows, rows × mean loss, rows × mean
-gradient); the client adds those in partition order, so the result does not depend on which
-worker ran what, and divides by the total rows.
+arrays) is evaluated on the worker that holds it by what evaluates it in memory: a model of
+scalars by the same `NumericModel` back end (the C kernel where it compiles), a model with
+vectors and matrices by its batch module (`symcalc.numeric.batch_partitions`). Each sends back
+(rows, rows × mean loss, rows × mean gradient, every parameter's entries in one vector); the
+client adds those in partition order, so the result does not depend on which worker ran what,
+and divides by the total rows.
 
-Each worker process builds the model once (`symcalc.numeric.partitions`: the `Program` travels
-pickled with a hash of its bytes, which keys a cache of built models and compiled kernels), and
-reads and checks each partition there; a problem is the one-line `DataError` of a CSV, naming the
-partition's file: it pickles, so the client re-raises it unchanged.
+Each worker process builds the model once (`symcalc.numeric.partitions`: the `Program`, or the
+batch module's text, travels pickled with a hash of its bytes, which keys a cache of built models,
+loaded modules and compiled kernels), and reads and checks each partition there; a problem is
+the one-line `DataError` of a CSV, naming the partition's file: it pickles, so the client
+re-raises it unchanged.
 
 Nothing here imports Dask, its distributed scheduler, pandas or pyarrow until it is used: they
 are the optional extra `symcalc-gradients[dask]`.
@@ -30,7 +33,7 @@ import numpy as np
 
 from symcalc.errors import DaskMissing, DataError, Location, SymcalcError
 from symcalc.numeric.data import quoted
-from symcalc.numeric.partitions import Job, Numeric, built, data_files, read_partition
+from symcalc.numeric.partitions import Job, Numeric, Shipped, built, data_files, read_partition
 from symcalc.numeric.program import Program
 
 if TYPE_CHECKING:
@@ -60,20 +63,21 @@ def needs_dask() -> None:
 
 
 def partition_sums(
-    job: Job, part: Any, source: str, params: Mapping[str, float], constants: Mapping[str, float]
-) -> tuple[int, float, Array]:
-    """(rows, rows × mean loss, rows × mean gradient) of one partition, by the model's back end."""
+    job: Job, part: Any, source: str, params: Mapping[str, Any], constants: Mapping[str, float]
+) -> tuple[int, float, Array | None]:
+    """(rows, rows × mean loss, rows × mean gradient) of one partition, by the model's back end; the
+    gradient is every parameter's entries in order in one vector (None for a partition of no rows)."""
     data = read_partition(job, part, source)
     rows = len(data)
-    numeric = built(job)
     if rows == 0:
-        return 0, 0.0, np.zeros(len(numeric.parameters))
+        return 0, 0.0, None
+    numeric = built(job)
     loss, gradient = numeric.evaluate(params, data.columns, constants)
-    return rows, loss * rows, np.array([gradient[p] for p in numeric.parameters]) * rows
+    return rows, loss * rows, np.concatenate([np.ravel(gradient[p]) for p in numeric.parameters]) * rows
 
 
 def partition_check(
-    job: Job, part: Any, source: str, params: Mapping[str, float], constants: Mapping[str, float]
+    job: Job, part: Any, source: str, params: Mapping[str, Any], constants: Mapping[str, float]
 ) -> tuple[int, dict[str, tuple[float, ...]], str]:
     """A partition's rows, the values each 0/1 label takes in it, and the back end in words; a
     DataError naming the first row whose loss is not finite at `params` (the starting ones)."""
@@ -95,12 +99,13 @@ def partition_check(
 
 
 def partition_correct(
-    job: Job, part: Any, source: str, params: Mapping[str, float], constants: Mapping[str, float]
+    job: Job, part: Any, source: str, params: Mapping[str, Any], constants: Mapping[str, float]
 ) -> float:
     """How many samples of a partition the model classifies right (0 for a model with no classes)."""
     data = read_partition(job, part, source)
     accuracy = built(job).accuracy(params, data.columns, constants) if len(data) else None
-    return 0.0 if accuracy is None else accuracy * len(data)
+    # a count: the share times the rows, rounded off, so that the sum is the count in memory
+    return 0.0 if accuracy is None else float(round(accuracy * len(data)))
 
 
 # -- the client's side ------------------------------------------------------------------------
@@ -109,8 +114,9 @@ def partition_correct(
 @dataclass
 class Partitioned:
     """Data in partitions, where Dask runs: the files of a --data glob (one partition each), the
-    partitions of a Dask dataframe or the blocks of Dask arrays. `NumericModel.evaluate` takes it
-    wherever it takes NumPy columns; each evaluation is one pass over the partitions."""
+    partitions of a Dask dataframe or the blocks of Dask arrays. `NumericModel.evaluate` and
+    `BatchPartitions.evaluate` take it wherever they take NumPy columns; each evaluation is one pass
+    over the partitions."""
 
     parts: list[Any]
     sources: list[str]
@@ -121,7 +127,7 @@ class Partitioned:
     #: Seconds each wait on the cluster may take (`train --timeout`); None: as long as it takes.
     timeout: float | None = None
     _job: Job | None = field(default=None, repr=False)
-    _program: Program | None = field(default=None, repr=False)
+    _program: Program | Shipped | None = field(default=None, repr=False)
 
     def job(self, numeric: Numeric, mapping: Mapping[str, str] | None = None) -> Job:
         """The job of `numeric`'s program (and --columns `mapping`, once given), pickled once."""
@@ -132,12 +138,15 @@ class Partitioned:
         return self._job
 
     def _run(
-        self, task: Any, job: Job, params: Mapping[str, float], constants: Mapping[str, float]
+        self, task: Any, job: Job, params: Mapping[str, Any], constants: Mapping[str, float]
     ) -> list[Any]:
-        """`task` on every partition, the results in partition order (a worker's DataError re-raised)."""
+        """`task` on every partition, the results in partition order (a worker's DataError re-raised);
+        each parameter a float, or a float64 array of its shape."""
         import dask
 
-        plain = {p: float(v) for p, v in params.items()}
+        plain = {
+            p: float(v) if np.ndim(v) == 0 else np.asarray(v, dtype=np.float64) for p, v in params.items()
+        }
         tasks = [
             dask.delayed(task, pure=True)(job, part, source, plain, dict(constants))
             for part, source in zip(self.parts, self.sources, strict=True)
@@ -165,19 +174,27 @@ class Partitioned:
     def sums(
         self, numeric: Numeric, params: Mapping[str, float], constants: Mapping[str, float] | None
     ) -> tuple[float, dict[str, float]]:
-        """Mean loss and mean gradient over every partition: one distributed pass."""
+        """Mean loss and mean gradient of a model of scalars over every partition: one distributed pass."""
+        loss, gradient = self.summed(numeric, params, constants)
+        return loss, {p: float(g) for p, g in zip(numeric.parameters, gradient, strict=True)}
+
+    def summed(
+        self, numeric: Numeric, params: Mapping[str, Any], constants: Mapping[str, float] | None
+    ) -> tuple[float, Array]:
+        """Mean loss and mean gradient over every partition, the gradient every parameter's entries
+        in order in one vector: one distributed pass, the partitions' sums added in their order."""
         results = self._run(partition_sums, self.job(numeric), params, constants or {})
         rows = sum(r[0] for r in results)
         if rows == 0:
             raise DataError("has no data rows", Location(source=self.source))
         loss = math.fsum(r[1] for r in results) / rows
-        gradient = np.sum(np.stack([r[2] for r in results]), axis=0) / rows
-        return loss, {p: float(g) for p, g in zip(numeric.parameters, gradient, strict=True)}
+        gradient = np.sum(np.stack([r[2] for r in results if r[0]]), axis=0) / rows
+        return loss, gradient
 
     def check(
         self,
         numeric: Numeric,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         constants: Mapping[str, float] | None,
         mapping: Mapping[str, str] | None = None,
     ) -> None:
@@ -204,10 +221,14 @@ class Partitioned:
         self.where = "; ".join(backends) + on
 
     def correct(
-        self, numeric: Numeric, params: Mapping[str, float], constants: Mapping[str, float] | None
+        self, numeric: Numeric, params: Mapping[str, Any], constants: Mapping[str, float] | None
     ) -> float | None:
-        """The share of samples classified right, for a binary model; None otherwise."""
-        if numeric.program.logit is None or not numeric.program.targets:
+        """The share of samples classified right, for a model that classifies; None otherwise."""
+        program = numeric.program
+        if isinstance(program, Program):
+            if program.logit is None or not program.targets:
+                return None
+        elif not program.classifies:
             return None
         results = self._run(partition_correct, self.job(numeric), params, constants or {})
         rows = self.rows if self.rows is not None else None

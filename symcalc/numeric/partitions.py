@@ -1,7 +1,8 @@
 """A partition of the data, as a worker reads it: the files of a --data glob, the job a task gets
-(the program to evaluate, pickled once, and the columns it reads), and each partition's columns
-read and checked as `symcalc.numeric.data` checks a CSV (a CSV file is read by `load_csv` itself).
-A problem is the same one-line `DataError`, naming the partition's file.
+(what to evaluate by, pickled once: a model's `Program`, or the text of its batch module, and the
+columns it reads), and each partition's columns read and checked as `symcalc.numeric.data` checks
+a CSV (a CSV file is read by `load_csv` itself). A problem is the same one-line `DataError`, naming
+the partition's file.
 
 pandas and pyarrow are imported only when a partition is read: they come with the optional extra
 `symcalc-gradients[dask]` (`symcalc.numeric.distributed` runs the partitions on Dask).
@@ -20,13 +21,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from symcalc.errors import DataError, Location
-from symcalc.numeric.data import labels_of, load_csv
+from symcalc.numeric.data import Wanted, load_csv
 from symcalc.numeric.program import Program
 from symcalc.numeric.reader import (
     EMPTY_CELL,
     MAX_ABS_VALUE,
     NUMBER,
     missing_columns,
+    not_a_class,
     not_finite,
     quoted,
     too_large,
@@ -72,35 +74,74 @@ def _kind(path: str) -> str | None:
 
 @dataclass(frozen=True)
 class Job:
-    """What a worker needs to evaluate a partition: the program (pickled) and the hash that keys its
-    cache, the --columns mapping, the names the model reads and which of them are 0/1 labels."""
+    """What a worker needs to evaluate a partition: what it evaluates by (a `Program`, or a batch
+    module's `BatchProgram`), pickled, and the hash that keys its cache, the --columns mapping, the
+    columns the model reads (which of them are 0/1 labels) and the targets read as class numbers."""
 
     key: str
     payload: bytes
     mapping: tuple[tuple[str, str], ...]
-    needed: tuple[str, ...]
-    labels: tuple[str, ...]
+    wanted: Wanted
+    #: Each target read from one column of class numbers 0 … count − 1 (name, count).
+    classes: tuple[tuple[str, int], ...]
+    #: Each array a batch module takes (name, its columns, its shape per sample), which a partition's
+    #: columns are stacked into once, as they are read; none for a `Program`, which takes the columns.
+    arrays: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]
     #: Numeric, pickled by name (this module never imports symcalc.numeric.model, which imports it)
-    factory: Callable[[Program], Numeric]
+    factory: Callable[[Any], Numeric]
+
+    @property
+    def needed(self) -> tuple[str, ...]:
+        return self.wanted.names
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.wanted.labels
 
     @staticmethod
     def of(numeric: Numeric, mapping: Mapping[str, str] | None = None) -> Job:
         program = numeric.program
         payload = pickle.dumps(program)
+        classes: tuple[tuple[str, int], ...] = ()
+        arrays: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...] = ()
+        if isinstance(program, Program):
+            wanted = Wanted.of(program)
+        else:
+            wanted, classes, arrays = program.wanted, program.classes, program.arrays
         return Job(
             hashlib.sha256(payload).hexdigest(),
             payload,
             tuple((mapping or {}).items()),
-            (*program.inputs, *program.targets),
-            labels_of(program),
+            wanted,
+            classes,
+            arrays,
             type(numeric),
         )
 
 
-class Numeric(Protocol):
-    """What this module uses of `symcalc.numeric.model.NumericModel`."""
+class Shipped(Protocol):
+    """What a worker evaluates by, beside a `Program`: `symcalc.numeric.batch_partitions.BatchProgram`."""
 
-    program: Program
+    @property
+    def wanted(self) -> Wanted: ...
+
+    @property
+    def classes(self) -> tuple[tuple[str, int], ...]: ...
+
+    @property
+    def arrays(self) -> tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]: ...
+
+    @property
+    def classifies(self) -> bool: ...
+
+
+class Numeric(Protocol):
+    """What this module uses of `symcalc.numeric.model.NumericModel` (a `Program` shipped) or of
+    `symcalc.numeric.batch_partitions.BatchPartitions` (a batch module's text shipped): rebuilt on
+    the worker as `type(numeric)(numeric.program)`."""
+
+    @property
+    def program(self) -> Program | Shipped: ...
 
     @property
     def parameters(self) -> tuple[str, ...]: ...
@@ -111,21 +152,21 @@ class Numeric(Protocol):
 
     def evaluate(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         data: Mapping[str, Any],
         constants: Mapping[str, float] | None = None,
-    ) -> tuple[float, dict[str, float]]: ...
+    ) -> tuple[float, Mapping[str, Any]]: ...
 
     def per_sample_loss(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         data: Mapping[str, Any],
         constants: Mapping[str, float] | None = None,
     ) -> Array: ...
 
     def accuracy(
         self,
-        params: Mapping[str, float],
+        params: Mapping[str, Any],
         data: Mapping[str, Any],
         constants: Mapping[str, float] | None = None,
     ) -> float | None: ...
@@ -133,7 +174,8 @@ class Numeric(Protocol):
 
 @dataclass(frozen=True)
 class Columns:
-    """A partition's columns by model name, checked: what a persisted partition holds."""
+    """A partition's columns by model name, checked, or for a batch module the arrays they stack
+    into (X, a row per sample): what a persisted partition holds."""
 
     source: str
     columns: dict[str, Array] = field(repr=False)
@@ -316,16 +358,58 @@ def read_partition(job: Job, part: Any, source: str) -> Columns:
     a mapping of column names to arrays, or `Columns` already read."""
     if isinstance(part, Columns):
         return part
-    if isinstance(part, str):
-        if _kind(part) == "csv":
-            numeric = built(job)
-            return Columns(source, load_csv(part, numeric.program, dict(job.mapping)).columns)
-        return Columns(source, _read_parquet(job, part))
-    if isinstance(part, Mapping):
+    lines = None
+    if isinstance(part, str) and _kind(part) == "csv":
+        dataset = load_csv(part, job.wanted, dict(job.mapping))
+        columns, lines = dataset.columns, dataset.lines
+    elif isinstance(part, str):
+        columns = _read_parquet(job, part)
+    elif isinstance(part, Mapping):
         columns = {}
         for name in job.needed:
             if name not in part:
                 raise DataError(f"no data for {name!r}", Location(source=source))
             columns[name] = np.asarray(part[name], dtype=np.float64).ravel()
-        return Columns(source, columns)
-    return Columns(source, _read_frame(job, part, source))
+    else:
+        columns = _read_frame(job, part, source)
+    _check_classes(job, source, columns, lines)
+    return Columns(source, _stacked(job, columns) if job.arrays else columns)
+
+
+def _stacked(job: Job, columns: Mapping[str, Array]) -> dict[str, Array]:
+    """Each array of `job.arrays` as the batch module takes it, a row per sample, as `train` stacks
+    them in memory (`symcalc.numeric.batch_data`): a target read as class numbers one-hot."""
+    from symcalc.numeric.batch_fit import one_hot
+
+    classes = dict(job.classes)
+    result: dict[str, Array] = {}
+    for name, names, shape in job.arrays:
+        if name in classes:
+            result[name] = one_hot(columns[name], classes[name])
+        elif not shape:
+            result[name] = columns[names[0]]
+        else:
+            stacked = np.column_stack([columns[column] for column in names])
+            result[name] = stacked.reshape(len(stacked), *shape)
+    return result
+
+
+def _check_classes(
+    job: Job, source: str, columns: Mapping[str, Array], lines: np.ndarray[Any, Any] | None
+) -> None:
+    """A DataError for a value of a target read as class numbers that is not one of them (a CSV's by
+    its line, any other partition's by its row)."""
+    mapping = dict(job.mapping)
+    for name, count in job.classes:
+        values = columns[name]
+        bad = np.flatnonzero((values != np.round(values)) | (values < 0) | (values >= count))
+        if bad.size:
+            row = int(bad[0])
+            column = f"column {quoted(mapping.get(name, name))}"
+            where = (
+                Location(source, column, int(lines[row]))
+                if lines is not None
+                else Location(source, f"row {row + 1}, {column}")
+            )
+            problem, fix = not_a_class(name, count, values[row])
+            raise DataError(problem, where, fix)

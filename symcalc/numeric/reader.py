@@ -128,6 +128,15 @@ def too_large(text: str) -> tuple[str, str]:
     return problem, "standardise the column"
 
 
+def not_a_class(name: str, count: int, value: float) -> tuple[str, str]:
+    """A target declared name[count] read from one column of class numbers, and a value that is not one."""
+    problem = (
+        f"{value:g} is not a class number: {name} is declared {name}[{count}] and read from one column, "
+        f"so each value must be one of 0 … {count - 1}"
+    )
+    return problem, f"classes 0 … {count - 1}, or one-hot columns {name}1 … {name}{count}"
+
+
 def error(
     source: str, problem: str, line: int | None = None, column: str | None = None, fix: str | None = None
 ) -> DataError:

@@ -268,7 +268,8 @@ class SpecBuilder:
             # Sizes written as numbers (x[5000]) are never cut: only a dimension's name says where.
             fix = (
                 "derive, verify, codegen and train take any sizes; what computes on the written-out model "
-                "(Dask, Newton's method without a batch form of the Hessian) needs smaller ones"
+                "(a model with no batch form, Newton's method without a batch form of the Hessian, "
+                "NumericModel) needs smaller ones"
                 if self.sizes
                 else "a size written as a number is never cut: name it in [dimensions], as x[n] with "
                 "n = 5000, and derive, verify and codegen write the model out small"

@@ -349,7 +349,7 @@ def test_train_on_an_existing_scheduler_matches_training_in_memory(
     assert main(["train", "--data", str(csv), "--epochs", "100", "--json", "logistic_regression_vector"]) == 0
     in_memory = json.loads(capsys.readouterr().out)
     on_cluster = json.loads(out)
-    assert on_cluster["backend"] == "C kernel on 2 Dask workers"
+    assert on_cluster["backend"] == "the batch module (codegen --target numpy) on 2 Dask workers"
     assert on_cluster["samples"] == in_memory["samples"] == 4000
     assert on_cluster["accuracy"] == in_memory["accuracy"]
     got = np.append(on_cluster["parameters"]["w"], on_cluster["parameters"]["b"])
@@ -378,7 +378,7 @@ def test_train_dask_in_a_subprocess_matches_training_in_memory(small: tuple[Path
     on_cluster, err = train_json("--data", str(folder / "*.parquet"), "--dask", "--workers", "2")
     in_memory, _ = train_json("--data", str(csv))
     assert "Traceback" not in err
-    assert on_cluster["backend"] == "C kernel on 2 Dask workers"
+    assert on_cluster["backend"] == "the batch module (codegen --target numpy) on 2 Dask workers"
     assert on_cluster["epochs"] == in_memory["epochs"] == 100
     got = np.append(on_cluster["parameters"]["w"], on_cluster["parameters"]["b"])
     want = np.append(in_memory["parameters"]["w"], in_memory["parameters"]["b"])
