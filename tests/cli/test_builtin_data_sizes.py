@@ -40,6 +40,7 @@ def test_a_vector_model_of_four_inputs_is_refused_as_the_scalar_one_is(
     assert scalar_code == 2 and scalar_err.split(": ", 2)[2] == err.split(": ", 2)[2]
 
 
+@pytest.mark.slow
 def test_a_large_model_names_its_columns_in_short(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "train", "softmax_network_vector")
     assert code == 2 and err.count("\n") == 1

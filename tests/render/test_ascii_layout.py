@@ -42,6 +42,7 @@ def _boxes(text: str) -> list[list[str]]:
     ],
     ids=" ".join,
 )
+@pytest.mark.slow
 def test_in_ascii_every_box_has_one_straight_right_border(arguments: list[str]) -> None:
     # σ as sigmoid, … as ..., ᵀ as ^T lengthen a line after it was laid out: no border may stick out
     out = _run(arguments, "ascii", 80).stdout.decode("ascii")

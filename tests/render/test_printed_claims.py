@@ -57,6 +57,7 @@ def test_every_printed_result_of_layer_norm_reads_back_as_a_claim_that_holds(wri
         ("dL/dW", "outer(dL/ds, x) + outer(dL/ds, x)", "fails"),
     ],
 )
+@pytest.mark.slow
 def test_a_claim_may_name_an_upstream_derivative(
     write_toml: WriteToml, lhs: str, rhs: str, status: str
 ) -> None:
@@ -243,6 +244,7 @@ def _points(name: str, loss: sp.Expr, count: int) -> list[dict[sp.Symbol, sp.Rat
     return points
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(KINKED))
 def test_a_printed_hessian_at_kinks_is_sympys_diff_away_from_them(
     write_toml: WriteToml, run: Runner, name: str
@@ -274,6 +276,7 @@ def test_a_printed_hessian_at_kinks_is_sympys_diff_away_from_them(
         assert symcalc.check_claim(model, second["name"], second["result"]).status == "holds", second
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(KINKED))
 def test_every_format_says_where_a_point_mass_was_left_out(
     write_toml: WriteToml, run: Runner, name: str

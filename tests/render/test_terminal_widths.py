@@ -297,6 +297,7 @@ def _statements(text: str) -> list[str]:
     return ["".join(statement.split()) for statement in statements]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["logistic_regression", "two_layer_network_vector"])
 def test_at_80_columns_verify_wraps_each_statement_and_cuts_none(name: str) -> None:
     text, wide = _verify(name, 80), _verify(name, 250)

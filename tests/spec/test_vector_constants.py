@@ -200,6 +200,7 @@ def test_data_that_make_k_other_than_the_constants_length_are_refused(
     assert "four.csv" in err and "k = 4" in err and "cw" in err and len(err.splitlines()) == 1, err
 
 
+@pytest.mark.frameworks
 @pytest.mark.parametrize("target", ["jax", "torch"])
 def test_framework_modules_match_the_oracle(tmp_path: Path, target: str) -> None:
     library = pytest.importorskip(target)

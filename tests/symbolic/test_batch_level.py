@@ -235,6 +235,7 @@ L = "sum(-T*log(sigmoid(Y)) - (1 - T)*log(1 - sigmoid(Y)))"
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(OTHERS))
 def test_another_batch_level_models_dl_dx_is_shown_as_a_claim_that_holds(
     name: str, write_toml: WriteToml

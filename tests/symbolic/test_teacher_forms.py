@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import sympy as sp
 
 import symcalc
@@ -56,6 +57,7 @@ def test_squared_hinge_has_no_redundant_step(write_toml: Callable[[str, str], Pa
     assert derivation.gradient("w1") == -2 * m * y * x1
 
 
+@pytest.mark.slow
 def test_a_minus_sign_goes_into_the_error(write_toml: Callable[[str, str], Path]) -> None:
     """−h·(y − a) reads h·(a − y): the sign taken into the sum, as the seed writes (a − y)·x."""
     derivation = _derive(

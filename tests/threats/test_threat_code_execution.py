@@ -55,6 +55,20 @@ FILE_COMMANDS: dict[str, Callable[[Path, Path], list[str]]] = {
 }
 
 
+#: The commands the quick set runs each attack through: the file is read (and refused) by one loader
+#: for every command, so derive and train (which also reads data) stand for all; `.ci/run` runs the
+#: rest (marked slow) too.
+QUICK_COMMANDS = ("derive", "train")
+
+
+def command_params() -> list[object]:
+    """FILE_COMMANDS' names, all but QUICK_COMMANDS marked slow."""
+    return [
+        pytest.param(command, marks=() if command in QUICK_COMMANDS else pytest.mark.slow)
+        for command in sorted(FILE_COMMANDS)
+    ]
+
+
 def toml_string(text: str) -> str:
     """`text` as a TOML literal string (no escapes are processed inside ''' ... ''')."""
     assert "'''" not in text
@@ -104,7 +118,7 @@ PLACE = {"definition": "definitions.L", "claim": "claims.dL/dw", "assume": "assu
 
 
 @pytest.mark.parametrize("where", sorted(PLACE))
-@pytest.mark.parametrize("command", sorted(FILE_COMMANDS))
+@pytest.mark.parametrize("command", command_params())
 def test_attacks_in_a_file_run_nothing(run: Runner, workdir: Path, command: str, where: str) -> None:
     marker = workdir / "PWNED"
     for name, attack in attacks(marker).items():
@@ -147,7 +161,7 @@ def name_attacks(marker: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("place", ["inputs", "parameters", "definition", "constant", "note"])
-@pytest.mark.parametrize("command", sorted(FILE_COMMANDS))
+@pytest.mark.parametrize("command", command_params())
 def test_code_hidden_in_a_name_runs_nothing(run: Runner, workdir: Path, command: str, place: str) -> None:
     marker = workdir / "PWNED"
     for name in name_attacks(marker):
