@@ -20,6 +20,7 @@ from symcalc.errors import DomainError, Location, SpecError, SpecErrors, Symcalc
 from symcalc.spec.constant_lists import constant_axes, read_list
 from symcalc.spec.domains import Domain, parse_domain
 from symcalc.spec.names import check_name, nearest, suggestion
+from symcalc.spec.recurrence import unroll
 from symcalc.spec.shapes import Axis, check_size, split_declaration
 
 MAX_FILE_BYTES = 1_000_000
@@ -208,6 +209,7 @@ def check(
     except RecursionError:
         raise SpecError("TOML is nested too deeply", Location(source=source)) from None
     lines = _key_lines(text)
+    data = unroll(data, lines, source)
     return _Checker(data, source, lines, reserved, _value_starts(text, data, lines)).spec()
 
 
