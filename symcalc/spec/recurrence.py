@@ -28,13 +28,19 @@ _DECLARATION = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*)\s*\[\s*([A-Za-z0-9_]+)\s*
 _ZEROS = {"0", "0.0"}
 
 
-def unroll(data: dict[str, Any], lines: dict[str, int], source: str) -> dict[str, Any]:
-    """`data` (a file's TOML table) with its recurrences unrolled, and `lines` given the new keys;
-    `data` itself where it has none. SpecError (one line: file, key, problem) for a bad one."""
+#: A claim's text (its key, for errors, and an expression) with its steps written as unrolled names.
+Steps = Callable[[str, str], str]
+
+
+def unroll(data: dict[str, Any], lines: dict[str, int], source: str) -> tuple[dict[str, Any], Steps | None]:
+    """`data` (a file's TOML table) with its recurrences unrolled, and `lines` given the new keys; and
+    how to read a claim given later (`symcalc check`) the same way. `data` itself and None where it
+    has none. SpecError (one line: file, key, problem) for a bad one."""
     table = data.get("definitions")
     if not isinstance(table, dict) or not any(_recurrent(key) for key in table):
-        return data
-    return _Unroller(data, lines, source).data()
+        return data, None
+    unroller = _Unroller(data, lines, source)
+    return unroller.data(), unroller.outside
 
 
 def _recurrent(key: object) -> bool:
@@ -231,6 +237,10 @@ class _Unroller:
                 f"{name}[{text}] at {self.variable} = {t} reads step {k}, which is not computed yet",
                 fix=f"a cell reads earlier steps ({name}[{self.variable}-1]) and the steps of cells above it",
             )
+
+    def outside(self, key: str, text: str) -> str:
+        """A claim's side, `key` the claim it is part of: its steps as unrolled names."""
+        return self.rewrite(key, text, None, "")
 
     def sums(self, key: str, text: str) -> str:
         """`text` with each sum over the steps, `sum_t(outer(d[t], h[t-1]))`, written out term by term."""

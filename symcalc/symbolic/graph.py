@@ -327,7 +327,13 @@ class Model:
 
     def claims_of(self, lhs: str, rhs: str) -> list[Claim]:
         """A claim given as text, about vectors and matrices too ("dL/dW" = "outer(d, x)"): one claim
-        per entry of the written-out model; SymcalcError located at `lhs` for a bad one."""
+        per entry of the written-out model; SymcalcError located at `lhs` for a bad one. In a file with
+        a recurrence, steps read as in its [claims] (`dL/dh[T]`, `sum_t(...)`)."""
+        if self.spec is not None and self.spec.steps is not None:
+            try:
+                lhs, rhs = self.spec.steps(lhs, lhs), self.spec.steps(lhs, rhs)
+            except SymcalcError as err:
+                raise SpecError(err.problem, Location(source=self.source, key=str(lhs)), err.fix) from None
         if self.shaped is None:
             return [self.claim(lhs, rhs)]
         arrays = self.shaped.arrays()
