@@ -19,8 +19,10 @@ from typing import Any
 
 from symcalc.errors import Location, SpecError
 
-#: The most steps a recurrence is unrolled over: each step is a definition of its own.
-MAX_STEPS = 50
+#: The most steps a recurrence is unrolled over: each step is a definition of its own, and from step
+#: 11 on a step's vector would share its entries' names with another's (x11 is entry 1 of x1 and the
+#: whole of step 11); `verify` passes its time limit long before (at T = 4 for the shipped RNN).
+MAX_STEPS = 10
 
 _KEY = re.compile(r"([A-Za-z][A-Za-z0-9_]*)\[\s*([^\[\]]*?)\s*\]")
 _STEP = re.compile(r"(?<![A-Za-z0-9_.])([A-Za-z][A-Za-z0-9_]*)\[([^\[\]]*)\]")
@@ -101,7 +103,7 @@ class _Unroller:
             raise self.error(
                 f"dimensions.{capital}",
                 f"a recurrence is unrolled over 1 to {MAX_STEPS} steps, not {size}",
-                fix="each step is a definition of its own; a longer sequence is trained in windows",
+                fix="each step is a definition of its own: train a longer sequence in windows of T steps",
             )
         return size
 
