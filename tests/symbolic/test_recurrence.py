@@ -75,7 +75,8 @@ def _point(names: dict[str, sp.Symbol], rng: random.Random) -> dict[str, mpmath.
 def _at(expr: sp.Expr, values: dict[str, mpmath.mpf]) -> mpmath.mpf:
     ordered = sorted(expr.free_symbols, key=lambda s: s.name)
     function = sp.lambdify(ordered, expr, modules="mpmath")
-    return mpmath.mpf(function(*(values[s.name] for s in ordered)))
+    with mpmath.workdps(50):
+        return mpmath.mpf(function(*(values[s.name] for s in ordered)))
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +102,6 @@ def test_the_cell_is_unrolled_into_one_definition_per_step(rnn: symcalc.Derivati
 def test_every_gradient_is_sympys_diff_of_the_rnn_written_out_by_hand(rnn: symcalc.Derivation) -> None:
     loss, names = _hand_written()
     rng = random.Random(31)
-    mpmath.mp.dps = 40
     for parameter in rnn.model.parameters:
         derived = rnn.model.expand(rnn.in_names(rnn.gradients[parameter]))
         exact = sp.diff(loss, names[parameter.name])
@@ -358,3 +358,64 @@ L = "(z - y)^2"
     assert {s.name for s in model.inputs} == {"x1", "x2", "x3"}
     z = model.definition_map[model.symbols["z"]]
     assert {s.name for s in z.free_symbols} == {"w", "x1", "x3"}
+
+
+def _matches_oracle(derivation: symcalc.Derivation, loss: sp.Expr, seed: int) -> None:
+    """Each gradient of `derivation` is SymPy's diff of the hand-written `loss`, at random points."""
+    names = {s.name: s for s in loss.free_symbols}
+    rng = random.Random(seed)
+    for parameter in derivation.model.parameters:
+        derived = derivation.model.expand(derivation.in_names(derivation.gradients[parameter]))
+        values = _point(names, rng)
+        exact = _at(sp.diff(loss, names[parameter.name]), values)
+        assert abs(_at(derived, values) - exact) <= mpmath.mpf(10) ** -30 * (1 + abs(exact)), parameter
+
+
+def test_two_cells_side_by_side_are_computed_step_by_step_in_file_order(write_toml: WriteToml) -> None:
+    path = write_toml(
+        """
+inputs = ["x[T]"]
+targets = ["y"]
+parameters = ["a", "u", "w"]
+[dimensions]
+T = 3
+[definitions]
+"c[0]" = "0"
+"h[0]" = "0"
+"c[t]" = "sigmoid(a*h[t-1] + u*x[t])*c[t-1] + tanh(w*h[t-1] + x[t])"
+"h[t]" = "tanh(c[t])"
+L = "(h[T] - y)^2/2"
+"""
+    )
+    derivation = symcalc.derive(symcalc.load(str(path)))
+    a, u, w, y = sp.symbols("a u w y")
+    c = h = sp.S.Zero
+    for x in sp.symbols("x1:4"):
+        c = 1 / (1 + sp.exp(-(a * h + u * x))) * c + sp.tanh(w * h + x)
+        h = sp.tanh(c)
+    _matches_oracle(derivation, (h - y) ** 2 / 2, seed=11)
+
+
+def test_an_initial_state_given_with_the_data(write_toml: WriteToml) -> None:
+    path = write_toml(
+        f"""
+inputs = ["x[T,n]", "s[d]"]
+targets = ["y"]
+parameters = ["W[d,d]", "U[d,n]", "v[d]"]
+[dimensions]
+T = {T}
+n = {N}
+d = {D}
+[definitions]
+"h[0]" = "s"
+"h[t]" = "tanh(W @ h[t-1] + U @ x[t])"
+L = "(v @ h[T] - y)^2/2"
+"""
+    )
+    derivation = symcalc.derive(symcalc.load(str(path)))
+    W, U, v, h = _matrix("W", D, D), _matrix("U", D, N), _vector("v", D), _vector("s", D)
+    for t in range(1, T + 1):
+        h = (W * h + U * _vector(f"x{t}", N)).applyfunc(sp.tanh)
+    _matches_oracle(derivation, ((v.T * h)[0, 0] - sp.Symbol("y")) ** 2 / 2, seed=13)
+    # the initial state is a definition of its own, h0 = s, and the first step reads it
+    assert [s.name for s, _ in derivation.model.shaped.definitions][:2] == ["h0", "h1"]  # type: ignore[union-attr]
