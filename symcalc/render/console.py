@@ -35,6 +35,7 @@ from symcalc.render.wording import (
     vector_form_missing,
 )
 from symcalc.symbolic.entries import entries_named
+from symcalc.symbolic.insights import Insight
 from symcalc.symbolic.notation import (
     Second,
     Total,
@@ -69,13 +70,15 @@ def render_derivation(
     if derivation.batch is not None and "batch" in shown:
         yield _batch_panel(derivation, inner)
     if not entries:
+        if derivation.vector_insights and shown & {"vector", "index"}:
+            yield _insights_panel(derivation.vector_insights, inner)
         return
     total = len(derivation.steps)
     for step in derivation.steps:
         yield _step_panel(derivation, step, total, inner, compact)
     yield _updates_panel(derivation, inner)
     if derivation.insights:
-        yield _insights_panel(derivation, inner)
+        yield _insights_panel(derivation.insights, inner)
     yield _summary_table(derivation, width)
 
 
@@ -339,9 +342,9 @@ def _updates_panel(derivation: Derivation, width: int) -> Panel:
     return _panel(body, title, width, "green")
 
 
-def _insights_panel(derivation: Derivation, width: int) -> Panel:
+def _insights_panel(insights: tuple[Insight, ...], width: int) -> Panel:
     body: list[RenderableType] = []
-    for insight in derivation.insights:
+    for insight in insights:
         parts = re.split(r"(\{\d+\})", insight_template(insight))
         shown = [
             (inline(insight.expressions[int(p[1:-1])]), True) if _SLOT.fullmatch(p) else (p, False)

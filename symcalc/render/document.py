@@ -28,6 +28,7 @@ from symcalc.render.wording import (
     title_parts,
 )
 from symcalc.symbolic.entries import entries_named
+from symcalc.symbolic.insights import Insight
 from symcalc.symbolic.notation import Second, Sum, Total
 from symcalc.symbolic.steps import Derivation, Equation, LocalDerivatives, Recognition, Step
 
@@ -107,13 +108,15 @@ def outline(
     if "batch" in shown:
         blocks += _batch_section(derivation, tex)
     if not entries:
+        if shown & {"vector", "index"}:
+            blocks += _insights_section(derivation.vector_insights, tex)
         return blocks
     if not compact:  # the overview repeats each step's results
         blocks += _overview(derivation, tex)
     for step in derivation.steps:
         blocks += _step_section(derivation, step, tex, compact)
     blocks += _updates_section(derivation, tex)
-    blocks += _insights_section(derivation, tex)
+    blocks += _insights_section(derivation.insights, tex)
     return blocks
 
 
@@ -241,12 +244,12 @@ def _batch_section(derivation: Derivation, tex: Tex) -> list[Block]:
 _SLOT = re.compile(r"\{(\d+)\}")
 
 
-def _insights_section(derivation: Derivation, tex: Tex) -> list[Block]:
+def _insights_section(insights: tuple[Insight, ...], tex: Tex) -> list[Block]:
     """The checked "Key insights": each template's slots set as maths."""
-    if not derivation.insights:
+    if not insights:
         return []
     items = []
-    for insight in derivation.insights:
+    for insight in insights:
         template = insight_template(insight)
         parts: list[Inline] = []
         start = 0

@@ -17,6 +17,7 @@ from sympy.printing.pretty.stringpict import prettyForm
 
 from symcalc.render.lines import wrap_maths
 from symcalc.spec.shapes import bracketed, entry_label
+from symcalc.symbolic.arrays import matmul, transpose
 from symcalc.symbolic.entries import entry, unicode_entry
 from symcalc.symbolic.functions import TextPrinter
 from symcalc.symbolic.notation import (
@@ -290,6 +291,12 @@ class _InlinePrinter(TextPrinter):
             return f"d{two}{self._print(expr.of)}/({below})"
         if isinstance(expr, Product):
             return "⋅".join(expr._parts(self, "str"))
+        if isinstance(expr, transpose) and not _ASCII[0]:  # Wᵀ, as the vector form draws it
+            return self.parenthesize(expr.args[0], PRECEDENCE["Pow"], strict=True) + "ᵀ"
+        if isinstance(expr, matmul) and not _ASCII[0]:  # W⋅h: ⋅ between vectors and matrices too
+            return "⋅".join(
+                self._print(arg) if _operand(arg) else f"({self._print(arg)})" for arg in expr.args
+            )
         if isinstance(expr, AtSample):
             return f"{self._print(expr.args[0])}{'[k]' if _ASCII[0] else '⁽ᵏ⁾'}"
         if isinstance(expr, SampleMean):
@@ -312,6 +319,15 @@ class _InlinePrinter(TextPrinter):
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         return str(super()._print_Mul(expr)).replace("*", "⋅")
+
+
+def _operand(expr: sp.Basic) -> bool:
+    """Whether an operand of a matrix product prints without parentheses: a name, Wᵀ, or a call."""
+    return (
+        expr.is_Atom
+        or isinstance(expr, transpose)
+        or (isinstance(expr, sp.Function) and not isinstance(expr, matmul))
+    )
 
 
 def _mark(expr: Partial) -> str:

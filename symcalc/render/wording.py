@@ -179,6 +179,10 @@ _INSIGHTS = {
     "maximum": "{0} is largest, {1}, at {2} = {3}, that is {4} = {5}.",
     "sign-rule": "When {1} > {2}, {0} is positive and gradient descent lowers {3}; "
     "when {1} < {2} it is negative and raises {3}.",
+    "recurrence": "{0} = {1}: each step back through {6} multiplies the gradient by the transpose of "
+    "{2} = {3}, and {4} = {5} is the product of these factors over the steps. As the sequence grows, "
+    "the product shrinks towards 0 where their norms are below 1 (vanishing gradients) and grows "
+    "without bound where they are above 1 (exploding gradients).",
 }
 
 _LINKS = {

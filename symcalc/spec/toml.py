@@ -20,6 +20,7 @@ from symcalc.errors import DomainError, Location, SpecError, SpecErrors, Symcalc
 from symcalc.spec.constant_lists import constant_axes, read_list
 from symcalc.spec.domains import Domain, parse_domain
 from symcalc.spec.names import check_name, nearest, suggestion
+from symcalc.spec.recurrence import Steps, unroll
 from symcalc.spec.shapes import Axis, check_size, split_declaration
 
 MAX_FILE_BYTES = 1_000_000
@@ -68,6 +69,8 @@ class Spec:
     lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False)
     #: Where each definition's and claim's expression text begins in the file (line, column).
     starts: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, hash=False)
+    #: For a file with a recurrence, how a claim given later reads its steps (h[T] as h3).
+    steps: Steps | None = field(default=None, compare=False, hash=False, repr=False)
 
     def location(self, key: str) -> Location:
         """Where `key` (e.g. 'definitions.z') stands in the file, for error messages."""
@@ -208,7 +211,9 @@ def check(
     except RecursionError:
         raise SpecError("TOML is nested too deeply", Location(source=source)) from None
     lines = _key_lines(text)
-    return _Checker(data, source, lines, reserved, _value_starts(text, data, lines)).spec()
+    data, steps = unroll(data, lines, source)
+    spec, problems = _Checker(data, source, lines, reserved, _value_starts(text, data, lines)).spec()
+    return replace(spec, steps=steps), problems
 
 
 def _key_lines(text: str) -> dict[str, int]:

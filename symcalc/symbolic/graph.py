@@ -9,6 +9,7 @@ deterministic.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,6 +20,7 @@ import sympy as sp
 from symcalc.errors import Location, SpecError, SpecErrors, SymcalcError
 from symcalc.spec.domains import Domain
 from symcalc.spec.names import check_name
+from symcalc.spec.shapes import component
 from symcalc.spec.toml import Spec, check, read, with_constants
 from symcalc.symbolic.assumptions import polynomial_roots
 from symcalc.symbolic.building import RESERVED, SpecBuilder, order_error
@@ -47,6 +49,18 @@ def _evaluated(expr: sp.Expr) -> sp.Expr:
         stack.pop()
         done[node] = node.func(*(done[a] for a in node.args)) if node.args else node
     return done[expr]
+
+
+_ENTRY = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z][A-Za-z0-9_]*)\[\s*(\d+)\s*(?:,\s*(\d+)\s*)?\]")
+
+
+def _scalar_name(found: re.Match[str], shapes: Mapping[str, tuple[object, ...]]) -> str:
+    """An entry written name[i] or name[i,j] of a vector or matrix: its scalar name (W1[1,2] is W11_2)."""
+    word, *given = found.groups()
+    mark = "d" if word not in shapes and word[:1] == "d" else ""  # dL/dh3[1]: d, then the name
+    name = word[len(mark) :]
+    index = tuple(int(i) for i in given if i is not None)
+    return mark + component(name, index) if len(index) == len(shapes.get(name, ())) else found.group(0)
 
 
 @dataclass(frozen=True)
@@ -327,13 +341,21 @@ class Model:
 
     def claims_of(self, lhs: str, rhs: str) -> list[Claim]:
         """A claim given as text, about vectors and matrices too ("dL/dW" = "outer(d, x)"): one claim
-        per entry of the written-out model; SymcalcError located at `lhs` for a bad one."""
+        per entry of the written-out model; SymcalcError located at `lhs` for a bad one. In a file with
+        a recurrence, steps read as in its [claims] (`dL/dh[T]`, `sum_t(...)`)."""
+        if self.spec is not None and self.spec.steps is not None:
+            try:
+                lhs, rhs = self.spec.steps(lhs, lhs), self.spec.steps(lhs, rhs)
+            except SymcalcError as err:
+                raise SpecError(err.problem, Location(source=self.source, key=str(lhs)), err.fix) from None
         if self.shaped is None:
             return [self.claim(lhs, rhs)]
         arrays = self.shaped.arrays()
         shapes = {symbol.name: shape for symbol, shape in self.shaped.shapes}
         names = self.symbols | {symbol.name: symbol for symbol, _ in self.shaped.shapes}
         names |= {symbol.name: symbol for symbol in self.shaped.numbers() if isinstance(symbol, sp.Symbol)}
+        # an entry as --json and the tables print it, dL/dh3[1] (h3's entry 1): its scalar name, h31
+        lhs = _ENTRY.sub(lambda m: _scalar_name(m, shapes), lhs)
         try:
             claim = parse_claim(lhs, rhs, names, self.definition_names + list(shapes), shapes)
         except SymcalcError as err:

@@ -23,6 +23,7 @@ from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.insights import Insight, find_insights
 from symcalc.symbolic.notation import Adjoint, AsWritten, AtSample, Partial, SampleMean, Second, Total, total
+from symcalc.symbolic.recurrent import recurrence_insights
 from symcalc.symbolic.vector import VectorForm
 from symcalc.symbolic.vector_hessian import VectorSecond
 
@@ -249,9 +250,16 @@ class Derivation:
         def closed(results: dict[sp.Symbol, sp.Expr]) -> dict[sp.Symbol, sp.Expr]:
             return {n: r for n, r in results.items() if not r.atoms(Adjoint)}
 
-        return find_insights(
+        found = find_insights(
             self.model, closed(self.gradients), closed(self.adjoints), self.local_derivatives
         )
+        return found + self.vector_insights
+
+    @cached_property
+    def vector_insights(self) -> tuple[Insight, ...]:
+        """The insights about the vector form (a recurrence's vanishing/exploding factor), which the
+        vector views show too."""
+        return recurrence_insights(self.model.shaped, self.vector)
 
     def as_written(self, name: sp.Symbol) -> sp.Expr:
         """A definition for display: as the file writes it where it can (`Model.written`)."""

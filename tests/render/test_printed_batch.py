@@ -214,7 +214,8 @@ def check_terminal(derivation: symcalc.Derivation, oracle: Oracle) -> int:
     adjoints: dict[str, Any] = {}
     for symbol, value in oracle.values().items():
         if isinstance(symbol, Adjoint):
-            adjoints[adjoints_named(inline(symbol))[1].popitem()[1]] = value
+            # read as the lines are (dL/dH₃ as dL/dH3): a step's name has its subscript
+            adjoints[adjoints_named(terminal_text(inline(symbol)))[1].popitem()[1]] = value
         else:
             values[terminal_text(pretty(symbol))] = value
     expected = {label: value for label, _, value in oracle.expected()}
