@@ -188,7 +188,12 @@ def _exact(derivation: Derivation, batch: BatchForm) -> dict[sp.Symbol, list[sp.
     model = derivation.model
     assert model.shaped is not None
     arrays = model.shaped.arrays()
-    per_sample = [*model.inputs, *model.targets, *(s for s, _ in model.definitions)]
+    # the data and what is computed from them; a definition of parameters alone (q = tanh(p)) is the
+    # same in every sample and keeps its own names, as the parameters do
+    per_sample = [*model.inputs, *model.targets]
+    for s, definition in model.definitions:
+        if definition.free_symbols & set(per_sample):
+            per_sample.append(s)
 
     def sample(symbol: sp.Symbol, k: int) -> sp.Symbol:
         return sp.Symbol(f"{symbol.name}__{k}", real=True)
@@ -207,9 +212,10 @@ def _exact(derivation: Derivation, batch: BatchForm) -> dict[sp.Symbol, list[sp.
                 for k in range(SAMPLES)
             ]
             values[renamed] = np.array(rows, dtype=object)
-    for parameter in model.shaped.parameters:
-        if parameter in arrays:
-            values[parameter] = arrays[parameter]
+    batched = {original for original, _ in batch.names}
+    for fixed in (*model.shaped.parameters, *(s for s, _ in model.shaped.definitions if s not in batched)):
+        if fixed in arrays:
+            values[fixed] = arrays[fixed]
     for line in (*batch.backward, *batch.gradients):
         values[line.target] = concrete(line.value.xreplace({M: SAMPLES}), values, MEANINGS)
     solutions = model.assumption_solutions
@@ -218,6 +224,7 @@ def _exact(derivation: Derivation, batch: BatchForm) -> dict[sp.Symbol, list[sp.
     forward = {
         sample(s, k): (definition.xreplace({t: sample(t, k) for t in per_sample}), model.order[s])
         for s, definition in model.definitions
+        if s in per_sample
         for k in range(SAMPLES)
     }
     result: dict[sp.Symbol, list[sp.Expr]] = {}

@@ -220,7 +220,11 @@ class _Lifter:
         batched = tuple(v for k, v in self.names.items())
         taken = {s.name for s, _ in self.shaped.shapes} | {n.name for n, _ in self.shaped.definitions}
         name = sp.Symbol("J" if "J" not in taken else f"{self.loss.name}bar", real=True)
-        fixed = (*self.shaped.parameters, *(s for s, _ in self.shaped.fixed))  # the same for every sample
+        fixed = (  # the same for every sample: parameters, constants, definitions made of those alone
+            *self.shaped.parameters,
+            *(s for s, _ in self.shaped.fixed),
+            *(node for node, _ in self.shaped.definitions if node not in self.per_sample),
+        )
         shapes = {s: self.shapes.get(s, ()) for s in fixed} | {
             new: (SAMPLES, *self.shapes.get(old, ()))
             for old, new in self.names.items()
