@@ -22,6 +22,7 @@ from symcalc.numeric.c.build import compiler
 from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import NumericModel
 from tests.numeric_oracle import exact_outputs, exact_row
+from tests.spec.test_vector_constants import WEIGHTED
 
 WEIGHTED_BINARY = """
 title = "Class-weighted logistic regression"
@@ -36,21 +37,9 @@ a = "sigmoid(z)"
 L = "-(cw*y*log(a) + (1 - y)*log(1 - a))"
 """
 
-WEIGHTED_SOFTMAX = """
-title = "Weighted softmax cross-entropy"
-inputs = ["x[n]"]
-targets = ["y[k]"]
-parameters = ["W[k,n]", "b[k]"]
-[dimensions]
-n = 2
-k = 3
-[constants]
-cw = [1, 2, 5]
-[definitions]
-z = "W @ x + b"
-p = "softmax(z)"
-L = "-sum(cw*y*log(p))"
-"""
+#: The weighted softmax of the vector-constant tests: cw = [1, 2, 5] over k = 3 classes.
+WEIGHTED_SOFTMAX = WEIGHTED
+
 
 #: Inputs from moderate to saturating (scores up to ±800 with the parameters below), both labels.
 X1 = np.array([0.5, -0.5, 20.0, -20.0, 200.0, -200.0, 200.0, -200.0])
