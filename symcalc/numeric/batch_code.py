@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -22,6 +22,7 @@ from sympy.codegen.cfunctions import log1p
 from sympy.printing.precedence import PRECEDENCE
 
 from symcalc.errors import Location, SpecError
+from symcalc.numeric.batch_entries import Entries, stacked
 from symcalc.numeric.batch_stable import stable_lines
 from symcalc.numeric.code_style import LINE, assignment, comment, display, returned, signature, spaced
 from symcalc.numeric.names import SAMPLES, CodeNames
@@ -141,6 +142,11 @@ class BatchPrinter(StablePrinter):
     def _print_softmax(self, expr: softmax) -> str:
         return f"_softmax({self._print(expr.args[0])})"
 
+    def _print_stacked(self, expr: stacked) -> str:
+        shape, *items = expr.args
+        sizes = ", ".join(str(size) for size in shape) + ("," if len(shape) == 1 else "")
+        return f"_stack(({sizes}), {', '.join(self._print(item) for item in items)})"
+
     def _print_logsumexp(self, expr: logsumexp) -> str:
         return f"_logsumexp({self._print(expr.args[0])})"
 
@@ -161,7 +167,7 @@ def batch_printer(names: CodeNames) -> BatchPrinter:
 
 def needed_lines(lines: Sequence[BatchLine], outputs: Iterable[sp.Expr]) -> list[BatchLine]:
     """The lines the outputs read, directly or through other lines, in order."""
-    wanted: set[sp.Symbol] = set().union(*(sp.sympify(o).free_symbols for o in outputs))
+    wanted: set[sp.Symbol] = set().union(*(sp.sympify(o).free_symbols for o in outputs if o is not None))
     for line in reversed(lines):
         if line.target in wanted:
             wanted |= line.value.free_symbols
@@ -176,12 +182,18 @@ def function_lines(
     outputs: Sequence[sp.Expr | None],
     printer: BatchPrinter,
     preamble: Sequence[str] = (),
+    reads: Mapping[sp.Symbol, str] | None = None,
 ) -> list[str]:
     """A function of `arguments` computing the `lines` its `outputs` need, one batch line each (what a
     line computes twice it computes once), then returning the outputs (None as None), laid out as
-    ruff formats it; `preamble` opens its body."""
+    ruff formats it; `preamble` opens its body, then each of the `reads` (an entry → the code that
+    reads it from its array) that the function uses."""
     body = [*signature(name, arguments), f'    """{doc}"""', *(f"    {p}" for p in preamble)]
-    for line in needed_lines(lines, [o for o in outputs if o is not None]):
+    given = [o for o in outputs if o is not None]
+    needed = needed_lines(lines, given)
+    used = {s for e in (*(line.value for line in needed), *given) for s in sp.sympify(e).free_symbols}
+    body += [f"    {printer.names[entry]} = {code}" for entry, code in (reads or {}).items() if entry in used]
+    for line in needed:
         target = printer.names[line.target]
         comment = line.label if line.target.name == line.label else f"{line.label}, a row per sample"
         shared, (value,) = sp.cse(line.value, symbols=sp.numbered_symbols(f"_{target}_"), optimizations=None)
@@ -230,10 +242,36 @@ class Layout:
     batch: BatchForm
 
     @cached_property
+    def entries(self) -> Entries:
+        """The model's vectors and matrices, where the formulas are their entries (`batch_entries`)."""
+        own = self.derivation.model.shaped
+        if own is None or own is self.shaped:
+            return Entries({})
+        return Entries.of(own.arrays(), [*own.parameters, *own.data])
+
+    @cached_property
+    def parameters(self) -> list[sp.Symbol]:
+        """The parameters as the module takes them (PARAMETERS), in order."""
+        own = self.derivation.model.shaped
+        return self.entries.interface(own.parameters if own else (), self.shaped.parameters)
+
+    @cached_property
+    def data(self) -> list[sp.Symbol]:
+        """The inputs and targets as the module takes them (DATA), in order."""
+        own = self.derivation.model.shaped
+        return self.entries.interface(own.data if own else (), self.shaped.data)
+
+    @cached_property
+    def reads(self) -> dict[sp.Symbol, str]:
+        """Each entry the formulas use → the code that reads it from its array (none without entries)."""
+        return self.entries.reads(self.names, self.data)
+
+    @cached_property
     def names(self) -> CodeNames:
         """Every identifier of the module: the model's names, then the batch's (X, dL_dz) apart from them."""
         shaped, batch = self.shaped, self.batch
         declared = [
+            *self.entries.arrays,
             *shaped.parameters,
             *(c for c, _ in self.derivation.model.constants),
             *shaped.data,
@@ -282,12 +320,25 @@ class Layout:
 
     def shaped_gradients(self, values: Sequence[sp.Expr]) -> list[sp.Expr]:
         """Each parameter's gradient as given, in PARAMETERS order, but zeros of the parameter's shape
-        where it is 0 and the parameter is a vector or matrix."""
+        where it is 0 and the parameter is a vector or matrix (its entries' stacked where the formulas
+        are entries)."""
+        if self.entries.arrays:
+            by_entry = dict(zip(self.shaped.parameters, values, strict=True))
+            return self.entries.gradients(self.parameters, by_entry)
         shapes = dict(self.shaped.shapes)
         return [
             _ZerosLike(p) if value == 0 and shapes.get(p) else value
             for p, value in zip(self.shaped.parameters, values, strict=True)
         ]
+
+    def hessian_blocks(self, parts: Sequence[tuple[sp.Expr, sp.Expr]]) -> list[tuple[sp.Expr, sp.Expr]]:
+        """Each Hessian block's (summed, fixed) parts over PARAMETERS (their entries' stacked where
+        the formulas are entries), from the batch form's over its own parameters."""
+        if not self.entries.arrays or not parts:
+            return list(parts)
+        summed, fixed = ([part[k] for part in parts] for k in (0, 1))
+        blocks = [self.entries.hessian(self.parameters, self.shaped.parameters, b) for b in (summed, fixed)]
+        return list(zip(*blocks, strict=True))
 
     @property
     def printer(self) -> BatchPrinter:
@@ -297,19 +348,19 @@ class Layout:
     def inputs(self) -> list[sp.Symbol]:
         model = self.derivation.model
         declared = set(model.spec.inputs if model.spec else ())
-        return [s for s in self.shaped.data if s.name in declared or s in model.inputs]
+        return [s for s in self.data if s.name in declared or s in model.inputs]
 
     @cached_property
     def data_names(self) -> list[str]:
         renamed = dict(self.batch.names)
-        targets = [s for s in self.shaped.data if s not in self.inputs]
+        targets = [s for s in self.data if s not in self.inputs]
         return [self.names[renamed.get(s, s)] for s in (*self.inputs, *targets)]
 
     @cached_property
     def given(self) -> list[str]:
         """The parameters, then the constants: the arguments before the data."""
         constants = [self.names[c] for c, _ in self.derivation.model.constants]
-        return [*(self.names[p] for p in self.shaped.parameters), *constants]
+        return [*(self.names[p] for p in self.parameters), *constants]
 
     @property
     def arguments(self) -> list[str]:
@@ -340,18 +391,25 @@ class Layout:
 
     def declarations(self) -> list[str]:
         """PARAMETERS, DATA, INPUTS, TARGETS, CONSTANTS and PREDICTIONS, with their comments."""
-        shapes, renamed, model = dict(self.shaped.shapes), dict(self.batch.names), self.derivation.model
-        declared = [f'"{p.name}": {axes_text(shapes.get(p, ()))}' for p in self.shaped.parameters]
+        renamed, model = dict(self.batch.names), self.derivation.model
+        shapes: dict[sp.Symbol, Sequence[object]] = dict(self.shaped.shapes)
+        shapes |= {s: self.entries.shape(s) or () for s in self.entries.arrays}
+        declared = [f'"{p.name}": {axes_text(shapes.get(p, ()))}' for p in self.parameters]
         data = [
             f'"{s.name}": ("{self.names[renamed.get(s, s)]}", {axes_text(shapes.get(s, ()))})'
-            for s in self.shaped.data
+            for s in self.data
         ]
+        own = model.shaped
         sizes = (
             f" (in the model's dimensions, at the sizes: {self.shaped.describe()})"
             if self.shaped.sizes
+            else " (the sizes its formulas are written out at: "
+            + ", ".join(f"{name} = {size}" for name, size in own.sizes)
+            + ")"
+            if own is not None and self.entries.arrays
             else ""
         )
-        targets = [s for s in self.shaped.data if s not in self.inputs]
+        targets = [s for s in self.data if s not in self.inputs]
         constants = [f'"{c.name}": {_number(v)}' for c, v in model.constants]
         return [
             *comment("#: ", f"Each parameter's shape{sizes}."),
@@ -392,16 +450,17 @@ def generate_batch(derivation: Derivation, standalone: bool = False) -> str:
     objective_sum, objective_fixed = _objective_parts(layout)
     parts = [_split(line.value, batched) for line in batch.gradients]
     sums = layout.shaped_gradients([summed for summed, _ in parts])
-    hessian = [_split(line.value, batched) for line in batch.hessian]
+    fixed_parts = layout.shaped_gradients([f for _, f in parts])
+    hessian = layout.hessian_blocks([_split(line.value, batched) for line in batch.hessian])
 
     def function(
         name: str, doc: str, lines: Sequence[BatchLine], outputs: Sequence[sp.Expr | None]
     ) -> list[str]:
-        return ["", "", *function_lines(name, doc, arguments, lines, outputs, printer)]
+        return ["", "", *function_lines(name, doc, arguments, lines, outputs, printer, reads=layout.reads)]
 
     def fixed(name: str, doc: str, values: Sequence[sp.Expr]) -> list[str]:
-        outputs = [None if value == 0 else value for value in values]
-        return ["", "", *function_lines(name, doc, layout.given, [], outputs, printer)]
+        outputs = [None if value == 0 else value for value in layout.entries.zeroed(values)]
+        return ["", "", *function_lines(name, doc, layout.given, [], outputs, printer, reads=layout.reads)]
 
     body = [
         *function("_loss_sums", "The loss summed over these rows.", forward, [objective_sum]),
@@ -410,9 +469,7 @@ def generate_batch(derivation: Derivation, standalone: bool = False) -> str:
             "_both_sums", "The loss and each gradient, summed over these rows.", lines, [objective_sum, *sums]
         ),
         *fixed("_loss_fixed", "The loss's part that is the same for every row.", [objective_fixed]),
-        *fixed(
-            "_gradient_fixed", "Each gradient's part that is the same for every row.", [f for _, f in parts]
-        ),
+        *fixed("_gradient_fixed", "Each gradient's part that is the same for every row.", fixed_parts),
     ]
     if batch.hessian:
         body += [
@@ -438,11 +495,12 @@ def generate_batch(derivation: Derivation, standalone: bool = False) -> str:
             forward,
             layout.predictions,
             printer,
+            reads=layout.reads,
         ),
     ]
     code = "\n".join(body)
-    optional = used(code, ["_softmax", "_logsumexp"])
-    leave_out = {"_softmax", "_logsumexp"} - set(optional)
+    optional = used(code, list(_HELPERS))
+    leave_out = set(_HELPERS) - set(optional)
     if not batch.hessian:
         leave_out.add("loss_gradient_hessian")
     # A module that is not standalone takes its runtime from the package, run against its globals,
@@ -453,7 +511,7 @@ def generate_batch(derivation: Derivation, standalone: bool = False) -> str:
         imported = imports(["runtime.py"], text, formulas=["math"])
     else:
         # the helpers the formulas call are imported by name, so that a reader (and ruff) sees them
-        leave_out |= {"_softmax", "_logsumexp"}
+        leave_out |= set(_HELPERS)
         left = f", leave_out={sorted(leave_out)!r}".replace("'", '"')
         text = "\n".join([code, "", "", f"install(globals(){left})"])
         standard = [line for line in imports([], text, formulas=["math"]) if line]
@@ -461,6 +519,10 @@ def generate_batch(derivation: Derivation, standalone: bool = False) -> str:
         imported = [*standard, *([""] if standard else []), f"from symcalc.numeric.runtime import {names}"]
     header = [*_docstring(derivation, forward, batch, standalone), "", *imported, "", *layout.declarations()]
     return "\n".join(header) + "\n" + text + "\n"
+
+
+#: The runtime's helpers that formulas call, imported (or copied) only where a module uses them.
+_HELPERS = ("_softmax", "_logsumexp", "_stack")
 
 
 def axes_text(shape: Sequence[object]) -> str:

@@ -86,7 +86,12 @@ def generate_framework(derivation: Derivation, target: str) -> str:
     gradients = layout.shaped_gradients([line.value for line in batch.gradients])
 
     def function(name: str, doc: str, lines: list[Any], outputs: list[sp.Expr]) -> list[str]:
-        return ["", "", *function_lines(name, doc, layout.arguments, lines, outputs, printer, preamble)]
+        arguments = layout.arguments
+        return [
+            "",
+            "",
+            *function_lines(name, doc, arguments, lines, outputs, printer, preamble, layout.reads),
+        ]
 
     predict = function_lines(
         "_predict",
@@ -95,6 +100,7 @@ def generate_framework(derivation: Derivation, target: str) -> str:
         layout.forward,
         list(layout.predictions),
         printer,
+        reads=layout.reads,
     )
     body = [
         *function("_loss", "The mean loss: the forward pass.", layout.forward, [batch.objective]),

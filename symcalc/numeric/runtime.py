@@ -164,6 +164,11 @@ def _softmax(z: Any) -> Any:
     return e / numpy.sum(e, axis=-1, keepdims=True)
 
 
+def _stack(shape: tuple[int, ...], *entries: Any) -> Any:
+    """Numbers in `shape`, row by row: a gradient of a module whose formulas are its parameter's entries."""
+    return numpy.reshape(numpy.array(entries, dtype=numpy.float64), shape)
+
+
 def _array(value: Any) -> Any:
     """A number or (nested) list or array as this module's arrays: float64."""
     return numpy.asarray(value, dtype=numpy.float64)

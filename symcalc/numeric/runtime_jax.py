@@ -22,6 +22,11 @@ def _array(value: Any) -> Any:
     return jnp.asarray(value)
 
 
+def _stack(shape: tuple[int, ...], *entries: Any) -> Any:
+    """Numbers in `shape`, row by row: a gradient of a module whose formulas are its parameter's entries."""
+    return jnp.reshape(jnp.stack([jnp.asarray(e) for e in entries]), shape)
+
+
 def _softmax(z: Any) -> Any:
     """exp(z) / sum(exp(z)) along the last axis, shifted by the largest entry."""
     return jax.nn.softmax(z, axis=-1)

@@ -22,6 +22,11 @@ def _array(value: Any) -> torch.Tensor:
     return torch.as_tensor(value, dtype=torch.float64)
 
 
+def _stack(shape: tuple[int, ...], *entries: Any) -> torch.Tensor:
+    """Numbers in `shape`, row by row: a gradient of a module whose formulas are its parameter's entries."""
+    return torch.stack([_array(e) for e in entries]).reshape(shape)
+
+
 def _maximum(a: Any, b: Any) -> torch.Tensor:
     """The larger of a and b entry by entry; a number beside a tensor is made a tensor too."""
     return torch.maximum(_array(a), _array(b))

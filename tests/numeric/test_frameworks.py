@@ -28,6 +28,12 @@ MODELS = [
     "softmax_regression_vector",
     "two_layer_network_vector",
     "multinomial_logistic_regression",
+    "layer_norm_linear",
+    "rnn",
+    # no batch form of their own: the formulas are the entries, the interface the whole arrays
+    "attention_one_query",
+    "skipgram_negative_sampling",
+    "batch_norm",
 ]
 
 
@@ -69,7 +75,7 @@ def _example(module: ModuleType, seed: int = 0, samples: int = 40) -> tuple[dict
         axes = (samples, *(size(a) for a in shape))
         if name in module.TARGETS and len(axes) == 2:  # y[k]: one-hot rows, as sum(y) = 1 assumes
             data[name] = np.eye(axes[1])[rng.integers(0, axes[1], samples)]
-        elif name in module.TARGETS:  # y1 … yk one-hot across them (y1 + y2 + y3 = 1), else in (0, 1)
+        elif name in scalar_targets:  # y1 … yk one-hot across them (y1 + y2 + y3 = 1), else in (0, 1)
             column = scalar_targets.index(name)
             data[name] = one_hot[:, column] if len(scalar_targets) > 1 else rng.random(samples)
         else:

@@ -113,16 +113,10 @@ def _batch_means(
 
 
 #: Known gaps, each a strict xfail so that fixing it is noticed: attention's scores at large inputs
-#: and parameters differ by thousands in the exponent, past the oracle's 800 digits; the codegen module
-#: of a model with vectors and no batch form (skip-gram, and batch normalisation, a batch-level model
-#: that has none over samples) asks for its written-out entries (U1_1) where the others take whole arrays.
+#: and parameters differ by thousands in the exponent, past the oracle's 800 digits.
 KNOWN_GAPS = {
     ("attention_one_query", backend, case): "attention's softmax at large values needs over 800 digits"
     for backend in BACKENDS
-    for case in CASES
-} | {
-    (name, "codegen", case): "a module without a batch form wants entries"
-    for name in ("skipgram_negative_sampling", "batch_norm")
     for case in CASES
 }
 
