@@ -10,6 +10,8 @@ product is bounded by its number of term pairs.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from symcalc.errors import TooLarge
 
@@ -17,6 +19,29 @@ FIELD = 16  # bits per exponent
 MASK = (1 << FIELD) - 1
 MAX_DEGREE = MASK  # a total degree at most this keeps every exponent inside its field
 MAX_PRODUCT = 4_000_000  # term pairs in one product (about a second); past it, no decision
+
+#: The term operations (pairs multiplied, terms added) left inside `spending`; None outside it.
+_LEFT: ContextVar[list[int] | None] = ContextVar("polynomial_work_left", default=None)
+
+
+@contextmanager
+def spending(work: int) -> Iterator[list[int]]:
+    """Every polynomial sum and product inside shares `work` term operations; past them, `TooLarge`
+    (so a caller that makes many decisions bounds them all together). Yields [what is left]."""
+    left = [work]
+    token = _LEFT.set(left)
+    try:
+        yield left
+    finally:
+        _LEFT.reset(token)
+
+
+def _spend(work: int) -> None:
+    left = _LEFT.get()
+    if left is not None:
+        left[0] -= work
+        if left[0] < 0:
+            raise TooLarge
 
 
 class Poly:
@@ -60,6 +85,7 @@ class Poly:
         return self.terms.get(0, 0)
 
     def __add__(self, other: Poly) -> Poly:
+        _spend(len(self.terms) + len(other.terms))
         terms = dict(self.terms)
         for monomial, coefficient in other.terms.items():
             total = terms.get(monomial, 0) + coefficient
@@ -77,6 +103,7 @@ class Poly:
     def __mul__(self, other: Poly) -> Poly:
         if len(self.terms) * len(other.terms) > MAX_PRODUCT or self.degree + other.degree > MAX_DEGREE:
             raise TooLarge
+        _spend(len(self.terms) * len(other.terms))
         if len(other.terms) > len(self.terms):
             self, other = other, self
         result: dict[int, int] = {}
