@@ -68,8 +68,8 @@ def test_the_module_equals_finite_differences_of_numpy_written_here(
 
 
 def test_verify_proves_every_form_of_it(write_toml: WriteToml) -> None:
-    """At n = 1, d = 2 (a second); at n = 2, d = 3 verify holds too but takes minutes (the batch check's
-    proofs grow with the entries: a known cost, not a wrong answer)."""
+    """At n = 1, d = 2 (a second); at n = 2, d = 3 the batch check's proofs pass their budget and two
+    gradients hold numerically (tests/check/test_proof_budget.py)."""
     small = FIXED.replace("n = 2", "n = 1").replace("d = 3", "d = 2")
     checks = symcalc.verify(symcalc.derive(symcalc.load(str(write_toml(small)))), points=3)
     assert checks and all(c.status == "holds" for c in checks), [c for c in checks if c.status != "holds"]
