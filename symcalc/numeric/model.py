@@ -13,6 +13,7 @@ kernel is compiled on first use, not on construction.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -189,15 +190,17 @@ class NumericModel:
         constants: Mapping[str, float] | None = None,
     ) -> tuple[float, dict[str, Array]]:
         """`evaluate` for a model with vectors and matrices, by its declared names: `params` maps W to
-        an h × n array, `data` x to an m × n array (a row per sample); each gradient comes back as an
-        array of its parameter's shape. The batch module takes arrays of any sizes; on Dask, or by
-        the C kernel or the lambdified program, they must have the sizes the model was written out at."""
+        an h × n array, `data` x to an m × n array (a row per sample), or to a Dask array (each block
+        evaluated where it is, the sums added in block order); each gradient comes back as an array of
+        its parameter's shape. The batch module takes arrays of any sizes, in memory and on Dask; the
+        C kernel and the lambdified program need the sizes the model was written out at."""
         shaped = self.program.model.shaped
         if shaped is None:
             raise NumericError("evaluate_arrays is for a model with vectors or matrices; use evaluate")
         lazy = is_dask(data)
-        if not lazy and self._choice in ("auto", "numpy") and self._batch is not None:
-            return self._by_module(params, data, constants)
+        if self._choice in ("auto", "numpy") and self._batch is not None:
+            by_module = self._by_module_on_dask if lazy else self._by_module
+            return by_module(params, data, constants)
         entries = shaped.arrays()
         flat_params: dict[str, float] = {}
         for symbol in shaped.parameters:
@@ -242,10 +245,7 @@ class NumericModel:
         """`evaluate_arrays` by the batch module itself, on the arrays as given."""
         assert self._batch is not None
         module = self._batch.module
-        unknown = [name for name in constants or {} if name not in self.constants]
-        if unknown:
-            known = ", ".join(self.constants) or "none"
-            raise NumericError(f"{unknown[0]!r} is not a constant of the model (constants: {known})")
+        self._check_constants(constants)
         arrays = {name: _named(params, name) for name in module.PARAMETERS}
         columns = {name: _named(data, name) for name in module.DATA}
         try:
@@ -253,6 +253,50 @@ class NumericModel:
         except ValueError as err:
             raise NumericError(str(err)) from None
         return float(loss), {name: np.asarray(g, dtype=np.float64) for name, g in gradients.items()}
+
+    def _by_module_on_dask(
+        self, params: Mapping[str, Any], data: Mapping[str, Any], constants: Mapping[str, float] | None
+    ) -> tuple[float, dict[str, Array]]:
+        """`evaluate_arrays` by the batch module on each block of Dask arrays, where it is
+        (`symcalc.numeric.batch_partitions`, as `train --dask` runs it): a block's arrays are taken
+        apart into columns and stacked back on the worker, as a partition's columns are."""
+        from symcalc.numeric.batch_partitions import BatchPartitions, BatchProgram
+        from symcalc.numeric.data import Wanted
+
+        assert self._batch is not None
+        module = self._batch.module
+        self._check_constants(constants)
+        arrays = {name: _named(params, name) for name in module.PARAMETERS}
+        lazy = {name: _named(data, name) for name in module.DATA}
+        shapes = {name: tuple(int(size) for size in value.shape[1:]) for name, value in lazy.items()}
+        # a vector's or matrix's columns by made-up names (x#0, x#1, …): taken apart, then stacked back
+        split = {
+            name: tuple(f"{name}#{k}" for k in range(math.prod(shape))) for name, shape in shapes.items()
+        }
+        columns = {name: split[name] if shapes[name] else (name,) for name in module.DATA}
+        program = BatchProgram(
+            self.program.batch_source,
+            tuple((name, tuple(np.shape(value))) for name, value in arrays.items()),
+            tuple((name, columns[name], shapes[name]) for name in module.DATA),
+            (),
+            Wanted(
+                tuple(c for n in module.INPUTS for c in columns[n]),
+                tuple(c for n in module.TARGETS for c in columns[n]),
+                (),
+            ),
+            None,
+        )
+        partitions = from_dask(lazy, {name: split[name] for name in module.DATA if shapes[name]})
+        try:
+            return BatchPartitions(program).evaluate(arrays, partitions, constants)
+        except ValueError as err:
+            raise NumericError(str(err)) from None
+
+    def _check_constants(self, constants: Mapping[str, float] | None) -> None:
+        unknown = [name for name in constants or {} if name not in self.constants]
+        if unknown:
+            known = ", ".join(self.constants) or "none"
+            raise NumericError(f"{unknown[0]!r} is not a constant of the model (constants: {known})")
 
     @cached_property
     def _second_order(self) -> Callable[..., Any]:

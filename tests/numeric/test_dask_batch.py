@@ -179,6 +179,30 @@ def test_the_partition_sums_are_the_networks_loss_and_gradient_by_hand(
         assert _relative(gradients[name], value) <= 1e-12, name
 
 
+def test_the_python_api_evaluates_dask_arrays_by_the_batch_module_at_any_size(
+    network: tuple[Path, Path, Array, Array], client: Client
+) -> None:
+    """`evaluate_arrays` on Dask arrays at n = 40 of a model loaded at its file's n = 2: each block by
+    the batch module on a worker (the written-out model would need the 2 728 entries it refuses)."""
+    import dask.array as da
+
+    import symcalc
+
+    model, _, x, y = network
+    numeric = symcalc.compile_model(symcalc.derive(Model.load(str(model))))
+    rng = np.random.default_rng(6)
+    params = {name: 0.3 * rng.standard_normal(np.shape(value)) for name, value in _start(0).items()}
+    lazy = {"x": da.from_array(x, chunks=(300, FEATURES)), "y": da.from_array(y, chunks=300)}
+    loss, gradients = numeric.evaluate_arrays(params, lazy)
+    hand_loss, hand = _by_hand(params, x, y)
+    assert abs(loss - hand_loss) <= 1e-12 * hand_loss
+    for name, value in hand.items():
+        assert np.shape(gradients[name]) == np.shape(value)
+        assert _relative(gradients[name], value) <= 1e-12, name
+    with pytest.raises(SymcalcError, match="must have shape"):
+        numeric.evaluate_arrays({**params, "W": params["W"][:, :3]}, lazy)
+
+
 @pytest.fixture(scope="module")
 def classes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """softmax_network_vector at h = 5, k = 3, and its data with y one column of class numbers 0, 1, 2."""
