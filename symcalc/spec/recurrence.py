@@ -81,7 +81,9 @@ class _Unroller:
                 )
         self.steps = self.count()
         self.sequences = self.sequence_inputs()
-        self.zero = {name for name, text in self.initial.items() if text.strip() in _ZEROS}
+        sizes = self.table.get("dimensions")
+        dimensions = set(sizes) if isinstance(sizes, dict) else set()
+        self.zero = {name for name, text in self.initial.items() if _zero_text(text, dimensions)}
 
     def error(self, key: str, problem: str, fix: str | None = None) -> SpecError:
         return SpecError(problem, Location(source=self.source, key=key, line=self.lines.get(key)), fix)
@@ -344,3 +346,28 @@ def _without(text: str, zeros: set[str], error: Callable[[str], SpecError]) -> s
 
 def _is_zero(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value == 0
+
+
+def _zero_text(text: str, dimensions: set[str]) -> bool:
+    """Whether an initial state is written as zero: "0", or the vector 0*ones(d) of a dimension d."""
+    if text.strip() in _ZEROS:
+        return True
+    try:
+        tree = ast.parse(text.replace("^", "**").strip(), mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False  # the definition's own reading says what is wrong with it
+
+    def ones(node: ast.AST) -> bool:
+        return (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "ones"
+            and len(node.args) == 1
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id in dimensions
+        )
+
+    if not (isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Mult)):
+        return False
+    sides = (tree.left, tree.right)
+    return any(map(_is_zero, sides)) and any(map(ones, sides))

@@ -82,6 +82,8 @@ class SpecBuilder:
         self.shaped_assumptions: list[tuple[str, sp.Expr]] = []
         #: Each vector or matrix constant → the array of its numbers, at this builder's sizes.
         self.fixed: dict[sp.Basic, Any] = {}
+        #: The definitions refused: a definition or claim that uses one is refused without a word of its own.
+        self.failed: set[str] = set()
 
     @property
     def numbers(self) -> dict[sp.Basic, Any]:
@@ -96,8 +98,18 @@ class SpecBuilder:
         try:
             return parse_shaped(text, names, self.shapes)
         except SymcalcError as err:
-            self.errors.append(self.spec.locate(key, err, text))
+            self.report(key, err, text)
             return None
+
+    def readable(self, names: Mapping[str, sp.Symbol], keep: str = "") -> dict[str, sp.Symbol]:
+        """The names a definition or claim may use: all but the definitions refused (`failed`; but
+        `keep`), so that one that uses them fails naming them, and `report` leaves that unsaid."""
+        return {name: symbol for name, symbol in names.items() if name not in self.failed or name == keep}
+
+    def report(self, key: str, err: SymcalcError, text: str) -> None:
+        """`err` among the problems, unless it names a refused definition ('h0', whose problem is said)."""
+        if not any(f"'{name}'" in str(err) for name in self.failed):
+            self.errors.append(self.spec.locate(key, err, text))
 
     def build(self) -> dict[str, Any]:
         """The fields of the model (`Model(**fields)`, which then checks itself); SpecErrors for every
@@ -164,11 +176,14 @@ class SpecBuilder:
         available = dict(self.symbols)
         order = [name for name, _ in self.spec.definitions]
         result: list[tuple[sp.Symbol, sp.Expr]] = []
+        failed = self.failed
         for name, text in self.spec.definitions:
             key = f"definitions.{name}"
-            parsed = self.parse(key, text, all_names)
             symbol = all_names[name]
-            if parsed is not None:
+            parsed = self.parse(key, text, self.readable(all_names))
+            if parsed is None:
+                failed.add(name)
+            else:
                 expr, shape = parsed
                 if shape:
                     self.shapes[name] = shape
@@ -180,12 +195,24 @@ class SpecBuilder:
                             fix="sum(...) adds up the entries of a vector",
                         ),
                     )
+                if shape and expr == 0:
+                    kind = "vector" if len(shape) == 1 else "matrix"
+                    self.fail(
+                        key,
+                        SpecError(
+                            f"{name} is the zero {kind} whatever the values ({text.strip()}), which symcalc "
+                            "keeps as the number 0 and cannot multiply as a vector",
+                            fix=f"drop the terms {name} is in (W @ {name} is 0); a recurrence's zero "
+                            f'initial state is "h[0]" = "0"',
+                        ),
+                    )
+                    failed.add(name)
                 late = sorted(s.name for s in expr.free_symbols if s.name not in available)
                 for used in late:
                     self.fail(key, order_error(name, used, order))
                 for problem in _loose_arguments(expr, {n for n, _ in self.spec.constants}):
                     self.fail(key, problem)
-                if not late:
+                if not late and name not in failed:
                     result.append((symbol, expr))
             available[name] = symbol
         return result
@@ -387,9 +414,11 @@ class SpecBuilder:
         definitions = {name for name, _ in self.spec.definitions}
         for lhs, rhs in self.spec.claims:
             try:
-                result.append(parse_claim(lhs, rhs, all_names, definitions, self.shapes))
+                # the loss stays readable: every claim names it (dL/dv), and it is a scalar however written
+                readable = self.readable(all_names, keep=self.spec.loss)
+                result.append(parse_claim(lhs, rhs, readable, definitions, self.shapes))
             except SymcalcError as err:
-                self.errors.append(self.spec.locate(f"claims.{lhs}", err, rhs))
+                self.report(f"claims.{lhs}", err, rhs)
         return result
 
 

@@ -318,6 +318,9 @@ _CELL = '"h[t]" = "tanh(W @ h[t-1] + U @ x[t] + b)"'
         (f"T = {T}", f"T = {MAX_STEPS + 1}", "dimensions.T", f"1 to {MAX_STEPS} steps"),
         (f"T = {T}\n", "", "definitions.h[t]", "need T, the number of steps"),
         ('"h[0]" = "0"', '"h[1]" = "0"', "definitions.h[1]", "not a recurrence's key"),
+        # one line: what uses the refused state (h1 … h3, z, the claims) is not read after it
+        ('"h[0]" = "0"', '"h[0]" = "zeros(d)"', "definitions.h0", "unknown function 'zeros'"),
+        ('"h[0]" = "0"', '"h[0]" = "0*ones(q)"', "definitions.h0", "ones() takes one dimension's name"),
     ],
 )
 def test_a_bad_recurrence_is_refused_in_one_line(
@@ -329,6 +332,29 @@ def test_a_bad_recurrence_is_refused_in_one_line(
     assert code == 2 and not out
     assert len(err.strip().splitlines()) == 1, err
     assert str(path) in err and key in err and problem in err, err
+
+
+@pytest.mark.parametrize("zero", ["0*ones(d)", "ones(d)*0", "0.0*ones(d)"])
+def test_a_zero_state_written_as_a_vector_is_the_zero_state(
+    zero: str, rnn: symcalc.Derivation, write_toml: WriteToml
+) -> None:
+    """0*ones(d) is SymPy's number 0: verify's batch check and the module's W @ h0 failed on it."""
+    derivation = symcalc.derive(
+        symcalc.load(str(write_toml(RNN.replace('"h[0]" = "0"', f'"h[0]" = "{zero}"'))))
+    )
+    assert derivation.gradients == rnn.gradients
+    checks = symcalc.verify(derivation, points=3)
+    assert checks and all(c.holds for c in checks)
+
+
+def test_a_definition_that_is_the_zero_vector_is_refused_in_one_line(
+    run: Runner, write_toml: WriteToml
+) -> None:
+    text = RNN.replace('z = "v @ h[T] + c"', 'q = "0*ones(d)"\nz = "v @ h[T] + v @ q + c"')
+    code, out, err = run(["verify", str(write_toml(text))])
+    assert code == 2 and not out
+    assert len(err.strip().splitlines()) == 1, err
+    assert "definitions.q: q is the zero vector whatever the values" in err, err
 
 
 def test_shipped_files_without_a_recurrence_are_read_exactly_as_before() -> None:
