@@ -28,6 +28,21 @@ _PROBES = 4
 BUDGET = 4000
 
 
+class Fitted(dict[sp.Basic, prettyForm]):
+    """The parts laid out narrower, part → form; `version` counts its changes, after which a form
+    drawn around a part is drawn again."""
+
+    version = 0
+
+    def __setitem__(self, part: sp.Basic, form: prettyForm) -> None:
+        self.version += 1
+        super().__setitem__(part, form)
+
+    def pop(self, part: sp.Basic, *default: Any) -> Any:
+        self.version += 1
+        return super().pop(part, *default)
+
+
 def fit(printer: Any, expr: sp.Basic, width: int) -> prettyForm | None:
     """`expr` drawn at most `width` columns wide, or None where no layout fits."""
     form = printer._print(expr)

@@ -16,7 +16,7 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 
-from symcalc.render.fitting import BUDGET, fit
+from symcalc.render.fitting import BUDGET, Fitted, fit
 from symcalc.render.lines import wrap_maths
 from symcalc.spec.shapes import bracketed, entry_label
 from symcalc.symbolic.arrays import matmul, transpose
@@ -47,14 +47,21 @@ class UnicodePrinter(PositiveFirst, PrettyPrinter):
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         super().__init__(settings)
-        self.fitted: dict[sp.Basic, prettyForm] = {}
+        self.fitted = Fitted()
         self.budget = BUDGET
         self.tried: dict[tuple[sp.Basic, int], prettyForm | None] = {}
+        #: Each expression's form as last drawn, with the `fitted` it was drawn with (its version).
+        self.drawn: dict[sp.Basic, tuple[int, prettyForm]] = {}
 
     def _print(self, expr: Any, **kwargs: Any) -> Any:
-        form = self.fitted.get(expr) if self.fitted and isinstance(expr, sp.Basic) else None
-        if form is None:
+        if kwargs or not isinstance(expr, sp.Basic):
             return super()._print(expr, **kwargs)
+        form = self.fitted.get(expr)
+        if form is None:
+            version, form = self.drawn.get(expr, (-1, None))
+            if form is None or version != self.fitted.version:  # drawn again where a part was refitted
+                form = super()._print(expr)
+                self.drawn[expr] = (self.fitted.version, form)
         return copy.copy(form)  # a printer may set the binding of the form it is given
 
     def _print_Symbol(self, symbol: sp.Symbol, bold_name: bool = False) -> prettyForm:
