@@ -69,10 +69,10 @@ def _laid_out(printer: Any, expr: sp.Basic, width: int) -> prettyForm | None:
         return _shrunk(printer, expr, width)
     return (
         _product_rows(printer, expr, width, whole=True)  # between whole factors, where they fit
+        or _small_sigma(printer, expr, width)  # a Σ a row high before its summand is squeezed
         or _shrunk(printer, expr, width)
         or _fraction(printer, expr, width)
         or _product_rows(printer, expr, width)
-        or _small_sigma(printer, expr, width)
     )
 
 

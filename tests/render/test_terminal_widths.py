@@ -326,3 +326,23 @@ def test_insight_bullets_wrap_with_a_hanging_indent(width: int) -> None:
     continued = [line for line in lines if not line.startswith("• ")]
     assert continued  # at these widths some insight takes two lines
     assert all(line.startswith("  ") and line[2] != " " for line in continued), continued
+
+
+def test_a_sigma_too_wide_is_drawn_small_and_a_fraction_keeps_its_bar() -> None:
+    """Attention's index form: Σⱼ of a fraction whose numerator is a difference of Σs. SymPy's Σ is as
+    wide as its bounds; where that leaves no room the Σ is drawn a row high (its bounds above and
+    under it), the numerator broken between its terms over the whole bar."""
+    from symcalc.render.pretty import pretty, pretty_chain
+
+    i, j, k, t, d = sp.symbols("i j k t d", integer=True, positive=True)
+    o, y, a, values, keys = (sp.IndexedBase(name) for name in ("o", "y", "a", "V", "K"))
+    inner = sp.Sum((o[k] - y[k]) * values[j, k], (k, 1, d))
+    numerator = inner - sp.Sum(a[k] * sp.Sum((o[i] - y[i]) * values[k, i], (i, 1, d)), (k, 1, t))
+    expr = sp.Sum(numerator * keys[j, i] * a[j] / sp.sqrt(d), (j, 1, t))
+    width = 40
+    text = pretty_chain([sp.Symbol("g"), expr], width=width)
+    assert cell_len(pretty(expr).splitlines()[0]) > width
+    assert max(cell_len(line) for line in text.splitlines()) <= width, text
+    assert not cut_maths(text), text
+    assert "Σ" in text and "j=1" in text and "─" * 10 in text, text  # a small Σ, over a fraction's bar
+    assert "√d" in text
