@@ -177,6 +177,14 @@ def panel_title(title: Text, width: int) -> Text:
     room = width + PANEL_PADDING - 6
     if title.cell_len > room:
         title.truncate(room, overflow="ellipsis")
+        # never inside a bracket, "of (h₂…": the maths would read as cut apart; cut before it instead
+        opened: list[int] = []
+        for i, char in enumerate(title.plain):
+            if char in "()":
+                opened = [*opened, i] if char == "(" else opened[:-1]
+        if opened:
+            title.truncate(len(title.plain[: opened[0]].rstrip()), overflow="crop")
+            title.append("…")
     return title
 
 
@@ -197,7 +205,13 @@ def _roles(derivation: Derivation) -> list[tuple[str, tuple[sp.Symbol, ...]]]:
 
 def _step_body(step: Step, width: int) -> list[RenderableType]:
     """A step's rule, its equations and the assumptions they used."""
-    body: list[RenderableType] = [Text(words(sentence_parts(step_rule_parts(step))), style="italic dim")]
+    rule = [
+        (part, False) if isinstance(part, str) else (inline(part), True)
+        for part in sentence_parts(step_rule_parts(step))
+    ]
+    body: list[RenderableType] = [
+        Text(prose(rule, width), style="italic dim", no_wrap=True)
+    ]  # W₁ ₁ kept whole
     if isinstance(step, Recognition):
         body += [Text(""), maths(pretty_chain([step.node, step.written, step.named], width=width))]
     for equation in step.equations:
@@ -240,15 +254,15 @@ def _vector_panel(
         if entries
         else f"the file's are {shaped.describe().split(';')[0]}"
     )
-    body: list[RenderableType] = [
-        Text(
-            "The chain rule on whole vectors and matrices (⊙ multiplies entry by entry, a function "
-            f"acts on each entry, uᵀ⋅v is the dot product and u⋅xᵀ the outer product); it holds for "
-            f"any sizes, and {written}.",
-            style="italic dim",
-        ),
-        Text(""),
-    ]
+    said = (
+        "The chain rule on whole vectors and matrices (⊙ multiplies entry by entry, a function "
+        f"acts on each entry, uᵀ⋅v is the dot product and u⋅xᵀ the outer product); it holds for "
+        f"any sizes, and {written}."
+    )
+    # The sizes in brackets, (the model's are m = 4, n = 2), are kept on one line: maths cut at a
+    # bracket would read as a formula broken inside it.
+    sizes = [(text, bool(k % 2)) for k, text in enumerate(re.split(r"(\([^()]*= [^()]*\))", said))]
+    body: list[RenderableType] = [Text(prose(sizes, width), style="italic dim", no_wrap=True), Text("")]
     vector = derivation.vector
     for node, expr in derivation.model.shaped.definitions:
         body.append(maths(pretty_chain([node, vector.marked(expr)], width=width)))

@@ -3,6 +3,7 @@ it), a chain of equal forms broken to a width, and one-line maths for use inside
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.pretty_symbology import pretty_use_unicode
 from sympy.printing.pretty.stringpict import prettyForm
 
+from symcalc.render.fitting import BUDGET, Fitted, fit
 from symcalc.render.lines import wrap_maths
 from symcalc.spec.shapes import bracketed, entry_label
 from symcalc.symbolic.arrays import matmul, transpose
@@ -22,14 +24,12 @@ from symcalc.symbolic.entries import entry, unicode_entry
 from symcalc.symbolic.functions import TextPrinter
 from symcalc.symbolic.notation import (
     Adjoint,
-    AsWritten,
     AtSample,
     Hadamard,
     Partial,
     Product,
     SampleMean,
     Second,
-    Sum,
 )
 from symcalc.symbolic.order import PositiveFirst
 
@@ -40,7 +40,29 @@ class UnicodePrinter(PositiveFirst, PrettyPrinter):
     SymPy's `_print_Mul` imports sympy.physics.units (about 65 ms, more than printing a whole
     derivation) only to move unit quantities to the end of a product. A quantity cannot exist
     before that module is loaded, so until then the same method without that sort prints the same.
+
+    `fitted` holds the parts of an expression that `render.fitting` laid out narrower: each prints as
+    that form wherever it appears, so that the form around it is drawn around its rows.
     """
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__(settings)
+        self.fitted = Fitted()
+        self.budget = BUDGET
+        self.tried: dict[tuple[sp.Basic, int], prettyForm | None] = {}
+        #: Each expression's form as last drawn, with the `fitted` it was drawn with (its version).
+        self.drawn: dict[sp.Basic, tuple[int, prettyForm]] = {}
+
+    def _print(self, expr: Any, **kwargs: Any) -> Any:
+        if kwargs or not isinstance(expr, sp.Basic):
+            return super()._print(expr, **kwargs)
+        form = self.fitted.get(expr)
+        if form is None:
+            version, form = self.drawn.get(expr, (-1, None))
+            if form is None or version != self.fitted.version:  # drawn again where a part was refitted
+                form = super()._print(expr)
+                self.drawn[expr] = (self.fitted.version, form)
+        return copy.copy(form)  # a printer may set the binding of the form it is given
 
     def _print_Symbol(self, symbol: sp.Symbol, bold_name: bool = False) -> prettyForm:
         """An entry of the model being printed as `symbolic.entries` writes it: (W₁)₁ ₂, W1[1,2] in ASCII."""
@@ -154,10 +176,12 @@ def pretty(expr: sp.Basic) -> str:
 def pretty_chain(parts: list[sp.Basic], joiner: str = " = ", width: int = 10_000) -> str:
     """`parts` joined by `joiner`, every line at most `width` columns wide where the maths allows.
 
-    On one line when it fits; else one part per line ("= …" under the first joiner); a part still
-    too wide is broken between its terms (before each + or -), each piece still drawn in 2-D; where a
-    single term is too wide, the whole chain is written in its one-line form (`inline`), broken only
-    at the spaces before an operator. A symbol, a fraction and a power are never split.
+    On one line when it fits; else one part per line ("= …" under the first joiner, or under the
+    left-hand side where that leaves more room); a part still too wide is fitted in 2-D by
+    `render.fitting`: broken between its terms (before each + or -) or its factors (before each ⋅),
+    a sum inside brackets broken inside them, the brackets as tall as its rows. Only where no 2-D
+    layout fits is the chain written in its one-line form (`inline`), broken at the spaces before an
+    operator. A symbol, a fraction's bar and a power are never split.
     """
     printer = _printer()
     with _drawing():
@@ -184,70 +208,42 @@ def _blank(width: int) -> prettyForm:
 def _rows_2d(
     printer: PrettyPrinter, parts: list[sp.Basic], forms: list[prettyForm], joiner: str, width: int
 ) -> list[prettyForm] | None:
-    """The chain one part per row, a part broken between its terms where it must be; None if a term
-    (or the left-hand side) is too wide for that."""
+    """The chain one part per row, a part too wide fitted to the room after the left-hand side
+    (`render.fitting`); failing that, the left-hand side on a row of its own and each part under it
+    after its "= "; None if a part is too wide even so."""
     if len(forms) == 1:
-        return _terms(printer, parts[0], width)
+        form = fit(printer, parts[0], width)
+        return None if form is None else [form]
     lhs = forms[0]
+    if lhs.width() + len(joiner) <= width // 2:
+        rows = _parts_after(printer, parts[1:], forms[1:], lhs, joiner, width)
+        if rows is not None:
+            return rows
+    below = _parts_after(printer, parts[1:], forms[1:], prettyForm(""), joiner.lstrip(), width)
+    return None if below is None else [lhs, *below]
+
+
+def _parts_after(
+    printer: PrettyPrinter,
+    parts: list[sp.Basic],
+    forms: list[prettyForm],
+    lhs: prettyForm,
+    joiner: str,
+    width: int,
+) -> list[prettyForm] | None:
+    """Each part on a row of its own after `lhs` and `joiner` (the first) or as much blank (the others)."""
     indent = lhs.width() + len(joiner)
-    if indent > width // 2:
-        return None
     rows: list[prettyForm] = []
-    for i, (part, form) in enumerate(zip(parts[1:], forms[1:], strict=True)):
+    for i, (part, form) in enumerate(zip(parts, forms, strict=True)):
         head = lhs if i == 0 else _blank(lhs.width())
         row = prettyForm(*head.right(joiner, form))
-        if row.width() <= width:
-            rows.append(row)
-            continue
-        pieces = _terms(printer, part, width - indent)
-        if pieces is None:
-            return None
-        rows.append(prettyForm(*head.right(joiner, pieces[0])))
-        rows += [prettyForm(*_blank(indent).right(piece)) for piece in pieces[1:]]
+        if row.width() > width:
+            fitted = fit(printer, part, width - indent)
+            if fitted is None:
+                return None
+            row = prettyForm(*head.right(joiner, fitted))
+        rows.append(row)
     return rows
-
-
-def _signed_terms(printer: PrettyPrinter, expr: sp.Basic) -> list[tuple[str, prettyForm]] | None:
-    """The terms of a sum as SymPy prints them, each with the sign before it ("" for the first)."""
-    order = None
-    if isinstance(expr, AsWritten):  # a file's expression: its terms in the file's order
-        expr, order = expr.args[0], "none"
-    if isinstance(expr, Sum):
-        signed = expr._signed()
-    elif isinstance(expr, sp.Add):
-        signed = []
-        for i, term in enumerate(printer._as_ordered_terms(expr, order=order)):
-            negative = i > 0 and term.could_extract_minus_sign()
-            signed.append(("-" if negative else "+", -term if negative else term))
-    else:
-        return None
-    out = []
-    for i, (sign, term) in enumerate(signed):
-        form = printer._print(term)
-        binding = form.binding or prettyForm.ATOM
-        if i and (binding > prettyForm.NEG or binding == prettyForm.ADD):
-            form = prettyForm(*form.parens())
-        out.append(("" if i == 0 else sign, form))
-    return out
-
-
-def _terms(printer: PrettyPrinter, expr: sp.Basic, width: int) -> list[prettyForm] | None:
-    """A sum's terms packed into rows at most `width` wide, each row after the first starting with its
-    sign; None when `expr` is no sum or one of its terms alone is too wide."""
-    signed = _signed_terms(printer, expr)
-    if signed is None or width < 8:
-        return None
-    rows: list[prettyForm] = []
-    current = signed[0][1]
-    for sign, form in signed[1:]:
-        joined = prettyForm(*current.right(f" {sign} ", form))
-        if joined.width() <= width:
-            current = joined
-            continue
-        rows.append(current)
-        current = prettyForm(*form.left(f"{sign} "))
-    rows.append(current)
-    return rows if all(row.width() <= width for row in rows) else None
 
 
 def _rows_inline(parts: list[sp.Basic], joiner: str, width: int) -> list[str]:

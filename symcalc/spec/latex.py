@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from symcalc.errors import LatexError
-from symcalc.spec.latex_cursor import Cursor, Derivative, Piece
+from symcalc.spec.latex_cursor import Cursor, Derivative, Piece, axes_kind, sum_axes, transposed_piece
 from symcalc.spec.latex_tokens import FUNCTION_WORDS, GREEK, STYLES, Token, tokens
 from symcalc.spec.names import nearest
 from symcalc.spec.shapes import component
@@ -101,7 +101,7 @@ class _Reader(Cursor):
         while self.is_("char", "+") or self.is_("char", "-"):
             op = self.take().text
             right = self.term()
-            axes = _sum_axes(piece.axes, right.axes)
+            axes = sum_axes(piece.axes, right.axes)
             piece = Piece(f"{piece.text} {op} {right.wrapped}", axes, False)
         return piece
 
@@ -116,13 +116,13 @@ class _Reader(Cursor):
             if token.kind == "char" and token.text == "/":
                 self.at += 1
                 right = self.factor()  # by a vector: entry by entry, as the file's syntax reads it
-                piece = Piece(f"{piece.wrapped}/{right.wrapped}", _sum_axes(piece.axes, right.axes), False)
+                piece = Piece(f"{piece.wrapped}/{right.wrapped}", sum_axes(piece.axes, right.axes), False)
             elif (token.kind == "control" and token.text == "odot") or (
                 token.kind == "char" and token.text == "*"
             ):
                 self.at += 1
                 right = self.factor()
-                piece = Piece(f"{piece.wrapped}*{right.wrapped}", _sum_axes(piece.axes, right.axes), False)
+                piece = Piece(f"{piece.wrapped}*{right.wrapped}", sum_axes(piece.axes, right.axes), False)
             elif token.kind == "control" and token.text in ("cdot", "cdotp", "times"):
                 self.at += 1
                 piece = self.product(piece, self.factor(), token, dot=True)
@@ -140,7 +140,7 @@ class _Reader(Cursor):
             axes = {(-1, 1): 0, (2, 1): 1, (-1, 2): -1, (2, 2): 2, (1, 1): 0}[(a, b)]
             return Piece(f"{left.wrapped} @ {right.wrapped}", axes, False)
         raise self.fail(
-            f"a {_kind(a)} times a {_kind(b)} does not multiply",
+            f"a {axes_kind(a)} times a {axes_kind(b)} does not multiply",
             token,
             _HINT,
         )
@@ -157,7 +157,13 @@ class _Reader(Cursor):
                 piece = self.entry_of(piece, token)
                 continue
             if self.transposed():
-                piece = _transpose(piece)
+                piece = transposed_piece(piece)
+                continue
+            if self.is_("char", "{") and self.is_("control", "odot", 1):  # M^{\odot 2}: entry by entry
+                self.at += 2
+                power = self.expression()
+                self.expect("char", "}")
+                piece = Piece(f"{piece.wrapped}^{power.wrapped}", abs(piece.axes), False)
                 continue
             power = self.group_or_single()
             if power.axes:
@@ -307,6 +313,14 @@ class _Reader(Cursor):
             return Piece("I", 2, True, "I")
         raise self.unknown(base, token)
 
+    def ones_of(self, token: Token) -> Piece:
+        """\\mathbf{1}_{m}, after \\mathbf{1}: a column of m ones, m a number or a size the reader knows."""
+        self.at += 1
+        size = self.subscript_text()
+        if not (size.isdigit() or size in self.sizes or self.names.get(size) == 0):
+            raise self.fail(f"\\mathbf{{1}}_{{{size}}}: '{size}' is no size", token)
+        return Piece(f"ones({size})", 1)
+
     def declared(self, name: str) -> Piece:
         return Piece(name, self.names[name], True, name)
 
@@ -455,6 +469,8 @@ class _Reader(Cursor):
                     return self.named(candidate, token)
             raise self.unknown(f"{word}_{token.text}", token)
         if token.text == "mathbf" and word == "1":
+            if self.is_("char", "_"):  # \mathbf{1}_{m}: m ones, as the printer writes ones(m)
+                return self.ones_of(token)
             if ONES not in self.names:  # read as the number 1, 𝟙ᵀM would be M
                 raise self.fail(
                     "\\mathbf{1} is a vector of ones, which the derivation format has no word for", token
@@ -577,21 +593,3 @@ class _Reader(Cursor):
         if token.kind == "number" and token.text.isdigit():
             return int(token.text)
         return self.sizes.get(token.text) if token.kind == "word" else None
-
-
-def _sum_axes(a: int, b: int) -> int:
-    if a == 0 or b == 0:
-        return a or b
-    return a if a == b else max(abs(a), abs(b))
-
-
-def _transpose(piece: Piece) -> Piece:
-    if abs(piece.axes) == 1:
-        return Piece(piece.text, -piece.axes, piece.atomic, piece.name)
-    if piece.axes == 2:
-        return Piece(f"transpose({piece.text})", 2)
-    return piece
-
-
-def _kind(axes: int) -> str:
-    return {0: "scalar", 1: "column vector", -1: "row vector", 2: "matrix"}[axes]

@@ -270,3 +270,21 @@ class Cursor:
             return Piece(found.name, axes, True, found.name)
         axes = wrt_axes if of_axes == 0 else (1 if wrt_axes == 0 else 2)
         return Piece(found.name, axes, True, found.name)
+
+
+def sum_axes(a: int, b: int) -> int:
+    if a == 0 or b == 0:
+        return a or b
+    return a if a == b else max(abs(a), abs(b))
+
+
+def transposed_piece(piece: Piece) -> Piece:
+    if abs(piece.axes) == 1:
+        return Piece(piece.text, -piece.axes, piece.atomic, piece.name)
+    if piece.axes == 2:
+        return Piece(f"transpose({piece.text})", 2)
+    return piece
+
+
+def axes_kind(axes: int) -> str:
+    return {0: "scalar", 1: "column vector", -1: "row vector", 2: "matrix"}[axes]

@@ -127,12 +127,15 @@ class outer(sp.Function):
     """outer(u, v): the matrix u vᵀ, entry [i, j] = uᵢ vⱼ."""
 
     nargs = 2
+    #: Its LaTeX is u v^{\top}, two factors side by side (`notation.Hadamard` brackets it after a ⊙).
+    juxtaposed = True
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
         left = printer.parenthesize(self.args[0], PRECEDENCE["Mul"])
         right = _latex_marked(printer, self.args[1])
         base = f"{left} {right}^{{\\top}}"
-        return rf"\left({base}\right)^{{{exp}}}" if exp else base
+        # A power of a matrix entry by entry, (u vᵀ)^{⊙2}: (u vᵀ)² would be a matrix product.
+        return rf"\left({base}\right)^{{\odot {exp}}}" if exp else base
 
     def _pretty(self, printer: Any) -> prettyForm:
         if not printer._use_unicode:
@@ -253,7 +256,9 @@ class ones(sp.Function):
         return prettyForm("𝟙" if printer._use_unicode else "1")
 
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        return rf"\mathbf{{1}}^{{{exp}}}" if exp else r"\mathbf{1}"
+        # The size as a subscript, 𝟙ₘ: m ones are a column a reader (and symcalc's LaTeX reader) can size.
+        ones = rf"\mathbf{{1}}_{{{printer._print(self.args[0])}}}"
+        return rf"{ones}^{{{exp}}}" if exp else ones
 
 
 class softmax(sp.Function):

@@ -331,7 +331,14 @@ class Hadamard(sp.Expr):
         return "*".join(printer.parenthesize(f, PRECEDENCE["Mul"], strict=False) for f in self.args)
 
     def _latex(self, printer: Any) -> str:
-        return r" \odot ".join(printer.parenthesize(f, PRECEDENCE["Mul"], strict=False) for f in self.args)
+        # As the pretty form: a product after a ⊙ is bracketed, A \odot \left(\mathbf{1} \gamma^{\top}\right),
+        # where A \odot \mathbf{1} \gamma^{\top} reads as (A ⊙ 𝟙)γᵀ, left to right.
+        return r" \odot ".join(
+            rf"\left({printer._print(f)}\right)"
+            if k and getattr(f, "juxtaposed", False)
+            else printer.parenthesize(f, PRECEDENCE["Mul"], strict=False)
+            for k, f in enumerate(self.args)
+        )
 
     def _pretty(self, printer: Any) -> prettyForm:
         forms = [printer._print(f) for f in self.args]

@@ -75,8 +75,13 @@ def marked(expr: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> sp.Expr:
         return expr.func(*args)
     scalars = [m for a, m in zip(expr.args, args, strict=True) if not shape_of(a, shapes)]
     shaped = [m for a, m in zip(expr.args, args, strict=True) if shape_of(a, shapes)]
-    # An entry-by-entry quotient stays a fraction (y/p); ⊙ joins two or more vector factors.
-    if len(shaped) < 2 or any(f.is_Pow and f.exp.is_negative for f in shaped):
+    # An entry-by-entry quotient stays a fraction (y/p), its numerator's vector factors joined by ⊙
+    # (A B over C would read as a matrix product); ⊙ joins two or more vector factors.
+    below = [f for f in shaped if f.is_Pow and f.exp.is_negative]
+    above = [f for f in shaped if f not in below]
+    if below and len(above) >= 2:
+        return sp.Mul(*scalars, Hadamard(*above), *below)
+    if len(shaped) < 2 or below:
         return expr.func(*args)
     scalar = sp.Mul(*scalars)
     if scalar == -1:  # −X̂ ⊙ M, not −1⋅X̂ ⊙ M

@@ -206,9 +206,10 @@ def check_documents(derivation: symcalc.Derivation, index: bool = True) -> None:
             assert len(read["index"]) >= len(forms), (kind, read["index"], forms)
 
 
-#: Known gaps, each a strict xfail: the LaTeX reader refuses \mathbf{1} (a vector of ones that does not
-#: say its size), which batch normalisation's sums over the batch print.
-KNOWN_GAPS = {"batch_norm": "the LaTeX reader cannot read a vector of ones, \\mathbf{1}"}
+#: Known gaps, each a strict xfail (none today: batch normalisation's documents read back since they print
+#: a vector of ones with its size, \mathbf{1}_{m}, bracket a product after \odot, mark a matrix's power
+#: \odot 2 and join an entry-by-entry quotient's numerator by \odot).
+KNOWN_GAPS: dict[str, str] = {}
 
 
 @pytest.mark.slow

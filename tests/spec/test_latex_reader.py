@@ -21,7 +21,9 @@ from hypothesis import strategies as st
 from symcalc.errors import LatexError, ParseError
 from symcalc.render.latex import latex
 from symcalc.spec.latex import read_latex
+from symcalc.symbolic.arrays import dimension, matmul, ones, outer, transpose
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
+from symcalc.symbolic.notation import Hadamard
 from symcalc.symbolic.parse import parse_expression, parse_shaped
 
 SCALARS = ("x", "w1", "alpha", "lam", "x_hidden", "yhat", "b_2", "theta0")
@@ -313,3 +315,29 @@ def test_a_numbered_index_letter_is_one_index() -> None:
         assert side.text == "d2*(d1 + d2 + d3)", tex
     with pytest.raises(LatexError, match="an index letter's subscript is a number"):
         read_latex(r"\sum_{i_{k}=1}^{h} d_{i_{k}}", names, sizes={"h": 3})
+
+
+def test_a_bold_one_with_its_size_is_that_many_ones_as_the_printer_writes_ones() -> None:
+    """Batch normalisation's documents print ones(m) (𝟙ₘ): with its size written, \\mathbf{1}_{m} is read
+    without a declared vector of ones, and each printed form reads back as the expression it printed
+    (a product after ⊙ bracketed, a matrix's power marked ⊙); a size the reader does not know is refused."""
+    m, n = dimension("m"), dimension("n")
+    gamma, sigma, centred = sp.Symbol("gamma"), sp.Symbol("sigma"), sp.Symbol("D")
+    symbols = {"m": m, "n": n, "gamma": gamma, "sigma": sigma, "D": centred}
+    shapes: dict[str, tuple[str, ...]] = {"gamma": ("n",), "sigma": ("n",), "D": ("m", "n")}
+    names = {"m": 0, "n": 0, "gamma": 1, "sigma": 1, "D": 2}
+    printed = [
+        ones(m),
+        outer(ones(m), gamma),
+        matmul(transpose(centred), ones(m)),
+        Hadamard(centred, outer(ones(m), gamma)),  # D ⊙ 𝟙γᵀ unbracketed would read as (D ⊙ 𝟙)γᵀ
+        outer(ones(m), sigma) ** 2,  # (𝟙σᵀ)² unmarked would be a matrix product
+    ]
+    for expr in printed:
+        tex = latex(expr)
+        assert r"\mathbf{1}_{m}" in tex, tex
+        (side,) = read_latex(tex, names, sizes={"m": 3, "n": 2})
+        read, shape = parse_shaped(side.text, symbols, shapes)
+        assert (read, shape) == parse_shaped(sp.sstr(expr), symbols, shapes), (tex, side.text)
+    with pytest.raises(LatexError, match=r"line 1, column 1: \\mathbf\{1\}_\{q\}: 'q' is no size"):
+        read_latex(r"\mathbf{1}_{q}", names)
