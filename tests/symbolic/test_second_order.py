@@ -128,9 +128,10 @@ def test_a_vector_second_derivative_of_the_wrong_shape_is_refused() -> None:
     with pytest.raises(SymcalcError, match=r"has the shape \[n,n\]; the right-hand side is \[n\]"):
         model.claims_of("d2L/dw^2", "a*(1 - a)*x")
     network = symcalc.Model.load(DERIVATIONS / "two_layer_network_vector.toml")
-    for key in ("d2L/dW^2", "d2s/dc^2"):  # by a matrix; of a vector
-        with pytest.raises(SymcalcError, match="about a scalar by scalars or vectors"):
-            network.claims_of(key, "0")
+    with pytest.raises(SymcalcError, match="about a scalar by scalars, vectors or matrices"):
+        network.claims_of("d2s/dc^2", "0")  # of a vector
+    with pytest.raises(SymcalcError, match=r"has the shape \[h\*n,h\*n\]; the right-hand side is \[n,n\]"):
+        network.claims_of("d2L/dW^2", "outer(x, x)")  # by a matrix: vec(W), h·n entries
 
 
 def test_check_on_the_command_line_takes_a_second_derivative(run: Runner, tmp_path: Path) -> None:
