@@ -274,11 +274,13 @@ def test_a_wrong_vector_or_batch_second_derivative_fails(seed: symcalc.Derivatio
 
 
 @pytest.mark.slow
-def test_a_network_has_no_vector_form_of_its_hessian_and_says_why(run: Runner) -> None:
+def test_a_network_has_its_hessian_in_vec_form_and_a_penalised_matrix_says_why(run: Runner) -> None:
     derivation = symcalc.derive(symcalc.load("two_layer_network_vector"), hessian=True)
-    assert derivation.vector_hessian == () and "W is a matrix" in derivation.vector_hessian_problem
-    assert derivation.batch is not None and derivation.batch.hessian == ()
-    code, out, _ = run(["derive", "two_layer_network_vector", "--hessian"])
+    assert derivation.vector_hessian_problem == ""
+    assert str(derivation.vector_hessian[0].result).endswith(", outer(x, x))")  # d²L/ds² ⊗ x xᵀ
+    penalised = symcalc.derive(symcalc.load("multinomial_logistic_regression"), hessian=True)
+    assert penalised.vector_hessian == () and "W is a matrix read other than" in penalised.vector_hessian_problem
+    code, out, _ = run(["derive", "multinomial_logistic_regression", "--hessian"])
     assert code == 0 and "no vector form" in out
 
 
