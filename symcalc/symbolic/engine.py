@@ -91,7 +91,12 @@ def derive(model: Model, *, hessian: bool = False, written_out_hessian: bool = T
     try:
         batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss, second)
     except BatchUnsupported as err:
-        return dataclasses.replace(derivation, batch_problem=str(err))
+        if not second:
+            return dataclasses.replace(derivation, batch_problem=str(err))
+        try:  # second derivatives with no batch form (kron in d2L/dW^2): the gradients' batch form alone
+            batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss)
+        except BatchUnsupported as again:
+            return dataclasses.replace(derivation, batch_problem=str(again))
     return dataclasses.replace(derivation, batch=batch)
 
 

@@ -3,7 +3,9 @@ against SymPy's own diff of the model written out by hand at h = 2, n = 3, entry
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,8 @@ import sympy as sp
 
 import symcalc
 from symcalc.check.checks import check_claim
-from tests.conftest import WriteToml
+from symcalc.symbolic.arrays import dimension, eye, kron, outer
+from tests.conftest import Runner, WriteToml
 from tests.written_out import matrix, vector
 
 H, N = 2, 3
@@ -107,3 +110,55 @@ def test_a_matrix_hessian_claim_in_a_file_is_verified(write_toml: WriteToml) -> 
     hessian = [c for name, c in checks.items() if name.startswith("claim d2L/dW")]
     assert len(hessian) == (H * N) ** 2 and all(c.holds for c in hessian)
     assert checks["claim ds1/dW1_1"].holds and not checks["claim ds1/dW1_2"].holds  # x1 either way
+
+
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [
+        ("softmax_regression_vector", "kron(diag(p) - outer(p, p), outer(x, x))"),
+        ("gaussian_likelihood_vector", "kron(diag(exp(-lv)), outer(x, x))"),
+    ],
+)
+def test_derive_hessian_prints_the_vec_form_and_it_reads_back_as_claims_that_hold(
+    run: Runner, name: str, first: str
+) -> None:
+    code, out, err = run(["derive", name, "--hessian", "--json"])
+    assert code == 0, err
+    printed = json.loads(out)["vector_hessian"]
+    assert printed[0]["result"] == first and printed[0]["shape"][0] in ("k*n",)
+    model = symcalc.load(name)
+    for second in printed:
+        check = check_claim(model, second["name"], second["result"])
+        assert check.holds and check.proved, second
+    code, out, _ = run(["derive", name, "--hessian"])
+    assert code == 0 and "⊗ x⋅xᵀ" in out and "no vector form" not in out
+
+
+def test_the_linear_layer_hessian_is_derived_in_vec_form_and_verified(
+    layer: symcalc.Model, run: Runner, tmp_path: Path
+) -> None:
+    derivation = symcalc.derive(layer, hessian=True)
+    shown = {s.name: (s.shape, str(s.result)) for s in derivation.vector_hessian}
+    assert shown == {
+        "d2L/dW^2": (("h*n", "h*n"), "kron(eye(h), outer(x, x))"),
+        "d2L/dW dc": (("h*n", "h"), "kron(eye(h), x)"),
+        "d2L/dc^2": (("h", "h"), "I"),
+    }
+    checks = [c for c in symcalc.verify(derivation) if c.kind == "vector" and "d2" in c.name]
+    assert len(checks) == 3 and all(c.holds and c.proved for c in checks)
+    path = tmp_path / "layer.toml"
+    path.write_text(LINEAR_LAYER, encoding="utf-8")
+    code, out, _ = run(["derive", str(path), "--hessian", "--json"])
+    assert code == 0
+    for second in json.loads(out)["vector_hessian"]:
+        assert check_claim(layer, second["name"], second["result"]).proved, second
+
+
+def test_a_wrong_vec_form_in_the_derivation_fails_verify(layer: symcalc.Model) -> None:
+    derivation = symcalc.derive(layer, hessian=True)
+    first = derivation.vector_hessian[0]
+    x = next(s for s in first.result.free_symbols if s.name == "x")
+    wrong = dataclasses.replace(first, result=kron(outer(x, x), eye(dimension("h"))))  # column by column
+    broken = dataclasses.replace(derivation, vector_hessian=(wrong, *derivation.vector_hessian[1:]))
+    failed = [c for c in symcalc.verify(broken) if not c.holds]
+    assert [c.kind for c in failed] == ["vector"] and "d2L/dW^2" in failed[0].name

@@ -278,8 +278,10 @@ def test_a_network_has_its_hessian_in_vec_form_and_a_penalised_matrix_says_why(r
     derivation = symcalc.derive(symcalc.load("two_layer_network_vector"), hessian=True)
     assert derivation.vector_hessian_problem == ""
     assert str(derivation.vector_hessian[0].result).endswith(", outer(x, x))")  # d²L/ds² ⊗ x xᵀ
+    assert derivation.batch is not None and derivation.batch.hessian == ()  # the gradients' batch form stays
     penalised = symcalc.derive(symcalc.load("multinomial_logistic_regression"), hessian=True)
-    assert penalised.vector_hessian == () and "W is a matrix read other than" in penalised.vector_hessian_problem
+    assert penalised.vector_hessian == ()
+    assert "W is a matrix read other than" in penalised.vector_hessian_problem
     code, out, _ = run(["derive", "multinomial_logistic_regression", "--hessian"])
     assert code == 0 and "no vector form" in out
 
