@@ -148,8 +148,11 @@ class kron(sp.Function):
 
     nargs = 2
 
+    precedence = PRECEDENCE["Mul"] - 1  # as @'s: c (A ⊗ B), (A ⊗ B) v
+
     def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
-        left, right = (printer.parenthesize(arg, PRECEDENCE["Mul"]) for arg in self.args)
+        sized = {e: sp.Symbol(f"I_{e.args[0]}") for e in self.atoms(eye)}  # I_{h}, I_{3}
+        left, right = (printer.parenthesize(arg.xreplace(sized), PRECEDENCE["Mul"]) for arg in self.args)
         base = rf"{left} \otimes {right}"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 

@@ -162,3 +162,19 @@ def test_a_wrong_vec_form_in_the_derivation_fails_verify(layer: symcalc.Model) -
     broken = dataclasses.replace(derivation, vector_hessian=(wrong, *derivation.vector_hessian[1:]))
     failed = [c for c in symcalc.verify(broken) if not c.holds]
     assert [c.kind for c in failed] == ["vector"] and "d2L/dW^2" in failed[0].name
+
+
+@pytest.mark.parametrize("name", ["linear_layer", "softmax_regression_vector", "two_layer_network_vector"])
+def test_every_document_reads_the_vec_form_back_as_sympys_diff(write_toml: WriteToml, name: str) -> None:
+    """LaTeX, Markdown and HTML write d²L/dW² = I_{h} ⊗ x xᵀ; their reader takes each row back, and it
+    equals SymPy's diff of the written-out loss twice, entry by entry (vec W row by row)."""
+    from tests.render.test_printed_documents import check_documents
+
+    if name == "linear_layer":  # without c, whose d2L/dc^2 = I the rows' reader cannot size
+        without_c = LINEAR_LAYER.replace(', "c[h]"', "").replace("W @ x + c", "W @ x")
+        model = symcalc.load(str(write_toml(without_c)))
+    else:
+        model = symcalc.load(f"derivations/{name}.toml")
+    derivation = symcalc.derive(model, hessian=True)
+    assert any(s.first.name == "W" for s in derivation.vector_hessian)
+    check_documents(derivation)
