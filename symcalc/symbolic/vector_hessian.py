@@ -189,6 +189,8 @@ class _Rules:
             inner = expr.args[0]
             point = sp.Dummy("t")
             slope = sp.diff(expr.xreplace({inner: point}), point).xreplace({point: inner})
+            if slope.has(sp.Derivative, sp.DiracDelta):  # sign(w)′: a point mass at 0, said in the steps
+                raise VectorHessianUnsupported(f"{expr} has a jump: its derivative is a point mass")
             slope = slope.xreplace({value: node for node, value in self.definitions.items()})  # 1 - g^2
             return self.scaled(slope, self.jacobian(inner, wrt), wrt)
         raise VectorHessianUnsupported(f"{expr} has no Jacobian by {wrt.name} here")
