@@ -9,7 +9,9 @@ W through p = W @ x alone, and ∂pₖ/∂Wᵢⱼ = δₖᵢ xⱼ. So with vec W
     d²L/dW db  = (d²L/dp db) xᵀ       [h, n], W's shape, for a scalar b
 
 and two matrices W, V read as W @ x and V @ u give d²L/dW dV = d²L/dp dq ⊗ x uᵀ. The blocks by
-p are the vector forms of `vector_hessian` on the model with p a parameter in W @ x's place.
+p are the vector forms of `vector_hessian` on the model with p a parameter in W @ x's place; a
+penalty that reads W entry by entry (lam/2*sum(W*W)) keeps W a parameter there too, and its own
+block (λI) is added to d²L/dW², provided no other block reads W both ways.
 """
 
 from __future__ import annotations
@@ -52,48 +54,68 @@ def vector_hessian_or_reason(
 
 def matrix_hessian(shaped: Shaped, loss: sp.Symbol) -> tuple[VectorSecond, ...]:
     """Every d²L/dθᵢdθⱼ (i ≤ j in parameter order) of a model with matrix parameters, in vec form;
-    VectorHessianUnsupported when a matrix is read other than as W @ x with x the data."""
+    VectorHessianUnsupported when a matrix is read other than as W @ x with x the data (and entry
+    by entry, as in a penalty lam/2*sum(W*W), whose λI is then added to d²L/dW²)."""
     shapes = dict(shaped.shapes)
     products = _products(shaped, shapes)
     by_matrix = {p.matrix: p for p in products}
-    stand_ins = {p.matrix: p.stand_in for p in products}
     matmuls = {matmul(p.matrix, p.data): p.stand_in for p in products}
+    definitions = tuple((node, expr.xreplace(matmuls)) for node, expr in shaped.definitions)
+    direct = {p.matrix for p in products if any(p.matrix in e.free_symbols for _, e in definitions)}
     stood = replace(
         shaped,
-        shapes=tuple(
-            (stand_ins.get(s, s), (by_matrix[s].rows,) if s in by_matrix else a) for s, a in shaped.shapes
+        shapes=(*shaped.shapes, *((p.stand_in, (p.rows,)) for p in products)),
+        definitions=definitions,
+        parameters=tuple(
+            q
+            for p in shaped.parameters
+            for q in (
+                (by_matrix[p].stand_in, p)
+                if p in direct
+                else (by_matrix[p].stand_in,)
+                if p in by_matrix
+                else (p,)
+            )
         ),
-        definitions=tuple((node, expr.xreplace(matmuls)) for node, expr in shaped.definitions),
-        parameters=tuple(stand_ins.get(p, p) for p in shaped.parameters),
     )
     try:
         vector = derive_vector_form(stood, loss, stood.parameters)
-    except VectorUnsupported as err:
-        raise VectorHessianUnsupported(str(err)) from None
-    by_stand_in = {p.stand_in: p for p in products}
-    back = {p.stand_in: matmul(p.matrix, p.data) for p in products}
-    try:
-        seconds = derive_vector_hessian(stood, vector, loss)
-    except VectorHessianUnsupported as err:
+        seconds = derive_vector_hessian(stood, vector, loss, matrices=True)
+    except (VectorUnsupported, VectorHessianUnsupported) as err:
         said = str(err)
         for p in products:
             said = said.replace(p.stand_in.name, f"{p.matrix.name} @ {p.data}")
         raise VectorHessianUnsupported(said) from None
-    results = []
+    by_stand_in = {p.stand_in: p for p in products}
+    back = {p.stand_in: matmul(p.matrix, p.data) for p in products}
+    results: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
     for second in seconds:
+        if {second.first, second.second} & direct:  # W itself: only λI, by W itself
+            if second.first == second.second:
+                pair = (second.first, second.first)
+                results[pair] = results.get(pair, sp.S.Zero) + second.result
+            elif second.result != 0:
+                name = min(direct & {second.first, second.second}, key=str).name
+                raise VectorHessianUnsupported(f"{name} is read both entry by entry and through a product")
+            continue
         first, then = by_stand_in.get(second.first), by_stand_in.get(second.second)
         original = (first.matrix if first else second.first, then.matrix if then else second.second)
         a, b = (shapes.get(name, ()) for name in original)
         value = _in_vec_form(second.result, first, then, not a or not b)
         value = _pulled(value, dict(vector.shapes)) if first or then else value
+        results[original] = results.get(original, sp.S.Zero) + value.xreplace(back)
+    ordered = []
+    for pair, value in results.items():
+        a, b = (shapes.get(name, ()) for name in pair)
         shape = (*a, *b) if not a or not b else (*vec(a), *vec(b))
-        results.append(VectorSecond(loss, *original, shape, value.xreplace(back)))
-    return tuple(results)
+        ordered.append(VectorSecond(loss, *pair, shape, value))
+    return tuple(ordered)
 
 
 def _products(shaped: Shaped, shapes: Mapping[sp.Symbol, Shape]) -> list[_Product]:
-    """Each matrix parameter with the one product W @ x it is read in; VectorHessianUnsupported
-    when it is read otherwise, or x is not the data alone."""
+    """Each matrix parameter with the one product W @ x it is read in (W may also be read entry by
+    entry: sum(W*W)); VectorHessianUnsupported when it is read in another product, or x is not the
+    data alone."""
     parameters = set(shaped.parameters)
     learned = set(parameters)
     for node, expr in shaped.definitions:
@@ -101,16 +123,13 @@ def _products(shaped: Shaped, shapes: Mapping[sp.Symbol, Shape]) -> list[_Produc
             learned.add(node)
     found = []
     for matrix in (p for p in shaped.parameters if len(shapes.get(p, ())) == 2):
-        uses = {m for _, expr in shaped.definitions for m in expr.atoms(matmul) if m.args[0] == matrix}
+        uses = {m for _, expr in shaped.definitions for m in expr.atoms(matmul) if matrix in m.free_symbols}
         why = f"{matrix.name} is a matrix read other than once as {matrix.name} @ x, x the data"
         if len(uses) != 1:
             raise VectorHessianUnsupported(why)
         (use,) = uses
         data = use.args[1]
-        rest = [expr.xreplace({use: sp.S.Zero}) for _, expr in shaped.definitions]
-        if data.free_symbols & learned or len(shape_of(data, shapes)) != 1:
-            raise VectorHessianUnsupported(why)
-        if any(matrix in expr.free_symbols for expr in rest):
+        if use.args[0] != matrix or data.free_symbols & learned or len(shape_of(data, shapes)) != 1:
             raise VectorHessianUnsupported(why)
         stand_in = sp.Symbol(f"{matrix.name}__x", **matrix.assumptions0)
         found.append(_Product(matrix, data, stand_in, shapes[matrix][0]))

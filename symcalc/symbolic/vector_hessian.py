@@ -57,7 +57,7 @@ def identity_value(vector: Value) -> Value:
     """The identity matrix, of SymPy integers, the size of a concrete vector."""
     import numpy as np  # only for models with vectors: a scalar model's derive never loads NumPy
 
-    size = len(vector)
+    size = np.size(vector)  # of a matrix W, the identity of vec W
     return np.array(
         [[sp.S.One if i == j else sp.S.Zero for j in range(size)] for i in range(size)], dtype=object
     )
@@ -81,16 +81,17 @@ class VectorSecond:
         return f"d2{self.loss.name}/d{self.first.name} d{self.second.name}"
 
 
-def derive_vector_hessian(shaped: Shaped, vector: VectorForm, loss: sp.Symbol) -> tuple[VectorSecond, ...]:
+def derive_vector_hessian(
+    shaped: Shaped, vector: VectorForm, loss: sp.Symbol, matrices: bool = False
+) -> tuple[VectorSecond, ...]:
     """Every d²L/dθᵢdθⱼ for i ≤ j in parameter order, in vector form; VectorHessianUnsupported when
-    a parameter is a matrix or a factor has no short derivative here."""
+    a parameter is a matrix (unless `matrices`: read entry by entry, d(λW)/dW = λI of vec W) or a
+    factor has no short derivative here."""
     shapes: dict[sp.Basic, Shape] = dict(vector.shapes)
     parameters = shaped.parameters
-    matrices = [p.name for p in parameters if len(shapes.get(p, ())) > 1]
-    if matrices:  # `matrix_hessian` derives through a stand-in vector for W @ x
-        raise VectorHessianUnsupported(
-            f"{matrices[0]} is a matrix: its second derivatives form a four-way array"
-        )
+    read = [p.name for p in parameters if len(shapes.get(p, ())) > 1]
+    if read and not matrices:  # `matrix_hessian` derives through a stand-in vector for W @ x
+        raise VectorHessianUnsupported(f"{read[0]} is a matrix: its second derivatives form a four-way array")
     gradients = {r.node: r.result for r in vector.gradients}
     if any(g.atoms(Adjoint) for g in gradients.values()):
         raise VectorHessianUnsupported("a gradient reads an adjoint dL/dc by name")

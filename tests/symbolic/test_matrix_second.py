@@ -117,6 +117,7 @@ def test_a_matrix_hessian_claim_in_a_file_is_verified(write_toml: WriteToml) -> 
     [
         ("softmax_regression_vector", "kron(diag(p) - outer(p, p), outer(x, x))"),
         ("gaussian_likelihood_vector", "kron(diag(exp(-lv)), outer(x, x))"),
+        ("multinomial_logistic_regression", "lam*I + kron(diag(p) - outer(p, p), outer(x, x))"),  # penalised
     ],
 )
 def test_derive_hessian_prints_the_vec_form_and_it_reads_back_as_claims_that_hold(
@@ -164,7 +165,15 @@ def test_a_wrong_vec_form_in_the_derivation_fails_verify(layer: symcalc.Model) -
     assert [c.kind for c in failed] == ["vector"] and "d2L/dW^2" in failed[0].name
 
 
-@pytest.mark.parametrize("name", ["linear_layer", "softmax_regression_vector", "two_layer_network_vector"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "linear_layer",
+        "softmax_regression_vector",
+        "two_layer_network_vector",
+        "multinomial_logistic_regression",
+    ],
+)
 def test_every_document_reads_the_vec_form_back_as_sympys_diff(write_toml: WriteToml, name: str) -> None:
     """LaTeX, Markdown and HTML write d²L/dW² = I_{h} ⊗ x xᵀ; their reader takes each row back, and it
     equals SymPy's diff of the written-out loss twice, entry by entry (vec W row by row)."""
