@@ -187,3 +187,16 @@ def test_every_document_reads_the_vec_form_back_as_sympys_diff(write_toml: Write
     derivation = symcalc.derive(model, hessian=True)
     assert any(s.first.name == "W" for s in derivation.vector_hessian)
     check_documents(derivation)
+
+
+def test_check_on_the_command_line_takes_a_hessian_and_a_jacobian_by_a_matrix(run: Runner) -> None:
+    code, out, _ = run(
+        ["check", "softmax_regression_vector", "d2L/dW^2", "kron(diag(p) - outer(p, p), outer(x, x))"]
+    )
+    assert code == 0 and "1 holds (1 proved)" in out
+    code, out, _ = run(
+        ["check", "softmax_regression_vector", "d2L/dW^2", "kron(outer(x, x), diag(p) - outer(p, p))"]
+    )
+    assert code == 1 and "claim d2L/dW1_1 dW1_2" in out and "SymPy's diff" in out
+    code, out, _ = run(["check", "two_layer_network_vector", "ds/dW", "transpose(kron(eye(h), x))"])
+    assert code == 0 and "1 holds (1 proved)" in out
