@@ -246,6 +246,8 @@ def _joined(left: sp.Expr, right: sp.Expr, shapes: Mapping[sp.Basic, Shape]) -> 
     """left ⊗ right: their product where one is a scalar, else the scalar factors times outer(u, v)."""
     if not shape_of(left, shapes) or not shape_of(right, shapes):
         return left * right
+    if len(shape_of(left, shapes)) > 1 or len(shape_of(right, shapes)) > 1:
+        raise VectorHessianUnsupported("a matrix would be joined to a gradient: a four-way array")
     terms = []
     for term in sp.Add.make_args(right):
         left_scalars, left_vectors = _split(left, shapes)
