@@ -68,7 +68,8 @@ def parse_claim(
     definition, whose expression is the one differentiated. The right-hand side goes
     through the same safe parser as every definition. With `shapes`, the claim may be about
     vectors and matrices: for a scalar A, dA/dB has B's shape; for vectors u and v, du/dv is
-    the Jacobian, entry [i, j] = ∂uᵢ/∂vⱼ; a scalar right-hand side stands for every entry.
+    the Jacobian, entry [i, j] = ∂uᵢ/∂vⱼ, and by a matrix W[h,n] it is by vec W, W's entries row
+    by row ([m,h*n]); a scalar right-hand side stands for every entry.
     """
     text = lhs if isinstance(lhs, str) else ""
     total, partial = CLAIM_PATTERN.fullmatch(text), PARTIAL_CLAIM_PATTERN.fullmatch(text)
