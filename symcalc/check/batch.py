@@ -124,7 +124,7 @@ def batch_checks(derivation: Derivation, seed: int) -> list[Check]:
                 Check(f"batch form {line.label}", "batch", statement, "holds", "numerically", detail)
             )
     arrays = model.shaped.arrays()
-    for line, second in zip(batch.hessian, derivation.vector_hessian, strict=True):
+    for line, second in zip(batch.hessian, derivation.vector_hessian if batch.hessian else (), strict=True):
         pairs = [
             (first, then)
             for first in flat(arrays.get(second.first, second.first), 1)

@@ -319,7 +319,7 @@ def _batch_panel(derivation: Derivation, width: int) -> Panel:
         body.append(maths(pretty_chain(parts, width=width)))
     if batch.hessian:
         body.append(Text(""))
-    for line, second in zip(batch.hessian, derivation.vector_hessian, strict=True):
+    for line, second in zip(batch.hessian, derivation.vector_hessian if batch.hessian else (), strict=True):
         body.append(
             maths(
                 pretty_chain(

@@ -211,7 +211,7 @@ def _batch_section(derivation: Derivation, tex: Tex) -> list[Block]:
         parts += [tex(batch.marked(line.expanded))] if line.expanded is not None else []
         wrt = parameters.get(line.label.split("/d")[-1], line.target)
         gradients.append(f"{tex(Total(objective, wrt))} &= " + " = ".join(parts))
-    for line, second in zip(batch.hessian, derivation.vector_hessian, strict=True):
+    for line, second in zip(batch.hessian, derivation.vector_hessian if batch.hessian else (), strict=True):
         gradients.append(
             f"{tex(Second(objective, second.first, second.second))} &= {tex(batch.marked(line.value))}"
         )

@@ -117,12 +117,14 @@ class _Reader(Cursor):
                 self.at += 1
                 right = self.factor()  # by a vector: entry by entry, as the file's syntax reads it
                 piece = Piece(f"{piece.wrapped}/{right.wrapped}", sum_axes(piece.axes, right.axes), False)
-            elif (token.kind == "control" and token.text == "odot") or (
-                token.kind == "char" and token.text == "*"
-            ):
+            elif self.is_("control", "odot") or self.is_("char", "*"):
                 self.at += 1
                 right = self.factor()
                 piece = Piece(f"{piece.wrapped}*{right.wrapped}", sum_axes(piece.axes, right.axes), False)
+            elif self.is_("control", "otimes"):  # A ⊗ B, looser than a product: I_{h} ⊗ x x^T
+                self.at += 1
+                right = self.term()
+                piece = Piece(f"kron({piece.text}, {right.text})", max(piece.axes, right.axes), False)
             elif token.kind == "control" and token.text in ("cdot", "cdotp", "times"):
                 self.at += 1
                 piece = self.product(piece, self.factor(), token, dot=True)
@@ -304,6 +306,8 @@ class _Reader(Cursor):
             if base in self.names and self.names[base] > 0:
                 self.at = mark
                 return self.declared(base)  # the factor loop reads the entry
+            if base == "I" and (sub in self.sizes or sub.isdigit()):  # I_{h}, I_{3}: sized (beside ⊗)
+                return Piece(f"eye({sub})", 2)
             raise self.unknown(f"{base}_{sub}", token)
         if base in self.indices:
             return Piece(str(self.indices[base]))

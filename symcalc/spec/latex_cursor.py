@@ -178,13 +178,14 @@ class Cursor:
 
     def bare_name(self) -> str:
         """A name in a second derivative's denominator, with its subscripts but not the power after it: a
-        scalar's or a vector's (d²L/dw² of a vector w is the matrix of second derivatives)."""
+        scalar's, a vector's or a matrix's (d²L/dw² of a vector w is the matrix of second derivatives;
+        of a matrix W, in vec form, its entries row by row)."""
         token = self.peek()
         piece = self.primary()
         while self.is_("char", "_"):
             piece = self.entry_of(piece, self.take())
-        if piece.name is None or piece.name.startswith("d_") or abs(piece.axes) > 1:
-            raise self.fail("a second derivative is of a name and by scalar or vector names", token)
+        if piece.name is None or piece.name.startswith("d_"):
+            raise self.fail("a second derivative is of a name and by names", token)
         return piece.name
 
     def differential(self, second: bool = False) -> bool | None:
@@ -264,7 +265,7 @@ class Cursor:
             self.found[key] = found
         of_axes, wrt_axes = abs(self.names.get(of, 0)), abs(self.names.get(wrt, 0))
         if second is not None:  # of a scalar: a number, a column (one vector) or a matrix (two)
-            axes = wrt_axes + abs(self.names.get(second, 0))
+            axes = min(2, wrt_axes + abs(self.names.get(second, 0)))  # by a matrix: vec form
             if of_axes:
                 raise self.fail("a second derivative is of a scalar name", token)
             return Piece(found.name, axes, True, found.name)

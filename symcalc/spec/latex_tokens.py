@@ -113,6 +113,7 @@ OTHER = frozenset(
         "cdotp",
         "times",
         "odot",
+        "otimes",
         "circ",
         "top",
         "intercal",

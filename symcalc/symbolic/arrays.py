@@ -1,5 +1,5 @@
-"""The functions of vectors and matrices (@, sum, outer, transpose, diag, softmax, logsumexp, eye,
-ones, max and min over a vector).
+"""The functions of vectors and matrices (@, sum, outer, kron, transpose, diag, softmax, logsumexp,
+eye, ones, max and min over a vector).
 
 In a model with shaped names (`x[n]`, `W[h,n]`), arithmetic and every function of
 `symcalc.symbolic.functions` apply elementwise, a scalar broadcasting; these are the
@@ -15,7 +15,8 @@ arguments, with
   given sizes; only the operation's meaning is used, never a derivative.
 
 A shape is a tuple of axes: () a scalar, (n,) a vector, (h, n) a matrix; an axis is a
-dimension's name or an integer. Two axes agree only when they are written alike.
+dimension's name or an integer, or the product of such ("h*n", the rows of kron(eye(h), outer(x, x))),
+written with its names in alphabetical order. Two axes agree only when they are written alike.
 """
 
 from __future__ import annotations
@@ -143,6 +144,27 @@ class outer(sp.Function):
         return _joined(printer, self.args[0], "⋅", self.args[1], "ᵀ")
 
 
+class kron(sp.Function):
+    """kron(A, B): the Kronecker product A ⊗ B, entry [(i, k), (j, l)] = A[i, j]·B[k, l] (rows of
+    blocks, row by row); a vector is a column. It writes second derivatives and Jacobians by a matrix
+    in vec form, not models: nothing is differentiated through it."""
+
+    nargs = 2
+
+    precedence = PRECEDENCE["Mul"] - 1  # as @'s: c (A ⊗ B), (A ⊗ B) v
+
+    def _latex(self, printer: LatexPrinter, exp: Any = None) -> str:
+        sized = {e: sp.Symbol(f"I_{e.args[0]}") for e in self.atoms(eye)}  # I_{h}, I_{3}
+        left, right = (printer.parenthesize(arg.xreplace(sized), PRECEDENCE["Mul"]) for arg in self.args)
+        base = rf"{left} \otimes {right}"
+        return rf"\left({base}\right)^{{{exp}}}" if exp else base
+
+    def _pretty(self, printer: Any) -> prettyForm:
+        if not printer._use_unicode:
+            return printer._print_Function(self, func_name="kron")
+        return _joined(printer, self.args[0], " ⊗ ", self.args[1], "")
+
+
 class transpose(sp.Function):
     """transpose(M): Mᵀ."""
 
@@ -186,6 +208,24 @@ def dimension(name: str) -> sp.Symbol:
     return sp.Symbol(name, integer=True, positive=True)
 
 
+def axis_size(axis: Axis) -> sp.Expr:
+    """An axis as a number in an expression: its dimension, a size, or their product (h*n)."""
+    parts = str(axis).split("*")
+    return sp.Mul(*(sp.Integer(part) if part.isdigit() else dimension(part) for part in parts))
+
+
+def size_axis(size: sp.Expr) -> Axis:
+    """The axis of a size written as a number: h, 3, or h*n."""
+    if isinstance(size, sp.Symbol):
+        return size.name
+    if size.is_Integer:
+        return int(size)
+    axis: Axis = 1
+    for factor in sp.Mul.make_args(size):
+        axis = product_axis(axis, size_axis(factor))
+    return axis
+
+
 class eye(sp.Function):
     """eye(d): the d × d identity matrix, I; d is a dimension (or an integer), a size and not a variable."""
 
@@ -197,8 +237,7 @@ class eye(sp.Function):
 
     @property
     def axes(self) -> Shape:
-        size = self.args[0]
-        axis: Axis = size.name if isinstance(size, sp.Symbol) else int(size)
+        axis = size_axis(self.args[0])
         return (axis, axis)
 
     def _sympystr(self, printer: Any) -> str:
@@ -288,6 +327,30 @@ def _outer_shape(left: Shape, right: Shape) -> Shape:
     return (left[0], right[0])
 
 
+def product_axis(left: Axis, right: Axis) -> Axis:
+    """The axis of `left` × `right` entries: an integer, or the names in alphabetical order times a
+    number ("h*n" for n*h alike, "2*n")."""
+    number, names = 1, []
+    for axis in (left, right):
+        for part in str(axis).split("*"):
+            if part.isdigit():
+                number *= int(part)
+            else:
+                names.append(part)
+    if not names:
+        return number
+    return "*".join([*sorted(names), *([str(number)] if number != 1 else [])])
+
+
+def _kron_shape(left: Shape, right: Shape) -> Shape:
+    _operand("kron", left, (1, 2))
+    _operand("kron", right, (1, 2))
+    if len(left) == 1 and len(right) == 1:
+        return (product_axis(left[0], right[0]),)
+    columns = product_axis(left[1] if len(left) == 2 else 1, right[1] if len(right) == 2 else 1)
+    return (product_axis(left[0], right[0]), columns)
+
+
 def _transpose_shape(shape: Shape) -> Shape:
     if len(shape) == 1:
         raise ShapeError(
@@ -354,6 +417,22 @@ def _outer_value(left: Value, right: Value) -> Value:
     import numpy as np
 
     return np.multiply.outer(left, right)
+
+
+def _kron_value(left: Value, right: Value) -> Value:
+    import numpy as np
+
+    a, b = (v.reshape(-1, 1) if v.ndim == 1 else v for v in (left, right))
+    blocks = np.multiply.outer(a, b).transpose(0, 2, 1, 3)
+    result = blocks.reshape(a.shape[0] * b.shape[0], a.shape[1] * b.shape[1])
+    return result.reshape(-1) if left.ndim == 1 and right.ndim == 1 else result
+
+
+def _no_backward(name: str) -> Callable[..., Shares]:
+    def backward(args: Shares, shapes: tuple[Shape, ...], call: sp.Expr, g: sp.Expr) -> Shares:
+        raise NoVectorForm(f"{name}() writes derivatives in vec form; no model is differentiated through it")
+
+    return backward
 
 
 def _transpose_value(value: Value) -> Value:
@@ -442,6 +521,7 @@ ARRAY_FUNCTIONS: dict[str, ArrayFunction] = {
         lambda args, shapes, call, g: (matmul(g, args[1]), matmul(transpose(g), args[0])),
         _outer_value,
     ),
+    "kron": ArrayFunction(kron, 2, _kron_shape, _no_backward("kron"), _kron_value),
     "transpose": ArrayFunction(
         transpose, 1, _transpose_shape, lambda args, shapes, call, g: (transpose(g),), _transpose_value
     ),

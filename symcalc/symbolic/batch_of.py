@@ -8,10 +8,10 @@ import sympy as sp
 
 from symcalc.symbolic.batch import BatchForm, derive_batch_form
 from symcalc.symbolic.expand import Shaped
+from symcalc.symbolic.matrix_hessian import vector_hessian_or_reason
 from symcalc.symbolic.notation import Adjoint
 from symcalc.symbolic.steps import Derivation
 from symcalc.symbolic.vector import VectorForm, VectorResult
-from symcalc.symbolic.vector_hessian import vector_hessian_or_reason
 
 
 def batch_form_of(derivation: Derivation) -> tuple[Shaped, BatchForm]:

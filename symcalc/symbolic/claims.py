@@ -11,7 +11,7 @@ from typing import Any
 import sympy as sp
 
 from symcalc.errors import SpecError
-from symcalc.symbolic.arrays import Shape, shown
+from symcalc.symbolic.arrays import Shape, product_axis, shown
 from symcalc.symbolic.claimed_adjoints import adjoint_arrays, read_adjoints
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text as text_of
@@ -68,7 +68,8 @@ def parse_claim(
     definition, whose expression is the one differentiated. The right-hand side goes
     through the same safe parser as every definition. With `shapes`, the claim may be about
     vectors and matrices: for a scalar A, dA/dB has B's shape; for vectors u and v, du/dv is
-    the Jacobian, entry [i, j] = ∂uᵢ/∂vⱼ; a scalar right-hand side stands for every entry.
+    the Jacobian, entry [i, j] = ∂uᵢ/∂vⱼ, and by a matrix W[h,n] it is by vec W, W's entries row
+    by row ([m,h*n]); a scalar right-hand side stands for every entry.
     """
     text = lhs if isinstance(lhs, str) else ""
     total, partial = CLAIM_PATTERN.fullmatch(text), PARTIAL_CLAIM_PATTERN.fullmatch(text)
@@ -115,33 +116,41 @@ def _second_claim(
     symbols: Mapping[str, sp.Symbol],
     shapes: Mapping[str, Shape] | None,
 ) -> Claim:
-    """d²(of)/d(wrt)d(second) = rhs: of a scalar, by two scalars or vectors; for vectors u and v,
-    entry [i, j] is ∂²of/∂uᵢ∂vⱼ (for u = v, the Hessian)."""
+    """d²(of)/d(wrt)d(second) = rhs: of a scalar; for vectors u and v, entry [i, j] is ∂²of/∂uᵢ∂vⱼ
+    (for u = v, the Hessian). A matrix W[h,n] by a scalar has W's shape; by a vector or a matrix it is
+    vec(W), its entries row by row: d2L/dW^2 is [h*n,h*n] (I ⊗ x xᵀ, kron(eye(h), outer(x, x)))."""
     claim = Claim(of, wrt, sp.S.Zero, rhs, second=second)
     if not shapes:
         return replace(claim, expected=parse_expression(rhs, symbols))
     of_shape, first, then = (shapes.get(name.name, ()) for name in (of, wrt, second))
-    if of_shape or len(first) > 1 or len(then) > 1:
+    if of_shape:
         raise SpecError(
-            f"{claim.name}: second-derivative claims are about a scalar by scalars or vectors; "
-            f"{of.name} is {shown(of_shape)}, {wrt.name} {shown(first)} and {second.name} {shown(then)}"
+            f"{claim.name}: second-derivative claims are about a scalar by scalars, vectors or matrices; "
+            f"{of.name} is {shown(of_shape)}"
         )
-    wanted = (*first, *then)
+    wanted = (*first, *then) if not first or not then else (*vec(first), *vec(then))
     expected, shape = parse_shaped(rhs, symbols, shapes, square=wanted)
     if shape and shape != wanted:
         raise SpecError(f"{claim.name} has the shape {shown(wanted)}; the right-hand side is {shown(shape)}")
     return replace(claim, expected=expected)
 
 
+def vec(shape: Shape) -> Shape:
+    """The shape of vec(M): a matrix [h,n] as one vector [h*n] of its entries row by row (W1_1, W1_2, …,
+    the order the written-out model names them); a vector stays as it is."""
+    return (product_axis(*shape),) if len(shape) == 2 else shape
+
+
 def _claim_shape(of: Shape, wrt: Shape, of_name: str, wrt_name: str) -> Shape:
-    """The shape of dA/dB: B's for a scalar A; the Jacobian's for two vectors."""
+    """The shape of dA/dB: B's for a scalar A; the Jacobian's for a vector by a vector or by a matrix,
+    [m, h*n] for u[m] by W[h,n] (entry [i, (j, k)] = ∂uᵢ/∂Wⱼₖ, vec(W) row by row)."""
     if not of:
         return wrt
-    if len(of) == 1 and len(wrt) == 1:
-        return (of[0], wrt[0])
+    if len(of) == 1 and len(wrt) in (1, 2):
+        return (of[0], *vec(wrt))
     raise SpecError(
-        f"d{of_name}/d{wrt_name}: claims are about a scalar's derivative, or a vector's by a vector "
-        f"(the Jacobian); {of_name} is {shown(of)} and {wrt_name} {shown(wrt)}"
+        f"d{of_name}/d{wrt_name}: claims are about a scalar's derivative, or a vector's by a vector or "
+        f"a matrix (the Jacobian); {of_name} is {shown(of)} and {wrt_name} {shown(wrt)}"
     )
 
 

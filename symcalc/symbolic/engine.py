@@ -29,6 +29,7 @@ from symcalc.symbolic.forms import (
 from symcalc.symbolic.functions import heaviside_as_step
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.kinks import away_from_kinks, kinks_of, without_point_masses
+from symcalc.symbolic.matrix_hessian import vector_hessian_or_reason
 from symcalc.symbolic.notation import Adjoint, Partial, Total, product, total
 from symcalc.symbolic.recognise import Recognised, recognise_all
 from symcalc.symbolic.second import hessian_pairs, second_derivative, tangents
@@ -44,7 +45,7 @@ from symcalc.symbolic.steps import (
     Update,
 )
 from symcalc.symbolic.vector import derive_vector_form
-from symcalc.symbolic.vector_hessian import VectorSecond, vector_hessian_or_reason
+from symcalc.symbolic.vector_hessian import VectorSecond
 
 LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
 #: Nodes in an upstream dL/dc's tree above which a result reads it as the symbol dL/dc (`Adjoint`)
@@ -90,7 +91,12 @@ def derive(model: Model, *, hessian: bool = False, written_out_hessian: bool = T
     try:
         batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss, second)
     except BatchUnsupported as err:
-        return dataclasses.replace(derivation, batch_problem=str(err))
+        if not second:
+            return dataclasses.replace(derivation, batch_problem=str(err))
+        try:  # second derivatives with no batch form (kron in d2L/dW^2): the gradients' batch form alone
+            batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss)
+        except BatchUnsupported as again:
+            return dataclasses.replace(derivation, batch_problem=str(again))
     return dataclasses.replace(derivation, batch=batch)
 
 

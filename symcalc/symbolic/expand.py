@@ -106,12 +106,17 @@ def resolve(shape: Shape, sizes: Mapping[str, int]) -> tuple[int, ...]:
     """The integer sizes of a shape's axes (SpecError for a dimension without a size)."""
     resolved = []
     for axis in shape:
-        if isinstance(axis, int):
-            resolved.append(axis)
-        elif axis in sizes:
-            resolved.append(sizes[axis])
-        else:
-            raise SpecError(f"dimension {axis!r} has no size", fix=f"add [dimensions] with {axis} = its size")
+        size = 1
+        for part in str(axis).split("*"):  # a product of axes, "h*n" (kron)
+            if part.isdigit():
+                size *= int(part)
+            elif part in sizes:
+                size *= sizes[part]
+            else:
+                raise SpecError(
+                    f"dimension {part!r} has no size", fix=f"add [dimensions] with {part} = its size"
+                )
+        resolved.append(size)
     return tuple(resolved)
 
 

@@ -34,6 +34,7 @@ from symcalc.symbolic.arrays import (
     MATMUL,
     ArrayFunction,
     Shape,
+    axis_size,
     dimension,
     eye,
     ones,
@@ -142,9 +143,7 @@ def _sized(term: _Term, square: Shape) -> _Term:
         where = f"here it is {shown(term.shape)}" if term.shape else "nothing here gives its size"
         fix = "write eye(n) for the n × n identity"
         raise ParseError(f"I is the identity, a square matrix; {where}", fix=fix)
-    axis = shape[0]
-    size = dimension(axis) if isinstance(axis, str) else sp.Integer(axis)
-    return _Term(term.expr.xreplace({_UNSIZED_I: eye(size)}), None, shape)
+    return _Term(term.expr.xreplace({_UNSIZED_I: eye(axis_size(shape[0]))}), None, shape)
 
 
 class _Columns:

@@ -139,7 +139,9 @@ class Oracle:
         by_name = {p.name: p for p in shaped.parameters}
         for line in self.batch.gradients:
             yield line.label, line.target, self.gradient(by_name[line.label.split("/d")[-1]])
-        for line, second in zip(self.batch.hessian, self.derivation.vector_hessian, strict=True):
+        for line, second in zip(
+            self.batch.hessian, self.derivation.vector_hessian if self.batch.hessian else (), strict=True
+        ):
             yield (
                 line.label,
                 line.target,

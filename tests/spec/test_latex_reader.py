@@ -285,7 +285,8 @@ def test_a_second_derivative_by_vectors_has_their_shape_and_diag_and_i_are_matri
     """The documents' --hessian rows: d²J/dw² of a vector w is a matrix, d²J/dw db a column, d²J/db² a
     number; Xᵀ diag(s) X is a matrix product (diag of a column being a matrix) and an undeclared I is
     the identity, as in a file. Each was refused before ("by scalar names", "a column vector times a
-    matrix", "unknown name 'I'"). A second derivative by a matrix, or of a vector, stays refused."""
+    matrix", "unknown name 'I'"). By a matrix it is its vec form, a matrix (I_{h} ⊗ x xᵀ); of a vector
+    it stays refused."""
     names = {"J": 0, "w": 1, "b": 0, "X": 2, "s": 1, "lamda": 0}
     hessian = r"\lambda I + X^{\top} \operatorname{diag}{\left(s\right)} X"
     rows = {
@@ -300,8 +301,10 @@ def test_a_second_derivative_by_vectors_has_their_shape_and_diag_and_i_are_matri
         head, side = read_latex(tex, names)
         assert (head.axes, side.axes, side.text) == (axes, axes, text), tex
         assert head.derivatives[0].second is not None
-    with pytest.raises(LatexError, match="column 36: a second derivative is of a name and by scalar or vec"):
-        read_latex(r"\frac{\mathrm{d}^{2} J}{\mathrm{d} X^{2}} = 0", names)
+    head, side = read_latex(
+        r"\frac{\mathrm{d}^{2} J}{\mathrm{d} X^{2}} = I_{n} \otimes s s^{\top}", names, sizes={"n": 2}
+    )
+    assert (head.axes, side.axes, side.text) == (2, 2, "kron(eye(n), outer(s, s))")
     with pytest.raises(LatexError, match="a second derivative is of a scalar name"):
         read_latex(r"\frac{\mathrm{d}^{2} s}{\mathrm{d} b^{2}} = 0", names)
 

@@ -128,9 +128,10 @@ def test_a_vector_second_derivative_of_the_wrong_shape_is_refused() -> None:
     with pytest.raises(SymcalcError, match=r"has the shape \[n,n\]; the right-hand side is \[n\]"):
         model.claims_of("d2L/dw^2", "a*(1 - a)*x")
     network = symcalc.Model.load(DERIVATIONS / "two_layer_network_vector.toml")
-    for key in ("d2L/dW^2", "d2s/dc^2"):  # by a matrix; of a vector
-        with pytest.raises(SymcalcError, match="about a scalar by scalars or vectors"):
-            network.claims_of(key, "0")
+    with pytest.raises(SymcalcError, match="about a scalar by scalars, vectors or matrices"):
+        network.claims_of("d2s/dc^2", "0")  # of a vector
+    with pytest.raises(SymcalcError, match=r"has the shape \[h\*n,h\*n\]; the right-hand side is \[n,n\]"):
+        network.claims_of("d2L/dW^2", "outer(x, x)")  # by a matrix: vec(W), h·n entries
 
 
 def test_check_on_the_command_line_takes_a_second_derivative(run: Runner, tmp_path: Path) -> None:
@@ -272,13 +273,37 @@ def test_a_wrong_vector_or_batch_second_derivative_fails(seed: symcalc.Derivatio
     assert any("entry x1" in c.name or "entry w1" in c.name for c in failed)
 
 
+TWICE = """
+title = "A matrix read twice"
+inputs = ["x[n]"]
+targets = ["y"]
+parameters = ["W[n,n]"]
+[dimensions]
+n = 2
+[definitions]
+s = "W @ x"
+t = "W @ tanh(s)"
+L = "(sum(t) - y)^2"
+"""
+
+
 @pytest.mark.slow
-def test_a_network_has_no_vector_form_of_its_hessian_and_says_why(run: Runner) -> None:
+def test_a_network_has_its_hessian_in_vec_form_and_a_matrix_read_twice_says_why(
+    run: Runner, write_toml: WriteToml
+) -> None:
     derivation = symcalc.derive(symcalc.load("two_layer_network_vector"), hessian=True)
-    assert derivation.vector_hessian == () and "W is a matrix" in derivation.vector_hessian_problem
-    assert derivation.batch is not None and derivation.batch.hessian == ()
-    code, out, _ = run(["derive", "two_layer_network_vector", "--hessian"])
-    assert code == 0 and "no vector form" in out
+    assert derivation.vector_hessian_problem == ""
+    assert str(derivation.vector_hessian[0].result).endswith(", outer(x, x))")  # d²L/ds² ⊗ x xᵀ
+    assert derivation.batch is not None and derivation.batch.hessian == ()  # the gradients' batch form stays
+    penalised = symcalc.derive(symcalc.load("multinomial_logistic_regression"), hessian=True)
+    assert str(penalised.vector_hessian[0].result) == "lam*I + kron(diag(p) - outer(p, p), outer(x, x))"
+    twice = write_toml(TWICE)
+    assert (
+        "W is a matrix read other than"
+        in symcalc.derive(symcalc.load(str(twice)), hessian=True).vector_hessian_problem
+    )
+    code, out, _ = run(["derive", str(twice), "--hessian"])
+    assert code == 0 and "no vector form here (W is a matrix read other" in out
 
 
 def test_the_vector_hessian_in_every_output(run: Runner) -> None:
