@@ -460,7 +460,8 @@ def generate_batch(derivation: Derivation, standalone: bool = False) -> str:
 
     def fixed(name: str, doc: str, values: Sequence[sp.Expr]) -> list[str]:
         outputs = [None if value == 0 else value for value in layout.entries.zeroed(values)]
-        return ["", "", *function_lines(name, doc, layout.given, [], outputs, printer, reads=layout.reads)]
+        # the lines it reads are the same for every row too (dL/dR = lam/2 for a penalty R)
+        return ["", "", *function_lines(name, doc, layout.given, lines, outputs, printer, reads=layout.reads)]
 
     body = [
         *function("_loss_sums", "The loss summed over these rows.", forward, [objective_sum]),

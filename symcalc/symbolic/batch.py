@@ -181,7 +181,16 @@ class _Lifter:
         for node, expr in shaped.definitions:
             if expr.free_symbols & per_sample:
                 per_sample.add(node)
-        for result in vector.results:
+        # from the loss backwards, each adjoint's form (what a line reads is chosen first); an adjoint is
+        # per sample where its form reads the data (dL/dR = lam/2 for a penalty R is not: it is the
+        # same in every sample, and summed over them it is m times itself, not itself)
+        self.chosen: dict[sp.Expr, sp.Expr] = {}
+        for result in vector.adjoints:
+            symbol = Adjoint.of(loss, result.node)
+            self.chosen[symbol] = _shorter(result, self.chosen)
+            if self.chosen[symbol].free_symbols & per_sample:
+                per_sample.add(symbol)
+        for result in vector.gradients:
             per_sample.add(Adjoint.of(loss, result.node))
         self.per_sample = per_sample
         taken = {s.name for s in self.shapes if isinstance(s, sp.Symbol)} | {s.name for s in per_sample}
@@ -196,9 +205,7 @@ class _Lifter:
         )
         by_node = {r.node: r for r in self.vector.results}
         gradient_of = {Adjoint.of(self.loss, r.node) for r in self.vector.gradients}
-        chosen: dict[sp.Expr, sp.Expr] = {}  # from the loss backwards: what a line reads is chosen first
-        for result in self.vector.adjoints:
-            chosen[Adjoint.of(self.loss, result.node)] = _shorter(result, chosen)
+        chosen = self.chosen
         gradients = []
         needed: set[sp.Symbol] = set()
         for result in self.vector.gradients:
@@ -212,7 +219,8 @@ class _Lifter:
         for result in self.vector.adjoints:  # from the loss backwards: what a line reads is above it
             if result.node.name in wanted:
                 symbol = Adjoint.of(self.loss, result.node)
-                backward.append(BatchLine(self.names[symbol], self.lift(chosen[symbol]), result.name))
+                target = self.names.get(symbol, symbol)  # an adjoint the same in every sample keeps its name
+                backward.append(BatchLine(target, self.lift(chosen[symbol]), result.name))
         values = {line.target: line.value for line in backward}
         gradients = [replace(line, expanded=_put_in(line.value, values)) for line in gradients]
         objective = total(self.names.get(self.loss, self.loss)) / M
@@ -224,6 +232,7 @@ class _Lifter:
             *self.shaped.parameters,
             *(s for s, _ in self.shaped.fixed),
             *(node for node, _ in self.shaped.definitions if node not in self.per_sample),
+            *(a for a in self.chosen if a not in self.per_sample),
         )
         shapes = {s: self.shapes.get(s, ()) for s in fixed} | {
             new: (SAMPLES, *self.shapes.get(old, ()))
