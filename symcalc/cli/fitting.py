@@ -32,7 +32,7 @@ FULL_BATCH_LEARNING_RATE = 0.1
 
 
 def array_run(
-    args: argparse.Namespace, mapping: dict[str, str], constants: dict[str, float], batch: BatchModel
+    args: argparse.Namespace, mapping: dict[str, str], batch: BatchModel
 ) -> tuple[Summary, Callable[[str], None], Model]:
     """Train as --method asks, on the batch module of `batch` (with --dask or --scheduler, on every
     partition where it is: `_on_dask`); the summary, and what draws the loss curve for --plot."""
@@ -44,7 +44,7 @@ def array_run(
     from symcalc.render import training
 
     if args.dask or args.scheduler is not None:
-        return _on_dask(args, mapping, constants, batch)
+        return _on_dask(args, mapping, batch)
     header, source = columns_of(args.data)
     sizes = {**dict(batch.sizes), **work.data_sizes(args.file, args.data, mapping)}
     columns = columns_for(batch, sizes, renamed_header(header, mapping))
@@ -55,7 +55,7 @@ def array_run(
     minibatches = args.method in MINIBATCH_EPOCHS
     epochs = args.epochs if args.epochs is not None else MINIBATCH_EPOCHS.get(args.method, FULL_BATCH_EPOCHS)
     with training.progress_bar(Console(stderr=True), epochs) as update:
-        job = _Job(args, batch, module, data, sizes, constants, epochs, update)
+        job = _Job(args, batch, module, data, sizes, epochs, update)
         seen: list[Epoch] = []
         if minibatches:
             final = _minibatches(job)
@@ -68,15 +68,15 @@ def array_run(
         len(train),
         train.source,
         f"the batch module (codegen --target numpy){rows}",
-        _accuracy(batch, module, final.parameters, data, constants),
-        _test(batch, module, final.parameters, columns, test, constants),
+        _accuracy(batch, module, final.parameters, data),
+        _test(batch, module, final.parameters, columns, test),
         standardized,
     )
     return _summary(args, job, final, seen, run)
 
 
 def _on_dask(
-    args: argparse.Namespace, mapping: dict[str, str], constants: dict[str, float], batch: BatchModel
+    args: argparse.Namespace, mapping: dict[str, str], batch: BatchModel
 ) -> tuple[Summary, Callable[[str], None], Model]:
     """--method gd | lbfgs on the partitions of --data, each evaluated by the batch module on the
     Dask worker that holds it (`symcalc.numeric.batch_partitions`), from the start in memory."""
@@ -101,14 +101,14 @@ def _on_dask(
     with cluster(args.scheduler, args.workers or 2, args.memory_limit or "auto", args.timeout) as client:
         partitions = from_files(args.data, client, args.timeout)
         # every partition read and checked (on the workers) before the first epoch, as a CSV is
-        partitions.check(numeric, start, constants, mapping)
+        partitions.check(numeric, start, None, mapping)
         partitions.persist_if_it_fits(numeric)
         with training.progress_bar(Console(stderr=True), epochs) as update:
-            job = _Job(args, batch, numeric.module, {}, sizes, constants, epochs, update)
-            final, seen = _full_batch(job, lambda params: numeric.evaluate(params, partitions, constants))
+            job = _Job(args, batch, numeric.module, {}, sizes, epochs, update)
+            final, seen = _full_batch(job, lambda params: numeric.evaluate(params, partitions))
         # Ctrl-C reaches a local cluster's workers too: no further pass over the partitions after it
         interrupted = final.stop is Stop.INTERRUPTED
-        accuracy = None if interrupted else numeric.accuracy(final.parameters, partitions, constants)
+        accuracy = None if interrupted else numeric.accuracy(final.parameters, partitions)
     assert partitions.rows is not None
     run = _Run(partitions.rows, args.data, partitions.where, accuracy, None, ())
     return _summary(args, job, final, seen, run)
@@ -150,7 +150,7 @@ def _summary(
         ()
         if args.method in ("gd", *MINIBATCH_EPOCHS)
         else tuple((r.epoch, r.loss, r.gradient_norm) for r in seen),
-        tuple({**job.module.CONSTANTS, **job.constants}.items()),
+        tuple(job.module.CONSTANTS.items()),
         run.test,
         run.standardized,
         tuple((name, shape) for name in batch.inputs if (shape := batch.shape(name, sizes))),
@@ -165,7 +165,7 @@ def _summary(
 @dataclasses.dataclass(frozen=True)
 class _Job:
     """What a method trains: the options, the model and its module, the training arrays at their
-    sizes (none on Dask: the workers hold them), the constants, how many epochs, and what shows
+    sizes (none on Dask: the workers hold them), how many epochs, and what shows
     each epoch's record."""
 
     args: argparse.Namespace
@@ -173,7 +173,6 @@ class _Job:
     module: ModuleType
     data: dict[str, Any]
     sizes: Mapping[str, int]
-    constants: dict[str, float]
     epochs: int
     update: Callable[[Epoch], None]
 
@@ -194,11 +193,10 @@ def _minibatches(job: _Job) -> Epoch:
         batch_size=job.args.batch_size,
         momentum=job.args.momentum,
         seed=job.args.seed,
-        constants=job.constants,
         on_epoch=lambda record: job.update(Epoch(record.epoch, {}, record.loss, {}, record.elapsed)),
     )
     params = fitted.parameters
-    loss, gradients = job.module.loss_and_gradient(params, job.data, job.constants)
+    loss, gradients = job.module.loss_and_gradient(params, job.data)
     return Epoch(
         fitted.history[-1].epoch if fitted.history else 0,
         params,
@@ -231,7 +229,7 @@ def _full_batch(
     from symcalc.numeric.newton import newton
 
     def in_memory(params: Mapping[str, Any]) -> tuple[float, Mapping[str, Any]]:
-        loss, gradients = job.module.loss_and_gradient(params, job.data, job.constants)
+        loss, gradients = job.module.loss_and_gradient(params, job.data)
         return float(loss), gradients
 
     evaluate = evaluate or in_memory
@@ -240,7 +238,7 @@ def _full_batch(
     if job.args.method == "newton":
 
         def second(params: Mapping[str, Any]) -> tuple[float, Any, Any]:
-            loss, gradients, hessian = job.module.loss_gradient_hessian(params, job.data, job.constants)
+            loss, gradients, hessian = job.module.loss_gradient_hessian(params, job.data)
             return (
                 float(loss),
                 np.concatenate([np.ravel(gradients[n]) for n in job.batch.parameters]),
@@ -249,7 +247,7 @@ def _full_batch(
 
         records = newton(
             second,
-            lambda params: float(job.module.loss(params, job.data, job.constants)),
+            lambda params: float(job.module.loss(params, job.data)),
             start,
             job.epochs,
             tol,
@@ -310,13 +308,12 @@ def _accuracy(
     module: ModuleType,
     params: Mapping[str, Any],
     data: Mapping[str, Any],
-    constants: Mapping[str, float],
 ) -> float | None:
     from symcalc.numeric.batch_fit import accuracy
 
     if batch.scoring is None:
         return None
-    return accuracy(batch, module.predict(params, data, constants), data)
+    return accuracy(batch, module.predict(params, data), data)
 
 
 def _test(
@@ -325,12 +322,11 @@ def _test(
     params: Mapping[str, Any],
     columns: Columns,
     test: Dataset | None,
-    constants: Mapping[str, float],
 ) -> Any:
     from symcalc.render.training import TestResult
 
     if test is None:
         return None
     data = columns.arrays(test)
-    loss = module.loss(params, data, constants)
-    return TestResult(len(test), loss, _accuracy(batch, module, params, data, constants))
+    loss = module.loss(params, data)
+    return TestResult(len(test), loss, _accuracy(batch, module, params, data))

@@ -75,7 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         batch = limited(work.batch_file, args.file, constants, newton, minibatches, timeout=args.timeout)
         if batch is not None:
-            summary, draw, model = array_run(args, mapping, constants, batch)
+            summary, draw, model = array_run(args, mapping, batch)
             return _report(args, summary, model, draw)
     program = limited(work.program_file, args.file, sizes, newton, constants, timeout=args.timeout)
     numeric = NumericModel(program)
@@ -92,21 +92,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         with cluster(args.scheduler, args.workers or 2, memory, args.timeout) as client:
             partitions = from_files(args.data, client, args.timeout)
             # every partition read and checked (on the workers) before the first epoch, as a CSV is
-            partitions.check(numeric, start, constants, mapping)
+            partitions.check(numeric, start, None, mapping)
             partitions.persist_if_it_fits(numeric)
             assert partitions.rows is not None
             where = Run(partitions, partitions.rows, args.data, partitions.where)
-            return _train(args, numeric, where, start, constants)
+            return _train(args, numeric, where, start)
     data = _training_data(args, program, mapping)
     for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *data.warnings]:
         print(f"symcalc: warning: {warning}", file=sys.stderr)
     dataset = data.train
-    check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns, constants))
+    check_finite_loss(dataset, numeric.per_sample_loss(start, dataset.columns))
     numeric.build()  # the kernel is compiled here, not in the first epoch: `time taken` is training's
     where = Run(
         dataset.columns, len(dataset), dataset.source, numeric.describe(), data.test, data.standardized
     )
-    return _train(args, numeric, where, start, constants)
+    return _train(args, numeric, where, start)
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,6 @@ def _train(
     numeric: NumericModel,
     where: Run,
     start: dict[str, float],
-    constants: dict[str, float],
 ) -> int:
     """The epochs, with the progress bar, then the summary (table or --json), the plot and --save."""
     from rich.console import Console
@@ -204,9 +203,7 @@ def _train(
     second_order = args.method == "newton"
     epochs = FULL_BATCH_EPOCHS if args.epochs is None else args.epochs
     learning_rate = FULL_BATCH_LEARNING_RATE if args.lr is None else args.lr
-    records = work.method_records(
-        args.method, numeric, where.data, start, learning_rate, epochs, args.tol, constants
-    )
+    records = work.method_records(args.method, numeric, where.data, start, learning_rate, epochs, args.tol)
     seen: list[Epoch] = []
     with training.progress_bar(Console(stderr=True), epochs) as update:
 
@@ -220,15 +217,15 @@ def _train(
     interrupted = last.stop is Stop.INTERRUPTED and not isinstance(where.data, dict)
     summary = training.Summary(
         last,
-        None if interrupted else numeric.accuracy(last.parameters, where.data, constants),
+        None if interrupted else numeric.accuracy(last.parameters, where.data),
         where.rows,
         where.source,
         where.computed_by + (f"; {numeric.second_order_by}" if second_order else ""),
         shapes(model.spec.parameters) if shapes and model.spec else (),
         args.method,
         tuple((r.epoch, r.loss, r.gradient_norm) for r in seen) if args.method != "gd" else (),
-        tuple({**numeric.constants, **constants}.items()),
-        _test_result(numeric, last.parameters, where.test, constants),
+        tuple(numeric.constants.items()),
+        _test_result(numeric, last.parameters, where.test),
         where.standardized,
         shapes(model.spec.inputs) if shapes and model.spec else (),
     )
@@ -326,17 +323,15 @@ def _training_data(args: argparse.Namespace, program: Program, mapping: dict[str
     return _TrainingData(scaling.apply(train), held, standardized, dataset.warnings)
 
 
-def _test_result(
-    numeric: NumericModel, params: dict[str, float], test: Dataset | None, constants: dict[str, float]
-) -> TestResult | None:
+def _test_result(numeric: NumericModel, params: dict[str, float], test: Dataset | None) -> TestResult | None:
     """The mean loss on the held-out rows, by the back end that trained; the accuracy where the model
     predicts a 0/1 label (a = σ(u): class 1 where u ≥ 0, i.e. a ≥ 0.5)."""
     from symcalc.render.training import TestResult
 
     if test is None:
         return None
-    loss = numeric.loss(params, test.columns, constants)
-    return TestResult(len(test), loss, numeric.accuracy(params, test.columns, constants))
+    loss = numeric.loss(params, test.columns)
+    return TestResult(len(test), loss, numeric.accuracy(params, test.columns))
 
 
 def _check_newton_size(target: str | None, sizes: dict[str, int]) -> None:

@@ -296,21 +296,20 @@ def method_records(
     learning_rate: float,
     epochs: int,
     tol: float,
-    constants: Mapping[str, float] | None = None,
 ) -> Iterator[Epoch]:
     """The records of one training method on `columns`: "gd" (gradient descent at `learning_rate`),
-    "newton" (damped Newton, the Hessian from the program) or "lbfgs" (SciPy's L-BFGS-B); `constants`
-    override the file's."""
+    "newton" (damped Newton, the Hessian from the program) or "lbfgs" (SciPy's L-BFGS-B), with the
+    constants the program was built with (the file's, or --set's)."""
     from symcalc.numeric.descent import descend
     from symcalc.numeric.lbfgs import lbfgs
     from symcalc.numeric.newton import newton
 
     def evaluate(params: Mapping[str, float]) -> tuple[float, dict[str, float]]:
-        return numeric.evaluate(params, columns, constants)
+        return numeric.evaluate(params, columns)
 
     if method == "newton":
         return newton(
-            numeric.second_order_on(columns, constants),
+            numeric.second_order_on(columns),
             lambda params: evaluate(params)[0],
             start,
             epochs,
