@@ -17,9 +17,10 @@ from functools import cache
 from importlib import resources
 
 from symcalc.check.records import Check
+from symcalc.numeric.curves import figures
 from symcalc.render.checks import STATUS_MARK, failure_lines, how, statement, summary
 from symcalc.render.document import Block, Display, Heading, Inline, Items, Math, Paragraph, Text, outline
-from symcalc.render.figures import figures, svg
+from symcalc.render.figures import svg
 from symcalc.render.latex import SymcalcLatexPrinter
 from symcalc.render.text import printable
 from symcalc.render.views import Views

@@ -18,8 +18,9 @@ import sympy as sp
 from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter, translate
 
+from symcalc.numeric.curves import figures
 from symcalc.render.document import Block, Display, Heading, Inline, Math, Paragraph, outline
-from symcalc.render.figures import figures, legend, picture
+from symcalc.render.figures import legend, picture
 from symcalc.render.text import printable
 from symcalc.render.views import Views
 from symcalc.spec.names import NAME_PATTERN

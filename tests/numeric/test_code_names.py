@@ -252,7 +252,7 @@ L = "-(y*log(float) + (1 - y)*log(1 - float))"
 
 def test_the_figures_draw_a_node_called_numpy(tmp: Path) -> None:
     """The pages' figures evaluate the definitions with NumPy too (an internal error before)."""
-    from symcalc.render.figures import figures
+    from symcalc.numeric.curves import figures
 
     path = tmp / "figures.toml"
     path.write_text(NODE_NAMED_NUMPY, encoding="utf-8")

@@ -186,7 +186,8 @@ def test_a_notebook_embeds_katex_once_and_typesets_every_display(
 
 
 def test_pictures_show_each_activation_with_its_derivative_and_the_loss() -> None:
-    from symcalc.render.figures import figures, svg
+    from symcalc.numeric.curves import figures
+    from symcalc.render.figures import svg
 
     drawn = figures(symcalc.derive(symcalc.load()))
     assert drawn[0].caption == "a = sigmoid(z) and its local derivative ∂a/∂z = a*(1 - a)"
