@@ -157,7 +157,9 @@ def _summary(
     )
 
     def plot(path: str) -> None:
-        training.plot(path, last, {}, (), None, lambda *_: None, args.plot_format, args.method)
+        from symcalc.files import write_atomic
+
+        write_atomic(path, training.plot(last, None, args.plot_format, args.method))
 
     return summary, plot, batch.model
 

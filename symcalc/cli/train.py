@@ -231,19 +231,15 @@ def _train(
     )
 
     def draw(path: str) -> None:
+        from symcalc.files import write_atomic
+        from symcalc.numeric.curves import boundary_of
+
         target = program.targets[0] if program.targets else None
-        training.plot(
-            path,
-            last,
-            where.data,
-            program.inputs,
-            target,
-            numeric.logit,
-            args.plot_format,
-            args.method,
-            where.standardized,
-            parse_columns(args.columns),
+        columns = parse_columns(args.columns)
+        boundary = boundary_of(
+            last, where.data, program.inputs, target, numeric.logit, where.standardized, columns
         )
+        write_atomic(path, training.plot(last, boundary, args.plot_format, args.method))
 
     return _report(args, summary, model, draw)
 

@@ -1,5 +1,6 @@
 """The curves a derivation's pictures draw: each activation beside its local derivative, and the loss
-against the prediction for each label, as the seed's "geometric derivatives" slide shows them.
+against the prediction for each label, as the seed's "geometric derivatives" slide shows them; and
+the points of train's plot of a model of two inputs (the data, and its score on a grid).
 
 The curves are the model's own definitions and the derivation's own local derivatives, evaluated
 with NumPy (`lambdify` of SymPy objects the parser built, never of text). `symcalc.render.figures`
@@ -8,13 +9,14 @@ draws them (inline SVG for the web page, LaTeX's picture environment for the PDF
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import sympy as sp
 
+from symcalc.numeric.descent import Epoch
 from symcalc.numeric.names import code_symbol
 from symcalc.numeric.program import make_printer
 from symcalc.symbolic.steps import Derivation
@@ -141,3 +143,76 @@ def _probability(definition: sp.Expr) -> bool:
     with np.errstate(all="ignore"):
         values = np.asarray(_function([name], definition)(np.linspace(-30, 30, 121)), dtype=float)
     return bool(np.all(np.isfinite(values)) and values.min() >= 0 and values.max() <= 1)
+
+
+# -- the decision boundary of a model of two inputs ------------------------------------------------
+
+
+class Scores(Protocol):
+    """u(params, data) per sample, the class-1 score of a binary model (None when it has none)."""
+
+    def __call__(
+        self, params: Mapping[str, float], data: Mapping[str, Any]
+    ) -> np.ndarray[Any, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class BoundaryPoints:
+    """What the boundary panel draws: the data's two inputs in their own units, each sample's label,
+    and the model's score u on a grid over them (the boundary is u = 0)."""
+
+    names: tuple[str, str]
+    first: np.ndarray[Any, Any]
+    second: np.ndarray[Any, Any]
+    target: str
+    labels: np.ndarray[Any, Any]
+    grid: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
+    scores: np.ndarray[Any, Any] | None
+
+
+def boundary_points(
+    final: Epoch,
+    columns: Mapping[str, np.ndarray[Any, Any]],
+    inputs: tuple[str, ...],
+    target: str,
+    scores: Scores,
+    standardized: Sequence[tuple[str, float, float]] = (),
+    labels: Mapping[str, str] | None = None,
+) -> BoundaryPoints:
+    """The data of two inputs (back in their own units when the model trained on them standardized)
+    and the score on a 200 × 200 grid over them, evaluated where the model reads them: standardized;
+    each named as its column of the data (`labels`, by model name; else its own name)."""
+    shift = {name: (mean, scale) for name, mean, scale in standardized}
+    mean_1, scale_1 = shift.get(inputs[0], (0.0, 1.0))
+    mean_2, scale_2 = shift.get(inputs[1], (0.0, 1.0))
+    first = columns[inputs[0]] * scale_1 + mean_1
+    second = columns[inputs[1]] * scale_2 + mean_2
+    pad = 0.05
+    xs = np.linspace(first.min() - pad * np.ptp(first), first.max() + pad * np.ptp(first), 200)
+    ys = np.linspace(second.min() - pad * np.ptp(second), second.max() + pad * np.ptp(second), 200)
+    gx, gy = np.meshgrid(xs, ys)
+    read = {
+        inputs[0]: (gx.ravel() - mean_1) / scale_1,
+        inputs[1]: (gy.ravel() - mean_2) / scale_2,
+        target: np.zeros(gx.size),
+    }
+    u = scores(final.parameters, read)
+    values = None if u is None else np.broadcast_to(u, (gx.size,)).reshape(gx.shape)
+    named = dict(labels or {})
+    shown = (named.get(inputs[0], inputs[0]), named.get(inputs[1], inputs[1]))
+    return BoundaryPoints(shown, first, second, named.get(target, target), columns[target], (gx, gy), values)
+
+
+def boundary_of(
+    final: Epoch,
+    columns: Mapping[str, np.ndarray[Any, Any]],
+    inputs: tuple[str, ...],
+    target: str | None,
+    scores: Scores,
+    standardized: Sequence[tuple[str, float, float]] = (),
+    labels: Mapping[str, str] | None = None,
+) -> BoundaryPoints | None:
+    """`boundary_points` for a model of two inputs and a target that scores its samples; else None."""
+    if len(inputs) != 2 or target is None or scores(final.parameters, columns) is None:
+        return None
+    return boundary_points(final, columns, inputs, target, scores, standardized, labels)

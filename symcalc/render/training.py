@@ -11,7 +11,6 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -21,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from symcalc.errors import PlotError
-from symcalc.files import write_atomic
+from symcalc.numeric.curves import BoundaryPoints
 from symcalc.numeric.descent import Epoch, Stop, unfinished
 from symcalc.numeric.runtime import FORMAT, SAVED_BY
 from symcalc.render.text import printable
@@ -321,14 +320,6 @@ def progress_bar(console: Console, epochs: int) -> Iterator[ProgressUpdate]:
 # -- the plot ---------------------------------------------------------------------------------------
 
 
-class Scores(Protocol):
-    """u(params, data) per sample, the class-1 score of a binary model (None when it has none)."""
-
-    def __call__(
-        self, params: Mapping[str, float], data: Mapping[str, Any]
-    ) -> np.ndarray[Any, Any] | None: ...
-
-
 def _pyplot() -> Any:
     try:
         import matplotlib
@@ -348,23 +339,11 @@ def check_plotting() -> None:
 
 
 def plot(
-    path: str | Path,
-    final: Epoch,
-    columns: Mapping[str, np.ndarray[Any, Any]],
-    inputs: tuple[str, ...],
-    target: str | None,
-    scores: Scores,
-    image_format: str = "png",
-    method: str = "gd",
-    standardized: Sequence[tuple[str, float, float]] = (),
-    labels: Mapping[str, str] | None = None,
-) -> Path:
-    """The loss curve (titled with the method), and for two inputs the data with the decision boundary
-    u = 0: PNG, SVG or PDF. With `standardized` (each input's name, mean and scale, as --standardize
-    trained on them) the data are drawn in their own units, as they were read; `labels` names an
-    axis or the legend after the data's column a name was read from (--columns)."""
+    final: Epoch, boundary: BoundaryPoints | None, image_format: str = "png", method: str = "gd"
+) -> bytes:
+    """The loss curve (titled with the method), and beside it the data with the decision boundary u = 0
+    where `boundary` gives them (`symcalc.numeric.curves.boundary_of`): PNG, SVG or PDF, as bytes."""
     plt = _pyplot()
-    boundary = len(inputs) == 2 and target is not None and scores(final.parameters, columns) is not None
     figure, axes = plt.subplots(1, 2 if boundary else 1, figsize=(11 if boundary else 6, 4.5), squeeze=False)
     curve = axes[0][0]
     history = final.history or (final.loss,)
@@ -374,60 +353,13 @@ def plot(
     curve.set_ylabel("mean loss")
     curve.set_title(f"Loss: {METHODS[method]}")
     curve.grid(alpha=0.3)
-    if boundary and target is not None:
-        _boundary(axes[0][1], boundary_points(final, columns, inputs, target, scores, standardized, labels))
+    if boundary is not None:
+        _boundary(axes[0][1], boundary)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format=image_format, dpi=110)
     plt.close(figure)
-    return write_atomic(path, buffer.getvalue())
-
-
-@dataclass(frozen=True)
-class BoundaryPoints:
-    """What the boundary panel draws: the data's two inputs in their own units, each sample's label,
-    and the model's score u on a grid over them (the boundary is u = 0)."""
-
-    names: tuple[str, str]
-    first: np.ndarray[Any, Any]
-    second: np.ndarray[Any, Any]
-    target: str
-    labels: np.ndarray[Any, Any]
-    grid: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]
-    scores: np.ndarray[Any, Any] | None
-
-
-def boundary_points(
-    final: Epoch,
-    columns: Mapping[str, np.ndarray[Any, Any]],
-    inputs: tuple[str, ...],
-    target: str,
-    scores: Scores,
-    standardized: Sequence[tuple[str, float, float]] = (),
-    labels: Mapping[str, str] | None = None,
-) -> BoundaryPoints:
-    """The data of two inputs (back in their own units when the model trained on them standardized)
-    and the score on a 200 × 200 grid over them, evaluated where the model reads them: standardized;
-    each named as its column of the data (`labels`, by model name; else its own name)."""
-    shift = {name: (mean, scale) for name, mean, scale in standardized}
-    mean_1, scale_1 = shift.get(inputs[0], (0.0, 1.0))
-    mean_2, scale_2 = shift.get(inputs[1], (0.0, 1.0))
-    first = columns[inputs[0]] * scale_1 + mean_1
-    second = columns[inputs[1]] * scale_2 + mean_2
-    pad = 0.05
-    xs = np.linspace(first.min() - pad * np.ptp(first), first.max() + pad * np.ptp(first), 200)
-    ys = np.linspace(second.min() - pad * np.ptp(second), second.max() + pad * np.ptp(second), 200)
-    gx, gy = np.meshgrid(xs, ys)
-    read = {
-        inputs[0]: (gx.ravel() - mean_1) / scale_1,
-        inputs[1]: (gy.ravel() - mean_2) / scale_2,
-        target: np.zeros(gx.size),
-    }
-    u = scores(final.parameters, read)
-    values = None if u is None else np.broadcast_to(u, (gx.size,)).reshape(gx.shape)
-    named = dict(labels or {})
-    shown = (named.get(inputs[0], inputs[0]), named.get(inputs[1], inputs[1]))
-    return BoundaryPoints(shown, first, second, named.get(target, target), columns[target], (gx, gy), values)
+    return buffer.getvalue()
 
 
 def _boundary(ax: Any, points: BoundaryPoints) -> None:

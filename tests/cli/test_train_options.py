@@ -250,8 +250,8 @@ def test_standardize_lets_gradient_descent_converge(run: Runner, tmp_path: Path)
 
 @pytest.mark.slow
 def test_a_standardized_runs_plot_draws_the_data_in_their_own_units(run: Runner, tmp_path: Path) -> None:
+    from symcalc.numeric.curves import boundary_points
     from symcalc.numeric.descent import Epoch
-    from symcalc.render.training import boundary_points
 
     csv, _, _ = _blobs(tmp_path, 1000.0)
     raw = np.genfromtxt(csv, delimiter=",", names=True)
@@ -719,12 +719,13 @@ def test_the_plots_axes_and_legend_are_named_after_the_datas_columns(
     run: Runner, renamed_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("matplotlib", reason="--plot needs the extra symcalc-gradients[plot]")
+    from symcalc.numeric.curves import BoundaryPoints
     from symcalc.render import training
 
     drawn: list[tuple[str, str, str]] = []
     real = training._boundary
 
-    def seen(ax: Any, points: training.BoundaryPoints) -> None:
+    def seen(ax: Any, points: BoundaryPoints) -> None:
         drawn.append((*points.names, points.target))
         real(ax, points)
 
