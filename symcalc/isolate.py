@@ -47,7 +47,7 @@ def run_limited(function: Callable[..., T], *args: Any, timeout: float = DEFAULT
             child.start()
         finally:
             sender.close()  # the child has its own copy; ours must go so EOF is seen if it dies
-        status, payload = _receive(receiver, timeout)
+        status, payload, _ = _receive(receiver, timeout)
     finally:
         # Every path, including an exception or Ctrl-C in the parent: no child, no open pipe left.
         if child.is_alive():
@@ -100,7 +100,7 @@ def run_limited_each(
             for receiver in list(running):
                 index, pid, deadline = running[receiver]
                 if receiver in ready:
-                    results[index] = _answer(receiver, timeout)
+                    results[index] = _answer(receiver, timeout, deadline)
                 elif now >= deadline:
                     results[index] = _stopped(timeout)
                 else:
@@ -120,12 +120,15 @@ def _unforked(function: Callable[..., T], args: tuple[Any, ...]) -> T | SymcalcE
         return err
 
 
-def _answer(receiver: Connection, timeout: float) -> Any:
-    """What a child of `run_limited_each` sent: its result, or its error as a value."""
+def _answer(receiver: Connection, timeout: float, deadline: float) -> Any:
+    """What a child of `run_limited_each` sent: its result, or its error as a value; stopped where it
+    finished after its deadline (this process, busy or descheduled, may see an answer late)."""
     try:
-        status, payload = _receive(receiver, timeout)
+        status, payload, finished = _receive(receiver, timeout)
     except LimitError as err:
         return err
+    if finished > deadline:
+        return _stopped(timeout)
     if status == "ok":
         return payload
     if status == "error":
@@ -153,14 +156,15 @@ def check_timeout(timeout: float) -> None:
         )
 
 
-def _receive(receiver: Connection, timeout: float) -> tuple[str, Any]:
+def _receive(receiver: Connection, timeout: float) -> tuple[str, Any, float]:
+    """(status, payload, when the child finished, on the monotonic clock a fork shares) from a child."""
     if not receiver.poll(timeout):
         raise LimitError(
             f"stopped after {timeout:g} s: the symbolic work did not finish",
             fix="simplify the model or raise --timeout",
         )
     try:
-        message: tuple[str, Any] = receiver.recv()
+        message: tuple[str, Any, float] = receiver.recv()
     except EOFError:
         raise LimitError("the symbolic work ran out of memory or crashed", fix="simplify the model") from None
     return message
@@ -204,10 +208,11 @@ def _work(sender: Connection, function: Callable[..., Any], args: tuple[Any, ...
         result = ("bug", (f"{type(err).__name__}: {err}", traceback.format_exc()))
     if result[0] == "error":  # only the problem travels: no traceback, no exception it arose from
         result = ("error", _bare(result[1]))
+    finished = time.monotonic()
     try:
-        sender.send(result)
+        sender.send((*result, finished))
     except Exception as err:  # the result itself could not be pickled
-        sender.send(("bug", (f"cannot return the result: {err}", traceback.format_exc())))
+        sender.send(("bug", (f"cannot return the result: {err}", traceback.format_exc()), finished))
     finally:
         sender.close()
 

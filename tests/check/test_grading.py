@@ -280,6 +280,34 @@ def test_each_call_is_its_own_child_and_a_hung_or_crashed_one_is_only_its_own_er
     assert isinstance(results[2], LimitError) and "crashed" in results[2].problem
 
 
+def _sleep_then_return(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@pytest.mark.slow
+def test_an_answer_that_came_after_its_deadline_is_stopped_however_late_the_parent_looks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a loaded machine the parent may look at its children long after a deadline: a child that
+    answered after it was stopped all the same (CI saw a 0.001 s grade hold), one that answered before
+    it is its answer."""
+    import multiprocessing.connection
+
+    import symcalc.isolate
+
+    real = multiprocessing.connection.wait
+
+    def late(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.0)  # a parent descheduled past every deadline
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(symcalc.isolate, "wait", late)
+    results = run_limited_each(_sleep_then_return, [(0.5,), (0.0,)], timeout=0.3, jobs=2)
+    assert isinstance(results[0], LimitError) and "stopped after 0.3 s" in results[0].problem
+    assert results[1] == 0.0
+
+
 @pytest.mark.slow
 def test_grades_written_inside_the_folder_are_not_a_submission_and_sympy_stays_in_the_children(
     tmp_path: Path,
