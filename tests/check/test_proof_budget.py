@@ -16,20 +16,7 @@ from symcalc.check.polynomial import Poly, spending
 from symcalc.check.prove import is_zero
 from symcalc.errors import TooLarge
 from tests.conftest import WriteToml
-
-FIXED = """
-title = "a vector made of parameters alone, at d = 3"
-inputs = ["x[n]"]
-targets = ["y"]
-parameters = ["W[d,d]", "U[d,n]", "p[d]", "v[d]"]
-[dimensions]
-n = 2
-d = 3
-[definitions]
-q = "tanh(p)"
-s = "W @ q + U @ x"
-L = "(v @ tanh(s) - y)^2/2"
-"""
+from tests.symbolic.test_fixed_definitions import FIXED  # at n = 2, d = 3
 
 
 def test_work_past_the_budget_is_too_large_and_each_operation_counts() -> None:
