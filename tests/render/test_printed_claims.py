@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 from typing import Any
 
 import pytest
@@ -302,12 +301,11 @@ def test_every_format_says_where_a_point_mass_was_left_out(
 
 
 @pytest.mark.slow
-def test_the_shipped_layer_norm_verifies_its_claims_on_upstream_derivatives_within_30_s(run: Runner) -> None:
+def test_the_shipped_layer_norm_verifies_its_claims_on_upstream_derivatives(run: Runner) -> None:
     """Its [claims] name dL/dnrm, dL/dvar, dL/dd and dL/ds on their right-hand sides (before: an
-    internal error reading the file); every check holds and every claim is proved."""
-    started = time.process_time()
+    internal error reading the file); every check holds and every claim is proved (its time, target
+    30 s, is measured by benchmarks/verify_hard.py)."""
     code, out, err = run(["verify", str(DERIVATIONS / "layer_norm_linear.toml"), "--json", "--timeout", "30"])
-    assert time.process_time() - started < 30
     assert code == 0, err
     checks = json.loads(out)["files"][0]["checks"]
     claims = [c for c in checks if c["kind"] == "claim"]
