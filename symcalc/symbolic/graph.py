@@ -97,9 +97,7 @@ class Model:
         WRITTEN_OUT, so that the steps are the same whatever the sizes (the vector and batch
         forms, which do not depend on them, are the derivation at every size).
         """
-        model = cls(**SpecBuilder(spec, problems, sizes).build())
-        model.check()
-        return model
+        return cls(**SpecBuilder(spec, problems, sizes).build())
 
     @classmethod
     def load(
@@ -153,7 +151,7 @@ class Model:
         if inputs is None:
             free: set[sp.Symbol] = set().union(*(expr.free_symbols for _, expr in defs))
             inputs = sorted(free - declared, key=lambda s: s.name)
-        model = cls(
+        return cls(
             title=title,
             inputs=tuple(inputs),
             targets=tuple(targets),
@@ -163,11 +161,10 @@ class Model:
             constants=const,
             notes=tuple((notes or {}).items()),
         )
-        model.check()
-        return model
 
-    def check(self) -> None:
-        """Raise SpecError unless names are valid, declared once, and used only after definition."""
+    def __post_init__(self) -> None:
+        """A model checks itself: SpecError unless its names are valid, declared once, and used only
+        after their definition (so `dataclasses.replace` cannot make an invalid one either)."""
         problems: list[SymcalcError] = []
         seen: set[sp.Symbol] = set()
         for sym in self.independents + tuple(s for s, _ in self.definitions):
