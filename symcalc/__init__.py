@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from symcalc.numeric.descent import Epoch, Stop, descend
     from symcalc.numeric.fit import Fitted, fit
     from symcalc.numeric.model import NumericModel, compile_model
-    from symcalc.numeric.program import Program, build_program, stable
+    from symcalc.numeric.program import Program, build_program
+    from symcalc.numeric.stable import stable
     from symcalc.render.html import render_html as html
     from symcalc.render.latex import render_latex as latex
     from symcalc.render.markdown import render_markdown as markdown

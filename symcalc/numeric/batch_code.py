@@ -26,8 +26,8 @@ from symcalc.numeric.batch_entries import Entries, stacked
 from symcalc.numeric.batch_stable import stable_lines
 from symcalc.numeric.code_style import LINE, assignment, comment, display, returned, signature, spaced
 from symcalc.numeric.names import SAMPLES, CodeNames
-from symcalc.numeric.program import StablePrinter
 from symcalc.numeric.runtime_text import copied, imports, used
+from symcalc.numeric.stable import StablePrinter
 from symcalc.symbolic.arrays import (
     diag,
     dimension,

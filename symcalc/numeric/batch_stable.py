@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from symcalc.numeric.program import _LOOK_INTO, _softmax_parts, _stable_line
+from symcalc.numeric.stable import LOOK_INTO, softmax_parts, stable_line
 from symcalc.symbolic.arrays import logsumexp, softmax
 from symcalc.symbolic.batch import BatchLine, column
 from symcalc.symbolic.forms import tree_size
@@ -79,13 +79,13 @@ def stable_lines(lines: Sequence[BatchLine]) -> list[BatchLine]:
     inside = {
         line.target: line.value
         for line in lines
-        if isinstance(line.value, _LOOK_INTO) or _softmax_parts(line.value) is not None
+        if isinstance(line.value, LOOK_INTO) or softmax_parts(line.value) is not None
     }
     logs = _log_softmax(lines)
     defined: set[sp.Symbol] = set()
     result = []
     for line in lines:
-        value = _elementary(_stable_line(line.value.xreplace(logs), inside, defined))
+        value = _elementary(stable_line(line.value.xreplace(logs), inside, defined))
         result.append(BatchLine(line.target, value, line.label, line.expanded))
         defined.add(line.target)
     return result

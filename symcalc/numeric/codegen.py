@@ -17,7 +17,7 @@ from symcalc.errors import BatchUnsupported
 from symcalc.numeric.batch_code import generate_batch
 from symcalc.numeric.frameworks import generate_framework
 from symcalc.numeric.program import Program, build_program, refuse_numbers_beyond_float64
-from symcalc.symbolic.steps import Derivation
+from symcalc.symbolic.steps import Derivation, Unsupported
 
 #: What `codegen` writes for: the array library each module uses.
 TARGETS = ("numpy", "jax", "torch")
@@ -62,5 +62,5 @@ def numeric_program(derivation: Derivation) -> Program:
     try:
         source = generate_batch(derivation)
     except BatchUnsupported as err:
-        return dataclasses.replace(program, batch_problem=str(err))
-    return dataclasses.replace(program, batch_source=source, batch_problem="")
+        return dataclasses.replace(program, batch_problem=Unsupported("batch module", str(err)))
+    return dataclasses.replace(program, batch_source=source, batch_problem=None)

@@ -18,7 +18,7 @@ import sympy as sp
 
 from symcalc.numeric.descent import Epoch
 from symcalc.numeric.names import code_symbol
-from symcalc.numeric.program import make_printer
+from symcalc.numeric.stable import make_printer
 from symcalc.symbolic.steps import Derivation
 
 

@@ -41,9 +41,10 @@ import numpy as np
 import sympy as sp
 
 from symcalc.errors import DataError, Location
-from symcalc.numeric.program import Program, name_sigmoids
+from symcalc.numeric.program import Program
 from symcalc.numeric.reader import Lines, error, names_of, read_columns
 from symcalc.numeric.reader import quoted as quoted  # re-exported: numeric.distributed words cells with it
+from symcalc.numeric.stable import name_sigmoids
 from symcalc.spec.names import suggestion
 from symcalc.symbolic.functions import sigmoid
 from symcalc.symbolic.graph import Model

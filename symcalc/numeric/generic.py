@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from symcalc.numeric.program import Program, make_printer
+from symcalc.numeric.program import Program
+from symcalc.numeric.stable import make_printer
 
 
 def lambdified(program: Program, outputs: Sequence[sp.Expr]) -> Callable[..., list[Any]]:

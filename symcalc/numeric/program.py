@@ -8,9 +8,9 @@ stay finite in float64 (log σ(z) → −softplus(−z), 1 − σ(z) → σ(−z
 1 − tanh(z)² → 1/cosh(z)², log(1 + u) → log1p(u), exp(u) − 1 → expm1(u)),
 looking one level into the σ, tanh and exp definitions it reads; nothing is
 ever composed into one tree, so size and cost grow linearly with the graph.
-The lines are printed by a NumPy printer that writes σ and softplus without
-overflow. `lambdify` only ever sees SymPy objects built by our parser, never a
-string.
+The rewriting, and the NumPy printer that writes σ and softplus without
+overflow, are `symcalc.numeric.stable`. `lambdify` only ever sees SymPy
+objects built by our parser, never a string.
 `Program` is the seam between the derivation and the per-sample back ends
 (`symcalc.numeric.c`, `symcalc.numeric.generic`); it carries the batch module too, which
 `symcalc.numeric.model` runs as its NumPy back end.
@@ -26,261 +26,19 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
-from sympy.codegen.rewriting import FuncMinusOneOptim, ReplaceOptim, optimize
-from sympy.printing.numpy import NumPyPrinter
 
 from symcalc.errors import Location, SpecError
 from symcalc.numeric.names import CodeNames, code_symbol
+from symcalc.numeric.stable import LOOK_INTO, name_sigmoids, softmax_parts, stable_line
 from symcalc.symbolic.forms import cancels_a_quotient, tree_size
-from symcalc.symbolic.functions import sigmoid, softplus, spec_of
+from symcalc.symbolic.functions import sigmoid
 from symcalc.symbolic.graph import Model
 from symcalc.symbolic.notation import Adjoint
-from symcalc.symbolic.order import PositiveFirst
-from symcalc.symbolic.steps import ChainRule, Derivation, LocalDerivatives
+from symcalc.symbolic.steps import ChainRule, Derivation, LocalDerivatives, Unsupported
 
 Array = np.ndarray[Any, np.dtype[np.float64]]
-
-# -- stable rewriting -------------------------------------------------------------------------
-
-
-def _is_sigmoid_term(term: sp.Expr, sign: int) -> bool:
-    """`term` is sign·σ(u)."""
-    if sign > 0:
-        return isinstance(term, sigmoid)
-    return term.is_Mul and len(term.args) == 2 and term.args[0] == -1 and isinstance(term.args[1], sigmoid)
-
-
-def _complement_query(expr: sp.Expr) -> bool:
-    """An Add holding 1 − σ(u) or σ(u) − 1 (possibly among other terms)."""
-    if not expr.is_Add:
-        return False
-    args = expr.args
-    return (sp.S.One in args and any(_is_sigmoid_term(t, -1) for t in args)) or (
-        sp.S.NegativeOne in args and any(_is_sigmoid_term(t, +1) for t in args)
-    )
-
-
-def _complement_value(expr: sp.Expr) -> sp.Expr:
-    """1 − σ(u) = σ(−u): no cancellation when σ(u) is close to 1."""
-    terms = list(expr.args)
-    if sp.S.One in terms:
-        minus = next(t for t in terms if _is_sigmoid_term(t, -1))
-        terms.remove(sp.S.One)
-        terms.remove(minus)
-        return sp.Add(sigmoid(-minus.args[1].args[0]), *terms)
-    plus = next(t for t in terms if _is_sigmoid_term(t, +1))
-    terms.remove(sp.S.NegativeOne)
-    terms.remove(plus)
-    return sp.Add(-sigmoid(-plus.args[0]), *terms)
-
-
-def _exp_term(base: sp.Expr) -> sp.Expr | None:
-    """u when `base` is 1 + exp(u), else None."""
-    if base.is_Add and len(base.args) == 2 and sp.S.One in base.args:
-        other = base.args[0] if base.args[1] == 1 else base.args[1]
-        if isinstance(other, sp.exp):
-            return other.args[0]
-    return None
-
-
-def _required(expr: sp.Expr | None) -> sp.Expr:
-    assert expr is not None  # the query matched, so the value exists
-    return expr
-
-
-def _one_plus(arg: sp.Expr) -> sp.Expr | None:
-    """u when `arg` is 1 + u, else None."""
-    if arg.is_Add and sp.S.One in arg.args:
-        return arg - 1
-    return None
-
-
-def _rational_in_sigmoid(expr: sp.Expr) -> sp.Expr:
-    """Write exp(±u) beside σ(u) through s = σ(u) and cancel: the derivative of a hand-written σ.
-
-    exp(−u) = (1 − s)/s, exp(u) = s/(1 − s) and σ(−u) = 1 − s are exact, and the
-    rational function in s that results usually cancels to the short form
-    (x·s − t·x rather than s²·x·((1 − t)/(1 − s) − t/s)·exp(−u), whose exp overflows).
-    Kept only when it removes every exp(±u).
-    """
-    for atom in sorted(expr.atoms(sigmoid), key=sp.default_sort_key):
-        u = atom.args[0]
-        if not (expr.has(sp.exp(u)) or expr.has(sp.exp(-u))):
-            continue
-        s = sp.Dummy("s")
-        rational = expr.xreplace(
-            {sigmoid(u): s, sigmoid(-u): 1 - s, sp.exp(-u): (1 - s) / s, sp.exp(u): s / (1 - s)}
-        )
-        if rational.has(sp.exp(u), sp.exp(-u)):
-            continue
-        expr = sp.factor(sp.cancel(rational)).xreplace({s: sigmoid(u)})
-    return expr
-
-
-def _minus_tanh_squared(term: sp.Expr) -> sp.Expr | None:
-    """u when `term` is −tanh(u)², else None."""
-    if term.is_Mul and len(term.args) == 2 and term.args[0] == -1:
-        power = term.args[1]
-        if power.is_Pow and power.exp == 2 and isinstance(power.base, sp.tanh):
-            return power.base.args[0]
-    return None
-
-
-def _sech_query(expr: sp.Expr) -> bool:
-    """An Add holding 1 − tanh(u)² (among other terms or not)."""
-    return bool(expr.is_Add and sp.S.One in expr.args and any(_minus_tanh_squared(t) for t in expr.args))
-
-
-def _sech_value(expr: sp.Expr) -> sp.Expr:
-    """1 − tanh(u)² = 1/cosh(u)²: no cancellation where tanh(u) is close to ±1 (|u| beyond a few)."""
-    terms = list(expr.args)
-    minus = next(t for t in terms if _minus_tanh_squared(t) is not None)
-    terms.remove(sp.S.One)
-    terms.remove(minus)
-    return sp.Add(sp.cosh(_required(_minus_tanh_squared(minus))) ** -2, *terms)
-
-
-def _hand_sigmoid_query(expr: sp.Expr) -> bool:
-    return bool(expr.is_Pow and expr.exp.is_Integer and expr.exp < 0 and _exp_term(expr.base) is not None)
-
-
-def _hand_sigmoid_value(expr: sp.Expr) -> sp.Expr:
-    return sigmoid(-_required(_exp_term(expr.base))) ** (-expr.exp)
-
-
-class _ExpMinusOne(FuncMinusOneOptim):
-    """exp(u) − 1 → expm1(u) in a sum, as SymPy's `expm1_opt`, but not also on the factored expression:
-    factoring takes minutes on a linear form of 70 weights and gigabytes on a composed tree."""
-
-    def __call__(self, expr: sp.Expr) -> sp.Expr:
-        return ReplaceOptim.__call__(self, expr)
-
-
-def _softmax_parts(expr: sp.Expr) -> tuple[sp.Expr, list[sp.Expr]] | None:
-    """(u, [v₁, v₂, …]) when `expr` is exp(u)/(exp(v₁) + exp(v₂) + …), a softmax written out; else None."""
-    if not expr.is_Mul or len(expr.args) != 2:
-        return None
-    top = next((f for f in expr.args if isinstance(f, sp.exp)), None)
-    bottom = next((f for f in expr.args if f.is_Pow and f.exp == -1 and f.base.is_Add), None)
-    if top is None or bottom is None or not all(isinstance(t, sp.exp) for t in bottom.base.args):
-        return None
-    return top.args[0], [t.args[0] for t in bottom.base.args]
-
-
-def _softmax_value(expr: sp.Expr) -> sp.Expr:
-    """exp(u − m)/Σ exp(vₖ − m) with m = max vₖ: every exp at most 1, the sum at least 1."""
-    u, vs = _required(_softmax_parts(expr))
-    m = sp.Max(*vs)
-    return sp.exp(u - m) / sp.Add(*(sp.exp(v - m) for v in vs))
-
-
-def _log_softmax_value(expr: sp.Expr) -> sp.Expr:
-    """log(exp(u)/Σ exp(vₖ)) = u − m − log Σ exp(vₖ − m): finite where the ratio underflows to 0."""
-    u, vs = _required(_softmax_parts(expr.args[0]))
-    m = sp.Max(*vs)
-    return u - m - sp.log(sp.Add(*(sp.exp(v - m) for v in vs)))
-
-
-#: Rewrites applied in this order to every expression before it is compiled.
-STABLE_REWRITES: tuple[ReplaceOptim, ...] = (
-    # (written-out σ is named first, by `name_sigmoids`)
-    # log of a softmax written out → u − max − log Σ exp(v − max) (log-sum-exp), before the ratio itself.
-    ReplaceOptim(
-        lambda e: isinstance(e, sp.log) and _softmax_parts(e.args[0]) is not None, _log_softmax_value
-    ),
-    # exp(u)/Σ exp(v) → exp(u − max)/Σ exp(v − max): no overflow for scores past 709.
-    ReplaceOptim(lambda e: _softmax_parts(e) is not None, _softmax_value),
-    # 1 − σ(u) → σ(−u).
-    ReplaceOptim(_complement_query, _complement_value),
-    # 1 − tanh(u)² → 1/cosh(u)² (the derivative of tanh, written through its output).
-    ReplaceOptim(_sech_query, _sech_value),
-    # log σ(u) = −softplus(−u): finite for every finite u.
-    ReplaceOptim(
-        lambda e: isinstance(e, sp.log) and isinstance(e.args[0], sigmoid),
-        lambda e: -softplus(-e.args[0].args[0]),
-    ),
-    # log(1 + exp(u)) = softplus(u).
-    ReplaceOptim(
-        lambda e: isinstance(e, sp.log) and _exp_term(e.args[0]) is not None,
-        lambda e: softplus(_exp_term(e.args[0])),
-    ),
-    # log(1 + u) → log1p(u), accurate for small u.
-    ReplaceOptim(
-        lambda e: isinstance(e, sp.log) and _one_plus(e.args[0]) is not None,
-        lambda e: log1p(_one_plus(e.args[0])),
-    ),
-    # exp(u) − 1 → expm1(u).
-    _ExpMinusOne(sp.exp, expm1),
-)
-
-
-#: (1 + exp(−u))^−n written by hand is σ(u)^n, which the printer computes without overflow.
-_HAND_SIGMOID = ReplaceOptim(_hand_sigmoid_query, _hand_sigmoid_value)
-
-
-def name_sigmoids(expr: sp.Expr) -> sp.Expr:
-    """`expr` with every sigmoid written out by hand, (1 + exp(−u))^−n, named: σ(u)^n."""
-    return _HAND_SIGMOID(expr)
-
-
-def stable(expr: sp.Expr) -> sp.Expr:
-    """`expr` rewritten into forms that stay finite and accurate in float64."""
-    expr = name_sigmoids(expr)
-    if expr.has(sp.exp) and expr.has(sigmoid):  # once, on the whole expression: it needs to see all of it
-        expr = _rational_in_sigmoid(expr)
-    return optimize(expr, STABLE_REWRITES)
-
-
-def nested_calls(function: str, arguments: Sequence[str]) -> str:
-    """f(a, f(b, c)): a two-argument function (max, min) over any number of printed arguments."""
-    text = arguments[-1]
-    for argument in reversed(arguments[:-1]):
-        text = f"{function}({argument}, {text})"
-    return text
-
-
-class StablePrinter(PositiveFirst, NumPyPrinter):
-    """NumPy code in the table's forms (σ and softplus never overflow); max and min pairwise; each
-    sum in the terminal's order (yhat - y)."""
-
-    def _print(self, expr: Any, **kwargs: Any) -> str:
-        # The table first: its NumPy form wins over SymPy's own (math.erf would take scalars only).
-        spec = spec_of(expr)
-        if spec is not None and spec.numpy is not None:
-            return spec.numpy(self, *expr.args)
-        return str(super()._print(expr, **kwargs))
-
-    def _nested(self, function: str, args: Sequence[sp.Expr]) -> str:
-        # numpy.maximum pairwise: broadcasts scalars against arrays, imports nothing but numpy.
-        return nested_calls(self._module_format(f"numpy.{function}"), [self._print(a) for a in args])
-
-    def _print_And(self, expr: sp.Expr) -> str:
-        # pairwise, not logical_and.reduce((…)): that fails on a mix of scalar and array conditions
-        return self._nested("logical_and", expr.args)
-
-    def _print_Or(self, expr: sp.Expr) -> str:
-        return self._nested("logical_or", expr.args)
-
-    def _print_Max(self, expr: sp.Expr) -> str:
-        return self._nested("maximum", expr.args)
-
-    def _print_Heaviside(self, expr: sp.Expr) -> str:
-        # numpy.heaviside, not SymPy's select over x < 0, x == 0: that gives 1 at NaN where the
-        # C kernel's sc_heaviside (and NumPy's own heaviside) give NaN
-        h0 = expr.args[1] if len(expr.args) > 1 else sp.S.Half
-        heaviside = self._module_format("numpy.heaviside")
-        return f"{heaviside}({self._print(expr.args[0])}, {self._print(sp.Float(h0))})"
-
-    def _print_Min(self, expr: sp.Expr) -> str:
-        return self._nested("minimum", expr.args)
-
-
-def make_printer() -> StablePrinter:
-    return StablePrinter({"fully_qualified_modules": True, "inline": True})
-
-
-# -- the program: the derivation's forward and backward pass, as SymPy objects ------------------
+#: Why a program built by `build_program` alone has no batch module (`codegen.numeric_program` adds it).
+NOT_BUILT = Unsupported("batch module", "the program was built without its batch module")
 
 
 @dataclass(frozen=True)
@@ -328,7 +86,7 @@ class Program:
     #: The batch module `codegen --target numpy` writes, which `NumericModel` runs
     #: (`symcalc.numeric.codegen.numeric_program`); "" without it, and `batch_problem` says why.
     batch_source: str = ""
-    batch_problem: str = "the program was built without its batch module"
+    batch_problem: Unsupported | None = NOT_BUILT
     #: The targets the loss treats as 0/1 labels, where decided with the program (`train` decides them
     #: in the limited child: `symcalc.numeric.data.labels_of`); None when not yet decided.
     labels: tuple[str, ...] | None = None
@@ -391,10 +149,6 @@ class Program:
 
 # -- building it from a derivation -------------------------------------------------------------
 
-#: Functions whose definitions a value's rewriting looks into: log(a) with a = σ(z) is −softplus(−z)
-#: (and log(aₖ) with aₖ a softmax written out is a log-sum-exp).
-_LOOK_INTO = (sigmoid, sp.tanh, sp.exp)
-
 
 def build_program(derivation: Derivation) -> Program:
     """The forward pass (every definition) and backward pass (every adjoint, then the gradients)."""
@@ -402,11 +156,11 @@ def build_program(derivation: Derivation) -> Program:
     refuse_numbers_beyond_float64(derivation)  # before `stable`, which is slow on such numbers
     names = _Names(derivation)
     rename = names.rename
-    inside = {s: e for s, e in model.definitions if isinstance(e, _LOOK_INTO) or _softmax_parts(e)}
+    inside = {s: e for s, e in model.definitions if isinstance(e, LOOK_INTO) or softmax_parts(e)}
     forward = []
     defined: set[sp.Symbol] = set()
     for node, definition in model.definitions:
-        value = _stable_line(definition, inside, defined)
+        value = stable_line(definition, inside, defined)
         forward.append(Assignment(rename[node], value.xreplace(rename), node.name, None, "definition"))
         defined.add(node)
     steps = _steps_by_node(derivation)
@@ -418,7 +172,7 @@ def build_program(derivation: Derivation) -> Program:
         value = chosen[names.adjoint(node)] = _shorter(derivation.adjoints[node], node, names, chosen)
         step, rule = steps.get(node, (None, "chain rule"))
         target = names.adjoint(node)
-        line = _stable_line(value, inside, defined).xreplace(rename)
+        line = stable_line(value, inside, defined).xreplace(rename)
         backward.append(Assignment(target, line, names.label(node), step, rule))
     gradients: list[sp.Expr] = []
     last = derivation.steps[-1].number if derivation.steps else None
@@ -429,7 +183,7 @@ def build_program(derivation: Derivation) -> Program:
             continue
         value = _shorter(result, parameter, names, chosen)
         target = names.adjoint(parameter)
-        line = _stable_line(value, inside, defined).xreplace(rename)
+        line = stable_line(value, inside, defined).xreplace(rename)
         backward.append(Assignment(target, line, names.label(parameter), last, "chain rule"))
         gradients.append(target)
     logit = find_logit(model)
@@ -442,7 +196,7 @@ def build_program(derivation: Derivation) -> Program:
         tuple(gradients),
         tuple(rename[s] for s in _predictions(model)),
         logit.xreplace(rename) if logit is not None else None,
-        tuple(_stable_line(value, inside, defined).xreplace(rename) for value in second),
+        tuple(stable_line(value, inside, defined).xreplace(rename) for value in second),
     )
 
 
@@ -505,25 +259,6 @@ def _steps_by_node(derivation: Derivation) -> dict[sp.Symbol, tuple[int, str]]:
             for equation in step.equations:
                 found.setdefault(equation.wrt, (step.number, "local derivative"))
     return found
-
-
-def _stable_line(value: sp.Expr, inside: dict[sp.Symbol, sp.Expr], defined: set[sp.Symbol]) -> sp.Expr:
-    """`value` rewritten for float64, seeing through the σ, tanh and exp definitions it reads.
-
-    log(a) with a = σ(z) is rewritten as −softplus(−z); what is left of σ(z) is read
-    from a again, so nothing is computed twice.
-    """
-    logged = {a.args[0] for a in value.atoms(sp.log)}
-    look = {
-        s: inside[s]
-        for s in value.free_symbols
-        # a softmax only where its log is taken: log-sum-exp there, the output itself elsewhere
-        if s in inside and s in defined and (_softmax_parts(inside[s]) is None or s in logged)
-    }
-    if not look:
-        return stable(value)
-    rewritten = stable(value.xreplace(look))
-    return rewritten.xreplace({e: s for s, e in look.items()})
 
 
 def _predictions(model: Model) -> list[sp.Symbol]:

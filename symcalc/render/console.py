@@ -27,12 +27,11 @@ from symcalc.render.wording import (
     BATCH_NOTATION,
     Phrase,
     insight_template,
-    second_order_missing,
+    missing,
     sentence_parts,
     step_rule_parts,
     step_title_parts,
     title_parts,
-    vector_form_missing,
 )
 from symcalc.symbolic.entries import entries_named
 from symcalc.symbolic.insights import Insight
@@ -66,7 +65,7 @@ def render_derivation(
     if derivation.vector is not None and shown & {"vector", "index"}:
         yield _vector_panel(derivation, inner, "vector" in shown, "index" in shown, entries)
     elif derivation.vector_problem and shown & {"vector", "index"}:
-        yield Text(vector_form_missing(derivation.vector_problem), style="italic dim")
+        yield Text(missing(derivation.vector_problem), style="italic dim")
     if derivation.batch is not None and "batch" in shown:
         yield _batch_panel(derivation, inner)
     if not entries:
@@ -285,7 +284,7 @@ def _vector_panel(
             lhs = Second(second.loss, second.first, second.second)
             body.append(maths(pretty_chain([lhs, vector.marked(second.result)], width=width)))
     elif derivation.vector_hessian_problem:
-        body += [Text(""), Text(second_order_missing(derivation.vector_hessian_problem), style="italic dim")]
+        body += [Text(""), Text(missing(derivation.vector_hessian_problem), style="italic dim")]
     title = Text("Vector form", style="bold magenta")
     return _panel(body, title, width, "magenta")
 

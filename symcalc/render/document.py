@@ -21,7 +21,7 @@ from symcalc.render.wording import (
     BATCH_MEAN,
     Phrase,
     insight_template,
-    second_order_missing,
+    missing,
     sentence_parts,
     step_rule_parts,
     step_title_parts,
@@ -94,10 +94,8 @@ def outline(
     model = derivation.model
     shown = views_for(derivation, views)
     entries = "entries" in shown
-    names = {sym.name: tex(sym) for sym in model.symbols.values()}
     title = title_parts(derivation.title, model.symbols) if derivation.title else ("Derivation",)
     blocks: list[Block] = [Heading(0, inlines(title, tex))]
-    blocks += _alike(names)
     shaped = model.shaped
     whole = shaped.parameters if shaped is not None and not entries else model.parameters
     blocks += _objective(derivation, tex, whole)
@@ -166,7 +164,7 @@ def _vector_section(
         *_constant_rows(derivation, tex),
         *(f"{tex(node)} &= {tex(vector.marked(expr))}" for node, expr in shaped.definitions),
     )
-    missing = derivation.vector_hessian_problem
+    lacking = derivation.vector_hessian_problem
     return [
         Heading(1, (Text("Vector form"),)),
         Paragraph((Text("The model as the file writes it, with vectors and matrices:"),)),
@@ -190,7 +188,7 @@ def _vector_section(
             )
         ),
         Display(tuple(rows)),
-        *([Paragraph((Text(second_order_missing(missing)),))] if missing else []),
+        *([Paragraph((Text(missing(lacking)),))] if lacking else []),
     ]
 
 
@@ -268,20 +266,6 @@ def _equation_tex(text: str, derivation: Derivation, tex: Tex) -> str:
     """An assumption "y1 + y2 + y3 = 1" typeset from the model's parsed form (lhs − rhs = 0)."""
     expr = dict(derivation.model.assumptions)[text]
     return f"{tex(expr)} = 0"
-
-
-def _alike(names: dict[str, str]) -> list[Block]:
-    """A warning for each group of names that print the same (x1 and x_1 are both x_{1})."""
-    groups: dict[str, list[str]] = {}
-    for name, printed in names.items():
-        groups.setdefault(printed, []).append(name)
-    blocks: list[Block] = []
-    for printed, group in groups.items():
-        if len(group) > 1:
-            which = f"{group[0]} and {group[1]} both" if len(group) == 2 else f"{', '.join(group)} all"
-            warning = (Text(f"Warning: the names {which} print as "), Math(printed), Text("; rename one."))
-            blocks.append(Paragraph(warning, emphasis=True))
-    return blocks
 
 
 def _objective(derivation: Derivation, tex: Tex, params: Sequence[sp.Symbol]) -> list[Block]:

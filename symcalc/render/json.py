@@ -116,7 +116,7 @@ def _vector_form(derivation: Derivation) -> dict[str, Any]:
     """For a model with vectors and matrices: its sizes, and each adjoint and gradient in vector form."""
     vector, shaped = derivation.vector, derivation.model.shaped
     if shaped is not None and derivation.vector_problem:
-        problem = derivation.vector_problem
+        problem = str(derivation.vector_problem)
         return {"sizes": dict(shaped.sizes), "vector_form": None, "vector_form_problem": problem}
     if vector is None or shaped is None:
         return {}
@@ -148,7 +148,7 @@ def _vector_hessian(derivation: Derivation) -> dict[str, Any]:
             ]
         }
     if derivation.vector_hessian_problem:
-        return {"vector_hessian": None, "vector_hessian_problem": derivation.vector_hessian_problem}
+        return {"vector_hessian": None, "vector_hessian_problem": str(derivation.vector_hessian_problem)}
     return {}
 
 

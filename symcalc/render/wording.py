@@ -22,11 +22,13 @@ from symcalc.symbolic.notation import Partial, Total
 from symcalc.symbolic.parting import Parting
 from symcalc.symbolic.steps import (
     ChainRule,
+    Form,
     LocalDerivatives,
     ParameterGradients,
     Recognition,
     SecondDerivatives,
     Step,
+    Unsupported,
 )
 
 _FUNCTION_WORDS = {"σ": "the sigmoid σ", "tanh": "tanh", "softplus": "softplus"}
@@ -157,14 +159,20 @@ BATCH_MEAN = (
 )
 
 
-def second_order_missing(problem: str) -> str:
-    """Why the second derivatives are not shown in vector form, as a sentence."""
-    return f"The second derivatives have no vector form here ({problem}); the last step gives each entry."
+#: The sentence that says a form is missing, for each form a derivation can lack ({}: the reason).
+MISSING: dict[Form, str] = {
+    "vector form": "This model has no vector form ({}); the steps below give each entry.",
+    "vector second derivatives": (
+        "The second derivatives have no vector form here ({}); the last step gives each entry."
+    ),
+    "batch form": "This model has no batch form ({}).",
+    "batch module": "No batch module ({}).",
+}
 
 
-def vector_form_missing(problem: str) -> str:
-    """Why a model with vectors has no vector form, as a sentence."""
-    return f"This model has no vector form ({problem}); the steps below give each entry."
+def missing(unsupported: Unsupported) -> str:
+    """Why a derivation has not one of its forms, as a sentence."""
+    return MISSING[unsupported.form].format(unsupported.reason)
 
 
 def sentence(phrase: str) -> str:

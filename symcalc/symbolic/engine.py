@@ -42,6 +42,7 @@ from symcalc.symbolic.steps import (
     Recognition,
     SecondDerivatives,
     Step,
+    Unsupported,
     Update,
 )
 from symcalc.symbolic.vector import derive_vector_form
@@ -53,7 +54,9 @@ LEARNING_RATE_NAMES = ("alpha", "eta", "lr", "learning_rate")
 #: Every adjoint of the shipped models is under 25.
 INLINE_NODES = 60
 #: Why a batch-level model (`spec.shapes.batch_inputs`) has no batch form over samples.
-BATCH_LEVEL = "a batch-level model's loss is over its whole batch already; nothing is averaged for it"
+BATCH_LEVEL = Unsupported(
+    "batch form", "a batch-level model's loss is over its whole batch already; nothing is averaged for it"
+)
 
 
 def derive(model: Model, *, hessian: bool = False, written_out_hessian: bool = True) -> Derivation:
@@ -80,23 +83,28 @@ def derive(model: Model, *, hessian: bool = False, written_out_hessian: bool = T
     try:
         vector = derive_vector_form(model.shaped, model.loss, model.shaped.parameters, model.shaped.batch)
     except VectorUnsupported as err:  # the written-out steps stand on their own
-        return dataclasses.replace(derivation, vector_problem=str(err), batch_problem=str(err))
+        return dataclasses.replace(
+            derivation,
+            vector_problem=Unsupported("vector form", str(err)),
+            batch_problem=Unsupported("batch form", str(err)),
+        )
     derivation = dataclasses.replace(derivation, vector=vector)
     second: tuple[VectorSecond, ...] = ()
     if hessian:
         second, problem = vector_hessian_or_reason(model.shaped, vector, model.loss)
-        derivation = dataclasses.replace(derivation, vector_hessian=second, vector_hessian_problem=problem)
+        missing = Unsupported("vector second derivatives", problem) if problem else None
+        derivation = dataclasses.replace(derivation, vector_hessian=second, vector_hessian_problem=missing)
     if model.shaped.batch:  # its loss is over a batch already: J = (1/m) Σ L would average batches
         return dataclasses.replace(derivation, batch_problem=BATCH_LEVEL)
     try:
         batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss, second)
     except BatchUnsupported as err:
         if not second:
-            return dataclasses.replace(derivation, batch_problem=str(err))
+            return dataclasses.replace(derivation, batch_problem=Unsupported("batch form", str(err)))
         try:  # second derivatives with no batch form (kron in d2L/dW^2): the gradients' batch form alone
             batch = derive_batch_form(model.shaped, vector, model.shaped.data, model.loss)
         except BatchUnsupported as again:
-            return dataclasses.replace(derivation, batch_problem=str(again))
+            return dataclasses.replace(derivation, batch_problem=Unsupported("batch form", str(again)))
     return dataclasses.replace(derivation, batch=batch)
 
 

@@ -13,7 +13,7 @@ from abc import ABC
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Literal, final
 
 import sympy as sp
 
@@ -207,6 +207,22 @@ class Update:
         return total(self.parameter, *(-rate * term for term in steady), -rate * SampleMean(sampled))
 
 
+#: The forms a derivation, or the program built from it, can lack.
+Form = Literal["vector form", "batch form", "vector second derivatives", "batch module"]
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A form that a derivation (or its program) has not, and why; `str()` is the reason in words,
+    `symcalc.render.wording.missing` the sentence a reader sees."""
+
+    form: Form
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 @dataclass(frozen=True)
 class Derivation:
     """The result of `symcalc.derive`: the steps, every parameter's gradient, and the updates."""
@@ -220,15 +236,15 @@ class Derivation:
     #: For a model with vectors and matrices: its adjoints and gradients in vector form, any size.
     vector: VectorForm | None = None
     #: Why there is none, where the vector syntax cannot write the model's adjoints.
-    vector_problem: str = ""
+    vector_problem: Unsupported | None = None
     #: ... and over a batch of m samples (None where a sample would carry a matrix: `batch_problem`).
     batch: BatchForm | None = None
-    batch_problem: str = ""
+    batch_problem: Unsupported | None = None
     #: With `derive(model, hessian=True)`: d²L/dθᵢdθⱼ for θᵢ ≤ θⱼ in parameter order, in the model's names.
     hessian: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] | None = None
     #: ... and for a model with vectors, the same in vector form (a(1 − a)·x xᵀ), or why there is none.
     vector_hessian: tuple[VectorSecond, ...] = ()
-    vector_hessian_problem: str = ""
+    vector_hessian_problem: Unsupported | None = None
 
     @property
     def title(self) -> str:

@@ -16,7 +16,8 @@ import symcalc
 from symcalc.errors import NumericError
 from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import BackendChoice, NumericModel, compile_model
-from symcalc.numeric.program import Assignment, stable
+from symcalc.numeric.program import Assignment
+from symcalc.numeric.stable import stable
 from symcalc.symbolic.functions import sigmoid, softplus, to_elementary
 from tests.conftest import Runner
 from tests.numeric_oracle import STEP_OF_AN_INPUT

@@ -18,7 +18,7 @@ import symcalc
 from symcalc.numeric.c.source import KernelPrinter
 from symcalc.numeric.codegen import numeric_program
 from symcalc.numeric.model import BackendChoice, NumericModel
-from symcalc.numeric.program import make_printer
+from symcalc.numeric.stable import make_printer
 from symcalc.symbolic.functions import step
 from tests.generated import generated_module
 

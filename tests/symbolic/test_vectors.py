@@ -448,7 +448,8 @@ def test_a_model_whose_sample_carries_a_matrix_has_no_batch_form_but_is_derived(
         '[definitions]\nP = "outer(x, x)"\nz = "w @ (P @ w)"\nL = "(z - y)^2"\n'
     )
     derivation = symcalc.derive(symcalc.load(str(path)))
-    assert derivation.batch is None and "outer() of a vector computed per sample" in derivation.batch_problem
+    assert derivation.batch is None and derivation.batch_problem is not None
+    assert "outer() of a vector computed per sample" in derivation.batch_problem.reason
     assert derivation.vector is not None and all(c.holds for c in symcalc.verify(derivation))
 
 

@@ -11,7 +11,8 @@ import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
 from symcalc.errors import NativeUnavailable
-from symcalc.numeric.program import Program, nested_calls
+from symcalc.numeric.program import Program
+from symcalc.numeric.stable import nested_calls
 from symcalc.symbolic.functions import FUNCTIONS, spec_of
 
 #: Samples per partial sum: sums stay accurate (a block's lanes, then the blocks) and a block stays in cache.
