@@ -128,8 +128,8 @@ def _on_dask(
     assert partitions.rows is not None
     rows = ""
     if minibatches:
-        size = f"minibatches of {args.batch_size} rows in" if args.batch_size else "one minibatch of"
-        rows = f", {size} each partition"
+        size = f"minibatches of {args.batch_size} rows in each partition" if args.batch_size else ""
+        rows = f", {size or 'each partition one minibatch'}"
     run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, None, ())
     return _summary(args, job, final, seen, run)
 
