@@ -2,14 +2,17 @@
 trained on arrays at the data's sizes, whatever they are; by `symcalc.fit` in minibatches (--method
 sgd | adam), or by full-batch gradient descent, Newton's method or L-BFGS. With --dask or
 --scheduler, gd and lbfgs step on the sums of every partition, each evaluated by the same module on
-its Dask worker (`symcalc.numeric.batch_partitions`). This module only wires the options, the data
-and the report."""
+its Dask worker (`symcalc.numeric.batch_partitions`), and sgd and adam step through each partition's
+minibatches on its worker (`symcalc.numeric.fit_dask`). This module only wires the options, the
+data and the report."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from symcalc.cli import work
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from symcalc.numeric.batch_fit import BatchModel
     from symcalc.numeric.data import Dataset
     from symcalc.numeric.descent import Epoch
+    from symcalc.numeric.fit import Fitted
     from symcalc.render.training import Summary
     from symcalc.symbolic.graph import Model
 
@@ -78,15 +82,18 @@ def array_run(
 def _on_dask(
     args: argparse.Namespace, mapping: dict[str, str], batch: BatchModel
 ) -> tuple[Summary, Callable[[str], None], Model]:
-    """--method gd | lbfgs on the partitions of --data, each evaluated by the batch module on the
-    Dask worker that holds it (`symcalc.numeric.batch_partitions`), from the start in memory."""
+    """--method gd | lbfgs | sgd | adam on the partitions of --data, each evaluated (or stepped
+    through in minibatches) by the batch module on the Dask worker that holds it
+    (`symcalc.numeric.batch_partitions`, `symcalc.numeric.fit_dask`), from the start in memory."""
     from rich.console import Console
 
     from symcalc.numeric.batch_data import columns_for
+    from symcalc.numeric.batch_fit import initial_parameters
     from symcalc.numeric.batch_partitions import BatchPartitions, BatchProgram
     from symcalc.numeric.data import columns_of, renamed_header
     from symcalc.numeric.descent import Stop
     from symcalc.numeric.distributed import cluster, from_files
+    from symcalc.numeric.fit_dask import fit_partitions
     from symcalc.numeric.partitions import data_files
     from symcalc.render import training
 
@@ -96,8 +103,9 @@ def _on_dask(
     columns = columns_for(batch, sizes, renamed_header(header, mapping))
     columns.check_mapping(mapping, source)
     numeric = BatchPartitions(BatchProgram.of(batch, columns))
-    epochs = FULL_BATCH_EPOCHS if args.epochs is None else args.epochs
-    start = _start(batch, sizes, args.seed)
+    minibatches = args.method in MINIBATCH_EPOCHS
+    epochs = args.epochs if args.epochs is not None else MINIBATCH_EPOCHS.get(args.method, FULL_BATCH_EPOCHS)
+    start = initial_parameters(batch, sizes, args.seed) if minibatches else _start(batch, sizes, args.seed)
     with cluster(args.scheduler, args.workers or 2, args.memory_limit or "auto", args.timeout) as client:
         partitions = from_files(args.data, client, args.timeout)
         # every partition read and checked (on the workers) before the first epoch, as a CSV is
@@ -105,12 +113,24 @@ def _on_dask(
         partitions.persist_if_it_fits(numeric)
         with training.progress_bar(Console(stderr=True), epochs) as update:
             job = _Job(args, batch, numeric.module, {}, sizes, epochs, update)
-            final, seen = _full_batch(job, lambda params: numeric.evaluate(params, partitions))
+            seen: list[Epoch] = []
+            if minibatches:
+                final = _minibatches(
+                    job,
+                    lambda **options: fit_partitions(numeric, partitions, start, **options),
+                    lambda params: numeric.evaluate(params, partitions),
+                )
+            else:
+                final, seen = _full_batch(job, lambda params: numeric.evaluate(params, partitions))
         # Ctrl-C reaches a local cluster's workers too: no further pass over the partitions after it
         interrupted = final.stop is Stop.INTERRUPTED
         accuracy = None if interrupted else numeric.accuracy(final.parameters, partitions)
     assert partitions.rows is not None
-    run = _Run(partitions.rows, args.data, partitions.where, accuracy, None, ())
+    rows = ""
+    if minibatches:
+        size = f"minibatches of {args.batch_size} rows in each partition" if args.batch_size else ""
+        rows = f", {size or 'each partition one minibatch'}"
+    run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, None, ())
     return _summary(args, job, final, seen, run)
 
 
@@ -179,16 +199,24 @@ class _Job:
     update: Callable[[Epoch], None]
 
 
-def _minibatches(job: _Job) -> Epoch:
-    """--method sgd | adam by `symcalc.fit`, from the start that suits the activation; the last record."""
+def _minibatches(
+    job: _Job,
+    fitting: Callable[..., Fitted] | None = None,
+    evaluate: Callable[[Mapping[str, Any]], tuple[float, Mapping[str, Any]]] | None = None,
+) -> Epoch:
+    """--method sgd | adam by `symcalc.fit` on the arrays in memory, from the start that suits the
+    activation, or by `fitting` (on Dask: the loss and gradient at the end by `evaluate`, none after
+    Ctrl-C, which reaches a local cluster's workers too); the last record."""
+    import numpy as np
+
     from symcalc.numeric.batch_fit import initial_parameters
-    from symcalc.numeric.descent import Epoch
+    from symcalc.numeric.descent import Epoch, Stop
     from symcalc.numeric.fit import fit
 
-    fitted = fit(
-        job.module,
-        job.data,
-        initial_parameters(job.batch, job.sizes, job.args.seed),
+    if fitting is None:
+        start = initial_parameters(job.batch, job.sizes, job.args.seed)
+        fitting = partial(fit, job.module, job.data, start)
+    fitted = fitting(
         method=job.args.method,
         learning_rate=job.args.lr,
         epochs=job.epochs,
@@ -198,7 +226,13 @@ def _minibatches(job: _Job) -> Epoch:
         on_epoch=lambda record: job.update(Epoch(record.epoch, {}, record.loss, {}, record.elapsed)),
     )
     params = fitted.parameters
-    loss, gradients = job.module.loss_and_gradient(params, job.data)
+    if evaluate is None:
+        loss, gradients = job.module.loss_and_gradient(params, job.data)
+    elif fitted.stop is Stop.INTERRUPTED:
+        loss = fitted.history[-1].loss if fitted.history else math.nan
+        gradients = {name: np.full_like(value, math.nan) for name, value in params.items()}
+    else:
+        loss, gradients = evaluate(params)
     return Epoch(
         fitted.history[-1].epoch if fitted.history else 0,
         params,

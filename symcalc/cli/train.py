@@ -171,7 +171,6 @@ def _check_dask_options(args: argparse.Namespace) -> None:
         raise SymcalcError(f"{mode} needs --data", fix="e.g. --data 'data/*.parquet'")
     refused = {
         "--method newton": args.method == "newton",
-        f"--method {args.method}": args.method in MINIBATCH_METHODS,
         "--test-fraction": args.test_fraction is not None,
         "--standardize": args.standardize,
         "--plot": args.plot is not None,

@@ -17,7 +17,7 @@ of any size: nothing here is written out entry by entry, so no entry limit appli
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from types import ModuleType
@@ -72,6 +72,36 @@ class BatchProgram:
             ),
             batch.scoring,
         )
+
+    @staticmethod
+    def of_arrays(
+        source: str,
+        params: Mapping[str, Any],
+        data: Mapping[str, Any],
+        inputs: Sequence[str],
+        targets: Sequence[str],
+    ) -> tuple[BatchProgram, dict[str, tuple[str, ...]]]:
+        """The program of the batch module `source` on (Dask) arrays by name, a row per sample, at
+        their own sizes, and how each block of a vector's or matrix's array is taken apart into
+        columns on the worker (by made-up names, x#0, x#1, …) to be stacked back; no scoring."""
+        shapes = {name: tuple(int(size) for size in data[name].shape[1:]) for name in (*inputs, *targets)}
+        split = {
+            name: tuple(f"{name}#{k}" for k in range(math.prod(shape))) for name, shape in shapes.items()
+        }
+        columns = {name: split[name] if shape else (name,) for name, shape in shapes.items()}
+        program = BatchProgram(
+            source,
+            tuple((name, tuple(np.shape(value))) for name, value in params.items()),
+            tuple((name, columns[name], shapes[name]) for name in shapes),
+            (),
+            Wanted(
+                tuple(c for n in inputs for c in columns[n]),
+                tuple(c for n in targets for c in columns[n]),
+                (),
+            ),
+            None,
+        )
+        return program, {name: split[name] for name, shape in shapes.items() if shape}
 
 
 class BatchPartitions:

@@ -151,19 +151,36 @@ class Partitioned:
             dask.delayed(task, pure=True)(job, part, source, plain, dict(constants))
             for part, source in zip(self.parts, self.sources, strict=True)
         ]
+        return list(self._compute(tasks))
+
+    def chain(self, task: Any, job: Job, order: Sequence[int], carried: Any, *extra: Sequence[Any]) -> Any:
+        """`task(job, part, source, carried, *each extra's k-th item)` on partition k for each k in
+        `order`, each task taking the one before's result as `carried` (the first, this `carried`),
+        scheduled as one graph: the result passes from worker to worker, not through the client,
+        as dask-ml's Incremental passes its model. The last task's result."""
+        import dask
+
+        for k in order:
+            extras = [values[k] for values in extra]
+            carried = dask.delayed(task, pure=False)(job, self.parts[k], self.sources[k], carried, *extras)
+        return self._compute([carried])[0]
+
+    def _compute(self, tasks: list[Any]) -> Sequence[Any]:
+        """The delayed `tasks` computed on the client (each wait bounded by `timeout`), or on Dask's
+        default scheduler without one; a worker's DataError re-raised, dying workers one line."""
+        import dask
         from distributed import KilledWorker
 
         try:
             if self.client is not None:
                 client = self.client
-                passed = within(
+                return within(
                     self.timeout,
                     "the Dask cluster did not finish a pass over the partitions",
                     lambda: client.compute(tasks, sync=True),
                     Location(source=self.source),
                 )
-                return list(passed)
-            return list(dask.compute(*tasks))
+            return dask.compute(*tasks)
         except KilledWorker:
             raise DataError(
                 "a Dask worker died reading or evaluating a partition, most likely out of memory",

@@ -13,7 +13,6 @@ kernel is compiled on first use, not on construction.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -261,32 +260,16 @@ class NumericModel:
         (`symcalc.numeric.batch_partitions`, as `train --dask` runs it): a block's arrays are taken
         apart into columns and stacked back on the worker, as a partition's columns are."""
         from symcalc.numeric.batch_partitions import BatchPartitions, BatchProgram
-        from symcalc.numeric.data import Wanted
 
         assert self._batch is not None
         module = self._batch.module
         self._check_constants(constants)
         arrays = {name: _named(params, name) for name in module.PARAMETERS}
         lazy = {name: _named(data, name) for name in module.DATA}
-        shapes = {name: tuple(int(size) for size in value.shape[1:]) for name, value in lazy.items()}
-        # a vector's or matrix's columns by made-up names (x#0, x#1, …): taken apart, then stacked back
-        split = {
-            name: tuple(f"{name}#{k}" for k in range(math.prod(shape))) for name, shape in shapes.items()
-        }
-        columns = {name: split[name] if shapes[name] else (name,) for name in module.DATA}
-        program = BatchProgram(
-            self.program.batch_source,
-            tuple((name, tuple(np.shape(value))) for name, value in arrays.items()),
-            tuple((name, columns[name], shapes[name]) for name in module.DATA),
-            (),
-            Wanted(
-                tuple(c for n in module.INPUTS for c in columns[n]),
-                tuple(c for n in module.TARGETS for c in columns[n]),
-                (),
-            ),
-            None,
+        program, split = BatchProgram.of_arrays(
+            self.program.batch_source, arrays, lazy, module.INPUTS, module.TARGETS
         )
-        partitions = from_dask(lazy, {name: split[name] for name in module.DATA if shapes[name]})
+        partitions = from_dask(lazy, split)
         try:
             return BatchPartitions(program).evaluate(arrays, partitions, constants)
         except ValueError as err:

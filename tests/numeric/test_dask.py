@@ -36,11 +36,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from distributed import Client, LocalCluster
 
+import symcalc
 from symcalc.cli import work
 from symcalc.cli.main import main
 from symcalc.errors import DataError
+from symcalc.numeric.batch_fit import batch_model, initial_parameters
 from symcalc.numeric.descent import Epoch, train
 from symcalc.numeric.distributed import cluster, from_files
+from symcalc.numeric.fit import Method, minibatches
 from symcalc.numeric.model import NumericModel
 from tests.conftest import REPO
 
@@ -51,6 +54,7 @@ MEMORY_LIMIT = 600 * 1000**2
 NAMES = [f"x{i}" for i in range(1, FEATURES + 1)]
 
 Columns = dict[str, np.ndarray[Any, Any]]
+Params = dict[str, Any]
 
 
 def _features(rows: int, seed: int) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -494,3 +498,153 @@ def test_a_parquet_file_that_decodes_beyond_a_workers_memory_is_one_line(
         f"symcalc: error: {tmp_path / 'big.parquet'}: its columns decode to 0.48 GB, more than half of this "
         "worker's memory limit (0.6 GB) (split it into smaller files, or raise --memory-limit)\n"
     )
+
+
+# -- sgd and adam on the partitions: the parameters and optimizer state go to the data ----------------
+
+
+@pytest.fixture(scope="module")
+def derivation() -> symcalc.Derivation:
+    return symcalc.derive(symcalc.Model.load("logistic_regression_vector", {"n": FEATURES}))
+
+
+def _partition_wise(
+    derivation: symcalc.Derivation, start: Params, columns: Columns, method: str, options: dict[str, Any]
+) -> Params:
+    """The oracle: in this process, over the rows of each of `small`'s 4 files (nothing concatenated),
+    the minibatches `fit` on Dask deals (the files in an order from the seed each epoch, each file's
+    rows shuffled by (seed, epoch, file)), each stepped by the batch module's gradients and the
+    update of torch.optim.SGD (with momentum) or torch.optim.Adam written out plainly."""
+    module = symcalc.load_module(batch_model(derivation).source)
+    x, y = np.column_stack([columns[name] for name in NAMES]), columns["y"]
+    files = np.array_split(np.arange(len(y)), 4)
+    rate, seed, momentum = options["learning_rate"], options["seed"], options.get("momentum", 0.0)
+    params = {name: np.array(value, dtype=np.float64) for name, value in start.items()}
+    first = {name: np.zeros_like(value) for name, value in params.items()}  # buf, or Adam's mean
+    second = {name: np.zeros_like(value) for name, value in params.items()}
+    steps = 0
+    order = np.random.default_rng(seed)
+    for epoch in range(1, options["epochs"] + 1):
+        for k in order.permutation(len(files)):
+            rows = files[k]
+            for chosen in minibatches(
+                len(rows), options["batch_size"], np.random.default_rng((seed, epoch, k))
+            ):
+                _, grads = module.loss_and_gradient(params, {"x": x[rows][chosen], "y": y[rows][chosen]})
+                steps += 1
+                for name, g in grads.items():
+                    if method == "sgd":
+                        first[name] = momentum * first[name] + g
+                        params[name] = params[name] - rate * first[name]
+                        continue
+                    first[name] = first[name] + (g - first[name]) * (1 - 0.9)
+                    second[name] = second[name] * 0.999 + g * (1 - 0.999) * g
+                    denominator = np.sqrt(second[name]) / np.sqrt(1 - 0.999**steps) + 1e-8
+                    params[name] = params[name] - rate / (1 - 0.9**steps) * (first[name] / denominator)
+    return params
+
+
+def _relative(got: Params, want: Params) -> float:
+    return max(float(np.max(np.abs(got[n] - want[n])) / np.max(np.abs(want[n]))) for n in want)
+
+
+MINIBATCH_RUNS: dict[str, dict[str, Any]] = {
+    "adam": {"learning_rate": 0.05, "epochs": 3, "batch_size": 64, "seed": 3},
+    "sgd": {"learning_rate": 0.1, "epochs": 3, "batch_size": 50, "seed": 4, "momentum": 0.9},
+}
+
+
+@pytest.mark.parametrize("method", ["adam", "sgd"])
+def test_sgd_and_adam_on_the_partitions_are_the_partition_wise_loop_in_one_process(
+    client: Client, small: tuple[Path, Path, Columns], derivation: symcalc.Derivation, method: Method
+) -> None:
+    folder, _, columns = small
+    options = MINIBATCH_RUNS[method]
+    batch = batch_model(derivation)
+    start = initial_parameters(batch, {"n": FEATURES}, seed=1)
+    on_dask = symcalc.fit(
+        derivation, from_files(str(folder / "*.parquet"), client), start, method=method, **options
+    )
+    want = _partition_wise(derivation, start, columns, method, options)
+    assert [p.epoch for p in on_dask.history] == [0, 1, 2, 3] and on_dask.message == "stopped after 3 epochs"
+    assert np.max(np.abs(want["w"] - start["w"])) > 0.1  # it moved
+    assert _relative(on_dask.parameters, want) <= 1e-12
+    assert on_dask.history[-1].loss < on_dask.history[0].loss
+
+
+def test_fit_takes_dask_arrays_and_a_dask_dataframe_as_it_takes_the_files(
+    client: Client, small: tuple[Path, Path, Columns], derivation: symcalc.Derivation
+) -> None:
+    import dask.array as da
+    import dask.dataframe as dd
+
+    folder, _, columns = small
+    x = np.column_stack([columns[name] for name in NAMES])
+    arrays = {"x": da.from_array(x, chunks=(1000, FEATURES)), "y": da.from_array(columns["y"], chunks=1000)}
+    options: dict[str, Any] = {
+        "method": "adam",
+        "learning_rate": 0.05,
+        "epochs": 2,
+        "batch_size": 64,
+        "seed": 5,
+    }
+    files = symcalc.fit(derivation, from_files(str(folder / "*.parquet"), client), **options)
+    for data in (arrays, dd.read_parquet(str(folder / "*.parquet"))):
+        fitted = symcalc.fit(derivation, data, **options)
+        assert all(np.array_equal(fitted.parameters[n], files.parameters[n]) for n in ("w", "b"))
+    with pytest.raises(symcalc.SymcalcError, match="takes a derivation"):
+        symcalc.fit(symcalc.load_module(batch_model(derivation).source), arrays, **options)
+
+
+@pytest.mark.frameworks
+def test_adam_on_the_partitions_is_a_pytorch_loop_over_the_same_minibatches(
+    client: Client, small: tuple[Path, Path, Columns], derivation: symcalc.Derivation
+) -> None:
+    torch = pytest.importorskip("torch", reason="PyTorch is this test's oracle")
+    folder, _, columns = small
+    options = MINIBATCH_RUNS["adam"]
+    start = initial_parameters(batch_model(derivation), {"n": FEATURES}, seed=2)
+    on_dask = symcalc.fit(derivation, from_files(str(folder / "*.parquet"), client), start, **options)
+    x = torch.tensor(np.column_stack([columns[name] for name in NAMES]))
+    y = torch.tensor(columns["y"])
+    w = torch.tensor(start["w"], requires_grad=True)
+    b = torch.tensor(np.asarray(start["b"], dtype=np.float64), requires_grad=True)
+    adam = torch.optim.Adam([w, b], lr=options["learning_rate"])
+    files = np.array_split(np.arange(len(y)), 4)
+    order = np.random.default_rng(options["seed"])
+    for epoch in range(1, options["epochs"] + 1):
+        for k in order.permutation(4):
+            shuffle = np.random.default_rng((options["seed"], epoch, k))
+            for chosen in minibatches(len(files[k]), options["batch_size"], shuffle):
+                rows = torch.tensor(files[k][chosen])
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(x[rows] @ w + b, y[rows])
+                adam.zero_grad()
+                loss.backward()
+                adam.step()
+    assert _relative(on_dask.parameters, {"w": w.detach().numpy(), "b": b.detach().numpy()}) <= 1e-10
+
+
+def test_train_dask_adam_prints_the_parameters_of_the_partition_wise_fit(
+    client: Client,
+    small: tuple[Path, Path, Columns],
+    derivation: symcalc.Derivation,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folder, _, _ = small
+    pattern = str(folder / "*.parquet")
+    argv = ["train", "logistic_regression_vector", "--data", pattern, "--dask", "--workers", "2"]
+    code = main([*argv, "--method", "adam", "--batch-size", "64", "--epochs", "3", "--seed", "3", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    printed = json.loads(out)
+    fitted = symcalc.fit(
+        derivation, from_files(pattern, client), method="adam", epochs=3, batch_size=64, seed=3
+    )
+    assert printed["backend"] == (
+        "the batch module (codegen --target numpy) on 2 Dask workers, "
+        "minibatches of 64 rows in each partition"
+    )
+    assert printed["epochs"] == 3 and printed["samples"] == 4000 and printed["method"] == "adam"
+    got = {"w": np.array(printed["parameters"]["w"]), "b": np.array(printed["parameters"]["b"])}
+    assert _relative(got, fitted.parameters) <= 1e-12
+    assert printed["accuracy"] is not None and 0.5 < printed["accuracy"] <= 1
