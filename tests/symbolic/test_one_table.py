@@ -54,7 +54,9 @@ ALLOWED: dict[str, set[str]] = {
     # probability, scored as class 1 from 1/2 (a score from 0)
     "numeric/batch_fit.py": {"relu", "sigmoid"},
     # stability rewrites between two functions: log σ → −softplus, 1 − σ(u) → σ(−u), hand-written σ
-    "numeric/program.py": {"sigmoid", "softplus"},
+    "numeric/stable.py": {"sigmoid", "softplus"},
+    # the logit: a loss that takes the log of σ(u) predicts class 1 where u ≥ 0
+    "numeric/program.py": {"sigmoid"},
     # the LaTeX reader reads \sigma(z) (and σ′) as the sigmoid: the one Greek letter that is a function
     "spec/latex.py": {"sigmoid"},
     # σ's ASCII spelling, for a console that cannot encode it
