@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -37,11 +38,17 @@ def chromium() -> str:
     return found
 
 
+def _profile(folder: Path, page: Path) -> str:
+    """A new, empty profile for each Chromium run: two runs at once (pytest-xdist's workers) never
+    share the default one."""
+    return f"--user-data-dir={tempfile.mkdtemp(prefix=f'{page.stem}.profile.', dir=folder)}"
+
+
 def load(chromium: str, page: Path, folder: Path) -> tuple[str, list[str]]:
     """The page's DOM after its scripts ran, and the URLs of the requests the page itself made."""
     log = folder / f"{page.stem}.netlog.json"
     dom = subprocess.run(
-        [chromium, *FLAGS, f"--log-net-log={log}", "--dump-dom", page.as_uri()],
+        [chromium, *FLAGS, _profile(folder, page), f"--log-net-log={log}", "--dump-dom", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
@@ -64,7 +71,14 @@ def screenshot(chromium: str, page: Path) -> Path:
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     target = ARTEFACTS / f"{page.stem}.png"
     subprocess.run(
-        [chromium, *FLAGS, f"--screenshot={target}", "--window-size=1000,2400", page.as_uri()],
+        [
+            chromium,
+            *FLAGS,
+            _profile(page.parent, page),
+            f"--screenshot={target}",
+            "--window-size=1000,2400",
+            page.as_uri(),
+        ],
         capture_output=True,
         timeout=120,
         check=True,
