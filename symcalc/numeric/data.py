@@ -227,7 +227,9 @@ def _check_labels(
     lines: Lines,
     source: str,
     mapping: Mapping[str, str],
+    whole: bool = True,
 ) -> None:
+    """Every 0/1 label 0 or 1, and (of `whole` data, not of one part of them) both classes there."""
     for name in labels:
         column = columns[name]
         bad = np.flatnonzero((column != 0) & (column != 1))
@@ -240,7 +242,7 @@ def _check_labels(
                 line=int(lines[row]),
                 column=mapping.get(name, name),
             )
-        if np.all(column == column[0]):
+        if whole and np.all(column == column[0]):
             raise error(
                 source,
                 f"every label is {column[0]:g}: one class only, so the loss has no minimum "
@@ -265,10 +267,12 @@ def _constant_warnings(
     return tuple(warnings)
 
 
-def _dataset(wanted: Wanted, handle: BinaryIO, source: str, mapping: Mapping[str, str]) -> Dataset:
+def _dataset(
+    wanted: Wanted, handle: BinaryIO, source: str, mapping: Mapping[str, str], whole: bool = True
+) -> Dataset:
     with handle:
         columns, lines = read_columns(handle, source, wanted.names, mapping)
-    _check_labels(wanted.labels, columns, lines, source, mapping)
+    _check_labels(wanted.labels, columns, lines, source, mapping, whole)
     warnings = _constant_warnings(wanted.inputs, columns, source, mapping)
     return Dataset(source, columns, lines, warnings, dict(mapping))
 
@@ -298,16 +302,21 @@ def columns_of(path: str | Path | None) -> tuple[list[str], str]:
 
 
 def load_csv(
-    path: str | Path, model: Model | Program | Wanted, mapping: Mapping[str, str] | None = None
+    path: str | Path,
+    model: Model | Program | Wanted,
+    mapping: Mapping[str, str] | None = None,
+    part: bool = False,
 ) -> Dataset:
     """The model's inputs and targets from a CSV file, checked; DataError on the first problem.
 
     `model` may be the model's program, whose 0/1 labels were decided where it was built, or the
     columns to read themselves (`Wanted`: a batch module's, on a Dask worker). `mapping`
-    (--columns) names the file's column for a model name that is not itself a column.
+    (--columns) names the file's column for a model name that is not itself a column. A `part` of
+    the data (a partition on a Dask worker) may hold one class of a label only: whether the data
+    hold both is decided over every part (`Partitioned.check`).
     """
     source = str(path)
-    return _dataset(Wanted.of(model), _opened(Path(path), source), source, mapping or {})
+    return _dataset(Wanted.of(model), _opened(Path(path), source), source, mapping or {}, whole=not part)
 
 
 def columns_dataset(

@@ -360,7 +360,7 @@ def read_partition(job: Job, part: Any, source: str) -> Columns:
         return part
     lines = None
     if isinstance(part, str) and _kind(part) == "csv":
-        dataset = load_csv(part, job.wanted, dict(job.mapping))
+        dataset = load_csv(part, job.wanted, dict(job.mapping), part=True)
         columns, lines = dataset.columns, dataset.lines
     elif isinstance(part, str):
         columns = _read_parquet(job, part)

@@ -342,6 +342,28 @@ def test_one_class_over_all_the_partitions_is_refused(
     )
 
 
+@pytest.mark.parametrize("model", ["logistic_regression", "logistic_regression_vector"])
+def test_csv_partitions_of_one_class_each_train_as_the_whole_file_does(
+    client: Client, capsys: pytest.CaptureFixture[str], tmp_path: Path, model: str
+) -> None:
+    """Each file holds one class of y (data sorted by label, then split): both classes are in the
+    data, so they train (before: the first file was refused as having one class only), and the
+    parameters are those of training on the whole file in memory."""
+    (tmp_path / "parts").mkdir()
+    rows = ["0.5,1,0", "-1,0.25,0", "0.3,-2,0", "-2,-1,1", "2,1.5,1", "0.75,0.5,1"]
+    (tmp_path / "parts" / "a.csv").write_text("x1,x2,y\n" + "\n".join(rows[:3]) + "\n")
+    (tmp_path / "parts" / "b.csv").write_text("x1,x2,y\n" + "\n".join(rows[3:]) + "\n")
+    (tmp_path / "whole.csv").write_text("x1,x2,y\n" + "\n".join(rows) + "\n")
+    code, out, err = _scheduler_run(client, capsys, str(tmp_path / "parts" / "*.csv"), model, "--json")
+    assert code == 0, err
+    assert main(["train", model, "--data", str(tmp_path / "whole.csv"), "--epochs", "3", "--json"]) == 0
+    in_memory = json.loads(capsys.readouterr().out)["parameters"]
+    on_dask = json.loads(out)["parameters"]
+    assert on_dask.keys() == in_memory.keys()
+    for name, value in in_memory.items():
+        np.testing.assert_allclose(on_dask[name], value, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.slow
 def test_train_on_an_existing_scheduler_matches_training_in_memory(
     client: Client, capsys: pytest.CaptureFixture[str], small: tuple[Path, Path, Columns]
