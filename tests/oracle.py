@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -37,8 +38,10 @@ def sample_point(model: symcalc.Model, rng: random.Random) -> dict[sp.Symbol, fl
     return point
 
 
-def _mp_function(names: list[sp.Symbol], expr: sp.Expr) -> Callable[..., Any]:
-    """An mpmath evaluator for a SymPy expression we built (never user text), sharing subexpressions."""
+@functools.lru_cache(maxsize=4096)
+def _mp_function(names: tuple[sp.Symbol, ...], expr: sp.Expr) -> Callable[..., Any]:
+    """An mpmath evaluator for a SymPy expression we built (never user text), sharing subexpressions;
+    kept, since `values_at` evaluates the same definitions at every point of every comparison."""
     # step(u) is 1 for u > 0, else 0: written as a Piecewise so that SymPy's own printer evaluates it.
     plain = to_elementary(expr).replace(
         lambda e: isinstance(e, step), lambda e: sp.Piecewise((1, e.args[0] > 0), (0, True))
@@ -50,8 +53,7 @@ def values_at(model: symcalc.Model, point: dict[sp.Symbol, float]) -> dict[sp.Sy
     """Every name's value at `point`: the independent names given, the definitions computed in order."""
     values: dict[sp.Symbol, Any] = {sym: mpmath.mpf(v) for sym, v in point.items()}
     for sym, expr in model.definitions:
-        names = list(values)
-        values[sym] = _mp_function(names, expr)(*values.values())
+        values[sym] = _mp_function(tuple(values), expr)(*values.values())
     return values
 
 
@@ -71,8 +73,8 @@ def agree_numerically(
             point = sample_point(model, rng)
             try:
                 values = values_at(model, point)
-                ours_at = ours_at or _mp_function(list(values), ours)
-                oracle_at = oracle_at or _mp_function(list(point), oracle)
+                ours_at = ours_at or _mp_function(tuple(values), ours)
+                oracle_at = oracle_at or _mp_function(tuple(point), oracle)
                 left = ours_at(*values.values())
                 right = oracle_at(*[values[s] for s in point])
             except (ZeroDivisionError, ValueError):
