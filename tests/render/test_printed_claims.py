@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, Phase, given, settings
 
 import symcalc
 from symcalc.cli.work import derive_text
@@ -27,7 +27,7 @@ from tests.check.test_round_trip import assert_round_trip
 from tests.conftest import DERIVATIONS, Runner, WriteToml
 from tests.render.test_printed_forms import at_a_point, check_json, check_terminal
 from tests.symbolic.test_course_models import LAYER_NORM
-from tests.symbolic.test_vector_properties import COURSE_MODELS, CourseModel
+from tests.symbolic.test_vector_properties import COVERING, CourseModel
 
 # -- a result that reads dL/dc reads back as a claim ---------------------------------------------------
 
@@ -73,23 +73,15 @@ def test_a_quotient_of_two_declared_names_stays_a_quotient(write_toml: WriteToml
 
 
 @pytest.mark.slow
-@settings(
-    max_examples=4,
-    deadline=None,
-    derandomize=True,
-    phases=[
-        Phase.generate
-    ],  # a failing model is reported as drawn: shrinking one re-derives it dozens of times
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
-@given(model=COURSE_MODELS)
+@pytest.mark.parametrize("model", COVERING, ids=lambda model: model.label)
 def test_every_printed_form_of_a_course_model_reads_back_as_a_claim_that_holds(
-    model: CourseModel, tmp_path_factory: pytest.TempPathFactory
+    model: CourseModel, tmp_path: Path
 ) -> None:
-    """The property grammar's models (normalisations, attention-style weightings, residuals, variance
-    heads): each `--json` step and gradient is a claim `check_claim` finds holding, each vector, chain
-    and index form is SymPy's diff (`check_json`), and so is the terminal's one-line drawing."""
-    path = tmp_path_factory.mktemp("course") / "model.toml"
+    """The course models (normalisations, attention-style weightings, residuals, variance heads;
+    tests/symbolic/test_vector_properties.py): each `--json` step and gradient is a claim
+    `check_claim` finds holding, each vector, chain and index form is SymPy's diff (`check_json`),
+    and so is the terminal's one-line drawing."""
+    path = tmp_path / "model.toml"
     path.write_text(model.toml(), encoding="utf-8")
     assert assert_round_trip(path) > 0
     derivation = symcalc.derive(symcalc.load(str(path)))

@@ -215,20 +215,11 @@ class CourseModel:
         )
 
 
-#: Left out: a residual connection after layer normalisation (t used twice, so the composed loss
-#: the oracle differentiates doubles) takes 23-26 s of the 30, too near the bound for a test.
-COURSE_MODELS = st.builds(
-    CourseModel,
-    st.booleans(),
-    st.sampled_from(sorted(BLOCKS)),
-    st.sampled_from(("tanh({})", "sigmoid({})", "{} * sigmoid({})")),
-    st.sampled_from(sorted(HEADS)),
-).filter(lambda model: not (model.normalised and model.block == "residual"))
-
-
 #: Course models that between them take every block, head, activation and normalisation, each
 #: block with two heads and normalised ones with every head (the grammar has 45; all of them are
 #: timed by benchmarks/verify_hard.py). One test each, so that pytest-xdist's workers share them.
+#: Not among them: a residual connection after layer normalisation (t used twice, so the composed
+#: loss the oracle differentiates doubles: 23-26 s).
 COVERING = (
     CourseModel(False, "activation", "tanh({})", "logistic"),
     CourseModel(False, "attention", "sigmoid({})", "regression"),
