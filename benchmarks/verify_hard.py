@@ -27,6 +27,10 @@ from pathlib import Path
 import symcalc
 from symcalc.symbolic.functions import text
 
+# The course and attention models are the tests' own (tests/symbolic/): run as a script, the
+# repository's root is not on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 
 def log_cosh(features: int) -> str:
     xs = [f"x{i}" for i in range(1, features + 1)]
