@@ -15,8 +15,6 @@ runs on its partition for data partitioned where Dask runs (`symcalc.numeric.fit
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
@@ -24,24 +22,20 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from symcalc.errors import DescentError
-from symcalc.numeric.descent import Stop
 from symcalc.numeric.minibatch import (
     BETAS,
     DEFAULT_LEARNING_RATES,
     EPS,
     Array,
-    Carried,
     Fitted,
     LossAndGradient,
     Method,
     Progress,
+    begin,
     check,
-    finished,
-    interrupted,
     minibatches,
-    optimizer,
     run_minibatches,
-    stopped_at,
+    train_epochs,
 )
 
 if TYPE_CHECKING:
@@ -110,41 +104,25 @@ def fit(
             on_epoch=on_epoch,
         )
     check(method, learning_rate, epochs, batch_size, momentum)
-    rate = DEFAULT_LEARNING_RATES[method] if learning_rate is None else learning_rate
     in_memory = cast("Mapping[str, Any]", data)  # not partitioned: is_dask said so
     if not isinstance(model, ModuleType) and not callable(model):
         model, start = _from_derivation(model, in_memory, start, seed)
     if start is None:
         raise DescentError("fit needs the starting parameters, except from a derivation")
+    carried, rate = begin(start, method, learning_rate, momentum, betas, eps)
     evaluate = _evaluator(model, constants)
-    arrays = {name: np.array(value, dtype=np.float64) for name, value in start.items()}  # copies
+    loss_alone = _loss_alone(model, constants, evaluate)
     columns = {name: np.asarray(value, dtype=np.float64) for name, value in in_memory.items()}
     rows = len(next(iter(columns.values())))
-    updates = optimizer(method, arrays, rate, momentum, betas, eps)
     rng = np.random.default_rng(seed)
-    began = time.perf_counter()
-    history: list[Progress] = []
-
-    def record(epoch: int, loss: float) -> None:
-        history.append(Progress(epoch, loss, time.perf_counter() - began))
-        if on_epoch is not None:
-            on_epoch(history[-1])
-
-    try:
-        first = _loss_alone(model, constants, evaluate)(arrays, columns)
-        if not math.isfinite(first):
-            return Fitted(arrays, tuple(history), Stop.NON_FINITE, f"the loss is {first} at the start")
-        record(0, first)
-        for epoch in range(1, epochs + 1):
-            carried = run_minibatches(
-                evaluate, Carried(arrays, updates), columns, minibatches(rows, batch_size, rng)
-            )
-            if carried.problem:
-                return Fitted(arrays, tuple(history), Stop.NON_FINITE, stopped_at(carried, epoch, rate))
-            record(epoch, carried.loss / rows)
-    except KeyboardInterrupt:
-        return interrupted(arrays, history)
-    return finished(arrays, history, epochs)
+    return train_epochs(
+        carried,
+        lambda: loss_alone(carried.params, columns),
+        lambda _, fresh: run_minibatches(evaluate, fresh, columns, minibatches(rows, batch_size, rng)),
+        epochs,
+        rate,
+        on_epoch,
+    )
 
 
 def _from_derivation(

@@ -20,32 +20,26 @@ Nothing here imports Dask until it runs (`symcalc.numeric.distributed`).
 from __future__ import annotations
 
 import copy
-import math
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from symcalc.errors import DescentError
-from symcalc.numeric.descent import Stop
 from symcalc.numeric.distributed import Partitioned, from_dask, partitioned
 from symcalc.numeric.minibatch import (
     BETAS,
-    DEFAULT_LEARNING_RATES,
     EPS,
     Array,
     Carried,
     Fitted,
     Method,
     Progress,
+    begin,
     check,
-    finished,
-    interrupted,
     minibatches,
-    optimizer,
     run_minibatches,
-    stopped_at,
+    train_epochs,
 )
 from symcalc.numeric.partitions import Job, Numeric, built, read_partition
 
@@ -106,40 +100,24 @@ def fit_partitions(
     """`fit` by `numeric` (a `BatchPartitions`, whose job the workers run) on the partitions of
     `data`, as the module's docstring says; stops as `fit` does (Ctrl-C: the last epoch's parameters)."""
     check(method, learning_rate, epochs, batch_size, momentum)
-    rate = DEFAULT_LEARNING_RATES[method] if learning_rate is None else learning_rate
-    arrays = {name: np.array(value, dtype=np.float64) for name, value in start.items()}  # copies
-    carried = Carried(arrays, optimizer(method, arrays, rate, momentum, betas, eps))
+    carried, rate = begin(start, method, learning_rate, momentum, betas, eps)
     job = data.job(numeric)
     count = len(data.parts)
     order = partition_orders(seed, count)
     fixed = dict(constants or {})
-    began = time.perf_counter()
-    history: list[Progress] = []
 
-    def record(epoch: int, loss: float) -> None:
-        history.append(Progress(epoch, loss, time.perf_counter() - began))
-        if on_epoch is not None:
-            on_epoch(history[-1])
+    def epoch(number: int, fresh: Carried) -> Carried:
+        """One pass: the partitions' tasks chained, in this epoch's order, worker to worker."""
+        generators = [(seed, number, k) for k in range(count)]
+        passed: Carried = data.chain(
+            partition_minibatches, job, order(), fresh, [batch_size] * count, generators, [fixed] * count
+        )
+        return passed
 
-    try:
-        first = data.summed(numeric, arrays, fixed)[0]
-        if not math.isfinite(first):
-            return Fitted(arrays, tuple(history), Stop.NON_FINITE, f"the loss is {first} at the start")
-        record(0, first)
-        for epoch in range(1, epochs + 1):
-            fresh = Carried(carried.params, carried.optimizer)  # the epoch's tallies from 0
-            sizes = [batch_size] * count
-            generators = [(seed, epoch, k) for k in range(count)]
-            passed: Carried = data.chain(
-                partition_minibatches, job, order(), fresh, sizes, generators, [fixed] * count
-            )
-            if passed.problem:
-                return Fitted(passed.params, tuple(history), Stop.NON_FINITE, stopped_at(passed, epoch, rate))
-            carried = passed
-            record(epoch, carried.loss / carried.rows)
-    except KeyboardInterrupt:
-        return interrupted(carried.params, history)
-    return finished(carried.params, history, epochs)
+    def first() -> float:
+        return data.summed(numeric, carried.params, fixed)[0]
+
+    return train_epochs(carried, first, epoch, epochs, rate, on_epoch)
 
 
 def fit_on_dask(derivation: Derivation, data: Any, start: Mapping[str, Any] | None, **options: Any) -> Fitted:

@@ -12,6 +12,7 @@ and step count), without its scratch arrays: it travels to the worker that holds
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -211,6 +212,58 @@ def check(
         raise DescentError(f"the batch size must be 1 or more, not {batch_size}")
     if not (0 <= momentum < 1):
         raise DescentError(f"the momentum must be at least 0 and below 1, not {momentum}")
+
+
+def begin(
+    start: Mapping[str, Any],
+    method: Method,
+    learning_rate: float | None,
+    momentum: float,
+    betas: tuple[float, float],
+    eps: float,
+) -> tuple[Carried, float]:
+    """What the first epoch starts from (options that `check` passed): a copy of `start` with a new
+    optimizer for it; and the learning rate (the method's default when None)."""
+    rate = DEFAULT_LEARNING_RATES[method] if learning_rate is None else learning_rate
+    arrays = {name: np.array(value, dtype=np.float64) for name, value in start.items()}  # copies
+    return Carried(arrays, optimizer(method, arrays, rate, momentum, betas, eps)), rate
+
+
+def train_epochs(
+    carried: Carried,
+    first: Callable[[], float],
+    epoch: Callable[[int, Carried], Carried],
+    epochs: int,
+    learning_rate: float,
+    on_epoch: Callable[[Progress], None] | None,
+) -> Fitted:
+    """The epochs of `fit`, in memory and on Dask alike: the loss at the start (`first`), then each
+    epoch's pass (`epoch`: its number, and the parameters and optimizer `carried` hands it with the
+    tallies from 0), each recorded and shown (`on_epoch`). Stops after `epochs`, at the first
+    non-finite value (the parameters before that step), or on Ctrl-C (those it got to)."""
+    began = time.perf_counter()
+    history: list[Progress] = []
+
+    def record(number: int, loss: float) -> None:
+        history.append(Progress(number, loss, time.perf_counter() - began))
+        if on_epoch is not None:
+            on_epoch(history[-1])
+
+    try:
+        loss = first()
+        if not math.isfinite(loss):
+            return Fitted(carried.params, (), Stop.NON_FINITE, f"the loss is {loss} at the start")
+        record(0, loss)
+        for number in range(1, epochs + 1):
+            passed = epoch(number, Carried(carried.params, carried.optimizer))
+            if passed.problem:
+                message = stopped_at(passed, number, learning_rate)
+                return Fitted(passed.params, tuple(history), Stop.NON_FINITE, message)
+            carried = passed
+            record(number, carried.loss / carried.rows)
+    except KeyboardInterrupt:
+        return interrupted(carried.params, history)
+    return finished(carried.params, history, epochs)
 
 
 def stopped_at(carried: Carried, epoch: int, learning_rate: float) -> str:
