@@ -173,7 +173,6 @@ def _check_dask_options(args: argparse.Namespace) -> None:
         "--method newton": args.method == "newton",
         "--test-fraction": args.test_fraction is not None,
         "--standardize": args.standardize,
-        "--plot": args.plot is not None,
     }
     for option, given in refused.items():
         if given:
@@ -235,8 +234,13 @@ def _train(
 
         target = program.targets[0] if program.targets else None
         columns = parse_columns(args.columns)
-        boundary = boundary_of(
-            last, where.data, program.inputs, target, numeric.logit, where.standardized, columns
+        # on Dask the rows stay on the workers: the loss curve alone, no decision boundary
+        boundary = (
+            None
+            if not isinstance(where.data, dict)
+            else boundary_of(
+                last, where.data, program.inputs, target, numeric.logit, where.standardized, columns
+            )
         )
         write_atomic(path, training.plot(last, boundary, args.plot_format, args.method))
 

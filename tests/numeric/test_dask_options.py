@@ -1,0 +1,103 @@
+"""`train --dask` / `--scheduler` with the options that once were refused there: --plot (the loss
+curve), Ctrl-C in minibatches (the gradient at the end not evaluated), --standardize and
+--test-fraction, each checked against the same computation in memory.
+
+One `LocalCluster` of 2 worker processes serves the module through `--scheduler`. The data are a
+few hundred rows of two inputs and a 0/1 label, in CSV files of unequal rows and in one CSV.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask", reason="needs the extra symcalc-gradients[dask]")
+pytest.importorskip("distributed", reason="needs the extra symcalc-gradients[dask]")
+pytest.importorskip("pyarrow", reason="needs the extra symcalc-gradients[dask]")
+
+from distributed import Client, LocalCluster
+
+from symcalc.cli.main import main
+
+pytestmark = pytest.mark.dask  # run by `.ci/run`; the quick set leaves Dask out
+
+#: Rows of each CSV partition: unequal, so that a partition's share weighed by its rows matters.
+PARTS = (90, 130, 80)
+ROWS = sum(PARTS)
+
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _write(path: Path, x: Array, y: Array) -> None:
+    lines = ["x1,x2,y"] + [f"{a!r},{b!r},{int(t)}" for (a, b), t in zip(x.tolist(), y, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Array, Array]:
+    """Two inputs far from mean 0 and scale 1 (so standardizing matters) and a 0/1 label of a
+    logistic model: in CSV files of `PARTS` rows (a pattern), in one CSV, and as arrays."""
+    root = tmp_path_factory.mktemp("options")
+    rng = np.random.default_rng(5)
+    x = np.column_stack([40 + 7 * rng.standard_normal(ROWS), -3 + 0.2 * rng.standard_normal(ROWS)])
+    score = 0.3 * (x[:, 0] - 40) - 4 * (x[:, 1] + 3)
+    y = (rng.random(ROWS) < 1 / (1 + np.exp(-score))).astype(np.float64)
+    (root / "parts").mkdir()
+    for k, rows in enumerate(np.split(np.arange(ROWS), np.cumsum(PARTS)[:-1])):
+        _write(root / "parts" / f"part{k}.csv", x[rows], y[rows])
+    _write(root / "all.csv", x, y)
+    return root / "parts" / "*.csv", root / "all.csv", x, y
+
+
+def _train(
+    capsys: pytest.CaptureFixture[str], model: str, data: Path, *options: str, client: Client | None = None
+) -> tuple[int, str, str]:
+    where = ["--scheduler", client.scheduler.address] if client is not None else []
+    code = main(["train", model, "--data", str(data), *where, *options])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _png_width(path: Path) -> int:
+    """A PNG's width in pixels, from its header."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width: int = struct.unpack(">I", head[16:20])[0]
+    return width
+
+
+@pytest.mark.parametrize("model", ["logistic_regression", "logistic_regression_vector"])
+def test_plot_on_dask_draws_the_loss_curve_alone(
+    client: Client,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    data: tuple[Path, Path, Array, Array],
+    model: str,
+) -> None:
+    """The loss curve only (one panel, 6 in at 110 dpi): the rows stay on the workers. In memory the
+    model of scalars with two inputs draws the decision boundary beside it (two panels, 11 in)."""
+    pattern, whole, _, _ = data
+    on_dask = tmp_path / "dask.png"
+    code, _, err = _train(capsys, model, pattern, "--epochs", "5", "--plot", str(on_dask), client=client)
+    assert code == 0, err
+    assert f"wrote {on_dask}" in err
+    assert _png_width(on_dask) == 6 * 110
+    if model == "logistic_regression":
+        in_memory = tmp_path / "memory.png"
+        code, _, err = _train(capsys, model, whole, "--epochs", "5", "--plot", str(in_memory))
+        assert code == 0, err
+        assert _png_width(in_memory) == 11 * 110
