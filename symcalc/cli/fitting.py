@@ -130,7 +130,9 @@ def _on_dask(
     if minibatches:
         size = f"minibatches of {args.batch_size} rows in each partition" if args.batch_size else ""
         rows = f", {size or 'each partition one minibatch'}"
-    run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, None, ())
+    # gd and lbfgs records carry the gradient at their parameters; sgd and adam's is one more pass
+    evaluated = not (minibatches and interrupted)
+    run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, None, (), evaluated)
     return _summary(args, job, final, seen, run)
 
 
@@ -145,6 +147,8 @@ class _Run:
     accuracy: float | None
     test: Any
     standardized: tuple[tuple[str, float, float], ...]
+    #: False: stopped before the gradient at the final parameters was evaluated (Ctrl-C on Dask).
+    gradient_evaluated: bool = True
 
 
 def _summary(
@@ -156,9 +160,8 @@ def _summary(
 
     batch, sizes = job.batch, job.sizes
     shapes = tuple((name, batch.shape(name, sizes)) for name in batch.parameters)
-    last = dataclasses.replace(
-        final, parameters=_flat(final.parameters, shapes), gradient=_flat(final.gradient, shapes)
-    )
+    gradient = _flat(final.gradient, shapes) if run.gradient_evaluated else {}
+    last = dataclasses.replace(final, parameters=_flat(final.parameters, shapes), gradient=gradient)
     summary = training.Summary(
         last,
         run.accuracy,
@@ -174,6 +177,7 @@ def _summary(
         run.test,
         run.standardized,
         tuple((name, shape) for name in batch.inputs if (shape := batch.shape(name, sizes))),
+        run.gradient_evaluated,
     )
 
     def plot(path: str) -> None:
@@ -207,8 +211,6 @@ def _minibatches(
     """--method sgd | adam by `symcalc.fit` on the arrays in memory, from the start that suits the
     activation, or by `fitting` (on Dask: the loss and gradient at the end by `evaluate`, none after
     Ctrl-C, which reaches a local cluster's workers too); the last record."""
-    import numpy as np
-
     from symcalc.numeric.batch_fit import initial_parameters
     from symcalc.numeric.descent import Epoch, Stop
     from symcalc.numeric.fit import fit
@@ -228,9 +230,9 @@ def _minibatches(
     params = fitted.parameters
     if evaluate is None:
         loss, gradients = job.module.loss_and_gradient(params, job.data)
-    elif fitted.stop is Stop.INTERRUPTED:
+    elif fitted.stop is Stop.INTERRUPTED:  # no pass for the gradient: the summary says it is not evaluated
         loss = fitted.history[-1].loss if fitted.history else math.nan
-        gradients = {name: np.full_like(value, math.nan) for name, value in params.items()}
+        gradients = {}
     else:
         loss, gradients = evaluate(params)
     return Epoch(

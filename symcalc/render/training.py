@@ -59,6 +59,9 @@ class Summary:
     standardized: tuple[tuple[str, float, float], ...] = ()
     #: Each vector or matrix input and its sizes: the standardization nests as the parameters do.
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    #: False when training stopped (Ctrl-C on Dask) before the gradient at the final parameters was
+    #: evaluated: the table says so, and --json's gradient_norm is null.
+    gradient_evaluated: bool = True
 
 
 #: Each training method's name in words.
@@ -95,7 +98,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "message": final.message,
         "advice": advice(summary),
         "accuracy": summary.accuracy,
-        "gradient_norm": _number(final.gradient_norm),
+        "gradient_norm": _number(final.gradient_norm) if summary.gradient_evaluated else None,
         "seconds": round(final.elapsed, 6),
         "samples": summary.samples,
         "data": summary.source,
@@ -192,7 +195,8 @@ def summary_table(summary: Summary) -> Table:
         table.add_row("test loss", f"{summary.test.loss:.6g}")
         if summary.test.accuracy is not None:
             table.add_row("test accuracy", f"{summary.test.accuracy:.1%}")
-    table.add_row("gradient norm", f"{final.gradient_norm:.3g}")
+    norm = f"{final.gradient_norm:.3g}" if summary.gradient_evaluated else "not evaluated (interrupted)"
+    table.add_row("gradient norm", norm)
     if summary.constants:
         table.add_row("constants", ", ".join(f"{name} = {value:g}" for name, value in summary.constants))
     table.add_row("method", METHODS[summary.method])

@@ -8,6 +8,7 @@ few hundred rows of two inputs and a 0/1 label, in CSV files of unequal rows and
 
 from __future__ import annotations
 
+import json
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ pytest.importorskip("pyarrow", reason="needs the extra symcalc-gradients[dask]")
 from distributed import Client, LocalCluster
 
 from symcalc.cli.main import main
+from symcalc.numeric.distributed import Partitioned
 
 pytestmark = pytest.mark.dask  # run by `.ci/run`; the quick set leaves Dask out
 
@@ -101,3 +103,45 @@ def test_plot_on_dask_draws_the_loss_curve_alone(
         code, _, err = _train(capsys, model, whole, "--epochs", "5", "--plot", str(in_memory))
         assert code == 0, err
         assert _png_width(in_memory) == 11 * 110
+
+
+@pytest.mark.parametrize("method", ["sgd", "adam"])
+def test_ctrl_c_in_minibatches_on_dask_says_the_final_gradient_was_not_evaluated(
+    client: Client,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data: tuple[Path, Path, Array, Array],
+    method: str,
+) -> None:
+    """Ctrl-C during epoch 2's pass over the partitions: the parameters are epoch 1's (those of a run
+    of one epoch), the table says the gradient at them was not evaluated (no 'nan'), and --json's
+    gradient_norm is null."""
+    pattern, _, _, _ = data
+    common = ["--method", method, "--batch-size", "16", "--seed", "4"]
+    code, out, err = _train(
+        capsys, "logistic_regression_vector", pattern, *common, "--epochs", "1", "--json", client=client
+    )
+    assert code == 0, err
+    one_epoch = json.loads(out)
+    real = Partitioned.chain
+    passes = 0
+
+    def chain(self: Partitioned, *args: Any) -> Any:
+        nonlocal passes
+        passes += 1
+        if passes % 2 == 0:  # each run's second epoch
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(Partitioned, "chain", chain)
+    model, argv = "logistic_regression_vector", [*common, "--epochs", "5"]
+    code, out, err = _train(capsys, model, pattern, *argv, "--json", client=client)
+    assert code == 130, err
+    stopped = json.loads(out)
+    assert (stopped["stopped"], stopped["epochs"], stopped["gradient_norm"]) == ("interrupted", 1, None)
+    np.testing.assert_array_equal(stopped["parameters"]["w"], one_epoch["parameters"]["w"])
+    assert stopped["parameters"]["b"] == one_epoch["parameters"]["b"]
+    code, out, err = _train(capsys, model, pattern, *argv, client=client)
+    assert code == 130, err
+    assert "nan" not in out.lower()
+    assert "gradient norm │ not evaluated (interrupted)" in " ".join(out.split())
