@@ -108,6 +108,8 @@ def _on_dask(
     start = initial_parameters(batch, sizes, args.seed) if minibatches else _start(batch, sizes, args.seed)
     with cluster(args.scheduler, args.workers or 2, args.memory_limit or "auto", args.timeout) as client:
         partitions = from_files(args.data, client, args.timeout)
+        # with --standardize every task from here on scales the inputs it reads
+        standardized = partitions.standardize(numeric, mapping) if args.standardize else ()
         # every partition read and checked (on the workers) before the first epoch, as a CSV is
         partitions.check(numeric, start, None, mapping)
         partitions.persist_if_it_fits(numeric)
@@ -132,7 +134,7 @@ def _on_dask(
         rows = f", {size or 'each partition one minibatch'}"
     # gd and lbfgs records carry the gradient at their parameters; sgd and adam's is one more pass
     evaluated = not (minibatches and interrupted)
-    run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, None, (), evaluated)
+    run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, None, standardized, evaluated)
     return _summary(args, job, final, seen, run)
 
 

@@ -91,11 +91,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         memory = args.memory_limit or "auto"
         with cluster(args.scheduler, args.workers or 2, memory, args.timeout) as client:
             partitions = from_files(args.data, client, args.timeout)
+            # with --standardize every task from here on scales the inputs it reads
+            standardized = partitions.standardize(numeric, mapping) if args.standardize else ()
             # every partition read and checked (on the workers) before the first epoch, as a CSV is
             partitions.check(numeric, start, None, mapping)
             partitions.persist_if_it_fits(numeric)
             assert partitions.rows is not None
-            where = Run(partitions, partitions.rows, args.data, partitions.where)
+            where = Run(partitions, partitions.rows, args.data, partitions.where, None, standardized)
             return _train(args, numeric, where, start)
     data = _training_data(args, program, mapping)
     for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *data.warnings]:
@@ -172,7 +174,6 @@ def _check_dask_options(args: argparse.Namespace) -> None:
     refused = {
         "--method newton": args.method == "newton",
         "--test-fraction": args.test_fraction is not None,
-        "--standardize": args.standardize,
     }
     for option, given in refused.items():
         if given:

@@ -21,6 +21,7 @@ are the optional extra `symcalc-gradients[dask]`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -33,7 +34,17 @@ import numpy as np
 
 from symcalc.errors import DaskMissing, DataError, Location, SymcalcError
 from symcalc.numeric.data import quoted
-from symcalc.numeric.partitions import Job, Numeric, Shipped, built, data_files, read_partition
+from symcalc.numeric.partitions import (
+    Job,
+    Numeric,
+    Selection,
+    Shipped,
+    built,
+    combined_moments,
+    data_files,
+    partition_moments,
+    read_partition,
+)
 from symcalc.numeric.program import Program
 
 if TYPE_CHECKING:
@@ -126,14 +137,22 @@ class Partitioned:
     where: str = ""
     #: Seconds each wait on the cluster may take (`train --timeout`); None: as long as it takes.
     timeout: float | None = None
+    #: What every task makes of its partition's columns (`standardize` sets the inputs' scaling).
+    selection: Selection = field(default_factory=Selection)
     _job: Job | None = field(default=None, repr=False)
     _program: Program | Shipped | None = field(default=None, repr=False)
 
     def job(self, numeric: Numeric, mapping: Mapping[str, str] | None = None) -> Job:
-        """The job of `numeric`'s program (and --columns `mapping`, once given), pickled once."""
+        """The job of `numeric`'s program (and --columns `mapping`, once given) and the selection,
+        pickled once."""
         mapping = dict(self._job.mapping) if mapping is None and self._job is not None else mapping
-        if self._job is None or self._program is not numeric.program or dict(self._job.mapping) != mapping:
-            self._job = Job.of(numeric, mapping)
+        if (
+            self._job is None
+            or self._program is not numeric.program
+            or dict(self._job.mapping) != mapping
+            or self._job.selection != self.selection
+        ):
+            self._job = Job.of(numeric, mapping, self.selection)
             self._program = numeric.program
         return self._job
 
@@ -236,6 +255,31 @@ class Partitioned:
         workers = len(self._workers()) if self.client is not None else 0
         on = f" on {workers} Dask worker{'s' if workers != 1 else ''}" if self.client else " on Dask"
         self.where = "; ".join(backends) + on
+
+    def standardize(
+        self, numeric: Numeric, mapping: Mapping[str, str] | None = None
+    ) -> tuple[tuple[str, float, float], ...]:
+        """Each input column's (name, mean, scale) over the rows of every partition, in one pass on
+        the workers (`partition_moments`, `combined_moments`): the population statistics
+        `symcalc.numeric.data.standardization` takes in memory (NumPy's std; 1 for a constant column).
+        Every task from then on takes its inputs as (x − mean)/scale."""
+        import dask
+
+        job = self.job(numeric, mapping)
+        tasks = [
+            dask.delayed(partition_moments, pure=True)(job, part, source)
+            for part, source in zip(self.parts, self.sources, strict=True)
+        ]
+        rows, means, squares = combined_moments(list(self._compute(tasks)))
+        if rows == 0:
+            raise DataError("has a header but no data rows", Location(source=self.source))
+        deviations = np.sqrt(squares / rows)
+        scaling = tuple(
+            (name, float(mean), float(deviation) if deviation > 0 else 1.0)
+            for name, mean, deviation in zip(job.wanted.inputs, means, deviations, strict=True)
+        )
+        self.selection = dataclasses.replace(self.selection, scaling=scaling)
+        return scaling
 
     def correct(
         self, numeric: Numeric, params: Mapping[str, Any], constants: Mapping[str, float] | None

@@ -1,8 +1,9 @@
 """A partition of the data, as a worker reads it: the files of a --data glob, the job a task gets
 (what to evaluate by, pickled once: a model's `Program`, or the text of its batch module, and the
 columns it reads), and each partition's columns read and checked as `symcalc.numeric.data` checks
-a CSV (a CSV file is read by `load_csv` itself). A problem is the same one-line `DataError`, naming
-the partition's file.
+a CSV (a CSV file is read by `load_csv` itself), then as the job selects them (--standardize's
+scaling); and the statistics --standardize combines over partitions. A problem is the same one-line
+`DataError`, naming the partition's file.
 
 pandas and pyarrow are imported only when a partition is read: they come with the optional extra
 `symcalc-gradients[dask]` (`symcalc.numeric.distributed` runs the partitions on Dask).
@@ -73,6 +74,15 @@ def _kind(path: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """What a task makes of its partition's columns once read and checked, before a batch module's
+    arrays are stacked: each input column scaled as (x − mean)/scale (--standardize: (column, mean,
+    scale), from `symcalc.numeric.distributed.Partitioned.standardize`)."""
+
+    scaling: tuple[tuple[str, float, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class Job:
     """What a worker needs to evaluate a partition: what it evaluates by (a `Program`, or a batch
     module's `BatchProgram`), pickled, and the hash that keys its cache, the --columns mapping, the
@@ -89,6 +99,8 @@ class Job:
     arrays: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]
     #: Numeric, pickled by name (this module never imports symcalc.numeric.model, which imports it)
     factory: Callable[[Any], Numeric]
+    #: What each task makes of the columns it reads (scaled inputs).
+    selection: Selection = field(default_factory=Selection)
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -99,7 +111,9 @@ class Job:
         return self.wanted.labels
 
     @staticmethod
-    def of(numeric: Numeric, mapping: Mapping[str, str] | None = None) -> Job:
+    def of(
+        numeric: Numeric, mapping: Mapping[str, str] | None = None, selection: Selection = Selection()
+    ) -> Job:
         program = numeric.program
         payload = pickle.dumps(program)
         classes: tuple[tuple[str, int], ...] = ()
@@ -116,6 +130,7 @@ class Job:
             classes,
             arrays,
             type(numeric),
+            selection,
         )
 
 
@@ -354,14 +369,24 @@ def _read_frame(job: Job, frame: Any, source: str) -> dict[str, Array]:
 
 
 def read_partition(job: Job, part: Any, source: str) -> Columns:
-    """A partition's columns, checked: `part` is a file's path (CSV or Parquet), a pandas dataframe,
-    a mapping of column names to arrays, or `Columns` already read."""
+    """A partition's columns, checked, as the job selects them (its inputs scaled), a batch module's
+    stacked into its arrays: `part` is what `read_columns` reads, or `Columns` already read (by a job
+    that selected them alike)."""
     if isinstance(part, Columns):
         return part
+    columns = read_columns(job, part, source)
+    for name, mean, scale in job.selection.scaling:
+        columns[name] = (columns[name] - mean) / scale
+    return Columns(source, _stacked(job, columns) if job.arrays else columns)
+
+
+def read_columns(job: Job, part: Any, source: str) -> dict[str, Array]:
+    """A partition's model columns by name, read and checked, as they are in the data: `part` is a
+    file's path (CSV or Parquet), a pandas dataframe, or a mapping of column names to arrays."""
     lines = None
     if isinstance(part, str) and _kind(part) == "csv":
         dataset = load_csv(part, job.wanted, dict(job.mapping), part=True)
-        columns, lines = dataset.columns, dataset.lines
+        columns, lines = dict(dataset.columns), dataset.lines
     elif isinstance(part, str):
         columns = _read_parquet(job, part)
     elif isinstance(part, Mapping):
@@ -373,7 +398,36 @@ def read_partition(job: Job, part: Any, source: str) -> Columns:
     else:
         columns = _read_frame(job, part, source)
     _check_classes(job, source, columns, lines)
-    return Columns(source, _stacked(job, columns) if job.arrays else columns)
+    return columns
+
+
+def partition_moments(job: Job, part: Any, source: str) -> tuple[int, Array, Array]:
+    """(rows, each input column's mean, each one's sum of squared deviations from that mean) of one
+    partition as it is in the data, the columns in the order of `job.wanted.inputs`."""
+    columns = read_columns(job, part, source)
+    inputs = job.wanted.inputs
+    rows = len(columns[inputs[0]])
+    if rows == 0:
+        return 0, np.zeros(len(inputs)), np.zeros(len(inputs))
+    values = np.column_stack([columns[name] for name in inputs])
+    means = values.mean(axis=0)
+    return rows, means, np.sum(np.square(values - means), axis=0)
+
+
+def combined_moments(parts: Sequence[tuple[int, Array, Array]]) -> tuple[int, Array, Array]:
+    """The (rows, means, sums of squared deviations) of the partitions' rows together, from each
+    partition's, added in order by the parallel formula of Chan, Golub and LeVeque: no Σx² − (Σx)²/n,
+    which loses the digits of a column far from 0 with a small spread."""
+    count, means, squares = parts[0]
+    for rows, part_means, part_squares in parts[1:]:
+        if rows == 0:
+            continue
+        total = count + rows
+        delta = part_means - means
+        means = means + delta * (rows / total)
+        squares = squares + part_squares + np.square(delta) * (count * rows / total)
+        count = total
+    return count, means, squares
 
 
 def _stacked(job: Job, columns: Mapping[str, Array]) -> dict[str, Array]:

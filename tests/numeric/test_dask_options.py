@@ -145,3 +145,44 @@ def test_ctrl_c_in_minibatches_on_dask_says_the_final_gradient_was_not_evaluated
     assert code == 130, err
     assert "nan" not in out.lower()
     assert "gradient norm │ not evaluated (interrupted)" in " ".join(out.split())
+
+
+def _relative(got: Any, want: Any) -> float:
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    return float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-300)))
+
+
+@pytest.mark.parametrize("model", ["logistic_regression", "logistic_regression_vector"])
+def test_standardize_on_dask_is_standardize_in_memory(
+    client: Client,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    data: tuple[Path, Path, Array, Array],
+    model: str,
+) -> None:
+    """The means and scales over three files are NumPy's mean and std of all the rows (ddof 0), as in
+    memory from one CSV, and the parameters trained on them are memory's; --save records them."""
+    pattern, whole, x, _ = data
+    options = ["--standardize", "--epochs", "20", "--lr", "0.5", "--json"]
+    saved = tmp_path / "fit.json"
+    code, out, err = _train(capsys, model, pattern, *options, "--save", str(saved), client=client)
+    assert code == 0, err
+    on_dask = json.loads(out)
+    code, out, err = _train(capsys, model, whole, *options)
+    assert code == 0, err
+    in_memory = json.loads(out)
+    means, scales = on_dask["standardized"]["means"], on_dask["standardized"]["scales"]
+    if model == "logistic_regression":
+        means, scales = [means["x1"], means["x2"]], [scales["x1"], scales["x2"]]
+    else:
+        means, scales = means["x"], scales["x"]
+    assert _relative(means, x.mean(axis=0)) <= 1e-12
+    assert _relative(scales, x.std(axis=0)) <= 1e-12
+    assert on_dask["standardized"].keys() == in_memory["standardized"].keys()
+    for key in ("means", "scales"):
+        for name, value in in_memory["standardized"][key].items():
+            assert _relative(on_dask["standardized"][key][name], value) <= 1e-12
+    assert on_dask["parameters"].keys() == in_memory["parameters"].keys()
+    for name, value in in_memory["parameters"].items():
+        assert _relative(on_dask["parameters"][name], value) <= 1e-10, name
+    assert json.loads(saved.read_text())["standardized"] == on_dask["standardized"]
