@@ -96,6 +96,7 @@ def _on_dask(
     from symcalc.numeric.fit_dask import fit_partitions
     from symcalc.numeric.partitions import data_files
     from symcalc.render import training
+    from symcalc.render.training import TestResult
 
     first = data_files(args.data)[0][0]  # the first file's columns decide the sizes, as for a CSV
     header, source = columns_of(first)
@@ -108,6 +109,8 @@ def _on_dask(
     start = initial_parameters(batch, sizes, args.seed) if minibatches else _start(batch, sizes, args.seed)
     with cluster(args.scheduler, args.workers or 2, args.memory_limit or "auto", args.timeout) as client:
         partitions = from_files(args.data, client, args.timeout)
+        if args.test_fraction is not None:  # each file's own share held out, drawn by --seed
+            partitions.hold_out(args.test_fraction, args.seed)
         # with --standardize every task from here on scales the inputs it reads
         standardized = partitions.standardize(numeric, mapping) if args.standardize else ()
         # every partition read and checked (on the workers) before the first epoch, as a CSV is
@@ -127,6 +130,12 @@ def _on_dask(
         # Ctrl-C reaches a local cluster's workers too: no further pass over the partitions after it
         interrupted = final.stop is Stop.INTERRUPTED
         accuracy = None if interrupted else numeric.accuracy(final.parameters, partitions)
+        test = None
+        if args.test_fraction is not None and not interrupted:  # one pass over the held-out rows
+            held = partitions.held_out()
+            assert held.rows is not None
+            loss = numeric.evaluate(final.parameters, held)[0]
+            test = TestResult(held.rows, loss, numeric.accuracy(final.parameters, held))
     assert partitions.rows is not None
     rows = ""
     if minibatches:
@@ -134,7 +143,7 @@ def _on_dask(
         rows = f", {size or 'each partition one minibatch'}"
     # gd and lbfgs records carry the gradient at their parameters; sgd and adam's is one more pass
     evaluated = not (minibatches and interrupted)
-    run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, None, standardized, evaluated)
+    run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, test, standardized, evaluated)
     return _summary(args, job, final, seen, run)
 
 

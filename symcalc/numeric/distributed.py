@@ -35,6 +35,7 @@ import numpy as np
 from symcalc.errors import DaskMissing, DataError, Location, SymcalcError
 from symcalc.numeric.data import quoted
 from symcalc.numeric.partitions import (
+    Columns,
     Job,
     Numeric,
     Selection,
@@ -43,7 +44,9 @@ from symcalc.numeric.partitions import (
     combined_moments,
     data_files,
     partition_moments,
+    read_columns,
     read_partition,
+    selected,
 )
 from symcalc.numeric.program import Program
 
@@ -89,10 +92,17 @@ def partition_sums(
 
 def partition_check(
     job: Job, part: Any, source: str, params: Mapping[str, Any], constants: Mapping[str, float]
-) -> tuple[int, dict[str, tuple[float, ...]], str]:
-    """A partition's rows, the values each 0/1 label takes in it, and the back end in words; a
-    DataError naming the first row whose loss is not finite at `params` (the starting ones)."""
-    data = read_partition(job, part, source)
+) -> tuple[int, dict[str, tuple[float, ...]], str, int]:
+    """A partition's rows the job takes, the values each 0/1 label takes in them, the back end in
+    words, and the rows the selection leaves out (held out for the test); a DataError naming the
+    first row whose loss is not finite at `params` (the starting ones) by its row in the data."""
+    if isinstance(part, Columns):  # already read and selected
+        data, taken, count = part, None, len(part)
+    else:
+        columns = read_columns(job, part, source)
+        count = len(next(iter(columns.values()))) if columns else 0
+        taken = job.selection.rows(count, source)
+        data = selected(job, columns, source, taken)
     numeric = built(job)
     # the per-sample losses (by the NumPy program, slower than the kernel) only to name a bad row
     if len(data) and not math.isfinite(numeric.evaluate(params, data.columns, constants)[0]):
@@ -100,13 +110,14 @@ def partition_check(
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
             row = int(bad[0])
+            in_data = row if taken is None else int(taken[row])
             raise DataError(
                 f"the loss is {losses[row]} for this row at the starting parameters: "
                 "a value outside the loss's domain",
-                Location(source=source, key=f"row {row + 1}"),
+                Location(source=source, key=f"row {in_data + 1}"),
             )
     seen = {name: tuple(float(v) for v in np.unique(data.columns[name])) for name in job.labels}
-    return len(data), seen, numeric.describe()
+    return len(data), seen, numeric.describe(), count - len(data)
 
 
 def partition_correct(
@@ -139,8 +150,38 @@ class Partitioned:
     timeout: float | None = None
     #: What every task makes of its partition's columns (`standardize` sets the inputs' scaling).
     selection: Selection = field(default_factory=Selection)
+    #: The rows the selection leaves out of every partition (`check` counts them): held out.
+    held: int = 0
     _job: Job | None = field(default=None, repr=False)
     _program: Program | Shipped | None = field(default=None, repr=False)
+    #: The partitions as given, before `persist_if_it_fits` read the training rows into memory.
+    _given: list[Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._given = list(self.parts)
+
+    def hold_out(self, fraction: float, seed: int) -> None:
+        """--test-fraction: every task from now on takes the training rows of its partition, round(
+        fraction × its rows) held out as `Selection` draws them (before `check` and `standardize`)."""
+        self.selection = dataclasses.replace(
+            self.selection, hold_out=(seed, fraction), sources=tuple(self.sources)
+        )
+
+    def held_out(self) -> Partitioned:
+        """The rows `hold_out` held out of every partition, scaled as the training rows are: read again
+        from the partitions as given (`check` counted them)."""
+        return Partitioned(
+            list(self._given),
+            list(self.sources),
+            self.source,
+            self.client,
+            self.held,
+            self.where,
+            self.timeout,
+            dataclasses.replace(self.selection, held_out=True),
+            _job=self._job,  # its --columns mapping
+            _program=self._program,
+        )
 
     def job(self, numeric: Numeric, mapping: Mapping[str, str] | None = None) -> Job:
         """The job of `numeric`'s program (and --columns `mapping`, once given) and the selection,
@@ -239,8 +280,16 @@ class Partitioned:
         job = self.job(numeric, mapping)
         results = self._run(partition_check, job, params, constants or {})
         self.rows = sum(r[0] for r in results)
+        self.held = sum(r[3] for r in results)
         if self.rows == 0:
             raise DataError("has a header but no data rows", Location(source=self.source))
+        if self.selection.hold_out is not None and self.held == 0:
+            raise DataError(
+                f"--test-fraction {self.selection.hold_out[1]:g} holds out no row: each file holds out "
+                "round(fraction × its rows), 0 in every one",
+                Location(source=self.source),
+                "choose a larger fraction",
+            )
         for name in job.labels:
             classes = {v for r in results for v in r[1][name]}
             if len(classes) == 1:

@@ -76,10 +76,38 @@ def _kind(path: str) -> str | None:
 @dataclass(frozen=True)
 class Selection:
     """What a task makes of its partition's columns once read and checked, before a batch module's
-    arrays are stacked: each input column scaled as (x − mean)/scale (--standardize: (column, mean,
-    scale), from `symcalc.numeric.distributed.Partitioned.standardize`)."""
+    arrays are stacked: the rows it takes (--test-fraction: the training rows, or those held out),
+    then each input column scaled as (x − mean)/scale (--standardize: (column, mean, scale), from
+    `symcalc.numeric.distributed.Partitioned.standardize`).
+
+    Partition k (0-based, its place in `sources`) of n rows holds out round(fraction × n) of them,
+    drawn by `numpy.random.default_rng((seed, k))` as `symcalc.numeric.data.split` draws them from
+    the whole file (the first of a permutation), each part in file order."""
 
     scaling: tuple[tuple[str, float, float], ...] = ()
+    #: --test-fraction's (seed, fraction), or None: every row.
+    hold_out: tuple[int, float] | None = None
+    #: The rows held out rather than the training rows.
+    held_out: bool = False
+    #: Each partition's source, in order: a partition's number is its place here.
+    sources: tuple[str, ...] = ()
+
+    def rows(self, count: int, source: str) -> Any:
+        """The numbers of the rows taken of a partition of `count` rows (sorted), or None: all; a
+        DataError when --test-fraction would leave none of them to train on."""
+        if self.hold_out is None:
+            return None
+        seed, fraction = self.hold_out
+        held = round(fraction * count)
+        if count and held == count:
+            raise DataError(
+                f"--test-fraction {fraction:g} of its {count} rows leaves no row to train on: each file "
+                "holds out round(fraction × its rows)",
+                Location(source=source),
+                "choose a smaller fraction, or put more rows in each file",
+            )
+        order = np.random.default_rng((seed, self.sources.index(source))).permutation(count)
+        return np.sort(order[:held] if self.held_out else order[held:])
 
 
 @dataclass(frozen=True)
@@ -375,14 +403,26 @@ def read_partition(job: Job, part: Any, source: str) -> Columns:
     if isinstance(part, Columns):
         return part
     columns = read_columns(job, part, source)
+    return selected(job, columns, source, job.selection.rows(_count(columns), source))
+
+
+def selected(job: Job, columns: Mapping[str, Array], source: str, rows: Any) -> Columns:
+    """The `rows` of a partition's `columns` (None: all), the inputs scaled as the job's selection
+    says, a batch module's stacked into its arrays."""
+    taken = {name: values if rows is None else values[rows] for name, values in columns.items()}
     for name, mean, scale in job.selection.scaling:
-        columns[name] = (columns[name] - mean) / scale
-    return Columns(source, _stacked(job, columns) if job.arrays else columns)
+        taken[name] = (taken[name] - mean) / scale
+    return Columns(source, _stacked(job, taken) if job.arrays else taken)
+
+
+def _count(columns: Mapping[str, Array]) -> int:
+    return len(next(iter(columns.values()))) if columns else 0
 
 
 def read_columns(job: Job, part: Any, source: str) -> dict[str, Array]:
-    """A partition's model columns by name, read and checked, as they are in the data: `part` is a
-    file's path (CSV or Parquet), a pandas dataframe, or a mapping of column names to arrays."""
+    """A partition's model columns by name, read and checked, as they are in the data (every row):
+    `part` is a file's path (CSV or Parquet), a pandas dataframe, or a mapping of column names to
+    arrays."""
     lines = None
     if isinstance(part, str) and _kind(part) == "csv":
         dataset = load_csv(part, job.wanted, dict(job.mapping), part=True)
@@ -402,9 +442,12 @@ def read_columns(job: Job, part: Any, source: str) -> dict[str, Array]:
 
 
 def partition_moments(job: Job, part: Any, source: str) -> tuple[int, Array, Array]:
-    """(rows, each input column's mean, each one's sum of squared deviations from that mean) of one
-    partition as it is in the data, the columns in the order of `job.wanted.inputs`."""
+    """(rows, each input column's mean, each one's sum of squared deviations from that mean) of the
+    rows of a partition the job takes (the training rows), as they are in the data, the columns in
+    the order of `job.wanted.inputs`."""
     columns = read_columns(job, part, source)
+    rows = job.selection.rows(_count(columns), source)
+    columns = {name: values if rows is None else values[rows] for name, values in columns.items()}
     inputs = job.wanted.inputs
     rows = len(columns[inputs[0]])
     if rows == 0:

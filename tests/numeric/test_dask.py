@@ -417,8 +417,8 @@ def test_train_dask_in_a_subprocess_matches_training_in_memory(small: tuple[Path
     [
         (["--dask"], "symcalc: error: --dask needs --data (e.g. --data 'data/*.parquet')\n"),
         (
-            ["--dask", "--data", "d/*.parquet", "--test-fraction", "0.2"],
-            "symcalc: error: --test-fraction is not available with --dask: it needs every row in one "
+            ["--dask", "--data", "d/*.parquet", "--method", "newton"],
+            "symcalc: error: --method newton is not available with --dask: it needs every row in one "
             "process (train in memory from a CSV file, without --dask)\n",
         ),
         (

@@ -66,7 +66,11 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Array, A
 
 
 def _train(
-    capsys: pytest.CaptureFixture[str], model: str, data: Path, *options: str, client: Client | None = None
+    capsys: pytest.CaptureFixture[str],
+    model: str,
+    data: Path | str,
+    *options: str,
+    client: Client | None = None,
 ) -> tuple[int, str, str]:
     where = ["--scheduler", client.scheduler.address] if client is not None else []
     code = main(["train", model, "--data", str(data), *where, *options])
@@ -186,3 +190,84 @@ def test_standardize_on_dask_is_standardize_in_memory(
     for name, value in in_memory["parameters"].items():
         assert _relative(on_dask["parameters"][name], value) <= 1e-10, name
     assert json.loads(saved.read_text())["standardized"] == on_dask["standardized"]
+
+
+def _held_out(fraction: float, seed: int) -> tuple[Array, Array]:
+    """The rows of each file (k in file order) --test-fraction holds out on Dask, built here: round(
+    fraction × its rows) first of `default_rng((seed, k))`'s permutation; (training, held-out) row
+    numbers of the whole data, in file order."""
+    train, test = [], []
+    first = 0
+    for k, count in enumerate(PARTS):
+        order = np.random.default_rng((seed, k)).permutation(count)
+        held = round(fraction * count)
+        test.append(first + np.sort(order[:held]))
+        train.append(first + np.sort(order[held:]))
+        first += count
+    return np.concatenate(train), np.concatenate(test)
+
+
+@pytest.mark.parametrize(
+    ("model", "standardize"), [("logistic_regression", False), ("logistic_regression_vector", True)]
+)
+def test_test_fraction_on_dask_holds_out_each_files_rows_and_tests_on_them(
+    client: Client,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    data: tuple[Path, Path, Array, Array],
+    model: str,
+    standardize: bool,
+) -> None:
+    """The parameters are those trained in memory on the training rows alone (standardized by their
+    own statistics), and the test loss and accuracy are NumPy's logistic regression on the held-out
+    rows at those parameters."""
+    pattern, _, x, y = data
+    train, test = _held_out(0.25, 7)
+    _write(tmp_path / "train.csv", x[train], y[train])
+    common = [
+        "--epochs",
+        "20",
+        "--lr",
+        "0.5",
+        "--seed",
+        "7",
+        "--json",
+        *(["--standardize"] if standardize else []),
+    ]
+    code, out, err = _train(capsys, model, pattern, "--test-fraction", "0.25", *common, client=client)
+    assert code == 0, err
+    on_dask = json.loads(out)
+    code, out, err = _train(capsys, model, tmp_path / "train.csv", *common)
+    assert code == 0, err
+    in_memory = json.loads(out)
+    assert on_dask["samples"] == in_memory["samples"] == len(train)
+    for name, value in in_memory["parameters"].items():
+        assert _relative(on_dask["parameters"][name], value) <= 1e-10, name
+    means, scales = x[train].mean(axis=0), x[train].std(axis=0)
+    if standardize:
+        assert _relative(on_dask["standardized"]["means"]["x"], means) <= 1e-12
+    else:
+        means, scales = np.zeros(2), np.ones(2)
+    found = on_dask["parameters"]
+    w = found["w"] if "w" in found else [found["w1"], found["w2"]]
+    z = ((x[test] - means) / scales) @ np.asarray(w) + found["b"]
+    loss = np.mean(np.logaddexp(0, z) - y[test] * z)  # binary cross-entropy of σ(z), stably
+    assert on_dask["test"]["rows"] == len(test) == sum(round(0.25 * count) for count in PARTS)
+    assert _relative(on_dask["test"]["loss"], loss) <= 1e-10
+    assert on_dask["test"]["accuracy"] == np.mean((z >= 0) == (y[test] == 1))
+
+
+def test_a_file_test_fraction_would_leave_no_training_row_is_one_line(
+    client: Client, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "a.csv").write_text("x1,x2,y\n0.5,1,0\n-1,0.25,1\n0.3,-2,0\n2,1.5,1\n")
+    (tmp_path / "parts" / "b.csv").write_text("x1,x2,y\n0.75,0.5,1\n")
+    pattern = str(tmp_path / "parts" / "*.csv")
+    code, out, err = _train(capsys, "logistic_regression", pattern, "--test-fraction", "0.6", client=client)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"symcalc: error: {tmp_path / 'parts' / 'b.csv'}: --test-fraction 0.6 of its 1 rows leaves no row "
+        "to train on: each file holds out round(fraction × its rows) (choose a smaller fraction, or put "
+        "more rows in each file)\n"
+    )
