@@ -126,7 +126,11 @@ def _on_dask(
                     lambda params: numeric.evaluate(params, partitions),
                 )
             else:
-                final, seen = _full_batch(job, lambda params: numeric.evaluate(params, partitions))
+                final, seen = _full_batch(
+                    job,
+                    lambda params: numeric.evaluate(params, partitions),
+                    lambda params: numeric.second_order(params, partitions),
+                )
         # Ctrl-C reaches a local cluster's workers too: no further pass over the partitions after it
         interrupted = final.stop is Stop.INTERRUPTED
         accuracy = None if interrupted else numeric.accuracy(final.parameters, partitions)
@@ -137,7 +141,7 @@ def _on_dask(
             loss = numeric.evaluate(final.parameters, held)[0]
             test = TestResult(held.rows, loss, numeric.accuracy(final.parameters, held))
     assert partitions.rows is not None
-    rows = ""
+    rows = "; the batch module for the Hessian (Xᵀ S X / m)" if args.method == "newton" else ""
     if minibatches:
         size = f"minibatches of {args.batch_size} rows in each partition" if args.batch_size else ""
         rows = f", {size or 'each partition one minibatch'}"
@@ -267,10 +271,13 @@ def _start(batch: BatchModel, sizes: Mapping[str, int], seed: int) -> dict[str, 
 
 
 def _full_batch(
-    job: _Job, evaluate: Callable[[Mapping[str, Any]], tuple[float, Mapping[str, Any]]] | None = None
+    job: _Job,
+    evaluate: Callable[[Mapping[str, Any]], tuple[float, Mapping[str, Any]]] | None = None,
+    second: Callable[[Mapping[str, Any]], tuple[float, Any, Any]] | None = None,
 ) -> tuple[Epoch, list[Epoch]]:
-    """--method gd | newton | lbfgs on the arrays (`evaluate`, else the module on `job.data`), from
-    `_start`; the last record and all of them."""
+    """--method gd | newton | lbfgs on the arrays (`evaluate`, and for newton `second`, the loss,
+    gradient and Hessian; else the module on `job.data`), from `_start`; the last record and all
+    of them."""
     import numpy as np
 
     from symcalc.numeric.descent import descend, run
@@ -286,7 +293,7 @@ def _full_batch(
     tol = job.args.tol
     if job.args.method == "newton":
 
-        def second(params: Mapping[str, Any]) -> tuple[float, Any, Any]:
+        def in_memory_second(params: Mapping[str, Any]) -> tuple[float, Any, Any]:
             loss, gradients, hessian = job.module.loss_gradient_hessian(params, job.data)
             return (
                 float(loss),
@@ -294,13 +301,11 @@ def _full_batch(
                 hessian,
             )
 
-        records = newton(
-            second,
-            lambda params: float(job.module.loss(params, job.data)),
-            start,
-            job.epochs,
-            tol,
-        )
+        def loss_at(params: Mapping[str, Any]) -> float:
+            # on Dask the line search's loss comes with its gradient: one pass either way
+            return float(job.module.loss(params, job.data)) if second is None else evaluate(params)[0]
+
+        records = newton(second or in_memory_second, loss_at, start, job.epochs, tol)
     elif job.args.method == "lbfgs":
         records = lbfgs(evaluate, start, job.epochs, tol)
     else:

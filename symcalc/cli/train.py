@@ -167,7 +167,7 @@ def _check_cluster_options(args: argparse.Namespace) -> None:
 
 
 def _check_dask_options(args: argparse.Namespace) -> None:
-    """--dask and --scheduler need --data, and the options that need all the rows in memory are refused."""
+    """--dask and --scheduler need --data, and are not given together."""
     mode = "--dask" if args.dask else "--scheduler"
     if args.dask and args.scheduler is not None:
         raise SymcalcError(
@@ -175,15 +175,6 @@ def _check_dask_options(args: argparse.Namespace) -> None:
         )
     if args.data is None:
         raise SymcalcError(f"{mode} needs --data", fix="e.g. --data 'data/*.parquet'")
-    refused = {
-        "--method newton": args.method == "newton",
-    }
-    for option, given in refused.items():
-        if given:
-            raise SymcalcError(
-                f"{option} is not available with {mode}: it needs every row in one process",
-                fix="train in memory from a CSV file, without " + mode,
-            )
 
 
 def _train(

@@ -44,6 +44,7 @@ from symcalc.numeric.partitions import (
     combined_moments,
     data_files,
     partition_moments,
+    partition_second_order,
     read_columns,
     read_partition,
     selected,
@@ -260,13 +261,28 @@ class Partitioned:
     ) -> tuple[float, Array]:
         """Mean loss and mean gradient over every partition, the gradient every parameter's entries
         in order in one vector: one distributed pass, the partitions' sums added in their order."""
-        results = self._run(partition_sums, self.job(numeric), params, constants or {})
+        loss, gradient = self._means(partition_sums, numeric, params, constants)
+        return loss, gradient
+
+    def second_order(
+        self, numeric: Numeric, params: Mapping[str, Any], constants: Mapping[str, float] | None
+    ) -> tuple[float, Array, Array]:
+        """Mean loss, gradient and Hessian over every partition (Newton's method), as `summed`."""
+        loss, gradient, hessian = self._means(partition_second_order, numeric, params, constants)
+        return loss, gradient, hessian
+
+    def _means(
+        self, task: Any, numeric: Numeric, params: Mapping[str, Any], constants: Mapping[str, float] | None
+    ) -> tuple[Any, ...]:
+        """`task`'s (rows, rows × mean loss, rows × each mean array) of every partition, added in
+        partition order and divided by the rows: (mean loss, each mean array)."""
+        results = self._run(task, self.job(numeric), params, constants or {})
         rows = sum(r[0] for r in results)
         if rows == 0:
             raise DataError("has no data rows", Location(source=self.source))
-        loss = math.fsum(r[1] for r in results) / rows
-        gradient = np.sum(np.stack([r[2] for r in results if r[0]]), axis=0) / rows
-        return loss, gradient
+        kept = [r for r in results if r[0]]
+        arrays = (np.sum(np.stack([r[k] for r in kept]), axis=0) / rows for k in range(2, len(kept[0])))
+        return math.fsum(r[1] for r in kept) / rows, *arrays
 
     def check(
         self,

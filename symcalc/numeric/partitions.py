@@ -214,6 +214,13 @@ class Numeric(Protocol):
         constants: Mapping[str, float] | None = None,
     ) -> float | None: ...
 
+    def second_order(
+        self,
+        params: Mapping[str, Any],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> tuple[float, Array, Array]: ...
+
 
 @dataclass(frozen=True)
 class Columns:
@@ -471,6 +478,19 @@ def combined_moments(parts: Sequence[tuple[int, Array, Array]]) -> tuple[int, Ar
         squares = squares + part_squares + np.square(delta) * (count * rows / total)
         count = total
     return count, means, squares
+
+
+def partition_second_order(
+    job: Job, part: Any, source: str, params: Mapping[str, Any], constants: Mapping[str, float]
+) -> tuple[int, float, Array | None, Array | None]:
+    """(rows, rows × mean loss, rows × mean gradient, rows × mean Hessian) of one partition, for
+    Newton's method, by the model's back end (None for a partition of no rows)."""
+    data = read_partition(job, part, source)
+    rows = len(data)
+    if rows == 0:
+        return 0, 0.0, None, None
+    loss, gradient, hessian = built(job).second_order(params, data.columns, constants)
+    return rows, loss * rows, np.asarray(gradient) * rows, np.asarray(hessian) * rows
 
 
 def _stacked(job: Job, columns: Mapping[str, Array]) -> dict[str, Array]:

@@ -271,3 +271,31 @@ def test_a_file_test_fraction_would_leave_no_training_row_is_one_line(
         "to train on: each file holds out round(fraction × its rows) (choose a smaller fraction, or put "
         "more rows in each file)\n"
     )
+
+
+@pytest.mark.parametrize("model", ["logistic_regression", "logistic_regression_vector"])
+def test_newton_on_dask_is_newton_in_memory(
+    client: Client,
+    capsys: pytest.CaptureFixture[str],
+    data: tuple[Path, Path, Array, Array],
+    model: str,
+) -> None:
+    """The Hessian is a mean over the rows, as the gradient is: summed over the three files, each
+    iteration is memory's, to the parameters and each iteration's loss."""
+    pattern, whole, _, _ = data
+    options = ["--method", "newton", "--epochs", "6", "--json"]
+    code, out, err = _train(capsys, model, pattern, *options, client=client)
+    assert code == 0, err
+    on_dask = json.loads(out)
+    code, out, err = _train(capsys, model, whole, *options)
+    assert code == 0, err
+    in_memory = json.loads(out)
+    assert on_dask["method"] == "newton"
+    assert (on_dask["epochs"], on_dask["stopped"]) == (in_memory["epochs"], in_memory["stopped"])
+    assert on_dask["backend"] == in_memory["backend"].replace(";", " on 2 Dask workers;", 1)
+    assert on_dask["backend"].endswith("; the batch module for the Hessian (Xᵀ S X / m)")
+    for name, value in in_memory["parameters"].items():
+        assert _relative(on_dask["parameters"][name], value) <= 1e-10, name
+    losses = [step["loss"] for step in on_dask["iterations"]]
+    assert _relative(losses, [step["loss"] for step in in_memory["iterations"]]) <= 1e-12
+    assert losses[-1] < 0.9 * losses[0]
