@@ -149,7 +149,8 @@ class Partitioned:
     where: str = ""
     #: Seconds each wait on the cluster may take (`train --timeout`); None: as long as it takes.
     timeout: float | None = None
-    #: What every task makes of its partition's columns (`standardize` sets the inputs' scaling).
+    #: What every task makes of its partition's columns: the rows (`hold_out`), the inputs' scaling
+    #: (`standardize`).
     selection: Selection = field(default_factory=Selection)
     #: The rows the selection leaves out of every partition (`check` counts them): held out.
     held: int = 0
@@ -331,6 +332,8 @@ class Partitioned:
         import dask
 
         job = self.job(numeric, mapping)
+        if not job.wanted.inputs:  # nothing to scale
+            return ()
         tasks = [
             dask.delayed(partition_moments, pure=True)(job, part, source)
             for part, source in zip(self.parts, self.sources, strict=True)

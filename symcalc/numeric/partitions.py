@@ -1,8 +1,9 @@
 """A partition of the data, as a worker reads it: the files of a --data glob, the job a task gets
 (what to evaluate by, pickled once: a model's `Program`, or the text of its batch module, and the
 columns it reads), and each partition's columns read and checked as `symcalc.numeric.data` checks
-a CSV (a CSV file is read by `load_csv` itself), then as the job selects them (--standardize's
-scaling); and the statistics --standardize combines over partitions. A problem is the same one-line
+a CSV (a CSV file is read by `load_csv` itself), then as the job selects them (--test-fraction's
+rows, --standardize's scaling); and the tasks beside the loss and gradient: the statistics
+--standardize combines over partitions, and Newton's Hessian. A problem is the same one-line
 `DataError`, naming the partition's file.
 
 pandas and pyarrow are imported only when a partition is read: they come with the optional extra
@@ -127,7 +128,7 @@ class Job:
     arrays: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]
     #: Numeric, pickled by name (this module never imports symcalc.numeric.model, which imports it)
     factory: Callable[[Any], Numeric]
-    #: What each task makes of the columns it reads (scaled inputs).
+    #: What each task makes of the columns it reads: the rows it takes, its inputs scaled.
     selection: Selection = field(default_factory=Selection)
 
     @property
@@ -453,15 +454,13 @@ def partition_moments(job: Job, part: Any, source: str) -> tuple[int, Array, Arr
     rows of a partition the job takes (the training rows), as they are in the data, the columns in
     the order of `job.wanted.inputs`."""
     columns = read_columns(job, part, source)
-    rows = job.selection.rows(_count(columns), source)
-    columns = {name: values if rows is None else values[rows] for name, values in columns.items()}
+    taken = job.selection.rows(_count(columns), source)
     inputs = job.wanted.inputs
-    rows = len(columns[inputs[0]])
-    if rows == 0:
+    values = np.column_stack([columns[name] if taken is None else columns[name][taken] for name in inputs])
+    if len(values) == 0:
         return 0, np.zeros(len(inputs)), np.zeros(len(inputs))
-    values = np.column_stack([columns[name] for name in inputs])
     means = values.mean(axis=0)
-    return rows, means, np.sum(np.square(values - means), axis=0)
+    return len(values), means, np.sum(np.square(values - means), axis=0)
 
 
 def combined_moments(parts: Sequence[tuple[int, Array, Array]]) -> tuple[int, Array, Array]:
