@@ -60,7 +60,8 @@ class Summary:
     #: Each vector or matrix input and its sizes: the standardization nests as the parameters do.
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     #: False when training stopped (Ctrl-C on Dask) before the gradient at the final parameters was
-    #: evaluated: the table says so, and --json's gradient_norm is null.
+    #: evaluated: the table says so, and --json's gradient_norm is null; the loss is then the last
+    #: epoch's (over its minibatches, as the progress bar showed it), and the table says that too.
     gradient_evaluated: bool = True
 
 
@@ -188,7 +189,12 @@ def summary_table(summary: Summary) -> Table:
     for name, value in _shown_parameters(final.parameters, summary.shapes):
         table.add_row(name, value)
     table.add_section()
-    table.add_row("final loss", f"{final.loss:.6g}")
+    if summary.gradient_evaluated:
+        table.add_row("final loss", f"{final.loss:.6g}")
+    elif math.isfinite(final.loss):  # no pass at the final parameters: the loss the last epoch showed
+        table.add_row("last epoch's loss", f"{final.loss:.6g}")
+    else:
+        table.add_row("final loss", "not evaluated (interrupted)")
     if summary.accuracy is not None:
         table.add_row("accuracy", f"{summary.accuracy:.1%}")
     if summary.test is not None:

@@ -118,8 +118,8 @@ def test_ctrl_c_in_minibatches_on_dask_says_the_final_gradient_was_not_evaluated
     method: str,
 ) -> None:
     """Ctrl-C during epoch 2's pass over the partitions: the parameters are epoch 1's (those of a run
-    of one epoch), the table says the gradient at them was not evaluated (no 'nan'), and --json's
-    gradient_norm is null."""
+    of one epoch), the table says the gradient at them was not evaluated (no 'nan') and that the loss
+    is epoch 1's over its minibatches, not one at those parameters; --json's gradient_norm is null."""
     pattern, _, _, _ = data
     common = ["--method", method, "--batch-size", "16", "--seed", "4"]
     code, out, err = _train(
@@ -148,7 +148,9 @@ def test_ctrl_c_in_minibatches_on_dask_says_the_final_gradient_was_not_evaluated
     code, out, err = _train(capsys, model, pattern, *argv, client=client)
     assert code == 130, err
     assert "nan" not in out.lower()
-    assert "gradient norm │ not evaluated (interrupted)" in " ".join(out.split())
+    table = " ".join(out.split())
+    assert "gradient norm │ not evaluated (interrupted)" in table
+    assert "last epoch's loss │" in table and "final loss" not in table
 
 
 def _relative(got: Any, want: Any) -> float:
