@@ -96,6 +96,7 @@ def _on_dask(
     from symcalc.numeric.fit_dask import fit_partitions
     from symcalc.numeric.partitions import data_files
     from symcalc.render import training
+    from symcalc.render.training import TestResult
 
     first = data_files(args.data)[0][0]  # the first file's columns decide the sizes, as for a CSV
     header, source = columns_of(first)
@@ -108,6 +109,10 @@ def _on_dask(
     start = initial_parameters(batch, sizes, args.seed) if minibatches else _start(batch, sizes, args.seed)
     with cluster(args.scheduler, args.workers or 2, args.memory_limit or "auto", args.timeout) as client:
         partitions = from_files(args.data, client, args.timeout)
+        if args.test_fraction is not None:  # each file's own share held out, drawn by --seed
+            partitions.hold_out(args.test_fraction, args.seed)
+        # with --standardize every task from here on scales the inputs it reads
+        standardized = partitions.standardize(numeric, mapping) if args.standardize else ()
         # every partition read and checked (on the workers) before the first epoch, as a CSV is
         partitions.check(numeric, start, None, mapping)
         partitions.persist_if_it_fits(numeric)
@@ -121,16 +126,28 @@ def _on_dask(
                     lambda params: numeric.evaluate(params, partitions),
                 )
             else:
-                final, seen = _full_batch(job, lambda params: numeric.evaluate(params, partitions))
+                final, seen = _full_batch(
+                    job,
+                    lambda params: numeric.evaluate(params, partitions),
+                    lambda params: numeric.second_order(params, partitions),
+                )
         # Ctrl-C reaches a local cluster's workers too: no further pass over the partitions after it
         interrupted = final.stop is Stop.INTERRUPTED
         accuracy = None if interrupted else numeric.accuracy(final.parameters, partitions)
+        test = None
+        if args.test_fraction is not None and not interrupted:  # one pass over the held-out rows
+            held = partitions.held_out()
+            assert held.rows is not None
+            loss = numeric.evaluate(final.parameters, held)[0]
+            test = TestResult(held.rows, loss, numeric.accuracy(final.parameters, held))
     assert partitions.rows is not None
-    rows = ""
+    rows = "; the batch module for the Hessian (Xᵀ S X / m)" if args.method == "newton" else ""
     if minibatches:
         size = f"minibatches of {args.batch_size} rows in each partition" if args.batch_size else ""
         rows = f", {size or 'each partition one minibatch'}"
-    run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, None, ())
+    # gd and lbfgs records carry the gradient at their parameters; sgd and adam's is one more pass
+    evaluated = not (minibatches and interrupted)
+    run = _Run(partitions.rows, args.data, partitions.where + rows, accuracy, test, standardized, evaluated)
     return _summary(args, job, final, seen, run)
 
 
@@ -145,6 +162,8 @@ class _Run:
     accuracy: float | None
     test: Any
     standardized: tuple[tuple[str, float, float], ...]
+    #: False: stopped before the gradient at the final parameters was evaluated (Ctrl-C on Dask).
+    gradient_evaluated: bool = True
 
 
 def _summary(
@@ -156,9 +175,8 @@ def _summary(
 
     batch, sizes = job.batch, job.sizes
     shapes = tuple((name, batch.shape(name, sizes)) for name in batch.parameters)
-    last = dataclasses.replace(
-        final, parameters=_flat(final.parameters, shapes), gradient=_flat(final.gradient, shapes)
-    )
+    gradient = _flat(final.gradient, shapes) if run.gradient_evaluated else {}
+    last = dataclasses.replace(final, parameters=_flat(final.parameters, shapes), gradient=gradient)
     summary = training.Summary(
         last,
         run.accuracy,
@@ -174,6 +192,7 @@ def _summary(
         run.test,
         run.standardized,
         tuple((name, shape) for name in batch.inputs if (shape := batch.shape(name, sizes))),
+        run.gradient_evaluated,
     )
 
     def plot(path: str) -> None:
@@ -207,8 +226,6 @@ def _minibatches(
     """--method sgd | adam by `symcalc.fit` on the arrays in memory, from the start that suits the
     activation, or by `fitting` (on Dask: the loss and gradient at the end by `evaluate`, none after
     Ctrl-C, which reaches a local cluster's workers too); the last record."""
-    import numpy as np
-
     from symcalc.numeric.batch_fit import initial_parameters
     from symcalc.numeric.descent import Epoch, Stop
     from symcalc.numeric.fit import fit
@@ -228,9 +245,9 @@ def _minibatches(
     params = fitted.parameters
     if evaluate is None:
         loss, gradients = job.module.loss_and_gradient(params, job.data)
-    elif fitted.stop is Stop.INTERRUPTED:
+    elif fitted.stop is Stop.INTERRUPTED:  # no pass for the gradient: the summary says it is not evaluated
         loss = fitted.history[-1].loss if fitted.history else math.nan
-        gradients = {name: np.full_like(value, math.nan) for name, value in params.items()}
+        gradients = {}
     else:
         loss, gradients = evaluate(params)
     return Epoch(
@@ -254,10 +271,13 @@ def _start(batch: BatchModel, sizes: Mapping[str, int], seed: int) -> dict[str, 
 
 
 def _full_batch(
-    job: _Job, evaluate: Callable[[Mapping[str, Any]], tuple[float, Mapping[str, Any]]] | None = None
+    job: _Job,
+    evaluate: Callable[[Mapping[str, Any]], tuple[float, Mapping[str, Any]]] | None = None,
+    second: Callable[[Mapping[str, Any]], tuple[float, Any, Any]] | None = None,
 ) -> tuple[Epoch, list[Epoch]]:
-    """--method gd | newton | lbfgs on the arrays (`evaluate`, else the module on `job.data`), from
-    `_start`; the last record and all of them."""
+    """--method gd | newton | lbfgs on the arrays (`evaluate`, and for newton `second`, the loss,
+    gradient and Hessian; else the module on `job.data`), from `_start`; the last record and all
+    of them."""
     import numpy as np
 
     from symcalc.numeric.descent import descend, run
@@ -273,7 +293,7 @@ def _full_batch(
     tol = job.args.tol
     if job.args.method == "newton":
 
-        def second(params: Mapping[str, Any]) -> tuple[float, Any, Any]:
+        def in_memory_second(params: Mapping[str, Any]) -> tuple[float, Any, Any]:
             loss, gradients, hessian = job.module.loss_gradient_hessian(params, job.data)
             return (
                 float(loss),
@@ -281,13 +301,11 @@ def _full_batch(
                 hessian,
             )
 
-        records = newton(
-            second,
-            lambda params: float(job.module.loss(params, job.data)),
-            start,
-            job.epochs,
-            tol,
-        )
+        def loss_at(params: Mapping[str, Any]) -> float:
+            # on Dask the line search's loss comes with its gradient: one pass either way
+            return float(job.module.loss(params, job.data)) if second is None else evaluate(params)[0]
+
+        records = newton(second or in_memory_second, loss_at, start, job.epochs, tol)
     elif job.args.method == "lbfgs":
         records = lbfgs(evaluate, start, job.epochs, tol)
     else:

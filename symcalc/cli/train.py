@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from symcalc.numeric.data import Dataset
+    from symcalc.numeric.distributed import Partitioned
     from symcalc.numeric.model import NumericModel
     from symcalc.numeric.program import Program
     from symcalc.render.training import Summary, TestResult
@@ -91,11 +92,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         memory = args.memory_limit or "auto"
         with cluster(args.scheduler, args.workers or 2, memory, args.timeout) as client:
             partitions = from_files(args.data, client, args.timeout)
+            if args.test_fraction is not None:  # each file's own share held out, drawn by --seed
+                partitions.hold_out(args.test_fraction, args.seed)
+            # with --standardize every task from here on scales the inputs it reads
+            standardized = partitions.standardize(numeric, mapping) if args.standardize else ()
             # every partition read and checked (on the workers) before the first epoch, as a CSV is
             partitions.check(numeric, start, None, mapping)
             partitions.persist_if_it_fits(numeric)
             assert partitions.rows is not None
-            where = Run(partitions, partitions.rows, args.data, partitions.where)
+            test = partitions.held_out() if args.test_fraction is not None else None
+            where = Run(partitions, partitions.rows, args.data, partitions.where, test, standardized)
             return _train(args, numeric, where, start)
     data = _training_data(args, program, mapping)
     for warning in [*work.unused_parameters(model.loss.name, program.parameters, zero), *data.warnings]:
@@ -118,7 +124,7 @@ class Run:
     rows: int
     source: str
     computed_by: str
-    test: Dataset | None = None
+    test: Dataset | Partitioned | None = None
     standardized: tuple[tuple[str, float, float], ...] = ()
 
 
@@ -161,7 +167,7 @@ def _check_cluster_options(args: argparse.Namespace) -> None:
 
 
 def _check_dask_options(args: argparse.Namespace) -> None:
-    """--dask and --scheduler need --data, and the options that need all the rows in memory are refused."""
+    """--dask and --scheduler need --data, and are not given together."""
     mode = "--dask" if args.dask else "--scheduler"
     if args.dask and args.scheduler is not None:
         raise SymcalcError(
@@ -169,18 +175,6 @@ def _check_dask_options(args: argparse.Namespace) -> None:
         )
     if args.data is None:
         raise SymcalcError(f"{mode} needs --data", fix="e.g. --data 'data/*.parquet'")
-    refused = {
-        "--method newton": args.method == "newton",
-        "--test-fraction": args.test_fraction is not None,
-        "--standardize": args.standardize,
-        "--plot": args.plot is not None,
-    }
-    for option, given in refused.items():
-        if given:
-            raise SymcalcError(
-                f"{option} is not available with {mode}: it needs every row in one process",
-                fix="train in memory from a CSV file, without " + mode,
-            )
 
 
 def _train(
@@ -224,7 +218,7 @@ def _train(
         args.method,
         tuple((r.epoch, r.loss, r.gradient_norm) for r in seen) if args.method != "gd" else (),
         tuple(numeric.constants.items()),
-        _test_result(numeric, last.parameters, where.test),
+        None if interrupted else _test_result(numeric, last.parameters, where.test),
         where.standardized,
         shapes(model.spec.inputs) if shapes and model.spec else (),
     )
@@ -235,8 +229,13 @@ def _train(
 
         target = program.targets[0] if program.targets else None
         columns = parse_columns(args.columns)
-        boundary = boundary_of(
-            last, where.data, program.inputs, target, numeric.logit, where.standardized, columns
+        # on Dask the rows stay on the workers: the loss curve alone, no decision boundary
+        boundary = (
+            None
+            if not isinstance(where.data, dict)
+            else boundary_of(
+                last, where.data, program.inputs, target, numeric.logit, where.standardized, columns
+            )
         )
         write_atomic(path, training.plot(last, boundary, args.plot_format, args.method))
 
@@ -318,13 +317,20 @@ def _training_data(args: argparse.Namespace, program: Program, mapping: dict[str
     return _TrainingData(scaling.apply(train), held, standardized, dataset.warnings)
 
 
-def _test_result(numeric: NumericModel, params: dict[str, float], test: Dataset | None) -> TestResult | None:
-    """The mean loss on the held-out rows, by the back end that trained; the accuracy where the model
-    predicts a 0/1 label (a = σ(u): class 1 where u ≥ 0, i.e. a ≥ 0.5)."""
+def _test_result(
+    numeric: NumericModel, params: dict[str, float], test: Dataset | Partitioned | None
+) -> TestResult | None:
+    """The mean loss on the held-out rows (in memory, or on Dask one pass over every partition's), by
+    the back end that trained; the accuracy where the model predicts a 0/1 label (a = σ(u): class 1
+    where u ≥ 0, i.e. a ≥ 0.5)."""
+    from symcalc.numeric.distributed import Partitioned
     from symcalc.render.training import TestResult
 
     if test is None:
         return None
+    if isinstance(test, Partitioned):
+        assert test.rows is not None
+        return TestResult(test.rows, numeric.loss(params, test), numeric.accuracy(params, test))
     loss = numeric.loss(params, test.columns)
     return TestResult(len(test), loss, numeric.accuracy(params, test.columns))
 

@@ -141,6 +141,20 @@ class BatchPartitions:
         loss, gradients = self.module.loss_and_gradient(params, data, constants)
         return float(loss), gradients
 
+    def second_order(
+        self,
+        params: Mapping[str, Any],
+        data: Mapping[str, Any] | Partitioned,
+        constants: Mapping[str, float] | None = None,
+    ) -> tuple[float, Array, Array]:
+        """The mean loss, gradient (every parameter's entries in order in one vector) and Hessian over a
+        partition's arrays by the module's `loss_gradient_hessian`, or over every partition."""
+        if isinstance(data, Partitioned):
+            return data.second_order(self, params, constants)
+        loss, gradients, hessian = self.module.loss_gradient_hessian(params, data, constants)
+        flat = np.concatenate([np.ravel(gradients[name]) for name in self.parameters])
+        return float(loss), flat, np.asarray(hessian, dtype=np.float64)
+
     def shaped(self, flat: Array) -> dict[str, Array]:
         """Every parameter's entries, in order in one vector, as arrays of their shapes."""
         result: dict[str, Array] = {}

@@ -21,6 +21,7 @@ are the optional extra `symcalc-gradients[dask]`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -33,7 +34,21 @@ import numpy as np
 
 from symcalc.errors import DaskMissing, DataError, Location, SymcalcError
 from symcalc.numeric.data import quoted
-from symcalc.numeric.partitions import Job, Numeric, Shipped, built, data_files, read_partition
+from symcalc.numeric.partitions import (
+    Columns,
+    Job,
+    Numeric,
+    Selection,
+    Shipped,
+    built,
+    combined_moments,
+    data_files,
+    partition_moments,
+    partition_second_order,
+    read_columns,
+    read_partition,
+    selected,
+)
 from symcalc.numeric.program import Program
 
 if TYPE_CHECKING:
@@ -78,10 +93,17 @@ def partition_sums(
 
 def partition_check(
     job: Job, part: Any, source: str, params: Mapping[str, Any], constants: Mapping[str, float]
-) -> tuple[int, dict[str, tuple[float, ...]], str]:
-    """A partition's rows, the values each 0/1 label takes in it, and the back end in words; a
-    DataError naming the first row whose loss is not finite at `params` (the starting ones)."""
-    data = read_partition(job, part, source)
+) -> tuple[int, dict[str, tuple[float, ...]], str, int]:
+    """A partition's rows the job takes, the values each 0/1 label takes in them, the back end in
+    words, and the rows the selection leaves out (held out for the test); a DataError naming the
+    first row whose loss is not finite at `params` (the starting ones) by its row in the data."""
+    if isinstance(part, Columns):  # already read and selected
+        data, taken, count = part, None, len(part)
+    else:
+        columns = read_columns(job, part, source)
+        count = len(next(iter(columns.values()))) if columns else 0
+        taken = job.selection.rows(count, source)
+        data = selected(job, columns, source, taken)
     numeric = built(job)
     # the per-sample losses (by the NumPy program, slower than the kernel) only to name a bad row
     if len(data) and not math.isfinite(numeric.evaluate(params, data.columns, constants)[0]):
@@ -89,13 +111,14 @@ def partition_check(
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
             row = int(bad[0])
+            in_data = row if taken is None else int(taken[row])
             raise DataError(
                 f"the loss is {losses[row]} for this row at the starting parameters: "
                 "a value outside the loss's domain",
-                Location(source=source, key=f"row {row + 1}"),
+                Location(source=source, key=f"row {in_data + 1}"),
             )
     seen = {name: tuple(float(v) for v in np.unique(data.columns[name])) for name in job.labels}
-    return len(data), seen, numeric.describe()
+    return len(data), seen, numeric.describe(), count - len(data)
 
 
 def partition_correct(
@@ -126,14 +149,53 @@ class Partitioned:
     where: str = ""
     #: Seconds each wait on the cluster may take (`train --timeout`); None: as long as it takes.
     timeout: float | None = None
+    #: What every task makes of its partition's columns: the rows (`hold_out`), the inputs' scaling
+    #: (`standardize`).
+    selection: Selection = field(default_factory=Selection)
+    #: The rows the selection leaves out of every partition (`check` counts them): held out.
+    held: int = 0
     _job: Job | None = field(default=None, repr=False)
     _program: Program | Shipped | None = field(default=None, repr=False)
+    #: The partitions as given, before `persist_if_it_fits` read the training rows into memory.
+    _given: list[Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._given = list(self.parts)
+
+    def hold_out(self, fraction: float, seed: int) -> None:
+        """--test-fraction: every task from now on takes the training rows of its partition, round(
+        fraction × its rows) held out as `Selection` draws them (before `check` and `standardize`)."""
+        self.selection = dataclasses.replace(
+            self.selection, hold_out=(seed, fraction), sources=tuple(self.sources)
+        )
+
+    def held_out(self) -> Partitioned:
+        """The rows `hold_out` held out of every partition, scaled as the training rows are: read again
+        from the partitions as given (`check` counted them)."""
+        return Partitioned(
+            list(self._given),
+            list(self.sources),
+            self.source,
+            self.client,
+            self.held,
+            self.where,
+            self.timeout,
+            dataclasses.replace(self.selection, held_out=True),
+            _job=self._job,  # its --columns mapping
+            _program=self._program,
+        )
 
     def job(self, numeric: Numeric, mapping: Mapping[str, str] | None = None) -> Job:
-        """The job of `numeric`'s program (and --columns `mapping`, once given), pickled once."""
+        """The job of `numeric`'s program (and --columns `mapping`, once given) and the selection,
+        pickled once."""
         mapping = dict(self._job.mapping) if mapping is None and self._job is not None else mapping
-        if self._job is None or self._program is not numeric.program or dict(self._job.mapping) != mapping:
-            self._job = Job.of(numeric, mapping)
+        if (
+            self._job is None
+            or self._program is not numeric.program
+            or dict(self._job.mapping) != mapping
+            or self._job.selection != self.selection
+        ):
+            self._job = Job.of(numeric, mapping, self.selection)
             self._program = numeric.program
         return self._job
 
@@ -200,13 +262,28 @@ class Partitioned:
     ) -> tuple[float, Array]:
         """Mean loss and mean gradient over every partition, the gradient every parameter's entries
         in order in one vector: one distributed pass, the partitions' sums added in their order."""
-        results = self._run(partition_sums, self.job(numeric), params, constants or {})
+        loss, gradient = self._means(partition_sums, numeric, params, constants)
+        return loss, gradient
+
+    def second_order(
+        self, numeric: Numeric, params: Mapping[str, Any], constants: Mapping[str, float] | None
+    ) -> tuple[float, Array, Array]:
+        """Mean loss, gradient and Hessian over every partition (Newton's method), as `summed`."""
+        loss, gradient, hessian = self._means(partition_second_order, numeric, params, constants)
+        return loss, gradient, hessian
+
+    def _means(
+        self, task: Any, numeric: Numeric, params: Mapping[str, Any], constants: Mapping[str, float] | None
+    ) -> tuple[Any, ...]:
+        """`task`'s (rows, rows × mean loss, rows × each mean array) of every partition, added in
+        partition order and divided by the rows: (mean loss, each mean array)."""
+        results = self._run(task, self.job(numeric), params, constants or {})
         rows = sum(r[0] for r in results)
         if rows == 0:
             raise DataError("has no data rows", Location(source=self.source))
-        loss = math.fsum(r[1] for r in results) / rows
-        gradient = np.sum(np.stack([r[2] for r in results if r[0]]), axis=0) / rows
-        return loss, gradient
+        kept = [r for r in results if r[0]]
+        arrays = (np.sum(np.stack([r[k] for r in kept]), axis=0) / rows for k in range(2, len(kept[0])))
+        return math.fsum(r[1] for r in kept) / rows, *arrays
 
     def check(
         self,
@@ -220,8 +297,16 @@ class Partitioned:
         job = self.job(numeric, mapping)
         results = self._run(partition_check, job, params, constants or {})
         self.rows = sum(r[0] for r in results)
+        self.held = sum(r[3] for r in results)
         if self.rows == 0:
             raise DataError("has a header but no data rows", Location(source=self.source))
+        if self.selection.hold_out is not None and self.held == 0:
+            raise DataError(
+                f"--test-fraction {self.selection.hold_out[1]:g} holds out no row: each file holds out "
+                "round(fraction × its rows), 0 in every one",
+                Location(source=self.source),
+                "choose a larger fraction",
+            )
         for name in job.labels:
             classes = {v for r in results for v in r[1][name]}
             if len(classes) == 1:
@@ -236,6 +321,33 @@ class Partitioned:
         workers = len(self._workers()) if self.client is not None else 0
         on = f" on {workers} Dask worker{'s' if workers != 1 else ''}" if self.client else " on Dask"
         self.where = "; ".join(backends) + on
+
+    def standardize(
+        self, numeric: Numeric, mapping: Mapping[str, str] | None = None
+    ) -> tuple[tuple[str, float, float], ...]:
+        """Each input column's (name, mean, scale) over the rows of every partition, in one pass on
+        the workers (`partition_moments`, `combined_moments`): the population statistics
+        `symcalc.numeric.data.standardization` takes in memory (NumPy's std; 1 for a constant column).
+        Every task from then on takes its inputs as (x − mean)/scale."""
+        import dask
+
+        job = self.job(numeric, mapping)
+        if not job.wanted.inputs:  # nothing to scale
+            return ()
+        tasks = [
+            dask.delayed(partition_moments, pure=True)(job, part, source)
+            for part, source in zip(self.parts, self.sources, strict=True)
+        ]
+        rows, means, squares = combined_moments(list(self._compute(tasks)))
+        if rows == 0:
+            raise DataError("has a header but no data rows", Location(source=self.source))
+        deviations = np.sqrt(squares / rows)
+        scaling = tuple(
+            (name, float(mean), float(deviation) if deviation > 0 else 1.0)
+            for name, mean, deviation in zip(job.wanted.inputs, means, deviations, strict=True)
+        )
+        self.selection = dataclasses.replace(self.selection, scaling=scaling)
+        return scaling
 
     def correct(
         self, numeric: Numeric, params: Mapping[str, Any], constants: Mapping[str, float] | None

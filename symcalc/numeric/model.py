@@ -306,7 +306,11 @@ class NumericModel:
     def second_order_on(
         self, data: Mapping[str, Any], constants: Mapping[str, float] | None = None
     ) -> Callable[[Mapping[str, float]], tuple[float, Array, Array]]:
-        """`second_order` on these data, as a function of the parameters (the data arranged once)."""
+        """`second_order` on these data, as a function of the parameters (the data arranged once; on
+        Dask, one pass over the partitions each call)."""
+        if isinstance(data, Partitioned) or is_dask(data):
+            parts = partitioned(data)
+            return lambda params: parts.second_order(self, params, constants)
         batch = self._batch
         if batch is not None and batch.has_hessian:
             p = len(self.parameters)

@@ -1,8 +1,10 @@
 """A partition of the data, as a worker reads it: the files of a --data glob, the job a task gets
 (what to evaluate by, pickled once: a model's `Program`, or the text of its batch module, and the
 columns it reads), and each partition's columns read and checked as `symcalc.numeric.data` checks
-a CSV (a CSV file is read by `load_csv` itself). A problem is the same one-line `DataError`, naming
-the partition's file.
+a CSV (a CSV file is read by `load_csv` itself), then as the job selects them (--test-fraction's
+rows, --standardize's scaling); and the tasks beside the loss and gradient: the statistics
+--standardize combines over partitions, and Newton's Hessian. A problem is the same one-line
+`DataError`, naming the partition's file.
 
 pandas and pyarrow are imported only when a partition is read: they come with the optional extra
 `symcalc-gradients[dask]` (`symcalc.numeric.distributed` runs the partitions on Dask).
@@ -73,6 +75,43 @@ def _kind(path: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Selection:
+    """What a task makes of its partition's columns once read and checked, before a batch module's
+    arrays are stacked: the rows it takes (--test-fraction: the training rows, or those held out),
+    then each input column scaled as (x − mean)/scale (--standardize: (column, mean, scale), from
+    `symcalc.numeric.distributed.Partitioned.standardize`).
+
+    Partition k (0-based, its place in `sources`) of n rows holds out round(fraction × n) of them,
+    drawn by `numpy.random.default_rng((seed, k))` as `symcalc.numeric.data.split` draws them from
+    the whole file (the first of a permutation), each part in file order."""
+
+    scaling: tuple[tuple[str, float, float], ...] = ()
+    #: --test-fraction's (seed, fraction), or None: every row.
+    hold_out: tuple[int, float] | None = None
+    #: The rows held out rather than the training rows.
+    held_out: bool = False
+    #: Each partition's source, in order: a partition's number is its place here.
+    sources: tuple[str, ...] = ()
+
+    def rows(self, count: int, source: str) -> Any:
+        """The numbers of the rows taken of a partition of `count` rows (sorted), or None: all; a
+        DataError when --test-fraction would leave none of them to train on."""
+        if self.hold_out is None:
+            return None
+        seed, fraction = self.hold_out
+        held = round(fraction * count)
+        if count and held == count:
+            raise DataError(
+                f"--test-fraction {fraction:g} of its {count} rows leaves no row to train on: each file "
+                "holds out round(fraction × its rows)",
+                Location(source=source),
+                "choose a smaller fraction, or put more rows in each file",
+            )
+        order = np.random.default_rng((seed, self.sources.index(source))).permutation(count)
+        return np.sort(order[:held] if self.held_out else order[held:])
+
+
+@dataclass(frozen=True)
 class Job:
     """What a worker needs to evaluate a partition: what it evaluates by (a `Program`, or a batch
     module's `BatchProgram`), pickled, and the hash that keys its cache, the --columns mapping, the
@@ -89,6 +128,8 @@ class Job:
     arrays: tuple[tuple[str, tuple[str, ...], tuple[int, ...]], ...]
     #: Numeric, pickled by name (this module never imports symcalc.numeric.model, which imports it)
     factory: Callable[[Any], Numeric]
+    #: What each task makes of the columns it reads: the rows it takes, its inputs scaled.
+    selection: Selection = field(default_factory=Selection)
 
     @property
     def needed(self) -> tuple[str, ...]:
@@ -99,7 +140,9 @@ class Job:
         return self.wanted.labels
 
     @staticmethod
-    def of(numeric: Numeric, mapping: Mapping[str, str] | None = None) -> Job:
+    def of(
+        numeric: Numeric, mapping: Mapping[str, str] | None = None, selection: Selection = Selection()
+    ) -> Job:
         program = numeric.program
         payload = pickle.dumps(program)
         classes: tuple[tuple[str, int], ...] = ()
@@ -116,6 +159,7 @@ class Job:
             classes,
             arrays,
             type(numeric),
+            selection,
         )
 
 
@@ -170,6 +214,13 @@ class Numeric(Protocol):
         data: Mapping[str, Any],
         constants: Mapping[str, float] | None = None,
     ) -> float | None: ...
+
+    def second_order(
+        self,
+        params: Mapping[str, Any],
+        data: Mapping[str, Any],
+        constants: Mapping[str, float] | None = None,
+    ) -> tuple[float, Array, Array]: ...
 
 
 @dataclass(frozen=True)
@@ -354,14 +405,36 @@ def _read_frame(job: Job, frame: Any, source: str) -> dict[str, Array]:
 
 
 def read_partition(job: Job, part: Any, source: str) -> Columns:
-    """A partition's columns, checked: `part` is a file's path (CSV or Parquet), a pandas dataframe,
-    a mapping of column names to arrays, or `Columns` already read."""
+    """A partition's columns, checked, as the job selects them (its inputs scaled), a batch module's
+    stacked into its arrays: `part` is what `read_columns` reads, or `Columns` already read (by a job
+    that selected them alike)."""
     if isinstance(part, Columns):
         return part
+    columns = read_columns(job, part, source)
+    return selected(job, columns, source, job.selection.rows(_count(columns), source))
+
+
+def selected(job: Job, columns: Mapping[str, Array], source: str, rows: Any) -> Columns:
+    """The `rows` of a partition's `columns` (None: all), the inputs scaled as the job's selection
+    says, a batch module's stacked into its arrays."""
+    taken = {name: values if rows is None else values[rows] for name, values in columns.items()}
+    for name, mean, scale in job.selection.scaling:
+        taken[name] = (taken[name] - mean) / scale
+    return Columns(source, _stacked(job, taken) if job.arrays else taken)
+
+
+def _count(columns: Mapping[str, Array]) -> int:
+    return len(next(iter(columns.values()))) if columns else 0
+
+
+def read_columns(job: Job, part: Any, source: str) -> dict[str, Array]:
+    """A partition's model columns by name, read and checked, as they are in the data (every row):
+    `part` is a file's path (CSV or Parquet), a pandas dataframe, or a mapping of column names to
+    arrays."""
     lines = None
     if isinstance(part, str) and _kind(part) == "csv":
         dataset = load_csv(part, job.wanted, dict(job.mapping), part=True)
-        columns, lines = dataset.columns, dataset.lines
+        columns, lines = dict(dataset.columns), dataset.lines
     elif isinstance(part, str):
         columns = _read_parquet(job, part)
     elif isinstance(part, Mapping):
@@ -373,7 +446,50 @@ def read_partition(job: Job, part: Any, source: str) -> Columns:
     else:
         columns = _read_frame(job, part, source)
     _check_classes(job, source, columns, lines)
-    return Columns(source, _stacked(job, columns) if job.arrays else columns)
+    return columns
+
+
+def partition_moments(job: Job, part: Any, source: str) -> tuple[int, Array, Array]:
+    """(rows, each input column's mean, each one's sum of squared deviations from that mean) of the
+    rows of a partition the job takes (the training rows), as they are in the data, the columns in
+    the order of `job.wanted.inputs`."""
+    columns = read_columns(job, part, source)
+    taken = job.selection.rows(_count(columns), source)
+    inputs = job.wanted.inputs
+    values = np.column_stack([columns[name] if taken is None else columns[name][taken] for name in inputs])
+    if len(values) == 0:
+        return 0, np.zeros(len(inputs)), np.zeros(len(inputs))
+    means = values.mean(axis=0)
+    return len(values), means, np.sum(np.square(values - means), axis=0)
+
+
+def combined_moments(parts: Sequence[tuple[int, Array, Array]]) -> tuple[int, Array, Array]:
+    """The (rows, means, sums of squared deviations) of the partitions' rows together, from each
+    partition's, added in order by the parallel formula of Chan, Golub and LeVeque: no Σx² − (Σx)²/n,
+    which loses the digits of a column far from 0 with a small spread."""
+    count, means, squares = parts[0]
+    for rows, part_means, part_squares in parts[1:]:
+        if rows == 0:
+            continue
+        total = count + rows
+        delta = part_means - means
+        means = means + delta * (rows / total)
+        squares = squares + part_squares + np.square(delta) * (count * rows / total)
+        count = total
+    return count, means, squares
+
+
+def partition_second_order(
+    job: Job, part: Any, source: str, params: Mapping[str, Any], constants: Mapping[str, float]
+) -> tuple[int, float, Array | None, Array | None]:
+    """(rows, rows × mean loss, rows × mean gradient, rows × mean Hessian) of one partition, for
+    Newton's method, by the model's back end (None for a partition of no rows)."""
+    data = read_partition(job, part, source)
+    rows = len(data)
+    if rows == 0:
+        return 0, 0.0, None, None
+    loss, gradient, hessian = built(job).second_order(params, data.columns, constants)
+    return rows, loss * rows, np.asarray(gradient) * rows, np.asarray(hessian) * rows
 
 
 def _stacked(job: Job, columns: Mapping[str, Array]) -> dict[str, Array]:

@@ -59,6 +59,10 @@ class Summary:
     standardized: tuple[tuple[str, float, float], ...] = ()
     #: Each vector or matrix input and its sizes: the standardization nests as the parameters do.
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    #: False when training stopped (Ctrl-C on Dask) before the gradient at the final parameters was
+    #: evaluated: the table says so, and --json's gradient_norm is null; the loss is then the last
+    #: epoch's (over its minibatches, as the progress bar showed it), and the table says that too.
+    gradient_evaluated: bool = True
 
 
 #: Each training method's name in words.
@@ -95,7 +99,7 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
         "message": final.message,
         "advice": advice(summary),
         "accuracy": summary.accuracy,
-        "gradient_norm": _number(final.gradient_norm),
+        "gradient_norm": _number(final.gradient_norm) if summary.gradient_evaluated else None,
         "seconds": round(final.elapsed, 6),
         "samples": summary.samples,
         "data": summary.source,
@@ -185,14 +189,20 @@ def summary_table(summary: Summary) -> Table:
     for name, value in _shown_parameters(final.parameters, summary.shapes):
         table.add_row(name, value)
     table.add_section()
-    table.add_row("final loss", f"{final.loss:.6g}")
+    if summary.gradient_evaluated:
+        table.add_row("final loss", f"{final.loss:.6g}")
+    elif math.isfinite(final.loss):  # no pass at the final parameters: the loss the last epoch showed
+        table.add_row("last epoch's loss", f"{final.loss:.6g}")
+    else:
+        table.add_row("final loss", "not evaluated (interrupted)")
     if summary.accuracy is not None:
         table.add_row("accuracy", f"{summary.accuracy:.1%}")
     if summary.test is not None:
         table.add_row("test loss", f"{summary.test.loss:.6g}")
         if summary.test.accuracy is not None:
             table.add_row("test accuracy", f"{summary.test.accuracy:.1%}")
-    table.add_row("gradient norm", f"{final.gradient_norm:.3g}")
+    norm = f"{final.gradient_norm:.3g}" if summary.gradient_evaluated else "not evaluated (interrupted)"
+    table.add_row("gradient norm", norm)
     if summary.constants:
         table.add_row("constants", ", ".join(f"{name} = {value:g}" for name, value in summary.constants))
     table.add_row("method", METHODS[summary.method])

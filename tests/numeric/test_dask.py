@@ -417,9 +417,9 @@ def test_train_dask_in_a_subprocess_matches_training_in_memory(small: tuple[Path
     [
         (["--dask"], "symcalc: error: --dask needs --data (e.g. --data 'data/*.parquet')\n"),
         (
-            ["--dask", "--data", "d/*.parquet", "--standardize"],
-            "symcalc: error: --standardize is not available with --dask: it needs every row in one "
-            "process (train in memory from a CSV file, without --dask)\n",
+            ["--dask", "--scheduler", "tcp://127.0.0.1:8786", "--data", "d/*.parquet"],
+            "symcalc: error: --dask and --scheduler both given (--dask starts a cluster here; --scheduler "
+            "uses one)\n",
         ),
         (
             ["--dask", "--data", "d.parquet", "--memory-limit", "lots"],

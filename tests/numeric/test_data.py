@@ -219,3 +219,20 @@ def test_any_file_gives_a_dataset_or_a_data_error(
     assert set(dataset.columns) == {"x1", "x2", "y"}
     assert all(np.all(np.isfinite(c)) and len(c) == len(dataset) for c in dataset.columns.values())
     assert set(np.unique(dataset.columns["y"])) == {0.0, 1.0}
+
+
+def test_partitions_moments_combine_to_numpys_mean_and_std_of_all_the_rows() -> None:
+    """Chan's parallel formula keeps the digits of a column far from 0 with a small spread, where
+    Σx² − (Σx)²/n over values near 1e6 would lose them all; partitions of unequal rows, one empty."""
+    from symcalc.numeric.partitions import combined_moments
+
+    rng = np.random.default_rng(3)
+    values = np.column_stack([1e6 + 1e-2 * rng.standard_normal(700), rng.standard_normal(700)])
+    parts = []
+    for rows in np.split(values, [0, 100, 350]):
+        mean = rows.mean(axis=0) if len(rows) else np.zeros(2)
+        parts.append((len(rows), mean, np.sum(np.square(rows - mean), axis=0)))
+    count, means, squares = combined_moments(parts)
+    assert count == 700
+    np.testing.assert_allclose(means, values.mean(axis=0), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(np.sqrt(squares / count), values.std(axis=0), rtol=1e-9)
