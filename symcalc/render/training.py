@@ -60,8 +60,9 @@ class Summary:
     #: Each vector or matrix input and its sizes: the standardization nests as the parameters do.
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
     #: False when training stopped (Ctrl-C on Dask) before the gradient at the final parameters was
-    #: evaluated: the table says so, and --json's gradient_norm is null; the loss is then the last
-    #: epoch's (over its minibatches, as the progress bar showed it), and the table says that too.
+    #: evaluated: the table says so, and --json's gradient_norm and loss are null; the loss shown is
+    #: then the last epoch's (over its minibatches, as the progress bar showed it), named so in the
+    #: table and as --json's last_epoch_loss.
     gradient_evaluated: bool = True
 
 
@@ -92,7 +93,9 @@ def summary_dict(summary: Summary) -> dict[str, Any]:
     final = summary.final
     return {
         "parameters": _nested(final.parameters, summary.shapes),
-        "loss": _number(final.loss),
+        # not evaluated at the end (Ctrl-C on Dask): the loss the last epoch showed, named so
+        "loss": _number(final.loss) if summary.gradient_evaluated else None,
+        **({} if summary.gradient_evaluated else {"last_epoch_loss": _number(final.loss)}),
         "epochs": final.epoch,
         "converged": final.converged,
         "stopped": final.stop.value if final.stop else None,

@@ -432,7 +432,7 @@ def test_train_dask_in_a_subprocess_matches_training_in_memory(small: tuple[Path
         ),
     ],
 )
-def test_options_train_cannot_run_on_dask_are_one_line(
+def test_conflicting_or_incomplete_dask_options_are_one_line(
     capsys: pytest.CaptureFixture[str], options: list[str], message: str
 ) -> None:
     assert main(["train", *options]) == 2

@@ -119,7 +119,8 @@ def test_ctrl_c_in_minibatches_on_dask_says_the_final_gradient_was_not_evaluated
 ) -> None:
     """Ctrl-C during epoch 2's pass over the partitions: the parameters are epoch 1's (those of a run
     of one epoch), the table says the gradient at them was not evaluated (no 'nan') and that the loss
-    is epoch 1's over its minibatches, not one at those parameters; --json's gradient_norm is null."""
+    is epoch 1's over its minibatches, not one at those parameters; --json's gradient_norm and loss
+    are null, and its last_epoch_loss is epoch 1's."""
     pattern, _, _, _ = data
     common = ["--method", method, "--batch-size", "16", "--seed", "4"]
     code, out, err = _train(
@@ -143,6 +144,8 @@ def test_ctrl_c_in_minibatches_on_dask_says_the_final_gradient_was_not_evaluated
     assert code == 130, err
     stopped = json.loads(out)
     assert (stopped["stopped"], stopped["epochs"], stopped["gradient_norm"]) == ("interrupted", 1, None)
+    assert stopped["loss"] is None and isinstance(stopped["last_epoch_loss"], float)
+    assert stopped["last_epoch_loss"] > 0
     np.testing.assert_array_equal(stopped["parameters"]["w"], one_epoch["parameters"]["w"])
     assert stopped["parameters"]["b"] == one_epoch["parameters"]["b"]
     code, out, err = _train(capsys, model, pattern, *argv, client=client)
