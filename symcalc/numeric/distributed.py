@@ -154,6 +154,8 @@ class Partitioned:
     selection: Selection = field(default_factory=Selection)
     #: The rows the selection leaves out of every partition (`check` counts them): held out.
     held: int = 0
+    #: A Dask dataframe's column names (`from_dask`); () for files, which name theirs, and arrays.
+    header: tuple[str, ...] = ()
     _job: Job | None = field(default=None, repr=False)
     _program: Program | Shipped | None = field(default=None, repr=False)
     #: The partitions as given, before `persist_if_it_fits` read the training rows into memory.
@@ -405,7 +407,8 @@ def from_dask(data: Any, split: Mapping[str, Sequence[str]] | None = None) -> Pa
 
     if hasattr(data, "__dask_graph__"):  # a Dask dataframe
         parts = list(data.to_delayed())
-        return Partitioned(parts, [f"partition {k + 1}" for k in range(len(parts))], "the Dask dataframe")
+        sources = [f"partition {k + 1}" for k in range(len(parts))]
+        return Partitioned(parts, sources, "the Dask dataframe", header=tuple(str(c) for c in data.columns))
     names = list(data)
     lazy = [n for n in names if hasattr(data[n], "__dask_graph__")]
     first = data[lazy[0]]

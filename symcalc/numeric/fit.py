@@ -73,13 +73,13 @@ def fit(
     parameters before that step), or on Ctrl-C (keeping those it got to).
 
     `data` may also be partitioned where Dask runs, with a derivation for `model`: Dask arrays by
-    the declared names (x an m × n Dask array), a Dask dataframe or `Partitioned` files (columns
-    x1 … xn and y, as `train` reads them). The data stay where they are: each epoch visits the
-    partitions in an order drawn from `seed`, and the worker holding each one gets the parameters
-    and the optimizer's state, steps through that partition's minibatches (shuffled within it; a
-    minibatch never spans two partitions, and without `batch_size` each partition is one) and
-    sends them back (`symcalc.numeric.fit_dask`). The result is that of this loop over the same
-    minibatches in one process.
+    the declared names (x an m × n Dask array), a Dask dataframe (or `from_dask` of one) or
+    `Partitioned` files (columns x1 … xn and y, as `train` reads them). The data stay where they
+    are: each epoch visits the partitions in an order drawn from `seed`, and the worker holding each
+    one gets the parameters and the optimizer's state, steps through that partition's minibatches
+    (shuffled within it; a minibatch never spans two partitions, and without `batch_size` each
+    partition is one) and sends them back (`symcalc.numeric.fit_dask`). The result is that of this
+    loop over the same minibatches in one process.
     """
     from symcalc.numeric.distributed import is_dask
 

@@ -122,8 +122,9 @@ def fit_partitions(
 
 def fit_on_dask(derivation: Derivation, data: Any, start: Mapping[str, Any] | None, **options: Any) -> Fitted:
     """`fit` of a derivation's batch module on Dask data (`symcalc.fit` with such data): Dask arrays
-    by the declared names, a Dask dataframe, or `Partitioned` files (columns x1 … xn, y1 … yk or
-    one column of class numbers, as `train` reads them); the start as `fit`'s in memory."""
+    by the declared names, a Dask dataframe (or `from_dask` of one), or `Partitioned` files (columns
+    x1 … xn, y1 … yk or one column of class numbers, as `train` reads them); the start as `fit`'s in
+    memory."""
     from symcalc.numeric.batch_data import columns_for
     from symcalc.numeric.batch_fit import batch_model, initial_parameters
     from symcalc.numeric.batch_partitions import BatchPartitions, BatchProgram
@@ -139,8 +140,8 @@ def fit_on_dask(derivation: Derivation, data: Any, start: Mapping[str, Any] | No
         partitions = from_dask({name: data[name] for name in names}, split)
     else:
         partitions = partitioned(data)
-        if hasattr(data, "columns"):
-            header = [str(c) for c in data.columns]
+        if partitions.header:  # a Dask dataframe's, or from_dask's of one
+            header = list(partitions.header)
         elif partitions.sources and partitions.sources[0] == partitions.parts[0]:  # files
             header = columns_of(partitions.sources[0])[0]
         else:

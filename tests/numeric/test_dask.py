@@ -42,7 +42,7 @@ from symcalc.cli.main import main
 from symcalc.errors import DataError
 from symcalc.numeric.batch_fit import batch_model, initial_parameters
 from symcalc.numeric.descent import Epoch, train
-from symcalc.numeric.distributed import cluster, from_files
+from symcalc.numeric.distributed import cluster, from_dask, from_files
 from symcalc.numeric.fit import Method, minibatches
 from symcalc.numeric.model import NumericModel
 from tests.conftest import REPO
@@ -594,7 +594,7 @@ def test_sgd_and_adam_on_the_partitions_are_the_partition_wise_loop_in_one_proce
     assert on_dask.history[-1].loss < on_dask.history[0].loss
 
 
-def test_fit_takes_dask_arrays_and_a_dask_dataframe_as_it_takes_the_files(
+def test_fit_takes_dask_arrays_and_a_dask_dataframe_bare_or_partitioned_as_it_takes_the_files(
     client: Client, small: tuple[Path, Path, Columns], derivation: symcalc.Derivation
 ) -> None:
     import dask.array as da
@@ -611,7 +611,8 @@ def test_fit_takes_dask_arrays_and_a_dask_dataframe_as_it_takes_the_files(
         "seed": 5,
     }
     files = symcalc.fit(derivation, from_files(str(folder / "*.parquet"), client), **options)
-    for data in (arrays, dd.read_parquet(str(folder / "*.parquet"))):
+    frame = dd.read_parquet(str(folder / "*.parquet"))
+    for data in (arrays, frame, from_dask(frame)):
         fitted = symcalc.fit(derivation, data, **options)
         assert all(np.array_equal(fitted.parameters[n], files.parameters[n]) for n in ("w", "b"))
     with pytest.raises(symcalc.SymcalcError, match="takes a derivation"):
