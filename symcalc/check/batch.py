@@ -18,7 +18,7 @@ import sympy as sp
 
 from symcalc.check.oracle import elementary
 from symcalc.check.polynomial import spending
-from symcalc.check.prove import is_zero
+from symcalc.check.prove import Canonical, is_zero
 from symcalc.check.records import Check, Counterexample
 from symcalc.check.sample import Sampler
 from symcalc.symbolic.arrays import (
@@ -35,6 +35,7 @@ from symcalc.symbolic.batch import BatchForm, BatchLine, M, column, column_sums,
 from symcalc.symbolic.expand import concrete, flat
 from symcalc.symbolic.functions import text
 from symcalc.symbolic.graph import Model
+from symcalc.symbolic.shared import free_symbols, xreplace
 from symcalc.symbolic.steps import Derivation
 from symcalc.symbolic.vector_hessian import identity, identity_value
 
@@ -233,9 +234,10 @@ def _exact(derivation: Derivation, batch: BatchForm) -> dict[sp.Symbol, list[sp.
         for k in range(SAMPLES)
     }
     result: dict[sp.Symbol, list[sp.Expr]] = {}
+    rewrite = Canonical()  # the samples' forward values recur in every difference: each rewritten once
     with spending(EXACT_WORK):
         for line in batch.gradients:
-            result[line.target] = _differences(derivation, line, values, sample, per_sample, forward)
+            result[line.target] = _differences(derivation, line, values, sample, per_sample, forward, rewrite)
     return result
 
 
@@ -246,6 +248,7 @@ def _differences(
     sample: Callable[..., sp.Symbol],
     per_sample: list[sp.Symbol],
     forward: Mapping[sp.Symbol, tuple[sp.Expr, int]],
+    rewrite: Canonical,
 ) -> list[sp.Expr]:
     """Each entry of one gradient's batch form minus the mean of its written-out gradients (0 where
     they are shown equal)."""
@@ -269,7 +272,7 @@ def _differences(
         )
         renamed = {sample(s, k): sample(s, k) for s in per_sample for k in range(SAMPLES)}
         left = sp.sympify(value).xreplace(renamed)
-        differences.append(_zero(left, mean, solutions, sample, forward))
+        differences.append(_zero(left, mean, solutions, sample, forward, rewrite))
     return differences
 
 
@@ -279,6 +282,7 @@ def _zero(
     solutions: Mapping[sp.Symbol, sp.Expr],
     sample: Callable[..., sp.Symbol],
     forward: Mapping[sp.Symbol, tuple[sp.Expr, int]],
+    rewrite: Canonical,
 ) -> sp.Expr:
     """0 when left − right vanishes (`prove.is_zero`, with the assumptions met in each sample), else
     the difference. A sample's forward value that only one side names is substituted first, then
@@ -288,18 +292,18 @@ def _zero(
         for s, value in solutions.items()
         for k in range(SAMPLES)
     }
-    left, right = left.xreplace(met), right.xreplace(met)
+    left, right = xreplace(left, met), xreplace(right, met)
     while True:
-        on_left, on_right = left.free_symbols & forward.keys(), right.free_symbols & forward.keys()
+        on_left, on_right = free_symbols(left) & forward.keys(), free_symbols(right) & forward.keys()
         one_sided = on_left ^ on_right
-        if not one_sided and is_zero(left - right):
+        if not one_sided and is_zero(left - right, rewrite):
             return sp.S.Zero
         pending = one_sided or on_left | on_right
         if not pending:
             return left - right
         latest = max(pending, key=lambda name: forward[name][1])
         value = forward[latest][0].xreplace(met)
-        left, right = left.xreplace({latest: value}), right.xreplace({latest: value})
+        left, right = xreplace(left, {latest: value}), xreplace(right, {latest: value})
 
 
 def _evaluate(

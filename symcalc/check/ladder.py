@@ -26,11 +26,12 @@ import sympy as sp
 from symcalc.check.clearest import SEARCH_POINTS, activations, clearest, saturated
 from symcalc.check.evaluate import CONFIRM_DIGITS, DIGITS, kinks
 from symcalc.check.oracle import elementary, independent_derivative
-from symcalc.check.prove import by_cases, by_members, cancelled, known_signs, piecewise_atoms
+from symcalc.check.prove import Canonical, by_cases, by_members, cancelled, known_signs, piecewise_atoms
 from symcalc.check.records import Check, Counterexample, check_maker
 from symcalc.check.sample import ATTEMPTS_PER_POINT, Point, Sampler
 from symcalc.errors import EvaluationUnsupported, Undefined
 from symcalc.symbolic.graph import Model
+from symcalc.symbolic.shared import free_symbols, xreplace
 
 SCREEN_POINTS = 2  # points compared before any proof is tried: most wrong claims fail here
 RELATIVE_TOLERANCE = 1e-30  # far below any honest mistake (1e-12), far above 50-digit round-off
@@ -74,6 +75,8 @@ class Ladder:
         self._through: dict[tuple[sp.Symbol, sp.Symbol], sp.Expr] = {}
         self._composed: dict[sp.Symbol, sp.Expr] = {}
         self._activations: tuple[tuple[sp.Expr, tuple[int, ...]], ...] | None = None
+        #: One rewriting for every proof: the definitions substituted recur in every comparison.
+        self.rewrite = Canonical()
 
     def through(self, of: sp.Symbol, wrt: sp.Symbol) -> sp.Expr:
         """SymPy's d(of)/d(wrt) through the graph (`oracle.independent_derivative`), worked out once:
@@ -86,8 +89,8 @@ class Ladder:
         """A definition with every definition it uses substituted, down to the independent names."""
         if name not in self._composed:
             definition = self.definitions[name]
-            used = definition.free_symbols & self.definitions.keys()
-            self._composed[name] = definition.xreplace({sym: self.composed(sym) for sym in used})
+            used = free_symbols(definition) & self.definitions.keys()
+            self._composed[name] = xreplace(definition, {sym: self.composed(sym) for sym in used})
         return self._composed[name]
 
     def decide(
@@ -103,7 +106,7 @@ class Ladder:
         """Whether left = right, decided by the strongest rung that can: proved, refuted or numerically.
         `shown`: the statement's sides for the terminal (`Check.shown`)."""
         make = check_maker(name, kind, statement, self.assuming, shown)
-        left, right = left.xreplace(self.solved), right.xreplace(self.solved)
+        left, right = xreplace(left, self.solved), xreplace(right, self.solved)
         # A few points first: a wrong claim is refuted there, before any symbolic work it cannot win.
         failed, _ = self.compare_at_points(make, left, right, sides, min(SCREEN_POINTS, self.points))
         if failed is not None:
@@ -230,8 +233,8 @@ class Ladder:
         non-zero number when it cancels to one (a refutation).
         """
         while True:
-            left_names = left.free_symbols & self.definitions.keys()
-            right_names = right.free_symbols & self.definitions.keys()
+            left_names = free_symbols(left) & self.definitions.keys()
+            right_names = free_symbols(right) & self.definitions.keys()
             if not left_names or not right_names:  # every name one-sided: all substituted, at once
                 left, right = (self.compose(side) for side in (left, right))
                 left_names = right_names = set()
@@ -239,12 +242,12 @@ class Ladder:
             if one_sided:
                 left, right = self.substitute(max(one_sided, key=self.model.order.__getitem__), left, right)
                 continue
-            result = cancelled(elementary(left - right))
+            result = cancelled(elementary(left - right), self.rewrite)
             if result is not None and result == 0:
                 return True, left - right
             if result is not None and result.is_number and result.is_real:
                 return False, result
-            pending = (left.free_symbols | right.free_symbols) & self.definitions.keys()
+            pending = (free_symbols(left) | free_symbols(right)) & self.definitions.keys()
             if not pending:
                 return False, left - right
             left, right = self.substitute(max(pending, key=self.model.order.__getitem__), left, right)
@@ -261,25 +264,25 @@ class Ladder:
             if domain.members is not None
         }
         while True:
-            one_sided = (left.free_symbols ^ right.free_symbols) & self.definitions.keys()
+            one_sided = (free_symbols(left) ^ free_symbols(right)) & self.definitions.keys()
             if one_sided:
                 left, right = self.substitute(max(one_sided, key=self.model.order.__getitem__), left, right)
                 continue
             difference = elementary(left - right)
-            splits = piecewise_atoms(difference) or members.keys() & difference.free_symbols
+            splits = piecewise_atoms(difference) or members.keys() & free_symbols(difference)
             if splits and by_members(difference, members, lambda leaf: by_cases(leaf, self.signs)):
                 return True
-            pending = (left.free_symbols | right.free_symbols) & self.definitions.keys()
+            pending = (free_symbols(left) | free_symbols(right)) & self.definitions.keys()
             if not pending:
                 return False
             left, right = self.substitute(max(pending, key=self.model.order.__getitem__), left, right)
 
     def compose(self, expr: sp.Expr) -> sp.Expr:
-        used = expr.free_symbols & self.definitions.keys()
-        return expr.xreplace({sym: self.composed(sym) for sym in used}) if used else expr
+        used = free_symbols(expr) & self.definitions.keys()
+        return xreplace(expr, {sym: self.composed(sym) for sym in used}) if used else expr
 
     def substitute(self, name: sp.Symbol, *exprs: sp.Expr) -> tuple[sp.Expr, ...]:
-        return tuple(expr.xreplace({name: self.definitions[name]}) for expr in exprs)
+        return tuple(xreplace(expr, {name: self.definitions[name]}) for expr in exprs)
 
     def prove_costly(self, difference: sp.Expr) -> bool:
         """cancel looking inside exp and powers, then simplify, each only below a size that finishes soon."""

@@ -26,6 +26,7 @@ import sympy as sp
 
 from symcalc.check.rational import cancel
 from symcalc.symbolic.functions import relu, step
+from symcalc.symbolic.shared import atoms, free_symbols, xreplace
 
 EXPAND_MAX_OPS = 200  # an exponent is expanded into its terms only below this size
 MAX_KINKS = 6  # at most 2^6 leaves when proving by cases
@@ -36,8 +37,13 @@ _EVEN = (sp.cos, sp.Abs)
 _HYPERBOLIC = (sp.sinh, sp.cosh, sp.tanh)
 
 
-class _Canonical:
-    """Bottom-up rewriting into a rational function of `sp.Dummy` atoms, one per canonical function."""
+class Canonical:
+    """Bottom-up rewriting into a rational function of `sp.Dummy` atoms, one per canonical function.
+
+    One rewriting may serve many expressions (`cancelled`'s `rewrite`): a subexpression met again
+    is rewritten once, into the same atoms, and each expression's form is what a fresh one gives
+    (with other names for the atoms).
+    """
 
     def __init__(self) -> None:
         self.atoms: dict[sp.Basic, sp.Dummy] = {}
@@ -51,11 +57,14 @@ class _Canonical:
         """`expr` rewritten, each exp(c·t) (c a number) a power of one atom exp(g·t) shared by every c."""
         result = self(expr)
         placeholders = {placeholder: term for term, placeholder in self.exponentials.items()}
-        powers = [p for p in result.atoms(sp.Pow) if p.base in placeholders]
-        bare = result.xreplace({p: sp.S.One for p in powers}).free_symbols
+        powers = [p for p in atoms(result, sp.Pow) if p.base in placeholders]
+        bare = free_symbols(xreplace(result, {p: sp.S.One for p in powers}))
+        raised: dict[sp.Basic, set[sp.Expr]] = {}
+        for p in powers:
+            raised.setdefault(p.base, set()).add(p.exp)
         changes: dict[sp.Expr, sp.Expr] = {}
         for placeholder, term in placeholders.items():
-            exponents = {p.exp for p in powers if p.base == placeholder}
+            exponents = raised.get(placeholder, set())
             if placeholder in bare:
                 exponents.add(sp.S.One)
             if not exponents:
@@ -65,7 +74,7 @@ class _Canonical:
                 shared = step if step is not None else power
                 key = sp.Pow(placeholder, power) if power != 1 else placeholder
                 changes[key] = self.atom(sp.exp(shared * term)) ** (sp.Rational(power) / sp.Rational(shared))
-        return result.xreplace(changes)
+        return xreplace(result, changes)
 
     def atom(self, key: sp.Basic) -> sp.Dummy:
         return self.atoms.setdefault(key, sp.Dummy())
@@ -178,21 +187,22 @@ def _common_step(exponents: set[sp.Expr]) -> sp.Expr | None:
 
 def canonical(expr: sp.Expr) -> sp.Expr:
     """`expr` as a rational function of opaque atoms (see the module docstring)."""
-    return _Canonical().whole(expr)
+    return Canonical().whole(expr)
 
 
-def cancelled(expr: sp.Expr) -> sp.Expr | None:
+def cancelled(expr: sp.Expr, rewrite: Canonical | None = None) -> sp.Expr | None:
     """0, or the non-zero number `expr` equals, from its canonical form; None when neither is shown.
 
     The canonical form is put over one denominator and its numerator multiplied out
     (`rational.cancel`): the rational function is 0 exactly when that numerator is 0, and a
     number c exactly when it is c times the denominator. No polynomial gcd is taken (SymPy's
     `cancel` ran for minutes on wrong claims of depth three) and every product is bounded,
-    so the cost stays bounded.
+    so the cost stays bounded. `rewrite`: a rewriting shared with other calls (a fresh one if None).
     """
     if expr == 0:
         return sp.S.Zero
-    rewrite = _Canonical()
+    if rewrite is None:
+        rewrite = Canonical()
     try:
         written = rewrite.whole(expr)
     except (sp.PolynomialError, TypeError, ValueError, NotImplementedError, RecursionError):
@@ -200,8 +210,8 @@ def cancelled(expr: sp.Expr) -> sp.Expr | None:
     return cancel(written, rewrite.roots)
 
 
-def is_zero(expr: sp.Expr) -> bool:
-    result = cancelled(expr)
+def is_zero(expr: sp.Expr, rewrite: Canonical | None = None) -> bool:
+    result = cancelled(expr, rewrite)
     return result is not None and result == 0
 
 

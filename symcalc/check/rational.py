@@ -18,8 +18,10 @@ import sympy as sp
 
 from symcalc.check.polynomial import FIELD, Poly, exponent, generators_in
 from symcalc.errors import TooLarge
+from symcalc.symbolic.shared import nodes
 
 MAX_ROUNDS = 4  # rounds of r^q = b, for roots inside roots
+_UNDEFINED = frozenset((sp.zoo, sp.nan, sp.oo, -sp.oo))
 
 
 @dataclass
@@ -167,7 +169,7 @@ def cancel(expr: sp.Expr, roots: Mapping[sp.Symbol, tuple[int, sp.Expr]]) -> sp.
     `roots`: each root atom r = b^(1/q) with q and b (a polynomial in the other atoms), whose
     relation r^q = b is used.
     """
-    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+    if any(node in _UNDEFINED for node in nodes(expr)):  # expr.has(...), each shared node once
         return None
     names = _generators(expr, roots)
     if not names:

@@ -32,6 +32,7 @@ from symcalc.symbolic.function_classes import softplus as softplus
 from symcalc.symbolic.function_classes import step as step
 from symcalc.symbolic.function_classes import text as text
 from symcalc.symbolic.function_classes import to_elementary as to_elementary
+from symcalc.symbolic.shared import replace
 
 # -- the table: everything other modules need to know about each function ----------------------
 
@@ -333,7 +334,7 @@ def written_out(expr: sp.Expr) -> sp.Expr:
         spec = spec_of(e)
         return spec is not None and spec.written_out is not None
 
-    return expr.replace(is_ours, lambda e: SPECS[type(e)].written_out(*e.args))  # type: ignore[misc]
+    return replace(expr, is_ours, lambda e: SPECS[type(e)].written_out(*e.args))  # type: ignore[misc]
 
 
 def fold(name: str, values: list[float]) -> float | None:
