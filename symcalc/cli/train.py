@@ -312,7 +312,7 @@ def _training_data(args: argparse.Namespace, program: Program, mapping: dict[str
         warning = scale_warning(train, inputs)
         return _TrainingData(train, test, (), (*dataset.warnings, *([warning] if warning else [])))
     scaling = standardization(train, inputs)
-    standardized = tuple((name, scaling.means[name], scaling.scales[name]) for name in inputs)
+    standardized = scaling.shown
     held = None if test is None else scaling.apply(test)
     return _TrainingData(scaling.apply(train), held, standardized, dataset.warnings)
 

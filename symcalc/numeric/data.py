@@ -475,6 +475,19 @@ class Standardization:
     means: dict[str, float]
     scales: dict[str, float]
 
+    @staticmethod
+    def of(means: Mapping[str, float], deviations: Mapping[str, float]) -> Standardization:
+        """From each input's mean and standard deviation (a constant column's scale is 1)."""
+        return Standardization(
+            {name: float(m) for name, m in means.items()},
+            {name: float(d) if d > 0 else 1.0 for name, d in deviations.items()},
+        )
+
+    @property
+    def shown(self) -> tuple[tuple[str, float, float], ...]:
+        """Each input's (name, mean, scale), as the summary and --save report them."""
+        return tuple((name, mean, self.scales[name]) for name, mean in self.means.items())
+
     def apply(self, dataset: Dataset) -> Dataset:
         columns = dict(dataset.columns)
         for name, mean in self.means.items():
@@ -486,4 +499,4 @@ def standardization(dataset: Dataset, inputs: Sequence[str]) -> Standardization:
     """The means and standard deviations (NumPy's, ddof 0) of `dataset`'s input columns."""
     means = {name: float(np.mean(dataset.columns[name])) for name in inputs}
     deviations = {name: float(np.std(dataset.columns[name])) for name in inputs}
-    return Standardization(means, {name: d if d > 0 else 1.0 for name, d in deviations.items()})
+    return Standardization.of(means, deviations)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from symcalc.errors import DaskMissing, DataError, Location, SymcalcError
-from symcalc.numeric.data import quoted
+from symcalc.numeric.data import Standardization, quoted
 from symcalc.numeric.partitions import (
     Columns,
     Job,
@@ -343,11 +343,11 @@ class Partitioned:
         rows, means, squares = combined_moments(list(self._compute(tasks)))
         if rows == 0:
             raise DataError("has a header but no data rows", Location(source=self.source))
+        inputs = job.wanted.inputs
         deviations = np.sqrt(squares / rows)
-        scaling = tuple(
-            (name, float(mean), float(deviation) if deviation > 0 else 1.0)
-            for name, mean, deviation in zip(job.wanted.inputs, means, deviations, strict=True)
-        )
+        scaling = Standardization.of(
+            dict(zip(inputs, means, strict=True)), dict(zip(inputs, deviations, strict=True))
+        ).shown
         self.selection = dataclasses.replace(self.selection, scaling=scaling)
         return scaling
 
